@@ -1,0 +1,19 @@
+"""The unweighted mean of positions: a reference point for every other model."""
+
+from __future__ import annotations
+
+from .base import Inputs, ModelParams, Trajectory
+from . import compromise
+
+NAME = "mean"
+SUMMARY = "Unweighted mean of the actors' positions (reference)."
+CITATION = "A naive reference model; see Achen (2006) for its use as a baseline on DEU."
+
+
+class Params(ModelParams):
+    """The mean model has no parameters."""
+
+
+def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
+    """The mean of the active actors' positions per issue."""
+    return Trajectory.static(inputs, compromise.forecast(inputs, compromise.Params(weights="equal")))
