@@ -14,6 +14,8 @@ _REGISTRY: dict[str, str] = {
     "median": "detente.models.median",
     "mean": "detente.models.mean",
     "nash": "detente.models.nash",
+    "bdm": "detente.models.bdm",
+    "smp": "detente.models.smp",
 }
 
 

@@ -20,6 +20,10 @@ A model is a module of pure functions over numpy arrays. It exposes:
     Model-specific fields of round ``t`` of draw ``b`` for the JSON history
     (e.g. BDM's risk exponents and moves). Analysis, reports and the CLI never
     look at a model's extras in any other way.
+``summarize(traj, b, issues) -> dict[str, dict]`` (optional)
+    Extra per-issue fields of draw ``b`` for ``issues[KEY]`` in the JSON
+    result (e.g. BDM's final weighted mean, SMP's cluster distribution, a
+    cycle's length and forecast range). Never renames the contract's fields.
 
 Everything above the models (Monte Carlo, sensitivity, advice, comparison,
 backtests, reports, the CLI and the web app) talks to models only through this
