@@ -16,6 +16,7 @@ _REGISTRY: dict[str, str] = {
     "nash": "detente.models.nash",
     "bdm": "detente.models.bdm",
     "smp": "detente.models.smp",
+    "counterweight": "detente.models.counterweight",
 }
 
 
