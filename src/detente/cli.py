@@ -1,0 +1,239 @@
+"""The ``detente`` command line (typer + rich).
+
+Bad input never shows a traceback: every user mistake is a
+:class:`~detente.errors.DetenteError`, printed as a list of problems (file,
+line, field, reason) with exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, models
+from .errors import DetenteError, Problem
+
+app = typer.Typer(
+    name="detente",
+    help="Forecast negotiations and collective decisions with the field's bargaining models.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+FLAGSHIP = "korea-2019"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"detente {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Forecast negotiations and collective decisions."""
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``["rounds=20", "variant=paper"]`` -> ``{"rounds": 20, "variant": "paper"}``."""
+    params: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise DetenteError([Problem(None, None, "--param", f"expected key=value, got {item!r}")])
+        key, _, text = item.partition("=")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        params[key.strip()] = value
+    return params
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    tmp = output.with_name(output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as e:
+        raise DetenteError([Problem(str(output), None, "--output", f"cannot write: {e.strerror}")]) from None
+    err.print(f"wrote {output}")
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def render_forecast_table(result: Any) -> None:
+    """Print a forecast as readable rich tables."""
+    s = result.scenario
+    out.print(f"[bold]{s.name}[/bold]  [dim]model: {result.model}[/dim]")
+    if s.description:
+        out.print(f"[dim]{s.description.strip().splitlines()[0]}[/dim]")
+    t = Table(title="Forecast", title_justify="left", header_style="bold")
+    t.add_column("issue")
+    t.add_column("scale", justify="right")
+    t.add_column("forecast", justify="right", style="bold cyan")
+    t.add_column("meaning")
+    for iss in s.issues:
+        f = result.issues[iss.key]["forecast"]
+        t.add_row(iss.name, f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), iss.label_for(f) if f is not None else "")
+    out.print(t)
+
+    hist = result.history
+    first, last = hist[0], hist[-1]
+    title = "Positions (salience)" if last["round"] == 0 else f"Positions, round 0 -> round {last['round']} (salience)"
+    p = Table(title=title, title_justify="left", header_style="bold")
+    p.add_column("actor")
+    p.add_column("capability", justify="right")
+    for iss in s.issues:
+        p.add_column(iss.key, justify="right")
+    for a in s.actors:
+        cells = [a.name, f"{a.capability.value:g}"]
+        for iss in s.issues:
+            x0 = first["positions"].get(a.key, {}).get(iss.key)
+            x1 = last["positions"].get(a.key, {}).get(iss.key)
+            sal = a.salience[iss.key].value
+            if x0 is None and x1 is None:
+                cells.append("[dim]absent[/dim]")
+            elif x0 is not None and x1 is not None and abs(x1 - x0) > 1e-9:
+                cells.append(f"{_fmt(x0)} -> {_fmt(x1)} ({sal:g})")
+            else:
+                cells.append(f"{_fmt(x1 if x1 is not None else x0)} ({sal:g})")
+        p.add_row(*cells)
+    out.print(p)
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+@app.command()
+def forecast(
+    scenario: str = typer.Argument(FLAGSHIP, help="Scenario file (YAML, JSON, CSV, KTAB) or a shipped example's name."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (see `detente models`)."),
+    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for stochastic models."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+) -> None:
+    """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks)."""
+    from .api import forecast as run_forecast
+
+    result = run_forecast(scenario, model, seed=seed, **parse_params(param))
+    if format == Format.json:
+        _write(result.to_json(), output)
+    elif format == Format.csv:
+        _write(result.to_frame().to_csv(index=False), output)
+    else:
+        render_forecast_table(result)
+
+
+@app.command()
+def validate(files: list[str] = typer.Argument(..., help="Scenario files to check.")) -> None:
+    """Check scenario files and report every problem (exit code 2 if any)."""
+    from .api import load
+
+    problems: list[Problem] = []
+    for f in files:
+        try:
+            s = load(f)
+        except DetenteError as e:
+            problems.extend(e.problems)
+        else:
+            out.print(f"[green]ok[/green] {f}: {s.name} ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+    if problems:
+        raise DetenteError(problems)
+
+
+@app.command("models")
+def list_models() -> None:
+    """List the available models with a line and a citation each."""
+    t = Table(header_style="bold")
+    t.add_column("name", style="bold")
+    t.add_column("what it does")
+    t.add_column("citation", style="dim")
+    for name in models.names():
+        m = models.get(name)
+        t.add_row(name, m.SUMMARY, m.CITATION)
+    out.print(t)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the example scenarios shipped with detente."""
+    from .scenario.io import shipped
+    from .api import load
+
+    t = Table(header_style="bold")
+    t.add_column("name", style="bold")
+    t.add_column("actors", justify="right")
+    t.add_column("issues", justify="right")
+    t.add_column("description")
+    for p in shipped():
+        s = load(p)
+        t.add_row(p.stem, str(len(s.actors)), str(len(s.issues)), (s.description or "").strip().splitlines()[0] if s.description else "")
+    out.print(t)
+
+
+def _register_extensions() -> None:
+    """Commands contributed by other modules of detente."""
+    import importlib
+
+    for mod in _EXTENSIONS:
+        importlib.import_module(mod).register(app)
+
+
+_EXTENSIONS: list[str] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``detente`` console script."""
+    _register_extensions()
+    try:
+        app(args=argv, prog_name="detente")
+    except SystemExit as e:  # click's own exits: --help, usage errors (2)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except DetenteError as e:
+        err.print(f"[bold red]error:[/bold red] {e.report()}", markup=True, highlight=False)
+        return 2
+    except models.UnknownModelError as e:
+        err.print(f"[bold red]error:[/bold red] {e}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as e:  # a genuine bug
+        if os.environ.get("DETENTE_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {e}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+def run() -> None:  # pragma: no cover - the console script
+    sys.exit(main())

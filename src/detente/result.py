@@ -1,0 +1,171 @@
+"""The result of one forecast, and its stable JSON contract.
+
+``Result.to_dict()`` gives::
+
+    {"scenario": NAME, "model": NAME, "params": {...},
+     "issues": {ISSUE_KEY: {"forecast": float, "scale": [low, high], ...}},
+     "history": [{"round": 0, "positions": {ACTOR_KEY: {ISSUE_KEY: float}},
+                  "forecast": {ISSUE_KEY: float}, ...}, ...],
+     "meta": {"version": ..., "seed": ..., "input_sha256": ..., "events": [...], "notes": [...]}}
+
+Later models and analyses add fields; they never rename these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .models.base import ModelParams, Trajectory
+from .scenario.schema import Scenario
+
+
+def input_sha256(scenario: Scenario) -> str:
+    """A stable hash of the scenario's content (not of its file's formatting)."""
+    blob = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _f(x: Any) -> Any:
+    """A JSON-safe float (NaN/inf become None)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@dataclass
+class Result:
+    """One forecast of one scenario by one model.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    model : str
+    params : ModelParams
+    trajectory : Trajectory
+        The model's raw arrays (batch of one draw).
+    seed : int or None
+    """
+
+    scenario: Scenario
+    model: str
+    params: ModelParams
+    trajectory: Trajectory
+    seed: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    # -- plain views -------------------------------------------------------------
+    @property
+    def forecast(self) -> dict[str, float]:
+        """The final forecast per issue key."""
+        return {k: float(v) for k, v in zip(self.scenario.issue_keys, self.trajectory.final[0])}
+
+    @property
+    def issues(self) -> dict[str, dict[str, Any]]:
+        """Per issue: ``forecast``, ``scale``, the nearest ``label``, plus model-specific fields."""
+        from . import models
+
+        out: dict[str, dict[str, Any]] = {}
+        for d, iss in enumerate(self.scenario.issues):
+            x = float(self.trajectory.final[0, d])
+            entry: dict[str, Any] = {"forecast": _f(x), "scale": [iss.scale[0], iss.scale[1]]}
+            if iss.labels:
+                entry["label"] = iss.label_for(x)
+            out[iss.key] = entry
+        summarize = getattr(models.get(self.model), "summarize", None)
+        if summarize is not None:
+            for key, extra in summarize(self.trajectory, 0, self.scenario.issue_keys).items():
+                for k, v in extra.items():
+                    out[key].setdefault(k, v)
+        return out
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Round by round: positions of the actors taking part, the forecast, model extras."""
+        from . import models
+
+        tr = self.trajectory
+        akeys, ikeys = self.scenario.actor_keys, self.scenario.issue_keys
+        active = tr.extras.get("active")
+        render = getattr(models.get(self.model), "render_round", None)
+        rows = []
+        for t in range(tr.position.shape[1]):
+            on = active[0, t] if active is not None else np.ones(len(akeys), bool)
+            row: dict[str, Any] = {
+                "round": t,
+                "positions": {
+                    a: {i: _f(tr.position[0, t, n, d]) for d, i in enumerate(ikeys)}
+                    for n, a in enumerate(akeys)
+                    if on[n]
+                },
+                "forecast": {i: _f(tr.forecast[0, t, d]) for d, i in enumerate(ikeys)},
+            }
+            if render is not None:
+                for k, v in render(tr, 0, t, akeys, ikeys).items():
+                    row.setdefault(k, v)
+            rows.append(row)
+        return rows
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Each event, its round, probability and whether it happened in this run."""
+        hap = self.trajectory.info.get("events_happened")
+        return [
+            {
+                "key": e.key,
+                "name": e.name,
+                "type": e.type,
+                "round": self.scenario.event_round(e),
+                "probability": e.probability,
+                "happened": bool(hap[0, j]) if hap is not None else None,
+            }
+            for j, e in enumerate(self.scenario.events)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract as a Python dict."""
+        from . import __version__
+
+        return {
+            "scenario": self.scenario.name,
+            "model": self.model,
+            "params": self.params.model_dump(mode="json"),
+            "issues": self.issues,
+            "history": self.history,
+            "meta": {
+                "version": __version__,
+                "seed": self.seed,
+                "input_sha256": input_sha256(self.scenario),
+                "events": self.events,
+                "notes": list(self.notes),
+            },
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON contract as text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``)."""
+        tr = self.trajectory
+        akeys, ikeys = self.scenario.actor_keys, self.scenario.issue_keys
+        T = tr.position.shape[1]
+        active = tr.extras.get("active")
+        r, a, i = np.meshgrid(np.arange(T), np.arange(len(akeys)), np.arange(len(ikeys)), indexing="ij")
+        df = pd.DataFrame(
+            {
+                "round": r.ravel(),
+                "actor": np.asarray(akeys, dtype=object)[a.ravel()],
+                "issue": np.asarray(ikeys, dtype=object)[i.ravel()],
+                "position": tr.position[0].ravel(),
+                "forecast": tr.forecast[0][r.ravel(), i.ravel()],
+            }
+        )
+        if active is not None:
+            df = df[active[0][r.ravel(), a.ravel()]].reset_index(drop=True)
+        return df

@@ -1,0 +1,23 @@
+"""Scenarios: the typed, validated description of a negotiation.
+
+Parsing and validation live here, at the edge. :func:`load` reads YAML, JSON,
+CSV stakeholder tables (and KTAB files) and returns a :class:`Scenario`;
+:meth:`Scenario.to_inputs` turns it into the plain arrays the models run on.
+"""
+
+from .schema import Actor, Calendar, Event, Issue, Scenario, Threshold, Value
+from .io import load, dump_csv, dump_yaml, read_raw
+
+__all__ = [
+    "Actor",
+    "Calendar",
+    "Event",
+    "Issue",
+    "Scenario",
+    "Threshold",
+    "Value",
+    "load",
+    "read_raw",
+    "dump_csv",
+    "dump_yaml",
+]

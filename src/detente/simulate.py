@@ -1,0 +1,212 @@
+"""Run any model over a scenario's timeline: rounds, events and deadlines.
+
+This is the only place that knows about events; models only ever see
+:class:`~detente.models.base.Inputs`. A model with rounds (its ``Params`` has a
+``rounds`` field) is run in segments between event rounds: the positions it
+reaches become the next segment's starting positions, and the events in
+between change capabilities, positions, saliences or who takes part. A model
+without rounds sees the scenario as it stands once every event within the
+horizon has happened.
+
+Events happen per draw (``happened``, shape (B, E)), so a batch of Monte Carlo
+draws with different event outcomes runs as one batched call per segment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from . import models
+from .models.base import Inputs, ModelParams, Trajectory
+from .scenario.schema import Scenario
+
+
+def most_likely(scenario: Scenario, batch: int = 1) -> np.ndarray:
+    """The deterministic branch: an event happens when it is more likely than not (p > 0.5)."""
+    p = np.array([e.probability for e in scenario.events], dtype=float)
+    return np.broadcast_to(p > 0.5, (batch, len(p))).copy()
+
+
+def is_dynamic(model: Any) -> bool:
+    """True for a model that plays rounds (its Params has a ``rounds`` field)."""
+    return "rounds" in model.Params.model_fields
+
+
+def horizon(scenario: Scenario, model: Any, params: ModelParams, explicit: set[str] | None = None) -> int:
+    """How many rounds to play: an explicit ``rounds`` parameter, else the scenario's, else the model's default."""
+    if explicit and "rounds" in explicit:
+        return int(params.rounds)  # type: ignore[attr-defined]
+    if scenario.rounds is not None:
+        return scenario.rounds
+    return int(params.rounds)  # type: ignore[attr-defined]
+
+
+def _apply_event(scenario: Scenario, inp: Inputs, e_index: int, mask: np.ndarray) -> Inputs:
+    """Apply event ``e_index`` to the draws where ``mask`` is true; returns new inputs."""
+    ev = scenario.events[e_index]
+    if ev.type == "deadline" or not mask.any():
+        return inp
+    i = scenario.actor_keys.index(ev.actor)  # type: ignore[arg-type]
+    pos, sal, cap, act = inp.position.copy(), inp.salience.copy(), inp.capability.copy(), inp.active.copy()
+    if ev.type == "join":
+        act[mask, i] = True
+    elif ev.type == "leave":
+        act[mask, i] = False
+    ch = ev.changes
+    if ch.capability is not None:
+        cap[mask, i] = ch.capability
+    for key, x in ch.positions.items():
+        pos[mask, i, scenario.issue_keys.index(key)] = x
+    for key, x in ch.salience.items():
+        sal[mask, i, scenario.issue_keys.index(key)] = x / scenario.salience_scale
+    return replace(inp, position=pos, salience=sal, capability=cap, active=act)
+
+
+def _pad(traj: Trajectory, k: int) -> Trajectory:
+    """Make a trajectory exactly ``k`` rounds long by repeating its final state."""
+    T = traj.position.shape[1] - 1
+    if T == k:
+        return traj
+    if T > k:
+        idx = np.arange(k + 1)
+    else:
+        idx = np.concatenate([np.arange(T + 1), np.full(k - T, T)])
+    return Trajectory(
+        traj.position[:, idx],
+        traj.forecast[:, idx],
+        np.minimum(traj.rounds, k),
+        {name: v[:, idx] for name, v in traj.extras.items()},
+        dict(traj.info),
+    )
+
+
+def simulate(
+    scenario: Scenario,
+    model_name: str,
+    params: ModelParams,
+    *,
+    inputs: Inputs | None = None,
+    happened: np.ndarray | None = None,
+    explicit: set[str] | None = None,
+) -> Trajectory:
+    """Run ``model_name`` over the scenario's timeline for a batch of draws.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    model_name : str
+    params : ModelParams
+        The model's validated parameters.
+    inputs : Inputs, optional
+        The draws' starting values (default: the scenario's point values, B = 1).
+    happened : ndarray of bool, shape (B, E), optional
+        Which events happen in which draw (default: the most likely branch).
+    explicit : set of str, optional
+        Parameter names the user set explicitly (an explicit ``rounds`` beats
+        the scenario's horizon).
+
+    Returns
+    -------
+    Trajectory
+        The whole history; ``info["events_happened"]`` (B, E),
+        ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n).
+    """
+    model = models.get(model_name)
+    inp = scenario.to_inputs() if inputs is None else inputs
+    B = inp.shape[0]
+    E = len(scenario.events)
+    hap = most_likely(scenario, B) if happened is None else np.asarray(happened, dtype=bool).reshape(B, E)
+    rounds_of = [scenario.event_round(e) for e in scenario.events]
+
+    if not is_dynamic(model):
+        return _simulate_static(scenario, model, params, inp, hap, rounds_of)
+
+    H = horizon(scenario, model, params, explicit)
+    order = sorted(range(E), key=lambda e: (rounds_of[e], scenario.events[e].type != "deadline"))
+    alive = np.ones(B, dtype=bool)
+    ended = np.full(B, H, dtype=int)
+    # events at rounds 0 and 1 shape the starting state
+    for e in order:
+        if rounds_of[e] <= 1:
+            if scenario.events[e].type == "deadline":
+                ended[alive & hap[:, e]] = 0
+                alive &= ~hap[:, e]
+            inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
+    boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
+    pieces: list[Trajectory] = []
+    actives: list[np.ndarray] = []
+    t = 0
+    for b in boundaries:
+        k = b - 1 - t
+        if k > 0:
+            seg_params = params.model_copy(update={"rounds": k})
+            tr = _pad(model.run(inp, seg_params), k)
+            # draws past their deadline stay where they were
+            if not alive.all():
+                dead = ~alive
+                tr.position[dead] = tr.position[dead][:, :1]
+                tr.forecast[dead] = tr.forecast[dead][:, :1]
+                for v in tr.extras.values():
+                    if np.issubdtype(v.dtype, np.floating):
+                        v[dead, 1:] = np.nan
+                    else:
+                        v[dead, 1:] = 0
+            pieces.append(tr)
+            actives.append(np.repeat(inp.active[:, None], k + 1, axis=1))
+            inp = replace(inp, position=tr.position[:, -1].copy())
+            t = b - 1
+        for e in order:
+            if rounds_of[e] == b:
+                if scenario.events[e].type == "deadline":
+                    ended[alive & hap[:, e]] = b - 1
+                    alive &= ~hap[:, e]
+                inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
+    out = _concat(pieces)
+    out.extras["active"] = np.concatenate([actives[0]] + [a[:, 1:] for a in actives[1:]], axis=1)
+    out.info["events_happened"] = hap
+    out.info["ended_round"] = ended
+    return out
+
+
+def _concat(pieces: list[Trajectory]) -> Trajectory:
+    first = pieces[0]
+    if len(pieces) == 1:
+        return first
+    cat = lambda arrs: np.concatenate([arrs[0]] + [a[:, 1:] for a in arrs[1:]], axis=1)  # noqa: E731
+    extras = {}
+    for name in first.extras:
+        extras[name] = cat([p.extras[name] for p in pieces])
+    info: dict[str, np.ndarray] = {}
+    for name in pieces[-1].info:
+        info[name] = pieces[-1].info[name]
+    return Trajectory(
+        cat([p.position for p in pieces]),
+        cat([p.forecast for p in pieces]),
+        sum(p.rounds for p in pieces),
+        extras,
+        info,
+    )
+
+
+def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray, rounds_of: list[int]) -> Trajectory:
+    B = inp.shape[0]
+    H = scenario.rounds
+    order = sorted(range(len(rounds_of)), key=lambda e: (rounds_of[e], scenario.events[e].type != "deadline"))
+    alive = np.ones(B, dtype=bool)
+    ended = np.full(B, -1 if H is None else H, dtype=int)
+    for e in order:
+        if H is not None and rounds_of[e] > H:
+            continue
+        if scenario.events[e].type == "deadline":
+            ended[alive & hap[:, e]] = rounds_of[e] - 1
+            alive &= ~hap[:, e]
+            continue
+        inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
+    tr = model.run(inp, params)
+    tr.extras["active"] = inp.active[:, None].copy()
+    tr.info["events_happened"] = hap
+    tr.info["ended_round"] = ended
+    return tr
