@@ -1,0 +1,303 @@
+"""Run models on every scored issue of a dataset, batched through the model protocol.
+
+Batching: an issue is one draw of a batch (``D = 1``). Issues that share a scale
+and a status quo (``Inputs.low``, ``high`` and ``status_quo`` are per batch,
+not per draw) form one batch; the actor axis is padded to the batch's largest
+issue and padded actors are ``active=False`` (every model must ignore them).
+With ``draws = N > 0`` every issue is run N times with its own seeds and the
+forecast is the mean of the N final forecasts (for stochastic models; a
+deterministic model just gives N equal numbers). Seeds depend only on
+``(seed, issue number, draw)``, never on how issues were batched.
+
+A model that raises :class:`~detente.models.base.ModelInputError` on a batch
+(``nash`` without a status quo) is not run on those issues; they are reported
+per model (``not_run``) and the model's ``n`` is smaller.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from pydantic import ValidationError
+
+from .. import models as registry
+from ..errors import DetenteError, Problem
+from ..models.base import Inputs, ModelInputError
+from .capability import capabilities
+from .data import Dataset, load_dataset
+from .result import BacktestResult, REFERENCE
+
+#: Largest batch (draws) given to a model at once.
+CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to score: a registry name, its parameters, and an optional capability.
+
+    ``label`` is how it is reported (the spec as written, e.g.
+    ``median(weights=equal,convention=midpoint)``).
+    """
+
+    label: str
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    capability: str | None = None
+
+
+_SPEC = re.compile(r"^\s*([A-Za-z_][\w\-]*)\s*(?:\((.*)\))?\s*$")
+
+
+def _value(text: str) -> Any:
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    return t.strip("'\"")
+
+
+def parse_spec(text: str) -> ModelSpec:
+    """``NAME`` or ``NAME(key=value, ...)``; the key ``capability`` overrides the capability.
+
+    Raises
+    ------
+    DetenteError
+        On a malformed spec.
+    """
+    m = _SPEC.match(text)
+    if not m:
+        raise DetenteError([Problem(None, None, "models", f"cannot read model spec {text!r}; use NAME or NAME(key=value,...)")])
+    name, body = m.group(1), m.group(2)
+    params: dict[str, Any] = {}
+    cap = None
+    if body and body.strip():
+        for part in body.split(","):
+            if "=" not in part:
+                raise DetenteError([Problem(None, None, "models", f"{text!r}: expected key=value, got {part.strip()!r}")])
+            k, v = part.split("=", 1)
+            k = k.strip()
+            if k == "capability":
+                cap = v.strip()
+            else:
+                params[k] = _value(v)
+    return ModelSpec(label=text.strip().replace(" ", ""), name=name, params=params, capability=cap)
+
+
+def split_specs(text: str) -> list[str]:
+    """Split ``a,b(x=1,y=2),c`` on the commas outside parentheses."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [s.strip() for s in out if s.strip()]
+
+
+def _specs(models: str | Iterable[str | ModelSpec] | None) -> list[ModelSpec]:
+    if models is None:
+        items: list[str | ModelSpec] = list(registry.names())
+    elif isinstance(models, str):
+        items = list(split_specs(models))
+    else:
+        items = list(models)
+    specs = [m if isinstance(m, ModelSpec) else parse_spec(m) for m in items]
+    if not any(s.label == REFERENCE for s in specs):
+        specs.insert(0, ModelSpec(REFERENCE, REFERENCE))
+    seen: set[str] = set()
+    out = []
+    for s in specs:
+        if s.label not in seen:
+            seen.add(s.label)
+            out.append(s)
+    return out
+
+
+def issue_seed(seed: int, issue: int, draw: int) -> np.uint64:
+    """The seed of one draw of one issue (independent of batching)."""
+    return np.uint64(np.random.SeedSequence([int(seed), int(issue), int(draw)]).generate_state(1, np.uint64)[0])
+
+
+def _groups(ds: Dataset) -> dict[tuple, list[int]]:
+    """Issue indices grouped by (low, high, status quo)."""
+    groups: dict[tuple, list[int]] = {}
+    for j, iss in enumerate(ds.issues):
+        sq = None if math.isnan(iss.status_quo) else float(iss.status_quo)
+        groups.setdefault((float(iss.low), float(iss.high), sq), []).append(j)
+    return groups
+
+
+def build_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: int, seeds: np.ndarray) -> Inputs:
+    """One batch: issue ``idx[b // reps]`` in draw ``b``, actors padded as inactive."""
+    n = max(ds.issues[j].n for j in idx)
+    B = len(idx) * reps
+    pos = np.zeros((B, n, 1))
+    sal = np.zeros((B, n, 1))
+    cap = np.ones((B, n))
+    act = np.zeros((B, n), dtype=bool)
+    for r, j in enumerate(idx):
+        iss = ds.issues[j]
+        rows = slice(r * reps, (r + 1) * reps)
+        pos[rows, : iss.n, 0] = iss.position
+        pos[rows, iss.n :, 0] = iss.low  # padding, ignored (inactive)
+        sal[rows, : iss.n, 0] = iss.salience
+        cap[rows, : iss.n] = caps[j]
+        act[rows, : iss.n] = True
+    first = ds.issues[idx[0]]
+    return Inputs(
+        position=pos,
+        salience=sal,
+        capability=cap,
+        active=act,
+        low=np.array([first.low]),
+        high=np.array([first.high]),
+        status_quo=np.array([first.status_quo]),
+        seed=seeds,
+    )
+
+
+def run_models(
+    ds: Dataset,
+    specs: list[ModelSpec],
+    capability: str,
+    *,
+    draws: int = 0,
+    seed: int = 0,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str], list[str]]:
+    """Forecast every issue with every model.
+
+    Returns
+    -------
+    forecasts : dict label -> ndarray (n_issues,)
+        NaN where a model did not run on an issue.
+    not_run : dict label -> {"n": int, "reason": str}
+        Issues a model could not take (e.g. no status quo for ``nash``).
+    failures : dict label -> str
+        Models that raised an unexpected error (reported, not fatal).
+    notes : list of str
+        Capability notes (actors given fallback values).
+    """
+    reps = max(int(draws), 1)
+    groups = _groups(ds)
+    cap_cache: dict[str, tuple[list[np.ndarray], list[str]]] = {}
+    seeds_all = np.array(
+        [[issue_seed(seed, j, k) for k in range(reps)] for j in range(len(ds.issues))], dtype=np.uint64
+    ).reshape(len(ds.issues), reps)
+    forecasts: dict[str, np.ndarray] = {}
+    not_run: dict[str, dict[str, Any]] = {}
+    failures: dict[str, str] = {}
+    notes: list[str] = []
+    for spec in specs:
+        try:
+            module = registry.get(spec.name)
+        except (KeyError, ImportError) as exc:
+            raise DetenteError([Problem(None, None, "models", f"{spec.label}: {exc}")]) from None
+        try:
+            params = module.Params(**spec.params)
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise DetenteError([Problem(None, None, "models", f"{spec.label}: {msgs}")]) from None
+        kind = spec.capability or capability
+        if kind not in cap_cache:
+            try:
+                cap_cache[kind] = capabilities(ds, kind)
+            except ValueError as exc:
+                raise DetenteError([Problem(None, None, "capability", str(exc))]) from None
+            notes.extend(cap_cache[kind][1])
+        caps = cap_cache[kind][0]
+        fc = np.full(len(ds.issues), np.nan)
+        skipped_reason: dict[str, int] = {}
+        try:
+            for idx in groups.values():
+                per_chunk = max(1, CHUNK // reps)
+                for c0 in range(0, len(idx), per_chunk):
+                    chunk = idx[c0 : c0 + per_chunk]
+                    inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
+                    try:
+                        final = module.run(inp, params).final[:, 0]
+                    except ModelInputError as exc:
+                        skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(chunk)
+                        continue
+                    fc[chunk] = final.reshape(len(chunk), reps).mean(axis=1)
+        except Exception as exc:  # a model bug must not hide every other model's score
+            failures[spec.label] = f"{type(exc).__name__}: {exc}"
+            continue
+        forecasts[spec.label] = fc
+        if skipped_reason:
+            not_run[spec.label] = {
+                "n": int(sum(skipped_reason.values())),
+                "reason": "; ".join(skipped_reason),
+            }
+    return forecasts, not_run, failures, notes
+
+
+def run_backtest(
+    dataset: str | Dataset = "deu",
+    models: str | Iterable[str | ModelSpec] | None = None,
+    capability: str | None = None,
+    data: str | None = None,
+    draws: int = 0,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> BacktestResult:
+    """Score models against the actual outcomes of a dataset.
+
+    Parameters
+    ----------
+    dataset : str or Dataset
+        ``"deu"`` (the shipped copy, or ``data``), ``"outcomes"`` (with
+        ``data``), a folder, or an already loaded :class:`Dataset`.
+    models : str or list, optional
+        Model specs (``NAME`` or ``NAME(key=value,...)``, comma-separated in a
+        string). Default: every registered model. The reference model
+        ``compromise`` is always added.
+    capability : str, optional
+        ``equal``, ``votes``, ``population``, ``gdp``, ``shapley``, ``banzhaf``
+        (DEU; default ``votes``) or ``scenario`` (the outcomes format's own
+        capabilities; its default).
+    data : str, optional
+        Another copy of the dataset.
+    draws : int
+        Draws per issue for stochastic models (0: one run).
+    seed : int
+        Seeds the models' draws and the bootstrap.
+    n_boot : int
+        Bootstrap resamples for the intervals.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data)
+    if draws < 0:
+        raise DetenteError([Problem(None, None, "draws", "must be >= 0")])
+    cap = capability or ("votes" if ds.council_weights else "scenario")
+    specs = _specs(models)
+    forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed)
+    return BacktestResult.build(
+        ds,
+        forecasts,
+        capability=cap,
+        specs={s.label: s for s in specs},
+        not_run=not_run,
+        failures=failures,
+        notes=notes,
+        seed=seed,
+        draws=draws,
+        n_boot=n_boot,
+    )
