@@ -1,0 +1,429 @@
+"""Vectorised building blocks of KTAB's Spatial Model of Politics (SMP).
+
+Every function works on a chunk of ``Bc`` draws at once (the leading axis).
+Positions and saliences are on the [0, 1] scale here. The notation follows
+``/docs/models/smp.md``: ``d_i(y)`` is the salience-weighted distance from
+actor i's ideal to a point y, ``U(d, R)`` the risk-adjusted utility, ``C`` the
+coalition strengths, ``P`` the victory probabilities, ``p`` a Probabilistic
+Condorcet Election (PCE) distribution.
+
+The O(n^3) tensors (third parties in challenges, voters x option pairs in
+coalitions) are computed in blocks of at most :data:`BLOCK` elements, so that
+memory stays O(Bc n^2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Positions closer than this (Euclidean, [0, 1] scale) are "the same".
+EQ_TOL = 1e-3
+#: A challenge is made only for a gain above this.
+MIN_GAIN = 1e-5
+#: Floor of coalition strengths in PCEs over options.
+FLOOR_PCE = 1e-8
+#: Floor of coalition strengths in challenges.
+FLOOR_CHALLENGE = 1e-10
+#: Scale of the "binary" vote step: bin(delta) = clip(delta / BIN_SCALE, -1, 1).
+BIN_SCALE = 1e-8
+#: Relative tolerance under which two probabilities or gains count as tied
+#: (the first in order then wins, as in KTAB).
+TIE_TOL = 1e-9
+#: Max elements of one O(n^3) temporary block.
+BLOCK = 1 << 20
+#: Iteration cap of the Markov PCEs (they converge in far fewer steps).
+MARKOV_MAX_ITER = 2000
+
+
+def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
+    """The vote of a voter of weight ``w`` on a utility difference ``delta``.
+
+    Parameters
+    ----------
+    w, delta : ndarray
+        Broadcastable arrays.
+    rule : {"Prop", "Binary", "PropBin", "PropCbc", "Cubic", "ASymProsp"}
+        KTAB's voting rule.
+
+    Returns
+    -------
+    ndarray
+        ``Prop`` w d; ``Binary`` w bin(d); ``PropBin`` w (0.8 d + 0.2 bin(d));
+        ``PropCbc`` w (0.5 d + 0.5 d^3); ``Cubic`` w d^3; ``ASymProsp`` w d for
+        d < 0 and (2/3) w d otherwise, with bin(d) = clip(d / 1e-8, -1, 1).
+    """
+    if rule == "Prop":
+        return w * delta
+    if rule == "Binary":
+        return w * np.clip(delta / BIN_SCALE, -1.0, 1.0)
+    if rule == "PropBin":
+        return w * (0.8 * delta + 0.2 * np.clip(delta / BIN_SCALE, -1.0, 1.0))
+    if rule == "PropCbc":
+        return w * (0.5 * delta + 0.5 * (delta * delta * delta))
+    if rule == "Cubic":
+        return w * (delta * delta * delta)
+    if rule == "ASymProsp":
+        return np.where(delta < 0, w * delta, (2.0 / 3.0) * w * delta)
+    raise ValueError(f"unknown voting rule {rule!r}")  # pragma: no cover
+
+
+def utility(d: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``U(d, R) = (1 - d)(1 + d R)`` for d <= 1, else ``(1 - d)(1 + R)``."""
+    return (1.0 - d) * (1.0 + np.minimum(d, 1.0) * r)
+
+
+def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """``d_i(y_j)`` for every actor i and point j, shape (Bc, n, m).
+
+    ``d_i(y) = sqrt(sum_k (s_ik (iota_ik - y_k))^2 / sum_k s_ik^2)``; an actor
+    with zero salience on every issue is at distance 0 from everything (it
+    does not care), which avoids 0 / 0.
+    """
+    Bc, n, D = ideal.shape
+    acc = np.zeros((Bc, n, pts.shape[1]))
+    for k in range(D):
+        t = sal[:, :, None, k] * (ideal[:, :, None, k] - pts[:, None, :, k])
+        acc += t * t
+    den = np.einsum("bik,bik->bi", sal, sal)
+    ok = den > 0
+    q = np.divide(acc, den[:, :, None], out=np.zeros_like(acc), where=ok[:, :, None])
+    return np.sqrt(q)
+
+
+def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None) -> np.ndarray:
+    """Coalition strengths ``C(a, b) = 1e-8 + sum_v max(0, vote(w_v, V[v, a] - V[v, b]))``.
+
+    Parameters
+    ----------
+    V : ndarray, shape (Bc, Nv, M)
+        Each voter's utility of each option.
+    w : ndarray, shape (Bc, Nv)
+        Voter weights (0 for absent voters).
+    rule : str
+        Voting rule.
+    opt : ndarray of bool, shape (Bc, M), optional
+        Options that matter; rows of other options are left at the floor.
+
+    Returns
+    -------
+    ndarray, shape (Bc, M, M)
+        With ``C(a, a) = 1e-8``.
+    """
+    Bc, Nv, M = V.shape
+    Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
+    C = np.zeros((Bc, M, M))
+    step = max(1, BLOCK // max(1, Bc * M * Nv))
+    wb = w[:, None, None, :]
+    rows = np.arange(M) if opt is None else np.flatnonzero(opt.any(axis=0))
+    for r0 in range(0, len(rows), step):
+        rr = rows[r0 : r0 + step]
+        d = Vt[:, rr, None, :] - Vt[:, None, :, :]
+        v = vote(wb, d, rule)
+        np.maximum(v, 0.0, out=v)
+        C[:, rr] = v.sum(-1)
+    C += FLOOR_PCE
+    idx = np.arange(M)
+    C[:, idx, idx] = FLOOR_PCE
+    return C
+
+
+def victory(C: np.ndarray, model: str) -> np.ndarray:
+    """Victory probabilities ``P(a > b)`` from coalition strengths, shape (Bc, M, M).
+
+    ``Linear``/``Square``/``Quartic``/``Octic``: ``f(C_ab) / (f(C_ab) + f(C_ba))``
+    with f(x) = x, x^2, x^4, x^8 (computed relative to the larger of the two, so
+    nothing overflows). ``Binary``: KTAB's near-step rule with a 10 % band.
+    """
+    Ct = C.swapaxes(-1, -2)
+    if model == "Linear":
+        return C / (C + Ct)
+    if model in ("Square", "Quartic", "Octic"):
+        k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]
+        m = np.maximum(C, Ct)
+        a = (C / m) ** k
+        b = (Ct / m) ** k
+        return a / (a + b)
+    if model == "Binary":
+        r = C / (C + Ct)
+        mid = (2.1 * r - 1.0) / 0.1
+        hi = 1.0 / (1.0 + 1e-6)
+        lo = 1e-6 / (1.0 + 1e-6)
+        P = np.where(C >= 1.1 * Ct, hi, np.where(Ct >= 1.1 * C, lo, mid))
+        idx = np.arange(C.shape[-1])
+        P[..., idx, idx] = 0.5
+        return P
+    raise ValueError(f"unknown victory model {model!r}")  # pragma: no cover
+
+
+def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
+    """PCE distributions over subsets of options.
+
+    Parameters
+    ----------
+    C, P : ndarray, shape (Bc, M, M)
+        Coalition strengths and victory probabilities among all M options.
+    Q : ndarray of bool, shape (Bc, nq, M)
+        ``nq`` elections per draw; each is over the options marked True.
+    model : {"Conditional", "MarkovIncentive", "MarkovUniform"}
+
+    Returns
+    -------
+    ndarray, shape (Bc, nq, M)
+        Probabilities (0 outside each election's options, rows sum to 1).
+        An election with no option gets all zeros.
+    """
+    Qf = Q.astype(float)
+    Mq = Qf.sum(-1, keepdims=True)
+    has = Mq[..., 0] > 0
+    if model == "Conditional":
+        logP = np.log(np.maximum(P, 1e-300))
+        L = Qf @ logP.swapaxes(-1, -2)  # L[q, a] = sum_{b in q} log P(a > b)
+        L = np.where(Q, L, -np.inf)
+        mx = np.max(L, axis=-1, keepdims=True)
+        mx = np.where(np.isfinite(mx), mx, 0.0)
+        p = np.where(Q, np.exp(L - mx), 0.0)
+        s = p.sum(-1, keepdims=True)
+        return np.divide(p, s, out=np.zeros_like(p), where=s > 0)
+    p = np.divide(Qf, Mq, out=np.zeros_like(Qf), where=Mq > 0)
+    PT = P.swapaxes(-1, -2)
+    running = has.copy()
+    if model == "MarkovUniform":
+        tol = 1e-6
+        R1 = Qf @ PT  # sum_{b in q} P(a > b)
+        Minv = np.divide(1.0, Mq, out=np.zeros_like(Mq), where=Mq > 0)
+        for _ in range(MARKOV_MAX_ITER):
+            q = Qf * (p * R1 + p @ PT) * Minv
+            pn = 0.5 * (p + q)
+            diff = np.max(np.abs(q - pn), axis=-1)
+            p = np.where(running[..., None], pn, p)
+            running &= ~(diff <= tol)
+            if not running.any():
+                break
+        return p
+    if model == "MarkovIncentive":
+        tol = 1e-8
+        M = C.shape[-1]
+        nmat = C * P
+        idx = np.arange(M)
+        nmat[..., idx, idx] += 1e-10
+        colsum = Qf @ nmat  # sum over alpha in q of n(alpha, b)
+        G1 = Qf @ (PT * nmat)  # sum_{b in q} P(a > b) n(b, a)
+        Pn_T = (P * nmat).swapaxes(-1, -2)
+        inv = np.divide(1.0, colsum, out=np.zeros_like(colsum), where=Q & (colsum > 0))
+        for _ in range(MARKOV_MAX_ITER):
+            q = Qf * (p * inv * G1 + (p * inv) @ Pn_T)
+            pn = 0.5 * (p + q)
+            diff = np.max(np.abs(q - pn), axis=-1)
+            p = np.where(running[..., None], pn, p)
+            running &= ~(diff <= tol)
+            if not running.any():
+                break
+        return p
+    raise ValueError(f"unknown PCE model {model!r}")  # pragma: no cover
+
+
+def risk_from_p(p: np.ndarray, act: np.ndarray, rng: str) -> np.ndarray:
+    """Risk attitudes R (Bc, n) from the PCE probabilities of the actors' positions."""
+    big = np.where(act, p, -np.inf).max(-1, keepdims=True)
+    small = np.where(act, p, np.inf).min(-1, keepdims=True)
+    span = big - small
+    ok = np.isfinite(span) & (span > 0)
+    span = np.where(ok, span, 1.0)
+    big = np.where(ok, big, 0.0)
+    small = np.where(ok, small, 0.0)
+    if rng == "Min":
+        R = (p - small) / span
+    elif rng == "Mid":
+        R = (3.0 * p - big - 2.0 * small) / (2.0 * span)
+    elif rng == "Max":
+        R = (2.0 * p - big - small) / span
+    else:  # pragma: no cover
+        raise ValueError(rng)
+    return np.where(ok & act, R, 0.0)
+
+
+def estimate_risk(R: np.ndarray, adj: str) -> np.ndarray:
+    """``Rhat[h, i]``: actor h's estimate of actor i's R, shape (Bc, n, n)."""
+    rh = R[:, :, None]
+    ri = R[:, None, :]
+    if adj == "None":
+        out = np.broadcast_to(rh, R.shape + (R.shape[-1],))
+    elif adj == "OneThird":
+        out = (2.0 * rh + ri) / 3.0
+    elif adj == "Half":
+        out = (rh + ri) / 2.0
+    elif adj == "TwoThirds":
+        out = (rh + 2.0 * ri) / 3.0
+    elif adj == "Full":
+        out = np.broadcast_to(ri, R.shape + (R.shape[-1],))
+    else:  # pragma: no cover
+        raise ValueError(adj)
+    return np.array(out)
+
+
+def challenges(
+    dist: np.ndarray,
+    Rhat: np.ndarray,
+    w: np.ndarray,
+    sigma: np.ndarray,
+    act: np.ndarray,
+    rule: str,
+    commit: str,
+    pmodel: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every actor's best challenge.
+
+    Parameters
+    ----------
+    dist : ndarray, shape (Bc, n, n)
+        ``dist[a, j] = d_a(x_j)``.
+    Rhat : ndarray, shape (Bc, n, n)
+        ``Rhat[h, a]``: h's estimate of a's risk attitude.
+    w : ndarray, shape (Bc, n)
+        Challenge vote weights (total salience x capability, 0 if absent).
+    sigma : ndarray, shape (Bc, n)
+        Total saliences (the target's resistance probability).
+    act : ndarray of bool, shape (Bc, n)
+    rule, commit : str
+        Voting rule and third-party commitment.
+    pmodel : str or None
+        None for KTAB's linear ratio in the challenge; else a victory model
+        applied to the coalition strengths.
+
+    Returns
+    -------
+    target : ndarray of int, shape (Bc, n)
+        Each initiator's chosen target, -1 for none.
+    prob, gain : ndarray, shape (Bc, n)
+        The initiator's estimated probability of winning and the gain (0 if none).
+    """
+    Bc, n, _ = dist.shape
+    A = 1.0 - dist
+    Bm = (1.0 - dist) * np.minimum(dist, 1.0)  # U(d, R) = A + Bm R
+    ar = np.arange(n)
+    target = np.full((Bc, n), -1)
+    prob = np.zeros((Bc, n))
+    gain = np.zeros((Bc, n))
+    wj = w[:, None, :]  # weight of the target j
+    Ad = A[:, ar, ar]  # (Bc, n): A[n, n]
+    Bd = Bm[:, ar, ar]
+    third = commit == "SemiCommit"  # NoCommit / FullCommit: E_join_i == E_join_j, no third-party votes
+    step = max(1, BLOCK // max(1, Bc * n * n))
+    for h0 in range(0, n, step):
+        hs = ar[h0 : h0 + step]
+        m = len(hs)
+        Rh = Rhat[:, hs, :]  # (Bc, m, n_a)
+        # u[h][a][h] for all a: (Bc, m, n_a)
+        u_ai = A[:, :, hs].transpose(0, 2, 1) + Bm[:, :, hs].transpose(0, 2, 1) * Rh
+        # u[h][a][j]: (Bc, m, n_a, n_j)
+        u_aj = A[:, None, :, :] + Bm[:, None, :, :] * Rh[:, :, :, None]
+        u_ii = u_ai[:, np.arange(m), hs]  # u[h][h][h] (Bc, m)
+        u_ij = u_aj[:, np.arange(m), hs, :]  # u[h][h][j] (Bc, m, n_j)
+        # principals
+        a_i = vote(w[:, hs, None], u_ii[:, :, None] - u_ij, rule)  # (Bc, m, n_j)
+        u_ji = u_ai  # u[h][j][h] indexed by j (Bc, m, n_j)
+        u_jj = u_aj[:, :, ar, ar]  # u[h][j][j] (Bc, m, n_j)
+        a_j = vote(wj, u_ji - u_jj, rule)
+        S0ij = FLOOR_CHALLENGE + np.maximum(a_i, 0.0) + np.maximum(a_j, 0.0)
+        S0ji = FLOOR_CHALLENGE + np.maximum(-a_i, 0.0) + np.maximum(-a_j, 0.0)
+        if third:
+            wn = w[:, None, :, None]
+            v0 = vote(wn, u_ai[:, :, :, None] - u_aj, rule)  # (Bc, m, n_n, n_j)
+            vp = np.maximum(v0, 0.0)
+            num = S0ij[:, :, None, :] + vp
+            pin = num / (num + S0ji[:, :, None, :] + (vp - v0))
+            u_nn = (Ad[:, None, :] + Bd[:, None, :] * Rh)[:, :, :, None]  # (Bc, m, n_n, 1)
+            u_ni = u_ai[:, :, :, None]
+            # E_join_i - E_join_j = pi (u_nn - u_ni) + (1 - pi)(u_nj - u_nn)
+            beta = u_aj - u_nn
+            diff = beta + pin * ((u_nn - u_ni) - beta)
+            v = vote(wn, diff, rule)
+            v[:, np.arange(m), hs, :] = 0.0  # n == initiator
+            v[:, :, ar, ar] = 0.0  # n == target
+            vpos = np.maximum(v, 0.0)
+            Sij = S0ij + vpos.sum(2)
+            Sji = S0ji + (vpos - v).sum(2)
+        else:
+            Sij, Sji = S0ij, S0ji
+        if pmodel is None:
+            pi = Sij / (Sij + Sji)
+        else:
+            pi = _pair_victory(Sij, Sji, pmodel)
+        sj = sigma[:, None, :]
+        g = (1.0 - sj) * 2.0 * u_ii[:, :, None] + sj * (pi * 2.0 * u_ii[:, :, None] + (1.0 - pi) * 2.0 * u_ij) - (
+            u_ii[:, :, None] + u_ij
+        )
+        ok = act[:, hs, None] & act[:, None, :] & (hs[:, None] != ar[None, :])[None] & (g > MIN_GAIN)
+        g = np.where(ok, g, -np.inf)
+        best = g.max(-1)
+        has = np.isfinite(best)
+        thr = best - TIE_TOL * np.maximum(np.abs(best), 1.0)
+        tj = np.argmax(g >= np.where(has, thr, np.inf)[..., None], axis=-1)
+        target[:, hs] = np.where(has, tj, -1)
+        prob[:, hs] = np.where(has, np.take_along_axis(pi, tj[..., None], -1)[..., 0], 0.0)
+        gain[:, hs] = np.where(has, best, 0.0)
+    return target, prob, gain
+
+
+def _pair_victory(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray:
+    """``P(a > b)`` for elementwise coalition strengths (used by the ``consistent`` preset)."""
+    # a 2 x 2 matrix per element: [[a, a], [b, b]] -> P[0, 1] = P(a > b)
+    M = np.stack([np.stack([a, a], -1), np.stack([b, b], -1)], -2)
+    return victory(M, model)[..., 0, 1]
+
+
+def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: str, rnd: bool):
+    """Bargain positions of every initiator with its target, shape (Bc, n, D) each.
+
+    Rows of actors who made no challenge hold their own position.
+    """
+    Bc, n, D = x.shape
+    has = target >= 0
+    tj = np.where(has, target, 0)
+    xj = np.take_along_axis(x, tj[:, :, None], 1)
+    sj = np.take_along_axis(s, tj[:, :, None], 1)
+    xi, si = x, s
+    pI = prob[:, :, None]
+    pJ = 1.0 - pI
+    if kind in ("S2P2", "S1P1"):
+        e = 2 if kind == "S2P2" else 1
+        Wi = (si * pI) ** e
+        Wj = (sj * pJ) ** e
+        den = Wi + Wj + 1e-6
+        bI = ((Wi + 1e-6) * xi + Wj * xj) / den
+        bR = (Wi * xi + (Wj + 1e-6) * xj) / den
+        if rnd:
+            bI = np.round(bI, 4)
+            bR = np.round(bR, 4)
+    elif kind == "S2PMax":
+        di = np.maximum(0.0, pJ - pI)
+        dj = np.maximum(0.0, pI - pJ)
+        bI = xi + di * sj**2 / (di * sj**2 + 1e-6 + (1.0 - di) * si**2) * (xj - xi)
+        bR = xj + dj * si**2 / (dj * si**2 + 1e-6 + (1.0 - dj) * sj**2) * (xi - xj)
+    else:  # pragma: no cover
+        raise ValueError(kind)
+    bI = np.where(has[:, :, None], bI, x)
+    bR = np.where(has[:, :, None], bR, xj)
+    return bI, bR
+
+
+def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Single-linkage clusters of the active positions at Euclidean distance < 1e-3.
+
+    Returns
+    -------
+    ndarray of int, shape (Bc, n)
+        Each actor's cluster label: the lowest index of an actor in its cluster
+        (-1 for inactive actors).
+    """
+    Bc, n, D = x.shape
+    diff = x[:, :, None, :] - x[:, None, :, :]
+    near = (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
+    lab = np.where(act, np.arange(n)[None, :], n)
+    while True:
+        new = np.min(np.where(near, lab[:, None, :], n), axis=-1)
+        new = np.where(act, np.minimum(new, lab), n)
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    return np.where(act, lab, -1)

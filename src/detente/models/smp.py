@@ -1,0 +1,527 @@
+"""KTAB's Spatial Model of Politics (SMP), vectorised.
+
+The SMP of the KAPSARC Toolkit for Behavioral Analysis (Wise, Howe & Efird)
+lets actors bargain in a multi-dimensional policy space. Each turn:
+
+1. *Valuation.* A Probabilistic Condorcet Election (PCE) over the actors'
+   positions (voters weighted by capability, risk-neutral utilities) gives
+   each position a probability; from it every actor's risk attitude R in
+   [-1, 1] (``BigRRange``) and every actor's estimate of the others' R
+   (``BigRAdjust``).
+2. *Challenges.* Each actor looks for the rival whose position it would most
+   profit from challenging, counting on third parties' votes
+   (``ThirdPartyCommit``, ``VotingRule``); it proposes at most one challenge.
+3. *Bargains.* Each challenge yields a bargain: a position for the initiator
+   and one for the receiver, interpolated by salience and win probability
+   (``InterVecBrgn``).
+4. *Resolution.* Every actor holds a PCE (``VotingRule``,
+   ``VictoryProbModel``, ``PCEModel``) among its status quo and the bargains
+   it is part of, and moves to its side of the winner (``StateTransitions``:
+   the most probable, or a draw).
+5. Ideals follow positions through the accommodation matrix.
+
+The run stops after ``max_turns`` turns, or when the total movement of a turn
+falls below ``stop_fraction`` of the first turn's.
+
+Positions are normalised to [0, 1] per issue (``(x - low) / (high - low)``)
+and mapped back. Saliences are on the 0-1 scale; KTAB requires each actor's
+saliences to sum to at most 1 across issues: an actor whose saliences sum to
+more is rescaled by that sum (``info["salience_rescaled"]`` marks it).
+
+The forecast of each issue after each turn is the capability-weighted mean
+position of the most probable *cluster* of positions, where clusters are the
+single-linkage groups of active actors whose positions are within 1e-3
+(Euclidean, on the [0, 1] scale) and the cluster probabilities come from a PCE
+over the clusters (each cluster voted on at its lowest-index member's
+position, utilities = each actor's own true utilities, weights as in the
+valuation). See ``docs/models/smp.md`` for every choice made where KTAB's
+description is silent, and the replication of KTAB's reference run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import ConfigDict, Field, field_validator
+
+from . import _smp_core as core
+from .base import Inputs, ModelInputError, ModelParams, Trajectory
+
+NAME = "smp"
+SUMMARY = "KTAB's Spatial Model of Politics: multi-dimensional challenges, bargains and Condorcet elections."
+CITATION = (
+    "Wise, Howe & Efird, 'An Introduction to the KAPSARC Toolkit for Behavioral Analysis (KTAB)' and "
+    "'Multidimensional Bargaining using KTAB', KAPSARC discussion papers (2015); Wise & Bankes (2015) "
+    "'Non-spatial Probabilistic Condorcet Election Methodology', arXiv."
+)
+
+#: Elements of one (Bc, n, n) array per batch chunk.
+CHUNK = 1 << 20
+
+_SPELLINGS = {
+    "voting_rule": {"proportional": "Prop", "prop": "Prop"},
+    "big_r_adjust": {"no": "None", "none": "None", "nora": "None", "onethirdra": "OneThird",
+                     "halfra": "Half", "twothirdsra": "TwoThirds", "fullra": "Full"},
+}
+
+
+class Params(ModelParams):
+    """Parameters of the SMP.
+
+    KTAB's nine model parameters are fields with snake_case names; their KTAB
+    names (``VictoryProbModel``, ``PCEModel``, ``StateTransitions``,
+    ``VotingRule``, ``BigRAdjust``, ``BigRRange``, ``ThirdPartyCommit``,
+    ``InterVecBrgn``, ``BargnModel``) are accepted as aliases. Defaults are
+    KTAB's.
+
+    Attributes
+    ----------
+    preset : {"ktab", "consistent"}
+        ``ktab`` reproduces KTAB including its quirks (capability-only weights
+        in the PCEs, a linear victory ratio in challenges, bargains rounded to
+        1e-4). ``consistent`` removes these three: PCE voters are weighted by
+        total salience x capability like in challenges, challenges use
+        ``victory_prob_model``, bargains are not rounded. The three quirk
+        fields below override the preset when set.
+    victory_prob_model : {"Linear", "Square", "Quartic", "Octic", "Binary"}
+    pce_model : {"Conditional", "MarkovIncentive", "MarkovUniform"}
+    state_transitions : {"Deterministic", "Stochastic"}
+        Stochastic draws each actor's winning option from the PCE with a numpy
+        Generator seeded by the draw's ``inputs.seed``, so results are
+        reproducible and independent of batching.
+    voting_rule : {"Prop", "Binary", "PropBin", "PropCbc", "Cubic", "ASymProsp"}
+        ``Proportional`` is accepted for ``Prop``.
+    big_r_adjust : {"OneThird", "None", "Half", "TwoThirds", "Full"}
+        ``No`` is accepted for ``None``. ``Full`` works (KTAB throws).
+    big_r_range : {"Mid", "Min", "Max"}
+    third_party_commit : {"SemiCommit", "NoCommit", "FullCommit"}
+    inter_vec_brgn : {"S2P2", "S1P1", "S2PMax"}
+    bargn_model : {"InitOnlyInterp"}
+        KTAB's bargaining model; only the one KTAB implements.
+    max_turns : int
+        Stop after this many turns (KTAB: 100).
+    stop_fraction : float
+        Stop once a turn's total movement is below this fraction of the first
+        turn's (KTAB: 0.02), from turn 2 on.
+    accommodation : list of list of float, optional
+        N x N matrix A (entries in [0, 1], row sums <= 1): ideal_i <- sum_j A_ij
+        x_j + (1 - sum_j A_ij) ideal_i after each turn. Identity by default
+        (ideals follow positions).
+    round_bargains : bool, optional
+        Round bargain positions to 1e-4 (on the [0, 1] scale). Default from preset.
+    pce_weights : {"capability", "capability_salience"}, optional
+        Voter weights in the PCEs. Default from preset.
+    challenge_victory : {"linear", "model"}, optional
+        Win probability in challenges: KTAB's linear ratio or ``victory_prob_model``.
+        Default from preset.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    preset: Literal["ktab", "consistent"] = "ktab"
+    victory_prob_model: Literal["Linear", "Square", "Quartic", "Octic", "Binary"] = Field(
+        "Linear", alias="VictoryProbModel")
+    pce_model: Literal["Conditional", "MarkovIncentive", "MarkovUniform"] = Field("Conditional", alias="PCEModel")
+    state_transitions: Literal["Deterministic", "Stochastic"] = Field("Deterministic", alias="StateTransitions")
+    voting_rule: Literal["Prop", "Binary", "PropBin", "PropCbc", "Cubic", "ASymProsp"] = Field(
+        "Prop", alias="VotingRule")
+    big_r_adjust: Literal["OneThird", "None", "Half", "TwoThirds", "Full"] = Field("OneThird", alias="BigRAdjust")
+    big_r_range: Literal["Mid", "Min", "Max"] = Field("Mid", alias="BigRRange")
+    third_party_commit: Literal["SemiCommit", "NoCommit", "FullCommit"] = Field(
+        "SemiCommit", alias="ThirdPartyCommit")
+    inter_vec_brgn: Literal["S2P2", "S1P1", "S2PMax"] = Field("S2P2", alias="InterVecBrgn")
+    bargn_model: Literal["InitOnlyInterp"] = Field("InitOnlyInterp", alias="BargnModel")
+    max_turns: int = Field(100, ge=1, le=100_000)
+    stop_fraction: float = Field(0.02, ge=0.0)
+    accommodation: list[list[float]] | None = None
+    round_bargains: bool | None = None
+    pce_weights: Literal["capability", "capability_salience"] | None = None
+    challenge_victory: Literal["linear", "model"] | None = None
+
+    @field_validator("voting_rule", "big_r_adjust", mode="before")
+    @classmethod
+    def _spellings(cls, v: Any, info: Any) -> Any:
+        if v is None and info.field_name == "big_r_adjust":
+            return "None"
+        if isinstance(v, str):
+            return _SPELLINGS[info.field_name].get(v.strip().lower(), v.strip())
+        return v
+
+    @field_validator("accommodation")
+    @classmethod
+    def _check_accommodation(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        if v is None:
+            return v
+        a = np.asarray(v, dtype=float)
+        if a.ndim != 2 or a.shape[0] != a.shape[1]:
+            raise ValueError("accommodation must be a square N x N matrix")
+        if not np.all(np.isfinite(a)) or (a < 0).any() or (a > 1).any():
+            raise ValueError("accommodation entries must be in [0, 1]")
+        if (a.sum(1) > 1 + 1e-9).any():
+            raise ValueError("accommodation row sums must be <= 1")
+        return v
+
+    def quirks(self) -> dict[str, Any]:
+        """The effective quirk settings (preset, overridden by explicit fields)."""
+        k = self.preset == "ktab"
+        return {
+            "round_bargains": (k if self.round_bargains is None else self.round_bargains),
+            "pce_weights": self.pce_weights or ("capability" if k else "capability_salience"),
+            "challenge_victory": self.challenge_victory or ("linear" if k else "model"),
+        }
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+class _Cfg:
+    def __init__(self, p: Params):
+        q = p.quirks()
+        self.vpm = p.victory_prob_model
+        self.pcem = p.pce_model
+        self.stochastic = p.state_transitions == "Stochastic"
+        self.rule = p.voting_rule
+        self.adj = p.big_r_adjust
+        self.rrange = p.big_r_range
+        self.commit = p.third_party_commit
+        self.ivb = p.inter_vec_brgn
+        self.max_turns = p.max_turns
+        self.stop = p.stop_fraction
+        self.rnd = q["round_bargains"]
+        self.cap_sal = q["pce_weights"] == "capability_salience"
+        self.cvpm = None if q["challenge_victory"] == "linear" else p.victory_prob_model
+
+
+def _valuation(x, ideal, s, wp, act, cfg):
+    """Distances, risk attitudes and true utilities at a state."""
+    dist = core.distances(ideal, s, x)
+    C = core.coalitions(1.0 - dist, wp, cfg.rule, opt=act)
+    P = core.victory(C, cfg.vpm)
+    p = core.pce(C, P, act[:, None, :], cfg.pcem)[:, 0]
+    R = core.risk_from_p(p, act, cfg.rrange)
+    ut = core.utility(dist, R[:, :, None])
+    return dist, R, ut
+
+
+def _report(x, ut, wp, cap, act, cfg):
+    """Clusters, the PCE probability of each actor's position, and the forecast."""
+    Bc, n, D = x.shape
+    lab = core.clusters(x, act)
+    isrep = lab == np.arange(n)[None, :]
+    M = max(1, int(isrep.sum(-1).max()))
+    order = np.argsort(~isrep, axis=-1, kind="stable")[:, :M]
+    valid = np.take_along_axis(isrep, order, -1)
+    Vr = np.take_along_axis(ut, np.broadcast_to(order[:, None, :], (Bc, n, M)), 2)
+    C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
+    P = core.victory(C, cfg.vpm)
+    pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
+    by_label = np.zeros((Bc, n))
+    np.put_along_axis(by_label, order, np.where(valid, pr, 0.0), -1)
+    p_actor = np.where(act, np.take_along_axis(by_label, np.maximum(lab, 0), -1), 0.0)
+    pmax = pr.max(-1, keepdims=True)
+    best_slot = np.argmax(valid & (pr >= pmax * (1 - core.TIE_TOL)), axis=-1)
+    best = np.take_along_axis(order, best_slot[:, None], -1)
+    members = lab == best
+    w = np.where(members, cap, 0.0)
+    ws = w.sum(-1, keepdims=True)
+    w = np.where(ws > 0, w, members.astype(float))
+    ws = w.sum(-1, keepdims=True)
+    none = ws[:, 0] <= 0  # no active actor at all: plain mean of every position
+    w = np.where(none[:, None], 1.0, w)
+    ws = w.sum(-1, keepdims=True)
+    fc = np.einsum("bi,bik->bk", w, x) / ws
+    return lab, p_actor, fc
+
+
+def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
+    """One turn from a state; returns the new state and the turn's record."""
+    Bc, n, D = x.shape
+    Rhat = core.estimate_risk(R, cfg.adj)
+    target, prob, gain = core.challenges(dist, Rhat, wc, sigma, act, cfg.rule, cfg.commit, cfg.cvpm)
+    bI, bR = core.bargains(x, s, target, prob, cfg.ivb, cfg.rnd)
+    has = target >= 0
+    tj = np.where(has, target, 0)
+    N = np.maximum(nact, 1).astype(float)[:, None, None]
+    S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
+    u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
+    Rr = R[:, :, None]
+    Vb = (S[:, :, None] - ut - u_tj + core.utility(core.distances(ideal, s, bI), Rr)
+          + core.utility(core.distances(ideal, s, bR), Rr)) / N
+    V = np.concatenate([S[:, :, None] / N, Vb], axis=-1)  # (Bc, n_a, 1 + n)
+    k = np.arange(n)
+    Q = np.zeros((Bc, n, n + 1), dtype=bool)
+    Q[:, :, 0] = True
+    Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
+    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1))
+    P = core.victory(C, cfg.vpm)
+    p = core.pce(C, P, Q, cfg.pcem)
+    if unif is None:
+        pmax = p.max(-1, keepdims=True)
+        o = np.argmax(Q & (p >= pmax * (1 - core.TIE_TOL)), axis=-1)
+    else:
+        cum = np.cumsum(p, -1)
+        hit = Q & (cum > unif[:, :, None] * cum[:, :, -1:])
+        last = (n) - np.argmax(Q[:, :, ::-1], axis=-1)
+        o = np.where(hit.any(-1), np.argmax(hit, axis=-1), last)
+    m = o - 1
+    mm = np.maximum(m, 0)
+    own = (m == k[None, :])
+    newp = np.where(own[:, :, None], np.take_along_axis(bI, mm[:, :, None], 1),
+                    np.take_along_axis(bR, mm[:, :, None], 1))
+    newx = np.where(((m >= 0) & act)[:, :, None], newp, x)
+    if A is None:
+        newideal = np.where(act[:, :, None], newx, ideal)
+    else:
+        Ae = A[None] * act[:, None, :]
+        newideal = Ae @ newx + (1.0 - Ae.sum(-1, keepdims=True)) * ideal
+        newideal = np.where(act[:, :, None], newideal, ideal)
+    choice = np.where(act, m, -1)
+    return newx, newideal, dict(target=target, prob=prob, gain=gain, bI=bI, bR=bR, choice=choice)
+
+
+def _run_chunk(x0, s, cap, act, A, seeds, cfg):
+    Bc, n, D = x0.shape
+    sigma = s.sum(-1)
+    c = np.where(act, cap, 0.0)
+    wp = c * sigma if cfg.cap_sal else c
+    wc = c * sigma
+    nact = act.sum(-1)
+    gens = [np.random.default_rng(int(sd)) for sd in seeds] if cfg.stochastic else None
+    x = x0.copy()
+    ideal = x0.copy()
+    st = {k: [] for k in ("x", "ideal", "pce", "cluster", "risk", "forecast")}
+    tn = {k: [] for k in ("target", "prob", "gain", "bI", "bR", "choice", "change")}
+    # turn 0 carries no challenges
+    tn["target"].append(np.full((Bc, n), -1))
+    tn["prob"].append(np.zeros((Bc, n)))
+    tn["gain"].append(np.zeros((Bc, n)))
+    tn["bI"].append(x0.copy())
+    tn["bR"].append(x0.copy())
+    tn["choice"].append(np.full((Bc, n), -1))
+    tn["change"].append(np.zeros(Bc))
+    alive = np.ones(Bc, dtype=bool)
+    final = np.zeros(Bc, dtype=bool)
+    rounds = np.zeros(Bc, dtype=int)
+    first = np.zeros(Bc)
+    t = 0
+    while True:
+        idx = np.flatnonzero(alive)
+        sub = lambda a: a[idx]  # noqa: E731
+        dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
+        lab, pa, fc = _report(sub(x), ut, sub(wp), sub(c), sub(act), cfg)
+        if t == 0:
+            rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
+                   "forecast": np.zeros((Bc, D))}
+        else:
+            rec = {k: st[k][-1].copy() for k in ("pce", "cluster", "risk", "forecast")}
+        rec["pce"][idx], rec["cluster"][idx], rec["risk"][idx], rec["forecast"][idx] = pa, lab, R, fc
+        st["x"].append(x.copy())
+        st["ideal"].append(ideal.copy())
+        for k, v in rec.items():
+            st[k].append(v)
+        alive &= ~final
+        if not alive.any():
+            break
+        keep = alive[idx]
+        idx2 = idx[keep]
+        unif = None
+        if gens is not None:
+            unif = np.zeros((len(idx2), n))
+            for r, b in enumerate(idx2):
+                unif[r, act[b]] = gens[b].random(int(nact[b]))
+        newx, newideal, info = _step(
+            x[idx2], ideal[idx2], s[idx2], sigma[idx2], wp[idx2], wc[idx2], act[idx2], nact[idx2], A,
+            dist[keep], R[keep], ut[keep], cfg, unif)
+        moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
+        t += 1
+        if t == 1:
+            first[idx2] = moved
+        frac = moved / (first[idx2] + 1e-4)
+        rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
+                 "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
+        for k in ("target", "prob", "gain", "bI", "bR", "choice"):
+            rec_t[k][idx2] = info[k]
+        rec_t["change"][idx2] = frac
+        for k, v in rec_t.items():
+            tn[k].append(v)
+        x[idx2] = newx
+        ideal[idx2] = newideal
+        rounds[idx2] = t
+        final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    out = {k: np.stack(v, axis=1) for k, v in {**st, **tn}.items()}
+    return out, rounds
+
+
+def _pad(a: np.ndarray, T1: int) -> np.ndarray:
+    """Repeat the last state of axis 1 up to length T1."""
+    if a.shape[1] == T1:
+        return a
+    reps = np.repeat(a[:, -1:], T1 - a.shape[1], axis=1)
+    return np.concatenate([a, reps], axis=1)
+
+
+_TURN_DEFAULTS = {"target": -1, "prob": 0.0, "gain": 0.0, "choice": -1, "change": 0.0}
+
+
+def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
+    """Run the SMP on every draw of ``inputs``.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        B draws of n actors on D issues.
+    params : Params
+        Model parameters.
+
+    Returns
+    -------
+    Trajectory
+        ``position`` (B, T+1, n, D) on the issue scales; ``forecast`` (B, T+1, D)
+        the capability-weighted position of the most probable cluster;
+        ``rounds`` the turns run. ``extras`` (leading axes B, T+1):
+        ``ideal`` (n, D), ``pce`` (n; PCE probability of each actor's position
+        cluster), ``cluster`` (n; cluster label = lowest member index, -1 if
+        inactive), ``risk`` (n; R), and for the turn that produced state t:
+        ``target`` (n; each initiator's target, -1 none), ``prob`` and ``gain``
+        (n), ``bargain_initiator``/``bargain_receiver`` (n, D; positions of the
+        bargain initiated by each actor), ``choice`` (n; the initiator whose
+        bargain each actor adopted, -1 for its status quo), ``change`` (the
+        turn's fractional movement). ``info``: ``turns``, ``capability``,
+        ``active``, ``salience_rescaled``.
+    """
+    cfg = _Cfg(params)
+    B, n, D = inputs.shape
+    A = None
+    if params.accommodation is not None:
+        A = np.asarray(params.accommodation, dtype=float)
+        if A.shape != (n, n):
+            raise ModelInputError(f"smp: accommodation is {A.shape[0]} x {A.shape[1]}, the scenario has {n} actors")
+        if np.array_equal(A, np.eye(n)):
+            A = None
+    low = np.asarray(inputs.low, float)
+    high = np.asarray(inputs.high, float)
+    span = np.where(high > low, high - low, 1.0)
+    x01 = (np.asarray(inputs.position, float) - low) / span
+    x01 = np.nan_to_num(x01, nan=0.0)
+    sal = np.clip(np.nan_to_num(np.asarray(inputs.salience, float)), 0.0, None)
+    tot = sal.sum(-1, keepdims=True)
+    rescaled = tot[..., 0] > 1.0
+    sal = np.where(tot > 1.0, sal / np.where(tot > 1.0, tot, 1.0), sal)
+    cap = np.clip(np.nan_to_num(np.asarray(inputs.capability, float)), 0.0, None)
+    act = np.asarray(inputs.active, bool)
+    seeds = np.asarray(inputs.seed, dtype=np.uint64)
+    bc = max(1, CHUNK // max(1, n * n))
+    parts, rounds = [], []
+    for b0 in range(0, B, bc):
+        sl = slice(b0, min(B, b0 + bc))
+        o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
+        parts.append(o)
+        rounds.append(r)
+    T1 = max(p["x"].shape[1] for p in parts)
+    out = {}
+    for k in parts[0]:
+        if k in _TURN_DEFAULTS:
+            pieces = []
+            for p in parts:
+                a = p[k]
+                if a.shape[1] < T1:
+                    pad = np.full((a.shape[0], T1 - a.shape[1]) + a.shape[2:], _TURN_DEFAULTS[k], dtype=a.dtype)
+                    a = np.concatenate([a, pad], axis=1)
+                pieces.append(a)
+        elif k in ("bI", "bR"):
+            pieces = []
+            for p in parts:
+                a = p[k]
+                if a.shape[1] < T1:
+                    xl = np.repeat(p["x"][:, -1:], T1 - a.shape[1], axis=1)
+                    a = np.concatenate([a, xl], axis=1)
+                pieces.append(a)
+        else:
+            pieces = [_pad(p[k], T1) for p in parts]
+        out[k] = np.concatenate(pieces, axis=0)
+    # turns after a draw stopped: no challenges, bargains at the positions
+    rounds = np.concatenate(rounds)
+    scale = lambda a: a * span + low  # noqa: E731
+    position = scale(out["x"])
+    extras = {
+        "ideal": scale(out["ideal"]),
+        "pce": out["pce"],
+        "cluster": out["cluster"],
+        "risk": out["risk"],
+        "target": out["target"],
+        "prob": out["prob"],
+        "gain": out["gain"],
+        "bargain_initiator": scale(out["bI"]),
+        "bargain_receiver": scale(out["bR"]),
+        "choice": out["choice"],
+        "change": out["change"],
+    }
+    info = {"turns": rounds.copy(), "capability": cap.copy(), "active": act.copy(), "salience_rescaled": rescaled}
+    return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
+    """The SMP fields of turn ``t`` of draw ``b`` for the JSON history.
+
+    ``ideals`` and ``pce`` describe state t; ``challenges`` and ``bargains`` the
+    turn that produced state t (empty for t = 0). ``accepted_by`` lists the
+    actors (initiator and/or receiver) who moved to their side of the bargain.
+    """
+    ex = traj.extras
+    act = traj.info["active"][b]
+    n = len(actors)
+    ideals = {actors[i]: {iss: float(ex["ideal"][b, t, i, k]) for k, iss in enumerate(issues)}
+              for i in range(n) if act[i]}
+    pce_ = {actors[i]: float(ex["pce"][b, t, i]) for i in range(n) if act[i]}
+    chal, brg = [], []
+    for i in range(n):
+        j = int(ex["target"][b, t, i])
+        if j < 0:
+            continue
+        chal.append({"initiator": actors[i], "target": actors[j], "probability": float(ex["prob"][b, t, i]),
+                     "gain": float(ex["gain"][b, t, i])})
+        acc = [actors[k] for k in (i, j) if int(ex["choice"][b, t, k]) == i]
+        brg.append({
+            "initiator": actors[i],
+            "receiver": actors[j],
+            "initiator_position": {iss: float(ex["bargain_initiator"][b, t, i, k]) for k, iss in enumerate(issues)},
+            "receiver_position": {iss: float(ex["bargain_receiver"][b, t, i, k]) for k, iss in enumerate(issues)},
+            "accepted_by": acc,
+        })
+    return {"ideals": ideals, "challenges": chal, "bargains": brg, "pce": pce_}
+
+
+def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict]:
+    """Final cluster distribution of draw ``b`` per issue.
+
+    Each issue gets ``clusters``: one entry per cluster of final positions
+    (most probable first) with its capability-weighted ``position`` on that
+    issue, its PCE ``probability`` and its ``actors`` (indices into the
+    scenario's actor list), and ``turns`` (turns run). Saliences summing above
+    1 across issues were rescaled per actor (see the module doc).
+    """
+    ex = traj.extras
+    lab = ex["cluster"][b, -1]
+    pce_ = ex["pce"][b, -1]
+    cap = traj.info["capability"][b]
+    pos = traj.position[b, -1]
+    groups = []
+    for L in sorted({int(v) for v in lab if v >= 0}):
+        mem = np.flatnonzero(lab == L)
+        w = cap[mem]
+        w = w if w.sum() > 0 else np.ones(len(mem))
+        groups.append((float(pce_[L]), mem, (w[:, None] * pos[mem]).sum(0) / w.sum()))
+    groups.sort(key=lambda g: (-g[0], int(g[1][0])))
+    turns = int(traj.rounds[b])
+    return {
+        iss: {
+            "clusters": [{"position": float(g[2][k]), "probability": g[0], "actors": [int(i) for i in g[1]]}
+                         for g in groups],
+            "turns": turns,
+        }
+        for k, iss in enumerate(issues)
+    }
