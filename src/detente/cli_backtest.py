@@ -1,0 +1,75 @@
+"""The ``detente backtest`` command; the main CLI calls :func:`register`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import DetenteError
+
+
+class Format(str, Enum):
+    """Output formats of ``detente backtest``."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def backtest(
+    dataset: str = typer.Argument("deu", help="'deu' (shipped DEU waves I-II), 'outcomes', or a dataset folder."),
+    models: Optional[str] = typer.Option(
+        None,
+        "--models",
+        "-m",
+        help="Comma-separated model specs, NAME or NAME(key=value,...); default every model. "
+        "'compromise' is always added as the reference.",
+    ),
+    capability: Optional[str] = typer.Option(
+        None,
+        "--capability",
+        "-c",
+        help="equal, votes (default for DEU), population, gdp, shapley, banzhaf; scenario (outcomes format).",
+    ),
+    data: Optional[Path] = typer.Option(None, "--data", help="Read another copy of the dataset from this folder."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
+    draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
+) -> None:
+    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
+    from .backtest import run_backtest
+
+    try:
+        res = run_backtest(
+            dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed
+        )
+    except DetenteError as exc:
+        typer.echo(exc.report(), err=True)
+        raise typer.Exit(2) from None
+    if fmt is Format.json:
+        typer.echo(res.to_json())
+    elif fmt is Format.csv:
+        typer.echo(res.to_csv(), nl=False)
+    else:
+        from rich.console import Console
+
+        con = Console()
+        con.print(res.table())
+        for key in ("wave", "proc", "rule", "type"):
+            con.print(res.breakdown_table(key))
+        if res.skipped:
+            con.print(f"[dim]{len(res.skipped)} issue(s) skipped:[/dim]")
+            for s in res.skipped:
+                con.print(f"[dim]  {s['issue']}: {s['reason']}[/dim]")
+        for label, nr in res.not_run.items():
+            con.print(f"[dim]{label}: not run on {nr['n']} issue(s): {nr['reason']}[/dim]")
+        for note in res.notes:
+            con.print(f"[dim]note: {note}[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` command to ``app``."""
+    app.command("backtest")(backtest)
