@@ -76,11 +76,16 @@ def solve(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:
     feasible = (lo < hi) & use.any(axis=-1)
     a = np.where(feasible, lo, 0.0)
     b = np.where(feasible, hi, 0.0)
+    big = np.finfo(float).max / (4 * max(x.shape[-1], 1))
     for _ in range(_ITERATIONS):
         m = 0.5 * (a + b)
         diff = m[..., None] - x
-        den = np.where(use, r * r - diff * diff, 1.0)
-        g = np.where(use, -w * diff / den, 0.0).sum(axis=-1)
+        den = r * r - diff * diff
+        # At (or, by rounding, past) an actor's feasibility bound the derivative is
+        # +/- infinity, pointing back inside: use a huge finite value of that sign.
+        safe = np.where(use & (den > 0), den, 1.0)
+        term = np.where(den > 0, -w * diff / safe, -np.sign(diff) * big)
+        g = np.where(use, term, 0.0).sum(axis=-1)
         a = np.where(g > 0, m, a)
         b = np.where(g > 0, b, m)
     return np.where(feasible, 0.5 * (a + b), d[..., 0])

@@ -83,7 +83,12 @@ def _to_python(node: yaml.Node, loader: _Loader, file: str | None) -> Any:
 
 
 def _parse_yaml(text: str, file: str | None) -> Any:
-    loader = _Loader(text)
+    if "\x00" in text:
+        raise ScenarioError([Problem(file, None, "", "not a text file (it contains NUL bytes)")])
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as e:
+        raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -114,7 +119,8 @@ _TRUE_COLS = {
     "actor", "actor_name", "group", "color", "notes", "issue", "issue_name", "scale_low", "scale_high",
     "status_quo", "capability", "capability_low", "capability_high", "capability_why",
     "position", "position_low", "position_high", "position_why", "salience", "salience_0_1",
-    "salience_low", "salience_high", "salience_why", "source",
+    "salience_low", "salience_high", "salience_why",
+    "capability_source", "position_source", "salience_source",
 }
 
 
@@ -206,11 +212,12 @@ def read_csv_table(path: Path, text: str) -> Node:
             lo = _num(row.get(f"{base_field}_low", ""), file, line, f"{base_field}_low", problems)
             hi = _num(row.get(f"{base_field}_high", ""), file, line, f"{base_field}_high", problems)
             why = row.get(f"{base_field}_why", "").strip()
+            src = row.get(f"{base_field}_source", "").strip()
             if v is None:
                 if row.get(name, "").strip() == "":
                     problems.append(Problem(file, line, name, "missing value"))
                 return None
-            if lo is None and hi is None and not why:
+            if lo is None and hi is None and not why and not src:
                 return v
             out = Node({"value": v}, origin=(file, line))
             if lo is not None:
@@ -219,6 +226,8 @@ def read_csv_table(path: Path, text: str) -> Node:
                 out["high"] = hi
             if why:
                 out["why"] = why
+            if src:
+                out["source"] = src
             for k in out:
                 out.locs[k] = (file, line)
             return out
@@ -400,7 +409,7 @@ def merge(base: Any, over: Any, _path: tuple = ()) -> Any:
         out.locs = dict(getattr(base, "locs", {}))
         for k, v in over.items():
             if k in out and _path == () and k in _KEYED_LISTS and isinstance(v, list) and isinstance(out[k], list):
-                out[k] = _merge_keyed(out[k], v)
+                out[k] = _merge_keyed(out[k], v, events=(k == "events"))
             elif k in out and isinstance(out[k], dict) and isinstance(v, dict) and not _is_value_leaf(k, _path):
                 out[k] = merge(out[k], v, _path + (k,))
             else:
@@ -416,19 +425,32 @@ def _is_value_leaf(key: Any, path: tuple) -> bool:
     return len(path) >= 1 and path[-1] in ("positions", "salience") or key == "capability"
 
 
-def _merge_keyed(base: list, over: list) -> NodeList:
+def _item_key(item: Any, events: bool) -> Any:
+    if not isinstance(item, dict):
+        return None
+    if item.get("key"):
+        return item["key"]
+    if events:
+        from .schema import default_event_key
+
+        return default_event_key(item.get("name"), item.get("type"), item.get("actor"))
+    return None
+
+
+def _merge_keyed(base: list, over: list, events: bool = False) -> NodeList:
     out = NodeList(origin=getattr(base, "origin", (None, None)))
     locs = dict(getattr(base, "locs", {}))
     index: dict[Any, int] = {}
     for i, item in enumerate(base):
         out.append(item)
         out.locs[i] = locs.get(i, (None, None))
-        if isinstance(item, dict) and "key" in item:
-            index[item["key"]] = i
+        key = _item_key(item, events)
+        if key is not None:
+            index[key] = i
     removed: set[int] = set()
     for j, item in enumerate(over):
         oloc = getattr(over, "locs", {}).get(j, (None, None))
-        key = item.get("key") if isinstance(item, dict) else None
+        key = _item_key(item, events)
         if key is not None and key in index:
             i = index[key]
             if item.get("remove") is True:
@@ -555,6 +577,7 @@ def _csv_rows(s) -> Iterable[dict[str, Any]]:
                 row[f"{base}_low"] = "" if v is None or v.low is None else v.low
                 row[f"{base}_high"] = "" if v is None or v.high is None else v.high
                 row[f"{base}_why"] = "" if v is None or v.why is None else v.why
+                row[f"{base}_source"] = "" if v is None or v.source is None else v.source
             yield row
 
 
@@ -567,9 +590,9 @@ def dump_csv(s) -> str:
     sal_col = "salience_0_1" if s.salience_scale == 1 else "salience"
     cols = [
         "actor", "actor_name", "group", "color", "issue", "issue_name", "scale_low", "scale_high", "status_quo",
-        "capability", "capability_low", "capability_high", "capability_why",
-        "position", "position_low", "position_high", "position_why",
-        sal_col, "salience_low", "salience_high", "salience_why",
+        "capability", "capability_low", "capability_high", "capability_why", "capability_source",
+        "position", "position_low", "position_high", "position_why", "position_source",
+        sal_col, "salience_low", "salience_high", "salience_why", "salience_source",
     ]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")

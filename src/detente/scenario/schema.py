@@ -278,8 +278,7 @@ class Event(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "Event":
         if not self.key:
-            base = self.name or f"{self.type}-{self.actor or ''}"
-            self.key = re.sub(r"[^A-Za-z0-9_.\-]+", "-", base).strip("-").lower() or self.type
+            self.key = default_event_key(self.name, self.type, self.actor)
         if self.round is None and self.date is None:
             raise ValueError("an event needs a `round` or a `date`")
         if self.type != "deadline" and not self.actor:
@@ -291,6 +290,12 @@ class Event(_Strict):
         if not self.name:
             self.name = self.key
         return self
+
+
+def default_event_key(name: Any, type_: Any, actor: Any) -> str:
+    """The key an event gets when it has none: a slug of its name (or type and actor)."""
+    base = str(name or f"{type_}-{actor or ''}")
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", base).strip("-").lower() or str(type_)
 
 
 class Calendar(_Strict):

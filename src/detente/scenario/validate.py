@@ -14,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import Problem, ScenarioError
 from .io import Node
-from .schema import Actor, Event, Issue, Scenario
+from .schema import Actor, Event, Issue, Scenario, Value
 
 _TOP_FIELDS = set(Scenario.model_fields) - {"source_file"}
 
@@ -45,6 +45,8 @@ def _label(path: tuple, raw: Any) -> str:
                 item = node[key]
                 if isinstance(item, dict) and isinstance(item.get("key"), str):
                     tag = item["key"]
+                elif isinstance(item, dict) and isinstance(item.get("name"), str):
+                    tag = item["name"]
             except (KeyError, IndexError, TypeError):
                 pass
             out += f"[{tag}]"
@@ -147,10 +149,20 @@ def validate(raw: Any, file: str | None) -> Scenario:
         if iss is not None:
             issues.append(iss)
     actors: list[tuple[int, Actor]] = []
+    partial: list[tuple[int, str, dict, dict]] = []  # actors that failed, for the cross checks
+    values = TypeAdapter(dict[str, Value])
     for i, item in items("actors"):
         a = c.model(Actor, item, ("actors", i))
         if a is not None:
             actors.append((i, a))
+        elif isinstance(item, dict):
+            parts = []
+            for name in ("positions", "salience"):
+                try:
+                    parts.append(values.validate_python(item.get(name) or {}))
+                except ValidationError:
+                    parts.append({})
+            partial.append((i, str(item.get("key")), parts[0], parts[1]))
     events: list[tuple[int, Event]] = []
     for i, item in items("events"):
         e = c.model(Event, item, ("events", i))
@@ -158,11 +170,12 @@ def validate(raw: Any, file: str | None) -> Scenario:
             events.append((i, e))
 
     # -- relations ---------------------------------------------------------------------
-    ikeys = {}
-    for n, (iss) in enumerate(issues):
+    ikeys: dict[str, Issue] = {}
+    for n, iss in enumerate(issues):
         if iss.key in ikeys:
             c.add(("issues", n, "key"), f"duplicate issue key {iss.key!r}")
-        ikeys[iss.key] = iss
+        else:
+            ikeys[iss.key] = iss
     if raw.get("issues") is not None and isinstance(raw.get("issues"), list) and not raw["issues"]:
         c.add(("issues",), "a scenario needs at least one issue")
     akeys: dict[str, Actor] = {}
@@ -174,30 +187,9 @@ def validate(raw: Any, file: str | None) -> Scenario:
             c.add(("actors", i, "capability"), f"capability must be > 0, got {a.capability.value:g}")
         elif a.capability.low is not None and a.capability.low <= 0:
             c.add(("actors", i, "capability"), f"capability range must stay > 0, low is {a.capability.low:g}")
-        for k, v in a.positions.items():
-            if k not in ikeys:
-                if issues or not raw.get("issues"):
-                    c.add(("actors", i, "positions", k), f"unknown issue {k!r}")
-                continue
-            lo, hi = ikeys[k].scale
-            for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
-                if x is not None and not lo <= x <= hi:
-                    c.add(("actors", i, "positions", k), f"position {what} {x:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}")
-                    break
-        for k, v in a.salience.items():
-            if k not in ikeys:
-                if issues or not raw.get("issues"):
-                    c.add(("actors", i, "salience", k), f"unknown issue {k!r}")
-                continue
-            for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
-                if x is not None and not 0 <= x <= scale:
-                    c.add(("actors", i, "salience", k), f"salience {what} {x:g} is outside 0-{scale} (salience_scale: {scale})")
-                    break
-        for k in ikeys:
-            if k not in a.positions:
-                c.add(("actors", i, "positions"), f"no position on issue {k!r}")
-            if k not in a.salience:
-                c.add(("actors", i, "salience"), f"no salience on issue {k!r}")
+        _check_stances(c, i, a.positions, a.salience, ikeys, scale, bool(issues) or not raw.get("issues"))
+    for i, _key, pos, sal in partial:
+        _check_stances(c, i, pos, sal, ikeys, scale, bool(issues) or not raw.get("issues"))
     n_actor_items = len(items("actors"))
     if n_actor_items < 2 and "actors" in raw and isinstance(raw.get("actors"), list):
         c.add(("actors",), f"a negotiation needs at least 2 actors, found {n_actor_items}")
@@ -231,3 +223,31 @@ def validate(raw: Any, file: str | None) -> Scenario:
     return Scenario.model_validate(
         {**header, "issues": issues, "actors": [a for _, a in actors], "events": [e for _, e in events]}
     )
+
+
+def _check_stances(c: _Collector, i: int, positions: dict, salience: dict, ikeys: dict, scale: int, known: bool) -> None:
+    """Positions inside their issue's scale, saliences inside 0-scale, every issue covered."""
+    for k, v in positions.items():
+        if k not in ikeys:
+            if known:
+                c.add(("actors", i, "positions", k), f"unknown issue {k!r}")
+            continue
+        lo, hi = ikeys[k].scale
+        for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
+            if x is not None and not lo <= x <= hi:
+                c.add(("actors", i, "positions", k), f"position {what} {x:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}")
+                break
+    for k, v in salience.items():
+        if k not in ikeys:
+            if known:
+                c.add(("actors", i, "salience", k), f"unknown issue {k!r}")
+            continue
+        for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
+            if x is not None and not 0 <= x <= scale:
+                c.add(("actors", i, "salience", k), f"salience {what} {x:g} is outside 0-{scale} (salience_scale: {scale})")
+                break
+    for k in ikeys:
+        if k not in positions:
+            c.add(("actors", i, "positions"), f"no position on issue {k!r}")
+        if k not in salience:
+            c.add(("actors", i, "salience"), f"no salience on issue {k!r}")
