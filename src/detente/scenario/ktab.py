@@ -1,0 +1,444 @@
+"""Import KTAB scenario files (CSV and XML) as raw detente scenario dicts.
+
+KTAB (the KAPSARC Toolkit for Behavioral Analysis, MIT licence) stores a
+Spatial Model of Politics scenario either as CSV::
+
+    <name>, <description>, <#actors>, <#dimensions>[, ...]
+    Actor, Description, Power, <dim 1 position>, <dim 1 salience>, ...
+    <actor>, <description>, <capability>, <position>, <salience>, ...
+
+or as XML (``smpSchema.xsd``), which also carries the model parameters, a
+random seed and an ``IdealAdjustment`` (accommodation) list. Both become the
+raw scenario dict a YAML scenario file parses to: issues on a 0-100 scale,
+saliences on a 0-100 scale (``salience_scale: 100``), and, for XML,
+``model: {name: smp, params: {...}, seed: ...}``.
+
+The readers are tolerant where KTAB is (trailing commas and blanks, a UTF-8
+byte-order mark, CRLF line ends, the enum spellings of both KTAB's code and
+its XSD: ``None``/``No``, ``Prop``/``Proportional``), and report everything
+else as :class:`~detente.errors.ScenarioError` with file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import xml.parsers.expat
+from pathlib import Path
+from typing import Any
+
+from ..errors import Problem, ScenarioError
+
+__all__ = ["read_ktab_csv", "read_ktab_xml", "looks_like_ktab_csv"]
+
+_PARAMS = {
+    # KTAB XML element -> (Params field, {accepted spelling (lower) -> value})
+    "VictoryProbModel": ("victory_prob_model", {v.lower(): v for v in ("Linear", "Square", "Quartic", "Octic", "Binary")}),
+    "PCEModel": ("pce_model", {v.lower(): v for v in ("Conditional", "MarkovIncentive", "MarkovUniform")}),
+    "StateTransitions": ("state_transitions", {v.lower(): v for v in ("Deterministic", "Stochastic")}),
+    "VotingRule": ("voting_rule", {**{v.lower(): v for v in ("Prop", "Binary", "PropBin", "PropCbc", "Cubic", "ASymProsp")},
+                                   "proportional": "Prop"}),
+    "BigRAdjust": ("big_r_adjust", {**{v.lower(): v for v in ("OneThird", "None", "Half", "TwoThirds", "Full")},
+                                    "no": "None"}),
+    "BigRRange": ("big_r_range", {v.lower(): v for v in ("Mid", "Min", "Max")}),
+    "ThirdPartyCommit": ("third_party_commit", {v.lower(): v for v in ("SemiCommit", "NoCommit", "FullCommit")}),
+    "InterVecBrgn": ("inter_vec_brgn", {v.lower(): v for v in ("S2P2", "S1P1", "S2PMax")}),
+    "BargnModel": ("bargn_model", {"initonlyinterp": "InitOnlyInterp"}),
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _read_text(path: Path) -> str:
+    file = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError([Problem(file, None, "", "file not found")]) from None
+    except OSError as e:
+        raise ScenarioError([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _slug(text: str, lower: bool) -> str:
+    s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_.-")
+    s = s.lower() if lower else s
+    return s or "x"
+
+
+def _unique(base: str, used: set[str]) -> str:
+    key, i = base, 2
+    while key in used:
+        key = f"{base}_{i}"
+        i += 1
+    used.add(key)
+    return key
+
+
+def _number(text: str | None, file: str, line: int | None, field: str, problems: list[Problem],
+            *, positive: bool = False, lo: float | None = None, hi: float | None = None) -> float | None:
+    t = (text or "").strip()
+    if t == "":
+        problems.append(Problem(file, line, field, "is empty; expected a number"))
+        return None
+    try:
+        v = float(t)
+    except ValueError:
+        problems.append(Problem(file, line, field, f"expected a number, got {t!r}"))
+        return None
+    if not math.isfinite(v):
+        problems.append(Problem(file, line, field, f"must be a finite number, got {t!r}"))
+        return None
+    if positive and v <= 0:
+        problems.append(Problem(file, line, field, f"must be > 0, got {v:g}"))
+        return None
+    if lo is not None and hi is not None and not lo <= v <= hi:
+        problems.append(Problem(file, line, field, f"must be between {lo:g} and {hi:g}, got {v:g}"))
+        return None
+    return v
+
+
+def _dim_name(header: str, i: int) -> str:
+    h = header.strip()
+    h2 = re.sub(r"\s*(position|pos|pstn)\s*$", "", h, flags=re.I).strip()
+    return h2 or h or f"Dim {i + 1}"
+
+
+def _build(name: str, description: str, dims: list[str], actors: list[dict[str, Any]]) -> dict[str, Any]:
+    used: set[str] = set()
+    ikeys = [_unique(_slug(d, True), used) for d in dims]
+    issues = [{"key": k, "name": d, "scale": [0, 100]} for k, d in zip(ikeys, dims)]
+    aused: set[str] = set()
+    out = []
+    for a in actors:
+        key = _unique(_slug(a["name"], False), aused)
+        out.append({
+            "key": key,
+            "name": a["name"],
+            "notes": a["notes"],
+            "capability": a["capability"],
+            "positions": dict(zip(ikeys, a["positions"])),
+            "salience": dict(zip(ikeys, a["salience"])),
+        })
+    return {"name": name, "description": description, "salience_scale": 100, "issues": issues, "actors": out}
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
+    """Non-blank CSV rows with their 1-based line numbers, cells stripped, trailing blanks dropped."""
+    rows = []
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        line = reader.line_num
+        cells = [c.strip() for c in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if cells:
+            rows.append((line, cells))
+    return rows
+
+
+def looks_like_ktab_csv(path: str | Path) -> bool:
+    """Whether ``path`` looks like a KTAB SMP CSV file.
+
+    Line 1 is ``name, description, #actors, #dimensions`` (two integers in the
+    third and fourth cells); line 2 is a header starting with
+    ``Actor,Description,Power`` (``Influence`` and ``Capability`` are accepted
+    for ``Power``).
+    """
+    try:
+        text = _read_text(Path(path))
+    except ScenarioError:
+        return False
+    lines = [ln for ln in text.split("\n")[:5] if ln.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        first = next(csv.reader([lines[0]], skipinitialspace=True))
+        second = next(csv.reader([lines[1]], skipinitialspace=True))
+    except (csv.Error, StopIteration):
+        return False
+    if len(first) < 4:
+        return False
+    try:
+        int(first[2].strip())
+        int(first[3].strip())
+    except ValueError:
+        return False
+    head = [c.strip().lower() for c in second[:3]]
+    return len(head) == 3 and head[0] == "actor" and head[1] == "description" and head[2] in (
+        "power", "influence", "capability")
+
+
+def read_ktab_csv(path: str | Path) -> dict[str, Any]:
+    """Read a KTAB SMP CSV file into a raw detente scenario dict.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict
+        ``{"name", "description", "salience_scale": 100, "issues", "actors"}``;
+        each actor keeps its KTAB name as ``name`` and its description as
+        ``notes``.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found (file, line, field, reason).
+    """
+    p = Path(path)
+    file = str(p)
+    rows = _csv_rows(_read_text(p))
+    problems: list[Problem] = []
+    if len(rows) < 2:
+        raise ScenarioError([Problem(file, 1, "", "a KTAB CSV file needs a title line and a header line")])
+    (l1, first), (l2, header) = rows[0], rows[1]
+    if len(first) < 4:
+        raise ScenarioError([Problem(file, l1, "", "line 1 must be: scenario name, description, number of actors, number of dimensions")])
+    name, desc = first[0], first[1]
+    n_act = n_dim = None
+    try:
+        n_act = int(first[2])
+        if n_act < 1:
+            raise ValueError
+    except ValueError:
+        problems.append(Problem(file, l1, "number of actors", f"expected a positive whole number, got {first[2]!r}"))
+    try:
+        n_dim = int(first[3])
+        if n_dim < 1:
+            raise ValueError
+    except ValueError:
+        problems.append(Problem(file, l1, "number of dimensions", f"expected a positive whole number, got {first[3]!r}"))
+    if problems:
+        raise ScenarioError(problems)
+    assert n_act is not None and n_dim is not None
+    head = [c.lower() for c in header[:3]]
+    if len(head) < 3 or head[0] != "actor" or head[1] != "description":
+        raise ScenarioError([Problem(file, l2, "header", "line 2 must start with Actor,Description,Power")])
+    if len(header) < 3 + 2 * n_dim:
+        raise ScenarioError([Problem(file, l2, "header",
+                                     f"{n_dim} dimensions need {3 + 2 * n_dim} columns "
+                                     f"(a position and a salience per dimension), found {len(header)}")])
+    dims = [_dim_name(header[3 + 2 * k], k) for k in range(n_dim)]
+    body = rows[2:]
+    if len(body) != n_act:
+        problems.append(Problem(file, l1, "number of actors",
+                                f"line 1 says {n_act} actors but the file has {len(body)} actor rows"))
+    actors = []
+    seen: dict[str, int] = {}
+    for line, cells in body:
+        if len(cells) < 3 + 2 * n_dim:
+            problems.append(Problem(file, line, "", f"expected {3 + 2 * n_dim} values (name, description, "
+                                    f"capability, then position and salience for {n_dim} dimensions), found {len(cells)}"))
+            continue
+        aname = cells[0]
+        if not aname:
+            problems.append(Problem(file, line, "Actor", "the actor name is empty"))
+            continue
+        if aname in seen:
+            problems.append(Problem(file, line, "Actor", f"actor {aname!r} already given on line {seen[aname]}"))
+            continue
+        seen[aname] = line
+        cap = _number(cells[2], file, line, f"actors[{aname}].capability", problems, positive=True)
+        pos, sal = [], []
+        for k in range(n_dim):
+            pos.append(_number(cells[3 + 2 * k], file, line, f"actors[{aname}].positions[{dims[k]}]", problems,
+                               lo=0, hi=100))
+            sal.append(_number(cells[4 + 2 * k], file, line, f"actors[{aname}].salience[{dims[k]}]", problems,
+                               lo=0, hi=100))
+        actors.append({"name": aname, "notes": cells[1], "capability": cap, "positions": pos, "salience": sal})
+    if problems:
+        raise ScenarioError(problems)
+    return _build(name, desc, dims, actors)
+
+
+# ----------------------------------------------------------------------------- XML
+
+
+class _El:
+    __slots__ = ("tag", "line", "text", "children")
+
+    def __init__(self, tag: str, line: int):
+        self.tag, self.line, self.text, self.children = tag, line, "", []
+
+    def find(self, tag: str) -> "_El | None":
+        for c in self.children:
+            if c.tag == tag:
+                return c
+        return None
+
+    def findall(self, tag: str) -> list["_El"]:
+        return [c for c in self.children if c.tag == tag]
+
+
+def _parse_xml(text: str, file: str) -> _El:
+    parser = xml.parsers.expat.ParserCreate()
+    root = _El("#doc", 1)
+    stack = [root]
+
+    def start(tag: str, attrs: dict) -> None:
+        el = _El(tag.split(":")[-1], parser.CurrentLineNumber)
+        stack[-1].children.append(el)
+        stack.append(el)
+
+    def end(tag: str) -> None:
+        stack.pop()
+
+    def chars(data: str) -> None:
+        stack[-1].text += data
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    try:
+        parser.Parse(text.lstrip("\ufeff"), True)
+    except xml.parsers.expat.ExpatError as e:
+        raise ScenarioError([Problem(file, e.lineno, "", f"not well-formed XML: {xml.parsers.expat.ErrorString(e.code)}")]) from None
+    if not root.children:
+        raise ScenarioError([Problem(file, 1, "", "no XML element found")])
+    return root.children[0]
+
+
+def _txt(el: _El | None) -> str:
+    return "" if el is None else el.text.strip()
+
+
+def read_ktab_xml(path: str | Path) -> dict[str, Any]:
+    """Read a KTAB SMP XML scenario (``smpSchema.xsd``) into a raw detente scenario dict.
+
+    Besides issues and actors, the dict carries ``model: {"name": "smp",
+    "params": {...}, "seed": int}`` with the file's model parameters (as
+    :class:`detente.models.smp.Params` field names, spellings normalised), its
+    ``prngSeed`` and, when an ``IdealAdjustment`` list is given, the
+    ``accommodation`` matrix (identity, overridden by each ``iaPair``, as KTAB
+    does).
+
+    An empty position coordinate is read as 0, like KTAB does, and noted in
+    the actor's ``notes``.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem found (file, line, field, reason).
+    """
+    p = Path(path)
+    file = str(p)
+    root = _parse_xml(_read_text(p), file)
+    problems: list[Problem] = []
+    if root.tag != "Scenario":
+        raise ScenarioError([Problem(file, root.line, root.tag, "the root element of a KTAB scenario must be <Scenario>")])
+    name = _txt(root.find("name")) or p.stem
+    desc = _txt(root.find("desc"))
+    model: dict[str, Any] = {"name": "smp", "params": {}}
+    seed_el = root.find("prngSeed")
+    if seed_el is not None and _txt(seed_el):
+        try:
+            seed = int(_txt(seed_el))
+            if not 0 <= seed < 2**64:
+                raise ValueError
+            model["seed"] = seed
+        except ValueError:
+            problems.append(Problem(file, seed_el.line, "prngSeed", f"expected a whole number 0 <= seed < 2^64, got {_txt(seed_el)!r}"))
+    mp = root.find("ModelParameters")
+    if mp is not None:
+        for el in mp.children:
+            if el.tag not in _PARAMS:
+                problems.append(Problem(file, el.line, f"ModelParameters.{el.tag}", "unknown KTAB model parameter"))
+                continue
+            field, spell = _PARAMS[el.tag]
+            v = spell.get(_txt(el).lower())
+            if v is None:
+                allowed = sorted(set(spell.values()))
+                problems.append(Problem(file, el.line, f"ModelParameters.{el.tag}",
+                                        f"{_txt(el)!r} is not one of {', '.join(allowed)}"))
+                continue
+            model["params"][field] = v
+    dims_el = root.find("Dimensions")
+    dims = [] if dims_el is None else [_txt(d) or f"Dim {i + 1}" for i, d in enumerate(dims_el.findall("dName"))]
+    if not dims:
+        problems.append(Problem(file, root.line if dims_el is None else dims_el.line, "Dimensions",
+                                "no <dName> dimension given"))
+    acts_el = root.find("Actors")
+    actor_els = [] if acts_el is None else acts_el.findall("Actor")
+    if not actor_els:
+        problems.append(Problem(file, root.line if acts_el is None else acts_el.line, "Actors", "no <Actor> given"))
+    D = len(dims)
+    actors = []
+    names: dict[str, int] = {}
+    for ai, ael in enumerate(actor_els):
+        aname = _txt(ael.find("name"))
+        where = f"actors[{aname or ai + 1}]"
+        if not aname:
+            problems.append(Problem(file, ael.line, f"{where}.name", "the actor has no name"))
+            continue
+        if aname in names:
+            problems.append(Problem(file, ael.line, f"{where}.name", f"actor {aname!r} is given twice"))
+            continue
+        names[aname] = len(actors)
+        cap_el = ael.find("capability")
+        cap = _number(_txt(cap_el), file, (cap_el or ael).line, f"{where}.capability", problems, positive=True)
+        notes = _txt(ael.find("description"))
+        pos_el, sal_el = ael.find("Position"), ael.find("Salience")
+        coords = [] if pos_el is None else pos_el.findall("dCoord")
+        sals = [] if sal_el is None else sal_el.findall("dSal")
+        if len(coords) != D:
+            problems.append(Problem(file, (pos_el or ael).line, f"{where}.Position",
+                                    f"{len(coords)} <dCoord> given for {D} dimensions"))
+        if len(sals) != D:
+            problems.append(Problem(file, (sal_el or ael).line, f"{where}.Salience",
+                                    f"{len(sals)} <dSal> given for {D} dimensions"))
+        pos, sal, empty = [], [], []
+        for k in range(min(D, len(coords))):
+            if _txt(coords[k]) == "":
+                pos.append(0.0)
+                empty.append(dims[k])
+            else:
+                pos.append(_number(_txt(coords[k]), file, coords[k].line, f"{where}.positions[{dims[k]}]", problems,
+                                   lo=0, hi=100))
+        for k in range(min(D, len(sals))):
+            sal.append(_number(_txt(sals[k]), file, sals[k].line, f"{where}.salience[{dims[k]}]", problems, lo=0, hi=100))
+        if empty:
+            note = f"KTAB file gives no position on {', '.join(empty)}; read as 0 like KTAB"
+            notes = f"{notes} ({note})" if notes else note
+        actors.append({"name": aname, "notes": notes, "capability": cap, "positions": pos, "salience": sal})
+    ia = root.find("IdealAdjustment")
+    if ia is not None and not problems:
+        n = len(actors)
+        A = [[1.0 if i == j else 0.0 for j in range(n)] for i in range(n)]
+        for pe in ia.findall("iaPair"):
+            a_el, r_el, v_el = pe.find("adjustingIdeal"), pe.find("referencePos"), pe.find("adjust")
+            ok = True
+            for el, what in ((a_el, "adjustingIdeal"), (r_el, "referencePos")):
+                if el is None or _txt(el) not in names:
+                    problems.append(Problem(file, (el or pe).line, f"IdealAdjustment.{what}",
+                                            f"unknown actor {_txt(el)!r}"))
+                    ok = False
+            v = _number(_txt(v_el), file, (v_el or pe).line, "IdealAdjustment.adjust", problems, lo=0, hi=1)
+            if ok and v is not None:
+                A[names[_txt(a_el)]][names[_txt(r_el)]] = v
+        for i, row in enumerate(A):
+            if sum(row) > 1 + 1e-9:
+                problems.append(Problem(file, ia.line, "IdealAdjustment",
+                                        f"the adjustments of {actors[i]['name']!r} sum to {sum(row):g} (must be <= 1)"))
+        model["params"]["accommodation"] = A
+    if problems:
+        raise ScenarioError(problems)
+    raw = _build(name, desc, dims, actors)
+    raw["model"] = model
+    return raw
