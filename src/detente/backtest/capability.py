@@ -23,7 +23,8 @@ DEU has no capability column: the backtest supplies one. Options
     the largest state's index.
 
 An actor the tables do not know (a new member, an unnamed body) gets the mean
-of the known actors' values on that issue; the backtest reports it in
+of the values of the issue's actors found in the table (Commission and
+Parliament excluded); the backtest reports it in
 ``notes``.
 
 Power indices are computed exactly by generating functions (Brams & Affuso
@@ -223,7 +224,7 @@ def capabilities(dataset: Dataset, kind: str = "votes") -> tuple[list[np.ndarray
             unknown.setdefault(f"{kind} ({col})", set()).update(miss)
         caps.append(np.asarray(c, float))
     notes = [
-        f"{what}: no value for actor(s) {', '.join(sorted(acts))}; given the mean of the issue's known actors"
+        f"{what}: no value for actor(s) {', '.join(sorted(acts))}; given the mean of the issue's actors found in the table"
         for what, acts in unknown.items()
         if acts
     ]
