@@ -1,0 +1,691 @@
+"""Bueno de Mesquita's expected-utility ("challenge") model.
+
+Every round each actor works out how threatened it is (a security pass with
+neutral risk attitudes), turns that into a risk exponent r_i in [0.5, 2], and
+then compares, for every other actor j, its expected utility of challenging j
+with what it believes j expects from challenging it. The comparison yields an
+offer from j -- confrontation (move to x_j), compromise (move part way) or
+capitulation (move to x_j) -- and each actor accepts one offer; all moves
+happen at once at the end of the round. The forecast is the weighted median of
+the positions after each round (Bueno de Mesquita's prediction under majority
+rule); the weighted mean is reported alongside it.
+
+This module follows the reading fixed in ``/work/shared/specs/bdm-eum.md``:
+
+``variant="scholz2011_code"`` (default)
+    What the code of Scholz, Calbert & Smith (2011) computed: the probability
+    that i prevails over j sums each voter's gain ``w_k (d_kj^{r_k} -
+    d_ki^{r_k})`` (voter k with its own exponent) over the voters that prefer
+    i, divided by one number per round, the sum of ``|v_k(x_a, x_b)|`` over
+    every voter and every ordered pair of actors. Offers: confrontation first
+    (least move), else compromise (smallest weighted offer value), never
+    capitulation. Reproduces Bueno de Mesquita's published EC emission run.
+``variant="paper"``
+    The equations as printed by Scholz et al.: ``P_ij`` is the share of the
+    weighted distance differences that favour i, so ``P_ij + P_ji = 1``; the
+    offer needing the least move is taken; capitulation is on.
+
+All arrays are processed at once: the batch axis B and the issue axis D form
+the rows of one (B*D, n) problem (issues are independent), processed in chunks
+so that memory stays O(chunk * n^2). The only O(n^3) work of a naive
+implementation -- summing each voter's preference over every pair -- is done in
+O(n^2 log n) per row with prefix sums over the voters sorted by position: a
+voter prefers i to j exactly when it is closer to i (whatever its exponent),
+i.e. when it lies on i's side of the midpoint of x_i and x_j.
+
+References
+----------
+Bueno de Mesquita, B. (1994) "Political forecasting: an expected utility
+method", in B. Bueno de Mesquita & F. Stokman (eds.) *European Community
+Decision Making*, Yale University Press, ch. 4.
+
+Scholz, J. B., Calbert, G. J. & Smith, G. A. (2011) "Unravelling Bueno De
+Mesquita's group decision model", *Journal of Theoretical Politics* 23(4):
+510-531.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ._common import issue_weights, weighted_median
+from .base import Inputs, ModelInputError, ModelParams, Trajectory
+
+NAME = "bdm"
+SUMMARY = "Bueno de Mesquita's expected-utility (challenge) model, as replicated by Scholz et al. (2011)."
+CITATION = (
+    "Bueno de Mesquita (1994) in Bueno de Mesquita & Stokman (eds.) European Community Decision "
+    "Making, Yale UP, ch. 4; Scholz, Calbert & Smith (2011) JTP 23(4): 510-531."
+)
+
+#: Move codes of ``extras["move_type"]``.
+NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
+MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULATION: "capitulation"}
+
+#: Two states are the same when every active position is within this times Delta.
+STATE_TOL = 1e-12
+#: The security spread max S - min S counts as zero below this times max(1, max |S|).
+RISK_TOL = 1e-12
+#: Elements of one (rows, n, n) work array per chunk; about 20 such arrays are live.
+CHUNK_ELEMENTS = 1 << 16
+#: Up to this many actors the midpoint counts enumerate triples, above it they bisect.
+TRIPLES_MAX_N = 24
+
+
+class Params(ModelParams):
+    """Parameters of the expected-utility model.
+
+    Attributes
+    ----------
+    variant : {"scholz2011_code", "paper"}
+        Which reading of the model (see the module docstring): it fixes the
+        formula of the probability P_ij and the defaults of ``offer_choice``
+        and ``capitulation``.
+    own_perspective : bool
+        False (the spec's default): actor i evaluates j's expected utility of
+        challenging i with i's own exponent r_i. True: with j's exponent r_j.
+    offer_choice : {"priority", "least_move"} or None
+        Which of the offers an actor accepts. ``priority``: a confrontation
+        (least move) if any, else the compromise with the smallest value of
+        ``(|E_i| x_i + |E_j| x_j) / (|E_i| + |E_j|)``, else a capitulation
+        (least move) -- what Scholz et al.'s code did. ``least_move``: the
+        offer needing the least move. None: ``priority`` for
+        ``scholz2011_code``, ``least_move`` for ``paper``. Ties go to the
+        lowest actor index.
+    capitulation : bool or None
+        Whether the capitulation branch (E_j > 0 > E_i, E_j < |E_i|: offer
+        x_j) is on. None: off for ``scholz2011_code`` (the authors' code never
+        reaches it), on for ``paper``.
+    Q : float in [0, 1]
+        Probability that nothing changes when i does not challenge j. With the
+        default 1 the terms in T and the median mu drop out.
+    T : float in [0, 1]
+        Probability that a change without challenge favours i (only used when
+        Q < 1). Default 0.5: a change is as likely to help as to hurt.
+    rounds : int
+        Maximum number of rounds (default 10, as in the published run).
+    stop : {"rounds", "convergence"}
+        ``rounds``: run ``rounds`` rounds unless a state repeats.
+        ``convergence``: also stop after a round in which no active actor
+        moved more than ``eps * Delta``.
+    eps : float
+        Convergence threshold, relative to Delta (the initial range).
+
+    Notes
+    -----
+    Cycle detection is always on: when the positions after a round equal
+    (within ``STATE_TOL * Delta``) those after an earlier round, the run ends.
+    A repeat of the previous state (nobody moved) is a fixed point: the draw
+    has converged and its cycle length is 0. A longer repeat is a cycle; its
+    length and the range of the forecast over it are reported.
+    """
+
+    variant: Literal["scholz2011_code", "paper"] = "scholz2011_code"
+    own_perspective: bool = False
+    offer_choice: Literal["priority", "least_move"] | None = None
+    capitulation: bool | None = None
+    Q: float = Field(1.0, ge=0.0, le=1.0)
+    T: float = Field(0.5, ge=0.0, le=1.0)
+    rounds: int = Field(10, ge=0)
+    stop: Literal["rounds", "convergence"] = "rounds"
+    eps: float = Field(1e-9, ge=0.0)
+
+    def resolved_choice(self) -> str:
+        """``offer_choice`` with the variant's default filled in."""
+        if self.offer_choice is not None:
+            return self.offer_choice
+        return "priority" if self.variant == "scholz2011_code" else "least_move"
+
+    def resolved_capitulation(self) -> bool:
+        """``capitulation`` with the variant's default filled in."""
+        if self.capitulation is not None:
+            return self.capitulation
+        return self.variant == "paper"
+
+
+# ---------------------------------------------------------------------------
+# Building blocks (public for tests and for readers of the spec)
+# ---------------------------------------------------------------------------
+
+
+def utilities(d: Any, r: Any, d_mu: Any = 0.0) -> tuple[np.ndarray, ...]:
+    """The five utilities of i challenging j with exponent r.
+
+    Parameters
+    ----------
+    d : array_like
+        d_ij = |x_i - x_j| / Delta, in [0, 1].
+    r : array_like
+        The risk exponent used.
+    d_mu : array_like
+        d_i,mu, i's distance to the weighted median (only U_b and U_w use it).
+
+    Returns
+    -------
+    U_s, U_f, U_b, U_w, U_sq : ndarray
+        ``2 - 4 (0.5 - 0.5 d)^r``, ``2 - 4 (0.5 + 0.5 d)^r``,
+        ``2 - 4 (0.5 - 0.25 (d_mu + d))^r``, ``2 - 4 (0.5 + 0.25 (d_mu + d))^r``
+        and ``2 - 4 (0.5)^r`` (Bueno de Mesquita 1994; Scholz et al. 2011, eqs. 1-5).
+    """
+    d = np.asarray(d, float)
+    r = np.asarray(r, float)
+    dm = np.asarray(d_mu, float) + d
+    u_s = 2.0 - 4.0 * (0.5 - 0.5 * d) ** r
+    u_f = 2.0 - 4.0 * (0.5 + 0.5 * d) ** r
+    u_b = 2.0 - 4.0 * np.maximum(0.5 - 0.25 * dm, 0.0) ** r
+    u_w = 2.0 - 4.0 * (0.5 + 0.25 * dm) ** r
+    u_sq = 2.0 - 4.0 * 0.5**r + 0.0 * d
+    return u_s, u_f, u_b, u_w, u_sq
+
+
+def risk_exponents(S: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Risk exponents r_i in [0.5, 2] from the security values S_i.
+
+    ``R_i = (2 S_i - max S - min S) / (max S - min S)`` and
+    ``r_i = (1 - R_i / 3) / (1 + R_i / 3)`` over the active actors of each
+    row; every r is 1 where the spread is (numerically) zero, and inactive
+    actors get 1.
+
+    Parameters
+    ----------
+    S : ndarray, shape (m, n)
+    active : ndarray of bool, shape (m, n)
+    """
+    smax = np.where(active, S, -np.inf).max(axis=1, keepdims=True)
+    smin = np.where(active, S, np.inf).min(axis=1, keepdims=True)
+    amax = np.where(active, np.abs(S), 0.0).max(axis=1, keepdims=True)
+    spread = smax - smin
+    ok = spread > RISK_TOL * np.maximum(1.0, amax)
+    safe = np.where(ok, spread, 1.0)
+    R = np.where(ok & active, (2.0 * S - smax - smin) / safe, 0.0)
+    R = np.clip(R, -1.0, 1.0)
+    return (1.0 - R / 3.0) / (1.0 + R / 3.0)
+
+
+@lru_cache(maxsize=32)
+def _pair_tables(n: int, triples: bool = False) -> dict[str, np.ndarray]:
+    """Index tables of the pairs a < b (and, if asked, triples a < k < b) of n sorted actors."""
+    iu, ju = np.triu_indices(n, 1)
+    tabs: dict[str, np.ndarray] = {"iu": iu, "ju": ju}
+    pair_of = np.zeros((n, n), dtype=np.intp)
+    pair_of[iu, ju] = np.arange(iu.size)
+    pair_of[ju, iu] = np.arange(iu.size)
+    tabs["pair_of"] = pair_of.ravel()
+    if triples:
+        tk, tp, start, end = [], [], [], []
+        for p, (a, b) in enumerate(zip(iu, ju)):
+            start.append(len(tk))
+            for k in range(a + 1, b):
+                tk.append(k)
+                tp.append(p)
+            end.append(len(tk))
+        tabs["tk"] = np.asarray(tk, dtype=np.intp)
+        tabs["tp"] = np.asarray(tp, dtype=np.intp)
+        tabs["start"] = np.asarray(start, dtype=np.intp)
+        tabs["end"] = np.asarray(end, dtype=np.intp)
+    return tabs
+
+
+def _midpoint_counts(xs: np.ndarray, method: str | None = None) -> np.ndarray:
+    """For sorted rows ``xs`` (m, n): #{k : xs_k < (xs_a + xs_b) / 2} per pair a < b.
+
+    Returns shape (m, n(n-1)/2) in ``np.triu_indices(n, 1)`` order. Voters up
+    to a are below the midpoint and voters from b on are not, so only the
+    voters between a and b are compared: by enumerating the triples
+    a < k < b (small n) or by bisection (large n).
+    """
+    m, n = xs.shape
+    if method is None:
+        method = "triples" if n <= TRIPLES_MAX_N else "bisect"
+    tabs = _pair_tables(n, method == "triples")
+    iu, ju = tabs["iu"], tabs["ju"]
+    mid = 0.5 * (xs[:, iu] + xs[:, ju])
+    if method == "triples":
+        below = xs[:, tabs["tk"]] < mid[:, tabs["tp"]]
+        cs = np.zeros((m, below.shape[1] + 1), dtype=np.int32)
+        np.cumsum(below, axis=1, out=cs[:, 1:])
+        return iu + 1 + (cs[:, tabs["end"]] - cs[:, tabs["start"]])
+    lo = np.broadcast_to(iu + 1, mid.shape).copy()
+    hi = np.broadcast_to(ju, mid.shape).copy()
+    rows = np.arange(m)[:, None] * n
+    flat = xs.ravel()
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        half = (lo + hi) >> 1
+        go = open_ & (flat[rows + np.minimum(half, n - 1)] < mid)
+        lo = np.where(go, half + 1, lo)
+        hi = np.where(open_ & ~go, half, hi)
+
+
+
+class _Geometry:
+    """Per-round pair quantities of m rows of n actors, in actor order."""
+
+    def __init__(self, x: np.ndarray, act: np.ndarray, inv_delta: np.ndarray, count_method: str | None = None):
+        m, n = x.shape
+        self.m, self.n = m, n
+        diff = x[:, :, None] - x[:, None, :]
+        ad = np.abs(diff)
+        self.ad = ad  # |x_i - x_j|
+        d = ad * inv_delta[:, None, None]
+        np.minimum(d, 1.0, out=d)
+        self.d = d
+        self.gt = diff > 0  # x_i > x_j
+        self.actpair = act[:, :, None] & act[:, None, :]
+        self.valid = self.actpair & (diff != 0)
+        order = np.argsort(x, axis=1, kind="stable")
+        self.order = order
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.broadcast_to(np.arange(n), (m, n)), axis=1)
+        xs = np.take_along_axis(x, order, axis=1)
+        cnt = _midpoint_counts(xs, count_method)  # (m, P)
+        tabs = _pair_tables(n)
+        # pair index of (rank_i, rank_j); the diagonal maps to pair 0 (harmless:
+        # a coincident pair has Z = 0 whatever the count)
+        pidx = tabs["pair_of"][rank[:, :, None] * n + rank[:, None, :]]
+        if n > 1:
+            p = np.take_along_axis(cnt, pidx.reshape(m, -1), axis=1).reshape(m, n, n)
+        else:
+            p = np.zeros((m, n, n), dtype=np.intp)
+        ar = np.arange(n)
+        self.idx_j = (p * n + ar[None, None, :]).reshape(m, -1)
+        self.idx_i = (p * n + ar[None, :, None]).reshape(m, -1)
+
+    def prevail(self, H: np.ndarray) -> np.ndarray:
+        """N_ij = sum_k max(0, H[k, j] - H[k, i]) for H[k, a] = w_k g_k(d_ka).
+
+        g_k is increasing, so voter k counts for i exactly when it is closer to
+        i; those voters are a prefix (x_i < x_j) or a suffix (x_i > x_j) of the
+        voters sorted by position, summed from prefix sums.
+        """
+        m, n = self.m, self.n
+        Hs = np.take_along_axis(H, self.order[:, :, None], axis=1)
+        C = np.zeros((m, n + 1, n))
+        np.cumsum(Hs, axis=1, out=C[:, 1:])
+        Cf = C.reshape(m, -1)
+        Z = (np.take_along_axis(Cf, self.idx_j, axis=1) - np.take_along_axis(Cf, self.idx_i, axis=1)).reshape(m, n, n)
+        tot = C[:, n]
+        return np.where(self.gt, tot[:, None, :] - tot[:, :, None] - Z, Z)
+
+
+def _probabilities(geo: _Geometry, N: np.ndarray, variant: str) -> np.ndarray:
+    """P_ij from the preference sums N (zero for coincident or inactive pairs)."""
+    if variant == "paper":
+        tot = N + N.transpose(0, 2, 1)
+        ok = (tot > 0) & geo.valid
+        return np.where(ok, N / np.where(ok, tot, 1.0), 0.0)
+    den = 2.0 * np.where(geo.valid, N, 0.0).sum(axis=(1, 2))
+    inv = np.where(den > 0, 1.0 / np.where(den > 0, den, 1.0), 0.0)
+    return np.where(geo.valid, N * inv[:, None, None], 0.0)
+
+
+def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_code", active: Any = None) -> np.ndarray:
+    """P_ij, the probability that i's position prevails over j's, per row.
+
+    Parameters
+    ----------
+    x, w : array_like, shape (m, n)
+        Positions and weights c*s.
+    r : array_like, shape (m, n), optional
+        The voters' exponents (``scholz2011_code`` only; default all 1).
+    variant : {"scholz2011_code", "paper"}
+    active : array_like of bool, shape (m, n), optional
+
+    Returns
+    -------
+    ndarray, shape (m, n, n)
+    """
+    x = np.atleast_2d(np.asarray(x, float))
+    w = np.broadcast_to(np.asarray(w, float), x.shape)
+    act = np.ones(x.shape, bool) if active is None else np.broadcast_to(np.asarray(active, bool), x.shape)
+    r = np.ones(x.shape) if r is None else np.broadcast_to(np.asarray(r, float), x.shape)
+    xa = np.where(act, x, np.nan)
+    delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
+    inv = np.where(delta > 0, 1.0 / np.where(delta > 0, delta, 1.0), 0.0)
+    geo = _Geometry(x, act, inv)
+    wv = np.where(act, w, 0.0)
+    if variant == "paper":
+        H = wv[:, :, None] * geo.d
+    else:
+        H = wv[:, :, None] * geo.d ** r[:, :, None]
+    return _probabilities(geo, geo.prevail(H), variant)
+
+
+# ---------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------
+
+
+def _expected_general(
+    geo: _Geometry, P: np.ndarray, s: np.ndarray, rho: np.ndarray, dmu: np.ndarray, Q: float, T: float, challenger_rows: bool
+) -> np.ndarray:
+    """E(U) of every ordered pair with all five utilities (used when Q < 1 or own_perspective).
+
+    ``challenger_rows=True``: element [i, j] is E(U_ij) (i challenges j, target
+    salience s_j, probability P_ij, i's distance to mu). False: element
+    [i, j] is E(U_ji) (j challenges i, target salience s_i, P_ji, j's distance
+    to mu). ``rho`` (m, n, n) holds the exponent of each element.
+    """
+    if challenger_rows:
+        st, Pc, dm = s[:, None, :], P, dmu[:, :, None]
+    else:
+        st, Pc, dm = s[:, :, None], P.transpose(0, 2, 1), dmu[:, None, :]
+    u_s, u_f, u_b, u_w, u_sq = utilities(geo.d, rho, dm)
+    return st * (Pc * u_s + (1.0 - Pc) * u_f) + (1.0 - st) * u_s - Q * u_sq - (1.0 - Q) * (T * u_b + (1.0 - T) * u_w)
+
+
+def _round(
+    x: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray,
+    act: np.ndarray,
+    inv_delta: np.ndarray,
+    fw: np.ndarray,
+    params: Params,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One round for m rows: returns (new positions, r, move type, counterpart)."""
+    m, n = x.shape
+    variant = params.variant
+    Q, T = params.Q, params.T
+    general = Q != 1.0 or params.own_perspective
+    geo = _Geometry(x, act, inv_delta)
+    d = geo.d
+    if Q != 1.0:
+        mu = weighted_median(x, fw, "condorcet", axis=1)
+        dmu = np.minimum(np.abs(x - mu[:, None]) * inv_delta[:, None], 1.0)
+    else:
+        dmu = np.zeros_like(x)
+
+    # 1. security pass, every r = 1: S_i = sum_{j != i} E(U_ji)
+    wv = np.where(act, w, 0.0)
+    N1 = geo.prevail(wv[:, :, None] * d)
+    P1 = _probabilities(geo, N1, variant)
+    dv = np.where(geo.actpair, d, 0.0)
+    if Q == 1.0:
+        # r = 1: U_s = 2d, U_f = -2d, U_sq = 0, so E(U_ji) = 2 d (1 - 2 s_i (1 - P_ji))
+        Dsum = dv.sum(axis=2)
+        PD = (dv * P1.transpose(0, 2, 1)).sum(axis=2)
+        S = 2.0 * (1.0 - 2.0 * s) * Dsum + 4.0 * s * PD
+    else:
+        E1 = _expected_general(geo, P1, s, np.ones((1, 1, 1)), dmu, Q, T, challenger_rows=False)
+        offdiag = geo.actpair & ~np.eye(n, dtype=bool)[None]
+        S = np.where(offdiag, E1, 0.0).sum(axis=2)
+
+    # 2. risk exponents
+    r = risk_exponents(S, act)
+
+    # 3. offers, voters with their new exponents
+    if variant == "paper":
+        P = P1
+    else:
+        with np.errstate(divide="ignore"):
+            H = wv[:, :, None] * d ** r[:, :, None]
+        P = _probabilities(geo, geo.prevail(H), variant)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not general:
+            # E / (4 * 0.5^r_i) for both perceptions (same positive factor):
+            # E(U_ij) = 4 h_i [(1 - a) - s_j (1 - P_ij)(b - a)], a = (1-d)^r_i, b = (1+d)^r_i
+            ri = r[:, :, None]
+            a = (1.0 - d) ** ri
+            b = (1.0 + d) ** ri
+            G = 1.0 - a
+            Dl = b - a
+            u = s[:, None, :] * (1.0 - P)
+            e_i = G - u * Dl
+            e_j = G - u.transpose(0, 2, 1) * Dl
+        else:
+            rho_i = np.broadcast_to(r[:, :, None], d.shape)
+            e_i = _expected_general(geo, P, s, rho_i, dmu, Q, T, challenger_rows=True)
+            rho_j = np.broadcast_to(r[:, None, :], d.shape) if params.own_perspective else rho_i
+            e_j = _expected_general(geo, P, s, rho_j, dmu, Q, T, challenger_rows=False)
+
+        valid = geo.valid
+        conf = valid & (e_j > e_i) & (e_i > 0)
+        split = valid & (e_j > 0) & (e_i < 0)
+        ssum = e_i + e_j
+        comp = split & (ssum > 0)
+        cap = split & (ssum < 0) if params.resolved_capitulation() else np.zeros_like(split)
+
+        ad = geo.ad
+        inf = np.inf
+        if params.resolved_choice() == "priority":
+            jc = np.argmin(np.where(conf, ad, inf), axis=2)
+            crit = np.where(comp, (e_j * x[:, None, :] - e_i * x[:, :, None]) / (e_j - e_i), inf)
+            jm = np.argmin(crit, axis=2)
+            jk = np.argmin(np.where(cap, ad, inf), axis=2)
+            has_c, has_m, has_k = conf.any(axis=2), comp.any(axis=2), cap.any(axis=2)
+            j = np.where(has_c, jc, np.where(has_m, jm, jk))
+            mtype = np.where(
+                has_c, CONFRONTATION, np.where(has_m, COMPROMISE, np.where(has_k, CAPITULATION, NONE))
+            ).astype(np.int8)
+        else:
+            frac = np.where(comp, -e_i / e_j, 1.0)
+            move = np.where(conf | cap, ad, np.where(comp, ad * frac, inf))
+            j = np.argmin(move, axis=2)
+            jj = j[:, :, None]
+            sel = lambda a: np.take_along_axis(a, jj, axis=2)[:, :, 0]  # noqa: E731
+            mtype = np.where(
+                sel(conf), CONFRONTATION, np.where(sel(comp), COMPROMISE, np.where(sel(cap), CAPITULATION, NONE))
+            ).astype(np.int8)
+        jj = j[:, :, None]
+        xj = np.take_along_axis(x, j, axis=1)
+        ei = np.take_along_axis(e_i, jj, axis=2)[:, :, 0]
+        ej = np.take_along_axis(e_j, jj, axis=2)[:, :, 0]
+        to_comp = x + (xj - x) * np.abs(np.where(mtype == COMPROMISE, ei / ej, 0.0))
+    new = np.where(mtype == COMPROMISE, to_comp, np.where(mtype != NONE, xj, x))
+    counterpart = np.where(mtype != NONE, j, -1)
+    r = np.where(act, r, 1.0)
+    return new, r, mtype, counterpart
+
+
+def _simulate(
+    x0: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, fw: np.ndarray, params: Params
+) -> dict[str, np.ndarray]:
+    """Run every row of (m, n) arrays through the rounds (one chunk)."""
+    m, n = x0.shape
+    R = params.rounds
+    xa = np.where(act, x0, np.nan)
+    delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
+    inv_delta = np.where(delta > 0, 1.0 / np.where(delta > 0, delta, 1.0), 0.0)
+    tol = STATE_TOL * delta
+
+    pos = np.empty((m, R + 1, n))
+    pos[:, 0] = x0
+    risk = np.ones((m, R + 1, n))
+    mtype = np.zeros((m, R + 1, n), dtype=np.int8)
+    mcp = np.full((m, R + 1, n), -1, dtype=np.int32)
+    rounds = np.zeros(m, dtype=np.int64)
+    cycle = np.zeros(m, dtype=np.int64)
+    converged = np.zeros(m, dtype=bool)
+    running = np.arange(m)
+    x = x0.copy()
+    for t in range(1, R + 1):
+        if running.size == 0:
+            pos[:, t] = pos[:, t - 1]
+            continue
+        rr = running
+        sub = slice(None) if rr.size == m else rr
+        xr = x[sub]
+        new, r, mt, cp = _round(xr, w[sub], s[sub], act[sub], inv_delta[sub], fw[sub], params)
+        new = np.where(act[sub], new, xr)
+        x[sub] = new
+        pos[:, t] = x
+        risk[sub, t] = r
+        mtype[sub, t] = mt
+        mcp[sub, t] = cp
+        rounds[sub] = t
+        # a repeated state ends the run (length 1: fixed point)
+        close = (np.abs(pos[sub, :t] - new[:, None, :]) <= tol[sub, None, None]) | ~act[sub][:, None, :]
+        same = close.all(axis=2)  # (mr, t)
+        hit = same.any(axis=1)
+        latest = t - 1 - np.argmax(same[:, ::-1], axis=1)
+        length = np.where(hit, t - latest, 0)
+        fixed = length == 1
+        cyc = length >= 2
+        done = fixed | cyc
+        if params.stop == "convergence":
+            moved = np.where(act[sub], np.abs(new - xr), 0.0).max(axis=1, initial=0.0)
+            small = moved <= params.eps * delta[sub]
+            fixed = fixed | (small & ~cyc)
+            done = done | small
+        converged[rr[fixed]] = True
+        cycle[rr[cyc]] = length[cyc]
+        running = rr[~done]
+    return {"position": pos, "risk": risk, "move_type": mtype, "move_counterpart": mcp,
+            "rounds": rounds, "cycle_length": cycle, "converged": converged}
+
+
+def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
+    """(B*D, n) rows of positions, weights c*s, saliences, active flags, forecast weights."""
+    B, n, D = inputs.shape
+    x = np.ascontiguousarray(inputs.position.transpose(0, 2, 1)).reshape(B * D, n)
+    s = np.ascontiguousarray(inputs.salience.transpose(0, 2, 1)).reshape(B * D, n)
+    act = np.broadcast_to(inputs.active[:, None, :], (B, D, n)).reshape(B * D, n)
+    cap = np.broadcast_to(inputs.capability[:, None, :], (B, D, n)).reshape(B * D, n)
+    w = np.where(act, cap * s, 0.0)
+    fw = np.ascontiguousarray(issue_weights(inputs).transpose(0, 2, 1)).reshape(B * D, n)
+    return x, w, s, act, fw
+
+
+def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
+    """Run the expected-utility model on every draw and issue.
+
+    Parameters
+    ----------
+    inputs : Inputs
+        B draws of n actors on D issues; each issue is run on its own.
+    params : Params
+
+    Returns
+    -------
+    Trajectory
+        ``position`` (B, R+1, n, D); ``forecast`` the weighted median
+        (``condorcet`` convention, w = c*s with the ``issue_weights``
+        fallback) per round; ``rounds`` per draw (the most over its issues).
+        ``extras``: ``mean`` (B, R+1, D) weighted mean; ``risk`` (B, R+1, n,
+        D) the exponents used in each round (round 0, inactive actors and
+        rounds after a stop hold 1); ``move_type`` (int8: 0 none, 1
+        confrontation, 2 compromise, 3 capitulation) and ``move_counterpart``
+        (actor index, -1 for none), both (B, R+1, n, D); ``rounds`` (B, R+1, D)
+        whose [:, 0] holds the rounds run per issue. ``info`` per draw and
+        issue (B, D): ``cycle_length`` (0: none), ``converged``, ``cycle_min``
+        and ``cycle_max`` (the forecast range over the cycle, the final
+        forecast when there is none), and ``active`` (B, n).
+
+    Raises
+    ------
+    ModelInputError
+        When a draw has no active actor.
+    """
+    B, n, D = inputs.shape
+    if not inputs.active.any(axis=1).all():
+        raise ModelInputError("bdm: every draw needs at least one active actor")
+    x, w, s, act, fw = _rows(inputs)
+    M = B * D
+    R = params.rounds
+    chunk = max(1, CHUNK_ELEMENTS // max(1, n * n))
+    out = {
+        "position": np.empty((M, R + 1, n)),
+        "risk": np.empty((M, R + 1, n)),
+        "move_type": np.empty((M, R + 1, n), dtype=np.int8),
+        "move_counterpart": np.empty((M, R + 1, n), dtype=np.int32),
+        "rounds": np.empty(M, dtype=np.int64),
+        "cycle_length": np.empty(M, dtype=np.int64),
+        "converged": np.empty(M, dtype=bool),
+    }
+    for lo in range(0, M, chunk):
+        hi = min(M, lo + chunk)
+        res = _simulate(x[lo:hi], w[lo:hi], s[lo:hi], act[lo:hi], fw[lo:hi], params)
+        for k, v in res.items():
+            out[k][lo:hi] = v
+    pos = out["position"]
+    forecast = weighted_median(pos, fw[:, None, :], "condorcet", axis=2)  # (M, R+1)
+    mean = (pos * fw[:, None, :]).sum(axis=2) / fw.sum(axis=1)[:, None]
+    rounds = out["rounds"]
+    cyc = out["cycle_length"]
+    t = np.arange(R + 1)[None, :]
+    in_cycle = (t > (rounds - cyc)[:, None]) & (t <= rounds[:, None]) & (cyc > 0)[:, None]
+    final = forecast[np.arange(M), rounds]
+    cmin = np.where(cyc > 0, np.where(in_cycle, forecast, np.inf).min(axis=1), final)
+    cmax = np.where(cyc > 0, np.where(in_cycle, forecast, -np.inf).max(axis=1), final)
+
+    def per_round(a: np.ndarray) -> np.ndarray:  # (M, R+1[, n]) -> (B, R+1[, n], D)
+        a = a.reshape((B, D) + a.shape[1:])
+        return np.moveaxis(a, 1, -1)
+
+    rounds_bd = rounds.reshape(B, D)
+    return Trajectory(
+        position=per_round(pos),
+        forecast=per_round(forecast),
+        rounds=rounds_bd.max(axis=1),
+        extras={
+            "mean": per_round(mean),
+            "risk": per_round(out["risk"]),
+            "move_type": per_round(out["move_type"]),
+            "move_counterpart": per_round(out["move_counterpart"]),
+        },
+        info={
+            "cycle_length": cyc.reshape(B, D),
+            "converged": out["converged"].reshape(B, D),
+            "cycle_min": cmin.reshape(B, D),
+            "cycle_max": cmax.reshape(B, D),
+            "issue_rounds": rounds_bd,
+            "active": inputs.active.copy(),
+        },
+    )
+
+
+def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
+    """Round ``t`` of draw ``b``: risk exponents, moves and weighted means.
+
+    Returns
+    -------
+    dict
+        ``{"risk": {actor: {issue: r}}, "moves": [{"actor", "issue", "type",
+        "counterpart", "to"}], "mean": {issue: float}}``. Only active actors
+        appear under ``risk`` and only actors that moved under ``moves``.
+    """
+    act = traj.info["active"][b] if "active" in traj.info else np.ones(len(actors), bool)
+    risk = traj.extras["risk"][b, t]
+    mt = traj.extras["move_type"][b, t]
+    cp = traj.extras["move_counterpart"][b, t]
+    pos = traj.position[b, t]
+    moves = []
+    for i, actor in enumerate(actors):
+        for k, issue in enumerate(issues):
+            code = int(mt[i, k])
+            if code != NONE:
+                moves.append(
+                    {
+                        "actor": actor,
+                        "issue": issue,
+                        "type": MOVE_NAMES[code],
+                        "counterpart": actors[int(cp[i, k])],
+                        "to": float(pos[i, k]),
+                    }
+                )
+    return {
+        "risk": {a: {iss: float(risk[i, k]) for k, iss in enumerate(issues)} for i, a in enumerate(actors) if act[i]},
+        "moves": moves,
+        "mean": {iss: float(traj.extras["mean"][b, t, k]) for k, iss in enumerate(issues)},
+    }
+
+
+def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str, Any]]:
+    """Per issue of draw ``b``: final weighted mean, cycle length and range, rounds run."""
+    out = {}
+    for k, issue in enumerate(issues):
+        cyc = int(traj.info["cycle_length"][b, k])
+        out[issue] = {
+            "mean": float(traj.extras["mean"][b, -1, k]),
+            "cycle_length": cyc,
+            "cycle_range": [float(traj.info["cycle_min"][b, k]), float(traj.info["cycle_max"][b, k])] if cyc else None,
+            "rounds": int(traj.info["issue_rounds"][b, k]),
+        }
+    return out
