@@ -62,8 +62,11 @@ def test_good_yaml_loads(tmp_path):
     assert s.actor_keys == ["a", "b"] and s.issue_keys == ["tax"]
     assert s.actor("b").name == "b"  # name defaults to key
     assert s.actor("b").positions["tax"].low == 30
-    # 2020-03-15 falls in the third monthly round from 2020-01-01
-    assert s.event_round(s.events[0]) == 3
+    # 2020-03-15 falls in the third monthly round from 2020-01-01 (March), so it
+    # changes the bargaining from the fourth (April) on
+    assert s.event_round(s.events[0]) == 4
+    assert s.calendar.round_of(s.calendar.start) == 1
+    assert s.calendar.round_of(s.calendar.date_of(7)) == 7
     inp = s.to_inputs()
     assert inp.salience[0, :, 0].tolist() == [0.8, 0.5]
 

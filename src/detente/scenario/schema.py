@@ -319,12 +319,14 @@ class Calendar(_Strict):
         return v
 
     def round_of(self, date: _dt.date) -> int:
-        """The round in progress on ``date`` (1 = the round starting at ``start``)."""
-        n, unit = parse_period(self.round)
-        if date < self.start:
-            return 0
+        """The round an event dated ``date`` takes effect before.
+
+        That is the first round starting on or after ``date``: something that
+        happens during round r changes the bargaining from round r + 1 on
+        (a date on or before ``start`` gives round 1).
+        """
         r = 1
-        while self.date_of(r + 1) <= date:
+        while self.date_of(r) < date:
             r += 1
             if r > 100_000:  # pragma: no cover - absurd calendars
                 break
