@@ -86,14 +86,21 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def _first_sentence(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    cut = text.find(". ")
+    text = text if cut < 0 else text[: cut + 1]
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
 def render_forecast_table(result: Any) -> None:
     """Print a forecast as readable rich tables."""
     s = result.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {result.model}[/dim]")
     if s.description:
-        out.print(f"[dim]{s.description.strip().splitlines()[0]}[/dim]")
+        out.print(f"[dim]{_first_sentence(s.description)}[/dim]")
     t = Table(title="Forecast", title_justify="left", header_style="bold")
-    t.add_column("issue")
+    t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
     t.add_column("meaning")
@@ -102,26 +109,25 @@ def render_forecast_table(result: Any) -> None:
         t.add_row(iss.name, f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), iss.label_for(f) if f is not None else "")
     out.print(t)
 
-    hist = result.history
-    first, last = hist[0], hist[-1]
-    title = "Positions (salience)" if last["round"] == 0 else f"Positions, round 0 -> round {last['round']} (salience)"
+    last = result.history[-1]
+    title = "Positions as stated -> at the end (salience)"
     p = Table(title=title, title_justify="left", header_style="bold")
-    p.add_column("actor")
+    p.add_column("actor", max_width=24, no_wrap=True, overflow="ellipsis")
     p.add_column("capability", justify="right")
     for iss in s.issues:
         p.add_column(iss.key, justify="right")
     for a in s.actors:
         cells = [a.name, f"{a.capability.value:g}"]
         for iss in s.issues:
-            x0 = first["positions"].get(a.key, {}).get(iss.key)
+            x0 = a.positions[iss.key].value
             x1 = last["positions"].get(a.key, {}).get(iss.key)
-            sal = a.salience[iss.key].value
-            if x0 is None and x1 is None:
-                cells.append("[dim]absent[/dim]")
-            elif x0 is not None and x1 is not None and abs(x1 - x0) > 1e-9:
-                cells.append(f"{_fmt(x0)} -> {_fmt(x1)} ({sal:g})")
+            sal = f"({a.salience[iss.key].value:g})"
+            if x1 is None:
+                cells.append(f"{_fmt(x0)} -> [dim]absent[/dim]")
+            elif abs(x1 - x0) > 0.05:
+                cells.append(f"{_fmt(x0)} -> {_fmt(x1)} {sal}")
             else:
-                cells.append(f"{_fmt(x1 if x1 is not None else x0)} ({sal:g})")
+                cells.append(f"{_fmt(x0)} {sal}")
         p.add_row(*cells)
     out.print(p)
     for note in result.notes:
