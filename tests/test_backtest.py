@@ -440,3 +440,12 @@ def test_counterweight_no_context_needed():
     m = get("counterweight")
     inp = Inputs.build([10.0, 50.0, 90.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
     assert np.isfinite(m.run(inp, m.Params()).final).all()
+
+
+def test_draws_average_and_seeds_do_not_depend_on_batching(deu):
+    from detente.backtest.run import issue_seed
+
+    one = run_backtest(deu, models=["mean"], draws=0)
+    three = run_backtest(deu, models=["mean"], draws=3, seed=5)
+    assert np.allclose(one.forecasts["mean"], three.forecasts["mean"])
+    assert issue_seed(5, 10, 2) == issue_seed(5, 10, 2) != issue_seed(5, 11, 2)
