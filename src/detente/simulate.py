@@ -206,7 +206,7 @@ def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: I
             continue
         inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
     tr = model.run(inp, params)
-    tr.extras["active"] = inp.active[:, None].copy()
+    tr.extras["active"] = np.repeat(inp.active[:, None], tr.position.shape[1], axis=1)
     tr.info["events_happened"] = hap
     tr.info["ended_round"] = ended
     return tr

@@ -324,15 +324,6 @@ def _read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _ktab():
-    # TEMPORARY until detente.scenario.ktab lands (being written in parallel).
-    try:
-        from . import ktab
-    except ImportError:
-        return None
-    return ktab
-
-
 def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
     """Read a scenario file into a raw (unvalidated) dict with line locations.
 
@@ -346,8 +337,9 @@ def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     suffix = p.suffix.lower()
     if suffix == ".csv":
-        ktab = _ktab()
-        if ktab is not None and ktab.looks_like_ktab_csv(p):
+        from . import ktab
+
+        if ktab.looks_like_ktab_csv(p):
             return _as_node(ktab.read_ktab_csv(p), file)
         return read_csv_table(p, text)
     if suffix == ".xml":
