@@ -210,7 +210,7 @@ def _register_extensions() -> None:
         importlib.import_module(mod).register(app)
 
 
-_EXTENSIONS: list[str] = []
+_EXTENSIONS: list[str] = ["detente.cli_backtest"]
 
 
 def main(argv: list[str] | None = None) -> int:
