@@ -109,9 +109,16 @@ def split_specs(text: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+# The literature's reference configurations (DEU README), scored by default beside every model.
+LITERATURE_REFERENCES = (
+    "compromise(capability=equal)",  # salience-weighted mean
+    "median(weights=equal,convention=midpoint)",  # median of positions
+)
+
+
 def _specs(models: str | Iterable[str | ModelSpec] | None) -> list[ModelSpec]:
     if models is None:
-        items: list[str | ModelSpec] = list(registry.names())
+        items: list[str | ModelSpec] = list(registry.names()) + list(LITERATURE_REFERENCES)
     elif isinstance(models, str):
         items = list(split_specs(models))
     else:
