@@ -90,7 +90,7 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     cut = text.find(". ")
     text = text if cut < 0 else text[: cut + 1]
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0].rstrip(",;:") + "..."
 
 
 def render_forecast_table(result: Any) -> None:
