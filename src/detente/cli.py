@@ -198,7 +198,7 @@ def scenarios() -> None:
     t.add_column("description")
     for p in shipped():
         s = load(p)
-        t.add_row(p.stem, str(len(s.actors)), str(len(s.issues)), (s.description or "").strip().splitlines()[0] if s.description else "")
+        t.add_row(p.stem, str(len(s.actors)), str(len(s.issues)), _first_sentence(s.description or "", 110))
     out.print(t)
 
 
