@@ -1,0 +1,15 @@
+"""The analyst's questions about a scenario, each through the model protocol.
+
+* :func:`monte_carlo` -- the forecast's distribution over ranged inputs and events;
+* :func:`sensitivity` -- which inputs drive the forecast (one at a time, or Sobol);
+* :func:`advise` -- which lever moves the forecast most toward an actor's position;
+* :func:`compare` -- scenarios and models side by side, and what differs between them.
+
+Every function runs models only through :func:`detente.simulate.simulate`.
+"""
+
+from __future__ import annotations
+
+from .montecarlo import EventEffect, MonteCarloResult, event_effect, monte_carlo
+
+__all__ = ["monte_carlo", "MonteCarloResult", "event_effect", "EventEffect"]

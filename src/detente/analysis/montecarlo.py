@@ -1,0 +1,314 @@
+"""Monte Carlo: the forecast's distribution over uncertain inputs and events.
+
+Each draw takes every ranged value from its distribution (see
+:mod:`detente.analysis._draws`) and lets every probabilistic event happen
+with its probability, independently. All draws run batched through
+:func:`detente.simulate.simulate` in chunks; the result does not depend on
+the chunk size, and the same seed gives the same numbers bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..models.base import ModelParams
+from ..result import _f, input_sha256
+from ..scenario.schema import Scenario
+from ._draws import Input, check_seed, event_index, monte_carlo_draws
+from ._run import resolve, run_final
+
+#: Central intervals reported, as coverage in percent.
+INTERVALS = (50, 80, 95)
+
+
+def _check_draws(draws: Any) -> int:
+    from ..errors import DetenteError, Problem
+
+    try:
+        n = int(draws)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 1 or n != draws:
+        raise DetenteError([Problem(None, None, "draws", f"expected a whole number >= 1, got {draws!r}")])
+    return n
+
+
+def quantile_summary(x: np.ndarray) -> dict[str, Any]:
+    """Median, mean and the central 50/80/95% intervals of the draws ``x`` (1-d)."""
+    out: dict[str, Any] = {"median": float(np.median(x)), "mean": float(np.mean(x)), "intervals": {}}
+    for c in INTERVALS:
+        a = (100 - c) / 200
+        lo, hi = np.quantile(x, [a, 1 - a])
+        out["intervals"][str(c)] = [float(lo), float(hi)]
+    return out
+
+
+def threshold_probability(x: np.ndarray, value: float, direction: str) -> float:
+    """Share of draws at or above (``above``) or at or below (``below``) ``value``."""
+    return float(np.mean(x >= value) if direction == "above" else np.mean(x <= value))
+
+
+@dataclass
+class MonteCarloResult:
+    """The forecast distribution of one scenario under one model.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    model : str
+    params : ModelParams
+    seed : int
+    forecasts : ndarray, shape (draws, D)
+        Each draw's final forecast per issue.
+    happened : ndarray of bool, shape (draws, E)
+        Which events happened in which draw.
+    values : ndarray, shape (draws, K)
+        The drawn value of each uncertain input (columns: ``uncertain``).
+    uncertain : list of Input
+    notes : list of str
+    """
+
+    scenario: Scenario
+    model: str
+    params: ModelParams
+    seed: int
+    forecasts: np.ndarray
+    happened: np.ndarray
+    values: np.ndarray
+    uncertain: list[Input]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def draws(self) -> int:
+        """The number of draws."""
+        return int(self.forecasts.shape[0])
+
+    def distribution(self, issue: str) -> dict[str, Any]:
+        """Median, mean, intervals, threshold probabilities and draw count of one issue."""
+        d = self.scenario.issue_keys.index(issue)
+        iss = self.scenario.issues[d]
+        x = self.forecasts[:, d]
+        out = quantile_summary(x)
+        out["thresholds"] = [
+            {"name": t.name, "value": t.value, "direction": t.direction, "probability": threshold_probability(x, t.value, t.direction)}
+            for t in iss.thresholds
+        ]
+        out["draws"] = self.draws
+        return out
+
+    @property
+    def event_shares(self) -> dict[str, float]:
+        """The share of draws in which each event happened."""
+        return {e.key: float(self.happened[:, j].mean()) for j, e in enumerate(self.scenario.events)}
+
+    def summary(self) -> pd.DataFrame:
+        """One row per issue: median, mean, standard deviation and the 50/80/95% intervals."""
+        rows = []
+        for d, iss in enumerate(self.scenario.issues):
+            x = self.forecasts[:, d]
+            q = quantile_summary(x)
+            row = {"issue": iss.key, "median": q["median"], "mean": q["mean"], "sd": float(np.std(x))}
+            for c in INTERVALS:
+                row[f"lo{c}"], row[f"hi{c}"] = q["intervals"][str(c)]
+            row["label"] = iss.label_for(q["median"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def thresholds(self) -> pd.DataFrame:
+        """One row per named threshold: issue, name, value, direction, probability."""
+        rows = []
+        for iss in self.scenario.issues:
+            for t in self.distribution(iss.key)["thresholds"]:
+                rows.append({"issue": iss.key, **t})
+        return pd.DataFrame(rows, columns=["issue", "name", "value", "direction", "probability"])
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy draws: one row per draw x issue, columns ``draw, issue, forecast``."""
+        B, D = self.forecasts.shape
+        return pd.DataFrame(
+            {
+                "draw": np.repeat(np.arange(B), D),
+                "issue": np.tile(np.asarray(self.scenario.issue_keys, dtype=object), B),
+                "forecast": self.forecasts.ravel(),
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The forecast JSON contract, with a ``distribution`` per issue and event shares."""
+        from .. import __version__
+
+        issues: dict[str, Any] = {}
+        for d, iss in enumerate(self.scenario.issues):
+            dist = self.distribution(iss.key)
+            entry: dict[str, Any] = {"forecast": _f(dist["median"]), "scale": [iss.scale[0], iss.scale[1]]}
+            if iss.labels:
+                entry["label"] = iss.label_for(dist["median"])
+            entry["distribution"] = dist
+            issues[iss.key] = entry
+        return {
+            "scenario": self.scenario.name,
+            "model": self.model,
+            "params": self.params.model_dump(mode="json"),
+            "issues": issues,
+            "events": self.event_shares,
+            "meta": {
+                "version": __version__,
+                "seed": self.seed,
+                "draws": self.draws,
+                "input_sha256": input_sha256(self.scenario),
+                "uncertain_inputs": len(self.uncertain),
+                "notes": list(self.notes),
+            },
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def monte_carlo(
+    scenario: Any,
+    model: str = "compromise",
+    draws: int = 1000,
+    seed: int = 0,
+    chunk: int | None = None,
+    params: dict[str, Any] | None = None,
+    progress: bool | None = None,
+) -> MonteCarloResult:
+    """Forecast a scenario's distribution over its uncertain inputs and events.
+
+    Parameters
+    ----------
+    scenario : Scenario, path, shipped name or dict
+    model : str
+        A registered model name.
+    draws : int
+        Number of Monte Carlo draws.
+    seed : int
+        Same seed, same output, bit for bit.
+    chunk : int, optional
+        Draws per batched model call (default 2,000); results do not depend on it.
+    params : dict, optional
+        The model's parameters.
+    progress : bool, optional
+        Force the progress bar on or off (default: shown when slow).
+
+    Returns
+    -------
+    MonteCarloResult
+
+    Examples
+    --------
+    >>> import detente
+    >>> mc = detente.monte_carlo("korea-2019", draws=200)
+    >>> mc.summary()[["issue", "median", "lo80", "hi80"]]  # doctest: +SKIP
+    """
+    scen, p, explicit = resolve(scenario, model, params)
+    n = _check_draws(draws)
+    s = check_seed(seed)
+    dr = monte_carlo_draws(scen, n, s)
+    fc = run_final(scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress, what=f"Monte Carlo ({model})")
+    notes = []
+    if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
+        notes.append("no ranged input and no uncertain event: every draw is the same")
+    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes)
+
+
+@dataclass
+class EventEffect:
+    """Forecasts with one event forced to happen and forced not to, on the same draws.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    model : str
+    event : str
+        The event's key.
+    on, off : ndarray, shape (draws, D)
+        Final forecasts with the event forced on / off (every other input and
+        event as drawn: common random numbers).
+    """
+
+    scenario: Scenario
+    model: str
+    event: str
+    on: np.ndarray
+    off: np.ndarray
+
+    @property
+    def diff(self) -> np.ndarray:
+        """Per-draw forecast change caused by the event (on - off), shape (draws, D)."""
+        return self.on - self.off
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per issue: medians on/off, the mean change and its 10th-90th percentiles."""
+        rows = []
+        for d, iss in enumerate(self.scenario.issues):
+            x = self.diff[:, d]
+            rows.append(
+                {
+                    "issue": iss.key,
+                    "median_on": float(np.median(self.on[:, d])),
+                    "median_off": float(np.median(self.off[:, d])),
+                    "mean_change": float(x.mean()),
+                    "change_p10": float(np.quantile(x, 0.1)),
+                    "change_p90": float(np.quantile(x, 0.9)),
+                    "share_up": float(np.mean(x > 0)),
+                    "share_down": float(np.mean(x < 0)),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"event", "model", "draws", "issues": {KEY: row}}``."""
+        df = self.to_frame()
+        return {
+            "event": self.event,
+            "model": self.model,
+            "draws": int(self.on.shape[0]),
+            "issues": {r["issue"]: {k: v for k, v in r.items() if k != "issue"} for r in df.to_dict("records")},
+        }
+
+
+def event_effect(
+    scenario: Any,
+    model: str = "compromise",
+    event_key: str = "",
+    draws: int = 1000,
+    seed: int = 0,
+    *,
+    params: dict[str, Any] | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+) -> EventEffect:
+    """How one event shapes the forecast: the same draws with the event forced on and off.
+
+    Parameters
+    ----------
+    scenario : Scenario, path, shipped name or dict
+    model : str
+    event_key : str
+        The event's key.
+    draws, seed, params, chunk, progress
+        As for :func:`monte_carlo`; both branches use the same draws.
+
+    Returns
+    -------
+    EventEffect
+    """
+    scen, p, explicit = resolve(scenario, model, params)
+    j = event_index(scen, event_key)
+    n = _check_draws(draws)
+    dr = monte_carlo_draws(scen, n, check_seed(seed))
+    from ._draws import tile
+
+    hap = np.concatenate([dr.happened, dr.happened])
+    hap[:n, j] = True
+    hap[n:, j] = False
+    fc = run_final(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress, what=f"event effect ({model})")
+    return EventEffect(scen, model, event_key, fc[:n], fc[n:])
