@@ -16,6 +16,7 @@ from typing import Any, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, models
@@ -30,7 +31,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FLAGSHIP = "korea-2019"
 
@@ -96,9 +97,9 @@ def _first_sentence(text: str, limit: int = 160) -> str:
 def render_forecast_table(result: Any) -> None:
     """Print a forecast as readable rich tables."""
     s = result.scenario
-    out.print(f"[bold]{s.name}[/bold]  [dim]model: {result.model}[/dim]")
+    out.print(f"[bold]{escape(s.name)}[/bold]  [dim]model: {escape(result.model)}[/dim]")
     if s.description:
-        out.print(f"[dim]{_first_sentence(s.description)}[/dim]")
+        out.print(f"[dim]{escape(_first_sentence(s.description))}[/dim]")
     t = Table(title="Forecast", title_justify="left", header_style="bold")
     t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
@@ -106,7 +107,7 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("meaning")
     for iss in s.issues:
         f = result.issues[iss.key]["forecast"]
-        t.add_row(iss.name, f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), iss.label_for(f) if f is not None else "")
+        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), escape(iss.label_for(f)) if f is not None else "")
     out.print(t)
 
     last = result.history[-1]
@@ -115,9 +116,9 @@ def render_forecast_table(result: Any) -> None:
     p.add_column("actor", max_width=24, no_wrap=True, overflow="ellipsis")
     p.add_column("capability", justify="right")
     for iss in s.issues:
-        p.add_column(iss.key, justify="right")
+        p.add_column(escape(iss.key), justify="right")
     for a in s.actors:
-        cells = [a.name, f"{a.capability.value:g}"]
+        cells = [escape(a.name), f"{a.capability.value:g}"]
         for iss in s.issues:
             x0 = a.positions[iss.key].value
             x1 = last["positions"].get(a.key, {}).get(iss.key)
@@ -131,7 +132,7 @@ def render_forecast_table(result: Any) -> None:
         p.add_row(*cells)
     out.print(p)
     for note in result.notes:
-        out.print(f"[dim]note: {note}[/dim]")
+        out.print(f"[dim]note: {escape(note)}[/dim]")
 
 
 @app.command()
@@ -167,7 +168,7 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
         except DetenteError as e:
             problems.extend(e.problems)
         else:
-            out.print(f"[green]ok[/green] {f}: {s.name} ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+            out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
     if problems:
         raise DetenteError(problems)
 
@@ -181,7 +182,7 @@ def list_models() -> None:
     t.add_column("citation", style="dim")
     for name in models.names():
         m = models.get(name)
-        t.add_row(name, m.SUMMARY, m.CITATION)
+        t.add_row(name, escape(m.SUMMARY), escape(m.CITATION))
     out.print(t)
 
 
@@ -198,7 +199,7 @@ def scenarios() -> None:
     t.add_column("description")
     for p in shipped():
         s = load(p)
-        t.add_row(p.stem, str(len(s.actors)), str(len(s.issues)), _first_sentence(s.description or "", 110))
+        t.add_row(escape(p.stem), str(len(s.actors)), str(len(s.issues)), escape(_first_sentence(s.description or "", 110)))
     out.print(t)
 
 
@@ -221,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # click's own exits: --help, usage errors (2)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except DetenteError as e:
-        err.print(f"[bold red]error:[/bold red] {e.report()}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(e.report())}", highlight=False)
         return 2
     except models.UnknownModelError as e:
-        err.print(f"[bold red]error:[/bold red] {e}")
+        err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a genuine bug
         if os.environ.get("DETENTE_DEBUG"):
             raise
-        err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {e}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+        err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
         return 1
     return 0
 
