@@ -182,22 +182,24 @@ def utilities(d: Any, r: Any, d_mu: Any = 0.0) -> tuple[np.ndarray, ...]:
     return u_s, u_f, u_b, u_w, u_sq
 
 
-def risk_exponents(S: np.ndarray, active: np.ndarray) -> np.ndarray:
+def risk_exponents(S: np.ndarray, active: np.ndarray, axis: int = -1) -> np.ndarray:
     """Risk exponents r_i in [0.5, 2] from the security values S_i.
 
     ``R_i = (2 S_i - max S - min S) / (max S - min S)`` and
-    ``r_i = (1 - R_i / 3) / (1 + R_i / 3)`` over the active actors of each
-    row; every r is 1 where the spread is (numerically) zero, and inactive
-    actors get 1.
+    ``r_i = (1 - R_i / 3) / (1 + R_i / 3)`` over the active actors (along
+    ``axis``); every r is 1 where the spread is (numerically) zero, i.e. at
+    most ``RISK_TOL * max(1, max |S|)``, and inactive actors get 1.
 
     Parameters
     ----------
-    S : ndarray, shape (m, n)
-    active : ndarray of bool, shape (m, n)
+    S : ndarray
+        Security values, actors along ``axis``.
+    active : ndarray of bool, same shape
+    axis : int
     """
-    smax = np.where(active, S, -np.inf).max(axis=1, keepdims=True)
-    smin = np.where(active, S, np.inf).min(axis=1, keepdims=True)
-    amax = np.where(active, np.abs(S), 0.0).max(axis=1, keepdims=True)
+    smax = np.where(active, S, -np.inf).max(axis=axis, keepdims=True)
+    smin = np.where(active, S, np.inf).min(axis=axis, keepdims=True)
+    amax = np.where(active, np.abs(S), 0.0).max(axis=axis, keepdims=True)
     spread = smax - smin
     ok = spread > RISK_TOL * np.maximum(1.0, amax)
     safe = np.where(ok, spread, 1.0)
@@ -206,15 +208,11 @@ def risk_exponents(S: np.ndarray, active: np.ndarray) -> np.ndarray:
     return (1.0 - R / 3.0) / (1.0 + R / 3.0)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _pair_tables(n: int, triples: bool = False) -> dict[str, np.ndarray]:
-    """Index tables of the pairs a < b (and, if asked, triples a < k < b) of n sorted actors."""
+    """Index tables of the pairs a < b (and, if asked, the triples a < k < b) of n sorted actors."""
     iu, ju = np.triu_indices(n, 1)
-    tabs: dict[str, np.ndarray] = {"iu": iu, "ju": ju}
-    pair_of = np.zeros((n, n), dtype=np.intp)
-    pair_of[iu, ju] = np.arange(iu.size)
-    pair_of[ju, iu] = np.arange(iu.size)
-    tabs["pair_of"] = pair_of.ravel()
+    tabs: dict[str, np.ndarray] = {"iu": iu, "ju": ju, "iu1": (iu + 1)[:, None], "ju_col": ju[:, None], "iu_col": iu[:, None]}
     if triples:
         tk, tp, start, end = [], [], [], []
         for p, (a, b) in enumerate(zip(iu, ju)):
@@ -231,107 +229,111 @@ def _pair_tables(n: int, triples: bool = False) -> dict[str, np.ndarray]:
 
 
 def _midpoint_counts(xs: np.ndarray, method: str | None = None) -> np.ndarray:
-    """For sorted rows ``xs`` (m, n): #{k : xs_k < (xs_a + xs_b) / 2} per pair a < b.
+    """#{k : xs_k < (xs_a + xs_b) / 2} for every pair a < b of sorted columns.
 
-    Returns shape (m, n(n-1)/2) in ``np.triu_indices(n, 1)`` order. Voters up
-    to a are below the midpoint and voters from b on are not, so only the
-    voters between a and b are compared: by enumerating the triples
-    a < k < b (small n) or by bisection (large n).
+    ``xs`` is (n, m), each column sorted. Returns (n(n-1)/2, m) in
+    ``np.triu_indices(n, 1)`` order. Voters up to a lie below the midpoint and
+    voters from b on do not, so only the voters between a and b are compared:
+    by enumerating the triples a < k < b (``"triples"``, small n) or by
+    bisection (``"bisect"``, large n).
     """
-    m, n = xs.shape
+    n, m = xs.shape
     if method is None:
         method = "triples" if n <= TRIPLES_MAX_N else "bisect"
     tabs = _pair_tables(n, method == "triples")
     iu, ju = tabs["iu"], tabs["ju"]
-    mid = 0.5 * (xs[:, iu] + xs[:, ju])
+    mid = 0.5 * (xs[iu] + xs[ju])
     if method == "triples":
-        below = xs[:, tabs["tk"]] < mid[:, tabs["tp"]]
-        cs = np.zeros((m, below.shape[1] + 1), dtype=np.int32)
-        np.cumsum(below, axis=1, out=cs[:, 1:])
-        return iu + 1 + (cs[:, tabs["end"]] - cs[:, tabs["start"]])
-    lo = np.broadcast_to(iu + 1, mid.shape).copy()
-    hi = np.broadcast_to(ju, mid.shape).copy()
-    rows = np.arange(m)[:, None] * n
+        below = xs[tabs["tk"]] < mid[tabs["tp"]]
+        cs = np.zeros((below.shape[0] + 1, m), dtype=np.int32)
+        np.cumsum(below, axis=0, out=cs[1:])
+        return tabs["iu1"] + (cs[tabs["end"]] - cs[tabs["start"]])
+    lo = np.broadcast_to(tabs["iu1"], mid.shape).copy()
+    hi = np.broadcast_to(tabs["ju_col"], mid.shape).copy()
+    col = np.arange(m)
     flat = xs.ravel()
     while True:
         open_ = lo < hi
         if not open_.any():
             return lo
         half = (lo + hi) >> 1
-        go = open_ & (flat[rows + np.minimum(half, n - 1)] < mid)
+        go = open_ & (flat[np.minimum(half, n - 1) * m + col] < mid)
         lo = np.where(go, half + 1, lo)
         hi = np.where(open_ & ~go, half, hi)
 
 
-
 class _Geometry:
-    """Per-round pair quantities of m rows of n actors, in actor order."""
+    """One round's pair quantities of m columns of n actors, sorted by position.
 
-    def __init__(self, x: np.ndarray, act: np.ndarray, inv_delta: np.ndarray, count_method: str | None = None):
-        m, n = x.shape
-        self.m, self.n = m, n
-        diff = x[:, :, None] - x[:, None, :]
-        ad = np.abs(diff)
-        self.ad = ad  # |x_i - x_j|
-        d = ad * inv_delta[:, None, None]
+    All arrays are batch-last: (n, m) per actor, (n, n, m) per ordered pair,
+    element [a, b, c] for actors a and b (sorted ranks) of column c.
+    """
+
+    def __init__(self, xs: np.ndarray, acts: np.ndarray, all_active: bool, inv_delta: np.ndarray, count_method: str | None = None):
+        n, m = xs.shape
+        self.n, self.m = n, m
+        ad = xs[:, None, :] - xs[None, :, :]
+        np.abs(ad, out=ad)
+        self.ad = ad  # |x_a - x_b|
+        d = ad * inv_delta
         np.minimum(d, 1.0, out=d)
         self.d = d
-        self.gt = diff > 0  # x_i > x_j
-        self.actpair = act[:, :, None] & act[:, None, :]
-        self.valid = self.actpair & (diff != 0)
-        order = np.argsort(x, axis=1, kind="stable")
-        self.order = order
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.broadcast_to(np.arange(n), (m, n)), axis=1)
-        xs = np.take_along_axis(x, order, axis=1)
-        cnt = _midpoint_counts(xs, count_method)  # (m, P)
+        valid = ad > 0
         tabs = _pair_tables(n)
-        # pair index of (rank_i, rank_j); the diagonal maps to pair 0 (harmless:
-        # a coincident pair has Z = 0 whatever the count)
-        pidx = tabs["pair_of"][rank[:, :, None] * n + rank[:, None, :]]
-        if n > 1:
-            p = np.take_along_axis(cnt, pidx.reshape(m, -1), axis=1).reshape(m, n, n)
+        self.iu, self.ju = tabs["iu"], tabs["ju"]
+        if all_active:
+            self.pact = None
         else:
-            p = np.zeros((m, n, n), dtype=np.intp)
-        ar = np.arange(n)
-        self.idx_j = (p * n + ar[None, None, :]).reshape(m, -1)
-        self.idx_i = (p * n + ar[None, :, None]).reshape(m, -1)
+            valid &= acts[:, None, :] & acts[None, :, :]
+            self.pact = acts[self.iu] & acts[self.ju]
+        self.valid = valid
+        p = _midpoint_counts(xs, count_method)  # (P, m)
+        col = np.arange(m)
+        base = p * n
+        self.idx_b = (base + tabs["ju_col"]) * m + col
+        self.idx_a = (base + tabs["iu_col"]) * m + col
 
-    def prevail(self, H: np.ndarray) -> np.ndarray:
-        """N_ij = sum_k max(0, H[k, j] - H[k, i]) for H[k, a] = w_k g_k(d_ka).
+    def prevail(self, H: np.ndarray, variant: str) -> np.ndarray:
+        """P[a, b] from H[k, a] = w_k g_k(d_ka), g_k increasing (zero on the diagonal).
 
-        g_k is increasing, so voter k counts for i exactly when it is closer to
-        i; those voters are a prefix (x_i < x_j) or a suffix (x_i > x_j) of the
-        voters sorted by position, summed from prefix sums.
+        Voter k prefers a to b exactly when it is closer to a, i.e. below the
+        midpoint when x_a < x_b: N_ab = sum_k max(0, H[k, b] - H[k, a]) is a
+        difference of prefix sums over the sorted voters, and N_ba the
+        matching suffix sums.
         """
-        m, n = self.m, self.n
-        Hs = np.take_along_axis(H, self.order[:, :, None], axis=1)
-        C = np.zeros((m, n + 1, n))
-        np.cumsum(Hs, axis=1, out=C[:, 1:])
-        Cf = C.reshape(m, -1)
-        Z = (np.take_along_axis(Cf, self.idx_j, axis=1) - np.take_along_axis(Cf, self.idx_i, axis=1)).reshape(m, n, n)
-        tot = C[:, n]
-        return np.where(self.gt, tot[:, None, :] - tot[:, :, None] - Z, Z)
-
-
-def _probabilities(geo: _Geometry, N: np.ndarray, variant: str) -> np.ndarray:
-    """P_ij from the preference sums N (zero for coincident or inactive pairs)."""
-    if variant == "paper":
-        tot = N + N.transpose(0, 2, 1)
-        ok = (tot > 0) & geo.valid
-        return np.where(ok, N / np.where(ok, tot, 1.0), 0.0)
-    den = 2.0 * np.where(geo.valid, N, 0.0).sum(axis=(1, 2))
-    inv = np.where(den > 0, 1.0 / np.where(den > 0, den, 1.0), 0.0)
-    return np.where(geo.valid, N * inv[:, None, None], 0.0)
+        n, m = self.n, self.m
+        C = np.empty((n + 1, n, m))
+        C[0] = 0.0
+        np.cumsum(H, axis=0, out=C[1:])
+        Cf = C.ravel()
+        Z = Cf.take(self.idx_b)
+        Z -= Cf.take(self.idx_a)  # N_ab for a < b
+        tot = C[n]
+        Nlow = tot[self.iu] - tot[self.ju] + Z  # N_ba
+        if self.pact is not None:
+            Z *= self.pact
+            Nlow *= self.pact
+        if variant == "paper":
+            both = Z + Nlow
+            ok = both > 0
+            inv = np.where(ok, 1.0 / np.where(ok, both, 1.0), 0.0)
+        else:
+            den = 2.0 * (Z.sum(axis=0) + Nlow.sum(axis=0))
+            ok = den > 0
+            inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)
+        P = np.zeros((n, n, m))
+        P[self.iu, self.ju] = Z * inv
+        P[self.ju, self.iu] = Nlow * inv
+        return P
 
 
 def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_code", active: Any = None) -> np.ndarray:
-    """P_ij, the probability that i's position prevails over j's, per row.
+    """P_ij, the probability that i's position prevails over j's.
 
     Parameters
     ----------
     x, w : array_like, shape (m, n)
-        Positions and weights c*s.
+        Positions and weights c*s of m independent rows.
     r : array_like, shape (m, n), optional
         The voters' exponents (``scholz2011_code`` only; default all 1).
     variant : {"scholz2011_code", "paper"}
@@ -340,6 +342,7 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     Returns
     -------
     ndarray, shape (m, n, n)
+        Zero for coincident pairs and pairs with an inactive actor.
     """
     x = np.atleast_2d(np.asarray(x, float))
     w = np.broadcast_to(np.asarray(w, float), x.shape)
@@ -348,146 +351,174 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     xa = np.where(act, x, np.nan)
     delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
     inv = np.where(delta > 0, 1.0 / np.where(delta > 0, delta, 1.0), 0.0)
-    geo = _Geometry(x, act, inv)
-    wv = np.where(act, w, 0.0)
-    if variant == "paper":
-        H = wv[:, :, None] * geo.d
-    else:
-        H = wv[:, :, None] * geo.d ** r[:, :, None]
-    return _probabilities(geo, geo.prevail(H), variant)
+    order = np.argsort(x, axis=1, kind="stable")
+    srt = lambda a: np.ascontiguousarray(np.take_along_axis(a, order, axis=1).T)  # noqa: E731
+    xs, ws, rs, acts = srt(x), srt(np.where(act, w, 0.0)), srt(r), srt(act)
+    geo = _Geometry(xs, acts, bool(act.all()), inv)
+    H = ws[:, None, :] * geo.d if variant == "paper" else ws[:, None, :] * geo.d ** rs[:, None, :]
+    Ps = geo.prevail(H, variant)  # sorted coords, (n, n, m)
+    m, n = x.shape
+    rank = np.argsort(order, axis=1)
+    out = np.empty((m, n, n))
+    for c in range(m):
+        out[c] = Ps[:, :, c][np.ix_(rank[c], rank[c])]
+    return out
 
 
 # ---------------------------------------------------------------------------
-# The engine
+# The engine (batch-last: actors on the leading axes, the m rows last)
 # ---------------------------------------------------------------------------
 
 
 def _expected_general(
-    geo: _Geometry, P: np.ndarray, s: np.ndarray, rho: np.ndarray, dmu: np.ndarray, Q: float, T: float, challenger_rows: bool
+    geo: _Geometry, P: np.ndarray, ss: np.ndarray, rho: np.ndarray, dmu: np.ndarray, Q: float, T: float, challenger_rows: bool
 ) -> np.ndarray:
     """E(U) of every ordered pair with all five utilities (used when Q < 1 or own_perspective).
 
-    ``challenger_rows=True``: element [i, j] is E(U_ij) (i challenges j, target
-    salience s_j, probability P_ij, i's distance to mu). False: element
-    [i, j] is E(U_ji) (j challenges i, target salience s_i, P_ji, j's distance
-    to mu). ``rho`` (m, n, n) holds the exponent of each element.
+    ``challenger_rows=True``: element [i, j] is E(U_ij) (i challenges j,
+    target salience s_j, P_ij, i's distance to mu). False: element [i, j] is
+    E(U_ji) (j challenges i: s_i, P_ji, j's distance to mu). ``rho`` holds
+    the exponent of each element.
     """
     if challenger_rows:
-        st, Pc, dm = s[:, None, :], P, dmu[:, :, None]
+        st, Pc, dm = ss[None, :, :], P, dmu[:, None, :]
     else:
-        st, Pc, dm = s[:, :, None], P.transpose(0, 2, 1), dmu[:, None, :]
+        st, Pc, dm = ss[:, None, :], P.transpose(1, 0, 2), dmu[None, :, :]
     u_s, u_f, u_b, u_w, u_sq = utilities(geo.d, rho, dm)
     return st * (Pc * u_s + (1.0 - Pc) * u_f) + (1.0 - st) * u_s - Q * u_sq - (1.0 - Q) * (T * u_b + (1.0 - T) * u_w)
 
 
+def _pick(val: np.ndarray, orig: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per (i, column): whether any val[i, :] is finite, and the original index of the
+    smallest (ties: the lowest original index). ``val`` (n, n, m), ``orig`` (n, m)."""
+    mn = val.min(axis=1)
+    key = np.where(val == mn[:, None, :], orig[None, :, :], n)
+    return np.isfinite(mn), key.min(axis=1)
+
+
 def _round(
-    x: np.ndarray,
-    w: np.ndarray,
-    s: np.ndarray,
-    act: np.ndarray,
-    inv_delta: np.ndarray,
-    fw: np.ndarray,
-    params: Params,
+    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, inv_delta: np.ndarray, fw: np.ndarray, params: Params
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One round for m rows: returns (new positions, r, move type, counterpart)."""
-    m, n = x.shape
-    variant = params.variant
-    Q, T = params.Q, params.T
-    general = Q != 1.0 or params.own_perspective
-    geo = _Geometry(x, act, inv_delta)
+    """One round of m columns (arrays (n, m), actors in input order).
+
+    Returns the new positions, the exponents r used, the move types and the
+    counterparts (input index, -1 for none), all (n, m) in input order.
+    """
+    n, m = x.shape
+    variant, Q, T = params.variant, params.Q, params.T
+    order = np.argsort(x, axis=0, kind="stable")
+    xs = np.take_along_axis(x, order, axis=0)
+    ws = np.take_along_axis(w, order, axis=0)
+    ss = np.take_along_axis(s, order, axis=0)
+    acts = np.take_along_axis(act, order, axis=0)
+    geo = _Geometry(xs, acts, all_active, inv_delta)
     d = geo.d
     if Q != 1.0:
-        mu = weighted_median(x, fw, "condorcet", axis=1)
-        dmu = np.minimum(np.abs(x - mu[:, None]) * inv_delta[:, None], 1.0)
+        mu = weighted_median(x, fw, "condorcet", axis=0)
+        dmu = np.minimum(np.abs(xs - mu) * inv_delta, 1.0)
     else:
-        dmu = np.zeros_like(x)
+        dmu = np.zeros_like(xs)
 
     # 1. security pass, every r = 1: S_i = sum_{j != i} E(U_ji)
-    wv = np.where(act, w, 0.0)
-    N1 = geo.prevail(wv[:, :, None] * d)
-    P1 = _probabilities(geo, N1, variant)
-    dv = np.where(geo.actpair, d, 0.0)
+    P1 = geo.prevail(ws[:, None, :] * d, variant)
+    dv = d if all_active else d * acts[None, :, :]
     if Q == 1.0:
-        # r = 1: U_s = 2d, U_f = -2d, U_sq = 0, so E(U_ji) = 2 d (1 - 2 s_i (1 - P_ji))
-        Dsum = dv.sum(axis=2)
-        PD = (dv * P1.transpose(0, 2, 1)).sum(axis=2)
-        S = 2.0 * (1.0 - 2.0 * s) * Dsum + 4.0 * s * PD
+        # r = 1: U_s = 2d, U_f = -2d, U_sq = 0, so E(U_ji) = 2 d_ij (1 - 2 s_i (1 - P_ji))
+        Dsum = dv.sum(axis=1)
+        PD = (dv * P1).sum(axis=0)  # sum_j d_ji P_ji = sum_j d_ij P_ji
+        S = 2.0 * (1.0 - 2.0 * ss) * Dsum + 4.0 * ss * PD
     else:
-        E1 = _expected_general(geo, P1, s, np.ones((1, 1, 1)), dmu, Q, T, challenger_rows=False)
-        offdiag = geo.actpair & ~np.eye(n, dtype=bool)[None]
-        S = np.where(offdiag, E1, 0.0).sum(axis=2)
+        E1 = _expected_general(geo, P1, ss, np.ones((1, 1, 1)), dmu, Q, T, challenger_rows=False)
+        off = acts[:, None, :] & acts[None, :, :] & ~np.eye(n, dtype=bool)[:, :, None]
+        S = (E1 * off).sum(axis=1)
 
     # 2. risk exponents
-    r = risk_exponents(S, act)
+    rs = risk_exponents(S, acts, axis=0)
 
     # 3. offers, voters with their new exponents
-    if variant == "paper":
-        P = P1
-    else:
-        with np.errstate(divide="ignore"):
-            H = wv[:, :, None] * d ** r[:, :, None]
-        P = _probabilities(geo, geo.prevail(H), variant)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if not general:
-            # E / (4 * 0.5^r_i) for both perceptions (same positive factor):
+        P = P1 if variant == "paper" else geo.prevail(ws[:, None, :] * d ** rs[:, None, :], variant)
+        if Q == 1.0 and not params.own_perspective:
+            # E / (4 * 0.5^r_i) for both perceptions (the same positive factor):
             # E(U_ij) = 4 h_i [(1 - a) - s_j (1 - P_ij)(b - a)], a = (1-d)^r_i, b = (1+d)^r_i
-            ri = r[:, :, None]
+            ri = rs[:, None, :]
             a = (1.0 - d) ** ri
-            b = (1.0 + d) ** ri
+            Dl = (1.0 + d) ** ri
+            Dl -= a
             G = 1.0 - a
-            Dl = b - a
-            u = s[:, None, :] * (1.0 - P)
-            e_i = G - u * Dl
-            e_j = G - u.transpose(0, 2, 1) * Dl
+            u = 1.0 - P
+            u *= ss[None, :, :]
+            e_i = u * Dl
+            np.subtract(G, e_i, out=e_i)
+            e_j = u.transpose(1, 0, 2) * Dl
+            np.subtract(G, e_j, out=e_j)
         else:
-            rho_i = np.broadcast_to(r[:, :, None], d.shape)
-            e_i = _expected_general(geo, P, s, rho_i, dmu, Q, T, challenger_rows=True)
-            rho_j = np.broadcast_to(r[:, None, :], d.shape) if params.own_perspective else rho_i
-            e_j = _expected_general(geo, P, s, rho_j, dmu, Q, T, challenger_rows=False)
+            rho_i = np.broadcast_to(rs[:, None, :], d.shape)
+            e_i = _expected_general(geo, P, ss, rho_i, dmu, Q, T, challenger_rows=True)
+            rho_j = np.broadcast_to(rs[None, :, :], d.shape) if params.own_perspective else rho_i
+            e_j = _expected_general(geo, P, ss, rho_j, dmu, Q, T, challenger_rows=False)
 
         valid = geo.valid
-        conf = valid & (e_j > e_i) & (e_i > 0)
-        split = valid & (e_j > 0) & (e_i < 0)
+        pos_i = e_i > 0
+        conf = (e_j > e_i) & pos_i & valid
+        split = (e_j > 0) & (e_i < 0) & valid
         ssum = e_i + e_j
         comp = split & (ssum > 0)
-        cap = split & (ssum < 0) if params.resolved_capitulation() else np.zeros_like(split)
+        capit = params.resolved_capitulation()
+        cap = split & (ssum < 0) if capit else None
 
         ad = geo.ad
         inf = np.inf
         if params.resolved_choice() == "priority":
-            jc = np.argmin(np.where(conf, ad, inf), axis=2)
-            crit = np.where(comp, (e_j * x[:, None, :] - e_i * x[:, :, None]) / (e_j - e_i), inf)
-            jm = np.argmin(crit, axis=2)
-            jk = np.argmin(np.where(cap, ad, inf), axis=2)
-            has_c, has_m, has_k = conf.any(axis=2), comp.any(axis=2), cap.any(axis=2)
-            j = np.where(has_c, jc, np.where(has_m, jm, jk))
-            mtype = np.where(
-                has_c, CONFRONTATION, np.where(has_m, COMPROMISE, np.where(has_k, CAPITULATION, NONE))
-            ).astype(np.int8)
+            has_c, oc = _pick(np.where(conf, ad, inf), order, n)
+            crit = (e_j * xs[None, :, :] - e_i * xs[:, None, :]) / (e_j - e_i)
+            has_m, om = _pick(np.where(comp, crit, inf), order, n)
+            if capit:
+                has_k, ok_ = _pick(np.where(cap, ad, inf), order, n)
+            else:
+                has_k, ok_ = np.zeros((n, m), bool), om
+            oj = np.where(has_c, oc, np.where(has_m, om, ok_))
+            mt = np.where(has_c, CONFRONTATION, np.where(has_m, COMPROMISE, np.where(has_k, CAPITULATION, NONE)))
         else:
-            frac = np.where(comp, -e_i / e_j, 1.0)
-            move = np.where(conf | cap, ad, np.where(comp, ad * frac, inf))
-            j = np.argmin(move, axis=2)
-            jj = j[:, :, None]
-            sel = lambda a: np.take_along_axis(a, jj, axis=2)[:, :, 0]  # noqa: E731
-            mtype = np.where(
-                sel(conf), CONFRONTATION, np.where(sel(comp), COMPROMISE, np.where(sel(cap), CAPITULATION, NONE))
-            ).astype(np.int8)
-        jj = j[:, :, None]
-        xj = np.take_along_axis(x, j, axis=1)
-        ei = np.take_along_axis(e_i, jj, axis=2)[:, :, 0]
-        ej = np.take_along_axis(e_j, jj, axis=2)[:, :, 0]
-        to_comp = x + (xj - x) * np.abs(np.where(mtype == COMPROMISE, ei / ej, 0.0))
-    new = np.where(mtype == COMPROMISE, to_comp, np.where(mtype != NONE, xj, x))
-    counterpart = np.where(mtype != NONE, j, -1)
-    r = np.where(act, r, 1.0)
-    return new, r, mtype, counterpart
+            move = np.where(comp, ad * (-e_i / e_j), inf)
+            either = conf | cap if capit else conf
+            move = np.where(either, ad, move)
+            has, oj = _pick(move, order, n)
+            mt = np.zeros((n, m), dtype=np.intp)
+            if has.any():
+                rank = np.empty_like(order)
+                np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
+                js = np.take_along_axis(rank, np.where(has, oj, 0), axis=0)
+                flat = (np.arange(n)[:, None] * n + js) * m + np.arange(m)
+                mt = np.where(conf.ravel().take(flat), CONFRONTATION, np.where(comp.ravel().take(flat), COMPROMISE, CAPITULATION))
+                mt = np.where(has, mt, NONE)
+        moved = mt != NONE
+        oj = np.where(moved, oj, 0)
+        xj = np.take_along_axis(x, oj, axis=0)  # counterpart's position (input order)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
+        js = np.take_along_axis(rank, oj, axis=0)  # counterpart's sorted rank
+        flat = (np.arange(n)[:, None] * n + js) * m + np.arange(m)
+        frac = np.abs(e_i.ravel().take(flat) / e_j.ravel().take(flat))
+        xi = xs
+        to_s = np.where(mt == COMPROMISE, xi + (xj - xi) * np.where(mt == COMPROMISE, frac, 0.0), xj)
+        new_s = np.where(moved, to_s, xs)
+    # back to input order
+    new = np.empty_like(x)
+    r = np.empty_like(x)
+    mtype = np.empty((n, m), dtype=np.int8)
+    cp = np.empty((n, m), dtype=np.int32)
+    np.put_along_axis(new, order, new_s, axis=0)
+    np.put_along_axis(r, order, np.where(acts, rs, 1.0), axis=0)
+    np.put_along_axis(mtype, order, mt.astype(np.int8), axis=0)
+    np.put_along_axis(cp, order, np.where(moved, oj, -1).astype(np.int32), axis=0)
+    return new, r, mtype, cp
 
 
 def _simulate(
     x0: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, fw: np.ndarray, params: Params
 ) -> dict[str, np.ndarray]:
-    """Run every row of (m, n) arrays through the rounds (one chunk)."""
+    """Run m rows of (m, n) arrays through the rounds (one chunk)."""
     m, n = x0.shape
     R = params.rounds
     xa = np.where(act, x0, np.nan)
@@ -505,14 +536,25 @@ def _simulate(
     converged = np.zeros(m, dtype=bool)
     running = np.arange(m)
     x = x0.copy()
+    # batch-last copies of the constant inputs
+    wT, sT, actT, fwT = (np.ascontiguousarray(a.T) for a in (w, s, act, fw))
     for t in range(1, R + 1):
         if running.size == 0:
             pos[:, t] = pos[:, t - 1]
             continue
         rr = running
-        sub = slice(None) if rr.size == m else rr
-        xr = x[sub]
-        new, r, mt, cp = _round(xr, w[sub], s[sub], act[sub], inv_delta[sub], fw[sub], params)
+        full = rr.size == m
+        sub = slice(None) if full else rr
+        # a single column is padded to two so that every reduction runs in the same order
+        cols = rr if rr.size > 1 else np.array([rr[0], rr[0]])
+        xr = np.ascontiguousarray(x[cols].T)
+        a_ = actT[:, cols]
+        new, r, mt, cp = _round(
+            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), inv_delta[cols], fwT[:, cols], params
+        )
+        k = rr.size
+        new, r, mt, cp = new[:, :k].T, r[:, :k].T, mt[:, :k].T, cp[:, :k].T
+        xr = xr[:, :k].T
         new = np.where(act[sub], new, xr)
         x[sub] = new
         pos[:, t] = x
@@ -520,9 +562,9 @@ def _simulate(
         mtype[sub, t] = mt
         mcp[sub, t] = cp
         rounds[sub] = t
-        # a repeated state ends the run (length 1: fixed point)
+        # a repeated state ends the run (a repeat of the last state: a fixed point)
         close = (np.abs(pos[sub, :t] - new[:, None, :]) <= tol[sub, None, None]) | ~act[sub][:, None, :]
-        same = close.all(axis=2)  # (mr, t)
+        same = close.all(axis=2)  # (k, t)
         hit = same.any(axis=1)
         latest = t - 1 - np.argmax(same[:, ::-1], axis=1)
         length = np.where(hit, t - latest, 0)
@@ -539,6 +581,7 @@ def _simulate(
         running = rr[~done]
     return {"position": pos, "risk": risk, "move_type": mtype, "move_counterpart": mcp,
             "rounds": rounds, "cycle_length": cycle, "converged": converged}
+
 
 
 def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
