@@ -10,6 +10,21 @@ Every function runs models only through :func:`detente.simulate.simulate`.
 
 from __future__ import annotations
 
+from .advice import Advice, advise
+from .compare import Comparison, compare, diff_scenarios
 from .montecarlo import EventEffect, MonteCarloResult, event_effect, monte_carlo
+from .sensitivity import SensitivityResult, sensitivity
 
-__all__ = ["monte_carlo", "MonteCarloResult", "event_effect", "EventEffect"]
+__all__ = [
+    "monte_carlo",
+    "MonteCarloResult",
+    "event_effect",
+    "EventEffect",
+    "sensitivity",
+    "SensitivityResult",
+    "advise",
+    "Advice",
+    "compare",
+    "Comparison",
+    "diff_scenarios",
+]

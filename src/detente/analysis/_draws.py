@@ -128,7 +128,7 @@ def triangular_ppf(u: np.ndarray, a: float, c: float, b: float) -> np.ndarray:
 def short_actor(scenario: Scenario, i: int) -> str:
     """An actor's name when it is short, else its key."""
     a = scenario.actors[i]
-    return a.name if a.name and len(a.name) <= 24 else a.key
+    return a.name if a.name and len(a.name) <= 16 else a.key
 
 
 def all_inputs(scenario: Scenario) -> list[Input]:

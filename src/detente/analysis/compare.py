@@ -1,0 +1,256 @@
+"""Comparison: scenarios and models side by side, and what differs between the scenarios.
+
+Each scenario is forecast by each model (deterministically on the most
+likely event branch, or by Monte Carlo with ``draws > 0``: then the forecast
+is the median and the 80% interval is given). Differences are taken against
+the first scenario (same model) and the first model (same scenario). The
+input differences list every number, range, issue, actor and event that is
+not the same in a scenario as in the first one; rationales (``why``,
+``source``), names and descriptions are not compared.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DetenteError, Problem
+from ..result import input_sha256
+from ..scenario.schema import Scenario, Value
+from ..simulate import most_likely
+from ._draws import check_seed
+from ._run import run_final
+
+_VALUE_FIELDS = ("value", "low", "high", "dist", "sd")
+_IGNORED_EVENT_FIELDS = {"why", "source", "name"}
+
+
+def _value(v: Value | None) -> Any:
+    """A Value as a number (point value) or a small dict, without its rationale."""
+    if v is None:
+        return None
+    d = {k: getattr(v, k) for k in _VALUE_FIELDS if getattr(v, k) is not None}
+    return d["value"] if list(d) == ["value"] else d
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys (``changes.positions.deal``)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif not (isinstance(v, dict) or v is None):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _label(s: Scenario) -> str:
+    """A scenario's file name without its extension, else its name."""
+    from pathlib import Path
+
+    return Path(s.source_file).stem if s.source_file else s.name
+
+
+def diff_scenarios(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
+    """Every input that differs from scenario ``a`` to scenario ``b``.
+
+    Returns
+    -------
+    list of dict
+        ``{"actor", "issue", "field", "a", "b"}`` each (``actor``/``issue``
+        None where not concerned; ``a`` or ``b`` None for something added or
+        removed). Empty for two scenarios with the same inputs.
+    """
+    out: list[dict[str, Any]] = []
+
+    def add(actor: str | None, issue: str | None, fld: str, va: Any, vb: Any) -> None:
+        if va != vb:
+            out.append({"actor": actor, "issue": issue, "field": fld, "a": va, "b": vb})
+
+    add(None, None, "rounds", a.rounds, b.rounds)
+    add(None, None, "salience_scale", a.salience_scale, b.salience_scale)
+    add(None, None, "calendar", a.calendar.model_dump(mode="json") if a.calendar else None,
+        b.calendar.model_dump(mode="json") if b.calendar else None)
+    # issues
+    ia, ib = {i.key: i for i in a.issues}, {i.key: i for i in b.issues}
+    for k in ia.keys() | ib.keys():
+        if k not in ib:
+            add(None, k, "issue", "present", None)
+        elif k not in ia:
+            add(None, k, "issue", None, "present")
+        else:
+            x, y = ia[k], ib[k]
+            add(None, k, "scale", list(x.scale), list(y.scale))
+            add(None, k, "status_quo", x.status_quo, y.status_quo)
+            add(None, k, "thresholds", [t.model_dump() for t in x.thresholds], [t.model_dump() for t in y.thresholds])
+    # actors
+    aa, ab = {x.key: x for x in a.actors}, {x.key: x for x in b.actors}
+    for k in [x.key for x in a.actors] + [x.key for x in b.actors if x.key not in aa]:
+        if k not in ab:
+            add(k, None, "actor", "present", None)
+            continue
+        if k not in aa:
+            add(k, None, "actor", None, "present")
+            continue
+        x, y = aa[k], ab[k]
+        add(k, None, "capability", _value(x.capability), _value(y.capability))
+        for fld in ("positions", "salience"):
+            dx, dy = getattr(x, fld), getattr(y, fld)
+            for ik in list(dx) + [i for i in dy if i not in dx]:
+                add(k, ik, "position" if fld == "positions" else "salience", _value(dx.get(ik)), _value(dy.get(ik)))
+    # events
+    ea = {e.key: _flatten(e.model_dump(mode="json", exclude=_IGNORED_EVENT_FIELDS)) for e in a.events}
+    eb = {e.key: _flatten(e.model_dump(mode="json", exclude=_IGNORED_EVENT_FIELDS)) for e in b.events}
+    for k in list(ea) + [e for e in eb if e not in ea]:
+        if k not in eb:
+            add(ea[k].get("actor"), None, f"event {k}", "present", None)
+        elif k not in ea:
+            add(eb[k].get("actor"), None, f"event {k}", None, "present")
+        else:
+            for fld in sorted(ea[k].keys() | eb[k].keys()):
+                add(ea[k].get("actor"), None, f"event {k}.{fld}", ea[k].get(fld), eb[k].get(fld))
+    return sorted(out, key=lambda r: (r["actor"] or "", r["issue"] or "", r["field"]))
+
+
+@dataclass
+class Comparison:
+    """Forecasts of several scenarios by several models, and the scenarios' input differences.
+
+    Attributes
+    ----------
+    scenarios : list of Scenario
+    labels : list of str
+        A unique label per scenario (its name, numbered when names repeat).
+    models : list of str
+    draws, seed : int
+    table : DataFrame
+        One row per scenario x model x issue: ``scenario, model, issue,
+        forecast, lo80, hi80, diff_scenario, diff_model``. ``diff_scenario``
+        is the change from the first scenario (same model), ``diff_model``
+        from the first model (same scenario); NaN where the issue is missing
+        there. ``lo80``/``hi80`` are NaN for ``draws == 0``.
+    differences : DataFrame
+        ``scenario, actor, issue, field, a, b``: each input of a scenario
+        that differs from the first scenario's (``a``).
+    """
+
+    scenarios: list[Scenario]
+    labels: list[str]
+    models: list[str]
+    draws: int
+    seed: int
+    table: pd.DataFrame
+    differences: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The forecast table (a copy)."""
+        return self.table.copy()
+
+    @property
+    def identical(self) -> bool:
+        """True when every scenario has the same inputs as the first."""
+        return self.differences.empty
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"scenarios", "models", "forecasts": [rows], "differences": [rows], "meta"}``."""
+        from .. import __version__
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, (float, np.floating)):
+                return float(v) if np.isfinite(v) else None
+            return v
+
+        return {
+            "scenarios": [{"label": lab, "name": s.name, "input_sha256": input_sha256(s)} for lab, s in zip(self.labels, self.scenarios)],
+            "models": list(self.models),
+            "forecasts": [{k: clean(v) for k, v in r.items()} for r in self.table.to_dict("records")],
+            "differences": self.differences.to_dict("records"),
+            "meta": {"version": __version__, "seed": self.seed, "draws": self.draws, "notes": list(self.notes)},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+
+def compare(
+    scenarios: list[Any],
+    models: list[str] | None = None,
+    draws: int = 0,
+    seed: int = 0,
+    *,
+    params: dict[str, dict[str, Any]] | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+) -> Comparison:
+    """Forecast every scenario with every model, side by side, and list the input differences.
+
+    Parameters
+    ----------
+    scenarios : list of Scenario, path, shipped name or dict
+    models : list of str, optional
+        Model names (default ``["compromise"]``).
+    draws : int
+        0: one deterministic run each (the most likely event branch); more:
+        Monte Carlo with that many draws (the same seed for every run, so
+        scenario variants share their draws where their inputs agree).
+    seed : int
+    params : dict of model name -> dict, optional
+        Parameters per model.
+    chunk, progress
+        See :func:`detente.analysis.monte_carlo`.
+
+    Returns
+    -------
+    Comparison
+    """
+    from ..api import load, model_params
+    from .montecarlo import _check_draws, monte_carlo
+
+    if not scenarios:
+        raise DetenteError([Problem(None, None, "scenarios", "give at least one scenario")])
+    models = list(models or ["compromise"])
+    if not models:
+        raise DetenteError([Problem(None, None, "models", "give at least one model")])
+    s = check_seed(seed)
+    if draws != 0:
+        _check_draws(draws)
+    params = params or {}
+    scens = [load(x) for x in scenarios]
+    labels: list[str] = []
+    for k, sc in enumerate(scens):
+        lab = _label(sc)
+        if lab in labels:
+            lab = f"{lab} #{k + 1}"
+        labels.append(lab)
+    rows = []
+    for lab, sc in zip(labels, scens):
+        for m in models:
+            p = model_params(m, params.get(m))
+            if draws:
+                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress)
+                summ = mc.summary().set_index("issue")
+                for iss in sc.issues:
+                    r = summ.loc[iss.key]
+                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"], "lo80": r["lo80"], "hi80": r["hi80"]})
+            else:
+                fc = run_final(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False)[0]
+                for d, iss in enumerate(sc.issues):
+                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[d]), "lo80": np.nan, "hi80": np.nan})
+    df = pd.DataFrame(rows)
+    first = df.set_index(["scenario", "model", "issue"])["forecast"]
+    ref_s = [first.get((labels[0], m, i), np.nan) for m, i in zip(df["model"], df["issue"])]
+    ref_m = [first.get((sl, models[0], i), np.nan) for sl, i in zip(df["scenario"], df["issue"])]
+    df["diff_scenario"] = df["forecast"] - np.asarray(ref_s, dtype=float)
+    df["diff_model"] = df["forecast"] - np.asarray(ref_m, dtype=float)
+    diffs = []
+    for lab, sc in zip(labels[1:], scens[1:]):
+        diffs += [{"scenario": lab, **r} for r in diff_scenarios(scens[0], sc)]
+    ddf = pd.DataFrame(diffs, columns=["scenario", "actor", "issue", "field", "a", "b"])
+    notes = ["forecast: " + ("deterministic run on the most likely event branch" if not draws else f"median of {draws} Monte Carlo draws; lo80/hi80 the central 80% interval")]
+    return Comparison(scens, labels, models, int(draws), s, df, ddf, notes)

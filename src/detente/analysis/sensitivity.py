@@ -1,0 +1,330 @@
+"""Sensitivity: which inputs drive the forecast.
+
+Two methods:
+
+``oat`` (one at a time)
+    Every capability, position and salience moves, alone, from the low to
+    the high end of its range (or by a default share when it has none:
+    +/-10% of the issue scale for positions, +/-20% of the salience scale for
+    saliences, +/-20% of the value for capabilities), and every event is
+    switched off and on. The swing is the forecast at the high end minus the
+    forecast at the low end: a tornado chart's data. All variations run as
+    one batched model call, on the scenario's most likely event branch.
+``sobol`` (global)
+    Sobol first-order and total indices, with bootstrap confidence
+    intervals, over every ranged input and every uncertain event, with SALib
+    (Saltelli sampling of the unit hypercube, mapped through each input's own
+    distribution). An index measures a share of the forecast's variance, so
+    it is the same whether computed on the uniforms or on the values.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DetenteError, Problem
+from ..models.base import ModelParams
+from ..result import input_sha256
+from ..scenario.schema import Scenario
+from ..simulate import most_likely
+from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
+from ._run import resolve, run_final
+
+#: Default half-ranges for inputs without a range, as shares.
+DEFAULT_SHARES = {"position": 0.10, "salience": 0.20, "capability": 0.20}
+
+
+def oat_range(inp: Input, scenario: Scenario, shares: dict[str, float] | None = None) -> tuple[float, float]:
+    """The low and high end an input is moved across in one-at-a-time analysis (file scale).
+
+    A ranged input uses its range (``value -/+ sd`` inside the limits for a
+    normal without ``low``/``high``); otherwise ``value -/+`` the default
+    share: of the issue's scale width (positions), of the salience scale
+    (saliences) or of the value itself (capabilities), inside the hard bounds.
+    """
+    sh = {**DEFAULT_SHARES, **(shares or {})}
+    v = inp.value
+    if v.ranged:
+        lo, hi = inp.limits()
+        if v.dist == "normal" and (v.low is None or v.high is None):
+            lo, hi = max(lo, v.value - v.sd), min(hi, v.value + v.sd)  # type: ignore[operator]
+        return float(lo), float(hi)
+    if inp.kind == "position":
+        iss = scenario.issues[inp.issue]  # type: ignore[index]
+        half = sh["position"] * (iss.scale[1] - iss.scale[0])
+    elif inp.kind == "salience":
+        half = sh["salience"] * scenario.salience_scale
+    else:
+        half = sh["capability"] * v.value
+    return float(max(inp.bound[0], v.value - half)), float(min(inp.bound[1], v.value + half))
+
+
+@dataclass
+class SensitivityResult:
+    """What drives each issue's forecast.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    model : str
+    params : ModelParams
+    method : {"oat", "sobol"}
+    table : DataFrame
+        ``oat``: one row per input x issue forecast (``input, label, actor,
+        field, input_issue, low, high, issue, base, forecast_low,
+        forecast_high, swing``), sorted by issue then by ``|swing|``.
+        ``sobol``: one row per input x issue (``input, label, ..., issue, S1,
+        S1_conf, ST, ST_conf``), sorted by issue then by ``ST``.
+    seed : int
+    samples : int
+        Sobol base samples (0 for ``oat``).
+    runs : int
+        Model runs made.
+    notes : list of str
+    """
+
+    scenario: Scenario
+    model: str
+    params: ModelParams
+    method: str
+    table: pd.DataFrame
+    seed: int = 0
+    samples: int = 0
+    runs: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table (a copy)."""
+        return self.table.copy()
+
+    def _score(self) -> str:
+        return "abs_swing" if self.method == "oat" else "ST"
+
+    def top_drivers(self, k: int = 5, issue: str | None = None) -> list[str]:
+        """The ``k`` strongest drivers in plain words, strongest first.
+
+        Parameters
+        ----------
+        k : int
+        issue : str, optional
+            Only drivers of this issue's forecast (default: every issue).
+
+        Returns
+        -------
+        list of str
+            E.g. ``"dprk's salience on deal: +/- 6.1 points on the deal forecast"``.
+        """
+        df = self.table if issue is None else self.table[self.table["issue"] == issue]
+        df = df.sort_values(self._score(), ascending=False, kind="stable").head(k)
+        out = []
+        for r in df.to_dict("records"):
+            if self.method == "oat":
+                out.append(f"{r['label']}: +/- {r['abs_swing'] / 2:.1f} points on the {r['issue']} forecast")
+            else:
+                out.append(
+                    f"{r['label']}: {100 * r['S1']:.0f}% of the variance of the {r['issue']} forecast alone, "
+                    f"{100 * r['ST']:.0f}% with interactions"
+                )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"scenario", "model", "params", "method", "issues": {KEY: [rows]}, "top_drivers", "meta"}``."""
+        from .. import __version__
+
+        issues: dict[str, list[dict[str, Any]]] = {}
+        for key in self.scenario.issue_keys:
+            rows = self.table[self.table["issue"] == key].drop(columns=["issue"]).to_dict("records")
+            issues[key] = [{k: _clean(v) for k, v in r.items()} for r in rows]
+        return {
+            "scenario": self.scenario.name,
+            "model": self.model,
+            "params": self.params.model_dump(mode="json"),
+            "method": self.method,
+            "issues": issues,
+            "top_drivers": self.top_drivers(5),
+            "meta": {
+                "version": __version__,
+                "seed": self.seed,
+                "samples": self.samples,
+                "runs": self.runs,
+                "input_sha256": input_sha256(self.scenario),
+                "notes": list(self.notes),
+            },
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:
+    return {
+        "input": inp.key(scenario),
+        "label": inp.label(scenario),
+        "actor": scenario.actors[inp.actor].key,
+        "field": inp.kind,
+        "input_issue": None if inp.issue is None else scenario.issues[inp.issue].key,
+    }
+
+
+def sensitivity(
+    scenario: Any,
+    model: str = "compromise",
+    method: str = "oat",
+    *,
+    samples: int = 1024,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    shares: dict[str, float] | None = None,
+    events: bool = True,
+    chunk: int | None = None,
+    progress: bool | None = None,
+) -> SensitivityResult:
+    """Which inputs move each issue's forecast, and by how much.
+
+    Parameters
+    ----------
+    scenario : Scenario, path, shipped name or dict
+    model : str
+    method : {"oat", "sobol"}
+        One at a time (tornado) or global Sobol indices.
+    samples : int
+        Sobol: base samples N (a power of two; the model runs N x (K + 2)
+        times for K uncertain inputs and events).
+    seed : int
+        Sobol: the sequence's scrambling and the bootstrap; both methods:
+        the seed of stochastic models.
+    params : dict, optional
+        The model's parameters.
+    shares : dict, optional
+        OAT: default half-ranges of inputs without a range (see
+        :data:`DEFAULT_SHARES`).
+    events : bool
+        Include the scenario's events (OAT: every event off vs on; Sobol:
+        events with 0 < probability < 1).
+    chunk, progress
+        Sobol: draws per model call and the progress bar (see
+        :func:`detente.analysis.monte_carlo`).
+
+    Returns
+    -------
+    SensitivityResult
+    """
+    scen, p, explicit = resolve(scenario, model, params)
+    s = check_seed(seed)
+    if method == "oat":
+        return _oat(scen, model, p, explicit, s, shares, events)
+    if method == "sobol":
+        return _sobol(scen, model, p, explicit, s, samples, events, chunk, progress)
+    raise DetenteError([Problem(None, None, "method", f"unknown method {method!r}; use 'oat' or 'sobol'")])
+
+
+def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool) -> SensitivityResult:
+    inputs = all_inputs(scen)
+    E = len(scen.events)
+    ev_idx = list(range(E)) if events else []
+    R = 1 + 2 * len(inputs) + 2 * len(ev_idx)
+    base = scen.to_inputs(batch=1, seed=seed)
+    batch = tile(base, R)
+    batch.seed[:] = np.uint64(seed)  # the same randomness in every variation
+    hap = most_likely(scen, R)
+    ranges = []
+    for k, inp in enumerate(inputs):
+        lo, hi = oat_range(inp, scen, shares)
+        ranges.append((lo, hi))
+        set_input(batch, scen, inp, np.array([lo, hi]), rows=slice(1 + 2 * k, 3 + 2 * k))
+    off = 1 + 2 * len(inputs)
+    for m, j in enumerate(ev_idx):
+        hap[off + 2 * m, j] = False
+        hap[off + 2 * m + 1, j] = True
+    fc = run_final(scen, model, p, batch, hap, explicit=explicit, chunk=R, progress=False, what="sensitivity")
+    rows = []
+    for d, iss in enumerate(scen.issues):
+        for k, inp in enumerate(inputs):
+            lo, hi = ranges[k]
+            flo, fhi = fc[1 + 2 * k, d], fc[2 + 2 * k, d]
+            rows.append({**_describe(inp, scen), "low": lo, "high": hi, "issue": iss.key, "base": fc[0, d],
+                         "forecast_low": flo, "forecast_high": fhi, "swing": fhi - flo})
+        for m, j in enumerate(ev_idx):
+            ev = scen.events[j]
+            flo, fhi = fc[off + 2 * m, d], fc[off + 2 * m + 1, d]
+            rows.append({"input": f"event.{ev.key}", "label": f"event {ev.key} (off vs on)", "actor": ev.actor, "field": "event",
+                         "input_issue": None, "low": 0.0, "high": 1.0, "issue": iss.key, "base": fc[0, d],
+                         "forecast_low": flo, "forecast_high": fhi, "swing": fhi - flo})
+    df = pd.DataFrame(rows)
+    df["abs_swing"] = df["swing"].abs()
+    order = {k: i for i, k in enumerate(scen.issue_keys)}
+    df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "abs_swing"], ascending=[True, False], kind="stable")
+    df = df.drop(columns="_o").reset_index(drop=True)
+    notes = ["one at a time on the most likely event branch; inputs without a range moved by "
+             + ", ".join(f"{k} +/-{100 * v:g}%" for k, v in {**DEFAULT_SHARES, **(shares or {})}.items())]
+    return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
+
+
+def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool, chunk, progress) -> SensitivityResult:
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import sobol as sobol_sample
+
+    try:
+        N = int(samples)
+    except (TypeError, ValueError):
+        N = 0
+    if N < 2 or N != samples:
+        raise DetenteError([Problem(None, None, "samples", f"expected a whole number >= 2, got {samples!r}")])
+    unc = uncertain_inputs(scen)
+    ev_idx = [j for j, e in enumerate(scen.events) if 0 < e.probability < 1] if events else []
+    K = len(unc) + len(ev_idx)
+    if K == 0:
+        raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range (or events a probability) for Sobol analysis")])
+    names = [u.key(scen) for u in unc] + [f"event.{scen.events[j].key}" for j in ev_idx]
+    problem = {"num_vars": K, "names": names, "bounds": [[0.0, 1.0]] * K}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SALib's advice to use a power of two is in our docstring
+        X = sobol_sample.sample(problem, N, calc_second_order=False, scramble=True, seed=seed)
+    R = X.shape[0]
+    batch = tile(scen.to_inputs(batch=1, seed=seed), R)
+    batch.seed[:] = np.uint64(seed)
+    for k, inp in enumerate(unc):
+        set_input(batch, scen, inp, inp.ppf(X[:, k]))
+    hap = most_likely(scen, R)
+    for m, j in enumerate(ev_idx):
+        hap[:, j] = X[:, len(unc) + m] < scen.events[j].probability
+    Y = run_final(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})")
+    rows = []
+    notes = [f"Saltelli sampling, {N} base samples, {K} factors, {R} model runs; 95% bootstrap confidence intervals"]
+    labels = [u.label(scen) for u in unc] + [f"event {scen.events[j].key} (happens or not)" for j in ev_idx]
+    described = [_describe(u, scen) for u in unc] + [
+        {"input": names[len(unc) + m], "label": labels[len(unc) + m], "actor": scen.events[j].actor, "field": "event", "input_issue": None}
+        for m, j in enumerate(ev_idx)
+    ]
+    for d, iss in enumerate(scen.issues):
+        y = Y[:, d]
+        if np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
+            S = {k: np.zeros(K) for k in ("S1", "S1_conf", "ST", "ST_conf")}
+            notes.append(f"{iss.key}: the forecast does not vary; every index is 0")
+        else:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                S = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        for k in range(K):
+            rows.append({**described[k], "issue": iss.key, "S1": float(S["S1"][k]), "S1_conf": float(S["S1_conf"][k]),
+                         "ST": float(S["ST"][k]), "ST_conf": float(S["ST_conf"][k])})
+    df = pd.DataFrame(rows)
+    order = {k: i for i, k in enumerate(scen.issue_keys)}
+    df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "ST"], ascending=[True, False], kind="stable")
+    df = df.drop(columns="_o").reset_index(drop=True)
+    return SensitivityResult(scen, model, p, "sobol", df, seed=seed, samples=N, runs=R, notes=notes)
