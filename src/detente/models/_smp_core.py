@@ -30,7 +30,7 @@ BIN_SCALE = 1e-8
 #: (the first in order then wins, as in KTAB).
 TIE_TOL = 1e-9
 #: Max elements of one O(n^3) temporary block.
-BLOCK = 1 << 20
+BLOCK = 1 << 16
 #: Iteration cap of the Markov PCEs (they converge in far fewer steps).
 MARKOV_MAX_ITER = 2000
 
@@ -316,7 +316,8 @@ def challenges(
         # u[h][a][h] for all a: (Bc, m, n_a)
         u_ai = A[:, :, hs].transpose(0, 2, 1) + Bm[:, :, hs].transpose(0, 2, 1) * Rh
         # u[h][a][j]: (Bc, m, n_a, n_j)
-        u_aj = A[:, None, :, :] + Bm[:, None, :, :] * Rh[:, :, :, None]
+        u_aj = Bm[:, None, :, :] * Rh[:, :, :, None]
+        u_aj += A[:, None, :, :]
         u_ii = u_ai[:, np.arange(m), hs]  # u[h][h][h] (Bc, m)
         u_ij = u_aj[:, np.arange(m), hs, :]  # u[h][h][j] (Bc, m, n_j)
         # principals
@@ -327,22 +328,7 @@ def challenges(
         S0ij = FLOOR_CHALLENGE + np.maximum(a_i, 0.0) + np.maximum(a_j, 0.0)
         S0ji = FLOOR_CHALLENGE + np.maximum(-a_i, 0.0) + np.maximum(-a_j, 0.0)
         if third:
-            wn = w[:, None, :, None]
-            v0 = vote(wn, u_ai[:, :, :, None] - u_aj, rule)  # (Bc, m, n_n, n_j)
-            vp = np.maximum(v0, 0.0)
-            num = S0ij[:, :, None, :] + vp
-            pin = num / (num + S0ji[:, :, None, :] + (vp - v0))
-            u_nn = (Ad[:, None, :] + Bd[:, None, :] * Rh)[:, :, :, None]  # (Bc, m, n_n, 1)
-            u_ni = u_ai[:, :, :, None]
-            # E_join_i - E_join_j = pi (u_nn - u_ni) + (1 - pi)(u_nj - u_nn)
-            beta = u_aj - u_nn
-            diff = beta + pin * ((u_nn - u_ni) - beta)
-            v = vote(wn, diff, rule)
-            v[:, np.arange(m), hs, :] = 0.0  # n == initiator
-            v[:, :, ar, ar] = 0.0  # n == target
-            vpos = np.maximum(v, 0.0)
-            Sij = S0ij + vpos.sum(2)
-            Sji = S0ji + (vpos - v).sum(2)
+            Sij, Sji = _third_parties(u_ai, u_aj, Ad, Bd, Rh, w, hs, S0ij, S0ji, rule)
         else:
             Sij, Sji = S0ij, S0ji
         if pmodel is None:
@@ -363,6 +349,48 @@ def challenges(
         prob[:, hs] = np.where(has, np.take_along_axis(pi, tj[..., None], -1)[..., 0], 0.0)
         gain[:, hs] = np.where(has, best, 0.0)
     return target, prob, gain
+
+
+def _third_parties(u_ai, u_aj, Ad, Bd, Rh, w, hs, S0ij, S0ji, rule):
+    """Coalition strengths after every third party's vote (SemiCommit), in place where possible.
+
+    ``u_ai`` (Bc, m, n) = u[h][n][h]; ``u_aj`` (Bc, m, n, n) = u[h][n][j] (overwritten).
+    """
+    m = len(hs)
+    n = u_aj.shape[-1]
+    ar = np.arange(n)
+    wn = w[:, None, :, None]
+    u_ni = u_ai[:, :, :, None]
+    u_nn = (Ad[:, None, :] + Bd[:, None, :] * Rh)[:, :, :, None]  # u[h][n][n] (Bc, m, n, 1)
+    # v0 = vote(w_n, u[h][n][i] - u[h][n][j])
+    v0 = np.subtract(u_ni, u_aj)
+    if rule == "Prop":
+        v0 *= wn
+    else:
+        v0 = vote(wn, v0, rule)
+    # pi_n = (S0ij + max(0, v0)) / (S0ij + S0ji + |v0|)
+    den = np.abs(v0)
+    den += (S0ij + S0ji)[:, :, None, :]
+    pin = np.maximum(v0, 0.0, out=v0)
+    pin += S0ij[:, :, None, :]
+    pin /= den
+    # E_join_i - E_join_j = beta + pi_n ((u_nn - u_ni) - beta), beta = u_nj - u_nn
+    beta = u_aj
+    beta -= u_nn
+    diff = np.subtract(u_nn - u_ni, beta, out=den)
+    diff *= pin
+    diff += beta
+    if rule == "Prop":
+        diff *= wn
+        v = diff
+    else:
+        v = vote(wn, diff, rule)
+    v[:, np.arange(m), hs, :] = 0.0  # n == initiator
+    v[:, :, ar, ar] = 0.0  # n == target
+    tot = v.sum(2)
+    vpos = np.maximum(v, 0.0, out=pin)
+    pos = vpos.sum(2)
+    return S0ij + pos, S0ji + (pos - tot)
 
 
 def _pair_victory(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray:
