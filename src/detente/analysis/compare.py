@@ -169,7 +169,7 @@ class Comparison:
             "scenarios": [{"label": lab, "name": s.name, "input_sha256": input_sha256(s)} for lab, s in zip(self.labels, self.scenarios)],
             "models": list(self.models),
             "forecasts": [{k: clean(v) for k, v in r.items()} for r in self.table.to_dict("records")],
-            "differences": self.differences.to_dict("records"),
+            "differences": [{k: clean(v) for k, v in r.items()} for r in self.differences.to_dict("records")],
             "meta": {"version": __version__, "seed": self.seed, "draws": self.draws, "notes": list(self.notes)},
         }
 

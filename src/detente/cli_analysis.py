@@ -1,0 +1,322 @@
+"""The analysis commands (``sensitivity``, ``advise``, ``compare``) and ``forecast --draws``.
+
+The main CLI calls :func:`register`; ``detente forecast --draws N`` calls
+:func:`forecast_draws`. User mistakes print their problems and exit with
+code 2; Ctrl-C stops with a message and exit code 130.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.table import Table
+
+from .errors import DetenteError, Problem
+
+
+def _consoles():
+    from .cli import err, out
+
+    return out, err
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors and Ctrl-C into clean messages and exit codes (2, 130)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _, err = _consoles()
+        try:
+            return fn(*args, **kwargs)
+        except DetenteError as e:
+            err.print(f"[bold red]error:[/bold red] {e.report()}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt as e:
+            msg = str(e) or "interrupted"
+            err.print(f"[yellow]stopped:[/yellow] {msg}")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _fmt(x: Any, digits: int = 1) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "-"
+    return f"{x:.{digits}f}"
+
+
+def _emit(text: str, output: Path | None = None) -> None:
+    from .cli import _write
+
+    _write(text, output)
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in ("table", "json", "csv"):
+        raise DetenteError([Problem(None, None, "--format", f"expected table, json or csv, got {fmt!r}")])
+    return fmt
+
+
+# -- Monte Carlo (forecast --draws) -----------------------------------------------------------------
+def render_monte_carlo_table(mc: Any) -> None:
+    """Print a Monte Carlo forecast: distribution per issue, thresholds, events."""
+    out, _ = _consoles()
+    s = mc.scenario
+    out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
+    t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
+    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"), ("meaning (median)", "left")]:
+        t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
+                     no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
+    for r in mc.summary().to_dict("records"):
+        t.add_row(r["issue"], _fmt(r["median"]), _fmt(r["mean"]), f"{_fmt(r['lo50'])}-{_fmt(r['hi50'])}",
+                  f"{_fmt(r['lo80'])}-{_fmt(r['hi80'])}", f"{_fmt(r['lo95'])}-{_fmt(r['hi95'])}", r["label"])
+    out.print(t)
+    th = mc.thresholds()
+    if len(th):
+        t = Table(title="Thresholds", title_justify="left", header_style="bold")
+        t.add_column("issue")
+        t.add_column("threshold")
+        t.add_column("level", justify="right")
+        t.add_column("probability", justify="right", style="bold")
+        for r in th.to_dict("records"):
+            sign = ">=" if r["direction"] == "above" else "<="
+            t.add_row(r["issue"], r["name"], f"{sign} {r['value']:g}", f"{100 * r['probability']:.0f}%")
+        out.print(t)
+    if s.events:
+        t = Table(title="Events", title_justify="left", header_style="bold")
+        t.add_column("event")
+        t.add_column("probability", justify="right")
+        t.add_column("happened in", justify="right")
+        shares = mc.event_shares
+        for e in s.events:
+            t.add_row(e.key, f"{e.probability:g}", f"{100 * shares[e.key]:.1f}% of draws")
+        out.print(t)
+    for note in mc.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+@_guarded
+def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any, output: Optional[Path] = None) -> None:
+    """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
+    from .analysis import monte_carlo
+    from .api import load
+
+    scen = load(scenario)
+    if model is None:
+        model = scen.model.name if scen.model else "compromise"
+        if scen.model and not params:
+            params = dict(scen.model.params)
+    if seed is None:
+        seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
+    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params)
+    fmt = _check_format(getattr(fmt, "value", fmt))
+    if fmt == "json":
+        _emit(mc.to_json(), output)
+    elif fmt == "csv":
+        _emit(mc.to_frame().to_csv(index=False), output)
+    else:
+        render_monte_carlo_table(mc)
+
+
+# -- sensitivity ----------------------------------------------------------------------------------------
+def render_sensitivity_table(res: Any, top: int = 10) -> None:
+    """Print the strongest drivers of each issue (a tornado chart's data, or Sobol indices)."""
+    out, _ = _consoles()
+    s = res.scenario
+    what = "one at a time" if res.method == "oat" else f"Sobol, {res.samples} base samples, {res.runs:,} runs"
+    out.print(f"[bold]{s.name}[/bold]  [dim]model: {res.model}; sensitivity {what}[/dim]")
+    df = res.table
+    for iss in s.issues:
+        sub = df[df["issue"] == iss.key].head(top)
+        if res.method == "oat":
+            base = sub["base"].iloc[0] if len(sub) else float("nan")
+            t = Table(title=f"{iss.key} (forecast {_fmt(base)})", title_justify="left", header_style="bold")
+            for c, j in [("input", "left"), ("range", "right"), ("forecast low -> high", "right"), ("swing", "right"), ("", "left")]:
+                t.add_column(c, justify=j, no_wrap=c != "input")  # type: ignore[arg-type]
+            width = max(float(sub["abs_swing"].max()) if len(sub) else 0.0, 1e-12)
+            for r in sub.to_dict("records"):
+                rng = "off -> on" if r["field"] == "event" else f"{r['low']:g} -> {r['high']:g}"
+                bar = "#" * int(round(20 * r["abs_swing"] / width))
+                t.add_row(r["label"], rng, f"{_fmt(r['forecast_low'])} -> {_fmt(r['forecast_high'])}", f"{r['swing']:+.2f}", bar)
+        else:
+            t = Table(title=iss.key, title_justify="left", header_style="bold")
+            for c, j in [("input", "left"), ("first-order S1", "right"), ("total ST", "right"), ("", "left")]:
+                t.add_column(c, justify=j, no_wrap=c != "input")  # type: ignore[arg-type]
+            for r in sub.to_dict("records"):
+                bar = "#" * int(round(20 * max(0.0, min(1.0, r["ST"]))))
+                t.add_row(r["label"], f"{r['S1']:.2f} +/- {r['S1_conf']:.2f}", f"{r['ST']:.2f} +/- {r['ST_conf']:.2f}", bar)
+        out.print(t)
+    out.print("[bold]Top drivers[/bold]")
+    for line in res.top_drivers(5):
+        out.print(f"  {line}")
+    for note in res.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+def sensitivity_cmd(
+    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
+    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    method: str = typer.Option("oat", "--method", help="oat (one at a time, a tornado) or sobol (global indices)."),
+    samples: int = typer.Option(1024, "--samples", "-n", help="Sobol base samples (a power of two)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the Sobol sequence, its bootstrap and stochastic models."),
+    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    top: int = typer.Option(10, "--top", help="Rows per issue in the table."),
+) -> None:
+    """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
+    from .analysis import sensitivity
+    from .cli import parse_params
+
+    fmt = _check_format(fmt)
+    if method not in ("oat", "sobol"):
+        raise DetenteError([Problem(None, None, "--method", f"expected oat or sobol, got {method!r}")])
+    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param))
+    if fmt == "json":
+        _emit(res.to_json())
+    elif fmt == "csv":
+        _emit(res.to_frame().to_csv(index=False))
+    else:
+        render_sensitivity_table(res, top)
+
+
+# -- advice ---------------------------------------------------------------------------------------------
+def render_advice_table(adv: Any, top: int = 8) -> None:
+    """Print each issue's levers, best first, with their gains' spread."""
+    out, _ = _consoles()
+    s = adv.scenario
+    out.print(f"[bold]{s.name}[/bold]  [dim]advice for {adv.actor}; model: {adv.model}, {adv.draws} draws, seed {adv.seed}[/dim]")
+    for b in adv.base.to_dict("records"):
+        t = Table(title=f"{b['issue']}: forecast {_fmt(b['forecast'])}, {adv.actor} wants {_fmt(b['ideal'])}",
+                  title_justify="left", header_style="bold")
+        for c, j in [("lever", "left"), ("gain", "right"), ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
+            t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
+        sub = adv.table[adv.table["issue"] == b["issue"]].head(top)
+        for r in sub.to_dict("records"):
+            t.add_row(r["lever"], f"{r['gain_mean']:+.1f}", f"{100 * r['share_of_distance']:.0f}%",
+                      f"{r['gain_p10']:+.1f} to {r['gain_p90']:+.1f}", f"{100 * r['p_helps']:.0f}%")
+        out.print(t)
+        tgt = adv.best_persuasion_target(b["issue"])
+        if tgt:
+            out.print(f"[dim]most gain per point of persuasion on {b['issue']}: {tgt}[/dim]")
+    out.print("[bold]In short[/bold]")
+    for line in adv.headline():
+        out.print(f"  {line}")
+    for note in adv.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+def advise_cmd(
+    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
+    actor: str = typer.Option(..., "--actor", "-a", help="The actor to advise (its key)."),
+    issue: Optional[str] = typer.Option(None, "--issue", "-i", help="One issue (default: every issue)."),
+    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    draws: int = typer.Option(200, "--draws", "-n", help="Monte Carlo draws shared by every lever."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+) -> None:
+    """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
+    from .analysis import advise
+    from .cli import parse_params
+
+    fmt = _check_format(fmt)
+    adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param))
+    if fmt == "json":
+        _emit(adv.to_json())
+    elif fmt == "csv":
+        _emit(adv.to_frame().to_csv(index=False))
+    else:
+        render_advice_table(adv)
+
+
+# -- compare --------------------------------------------------------------------------------------------
+def render_compare_table(cmp: Any) -> None:
+    """Print forecasts side by side, then the input differences."""
+    out, _ = _consoles()
+    interval = cmp.draws > 0
+    t = Table(title="Forecasts" + (f" (median of {cmp.draws:,} draws, 80% interval)" if interval else ""),
+              title_justify="left", header_style="bold")
+    t.add_column("issue")
+    t.add_column("scenario")
+    for m in cmp.models:
+        t.add_column(m, justify="right", style="bold cyan")
+    if len(cmp.labels) > 1:
+        t.add_column(f"vs {cmp.labels[0]}" + (f" ({cmp.models[0]})" if len(cmp.models) > 1 else ""), justify="right")
+    df = cmp.table.set_index(["scenario", "model", "issue"])
+    issues: list[str] = []
+    for s in cmp.scenarios:
+        issues += [k for k in s.issue_keys if k not in issues]
+    for iss in issues:
+        for lab in cmp.labels:
+            cells = [iss, lab]
+            for m in cmp.models:
+                if (lab, m, iss) in df.index:
+                    r = df.loc[(lab, m, iss)]
+                    cells.append(_fmt(r["forecast"]) + (f" ({_fmt(r['lo80'])}-{_fmt(r['hi80'])})" if interval else ""))
+                else:
+                    cells.append("-")
+            if len(cmp.labels) > 1:
+                key = (lab, cmp.models[0], iss)
+                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if key in df.index and math.isfinite(df.loc[key]["diff_scenario"]) else "-")
+            t.add_row(*cells)
+    out.print(t)
+    if len(cmp.labels) > 1:
+        if cmp.identical:
+            out.print(f"[green]no input differences[/green] between the scenarios and {cmp.labels[0]}")
+        else:
+            d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
+            for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
+                d.add_column(c)
+            for r in cmp.differences.to_dict("records"):
+                d.add_row(r["scenario"], _cell(r["actor"]), _cell(r["issue"]), r["field"], _show(r["a"]), _show(r["b"]))
+            out.print(d)
+    for note in cmp.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
+def _cell(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else str(v)
+
+
+def _show(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "[dim]absent[/dim]"
+    if isinstance(v, dict) and "value" in v:
+        rng = f" [{v['low']:g}, {v['high']:g}]" if "low" in v and "high" in v else ""
+        extra = "".join(f" {k}={v[k]}" for k in ("dist", "sd") if k in v)
+        return f"{v['value']:g}{rng}{extra}"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def compare_cmd(
+    scenarios: list[str] = typer.Argument(..., help="Two or more scenario files or shipped examples' names."),
+    models: str = typer.Option("compromise", "--models", "-m", help="Comma-separated model names."),
+    draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws (0: one deterministic run each)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+) -> None:
+    """Forecast scenarios with models side by side, and list the inputs that differ."""
+    from .analysis import compare
+
+    fmt = _check_format(fmt)
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    cmp = compare(scenarios, names, draws=draws, seed=seed)
+    if fmt == "json":
+        _emit(cmp.to_json())
+    elif fmt == "csv":
+        _emit(cmp.to_frame().to_csv(index=False))
+    else:
+        render_compare_table(cmp)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``sensitivity``, ``advise`` and ``compare`` to the ``detente`` app."""
+    app.command("sensitivity")(_guarded(sensitivity_cmd))
+    app.command("advise")(_guarded(advise_cmd))
+    app.command("compare")(_guarded(compare_cmd))
