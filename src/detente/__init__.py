@@ -12,5 +12,6 @@ from .api import forecast, load, model_params  # noqa: E402
 from .errors import DetenteError, Problem, ScenarioError  # noqa: E402
 from .result import Result  # noqa: E402
 from .scenario import Scenario  # noqa: E402
+from .analysis import advise, compare, monte_carlo, sensitivity  # noqa: E402
 
-__all__ = ["__version__", "load", "forecast", "model_params", "Result", "Scenario", "DetenteError", "ScenarioError", "Problem"]
+__all__ = ["__version__", "load", "forecast", "model_params", "Result", "Scenario", "DetenteError", "ScenarioError", "Problem", "monte_carlo", "sensitivity", "advise", "compare"]

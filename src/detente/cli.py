@@ -143,10 +143,15 @@ def forecast(
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for stochastic models."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
+    draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws over ranges and events (0: one run)."),
 ) -> None:
     """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks)."""
     from .api import forecast as run_forecast
 
+    if draws > 0:
+        from .cli_analysis import forecast_draws
+
+        return forecast_draws(scenario, model, parse_params(param), draws, seed, format, output)
     result = run_forecast(scenario, model, seed=seed, **parse_params(param))
     if format == Format.json:
         _write(result.to_json(), output)
@@ -211,7 +216,7 @@ def _register_extensions() -> None:
         importlib.import_module(mod).register(app)
 
 
-_EXTENSIONS: list[str] = ["detente.cli_backtest"]
+_EXTENSIONS: list[str] = ["detente.cli_backtest", "detente.cli_analysis", "detente.cli_report"]
 
 
 def main(argv: list[str] | None = None) -> int:
