@@ -1,0 +1,376 @@
+"""Compute everything a report shows, as one JSON-able dict.
+
+:func:`compute` runs the forecast (and, where the analysis package offers them,
+Monte Carlo and sensitivity analysis, and the comparison of variants), draws
+every chart as inline SVG and returns a plain dict: the *report data*. The
+HTML report (:mod:`detente.report.html`) and the web app both render from
+that dict, and the web app's run store keeps it, so a stored run shows exactly
+what was shown when it ran.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..api import forecast, load
+from ..errors import DetenteError
+from ..result import input_sha256
+from . import charts
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+class Cancelled(Exception):
+    """The run was cancelled between two of its steps."""
+
+
+_ANALYSIS_NAMES = {"monte_carlo": ("montecarlo", "monte_carlo"), "advise": ("advice", "advise"),
+                   "sensitivity": ("sensitivity",), "compare": ("compare",)}
+
+
+def analysis_module(name: str) -> Any | None:
+    """The analysis module for ``name`` (monte_carlo, sensitivity, advise, compare) if it exists, else None."""
+    for mod in _ANALYSIS_NAMES.get(name, (name,)):
+        found = _find(mod)
+        if found is not None:
+            return found
+    return None
+
+
+def _find(name: str) -> Any | None:
+    full = f"detente.analysis.{name}"
+    try:
+        if importlib.util.find_spec("detente.analysis") is None or importlib.util.find_spec(full) is None:
+            return None
+    except (ImportError, ValueError):
+        return None
+    try:
+        return importlib.import_module(full)
+    except Exception:  # a half-written module of a colleague must not break reports
+        log.exception("cannot import %s", full)
+        return None
+
+
+def bdm_expected_utilities() -> Callable[..., Any] | None:
+    """``detente.models.bdm.expected_utilities`` if the bdm module offers it."""
+    try:
+        from ..models import bdm
+    except ImportError:
+        return None
+    return getattr(bdm, "expected_utilities", None)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _value(v: Any) -> dict[str, Any]:
+    """A scenario Value as a small dict for the tables."""
+    return {k: getattr(v, k) for k in ("value", "low", "high", "why", "source") if getattr(v, k) is not None}
+
+
+def scenario_tables(scen: Any) -> dict[str, Any]:
+    """The scenario's inputs as plain rows: issues, actors (with rationales), events, sources."""
+    issues = [
+        {
+            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale),
+            "labels": [[float(k), v] for k, v in sorted(i.labels.items())], "status_quo": i.status_quo,
+            "thresholds": [t.model_dump() for t in i.thresholds],
+        }
+        for i in scen.issues
+    ]
+    colors = charts.actor_colors(scen)
+    actors = [
+        {
+            "key": a.key, "name": a.name, "group": a.group, "color": colors[a.key], "notes": a.notes,
+            "capability": _value(a.capability),
+            "positions": {k: _value(v) for k, v in a.positions.items()},
+            "salience": {k: _value(v) for k, v in a.salience.items()},
+        }
+        for a in scen.actors
+    ]
+    events = [
+        {"key": e.key, "name": e.name, "type": e.type, "round": scen.event_round(e), "actor": e.actor,
+         "probability": e.probability, "why": e.why, "source": e.source}
+        for e in scen.events
+    ]
+    return {"issues": issues, "actors": actors, "events": events, "sources": list(scen.sources),
+            "salience_scale": scen.salience_scale}
+
+
+class _Steps:
+    """Progress reporting and cancellation between the steps of a run."""
+
+    def __init__(self, progress: Progress | None, cancel: threading.Event | None):
+        self.progress, self.cancel = progress, cancel
+
+    def __call__(self, frac: float, message: str) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+        if self.progress is not None:
+            self.progress(frac, message)
+
+
+class _Charts(list):
+    """The charts of a report as SVG, optionally also written as PNG files."""
+
+    def __init__(self, png_dir: Path | None = None, dpi: int = 150):
+        super().__init__()
+        self.png_dir, self.dpi, self.pngs = png_dir, dpi, []
+
+    def add(self, section: str, cid: str, title: str, fig: Any) -> None:
+        self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})
+        if self.png_dir is not None:
+            self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
+
+
+# ----------------------------------------------------------------------------- analyses (guarded)
+
+
+def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, notes: list[str],
+                     step: Any = None) -> dict | None:
+    """Monte Carlo through ``detente.analysis.monte_carlo`` as plain arrays, or None with a note."""
+    mc = analysis_module("monte_carlo")
+    if mc is None:
+        notes.append("Monte Carlo: the analysis package (detente.analysis.monte_carlo) is not installed in this version.")
+        return None
+    try:
+        from ._adapt import monte_carlo_arrays
+
+        return monte_carlo_arrays(mc, scen, model, params, draws, seed, step=step)
+    except (DetenteError, Cancelled):
+        raise
+    except Exception as e:  # pragma: no cover - depends on a module still being written
+        log.exception("monte carlo failed")
+        notes.append(f"Monte Carlo could not run: {type(e).__name__}: {e}")
+        return None
+
+
+def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, notes: list[str]) -> dict | None:
+    sens = analysis_module("sensitivity")
+    if sens is None:
+        notes.append("Sensitivity: the analysis package (detente.analysis.sensitivity) is not installed in this version.")
+        return None
+    try:
+        from ._adapt import sensitivity_rows
+
+        return sensitivity_rows(sens, scen, model, params, seed)
+    except DetenteError:
+        raise
+    except Exception as e:  # pragma: no cover
+        log.exception("sensitivity failed")
+        notes.append(f"Sensitivity analysis could not run: {type(e).__name__}: {e}")
+        return None
+
+
+def _quadrants(scen: Any, result: Any, params: Any, notes: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
+    fn = bdm_expected_utilities()
+    if fn is None:
+        notes.append(
+            "BDM quadrant map: needs detente.models.bdm.expected_utilities(inputs, params) returning each actor's "
+            "view of each rival (E^i(U_ij), E^i(U_ji)); the bdm module does not offer it yet."
+        )
+        return None
+    try:
+        from ._adapt import quadrant_arrays
+
+        return quadrant_arrays(fn, scen, params)
+    except Exception as e:  # pragma: no cover
+        log.exception("expected utilities failed")
+        notes.append(f"BDM quadrant map could not be computed: {type(e).__name__}: {e}")
+        return None
+
+
+# ----------------------------------------------------------------------------- compute
+
+
+def compute(
+    scenario: Any,
+    model: str | None = None,
+    params: dict[str, Any] | None = None,
+    *,
+    seed: int | None = None,
+    draws: int = 0,
+    sensitivity: bool = True,
+    compare: Sequence[Any] = (),
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    png_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Forecast a scenario and gather every table and chart of its report.
+
+    Parameters
+    ----------
+    scenario : Scenario, path, shipped name or dict
+    model : str, optional
+        Default: the scenario's own model choice, else ``compromise``.
+    params : dict, optional
+        The model's parameters.
+    seed : int, optional
+    draws : int
+        Monte Carlo draws (0: none).
+    sensitivity : bool
+        Run the sensitivity analysis when the analysis package offers it.
+    compare : sequence of scenarios
+        Further scenarios (variants) to forecast with the same model and compare.
+    progress : callable(fraction, message), optional
+    cancel : threading.Event, optional
+        When set, the run stops at its next step with :class:`Cancelled`.
+    png_dir : path, optional
+        Also write every chart as a PNG file there (``pngs`` lists them).
+
+    Returns
+    -------
+    dict
+        The report data: ``scenario`` (name, description, date), ``inputs``
+        (:func:`scenario_tables`), ``result`` (the forecast's JSON contract),
+        ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows,
+        ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``notes``
+        and ``meta``.
+
+    Raises
+    ------
+    DetenteError
+        For a bad scenario, model or parameter.
+    Cancelled
+        When ``cancel`` was set.
+    """
+    step = _Steps(progress, cancel)
+    step(0.02, "loading the scenario")
+    scen = load(scenario)
+    params = dict(params or {})
+    step(0.08, "forecasting")
+    result = forecast(scen, model, seed=seed, **params)
+    model = result.model
+    params_used = result.params.model_dump(mode="json")
+    rdict = result.to_dict()
+    notes: list[str] = list(result.notes)
+    out_charts = _Charts(Path(png_dir) if png_dir is not None else None)
+    if out_charts.png_dir is not None:
+        out_charts.png_dir.mkdir(parents=True, exist_ok=True)
+
+    step(0.2, "drawing the trajectories")
+    for iss in scen.issues:
+        out_charts.add("trajectories", f"trajectory-{iss.key}", f"{iss.name}: positions by round",
+               charts.trajectory_figure(result, iss.key))
+    out_charts.add("power", "power", "Effective power (capability x salience)", charts.power_figure(scen))
+
+    mc_data = None
+    if draws and draws > 0:
+        step(0.3, f"Monte Carlo: {draws} draws")
+        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, notes, step=step)
+        if mc_data is not None:
+            step(0.55, "drawing the Monte Carlo charts")
+            for iss in scen.issues:
+                q = mc_data["quantiles"].get(iss.key)
+                if q is not None:
+                    out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
+                           charts.fan_figure(scen, iss.key, mc_data["rounds"], q,
+                                             point=[h["forecast"][iss.key] for h in rdict["history"]]
+                                             if len(rdict["history"]) == len(mc_data["rounds"]) else None,
+                                             draws=mc_data["draws"]))
+                f = mc_data["finals"].get(iss.key)
+                if f is not None:
+                    out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
+                           charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
+
+    quad = None
+    if model == "bdm":
+        step(0.6, "expected-utility quadrants")
+        quad = _quadrants(scen, result, result.params, notes)
+        if quad:
+            for key, eu_s, eu_o in quad:
+                out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: expected-utility quadrants",
+                       charts.quadrant_figure(scen, key, eu_s, eu_o))
+    else:
+        notes.append("BDM quadrant map: shown for the bdm model only (run with --model bdm).")
+
+    sens = None
+    if sensitivity:
+        step(0.7, "sensitivity analysis")
+        sens = _run_sensitivity(scen, model, dict(params), seed, notes)
+        if sens:
+            for iss in scen.issues:
+                rows = sens["rows"].get(iss.key)
+                if rows:
+                    out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
+                           charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
+                                                 rows, xlabel=f"forecast of {iss.key}"))
+
+    comparison = None
+    if compare:
+        step(0.85, "comparing variants")
+        rows = [(scen.name, result.forecast)]
+        for other in compare:
+            o = load(other)
+            r2 = forecast(o, model, seed=seed, **params)
+            rows.append((o.name, r2.forecast))
+        comparison = {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows],
+                      "issues": scen.issue_keys}
+        out_charts.add("comparison", "comparison", "Comparison of forecasts", charts.comparison_figure(scen, rows))
+
+    step(0.95, "finishing")
+    summary = []
+    for iss in scen.issues:
+        entry = rdict["issues"][iss.key]
+        row = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"], "label": entry.get("label", ""),
+               "scale": entry["scale"]}
+        if mc_data is not None and iss.key in mc_data["finals"]:
+            x = np.asarray(mc_data["finals"][iss.key], float)
+            row["p5"], row["p50"], row["p95"] = (float(v) for v in np.nanpercentile(x, [5, 50, 95]))
+            row["thresholds"] = [
+                {"name": t.name, "value": t.value, "direction": t.direction,
+                 "probability": float(np.mean(x >= t.value) if t.direction == "above" else np.mean(x <= t.value))}
+                for t in iss.thresholds
+            ]
+        summary.append(row)
+    import datetime as _dt
+
+    return {
+        "kind": "detente-report",
+        "scenario": {"name": scen.name, "description": scen.description,
+                     "date": scen.date.isoformat() if scen.date else None, "rounds": scen.rounds,
+                     "calendar": scen.calendar.model_dump(mode="json") if scen.calendar else None},
+        "inputs": scenario_tables(scen),
+        "result": rdict,
+        "summary": summary,
+        "charts": list(out_charts),
+        "pngs": [str(p) for p in out_charts.pngs],
+        "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
+        "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
+        "comparison": comparison,
+        "notes": notes,
+        "meta": {
+            "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),
+            "input_sha256": input_sha256(scen),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def write_pngs(scenario: Any, directory: str | Path, model: str | None = None, params: dict | None = None,
+               **kw: Any) -> list[Path]:
+    """Write every chart of a report as a PNG file into ``directory``.
+
+    Parameters
+    ----------
+    scenario, model, params, **kw
+        As for :func:`compute`.
+    directory : path
+
+    Returns
+    -------
+    list of Path
+        The files written, named after the charts' ids (``trajectory-deal.png``, ...).
+    """
+    data = compute(scenario, model, params, png_dir=directory, **kw)
+    return [Path(p) for p in data["pngs"]]

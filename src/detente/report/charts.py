@@ -1,0 +1,476 @@
+"""Charts of scenarios and forecasts, as matplotlib figures.
+
+Every function here builds a :class:`matplotlib.figure.Figure` without pyplot
+(so it is safe in the web app's worker threads) and returns it. Turn a figure
+into inline SVG with :func:`to_svg` or into a PNG file with :func:`to_png`.
+
+Actors keep one colour across every chart: their ``color`` in the scenario,
+else a fixed palette by actor order (:func:`actor_colors`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+import textwrap
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+#: Colours for actors without their own, in actor order (colour-blind friendly first).
+PALETTE = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
+    "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+]
+FORECAST_COLOR = "#111111"
+INK = "#222222"
+GRID = "#e3e3e3"
+
+_STYLE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 9.5,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 9.5,
+    "axes.edgecolor": "#888888",
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": GRID,
+    "grid.linewidth": 0.8,
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "legend.frameon": False,
+    "legend.fontsize": 8.5,
+    "svg.fonttype": "none",
+}
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new figure with detente's style applied."""
+    matplotlib.rcParams.update(_STYLE)
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def actor_colors(scenario: Any) -> dict[str, str]:
+    """One colour per actor key: the actor's own ``color``, else the palette by order.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    dict of str -> str
+    """
+    out: dict[str, str] = {}
+    for n, a in enumerate(scenario.actors):
+        out[a.key] = a.color or PALETTE[n % len(PALETTE)]
+    return out
+
+
+def actor_label(actor: Any, width: int = 24) -> str:
+    """A short label for an actor: its name without a parenthetical, else its key when too long."""
+    name = re.sub(r"\s*\(.*?\)\s*", " ", actor.name or actor.key).strip()
+    return name if 0 < len(name) <= width else actor.key
+
+
+def _short(text: str, width: int = 28, lines: int = 2) -> str:
+    """``text`` wrapped to ``width`` columns, at most ``lines`` lines."""
+    parts = textwrap.wrap(str(text), width) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "\u2026"
+    return "\n".join(parts)
+
+
+def _scale_axis(ax: Any, issue: Any, axis: str = "y", wrap: int = 32) -> None:
+    """Label an axis with the issue's scale labels (or its plain numbers)."""
+    lo, hi = issue.scale
+    pad = 0.03 * (hi - lo)
+    if axis == "y":
+        ax.set_ylim(lo - pad, hi + pad)
+    else:
+        ax.set_xlim(lo - pad, hi + pad)
+    if issue.labels:
+        ticks = sorted(issue.labels)
+        names = [f"{_short(issue.labels[t], wrap)} ({t:g})" for t in ticks]
+        (ax.set_yticks if axis == "y" else ax.set_xticks)(ticks)
+        (ax.set_yticklabels if axis == "y" else ax.set_xticklabels)(names, fontsize=7.5)
+
+
+def round_labels(scenario: Any, rounds: int) -> list[str]:
+    """Tick labels for rounds 0..rounds: dates from the calendar when there is one."""
+    cal = getattr(scenario, "calendar", None)
+    if cal is None:
+        return [str(t) for t in range(rounds + 1)]
+    out = []
+    for t in range(rounds + 1):
+        d: _dt.date = cal.date_of(max(t, 1)) if t else cal.start
+        out.append("start" if t == 0 else f"{d:%b %Y}")
+    return out
+
+
+def _round_axis(ax: Any, scenario: Any, rounds: int) -> None:
+    ax.set_xlim(-0.3, rounds + 0.3)
+    if rounds == 0:
+        ax.set_xticks([0])
+        ax.set_xticklabels(["forecast"])
+        ax.set_xlabel("")
+        return
+    step = max(1, int(np.ceil(rounds / 10)))
+    ticks = list(range(0, rounds + 1, step))
+    labels = round_labels(scenario, rounds)
+    ax.set_xticks(ticks)
+    if scenario.calendar is not None:
+        ax.set_xticklabels([f"{t}\n{labels[t]}" for t in ticks], fontsize=7.5)
+        ax.set_xlabel(f"round (one round = {scenario.calendar.round})")
+    else:
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.set_xlabel("round")
+
+
+# ----------------------------------------------------------------------------- trajectories
+
+
+def trajectory_figure(result: Any, issue_key: str) -> Figure:
+    """Every actor's position on one issue round by round, with the forecast line.
+
+    Parameters
+    ----------
+    result : Result
+    issue_key : str
+
+    Returns
+    -------
+    Figure
+    """
+    scen = result.scenario
+    issue = scen.issue(issue_key)
+    hist = result.history
+    colors = actor_colors(scen)
+    T = hist[-1]["round"]
+    fig = _figure(9.0, 4.4)
+    ax = fig.add_subplot()
+    rounds = [h["round"] for h in hist]
+    for a in scen.actors:
+        ys = [h["positions"].get(a.key, {}).get(issue_key) for h in hist]
+        y = np.array([np.nan if v is None else v for v in ys], float)
+        if np.all(np.isnan(y)):
+            continue
+        ax.plot(rounds, y, color=colors[a.key], lw=1.8, marker="o" if T <= 20 else None, ms=3.2,
+                label=actor_label(a), alpha=0.9)
+    fc = np.array([np.nan if h["forecast"][issue_key] is None else h["forecast"][issue_key] for h in hist], float)
+    ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"forecast ({result.model})", zorder=5)
+    final = fc[-1]
+    if np.isfinite(final):
+        ax.annotate(f"{final:.0f}", (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=9, fontweight="bold", color=FORECAST_COLOR, annotation_clip=False)
+    if issue.status_quo is not None:
+        ax.axhline(issue.status_quo, color="#999999", lw=1, ls=":", zorder=1)
+        ax.annotate("status quo", (0, issue.status_quo), xytext=(2, 3), textcoords="offset points",
+                    fontsize=7, color="#777777")
+    for ev in result.events:
+        if ev.get("happened") and 0 < ev["round"] <= T:
+            ax.axvline(ev["round"] - 0.5, color="#b0b0b0", lw=1, ls="-.", zorder=1)
+            ax.annotate(_short(ev["name"], 22, 2), (ev["round"] - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(3, -3), textcoords="offset points", fontsize=6.5, color="#666666", va="top")
+    _scale_axis(ax, issue)
+    _round_axis(ax, scen, T)
+    ax.set_ylabel(issue.name if len(issue.name) < 40 else issue.key)
+    ax.set_title(f"{issue.name}: positions by round")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), borderaxespad=0)
+    return fig
+
+
+# ----------------------------------------------------------------------------- effective power
+
+
+def power_figure(scenario: Any) -> Figure:
+    """Effective power (capability x salience) of each actor on each issue, as shares.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    Figure
+    """
+    colors = actor_colors(scenario)
+    actors = scenario.actors
+    issues = scenario.issues
+    D = len(issues)
+    fig = _figure(min(3.2 * D + 2.0, 12.0), 0.32 * len(actors) + 1.6)
+    axes = fig.subplots(1, D, sharey=True, squeeze=False)[0]
+    ypos = np.arange(len(actors))[::-1]
+    for ax, iss in zip(axes, issues):
+        w = np.array([
+            a.capability.value * (a.salience[iss.key].value if iss.key in a.salience else 0.0) / scenario.salience_scale
+            for a in actors
+        ])
+        share = 100.0 * w / w.sum() if w.sum() > 0 else w
+        ax.barh(ypos, share, color=[colors[a.key] for a in actors], height=0.7)
+        for y, v in zip(ypos, share):
+            ax.annotate(f"{v:.0f}%", (v, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7.5)
+        ax.set_title(_short(iss.name, 30, 2), fontsize=9.5)
+        ax.set_xlim(0, max(share.max() * 1.25, 1.0))
+        ax.set_xlabel("share of effective power (%)")
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(ypos)
+    axes[0].set_yticklabels([actor_label(a) for a in actors])
+    fig.suptitle("Effective power: capability \u00d7 salience, per issue", x=0.01, ha="left", fontweight="bold", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- Monte Carlo
+
+
+def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: dict[float, Sequence[float]],
+               point: Sequence[float] | None = None, draws: int | None = None) -> Figure:
+    """A fan chart of the forecast's spread by round.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    issue_key : str
+    rounds : sequence of int
+    quantiles : dict of float -> sequence of float
+        The forecast's quantiles per round, e.g. ``{0.05: [...], 0.25: [...],
+        0.5: [...], 0.75: [...], 0.95: [...]}``.
+    point : sequence of float, optional
+        The deterministic forecast by round.
+    draws : int, optional
+        For the title.
+    """
+    issue = scenario.issue(issue_key)
+    fig = _figure(9.0, 4.0)
+    ax = fig.add_subplot()
+    r = np.asarray(rounds)
+    qs = sorted(quantiles)
+    pairs = [(qs[i], qs[-1 - i]) for i in range(len(qs) // 2)]
+    for n, (lo, hi) in enumerate(pairs):
+        shade = 0.18 + 0.22 * n
+        ax.fill_between(r, quantiles[lo], quantiles[hi], color="#3465a4", alpha=shade, lw=0,
+                        label=f"{100 * lo:g}\u2013{100 * hi:g}% of draws")
+    if 0.5 in quantiles:
+        ax.plot(r, quantiles[0.5], color="#1b3a66", lw=2.0, label="median of draws")
+    if point is not None:
+        ax.plot(r, point, color=FORECAST_COLOR, lw=2.2, ls="--", label="point forecast")
+    _scale_axis(ax, issue)
+    _round_axis(ax, scenario, int(r.max()) if len(r) else 0)
+    ax.set_ylabel(issue.key)
+    ax.set_title(f"{issue.name}: Monte Carlo spread" + (f" ({draws} draws)" if draws else ""))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], point: float | None = None) -> Figure:
+    """A histogram of the final forecast over Monte Carlo draws, with the issue's thresholds.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    issue_key : str
+    finals : sequence of float
+        The final forecast of every draw.
+    point : float, optional
+        The deterministic forecast.
+    """
+    issue = scenario.issue(issue_key)
+    x = np.asarray(finals, float)
+    x = x[np.isfinite(x)]
+    fig = _figure(9.0, 3.6)
+    ax = fig.add_subplot()
+    lo, hi = issue.scale
+    ax.hist(x, bins=np.linspace(lo, hi, 41), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
+            label=f"{len(x)} draws")
+    if point is not None:
+        ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {point:.0f}")
+    for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
+        share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
+        ax.axvline(th.value, color="#c4a000", lw=1.3)
+        sign = "\u2265" if th.direction == "above" else "\u2264"
+        ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {100 * share:.0f}%",
+                    (th.value, 1.0 - 0.16 * n_th), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                    textcoords="offset points", fontsize=7, va="top", color="#6b5800",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+    _scale_axis(ax, issue, axis="x", wrap=14)
+    for t in ax.get_xticklabels():
+        t.set_fontsize(6.5)
+    ax.set_ylabel("share of draws (%)")
+    ax.set_title(f"{issue.name}: distribution of the final forecast")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+# ----------------------------------------------------------------------------- sensitivity
+
+
+def tornado_figure(title: str, base: float, rows: Sequence[tuple[str, float, float]], xlabel: str = "forecast",
+                   top: int = 12) -> Figure:
+    """A tornado chart: how far the forecast moves when each input goes to its low and high end.
+
+    Parameters
+    ----------
+    title : str
+    base : float
+        The forecast at the point values.
+    rows : sequence of (label, forecast at low, forecast at high)
+    xlabel : str
+    top : int
+        Show the ``top`` widest bars.
+    """
+    rows = sorted(rows, key=lambda r: abs(r[2] - r[1]), reverse=True)[:top]
+    fig = _figure(9.0, 0.34 * len(rows) + 1.5)
+    ax = fig.add_subplot()
+    y = np.arange(len(rows))[::-1]
+    for yy, (label, lo, hi) in zip(y, rows):
+        ax.barh(yy, lo - base, left=base, color="#d9822b", height=0.65, label="input at its low end" if yy == y[0] else None)
+        ax.barh(yy, hi - base, left=base, color="#3465a4", height=0.65, label="input at its high end" if yy == y[0] else None)
+    ax.axvline(base, color=FORECAST_COLOR, lw=1.5)
+    ax.set_yticks(y)
+    ax.set_yticklabels([_short(r[0], 40, 1) for r in rows], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def comparison_figure(scenario: Any, rows: Sequence[tuple[str, dict[str, float | None]]]) -> Figure:
+    """The forecasts of several scenarios (or models) side by side on each issue's scale.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The first scenario, whose issues and labels set the axes.
+    rows : sequence of (label, {issue key: forecast})
+    """
+    issues = scenario.issues
+    fig = _figure(9.0, 1.35 * len(issues) + 1.0)
+    axes = fig.subplots(len(issues), 1, squeeze=False)[:, 0]
+    marks = ["o", "s", "D", "^", "v", "P", "X", "*"]
+    for ax, iss in zip(axes, issues):
+        lo, hi = iss.scale
+        ax.hlines(0, lo, hi, color="#bbbbbb", lw=2)
+        for n, (label, fc) in enumerate(rows):
+            v = fc.get(iss.key)
+            if v is None:
+                continue
+            ax.plot([v], [0], marker=marks[n % len(marks)], ms=10, ls="none", color=PALETTE[n % len(PALETTE)],
+                    label=label, markeredgecolor="white", zorder=3)
+        _scale_axis(ax, iss, axis="x", wrap=16)
+        for t in ax.get_xticklabels():
+            t.set_fontsize(6.5)
+        ax.set_yticks([])
+        ax.set_ylim(-1, 1)
+        ax.spines["left"].set_visible(False)
+        ax.grid(False)
+        ax.set_title(iss.name, fontsize=9.5)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.suptitle("Comparison of forecasts", x=0.01, ha="left", fontweight="bold", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- BDM quadrants
+
+
+def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other: np.ndarray,
+                    actor_keys: Iterable[str] | None = None) -> Figure:
+    """Bueno de Mesquita's quadrant map for one issue: each actor's view of each rival.
+
+    One small panel per actor i; each rival j is a point at (E^i(U_ij),
+    E^i(U_ji)): i's expected utility of challenging j, and i's estimate of j's
+    expected utility of challenging i. The quadrants read as conflict (both
+    positive), compromise / capitulation (one side positive) and status quo.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    issue_key : str
+    eu_self, eu_other : ndarray, shape (n, n)
+        ``eu_self[i, j]`` = E^i(U_ij), ``eu_other[i, j]`` = E^i(U_ji).
+    actor_keys : iterable of str, optional
+        Limit the panels to these actors.
+    """
+    colors = actor_colors(scenario)
+    keys = scenario.actor_keys
+    show = [k for k in (actor_keys or keys)]
+    ncol = min(4, len(show))
+    nrow = int(np.ceil(len(show) / ncol))
+    fig = _figure(2.6 * ncol + 1.6, 2.5 * nrow + 0.8)
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    lim = max(float(np.nanmax(np.abs(np.concatenate([eu_self.ravel(), eu_other.ravel()])))), 1e-9) * 1.15
+    for ax, key in zip(axes, show):
+        i = keys.index(key)
+        ax.axhline(0, color="#888888", lw=0.8)
+        ax.axvline(0, color="#888888", lw=0.8)
+        ax.plot([-lim, lim], [lim, -lim], color="#cccccc", lw=0.8, ls=":")
+        for j, other in enumerate(keys):
+            if j == i or not np.isfinite(eu_self[i, j]):
+                continue
+            ax.plot(eu_self[i, j], eu_other[i, j], "o", color=colors[other], ms=6, label=other)
+            ax.annotate(other, (eu_self[i, j], eu_other[i, j]), xytext=(3, 2), textcoords="offset points", fontsize=6.5)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_title(f"{key}'s view", fontsize=9, color=colors[key])
+        ax.set_xlabel(f"E(U) of {key}", fontsize=7.5)
+        ax.set_ylabel("E(U) of rival", fontsize=7.5)
+        ax.tick_params(labelsize=6.5)
+        for (x, y, txt) in [(0.97, 0.97, "conflict"), (0.97, 0.03, "compromise /\ncapitulation"),
+                            (0.03, 0.97, "compromise /\ncapitulation"), (0.03, 0.03, "status quo")]:
+            ax.text(x, y, txt, transform=ax.transAxes, ha="right" if x > 0.5 else "left",
+                    va="top" if y > 0.5 else "bottom", fontsize=6, color="#999999")
+    for ax in axes[len(show):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{scenario.issue(issue_key).name}: expected-utility quadrants", x=0.01, ha="left",
+                 fontweight="bold", fontsize=11)
+    return fig
+
+
+# ----------------------------------------------------------------------------- output
+
+
+_SVG_HEAD = re.compile(r"^.*?(<svg\b)", re.S)
+
+
+def to_svg(fig: Figure, title: str | None = None) -> str:
+    """The figure as an inline ``<svg>`` element (no XML prolog, no doctype).
+
+    Parameters
+    ----------
+    fig : Figure
+    title : str, optional
+        Added as the SVG's ``<title>`` (read by screen readers).
+    """
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    svg = _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
+    svg = svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
+    if title:
+        esc = title.replace("&", "&amp;").replace("<", "&lt;")
+        svg = re.sub(r"(<svg\b[^>]*>)", lambda m: m.group(1) + f"<title>{esc}</title>", svg, count=1)
+    return svg
+
+
+def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
+    """Write the figure as a PNG file and return its path."""
+    p = Path(path)
+    fig.savefig(p, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return p

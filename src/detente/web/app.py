@@ -1,0 +1,528 @@
+"""The detente web app: a REST API (documented at ``/docs``) and a browser UI.
+
+Build it with :func:`create_app`; ``detente serve`` runs it with uvicorn.
+Every asset is served by the app itself: nothing loads from the network.
+
+Errors: bad input answers 422 with ``{"problems": [{file, line, field,
+reason}], ...}`` (the CLI's report), a body over 5 MB 413, an unknown run or
+job 404, and an internal error a generic 500 (logged, no traceback in the
+response).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, File, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import __version__, models
+from ..errors import DetenteError, Problem
+from ..report import build as report_build
+from ..report.html import render as render_html
+from .jobs import JobManager
+from .store import RunStore
+
+log = logging.getLogger("detente.web")
+
+MAX_BODY = 5 * 1024 * 1024
+STATIC = Path(__file__).resolve().parent / "static"
+FLAGSHIP = "korea-2019"
+
+
+# ----------------------------------------------------------------------------- request bodies
+
+
+class ScenarioInput(BaseModel):
+    """A scenario: a shipped example's ``name``, a ``scenario`` dict, or a file's ``text``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, description="A shipped example, e.g. korea-2019.")
+    scenario: dict[str, Any] | None = Field(None, description="A scenario in the schema, as JSON.")
+    text: str | None = Field(None, description="A scenario file's content (YAML, JSON or CSV).")
+    format: Literal["yaml", "json", "csv"] | None = Field(None, description="The format of `text` (default: from `filename`, else yaml).")
+    filename: str | None = Field(None, description="The file name `text` came from (used in problem reports).")
+
+
+class RunRequest(ScenarioInput):
+    """A forecast: a scenario, a model and its parameters, seed and Monte Carlo draws."""
+
+    model: str | None = Field(None, description="Model name (default: the scenario's own choice, else compromise).")
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    draws: int = Field(0, ge=0, le=100_000, description="Monte Carlo draws (0: none).")
+    sensitivity: bool = Field(False, description="Also run the sensitivity analysis.")
+    compare: list[ScenarioInput] = Field(default_factory=list, description="Variants to compare with.")
+
+
+class CompareRequest(BaseModel):
+    """Several scenarios forecast with one model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenarios: list[ScenarioInput] = Field(..., min_length=2)
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+
+
+class JobRequest(RunRequest):
+    """A background run."""
+
+    kind: Literal["forecast", "sensitivity", "compare"] = "forecast"
+
+
+# ----------------------------------------------------------------------------- scenarios from requests
+
+
+def _safe_name(name: str | None, fmt: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(name or "").name).strip("._") or "scenario"
+    suffix = {"yaml": ".yaml", "json": ".json", "csv": ".csv"}[fmt]
+    if not base.lower().endswith((".yaml", ".yml", ".json", ".csv")):
+        base += suffix
+    return base
+
+
+def _fmt_of(inp: ScenarioInput) -> str:
+    if inp.format:
+        return inp.format
+    suf = Path(inp.filename or "").suffix.lower()
+    return {".json": "json", ".csv": "csv"}.get(suf, "yaml")
+
+
+def _jsonable(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
+    """The validated scenario of a request and the raw dict it came from.
+
+    Raises
+    ------
+    DetenteError
+        With ``.raw`` (the unvalidated content, when it could be parsed) and
+        ``.targets`` (for each problem, the table cell it names).
+    """
+    from ..api import load
+    from ..scenario.io import read_raw, resolve_path, shipped
+
+    given = [x for x in (inp.name, inp.scenario, inp.text) if x is not None]
+    if len(given) != 1:
+        raise DetenteError([Problem(None, None, "scenario", "give exactly one of `name`, `scenario` or `text`")])
+    if inp.name is not None:
+        names = {p.stem for p in shipped()}
+        if inp.name not in names:
+            raise DetenteError([Problem(None, None, "name", f"no shipped scenario {inp.name!r}; available: {', '.join(sorted(names))}")])
+        path = resolve_path(inp.name)
+        return load(path), None
+    if inp.scenario is not None:
+        try:
+            return load(inp.scenario), inp.scenario
+        except DetenteError as e:
+            e.raw, e.targets = inp.scenario, [_target(p, None) for p in e.problems]  # type: ignore[attr-defined]
+            raise
+    fmt = _fmt_of(inp)
+    fname = _safe_name(inp.filename, fmt)
+    with tempfile.TemporaryDirectory(prefix="detente-upload-") as tmp:
+        path = Path(tmp) / fname
+        path.write_text(inp.text or "", encoding="utf-8")
+        raw = None
+        try:
+            raw = read_raw(path)
+            scen = load(path)
+        except DetenteError as e:
+            probs = [Problem(fname if p.file and Path(p.file).name == fname else p.file, p.line, p.field, p.reason)
+                     for p in e.problems]
+            err = DetenteError(probs)
+            err.raw = _jsonable(raw) if raw is not None else None  # type: ignore[attr-defined]
+            err.targets = [_target(p, raw) for p in probs]  # type: ignore[attr-defined]
+            raise err from None
+        scen.source_file = fname
+        return scen, _jsonable(raw)
+
+
+_ACTOR_FIELD = re.compile(r"^actors\[(?P<key>[^\]]+)\]\.(?P<rest>capability|name|color|positions\.[^.]+|salience\.[^.]+)")
+_ACTOR_AT = re.compile(r"^actors(\[(?P<i>\d+)\])?\.(?P<rest>capability|name|color|positions\.[^.]+|salience\.[^.]+|positions|salience)")
+
+
+def _target(p: Problem, raw: Any) -> str | None:
+    """The stakeholder-table cell a problem names, as ``actors[KEY].field``, or None."""
+    m = _ACTOR_FIELD.match(p.field or "")
+    if m:
+        return f"actors[{m.group('key')}].{m.group('rest')}"
+    m = _ACTOR_AT.match(p.field or "")
+    if not m or not isinstance(raw, dict) or not isinstance(raw.get("actors"), list):
+        return None
+    actors = raw["actors"]
+    idx = None
+    if m.group("i") is not None:
+        idx = int(m.group("i"))
+    elif p.line is not None:
+        locs = getattr(actors, "locs", {})
+        starts = sorted((loc[1], i) for i, loc in locs.items() if loc and loc[1] is not None)
+        for line, i in starts:
+            if line <= p.line:
+                idx = i
+    if idx is None or idx >= len(actors) or not isinstance(actors[idx], dict):
+        return None
+    key = actors[idx].get("key")
+    return f"actors[{key}].{m.group('rest')}" if key else None
+
+
+def _describe(scen: Any) -> dict[str, Any]:
+    return {"name": scen.name, "actors": len(scen.actors), "issues": len(scen.issues), "events": len(scen.events)}
+
+
+def _problem_response(e: DetenteError) -> JSONResponse:
+    body: dict[str, Any] = {"detail": "the input has problems", "problems": [p.to_dict() for p in e.problems]}
+    if getattr(e, "targets", None) is not None:
+        body["targets"] = e.targets  # type: ignore[attr-defined]
+    if getattr(e, "raw", None) is not None:
+        body["raw"] = e.raw  # type: ignore[attr-defined]
+    return JSONResponse(body, status_code=422)
+
+
+# ----------------------------------------------------------------------------- ASGI middlewares
+
+
+class BodyLimit:
+    """Answer 413 to a request body over ``limit`` bytes (declared or streamed)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    if int(v) > self.limit:
+                        return await _send_json(send, 413, {"detail": f"request body over {self.limit // (1024 * 1024)} MB"})
+                except ValueError:
+                    return await _send_json(send, 400, {"detail": "bad Content-Length"})
+        seen = 0
+        too_big = False
+
+        async def limited() -> dict:
+            nonlocal seen, too_big
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    raise _TooLarge()
+            return msg
+
+        started = False
+
+        async def watch(msg: dict) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, limited, watch)
+        except _TooLarge:
+            if not started:
+                await _send_json(send, 413, {"detail": f"request body over {self.limit // (1024 * 1024)} MB"})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class CatchAll:
+    """Log any uncaught exception and answer a generic 500 without a traceback."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(msg: dict) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, watch)
+        except _TooLarge:
+            raise
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await _send_json(send, 500, {"detail": "internal server error"})
+
+
+async def _send_json(send: Any, status: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+def create_app(store: str | Path, *, workers: int = 2) -> Any:
+    """Build the web app.
+
+    Parameters
+    ----------
+    store : path
+        The SQLite run store.
+    workers : int
+        Background runs at once.
+
+    Returns
+    -------
+    ASGI application
+        The FastAPI app wrapped in the body-size limit and the catch-all
+        error handler (the FastAPI app itself is its ``.api`` attribute).
+    """
+    runs = RunStore(store)
+    jobs = JobManager(workers=workers)
+    app = FastAPI(
+        title="detente",
+        version=__version__,
+        description="Forecast negotiations with bargaining models. Bad input answers 422 with a list of "
+                    "`{file, line, field, reason}` problems; bodies over 5 MB answer 413.",
+        docs_url=None, redoc_url=None,
+    )
+    app.state.runs, app.state.jobs = runs, jobs
+
+    @app.exception_handler(DetenteError)
+    async def _detente_error(request: Any, exc: DetenteError) -> JSONResponse:
+        return _problem_response(exc)
+
+    @app.exception_handler(models.UnknownModelError)
+    async def _unknown_model(request: Any, exc: Exception) -> JSONResponse:
+        return _problem_response(DetenteError([Problem(None, None, "model", str(exc))]))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Any, exc: RequestValidationError) -> JSONResponse:
+        probs = [Problem(None, None, ".".join(str(x) for x in e.get("loc", ())), e.get("msg", "invalid"))
+                 for e in exc.errors()]
+        return _problem_response(DetenteError(probs))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # -- pages ------------------------------------------------------------------------------
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
+
+    # -- reference --------------------------------------------------------------------------
+    @app.get("/api/health", tags=["reference"], summary="Is the app up")
+    def health() -> dict:
+        return {"ok": True, "version": __version__,
+                "analysis": {m: report_build.analysis_module(m) is not None
+                             for m in ("monte_carlo", "sensitivity", "advise", "compare")},
+                "bdm_expected_utilities": report_build.bdm_expected_utilities() is not None}
+
+    @app.get("/api/models", tags=["reference"], summary="The models, their parameters and citations")
+    def list_models() -> list[dict]:
+        out = []
+        for name in models.names():
+            m = models.get(name)
+            out.append({"name": name, "summary": m.SUMMARY, "citation": m.CITATION,
+                        "params": m.Params.model_json_schema().get("properties", {})})
+        return out
+
+    @app.get("/api/scenarios", tags=["scenarios"], summary="The shipped example scenarios")
+    def list_scenarios() -> list[dict]:
+        from ..api import load
+        from ..scenario.io import shipped
+
+        out = []
+        for p in shipped():
+            try:
+                s = load(p)
+            except DetenteError:
+                continue
+            out.append({**_describe(s), "name": p.stem, "title": s.name, "file": p.name,
+                        "description": s.description, "flagship": p.stem == FLAGSHIP})
+        return out
+
+    @app.get("/api/scenarios/{name}", tags=["scenarios"], summary="One shipped scenario: its file and its resolved content")
+    def get_scenario(name: str) -> dict:
+        from ..scenario.io import shipped
+
+        for p in shipped():
+            if p.stem == name:
+                scen, _ = load_input(ScenarioInput(name=name))
+                return {"name": name, "file": p.name, "text": p.read_text(encoding="utf-8"),
+                        "scenario": _jsonable(scen.to_dict())}
+        return JSONResponse({"detail": f"no shipped scenario {name!r}"}, status_code=404)  # type: ignore[return-value]
+
+    # -- validation -------------------------------------------------------------------------
+    @app.post("/api/validate", tags=["scenarios"], summary="Validate a scenario (422 lists every problem)")
+    def validate(inp: ScenarioInput) -> dict:
+        scen, raw = load_input(inp)
+        return {"ok": True, **_describe(scen), "scenario": _jsonable(scen.to_dict())}
+
+    @app.post("/api/upload", tags=["scenarios"], summary="Upload a scenario file (YAML, JSON, CSV) and validate it")
+    async def upload(file: UploadFile = File(...)) -> dict:
+        data = await file.read()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise DetenteError([Problem(file.filename, None, "", "not UTF-8 text")]) from None
+        scen, raw = load_input(ScenarioInput(text=text, filename=file.filename))
+        return {"ok": True, **_describe(scen), "scenario": _jsonable(scen.to_dict())}
+
+    # -- runs ---------------------------------------------------------------------------------
+    def _given(inp: ScenarioInput) -> dict:
+        return inp.model_dump(exclude_none=True, include={"name", "scenario", "text", "format", "filename"})
+
+    def execute(req: RunRequest, kind: str, progress: Any = None, cancel: threading.Event | None = None) -> dict:
+        scen, _ = load_input(req)
+        compare = [load_input(c)[0] for c in req.compare]
+        data = report_build.compute(scen, req.model, dict(req.params), seed=req.seed, draws=req.draws,
+                                    sensitivity=req.sensitivity or kind == "sensitivity", compare=compare,
+                                    progress=progress, cancel=cancel)
+        if cancel is not None and cancel.is_set():
+            raise report_build.Cancelled()
+        data["scenario_input"] = _jsonable(scen.to_dict())
+        given = _given(req)
+        if req.compare:
+            given["compare"] = [_given(c) for c in req.compare]
+        m = data["meta"]
+        return runs.add(kind=kind, name=scen.name, scenario=given, model=m["model"], params=m["params"],
+                        seed=req.seed, draws=req.draws, version=__version__, results=data)
+
+    def _full(summary: dict) -> dict:
+        return runs.get(summary["id"])  # type: ignore[return-value]
+
+    @app.post("/api/forecast", tags=["runs"], status_code=201, summary="Forecast a scenario now and store the run")
+    def run_forecast(req: RunRequest) -> dict:
+        return _full(execute(req, "forecast"))
+
+    @app.post("/api/sensitivity", tags=["analysis"], status_code=201, summary="Sensitivity analysis (tornado) of a scenario")
+    def run_sensitivity(req: RunRequest) -> Any:
+        if report_build.analysis_module("sensitivity") is None:
+            return JSONResponse({"detail": "sensitivity analysis is not available in this version (detente.analysis.sensitivity)"},
+                                status_code=501)
+        return _full(execute(req, "sensitivity"))
+
+    @app.post("/api/advice", tags=["analysis"], summary="Advice: which moves would shift the forecast")
+    def run_advice(req: RunRequest) -> Any:
+        adv = report_build.analysis_module("advise")
+        if adv is None:
+            return JSONResponse({"detail": "advice is not available in this version (detente.analysis.advise)"}, status_code=501)
+        from ..report._adapt import _call, _entry
+
+        scen, _ = load_input(req)
+        res = _call(_entry(adv, "advise", "run"), scen, model=req.model, params=dict(req.params), seed=req.seed)
+        if hasattr(res, "to_dict"):
+            res = res.to_dict()
+        return {"scenario": scen.name, "advice": _jsonable(res)}
+
+    @app.post("/api/compare", tags=["analysis"], status_code=201, summary="Forecast several scenarios with one model and compare")
+    def run_compare(req: CompareRequest) -> dict:
+        first, *rest = req.scenarios
+        rr = RunRequest(**_given(first), model=req.model, params=req.params, seed=req.seed, compare=rest)
+        return _full(execute(rr, "compare"))
+
+    @app.get("/api/runs", tags=["runs"], summary="Stored runs, newest first")
+    def list_runs(limit: int = 200) -> list[dict]:
+        return runs.list(limit)
+
+    def _run_or_404(run_id: str) -> dict | JSONResponse:
+        r = runs.get(run_id)
+        return r if r is not None else JSONResponse({"detail": f"no run {run_id!r}"}, status_code=404)
+
+    @app.get("/api/runs/{run_id}", tags=["runs"], summary="One stored run, with everything it showed")
+    def get_run(run_id: str) -> Any:
+        return _run_or_404(run_id)
+
+    @app.delete("/api/runs/{run_id}", tags=["runs"], summary="Delete a stored run")
+    def delete_run(run_id: str) -> Any:
+        if not runs.delete(run_id):
+            return JSONResponse({"detail": f"no run {run_id!r}"}, status_code=404)
+        return {"deleted": run_id}
+
+    @app.get("/api/runs/{run_id}/report", tags=["runs"], summary="The run's self-contained HTML report")
+    def run_report(run_id: str, download: bool = True) -> Any:
+        r = _run_or_404(run_id)
+        if isinstance(r, JSONResponse):
+            return r
+        head = {"Content-Disposition": f'attachment; filename="detente-{run_id}.html"'} if download else {}
+        return HTMLResponse(render_html(r["results"]), headers=head)
+
+    @app.get("/api/runs/{run_id}/json", tags=["runs"], summary="The run's forecast in detente's JSON contract")
+    def run_json(run_id: str) -> Any:
+        r = _run_or_404(run_id)
+        if isinstance(r, JSONResponse):
+            return r
+        return Response(json.dumps(r["results"]["result"], indent=2, ensure_ascii=False), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.json"'})
+
+    @app.get("/api/runs/{run_id}/csv", tags=["runs"], summary="The run's positions by round as CSV")
+    def run_csv(run_id: str) -> Any:
+        r = _run_or_404(run_id)
+        if isinstance(r, JSONResponse):
+            return r
+        import csv
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["round", "actor", "issue", "position", "forecast"])
+        for h in r["results"]["result"]["history"]:
+            for actor, pos in h["positions"].items():
+                for issue, x in pos.items():
+                    w.writerow([h["round"], actor, issue, x, h["forecast"].get(issue)])
+        return Response(buf.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.csv"'})
+
+    # -- background jobs -------------------------------------------------------------------------
+    @app.post("/api/jobs", tags=["jobs"], status_code=202, summary="Start a run in the background (poll /api/jobs/{id})")
+    def start_job(req: JobRequest) -> dict:
+        load_input(req)  # bad input answers 422 now, not later
+        for c in req.compare:
+            load_input(c)
+        job = jobs.submit(req.kind, lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
+        return job.to_dict()
+
+    @app.get("/api/jobs", tags=["jobs"], summary="Background runs, newest first")
+    def list_jobs() -> list[dict]:
+        return [j.to_dict() for j in jobs.list()]
+
+    @app.get("/api/jobs/{job_id}", tags=["jobs"], summary="A background run's status and progress")
+    def get_job(job_id: str) -> Any:
+        j = jobs.get(job_id)
+        return j.to_dict() if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
+
+    @app.delete("/api/jobs/{job_id}", tags=["jobs"], summary="Cancel a background run")
+    def cancel_job(job_id: str) -> Any:
+        j = jobs.cancel(job_id)
+        return j.to_dict() if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
+
+    @app.on_event("shutdown")
+    def _stop() -> None:
+        jobs.shutdown()
+
+    wrapped = BodyLimit(CatchAll(app))
+    wrapped.api = app  # type: ignore[attr-defined]
+    return wrapped

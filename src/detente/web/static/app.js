@@ -1,0 +1,340 @@
+// detente web UI: plain JavaScript, no framework, every asset served locally.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { scenario: null, given: null, run: null, job: null, validateTimer: null };
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined) e.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  try { data = await r.json(); } catch (e) { data = null; }
+  return { status: r.status, ok: r.ok, data };
+}
+
+// ---------------------------------------------------------------- problems
+
+function problemText(p) {
+  let where = p.file || "";
+  if (p.line) where += ":" + p.line;
+  return (where ? where + ": " : "") + (p.field ? p.field + ": " : "") + p.reason;
+}
+
+function clearProblems() {
+  const box = $("#problems");
+  box.hidden = true;
+  box.textContent = "";
+  document.querySelectorAll(".field-error").forEach((e) => e.remove());
+  document.querySelectorAll(".invalid").forEach((e) => e.classList.remove("invalid"));
+}
+
+function showProblems(problems, targets) {
+  clearProblems();
+  if (!problems || !problems.length) return;
+  const box = $("#problems");
+  box.hidden = false;
+  box.append(el("b", { text: `${problems.length} problem${problems.length > 1 ? "s" : ""} found:` }));
+  const ul = el("ul");
+  problems.forEach((p, i) => {
+    ul.append(el("li", { text: problemText(p) }));
+    const field = (targets && targets[i]) || p.field;
+    const input = field ? document.querySelector(`[data-field="${CSS.escape(field)}"]`) : null;
+    if (input) {
+      input.classList.add("invalid");
+      input.closest("td").classList.add("invalid");
+      input.closest("td").append(el("span", { class: "field-error", "data-for": field, text: p.reason }));
+    }
+  });
+  box.append(ul);
+}
+
+// ---------------------------------------------------------------- the stakeholder table
+
+function num(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "object") return v.value === undefined ? "" : v.value;
+  return v;
+}
+
+function setValue(holder, key, text) {
+  const x = text.trim() === "" ? null : (isNaN(Number(text)) ? text : Number(text));
+  const old = holder[key];
+  if (old && typeof old === "object" && !Array.isArray(old)) old.value = x;
+  else holder[key] = x;
+}
+
+function issuesOf(s) { return Array.isArray(s.issues) ? s.issues.filter((i) => i && typeof i === "object") : []; }
+function actorsOf(s) { return Array.isArray(s.actors) ? s.actors.filter((a) => a && typeof a === "object") : []; }
+
+function renderEditor() {
+  const s = state.scenario;
+  const t = $("#actors-table");
+  t.textContent = "";
+  if (!s) return;
+  $("#scenario-name").textContent = s.name ? "\u2014 " + s.name : "";
+  const issues = issuesOf(s);
+  const head = el("tr", {}, el("th", { text: "key" }), el("th", { text: "name" }), el("th", { text: "capability" }));
+  for (const i of issues) {
+    head.append(el("th", { text: `${i.key}: position`, title: i.name || i.key }));
+    head.append(el("th", { text: `${i.key}: salience` }));
+  }
+  head.append(el("th"));
+  t.append(el("thead", {}, head));
+  const body = el("tbody");
+  actorsOf(s).forEach((a, n) => {
+    const k = a.key;
+    a.positions = a.positions && typeof a.positions === "object" ? a.positions : {};
+    a.salience = a.salience && typeof a.salience === "object" ? a.salience : {};
+    const tr = el("tr", { "data-actor": k });
+    const keyInput = el("input", { class: "key", value: k ?? "", "data-field": `actors[${k}].key`, "aria-label": "actor key" });
+    keyInput.addEventListener("change", () => { a.key = keyInput.value.trim(); edited(true); });
+    const sw = el("span", { class: "swatch", style: `background:${a.color || "#999"}` });
+    tr.append(el("td", {}, sw, keyInput));
+    const nameInput = el("input", { class: "name", value: a.name ?? "", "data-field": `actors[${k}].name`, "aria-label": "actor name" });
+    nameInput.addEventListener("change", () => { a.name = nameInput.value; edited(false); });
+    tr.append(el("td", {}, nameInput));
+    const cell = (holder, key, field, label) => {
+      const inp = el("input", { value: num(holder[key]), "data-field": field, "aria-label": label, inputmode: "decimal" });
+      inp.addEventListener("change", () => { setValue(holder, key, inp.value); edited(false); });
+      const why = holder[key] && typeof holder[key] === "object" && holder[key].why;
+      if (why) inp.title = why;
+      return el("td", {}, inp);
+    };
+    tr.append(cell(a, "capability", `actors[${k}].capability`, `${k} capability`));
+    for (const i of issues) {
+      tr.append(cell(a.positions, i.key, `actors[${k}].positions.${i.key}`, `${k} position on ${i.key}`));
+      tr.append(cell(a.salience, i.key, `actors[${k}].salience.${i.key}`, `${k} salience on ${i.key}`));
+    }
+    tr.append(el("td", {}, el("button", { text: "remove", title: `remove ${k}`, onclick: () => {
+      s.actors.splice(s.actors.indexOf(a), 1); edited(true);
+    } })));
+    body.append(tr);
+  });
+  t.append(body);
+}
+
+function addActor() {
+  const s = state.scenario;
+  if (!s) return;
+  s.actors = Array.isArray(s.actors) ? s.actors : [];
+  let n = s.actors.length + 1;
+  while (s.actors.some((a) => a.key === "actor" + n)) n++;
+  const half = (s.salience_scale || 100) / 2;
+  const a = { key: "actor" + n, name: "New actor " + n, capability: 10, positions: {}, salience: {} };
+  for (const i of issuesOf(s)) {
+    const sc = i.scale || [0, 100];
+    a.positions[i.key] = (sc[0] + sc[1]) / 2;
+    a.salience[i.key] = half;
+  }
+  s.actors.push(a);
+  edited(true);
+}
+
+function edited(rerender) {
+  state.given = { scenario: state.scenario };
+  if (rerender) renderEditor();
+  clearTimeout(state.validateTimer);
+  state.validateTimer = setTimeout(validateNow, 250);
+}
+
+async function validateNow() {
+  const r = await api("POST", "/api/validate", { scenario: state.scenario });
+  if (r.ok) { clearProblems(); return true; }
+  if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets);
+  return false;
+}
+
+// ---------------------------------------------------------------- loading scenarios
+
+async function openShipped(name) {
+  const r = await api("GET", "/api/scenarios/" + encodeURIComponent(name));
+  if (!r.ok) { showProblems([{ field: "scenario", reason: (r.data && r.data.detail) || "cannot open" }]); return; }
+  state.scenario = r.data.scenario;
+  state.given = { name };
+  renderEditor();
+  clearProblems();
+}
+
+async function uploadFile(file) {
+  const text = await file.text();
+  const r = await api("POST", "/api/validate", { text, filename: file.name });
+  if (r.ok) {
+    state.scenario = r.data.scenario;
+    state.given = { scenario: r.data.scenario };
+    renderEditor();
+    clearProblems();
+  } else if (r.data && r.data.problems) {
+    if (r.data.raw && typeof r.data.raw === "object") {
+      state.scenario = r.data.raw;
+      state.given = { scenario: r.data.raw };
+      renderEditor();
+    }
+    showProblems(r.data.problems, r.data.targets);
+  } else {
+    showProblems([{ file: file.name, field: "", reason: r.status === 413 ? "the file is over 5 MB" : "cannot read the file" }]);
+  }
+}
+
+// ---------------------------------------------------------------- running
+
+function runBody() {
+  const seed = $("#seed").value.trim();
+  const body = {
+    ...(state.given && state.given.name ? { name: state.given.name } : { scenario: state.scenario }),
+    model: $("#model").value || null,
+    seed: seed === "" ? null : Number(seed),
+    draws: Number($("#draws").value || 0),
+    sensitivity: $("#sensitivity").checked,
+    compare: [...$("#compare").selectedOptions].map((o) => ({ name: o.value })),
+  };
+  return body;
+}
+
+function setBusy(busy) {
+  $("#run").disabled = busy;
+  $("#cancel").hidden = !busy;
+  $("#progress").hidden = !busy;
+}
+
+async function run() {
+  clearProblems();
+  const r = await api("POST", "/api/jobs", { kind: "forecast", ...runBody() });
+  if (!r.ok) {
+    if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets);
+    return;
+  }
+  state.job = r.data.id;
+  setBusy(true);
+  poll(r.data.id);
+}
+
+async function poll(id) {
+  const r = await api("GET", "/api/jobs/" + id);
+  if (!r.ok) { setBusy(false); return; }
+  const j = r.data;
+  $("#progress .fill").style.width = Math.round(100 * j.progress) + "%";
+  $("#progress .msg").textContent = j.message;
+  if (j.status === "queued" || j.status === "running") { setTimeout(() => poll(id), 250); return; }
+  setBusy(false);
+  state.job = null;
+  if (j.status === "done") { await openRun(j.run_id, false); await refreshRuns(); }
+  else if (j.status === "failed") showProblems(j.problems.length ? j.problems : [{ field: "", reason: j.error || "the run failed" }]);
+  else if (j.status === "cancelled") showProblems([{ field: "", reason: "the run was cancelled" }]);
+}
+
+async function cancel() {
+  if (state.job) await api("DELETE", "/api/jobs/" + state.job);
+}
+
+function fmt(x) { return x === null || x === undefined ? "\u2013" : Number(x).toFixed(1); }
+
+function showRun(run) {
+  state.run = run;
+  const res = run.results;
+  $("#results").hidden = false;
+  $("#results").setAttribute("data-run", run.id);
+  $("#run-label").textContent = `\u2014 ${res.scenario.name}, model ${res.meta.model}, run ${run.id}`;
+  $("#dl-report").href = `/api/runs/${run.id}/report`;
+  $("#dl-json").href = `/api/runs/${run.id}/json`;
+  $("#dl-csv").href = `/api/runs/${run.id}/csv`;
+  const t = $("#summary");
+  t.textContent = "";
+  const mc = res.summary.some((r) => r.p50 !== undefined);
+  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: "forecast" }), el("th", { text: "meaning" }));
+  if (mc) head.append(el("th", { text: "5\u201395% of draws" }));
+  t.append(el("thead", {}, head));
+  const tb = el("tbody");
+  for (const r of res.summary) {
+    const tr = el("tr", { "data-issue": r.issue }, el("td", { text: r.name }),
+      el("td", { class: "num forecast", text: fmt(r.forecast) }), el("td", { text: r.label || "" }));
+    if (mc) tr.append(el("td", { text: r.p5 === undefined ? "" : `${fmt(r.p5)} \u2013 ${fmt(r.p95)}` }));
+    tb.append(tr);
+  }
+  t.append(tb);
+  const notes = $("#notes");
+  notes.textContent = "";
+  for (const n of res.notes) notes.append(el("p", { class: "note", text: n }));
+  const charts = $("#charts");
+  charts.textContent = "";
+  for (const c of res.charts) {
+    const fig = el("figure", { "data-chart": c.id });
+    fig.innerHTML = c.svg;  // SVG drawn by the server from the run's own data
+    fig.append(el("figcaption", { text: c.title }));
+    charts.append(fig);
+  }
+}
+
+async function openRun(id, loadScenario) {
+  const r = await api("GET", "/api/runs/" + id);
+  if (!r.ok) { showProblems([{ field: "run", reason: (r.data && r.data.detail) || "not found" }]); return; }
+  showRun(r.data);
+  if (loadScenario && r.data.results.scenario_input) {
+    state.scenario = r.data.results.scenario_input;
+    const g = r.data.scenario;
+    state.given = g && g.name ? { name: g.name } : { scenario: state.scenario };
+    renderEditor();
+    clearProblems();
+  }
+}
+
+async function refreshRuns() {
+  const r = await api("GET", "/api/runs");
+  const t = $("#runs");
+  t.textContent = "";
+  if (!r.ok) return;
+  t.append(el("thead", {}, el("tr", {}, ...["when", "scenario", "model", "draws", "seed", "id", ""].map((h) => el("th", { text: h })))));
+  const tb = el("tbody");
+  for (const run of r.data) {
+    tb.append(el("tr", { "data-run": run.id },
+      el("td", { text: run.created.replace("T", " ").slice(0, 19) }), el("td", { text: run.name }),
+      el("td", { text: run.model }), el("td", { text: run.draws }), el("td", { text: run.seed ?? "" }),
+      el("td", {}, el("code", { text: run.id })),
+      el("td", {},
+        el("button", { text: "open", class: "open-run", onclick: () => openRun(run.id, true) }), " ",
+        el("button", { text: "delete", onclick: async () => { await api("DELETE", "/api/runs/" + run.id); refreshRuns(); } }))));
+  }
+  t.append(tb);
+}
+
+// ---------------------------------------------------------------- start
+
+async function init() {
+  const [sc, md] = await Promise.all([api("GET", "/api/scenarios"), api("GET", "/api/models")]);
+  const sel = $("#scenario-select");
+  let flagship = null;
+  for (const s of sc.data || []) {
+    sel.append(el("option", { value: s.name, text: `${s.name} \u2014 ${s.title}` }));
+    $("#compare").append(el("option", { value: s.name, text: s.name }));
+    if (s.flagship) flagship = s.name;
+  }
+  const msel = $("#model");
+  msel.append(el("option", { value: "", text: "scenario's choice" }));
+  for (const m of md.data || []) msel.append(el("option", { value: m.name, text: m.name, title: m.summary }));
+  sel.addEventListener("change", () => openShipped(sel.value));
+  $("#upload").addEventListener("change", (e) => { if (e.target.files[0]) uploadFile(e.target.files[0]); e.target.value = ""; });
+  $("#run").addEventListener("click", run);
+  $("#cancel").addEventListener("click", cancel);
+  $("#add-actor").addEventListener("click", addActor);
+  const first = flagship || (sc.data && sc.data[0] && sc.data[0].name);
+  if (first) { sel.value = first; await openShipped(first); }
+  await refreshRuns();
+  document.body.setAttribute("data-ready", "1");
+}
+
+init();
