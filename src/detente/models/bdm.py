@@ -269,13 +269,13 @@ class _Geometry:
     element [a, b, c] for actors a and b (sorted ranks) of column c.
     """
 
-    def __init__(self, xs: np.ndarray, acts: np.ndarray, all_active: bool, inv_delta: np.ndarray, count_method: str | None = None):
+    def __init__(self, xs: np.ndarray, acts: np.ndarray, all_active: bool, delta: np.ndarray, count_method: str | None = None):
         n, m = xs.shape
         self.n, self.m = n, m
         ad = xs[:, None, :] - xs[None, :, :]
         np.abs(ad, out=ad)
         self.ad = ad  # |x_a - x_b|
-        d = ad * inv_delta
+        d = ad / delta  # a division, not a reciprocal: d is exactly 1 at the extremes
         np.minimum(d, 1.0, out=d)
         self.d = d
         valid = ad > 0
@@ -350,11 +350,10 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     r = np.ones(x.shape) if r is None else np.broadcast_to(np.asarray(r, float), x.shape)
     xa = np.where(act, x, np.nan)
     delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
-    inv = np.where(delta > 0, 1.0 / np.where(delta > 0, delta, 1.0), 0.0)
     order = np.argsort(x, axis=1, kind="stable")
     srt = lambda a: np.ascontiguousarray(np.take_along_axis(a, order, axis=1).T)  # noqa: E731
     xs, ws, rs, acts = srt(x), srt(np.where(act, w, 0.0)), srt(r), srt(act)
-    geo = _Geometry(xs, acts, bool(act.all()), inv)
+    geo = _Geometry(xs, acts, bool(act.all()), np.where(delta > 0, delta, np.inf))
     H = ws[:, None, :] * geo.d if variant == "paper" else ws[:, None, :] * geo.d ** rs[:, None, :]
     Ps = geo.prevail(H, variant)  # sorted coords, (n, n, m)
     m, n = x.shape
@@ -397,7 +396,7 @@ def _pick(val: np.ndarray, orig: np.ndarray, n: int) -> tuple[np.ndarray, np.nda
 
 
 def _round(
-    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, inv_delta: np.ndarray, fw: np.ndarray, params: Params
+    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, delta: np.ndarray, fw: np.ndarray, params: Params
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One round of m columns (arrays (n, m), actors in input order).
 
@@ -411,11 +410,11 @@ def _round(
     ws = np.take_along_axis(w, order, axis=0)
     ss = np.take_along_axis(s, order, axis=0)
     acts = np.take_along_axis(act, order, axis=0)
-    geo = _Geometry(xs, acts, all_active, inv_delta)
+    geo = _Geometry(xs, acts, all_active, delta)
     d = geo.d
     if Q != 1.0:
         mu = weighted_median(x, fw, "condorcet", axis=0)
-        dmu = np.minimum(np.abs(xs - mu) * inv_delta, 1.0)
+        dmu = np.minimum(np.abs(xs - mu) / delta, 1.0)
     else:
         dmu = np.zeros_like(xs)
 
@@ -523,7 +522,7 @@ def _simulate(
     R = params.rounds
     xa = np.where(act, x0, np.nan)
     delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
-    inv_delta = np.where(delta > 0, 1.0 / np.where(delta > 0, delta, 1.0), 0.0)
+    dscale = np.where(delta > 0, delta, np.inf)  # d = 0 everywhere when Delta = 0
     tol = STATE_TOL * delta
 
     pos = np.empty((m, R + 1, n))
@@ -550,7 +549,7 @@ def _simulate(
         xr = np.ascontiguousarray(x[cols].T)
         a_ = actT[:, cols]
         new, r, mt, cp = _round(
-            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), inv_delta[cols], fwT[:, cols], params
+            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), dscale[cols], fwT[:, cols], params
         )
         k = rr.size
         new, r, mt, cp = new[:, :k].T, r[:, :k].T, mt[:, :k].T, cp[:, :k].T

@@ -1,0 +1,463 @@
+"""Tests of the expected-utility model (detente.models.bdm).
+
+The fast engine is checked against the spec's values, against the published
+EC car-emission run (Bueno de Mesquita 1994; Scholz, Calbert & Smith 2011)
+and, on random small scenarios, against the plain loop-by-loop reference in
+``benchmarks/_reference_bdm.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detente.models import bdm, get
+from detente.models.base import Inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _reference_bdm import reference_run  # noqa: E402
+
+DATA = Path("/work/shared/data/bdm/emission_ec_1994.csv")
+PUBLISHED_MEAN = [7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2]
+
+
+def emission():
+    rows = list(csv.DictReader(DATA.open()))
+    names = [r["actor"] for r in rows]
+    c = np.array([float(r["capability"]) for r in rows])
+    x = np.array([float(r["position"]) for r in rows])
+    s = np.array([float(r["salience"]) for r in rows]) / 100.0
+    return names, x, c, s
+
+
+def one(x, c, s, active=None, **params):
+    """Run the fast engine on one issue of one draw."""
+    inp = Inputs.build(np.asarray(x, float), np.asarray(s, float), np.asarray(c, float), active=active)
+    return bdm.run(inp, bdm.Params(**params))
+
+
+def assert_finite(tr):
+    for a in (tr.position, tr.forecast, *tr.extras.values(), *tr.info.values()):
+        assert np.all(np.isfinite(np.asarray(a, float)))
+
+
+# ---------------------------------------------------------------------------
+# spec check values
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "r, expected",
+    [(1.0, (1.0, -1.0, 0.0)), (2.0, (1.75, -0.25, 1.0)), (0.5, (0.0, -1.464102, -0.828427))],
+)
+def test_utility_check_values(r, expected):
+    u_s, u_f, _, _, u_sq = bdm.utilities(0.5, r)
+    np.testing.assert_allclose([u_s, u_f, u_sq], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("r", [0.5, 0.8, 1.0, 1.7, 2.0])
+def test_utilities_at_full_distance(r):
+    u_s, u_f, *_ = bdm.utilities(1.0, r)
+    assert u_s == pytest.approx(2.0) and u_f == pytest.approx(-2.0)
+
+
+@given(st.lists(st.floats(-50, 50), min_size=2, max_size=12))
+def test_risk_exponents_bounds(S):
+    S = np.array(S)[None, :]
+    r = bdm.risk_exponents(S, np.ones_like(S, bool))
+    assert np.all((r >= 0.5) & (r <= 2.0))
+    if S.max() - S.min() > 1e-6 * max(1.0, np.abs(S).max()):
+        assert r[0, S.argmax()] == pytest.approx(0.5)  # most threatened
+        assert r[0, S.argmin()] == pytest.approx(2.0)  # safest
+    else:
+        assert np.allclose(r, 1.0, atol=1e-5) or S.max() - S.min() > 0
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9))
+def test_paper_probabilities_sum_to_one(seed, n):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, (3, n))
+    w = rng.uniform(0.01, 1, (3, n))
+    P = bdm.probabilities(x, w, variant="paper")
+    off = ~np.eye(n, dtype=bool)
+    np.testing.assert_allclose((P + P.transpose(0, 2, 1))[:, off], 1.0, atol=1e-12)
+    # the code variant divides by the sum over all ordered pairs: the P sum to 1/2
+    r = rng.uniform(0.5, 2, (3, n))
+    Q = bdm.probabilities(x, w, r)
+    np.testing.assert_allclose(Q.sum(axis=(1, 2)), 0.5, atol=1e-12)
+    assert np.all(Q >= 0)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(2, 30), st.booleans())
+def test_midpoint_count_methods_agree(seed, n, pooled):
+    rng = np.random.default_rng(seed)
+    x = rng.choice(rng.uniform(0, 1, 4), (n, 5)) if pooled else rng.uniform(0, 1, (n, 5))
+    xs = np.sort(x, axis=0)
+    iu, ju = np.triu_indices(n, 1)
+    brute = (xs[None, :, :] < 0.5 * (xs[iu] + xs[ju])[:, None, :]).sum(axis=1)
+    strict = xs[iu] < xs[ju]  # the counts only matter for distinct pairs
+    for method in ("triples", "bisect"):
+        got = bdm._midpoint_counts(xs, method)
+        np.testing.assert_array_equal(got[strict], brute[strict])
+
+
+# ---------------------------------------------------------------------------
+# the published EC car-emission run
+# ---------------------------------------------------------------------------
+
+
+def test_emission_initial_mean_and_median():
+    names, x, c, s = emission()
+    tr = one(x, c, s)
+    assert tr.extras["mean"][0, 0, 0] == pytest.approx(7.389955686853767, abs=1e-12)
+    assert tr.forecast[0, 0, 0] == 7.0
+
+
+def test_emission_published_mean_series():
+    names, x, c, s = emission()
+    tr = one(x, c, s, variant="scholz2011_code")
+    series = tr.extras["mean"][0, :, 0]
+    assert series.shape == (11,)
+    np.testing.assert_array_less(np.abs(series - PUBLISHED_MEAN), 0.07)
+    moved = [names[i] for i in np.flatnonzero(tr.extras["move_type"][0, 1, :, 0])]
+    assert moved == ["Belgium", "Luxembourg", "Ireland"]
+
+
+def test_emission_render_and_summarize():
+    names, x, c, s = emission()
+    tr = one(x, c, s)
+    out = bdm.render_round(tr, 0, 1, names, ["emission"])
+    assert set(out) == {"risk", "moves", "mean"}
+    assert set(out["risk"]) == set(names)
+    assert all(0.5 <= v["emission"] <= 2.0 for v in out["risk"].values())
+    kinds = {m["actor"]: (m["type"], m["counterpart"]) for m in out["moves"]}
+    assert kinds == {
+        "Belgium": ("compromise", "France"),
+        "Luxembourg": ("confrontation", "Belgium"),
+        "Ireland": ("confrontation", "Luxembourg"),
+    }
+    assert out["moves"][0]["to"] == pytest.approx(tr.position[0, 1, 1, 0])
+    assert out["mean"]["emission"] == pytest.approx(tr.extras["mean"][0, 1, 0])
+    summ = bdm.summarize(tr, 0, ["emission"])
+    assert summ["emission"]["rounds"] == 10
+    assert summ["emission"]["cycle_length"] == 0 and summ["emission"]["cycle_range"] is None
+    assert summ["emission"]["mean"] == pytest.approx(tr.extras["mean"][0, -1, 0])
+    assert get("bdm") is bdm
+
+
+def test_emission_matches_reference_both_variants():
+    names, x, c, s = emission()
+    for variant in ("scholz2011_code", "paper"):
+        tr = one(x, c, s, variant=variant)
+        compare_with_reference(tr, reference_run(x, c, s, variant=variant))
+
+
+# ---------------------------------------------------------------------------
+# the fast engine equals the plain reference
+# ---------------------------------------------------------------------------
+
+
+def compare_with_reference(tr, ref, b=0, k=0, tol=1e-9):
+    R = ref["rounds"]
+    assert tr.info["issue_rounds"][b, k] == R
+    assert tr.info["cycle_length"][b, k] == ref["cycle_length"]
+    assert bool(tr.info["converged"][b, k]) == ref["converged"]
+    np.testing.assert_allclose(tr.position[b, : R + 1, :, k], np.array(ref["position"]), atol=tol, rtol=0)
+    np.testing.assert_allclose(tr.extras["mean"][b, : R + 1, k], ref["mean"], atol=tol, rtol=0)
+    np.testing.assert_allclose(tr.forecast[b, : R + 1, k], ref["median"], atol=tol, rtol=0)
+    np.testing.assert_allclose(tr.extras["risk"][b, : R + 1, :, k], np.array(ref["risk"]), atol=tol, rtol=0)
+    n = tr.position.shape[2]
+    for t in range(1, R + 1):
+        mt = np.zeros(n, int)
+        cp = np.full(n, -1)
+        for i, (kind, j, _) in ref["moves"][t].items():
+            mt[i], cp[i] = kind, j
+        np.testing.assert_array_equal(tr.extras["move_type"][b, t, :, k], mt, err_msg=f"round {t}")
+        np.testing.assert_array_equal(tr.extras["move_counterpart"][b, t, :, k], cp, err_msg=f"round {t}")
+    np.testing.assert_allclose(
+        [tr.info["cycle_min"][b, k], tr.info["cycle_max"][b, k]], [ref["cycle_min"], ref["cycle_max"]], atol=tol
+    )
+    # after the run stopped the state is repeated
+    assert np.all(tr.position[b, R:, :, k] == tr.position[b, R, :, k])
+
+
+def random_scenario(rng, n, pooled=False, inactive=False, zero_salience=False):
+    x = rng.choice(rng.uniform(0, 10, max(2, n - 1)), n) if pooled else rng.uniform(0, 10, n)
+    c = rng.uniform(0.05, 1.0, n)
+    s = rng.uniform(0.05, 1.0, n)
+    if zero_salience:
+        s[rng.random(n) < 0.3] = 0.0
+    act = np.ones(n, bool)
+    if inactive:
+        act[rng.random(n) < 0.3] = False
+        act[rng.integers(n)] = True
+    return x, c, s, act
+
+
+switches = st.fixed_dictionaries(
+    {
+        "variant": st.sampled_from(["scholz2011_code", "paper"]),
+        "own_perspective": st.booleans(),
+        "offer_choice": st.sampled_from([None, "priority", "least_move"]),
+        "capitulation": st.sampled_from([None, True, False]),
+        "Q": st.sampled_from([1.0, 1.0, 0.6]),
+        "T": st.sampled_from([0.5, 0.8]),
+        "rounds": st.integers(1, 8),
+        "stop": st.sampled_from(["rounds", "convergence"]),
+    }
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 7),
+    params=switches,
+    pooled=st.booleans(),
+    inactive=st.booleans(),
+    zero_salience=st.booleans(),
+)
+def test_engine_equals_reference(seed, n, params, pooled, inactive, zero_salience):
+    rng = np.random.default_rng(seed)
+    x, c, s, act = random_scenario(rng, n, pooled, inactive, zero_salience)
+    tr = one(x, c, s, act, **params)
+    ref = reference_run(x, c, s, act, **params)
+    compare_with_reference(tr, ref)
+    assert_finite(tr)
+
+
+def test_engine_equals_reference_large_n_bisection_path():
+    rng = np.random.default_rng(7)
+    n = bdm.TRIPLES_MAX_N + 6
+    x, c, s, act = random_scenario(rng, n, pooled=True)
+    for variant in ("scholz2011_code", "paper"):
+        tr = one(x, c, s, act, variant=variant, rounds=3)
+        compare_with_reference(tr, reference_run(x, c, s, act, variant=variant, rounds=3))
+
+
+def test_engine_count_methods_give_identical_runs(monkeypatch):
+    rng = np.random.default_rng(3)
+    x, c, s, act = random_scenario(rng, 12, pooled=True)
+    a = one(x, c, s, act, rounds=6)
+    monkeypatch.setattr(bdm, "TRIPLES_MAX_N", 2)
+    b = one(x, c, s, act, rounds=6)
+    np.testing.assert_allclose(a.position, b.position, atol=1e-12)
+    np.testing.assert_array_equal(a.extras["move_type"], b.extras["move_type"])
+
+
+def test_cycle_detected_like_reference():
+    x = [1.0, 2.0, 3.0, 3.0, 0.0]
+    c = [0.26, 0.84, 0.509, 0.511, 0.753]
+    s = [0.148, 0.82, 0.683, 0.787, 0.192]
+    tr = one(x, c, s, rounds=30)
+    ref = reference_run(x, c, s, rounds=30)
+    assert ref["cycle_length"] == 3
+    compare_with_reference(tr, ref)
+    summ = bdm.summarize(tr, 0, ["q"])["q"]
+    assert summ["cycle_length"] == 3 and summ["rounds"] == ref["rounds"]
+    lo, hi = summ["cycle_range"]
+    assert lo < hi
+
+
+# ---------------------------------------------------------------------------
+# batching, invariances, inactive actors, degenerate inputs
+# ---------------------------------------------------------------------------
+
+
+def random_batch(seed, B=10, n=6, D=2):
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 10, (B, n, D))
+    pos[: B // 2] = np.round(pos[: B // 2])  # shared positions and ties
+    sal = rng.uniform(0, 1, (B, n, D))
+    cap = rng.uniform(0.1, 1, (B, n))
+    act = rng.random((B, n)) > 0.2
+    act[:, 0] = True
+    return Inputs.build(pos, sal, cap, active=act, low=0, high=10)
+
+
+@pytest.mark.parametrize("variant", ["scholz2011_code", "paper"])
+def test_batched_equals_one_by_one(variant):
+    inp = random_batch(11)
+    params = bdm.Params(variant=variant, rounds=8)
+    whole = bdm.run(inp, params)
+    for b in range(inp.shape[0]):
+        alone = bdm.run(inp.take(slice(b, b + 1)), params)
+        part = whole.take(slice(b, b + 1))
+        np.testing.assert_array_equal(part.position, alone.position)
+        np.testing.assert_array_equal(part.forecast, alone.forecast)
+        for k in alone.extras:
+            np.testing.assert_array_equal(part.extras[k], alone.extras[k])
+        for k in alone.info:
+            np.testing.assert_array_equal(part.info[k], alone.info[k])
+
+
+def test_chunking_does_not_change_results(monkeypatch):
+    inp = random_batch(5, B=30)
+    a = bdm.run(inp, bdm.Params(rounds=6))
+    monkeypatch.setattr(bdm, "CHUNK_ELEMENTS", 7 * 36)
+    b = bdm.run(inp, bdm.Params(rounds=6))
+    np.testing.assert_array_equal(a.position, b.position)
+    np.testing.assert_array_equal(a.extras["move_counterpart"], b.extras["move_counterpart"])
+
+
+def same_run(a, b, tol=1e-9, positions=True):
+    if positions:
+        np.testing.assert_allclose(a.position, b.position, atol=tol)
+    np.testing.assert_allclose(a.extras["risk"], b.extras["risk"], atol=tol)
+    np.testing.assert_array_equal(a.extras["move_type"], b.extras["move_type"])
+    np.testing.assert_array_equal(a.extras["move_counterpart"], b.extras["move_counterpart"])
+    np.testing.assert_array_equal(a.rounds, b.rounds)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["scholz2011_code", "paper"]), st.floats(0.01, 100))
+@settings(max_examples=25, deadline=None)
+def test_capability_scaling_invariance(seed, variant, k):
+    rng = np.random.default_rng(seed)
+    x, c, s, _ = random_scenario(rng, 6)
+    same_run(one(x, c, s, variant=variant, rounds=6), one(x, c * k, s, variant=variant, rounds=6))
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["scholz2011_code", "paper"]), st.floats(0.1, 50), st.floats(-100, 100))
+@settings(max_examples=25, deadline=None)
+def test_affine_scale_invariance(seed, variant, a, b0):
+    rng = np.random.default_rng(seed)
+    x, c, s, _ = random_scenario(rng, 6)
+    base = one(x, c, s, variant=variant, rounds=6)
+    moved = one(a * x + b0, c, s, variant=variant, rounds=6)
+    same_run(base, moved, positions=False)
+    np.testing.assert_allclose((moved.position - b0) / a, base.position, atol=1e-8)
+    np.testing.assert_allclose((moved.forecast - b0) / a, base.forecast, atol=1e-8)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["scholz2011_code", "paper"]), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_actor_order_invariance(seed, variant, pseed):
+    rng = np.random.default_rng(seed)
+    n = 6
+    x, c, s, _ = random_scenario(rng, n)  # distinct generic values: no ties to break by index
+    perm = np.random.default_rng(pseed).permutation(n)
+    a = one(x, c, s, variant=variant, rounds=6)
+    b = one(x[perm], c[perm], s[perm], variant=variant, rounds=6)
+    np.testing.assert_allclose(b.position[:, :, :, :], a.position[:, :, perm, :], atol=1e-12)
+    np.testing.assert_allclose(b.extras["risk"], a.extras["risk"][:, :, perm], atol=1e-12)
+    np.testing.assert_array_equal(b.extras["move_type"], a.extras["move_type"][:, :, perm])
+    # moves onto another actor create coinciding actors, among which the lowest
+    # index is the counterpart: compare the counterpart's position, not its identity
+    def counterpart_positions(tr):
+        cp = tr.extras["move_counterpart"][0, 1:, :, 0]
+        prev = tr.position[0, :-1, :, 0]
+        return np.where(cp >= 0, np.take_along_axis(prev, np.maximum(cp, 0), axis=1), np.nan)
+
+    np.testing.assert_allclose(counterpart_positions(b), counterpart_positions(a)[:, perm], atol=1e-12)
+    np.testing.assert_allclose(b.forecast, a.forecast, atol=1e-12)
+
+
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["scholz2011_code", "paper"]), st.booleans())
+@settings(max_examples=25, deadline=None)
+def test_inactive_actor_equals_removed_actor(seed, variant, pooled):
+    rng = np.random.default_rng(seed)
+    n = 7
+    x, c, s, _ = random_scenario(rng, n, pooled)
+    act = rng.random(n) > 0.35
+    act[rng.integers(n)] = True
+    keep = np.flatnonzero(act)
+    full = one(x, c, s, act, variant=variant, rounds=6)
+    cut = one(x[keep], c[keep], s[keep], variant=variant, rounds=6)
+    np.testing.assert_allclose(full.position[:, :, keep], cut.position, atol=1e-12)
+    np.testing.assert_allclose(full.extras["risk"][:, :, keep], cut.extras["risk"], atol=1e-12)
+    np.testing.assert_array_equal(full.extras["move_type"][:, :, keep], cut.extras["move_type"])
+    cp = cut.extras["move_counterpart"]
+    np.testing.assert_array_equal(full.extras["move_counterpart"][:, :, keep], np.where(cp >= 0, keep[cp], -1))
+    np.testing.assert_allclose(full.forecast, cut.forecast, atol=1e-12)
+    np.testing.assert_allclose(full.extras["mean"], cut.extras["mean"], atol=1e-12)
+    # inactive actors never move
+    out = np.flatnonzero(~act)
+    assert np.all(full.position[:, :, out] == x[out][None, None, :, None])
+    assert np.all(full.extras["move_type"][:, :, out] == 0)
+    names = [f"a{i}" for i in range(n)]
+    assert set(bdm.render_round(full, 0, 1, names, ["q"])["risk"]) == {names[i] for i in keep}
+
+
+@pytest.mark.parametrize("variant", ["scholz2011_code", "paper"])
+@pytest.mark.parametrize(
+    "x, c, s",
+    [
+        ([3.0, 7.0], [1.0, 2.0], [0.5, 0.9]),  # two actors
+        ([5.0, 5.0, 5.0, 5.0], [1.0, 2.0, 3.0, 4.0], [0.2, 0.4, 0.6, 0.8]),  # all equal
+        ([1.0, 4.0, 9.0, 4.0], [0.0, 1.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5]),  # one actor holds all capability
+        ([1.0, 4.0, 9.0, 6.0], [1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 0.0]),  # zero salience everywhere
+        ([1.0, 1.0, 9.0, 9.0], [1.0, 1.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.5]),  # coinciding actors, symmetric
+        ([2.0], [1.0], [1.0]),  # a single actor
+    ],
+)
+def test_degenerate_inputs_are_finite(variant, x, c, s):
+    for extra in ({}, {"Q": 0.5}, {"own_perspective": True}, {"stop": "convergence"}):
+        tr = one(x, c, s, variant=variant, **extra)
+        assert_finite(tr)
+        r = tr.extras["risk"]
+        assert np.all((r >= 0.5) & (r <= 2.0))
+        ref = reference_run(x, c, s, variant=variant, **extra)
+        compare_with_reference(tr, ref)
+
+
+def test_no_spread_means_no_move():
+    tr = one([5.0, 5.0, 5.0], [1.0, 2.0, 3.0], [0.3, 0.6, 0.9])
+    assert tr.rounds[0] == 1 and tr.info["converged"][0, 0] and tr.info["cycle_length"][0, 0] == 0
+    assert np.all(tr.position == 5.0) and np.all(tr.extras["move_type"] == 0)
+    assert np.all(tr.extras["risk"] == 1.0)
+
+
+def test_zero_salience_forecast_falls_back_to_capability():
+    tr = one([1.0, 4.0, 9.0], [1.0, 5.0, 1.0], [0.0, 0.0, 0.0])
+    assert tr.forecast[0, 0, 0] == 4.0
+    assert tr.extras["mean"][0, 0, 0] == pytest.approx((1 + 20 + 9) / 7)
+
+
+def test_shapes_and_multi_issue_independence():
+    inp = random_batch(2, B=4, n=5, D=3)
+    tr = bdm.run(inp, bdm.Params(rounds=5))
+    B, n, D = inp.shape
+    assert tr.position.shape == (B, 6, n, D)
+    assert tr.forecast.shape == (B, 6, D)
+    assert tr.extras["mean"].shape == (B, 6, D)
+    for k in ("risk", "move_type", "move_counterpart"):
+        assert tr.extras[k].shape == (B, 6, n, D)
+    assert tr.extras["move_type"].dtype == np.int8
+    assert np.all(tr.extras["risk"][:, 0] == 1.0)
+    for k in ("cycle_length", "converged", "cycle_min", "cycle_max"):
+        assert tr.info[k].shape == (B, D)
+    for d in range(D):
+        sub = Inputs(
+            inp.position[:, :, d : d + 1], inp.salience[:, :, d : d + 1], inp.capability, inp.active,
+            inp.low[d : d + 1], inp.high[d : d + 1], inp.status_quo[d : d + 1], inp.seed,
+        )
+        alone = bdm.run(sub, bdm.Params(rounds=5))
+        np.testing.assert_array_equal(alone.position[..., 0], tr.position[..., d])
+        np.testing.assert_array_equal(alone.extras["move_type"][..., 0], tr.extras["move_type"][..., d])
+
+
+def test_params_validation():
+    with pytest.raises(Exception):
+        bdm.Params(variant="nope")
+    with pytest.raises(Exception):
+        bdm.Params(Q=1.5)
+    with pytest.raises(Exception):
+        bdm.Params(unknown=1)
+    p = bdm.Params()
+    assert p.resolved_choice() == "priority" and p.resolved_capitulation() is False
+    p = bdm.Params(variant="paper")
+    assert p.resolved_choice() == "least_move" and p.resolved_capitulation() is True
+
+
+def test_no_active_actor_is_an_input_error():
+    from detente.models.base import ModelInputError
+
+    with pytest.raises(ModelInputError):
+        one([1.0, 2.0], [1.0, 1.0], [1.0, 1.0], active=[False, False])
