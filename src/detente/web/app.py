@@ -11,6 +11,7 @@ response).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -75,6 +76,13 @@ class CompareRequest(BaseModel):
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int | None = None
+
+
+class AdviceRequest(RunRequest):
+    """Advice for one actor: which lever moves the forecast most toward it."""
+
+    actor: str = Field(..., description="The actor advised (its key).")
+    issue: str | None = Field(None, description="One issue (default: every issue).")
 
 
 class JobRequest(RunRequest):
@@ -266,8 +274,8 @@ class CatchAll:
         except _TooLarge:
             raise
         except Exception:
-            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
-            if not started:
+            if not started:  # otherwise the app's own handler has logged it and answered
+                log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
                 await _send_json(send, 500, {"detail": "internal server error"})
 
 
@@ -299,7 +307,14 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
     """
     runs = RunStore(store)
     jobs = JobManager(workers=workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any):
+        yield
+        jobs.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="detente",
         version=__version__,
         description="Forecast negotiations with bargaining models. Bad input answers 422 with a list of "
@@ -315,6 +330,11 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
     @app.exception_handler(models.UnknownModelError)
     async def _unknown_model(request: Any, exc: Exception) -> JSONResponse:
         return _problem_response(DetenteError([Problem(None, None, "model", str(exc))]))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Any, exc: Exception) -> JSONResponse:
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Any, exc: RequestValidationError) -> JSONResponse:
@@ -427,14 +447,16 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
         return _full(execute(req, "sensitivity"))
 
     @app.post("/api/advice", tags=["analysis"], summary="Advice: which moves would shift the forecast")
-    def run_advice(req: RunRequest) -> Any:
+    def run_advice(req: AdviceRequest) -> Any:
         adv = report_build.analysis_module("advise")
         if adv is None:
             return JSONResponse({"detail": "advice is not available in this version (detente.analysis.advise)"}, status_code=501)
         from ..report._adapt import _call, _entry
 
         scen, _ = load_input(req)
-        res = _call(_entry(adv, "advise", "run"), scen, model=req.model, params=dict(req.params), seed=req.seed)
+        model = req.model or (scen.model.name if scen.model else "compromise")
+        res = _call(_entry(adv, "advise", "run"), scen, req.actor, issue=req.issue, model=model,
+                    draws=req.draws or 200, seed=req.seed or 0, params=dict(req.params), progress=False)
         if hasattr(res, "to_dict"):
             res = res.to_dict()
         return {"scenario": scen.name, "advice": _jsonable(res)}
@@ -519,9 +541,6 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
         j = jobs.cancel(job_id)
         return j.to_dict() if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
 
-    @app.on_event("shutdown")
-    def _stop() -> None:
-        jobs.shutdown()
 
     wrapped = BodyLimit(CatchAll(app))
     wrapped.api = app  # type: ignore[attr-defined]
