@@ -13,7 +13,10 @@ Mesquita's group decision model", *Journal of Theoretical Politics* 23(4).
 
 Conventions shared with the fast engine where the spec is silent (see
 ``docs/models/bdm.md``): d is clipped to [0, 1] against rounding; the risk
-spread max S - min S counts as zero below 1e-12 * max(1, max |S|); a state
+spread max S - min S counts as zero below 1e-12 * max(1, max |S|); E_j > E_i
+and E_j > |E_i| need a margin of 1e-12 * (|E_i| + |E_j|) (a tie of exact
+arithmetic stays a tie, e.g. two actors of zero salience); offers whose
+choice criterion is within 1e-12 * Delta of the best tie; a state
 repeats when every position is within 1e-12 * Delta of an earlier state's; the
 forecast weights fall back from c*s to c, then to 1, when all are zero.
 """
@@ -24,6 +27,8 @@ NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
 
 STATE_TOL = 1e-12
 RISK_TOL = 1e-12
+TIE_TOL = 1e-12
+CHOICE_TOL = 1e-12
 
 
 def forecast_weights(c, s, active):
@@ -194,29 +199,30 @@ def reference_run(
                     continue
                 Ei = expected(i, j, r[i], P[i][j], mu)
                 Ej = expected(j, i, r[j] if own_perspective else r[i], P[j][i], mu)
-                if Ej > Ei > 0:
+                # E_j > E_i and E_j vs |E_i| are decided with a relative tolerance,
+                # so that a tie of exact arithmetic is a tie here too
+                tie = TIE_TOL * (abs(Ei) + abs(Ej))
+                if Ej - Ei > tie and Ei > 0:
                     offers.append((CONFRONTATION, j, x[j], abs(x[j] - x[i])))
-                elif Ej > 0 > Ei and Ej > abs(Ei):
+                elif Ej > 0 > Ei and Ej - abs(Ei) > tie:
                     to = x[i] + (x[j] - x[i]) * abs(Ei / Ej)
                     crit = (abs(Ei) * x[i] + abs(Ej) * x[j]) / (abs(Ei) + abs(Ej))
                     offers.append((COMPROMISE, j, to, crit))
-                elif Ej > 0 > Ei and Ej < abs(Ei) and capitulation:
+                elif Ej > 0 > Ei and abs(Ei) - Ej > tie and capitulation:
                     offers.append((CAPITULATION, j, x[j], abs(x[j] - x[i])))
             if not offers:
                 continue
-            # 4. choice; offers are in increasing j, strict < keeps the lowest index on ties
-            best = None
+            # 4. choice: the smallest criterion; values within CHOICE_TOL * Delta of
+            # it tie, and a tie goes to the lowest index (offers are in increasing j)
             if offer_choice == "priority":
                 for kind in (CONFRONTATION, COMPROMISE, CAPITULATION):
-                    for o in offers:
-                        if o[0] == kind and (best is None or o[3] < best[3]):
-                            best = o
-                    if best is not None:
+                    group = [o for o in offers if o[0] == kind]
+                    if group:
                         break
             else:
-                for o in offers:
-                    if best is None or abs(o[2] - x[i]) < abs(best[2] - x[i]):
-                        best = o
+                group = [(o[0], o[1], o[2], abs(o[2] - x[i])) for o in offers]
+            low = min(o[3] for o in group)
+            best = next(o for o in group if o[3] <= low + CHOICE_TOL * Delta)
             moves[i] = (best[0], best[1], best[2])
         # 5. all moves at once
         new = list(x)

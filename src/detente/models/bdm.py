@@ -70,6 +70,10 @@ MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULA
 STATE_TOL = 1e-12
 #: The security spread max S - min S counts as zero below this times max(1, max |S|).
 RISK_TOL = 1e-12
+#: E_j > E_i (and E_j > |E_i|) need a margin of this times |E_i| + |E_j|.
+TIE_TOL = 1e-12
+#: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
+CHOICE_TOL = 1e-12
 #: Elements of one (rows, n, n) work array per chunk; about 20 such arrays are live.
 CHUNK_ELEMENTS = 1 << 16
 #: Up to this many actors the midpoint counts enumerate triples, above it they bisect.
@@ -387,11 +391,12 @@ def _expected_general(
     return st * (Pc * u_s + (1.0 - Pc) * u_f) + (1.0 - st) * u_s - Q * u_sq - (1.0 - Q) * (T * u_b + (1.0 - T) * u_w)
 
 
-def _pick(val: np.ndarray, orig: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per (i, column): whether any val[i, :] is finite, and the original index of the
-    smallest (ties: the lowest original index). ``val`` (n, n, m), ``orig`` (n, m)."""
+def _pick(val: np.ndarray, orig: np.ndarray, n: int, tol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (i, column): whether any val[i, :] is finite, and the input index of the
+    smallest, values within ``tol`` (m,) of it tying and ties going to the lowest
+    input index. ``val`` (n, n, m), ``orig`` (n, m) the input index of each rank."""
     mn = val.min(axis=1)
-    key = np.where(val == mn[:, None, :], orig[None, :, :], n)
+    key = np.where(val <= (mn + tol)[:, None, :], orig[None, :, :], n)
     return np.isfinite(mn), key.min(axis=1)
 
 
@@ -457,32 +462,39 @@ def _round(
             rho_j = np.broadcast_to(rs[None, :, :], d.shape) if params.own_perspective else rho_i
             e_j = _expected_general(geo, P, ss, rho_j, dmu, Q, T, challenger_rows=False)
 
+        # E_j > E_i and E_j vs |E_i| need a margin of TIE_TOL (|E_i| + |E_j|): a tie of
+        # exact arithmetic (e.g. two actors of zero salience) stays a tie
         valid = geo.valid
-        pos_i = e_i > 0
-        conf = (e_j > e_i) & pos_i & valid
+        tie = np.abs(e_i)
+        tie += np.abs(e_j)
+        tie *= TIE_TOL
+        conf = ((e_j - e_i) > tie) & (e_i > 0) & valid
         split = (e_j > 0) & (e_i < 0) & valid
         ssum = e_i + e_j
-        comp = split & (ssum > 0)
+        comp = split & (ssum > tie)
         capit = params.resolved_capitulation()
-        cap = split & (ssum < 0) if capit else None
+        cap = split & (-ssum > tie) if capit else None
 
         ad = geo.ad
         inf = np.inf
+        ctol = CHOICE_TOL * np.where(np.isfinite(delta), delta, 0.0)
         if params.resolved_choice() == "priority":
-            has_c, oc = _pick(np.where(conf, ad, inf), order, n)
+            has_c, oc = _pick(np.where(conf, ad, inf), order, n, ctol)
             crit = (e_j * xs[None, :, :] - e_i * xs[:, None, :]) / (e_j - e_i)
-            has_m, om = _pick(np.where(comp, crit, inf), order, n)
+            has_m, om = _pick(np.where(comp, crit, inf), order, n, ctol)
             if capit:
-                has_k, ok_ = _pick(np.where(cap, ad, inf), order, n)
+                has_k, ok_ = _pick(np.where(cap, ad, inf), order, n, ctol)
             else:
                 has_k, ok_ = np.zeros((n, m), bool), om
             oj = np.where(has_c, oc, np.where(has_m, om, ok_))
             mt = np.where(has_c, CONFRONTATION, np.where(has_m, COMPROMISE, np.where(has_k, CAPITULATION, NONE)))
         else:
-            move = np.where(comp, ad * (-e_i / e_j), inf)
+            # the move to a compromise offer, computed as |to - x_i| like the offer itself
+            to = xs[:, None, :] + (xs[None, :, :] - xs[:, None, :]) * np.abs(e_i / e_j)
+            move = np.where(comp, np.abs(to - xs[:, None, :]), inf)
             either = conf | cap if capit else conf
             move = np.where(either, ad, move)
-            has, oj = _pick(move, order, n)
+            has, oj = _pick(move, order, n, ctol)
             mt = np.zeros((n, m), dtype=np.intp)
             if has.any():
                 rank = np.empty_like(order)
