@@ -16,7 +16,8 @@ Conventions shared with the fast engine where the spec is silent (see
 spread max S - min S counts as zero below 1e-12 * max(1, max |S|); E_j > E_i
 and E_j > |E_i| need a margin of 1e-12 * (|E_i| + |E_j|) (a tie of exact
 arithmetic stays a tie, e.g. two actors of zero salience); offers whose
-choice criterion is within 1e-12 * Delta of the best tie; a state
+choice criterion is within 1e-12 * Delta of the best tie; actors within
+1e-9 * Delta of each other make no offers to each other; a state
 repeats when every position is within 1e-12 * Delta of an earlier state's; the
 forecast weights fall back from c*s to c, then to 1, when all are zero.
 """
@@ -29,6 +30,7 @@ STATE_TOL = 1e-12
 RISK_TOL = 1e-12
 TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
+COINCIDE_TOL = 1e-9
 
 
 def forecast_weights(c, s, active):
@@ -195,8 +197,8 @@ def reference_run(
         for i in A:
             offers = []  # (type, j, to, criterion)
             for j in A:
-                if x[j] == x[i]:
-                    continue
+                if abs(x[j] - x[i]) <= COINCIDE_TOL * Delta:
+                    continue  # (practically) the same position: no offer
                 Ei = expected(i, j, r[i], P[i][j], mu)
                 Ej = expected(j, i, r[j] if own_perspective else r[i], P[j][i], mu)
                 # E_j > E_i and E_j vs |E_i| are decided with a relative tolerance,

@@ -74,6 +74,8 @@ RISK_TOL = 1e-12
 TIE_TOL = 1e-12
 #: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
 CHOICE_TOL = 1e-12
+#: Actors closer than this times Delta count as coinciding: they make no offers to each other.
+COINCIDE_TOL = 1e-9
 #: Elements of one (rows, n, n) work array per chunk; about 20 such arrays are live.
 CHUNK_ELEMENTS = 1 << 16
 #: Up to this many actors the midpoint counts enumerate triples, above it they bisect.
@@ -282,7 +284,7 @@ class _Geometry:
         d = ad / delta  # a division, not a reciprocal: d is exactly 1 at the extremes
         np.minimum(d, 1.0, out=d)
         self.d = d
-        valid = ad > 0
+        valid = ad > COINCIDE_TOL * delta  # delta = inf when Delta = 0: no pair
         tabs = _pair_tables(n)
         self.iu, self.ju = tabs["iu"], tabs["ju"]
         if all_active:
