@@ -75,8 +75,14 @@ function num(v) {
 function setValue(holder, key, text) {
   const x = text.trim() === "" ? null : (isNaN(Number(text)) ? text : Number(text));
   const old = holder[key];
-  if (old && typeof old === "object" && !Array.isArray(old)) old.value = x;
-  else holder[key] = x;
+  if (old && typeof old === "object" && !Array.isArray(old)) {
+    old.value = x;
+    // keep an uncertainty range around the new point value
+    if (typeof x === "number" && typeof old.low === "number" && typeof old.high === "number") {
+      old.low = Math.min(old.low, x);
+      old.high = Math.max(old.high, x);
+    }
+  } else holder[key] = x;
 }
 
 function issuesOf(s) { return Array.isArray(s.issues) ? s.issues.filter((i) => i && typeof i === "object") : []; }
