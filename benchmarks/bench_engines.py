@@ -1,0 +1,180 @@
+"""Benchmarks of the model engines: one ``bench_<engine>()`` per engine, and ``main()``.
+
+Run: ``.venv/bin/python benchmarks/bench_engines.py [engine ...]`` (default:
+every engine). Each function prints a markdown table and returns its rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _machine() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "?")
+    except OSError:  # pragma: no cover
+        model = "?"
+    import os
+
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ============================================================================ smp
+
+#: KTAB's C++ wall time per run (seconds), from the issue tracker.
+KTAB_SECONDS = {(7, 3): 0.05, (13, 2): 0.35, (26, 1): 1.4, (40, 1): 5.4, (80, 1): 60.0, (160, 1): 17 * 60.0,
+                (100, 3): 180.0}
+KTAB_FILES = {(7, 3): "dummyData_3Dim.csv", (13, 2): "SOE-Pol-Comp.csv", (26, 1): "SOE-Policy.csv",
+              (40, 1): "dummyData-a040.csv", (80, 1): "dummyData-a080.csv", (160, 1): "dummyData-a160.csv"}
+KTAB_DATA = Path("/work/shared/data/ktab")
+
+
+def _smp_inputs(n: int, D: int, B: int, seed: int = 0):
+    from detente.models.base import Inputs
+
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 100, (B, n, D))
+    sal = rng.uniform(0.05, 1, (B, n, D))
+    sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (B, n, 1))
+    cap = rng.uniform(1, 100, (B, n))
+    return Inputs.build(pos, sal, cap, low=[0] * D, high=[100] * D, seed=np.arange(B, dtype=np.uint64))
+
+
+def _ktab_inputs(n: int, D: int):
+    from detente.models.base import Inputs
+
+    f = KTAB_FILES.get((n, D))
+    if f is None or not (KTAB_DATA / f).exists():
+        return _smp_inputs(n, D, 1, seed=1), "random"
+    from detente.scenario.ktab import read_ktab_csv
+
+    raw = read_ktab_csv(KTAB_DATA / f)
+    keys = [i["key"] for i in raw["issues"]]
+    pos = [[a["positions"][k] for k in keys] for a in raw["actors"]]
+    sal = [[a["salience"][k] / 100 for k in keys] for a in raw["actors"]]
+    cap = [a["capability"] for a in raw["actors"]]
+    return Inputs.build(pos, sal, cap, low=[0] * D, high=[100] * D), f
+
+
+def _smp_reference():
+    """The loop-by-loop reference implementation of tests/test_smp.py."""
+    spec = importlib.util.spec_from_file_location("_smp_reference_tests", ROOT / "tests" / "test_smp.py")
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod.ref_run
+
+
+def _time_smp(inputs, params, slice_size: int | None = None) -> tuple[float, int]:
+    """Wall time of running every draw (best of 3 when a pass takes under 0.5 s) and total turns."""
+    from detente.models import smp
+
+    B = inputs.shape[0]
+    step = slice_size or B
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        turns = 0
+        for b0 in range(0, B, step):
+            tr = smp.run(inputs.take(slice(b0, min(B, b0 + step))), params)
+            turns += int(tr.rounds.sum())
+        best = min(best, time.perf_counter() - t0)
+        if best >= 0.5:
+            break
+    return best, turns
+
+
+def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((10, 1), (10, 3), (30, 1))) -> list[dict]:
+    """Time the SMP engine; print and return the rows.
+
+    Parameters
+    ----------
+    max_cost : float
+        Combinations with ``B * n^3`` above this are skipped (they would take
+        minutes); the output says which.
+    ref_sizes : tuple of (n, D)
+        Sizes at which the loop-by-loop reference implementation is timed
+        (3 runs each) for the speed-up column.
+    """
+    from detente.models import smp
+
+    params = smp.Params()
+    ref_run = _smp_reference()
+    print(f"## smp\n\nMachine: {_machine()}. numpy {np.__version__}. Default (KTAB) parameters, random scenarios.\n")
+    ref_ms: dict[tuple[int, int], float] = {}
+    for n, D in ref_sizes:
+        inp = _smp_inputs(n, D, 3, seed=11)
+        t0 = time.perf_counter()
+        rturns = 0
+        for b in range(3):
+            rturns += ref_run(inp.position[b] / 100, inp.salience[b], inp.capability[b], params)[1]
+        ref_ms[(n, D)] = (time.perf_counter() - t0) * 1000 / rturns  # per turn
+    rows, out, skipped = [], [], []
+    for n in (10, 30, 100, 300):
+        for D in (1, 3):
+            for B in (1, 100, 10_000):
+                if B * n**3 > max_cost:
+                    skipped.append(f"{n}x{D} B={B}")
+                    continue
+                inp = _smp_inputs(n, D, B, seed=n * 10 + D)
+                sl = 1000 if B > 1000 else None
+                dt, turns = _time_smp(inp, params, sl)
+                ms = dt / B * 1000
+                ref = ref_ms.get((n, D))
+                speed = ref / (dt * 1000 / turns) if ref else None  # per turn: scenarios run different turns
+                r = {"n": n, "D": D, "B": B, "ms_per_run": ms, "runs_per_s": B / dt, "mean_turns": turns / B,
+                     "speedup_vs_reference": speed}
+                rows.append(r)
+                out.append([f"{n}", f"{D}", f"{B}", f"{ms:.2f}", f"{B / dt:.1f}", f"{turns / B:.1f}",
+                            f"{speed:.0f}x" if speed else "-"])
+                print(f"  smp {n}x{D} B={B}: {ms:.2f} ms/run", file=sys.stderr, flush=True)
+    print(_table(["actors", "dims", "batch", "ms/run", "runs/s", "mean turns", "speed-up vs loop reference (per turn)"], out))
+    print("\nLoop-by-loop reference (tests/test_smp.py::ref_run), ms per turn (3 runs each): "
+          + ", ".join(f"{n}x{D}: {v:.1f}" for (n, D), v in ref_ms.items()))
+    print("Times are the best of 3 passes when a pass takes under 0.5 s (the machine is shared). "
+          f"B = 10,000 runs as 10 calls of 1,000 draws (bounds the history kept in memory). "
+          f"Skipped (B n^3 > {max_cost:.0e}, minutes each): {', '.join(skipped) or 'none'}.\n")
+    krows = []
+    for (n, D), ks in KTAB_SECONDS.items():
+        inp, src = _ktab_inputs(n, D)
+        dt, turns = _time_smp(inp, params)
+        rows.append({"n": n, "D": D, "B": 1, "ktab_file": src, "ms_per_run": dt * 1000, "turns": turns,
+                     "ktab_s": ks, "ratio_vs_ktab": ks / dt})
+        krows.append([f"{n}x{D}", src, f"{turns}", f"{dt * 1000:.1f}", f"{ks * 1000:.0f}", f"{ks / dt:.0f}x"])
+        print(f"  smp KTAB size {n}x{D}: {dt * 1000:.1f} ms", file=sys.stderr, flush=True)
+    print(_table(["size", "scenario", "turns", "detente ms/run", "KTAB ms/run", "faster than KTAB"], krows))
+    return rows
+
+
+# ============================================================================ main
+
+ENGINES = {"smp": bench_smp}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmarks named on the command line (default: all)."""
+    names = (argv if argv is not None else sys.argv[1:]) or list(ENGINES)
+    for name in names:
+        if name not in ENGINES:
+            raise SystemExit(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
+        ENGINES[name]()
+        print()
+
+
+if __name__ == "__main__":
+    main()
