@@ -46,6 +46,8 @@ Mesquita's group decision model", *Journal of Theoretical Politics* 23(4):
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -76,6 +78,8 @@ TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
 #: Actors closer than this times Delta count as coinciding: they make no offers to each other.
 COINCIDE_TOL = 1e-9
+#: Worker threads over the chunks of a batch (results do not depend on it).
+THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Elements of one (rows, n, n) work array per chunk; about 20 such arrays are live.
 CHUNK_ELEMENTS = 1 << 16
 #: Up to this many actors the midpoint counts enumerate triples, above it they bisect.
@@ -215,22 +219,14 @@ def risk_exponents(S: np.ndarray, active: np.ndarray, axis: int = -1) -> np.ndar
 
 
 @lru_cache(maxsize=64)
-def _pair_tables(n: int, triples: bool = False) -> dict[str, np.ndarray]:
-    """Index tables of the pairs a < b (and, if asked, the triples a < k < b) of n sorted actors."""
+def _pair_tables(n: int) -> dict[str, Any]:
+    """Index tables of the pairs a < b of n sorted actors."""
     iu, ju = np.triu_indices(n, 1)
     tabs: dict[str, np.ndarray] = {"iu": iu, "ju": ju, "iu1": (iu + 1)[:, None], "ju_col": ju[:, None], "iu_col": iu[:, None]}
-    if triples:
-        tk, tp, start, end = [], [], [], []
-        for p, (a, b) in enumerate(zip(iu, ju)):
-            start.append(len(tk))
-            for k in range(a + 1, b):
-                tk.append(k)
-                tp.append(p)
-            end.append(len(tk))
-        tabs["tk"] = np.asarray(tk, dtype=np.intp)
-        tabs["tp"] = np.asarray(tp, dtype=np.intp)
-        tabs["start"] = np.asarray(start, dtype=np.intp)
-        tabs["end"] = np.asarray(end, dtype=np.intp)
+    pair_of = np.zeros((n, n), dtype=np.intp)
+    pair_of[iu, ju] = np.arange(iu.size)
+    # the rows of the pairs (a, a + g), a = 0 .. n - 1 - g, for each gap g
+    tabs["gap_rows"] = {g: pair_of[np.arange(n - g), np.arange(g, n)] for g in range(1, n)}
     return tabs
 
 
@@ -246,14 +242,20 @@ def _midpoint_counts(xs: np.ndarray, method: str | None = None) -> np.ndarray:
     n, m = xs.shape
     if method is None:
         method = "triples" if n <= TRIPLES_MAX_N else "bisect"
-    tabs = _pair_tables(n, method == "triples")
+    tabs = _pair_tables(n)
     iu, ju = tabs["iu"], tabs["ju"]
-    mid = 0.5 * (xs[iu] + xs[ju])
     if method == "triples":
-        below = xs[tabs["tk"]] < mid[tabs["tp"]]
-        cs = np.zeros((below.shape[0] + 1, m), dtype=np.int32)
-        np.cumsum(below, axis=0, out=cs[1:])
-        return tabs["iu1"] + (cs[tabs["end"]] - cs[tabs["start"]])
+        # the pairs (a, a + g) of each gap g: the voters between them are slices
+        out = np.empty((iu.size, m), dtype=np.intp)
+        for g in range(1, n):
+            mid = 0.5 * (xs[: n - g] + xs[g:])
+            cnt = np.zeros((n - g, m), dtype=np.intp)
+            for c in range(1, g):
+                cnt += xs[c : n - g + c] < mid
+            cnt += np.arange(1, n - g + 1)[:, None]
+            out[tabs["gap_rows"][g]] = cnt
+        return out
+    mid = 0.5 * (xs[iu] + xs[ju])
     lo = np.broadcast_to(tabs["iu1"], mid.shape).copy()
     hi = np.broadcast_to(tabs["ju_col"], mid.shape).copy()
     col = np.arange(m)
@@ -268,6 +270,26 @@ def _midpoint_counts(xs: np.ndarray, method: str | None = None) -> np.ndarray:
         hi = np.where(open_ & ~go, half, hi)
 
 
+class _Buffers:
+    """Work arrays reused from round to round (fresh large arrays cost page faults).
+
+    ``get(name, shape, dtype)`` returns the same array for the same name and
+    shape; its content is garbage until written.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any = float) -> np.ndarray:
+        key = (name, shape, np.dtype(dtype).str)
+        a = self._arrays.get(key)
+        if a is None:
+            if len(self._arrays) > 256:  # shapes change when draws stop: drop stale ones
+                self._arrays.clear()
+            a = self._arrays[key] = np.empty(shape, dtype)
+        return a
+
+
 class _Geometry:
     """One round's pair quantities of m columns of n actors, sorted by position.
 
@@ -275,16 +297,21 @@ class _Geometry:
     element [a, b, c] for actors a and b (sorted ranks) of column c.
     """
 
-    def __init__(self, xs: np.ndarray, acts: np.ndarray, all_active: bool, delta: np.ndarray, count_method: str | None = None):
+    def __init__(
+        self, xs: np.ndarray, acts: np.ndarray, all_active: bool, delta: np.ndarray,
+        count_method: str | None = None, buf: _Buffers | None = None,
+    ):
         n, m = xs.shape
         self.n, self.m = n, m
-        ad = xs[:, None, :] - xs[None, :, :]
+        self.buf = buf = buf or _Buffers()
+        nn = (n, n, m)
+        ad = np.subtract(xs[:, None, :], xs[None, :, :], out=buf.get("ad", nn))
         np.abs(ad, out=ad)
         self.ad = ad  # |x_a - x_b|
-        d = ad / delta  # a division, not a reciprocal: d is exactly 1 at the extremes
+        d = np.divide(ad, delta, out=buf.get("d", nn))  # a division: d is exactly 1 at the extremes
         np.minimum(d, 1.0, out=d)
         self.d = d
-        valid = ad > COINCIDE_TOL * delta  # delta = inf when Delta = 0: no pair
+        valid = np.greater(ad, COINCIDE_TOL * delta, out=buf.get("valid", nn, bool))  # delta = inf when Delta = 0
         tabs = _pair_tables(n)
         self.iu, self.ju = tabs["iu"], tabs["ju"]
         if all_active:
@@ -299,7 +326,7 @@ class _Geometry:
         self.idx_b = (base + tabs["ju_col"]) * m + col
         self.idx_a = (base + tabs["iu_col"]) * m + col
 
-    def prevail(self, H: np.ndarray, variant: str) -> np.ndarray:
+    def prevail(self, H: np.ndarray, variant: str, name: str = "P") -> np.ndarray:
         """P[a, b] from H[k, a] = w_k g_k(d_ka), g_k increasing (zero on the diagonal).
 
         Voter k prefers a to b exactly when it is closer to a, i.e. below the
@@ -308,9 +335,10 @@ class _Geometry:
         matching suffix sums.
         """
         n, m = self.n, self.m
-        C = np.empty((n + 1, n, m))
+        C = self.buf.get("C", (n + 1, n, m))
         C[0] = 0.0
-        np.cumsum(H, axis=0, out=C[1:])
+        for k in range(n):  # (a loop of adds is much faster than cumsum on axis 0)
+            np.add(C[k], H[k], out=C[k + 1])
         Cf = C.ravel()
         Z = Cf.take(self.idx_b)
         Z -= Cf.take(self.idx_a)  # N_ab for a < b
@@ -320,14 +348,13 @@ class _Geometry:
             Z *= self.pact
             Nlow *= self.pact
         if variant == "paper":
-            both = Z + Nlow
-            ok = both > 0
-            inv = np.where(ok, 1.0 / np.where(ok, both, 1.0), 0.0)
+            den = Z + Nlow
         else:
             den = 2.0 * (Z.sum(axis=0) + Nlow.sum(axis=0))
-            ok = den > 0
-            inv = np.where(ok, 1.0 / np.where(ok, den, 1.0), 0.0)
-        P = np.zeros((n, n, m))
+        ok = den > 0
+        inv = ok / (den + ~ok)  # 1 / den, 0 where den = 0
+        P = self.buf.get(name, (n, n, m))
+        P[np.arange(n), np.arange(n)] = 0.0
         P[self.iu, self.ju] = Z * inv
         P[self.ju, self.iu] = Nlow * inv
         return P
@@ -393,17 +420,23 @@ def _expected_general(
     return st * (Pc * u_s + (1.0 - Pc) * u_f) + (1.0 - st) * u_s - Q * u_sq - (1.0 - Q) * (T * u_b + (1.0 - T) * u_w)
 
 
-def _pick(val: np.ndarray, orig: np.ndarray, n: int, tol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per (i, column): whether any val[i, :] is finite, and the input index of the
-    smallest, values within ``tol`` (m,) of it tying and ties going to the lowest
-    input index. ``val`` (n, n, m), ``orig`` (n, m) the input index of each rank."""
+def _pick(
+    val: np.ndarray, orig: np.ndarray, n: int, tol: np.ndarray, buf: _Buffers, big: Any = np.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (i, column): whether any val[i, :] is below ``big``, and the input index of
+    the smallest, values within ``tol`` (m,) of it tying and ties going to the
+    lowest input index. ``val`` (n, n, m), ``orig`` (n, m) the input index of each
+    rank (int32)."""
     mn = val.min(axis=1)
-    key = np.where(val <= (mn + tol)[:, None, :], orig[None, :, :], n)
-    return np.isfinite(mn), key.min(axis=1)
+    over = np.greater(val, (mn + tol)[:, None, :], out=buf.get("over", val.shape, bool))
+    key = np.multiply(over, np.int32(n), out=buf.get("key", val.shape, np.int32))
+    key += orig[None, :, :]
+    return mn < big, key.min(axis=1).astype(np.intp)
 
 
 def _round(
-    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, delta: np.ndarray, fw: np.ndarray, params: Params
+    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, delta: np.ndarray, fw: np.ndarray,
+    params: Params, buf: _Buffers | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One round of m columns (arrays (n, m), actors in input order).
 
@@ -413,11 +446,15 @@ def _round(
     n, m = x.shape
     variant, Q, T = params.variant, params.Q, params.T
     order = np.argsort(x, axis=0, kind="stable")
-    xs = np.take_along_axis(x, order, axis=0)
-    ws = np.take_along_axis(w, order, axis=0)
-    ss = np.take_along_axis(s, order, axis=0)
-    acts = np.take_along_axis(act, order, axis=0)
-    geo = _Geometry(xs, acts, all_active, delta)
+    col = np.arange(m)
+    fidx = order * m + col  # flat index of (input actor at rank a, column)
+    xs, ws, ss, acts = (a.ravel().take(fidx) for a in (x, w, s, act))
+    orig = order.astype(np.int32)
+    rank = np.empty((n, m), dtype=np.intp)
+    rank.ravel()[fidx] = np.arange(n)[:, None]
+    buf = buf or _Buffers()
+    nn = (n, n, m)
+    geo = _Geometry(xs, acts, all_active, delta, buf=buf)
     d = geo.d
     if Q != 1.0:
         mu = weighted_median(x, fw, "condorcet", axis=0)
@@ -426,12 +463,13 @@ def _round(
         dmu = np.zeros_like(xs)
 
     # 1. security pass, every r = 1: S_i = sum_{j != i} E(U_ji)
-    P1 = geo.prevail(ws[:, None, :] * d, variant)
-    dv = d if all_active else d * acts[None, :, :]
+    H = np.multiply(ws[:, None, :], d, out=buf.get("H", nn))
+    P1 = geo.prevail(H, variant, "P1")
+    dv = d if all_active else np.multiply(d, acts[None, :, :], out=buf.get("dv", nn))
     if Q == 1.0:
         # r = 1: U_s = 2d, U_f = -2d, U_sq = 0, so E(U_ji) = 2 d_ij (1 - 2 s_i (1 - P_ji))
         Dsum = dv.sum(axis=1)
-        PD = (dv * P1).sum(axis=0)  # sum_j d_ji P_ji = sum_j d_ij P_ji
+        PD = np.multiply(dv, P1, out=buf.get("t1", nn)).sum(axis=0)  # sum_j d_ji P_ji = sum_j d_ij P_ji
         S = 2.0 * (1.0 - 2.0 * ss) * Dsum + 4.0 * ss * PD
     else:
         E1 = _expected_general(geo, P1, ss, np.ones((1, 1, 1)), dmu, Q, T, challenger_rows=False)
@@ -443,20 +481,27 @@ def _round(
 
     # 3. offers, voters with their new exponents
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        P = P1 if variant == "paper" else geo.prevail(ws[:, None, :] * d ** rs[:, None, :], variant)
+        if variant == "paper":
+            P = P1
+        else:
+            H = np.power(d, rs[:, None, :], out=buf.get("H", nn))
+            H *= ws[:, None, :]
+            P = geo.prevail(H, variant, "P")
         if Q == 1.0 and not params.own_perspective:
             # E / (4 * 0.5^r_i) for both perceptions (the same positive factor):
             # E(U_ij) = 4 h_i [(1 - a) - s_j (1 - P_ij)(b - a)], a = (1-d)^r_i, b = (1+d)^r_i
             ri = rs[:, None, :]
-            a = (1.0 - d) ** ri
-            Dl = (1.0 + d) ** ri
+            a = np.subtract(1.0, d, out=buf.get("a", nn))
+            np.power(a, ri, out=a)
+            Dl = np.add(1.0, d, out=buf.get("Dl", nn))
+            np.power(Dl, ri, out=Dl)
             Dl -= a
-            G = 1.0 - a
-            u = 1.0 - P
+            G = np.subtract(1.0, a, out=a)
+            u = np.subtract(1.0, P, out=buf.get("u", nn))
             u *= ss[None, :, :]
-            e_i = u * Dl
+            e_i = np.multiply(u, Dl, out=buf.get("e_i", nn))
             np.subtract(G, e_i, out=e_i)
-            e_j = u.transpose(1, 0, 2) * Dl
+            e_j = np.multiply(u.transpose(1, 0, 2), Dl, out=buf.get("e_j", nn))
             np.subtract(G, e_j, out=e_j)
         else:
             rho_i = np.broadcast_to(rs[:, None, :], d.shape)
@@ -467,25 +512,50 @@ def _round(
         # E_j > E_i and E_j vs |E_i| need a margin of TIE_TOL (|E_i| + |E_j|): a tie of
         # exact arithmetic (e.g. two actors of zero salience) stays a tie
         valid = geo.valid
-        tie = np.abs(e_i)
-        tie += np.abs(e_j)
+        tie = np.abs(e_i, out=buf.get("tie", nn))
+        t1 = np.abs(e_j, out=buf.get("t1", nn))
+        tie += t1
         tie *= TIE_TOL
-        conf = ((e_j - e_i) > tie) & (e_i > 0) & valid
-        split = (e_j > 0) & (e_i < 0) & valid
-        ssum = e_i + e_j
-        comp = split & (ssum > tie)
+        np.subtract(e_j, e_i, out=t1)
+        conf = np.greater(t1, tie, out=buf.get("conf", nn, bool))
+        b1 = np.greater(e_i, 0.0, out=buf.get("b1", nn, bool))
+        conf &= b1
+        conf &= valid
+        split = np.greater(e_j, 0.0, out=buf.get("split", nn, bool))
+        np.less(e_i, 0.0, out=b1)
+        split &= b1
+        split &= valid
+        ssum = np.add(e_i, e_j, out=t1)
+        comp = np.greater(ssum, tie, out=buf.get("comp", nn, bool))
+        comp &= split
         capit = params.resolved_capitulation()
-        cap = split & (-ssum > tie) if capit else None
+        if capit:
+            np.negative(ssum, out=ssum)
+            cap = np.greater(ssum, tie, out=buf.get("cap", nn, bool))
+            cap &= split
+        else:
+            cap = None
 
         ad = geo.ad
         inf = np.inf
         ctol = CHOICE_TOL * np.where(np.isfinite(delta), delta, 0.0)
+        big = 2.0 * ad.max(axis=(0, 1)) + 1.0  # above every |x_i - x_j| of the column
         if params.resolved_choice() == "priority":
-            has_c, oc = _pick(np.where(conf, ad, inf), order, n, ctol)
-            crit = (e_j * xs[None, :, :] - e_i * xs[:, None, :]) / (e_j - e_i)
-            has_m, om = _pick(np.where(comp, crit, inf), order, n, ctol)
+            pen = np.logical_not(conf, out=b1)
+            pen = np.multiply(pen, big, out=buf.get("pen", nn))
+            pen += ad
+            has_c, oc = _pick(pen, orig, n, ctol, buf, big)
+            crit = np.multiply(e_j, xs[None, :, :], out=buf.get("crit", nn))
+            crit -= np.multiply(e_i, xs[:, None, :], out=pen)
+            crit /= np.subtract(e_j, e_i, out=pen)
+            np.logical_not(comp, out=b1)
+            np.copyto(crit, inf, where=b1)
+            has_m, om = _pick(crit, orig, n, ctol, buf)
             if capit:
-                has_k, ok_ = _pick(np.where(cap, ad, inf), order, n, ctol)
+                pen = np.logical_not(cap, out=b1)
+                pen = np.multiply(pen, big, out=buf.get("pen", nn))
+                pen += ad
+                has_k, ok_ = _pick(pen, orig, n, ctol, buf, big)
             else:
                 has_k, ok_ = np.zeros((n, m), bool), om
             oj = np.where(has_c, oc, np.where(has_m, om, ok_))
@@ -496,22 +566,18 @@ def _round(
             move = np.where(comp, np.abs(to - xs[:, None, :]), inf)
             either = conf | cap if capit else conf
             move = np.where(either, ad, move)
-            has, oj = _pick(move, order, n, ctol)
+            has, oj = _pick(move, orig, n, ctol, buf)
             mt = np.zeros((n, m), dtype=np.intp)
             if has.any():
-                rank = np.empty_like(order)
-                np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
-                js = np.take_along_axis(rank, np.where(has, oj, 0), axis=0)
-                flat = (np.arange(n)[:, None] * n + js) * m + np.arange(m)
+                js = rank.ravel().take(np.where(has, oj, 0) * m + col)
+                flat = (np.arange(n)[:, None] * n + js) * m + col
                 mt = np.where(conf.ravel().take(flat), CONFRONTATION, np.where(comp.ravel().take(flat), COMPROMISE, CAPITULATION))
                 mt = np.where(has, mt, NONE)
         moved = mt != NONE
         oj = np.where(moved, oj, 0)
-        xj = np.take_along_axis(x, oj, axis=0)  # counterpart's position (input order)
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(n)[:, None], axis=0)
-        js = np.take_along_axis(rank, oj, axis=0)  # counterpart's sorted rank
-        flat = (np.arange(n)[:, None] * n + js) * m + np.arange(m)
+        xj = x.ravel().take(oj * m + col)  # the counterpart's position
+        js = rank.ravel().take(oj * m + col)  # the counterpart's rank
+        flat = (np.arange(n)[:, None] * n + js) * m + col
         frac = np.abs(e_i.ravel().take(flat) / e_j.ravel().take(flat))
         xi = xs
         to_s = np.where(mt == COMPROMISE, xi + (xj - xi) * np.where(mt == COMPROMISE, frac, 0.0), xj)
@@ -521,10 +587,10 @@ def _round(
     r = np.empty_like(x)
     mtype = np.empty((n, m), dtype=np.int8)
     cp = np.empty((n, m), dtype=np.int32)
-    np.put_along_axis(new, order, new_s, axis=0)
-    np.put_along_axis(r, order, np.where(acts, rs, 1.0), axis=0)
-    np.put_along_axis(mtype, order, mt.astype(np.int8), axis=0)
-    np.put_along_axis(cp, order, np.where(moved, oj, -1).astype(np.int32), axis=0)
+    new.ravel()[fidx] = new_s
+    r.ravel()[fidx] = np.where(acts, rs, 1.0)
+    mtype.ravel()[fidx] = mt
+    cp.ravel()[fidx] = np.where(moved, oj, -1)
     return new, r, mtype, cp
 
 
@@ -549,6 +615,7 @@ def _simulate(
     converged = np.zeros(m, dtype=bool)
     running = np.arange(m)
     x = x0.copy()
+    buf = _Buffers()
     # batch-last copies of the constant inputs
     wT, sT, actT, fwT = (np.ascontiguousarray(a.T) for a in (w, s, act, fw))
     for t in range(1, R + 1):
@@ -563,7 +630,7 @@ def _simulate(
         xr = np.ascontiguousarray(x[cols].T)
         a_ = actT[:, cols]
         new, r, mt, cp = _round(
-            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), dscale[cols], fwT[:, cols], params
+            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), dscale[cols], fwT[:, cols], params, buf
         )
         k = rr.size
         new, r, mt, cp = new[:, :k].T, r[:, :k].T, mt[:, :k].T, cp[:, :k].T
@@ -655,11 +722,20 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "cycle_length": np.empty(M, dtype=np.int64),
         "converged": np.empty(M, dtype=bool),
     }
-    for lo in range(0, M, chunk):
+    def work(lo: int) -> None:
         hi = min(M, lo + chunk)
         res = _simulate(x[lo:hi], w[lo:hi], s[lo:hi], act[lo:hi], fw[lo:hi], params)
         for k, v in res.items():
             out[k][lo:hi] = v
+
+    starts = range(0, M, chunk)
+    threads = min(THREADS, len(starts))
+    if threads > 1:  # numpy releases the GIL in its loops; chunks are independent
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, starts))
+    else:
+        for lo in starts:
+            work(lo)
     pos = out["position"]
     forecast = weighted_median(pos, fw[:, None, :], "condorcet", axis=2)  # (M, R+1)
     mean = (pos * fw[:, None, :]).sum(axis=2) / fw.sum(axis=1)[:, None]
