@@ -161,9 +161,99 @@ def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((
     return rows
 
 
+# ============================================================================ bdm
+
+BDM_EMISSION = Path("/work/shared/data/bdm/emission_ec_1994.csv")
+#: The issue tracker's target for the 10-actor emission case, batched.
+BDM_TARGET_MS = 0.05
+
+
+def _bdm_inputs(n: int, B: int, seed: int = 0):
+    from detente.models.base import Inputs
+
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 10, (B, n, 1))
+    sal = rng.uniform(0.05, 1, (B, n, 1))
+    cap = rng.uniform(0.05, 1, (B, n))
+    return Inputs.build(pos, sal, cap, low=0, high=10)
+
+
+def _bdm_reference_ms(n: int, rounds: int, runs: int) -> float:
+    """ms per 10-round run of the plain reference, timed on ``rounds`` rounds and scaled."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _reference_bdm import reference_run
+
+    inp = _bdm_inputs(n, runs, seed=1)
+    t0 = time.perf_counter()
+    for b in range(runs):
+        reference_run(inp.position[b, :, 0], inp.capability[b], inp.salience[b, :, 0], rounds=rounds)
+    return (time.perf_counter() - t0) / runs * 1000.0 * 10 / rounds
+
+
+def bench_bdm(budget_s: float = 60.0) -> list[dict]:
+    """ms per run of ``bdm`` (10 rounds) by actors and batch size, against the reference.
+
+    A batch is skipped when its predicted time exceeds ``budget_s`` seconds.
+    The reference is timed on a few runs only (and on fewer rounds for larger n,
+    scaled to 10 rounds); it is not run for n = 300.
+    """
+    from detente.models import bdm
+
+    print(f"## bdm ({_machine()}, {bdm.THREADS} worker threads)\n")
+    # the emission case, batched
+    import csv
+
+    rows_csv = list(csv.DictReader(BDM_EMISSION.open()))
+    from detente.models.base import Inputs
+
+    x = np.array([float(r["position"]) for r in rows_csv])
+    c = np.array([float(r["capability"]) for r in rows_csv])
+    s = np.array([float(r["salience"]) for r in rows_csv]) / 100.0
+    B = 10_000
+    inp = Inputs.build(np.broadcast_to(x, (B, x.size))[:, :, None], s, c, low=4, high=10)
+    bdm.run(inp.take(slice(0, 100)))
+    best = min(_timed(lambda: bdm.run(inp)) for _ in range(3))
+    ms = best / B * 1000.0
+    print(f"EC emission case, 10 actors, 10 rounds, B = {B:,}: {best:.3f} s, {ms:.4f} ms/run, "
+          f"{ms / BDM_TARGET_MS:.2f} x the {BDM_TARGET_MS} ms target\n", flush=True)
+
+    ref_plan = {10: (10, 5), 30: (2, 2), 100: (1, 1)}  # n: (rounds, runs)
+    ref_ms = {}
+    for n, (rounds, runs) in ref_plan.items():
+        ref_ms[n] = _bdm_reference_ms(n, rounds, runs)
+        print(f"  reference n={n}: {ref_ms[n]:.1f} ms/run", file=sys.stderr, flush=True)
+    rows = []
+    table = []
+    for n in (10, 30, 100, 300):
+        per_run = None
+        for B in (1, 100, 10_000):
+            if per_run is not None and per_run * B / 1000.0 > budget_s:
+                table.append([str(n), f"{B:,}", "skipped (time)", "", ""])
+                continue
+            inp = _bdm_inputs(n, B)
+            reps = 3 if B < 10_000 else 1
+            dt = min(_timed(lambda: bdm.run(inp)) for _ in range(reps))
+            per_run = dt / B * 1000.0
+            speedup = ref_ms[n] / per_run if n in ref_ms else None
+            rows.append({"n": n, "B": B, "ms_per_run": per_run, "speedup": speedup})
+            table.append([str(n), f"{B:,}", f"{per_run:.4g}", f"{1000.0 / per_run:,.0f}",
+                          f"{speedup:,.0f}x" if speedup else "-"])
+            print(f"  bdm n={n} B={B}: {per_run:.4g} ms/run", file=sys.stderr, flush=True)
+    print(_table(["actors", "batch", "ms/run", "runs/s", "vs reference"], table))
+    print("\nreference (plain loops, benchmarks/_reference_bdm.py), ms per 10-round run: "
+          + ", ".join(f"n={n}: {v:,.0f}" for n, v in ref_ms.items()))
+    return rows
+
+
+def _timed(f) -> float:
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
 # ============================================================================ main
 
-ENGINES = {"smp": bench_smp}
+ENGINES = {"smp": bench_smp, "bdm": bench_bdm}
 
 
 def main(argv: list[str] | None = None) -> None:
