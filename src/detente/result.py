@@ -38,6 +38,15 @@ def _f(x: Any) -> Any:
     return x if math.isfinite(x) else None
 
 
+def json_value(v: Any) -> Any:
+    """numpy scalars as plain Python values for JSON (non-finite floats become None)."""
+    if isinstance(v, (float, np.floating)):
+        return _f(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
 @dataclass
 class Result:
     """One forecast of one scenario by one model.

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.base import Inputs, ModelParams
-from ..result import input_sha256
+from ..result import input_sha256, json_value as _clean
 from ..scenario.schema import Actor, Scenario, Value
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
@@ -155,14 +155,6 @@ class Advice:
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 def _with_ally(scen: Scenario, a: int, inputs: Inputs, happened: np.ndarray) -> tuple[Scenario, Inputs, str]:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import DetenteError, Problem
 from ..models.base import ModelParams
-from ..result import input_sha256
+from ..result import input_sha256, json_value as _clean
 from ..scenario.schema import Scenario
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -161,14 +161,6 @@ class SensitivityResult:
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:

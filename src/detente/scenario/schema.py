@@ -116,7 +116,18 @@ class Threshold(_Strict):
         return _finite(v)  # type: ignore[return-value]
 
 
-class Issue(_Strict):
+class _NamedByKey(_Strict):
+    """A part whose ``name`` defaults to its ``key``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_defaults_to_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("key"), str):
+            data = {**data, "name": data["key"]}
+        return data
+
+
+class Issue(_NamedByKey):
     """One issue (dimension) under negotiation.
 
     Attributes
@@ -143,13 +154,6 @@ class Issue(_Strict):
     labels: dict[float, str] = Field(default_factory=dict)
     status_quo: float | None = None
     thresholds: list[Threshold] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("key"), str):
-            data = {**data, "name": data["key"]}
-        return data
 
     @field_validator("scale")
     @classmethod
@@ -184,7 +188,7 @@ class Issue(_Strict):
         return self.labels[k]
 
 
-class Actor(_Strict):
+class Actor(_NamedByKey):
     """A stakeholder: its clout, and where it stands on each issue and how much it cares.
 
     Attributes
@@ -208,13 +212,6 @@ class Actor(_Strict):
     notes: str | None = None
     positions: dict[str, Value] = Field(default_factory=dict)
     salience: dict[str, Value] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("name") and isinstance(data.get("key"), str):
-            data = {**data, "name": data["key"]}
-        return data
 
 
 class Changes(_Strict):
