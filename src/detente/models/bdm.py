@@ -207,14 +207,17 @@ def risk_exponents(S: np.ndarray, active: np.ndarray, axis: int = -1) -> np.ndar
     active : ndarray of bool, same shape
     axis : int
     """
-    smax = np.where(active, S, -np.inf).max(axis=axis, keepdims=True)
-    smin = np.where(active, S, np.inf).min(axis=axis, keepdims=True)
-    amax = np.where(active, np.abs(S), 0.0).max(axis=axis, keepdims=True)
+    everyone = bool(np.all(active))
+    Sa = S if everyone else np.where(active, S, np.nan)
+    smax = np.nanmax(Sa, axis=axis, keepdims=True) if not everyone else S.max(axis=axis, keepdims=True)
+    smin = np.nanmin(Sa, axis=axis, keepdims=True) if not everyone else S.min(axis=axis, keepdims=True)
+    amax = np.maximum(np.abs(smax), np.abs(smin))
     spread = smax - smin
     ok = spread > RISK_TOL * np.maximum(1.0, amax)
-    safe = np.where(ok, spread, 1.0)
-    R = np.where(ok & active, (2.0 * S - smax - smin) / safe, 0.0)
-    R = np.clip(R, -1.0, 1.0)
+    R = (2.0 * S - smax - smin) / (spread + ~ok) * ok  # 0 where the spread is zero
+    if not everyone:
+        R = R * active
+    np.clip(R, -1.0, 1.0, out=R)
     return (1.0 - R / 3.0) / (1.0 + R / 3.0)
 
 
