@@ -715,7 +715,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     x, w, s, act, fw = _rows(inputs)
     M = B * D
     R = params.rounds
-    chunk = max(1, CHUNK_ELEMENTS // max(1, n * n))
+    chunk = max(2, CHUNK_ELEMENTS // max(1, n * n))  # >= 2: a lone column is padded to two
     out = {
         "position": np.empty((M, R + 1, n)),
         "risk": np.empty((M, R + 1, n)),
