@@ -208,3 +208,10 @@ def test_python_api_frame():
     df = r.to_frame()
     assert list(df.columns[:4]) == ["round", "actor", "issue", "position"]
     assert set(df["issue"]) == {"deal", "sanctions", "exercises"}
+
+
+def test_runner_keeps_a_converged_history_short():
+    # KTAB's reference run (spec): ten turns, 11 states; SActor-02 never moves from 82.5 90.9 0.1
+    r = detente.forecast("ktab-dummy-3dim", model="smp")
+    assert len(r.history) == 11
+    assert [round(v, 1) for v in r.history[-1]["positions"]["SActor-02"].values()] == [82.5, 90.9, 0.1]

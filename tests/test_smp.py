@@ -272,7 +272,7 @@ def ref_run(x, s, c, pr: smp.Params, A=None, seed=None):
         t += 1
         if first is None:
             first = moved
-        if t >= pr.max_turns or (t >= 2 and moved / (first + 1e-4) < pr.stop_fraction):
+        if t >= pr.rounds or (t >= 2 and moved / (first + 1e-4) < pr.stop_fraction):
             return hist, t
 
 

@@ -166,6 +166,14 @@ def simulate(
                 inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
     out = _concat(pieces)
     out.extras["active"] = np.concatenate([actives[0]] + [a[:, 1:] for a in actives[1:]], axis=1)
+    # A model that stopped early (converged) in the last segment: drop the padding after it.
+    last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
+    played = int(last_start + pieces[-1].rounds.max(initial=0))
+    if played + 1 < out.position.shape[1]:
+        out = out.take(slice(None))
+        keep = slice(0, played + 1)
+        out.position, out.forecast = out.position[:, keep], out.forecast[:, keep]
+        out.extras = {k: v[:, keep] for k, v in out.extras.items()}
     out.info["events_happened"] = hap
     out.info["ended_round"] = ended
     return out

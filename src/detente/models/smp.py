@@ -20,7 +20,7 @@ lets actors bargain in a multi-dimensional policy space. Each turn:
    the most probable, or a draw).
 5. Ideals follow positions through the accommodation matrix.
 
-The run stops after ``max_turns`` turns, or when the total movement of a turn
+The run stops after ``rounds`` turns, or when the total movement of a turn
 falls below ``stop_fraction`` of the first turn's.
 
 Positions are normalised to [0, 1] per issue (``(x - low) / (high - low)``)
@@ -99,7 +99,7 @@ class Params(ModelParams):
     inter_vec_brgn : {"S2P2", "S1P1", "S2PMax"}
     bargn_model : {"InitOnlyInterp"}
         KTAB's bargaining model; only the one KTAB implements.
-    max_turns : int
+    rounds : int
         Stop after this many turns (KTAB: 100).
     stop_fraction : float
         Stop once a turn's total movement is below this fraction of the first
@@ -132,7 +132,7 @@ class Params(ModelParams):
         "SemiCommit", alias="ThirdPartyCommit")
     inter_vec_brgn: Literal["S2P2", "S1P1", "S2PMax"] = Field("S2P2", alias="InterVecBrgn")
     bargn_model: Literal["InitOnlyInterp"] = Field("InitOnlyInterp", alias="BargnModel")
-    max_turns: int = Field(100, ge=1, le=100_000)
+    rounds: int = Field(100, ge=1, le=100_000, alias="max_turns")
     stop_fraction: float = Field(0.02, ge=0.0)
     accommodation: list[list[float]] | None = None
     round_bargains: bool | None = None
@@ -186,7 +186,7 @@ class _Cfg:
         self.rrange = p.big_r_range
         self.commit = p.third_party_commit
         self.ivb = p.inter_vec_brgn
-        self.max_turns = p.max_turns
+        self.max_turns = p.rounds
         self.stop = p.stop_fraction
         self.rnd = q["round_bargains"]
         self.cap_sal = q["pce_weights"] == "capability_salience"
