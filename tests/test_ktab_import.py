@@ -10,7 +10,7 @@ from detente.errors import ScenarioError
 from detente.models import smp
 from detente.scenario.ktab import looks_like_ktab_csv, read_ktab_csv, read_ktab_xml
 
-DATA = Path("/work/shared/data/ktab")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ktab"
 CSVS = sorted(DATA.glob("*.csv"))
 
 

@@ -20,7 +20,7 @@ from detente.models import _smp_core as core
 from detente.models import smp
 from detente.models.base import Inputs
 
-DATA = Path("/work/shared/data/ktab")
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ktab"
 
 
 # ============================================================================ reference implementation
