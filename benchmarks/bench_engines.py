@@ -41,7 +41,7 @@ KTAB_SECONDS = {(7, 3): 0.05, (13, 2): 0.35, (26, 1): 1.4, (40, 1): 5.4, (80, 1)
                 (100, 3): 180.0}
 KTAB_FILES = {(7, 3): "dummyData_3Dim.csv", (13, 2): "SOE-Pol-Comp.csv", (26, 1): "SOE-Policy.csv",
               (40, 1): "dummyData-a040.csv", (80, 1): "dummyData-a080.csv", (160, 1): "dummyData-a160.csv"}
-KTAB_DATA = Path("/work/shared/data/ktab")
+KTAB_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ktab"
 
 
 def _smp_inputs(n: int, D: int, B: int, seed: int = 0):
