@@ -666,7 +666,6 @@ def _simulate(
             "rounds": rounds, "cycle_length": cycle, "converged": converged}
 
 
-
 def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
     """(B*D, n) rows of positions, weights c*s, saliences, active flags, forecast weights."""
     B, n, D = inputs.shape
@@ -698,11 +697,12 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         D) the exponents used in each round (round 0, inactive actors and
         rounds after a stop hold 1); ``move_type`` (int8: 0 none, 1
         confrontation, 2 compromise, 3 capitulation) and ``move_counterpart``
-        (actor index, -1 for none), both (B, R+1, n, D); ``rounds`` (B, R+1, D)
-        whose [:, 0] holds the rounds run per issue. ``info`` per draw and
-        issue (B, D): ``cycle_length`` (0: none), ``converged``, ``cycle_min``
-        and ``cycle_max`` (the forecast range over the cycle, the final
-        forecast when there is none), and ``active`` (B, n).
+        (actor index, -1 for none), both (B, R+1, n, D). ``info`` per draw
+        and issue (B, D): ``cycle_length`` (0: none; a fixed point is
+        ``converged`` with length 0), ``converged``, ``cycle_min`` and
+        ``cycle_max`` (the forecast range over the cycle, the final forecast
+        when there is none), ``issue_rounds`` (rounds run per issue); and
+        ``active`` (B, n).
 
     Raises
     ------
