@@ -163,7 +163,7 @@ def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((
 
 # ============================================================================ bdm
 
-BDM_EMISSION = Path("/work/shared/data/bdm/emission_ec_1994.csv")
+BDM_EMISSION = Path(__file__).resolve().parents[2] / "shared" / "data" / "bdm" / "emission_ec_1994.csv"
 #: The issue tracker's target for the 10-actor emission case, batched.
 BDM_TARGET_MS = 0.05
 

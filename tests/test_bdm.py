@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _reference_bdm import reference_run  # noqa: E402
 
-DATA = Path("/work/shared/data/bdm/emission_ec_1994.csv")
+DATA = ROOT.parent / "shared" / "data" / "bdm" / "emission_ec_1994.csv"  # ../shared beside the clone
 PUBLISHED_MEAN = [7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2]
 
 
 def emission():
+    if not DATA.exists():  # pragma: no cover - CI always has it
+        pytest.skip("../shared/data is not beside the clone")
     rows = list(csv.DictReader(DATA.open()))
     names = [r["actor"] for r in rows]
     c = np.array([float(r["capability"]) for r in rows])
