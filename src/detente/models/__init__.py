@@ -17,6 +17,7 @@ _REGISTRY: dict[str, str] = {
     "bdm": "detente.models.bdm",
     "smp": "detente.models.smp",
     "counterweight": "detente.models.counterweight",
+    "focal": "detente.models.focal",
 }
 
 
