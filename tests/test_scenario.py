@@ -221,11 +221,15 @@ def test_every_problem_is_reported_at_once_with_lines(tmp_path):
         ("name: x\nissues: [{key: i}]\nevents: [{type: join, actor: a, date: 2020-01-01}]\nactors:\n  - {key: a, capability: 1, positions: {i: 1}, salience: {i: 1}}\n  - {key: b, capability: 1, positions: {i: 1}, salience: {i: 1}}\n", "needs the scenario's `calendar`"),
     ],
 )
-def test_single_problems(tmp_path, text, reason):
+def test_single_problems(tmp_path, text, reason, capsys):
     p = tmp_path / "s.yaml"
     p.write_text(text)
     probs = problems(p)
     assert any(reason in pr.reason for pr in probs), [str(x) for x in probs]
+    # the same problem through the CLI: exit code 2, the reason, no traceback
+    assert cli_main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert reason in err and str(p) in err and "Traceback" not in err
 
 
 def test_wrong_types_in_a_dict_are_reported_without_a_file():
