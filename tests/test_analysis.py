@@ -293,3 +293,26 @@ def test_forecast_draws_json_fits_the_contract(capsys):
 def test_python_api_exports():
     assert detente.monte_carlo is monte_carlo and detente.advise is advise
     assert {"monte_carlo", "sensitivity", "advise", "compare"} <= set(detente.__all__)
+
+
+def test_fan_of_a_static_model_is_its_final_distribution_and_chunking_does_not_matter():
+    from detente.analysis import monte_carlo
+
+    a = monte_carlo("korea-2019", draws=60, seed=3, by_round=True, chunk=7)
+    b = monte_carlo("korea-2019", draws=60, seed=3, by_round=True, chunk=60)
+    assert np.array_equal(a.by_round, b.by_round)
+    # a model without rounds has one state, which is its final forecast
+    assert a.by_round.shape == (60, 1, 3)
+    assert np.array_equal(a.by_round[:, -1], a.forecasts)
+    fan = a.fan((0.5,))
+    assert np.allclose(fan["deal"][0.5], np.quantile(a.forecasts[:, 0], 0.5))
+
+
+def test_fan_of_a_dynamic_model_ends_at_the_final_forecasts():
+    from detente.analysis import monte_carlo
+
+    seen = []
+    r = monte_carlo("korea-2019", model="bdm", draws=20, seed=1, by_round=True, chunk=8, on_chunk=lambda d, t: seen.append((d, t)))
+    assert seen == [(8, 20), (16, 20), (20, 20)]
+    assert r.by_round.shape[1] == 16  # the flagship's 15-round horizon
+    assert np.array_equal(r.by_round[:, -1], r.forecasts)

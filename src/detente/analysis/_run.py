@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,7 +43,31 @@ def run_final(
     progress: bool | None = None,
     what: str = "analysis",
 ) -> np.ndarray:
-    """Final forecasts of every draw, shape (B, D), running ``simulate`` in chunks.
+    """Final forecasts of every draw, shape (B, D) (see :func:`run_draws`)."""
+    return run_draws(
+        scenario, model, params, inputs, happened, explicit=explicit, chunk=chunk, progress=progress, what=what
+    )[0]
+
+
+def run_draws(
+    scenario: Scenario,
+    model: str,
+    params: ModelParams,
+    inputs: Inputs,
+    happened: np.ndarray,
+    *,
+    explicit: set[str] | None = None,
+    chunk: int | None = None,
+    progress: bool | None = None,
+    what: str = "analysis",
+    by_round: bool = False,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Forecasts of every draw, running ``simulate`` in chunks.
+
+    Returns the final forecasts, shape (B, D), and with ``by_round`` the
+    forecast after every round, shape (B, T + 1, D) (a draw that stopped early
+    repeats its last forecast), else None.
 
     Parameters
     ----------
@@ -63,6 +87,11 @@ def run_final(
         like it will take more than :data:`PROGRESS_AFTER` seconds.
     what : str
         What is running, for the progress bar and the interruption message.
+    by_round : bool
+        Also keep the forecast of every round (for fan charts).
+    on_chunk : callable, optional
+        Called as ``on_chunk(done, total)`` after each chunk (progress for the
+        web app; raising from it stops the run).
 
     Raises
     ------
@@ -77,6 +106,7 @@ def run_final(
     if size < 1:
         raise DetenteError([Problem(None, None, "chunk", f"expected a positive number of draws, got {chunk!r}")])
     out = np.empty((B, D))
+    rounds: list[np.ndarray] = []
     bar = None
     task = None
     done = 0
@@ -90,7 +120,11 @@ def run_final(
             except ModelInputError as e:
                 raise DetenteError([Problem(scenario.source_file, None, f"model {model}", str(e))]) from None
             out[sl] = tr.final
+            if by_round:
+                rounds.append(tr.forecast)
             done = stop
+            if on_chunk is not None:
+                on_chunk(done, B)
             if bar is None and progress is not False and done < B:
                 elapsed = time.perf_counter() - t0
                 if progress or elapsed * B / done > PROGRESS_AFTER:
@@ -102,7 +136,11 @@ def run_final(
     finally:
         if bar is not None:
             bar.stop()
-    return out
+    if not by_round:
+        return out, None
+    T1 = max(r.shape[1] for r in rounds)
+    hist = np.concatenate([np.concatenate([r, np.repeat(r[:, -1:], T1 - r.shape[1], axis=1)], axis=1) for r in rounds])
+    return out, hist
 
 
 def _start_bar(what: str, total: int):

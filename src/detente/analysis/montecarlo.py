@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from ..models.base import ModelParams
 from ..result import _f, input_sha256
 from ..scenario.schema import Scenario
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
-from ._run import resolve, run_final
+from ._run import resolve, run_draws, run_final
 
 #: Central intervals reported, as coverage in percent.
 INTERVALS = (50, 80, 95)
@@ -71,6 +71,8 @@ class MonteCarloResult:
         The drawn value of each uncertain input (columns: ``uncertain``).
     uncertain : list of Input
     notes : list of str
+    by_round : ndarray, shape (draws, T + 1, D), optional
+        Each draw's forecast after every round (``monte_carlo(..., by_round=True)``).
     """
 
     scenario: Scenario
@@ -82,6 +84,7 @@ class MonteCarloResult:
     values: np.ndarray
     uncertain: list[Input]
     notes: list[str] = field(default_factory=list)
+    by_round: np.ndarray | None = None
 
     @property
     def draws(self) -> int:
@@ -126,6 +129,18 @@ class MonteCarloResult:
             for t in self.distribution(iss.key)["thresholds"]:
                 rows.append({"issue": iss.key, **t})
         return pd.DataFrame(rows, columns=["issue", "name", "value", "direction", "probability"])
+
+    def fan(self, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, dict[float, np.ndarray]]:
+        """Per issue and quantile, that quantile of the forecast after every round (a fan chart's data).
+
+        Needs ``monte_carlo(..., by_round=True)``.
+        """
+        if self.by_round is None:
+            raise ValueError("run monte_carlo(..., by_round=True) to keep the forecast of every round")
+        return {
+            iss.key: {q: np.quantile(self.by_round[:, :, d], q, axis=0) for q in quantiles}
+            for d, iss in enumerate(self.scenario.issues)
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy draws: one row per draw x issue, columns ``draw, issue, forecast``."""
@@ -179,6 +194,8 @@ def monte_carlo(
     chunk: int | None = None,
     params: dict[str, Any] | None = None,
     progress: bool | None = None,
+    by_round: bool = False,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -197,6 +214,10 @@ def monte_carlo(
         The model's parameters.
     progress : bool, optional
         Force the progress bar on or off (default: shown when slow).
+    by_round : bool
+        Keep every draw's forecast after every round (for fan charts).
+    on_chunk : callable, optional
+        ``on_chunk(done, total)`` after each chunk of draws; raising from it stops the run.
 
     Returns
     -------
@@ -212,11 +233,14 @@ def monte_carlo(
     n = _check_draws(draws)
     s = check_seed(seed)
     dr = monte_carlo_draws(scen, n, s)
-    fc = run_final(scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress, what=f"Monte Carlo ({model})")
+    fc, hist = run_draws(
+        scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
+        what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk,
+    )
     notes = []
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
         notes.append("no ranged input and no uncertain event: every draw is the same")
-    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes)
+    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes, by_round=hist)
 
 
 @dataclass
