@@ -2,9 +2,10 @@
 
 Written loop by loop from ``/work/shared/specs/bdm-eum.md`` for one issue and
 one draw, with no vectorisation, so that it can be read against the spec line
-by line. It is the oracle of ``tests/test_bdm.py`` (the fast engine in
-:mod:`detente.models.bdm` must equal it) and the baseline of
-``benchmarks/bench_engines.py``.
+by line. It is the oracle of ``tests/test_bdm.py`` (the compiled engine in
+:mod:`detente.models._bdm_kernel` performs the same floating-point operations
+in the same order, so its positions, exponents and moves equal these bit for
+bit) and the baseline of ``benchmarks/bench_engines.py``.
 
 Sources: Bueno de Mesquita (1994) "Political forecasting: an expected utility
 method", in Bueno de Mesquita & Stokman (eds.) *European Community Decision
@@ -19,7 +20,10 @@ arithmetic stays a tie, e.g. two actors of zero salience); offers whose
 choice criterion is within 1e-12 * Delta of the best tie; actors within
 1e-9 * Delta of each other make no offers to each other; a state
 repeats when every position is within 1e-12 * Delta of an earlier state's; the
-forecast weights fall back from c*s to c, then to 1, when all are zero.
+forecast weights fall back from c*s to c, then to 1, when all are zero;
+R_i is clipped to [-1, 1] (it can leave it only by rounding); the
+``scholz2011_code`` denominator is summed voter by voter (twice each voter's
+sum over the pairs a < b, then over the voters).
 """
 
 from __future__ import annotations
@@ -95,7 +99,10 @@ def reference_run(
     dict
         ``position`` (list of rounds 0..R of positions), ``mean`` and
         ``median`` per round, ``risk`` per round (round 0: all 1.0),
-        ``moves`` per round (dict actor -> (type, counterpart, to)), ``rounds``,
+        ``moves`` per round (dict actor -> (type, counterpart, to)), ``eu`` per
+        round (dict (i, j) -> (E^i(U_ij), E^i(U_ji)), the expected utilities
+        the round's offers were made from, for every active pair i != j; round
+        0: empty), ``rounds``,
         ``cycle_length``, ``converged``, ``cycle_min``, ``cycle_max``.
     """
     n = len(x0)
@@ -151,11 +158,16 @@ def reference_run(
         def v(k, a, b):
             return w[k] * (dist(x[k], x[b]) ** rk[k] - dist(x[k], x[a]) ** rk[k])
 
+        # sum_k (sum_a sum_b |v_k(x_a, x_b)|), one voter's total at a time; as
+        # |v_k(a, b)| = |v_k(b, a)| and v_k(a, a) = 0, a voter's sum over the
+        # ordered pairs is twice its sum over the pairs a < b
         den = 0.0
         for k in A:
-            for a in A:
-                for b in A:
-                    den += abs(v(k, a, b))
+            den_k = 0.0
+            for ia, a in enumerate(A):
+                for b in A[ia + 1 :]:
+                    den_k += abs(v(k, a, b))
+            den += 2 * den_k
         for i in A:
             for j in A:
                 if x[i] == x[j] or den <= 0:
@@ -171,6 +183,7 @@ def reference_run(
     medians = [weighted_median(x, fw)]
     risks = [[1.0] * n]
     moves_hist = [{}]
+    eu_hist = [{}]
     cycle_length = 0
     converged = False
     done = 0
@@ -190,17 +203,22 @@ def reference_run(
         if Smax - Smin > RISK_TOL * max(1.0, max(abs(S[i]) for i in A)):
             for i in A:
                 R = (2 * S[i] - Smax - Smin) / (Smax - Smin)
+                R = min(1.0, max(-1.0, R))  # |R| <= 1 but for rounding: keeps r in [0.5, 2]
                 r[i] = (1 - R / 3) / (1 + R / 3)
         # 3. offers, voters with their new exponents
         P = probabilities(r)
         moves = {}
+        eu = {}  # (i, j) -> (E^i(U_ij), E^i(U_ji)) for every active pair i != j
         for i in A:
             offers = []  # (type, j, to, criterion)
             for j in A:
-                if abs(x[j] - x[i]) <= COINCIDE_TOL * Delta:
-                    continue  # (practically) the same position: no offer
+                if j == i:
+                    continue
                 Ei = expected(i, j, r[i], P[i][j], mu)
                 Ej = expected(j, i, r[j] if own_perspective else r[i], P[j][i], mu)
+                eu[(i, j)] = (Ei, Ej)
+                if abs(x[j] - x[i]) <= COINCIDE_TOL * Delta:
+                    continue  # (practically) the same position: no offer
                 # E_j > E_i and E_j vs |E_i| are decided with a relative tolerance,
                 # so that a tie of exact arithmetic is a tie here too
                 tie = TIE_TOL * (abs(Ei) + abs(Ej))
@@ -237,6 +255,7 @@ def reference_run(
         medians.append(weighted_median(x, fw))
         risks.append(r)
         moves_hist.append(moves)
+        eu_hist.append(eu)
         done = t
         # stopping: a repeated state (cycle / fixed point), or convergence
         for tp in range(t - 1, -1, -1):
@@ -263,9 +282,21 @@ def reference_run(
         "median": medians,
         "risk": risks,
         "moves": moves_hist,
+        "eu": eu_hist,
         "rounds": done,
         "cycle_length": cycle_length,
         "converged": converged,
         "cycle_min": cmin,
         "cycle_max": cmax,
     }
+
+
+def reference_expected_utilities(x0, c, s, active=None, **params):
+    """E^i(U_ij) and E^i(U_ji) of round 1 as two n x n lists (None on the diagonal
+    and for pairs with an inactive actor); ``params`` as in :func:`reference_run`."""
+    params = {**params, "rounds": 1, "stop": "rounds"}
+    eu = reference_run(x0, c, s, active, **params)["eu"][1]
+    n = len(x0)
+    own = [[eu[(i, j)][0] if (i, j) in eu else None for j in range(n)] for i in range(n)]
+    other = [[eu[(i, j)][1] if (i, j) in eu else None for j in range(n)] for i in range(n)]
+    return own, other
