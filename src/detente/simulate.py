@@ -10,6 +10,9 @@ horizon has happened.
 
 Events happen per draw (``happened``, shape (B, E)), so a batch of Monte Carlo
 draws with different event outcomes runs as one batched call per segment.
+Before the first segment the starting spread of each issue is fixed in
+``Inputs.span`` (unless the caller set it), so a model that normalises
+distances by the initial spread sees the same one in every segment.
 """
 
 from __future__ import annotations
@@ -135,6 +138,10 @@ def simulate(
                 ended[alive & hap[:, e]] = 0
                 alive &= ~hap[:, e]
             inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
+    if inp.span is None:
+        # the initial spread of each issue over the actors taking part at the start, held
+        # for every segment (models that normalise by it must not re-measure it after events)
+        inp = replace(inp, span=_span(inp))
     boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
     pieces: list[Trajectory] = []
     actives: list[np.ndarray] = []
@@ -177,6 +184,14 @@ def simulate(
     out.info["events_happened"] = hap
     out.info["ended_round"] = ended
     return out
+
+
+def _span(inp: Inputs) -> np.ndarray:
+    """max - min of the active actors' positions per draw and issue, (B, D); NaN for a draw without one."""
+    act = inp.active[:, :, None]
+    hi = np.where(act, inp.position, -np.inf).max(axis=1)
+    lo = np.where(act, inp.position, np.inf).min(axis=1)
+    return np.where(inp.active.any(axis=1)[:, None], hi - lo, np.nan)
 
 
 def _concat(pieces: list[Trajectory]) -> Trajectory:

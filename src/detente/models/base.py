@@ -70,6 +70,9 @@ class Inputs:
     seed : ndarray of uint64, shape (B,)
         One seed per draw for stochastic models, so that a draw's result does
         not depend on which chunk it ran in.
+    span : ndarray, shape (B, D), optional
+        The reference span of each issue for models that normalise distances
+        by the initial spread; None = compute from these positions.
     """
 
     position: np.ndarray
@@ -80,6 +83,7 @@ class Inputs:
     high: np.ndarray
     status_quo: np.ndarray
     seed: np.ndarray
+    span: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -139,6 +143,7 @@ class Inputs:
             self.high,
             self.status_quo,
             self.seed[idx],
+            None if self.span is None else self.span[idx],
         )
 
     def weights(self) -> np.ndarray:
