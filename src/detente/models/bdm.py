@@ -25,13 +25,14 @@ This module follows the reading fixed in ``/work/shared/specs/bdm-eum.md``:
     weighted distance differences that favour i, so ``P_ij + P_ji = 1``; the
     offer needing the least move is taken; capitulation is on.
 
-All arrays are processed at once: the batch axis B and the issue axis D form
-the rows of one (B*D, n) problem (issues are independent), processed in chunks
-so that memory stays O(chunk * n^2). The only O(n^3) work of a naive
-implementation -- summing each voter's preference over every pair -- is done in
-O(n^2 log n) per row with prefix sums over the voters sorted by position: a
-voter prefers i to j exactly when it is closer to i (whatever its exponent),
-i.e. when it lies on i's side of the midpoint of x_i and x_j.
+Each (draw, issue) pair is one independent problem (a row of n actors). The
+rounds of a row run in a compiled kernel (``_bdm_kernel.py``, numba) that
+loops over the actors and performs the floating-point operations of the plain
+reference ``benchmarks/_reference_bdm.py`` in the same order, so positions,
+exponents and moves equal the reference's exactly. Rows are split over
+``THREADS`` worker threads; the results do not depend on the split. numba is
+imported, and the kernels loaded from numba's on-disk cache (compiled on the
+very first use), when the model first runs, not when the module is imported.
 
 References
 ----------
@@ -48,13 +49,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from ._common import issue_weights, weighted_median
+from ._common import issue_weights
 from .base import Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "bdm"
@@ -68,6 +68,10 @@ CITATION = (
 NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
 MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULATION: "capitulation"}
 
+# The tolerances below document the kernel's; the compiled kernel
+# (_bdm_kernel.py) holds its own copies, frozen into its cache, and
+# tests/test_bdm.py checks that the two agree.
+
 #: Two states are the same when every active position is within this times Delta.
 STATE_TOL = 1e-12
 #: The security spread max S - min S counts as zero below this times max(1, max |S|).
@@ -78,12 +82,10 @@ TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
 #: Actors closer than this times Delta count as coinciding: they make no offers to each other.
 COINCIDE_TOL = 1e-9
-#: Worker threads over the chunks of a batch (results do not depend on it).
+#: Worker threads over the rows of a batch (results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
-#: Elements of one (rows, n, n) work array per chunk; about 20 such arrays are live.
-CHUNK_ELEMENTS = 1 << 16
-#: Up to this many actors the midpoint counts enumerate triples, above it they bisect.
-TRIPLES_MAX_N = 24
+#: Below this much work (rows x n^2 x rounds) a batch runs in the calling thread.
+PARALLEL_MIN_WORK = 200_000
 
 
 class Params(ModelParams):
@@ -221,146 +223,29 @@ def risk_exponents(S: np.ndarray, active: np.ndarray, axis: int = -1) -> np.ndar
     return (1.0 - R / 3.0) / (1.0 + R / 3.0)
 
 
-@lru_cache(maxsize=64)
-def _pair_tables(n: int) -> dict[str, Any]:
-    """Index tables of the pairs a < b of n sorted actors."""
-    iu, ju = np.triu_indices(n, 1)
-    tabs: dict[str, np.ndarray] = {"iu": iu, "ju": ju, "iu1": (iu + 1)[:, None], "ju_col": ju[:, None], "iu_col": iu[:, None]}
-    pair_of = np.zeros((n, n), dtype=np.intp)
-    pair_of[iu, ju] = np.arange(iu.size)
-    # the rows of the pairs (a, a + g), a = 0 .. n - 1 - g, for each gap g
-    tabs["gap_rows"] = {g: pair_of[np.arange(n - g), np.arange(g, n)] for g in range(1, n)}
-    return tabs
 
+def _row_deltas(inputs: Inputs) -> np.ndarray:
+    """Delta of every (draw, issue) row, shape (B*D,).
 
-def _midpoint_counts(xs: np.ndarray, method: str | None = None) -> np.ndarray:
-    """#{k : xs_k < (xs_a + xs_b) / 2} for every pair a < b of sorted columns.
-
-    ``xs`` is (n, m), each column sorted. Returns (n(n-1)/2, m) in
-    ``np.triu_indices(n, 1)`` order. Voters up to a lie below the midpoint and
-    voters from b on do not, so only the voters between a and b are compared:
-    by enumerating the triples a < k < b (``"triples"``, small n) or by
-    bisection (``"bisect"``, large n).
+    ``inputs.span`` where given (and finite), else max - min of the active
+    actors' positions.
     """
-    n, m = xs.shape
-    if method is None:
-        method = "triples" if n <= TRIPLES_MAX_N else "bisect"
-    tabs = _pair_tables(n)
-    iu, ju = tabs["iu"], tabs["ju"]
-    if method == "triples":
-        # the pairs (a, a + g) of each gap g: the voters between them are slices
-        out = np.empty((iu.size, m), dtype=np.intp)
-        for g in range(1, n):
-            mid = 0.5 * (xs[: n - g] + xs[g:])
-            cnt = np.zeros((n - g, m), dtype=np.intp)
-            for c in range(1, g):
-                cnt += xs[c : n - g + c] < mid
-            cnt += np.arange(1, n - g + 1)[:, None]
-            out[tabs["gap_rows"][g]] = cnt
-        return out
-    mid = 0.5 * (xs[iu] + xs[ju])
-    lo = np.broadcast_to(tabs["iu1"], mid.shape).copy()
-    hi = np.broadcast_to(tabs["ju_col"], mid.shape).copy()
-    col = np.arange(m)
-    flat = xs.ravel()
-    while True:
-        open_ = lo < hi
-        if not open_.any():
-            return lo
-        half = (lo + hi) >> 1
-        go = open_ & (flat[np.minimum(half, n - 1) * m + col] < mid)
-        lo = np.where(go, half + 1, lo)
-        hi = np.where(open_ & ~go, half, hi)
+    act = inputs.active[:, :, None]
+    with np.errstate(invalid="ignore"):
+        hi = np.where(act, inputs.position, -np.inf).max(axis=1)
+        lo = np.where(act, inputs.position, np.inf).min(axis=1)
+        own = hi - lo  # (B, D); -inf for a draw without an active actor
+    if inputs.span is not None:
+        span = np.broadcast_to(np.asarray(inputs.span, float), own.shape)
+        own = np.where(np.isfinite(span), span, own)
+    return np.ascontiguousarray(own, dtype=float).reshape(-1)
 
 
-class _Buffers:
-    """Work arrays reused from round to round (fresh large arrays cost page faults).
+def _kernel() -> Any:
+    """The compiled kernels (numba is imported on first use, not with the module)."""
+    from . import _bdm_kernel
 
-    ``get(name, shape, dtype)`` returns the same array for the same name and
-    shape; its content is garbage until written.
-    """
-
-    def __init__(self) -> None:
-        self._arrays: dict[tuple, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any = float) -> np.ndarray:
-        key = (name, shape, np.dtype(dtype).str)
-        a = self._arrays.get(key)
-        if a is None:
-            if len(self._arrays) > 256:  # shapes change when draws stop: drop stale ones
-                self._arrays.clear()
-            a = self._arrays[key] = np.empty(shape, dtype)
-        return a
-
-
-class _Geometry:
-    """One round's pair quantities of m columns of n actors, sorted by position.
-
-    All arrays are batch-last: (n, m) per actor, (n, n, m) per ordered pair,
-    element [a, b, c] for actors a and b (sorted ranks) of column c.
-    """
-
-    def __init__(
-        self, xs: np.ndarray, acts: np.ndarray, all_active: bool, delta: np.ndarray,
-        count_method: str | None = None, buf: _Buffers | None = None,
-    ):
-        n, m = xs.shape
-        self.n, self.m = n, m
-        self.buf = buf = buf or _Buffers()
-        nn = (n, n, m)
-        ad = np.subtract(xs[:, None, :], xs[None, :, :], out=buf.get("ad", nn))
-        np.abs(ad, out=ad)
-        self.ad = ad  # |x_a - x_b|
-        d = np.divide(ad, delta, out=buf.get("d", nn))  # a division: d is exactly 1 at the extremes
-        np.minimum(d, 1.0, out=d)
-        self.d = d
-        valid = np.greater(ad, COINCIDE_TOL * delta, out=buf.get("valid", nn, bool))  # delta = inf when Delta = 0
-        tabs = _pair_tables(n)
-        self.iu, self.ju = tabs["iu"], tabs["ju"]
-        if all_active:
-            self.pact = None
-        else:
-            valid &= acts[:, None, :] & acts[None, :, :]
-            self.pact = acts[self.iu] & acts[self.ju]
-        self.valid = valid
-        p = _midpoint_counts(xs, count_method)  # (P, m)
-        col = np.arange(m)
-        base = p * n
-        self.idx_b = (base + tabs["ju_col"]) * m + col
-        self.idx_a = (base + tabs["iu_col"]) * m + col
-
-    def prevail(self, H: np.ndarray, variant: str, name: str = "P") -> np.ndarray:
-        """P[a, b] from H[k, a] = w_k g_k(d_ka), g_k increasing (zero on the diagonal).
-
-        Voter k prefers a to b exactly when it is closer to a, i.e. below the
-        midpoint when x_a < x_b: N_ab = sum_k max(0, H[k, b] - H[k, a]) is a
-        difference of prefix sums over the sorted voters, and N_ba the
-        matching suffix sums.
-        """
-        n, m = self.n, self.m
-        C = self.buf.get("C", (n + 1, n, m))
-        C[0] = 0.0
-        for k in range(n):  # (a loop of adds is much faster than cumsum on axis 0)
-            np.add(C[k], H[k], out=C[k + 1])
-        Cf = C.ravel()
-        Z = Cf.take(self.idx_b)
-        Z -= Cf.take(self.idx_a)  # N_ab for a < b
-        tot = C[n]
-        Nlow = tot[self.iu] - tot[self.ju] + Z  # N_ba
-        if self.pact is not None:
-            Z *= self.pact
-            Nlow *= self.pact
-        if variant == "paper":
-            den = Z + Nlow
-        else:
-            den = 2.0 * (Z.sum(axis=0) + Nlow.sum(axis=0))
-        ok = den > 0
-        inv = ok / (den + ~ok)  # 1 / den, 0 where den = 0
-        P = self.buf.get(name, (n, n, m))
-        P[np.arange(n), np.arange(n)] = 0.0
-        P[self.iu, self.ju] = Z * inv
-        P[self.ju, self.iu] = Nlow * inv
-        return P
+    return _bdm_kernel
 
 
 def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_code", active: Any = None) -> np.ndarray:
@@ -380,298 +265,29 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     ndarray, shape (m, n, n)
         Zero for coincident pairs and pairs with an inactive actor.
     """
-    x = np.atleast_2d(np.asarray(x, float))
-    w = np.broadcast_to(np.asarray(w, float), x.shape)
+    x = np.ascontiguousarray(np.atleast_2d(np.asarray(x, float)))
+    w = np.ascontiguousarray(np.broadcast_to(np.asarray(w, float), x.shape))
     act = np.ones(x.shape, bool) if active is None else np.broadcast_to(np.asarray(active, bool), x.shape)
-    r = np.ones(x.shape) if r is None else np.broadcast_to(np.asarray(r, float), x.shape)
-    xa = np.where(act, x, np.nan)
-    delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
-    order = np.argsort(x, axis=1, kind="stable")
-    srt = lambda a: np.ascontiguousarray(np.take_along_axis(a, order, axis=1).T)  # noqa: E731
-    xs, ws, rs, acts = srt(x), srt(np.where(act, w, 0.0)), srt(r), srt(act)
-    geo = _Geometry(xs, acts, bool(act.all()), np.where(delta > 0, delta, np.inf))
-    H = ws[:, None, :] * geo.d if variant == "paper" else ws[:, None, :] * geo.d ** rs[:, None, :]
-    Ps = geo.prevail(H, variant)  # sorted coords, (n, n, m)
-    m, n = x.shape
-    rank = np.argsort(order, axis=1)
-    out = np.empty((m, n, n))
-    for c in range(m):
-        out[c] = Ps[:, :, c][np.ix_(rank[c], rank[c])]
+    act = np.ascontiguousarray(act)
+    r = np.ones(x.shape) if r is None else np.ascontiguousarray(np.broadcast_to(np.asarray(r, float), x.shape))
+    w = np.where(act, w, 0.0)
+    delta = np.where(act, x, -np.inf).max(axis=1) - np.where(act, x, np.inf).min(axis=1)
+    out = np.empty(x.shape + (x.shape[1],))
+    _kernel().probability_rows(x, w, r, act, np.ascontiguousarray(delta), variant == "paper", out)
     return out
 
 
 # ---------------------------------------------------------------------------
-# The engine (batch-last: actors on the leading axes, the m rows last)
+# The engine: numba kernels over (draw, issue) rows, see _bdm_kernel.py
 # ---------------------------------------------------------------------------
-
-
-def _expected_general(
-    geo: _Geometry, P: np.ndarray, ss: np.ndarray, rho: np.ndarray, dmu: np.ndarray, Q: float, T: float, challenger_rows: bool
-) -> np.ndarray:
-    """E(U) of every ordered pair with all five utilities (used when Q < 1 or own_perspective).
-
-    ``challenger_rows=True``: element [i, j] is E(U_ij) (i challenges j,
-    target salience s_j, P_ij, i's distance to mu). False: element [i, j] is
-    E(U_ji) (j challenges i: s_i, P_ji, j's distance to mu). ``rho`` holds
-    the exponent of each element.
-    """
-    if challenger_rows:
-        st, Pc, dm = ss[None, :, :], P, dmu[:, None, :]
-    else:
-        st, Pc, dm = ss[:, None, :], P.transpose(1, 0, 2), dmu[None, :, :]
-    u_s, u_f, u_b, u_w, u_sq = utilities(geo.d, rho, dm)
-    return st * (Pc * u_s + (1.0 - Pc) * u_f) + (1.0 - st) * u_s - Q * u_sq - (1.0 - Q) * (T * u_b + (1.0 - T) * u_w)
-
-
-def _pick(
-    val: np.ndarray, orig: np.ndarray, n: int, tol: np.ndarray, buf: _Buffers, big: Any = np.inf
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per (i, column): whether any val[i, :] is below ``big``, and the input index of
-    the smallest, values within ``tol`` (m,) of it tying and ties going to the
-    lowest input index. ``val`` (n, n, m), ``orig`` (n, m) the input index of each
-    rank (int32)."""
-    mn = val.min(axis=1)
-    over = np.greater(val, (mn + tol)[:, None, :], out=buf.get("over", val.shape, bool))
-    key = np.multiply(over, np.int32(n), out=buf.get("key", val.shape, np.int32))
-    key += orig[None, :, :]
-    return mn < big, key.min(axis=1).astype(np.intp)
-
-
-def _round(
-    x: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, all_active: bool, delta: np.ndarray, fw: np.ndarray,
-    params: Params, buf: _Buffers | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One round of m columns (arrays (n, m), actors in input order).
-
-    Returns the new positions, the exponents r used, the move types and the
-    counterparts (input index, -1 for none), all (n, m) in input order.
-    """
-    n, m = x.shape
-    variant, Q, T = params.variant, params.Q, params.T
-    order = np.argsort(x, axis=0, kind="stable")
-    col = np.arange(m)
-    fidx = order * m + col  # flat index of (input actor at rank a, column)
-    xs, ws, ss, acts = (a.ravel().take(fidx) for a in (x, w, s, act))
-    orig = order.astype(np.int32)
-    rank = np.empty((n, m), dtype=np.intp)
-    rank.ravel()[fidx] = np.arange(n)[:, None]
-    buf = buf or _Buffers()
-    nn = (n, n, m)
-    geo = _Geometry(xs, acts, all_active, delta, buf=buf)
-    d = geo.d
-    if Q != 1.0:
-        mu = weighted_median(x, fw, "condorcet", axis=0)
-        dmu = np.minimum(np.abs(xs - mu) / delta, 1.0)
-    else:
-        dmu = np.zeros_like(xs)
-
-    # 1. security pass, every r = 1: S_i = sum_{j != i} E(U_ji)
-    H = np.multiply(ws[:, None, :], d, out=buf.get("H", nn))
-    P1 = geo.prevail(H, variant, "P1")
-    dv = d if all_active else np.multiply(d, acts[None, :, :], out=buf.get("dv", nn))
-    if Q == 1.0:
-        # r = 1: U_s = 2d, U_f = -2d, U_sq = 0, so E(U_ji) = 2 d_ij (1 - 2 s_i (1 - P_ji))
-        Dsum = dv.sum(axis=1)
-        PD = np.multiply(dv, P1, out=buf.get("t1", nn)).sum(axis=0)  # sum_j d_ji P_ji = sum_j d_ij P_ji
-        S = 2.0 * (1.0 - 2.0 * ss) * Dsum + 4.0 * ss * PD
-    else:
-        E1 = _expected_general(geo, P1, ss, np.ones((1, 1, 1)), dmu, Q, T, challenger_rows=False)
-        off = acts[:, None, :] & acts[None, :, :] & ~np.eye(n, dtype=bool)[:, :, None]
-        S = (E1 * off).sum(axis=1)
-
-    # 2. risk exponents
-    rs = risk_exponents(S, acts, axis=0)
-
-    # 3. offers, voters with their new exponents
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if variant == "paper":
-            P = P1
-        else:
-            H = np.power(d, rs[:, None, :], out=buf.get("H", nn))
-            H *= ws[:, None, :]
-            P = geo.prevail(H, variant, "P")
-        if Q == 1.0 and not params.own_perspective:
-            # E / (4 * 0.5^r_i) for both perceptions (the same positive factor):
-            # E(U_ij) = 4 h_i [(1 - a) - s_j (1 - P_ij)(b - a)], a = (1-d)^r_i, b = (1+d)^r_i
-            ri = rs[:, None, :]
-            a = np.subtract(1.0, d, out=buf.get("a", nn))
-            np.power(a, ri, out=a)
-            Dl = np.add(1.0, d, out=buf.get("Dl", nn))
-            np.power(Dl, ri, out=Dl)
-            Dl -= a
-            G = np.subtract(1.0, a, out=a)
-            u = np.subtract(1.0, P, out=buf.get("u", nn))
-            u *= ss[None, :, :]
-            e_i = np.multiply(u, Dl, out=buf.get("e_i", nn))
-            np.subtract(G, e_i, out=e_i)
-            e_j = np.multiply(u.transpose(1, 0, 2), Dl, out=buf.get("e_j", nn))
-            np.subtract(G, e_j, out=e_j)
-        else:
-            rho_i = np.broadcast_to(rs[:, None, :], d.shape)
-            e_i = _expected_general(geo, P, ss, rho_i, dmu, Q, T, challenger_rows=True)
-            rho_j = np.broadcast_to(rs[None, :, :], d.shape) if params.own_perspective else rho_i
-            e_j = _expected_general(geo, P, ss, rho_j, dmu, Q, T, challenger_rows=False)
-
-        # E_j > E_i and E_j vs |E_i| need a margin of TIE_TOL (|E_i| + |E_j|): a tie of
-        # exact arithmetic (e.g. two actors of zero salience) stays a tie
-        valid = geo.valid
-        tie = np.abs(e_i, out=buf.get("tie", nn))
-        t1 = np.abs(e_j, out=buf.get("t1", nn))
-        tie += t1
-        tie *= TIE_TOL
-        np.subtract(e_j, e_i, out=t1)
-        conf = np.greater(t1, tie, out=buf.get("conf", nn, bool))
-        b1 = np.greater(e_i, 0.0, out=buf.get("b1", nn, bool))
-        conf &= b1
-        conf &= valid
-        split = np.greater(e_j, 0.0, out=buf.get("split", nn, bool))
-        np.less(e_i, 0.0, out=b1)
-        split &= b1
-        split &= valid
-        ssum = np.add(e_i, e_j, out=t1)
-        comp = np.greater(ssum, tie, out=buf.get("comp", nn, bool))
-        comp &= split
-        capit = params.resolved_capitulation()
-        if capit:
-            np.negative(ssum, out=ssum)
-            cap = np.greater(ssum, tie, out=buf.get("cap", nn, bool))
-            cap &= split
-        else:
-            cap = None
-
-        ad = geo.ad
-        inf = np.inf
-        ctol = CHOICE_TOL * np.where(np.isfinite(delta), delta, 0.0)
-        big = 2.0 * ad.max(axis=(0, 1)) + 1.0  # above every |x_i - x_j| of the column
-        if params.resolved_choice() == "priority":
-            pen = np.logical_not(conf, out=b1)
-            pen = np.multiply(pen, big, out=buf.get("pen", nn))
-            pen += ad
-            has_c, oc = _pick(pen, orig, n, ctol, buf, big)
-            crit = np.multiply(e_j, xs[None, :, :], out=buf.get("crit", nn))
-            crit -= np.multiply(e_i, xs[:, None, :], out=pen)
-            crit /= np.subtract(e_j, e_i, out=pen)
-            np.logical_not(comp, out=b1)
-            np.copyto(crit, inf, where=b1)
-            has_m, om = _pick(crit, orig, n, ctol, buf)
-            if capit:
-                pen = np.logical_not(cap, out=b1)
-                pen = np.multiply(pen, big, out=buf.get("pen", nn))
-                pen += ad
-                has_k, ok_ = _pick(pen, orig, n, ctol, buf, big)
-            else:
-                has_k, ok_ = np.zeros((n, m), bool), om
-            oj = np.where(has_c, oc, np.where(has_m, om, ok_))
-            mt = np.where(has_c, CONFRONTATION, np.where(has_m, COMPROMISE, np.where(has_k, CAPITULATION, NONE)))
-        else:
-            # the move to a compromise offer, computed as |to - x_i| like the offer itself
-            to = xs[:, None, :] + (xs[None, :, :] - xs[:, None, :]) * np.abs(e_i / e_j)
-            move = np.where(comp, np.abs(to - xs[:, None, :]), inf)
-            either = conf | cap if capit else conf
-            move = np.where(either, ad, move)
-            has, oj = _pick(move, orig, n, ctol, buf)
-            mt = np.zeros((n, m), dtype=np.intp)
-            if has.any():
-                js = rank.ravel().take(np.where(has, oj, 0) * m + col)
-                flat = (np.arange(n)[:, None] * n + js) * m + col
-                mt = np.where(conf.ravel().take(flat), CONFRONTATION, np.where(comp.ravel().take(flat), COMPROMISE, CAPITULATION))
-                mt = np.where(has, mt, NONE)
-        moved = mt != NONE
-        oj = np.where(moved, oj, 0)
-        xj = x.ravel().take(oj * m + col)  # the counterpart's position
-        js = rank.ravel().take(oj * m + col)  # the counterpart's rank
-        flat = (np.arange(n)[:, None] * n + js) * m + col
-        frac = np.abs(e_i.ravel().take(flat) / e_j.ravel().take(flat))
-        xi = xs
-        to_s = np.where(mt == COMPROMISE, xi + (xj - xi) * np.where(mt == COMPROMISE, frac, 0.0), xj)
-        new_s = np.where(moved, to_s, xs)
-    # back to input order
-    new = np.empty_like(x)
-    r = np.empty_like(x)
-    mtype = np.empty((n, m), dtype=np.int8)
-    cp = np.empty((n, m), dtype=np.int32)
-    new.ravel()[fidx] = new_s
-    r.ravel()[fidx] = np.where(acts, rs, 1.0)
-    mtype.ravel()[fidx] = mt
-    cp.ravel()[fidx] = np.where(moved, oj, -1)
-    return new, r, mtype, cp
-
-
-def _simulate(
-    x0: np.ndarray, w: np.ndarray, s: np.ndarray, act: np.ndarray, fw: np.ndarray, params: Params
-) -> dict[str, np.ndarray]:
-    """Run m rows of (m, n) arrays through the rounds (one chunk)."""
-    m, n = x0.shape
-    R = params.rounds
-    xa = np.where(act, x0, np.nan)
-    delta = np.nanmax(xa, axis=1) - np.nanmin(xa, axis=1)
-    dscale = np.where(delta > 0, delta, np.inf)  # d = 0 everywhere when Delta = 0
-    tol = STATE_TOL * delta
-
-    pos = np.empty((m, R + 1, n))
-    pos[:, 0] = x0
-    risk = np.ones((m, R + 1, n))
-    mtype = np.zeros((m, R + 1, n), dtype=np.int8)
-    mcp = np.full((m, R + 1, n), -1, dtype=np.int32)
-    rounds = np.zeros(m, dtype=np.int64)
-    cycle = np.zeros(m, dtype=np.int64)
-    converged = np.zeros(m, dtype=bool)
-    running = np.arange(m)
-    x = x0.copy()
-    buf = _Buffers()
-    # batch-last copies of the constant inputs
-    wT, sT, actT, fwT = (np.ascontiguousarray(a.T) for a in (w, s, act, fw))
-    for t in range(1, R + 1):
-        if running.size == 0:
-            pos[:, t] = pos[:, t - 1]
-            continue
-        rr = running
-        full = rr.size == m
-        sub = slice(None) if full else rr
-        # a single column is padded to two so that every reduction runs in the same order
-        cols = rr if rr.size > 1 else np.array([rr[0], rr[0]])
-        xr = np.ascontiguousarray(x[cols].T)
-        a_ = actT[:, cols]
-        new, r, mt, cp = _round(
-            xr, wT[:, cols], sT[:, cols], a_, bool(a_.all()), dscale[cols], fwT[:, cols], params, buf
-        )
-        k = rr.size
-        new, r, mt, cp = new[:, :k].T, r[:, :k].T, mt[:, :k].T, cp[:, :k].T
-        xr = xr[:, :k].T
-        new = np.where(act[sub], new, xr)
-        x[sub] = new
-        pos[:, t] = x
-        risk[sub, t] = r
-        mtype[sub, t] = mt
-        mcp[sub, t] = cp
-        rounds[sub] = t
-        # a repeated state ends the run (a repeat of the last state: a fixed point)
-        close = (np.abs(pos[sub, :t] - new[:, None, :]) <= tol[sub, None, None]) | ~act[sub][:, None, :]
-        same = close.all(axis=2)  # (k, t)
-        hit = same.any(axis=1)
-        latest = t - 1 - np.argmax(same[:, ::-1], axis=1)
-        length = np.where(hit, t - latest, 0)
-        fixed = length == 1
-        cyc = length >= 2
-        done = fixed | cyc
-        if params.stop == "convergence":
-            moved = np.where(act[sub], np.abs(new - xr), 0.0).max(axis=1, initial=0.0)
-            small = moved <= params.eps * delta[sub]
-            fixed = fixed | (small & ~cyc)
-            done = done | small
-        converged[rr[fixed]] = True
-        cycle[rr[cyc]] = length[cyc]
-        running = rr[~done]
-    return {"position": pos, "risk": risk, "move_type": mtype, "move_counterpart": mcp,
-            "rounds": rounds, "cycle_length": cycle, "converged": converged}
 
 
 def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
     """(B*D, n) rows of positions, weights c*s, saliences, active flags, forecast weights."""
     B, n, D = inputs.shape
-    x = np.ascontiguousarray(inputs.position.transpose(0, 2, 1)).reshape(B * D, n)
-    s = np.ascontiguousarray(inputs.salience.transpose(0, 2, 1)).reshape(B * D, n)
-    act = np.broadcast_to(inputs.active[:, None, :], (B, D, n)).reshape(B * D, n)
+    x = np.ascontiguousarray(inputs.position.transpose(0, 2, 1), dtype=float).reshape(B * D, n)
+    s = np.ascontiguousarray(inputs.salience.transpose(0, 2, 1), dtype=float).reshape(B * D, n)
+    act = np.ascontiguousarray(np.broadcast_to(inputs.active[:, None, :], (B, D, n)), dtype=bool).reshape(B * D, n)
     cap = np.broadcast_to(inputs.capability[:, None, :], (B, D, n)).reshape(B * D, n)
     w = np.where(act, cap * s, 0.0)
     fw = np.ascontiguousarray(issue_weights(inputs).transpose(0, 2, 1)).reshape(B * D, n)
@@ -685,6 +301,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     ----------
     inputs : Inputs
         B draws of n actors on D issues; each issue is run on its own.
+        Delta is ``inputs.span`` when given (the initial spread of a run
+        played in segments), else the spread of the active actors' positions.
     params : Params
 
     Returns
@@ -713,9 +331,9 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if not inputs.active.any(axis=1).all():
         raise ModelInputError("bdm: every draw needs at least one active actor")
     x, w, s, act, fw = _rows(inputs)
+    delta = _row_deltas(inputs)
     M = B * D
     R = params.rounds
-    chunk = max(2, CHUNK_ELEMENTS // max(1, n * n))  # >= 2: a lone column is padded to two
     out = {
         "position": np.empty((M, R + 1, n)),
         "risk": np.empty((M, R + 1, n)),
@@ -724,24 +342,30 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "rounds": np.empty(M, dtype=np.int64),
         "cycle_length": np.empty(M, dtype=np.int64),
         "converged": np.empty(M, dtype=bool),
+        "forecast": np.empty((M, R + 1)),
+        "mean": np.empty((M, R + 1)),
     }
-    def work(lo: int) -> None:
-        hi = min(M, lo + chunk)
-        res = _simulate(x[lo:hi], w[lo:hi], s[lo:hi], act[lo:hi], fw[lo:hi], params)
-        for k, v in res.items():
-            out[k][lo:hi] = v
+    kern = _kernel()
+    flags = (
+        params.variant == "paper", bool(params.own_perspective), params.resolved_choice() == "least_move",
+        bool(params.resolved_capitulation()), float(params.Q), float(params.T), int(R),
+        params.stop == "convergence", float(params.eps), 0.5,
+    )
+    arrays = tuple(out[k] for k in ("position", "risk", "move_type", "move_counterpart", "rounds", "cycle_length", "converged",
+                                    "forecast", "mean"))
 
-    starts = range(0, M, chunk)
-    threads = min(THREADS, len(starts))
-    if threads > 1:  # numpy releases the GIL in its loops; chunks are independent
+    def work(lo: int, hi: int) -> None:
+        kern.run_rows(lo, hi, x, w, s, act, fw, delta, *flags, *arrays)
+
+    threads = min(THREADS, M)
+    if threads > 1 and M * n * n * max(R, 1) >= PARALLEL_MIN_WORK:
+        # rows are independent: each thread fills its own rows (the kernel releases the GIL)
+        step = -(-M // (4 * threads))
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(work, starts))
+            list(pool.map(lambda lo: work(lo, min(M, lo + step)), range(0, M, step)))
     else:
-        for lo in starts:
-            work(lo)
-    pos = out["position"]
-    forecast = weighted_median(pos, fw[:, None, :], "condorcet", axis=2)  # (M, R+1)
-    mean = (pos * fw[:, None, :]).sum(axis=2) / fw.sum(axis=1)[:, None]
+        work(0, M)
+    pos, forecast, mean = out["position"], out["forecast"], out["mean"]
     rounds = out["rounds"]
     cyc = out["cycle_length"]
     t = np.arange(R + 1)[None, :]
@@ -774,6 +398,50 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
             "active": inputs.active.copy(),
         },
     )
+
+
+def expected_utilities(inputs: Inputs, params: Params = Params()) -> dict[str, np.ndarray]:
+    """Each actor's view of each rival at the input positions (Bueno de Mesquita's quadrant map).
+
+    What the first round computes its offers from: ``eu_self[b, i, j, d]`` =
+    E^i(U_ij), i's expected utility of challenging j, with i's risk exponent
+    r_i of that round; ``eu_other[b, i, j, d]`` = E^i(U_ji), i's perception
+    of j's expected utility of challenging i (with r_i, or with r_j when
+    ``own_perspective``). Same variant, P, Q and T as :func:`run`; Delta from
+    ``inputs.span`` when given.
+
+    Parameters
+    ----------
+    inputs : Inputs
+    params : Params
+
+    Returns
+    -------
+    dict
+        ``eu_self`` and ``eu_other``, each of shape (B, n, n, D), NaN on the
+        diagonal and for every pair involving an inactive actor. Pairs at the
+        same position are included (they make no offers to each other).
+
+    Raises
+    ------
+    ModelInputError
+        When a draw has no active actor.
+    """
+    B, n, D = inputs.shape
+    if not inputs.active.any(axis=1).all():
+        raise ModelInputError("bdm: every draw needs at least one active actor")
+    x, w, s, act, fw = _rows(inputs)
+    delta = _row_deltas(inputs)
+    M = B * D
+    eu_self = np.empty((M, n, n))
+    eu_other = np.empty((M, n, n))
+    _kernel().eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
+                      float(params.Q), float(params.T), 0.5, eu_self, eu_other)
+
+    def shaped(a: np.ndarray) -> np.ndarray:  # (M, n, n) -> (B, n, n, D)
+        return np.ascontiguousarray(a.reshape(B, D, n, n).transpose(0, 2, 3, 1))
+
+    return {"eu_self": shaped(eu_self), "eu_other": shaped(eu_other)}
 
 
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
