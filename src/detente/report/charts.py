@@ -398,6 +398,8 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     E^i(U_ji)): i's expected utility of challenging j, and i's estimate of j's
     expected utility of challenging i. The quadrants read as conflict (both
     positive), compromise / capitulation (one side positive) and status quo.
+    Each panel has its own symmetric scale; rivals at (nearly) the same point
+    share one label.
 
     Parameters
     ----------
@@ -415,17 +417,30 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     nrow = int(np.ceil(len(show) / ncol))
     fig = _figure(2.6 * ncol + 1.6, 2.5 * nrow + 0.8)
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
-    lim = max(float(np.nanmax(np.abs(np.concatenate([eu_self.ravel(), eu_other.ravel()])))), 1e-9) * 1.15
     for ax, key in zip(axes, show):
         i = keys.index(key)
+        pts = [(other, float(eu_self[i, j]), float(eu_other[i, j])) for j, other in enumerate(keys)
+               if j != i and np.isfinite(eu_self[i, j]) and np.isfinite(eu_other[i, j])]
+        # each panel on its own symmetric scale: the views differ by orders of magnitude
+        lim = max([max(abs(x), abs(y)) for _, x, y in pts] + [1e-9]) * 1.15
         ax.axhline(0, color="#888888", lw=0.8)
         ax.axvline(0, color="#888888", lw=0.8)
         ax.plot([-lim, lim], [lim, -lim], color="#cccccc", lw=0.8, ls=":")
-        for j, other in enumerate(keys):
-            if j == i or not np.isfinite(eu_self[i, j]):
-                continue
-            ax.plot(eu_self[i, j], eu_other[i, j], "o", color=colors[other], ms=6, label=other)
-            ax.annotate(other, (eu_self[i, j], eu_other[i, j]), xytext=(3, 2), textcoords="offset points", fontsize=6.5)
+        # rivals at (nearly) the same point share one label instead of overprinting
+        groups: list[tuple[float, float, list[str]]] = []
+        for other, x, y in pts:
+            ax.plot(x, y, "o", color=colors[other], ms=6, label=other)
+            for gx, gy, names in groups:
+                if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
+                    names.append(other)
+                    break
+            else:
+                groups.append((x, y, [other]))
+        for gx, gy, names in groups:
+            ax.annotate(", ".join(names), (gx, gy), xytext=(3, 2), textcoords="offset points", fontsize=6.5)
+        if not pts:
+            ax.text(0.5, 0.5, "not taking part", transform=ax.transAxes, ha="center", va="center",
+                    fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_title(f"{key}'s view", fontsize=9, color=colors[key])
