@@ -144,8 +144,8 @@ def test_runner_join_leave_and_deadline(drift):
     assert not act[:3, 2].any() and act[3:, 2].all()
     # before c joins, a and b meet in the middle: positions after round 2 are 37.5 and 62.5
     np.testing.assert_allclose(tr.position[0, 2, :2, 0], [37.5, 62.5])
-    # the deadline at round 5 means rounds 5 and 6 are not played
-    np.testing.assert_allclose(tr.position[0, 4], tr.position[0, 6])
+    # the deadline at round 5 means rounds 5 and 6 are not played: the history ends at round 4
+    assert tr.position.shape[1] == 5
     assert tr.info["ended_round"][0] == 4
 
 
@@ -215,3 +215,26 @@ def test_runner_keeps_a_converged_history_short():
     r = detente.forecast("ktab-dummy-3dim", model="smp")
     assert len(r.history) == 11
     assert [round(v, 1) for v in r.history[-1]["positions"]["SActor-02"].values()] == [82.5, 90.9, 0.1]
+
+
+@pytest.mark.parametrize("at", [2, 4, 9])
+def test_a_no_op_event_never_changes_a_bdm_run(at):
+    # bdm cycles on the flagship's sanctions issue early on; a segment boundary (an event
+    # that changes nothing) must neither restart a stopped run nor re-measure its span
+    d = detente.load("korea-2019").to_dict()
+    plain = detente.load(d)
+    d["events"] = d.get("events", []) + [
+        {"name": "nothing", "type": "change", "actor": "china", "round": at, "changes": {"capability": plain.actor("china").capability.value}}
+    ]
+    noop = detente.load(d)
+    p = models.get("bdm").Params()
+    a = simulate(plain, "bdm", p)
+    b = simulate(noop, "bdm", p, happened=np.append(most_likely_of(plain), True)[None])
+    np.testing.assert_array_equal(a.position, b.position)
+    np.testing.assert_array_equal(a.forecast, b.forecast)
+
+
+def most_likely_of(s):
+    from detente.simulate import most_likely
+
+    return most_likely(s)[0]

@@ -145,32 +145,39 @@ def simulate(
     boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
     pieces: list[Trajectory] = []
     actives: list[np.ndarray] = []
+    D = inp.shape[2]
+    idle = np.zeros((B, D), dtype=bool)
+    past: np.ndarray | None = None
     t = 0
     for b in boundaries:
         k = b - 1 - t
         if k > 0:
             seg_params = params.model_copy(update={"rounds": k})
+            inp = replace(inp, past=past)
             tr = _pad(model.run(inp, seg_params), k)
-            # draws past their deadline stay where they were
-            if not alive.all():
-                dead = ~alive
-                tr.position[dead] = tr.position[dead][:, :1]
-                tr.forecast[dead] = tr.forecast[dead][:, :1]
-                for v in tr.extras.values():
-                    if np.issubdtype(v.dtype, np.floating):
-                        v[dead, 1:] = np.nan
-                    else:
-                        v[dead, 1:] = 0
+            # Draws past their deadline stay where they were, and so do draws (or, for a model
+            # that reports per-issue rounds, issues) whose model had already stopped (converged
+            # or cycled) when no event since has changed anything.
+            _freeze(tr, ~alive[:, None] | idle)
             pieces.append(tr)
             actives.append(np.repeat(inp.active[:, None], k + 1, axis=1))
             inp = replace(inp, position=tr.position[:, -1].copy())
+            # every state before the next segment's start, for models that detect repeats
+            seen = tr.position[:, :-1]
+            past = seen.copy() if past is None else np.concatenate([past, seen], axis=1)
+            idle |= _stopped(tr, k, D)
             t = b - 1
+        before = inp
         for e in order:
             if rounds_of[e] == b:
                 if scenario.events[e].type == "deadline":
                     ended[alive & hap[:, e]] = b - 1
                     alive &= ~hap[:, e]
                 inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
+        changed = _changed(before, inp)
+        idle &= ~changed[:, None]
+        if past is not None and changed.any():
+            past[changed] = np.nan  # earlier states no longer describe the same bargaining
     out = _concat(pieces)
     out.extras["active"] = np.concatenate([actives[0]] + [a[:, 1:] for a in actives[1:]], axis=1)
     # A model that stopped early (converged) in the last segment: drop the padding after it.
@@ -184,6 +191,45 @@ def simulate(
     out.info["events_happened"] = hap
     out.info["ended_round"] = ended
     return out
+
+
+def _stopped(tr: Trajectory, k: int, D: int) -> np.ndarray:
+    """(B, D): which draws (issues, where the model reports ``info["issue_rounds"]``) stopped before round k."""
+    per_issue = tr.info.get("issue_rounds")
+    if per_issue is not None and np.shape(per_issue) == (tr.position.shape[0], D):
+        return np.asarray(per_issue) < k
+    return np.repeat((tr.rounds < k)[:, None], D, axis=1)
+
+
+def _freeze(tr: Trajectory, mask: np.ndarray) -> None:
+    """Hold the start state of a segment where ``mask`` (B, D) is true (in place).
+
+    Whole draws (every issue masked) count no rounds and lose their model extras; a
+    frozen issue of a draw that goes on keeps its start positions and forecast.
+    """
+    if not mask.any():
+        return
+    b, d = np.nonzero(mask)
+    tr.position[b, :, :, d] = tr.position[b, :1, :, d]
+    tr.forecast[b, :, d] = tr.forecast[b, :1, d]
+    whole = mask.all(axis=1)
+    if whole.any():
+        tr.rounds[whole] = 0
+        for v in tr.extras.values():
+            if np.issubdtype(v.dtype, np.floating):
+                v[whole, 1:] = np.nan
+            else:
+                v[whole, 1:] = 0
+
+
+def _changed(a: Inputs, b: Inputs) -> np.ndarray:
+    """Per draw: did anything a model sees differ between ``a`` and ``b``? Shape (B,)."""
+    return (
+        (a.position != b.position).any(axis=(1, 2))
+        | (a.salience != b.salience).any(axis=(1, 2))
+        | (a.capability != b.capability).any(axis=1)
+        | (a.active != b.active).any(axis=1)
+    )
 
 
 def _span(inp: Inputs) -> np.ndarray:

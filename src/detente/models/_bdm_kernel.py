@@ -295,13 +295,15 @@ def _pair(i, j, own, Q, T, ws):
 
 @_jit
 def run_rows(
-    lo, hi, x0, w, s, act, fw, delta,
+    lo, hi, x0, w, s, act, fw, delta, past,
     paper, own, least_move, capit, Q, T, R, stop_conv, eps, half,
     pos, risk, mtype, mcp, rounds, cycle, converged, forecast, mean,
 ):
     """Run rows lo..hi-1 of (M, n) inputs through up to R rounds.
 
-    ``delta`` (M,) is each row's Delta; ``half`` must be 0.5 (see
+    ``delta`` (M,) is each row's Delta; ``past`` (M, P, n) the positions of
+    the P rounds before these inputs (oldest first, NaN where they no longer
+    apply), also checked for a repeated state; ``half`` must be 0.5 (see
     :func:`_prepare`). Fills the rows of ``pos``, ``risk``
     (float, (M, R+1, n)), ``mtype`` (int8), ``mcp`` (int32, -1 for none),
     ``rounds``, ``cycle`` (int64, (M,)), ``converged`` (bool, (M,)) and
@@ -408,6 +410,17 @@ def run_rows(
                     else:
                         cyc = t - tp
                     break
+            if not (conv or cyc):
+                P = past.shape[1]
+                for q in range(P - 1, -1, -1):  # earlier segments of the same run
+                    same = True
+                    for i in range(na):
+                        if not abs(past[m, q, idx[i]] - xa[i]) <= STATE_TOL * Delta:
+                            same = False
+                            break
+                    if same:
+                        cyc = t + P - q
+                        break
             if conv or cyc:
                 break
             if stop_conv and biggest <= eps * Delta:

@@ -73,6 +73,12 @@ class Inputs:
     span : ndarray, shape (B, D), optional
         The reference span of each issue for models that normalise distances
         by the initial spread; None = compute from these positions.
+    past : ndarray, shape (B, P, n, D), optional
+        The positions of the P rounds before these inputs in the same run,
+        oldest first (set by the runner when it plays a run in segments
+        between events; NaN where an event has changed the draw since). A
+        model that stops on a repeated state compares against these too, so
+        a segment boundary does not hide a cycle.
     """
 
     position: np.ndarray
@@ -84,6 +90,7 @@ class Inputs:
     status_quo: np.ndarray
     seed: np.ndarray
     span: np.ndarray | None = None
+    past: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -144,6 +151,7 @@ class Inputs:
             self.status_quo,
             self.seed[idx],
             None if self.span is None else self.span[idx],
+            None if self.past is None else self.past[idx],
         )
 
     def weights(self) -> np.ndarray:

@@ -303,6 +303,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         B draws of n actors on D issues; each issue is run on its own.
         Delta is ``inputs.span`` when given (the initial spread of a run
         played in segments), else the spread of the active actors' positions.
+        A state that repeats one of ``inputs.past`` (earlier segments of the
+        same run) ends the run as a cycle, like a repeat within the run.
     params : Params
 
     Returns
@@ -354,8 +356,13 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     arrays = tuple(out[k] for k in ("position", "risk", "move_type", "move_counterpart", "rounds", "cycle_length", "converged",
                                     "forecast", "mean"))
 
+    if inputs.past is None:
+        past = np.empty((M, 0, n))
+    else:  # (B, P, n, D) -> (B*D, P, n)
+        past = np.ascontiguousarray(np.asarray(inputs.past, float).transpose(0, 3, 1, 2)).reshape(M, -1, n)
+
     def work(lo: int, hi: int) -> None:
-        kern.run_rows(lo, hi, x, w, s, act, fw, delta, *flags, *arrays)
+        kern.run_rows(lo, hi, x, w, s, act, fw, delta, past, *flags, *arrays)
 
     threads = min(THREADS, M)
     if threads > 1 and M * n * n * max(R, 1) >= PARALLEL_MIN_WORK:
