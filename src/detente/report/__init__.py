@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .build import Cancelled, analysis_module, compute, write_pngs
+from .build import Cancelled, compute, write_pngs
 from .html import render
 
 
@@ -46,4 +46,4 @@ def build_report(
     return render(compute(scenario, model, params, seed=seed, draws=draws, compare=compare, png_dir=png_dir))
 
 
-__all__ = ["build_report", "compute", "render", "write_pngs", "Cancelled", "analysis_module"]
+__all__ = ["build_report", "compute", "render", "write_pngs", "Cancelled"]

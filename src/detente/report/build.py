@@ -1,7 +1,7 @@
 """Compute everything a report shows, as one JSON-able dict.
 
-:func:`compute` runs the forecast (and, where the analysis package offers them,
-Monte Carlo and sensitivity analysis, and the comparison of variants), draws
+:func:`compute` runs the forecast (and Monte Carlo and sensitivity analysis,
+and the comparison of variants), draws
 every chart as inline SVG and returns a plain dict: the *report data*. The
 HTML report (:mod:`detente.report.html`) and the web app both render from
 that dict, and the web app's run store keeps it, so a stored run shows exactly
@@ -10,9 +10,6 @@ what was shown when it ran.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import logging
 import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,50 +21,13 @@ from ..api import forecast, load
 from ..errors import DetenteError
 from ..result import input_sha256
 from . import charts
-
-log = logging.getLogger(__name__)
+from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows
 
 Progress = Callable[[float, str], None]
 
 
 class Cancelled(Exception):
     """The run was cancelled between two of its steps."""
-
-
-_ANALYSIS_NAMES = {"monte_carlo": ("montecarlo", "monte_carlo"), "advise": ("advice", "advise"),
-                   "sensitivity": ("sensitivity",), "compare": ("compare",)}
-
-
-def analysis_module(name: str) -> Any | None:
-    """The analysis module for ``name`` (monte_carlo, sensitivity, advise, compare) if it exists, else None."""
-    for mod in _ANALYSIS_NAMES.get(name, (name,)):
-        found = _find(mod)
-        if found is not None:
-            return found
-    return None
-
-
-def _find(name: str) -> Any | None:
-    full = f"detente.analysis.{name}"
-    try:
-        if importlib.util.find_spec("detente.analysis") is None or importlib.util.find_spec(full) is None:
-            return None
-    except (ImportError, ValueError):
-        return None
-    try:
-        return importlib.import_module(full)
-    except Exception:  # a half-written module of a colleague must not break reports
-        log.exception("cannot import %s", full)
-        return None
-
-
-def bdm_expected_utilities() -> Callable[..., Any] | None:
-    """``detente.models.bdm.expected_utilities`` if the bdm module offers it."""
-    try:
-        from ..models import bdm
-    except ImportError:
-        return None
-    return getattr(bdm, "expected_utilities", None)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -133,61 +93,32 @@ class _Charts(list):
             self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
 
 
-# ----------------------------------------------------------------------------- analyses (guarded)
+# ----------------------------------------------------------------------------- analyses
 
 
-def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, notes: list[str],
-                     step: Any = None) -> dict | None:
-    """Monte Carlo through ``detente.analysis.monte_carlo`` as plain arrays, or None with a note."""
-    mc = analysis_module("monte_carlo")
-    if mc is None:
-        notes.append("Monte Carlo: the analysis package (detente.analysis.monte_carlo) is not installed in this version.")
-        return None
-    try:
-        from ._adapt import monte_carlo_arrays
+def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps") -> dict:
+    """Monte Carlo with every round kept (for the fan chart), reporting progress per chunk."""
+    from ..analysis import monte_carlo
 
-        return monte_carlo_arrays(mc, scen, model, params, draws, seed, step=step)
-    except (DetenteError, Cancelled):
-        raise
-    except Exception as e:  # pragma: no cover - depends on a module still being written
-        log.exception("monte carlo failed")
-        notes.append(f"Monte Carlo could not run: {type(e).__name__}: {e}")
-        return None
+    def on_chunk(done: int, total: int) -> None:
+        step(0.3 + 0.25 * done / total, f"Monte Carlo: {done:,} of {total:,} draws")
+
+    mc = monte_carlo(scen, model, draws=draws, seed=int(seed or 0), params=params, progress=False,
+                     by_round=True, on_chunk=on_chunk, chunk=250)
+    return monte_carlo_arrays(mc)
 
 
-def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, notes: list[str]) -> dict | None:
-    sens = analysis_module("sensitivity")
-    if sens is None:
-        notes.append("Sensitivity: the analysis package (detente.analysis.sensitivity) is not installed in this version.")
-        return None
-    try:
-        from ._adapt import sensitivity_rows
+def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None) -> dict:
+    from ..analysis import sensitivity
 
-        return sensitivity_rows(sens, scen, model, params, seed)
-    except DetenteError:
-        raise
-    except Exception as e:  # pragma: no cover
-        log.exception("sensitivity failed")
-        notes.append(f"Sensitivity analysis could not run: {type(e).__name__}: {e}")
-        return None
+    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False)
+    return sensitivity_rows(res)
 
 
-def _quadrants(scen: Any, result: Any, params: Any, notes: list[str]) -> list[tuple[str, np.ndarray, np.ndarray]] | None:
-    fn = bdm_expected_utilities()
-    if fn is None:
-        notes.append(
-            "BDM quadrant map: needs detente.models.bdm.expected_utilities(inputs, params) returning each actor's "
-            "view of each rival (E^i(U_ij), E^i(U_ji)); the bdm module does not offer it yet."
-        )
-        return None
-    try:
-        from ._adapt import quadrant_arrays
+def _quadrants(scen: Any, params: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from ..models import bdm
 
-        return quadrant_arrays(fn, scen, params)
-    except Exception as e:  # pragma: no cover
-        log.exception("expected utilities failed")
-        notes.append(f"BDM quadrant map could not be computed: {type(e).__name__}: {e}")
-        return None
+    return quadrant_arrays(bdm.expected_utilities(scen.to_inputs(), params), scen)
 
 
 # ----------------------------------------------------------------------------- compute
@@ -219,7 +150,7 @@ def compute(
     draws : int
         Monte Carlo draws (0: none).
     sensitivity : bool
-        Run the sensitivity analysis when the analysis package offers it.
+        Run the one-at-a-time sensitivity analysis.
     compare : sequence of scenarios
         Further scenarios (variants) to forecast with the same model and compare.
     progress : callable(fraction, message), optional
@@ -267,7 +198,7 @@ def compute(
     mc_data = None
     if draws and draws > 0:
         step(0.3, f"Monte Carlo: {draws} draws")
-        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, notes, step=step)
+        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step)
         if mc_data is not None:
             step(0.55, "drawing the Monte Carlo charts")
             for iss in scen.issues:
@@ -286,7 +217,7 @@ def compute(
     quad = None
     if model == "bdm":
         step(0.6, "expected-utility quadrants")
-        quad = _quadrants(scen, result, result.params, notes)
+        quad = _quadrants(scen, result.params)
         if quad:
             for key, eu_s, eu_o in quad:
                 out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: expected-utility quadrants",
@@ -297,7 +228,7 @@ def compute(
     sens = None
     if sensitivity:
         step(0.7, "sensitivity analysis")
-        sens = _run_sensitivity(scen, model, dict(params), seed, notes)
+        sens = _run_sensitivity(scen, model, dict(params), seed)
         if sens:
             for iss in scen.issues:
                 rows = sens["rows"].get(iss.key)

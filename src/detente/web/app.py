@@ -356,10 +356,7 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
     # -- reference --------------------------------------------------------------------------
     @app.get("/api/health", tags=["reference"], summary="Is the app up")
     def health() -> dict:
-        return {"ok": True, "version": __version__,
-                "analysis": {m: report_build.analysis_module(m) is not None
-                             for m in ("monte_carlo", "sensitivity", "advise", "compare")},
-                "bdm_expected_utilities": report_build.bdm_expected_utilities() is not None}
+        return {"ok": True, "version": __version__}
 
     @app.get("/api/models", tags=["reference"], summary="The models, their parameters and citations")
     def list_models() -> list[dict]:
@@ -441,25 +438,17 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
 
     @app.post("/api/sensitivity", tags=["analysis"], status_code=201, summary="Sensitivity analysis (tornado) of a scenario")
     def run_sensitivity(req: RunRequest) -> Any:
-        if report_build.analysis_module("sensitivity") is None:
-            return JSONResponse({"detail": "sensitivity analysis is not available in this version (detente.analysis.sensitivity)"},
-                                status_code=501)
         return _full(execute(req, "sensitivity"))
 
     @app.post("/api/advice", tags=["analysis"], summary="Advice: which moves would shift the forecast")
     def run_advice(req: AdviceRequest) -> Any:
-        adv = report_build.analysis_module("advise")
-        if adv is None:
-            return JSONResponse({"detail": "advice is not available in this version (detente.analysis.advise)"}, status_code=501)
-        from ..report._adapt import _call, _entry
+        from ..analysis import advise
 
         scen, _ = load_input(req)
         model = req.model or (scen.model.name if scen.model else "compromise")
-        res = _call(_entry(adv, "advise", "run"), scen, req.actor, issue=req.issue, model=model,
-                    draws=req.draws or 200, seed=req.seed or 0, params=dict(req.params), progress=False)
-        if hasattr(res, "to_dict"):
-            res = res.to_dict()
-        return {"scenario": scen.name, "advice": _jsonable(res)}
+        res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
+                     params=dict(req.params), progress=False)
+        return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
 
     @app.post("/api/compare", tags=["analysis"], status_code=201, summary="Forecast several scenarios with one model and compare")
     def run_compare(req: CompareRequest) -> dict:
