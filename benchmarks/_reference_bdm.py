@@ -1,6 +1,6 @@
 """A slow, plain reference implementation of the BDM expected-utility model.
 
-Written loop by loop from ``/work/shared/specs/bdm-eum.md`` for one issue and
+Written loop by loop from ``../shared/specs/bdm-eum.md`` for one issue and
 one draw, with no vectorisation, so that it can be read against the spec line
 by line. It is the oracle of ``tests/test_bdm.py`` (the compiled engine in
 :mod:`detente.models._bdm_kernel` performs the same floating-point operations

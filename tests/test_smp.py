@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ktab"
 
 
 # ============================================================================ reference implementation
-# Written plainly from /work/shared/specs/smp.md, one loop per sum, no numpy
+# Written plainly from ../shared/specs/smp.md, one loop per sum, no numpy
 # vectorisation, so that it can be read against the spec line by line.
 
 TIE = 1e-9

@@ -10,7 +10,7 @@ happen at once at the end of the round. The forecast is the weighted median of
 the positions after each round (Bueno de Mesquita's prediction under majority
 rule); the weighted mean is reported alongside it.
 
-This module follows the reading fixed in ``/work/shared/specs/bdm-eum.md``:
+This module follows the reading fixed in ``../shared/specs/bdm-eum.md``:
 
 ``variant="scholz2011_code"`` (default)
     What the code of Scholz, Calbert & Smith (2011) computed: the probability
