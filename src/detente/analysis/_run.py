@@ -31,24 +31,6 @@ def resolve(scenario: Any, model: str, params: dict[str, Any] | None) -> tuple[S
     return scen, p, set(params or {})
 
 
-def run_final(
-    scenario: Scenario,
-    model: str,
-    params: ModelParams,
-    inputs: Inputs,
-    happened: np.ndarray,
-    *,
-    explicit: set[str] | None = None,
-    chunk: int | None = None,
-    progress: bool | None = None,
-    what: str = "analysis",
-) -> np.ndarray:
-    """Final forecasts of every draw, shape (B, D) (see :func:`run_draws`)."""
-    return run_draws(
-        scenario, model, params, inputs, happened, explicit=explicit, chunk=chunk, progress=progress, what=what
-    )[0]
-
-
 def run_draws(
     scenario: Scenario,
     model: str,

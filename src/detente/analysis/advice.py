@@ -41,7 +41,7 @@ from ..result import input_sha256, json_value as _clean
 from ..scenario.schema import Actor, Scenario, Value
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
-from ._run import resolve, run_final
+from ._run import resolve, run_draws
 from .montecarlo import _check_draws
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
@@ -235,7 +235,7 @@ def advise(
     n = len(scen.actors)
     others = [j for j in range(n) if j != a]
     # the direction A wants each issue to move, from the point forecast (one cheap run)
-    point = run_final(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False)[0]
+    point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False)[0][0]
     direction = np.sign(ideal.mean(axis=0) - point)
     direction[direction == 0] = 1.0
 
@@ -248,7 +248,7 @@ def advise(
             sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
                          inp.low, inp.high, inp.status_quo, inp.seed[rows])
             lev.modify(sub, hap[rows])  # views: writes go into inp / hap
-        fc = run_final(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})")
+        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})")[0]
         return fc.reshape(L, B, -1)
 
     # -- lever builders -------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ..result import input_sha256
 from ..scenario.schema import Scenario, Value
 from ..simulate import most_likely
 from ._draws import check_seed
-from ._run import run_final
+from ._run import run_draws
 
 _VALUE_FIELDS = ("value", "low", "high", "dist", "sd")
 _IGNORED_EVENT_FIELDS = {"why", "source", "name"}
@@ -239,7 +239,7 @@ def compare(
                     r = summ.loc[iss.key]
                     rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"], "lo80": r["lo80"], "hi80": r["hi80"]})
             else:
-                fc = run_final(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False)[0]
+                fc = run_draws(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False)[0][0]
                 for d, iss in enumerate(sc.issues):
                     rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[d]), "lo80": np.nan, "hi80": np.nan})
     df = pd.DataFrame(rows)

@@ -20,7 +20,7 @@ from ..models.base import ModelParams
 from ..result import _f, input_sha256
 from ..scenario.schema import Scenario
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
-from ._run import resolve, run_draws, run_final
+from ._run import resolve, run_draws
 
 #: Central intervals reported, as coverage in percent.
 INTERVALS = (50, 80, 95)
@@ -334,5 +334,5 @@ def event_effect(
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
-    fc = run_final(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress, what=f"event effect ({model})")
+    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress, what=f"event effect ({model})")[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

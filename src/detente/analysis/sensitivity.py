@@ -34,7 +34,7 @@ from ..result import input_sha256, json_value as _clean
 from ..scenario.schema import Scenario
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
-from ._run import resolve, run_final
+from ._run import resolve, run_draws
 
 #: Default half-ranges for inputs without a range, as shares.
 DEFAULT_SHARES = {"position": 0.10, "salience": 0.20, "capability": 0.20}
@@ -243,7 +243,7 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     for m, j in enumerate(ev_idx):
         hap[off + 2 * m, j] = False
         hap[off + 2 * m + 1, j] = True
-    fc = run_final(scen, model, p, batch, hap, explicit=explicit, chunk=R, progress=False, what="sensitivity")
+    fc = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=R, progress=False, what="sensitivity")[0]
     rows = []
     for d, iss in enumerate(scen.issues):
         for k, inp in enumerate(inputs):
@@ -295,7 +295,7 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     hap = most_likely(scen, R)
     for m, j in enumerate(ev_idx):
         hap[:, j] = X[:, len(unc) + m] < scen.events[j].probability
-    Y = run_final(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})")
+    Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})")[0]
     rows = []
     notes = [f"Saltelli sampling, {N} base samples, {K} factors, {R} model runs; 95% bootstrap confidence intervals"]
     labels = [u.label(scen) for u in unc] + [f"event {scen.events[j].key} (happens or not)" for j in ev_idx]

@@ -294,6 +294,13 @@ def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
     return x, w, s, act, fw
 
 
+def _checked_rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
+    """The kernel's per-(draw, issue) rows and Deltas, after checking every draw has an actor."""
+    if not inputs.active.any(axis=1).all():
+        raise ModelInputError("bdm: every draw needs at least one active actor")
+    return (*_rows(inputs), _row_deltas(inputs))
+
+
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """Run the expected-utility model on every draw and issue.
 
@@ -330,11 +337,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         When a draw has no active actor.
     """
     B, n, D = inputs.shape
-    if not inputs.active.any(axis=1).all():
-        raise ModelInputError("bdm: every draw needs at least one active actor")
-    x, w, s, act, fw = _rows(inputs)
-    delta = _row_deltas(inputs)
     M = B * D
+    x, w, s, act, fw, delta = _checked_rows(inputs)
     R = params.rounds
     out = {
         "position": np.empty((M, R + 1, n)),
@@ -435,11 +439,8 @@ def expected_utilities(inputs: Inputs, params: Params = Params()) -> dict[str, n
         When a draw has no active actor.
     """
     B, n, D = inputs.shape
-    if not inputs.active.any(axis=1).all():
-        raise ModelInputError("bdm: every draw needs at least one active actor")
-    x, w, s, act, fw = _rows(inputs)
-    delta = _row_deltas(inputs)
     M = B * D
+    x, w, s, act, fw, delta = _checked_rows(inputs)
     eu_self = np.empty((M, n, n))
     eu_other = np.empty((M, n, n))
     _kernel().eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
