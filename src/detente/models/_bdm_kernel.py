@@ -83,7 +83,7 @@ def _mean(x, fw):
 
 
 @_jit
-def _probabilities(na, xa, wa, ra, Dm, paper, G, P):
+def _probabilities(na, xa, wa, ra, Dm, paper, G, P, first):
     """P[i, j] for the na gathered actors (voters' exponents ra for ``scholz2011_code``).
 
     ``Dm`` holds the distances d_ab, ``G`` (n, n) is work space and ``P``
@@ -118,8 +118,12 @@ def _probabilities(na, xa, wa, ra, Dm, paper, G, P):
     for k in range(na):
         rk = ra[k]
         for a in range(na):
-            d = Dm[k, a]
-            G[k, a] = _pw(d, rk) if d > 0.0 else 0.0
+            f = first[a]
+            if f < a:
+                G[k, a] = G[k, f]  # Dm[k, a] == Dm[k, f]
+            else:
+                d = Dm[k, a]
+                G[k, a] = _pw(d, rk) if d > 0.0 else 0.0
     # den = sum_k 2 sum_{a < b} |w_k (G_kb - G_ka)|, each voter's sum in (a, b)
     # order; four voters at a time (independent sums, so the adds overlap)
     den = 0.0
@@ -152,6 +156,8 @@ def _probabilities(na, xa, wa, ra, Dm, paper, G, P):
         den += 2 * s0
         k += 1
     # num_ij = sum_k max(0, w_k (G_kj - G_ki)), accumulated voter by voter
+    # (actors sharing a position have equal G columns, so their sums are equal: each
+    # is accumulated once, for the first actor at each position, and copied)
     for i in range(na):
         for j in range(na):
             P[i, j] = 0.0
@@ -159,11 +165,21 @@ def _probabilities(na, xa, wa, ra, Dm, paper, G, P):
         wk = wa[k]
         Gk = G[k]
         for i in range(na):
+            if first[i] != i:
+                continue
             gi = Gk[i]
             Pi = P[i]
             for j in range(na):
+                if first[j] != j:
+                    continue
                 v = wk * (Gk[j] - gi)
                 Pi[j] += v if v > 0.0 else 0.0
+    for i in range(na):
+        fi = first[i]
+        for j in range(na):
+            fj = first[j]
+            if fi != i or fj != j:
+                P[i, j] = P[fi, fj]
     for i in range(na):
         for j in range(i + 1, na):
             if den <= 0 or xa[i] == xa[j]:
@@ -192,12 +208,28 @@ def _expected(d, dmu, r, pij, st, Q, T, us, uf, usq):
 
 @_jit
 def _workspace(n):
-    """Work arrays of one thread: idx, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P."""
+    """Work arrays of one thread: idx, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P, first, cus, cuf."""
     return (
         np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.ones(n), np.empty(n),
         np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty((n, n)), np.empty((n, n)), np.empty((n, n)),
-        np.empty((n, n)),
+        np.empty((n, n)), np.empty(n, np.int64), np.empty(n), np.empty(n),
     )
+
+
+@_jit
+def _firsts(na, xa, first):
+    """first[a]: the lowest index a' <= a with x_a' == x_a exactly.
+
+    Actors at the same position have the same distance to everyone, so every
+    power of that distance is computed once and copied (the same operation on
+    the same numbers: bit for bit what computing it again would give).
+    """
+    for a in range(na):
+        first[a] = a
+        for b in range(a):
+            if xa[b] == xa[a]:
+                first[a] = first[b]
+                break
 
 
 @_jit
@@ -224,7 +256,8 @@ def _prepare(na, x, fw, delta, paper, Q, T, half, ws):
     time: with a constant base LLVM rewrites pow(0.5, r) as exp2(-r), which
     differs from libm's pow in the last bit.
     """
-    _, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P = ws
+    _, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P, first = ws[:15]
+    _firsts(na, xa, first)
     for a in range(na):
         Dm[a, a] = 0.0
         for b in range(a + 1, na):
@@ -238,7 +271,7 @@ def _prepare(na, x, fw, delta, paper, Q, T, half, ws):
     else:
         dmu[:na] = 0.0  # unused: with Q = 1 the U_b, U_w term is zero
     # 1. security pass, every r = 1: S_i = sum_{j != i} E(U_ji)
-    _probabilities(na, xa, wa, ones, Dm, paper, G, P1)
+    _probabilities(na, xa, wa, ones, Dm, paper, G, P1, first)
     for i in range(na):
         acc = 0.0
         for j in range(na):
@@ -270,18 +303,37 @@ def _prepare(na, x, fw, delta, paper, Q, T, half, ws):
     if paper:
         P[:na, :na] = P1[:na, :na]
     else:
-        _probabilities(na, xa, wa, ra, Dm, paper, G, P)
+        _probabilities(na, xa, wa, ra, Dm, paper, G, P, first)
     return mu
 
 
 @_jit
+def _utilities(i, j, ws):
+    """U_s and U_f of a challenge between i and j under i's exponent, copied from the
+    first actor at j's position when i has already computed them for it this round."""
+    ra, Dm, first, cus, cuf = ws[4], ws[10], ws[14], ws[15], ws[16]
+    f = first[j]
+    if f < j and f != i:
+        cus[j] = cus[f]
+        cuf[j] = cuf[f]
+    else:
+        d = Dm[i, j]
+        ri = ra[i]
+        cus[j] = 2 - 4 * _pw(0.5 - 0.5 * d, ri)
+        cuf[j] = 2 - 4 * _pw(0.5 + 0.5 * d, ri)
+    return cus[j], cuf[j]
+
+
+@_jit
 def _pair(i, j, own, Q, T, ws):
-    """(E^i(U_ij), E^i(U_ji)): i's expected utility of challenging j, and its view of j's."""
+    """(E^i(U_ij), E^i(U_ji)): i's expected utility of challenging j, and its view of j's.
+
+    Call it for i's rivals j in increasing order (see :func:`_utilities`).
+    """
     sa, ra, usq, dmu, Dm, P = ws[3], ws[4], ws[7], ws[8], ws[10], ws[13]
     d = Dm[i, j]
     ri = ra[i]
-    us = 2 - 4 * _pw(0.5 - 0.5 * d, ri)
-    uf = 2 - 4 * _pw(0.5 + 0.5 * d, ri)
+    us, uf = _utilities(i, j, ws)
     ei = _expected(d, dmu[i], ri, P[i, j], sa[j], Q, T, us, uf, usq[i])
     if own:
         rj = ra[j]
@@ -467,7 +519,8 @@ def probability_rows(x, w, r, act, delta, paper, out):
         for a in range(na):
             for b in range(na):
                 Dm[a, b] = _dist(xa[a], xa[b], delta[m])
-        _probabilities(na, xa, wa, ra, Dm, paper, G, P)
+        _firsts(na, xa, ws[14])
+        _probabilities(na, xa, wa, ra, Dm, paper, G, P, ws[14])
         out[m, :, :] = 0.0
         for i in range(na):
             for j in range(na):
