@@ -127,9 +127,11 @@ class SensitivityResult:
             if self.method == "oat":
                 out.append(f"{r['label']}: +/- {r['abs_swing'] / 2:.1f} points on the {r['issue']} forecast")
             else:
+                # Sobol estimates can fall slightly below 0 by sampling error: say "about 0%"
+                s1, st = (max(0.0, 100 * r[c]) for c in ("S1", "ST"))
                 out.append(
-                    f"{r['label']}: {100 * r['S1']:.0f}% of the variance of the {r['issue']} forecast alone, "
-                    f"{100 * r['ST']:.0f}% with interactions"
+                    f"{r['label']}: {s1:.0f}% of the variance of the {r['issue']} forecast alone, "
+                    f"{st:.0f}% with interactions"
                 )
         return out
 
