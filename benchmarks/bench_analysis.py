@@ -51,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sobol-model", default="bdm")
     args = ap.parse_args(argv)
 
-    import detente
     from detente import models
     from detente.analysis import advise, monte_carlo, sensitivity
 

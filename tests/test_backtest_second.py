@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from test_backtest import _random_inputs
 import pytest
 
 from detente.backtest import capabilities, load_deu, run_backtest
@@ -20,17 +21,6 @@ from detente.models.base import Inputs
 @pytest.fixture(scope="module")
 def deu():
     return load_deu()
-
-
-def _random_inputs(B=6, n=7, D=3, seed=0):
-    rng = np.random.default_rng(seed)
-    return Inputs.build(
-        rng.integers(0, 11, (B, n, D)) * 10.0,
-        rng.uniform(0, 1, (B, n, D)),
-        rng.uniform(1, 10, (B, n)),
-        low=0.0,
-        high=100.0,
-    )
 
 
 def test_focal_registered_and_protocol():

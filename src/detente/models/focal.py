@@ -114,7 +114,6 @@ def forecast(inputs: Inputs, params: Params = Params()) -> np.ndarray:
     ps = np.take_along_axis(pts, order, 1)
     ms = np.take_along_axis(mass, order, 1)
     cum = np.cumsum(ms, axis=1)  # mass at or below each sorted point
-    below = cum - ms  # mass strictly below each sorted point
     cont = (1.0 - pi) * _laplace_cdf(ps, C[:, None], b[:, None])
     # candidate 1: a focal point whose CDF (mass included) reaches 1/2
     at_point = np.where((ms > 0) & (cont + cum >= 0.5 - 1e-12), ps, np.inf)

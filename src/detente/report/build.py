@@ -18,7 +18,6 @@ import numpy as np
 
 from .. import __version__
 from ..api import forecast, load
-from ..errors import DetenteError
 from ..result import input_sha256
 from . import charts
 from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows

@@ -233,23 +233,28 @@ class BodyLimit:
                     raise _TooLarge()
             return msg
 
-        started = False
-
-        async def watch(msg: dict) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
-
+        watch = _Watched(send)
         try:
             await self.app(scope, limited, watch)
         except _TooLarge:
-            if not started:
+            if not watch.started:
                 await _send_json(send, 413, {"detail": f"request body over {self.limit // (1024 * 1024)} MB"})
 
 
 class _TooLarge(Exception):
     pass
+
+
+class _Watched:
+    """An ASGI ``send`` that remembers whether the response has started."""
+
+    def __init__(self, send: Any):
+        self.send, self.started = send, False
+
+    async def __call__(self, msg: dict) -> None:
+        if msg["type"] == "http.response.start":
+            self.started = True
+        await self.send(msg)
 
 
 class CatchAll:
@@ -261,20 +266,13 @@ class CatchAll:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        started = False
-
-        async def watch(msg: dict) -> None:
-            nonlocal started
-            if msg["type"] == "http.response.start":
-                started = True
-            await send(msg)
-
+        watch = _Watched(send)
         try:
             await self.app(scope, receive, watch)
         except _TooLarge:
             raise
         except Exception:
-            if not started:  # otherwise the app's own handler has logged it and answered
+            if not watch.started:  # otherwise the app's own handler has logged it and answered
                 log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
                 await _send_json(send, 500, {"detail": "internal server error"})
 
