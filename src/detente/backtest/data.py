@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .._parse import parse_number
 from ..errors import DatasetError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
@@ -167,19 +168,10 @@ def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> l
 
 def _number(text: str, fname: str, line: int, fld: str, problems: list[Problem], *, blank_ok: bool = True) -> float:
     """A float from a CSV cell; NaN for a blank (or ``NA``) cell."""
-    if text == "" or text.upper() in ("NA", "NAN"):
-        if not blank_ok:
-            problems.append(Problem(fname, line, fld, "value is missing"))
-        return math.nan
-    try:
-        v = float(text)
-    except ValueError:
-        problems.append(Problem(fname, line, fld, f"not a number: {text!r}"))
-        return math.nan
-    if not math.isfinite(v):
-        problems.append(Problem(fname, line, fld, f"not a finite number: {text!r}"))
-        return math.nan
-    return v
+    if text.upper() in ("NA", "NAN"):
+        text = ""
+    v = parse_number(text, fname, line, fld, problems, missing=None if blank_ok else "value is missing")
+    return math.nan if v is None else v
 
 
 def _in_scale(v: float, low: float, high: float, fname: str, line: int, fld: str, problems: list[Problem]) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from .._parse import parse_number, read_text, slug
 from ..errors import Problem, ScenarioError
 
 Loc = tuple[str | None, int | None]
@@ -124,26 +124,6 @@ _TRUE_COLS = {
 }
 
 
-def _num(text: str, file: str, line: int, field: str, problems: list[Problem]) -> float | None:
-    t = text.strip()
-    if t == "":
-        return None
-    try:
-        v = float(t.replace(",", ".")) if t.count(",") == 1 and "." not in t else float(t)
-    except ValueError:
-        problems.append(Problem(file, line, field, f"expected a number, got {text!r}"))
-        return None
-    if not math.isfinite(v):
-        problems.append(Problem(file, line, field, f"must be a finite number, got {text!r}"))
-        return None
-    return v
-
-
-def _slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_")
-    return s or "x"
-
-
 def read_csv_table(path: Path, text: str) -> Node:
     """Read a stakeholder table into a raw scenario dict.
 
@@ -200,22 +180,20 @@ def read_csv_table(path: Path, text: str) -> Node:
         if not akey_text:
             problems.append(Problem(file, line, "actor", "empty actor"))
             continue
-        akey = _slug(akey_text)
+        akey = slug(akey_text)
         ikey_text = path.stem if one_issue else row.get("issue", "").strip()
         if not ikey_text:
             problems.append(Problem(file, line, "issue", "empty issue"))
             continue
-        ikey = _slug(ikey_text)
+        ikey = slug(ikey_text)
 
         def val(name: str, base_field: str) -> Any:
-            v = _num(row.get(name, ""), file, line, name, problems)
-            lo = _num(row.get(f"{base_field}_low", ""), file, line, f"{base_field}_low", problems)
-            hi = _num(row.get(f"{base_field}_high", ""), file, line, f"{base_field}_high", problems)
+            v = parse_number(row.get(name), file, line, name, problems)
+            lo = parse_number(row.get(f"{base_field}_low"), file, line, f"{base_field}_low", problems, missing=None)
+            hi = parse_number(row.get(f"{base_field}_high"), file, line, f"{base_field}_high", problems, missing=None)
             why = row.get(f"{base_field}_why", "").strip()
             src = row.get(f"{base_field}_source", "").strip()
             if v is None:
-                if row.get(name, "").strip() == "":
-                    problems.append(Problem(file, line, name, "missing value"))
                 return None
             if lo is None and hi is None and not why and not src:
                 return v
@@ -238,15 +216,15 @@ def read_csv_table(path: Path, text: str) -> Node:
             issues[ikey] = node
             issue_positions[ikey] = []
         inode = issues[ikey]
-        lo = _num(row.get("scale_low", ""), file, line, "scale_low", problems)
-        hi = _num(row.get("scale_high", ""), file, line, "scale_high", problems)
+        lo = parse_number(row.get("scale_low", ""), file, line, "scale_low", problems, missing=None)
+        hi = parse_number(row.get("scale_high", ""), file, line, "scale_high", problems, missing=None)
         if lo is not None and hi is not None:
             if ikey in explicit_scale and list(inode["scale"]) != [lo, hi]:
                 problems.append(Problem(file, line, "scale_low", f"issue {ikey_text!r} has a different scale on an earlier row"))
             inode["scale"] = [lo, hi]
             inode.locs["scale"] = (file, line)
             explicit_scale.add(ikey)
-        sq = _num(row.get("status_quo", ""), file, line, "status_quo", problems)
+        sq = parse_number(row.get("status_quo", ""), file, line, "status_quo", problems, missing=None)
         if sq is not None:
             inode["status_quo"] = sq
             inode.locs["status_quo"] = (file, line)
@@ -305,25 +283,6 @@ def read_csv_table(path: Path, text: str) -> Node:
 # ----------------------------------------------------------------------------- files and variants
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError([Problem(str(path), None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise ScenarioError([Problem(str(path), None, "", "is a folder, not a scenario file")]) from None
-    except OSError as e:
-        raise ScenarioError([Problem(str(path), None, "", f"cannot read: {e.strerror}")]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise ScenarioError([Problem(str(path), None, "", f"not UTF-8 text (byte {e.start})")]) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
     """Read a scenario file into a raw (unvalidated) dict with line locations.
 
@@ -332,7 +291,7 @@ def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
     """
     p = Path(path)
     file = str(p)
-    text = _read_text(p)
+    text = read_text(p)
     if not text.strip():
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     suffix = p.suffix.lower()

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import re
 import xml.parsers.expat
 from pathlib import Path
 from typing import Any
 
+from .._parse import parse_number, read_text, slug
 from ..errors import Problem, ScenarioError
 
 __all__ = ["read_ktab_csv", "read_ktab_xml", "looks_like_ktab_csv"]
@@ -52,27 +52,6 @@ _PARAMS = {
 # ----------------------------------------------------------------------------- helpers
 
 
-def _read_text(path: Path) -> str:
-    file = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError([Problem(file, None, "", "file not found")]) from None
-    except OSError as e:
-        raise ScenarioError([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _slug(text: str, lower: bool) -> str:
-    s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_.-")
-    s = s.lower() if lower else s
-    return s or "x"
-
-
 def _unique(base: str, used: set[str]) -> str:
     key, i = base, 2
     while key in used:
@@ -84,17 +63,8 @@ def _unique(base: str, used: set[str]) -> str:
 
 def _number(text: str | None, file: str, line: int | None, field: str, problems: list[Problem],
             *, positive: bool = False, lo: float | None = None, hi: float | None = None) -> float | None:
-    t = (text or "").strip()
-    if t == "":
-        problems.append(Problem(file, line, field, "is empty; expected a number"))
-        return None
-    try:
-        v = float(t)
-    except ValueError:
-        problems.append(Problem(file, line, field, f"expected a number, got {t!r}"))
-        return None
-    if not math.isfinite(v):
-        problems.append(Problem(file, line, field, f"must be a finite number, got {t!r}"))
+    v = parse_number(text, file, line, field, problems, missing="is empty; expected a number")
+    if v is None:
         return None
     if positive and v <= 0:
         problems.append(Problem(file, line, field, f"must be > 0, got {v:g}"))
@@ -113,12 +83,12 @@ def _dim_name(header: str, i: int) -> str:
 
 def _build(name: str, description: str, dims: list[str], actors: list[dict[str, Any]]) -> dict[str, Any]:
     used: set[str] = set()
-    ikeys = [_unique(_slug(d, True), used) for d in dims]
+    ikeys = [_unique(slug(d, lower=True), used) for d in dims]
     issues = [{"key": k, "name": d, "scale": [0, 100]} for k, d in zip(ikeys, dims)]
     aused: set[str] = set()
     out = []
     for a in actors:
-        key = _unique(_slug(a["name"], False), aused)
+        key = _unique(slug(a["name"]), aused)
         out.append({
             "key": key,
             "name": a["name"],
@@ -160,7 +130,7 @@ def looks_like_ktab_csv(path: str | Path) -> bool:
     for ``Power``).
     """
     try:
-        text = _read_text(Path(path))
+        text = read_text(Path(path))
     except ScenarioError:
         return False
     lines = [ln for ln in text.split("\n")[:5] if ln.strip()]
@@ -204,7 +174,7 @@ def read_ktab_csv(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     file = str(p)
-    rows = _csv_rows(_read_text(p))
+    rows = _csv_rows(read_text(p))
     problems: list[Problem] = []
     if len(rows) < 2:
         raise ScenarioError([Problem(file, 1, "", "a KTAB CSV file needs a title line and a header line")])
@@ -339,7 +309,7 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     file = str(p)
-    root = _parse_xml(_read_text(p), file)
+    root = _parse_xml(read_text(p), file)
     problems: list[Problem] = []
     if root.tag != "Scenario":
         raise ScenarioError([Problem(file, root.line, root.tag, "the root element of a KTAB scenario must be <Scenario>")])
