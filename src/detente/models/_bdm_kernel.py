@@ -346,6 +346,15 @@ def _pair(i, j, own, Q, T, ws):
 
 
 @_jit
+def _same_state(state, idx, xa, na, tol):
+    """Is every active actor's position in ``state`` within ``tol`` of the current ``xa``?"""
+    for i in range(na):
+        if not abs(state[idx[i]] - xa[i]) <= tol:
+            return False
+    return True
+
+
+@_jit
 def run_rows(
     lo, hi, x0, w, s, act, fw, delta, past,
     paper, own, least_move, capit, Q, T, R, stop_conv, eps, half,
@@ -451,12 +460,7 @@ def run_rows(
             done = t
             # a repeated state (the most recent repeat): a fixed point or a cycle
             for tp in range(t - 1, -1, -1):
-                same = True
-                for i in range(na):
-                    if not abs(pos[m, tp, idx[i]] - xa[i]) <= STATE_TOL * Delta:
-                        same = False
-                        break
-                if same:
+                if _same_state(pos[m, tp], idx, xa, na, STATE_TOL * Delta):
                     if t - tp == 1:
                         conv = True
                     else:
@@ -465,12 +469,7 @@ def run_rows(
             if not (conv or cyc):
                 P = past.shape[1]
                 for q in range(P - 1, -1, -1):  # earlier segments of the same run
-                    same = True
-                    for i in range(na):
-                        if not abs(past[m, q, idx[i]] - xa[i]) <= STATE_TOL * Delta:
-                            same = False
-                            break
-                    if same:
+                    if _same_state(past[m, q], idx, xa, na, STATE_TOL * Delta):
                         cyc = t + P - q
                         break
             if conv or cyc:
