@@ -188,20 +188,10 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     PT = P.swapaxes(-1, -2)
     running = has.copy()
     if model == "MarkovUniform":
-        tol = 1e-6
         R1 = Qf @ PT  # sum_{b in q} P(a > b)
         Minv = np.divide(1.0, Mq, out=np.zeros_like(Mq), where=Mq > 0)
-        for _ in range(MARKOV_MAX_ITER):
-            q = Qf * (p * R1 + p @ PT) * Minv
-            pn = 0.5 * (p + q)
-            diff = np.max(np.abs(q - pn), axis=-1)
-            p = np.where(running[..., None], pn, p)
-            running &= ~(diff <= tol)
-            if not running.any():
-                break
-        return p
+        return _markov(p, running, 1e-6, lambda p: Qf * (p * R1 + p @ PT) * Minv)
     if model == "MarkovIncentive":
-        tol = 1e-8
         M = C.shape[-1]
         nmat = C * P
         idx = np.arange(M)
@@ -210,16 +200,24 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         G1 = Qf @ (PT * nmat)  # sum_{b in q} P(a > b) n(b, a)
         Pn_T = (P * nmat).swapaxes(-1, -2)
         inv = np.divide(1.0, colsum, out=np.zeros_like(colsum), where=Q & (colsum > 0))
-        for _ in range(MARKOV_MAX_ITER):
-            q = Qf * (p * inv * G1 + (p * inv) @ Pn_T)
-            pn = 0.5 * (p + q)
-            diff = np.max(np.abs(q - pn), axis=-1)
-            p = np.where(running[..., None], pn, p)
-            running &= ~(diff <= tol)
-            if not running.any():
-                break
-        return p
+        return _markov(p, running, 1e-8, lambda p: Qf * (p * inv * G1 + (p * inv) @ Pn_T))
     raise ValueError(f"unknown PCE model {model!r}")  # pragma: no cover
+
+
+def _markov(p: np.ndarray, running: np.ndarray, tol: float, step) -> np.ndarray:
+    """Iterate p <- (p + step(p)) / 2 per election until max |step(p) - p_new| <= tol.
+
+    Each election (leading axes) stops on its own; at most ``MARKOV_MAX_ITER`` steps.
+    """
+    for _ in range(MARKOV_MAX_ITER):
+        q = step(p)
+        pn = 0.5 * (p + q)
+        diff = np.max(np.abs(q - pn), axis=-1)
+        p = np.where(running[..., None], pn, p)
+        running &= ~(diff <= tol)
+        if not running.any():
+            break
+    return p
 
 
 def risk_from_p(p: np.ndarray, act: np.ndarray, rng: str) -> np.ndarray:
