@@ -177,7 +177,7 @@ def test_cli_forecast_json_contract(capsys, emission_csv):
 def test_cli_default_runs_the_flagship(capsys):
     assert cli_main(["forecast"]) == 0
     text = capsys.readouterr().out
-    assert "US-North Korea" in text or "Korea" in text
+    assert "US-North Korea nuclear talks" in text
     assert "deal" in text.lower()
 
 

@@ -69,6 +69,13 @@ class Value(_Strict):
             raise ValueError("expected a number, got a boolean")
         if isinstance(data, (int, float)):
             return {"value": data}
+        if isinstance(data, str):
+            try:
+                return {"value": float(data)}
+            except ValueError:
+                raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}")
         return data
 
     @field_validator("value", "low", "high")
