@@ -232,6 +232,11 @@ def test_single_problems(tmp_path, text, reason, capsys):
     assert reason in err and str(p) in err and "Traceback" not in err
 
 
+def test_each_problem_is_reported_once():
+    probs = problems({"name": "x", "issues": [{"key": "i"}], "actors": 3})
+    assert [(p.field, p.reason) for p in probs] == [("actors", "must be a list")]
+
+
 def test_wrong_types_in_a_dict_are_reported_without_a_file():
     probs = problems({"name": "x", "issues": [{"key": "i"}], "actors": [{"key": "a", "capability": "x"}]})
     assert any(p.field.startswith("actors[a].capability") and "number" in p.reason for p in probs)

@@ -68,8 +68,8 @@ def _apply_event(scenario: Scenario, inp: Inputs, e_index: int, mask: np.ndarray
     return replace(inp, position=pos, salience=sal, capability=cap, active=act)
 
 
-def _pad(traj: Trajectory, k: int) -> Trajectory:
-    """Make a trajectory exactly ``k`` rounds long by repeating its final state."""
+def _fit(traj: Trajectory, k: int) -> Trajectory:
+    """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state."""
     T = traj.position.shape[1] - 1
     if T == k:
         return traj
@@ -154,7 +154,7 @@ def simulate(
         if k > 0:
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
-            tr = _pad(model.run(inp, seg_params), k)
+            tr = _fit(model.run(inp, seg_params), k)
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.
@@ -183,11 +183,7 @@ def simulate(
     # A model that stopped early (converged) in the last segment: drop the padding after it.
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
     played = int(last_start + pieces[-1].rounds.max(initial=0))
-    if played + 1 < out.position.shape[1]:
-        out = out.take(slice(None))
-        keep = slice(0, played + 1)
-        out.position, out.forecast = out.position[:, keep], out.forecast[:, keep]
-        out.extras = {k: v[:, keep] for k, v in out.extras.items()}
+    out = _fit(out, played)
     out.info["events_happened"] = hap
     out.info["ended_round"] = ended
     return out

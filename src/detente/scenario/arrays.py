@@ -12,7 +12,7 @@ def to_inputs(s: Scenario, *, batch: int = 1, seed: int = 0) -> Inputs:
     """The scenario's point values as :class:`Inputs`, repeated ``batch`` times.
 
     Salience is divided by the file's ``salience_scale`` (to 0-1). Actors
-    whose first event is ``join`` start inactive. Per-draw seeds are
+    with a ``join`` event start inactive. Per-draw seeds are
     ``seed + arange(batch)`` (see :mod:`detente.analysis` for Monte Carlo).
     """
     n, D = len(s.actors), len(s.issues)
@@ -24,12 +24,9 @@ def to_inputs(s: Scenario, *, batch: int = 1, seed: int = 0) -> Inputs:
         for d, iss in enumerate(s.issues):
             pos[i, d] = a.positions[iss.key].value
             sal[i, d] = a.salience[iss.key].value / s.salience_scale
-    active = np.ones(n, dtype=bool)
-    for e in sorted(s.events, key=s.event_round):
-        if e.type == "join" and e.actor is not None:
-            i = s.actor_keys.index(e.actor)
-            # joins later: absent until then, unless already made active by an earlier event
-            active[i] = False
+    # an actor with a `join` event takes part only from its join on
+    joining = {e.actor for e in s.events if e.type == "join"}
+    active = np.array([a.key not in joining for a in s.actors], dtype=bool)
     low = np.array([iss.scale[0] for iss in s.issues], dtype=float)
     high = np.array([iss.scale[1] for iss in s.issues], dtype=float)
     sq = np.array([np.nan if iss.status_quo is None else iss.status_quo for iss in s.issues], dtype=float)

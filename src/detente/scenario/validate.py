@@ -190,9 +190,8 @@ def validate(raw: Any, file: str | None) -> Scenario:
         _check_stances(c, i, a.positions, a.salience, ikeys, scale, bool(issues) or not raw.get("issues"))
     for i, _key, pos, sal in partial:
         _check_stances(c, i, pos, sal, ikeys, scale, bool(issues) or not raw.get("issues"))
-    n_actor_items = len(items("actors"))
-    if n_actor_items < 2 and "actors" in raw and isinstance(raw.get("actors"), list):
-        c.add(("actors",), f"a negotiation needs at least 2 actors, found {n_actor_items}")
+    if isinstance(raw.get("actors"), list) and len(raw["actors"]) < 2:
+        c.add(("actors",), f"a negotiation needs at least 2 actors, found {len(raw['actors'])}")
 
     ekeys: set[str] = set()
     cal = header.get("calendar")
