@@ -41,6 +41,9 @@ def test_every_panel(report_html):
     assert 'data-chart="fan-deal"' in html and 'data-chart="dist-deal"' in html
     assert 'data-chart="tornado-deal"' in html
     assert 'data-chart="quadrant-deal"' in html  # the report runs bdm
+    # the comparison names what differs: the wait theory's DPRK deal position (korea-2019-wait.yaml)
+    assert "Inputs that differ from korea-2019" in html
+    assert "<td>dprk</td><td>deal</td><td>position</td><td>30 [15, 50]</td><td>20 [10, 30]</td>" in html
     assert "@media print" in html
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
+from .analysis.compare import show_value
 from .errors import DetenteError, Problem
 
 
@@ -283,15 +284,8 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "[dim]absent[/dim]"
-    if isinstance(v, dict) and "value" in v:
-        rng = f" [{v['low']:g}, {v['high']:g}]" if "low" in v and "high" in v else ""
-        extra = "".join(f" {k}={v[k]}" for k in ("dist", "sd") if k in v)
-        return f"{v['value']:g}{rng}{extra}"
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+    text = show_value(v)
+    return "[dim]absent[/dim]" if text == "absent" else text
 
 
 def compare_cmd(

@@ -12,6 +12,7 @@ not the same in a scenario as in the first one; rationales (``why``,
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +177,19 @@ class Comparison:
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+
+def show_value(v: Any) -> str:
+    """An input as the comparison shows it: ``45 [35, 55]``, ``0.6``, ``present``, or ``absent``."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "absent"
+    if isinstance(v, dict) and "value" in v:
+        rng = f" [{v['low']:g}, {v['high']:g}]" if "low" in v and "high" in v else ""
+        extra = "".join(f" {k}={v[k]}" for k in ("dist", "sd") if k in v)
+        return f"{v['value']:g}{rng}{extra}"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
 
 
 def compare(

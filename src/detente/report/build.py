@@ -239,13 +239,23 @@ def compute(
     comparison = None
     if compare:
         step(0.85, "comparing variants")
-        rows = [(scen.name, result.forecast)]
-        for other in compare:
-            o = load(other)
-            r2 = forecast(o, model, seed=seed, **params)
-            rows.append((o.name, r2.forecast))
+        from ..analysis import compare as compare_scenarios
+
+        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False)
+        tab = cmp.table
+        rows = [
+            (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
+            for label in cmp.labels
+        ]
+        from ..analysis.compare import show_value
+
+        diffs = [
+            {"scenario": r["scenario"], "actor": r["actor"] or "", "issue": r["issue"] if isinstance(r["issue"], str) else "",
+             "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
+            for r in cmp.differences.to_dict("records")
+        ]
         comparison = {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows],
-                      "issues": scen.issue_keys}
+                      "issues": scen.issue_keys, "differences": diffs}
         out_charts.add("comparison", "comparison", "Comparison of forecasts", charts.comparison_figure(scen, rows))
 
     step(0.95, "finishing")

@@ -157,7 +157,17 @@ def _comparison_table(data: dict[str, Any]) -> str:
         f'<tr><td>{_e(r["scenario"])}</td>' + "".join(f'<td class="num">{_num(r["forecast"].get(k))}</td>' for k in keys) + "</tr>"
         for r in comp["rows"]
     )
-    return f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    table = f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    diffs = comp.get("differences") or []
+    if not diffs:
+        return table
+    cells = ("scenario", "actor", "issue", "field", "a", "b")
+    first = _e(comp["rows"][0]["scenario"])
+    drows = "".join(
+        "<tr>" + "".join(f"<td>{_e('' if d.get(c) is None else d.get(c))}</td>" for c in cells) + "</tr>" for d in diffs
+    )
+    return (table + f"<h3>Inputs that differ from {first}</h3><table><thead><tr><th>scenario</th><th>actor</th>"
+            f"<th>issue</th><th>field</th><th>{first}</th><th>this scenario</th></tr></thead><tbody>{drows}</tbody></table>")
 
 
 def _meta(data: dict[str, Any]) -> str:
