@@ -1,6 +1,8 @@
 """Run models on every scored issue of a dataset, batched through the model protocol.
 
-Batching: an issue is one draw of a batch (``D = 1``). Issues that share a scale
+Batching: an issue is one draw of a batch (``D = 1``), except for models that
+couple issues (``COUPLES_ISSUES = True``, e.g. ``exchange``), which see each
+proposal as one scenario with one dimension per scored issue. Issues that share a scale
 and a status quo (``Inputs.low``, ``high`` and ``status_quo`` are per batch,
 not per draw) form one batch; the actor axis is padded to the batch's largest
 issue and padded actors are ``active=False`` (every model must ignore them).
@@ -178,6 +180,86 @@ def build_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: 
     )
 
 
+def proposal_key(issue: Any) -> str:
+    """The proposal an issue belongs to: DEU's ``prnr``, the outcomes format's scenario file, else the issue itself."""
+    return issue.meta.get("prnr") or issue.meta.get("scenario") or issue.key
+
+
+def _proposals(ds: Dataset) -> list[list[int]]:
+    """Issue indices grouped by proposal, in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for j, iss in enumerate(ds.issues):
+        groups.setdefault(proposal_key(iss), []).append(j)
+    return list(groups.values())
+
+
+def build_proposal_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: int, seeds: np.ndarray) -> Inputs:
+    """One proposal as one multi-issue scenario: issue ``idx[k]`` is dimension ``k``, ``reps`` identical draws.
+
+    The actors are the union of the issues' actors. An actor without a position
+    and a salience on an issue gets salience 0 there (no weight, and it takes
+    no part in that issue). Each actor has one capability: that of the first
+    of its issues (the same on every issue of a proposal except for the
+    voting-power indices, which depend on the issue's member states).
+    """
+    codes: list[str] = []
+    for j in idx:
+        codes.extend(a for a in ds.issues[j].actors if a not in codes)
+    n, D = len(codes), len(idx)
+    where = {a: r for r, a in enumerate(codes)}
+    pos = np.empty((n, D))
+    sal = np.zeros((n, D))
+    cap = np.full(n, np.nan)
+    for k, j in enumerate(idx):
+        iss = ds.issues[j]
+        pos[:, k] = iss.low
+        rows = [where[a] for a in iss.actors]
+        pos[rows, k] = iss.position
+        sal[rows, k] = iss.salience
+        fresh = np.isnan(cap[rows])
+        cap[np.asarray(rows)[fresh]] = caps[j][fresh]
+    issues = [ds.issues[j] for j in idx]
+    return Inputs(
+        position=np.repeat(pos[None], reps, axis=0),
+        salience=np.repeat(sal[None], reps, axis=0),
+        capability=np.repeat(cap[None], reps, axis=0),
+        active=np.ones((reps, n), dtype=bool),
+        low=np.array([i.low for i in issues]),
+        high=np.array([i.high for i in issues]),
+        status_quo=np.array([i.status_quo for i in issues]),
+        seed=seeds,
+    )
+
+
+def _forecast_issues(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
+                     seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int]) -> None:
+    """Fill ``fc`` issue by issue (each issue one draw of a batch, ``D = 1``)."""
+    for idx in _groups(ds).values():
+        per_chunk = max(1, CHUNK // reps)
+        for c0 in range(0, len(idx), per_chunk):
+            chunk = idx[c0 : c0 + per_chunk]
+            inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
+            try:
+                final = module.run(inp, params).final[:, 0]
+            except ModelInputError as exc:
+                skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(chunk)
+                continue
+            fc[chunk] = final.reshape(len(chunk), reps).mean(axis=1)
+
+
+def _forecast_proposals(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
+                        seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int]) -> None:
+    """Fill ``fc`` proposal by proposal, for models that couple issues (``COUPLES_ISSUES``)."""
+    for idx in _proposals(ds):
+        inp = build_proposal_inputs(ds, idx, caps, reps, seeds_all[idx[0]])
+        try:
+            final = module.run(inp, params).final  # (reps, D)
+        except ModelInputError as exc:
+            skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(idx)
+            continue
+        fc[idx] = final.mean(axis=0)
+
+
 def run_models(
     ds: Dataset,
     specs: list[ModelSpec],
@@ -200,7 +282,6 @@ def run_models(
         Capability notes (actors given fallback values).
     """
     reps = max(int(draws), 1)
-    groups = _groups(ds)
     cap_cache: dict[str, tuple[list[np.ndarray], list[str]]] = {}
     seeds_all = np.array(
         [[issue_seed(seed, j, k) for k in range(reps)] for j in range(len(ds.issues))], dtype=np.uint64
@@ -229,18 +310,11 @@ def run_models(
         caps = cap_cache[kind][0]
         fc = np.full(len(ds.issues), np.nan)
         skipped_reason: dict[str, int] = {}
+        by_proposal = bool(getattr(module, "COUPLES_ISSUES", False))
         try:
-            for idx in groups.values():
-                per_chunk = max(1, CHUNK // reps)
-                for c0 in range(0, len(idx), per_chunk):
-                    chunk = idx[c0 : c0 + per_chunk]
-                    inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
-                    try:
-                        final = module.run(inp, params).final[:, 0]
-                    except ModelInputError as exc:
-                        skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(chunk)
-                        continue
-                    fc[chunk] = final.reshape(len(chunk), reps).mean(axis=1)
+            (_forecast_proposals if by_proposal else _forecast_issues)(
+                ds, module, params, caps, reps, seeds_all, fc, skipped_reason
+            )
         except Exception as exc:  # a model bug must not hide every other model's score
             failures[spec.label] = f"{type(exc).__name__}: {exc}"
             continue

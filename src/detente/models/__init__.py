@@ -18,6 +18,7 @@ _REGISTRY: dict[str, str] = {
     "smp": "detente.models.smp",
     "counterweight": "detente.models.counterweight",
     "focal": "detente.models.focal",
+    "exchange": "detente.models.exchange",
 }
 
 

@@ -20,6 +20,10 @@ A model is a module of pure functions over numpy arrays. It exposes:
     Model-specific fields of round ``t`` of draw ``b`` for the JSON history
     (e.g. BDM's risk exponents and moves). Analysis, reports and the CLI never
     look at a model's extras in any other way.
+``COUPLES_ISSUES`` (optional, default False)
+    True for a model whose forecast of one issue depends on the other issues
+    (e.g. ``exchange``); a backtest then runs each proposal as one
+    multi-issue scenario instead of each issue alone.
 ``summarize(traj, b, issues) -> dict[str, dict]`` (optional)
     Extra per-issue fields of draw ``b`` for ``issues[KEY]`` in the JSON
     result (e.g. BDM's final weighted mean, SMP's cluster distribution, a

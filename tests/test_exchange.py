@@ -1,0 +1,288 @@
+"""The exchange model (Stokman & Van Oosten 1994): hand-derived cases, a scalar reference, invariances."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from detente import api, models
+from detente.models import compromise, exchange
+from detente.models.base import Inputs
+
+
+def _inputs(x, s, c, active=None):
+    x = np.asarray(x, float)
+    return Inputs.build(x, s, c, active=active, low=np.zeros(x.shape[-1]), high=np.full(x.shape[-1], 100.0))
+
+
+# ---------------------------------------------------------------------------
+# a slow, obviously-correct reference: plain Python floats, one exchange at a time
+
+
+def reference(x, s, c, passes=1, active=None):
+    """Positions after ``passes`` rounds, written from the model's definition with scalar loops."""
+    x = [list(map(float, row)) for row in x]
+    n, D = len(x), len(x[0])
+    active = [True] * n if active is None else list(active)
+    part = [[active[i] and c[i] > 0 and s[i][k] > 0 for k in range(D)] for i in range(n)]
+    for _ in range(passes):
+        W = [sum(c[i] * s[i][k] for i in range(n) if part[i][k]) for k in range(D)]
+        O = [sum(c[i] * s[i][k] * x[i][k] for i in range(n) if part[i][k]) / W[k] if W[k] > 0 else 0.0 for k in range(D)]
+
+        def side(i, k):
+            if not part[i][k] or x[i][k] == O[k]:
+                return 0
+            return 1 if x[i][k] > O[k] else -1
+
+        found = []  # (-gain, flat index, i, j, p, q, move of j on p, move of i on q)
+        for i, j, p, q in itertools.product(range(n), range(n), range(D), range(D)):
+            if not (side(i, p) * side(j, p) < 0 and side(i, q) * side(j, q) < 0):
+                continue
+            adv = s[i][p] * s[j][q] - s[i][q] * s[j][p]
+            if adv <= 0:
+                continue
+            wjp, wiq = c[j] * s[j][p], c[i] * s[i][q]
+            dp_max = min(wjp * abs(x[i][p] - x[j][p]) / W[p], abs(x[i][p] - O[p]))
+            dq_max = min(wiq * abs(x[j][q] - x[i][q]) / W[q], abs(x[j][q] - O[q]))
+            r = (s[i][p] + s[j][p]) / (s[i][q] + s[j][q])
+            dp = min(dp_max, dq_max / r)
+            gain = dp * adv / (s[i][q] + s[j][q])
+            if gain <= 1e-12:
+                continue
+            mj = math.copysign(dp * W[p] / wjp, x[i][p] - x[j][p])
+            mi = math.copysign(dp * r * W[q] / wiq, x[j][q] - x[i][q])
+            flat = ((i * n + j) * D + p) * D + q
+            found.append((-gain, flat, i, j, p, q, mj, mi))
+        found.sort()
+        used = set()
+        new = [row[:] for row in x]
+        for _, _, i, j, p, q, mj, mi in found:
+            cells = {(i, p), (i, q), (j, p), (j, q)}
+            if cells & used:
+                continue
+            used |= cells
+            new[j][p] += mj
+            new[i][q] += mi
+        if not used:
+            break
+        x = new
+    return x
+
+
+def _compromise(x, s, c):
+    x, s, c = np.asarray(x, float), np.asarray(s, float), np.asarray(c, float)
+    w = c[:, None] * s
+    return (w * x).sum(0) / w.sum(0)
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_hand_derived_two_issue_trade():
+    # A cares about p (0.8) more than q (0.2), B the reverse; C sits between. Equal capabilities.
+    # O_p = (0.8*100 + 0.2*0 + 0.5*50) / 1.5 = 70, O_q = 70 likewise. A (+ on p, - on q) and B (- on p,
+    # + on q) are on opposite sides of both. dp_max = min(0.2*100/1.5, |100-70|) = 13.33, dq_max = 13.33,
+    # r = (0.8+0.2)/(0.2+0.8) = 1, so dp = dq = 13.33 and the common gain is 13.33*(0.64-0.04)/1 = 8.
+    # B's move on p is 13.33*1.5/0.2 = 100 (to A's position); A's on q is 100 (to B's). C (50, below
+    # both outcomes) is on B's side of p and on A's side of q, and a trade needs opposite sides on both
+    # issues, so C trades with no one. After: both outcomes are (0.8*100 + 0.2*100 + 0.5*50)/1.5 = 83.33.
+    x = [[100, 0], [0, 100], [50, 50]]
+    s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]
+    inp = _inputs(x, s, [1, 1, 1])
+    cand = exchange.candidates(inp.position, inp.salience, inp.capability, exchange._taking_part(inp))
+    assert cand["outcome"][0] == pytest.approx([70, 70])
+    assert cand["gain"][0, 0, 1, 0, 1] == pytest.approx(8.0)
+    assert cand["gain"][0, 1, 0, 1, 0] == pytest.approx(8.0)  # the same exchange seen from B
+    assert (cand["gain"] > 0).sum() == 2
+    tr = exchange.run(inp)
+    assert tr.final[0] == pytest.approx([250 / 3, 250 / 3])
+    assert tr.position[0, 1] == pytest.approx(np.array([[100, 100], [100, 100], [50, 50]]))
+    assert tr.rounds[0] == 1 and tr.extras["exchanges"][0, 1] == 1
+    info = exchange.render_round(tr, 0, 1, ["A", "B", "C"], ["p", "q"])
+    assert info["exchanges"] == 1
+    assert {(m["actor"], m["issue"], m["counterpart"], m["in_return_on"], m["to"]) for m in info["moves"]} == {
+        ("A", "q", "B", "p", 100.0),
+        ("B", "p", "A", "q", 100.0),
+    }
+
+
+def test_outcome_limit_binds():
+    # B is heavy on p: moving B all the way to A's position would carry O_p past A. Hand derivation,
+    # capabilities A=1, B=3, C=1: w_p = (0.6, 1.2, 0.5), W_p = 2.3, O_p = (60 + 0 + 10)/2.3 = 30.43;
+    # w_q = (0.4, 2.4, 0.5), W_q = 3.3, O_q = (0 + 240 + 10)/3.3 = 75.76 (x_C = 20 on both).
+    # dp_max = min(1.2*100/2.3 = 52.17, |100 - 30.43| = 69.57) = 52.17;
+    # dq_max = min(0.4*100/3.3 = 12.12, |100 - 75.76| = 24.24) = 12.12; r = (0.6+0.4)/(0.4+0.8) = 5/6,
+    # so dp = min(52.17, 12.12*6/5 = 14.55) = 14.55: A's full move to B on q limits the trade.
+    x = [[100, 0], [0, 100], [20, 20]]
+    s = [[0.6, 0.4], [0.4, 0.8], [0.5, 0.5]]
+    c = [1, 3, 1]
+    inp = _inputs(x, s, c)
+    tr = exchange.run(inp)
+    W_p, W_q = 2.3, 3.3
+    dq = 0.4 * 100 / W_q
+    dp = dq * 6 / 5
+    assert tr.position[0, 1, 0, 1] == pytest.approx(100.0)  # A all the way to B on q
+    assert tr.position[0, 1, 1, 0] == pytest.approx(dp * W_p / 1.2)  # B part of the way to A on p
+    assert tr.final[0] == pytest.approx([70 / 2.3 + dp, 250 / 3.3 + dq])
+
+
+def test_equal_gain_and_limits_from_utilities():
+    """With one exchange realised, both traders gain the same amount in sincere (linear) utility."""
+    rng = np.random.default_rng(3)
+    checked = 0
+    for _ in range(300):
+        x = rng.uniform(0, 100, (4, 2)).round()
+        s = rng.uniform(0.05, 1, (4, 2)).round(2)
+        c = rng.uniform(1, 10, 4).round()
+        tr = exchange.run(_inputs(x, s, c))
+        if tr.extras["exchanges"][0, 1] != 1:
+            continue
+        moved = np.argwhere(tr.position[0, 1] != tr.position[0, 0])
+        (a, k1), (b, k2) = moved
+        assert a != b and k1 != k2
+        O0, O1 = _compromise(x, s, c), tr.final[0]
+
+        def util(i):  # sincere salience-weighted linear utility change
+            return sum(s[i, k] * (abs(x[i, k] - O0[k]) - abs(x[i, k] - O1[k])) for k in range(2))
+
+        assert util(a) > 0 and util(a) == pytest.approx(util(b), rel=1e-9, abs=1e-9)
+        new = tr.position[0, 1]
+        # a moved on k1 toward b's position without passing it, and the reverse
+        assert min(x[a, k1], x[b, k1]) - 1e-9 <= new[a, k1] <= max(x[a, k1], x[b, k1]) + 1e-9
+        assert min(x[b, k2], x[a, k2]) - 1e-9 <= new[b, k2] <= max(x[b, k2], x[a, k2]) + 1e-9
+        # no outcome passes the position of the actor it moved toward
+        assert min(O0[k1], x[b, k1]) - 1e-9 <= O1[k1] <= max(O0[k1], x[b, k1]) + 1e-9
+        assert min(O0[k2], x[a, k2]) - 1e-9 <= O1[k2] <= max(O0[k2], x[a, k2]) + 1e-9
+        checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("passes", [1, 3])
+def test_matches_scalar_reference(passes):
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n, D = int(rng.integers(3, 7)), int(rng.integers(2, 5))
+        x = rng.uniform(0, 100, (n, D)).round()
+        s = rng.uniform(0.0, 1, (n, D)).round(1)  # some zero saliences: those actors sit out an issue
+        c = rng.uniform(1, 10, n).round()
+        tr = exchange.run(_inputs(x, s, c), exchange.Params(passes=passes))
+        ref = reference(x, s.tolist(), c.tolist(), passes)
+        np.testing.assert_allclose(tr.position[0, -1], ref, rtol=1e-12, atol=1e-9, err_msg=f"trial {trial}")
+
+
+def test_no_trade_gives_the_compromise_point():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 100, (6, 1))
+    s = rng.uniform(0.1, 1, (6, 1))
+    c = rng.uniform(1, 5, 6)
+    one = _inputs(x, s, c)
+    assert exchange.run(one).final == pytest.approx(compromise.run(one).final, rel=1e-15)
+    # saliences in the same proportion for everybody: no one has a comparative advantage
+    x2 = rng.uniform(0, 100, (6, 3))
+    s2 = np.outer(rng.uniform(0.2, 1, 6), [0.3, 0.6, 0.9])
+    two = _inputs(x2, s2, c)
+    tr = exchange.run(two)
+    assert tr.extras["exchanges"].sum() == 0
+    assert tr.final == pytest.approx(compromise.run(two).final, rel=1e-12)
+
+
+def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws():
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 100, (3, 6, 3)).round()
+    s = rng.uniform(0.1, 1, (3, 6, 3)).round(2)
+    c = rng.uniform(1, 9, (3, 6)).round()
+    act = np.ones((3, 6), bool)
+    act[1, 2] = False
+    act[2, 0] = False
+    batch = exchange.run(Inputs.build(x, s, c, active=act, low=np.zeros(3), high=np.full(3, 100.0)), exchange.Params(passes=2))
+    for b in range(3):
+        keep = act[b]
+        alone = exchange.run(_inputs(x[b][keep], s[b][keep], c[b][keep]), exchange.Params(passes=2))
+        np.testing.assert_allclose(batch.final[b], alone.final[0], rtol=1e-13)
+        np.testing.assert_allclose(batch.position[b, -1][keep], alone.position[0, -1], rtol=1e-13)
+        np.testing.assert_array_equal(batch.position[b, -1][~keep], x[b][~keep])
+
+
+def test_registered_with_citation_and_plays_the_flagship():
+    assert "exchange" in models.names()
+    mod = models.get("exchange")
+    assert "Stokman" in mod.CITATION and mod.COUPLES_ISSUES
+    with pytest.raises(Exception):
+        mod.Params(rounds=3)  # the parameter is `passes`; a scenario horizon does not apply
+    res = api.forecast(_flagship(), model="exchange")
+    data = res.to_dict()
+    hist = data["history"]
+    assert len(hist) == 2  # the starting state and one round of exchanges
+    moves = hist[1]["moves"]
+    assert moves and all(m["counterpart"] != m["actor"] and m["in_return_on"] != m["issue"] for m in moves)
+    for key, issue in data["issues"].items():
+        assert issue["forecast"] == pytest.approx(issue["compromise_before_exchange"] + issue["shift_by_exchange"])
+
+
+def _flagship():
+    from importlib import resources
+
+    return api.load(str(resources.files("detente") / "scenarios" / "korea-2019.yaml"))
+
+
+# ---------------------------------------------------------------------------
+# backtests: models that couple issues see each proposal as one scenario
+
+
+def test_proposal_path_equals_issue_path_for_an_issue_wise_model():
+    """Run the compromise model through the per-proposal path: every forecast must stay the same."""
+    from detente.backtest import load_deu
+    from detente.backtest.capability import capabilities
+    from detente.backtest.run import _forecast_issues, _forecast_proposals, _proposals
+
+    ds = load_deu()
+    groups = _proposals(ds)
+    assert sum(len(g) for g in groups) == len(ds.issues) and any(len(g) > 1 for g in groups)
+    assert all(len({ds.issues[j].meta["prnr"] for j in g}) == 1 for g in groups)
+    for kind in ("votes", "shapley"):
+        caps, _ = capabilities(ds, kind)
+        seeds = np.zeros((len(ds.issues), 1), dtype=np.uint64)
+        a, b = np.full(len(ds.issues), np.nan), np.full(len(ds.issues), np.nan)
+        _forecast_issues(ds, compromise, compromise.Params(), caps, 1, seeds, a, {})
+        _forecast_proposals(ds, compromise, compromise.Params(), caps, 1, seeds, b, {})
+        if kind == "votes":  # one capability per actor per proposal: exact
+            np.testing.assert_allclose(b, a, rtol=1e-12)
+        else:  # voting-power indices differ by issue within a proposal; the first issue's is used
+            single = [g[0] for g in groups if len(g) == 1]
+            np.testing.assert_allclose(b[single], a[single], rtol=1e-12)
+
+
+def _trade_scenario(tmp_path):
+    d = tmp_path / "trade"
+    d.mkdir()
+    scen = {
+        "name": "trade",
+        "issues": [{"key": "p", "scale": [0, 100]}, {"key": "q", "scale": [0, 100]}],
+        "actors": [
+            {"key": "A", "capability": 1, "positions": {"p": 100, "q": 0}, "salience": {"p": 80, "q": 20}},
+            {"key": "B", "capability": 1, "positions": {"p": 0, "q": 100}, "salience": {"p": 20, "q": 80}},
+            {"key": "C", "capability": 1, "positions": {"p": 50, "q": 50}, "salience": {"p": 50, "q": 50}},
+        ],
+    }
+    import json
+
+    (d / "trade.json").write_text(json.dumps(scen))
+    (d / "outcomes.csv").write_text("scenario,issue,outcome\ntrade.json,p,90\ntrade.json,q,80\n")
+    return d
+
+
+def test_exchange_in_a_backtest_trades_across_the_scenarios_issues(tmp_path):
+    from detente.backtest import run_backtest
+
+    d = _trade_scenario(tmp_path)
+    res = run_backtest("outcomes", data=str(d), models=["compromise", "exchange"])
+    frame = res.to_frame()
+    # hand-derived above: compromise 70 on both, exchange 83.33 on both
+    assert res.mae("compromise") == pytest.approx((20 + 10) / 2)
+    assert res.mae("exchange") == pytest.approx((abs(250 / 3 - 90) + abs(250 / 3 - 80)) / 2)
+    fc = api.forecast(api.load(str(d / "trade.json")), model="exchange").forecast
+    assert fc["p"] == pytest.approx(250 / 3) and fc["q"] == pytest.approx(250 / 3)
+    assert len(frame) == 2
