@@ -286,3 +286,28 @@ def test_exchange_in_a_backtest_trades_across_the_scenarios_issues(tmp_path):
     fc = api.forecast(api.load(str(d / "trade.json")), model="exchange").forecast
     assert fc["p"] == pytest.approx(250 / 3) and fc["q"] == pytest.approx(250 / 3)
     assert len(frame) == 2
+
+
+def test_deu_third_attempt_numbers_recomputed_by_the_scalar_reference():
+    """docs/backtest.md ('Third attempt: result'): every DEU forecast of the exchange model, recomputed
+    proposal by proposal with the scalar reference above, and the MAEs reported there."""
+    from detente.backtest import load_deu, run_backtest
+    from detente.backtest.capability import capabilities
+    from detente.backtest.run import _proposals, build_proposal_inputs
+
+    ds = load_deu()
+    caps, _ = capabilities(ds, "votes")
+    ref = np.full(len(ds.issues), np.nan)
+    for idx in _proposals(ds):
+        inp = build_proposal_inputs(ds, idx, caps, 1, np.zeros(1, dtype=np.uint64))
+        x, s, c = inp.position[0], inp.salience[0], inp.capability[0]
+        final = np.asarray(reference(x, s.tolist(), c.tolist(), 1))
+        ref[idx] = _compromise(final, s, c)
+    res = run_backtest(ds, models=["compromise", "exchange"], capability="votes", seed=0)
+    frame = res.to_frame()
+    np.testing.assert_allclose(frame["exchange"].to_numpy(), ref, rtol=1e-9, atol=1e-9)
+    out = np.array([i.outcome for i in ds.issues])
+    wave2 = np.array([i.meta["wave"] != "DEU_I_EU15" for i in ds.issues])
+    err = np.abs(ref - out)
+    assert round(err.mean(), 2) == 23.83 and round(err[wave2].mean(), 2) == 23.38 and round(err[~wave2].mean(), 2) == 24.22
+    assert int((np.abs(ref - frame["compromise"].to_numpy()) > 1e-9).sum()) == 289
