@@ -296,3 +296,11 @@ def test_cli_never_shows_a_traceback(tmp_path, content):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert str(p) in proc.stderr.replace("\n", "")
+
+
+def test_format_number_never_prints_negative_zero():
+    from detente._parse import format_number
+
+    assert format_number(-0.04) == "0.0" and format_number(-1e-12, 3) == "0.000"
+    assert format_number(-0.05) == "-0.1" and format_number(2.345, 2) == "2.35"
+    assert format_number(None) == "-" and format_number(float("nan")) == "-" and format_number(float("inf")) == "-"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import DetenteError, Problem, ScenarioError
 
@@ -70,3 +71,14 @@ def slug(text: str, *, lower: bool = False) -> str:
     s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_.-")
     s = s.lower() if lower else s
     return s or "x"
+
+
+def format_number(x: Any, digits: int = 1) -> str:
+    """A number for a table: ``digits`` decimals, ``-`` for None/NaN/inf, and never ``-0.0``."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if not math.isfinite(x):
+        return "-"
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__, models
+from ._parse import format_number
 from .errors import DetenteError, Problem
 
 app = typer.Typer(
@@ -83,8 +84,7 @@ def _write(text: str, output: Path | None) -> None:
     err.print(f"wrote {output}")
 
 
-def _fmt(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None else f"{x:.{digits}f}"
+_fmt = format_number
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
+from ._parse import format_number
 from .analysis.compare import show_value
 from .errors import DetenteError, Problem
 
@@ -44,10 +45,7 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _fmt(x: Any, digits: int = 1) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    return f"{x:.{digits}f}"
+_fmt = format_number
 
 
 def _emit(text: str, output: Path | None = None) -> None:
