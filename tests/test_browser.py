@@ -128,6 +128,38 @@ def test_app_end_to_end(server, browser, tmp_path):
     page.close()
 
 
+def test_advice_panel(server, browser):
+    from detente import api
+    from detente.analysis import advise
+
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    # the choices follow the open scenario
+    assert page.locator("#advice-actor option").count() == 8
+    assert page.locator("#advice-issue option").count() == 1 + 3
+    page.select_option("#model", "compromise")
+    page.fill("#seed", "3")
+    page.select_option("#advice-actor", "dprk")
+    page.select_option("#advice-issue", "deal")
+    page.click("#advise")
+    rows = page.locator('#advice-out .advice-issue[data-issue="deal"] tbody tr')
+    rows.first.wait_for()
+    heading = page.locator('#advice-out .advice-issue[data-issue="deal"] h3').inner_text()
+    # the same advice computed in-process (200 draws, seed 3) is what the page shows, best lever first
+    ref = advise(api.load("korea-2019"), "dprk", issue="deal", model="compromise", draws=200, seed=3, progress=False)
+    deal = ref.to_dict()["issues"]["deal"]
+    assert heading == f"deal: forecast {deal['forecast']:.1f}, dprk wants {deal['ideal']:.1f}"
+    shown = [float(g) for g in rows.locator("td.gain").all_inner_texts()]
+    assert shown == [round(l["gain_mean"], 1) for l in deal["levers"][:8]]
+    assert shown == sorted(shown, reverse=True) and shown[0] > 0
+    assert rows.first.locator("td").first.inner_text() == deal["best"]["lever"]
+    assert not errors, errors
+    page.close()
+
+
 def test_report_offline(browser, tmp_path):
     from detente.report import build_report
 

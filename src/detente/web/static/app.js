@@ -133,6 +133,75 @@ function renderEditor() {
     body.append(tr);
   });
   t.append(body);
+  fillAdviceChoices();
+}
+
+// ---------------------------------------------------------------- advice
+
+function fillAdviceChoices() {
+  const s = state.scenario;
+  const asel = $("#advice-actor"), isel = $("#advice-issue");
+  const keepA = asel.value, keepI = isel.value;
+  asel.textContent = "";
+  isel.textContent = "";
+  if (!s) return;
+  for (const a of actorsOf(s)) asel.append(el("option", { value: a.key, text: a.name ? `${a.key} \u2014 ${a.name}` : a.key }));
+  isel.append(el("option", { value: "", text: "every issue" }));
+  for (const i of issuesOf(s)) isel.append(el("option", { value: i.key, text: i.name ? `${i.key} \u2014 ${i.name}` : i.key }));
+  if ([...asel.options].some((o) => o.value === keepA)) asel.value = keepA;
+  if ([...isel.options].some((o) => o.value === keepI)) isel.value = keepI;
+}
+
+function pct(x) { return x === null || x === undefined ? "\u2013" : Math.round(100 * x) + "%"; }
+function signed(x) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toFixed(1); }
+
+function showAdvice(adv) {
+  const out = $("#advice-out");
+  out.textContent = "";
+  const meta = adv.meta || {};
+  out.append(el("p", { class: "muted small", text: `model ${adv.model}, ${meta.draws} draws, seed ${meta.seed ?? 0}` }));
+  for (const [key, iss] of Object.entries(adv.issues)) {
+    const box = el("div", { class: "advice-issue", "data-issue": key });
+    box.append(el("h3", { text: `${key}: forecast ${fmt(iss.forecast)}, ${adv.actor} wants ${fmt(iss.ideal)}` }));
+    if (!iss.levers || !iss.levers.length) {
+      box.append(el("p", { class: "note", text: "No lever moves this forecast toward the actor." }));
+      out.append(box);
+      continue;
+    }
+    const t = el("table", { class: "advice" });
+    t.append(el("thead", {}, el("tr", {}, ...["lever", "gain", "of the way", "10\u201390% of draws", "helps in"].map((h) => el("th", { text: h })))));
+    const tb = el("tbody");
+    for (const l of iss.levers.slice(0, 8)) {
+      tb.append(el("tr", { "data-kind": l.kind },
+        el("td", { text: l.lever }), el("td", { class: "num gain", text: signed(l.gain_mean) }),
+        el("td", { class: "num", text: pct(l.share_of_distance) }),
+        el("td", { class: "num", text: `${signed(l.gain_p10)} to ${signed(l.gain_p90)}` }),
+        el("td", { class: "num", text: pct(l.p_helps) })));
+    }
+    t.append(tb);
+    box.append(t);
+    out.append(box);
+  }
+}
+
+async function advise() {
+  clearProblems();
+  const body = runBody();
+  delete body.sensitivity;
+  delete body.compare;
+  body.actor = $("#advice-actor").value;
+  body.issue = $("#advice-issue").value || null;
+  $("#advise").disabled = true;
+  $("#advice-busy").hidden = false;
+  try {
+    const r = await api("POST", "/api/advice", body);
+    if (r.ok) showAdvice(r.data.advice);
+    else if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets);
+    else showProblems([{ field: "advice", reason: (r.data && r.data.detail) || "the advice failed" }]);
+  } finally {
+    $("#advise").disabled = false;
+    $("#advice-busy").hidden = true;
+  }
 }
 
 function addActor() {
@@ -337,6 +406,7 @@ async function init() {
   $("#run").addEventListener("click", run);
   $("#cancel").addEventListener("click", cancel);
   $("#add-actor").addEventListener("click", addActor);
+  $("#advise").addEventListener("click", advise);
   const first = flagship || (sc.data && sc.data[0] && sc.data[0].name);
   if (first) { sel.value = first; await openShipped(first); }
   await refreshRuns();
