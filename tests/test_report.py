@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from detente.cli import main
@@ -60,3 +61,39 @@ def test_static_model_report_and_bad_input(tmp_path):
     assert "BDM quadrant map" in html and "bdm model only" in html
     code = main(["report", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "r.html")])
     assert code == 2 and not (tmp_path / "r.html").exists()
+
+
+def test_place_labels_keeps_labels_apart_and_inside():
+    """Dense clusters: no two labels overlap, no label covers a point, all stay inside the axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from detente.report.charts import _box_distance, _overlap, place_labels
+
+    rng = np.random.default_rng(4)
+    for trial in range(5):
+        fig = Figure(figsize=(3, 3), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        pts = [(float(x), float(y), f"actor{k}") for k, (x, y) in enumerate(rng.normal(0, 0.15, (6, 2)))]
+        for x, y, _ in pts:
+            ax.plot(x, y, "o", ms=6)
+        anns = place_labels(ax, pts, fontsize=6.5, marker_pt=6)
+        r = fig.canvas.get_renderer()
+        boxes = []
+        for a in anns:  # the text alone, without a leader line: the same label drawn again without one
+            bare = ax.annotate(a.get_text(), a.xy, xytext=a.xyann, textcoords="offset points", fontsize=a.get_fontsize(),
+                               ha=a.get_ha(), va=a.get_va())
+            boxes.append(tuple(bare.get_window_extent(r).extents))
+            bare.remove()
+        frame = tuple(ax.get_window_extent(r).extents)
+        centres = [ax.transData.transform((x, y)) for x, y, _ in pts]
+        for i, b in enumerate(boxes):
+            assert _overlap(b, frame) == pytest.approx((b[2] - b[0]) * (b[3] - b[1]))
+            for j, c in enumerate(boxes):
+                if i != j:
+                    assert _overlap(b, c) == 0, (trial, i, j)
+            for cx, cy in centres:
+                assert _box_distance(b, (cx, cy)) >= 2.9, trial  # clear of every marker (radius 3 pt)

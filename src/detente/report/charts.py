@@ -417,6 +417,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     nrow = int(np.ceil(len(show) / ncol))
     fig = _figure(2.6 * ncol + 1.6, 2.5 * nrow + 0.8)
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    labels: list[tuple[Any, list[tuple[float, float, str]]]] = []
     for ax, key in zip(axes, show):
         i = keys.index(key)
         pts = [(other, float(eu_self[i, j]), float(eu_other[i, j])) for j, other in enumerate(keys)
@@ -436,8 +437,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     break
             else:
                 groups.append((x, y, [other]))
-        for gx, gy, names in groups:
-            ax.annotate(", ".join(names), (gx, gy), xytext=(3, 2), textcoords="offset points", fontsize=6.5)
+        labels.append((ax, [(gx, gy, ", ".join(names)) for gx, gy, names in groups]))
         if not pts:
             ax.text(0.5, 0.5, "not taking part", transform=ax.transAxes, ha="center", va="center",
                     fontsize=7.5, color="#999999")
@@ -455,7 +455,94 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         ax.set_visible(False)
     fig.suptitle(f"{scenario.issue(issue_key).name}: expected-utility quadrants", x=0.01, ha="left",
                  fontweight="bold", fontsize=11)
+    fig.draw_without_rendering()  # settle the layout, so that label boxes are measured where they end up
+    for ax, items in labels:
+        place_labels(ax, items, fontsize=6.5, marker_pt=6)
     return fig
+
+
+# Candidate label offsets (points) from the labelled point, nearest first: (dx, dy, ha, va).
+_NEAR = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
+         (0, 6, "center", "bottom"), (0, -6, "center", "top")]
+_FAR = [(dx * 3, dy * 3, ha, va) for dx, dy, ha, va in _NEAR] + [(dx * 6, dy * 6, ha, va) for dx, dy, ha, va in _NEAR]
+
+
+def _overlap(a: Any, b: Any) -> float:
+    """The area shared by two display-space boxes (x0, y0, x1, y1)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _box_distance(box: Any, point: Any) -> float:
+    """Distance in pixels from a display-space point to the nearest point of a box."""
+    dx = max(box[0] - point[0], 0.0, point[0] - box[2])
+    dy = max(box[1] - point[1], 0.0, point[1] - box[3])
+    return float(np.hypot(dx, dy))
+
+
+def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: float = 6.5, marker_pt: float = 6) -> list[Any]:
+    """Label points so that labels overlap neither each other, nor the points, nor the axes' edges.
+
+    Greedy: points are labelled left to right; each label takes the first of
+    a list of offsets (nearest first) with the least overlap, measured on the
+    rendered text boxes. A label pushed away from its point gets a thin
+    leader line. Call after the axes' limits (and the figure's layout) are
+    final.
+
+    Parameters
+    ----------
+    ax : Axes
+    items : list of (x, y, text)
+        Points in data coordinates and their labels.
+    fontsize : float
+    marker_pt : float
+        Marker size in points (the markers are kept clear too).
+
+    Returns
+    -------
+    list of Annotation
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else fig._get_renderer()
+    to_px = fig.dpi / 72.0
+    frame = ax.get_window_extent(renderer)
+    frame_box = (frame.x0, frame.y0, frame.x1, frame.y1)
+    r = marker_pt / 2 * to_px
+    centres = [ax.transData.transform((x, y)) for x, y, _ in items]
+    taken = [(cx - r, cy - r, cx + r, cy + r) for cx, cy in centres]
+    for txt in ax.texts:  # corner captions and other text already on the axes
+        bb = txt.get_window_extent(renderer)
+        taken.append((bb.x0, bb.y0, bb.x1, bb.y1))
+    out = []
+    for k in sorted(range(len(items)), key=lambda k: (centres[k][0], -centres[k][1])):
+        x, y, text = items[k]
+        best = None
+        for rank, (dx, dy, ha, va) in enumerate(_NEAR + _FAR):
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                              ha=ha, va=va)
+            bb = ann.get_window_extent(renderer)
+            box = (bb.x0, bb.y0, bb.x1, bb.y1)
+            clash = sum(_overlap(box, o) for o in taken)
+            inside = _overlap(box, frame_box)
+            outside = (box[2] - box[0]) * (box[3] - box[1]) - inside
+            # a label nearer to another point than to its own reads as that point's label
+            own = _box_distance(box, centres[k])
+            ambiguous = sum(max(0.0, own - _box_distance(box, c)) for j, c in enumerate(centres) if j != k)
+            # overlaps first, then ambiguity, then a small preference for near offsets
+            cost = 1000 * (clash + 2 * outside) + 40 * ambiguous + 0.5 * rank
+            ann.remove()
+            if best is None or cost < best[0]:
+                best = (cost, dx, dy, ha, va, box)
+            if clash == 0 and outside <= 0 and ambiguous == 0:
+                break
+        _, dx, dy, ha, va, box = best
+        far = abs(dx) + abs(dy) > 10
+        ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
+                          arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5, shrinkA=0, shrinkB=3) if far else None)
+        taken.append(box)
+        out.append(ann)
+    return out
 
 
 # ----------------------------------------------------------------------------- output
