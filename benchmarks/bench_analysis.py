@@ -1,6 +1,6 @@
 """Benchmark of detente.analysis against its targets.
 
-* Monte Carlo, 10,000 draws of the flagship with ``bdm`` (target < 5 s) and ``smp``;
+* Monte Carlo, 10,000 draws of the flagship with ``bdm`` (target < 5 s), ``smp`` and ``exchange``;
 * Sobol, 1,024 base samples, on the EC emission case with ranges added here
   (positions +/- 1 year, saliences +/- 20%, capabilities +/- 20%) (target < 30 s);
 * advice for the flagship's DPRK actor, every issue, 200 draws (target < 10 s).
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from detente.analysis import advise, monte_carlo, sensitivity
 
     rows = []
-    for name, target in (("bdm", 5.0), ("smp", None)):
+    for name, target in (("bdm", 5.0), ("smp", None), ("exchange", None)):
         try:
             models.get(name)
         except ImportError as e:
