@@ -123,6 +123,30 @@ def _quadrants(scen: Any, params: Any) -> list[tuple[str, np.ndarray, np.ndarray
 # ----------------------------------------------------------------------------- compute
 
 
+def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every move a model reports in its history (``moves`` of each round), flat, with the reason for it.
+
+    Models that report moves (``bdm``: who challenged whom and the kind of
+    offer; ``exchange``: the trade partner and the issue given in return)
+    give rows ``{round, actor, issue, from, to, counterpart, why}``; other
+    models give none.
+    """
+    rows = []
+    history = rdict.get("history", [])
+    for t, h in enumerate(history):
+        for m in h.get("moves", []) or []:
+            before = history[t - 1]["positions"].get(m["actor"], {}).get(m["issue"]) if t > 0 else None
+            if "in_return_on" in m:
+                why = f"trade: {m['counterpart']} moves on {m['in_return_on']} in return"
+            elif "type" in m:
+                why = f"{m['type']} with {m['counterpart']}"
+            else:
+                why = ""
+            rows.append({"round": h.get("round", t), "actor": m["actor"], "issue": m["issue"],
+                         "from": m.get("from", before), "to": m.get("to"), "counterpart": m.get("counterpart"), "why": why})
+    return rows
+
+
 def compute(
     scenario: Any,
     model: str | None = None,
@@ -164,8 +188,9 @@ def compute(
         The report data: ``scenario`` (name, description, date), ``inputs``
         (:func:`scenario_tables`), ``result`` (the forecast's JSON contract),
         ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows,
-        ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``notes``
-        and ``meta``.
+        ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``moves``
+        (every move the model reports, see :func:`_moves`), ``notes`` and
+        ``meta``.
 
     Raises
     ------
@@ -259,6 +284,7 @@ def compute(
         out_charts.add("comparison", "comparison", "Comparison of forecasts", charts.comparison_figure(scen, rows))
 
     step(0.95, "finishing")
+    moves = _moves(rdict)
     summary = []
     for iss in scen.issues:
         entry = rdict["issues"][iss.key]
@@ -288,6 +314,7 @@ def compute(
         "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
+        "moves": moves,
         "notes": notes,
         "meta": {
             "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),

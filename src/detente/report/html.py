@@ -14,6 +14,7 @@ from typing import Any
 SECTIONS = [
     ("trajectories", "Positions by round", "Every actor's position on each issue, round by round; the dashed black line is the model's forecast."),
     ("monte_carlo", "Monte Carlo", "The forecast's spread when uncertain inputs and events are drawn from their ranges."),
+    ("moves", "Who moved whom", "Every move the model reports, round by round: who moved on which issue, from where to where, and because of whom."),
     ("power", "Effective power", "Capability times salience: who can and will weigh on each issue."),
     ("quadrants", "BDM quadrant map", "Each actor's view of each rival: its own expected utility of a challenge against the rival's, as in Bueno de Mesquita's figures."),
     ("sensitivity", "Sensitivity", "How far each issue's forecast moves when one input goes to the low or high end of its range."),
@@ -170,6 +171,29 @@ def _comparison_table(data: dict[str, Any]) -> str:
             f"<th>issue</th><th>field</th><th>{first}</th><th>this scenario</th></tr></thead><tbody>{drows}</tbody></table>")
 
 
+#: At most this many moves are listed in a report (the JSON has them all).
+MAX_MOVES = 80
+
+
+def _moves_table(data: dict[str, Any]) -> str:
+    moves = data.get("moves") or []
+    if not moves:
+        return ""
+    names = {a["key"]: a["name"] for a in data["inputs"]["actors"]}
+    colors = {a["key"]: a["color"] for a in data["inputs"]["actors"]}
+    rows = "".join(
+        f'<tr><td class="num">{m["round"]}</td>'
+        f'<td><span class="swatch" style="background:{_e(colors.get(m["actor"], "#999"))}"></span>{_e(names.get(m["actor"], m["actor"]))}</td>'
+        f'<td>{_e(m["issue"])}</td><td class="num">{_num(m.get("from"))} &rarr; {_num(m.get("to"))}</td>'
+        f'<td>{_e(m.get("why"))}</td></tr>'
+        for m in moves[:MAX_MOVES]
+    )
+    more = (f'<p class="note">The first {MAX_MOVES} of {len(moves)} moves; the JSON result lists every one.</p>'
+            if len(moves) > MAX_MOVES else "")
+    return ('<table class="moves"><thead><tr><th>round</th><th>actor</th><th>issue</th><th>position</th><th>why</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>{more}")
+
+
 def _meta(data: dict[str, Any]) -> str:
     m = data["meta"]
     params = ", ".join(f"{k}={v}" for k, v in m["params"].items()) or "defaults"
@@ -231,6 +255,8 @@ def render(data: dict[str, Any]) -> str:
             if not data.get("comparison"):
                 continue
             body = _comparison_table(data) + body
+        if key == "moves":
+            body = _moves_table(data) + body
         if not body and not notes:
             continue
         parts.append(f'<section id="{key}"><h2>{title}</h2><p class="lead">{lead}</p>{notes}{body}</section>')
