@@ -86,6 +86,11 @@ def test_app_end_to_end(server, browser, tmp_path):
     page.click("#run")
     page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] svg')
     assert page.locator("#charts svg").count() >= 4
+    # who moved whom: bdm's offers, each with the actor that made it
+    moves = page.locator("#moves table.moves tbody tr")
+    assert moves.count() > 0
+    assert any(w.startswith(("confrontation with", "compromise with", "capitulation with"))
+               for w in moves.locator("td:last-child").all_inner_texts())
     first_run = page.locator("#results").get_attribute("data-run")
     before = _forecast(page)
     page.screenshot(path=str(tmp_path / "app.png"), full_page=False)

@@ -345,6 +345,7 @@ function showRun(run) {
   const notes = $("#notes");
   notes.textContent = "";
   for (const n of res.notes) notes.append(el("p", { class: "note", text: n }));
+  showMoves(res.moves || [], res.inputs ? res.inputs.actors : []);
   const charts = $("#charts");
   charts.textContent = "";
   for (const c of res.charts) {
@@ -353,6 +354,26 @@ function showRun(run) {
     fig.append(el("figcaption", { text: c.title }));
     charts.append(fig);
   }
+}
+
+function showMoves(moves, actors) {
+  const box = $("#moves");
+  box.textContent = "";
+  if (!moves.length) return;
+  const names = Object.fromEntries(actors.map((a) => [a.key, a.name || a.key]));
+  const shown = moves.slice(0, 40);
+  box.append(el("h3", { text: "Who moved whom" }));
+  const t = el("table", { class: "moves" });
+  t.append(el("thead", {}, el("tr", {}, ...["round", "actor", "issue", "position", "why"].map((h) => el("th", { text: h })))));
+  const tb = el("tbody");
+  for (const m of shown) {
+    tb.append(el("tr", { "data-actor": m.actor, "data-issue": m.issue },
+      el("td", { class: "num", text: m.round }), el("td", { text: names[m.actor] || m.actor }), el("td", { text: m.issue }),
+      el("td", { class: "num", text: `${fmt(m.from)} \u2192 ${fmt(m.to)}` }), el("td", { text: m.why || "" })));
+  }
+  t.append(tb);
+  box.append(t);
+  if (moves.length > shown.length) box.append(el("p", { class: "muted small", text: `The first ${shown.length} of ${moves.length} moves; the JSON download lists every one.` }));
 }
 
 async function openRun(id, loadScenario) {
