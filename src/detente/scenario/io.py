@@ -295,6 +295,11 @@ def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
     if not text.strip():
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     suffix = p.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        from . import decide
+
+        if decide.looks_like_decide(p):
+            return _as_node(decide.read_decide(p), file)
     if suffix == ".csv":
         from . import ktab
 

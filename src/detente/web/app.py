@@ -106,7 +106,7 @@ def _fmt_of(inp: ScenarioInput) -> str:
     if inp.format:
         return inp.format
     suf = Path(inp.filename or "").suffix.lower()
-    return {".json": "json", ".csv": "csv"}.get(suf, "yaml")
+    return {".json": "json", ".csv": "csv", ".txt": "csv", ".tsv": "csv"}.get(suf, "yaml")  # .txt/.tsv: Decide files
 
 
 def _jsonable(x: Any) -> Any:

@@ -1,0 +1,222 @@
+"""Import input files of Decide, the software of Stokman's exchange model, as raw detente scenario dicts.
+
+A Decide input file is a table (tab-, semicolon- or comma-separated; cells may
+be quoted with ``'`` or ``"``) whose first cell says what a row holds:
+
+``#A key name [comment]``
+    an actor;
+``#P key name [comment]``
+    an issue;
+``#M issue position [description]``
+    a point of an issue's scale and what it means (the scale runs from the
+    lowest to the highest ``#M`` point; 0-100 when an issue has none);
+``#D actor issue position salience power``
+    an actor's position on an issue, its salience (0-1) and its power (0-1);
+``#O text``
+    a title (the scenario's name); ``#0``, ``#/`` and other ``#`` rows are
+    comments.
+
+They become the raw scenario dict a YAML scenario file parses to:
+``salience_scale: 1``, an actor's power as its capability, each ``#M``
+description as a scale label. detente gives every actor one capability, so
+an actor whose power differs between issues is reported as a problem. An
+actor without a ``#D`` row for an issue takes no part in it: it gets
+salience 0 there (and the issue's midpoint as a position, which then carries
+no weight), with a note saying so.
+
+Every problem is reported as a :class:`~detente.errors.ScenarioError` with the
+file, line and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from .._parse import parse_number, read_text
+from ..errors import Problem, ScenarioError
+
+__all__ = ["looks_like_decide", "read_decide"]
+
+_KNOWN = ("#A", "#P", "#M", "#D", "#O")
+
+
+def _delimiter(text: str) -> str:
+    head = "\n".join(text.split("\n")[:20])
+    return "\t" if "\t" in head else (";" if ";" in head else ",")
+
+
+def _clean(cell: str) -> str:
+    c = cell.strip()
+    if len(c) >= 2 and c[0] == c[-1] and c[0] in "'\"":
+        c = c[1:-1].strip()
+    return c
+
+
+def _rows(text: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows with their 1-based line numbers, cells unquoted and stripped."""
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), quotechar='"')
+    out = []
+    for row in reader:
+        cells = [_clean(c) for c in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if cells:
+            out.append((reader.line_num, cells))
+    return out
+
+
+def looks_like_decide(path: str | Path) -> bool:
+    """Whether ``path`` is a Decide input file: its first row is led by a ``#`` identifier, and it has ``#A`` and ``#D`` rows."""
+    try:
+        text = read_text(Path(path))
+    except ScenarioError:
+        return False
+    rows = _rows(text)
+    if not rows:
+        return False
+    firsts = {cells[0].upper() for _, cells in rows}
+    return rows[0][1][0].startswith("#") and {"#A", "#D"} <= firsts
+
+
+def read_decide(path: str | Path) -> dict[str, Any]:
+    """Read a Decide input file into a raw scenario dict.
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem (file, line, field, reason).
+    """
+    p = Path(path)
+    file = str(p)
+    rows = _rows(read_text(p))
+    problems: list[Problem] = []
+    title = None
+    actors: dict[str, dict[str, Any]] = {}
+    issues: dict[str, dict[str, Any]] = {}
+    points: dict[str, dict[float, str]] = {}
+    data: list[tuple[int, str, str, float, float, float]] = []
+
+    def need(line: int, cells: list[str], n: int, what: str) -> bool:
+        if len(cells) < n:
+            problems.append(Problem(file, line, cells[0], f"expected {what}, got {len(cells) - 1} cell(s)"))
+            return False
+        return True
+
+    for line, cells in rows:
+        kind = cells[0].upper()
+        if not kind.startswith("#"):
+            problems.append(Problem(file, line, "", f"unknown row {cells[0]!r}: a row starts with #A, #P, #M, #D or a # comment"))
+            continue
+        if kind not in _KNOWN:
+            continue  # #0, #/ and other comments
+        if kind == "#O":
+            title = title or (cells[1] if len(cells) > 1 else None)
+        elif kind in ("#A", "#P") and need(line, cells, 2, "a key and a name"):
+            table = actors if kind == "#A" else issues
+            key = cells[1]
+            if key in table:
+                problems.append(Problem(file, line, f"{kind} {key}", f"defined twice (first on line {table[key]['line']})"))
+                continue
+            table[key] = {"line": line, "name": cells[2] if len(cells) > 2 and cells[2] else key,
+                          "comment": cells[3] if len(cells) > 3 and cells[3] else None}
+        elif kind == "#M" and need(line, cells, 3, "an issue and a position"):
+            x = parse_number(cells[2], file, line, f"#M {cells[1]}: position", problems)
+            if x is not None:
+                points.setdefault(cells[1], {})[x] = cells[3] if len(cells) > 3 else ""
+            if cells[1] not in issues:
+                problems.append(Problem(file, line, f"#M {cells[1]}", f"unknown issue {cells[1]!r} (define it with a #P row first)"))
+        elif kind == "#D" and need(line, cells, 6, "actor, issue, position, salience and power"):
+            a, i = cells[1], cells[2]
+            where = f"#D {a} {i}"
+            ok = True
+            if a not in actors:
+                problems.append(Problem(file, line, where, f"unknown actor {a!r} (define it with an #A row)"))
+                ok = False
+            if i not in issues:
+                problems.append(Problem(file, line, where, f"unknown issue {i!r} (define it with a #P row)"))
+                ok = False
+            x = parse_number(cells[3], file, line, f"{where}: position", problems)
+            s = parse_number(cells[4], file, line, f"{where}: salience", problems)
+            c = parse_number(cells[5], file, line, f"{where}: power", problems)
+            if s is not None and not 0 <= s <= 1:
+                problems.append(Problem(file, line, f"{where}: salience", f"must be between 0 and 1, got {s:g}"))
+                ok = False
+            if c is not None and not 0 < c:
+                problems.append(Problem(file, line, f"{where}: power", f"must be > 0, got {c:g}"))
+                ok = False
+            if ok and None not in (x, s, c):
+                data.append((line, a, i, x, s, c))  # type: ignore[arg-type]
+
+    if not actors:
+        problems.append(Problem(file, None, "#A", "no actor defined (#A rows)"))
+    if not issues:
+        problems.append(Problem(file, None, "#P", "no issue defined (#P rows)"))
+
+    scales = {}
+    for key in issues:
+        pts = points.get(key, {})
+        scales[key] = (min(pts), max(pts)) if len(pts) >= 2 else (0.0, 100.0)
+    seen: dict[tuple[str, str], int] = {}
+    power: dict[str, tuple[float, int]] = {}
+    positions: dict[str, dict[str, Any]] = {a: {} for a in actors}
+    saliences: dict[str, dict[str, Any]] = {a: {} for a in actors}
+    for line, a, i, x, s, c in data:
+        if (a, i) in seen:
+            problems.append(Problem(file, line, f"#D {a} {i}", f"a second row for this actor and issue (first on line {seen[a, i]})"))
+            continue
+        seen[a, i] = line
+        lo, hi = scales[i]
+        if not lo <= x <= hi:
+            problems.append(Problem(file, line, f"#D {a} {i}: position",
+                                    f"{x:g} is outside the scale [{lo:g}, {hi:g}] of issue {i!r} (its #M points)"))
+            continue
+        if a in power and power[a][0] != c:
+            problems.append(Problem(file, line, f"#D {a} {i}: power",
+                                    f"{c:g} differs from {power[a][0]:g} on line {power[a][1]}: detente gives each actor one "
+                                    "capability, so give the actor the same power on every issue"))
+            continue
+        power.setdefault(a, (c, line))
+        positions[a][i] = x
+        saliences[a][i] = s
+    for a, info in actors.items():
+        if a not in power and not problems:
+            problems.append(Problem(file, info["line"], f"#A {a}", "no #D row for this actor"))
+    if problems:
+        raise ScenarioError(problems)
+
+    issue_list = []
+    for key, info in issues.items():
+        entry: dict[str, Any] = {"key": key, "name": info["name"], "scale": list(scales[key])}
+        if info["comment"]:
+            entry["description"] = info["comment"]
+        labels = {x: d for x, d in points.get(key, {}).items() if d}
+        if labels:
+            entry["labels"] = labels
+        issue_list.append(entry)
+    actor_list = []
+    for key, info in actors.items():
+        pos: dict[str, Any] = {}
+        sal: dict[str, Any] = {}
+        for i in issues:
+            if i in positions[key]:
+                pos[i] = positions[key][i]
+                sal[i] = saliences[key][i]
+            else:
+                lo, hi = scales[i]
+                why = "not in the Decide file: takes no part in this issue (salience 0)"
+                pos[i] = {"value": (lo + hi) / 2, "why": why}
+                sal[i] = {"value": 0, "why": why}
+        entry = {"key": key, "name": info["name"], "capability": power[key][0], "positions": pos, "salience": sal}
+        if info["comment"]:
+            entry["notes"] = info["comment"]
+        actor_list.append(entry)
+    return {
+        "name": title or p.stem,
+        "description": f"Imported from the Decide input file {p.name}.",
+        "salience_scale": 1,
+        "issues": issue_list,
+        "actors": actor_list,
+    }
