@@ -79,7 +79,8 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
                 + "); use --draws for Monte Carlo over events"
             )
     if not is_dynamic(models.get(model)) and scen.events:
-        notes.append(f"{model} has no rounds: it forecasts the scenario as it stands after the events within the horizon")
+        notes.append(f"{model} does not play the scenario's rounds: it forecasts the scenario as it stands after the "
+                     "events within the horizon")
     inputs = scen.to_inputs(seed=seed or 0)
     try:
         traj = simulate(scen, model, p, inputs=inputs, happened=most_likely(scen), explicit=set(params))
