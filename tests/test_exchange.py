@@ -255,29 +255,11 @@ def test_proposal_path_equals_issue_path_for_an_issue_wise_model():
             np.testing.assert_allclose(b[single], a[single], rtol=1e-12)
 
 
-def _trade_scenario(tmp_path):
-    d = tmp_path / "trade"
-    d.mkdir()
-    scen = {
-        "name": "trade",
-        "issues": [{"key": "p", "scale": [0, 100]}, {"key": "q", "scale": [0, 100]}],
-        "actors": [
-            {"key": "A", "capability": 1, "positions": {"p": 100, "q": 0}, "salience": {"p": 80, "q": 20}},
-            {"key": "B", "capability": 1, "positions": {"p": 0, "q": 100}, "salience": {"p": 20, "q": 80}},
-            {"key": "C", "capability": 1, "positions": {"p": 50, "q": 50}, "salience": {"p": 50, "q": 50}},
-        ],
-    }
-    import json
-
-    (d / "trade.json").write_text(json.dumps(scen))
-    (d / "outcomes.csv").write_text("scenario,issue,outcome\ntrade.json,p,90\ntrade.json,q,80\n")
-    return d
-
-
-def test_exchange_in_a_backtest_trades_across_the_scenarios_issues(tmp_path):
+def test_exchange_in_a_backtest_trades_across_the_scenarios_issues(trade_file):
     from detente.backtest import run_backtest
 
-    d = _trade_scenario(tmp_path)
+    d = trade_file.parent
+    (d / "outcomes.csv").write_text("scenario,issue,outcome\ntrade.json,p,90\ntrade.json,q,80\n")
     res = run_backtest("outcomes", data=str(d), models=["compromise", "exchange"])
     frame = res.to_frame()
     # hand-derived above: compromise 70 on both, exchange 83.33 on both

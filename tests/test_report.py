@@ -99,26 +99,14 @@ def test_place_labels_keeps_labels_apart_and_inside():
                 assert _box_distance(b, (cx, cy)) >= 2.9, trial  # clear of every marker (radius 3 pt)
 
 
-def test_who_moved_whom(report_html, tmp_path):
+def test_who_moved_whom(report_html, trade_file):
     """The report lists the moves a model reports: bdm's challenges in the fixture, and a hand-derived trade."""
-    import json
-
     from detente.report.build import compute
     from detente.report.html import render
 
     html, _ = report_html
     assert 'id="moves"' in html and ("confrontation with" in html or "compromise with" in html)
-    scen = {
-        "name": "trade",
-        "issues": [{"key": "p", "scale": [0, 100]}, {"key": "q", "scale": [0, 100]}],
-        "actors": [
-            {"key": "A", "capability": 1, "positions": {"p": 100, "q": 0}, "salience": {"p": 80, "q": 20}},
-            {"key": "B", "capability": 1, "positions": {"p": 0, "q": 100}, "salience": {"p": 20, "q": 80}},
-            {"key": "C", "capability": 1, "positions": {"p": 50, "q": 50}, "salience": {"p": 50, "q": 50}},
-        ],
-    }
-    f = tmp_path / "trade.json"
-    f.write_text(json.dumps(scen))
+    f = trade_file
     data = compute(str(f), "exchange", sensitivity=False)
     # tests/test_exchange.py derives this trade by hand: A moves 0 -> 100 on q, B 0 -> 100 on p
     got = sorted((m["round"], m["actor"], m["issue"], m["from"], m["to"], m["why"]) for m in data["moves"])
