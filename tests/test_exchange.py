@@ -110,6 +110,23 @@ def test_hand_derived_two_issue_trade():
 
 
 def test_outcome_limit_binds():
+    # A (c=4) cares about p (0.9 vs 0.1), B (c=4) about q; C (c=1) cares in B's proportion, so it trades with
+    # no one (s_Cp s_Bq - s_Cq s_Bp = 0) and A is on its side of p. W_p = 3.6 + 0.4 + 0.05 = 4.05,
+    # O_p = (216 + 0 + 5)/4.05 = 54.57; W_q = 0.4 + 3.6 + 0.45 = 4.45, O_q = (0 + 360 + 22.5)/4.45 = 85.96.
+    # B moving all the way to A (60) on p would shift O_p by 0.4*60/4.05 = 5.93, past A's 60: the shift stops at
+    # 60 - O_p = 22/4.05 = 5.43 (A's full move on q would shift O_q by 0.4*100/4.45 = 8.99, and r = 1).
+    # So B moves 5.43*4.05/0.4 = 55 on p, A moves 5.43*4.45/0.4 = 60.4 on q, and O_p ends exactly at 60.
+    x = [[60, 0], [0, 100], [100, 50]]
+    s = [[0.9, 0.1], [0.1, 0.9], [0.05, 0.45]]
+    tr = exchange.run(_inputs(x, s, [4, 4, 1]))
+    dp = 22 / 4.05
+    assert tr.extras["exchanges"][0, 1] == 1
+    assert tr.position[0, 1, 1, 0] == pytest.approx(55.0)
+    assert tr.position[0, 1, 0, 1] == pytest.approx(dp * 4.45 / 0.4)
+    assert tr.final[0] == pytest.approx([60.0, 382.5 / 4.45 + dp])
+
+
+def test_partner_position_limits_the_trade():
     # B is heavy on p: moving B all the way to A's position would carry O_p past A. Hand derivation,
     # capabilities A=1, B=3, C=1: w_p = (0.6, 1.2, 0.5), W_p = 2.3, O_p = (60 + 0 + 10)/2.3 = 30.43;
     # w_q = (0.4, 2.4, 0.5), W_q = 3.3, O_q = (0 + 240 + 10)/3.3 = 75.76 (x_C = 20 on both).
