@@ -127,7 +127,7 @@ def test_outcome_limit_binds():
 
 
 def test_partner_position_limits_the_trade():
-    # A's full move to B on q is worth less than the trade B would make on p, so it limits the trade. Hand
+    # A's full move to B on q is worth less than the trade B would make on p, so it limits the trade. By hand,
     # capabilities A=1, B=3, C=1: w_p = (0.6, 1.2, 0.5), W_p = 2.3, O_p = (60 + 0 + 10)/2.3 = 30.43;
     # w_q = (0.4, 2.4, 0.5), W_q = 3.3, O_q = (0 + 240 + 10)/3.3 = 75.76 (x_C = 20 on both).
     # dp_max = min(1.2*100/2.3 = 52.17, |100 - 30.43| = 69.57) = 52.17;
