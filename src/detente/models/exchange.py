@@ -154,7 +154,7 @@ def candidates(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
     return {"gain": gain, "move_j": move_j, "move_i": move_i, "outcome": O}
 
 
-def _select_numpy(gain: np.ndarray) -> np.ndarray:
+def _select(gain: np.ndarray) -> np.ndarray:
     """Greedy choice of non-overlapping exchanges, by decreasing gain (one draw at a time).
 
     ``gain`` has shape (B, n, n, D, D); returns a boolean mask of the same
@@ -195,7 +195,7 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
         The issue on which the partner moved in return (-1 where none).
     """
     cand = candidates(x, s, c, part)
-    chosen = _select_numpy(cand["gain"])
+    chosen = _select(cand["gain"])
     B, n, D = x.shape
     # j's move on p: sum over i and q; i's move on q: sum over j and p (each cell at most once)
     delta = np.einsum("bijpq,bijpq->bjp", chosen, cand["move_j"]) + np.einsum("bijpq,bijpq->biq", chosen, cand["move_i"])
