@@ -486,7 +486,7 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
 
     Greedy: points are labelled left to right; each label takes the first of
     a list of offsets (nearest first) with the least overlap, measured on the
-    rendered text boxes. A label pushed away from its point gets a thin
+    rendered text's box (measured once per label, then moved to each offset). A label pushed away from its point gets a thin
     leader line. Call after the axes' limits (and the figure's layout) are
     final.
 
@@ -517,12 +517,18 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
     out = []
     for k in sorted(range(len(items)), key=lambda k: (centres[k][0], -centres[k][1])):
         x, y, text = items[k]
+        # measure the text once; every candidate box is that size, placed by its offset and alignment
+        probe = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize,
+                            ha="left", va="bottom")
+        bb = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = bb.width, bb.height
+        cx, cy = centres[k]
         best = None
         for rank, (dx, dy, ha, va) in enumerate(_NEAR + _FAR):
-            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-                              ha=ha, va=va)
-            bb = ann.get_window_extent(renderer)
-            box = (bb.x0, bb.y0, bb.x1, bb.y1)
+            x0 = cx + dx * to_px - {"left": 0.0, "center": w / 2, "right": w}[ha]
+            y0 = cy + dy * to_px - {"bottom": 0.0, "top": h}[va]
+            box = (x0, y0, x0 + w, y0 + h)
             clash = sum(_overlap(box, o) for o in taken)
             inside = _overlap(box, frame_box)
             outside = (box[2] - box[0]) * (box[3] - box[1]) - inside
@@ -531,7 +537,6 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
             ambiguous = sum(max(0.0, own - _box_distance(box, c)) for j, c in enumerate(centres) if j != k)
             # overlaps first, then ambiguity, then a small preference for near offsets
             cost = 1000 * (clash + 2 * outside) + 40 * ambiguous + 0.5 * rank
-            ann.remove()
             if best is None or cost < best[0]:
                 best = (cost, dx, dy, ha, va, box)
             if clash == 0 and outside <= 0 and ambiguous == 0:
