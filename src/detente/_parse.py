@@ -7,6 +7,8 @@ same way and every mistake is reported the same way.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from pathlib import Path
@@ -82,3 +84,20 @@ def format_number(x: Any, digits: int = 1) -> str:
         return "-"
     text = f"{x:.{digits}f}"
     return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def table_rows(text: str, *, delimiter: str = ",", skipinitialspace: bool = False) -> list[tuple[int, list[str]]]:
+    """Non-blank rows of a delimited table with their 1-based line numbers.
+
+    Cells are stripped and trailing blank cells dropped (spreadsheets export
+    ragged rows); rows left with no cell are skipped.
+    """
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=skipinitialspace)
+    rows = []
+    for row in reader:
+        cells = [c.strip() for c in row]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if cells:
+            rows.append((reader.line_num, cells))
+    return rows

@@ -30,12 +30,10 @@ file, line and field.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
-from .._parse import parse_number, read_text
+from .._parse import parse_number, read_text, table_rows
 from ..errors import Problem, ScenarioError
 
 __all__ = ["looks_like_decide", "read_decide"]
@@ -57,15 +55,11 @@ def _clean(cell: str) -> str:
 
 def _rows(text: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows with their 1-based line numbers, cells unquoted and stripped."""
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), quotechar='"')
-    out = []
-    for row in reader:
-        cells = [_clean(c) for c in row]
+    rows = [(line, [_clean(c) for c in cells]) for line, cells in table_rows(text, delimiter=_delimiter(text))]
+    for _, cells in rows:  # a quoted blank ('') at the end of a row is blank too
         while cells and cells[-1] == "":
             cells.pop()
-        if cells:
-            out.append((reader.line_num, cells))
-    return out
+    return [(line, cells) for line, cells in rows if cells]
 
 
 def looks_like_decide(path: str | Path) -> bool:

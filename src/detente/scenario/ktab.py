@@ -22,13 +22,12 @@ else as :class:`~detente.errors.ScenarioError` with file, line and field.
 from __future__ import annotations
 
 import csv
-import io
 import re
 import xml.parsers.expat
 from pathlib import Path
 from typing import Any
 
-from .._parse import parse_number, read_text, slug
+from .._parse import parse_number, read_text, slug, table_rows
 from ..errors import Problem, ScenarioError
 
 __all__ = ["read_ktab_csv", "read_ktab_xml", "looks_like_ktab_csv"]
@@ -103,24 +102,6 @@ def _build(name: str, description: str, dims: list[str], actors: list[dict[str, 
 # ----------------------------------------------------------------------------- CSV
 
 
-def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
-    """Non-blank CSV rows with their 1-based line numbers, cells stripped, trailing blanks dropped."""
-    rows = []
-    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        line = reader.line_num
-        cells = [c.strip() for c in row]
-        while cells and cells[-1] == "":
-            cells.pop()
-        if cells:
-            rows.append((line, cells))
-    return rows
-
-
 def looks_like_ktab_csv(path: str | Path) -> bool:
     """Whether ``path`` looks like a KTAB SMP CSV file.
 
@@ -174,7 +155,7 @@ def read_ktab_csv(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     file = str(p)
-    rows = _csv_rows(read_text(p))
+    rows = table_rows(read_text(p), skipinitialspace=True)
     problems: list[Problem] = []
     if len(rows) < 2:
         raise ScenarioError([Problem(file, 1, "", "a KTAB CSV file needs a title line and a header line")])
