@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from detente import api, models
 from detente.models import compromise, exchange
@@ -227,7 +228,7 @@ def test_registered_with_citation_and_plays_the_flagship():
     assert "exchange" in models.names()
     mod = models.get("exchange")
     assert "Stokman" in mod.CITATION and mod.COUPLES_ISSUES
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="rounds"):
         mod.Params(rounds=3)  # the parameter is `passes`; a scenario horizon does not apply
     res = api.forecast(_flagship(), model="exchange")
     data = res.to_dict()
