@@ -8,10 +8,12 @@ line (when the input came from a file), the field and the reason.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .._parse import limit, over_limit
 from ..errors import Problem, ScenarioError
 from .io import Node
 from .schema import Actor, Event, Issue, Scenario, Value
@@ -80,8 +82,14 @@ def _reason(err: dict) -> str:
 class _Collector:
     def __init__(self, raw: Any, file: str | None):
         self.raw, self.file, self.problems = raw, file, []
+        self.paths: list[tuple] = []
+
+    def covered(self, path: tuple) -> bool:
+        """Whether a problem was reported for ``path``, a field inside it or (below an item) around it."""
+        return any(q[: len(path)] == path or (len(q) >= 3 and path[: len(q)] == q) for q in self.paths)
 
     def add(self, path: tuple, reason: str) -> None:
+        self.paths.append(path)
         file, line = _loc_of(self.raw, path)
         self.problems.append(Problem(file or self.file, line, _label(path, self.raw), reason))
 
@@ -95,11 +103,49 @@ class _Collector:
             return None
 
 
+def _bad_numbers(raw: Any) -> list[tuple[tuple, str]]:
+    """Every float in ``raw`` that is not finite or is beyond ``max_magnitude``, with its path.
+
+    Such a number is a problem of the field that holds it, whatever the field
+    (values, scales, labels, model parameters), reported before it can turn
+    into ``inf``/``NaN`` in a result.
+    """
+    cap = limit("max_magnitude")
+    out = []
+    stack: list[tuple[tuple, Any]] = [((), raw)]
+    while stack:
+        path, x = stack.pop()
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, float) and not (math.isfinite(k) and abs(k) <= cap):
+                    out.append((path + (k,), _number_reason(k, cap)))
+                stack.append((path + (k,), v))
+        elif isinstance(x, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(x))
+        elif isinstance(x, float) and not (math.isfinite(x) and abs(x) <= cap):
+            out.append((path, _number_reason(x, cap)))
+    return sorted(out, key=lambda t: str(t[0]))
+
+
+def _number_reason(x: float, cap: float) -> str:
+    if not math.isfinite(x):
+        return f"must be a finite number, got {x}"
+    return over_limit("max_magnitude", f"{x:g}")
+
+
+_COUNTS = (("issues", "max_issues"), ("actors", "max_actors"), ("events", "max_events"))
+
+
 def validate(raw: Any, file: str | None) -> Scenario:
     """Validate a raw scenario mapping into a :class:`Scenario`, or raise :class:`ScenarioError`."""
     c = _Collector(raw, file)
     if not isinstance(raw, dict) or not raw:
         raise ScenarioError([Problem(file, None, "", "the scenario is empty")])
+    for name, lim in _COUNTS:
+        if isinstance(raw.get(name), list) and len(raw[name]) > limit(lim):
+            c.add((name,), over_limit(lim, f"{len(raw[name])} {name}"))
+    if c.problems:
+        raise ScenarioError(c.problems)
 
     for k in raw:
         if k not in _TOP_FIELDS:
@@ -123,6 +169,8 @@ def validate(raw: Any, file: str | None) -> Scenario:
         else:
             if k == "rounds" and header[k] is not None and header[k] < 1:
                 c.add((k,), "must be at least 1")
+            elif k == "rounds" and header[k] is not None and header[k] > limit("max_rounds"):
+                c.add((k,), over_limit("max_rounds", f"{header[k]:g} rounds"))
     scale = header.get("salience_scale", 100)
 
     # -- parts -------------------------------------------------------------------------
@@ -214,9 +262,14 @@ def validate(raw: Any, file: str | None) -> Scenario:
                 c.add(("events", i, "changes", "salience", k), f"salience {x:g} is outside 0-{scale}")
         if e.changes.capability is not None and e.changes.capability <= 0:
             c.add(("events", i, "changes", "capability"), f"capability must be > 0, got {e.changes.capability:g}")
+        if e.round is not None and e.round > limit("max_rounds"):
+            c.add(("events", i, "round"), over_limit("max_rounds", f"round {e.round:g}"))
         if e.date is not None and e.round is None and cal is None and "calendar" not in raw:
             c.add(("events", i, "date"), "an event placed on a date needs the scenario's `calendar` (start and round length)")
 
+    for path, reason in _bad_numbers(raw):  # those no field check has reported (model parameters, label keys, ...)
+        if not c.covered(path):
+            c.add(path, reason)
     if c.problems:
         raise ScenarioError(c.problems)
     return Scenario.model_validate(
