@@ -285,9 +285,9 @@ def csv_records(
         n += 1
         if n > cap_rows:
             raise error([Problem(file, reader.line_num, "", over_limit("max_rows"))])
-        for cell in row:
-            if len(cell) > cap_field:
-                raise error([Problem(file, reader.line_num, "", over_limit("max_field_chars", f"a cell has {len(cell)} characters"))])
+        if row and max(map(len, row)) > cap_field:
+            size = max(map(len, row))
+            raise error([Problem(file, reader.line_num, "", over_limit("max_field_chars", f"a cell has {size} characters"))])
         yield reader.line_num, row
 
 

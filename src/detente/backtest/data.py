@@ -21,8 +21,8 @@ errors: they are kept in :attr:`Dataset.skipped` with the reason.
 
 from __future__ import annotations
 
-import csv
 import math
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._parse import parse_number
+from .._parse import csv_records, parse_number, read_text, short
 from ..errors import DatasetError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
@@ -145,25 +145,53 @@ def deu_path() -> Path:
 
 
 def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> list[tuple[int, dict[str, str]]] | None:
-    """Rows of a CSV as ``(line, row)``; None (with a problem) if unreadable."""
+    """Rows of a CSV as ``(line, row)``; None (with a problem) if unreadable.
+
+    Read within the input bounds (a regular file of at most ``max_file_bytes``,
+    ``max_rows`` rows, ``max_field_chars`` per cell; see docs/scenario-format.md).
+    """
     fname = str(path)
-    if not path.is_file():
+    if not path.exists():
         problems.append(Problem(fname, None, "", "file not found"))
         return None
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                for c in missing:
-                    problems.append(Problem(fname, 1, c, "required column is missing"))
-                return None
+        text = read_text(path, DatasetError)
+        header: list[str] | None = None
+        rows: list[tuple[int, dict[str, str]]] = []
+        for line, rec in csv_records(text, fname, error=DatasetError):
+            if header is None:
+                header = rec
+                missing = [c for c in required if c not in header]
+                if missing:
+                    for c in missing:
+                        problems.append(Problem(fname, 1, c, "required column is missing"))
+                    return None
+                continue
+            if not rec:
+                continue
             # line numbers: the header is line 1, so the first row is line 2
-            return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        problems.append(Problem(fname, None, "", f"cannot read: {exc}"))
+            rows.append((line, {k: (rec[i].strip() if i < len(rec) else "") for i, k in enumerate(header)}))
+    except DatasetError as exc:
+        problems.extend(exc.problems)
         return None
+    if header is None:
+        for c in required:
+            problems.append(Problem(fname, 1, c, "required column is missing"))
+        return None
+    return rows
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """``folder / name`` when it stays inside ``folder`` (no absolute path, no '..', no link out of it)."""
+    if os.path.isabs(name) or name.startswith("~") or ".." in Path(name).parts:
+        return None
+    p = folder / name
+    try:
+        if not p.resolve().is_relative_to(folder.resolve()):
+            return None
+    except (OSError, RuntimeError):
+        return None
+    return p
 
 
 def _number(text: str, fname: str, line: int, fld: str, problems: list[Problem], *, blank_ok: bool = True) -> float:
@@ -238,7 +266,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
             problems.append(Problem(fi, line, "isnr", "issue id is missing"))
             continue
         if key in info:
-            problems.append(Problem(fi, line, "isnr", f"duplicate issue {key!r} (first on line {info[key][0]})"))
+            problems.append(Problem(fi, line, "isnr", f"duplicate issue {short(key)} (first on line {info[key][0]})"))
             continue
         out = _number(row["out"], fi, line, "out", problems)
         _in_scale(out, low, high, fi, line, "out", problems)
@@ -253,7 +281,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
     for line, row in pos_rows:
         key, actor = row["isnr"], row["actor"]
         if key not in info:
-            problems.append(Problem(fp, line, "isnr", f"issue {key!r} is not in issues.csv"))
+            problems.append(Problem(fp, line, "isnr", f"issue {short(key)} is not in issues.csv"))
             continue
         if not actor:
             problems.append(Problem(fp, line, "actor", "actor code is missing"))
@@ -441,10 +469,14 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         if not sfile:
             problems.append(Problem(fo, line, "scenario", "scenario file is missing"))
             continue
-        spath = folder / sfile
+        spath = _inside(folder, sfile)
+        if spath is None:
+            problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} must be inside the dataset folder "
+                                    "(a relative path, no '..', no link out of it)"))
+            continue
         if sfile not in cache:
             if not spath.is_file():
-                problems.append(Problem(fo, line, "scenario", f"scenario file {sfile!r} not found"))
+                problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} not found"))
                 cache[sfile] = None
                 continue
             try:
@@ -458,7 +490,7 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         actors, keys, inp = cache[sfile]
         d = _issue_index(row["issue"], keys, inp.shape[2])
         if d is None:
-            problems.append(Problem(fo, line, "issue", f"no issue {row['issue']!r} in {sfile}"))
+            problems.append(Problem(fo, line, "issue", f"no issue {short(row['issue'])} in {sfile}"))
             continue
         out = _number(row["outcome"], fo, line, "outcome", problems)
         lo, hi = float(inp.low[d]), float(inp.high[d])
@@ -469,7 +501,7 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         s = np.asarray(inp.salience[0, :, d], float)
         ok = act & np.isfinite(x) & np.isfinite(s)
         if not ok.any():
-            problems.append(Problem(fo, line, "issue", f"issue {row['issue']!r} of {sfile} has no positions"))
+            problems.append(Problem(fo, line, "issue", f"issue {short(row['issue'])} of {sfile} has no positions"))
             continue
         if math.isnan(out):
             skipped.append({"issue": key, "file": fo, "line": line, "reason": "no outcome"})

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
@@ -182,10 +183,8 @@ def _parse_json(text: str, file: str | None) -> Any:
         json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise ScenarioError([Problem(file, e.lineno, "", f"not valid JSON: {e.msg} (column {e.colno})")]) from None
-    except Refused as r:
-        raise ScenarioError([r.problem(file)]) from None
-    except RecursionError:
-        raise ScenarioError([Problem(file, None, "", over_limit("max_depth", "nested too deeply"))]) from None
+    except (Refused, RecursionError):
+        pass  # a bound: the YAML reader below finds the same bound and names its line
     # JSON is YAML: parse again to learn the line of every value.
     return _parse_yaml(text, file)
 
@@ -471,6 +470,13 @@ def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, 
         raise ScenarioError([Problem(file, line, "extends",
                                      f"{short(ref)} leads out of the folder of {path.name} (through a symbolic link); "
                                      "a variant may extend only files beside it")])
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise ScenarioError([Problem(file, line, "extends", f"cannot read base scenario {short(ref)}: {e.strerror}")]) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioError([Problem(file, line, "extends", f"{short(ref)} is not a regular file (a folder, device, pipe "
+                                     "or socket); a variant may extend only a file")])
     return real, "files"
 
 
@@ -518,6 +524,8 @@ def _label(path: tuple) -> str:
     out = ""
     for k in path:
         out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    if surrogate_at(out) is not None:
+        out = out.encode("utf-8", "backslashreplace").decode("utf-8")
     return short(out, 80)[1:-1] if len(out) > 80 else out
 
 

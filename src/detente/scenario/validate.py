@@ -206,10 +206,17 @@ def validate(raw: Any, file: str | None) -> Scenario:
         elif isinstance(item, dict):
             parts = []
             for name in ("positions", "salience"):
+                given = item.get(name) or {}
                 try:
-                    parts.append(values.validate_python(item.get(name) or {}))
-                except ValidationError:
-                    parts.append({})
+                    parts.append(values.validate_python(given))
+                except ValidationError:  # keep the valid values; an invalid one still counts as given
+                    part: dict = {}
+                    for k, v in (given.items() if isinstance(given, dict) else ()):
+                        try:
+                            part[k] = Value.model_validate(v)
+                        except ValidationError:
+                            part[k] = None
+                    parts.append(part)
             partial.append((i, str(item.get("key")), parts[0], parts[1]))
     events: list[tuple[int, Event]] = []
     for i, item in items("events"):
@@ -284,6 +291,8 @@ def _check_stances(c: _Collector, i: int, positions: dict, salience: dict, ikeys
             if known:
                 c.add(("actors", i, "positions", k), f"unknown issue {k!r}")
             continue
+        if v is None:  # invalid, and reported
+            continue
         lo, hi = ikeys[k].scale
         for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
             if x is not None and not lo <= x <= hi:
@@ -293,6 +302,8 @@ def _check_stances(c: _Collector, i: int, positions: dict, salience: dict, ikeys
         if k not in ikeys:
             if known:
                 c.add(("actors", i, "salience", k), f"unknown issue {k!r}")
+            continue
+        if v is None:
             continue
         for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
             if x is not None and not 0 <= x <= scale:
