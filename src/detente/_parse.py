@@ -13,11 +13,14 @@ that raises it (documented in ``docs/scenario-format.md``, "Limits").
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
 import re
 import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -62,11 +65,49 @@ LIMITS: dict[str, Limit] = {
 }
 
 
+_SCOPE: ContextVar[dict[str, Any] | None] = ContextVar("detente_limits", default=None)
+
+
 def limit(name: str) -> Any:
     """The current value of a bound: ``DETENTE_<NAME>`` from the environment, else the default.
 
+    Inside :func:`limits_scope` each bound is read from the environment once.
     Raises :class:`DetenteError` when the environment variable is not a positive number.
     """
+    scope = _SCOPE.get()
+    if scope is None:
+        return _read_limit(name)
+    v = scope.get(name)
+    if v is None:
+        v = scope[name] = _read_limit(name)
+    return v
+
+
+@contextmanager
+def limits_scope() -> Iterator[None]:
+    """Read each bound once for everything done inside (one file, one request), not once per value."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def bounded(fn: Any) -> Any:
+    """Decorator: run ``fn`` inside :func:`limits_scope`."""
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        with limits_scope():
+            return fn(*a, **kw)
+
+    return wrapper
+
+
+def _read_limit(name: str) -> Any:
     lim = LIMITS[name]
     text = os.environ.get(lim.env)
     if text is None or not text.strip():

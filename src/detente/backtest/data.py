@@ -30,7 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._parse import csv_records, parse_number, read_text, short
+from .._parse import bounded, csv_records, parse_number, read_text, short
 from ..errors import DatasetError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
@@ -221,6 +221,7 @@ def normalise_rule(text: str) -> str:
 # DEU
 
 
+@bounded
 def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) -> Dataset:
     """Read a DEU-layout folder (the shipped copy when ``path`` is None).
 
@@ -433,6 +434,7 @@ def _labels(items: Any) -> list[str]:
     return out
 
 
+@bounded
 def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_reader: Any = None) -> Dataset:
     """Read a folder of scenarios with an ``outcomes.csv``.
 

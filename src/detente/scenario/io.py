@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any, Iterable, Literal
 
 import yaml
+import yaml.composer
+import yaml.constructor
+import yaml.reader
+import yaml.resolver
 
-from .._parse import (Refused, check_text, csv_records, csv_safe, csv_unsafe, limit, over_limit, parse_number,
+from .._parse import (Refused, bounded, check_text, csv_records, csv_safe, csv_unsafe, limit, over_limit, parse_number,
                       read_text, short, slug, surrogate_at)
 from ..errors import Problem, ScenarioError
 
@@ -47,9 +51,24 @@ class NodeList(list):
 
 _INT_TAG = "tag:yaml.org,2002:int"
 
+try:  # libyaml's event parser (shipped in PyYAML's wheels), with PyYAML's own composer on top
+    from yaml._yaml import CParser as _CParser
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's yes/no/on/off booleans (``NO`` is Norway), within bounds.
+    class _Base(yaml.composer.Composer, _CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
+        """Events from libyaml (fast); nodes composed in Python (so that composing can be bounded)."""
+
+        def __init__(self, stream: str):
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Base = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """A safe YAML loader without YAML 1.1's yes/no/on/off booleans (``NO`` is Norway), within bounds.
 
     Composing counts nesting depth (``max_depth``), values (``max_nodes``) and
     aliases (``max_aliases``); building the Python value (:func:`_to_python`)
@@ -150,7 +169,7 @@ def _parse_yaml(text: str, file: str | None) -> Any:
         raise ScenarioError([Problem(file, None, "", "not a text file (it contains NUL bytes)")])
     try:
         loader = _Loader(text)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeError) as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
     try:
         root = loader.get_single_node()
@@ -163,8 +182,15 @@ def _parse_yaml(text: str, file: str | None) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
+        if "nesting depth" in str(e.problem):  # libyaml's own bound (1000 levels) met before ours
+            raise ScenarioError([Problem(file, line, "", over_limit("max_depth", "nested too deeply"))]) from None
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {e.problem or e}")]) from None
-    except yaml.YAMLError as e:
+    except yaml.reader.ReaderError as e:
+        pos = e.position if isinstance(e.position, int) else 0
+        line = text.encode("utf-8", "surrogatepass")[:pos].count(b"\n") + 1
+        what = f"character {e.character!r}" if isinstance(e.character, str) else f"character #x{e.character:04x}"
+        raise ScenarioError([Problem(file, line, "", f"not valid YAML: {what} is not allowed ({e.reason})")]) from None
+    except (yaml.YAMLError, UnicodeError) as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
     except RecursionError:  # pragma: no cover - max_depth stops nesting long before
         raise ScenarioError([Problem(file, None, "", over_limit("max_depth", "nested too deeply"))]) from None
@@ -400,6 +426,7 @@ def read_document(path: str | Path) -> Any:
     return raw
 
 
+@bounded
 def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *, sandbox: Sandbox = "files") -> Any:
     """Read a scenario file into a raw (unvalidated) dict with line locations.
 
@@ -480,8 +507,23 @@ def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, 
     return real, "files"
 
 
-def _as_node(obj: Any, file: str | None, _path: tuple = (), _count: list | None = None) -> Any:
-    """Wrap plain dicts/lists (a scenario dict, or what the KTAB/Decide readers give) as located nodes.
+def _as_node(obj: Any, file: str | None) -> Any:
+    """Wrap what the KTAB/Decide readers give (plain dicts and lists, already bounded) as located nodes."""
+    if isinstance(obj, Node | NodeList):
+        return obj
+    if isinstance(obj, dict):
+        n = Node({k: _as_node(v, file) for k, v in obj.items()}, origin=(file, None))
+        n.locs = {k: (file, None) for k in obj}
+        return n
+    if isinstance(obj, list):
+        lst = NodeList([_as_node(v, file) for v in obj], origin=(file, None))
+        lst.locs = {i: (file, None) for i in range(len(obj))}
+        return lst
+    return obj
+
+
+def _checked_node(obj: Any, file: str | None, _path: tuple = (), _count: list | None = None) -> Any:
+    """Wrap a scenario dict given directly (from a web request or the Python API) as located nodes.
 
     Bounded like a YAML document (``max_depth``, ``max_nodes``, ``max_field_chars``,
     ``max_int_digits``); text that is not text (lone surrogates) is refused.
@@ -499,11 +541,11 @@ def _as_node(obj: Any, file: str | None, _path: tuple = (), _count: list | None 
         n = Node(origin=(file, None))
         for k, v in obj.items():
             _check_atom(k, file, _path + (k,), _count)
-            n[k] = _as_node(v, file, _path + (k,), _count)
+            n[k] = _checked_node(v, file, _path + (k,), _count)
             n.locs[k] = (file, None)
         return n
     if isinstance(obj, list | tuple):
-        lst = NodeList([_as_node(v, file, _path + (i,), _count) for i, v in enumerate(obj)], origin=(file, None))
+        lst = NodeList([_checked_node(v, file, _path + (i,), _count) for i, v in enumerate(obj)], origin=(file, None))
         lst.locs = {i: (file, None) for i in range(len(obj))}
         return lst
     _check_atom(obj, file, _path, _count)
@@ -606,6 +648,7 @@ def _merge_keyed(base: list, over: list, events: bool = False) -> NodeList:
     return out
 
 
+@bounded
 def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files"):
     """Load and validate a scenario.
 
@@ -634,7 +677,7 @@ def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files"):
     if isinstance(source, Scenario):
         return source
     if isinstance(source, dict):
-        raw = source if isinstance(source, Node) else _as_node(source, None)
+        raw = source if isinstance(source, Node) else _checked_node(source, None)
         return validate(resolve_extends(raw, None, sandbox="shipped"), None)
     path = resolve_path(source)
     raw = read_raw(path, sandbox=sandbox)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .._parse import limit, over_limit
+from .._parse import bounded, limit, over_limit
 from ..errors import Problem, ScenarioError
 from .io import Node
 from .schema import Actor, Event, Issue, Scenario, Value
@@ -106,9 +106,8 @@ class _Collector:
 def _bad_numbers(raw: Any) -> list[tuple[tuple, str]]:
     """Every float in ``raw`` that is not finite or is beyond ``max_magnitude``, with its path.
 
-    Such a number is a problem of the field that holds it, whatever the field
-    (values, scales, labels, model parameters), reported before it can turn
-    into ``inf``/``NaN`` in a result.
+    Such a number is a problem of the field that holds it, reported before it
+    can turn into ``inf``/``NaN`` in a result.
     """
     cap = limit("max_magnitude")
     out = []
@@ -136,6 +135,7 @@ def _number_reason(x: float, cap: float) -> str:
 _COUNTS = (("issues", "max_issues"), ("actors", "max_actors"), ("events", "max_events"))
 
 
+@bounded
 def validate(raw: Any, file: str | None) -> Scenario:
     """Validate a raw scenario mapping into a :class:`Scenario`, or raise :class:`ScenarioError`."""
     c = _Collector(raw, file)
@@ -274,9 +274,12 @@ def validate(raw: Any, file: str | None) -> Scenario:
         if e.date is not None and e.round is None and cal is None and "calendar" not in raw:
             c.add(("events", i, "date"), "an event placed on a date needs the scenario's `calendar` (start and round length)")
 
-    for path, reason in _bad_numbers(raw):  # those no field check has reported (model parameters, label keys, ...)
-        if not c.covered(path):
-            c.add(path, reason)
+    # Every number field of the schema checks finiteness and magnitude itself; model parameters are free-form.
+    model = raw.get("model")
+    params = model.get("params") if isinstance(model, dict) else None
+    for path, reason in _bad_numbers(params):
+        if not c.covered(("model", "params") + path):
+            c.add(("model", "params") + path, reason)
     if c.problems:
         raise ScenarioError(c.problems)
     return Scenario.model_validate(
