@@ -106,8 +106,8 @@ def run(src: Path, items: list, rounds: int, budget: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF})")
-    ap.add_argument("--rounds", type=int, default=3, help="alternations of reference and new (default 3)")
-    ap.add_argument("--budget", type=float, default=0.3, help="seconds per timing round and file (default 0.3)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternations of reference and new (default 5)")
+    ap.add_argument("--budget", type=float, default=0.2, help="seconds per timing round and file (default 0.2)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-parse-") as d:
         tmp = Path(d)

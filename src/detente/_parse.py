@@ -218,7 +218,21 @@ def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
 
     Raises ``error`` (a :class:`DetenteError`) naming the file when it cannot be read.
     """
-    return decode_text(read_bytes(Path(path), error), str(path), error)
+    path = Path(path)
+    scope = _SCOPE.get()
+    key = None
+    if scope is not None:  # within one load, a file sniffed by several readers is read once
+        try:
+            st = os.stat(path)
+            key = ("text", str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key is not None and key in scope:
+            return scope[key]
+    text = decode_text(read_bytes(path, error), str(path), error)
+    if key is not None:
+        scope[key] = text
+    return text
 
 
 def check_text(text: str, file: str | None, error: type[DetenteError] = ScenarioError) -> None:

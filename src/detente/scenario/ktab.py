@@ -33,7 +33,7 @@ from typing import Any
 import defusedxml
 import defusedxml.sax
 
-from .._parse import Refused, limit, over_limit, parse_number, read_text, short, slug, table_rows
+from .._parse import Refused, bounded, limit, over_limit, parse_number, read_text, short, slug, table_rows
 from ..errors import Problem, ScenarioError
 
 __all__ = ["read_ktab_csv", "read_ktab_xml", "looks_like_ktab_csv"]
@@ -140,6 +140,7 @@ def looks_like_ktab_csv(path: str | Path) -> bool:
         "power", "influence", "capability")
 
 
+@bounded
 def read_ktab_csv(path: str | Path) -> dict[str, Any]:
     """Read a KTAB SMP CSV file into a raw detente scenario dict.
 
@@ -328,6 +329,7 @@ def _txt(el: _El | None) -> str:
     return "" if el is None else el.text.strip()
 
 
+@bounded
 def read_ktab_xml(path: str | Path) -> dict[str, Any]:
     """Read a KTAB SMP XML scenario (``smpSchema.xsd``) into a raw detente scenario dict.
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .._parse import check_magnitude
+from .._parse import check_magnitude, limit
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
@@ -28,7 +28,9 @@ class _Strict(BaseModel):
 def _finite(v: float | None, what: str = "value") -> float | None:
     """``v`` if it is None or a finite number within ``max_magnitude`` (see docs/scenario-format.md, Limits)."""
     if v is not None:
-        check_magnitude(v, what)
+        cap = limit("max_magnitude")
+        if not -cap <= v <= cap:  # also NaN
+            check_magnitude(v, what)
     return v
 
 

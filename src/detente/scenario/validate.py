@@ -132,6 +132,17 @@ def _number_reason(x: float, cap: float) -> str:
     return over_limit("max_magnitude", f"{x:g}")
 
 
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def _adapter(name: str, annotation: Any) -> TypeAdapter:
+    """One TypeAdapter per field, built once (building one costs more than validating a scenario)."""
+    a = _ADAPTERS.get(name)
+    if a is None:
+        a = _ADAPTERS[name] = TypeAdapter(annotation)
+    return a
+
+
 _COUNTS = (("issues", "max_issues"), ("actors", "max_actors"), ("events", "max_events"))
 
 
@@ -162,7 +173,7 @@ def validate(raw: Any, file: str | None) -> Scenario:
             continue
         field = Scenario.model_fields[k]
         try:
-            header[k] = TypeAdapter(field.annotation).validate_python(head[k])
+            header[k] = _adapter(k, field.annotation).validate_python(head[k])
         except ValidationError as e:
             for err in e.errors():
                 c.add((k, *err["loc"]), _reason(err))
@@ -198,7 +209,7 @@ def validate(raw: Any, file: str | None) -> Scenario:
             issues.append(iss)
     actors: list[tuple[int, Actor]] = []
     partial: list[tuple[int, str, dict, dict]] = []  # actors that failed, for the cross checks
-    values = TypeAdapter(dict[str, Value])
+    values = _adapter("values", dict[str, Value])
     for i, item in items("actors"):
         a = c.model(Actor, item, ("actors", i))
         if a is not None:
