@@ -160,7 +160,7 @@ def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> l
         rows: list[tuple[int, dict[str, str]]] = []
         for line, rec in csv_records(text, fname, error=DatasetError):
             if header is None:
-                header = rec
+                header, width = rec, len(rec)
                 missing = [c for c in required if c not in header]
                 if missing:
                     for c in missing:
@@ -170,7 +170,9 @@ def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> l
             if not rec:
                 continue
             # line numbers: the header is line 1, so the first row is line 2
-            rows.append((line, {k: (rec[i].strip() if i < len(rec) else "") for i, k in enumerate(header)}))
+            if len(rec) < width:
+                rec = rec + [""] * (width - len(rec))
+            rows.append((line, dict(zip(header, map(str.strip, rec)))))
     except DatasetError as exc:
         problems.extend(exc.problems)
         return None
