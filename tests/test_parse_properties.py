@@ -194,3 +194,17 @@ def test_outcomes_dataset_reader(outcomes, scenario):
             load_outcomes(d)
         except DatasetError as e:
             assert e.problems
+
+
+@SETTINGS
+@given(st.text(max_size=30))
+def test_csv_formula_guard_round_trips(text):
+    from detente._parse import csv_safe, csv_unsafe
+
+    cell = csv_safe(text)
+    assert csv_unsafe(cell) == text
+    if text[:1] in ("=", "+", "-", "@"):  # a formula, unless it is a plain number such as -3
+        try:
+            float(text)
+        except ValueError:
+            assert cell.startswith("'")
