@@ -200,6 +200,24 @@ def read_bytes(path: Path, error: type[DetenteError] = ScenarioError) -> bytes:
     return data
 
 
+def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
+    """``(folder / name, "")`` when that path stays inside ``folder``; else ``(None, why not)``.
+
+    Refused: an absolute path (or ``~``), any ``..``, and a path whose symbolic
+    links lead out of the folder.
+    """
+    if os.path.isabs(name) or name.startswith("~"):
+        return None, "not an absolute path"
+    if ".." in Path(name).parts:
+        return None, "'..' may not leave the folder"
+    p = folder / name
+    try:
+        inside = p.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    return (p, "") if inside else (None, "no symbolic link leading out of the folder")
+
+
 def decode_text(data: bytes, file: str | None, error: type[DetenteError] = ScenarioError) -> str:
     """Bytes as spreadsheets and editors write them: UTF-8 (with or without a byte-order mark,
     falling back to Windows-1252), any line ends, as ``\\n``."""

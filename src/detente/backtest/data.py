@@ -22,7 +22,6 @@ errors: they are kept in :attr:`Dataset.skipped` with the reason.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._parse import bounded, csv_records, parse_number, read_text, short
+from .._parse import bounded, csv_records, parse_number, path_inside, read_text, short
 from ..errors import DatasetError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
@@ -181,19 +180,6 @@ def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> l
             problems.append(Problem(fname, 1, c, "required column is missing"))
         return None
     return rows
-
-
-def _inside(folder: Path, name: str) -> Path | None:
-    """``folder / name`` when it stays inside ``folder`` (no absolute path, no '..', no link out of it)."""
-    if os.path.isabs(name) or name.startswith("~") or ".." in Path(name).parts:
-        return None
-    p = folder / name
-    try:
-        if not p.resolve().is_relative_to(folder.resolve()):
-            return None
-    except (OSError, RuntimeError):
-        return None
-    return p
 
 
 def _number(text: str, fname: str, line: int, fld: str, problems: list[Problem], *, blank_ok: bool = True) -> float:
@@ -473,10 +459,9 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         if not sfile:
             problems.append(Problem(fo, line, "scenario", "scenario file is missing"))
             continue
-        spath = _inside(folder, sfile)
+        spath, why = path_inside(folder, sfile)
         if spath is None:
-            problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} must be inside the dataset folder "
-                                    "(a relative path, no '..', no link out of it)"))
+            problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} must be inside the dataset folder: {why}"))
             continue
         if sfile not in cache:
             if not spath.is_file():
