@@ -188,13 +188,22 @@ def read_bytes(path: Path, error: type[DetenteError] = ScenarioError) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise error([Problem(file, None, "", "not a regular file (a device, pipe or socket); detente reads only regular files")])
-        try:
-            data = fh.read(cap + 1)
-        except OSError as e:
-            raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+        chunks, total = [], 0
+        while total <= cap:
+            b = os.read(fd, min(cap + 1 - total, max(st.st_size + 1, 65536)))
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+    except OSError as e:
+        raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
     if len(data) > cap:
         raise error([Problem(file, None, "", over_limit("max_file_bytes", "the file grew while read"))])
     return data
@@ -345,23 +354,20 @@ def csv_records(
         csv.field_size_limit(cap_field + 1)  # the csv module's own bound must not be the lower one
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=skipinitialspace)
     n = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            reason = str(e)
-            if "field larger than field limit" in reason:
-                reason = over_limit("max_field_chars", "a cell is too long")
-            raise error([Problem(file, reader.line_num, "", f"not a readable table: {reason}")]) from None
-        n += 1
-        if n > cap_rows:
-            raise error([Problem(file, reader.line_num, "", over_limit("max_rows"))])
-        if row and max(map(len, row)) > cap_field:
-            size = max(map(len, row))
-            raise error([Problem(file, reader.line_num, "", over_limit("max_field_chars", f"a cell has {size} characters"))])
-        yield reader.line_num, row
+    try:
+        for row in reader:
+            n += 1
+            if n > cap_rows:
+                raise error([Problem(file, reader.line_num, "", over_limit("max_rows"))])
+            if row and max(map(len, row)) > cap_field:
+                size = max(map(len, row))
+                raise error([Problem(file, reader.line_num, "", over_limit("max_field_chars", f"a cell has {size} characters"))])
+            yield reader.line_num, row
+    except csv.Error as e:
+        reason = str(e)
+        if "field larger than field limit" in reason:
+            reason = over_limit("max_field_chars", "a cell is too long")
+        raise error([Problem(file, reader.line_num, "", f"not a readable table: {reason}")]) from None
 
 
 def table_rows(text: str, *, delimiter: str = ",", skipinitialspace: bool = False,
