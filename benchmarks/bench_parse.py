@@ -7,7 +7,7 @@ digits, magnitudes, defusedxml for KTAB XML, the ``extends:`` sandbox) must
 not make normal files more than 10 % slower to read. This script extracts the
 reference commit's ``src`` into a temporary folder (``git archive``), then
 times the same input files with both versions, each in its own interpreter,
-alternating between them, and prints for each file the best time per load and
+file by file and back to back (alternating which goes first), and prints for each file the best time per load and
 the ratio new / reference (target: <= 1.10 overall, the geometric mean).
 
 Files: the shipped scenarios (YAML, a variant, CSV tables, a KTAB CSV), the
@@ -47,28 +47,47 @@ DECIDE = """#O\tToll
 #D\tShops\tzone\t10\t0.8\t0.8
 """
 
-# Runs inside a fresh interpreter whose sys.path starts with the src folder under test.
+# A timing server: runs in its own interpreter whose sys.path starts with the src folder under
+# test, reads one case per line on stdin, answers the best time per load of that case.
 WORKER = r"""
 import json, sys, time
-from pathlib import Path
 import detente
 from detente.backtest.data import load_deu
-cases, rounds, budget = json.loads(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-out = {"module": detente.__file__, "times": {}}
-for label, kind, path in cases:
+print(json.dumps({"module": detente.__file__}), flush=True)
+for line in sys.stdin:
+    kind, path, budget = json.loads(line)
     fn = (lambda p=path: load_deu(p)) if kind == "deu" else (lambda p=path: detente.load(p))
     fn()  # warm: imports, caches
     t0 = time.perf_counter(); fn(); one = time.perf_counter() - t0
     n = max(1, int(budget / max(one, 1e-6)))
     best = float("inf")
-    for _ in range(rounds):
+    for _ in range(3):
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
         best = min(best, (time.perf_counter() - t0) / n)
-    out["times"][label] = best
-print(json.dumps(out))
+    print(json.dumps(best), flush=True)
 """
+
+
+class Worker:
+    """One version of detente in its own interpreter, timing cases on request."""
+
+    def __init__(self, src: Path):
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        module = json.loads(self.proc.stdout.readline())["module"]
+        assert Path(module).resolve().is_relative_to(src.resolve()), f"imported {module}, not {src}"
+
+    def time(self, kind: str, path: str, budget: float) -> float:
+        self.proc.stdin.write(json.dumps([kind, path, budget]) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def cases(tmp: Path) -> list[tuple[str, str, str]]:
@@ -94,15 +113,6 @@ def extract(ref: str, dest: Path) -> Path:
     return dest / "src"
 
 
-def run(src: Path, items: list, rounds: int, budget: float) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    r = subprocess.run([sys.executable, "-c", WORKER, json.dumps(items), str(rounds), str(budget)],
-                       env=env, capture_output=True, text=True, check=True)
-    res = json.loads(r.stdout.strip().splitlines()[-1])
-    assert Path(res["module"]).resolve().is_relative_to(src.resolve()), f"imported {res['module']}, not {src}"
-    return res["times"]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF})")
@@ -113,12 +123,20 @@ def main() -> None:
         tmp = Path(d)
         ref_src = extract(a.ref, tmp)
         items = cases(tmp)
-        best_ref: dict[str, float] = {}
-        best_new: dict[str, float] = {}
-        for _ in range(a.rounds):  # alternate, so that load on a shared machine hits both alike
-            for best, src in ((best_ref, ref_src), (best_new, ROOT / "src")):
-                for k, v in run(src, items, 3, a.budget).items():
-                    best[k] = min(best.get(k, math.inf), v)
+        workers = {"ref": Worker(ref_src), "new": Worker(ROOT / "src")}
+        best: dict[str, dict[str, float]] = {"ref": {}, "new": {}}
+        try:
+            # Both versions time each file back to back, in alternating order, so that the load of a
+            # shared machine hits both alike.
+            for r in range(a.rounds):
+                for i, (label, kind, path) in enumerate(items):
+                    for which in (("ref", "new") if (r + i) % 2 == 0 else ("new", "ref")):
+                        t = workers[which].time(kind, path, a.budget)
+                        best[which][label] = min(best[which].get(label, math.inf), t)
+        finally:
+            for w in workers.values():
+                w.close()
+    best_ref, best_new = best["ref"], best["new"]
     print(f"bench_parse: time per load, best of {a.rounds} x 3 rounds; reference = {a.ref}")
     print(f"  {'file':<28} {'reference':>12} {'now':>12} {'ratio':>7}")
     logs = []
