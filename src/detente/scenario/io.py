@@ -22,7 +22,7 @@ import yaml.constructor
 import yaml.reader
 import yaml.resolver
 
-from .._parse import (Refused, bounded, check_text, csv_records, csv_safe, csv_unsafe, limit, over_limit, parse_number,
+from .._parse import (Refused, bounded, csv_records, csv_safe, csv_unsafe, limit, over_limit, parse_number,
                       path_inside,
                       read_text, short, slug, surrogate_at)
 from ..errors import Problem, ScenarioError

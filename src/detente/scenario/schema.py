@@ -10,7 +10,6 @@ of a file at once.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 from typing import Any, Literal
 
