@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__, models
+from . import __version__
+from ._extras import missing_extra
 from ._parse import format_number
 from .errors import DetenteError, Problem
 
@@ -58,6 +58,8 @@ def _main(
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
     """``["rounds=20", "variant=paper"]`` -> ``{"rounds": 20, "variant": "paper"}``."""
+    import yaml
+
     params: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
@@ -181,6 +183,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
 @app.command("models")
 def list_models() -> None:
     """List the available models with a line and a citation each."""
+    from . import models
+
     t = Table(header_style="bold")
     t.add_column("name", style="bold")
     t.add_column("what it does")
@@ -229,23 +233,37 @@ def main(argv: list[str] | None = None) -> int:
     except DetenteError as e:
         err.print(f"[bold red]error:[/bold red] {escape(e.report())}", highlight=False)
         return 2
-    except models.UnknownModelError as e:
+    except KeyError as e:
+        from .models import UnknownModelError
+
+        if not isinstance(e, UnknownModelError):
+            return _internal_error(e)
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as e:  # a genuine bug
-        if os.environ.get("DETENTE_DEBUG"):
-            raise
-        err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+    except ImportError as e:
+        message = missing_extra(e)
+        if message is None:
+            return _internal_error(e)
+        err.print(f"[bold red]error:[/bold red] {escape(message)}")
         return 1
+    except Exception as e:  # a genuine bug
+        return _internal_error(e)
     return 0
 
 
+def _internal_error(e: BaseException) -> int:
+    if os.environ.get("DETENTE_DEBUG"):
+        raise e
+    err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+    return 1
+
+
+def run() -> None:  # pragma: no cover - the console script goes through detente.__main__
+    sys.exit(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
-def run() -> None:  # pragma: no cover - the console script
-    sys.exit(main())
+    run()

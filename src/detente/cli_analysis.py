@@ -16,7 +16,6 @@ import typer
 from rich.table import Table
 
 from ._parse import format_number
-from .analysis.compare import show_value
 from .errors import DetenteError, Problem
 
 
@@ -282,6 +281,8 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
+    from .analysis.compare import show_value
+
     text = show_value(v)
     return "[dim]absent[/dim]" if text == "absent" else text
 
