@@ -212,6 +212,23 @@ def scenarios() -> None:
     out.print(t)
 
 
+@app.command()
+def warmup() -> None:
+    """Compile the models' numba kernels into numba's cache (run once after installing)."""
+    import time
+
+    from . import models
+    from .models._jit import numba_available
+
+    if not numba_available():
+        out.print("numba is not installed (the 'fast' extra): nothing to compile; the kernels run as plain Python")
+        return
+    t0 = time.perf_counter()
+    done = models.warmup()
+    out.print(f"compiled the kernels of {', '.join(done) or 'no model'} into numba's cache "
+              f"in {time.perf_counter() - t0:.1f} s")
+
+
 def _register_extensions() -> None:
     """Commands contributed by other modules of detente."""
     import importlib

@@ -64,13 +64,19 @@ def jit(**options: Any) -> Callable[[F], F]:
     return decorate
 
 
-def pure_copy(module: ModuleType) -> ModuleType:
-    """A second copy of a kernel module whose functions stay plain Python (for tests and benchmarks)."""
+def pure_module(name: str) -> ModuleType:
+    """A copy of the kernel module ``name`` whose functions stay plain Python.
+
+    Loaded from the module's source without importing the compiled module
+    (so without importing numba); cached in ``sys.modules`` as ``name + "_pure"``.
+    """
     global _force_pure
-    name = module.__name__ + "_pure"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, module.__file__)
+    pure_name = name + "_pure"
+    if pure_name in sys.modules:
+        return sys.modules[pure_name]
+    found = importlib.util.find_spec(name)
+    assert found is not None and found.origin is not None
+    spec = importlib.util.spec_from_file_location(pure_name, found.origin)
     assert spec is not None and spec.loader is not None
     copy = importlib.util.module_from_spec(spec)
     _force_pure = True
@@ -78,7 +84,7 @@ def pure_copy(module: ModuleType) -> ModuleType:
         spec.loader.exec_module(copy)
     finally:
         _force_pure = False
-    sys.modules[name] = copy
+    sys.modules[pure_name] = copy
     return copy
 
 
