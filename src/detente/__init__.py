@@ -34,7 +34,10 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", *_LAZY]
 
 if TYPE_CHECKING:  # what a type checker and an IDE see
-    from .analysis import advise, compare, monte_carlo, sensitivity
+    from .analysis.advice import advise
+    from .analysis.compare import compare
+    from .analysis.montecarlo import monte_carlo
+    from .analysis.sensitivity import sensitivity
     from .api import forecast, load, model_params
     from .errors import DetenteError, Problem, ScenarioError
     from .result import Result

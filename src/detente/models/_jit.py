@@ -59,7 +59,7 @@ def jit(**options: Any) -> Callable[[F], F]:
             return f
         import numba
 
-        return numba.njit(**options)(f)  # type: ignore[no-any-return]
+        return numba.njit(**options)(f)
 
     return decorate
 

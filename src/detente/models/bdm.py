@@ -365,7 +365,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     M = B * D
     x, w, s, act, fw, delta = _checked_rows(inputs)
     R = params.rounds
-    out = {
+    out: dict[str, np.ndarray] = {
         "position": np.empty((M, R + 1, n)),
         "risk": np.empty((M, R + 1, n)),
         "move_type": np.empty((M, R + 1, n), dtype=np.int8),
