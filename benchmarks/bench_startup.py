@@ -118,10 +118,12 @@ def reference() -> dict[str, float] | None:
 
 def main() -> None:
     quick = "--quick" in sys.argv[1:]
+    load_before = os.getloadavg()[0]
     ours = measure(ROOT / "src", "detente", ["-m", "detente", "warmup"], "ours")
     ref = None if quick else reference()
     print(f"bench_startup: fresh processes, minimum of {REPEAT} (cold: one run); reference {REFERENCE} "
-          "from a temporary git worktree with this venv's libraries")
+          f"from a temporary git worktree with this venv's libraries; load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after (on {os.cpu_count()} cores)")
     for name, dt in ours.items():
         target = TARGETS[name]
         line = f"  {name:<48} {dt:7.2f} s"

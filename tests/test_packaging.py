@@ -200,6 +200,7 @@ def test_import_detente_loads_no_optional_library():
 
 
 def test_public_names_resolve_lazily():
+    assert set(detente.__all__) == {"__version__", *detente._LAZY}
     for name in detente.__all__:
         assert getattr(detente, name) is not None
     assert set(detente.__all__) <= set(dir(detente))

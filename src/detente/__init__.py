@@ -31,7 +31,10 @@ _LAZY: dict[str, str] = {
     "compare": "detente.analysis",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__", "load", "forecast", "model_params", "Result", "Scenario", "DetenteError", "ScenarioError",
+    "Problem", "monte_carlo", "sensitivity", "advise", "compare",
+]
 
 if TYPE_CHECKING:  # what a type checker and an IDE see
     from .analysis.advice import advise

@@ -175,7 +175,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
         except DetenteError as e:
             problems.extend(e.problems)
         else:
-            out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+            out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} "
+                      f"({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
     if problems:
         raise DetenteError(problems)
 
@@ -198,8 +199,8 @@ def list_models() -> None:
 @app.command()
 def scenarios() -> None:
     """List the example scenarios shipped with detente."""
-    from .scenario.io import shipped
     from .api import load
+    from .scenario.io import shipped
 
     t = Table(header_style="bold")
     t.add_column("name", style="bold")
@@ -274,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
 def _internal_error(e: BaseException) -> int:
     if os.environ.get("DETENTE_DEBUG"):
         raise e
-    err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+    err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n"
+              "(set DETENTE_DEBUG=1 for a traceback, and please report it)")
     return 1
 
 
