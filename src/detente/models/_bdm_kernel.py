@@ -30,9 +30,10 @@ TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
 COINCIDE_TOL = 1e-9
 
-_jit = jit(cache=True, nogil=True)
-#: Are the functions below compiled (numba) or plain Python?
-COMPILED = compiling()
+#: Are the functions below compiled (numba) or plain Python (no numba, or the copy
+#: that :func:`detente.models._jit.pure_module` loads)?
+COMPILED = compiling(__name__)
+_jit = jit(COMPILED, cache=True, nogil=True)
 
 
 @_jit

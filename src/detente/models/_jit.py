@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -34,8 +35,10 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 DISABLE_ENV = "DETENTE_NO_NUMBA"
+#: The suffix of the name under which :func:`pure_module` loads a plain-Python copy.
+PURE_SUFFIX = "_pure"
 
-_force_pure = False  # set while pure_copy() loads a module
+_load_lock = threading.Lock()
 
 
 def numba_available() -> bool:
@@ -45,14 +48,13 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def compiling() -> bool:
-    """Will :func:`jit` compile the functions of the module being loaded now?"""
-    return not _force_pure and numba_available()
+def compiling(module_name: str) -> bool:
+    """Should the kernel module called ``module_name`` be compiled (numba there, not a plain copy)?"""
+    return not module_name.endswith(PURE_SUFFIX) and numba_available()
 
 
-def jit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit(**options)`` when numba is available, else the identity."""
-    compiled = compiling()
+def jit(compiled: bool, **options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` when ``compiled``, else the identity."""
 
     def decorate(f: F) -> F:
         if not compiled:
@@ -70,22 +72,17 @@ def pure_module(name: str) -> ModuleType:
     Loaded from the module's source without importing the compiled module
     (so without importing numba); cached in ``sys.modules`` as ``name + "_pure"``.
     """
-    global _force_pure
-    pure_name = name + "_pure"
-    if pure_name in sys.modules:
+    pure_name = name + PURE_SUFFIX
+    with _load_lock:  # one copy, even when threads (the web app's) ask at once
+        if pure_name not in sys.modules:
+            found = importlib.util.find_spec(name)
+            assert found is not None and found.origin is not None
+            spec = importlib.util.spec_from_file_location(pure_name, found.origin)
+            assert spec is not None and spec.loader is not None
+            copy = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(copy)
+            sys.modules[pure_name] = copy
         return sys.modules[pure_name]
-    found = importlib.util.find_spec(name)
-    assert found is not None and found.origin is not None
-    spec = importlib.util.spec_from_file_location(pure_name, found.origin)
-    assert spec is not None and spec.loader is not None
-    copy = importlib.util.module_from_spec(spec)
-    _force_pure = True
-    try:
-        spec.loader.exec_module(copy)
-    finally:
-        _force_pure = False
-    sys.modules[pure_name] = copy
-    return copy
 
 
 def guard_cache(source_file: str, kernel: Any) -> None:
