@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import types
@@ -152,6 +153,20 @@ def test_warmup_compiles_the_one_signature_every_run_uses():
     finally:
         bdm.PURE_MAX_WORK = old
     assert [list(k.signatures) for k in kernels] == before  # nothing compiled after the warmup
+
+
+def test_detente_warmup_command(capsys):
+    from detente.cli import main
+
+    assert main(["warmup"]) == 0
+    assert "compiled the kernels of bdm into numba's cache" in capsys.readouterr().out
+
+
+def test_detente_warmup_without_numba():
+    proc = subprocess.run([sys.executable, "-m", "detente", "warmup"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DETENTE_NO_NUMBA": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "DETENTE_NO_NUMBA is set: nothing to compile" in proc.stdout
 
 
 class _FakeKernel:

@@ -219,10 +219,11 @@ def warmup() -> None:
     import time
 
     from . import models
-    from .models._jit import numba_available
+    from .models._jit import DISABLE_ENV, numba_available
 
     if not numba_available():
-        out.print("numba is not installed (the 'fast' extra): nothing to compile; the kernels run as plain Python")
+        why = f"{DISABLE_ENV} is set" if os.environ.get(DISABLE_ENV, "") not in ("", "0") else "numba is not installed (the 'fast' extra)"
+        out.print(f"{why}: nothing to compile; the kernels run as plain Python")
         return
     t0 = time.perf_counter()
     done = models.warmup()
