@@ -155,6 +155,24 @@ def test_warmup_compiles_the_one_signature_every_run_uses():
     assert [list(k.signatures) for k in kernels] == before  # nothing compiled after the warmup
 
 
+def test_after_warmup_a_fresh_process_loads_the_kernels_from_the_cache(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # a cache of its own, empty
+    env.pop("DETENTE_NO_NUMBA", None)
+    warm = subprocess.run([sys.executable, "-m", "detente", "warmup"], env=env, capture_output=True, text=True, timeout=600)
+    assert warm.returncode == 0, warm.stderr
+    assert list(tmp_path.rglob("*.nbc")) and list(tmp_path.rglob("_bdm_kernel.sha256"))
+    proc = subprocess.run([sys.executable, "-c", (
+        "import detente\n"
+        "from detente.models import bdm, _bdm_kernel as k\n"
+        "bdm.PURE_MAX_WORK = -1\n"
+        "detente.monte_carlo('korea-2019', model='bdm', draws=20, seed=0)\n"
+        "detente.forecast('korea-2019', model='bdm')\n"
+        "print(sum(k.run_rows.stats.cache_hits.values()), len(k.run_rows.stats.cache_misses))\n"
+    )], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "0"]  # loaded once from the cache, nothing compiled
+
+
 def test_detente_warmup_command(capsys):
     from detente.cli import main
 
