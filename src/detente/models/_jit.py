@@ -11,6 +11,20 @@ both on random scenarios and compares with ``==``).
 ``DETENTE_NO_NUMBA=1`` in the environment forces the pure-Python path even
 when numba is installed.
 
+A kernel module opts in with::
+
+    from ._jit import compiling, guard_cache, jit
+
+    COMPILED = compiling(__name__)
+    _jit = jit(COMPILED, cache=True, nogil=True)   # decorate every kernel function with @_jit
+    ...
+    if COMPILED:
+        guard_cache(__file__, some_kernel)          # at the end of the module
+
+and its model picks the module with ``_jit.pure_module(name)`` for small
+batches or without numba (see ``bdm._kernel``), passes arrays C-contiguous and
+writable (one numba signature), and defines ``warmup()`` for ``detente warmup``.
+
 numba keeps compiled kernels in its on-disk cache (``cache=True``: beside the
 source in ``__pycache__`` when that is writable, else in the user's cache
 folder, or in ``$NUMBA_CACHE_DIR``); ``detente warmup`` fills it once after
