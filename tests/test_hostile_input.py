@@ -211,8 +211,7 @@ def test_web_extends_gives_one_answer_whatever_the_path(target, tmp_path, secret
     os.mkfifo(secret_dir / "pipe")
     path = target if target.startswith("/") else str(secret_dir / target)
     answers = []
-    for field, payload in (("text", {"text": f"name: v\nextends: {path}\n"}),
-                           ("scenario", {"scenario": {"name": "v", "extends": path}})):
+    for payload in ({"text": f"name: v\nextends: {path}\n"}, {"scenario": {"name": "v", "extends": path}}):
         r = post(client, "/api/validate", json=payload)
         assert r.status_code == 422
         assert SECRET not in r.text

@@ -27,7 +27,6 @@ from typing import Any, Iterator
 
 from .errors import DetenteError, Problem, ScenarioError
 
-
 # ----------------------------------------------------------------------------- limits
 
 
@@ -65,7 +64,7 @@ LIMITS: dict[str, Limit] = {
 }
 
 
-_SCOPE: ContextVar[dict[str, Any] | None] = ContextVar("detente_limits", default=None)
+_SCOPE: ContextVar[dict[Any, Any] | None] = ContextVar("detente_limits", default=None)
 
 
 def limit(name: str) -> Any:
@@ -257,7 +256,7 @@ def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
         if key is not None and key in scope:
             return scope[key]
     text = decode_text(read_bytes(path, error), str(path), error)
-    if key is not None:
+    if key is not None and scope is not None:
         scope[key] = text
     return text
 

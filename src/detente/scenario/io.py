@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Iterable, Literal, cast
+from typing import Any, Iterable, Literal
 
 import yaml
 import yaml.composer
@@ -22,9 +22,21 @@ import yaml.constructor
 import yaml.reader
 import yaml.resolver
 
-from .._parse import (Refused, bounded, csv_records, csv_safe, csv_unsafe, limit, over_limit, parse_number,
-                      path_inside,
-                      read_text, short, slug, surrogate_at)
+from .._parse import (
+    Refused,
+    bounded,
+    csv_records,
+    csv_safe,
+    csv_unsafe,
+    limit,
+    over_limit,
+    parse_number,
+    path_inside,
+    read_text,
+    short,
+    slug,
+    surrogate_at,
+)
 from ..errors import Problem, ScenarioError
 
 Loc = tuple[str | None, int | None]
@@ -55,7 +67,7 @@ _INT_TAG = "tag:yaml.org,2002:int"
 try:  # libyaml's event parser (shipped in PyYAML's wheels), with PyYAML's own composer on top
     from yaml._yaml import CParser as _CParser
 
-    class _Base(yaml.composer.Composer, _CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):  # type: ignore[misc]
+    class _Base(yaml.composer.Composer, _CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
         """Events from libyaml (fast); nodes composed in Python (so that composing can be bounded)."""
 
         def __init__(self, stream: str):
@@ -68,7 +80,7 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _Base = yaml.SafeLoader  # type: ignore[misc,assignment]
 
 
-class _Loader(_Base):  # type: ignore[valid-type,misc]
+class _Loader(_Base):
     """A safe YAML loader without YAML 1.1's yes/no/on/off booleans (``NO`` is Norway), within bounds.
 
     Composing counts nesting depth (``max_depth``), values (``max_nodes``) and
@@ -88,19 +100,24 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]
         self.max_int_digits = limit("max_int_digits")
         self.max_field_chars = limit("max_field_chars")
 
+    def _event_line(self) -> int | None:
+        ev = self.peek_event()
+        mark = getattr(ev, "start_mark", None)
+        return None if mark is None else mark.line + 1
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > self.max_aliases:
-                raise Refused(self.peek_event().start_mark.line + 1, "", over_limit("max_aliases"))
+                raise Refused(self._event_line(), "", over_limit("max_aliases"))
         else:
             self.nodes += 1
             if self.nodes > self.max_nodes:
-                raise Refused(self.peek_event().start_mark.line + 1, "", over_limit("max_nodes"))
+                raise Refused(self._event_line(), "", over_limit("max_nodes"))
         self.depth += 1
         try:
             if self.depth > self.max_depth:
-                raise Refused(self.peek_event().start_mark.line + 1, "", over_limit("max_depth", "nested too deeply"))
+                raise Refused(self._event_line(), "", over_limit("max_depth", "nested too deeply"))
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -474,7 +491,8 @@ def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, 
     ships = _shipped_names()
     stems = ", ".join(sorted({p.stem for p in ships.values()}))
     if not isinstance(ref, str) or not ref.strip():
-        raise ScenarioError([Problem(file, line, "extends", f"must name a base scenario: a shipped one ({stems}) or a file beside this one")])
+        raise ScenarioError([Problem(file, line, "extends",
+                                     f"must name a base scenario: a shipped one ({stems}) or a file beside this one")])
     if sandbox == "shipped" or path is None:
         if ref in ships:
             return ships[ref], "files"  # a shipped file may extend the files beside it, in the shipped folder

@@ -367,7 +367,8 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
                 raise ValueError
             model["seed"] = seed
         except ValueError:
-            problems.append(Problem(file, seed_el.line, "prngSeed", f"expected a whole number 0 <= seed < 2^64, got {short(_txt(seed_el))}"))
+            problems.append(Problem(file, seed_el.line, "prngSeed",
+                                    f"expected a whole number 0 <= seed < 2^64, got {short(_txt(seed_el))}"))
     mp = root.find("ModelParameters")
     if mp is not None:
         for el in mp.children:

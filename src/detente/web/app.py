@@ -195,7 +195,8 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     if inp.name is not None:
         names = {p.stem for p in shipped()}
         if inp.name not in names:
-            raise DetenteError([Problem(None, None, "name", f"no shipped scenario {short(inp.name)}; available: {', '.join(sorted(names))}")])
+            raise DetenteError([Problem(None, None, "name",
+                                        f"no shipped scenario {short(inp.name)}; available: {', '.join(sorted(names))}")])
         path = resolve_path(inp.name)
         return load(path), None
     if inp.scenario is not None:
