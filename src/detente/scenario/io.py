@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._parse import bounded
+from ..errors import Problem, ScenarioError
 from .documents import read_document
 from .nodes import Loc, Node, NodeList, checked_node
 from .registry import resolve_path, shipped, shipped_dir
@@ -53,10 +54,19 @@ def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files"):
         With every problem found, each naming file, line, field and reason.
     """
     if isinstance(source, Scenario):
-        return source
+        return source if source.validated else _revalidated(source)
     if isinstance(source, dict):
         raw = source if isinstance(source, Node) else checked_node(source, None)
         return validate(resolve_extends(raw, None, sandbox="shipped"), None)
     path = resolve_path(source)
     raw = read_raw(path, sandbox=sandbox)
     return validate(raw, str(path), source_file=str(path), **({"name": name} if name else {}))
+
+
+def _revalidated(s: Scenario) -> Scenario:
+    """A scenario that skipped validation (``model_copy``, ``model_construct``), validated whole."""
+    try:
+        raw = s.model_dump(warnings=False)
+    except Exception as e:  # a value built without validation may hold anything
+        raise ScenarioError([Problem(None, None, "", f"not a valid scenario value: {e}")]) from None
+    return validate(checked_node(raw, None), None, source_file=s.source_file)

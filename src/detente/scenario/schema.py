@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -615,13 +616,24 @@ class ModelChoice(_Strict):
         return v
 
 
+#: Every Scenario that went through validation, by id (a value built by ``model_copy`` or
+#: ``model_construct`` skipped it, and :func:`detente.load` validates such a value again).
+_VALIDATED: weakref.WeakValueDictionary[int, "Scenario"] = weakref.WeakValueDictionary()
+
+
 class Scenario(_Strict):
     """A negotiation, fully described and validated.
 
     Build one with :func:`detente.load` (from a file or a dict). Salience
     values are kept on the file's scale (``salience_scale``: 100 or 1) and
     divided at :meth:`to_inputs`.
+
+    Frozen, and validated whole on every construction: ``Scenario(...)``,
+    ``Scenario.model_validate`` (also of a Scenario, which is validated again),
+    :func:`detente.load` and :meth:`with_changes` run the same rules.
     """
+
+    model_config = ConfigDict(revalidate_instances="always")
 
     name: str
     description: str = ""
@@ -652,7 +664,13 @@ class Scenario(_Strict):
         found += event_relations(list(enumerate(self.events)), issues, actors, self.salience_scale, self.calendar is not None)
         if found:
             raise relation_error("Scenario", found)
+        _VALIDATED[id(self)] = self
         return self
+
+    @property
+    def validated(self) -> bool:
+        """Whether this very value went through validation (not built by ``model_copy`` or ``model_construct``)."""
+        return _VALIDATED.get(id(self)) is self
 
     def with_changes(self, **update: Any) -> "Scenario":
         """A new scenario with the given fields replaced, validated like any other.
