@@ -83,5 +83,11 @@ def dump_csv(s: Scenario) -> str:
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     for row in _csv_rows(s):
-        w.writerow({k: (f"{v:.15g}" if isinstance(v, float) else csv_safe(v)) for k, v in row.items()})
+        w.writerow({k: (_number(v) if isinstance(v, float) else csv_safe(v)) for k, v in row.items()})
     return buf.getvalue()
+
+
+def _number(x: float) -> str:
+    """A float in its short form (``40``, ``0.3``) when that reads back exactly, else in full."""
+    text = f"{x:.15g}"
+    return text if float(text) == x else repr(x)
