@@ -34,139 +34,169 @@ def read_csv_table(path: Path, text: str) -> Node:
     the range of its positions.
     """
     file = str(path)
-    problems: list[Problem] = []
     rows = [(ln, r) for ln, r in csv_records(text, file) if any(c.strip() for c in r)]
     if not rows:
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
-    hline, header = rows[0]
-    cols = [c.strip().lower() for c in header]
-    unknown = [c for c in cols if c and c not in _TRUE_COLS]
-    if unknown:
-        problems.append(Problem(file, hline, unknown[0], f"unknown column {unknown[0]!r}; known: {', '.join(sorted(_TRUE_COLS))}"))
-    sal_col = "salience_0_1" if "salience_0_1" in cols else "salience"
-    for need in ("actor", "capability", "position", sal_col):
-        if need not in cols:
-            problems.append(Problem(file, hline, need, f"missing column {need!r}"))
-    if problems:
-        raise ScenarioError(problems)
-    one_issue = "issue" not in cols
-    data_rows = rows[1:]
-    if not data_rows:
-        raise ScenarioError([Problem(file, hline, "", "the table has a header but no rows")])
+    table = _Table(path, *rows[0])
+    if len(rows) == 1:
+        raise ScenarioError([Problem(file, rows[0][0], "", "the table has a header but no rows")])
+    for line, raw in rows[1:]:
+        table.add_row(line, raw)
+    if table.problems:
+        raise ScenarioError(table.problems)
+    return table.scenario()
 
-    scen = Node(origin=(file, 1))
-    scen["name"] = path.stem
-    scen.locs["name"] = (file, 1)
-    scen["salience_scale"] = 1 if sal_col == "salience_0_1" else 100
-    issues: dict[str, Node] = {}
-    actors: dict[str, Node] = {}
-    issue_positions: dict[str, list[float]] = {}
-    explicit_scale: set[str] = set()
 
-    for line, raw in data_rows:
+class _Table:
+    """A stakeholder table being read: its header, then row by row into located issue and actor nodes."""
+
+    def __init__(self, path: Path, hline: int, header: list[str]):
+        self.path, self.file = path, str(path)
+        self.problems: list[Problem] = []
+        self.cols = [c.strip().lower() for c in header]
+        self.sal_col = "salience_0_1" if "salience_0_1" in self.cols else "salience"
+        self._check_header(hline)
+        self.one_issue = "issue" not in self.cols
+        self.issues: dict[str, Node] = {}
+        self.actors: dict[str, Node] = {}
+        self.positions: dict[str, list[float]] = {}  # by issue, for a scale not given
+        self.explicit_scale: set[str] = set()
+
+    def _check_header(self, hline: int) -> None:
+        unknown = [c for c in self.cols if c and c not in _TRUE_COLS]
+        if unknown:
+            self.problems.append(Problem(self.file, hline, unknown[0],
+                                         f"unknown column {unknown[0]!r}; known: {', '.join(sorted(_TRUE_COLS))}"))
+        for need in ("actor", "capability", "position", self.sal_col):
+            if need not in self.cols:
+                self.problems.append(Problem(self.file, hline, need, f"missing column {need!r}"))
+        if self.problems:
+            raise ScenarioError(self.problems)
+
+    # -- one row ---------------------------------------------------------------------
+    def add_row(self, line: int, raw: list[str]) -> None:
+        """One actor x issue row: the issue and actor it names (created on first sight), then the stance."""
+        cols = self.cols
         if len(raw) > len(cols) and any(c.strip() for c in raw[len(cols):]):
-            problems.append(Problem(file, line, "", f"row has {len(raw)} fields, the header has {len(cols)}"))
-            continue
+            self.problems.append(Problem(self.file, line, "", f"row has {len(raw)} fields, the header has {len(cols)}"))
+            return
         row = {c: (csv_unsafe(raw[i]) if i < len(raw) else "") for i, c in enumerate(cols) if c}
         akey_text = row.get("actor", "").strip()
         if not akey_text:
-            problems.append(Problem(file, line, "actor", "empty actor"))
-            continue
-        akey = slug(akey_text)
-        ikey_text = path.stem if one_issue else row.get("issue", "").strip()
+            self.problems.append(Problem(self.file, line, "actor", "empty actor"))
+            return
+        ikey_text = self.path.stem if self.one_issue else row.get("issue", "").strip()
         if not ikey_text:
-            problems.append(Problem(file, line, "issue", "empty issue"))
-            continue
+            self.problems.append(Problem(self.file, line, "issue", "empty issue"))
+            return
         ikey = slug(ikey_text)
+        self._issue(line, row, ikey, ikey_text)
+        actor = self._actor(line, row, slug(akey_text), akey_text)
+        self._stance(line, row, actor, ikey, akey_text, ikey_text)
 
-        def val(name: str, base_field: str) -> Any:
-            v = parse_number(row.get(name), file, line, name, problems)
-            lo = parse_number(row.get(f"{base_field}_low"), file, line, f"{base_field}_low", problems, missing=None)
-            hi = parse_number(row.get(f"{base_field}_high"), file, line, f"{base_field}_high", problems, missing=None)
-            why = row.get(f"{base_field}_why", "").strip()
-            src = row.get(f"{base_field}_source", "").strip()
-            if v is None:
-                return None
-            if lo is None and hi is None and not why and not src:
-                return v
-            out = Node({"value": v}, origin=(file, line))
-            if lo is not None:
-                out["low"] = lo
-            if hi is not None:
-                out["high"] = hi
-            if why:
-                out["why"] = why
-            if src:
-                out["source"] = src
-            for k in out:
-                out.locs[k] = (file, line)
-            return out
+    def _number(self, row: dict[str, str], line: int, col: str, missing: str | None = None) -> float | None:
+        return parse_number(row.get(col, ""), self.file, line, col, self.problems, missing=missing)
 
-        if ikey not in issues:
+    def _value(self, row: dict[str, str], line: int, col: str, base: str) -> Any:
+        """A value cell with its optional ``*_low``, ``*_high``, ``*_why``, ``*_source`` cells."""
+        v = parse_number(row.get(col), self.file, line, col, self.problems)
+        lo = self._number(row, line, f"{base}_low")
+        hi = self._number(row, line, f"{base}_high")
+        why = row.get(f"{base}_why", "").strip()
+        src = row.get(f"{base}_source", "").strip()
+        if v is None:
+            return None
+        if lo is None and hi is None and not why and not src:
+            return v
+        out = Node({"value": v}, origin=(self.file, line))
+        for k, x in (("low", lo), ("high", hi), ("why", why), ("source", src)):
+            if x is not None and x != "":
+                out[k] = x
+        out.locs = {k: (self.file, line) for k in out}
+        return out
+
+    def _issue(self, line: int, row: dict[str, str], ikey: str, ikey_text: str) -> None:
+        """The row's issue (created on first sight), with the scale and status quo the row gives."""
+        file = self.file
+        if ikey not in self.issues:
             node = Node({"key": ikey, "name": row.get("issue_name", "").strip() or ikey_text}, origin=(file, line))
             node.locs.update({"key": (file, line), "name": (file, line)})
-            issues[ikey] = node
-            issue_positions[ikey] = []
-        inode = issues[ikey]
-        lo = parse_number(row.get("scale_low", ""), file, line, "scale_low", problems, missing=None)
-        hi = parse_number(row.get("scale_high", ""), file, line, "scale_high", problems, missing=None)
+            self.issues[ikey] = node
+            self.positions[ikey] = []
+        inode = self.issues[ikey]
+        lo = self._number(row, line, "scale_low")
+        hi = self._number(row, line, "scale_high")
         if lo is not None and hi is not None:
-            if ikey in explicit_scale and list(inode["scale"]) != [lo, hi]:
-                problems.append(Problem(file, line, "scale_low", f"issue {ikey_text!r} has a different scale on an earlier row"))
+            if ikey in self.explicit_scale and list(inode["scale"]) != [lo, hi]:
+                self.problems.append(Problem(file, line, "scale_low", f"issue {ikey_text!r} has a different scale on an earlier row"))
             inode["scale"] = [lo, hi]
             inode.locs["scale"] = (file, line)
-            explicit_scale.add(ikey)
-        sq = parse_number(row.get("status_quo", ""), file, line, "status_quo", problems, missing=None)
+            self.explicit_scale.add(ikey)
+        sq = self._number(row, line, "status_quo")
         if sq is not None:
             inode["status_quo"] = sq
             inode.locs["status_quo"] = (file, line)
 
-        cap = val("capability", "capability")
-        if akey not in actors:
-            a = Node({"key": akey, "name": row.get("actor_name", "").strip() or akey_text}, origin=(file, line))
-            a.locs.update({"key": (file, line), "name": (file, line)})
-            for opt in ("group", "color", "notes"):
-                if row.get(opt, "").strip():
-                    a[opt] = row[opt].strip()
-                    a.locs[opt] = (file, line)
-            a["capability"] = cap
-            a.locs["capability"] = (file, line)
-            a["positions"] = Node(origin=(file, line))
-            a["salience"] = Node(origin=(file, line))
-            actors[akey] = a
-        else:
-            a = actors[akey]
+    def _actor(self, line: int, row: dict[str, str], akey: str, akey_text: str) -> Node:
+        """The row's actor (created on first sight); a later row must repeat its capability."""
+        file = self.file
+        cap = self._value(row, line, "capability", "capability")
+        if akey in self.actors:
+            a = self.actors[akey]
             prev = a["capability"]
             pv = prev["value"] if isinstance(prev, dict) else prev
             cv = cap["value"] if isinstance(cap, dict) else cap
             if cv is not None and pv is not None and cv != pv:
-                problems.append(
-                    Problem(file, line, "capability", f"actor {akey_text!r} has capability {pv:g} on an earlier row and {cv:g} here")
-                )
-        if ikey in a["positions"]:
-            problems.append(Problem(file, line, "actor", f"duplicate row for actor {akey_text!r} on issue {ikey_text!r}"))
-            continue
-        pos = val("position", "position")
-        sal = val(sal_col, "salience")
-        a["positions"][ikey] = pos
-        a["positions"].locs[ikey] = (file, line)
-        a["salience"][ikey] = sal
-        a["salience"].locs[ikey] = (file, line)
-        if pos is not None:
-            issue_positions[ikey].append(pos["value"] if isinstance(pos, dict) else pos)
+                self.problems.append(Problem(
+                    file, line, "capability", f"actor {akey_text!r} has capability {pv:g} on an earlier row and {cv:g} here"))
+            return a
+        a = Node({"key": akey, "name": row.get("actor_name", "").strip() or akey_text}, origin=(file, line))
+        a.locs.update({"key": (file, line), "name": (file, line)})
+        for opt in ("group", "color", "notes"):
+            if row.get(opt, "").strip():
+                a[opt] = row[opt].strip()
+                a.locs[opt] = (file, line)
+        a["capability"] = cap
+        a.locs["capability"] = (file, line)
+        a["positions"] = Node(origin=(file, line))
+        a["salience"] = Node(origin=(file, line))
+        self.actors[akey] = a
+        return a
 
-    if problems:
-        raise ScenarioError(problems)
-    for ikey, inode in issues.items():
-        if "scale" not in inode:
-            xs = issue_positions[ikey]
-            lo, hi = (min(xs), max(xs)) if xs else (0.0, 100.0)
-            if lo == hi:
-                lo, hi = (0.0, 100.0) if 0 <= lo <= 100 else (lo - 1, hi + 1)
-            inode["scale"] = [lo, hi]
-            inode.locs["scale"] = inode.origin
-    scen["issues"] = NodeList(issues.values(), origin=(file, 1))
-    scen["issues"].locs = {i: n.origin for i, n in enumerate(issues.values())}
-    scen["actors"] = NodeList(actors.values(), origin=(file, 1))
-    scen["actors"].locs = {i: n.origin for i, n in enumerate(actors.values())}
-    return scen
+    def _stance(self, line: int, row: dict[str, str], a: Node, ikey: str, akey_text: str, ikey_text: str) -> None:
+        """The actor's position and salience on the row's issue (one row per actor and issue)."""
+        if ikey in a["positions"]:
+            self.problems.append(Problem(self.file, line, "actor", f"duplicate row for actor {akey_text!r} on issue {ikey_text!r}"))
+            return
+        pos = self._value(row, line, "position", "position")
+        sal = self._value(row, line, self.sal_col, "salience")
+        for name, v in (("positions", pos), ("salience", sal)):
+            a[name][ikey] = v
+            a[name].locs[ikey] = (self.file, line)
+        if pos is not None:
+            self.positions[ikey].append(pos["value"] if isinstance(pos, dict) else pos)
+
+    # -- the whole -------------------------------------------------------------------
+    def scenario(self) -> Node:
+        """The raw scenario: issues without a scale given span their positions."""
+        file = self.file
+        scen = Node(origin=(file, 1))
+        scen["name"] = self.path.stem
+        scen.locs["name"] = (file, 1)
+        scen["salience_scale"] = 1 if self.sal_col == "salience_0_1" else 100
+        for ikey, inode in self.issues.items():
+            if "scale" not in inode:
+                inode["scale"] = list(_scale_of(self.positions[ikey]))
+                inode.locs["scale"] = inode.origin
+        for name, nodes in (("issues", self.issues), ("actors", self.actors)):
+            scen[name] = NodeList(nodes.values(), origin=(file, 1))
+            scen[name].locs = {i: n.origin for i, n in enumerate(nodes.values())}
+        return scen
+
+
+def _scale_of(xs: list[float]) -> tuple[float, float]:
+    """The scale of an issue given none: the range of its positions (0-100 when that is one point inside it)."""
+    lo, hi = (min(xs), max(xs)) if xs else (0.0, 100.0)
+    if lo == hi:
+        lo, hi = (0.0, 100.0) if 0 <= lo <= 100 else (lo - 1, hi + 1)
+    return lo, hi
