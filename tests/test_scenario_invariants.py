@@ -12,6 +12,7 @@ import copy
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -253,3 +254,16 @@ def test_any_valid_scenario_survives_csv(s):
 def test_any_valid_scenario_survives_dict(s):
     assert detente.load(s.to_dict()).model_dump() == s.model_dump()
     assert Scenario.model_validate(s.model_dump()) == s
+
+
+def test_input_scale_goes_from_file_to_model():
+    from detente.analysis._draws import all_inputs, set_input
+
+    s = detente.load(BASE)  # salience_scale 100: a salience of 80 in the file is 0.8 for a model
+    sal = next(x for x in all_inputs(s) if x.kind == "salience")
+    cap = next(x for x in all_inputs(s) if x.kind == "capability")
+    assert sal.to_model_scale(np.array([80.0]), s).tolist() == [0.8]
+    assert cap.to_model_scale(np.array([3.0]), s).tolist() == [3.0]
+    inputs = s.to_inputs()
+    set_input(inputs, s, sal, np.array([40.0]))
+    assert inputs.salience[0, sal.actor, sal.issue] == 0.4
