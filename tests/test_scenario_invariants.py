@@ -229,24 +229,24 @@ def scenarios(draw, csv: bool = False) -> Scenario:
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+def reloaded(text: str, name: str) -> Scenario:
+    """``text`` written to a file ``name`` and loaded back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / name
+        p.write_text(text, encoding="utf-8")
+        return detente.load(p)
+
+
 @SETTINGS
 @given(scenarios())
 def test_any_valid_scenario_survives_yaml(s):
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / "t.yaml"
-        p.write_text(dump_yaml(s), encoding="utf-8")
-        back = detente.load(p)
-    assert back.model_dump() == s.model_dump()
+    assert reloaded(dump_yaml(s), "t.yaml").model_dump() == s.model_dump()
 
 
 @SETTINGS
 @given(scenarios(csv=True))
 def test_any_valid_scenario_survives_csv(s):
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / "t.csv"
-        p.write_text(dump_csv(s), encoding="utf-8")
-        back = detente.load(p)
-    assert back.model_dump() == s.model_dump()
+    assert reloaded(dump_csv(s), "t.csv").model_dump() == s.model_dump()
 
 
 @SETTINGS
