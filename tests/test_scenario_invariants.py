@@ -80,7 +80,15 @@ def test_frozen_everywhere():
         s.actors[0].capability.value = -5  # type: ignore[misc]
     with pytest.raises(ValidationError, match="frozen"):
         s.issues[0].scale = (0, 1)  # type: ignore[misc]
-    assert s.actors[0].capability.value == 3
+    # the lists and mappings it holds do not change in place either
+    for change in (lambda: s.actors.append(s.actors[0]), lambda: s.issues.pop(), lambda: s.actors.sort(key=str),
+                   lambda: s.actors[0].positions.__setitem__("tax", Value(value=99)),
+                   lambda: s.actors[0].salience.update({"tax": Value(value=500)}), lambda: s.events.clear()):
+        with pytest.raises(TypeError, match="frozen"):
+            change()
+    assert s.actors[0].capability.value == 3 and s.actors[0].positions["tax"].value == 10
+    assert len(s.actors) == 2 and len(s.issues) == 2
+    assert copy.deepcopy(s) == s and s.model_copy(deep=True) == s
 
 
 def test_same_problems_from_dict_yaml_and_csv(tmp_path):

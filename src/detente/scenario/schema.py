@@ -18,7 +18,7 @@ import math
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -26,6 +26,42 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from .._parse import check_magnitude, limit, over_limit
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+
+
+_FROZEN = "a scenario is frozen: build a changed one with Scenario.with_changes(...)"
+
+
+class FrozenList(list):
+    """A list that cannot change in place: the lists of a scenario (its issues, actors, events...)."""
+
+    def _refuse(self, *a: Any, **kw: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:  # copy, deepcopy, pickle
+        return (FrozenList, (list(self),))
+
+
+class FrozenDict(dict):
+    """A dict that cannot change in place: the mappings of a scenario (positions, saliences, labels...)."""
+
+    def _refuse(self, *a: Any, **kw: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
+
+    def __reduce__(self) -> Any:  # copy, deepcopy, pickle
+        return (FrozenDict, (dict(self),))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+#: A list and a dict as a scenario holds them: validated like ``list``/``dict``, then frozen.
+Frozen = Annotated[list[_V], AfterValidator(FrozenList)]
+FrozenMap = Annotated[dict[_K, _V], AfterValidator(FrozenDict)]
 
 
 class _Strict(BaseModel):
@@ -196,9 +232,9 @@ class Issue(_NamedByKey):
     name: str = ""
     description: str | None = None
     scale: tuple[float, float] = (0.0, 100.0)
-    labels: dict[float, str] = Field(default_factory=dict)
+    labels: FrozenMap[float, str] = Field(default_factory=FrozenDict)
     status_quo: float | None = None
-    thresholds: list[Threshold] = Field(default_factory=list)
+    thresholds: Frozen[Threshold] = Field(default_factory=FrozenList)
 
     @field_validator("scale")
     @classmethod
@@ -255,8 +291,8 @@ class Actor(_NamedByKey):
     group: str | None = None
     color: str | None = None
     notes: str | None = None
-    positions: dict[str, Value] = Field(default_factory=dict)
-    salience: dict[str, Value] = Field(default_factory=dict)
+    positions: FrozenMap[str, Value] = Field(default_factory=FrozenDict)
+    salience: FrozenMap[str, Value] = Field(default_factory=FrozenDict)
 
     @field_validator("color")
     @classmethod
@@ -270,8 +306,8 @@ class Changes(_Strict):
     """What an event changes (only the fields given change)."""
 
     capability: float | None = None
-    positions: dict[str, float] = Field(default_factory=dict)
-    salience: dict[str, float] = Field(default_factory=dict)
+    positions: FrozenMap[str, float] = Field(default_factory=FrozenDict)
+    salience: FrozenMap[str, float] = Field(default_factory=FrozenDict)
 
     @field_validator("capability")
     @classmethod
@@ -603,7 +639,7 @@ class ModelChoice(_Strict):
     """The model a scenario recommends, with its parameters and seed."""
 
     name: str = "compromise"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: FrozenMap[str, Any] = Field(default_factory=FrozenDict)
     seed: int | None = Field(default=None, ge=0, lt=2**64)
 
     @field_validator("params")
@@ -638,13 +674,13 @@ class Scenario(_Strict):
     name: str
     description: str = ""
     date: _dt.date | None = None
-    sources: list[str] = Field(default_factory=list)
+    sources: Frozen[str] = Field(default_factory=FrozenList)
     calendar: Calendar | None = None
     rounds: Rounds | None = Field(default=None, description="Horizon: how many rounds to simulate.")
     salience_scale: Literal[1, 100] = 100
-    issues: list[Issue]
-    actors: list[Actor]
-    events: list[Event] = Field(default_factory=list)
+    issues: Frozen[Issue]
+    actors: Frozen[Actor]
+    events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
     source_file: str | None = Field(default=None, exclude=True)
 
