@@ -1,9 +1,13 @@
 """Validate a raw scenario, reporting every problem at once.
 
-Each issue, actor and event is validated on its own, so one broken actor does
-not hide the problems of the next; then the checks that relate parts of the
-scenario run over everything that validated. Each problem names the file, the
-line (when the input came from a file), the field and the reason.
+The rules are the schema's (:mod:`detente.scenario.schema`): this module adds
+none. Each issue, actor and event is validated on its own, so one broken actor
+does not hide the problems of the next; then the schema's rules across parts
+run over everything that validated, and the whole is built as a
+:class:`Scenario` (which runs them once more). Each problem's path is mapped
+back to the file and line it came from (the readers' located nodes), so that it
+names the file, the line (when the input came from a file), the field and the
+reason.
 """
 
 from __future__ import annotations
