@@ -275,3 +275,23 @@ def test_input_scale_goes_from_file_to_model():
     inputs = s.to_inputs()
     set_input(inputs, s, sal, np.array([40.0]))
     assert inputs.salience[0, sal.actor, sal.issue] == 0.4
+
+
+def test_scenario_modules_import_without_cycles():
+    """The schema imports no reader; no cycle among the scenario modules' imports."""
+    import ast
+
+    def relative_imports(nodes) -> set[str]:
+        return {n.module or "" for n in nodes if isinstance(n, ast.ImportFrom) and n.level == 1}
+
+    folder = Path(detente.__file__).parent / "scenario"
+    trees = {f.stem: ast.parse(f.read_text(encoding="utf-8")) for f in folder.glob("*.py")}
+    # anywhere in the schema, even inside a method: only the array conversion and the writers
+    assert relative_imports(ast.walk(trees["schema"])) <= {"arrays", "writers"}
+    assert "io" not in relative_imports(ast.walk(trees["validate"]))
+    graph = {m: relative_imports(t.body) for m, t in trees.items()}  # at import time
+
+    def reaches(a: str, b: str, seen: frozenset = frozenset()) -> bool:
+        return any(d == b or (d not in seen and reaches(d, b, seen | {d})) for d in graph.get(a, ()))
+
+    assert [m for m in graph if reaches(m, m)] == []
