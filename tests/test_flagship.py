@@ -74,6 +74,7 @@ class _Drift:
 
     NAME = "drift"
     SUMMARY = CITATION = "test"
+    DYNAMIC = True
 
     class Params(ModelParams):
         rounds: int = 5
@@ -90,7 +91,8 @@ class _Drift:
                 x = np.where(inputs.active[:, :, None], x + 0.5 * (m[:, None] - x), x)
                 hist.append(x.copy())
         B = x.shape[0]
-        return Trajectory(np.stack(hist, 1), np.stack(fc, 1), np.full(B, params.rounds))
+        return Trajectory(np.stack(hist, 1), np.stack(fc, 1), np.full(B, params.rounds),
+                          extras={"active": Trajectory.active_rounds(inputs, params.rounds)})
 
 
 @pytest.fixture
@@ -98,7 +100,7 @@ def drift(monkeypatch):
     import sys
 
     mod = type(sys)("detente_test_drift")
-    for k in ("NAME", "SUMMARY", "CITATION", "Params", "run"):
+    for k in ("NAME", "SUMMARY", "CITATION", "DYNAMIC", "Params", "run"):
         setattr(mod, k, getattr(_Drift, k))
     sys.modules["detente_test_drift"] = mod
     models.register("drift", "detente_test_drift")

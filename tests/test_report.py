@@ -58,7 +58,8 @@ def test_png_images_written(report_html):
 
 def test_static_model_report_and_bad_input(tmp_path):
     html = build_report("korea-2019", "compromise")
-    assert "BDM quadrant map" in html and "bdm model only" in html
+    # compromise has no perspective hook: the section says so and names the models that have one
+    assert "Perspective map: compromise does not describe how each actor sees its rivals; bdm does" in html
     code = main(["report", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "r.html")])
     assert code == 2 and not (tmp_path / "r.html").exists()
 

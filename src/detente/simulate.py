@@ -1,8 +1,8 @@
 """Run any model over a scenario's timeline: rounds, events and deadlines.
 
 This is the only place that knows about events; models only ever see
-:class:`~detente.models.base.Inputs`. A model with rounds (its ``Params`` has a
-``rounds`` field) is run in segments between event rounds: the positions it
+:class:`~detente.models.base.Inputs`. A model that plays rounds (``DYNAMIC``,
+see :mod:`detente.models.base`) is run in segments between event rounds: the positions it
 reaches become the next segment's starting positions, and the events in
 between change capabilities, positions, saliences or who takes part. A model
 without rounds sees the scenario as it stands once every event within the
@@ -34,8 +34,8 @@ def most_likely(scenario: Scenario, batch: int = 1) -> np.ndarray:
 
 
 def is_dynamic(model: Any) -> bool:
-    """True for a model that plays rounds (its Params has a ``rounds`` field)."""
-    return "rounds" in model.Params.model_fields
+    """True for a model that plays rounds (its ``DYNAMIC`` flag)."""
+    return bool(model.DYNAMIC)
 
 
 def horizon(scenario: Scenario, model: Any, params: ModelParams, explicit: set[str] | None = None) -> int:
@@ -115,7 +115,8 @@ def simulate(
     -------
     Trajectory
         The whole history; ``info["events_happened"]`` (B, E),
-        ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n).
+        ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n),
+        who takes part in each round (the segments' concatenated).
     """
     model = models.get(model_name)
     inp = scenario.to_inputs() if inputs is None else inputs
@@ -144,7 +145,6 @@ def simulate(
         inp = replace(inp, span=_span(inp))
     boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
     pieces: list[Trajectory] = []
-    actives: list[np.ndarray] = []
     D = inp.shape[2]
     idle = np.zeros((B, D), dtype=bool)
     past: np.ndarray | None = None
@@ -160,7 +160,6 @@ def simulate(
             # or cycled) when no event since has changed anything.
             _freeze(tr, ~alive[:, None] | idle)
             pieces.append(tr)
-            actives.append(np.repeat(inp.active[:, None], k + 1, axis=1))
             inp = replace(inp, position=tr.position[:, -1].copy())
             # every state before the next segment's start, for models that detect repeats
             seen = tr.position[:, :-1]
@@ -179,7 +178,6 @@ def simulate(
         if past is not None and changed.any():
             past[changed] = np.nan  # earlier states no longer describe the same bargaining
     out = _concat(pieces)
-    out.extras["active"] = np.concatenate([actives[0]] + [a[:, 1:] for a in actives[1:]], axis=1)
     # A model that stopped early (converged) in the last segment: drop the padding after it.
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
     played = int(last_start + pieces[-1].rounds.max(initial=0))
@@ -200,22 +198,24 @@ def _stopped(tr: Trajectory, k: int, D: int) -> np.ndarray:
 def _freeze(tr: Trajectory, mask: np.ndarray) -> None:
     """Hold the start state of a segment where ``mask`` (B, D) is true (in place).
 
-    Whole draws (every issue masked) count no rounds and lose their model extras; a
-    frozen issue of a draw that goes on keeps its start positions and forecast.
+    A frozen issue of a draw that goes on keeps its start positions and
+    forecast, and counts no rounds in ``info["issue_rounds"]``. A whole frozen
+    draw (every issue masked) counts no rounds and repeats the segment's
+    start in every per-round array, the model's extras included.
     """
     if not mask.any():
         return
     b, d = np.nonzero(mask)
     tr.position[b, :, :, d] = tr.position[b, :1, :, d]
     tr.forecast[b, :, d] = tr.forecast[b, :1, d]
+    per_issue = tr.info.get("issue_rounds")
+    if per_issue is not None and np.shape(per_issue) == mask.shape:
+        per_issue[mask] = 0
     whole = mask.all(axis=1)
     if whole.any():
         tr.rounds[whole] = 0
         for v in tr.extras.values():
-            if np.issubdtype(v.dtype, np.floating):
-                v[whole, 1:] = np.nan
-            else:
-                v[whole, 1:] = 0
+            v[whole, 1:] = v[whole, :1]
 
 
 def _changed(a: Inputs, b: Inputs) -> np.ndarray:
@@ -237,16 +237,19 @@ def _span(inp: Inputs) -> np.ndarray:
 
 
 def _concat(pieces: list[Trajectory]) -> Trajectory:
+    """The segments of a run as one trajectory (each segment's round 0 is the previous one's last round).
+
+    ``info`` describes the end of the run: the last segment's, except
+    ``issue_rounds``, which counts the rounds of every segment.
+    """
     first = pieces[0]
     if len(pieces) == 1:
         return first
     cat = lambda arrs: np.concatenate([arrs[0]] + [a[:, 1:] for a in arrs[1:]], axis=1)  # noqa: E731
-    extras = {}
-    for name in first.extras:
-        extras[name] = cat([p.extras[name] for p in pieces])
-    info: dict[str, np.ndarray] = {}
-    for name in pieces[-1].info:
-        info[name] = pieces[-1].info[name]
+    extras = {name: cat([p.extras[name] for p in pieces]) for name in first.extras}
+    info = dict(pieces[-1].info)
+    if "issue_rounds" in info:
+        info["issue_rounds"] = sum(np.asarray(p.info["issue_rounds"]) for p in pieces)
     return Trajectory(
         cat([p.position for p in pieces]),
         cat([p.forecast for p in pieces]),
@@ -271,7 +274,6 @@ def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: I
             continue
         inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
     tr = model.run(inp, params)
-    tr.extras["active"] = np.repeat(inp.active[:, None], tr.position.shape[1], axis=1)
     tr.info["events_happened"] = hap
     tr.info["ended_round"] = ended
     return tr

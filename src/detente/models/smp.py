@@ -56,6 +56,11 @@ CITATION = (
     "'Non-spatial Probabilistic Condorcet Election Methodology', arXiv."
 )
 
+#: The model plays turns of challenges and bargains (``Params.rounds``).
+DYNAMIC = True
+#: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
+CONFORMANCE_PARAMS = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
+
 #: Elements of one (Bc, n, n) array per batch chunk.
 CHUNK = 1 << 20
 
@@ -387,8 +392,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         (n), ``bargain_initiator``/``bargain_receiver`` (n, D; positions of the
         bargain initiated by each actor), ``choice`` (n; the initiator whose
         bargain each actor adopted, -1 for its status quo), ``change`` (the
-        turn's fractional movement). ``info``: ``turns``, ``capability``,
-        ``active``, ``salience_rescaled``.
+        turn's fractional movement), ``active``. ``info``: ``turns``,
+        ``capability``, ``salience_rescaled``.
     """
     cfg = _Cfg(params)
     B, n, D = inputs.shape
@@ -456,23 +461,51 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "bargain_receiver": scale(out["bR"]),
         "choice": out["choice"],
         "change": out["change"],
+        "active": Trajectory.active_rounds(inputs, position.shape[1] - 1),
     }
-    info = {"turns": rounds.copy(), "capability": cap.copy(), "active": act.copy(), "salience_rescaled": rescaled}
+    info = {"turns": rounds.copy(), "capability": cap.copy(), "salience_rescaled": rescaled}
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
 
 
 # ----------------------------------------------------------------------------- reporting
 
 
+def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
+    """The moves of turn ``t`` of draw ``b``: each actor that moved to its side of a bargain.
+
+    One :data:`~detente.models.base.Move` of kind ``"bargain"`` per issue on
+    which the actor's position changed; the ``counterpart`` is the other party
+    of the bargain it adopted.
+    """
+    if t == 0:
+        return []
+    ex = traj.extras
+    choice, target = ex["choice"][b, t], ex["target"][b, t]
+    before, after = traj.position[b, t - 1], traj.position[b, t]
+    out = []
+    for i, actor in enumerate(actors):
+        m = int(choice[i])
+        if m < 0:
+            continue
+        other = actors[int(target[m])] if m == i else actors[m]
+        why = f"bargain it proposed to {other}" if m == i else f"bargain proposed by {other}"
+        for k, issue in enumerate(issues):
+            if before[i, k] != after[i, k]:
+                out.append({"actor": actor, "issue": issue, "from": float(before[i, k]), "to": float(after[i, k]),
+                            "counterpart": other, "kind": "bargain", "why": why})
+    return out
+
+
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
     """The SMP fields of turn ``t`` of draw ``b`` for the JSON history.
 
-    ``ideals`` and ``pce`` describe state t; ``challenges`` and ``bargains`` the
-    turn that produced state t (empty for t = 0). ``accepted_by`` lists the
-    actors (initiator and/or receiver) who moved to their side of the bargain.
+    ``ideals`` and ``pce`` describe state t (the actors taking part in it);
+    ``challenges`` and ``bargains`` the turn that produced state t (empty for
+    t = 0). ``accepted_by`` lists the actors (initiator and/or receiver) who
+    moved to their side of the bargain.
     """
     ex = traj.extras
-    act = traj.info["active"][b]
+    act = traj.active_at(b, t)
     n = len(actors)
     ideals = {actors[i]: {iss: float(ex["ideal"][b, t, i, k]) for k, iss in enumerate(issues)}
               for i in range(n) if act[i]}
