@@ -62,4 +62,11 @@ def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     return get(name).Params(**(params or {}))
 
 
-__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params"]
+__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params", "check_model"]
+
+
+def check_model(model: Any, **kw: Any) -> dict[str, str]:
+    """Check a model (registry name or module) against the protocol: see :mod:`detente.models.conformance`."""
+    from .conformance import check_model as check
+
+    return check(model, **kw)

@@ -62,9 +62,10 @@ Optional
 ``CONFORMANCE_PARAMS`` : sequence of dict, default ``({},)``
     Parameter sets the conformance suite runs the model with (e.g. each
     variant, or stochastic transitions), besides the defaults.
-``CONFORMANCE_EXCEPTIONS`` : dict of str -> str
+``conformance_exceptions(params) -> dict[str, str]``
     Checks of :mod:`detente.models.conformance` the model is documented not
-    to pass, each with the reason (e.g. a tie-break by actor index).
+    to pass with these parameters, each with the reason (e.g. random numbers
+    drawn in actor order).
 
 Rules for the hooks: ``actors`` and ``issues`` are the scenario's keys in
 array order; round ``t`` of a hook's output mentions only the actors taking
