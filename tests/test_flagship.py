@@ -240,3 +240,22 @@ def most_likely_of(s):
     from detente.simulate import most_likely
 
     return most_likely(s)[0]
+
+
+@pytest.mark.parametrize("model, field", [("bdm", "risk"), ("smp", "ideals"), ("smp", "pce")])
+def test_an_actor_that_joins_at_round_3_is_absent_from_rounds_0_to_2(model, field):
+    # the runner plays rounds 1-2 without c, then c joins: each round's model fields (and moves)
+    # follow who takes part in that round, not who takes part at the end
+    s = _scenario([{"name": "c joins", "type": "join", "actor": "c", "round": 3}])
+    d = s.to_dict()
+    d["actors"][0]["positions"]["i"] = 20  # a, b and c all apart, so that every model moves someone
+    d["actors"].append({"key": "e", "capability": 1, "positions": {"i": 60}, "salience": {"i": 60}})
+    res = detente.forecast(detente.load(d), model, rounds=6, stop_fraction=0.0) if model == "smp" else \
+        detente.forecast(detente.load(d), model, rounds=6)
+    hist = res.history
+    assert len(hist) >= 4  # round 3 is played (bdm may converge after it)
+    for h in hist:
+        present = "c" in h[field]
+        assert present == (h["round"] >= 3), (h["round"], sorted(h[field]))
+        assert ("c" in h["positions"]) == (h["round"] >= 3)
+        assert all(m["actor"] != "c" and m["counterpart"] != "c" for m in h["moves"] if h["round"] < 3)

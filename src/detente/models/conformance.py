@@ -504,9 +504,10 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
     Returns
     -------
     dict
-        ``{check: "ok"}``, or ``"skipped: REASON"`` for a check the model
-        declares an exception (``conformance_exceptions``) for some of its
-        parameter sets, or ``"failed"``.
+        ``{check: "ok"}``; for a check the model declares an exception for
+        (``conformance_exceptions``) with some of its parameter sets,
+        ``"skipped with PARAMS: REASON"`` (after ``"ok; "`` when it passed
+        with the other sets).
 
     Raises
     ------
@@ -520,7 +521,9 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
 
     def attempt(check: str, fn: Callable[[], None]) -> None:
         if check in exempt:
-            report.setdefault(check, f"skipped: {exempt[check]}")
+            note = f"skipped with {current}: {exempt[check]}"
+            if note not in report.get(check, ""):
+                report[check] = f"{report[check]}; {note}" if check in report else note
             return
         try:
             fn()
@@ -533,6 +536,8 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
         else:
             report.setdefault(check, "ok")
 
+    current = "the defaults"
+
     attempt("attributes", lambda: check_attributes(m))
     attempt("params", lambda: check_params(m))
     if failures:
@@ -541,6 +546,7 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
     exceptions = getattr(m, "conformance_exceptions", lambda params: {})
     for params in params_to_check(m):
         exempt = dict(exceptions(params))
+        current = {k: v for k, v in params.model_dump(exclude_defaults=True).items() if k != "rounds"} or "the defaults"
         unknown = set(exempt) - set(CHECKS)
         if unknown or not all(isinstance(r, str) and r.strip() for r in exempt.values()):
             raise ConformanceError(f"{m.NAME}: attributes: conformance_exceptions must map checks of {CHECKS} "
