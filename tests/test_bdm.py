@@ -614,6 +614,9 @@ def test_segments_keep_the_initial_delta(monkeypatch):
     np.testing.assert_array_equal(a.forecast, b.forecast)
     for k in ("risk", "move_type", "move_counterpart", "mean"):
         np.testing.assert_array_equal(a.extras[k], b.extras[k])
+    # the rounds each issue played count every segment, not just the last one
+    np.testing.assert_array_equal(a.info["issue_rounds"], b.info["issue_rounds"])
+    assert a.info["issue_rounds"].max() > 2
     # without the span, the second segment would measure Delta from the positions
     # after round 1, whose spread differs, and part from the plain run
     x0, x1 = a.position[0, 0], a.position[0, 1]
