@@ -260,3 +260,22 @@ def test_an_actor_that_joins_at_round_3_is_absent_from_rounds_0_to_2(model, fiel
         assert present == (h["round"] >= 3), (h["round"], sorted(h[field]))
         assert ("c" in h["positions"]) == (h["round"] >= 3)
         assert all(m["actor"] != "c" and m["counterpart"] != "c" for m in h["moves"] if h["round"] < 3)
+
+
+def test_rounds_after_an_early_stop_record_nothing():
+    # smp stops on its own (small movement) before the event at round 6; the runner pads rounds
+    # up to the event with the final state and no challenges (not copies of the last turn's)
+    s = _scenario([{"name": "c joins", "type": "join", "actor": "c", "round": 6}])
+    d = s.to_dict()
+    d["rounds"] = 8
+    d["actors"][0]["positions"]["i"] = 20
+    d["actors"].append({"key": "e", "capability": 1, "positions": {"i": 60}, "salience": {"i": 60}})
+    scen = detente.load(d)
+    first = models.get("smp").run(scen.to_inputs(), models.get("smp").Params(rounds=5))
+    stopped = int(first.rounds[0])
+    assert 1 <= stopped < 5  # the run stops early in the first segment
+    assert first.extras["target"][0, stopped].max() >= 0  # with challenges in its last turn
+    hist = detente.forecast(scen, "smp").history
+    for h in hist[stopped + 1 : 6]:
+        assert h["challenges"] == [] and h["bargains"] == [] and h["moves"] == []
+        assert h["positions"] == hist[stopped]["positions"]

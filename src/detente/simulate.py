@@ -68,8 +68,12 @@ def _apply_event(scenario: Scenario, inp: Inputs, e_index: int, mask: np.ndarray
     return replace(inp, position=pos, salience=sal, capability=cap, active=act)
 
 
-def _fit(traj: Trajectory, k: int) -> Trajectory:
-    """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state."""
+def _fit(traj: Trajectory, k: int, records: dict[str, Any] | None = None) -> Trajectory:
+    """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state.
+
+    Padded rounds hold the model's ``ROUND_RECORDS`` value (nothing happened)
+    in those extras, and repeat the final round in the others.
+    """
     T = traj.position.shape[1] - 1
     if T == k:
         return traj
@@ -77,11 +81,15 @@ def _fit(traj: Trajectory, k: int) -> Trajectory:
         idx = np.arange(k + 1)
     else:
         idx = np.concatenate([np.arange(T + 1), np.full(k - T, T)])
+    extras = {name: v[:, idx] for name, v in traj.extras.items()}
+    for name, empty in (records or {}).items():
+        if T < k and name in extras:
+            extras[name][:, T + 1 :] = empty
     return Trajectory(
         traj.position[:, idx],
         traj.forecast[:, idx],
         np.minimum(traj.rounds, k),
-        {name: v[:, idx] for name, v in traj.extras.items()},
+        extras,
         dict(traj.info),
     )
 
@@ -154,7 +162,7 @@ def simulate(
         if k > 0:
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
-            tr = _fit(model.run(inp, seg_params), k)
+            tr = _fit(model.run(inp, seg_params), k, getattr(model, "ROUND_RECORDS", None))
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.

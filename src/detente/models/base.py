@@ -59,6 +59,12 @@ Optional
 ``perspective(inputs, params) -> Perspective``
     How each actor sees each rival at the starting positions (BDM's
     expected-utility quadrants): drawn by the report as one panel per actor.
+``ROUND_RECORDS`` : dict of str -> scalar, default none
+    The ``extras`` that record what happened *during* a round (a challenge,
+    a move) rather than the state after it, each with its value for "nothing
+    happened". When a run stops before the rounds the runner asked for, the
+    runner repeats the final state and fills these with that value (a model
+    whose ``run`` always returns ``rounds + 1`` states needs none).
 ``CONFORMANCE_PARAMS`` : sequence of dict, default ``({},)``
     Parameter sets the conformance suite runs the model with (e.g. each
     variant, or stochastic transitions), besides the defaults.

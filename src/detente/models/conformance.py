@@ -210,6 +210,8 @@ def check_attributes(model: str | ModuleType) -> None:
     for hook in _HOOKS:
         if hasattr(m, hook) and not callable(getattr(m, hook)):
             _fail("attributes", m, f"{hook} must be callable")
+    if not isinstance(getattr(m, "ROUND_RECORDS", {}), dict):
+        _fail("attributes", m, "ROUND_RECORDS must map extras to their 'nothing happened' value")
     if hasattr(m, "conformance_exceptions") and not callable(m.conformance_exceptions):
         _fail("attributes", m, "conformance_exceptions must be a function of the parameters")
 

@@ -382,6 +382,9 @@ def _pad(a: np.ndarray, T1: int) -> np.ndarray:
 
 
 _TURN_DEFAULTS = {"target": -1, "prob": 0.0, "gain": 0.0, "choice": -1, "change": 0.0}
+#: What a turn did (challenges, choices, movement), and its value for a turn that did not happen:
+#: the runner pads a run that stopped early with these (the bargains are shown only where a challenge is).
+ROUND_RECORDS = _TURN_DEFAULTS
 
 
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
