@@ -20,7 +20,7 @@ from detente.models.base import Inputs, ModelParams, Trajectory
 from detente.models.conformance import ConformanceError, params_to_check, random_inputs
 
 NAMES = models.names()
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _exempt(model: ModuleType, params: ModelParams, check: str) -> bool:
@@ -54,7 +54,7 @@ def test_attributes_and_params(name):
     model = models.get(name)
     conformance.check_attributes(model)
     conformance.check_params(model)
-    assert isinstance(model, models.base.Model)
+    assert isinstance(model, models.Model)
 
 
 @pytest.mark.parametrize("name", NAMES)

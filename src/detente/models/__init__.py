@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import Inputs, Model, ModelInputError, ModelParams, Move, Perspective, Trajectory
 
 # name -> module path; a model is imported only when used.
 _REGISTRY: dict[str, str] = {
@@ -62,7 +62,10 @@ def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     return get(name).Params(**(params or {}))
 
 
-__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params", "check_model"]
+__all__ = [
+    "Inputs", "Trajectory", "ModelParams", "ModelInputError", "Model", "Move", "Perspective",
+    "get", "names", "register", "make_params", "check_model",
+]
 
 
 def check_model(model: Any, **kw: Any) -> dict[str, str]:
