@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-
-from dataclasses import replace
 
 import detente
 from detente.models import _bdm_kernel, bdm, get
@@ -29,7 +28,7 @@ from conftest import EMISSION, emission_weighted_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _reference_bdm import reference_expected_utilities, reference_run  # noqa: E402
+from _reference_bdm import reference_expected_utilities, reference_run
 
 # Bueno de Mesquita (1994), as tabulated by Scholz, Calbert & Smith (2011): the weighted mean after each round
 PUBLISHED_MEAN = [7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2]

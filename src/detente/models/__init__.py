@@ -62,10 +62,18 @@ def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     return get(name).Params(**(params or {}))
 
 
-__all__ = [
-    "Inputs", "Trajectory", "ModelParams", "ModelInputError", "Model", "Move", "Perspective",
-    "get", "names", "register", "make_params", "check_model",
-]
+def warmup() -> list[str]:
+    """Compile every model's kernels into their on-disk caches; the names of the models that compiled.
+
+    A model module may define ``warmup() -> bool`` (True when it compiled
+    something); ``detente warmup`` calls this once after installing.
+    """
+    done = []
+    for name in names():
+        hook = getattr(get(name), "warmup", None)
+        if hook is not None and hook():
+            done.append(name)
+    return done
 
 
 def check_model(model: Any, **kw: Any) -> dict[str, str]:
@@ -73,3 +81,9 @@ def check_model(model: Any, **kw: Any) -> dict[str, str]:
     from .conformance import check_model as check
 
     return check(model, **kw)
+
+
+__all__ = [
+    "Inputs", "Trajectory", "ModelParams", "ModelInputError", "Model", "Move", "Perspective",
+    "get", "names", "register", "make_params", "warmup", "check_model",
+]
