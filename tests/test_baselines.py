@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import detente
-from detente.models import Inputs, get
 from conftest import emission_weighted_mean
+from detente.models import Inputs, get
 
 BASELINES = ["compromise", "median", "mean", "nash"]
 

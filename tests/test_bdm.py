@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import detente
+from conftest import EMISSION, emission_weighted_mean
 from detente.models import _bdm_kernel, bdm, get
 from detente.models.base import Inputs
 from detente.simulate import simulate
-from conftest import EMISSION, emission_weighted_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

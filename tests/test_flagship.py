@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 import detente
+from conftest import emission_weighted_mean
 from detente import models
 from detente.cli import main as cli_main
 from detente.models import Inputs, ModelParams, Trajectory
 from detente.simulate import simulate
-from conftest import emission_weighted_mean
 
 FLAGSHIP = ["korea-2019", "korea-2019-window", "korea-2019-wait"]
 STATIC = ["compromise", "median", "mean", "nash"]

@@ -257,7 +257,7 @@ def _concat(pieces: list[Trajectory]) -> Trajectory:
     extras: dict[str, np.ndarray] = {name: cat([p.extras[name] for p in pieces]) for name in first.extras}
     info: dict[str, np.ndarray] = dict(pieces[-1].info)
     if "issue_rounds" in info:
-        info["issue_rounds"] = sum(np.asarray(p.info["issue_rounds"]) for p in pieces)
+        info["issue_rounds"] = np.sum([p.info["issue_rounds"] for p in pieces], axis=0)
     return Trajectory(
         cat([p.position for p in pieces]),
         cat([p.forecast for p in pieces]),

@@ -59,6 +59,9 @@ Optional
 ``perspective(inputs, params) -> Perspective``
     How each actor sees each rival at the starting positions (BDM's
     expected-utility quadrants): drawn by the report as one panel per actor.
+``warmup() -> bool``
+    Compile the model's kernels into their on-disk cache (``detente
+    warmup``); True when it compiled something.
 ``ROUND_RECORDS`` : dict of str -> scalar, default none
     The ``extras`` that record what happened *during* a round (a challenge,
     a move) rather than the state after it, each with its value for "nothing

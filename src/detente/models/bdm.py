@@ -71,7 +71,7 @@ CITATION = (
 #: The model plays rounds of challenges (``Params.rounds``).
 DYNAMIC = True
 #: Both readings of the model, and a status quo term, for the conformance suite.
-CONFORMANCE_PARAMS = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
+CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
 
 #: Move codes of ``extras["move_type"]``.
 NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3

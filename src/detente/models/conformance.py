@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import json
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 import numpy as np
 
@@ -74,7 +74,7 @@ MAX_ROUNDS = 4
 #: shifting a scale by an integer and scaling it by a power of two are exact.
 GRID = 2.0**-6
 MOVE_KEYS = {"actor", "issue", "from", "to", "counterpart", "kind", "why"}
-_HOOKS = ("moves", "render_round", "summarize", "perspective")
+_HOOKS = ("moves", "render_round", "summarize", "perspective", "warmup")
 
 
 class ConformanceError(AssertionError):
@@ -160,7 +160,7 @@ def _resolve(model: str | ModuleType) -> ModuleType:
     return model
 
 
-def _fail(check: str, model: ModuleType, msg: str) -> None:
+def _fail(check: str, model: ModuleType, msg: str) -> NoReturn:
     raise ConformanceError(f"{getattr(model, 'NAME', model)}: {check}: {msg}")
 
 
@@ -229,7 +229,7 @@ def check_params(model: str | ModuleType) -> None:
         _fail("params", m, "Params must be frozen with extra='forbid'")
     p = P()
     try:
-        P(surely_not_a_parameter=1)
+        P(**{"surely_not_a_parameter": 1})
     except ValidationError:
         pass
     else:
@@ -243,7 +243,7 @@ def check_params(model: str | ModuleType) -> None:
         else:
             _fail("params", m, "Params could be changed after construction")
     if m.DYNAMIC:
-        if "rounds" not in P.model_fields or not isinstance(p.rounds, int):
+        if "rounds" not in P.model_fields or not isinstance(p.model_dump()["rounds"], int):
             _fail("params", m, "a dynamic model's Params needs an integer field 'rounds'")
 
 
@@ -371,7 +371,9 @@ def check_order(model: str | ModuleType, inputs: Inputs, params: ModelParams, pe
 def check_affine(model: str | ModuleType, inputs: Inputs, params: ModelParams, scale: float, shift: float) -> None:
     """On the scale ``x -> scale x + shift`` positions and forecasts transform the same way, rounds do not change."""
     m = _resolve(model)
-    f = lambda v: None if v is None else scale * np.asarray(v, float) + shift  # noqa: E731
+    def f(v: Any) -> np.ndarray:
+        return scale * np.asarray(v, float) + shift
+
     a = m.run(inputs, params)
     moved = Inputs(f(inputs.position), inputs.salience, inputs.capability, inputs.active, f(inputs.low),
                    f(inputs.high), f(inputs.status_quo), inputs.seed)
@@ -392,7 +394,7 @@ def check_needs(model: str | ModuleType, inputs: Inputs, params: ModelParams) ->
     except ModelInputError as e:
         if not str(e).strip():
             _fail("needs", m, "ModelInputError without a message")
-    except Exception as e:  # noqa: BLE001 - the point of the check
+    except Exception as e:  # anything but ModelInputError: the point of the check
         _fail("needs", m, f"raised {type(e).__name__} ({e}) instead of ModelInputError")
 
 
@@ -487,7 +489,7 @@ def check_hooks(model: str | ModuleType, inputs: Inputs, params: ModelParams) ->
             _fail("hooks", m, "perspective needs a title, two axis labels and four quadrant names")
 
 
-_INPUT_CHECKS: dict[str, Callable[..., None]] = {
+_INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "output": check_output,
     "deterministic": check_deterministic,
     "batched": check_batched,
@@ -525,6 +527,7 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
     """
     m = _resolve(model)
     exempt: dict[str, str] = {}
+    current = "the defaults"
     report: dict[str, str] = {}
     failures: list[str] = []
 
@@ -539,23 +542,22 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
         except ConformanceError as e:
             report[check] = "failed"
             failures.append(str(e))
-        except Exception as e:  # noqa: BLE001 - a crash is a failure of that check
+        except Exception as e:  # a crash is a failure of that check
             report[check] = "failed"
             failures.append(f"{m.NAME}: {check}: raised {type(e).__name__}: {e}")
         else:
             report.setdefault(check, "ok")
-
-    current = "the defaults"
 
     attempt("attributes", lambda: check_attributes(m))
     attempt("params", lambda: check_params(m))
     if failures:
         raise ConformanceError("\n".join(failures))
     rng = np.random.default_rng(seed)
-    exceptions = getattr(m, "conformance_exceptions", lambda params: {})
+    exceptions: Callable[[ModelParams], dict[str, str]] = getattr(m, "conformance_exceptions", lambda params: {})
     for params in params_to_check(m):
         exempt = dict(exceptions(params))
-        current = {k: v for k, v in params.model_dump(exclude_defaults=True).items() if k != "rounds"} or "the defaults"
+        changed = {k: v for k, v in params.model_dump(exclude_defaults=True).items() if k != "rounds"}
+        current = str(changed) if changed else "the defaults"
         unknown = set(exempt) - set(CHECKS)
         if unknown or not all(isinstance(r, str) and r.strip() for r in exempt.values()):
             raise ConformanceError(f"{m.NAME}: attributes: conformance_exceptions must map checks of {CHECKS} "
@@ -565,7 +567,7 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
             rough = random_inputs(rng, B, n, D, generic=k % 2 == 1, inactive=True)
             generic = random_inputs(rng, B, n, D, generic=True)
             for check, fn in _INPUT_CHECKS.items():
-                attempt(check, lambda fn=fn: fn(m, rough, params))
+                attempt(check, lambda fn=fn: fn(m, rough, params))  # type: ignore[misc]
             perm = rng.permutation(n)
             attempt("order", lambda: check_order(m, generic, params, perm))
             a, b = 2.0 ** int(rng.integers(-2, 4)), float(rng.integers(-1000, 1000))

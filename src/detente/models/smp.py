@@ -59,7 +59,7 @@ CITATION = (
 #: The model plays turns of challenges and bargains (``Params.rounds``).
 DYNAMIC = True
 #: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
-CONFORMANCE_PARAMS = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
+CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
 
 
 
