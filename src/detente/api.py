@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import models
+from .budget import Budget, plan_scenario
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError, ModelParams
 from .result import Result
@@ -41,7 +42,8 @@ def model_params(model: str, params: dict[str, Any] | None = None, *, source: st
         ) from None
 
 
-def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, **params: Any) -> Result:
+def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, budget: Budget | None = None,
+             **params: Any) -> Result:
     """Forecast a scenario with one model.
 
     Parameters
@@ -52,6 +54,10 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
         ``model`` choice, else ``"compromise"``.
     seed : int, optional
         For stochastic models.
+    budget : Budget, optional
+        The limits (default :class:`detente.budget.Budget()`); a run over them
+        (e.g. too many rounds for the history it would keep) is refused before
+        it starts.
     **params
         The model's parameters (see ``detente models``).
 
@@ -81,6 +87,7 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     if not is_dynamic(models.get(model)) and scen.events:
         notes.append(f"{model} does not play the scenario's rounds: it forecasts the scenario as it stands after the "
                      "events within the horizon")
+    plan_scenario(f"forecast ({model})", scen, model, p, set(params), 1, budget=budget, history=True)
     inputs = scen.to_inputs(seed=seed or 0)
     try:
         traj = simulate(scen, model, p, inputs=inputs, happened=most_likely(scen), explicit=set(params))
