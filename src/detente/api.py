@@ -35,11 +35,20 @@ def model_params(model: str, params: dict[str, Any] | None = None, *, source: st
     except ValidationError as e:
         raise DetenteError(
             [
-                Problem(None, None, f"{source}.{'.'.join(str(x) for x in err['loc'])}",
-                        "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"])
+                Problem(None, None, f"{source}.{'.'.join(str(x) for x in err['loc'])}", _reason(err))
                 for err in e.errors()
             ]
         ) from None
+
+
+def _reason(err: dict[str, Any]) -> str:
+    """A parameter's validation error in plain words (a cap on rounds says it is one)."""
+    if err["type"] == "extra_forbidden":
+        return "unknown parameter"
+    if err["type"] == "less_than_equal" and err["loc"] and err["loc"][-1] in ("rounds", "max_turns", "passes"):
+        return (f"at most {err['ctx']['le']:,}, the model's hard cap on rounds, got {err.get('input')!r} "
+                "(below the cap, the compute budget's --max-rounds applies)")
+    return err["msg"]
 
 
 def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, budget: Budget | None = None,

@@ -185,18 +185,33 @@ class Estimate:
     cost: Cost = field(repr=False)
 
     def describe(self) -> str:
-        """One line: runs, sizes, time and memory."""
+        """What runs: the analysis, its model runs and their sizes."""
         return (f"{self.what}: {self.runs:,} model run{'s' if self.runs != 1 else ''} of {self.n} actors x {self.D} issues"
-                + (f" x {self.rounds:,} rounds" if self.rounds else "")
-                + f", about {human_seconds(self.seconds)} and {human_bytes(self.memory)}")
+                + (f" x {self.rounds:,} rounds" if self.rounds else ""))
+
+    def __str__(self) -> str:
+        return f"{self.describe()}: about {human_seconds(self.seconds)} of computing and {human_bytes(self.memory)} of memory"
 
 
 class BudgetError(DetenteError):
     """An analysis refused before it started: its estimate exceeds the budget."""
 
 
+def how_to_raise(flag: str) -> str:
+    """How to raise one limit: the command's option, or the web app's."""
+    return f"raise the limit with {flag} (an option of the command, and of `detente serve` for the web app)"
+
+
 def _refuse(field_: str, reason: str) -> BudgetError:
     return BudgetError([Problem(None, None, field_, reason)])
+
+
+def check_total(what: str, seconds: float, budget: Budget | None, fewer: str = "fewer draws") -> None:
+    """Refuse several runs checked one by one whose computing times add up to more than the budget."""
+    b = resolve_budget(budget)
+    if seconds > b.seconds:
+        raise _refuse("seconds", f"{what} needs about {human_seconds(seconds)} of computing, over the budget of "
+                                 f"{human_seconds(b.seconds)}; use {fewer}, or " + how_to_raise("--max-seconds"))
 
 
 def horizon_of(scenario: Any, model: Any, params: Any, explicit: set[str] | None) -> int:
@@ -274,10 +289,10 @@ def plan(
     model = models.get(model_name)
     if rounds > b.rounds:
         raise _refuse("rounds", f"{what}: {rounds:,} rounds exceed the budget of {b.rounds:,} rounds per run; "
-                                f"lower `rounds`, or raise the limit with --max-rounds (up to {MAX_ROUNDS:,})")
+                                f"lower `rounds`, or " + how_to_raise("--max-rounds") + f" (up to {MAX_ROUNDS:,})")
     if runs > b.draws:
         raise _refuse("draws", f"{what}: {runs:,} model runs exceed the budget of {b.draws:,}; "
-                               "use fewer draws, or raise the limit with --max-draws")
+                               "use fewer draws, or " + how_to_raise("--max-draws"))
     c = run_cost(model, n, D, params, rounds)
     size = min(b.chunk(c, chunk), max(runs, 1))
     keep = held + (runs * (rounds + 1) * D * F8 * (1 if by_round else 0))
@@ -289,14 +304,14 @@ def plan(
                                 + (f" x {rounds:,} rounds" if rounds else "")
                                 + f" needs about {human_bytes(c.bytes(1))}, more than a chunk may use "
                                 f"({human_bytes(b.chunk_memory)}, a quarter of the {human_bytes(b.memory)} budget); "
-                                "make the scenario smaller, or raise the limit with --max-memory")
+                                "make the scenario smaller, or " + how_to_raise("--max-memory"))
     if memory > b.memory:
-        raise _refuse("memory", f"{est.describe()}: needs about {human_bytes(memory)} of memory, over the budget of "
-                                f"{human_bytes(b.memory)}; use fewer draws or a smaller scenario, or raise the limit "
-                                "with --max-memory")
+        raise _refuse("memory", f"{est.describe()} need about {human_bytes(memory)} of memory, over the budget of "
+                                f"{human_bytes(b.memory)}; use fewer draws or a smaller scenario, or " + how_to_raise("--max-memory"))
     if seconds > b.seconds:
-        raise _refuse("seconds", f"{est.describe()}: over the budget of {human_seconds(b.seconds)} of computing; "
-                                 "use fewer draws or a smaller scenario, or raise the limit with --max-seconds")
+        raise _refuse("seconds", f"{est.describe()} need about {human_seconds(seconds)} of computing, over the budget of "
+                                 f"{human_seconds(b.seconds)}; "
+                                 "use fewer draws or a smaller scenario, or " + how_to_raise("--max-seconds"))
     return est
 
 

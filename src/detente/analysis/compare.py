@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..budget import Budget, BudgetError, human_seconds, plan_scenario, resolve_budget
+from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
 from ..result import input_sha256
 from ..scenario.schema import Scenario, Value
@@ -257,10 +257,7 @@ def compare(
             est = (plan_monte_carlo(sc, m, p, ex, int(draws), budget=unbounded, chunk=chunk) if draws
                    else plan_scenario(f"compare ({m})", sc, m, p, ex, 1, budget=unbounded))
             total += est.seconds
-    if total > b.seconds:
-        raise BudgetError([Problem(None, None, "seconds", f"comparing {len(scens)} scenarios x {len(models)} models needs about "
-                                   f"{human_seconds(total)} of computing, over the budget of {human_seconds(b.seconds)}; "
-                                   "use fewer draws, scenarios or models, or raise the limit with --max-seconds")])
+    check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")
     rows = []
     for lab, sc in zip(labels, scens):
         for m in models:

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from .. import models as registry
-from ..budget import OPS_PER_SECOND, Budget, BudgetError, human_seconds, plan, resolve_budget
+from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError
 from .capability import capabilities
@@ -303,10 +303,8 @@ def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budge
                    budget=unbounded, held=len(ds.issues) * reps * 8, chunk=reps if coupled else CHUNK)
         sizes[spec.label] = est.chunk
         total += est.seconds
-    if total > b.seconds:
-        raise BudgetError([Problem(None, None, "seconds", f"backtest of {len(specs)} models on {len(ds.issues)} issues x {reps:,} "
-                                   f"draws needs about {human_seconds(total)} of computing, over the budget of "
-                                   f"{human_seconds(b.seconds)}; use fewer draws or models, or raise the limit with --max-seconds")])
+    check_total(f"a backtest of {len(specs)} models on {len(ds.issues)} issues x {reps:,} draws", total, b,
+                "fewer draws or models")
     return sizes
 
 
