@@ -83,7 +83,8 @@ def human_bytes(b: float) -> str:
     """``1.5 GB``, ``240 MB``, ``12 KB``."""
     for unit, size in (("GB", GiB), ("MB", MiB), ("KB", 1 << 10)):
         if b >= size:
-            return f"{b / size:.3g} {unit}"
+            x = b / size
+            return f"{x:.3g} {unit}" if x < 100 else f"{x:.0f} {unit}"
     return f"{int(b)} bytes"
 
 
