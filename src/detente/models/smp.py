@@ -541,5 +541,5 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 24 * n * n * F8
     # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
     # (measured: up to about 3 MB) are held once per call
-    return Cost(flops_per_draw=T1 * (10.0 * n**3 + 200.0 * n * n + 50.0 * n * D), bytes_per_draw=per,
+    return Cost(flops_per_draw=T1 * (4.0 * n**3 + 200.0 * n * n + 50.0 * n * D), bytes_per_draw=per,
                 bytes_fixed=3 * CHUNK)
