@@ -300,19 +300,23 @@ def plan(
     memory = keep + c.bytes(size)
     seconds = runs * c.flops_per_draw / OPS_PER_SECOND
     est = Estimate(what, runs, n, D, rounds, seconds, memory, size, c)
+    over = []
     if c.bytes(1) > b.chunk_memory:
-        raise _refuse("memory", f"{what}: one run of {model_name} with {n} actors x {D} issues"
-                                + (f" x {rounds:,} rounds" if rounds else "")
-                                + f" needs about {human_bytes(c.bytes(1))}, more than a chunk may use "
-                                f"({human_bytes(b.chunk_memory)}, a quarter of the {human_bytes(b.memory)} budget); "
-                                "make the scenario smaller, or " + how_to_raise("--max-memory"))
-    if memory > b.memory:
-        raise _refuse("memory", f"{est.describe()} need about {human_bytes(memory)} of memory, over the budget of "
-                                f"{human_bytes(b.memory)}; use fewer draws or a smaller scenario, or " + how_to_raise("--max-memory"))
+        over.append(Problem(None, None, "memory", f"{what}: one run of {model_name} with {n} actors x {D} issues"
+                            + (f" x {rounds:,} rounds" if rounds else "")
+                            + f" needs about {human_bytes(c.bytes(1))}, more than a chunk may use "
+                            f"({human_bytes(b.chunk_memory)}, a quarter of the {human_bytes(b.memory)} budget); "
+                            "make the scenario smaller, or " + how_to_raise("--max-memory")))
+    elif memory > b.memory:
+        over.append(Problem(None, None, "memory", f"{est.describe()} need about {human_bytes(memory)} of memory, over the "
+                            f"budget of {human_bytes(b.memory)}; use fewer draws or a smaller scenario, or "
+                            + how_to_raise("--max-memory")))
     if seconds > b.seconds:
-        raise _refuse("seconds", f"{est.describe()} need about {human_seconds(seconds)} of computing, over the budget of "
-                                 f"{human_seconds(b.seconds)}; "
-                                 "use fewer draws or a smaller scenario, or " + how_to_raise("--max-seconds"))
+        over.append(Problem(None, None, "seconds", f"{est.describe()} need about {human_seconds(seconds)} of computing, "
+                            f"over the budget of {human_seconds(b.seconds)}; use fewer draws or a smaller scenario, or "
+                            + how_to_raise("--max-seconds")))
+    if over:
+        raise BudgetError(over)
     return est
 
 

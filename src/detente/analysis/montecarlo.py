@@ -41,17 +41,20 @@ def _check_draws(draws: Any) -> int:
 
 def plan_monte_carlo(scenario: Scenario, model: str, params: ModelParams, explicit: set[str] | None, draws: int, *,
                      budget: Budget | None = None, chunk: int | None = None, by_round: bool = False,
-                     copies: int = 1, what: str | None = None) -> Estimate:
+                     copies: int = 1, what: str | None = None, lazy: bool = True) -> Estimate:
     """Check ``draws`` Monte Carlo draws (times ``copies`` variants of each) against the budget before any is drawn.
 
-    Kept per draw: its inputs and event outcomes (once per copy), the value of
-    every uncertain input, the events' uniforms and the final forecasts.
+    Kept per draw: the value of every uncertain input, the events' uniforms
+    and outcomes, the final forecasts and the temporaries of drawing; unless the inputs are built chunk
+    by chunk (``lazy``, as :func:`monte_carlo` does), also every draw's inputs
+    (once, and once per copy).
     """
     from ._draws import uncertain_inputs
 
     n, D, E = len(scenario.actors), len(scenario.issues), len(scenario.events)
     K = len(uncertain_inputs(scenario))
-    per_draw = (1 + copies) * inputs_bytes(n, D, E) + (K + E + 2 * copies * D) * F8
+    # + the temporaries of drawing one input's column (raw words, uniforms, the inverse CDF's branches)
+    per_draw = (0 if lazy else (1 + copies) * inputs_bytes(n, D, E)) + (K + 2 * E + 2 * copies * D + 16) * F8
     return plan_scenario(what or f"Monte Carlo ({model})", scenario, model, params, explicit, draws * copies,
                          budget=budget, held=draws * per_draw, chunk=chunk, by_round=by_round)
 
@@ -255,7 +258,7 @@ def monte_carlo(
     n = _check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
-    dr = monte_carlo_draws(scen, n, s)
+    dr = monte_carlo_draws(scen, n, s, lazy=True)
     fc, hist = run_draws(
         scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
         what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
@@ -353,7 +356,8 @@ def event_effect(
     j = event_index(scen, event_key)
     n = _check_draws(draws)
     s = check_seed(seed)
-    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, copies=2, what=f"event effect ({model})")
+    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, copies=2, what=f"event effect ({model})",
+                     lazy=False)
     dr = monte_carlo_draws(scen, n, s)
     from ._draws import tile
 
