@@ -50,7 +50,8 @@ def main() -> None:
     from detente.analysis.montecarlo import plan_monte_carlo
     from detente.api import load, model_params
 
-    print(f"{'model':14s} {'size':>12s} {'draws':>7s} {'est s':>8s} {'meas s':>8s} {'ratio':>6s} {'est MB':>8s} {'peak MB':>8s} {'ratio':>6s}")
+    print(f"{'model':14s} {'size':>12s} {'draws':>7s} {'est s':>8s} {'meas s':>8s} {'ratio':>6s} "
+          f"{'est MB':>8s} {'peak MB':>8s} {'ratio':>6s}")
     for model, cases in CASES.items():
         for n, D, draws in cases[:1] if args.quick else cases:
             scen = load(scenario(n, D))

@@ -41,7 +41,7 @@ def model_params(model: str, params: dict[str, Any] | None = None, *, source: st
         ) from None
 
 
-def _reason(err: dict[str, Any]) -> str:
+def _reason(err: Any) -> str:
     """A parameter's validation error in plain words (a cap on rounds says it is one)."""
     if err["type"] == "extra_forbidden":
         return "unknown parameter"

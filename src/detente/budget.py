@@ -128,9 +128,9 @@ class Budget:
         if memory is not None:
             b = replace(b, memory=_size(memory, "--max-memory"))
         if draws is not None:
-            b = replace(b, draws=_positive(draws, "--max-draws", whole=True))
+            b = replace(b, draws=int(_positive(draws, "--max-draws", whole=True)))
         if rounds is not None:
-            r = _positive(rounds, "--max-rounds", whole=True)
+            r = int(_positive(rounds, "--max-rounds", whole=True))
             if r > MAX_ROUNDS:
                 raise DetenteError([Problem(None, None, "--max-rounds", f"at most {MAX_ROUNDS:,} (the models' hard cap), got {rounds!r}")])
             b = replace(b, rounds=r)

@@ -16,7 +16,6 @@ import typer
 from rich.table import Table
 
 from ._parse import format_number
-from .analysis.compare import show_value
 from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
 from .errors import DetenteError, Problem
 
@@ -68,7 +67,8 @@ def render_monte_carlo_table(mc: Any) -> None:
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
     t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
-    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"), ("meaning (median)", "left")]:
+    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"),
+                 ("meaning (median)", "left")]:
         t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
                      no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
     for r in mc.summary().to_dict("records"):
@@ -273,7 +273,8 @@ def render_compare_table(cmp: Any) -> None:
                     cells.append("-")
             if len(cmp.labels) > 1:
                 key = (lab, cmp.models[0], iss)
-                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if key in df.index and math.isfinite(df.loc[key]["diff_scenario"]) else "-")
+                shown = key in df.index and math.isfinite(df.loc[key]["diff_scenario"])
+                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if shown else "-")
             t.add_row(*cells)
     out.print(t)
     if len(cmp.labels) > 1:
@@ -295,6 +296,8 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
+    from .analysis.compare import show_value
+
     text = show_value(v)
     return "[dim]absent[/dim]" if text == "absent" else text
 

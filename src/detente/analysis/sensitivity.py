@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DetenteError, Problem
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
+from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
-from ..result import input_sha256, json_value as _clean
+from ..result import input_sha256
+from ..result import json_value as _clean
 from ..scenario.schema import Scenario
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -285,8 +286,8 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
 
 
-def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool, chunk, progress,
-           budget: Budget | None = None) -> SensitivityResult:
+def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
+           chunk, progress, budget: Budget | None = None) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -300,7 +301,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     ev_idx = [j for j, e in enumerate(scen.events) if 0 < e.probability < 1] if events else []
     K = len(unc) + len(ev_idx)
     if K == 0:
-        raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range (or events a probability) for Sobol analysis")])
+        raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range "
+                                    "(or events a probability) for Sobol analysis")])
     n, D, E = len(scen.actors), len(scen.issues), len(scen.events)
     # Saltelli sampling without second order: N x (K + 2) runs, each a row of K uniforms
     plan_scenario(f"Sobol ({model})", scen, model, p, explicit, N * (K + 2), budget=budget,

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from ._common import issue_weights
-from .base import Cost, F8, Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "compromise"
 SUMMARY = "Capability x salience weighted mean of positions (the field's benchmark)."

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights, weighted_median
-from .base import Cost, F8, Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "counterweight"
 SUMMARY = "Mean of positions pushed away from the weighted median (consensus norm); tuned on DEU wave I."

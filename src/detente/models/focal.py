@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights
-from .base import Cost, F8, Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "focal"
 SUMMARY = "Median of a compromise-centred outcome distribution with exact hits on actor positions and scale points; tuned on DEU wave I."

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ._common import issue_weights, weighted_median
-from .base import Cost, F8, Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "median"
 SUMMARY = "Weighted median of positions (the median voter / Condorcet winner)."

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from ._common import issue_weights
-from .base import Cost, F8, Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "nash"
 SUMMARY = "Asymmetric Nash bargaining solution with the status quo as disagreement point."
