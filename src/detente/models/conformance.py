@@ -74,7 +74,7 @@ MAX_ROUNDS = 4
 #: shifting a scale by an integer and scaling it by a power of two are exact.
 GRID = 2.0**-6
 MOVE_KEYS = {"actor", "issue", "from", "to", "counterpart", "kind", "why"}
-_HOOKS = ("moves", "render_round", "summarize", "perspective", "warmup")
+_HOOKS = ("moves", "render_round", "summarize", "perspective", "warmup", "cost")
 
 
 class ConformanceError(AssertionError):
