@@ -32,11 +32,13 @@ from typing import Literal
 import numpy as np
 
 from ._common import issue_weights
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "nash"
 SUMMARY = "Asymmetric Nash bargaining solution with the status quo as disagreement point."
 CITATION = "Nash (1950) Econometrica 18(2); Kalai (1977) IJGT 6(3); Achen (2006) The European Union Decides, ch. 4."
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 _ITERATIONS = 200
 
@@ -106,3 +108,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     ww = np.moveaxis(w, 1, -1)
     d = np.broadcast_to(sq, x.shape[:-1])
     return Trajectory.static(inputs, solve(x, ww, d))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: the weights, utilities and their gradients over the actors on each issue
+    (about a dozen n x D arrays) and the trajectory; the search runs a fixed number of
+    iterations per issue."""
+    return Cost(flops_per_draw=3e4 * D + 1e3 * n * D, bytes_per_draw=(14 * n * D + 16 * D) * F8)

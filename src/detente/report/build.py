@@ -17,10 +17,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import __version__
+from .. import models as registry
 from ..api import forecast, load
 from ..result import input_sha256
 from . import charts
-from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows
+from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
 Progress = Callable[[float, str], None]
 
@@ -96,7 +97,8 @@ class _Charts(list):
 # ----------------------------------------------------------------------------- analyses
 
 
-def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps") -> dict:
+def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps",
+                     budget: Any = None) -> dict:
     """Monte Carlo with every round kept (for the fan chart), reporting progress per chunk."""
     from ..analysis import monte_carlo
 
@@ -104,48 +106,79 @@ def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int 
         step(0.3 + 0.25 * done / total, f"Monte Carlo: {done:,} of {total:,} draws")
 
     mc = monte_carlo(scen, model, draws=draws, seed=int(seed or 0), params=params, progress=False,
-                     by_round=True, on_chunk=on_chunk, chunk=250)
+                     by_round=True, on_chunk=on_chunk, chunk=250, budget=budget)
     return monte_carlo_arrays(mc)
 
 
-def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None) -> dict:
+def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, budget: Any = None) -> dict:
     from ..analysis import sensitivity
 
-    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False)
+    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False, budget=budget)
     return sensitivity_rows(res)
-
-
-def _quadrants(scen: Any, params: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    from ..models import bdm
-
-    return quadrant_arrays(bdm.expected_utilities(scen.to_inputs(), params), scen)
 
 
 # ----------------------------------------------------------------------------- compute
 
 
-def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every move a model reports in its history (``moves`` of each round), flat, with the reason for it.
+#: Bytes per draw and issue of the Monte Carlo data a report keeps (Python floats in lists, and their JSON).
+REPORT_BYTES_PER_DRAW_ISSUE = 120
+#: Seconds of drawing per actor and issue: one line and legend entry of an issue's trajectory chart
+#: (measured: a 300 actors x 10 issues report spends about 2 minutes in matplotlib).
+REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
 
-    Models that report moves (``bdm``: who challenged whom and the kind of
-    offer; ``exchange``: the trade partner and the issue given in return)
-    give rows ``{round, actor, issue, from, to, counterpart, why}``; other
-    models give none.
+
+def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
+                compare: Sequence[Any] = (), budget: Any = None) -> float:
+    """Check every step of a report against the budget before the first starts; the estimated seconds.
+
+    Each step is checked on its own for memory, rounds and runs (they run one
+    after another); their computing times add up, with the drawing of the
+    trajectory charts (:data:`REPORT_SECONDS_PER_ACTOR_ISSUE`).
     """
-    rows = []
-    history = rdict.get("history", [])
-    for t, h in enumerate(history):
-        for m in h.get("moves", []) or []:
-            before = history[t - 1]["positions"].get(m["actor"], {}).get(m["issue"]) if t > 0 else None
-            if "in_return_on" in m:
-                why = f"trade: {m['counterpart']} moves on {m['in_return_on']} in return"
-            elif "type" in m:
-                why = f"{m['type']} with {m['counterpart']}"
-            else:
-                why = ""
-            rows.append({"round": h.get("round", t), "actor": m["actor"], "issue": m["issue"],
-                         "from": m.get("from", before), "to": m.get("to"), "counterpart": m.get("counterpart"), "why": why})
-    return rows
+    from ..analysis.montecarlo import _check_draws, plan_monte_carlo
+    from ..analysis.sensitivity import plan_oat
+    from ..api import model_params
+    from ..budget import check_total, plan_scenario, resolve_budget
+
+    b = resolve_budget(budget)
+    unbounded = type(b)(seconds=float("inf"), memory=b.memory, draws=b.draws, rounds=b.rounds)
+    if model is None:
+        model = scen.model.name if scen.model else "compromise"
+        if scen.model and not params:
+            params = dict(scen.model.params)
+    p = model_params(model, params)
+    ex = set(params)
+    total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
+    total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
+    if draws:
+        n = _check_draws(draws)
+        D = len(scen.issues)
+        total += plan_monte_carlo(scen, model, p, ex, n, budget=unbounded, chunk=250, by_round=True,
+                                  ).seconds
+        # the draws' final forecasts kept for the charts and the stored run
+        plan_scenario(f"Monte Carlo ({model}) for the report", scen, model, p, ex, n, budget=unbounded, chunk=250,
+                      by_round=True, held_per_run=D * REPORT_BYTES_PER_DRAW_ISSUE)
+    if sensitivity:
+        total += plan_oat(scen, model, p, ex, True, unbounded).seconds
+    for c in compare:
+        total += plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds
+    check_total("the report", total, b)
+    return total
+
+
+def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every move the model reports in its history (``moves`` of each round), flat.
+
+    Rows ``{round, actor, issue, from, to, counterpart, why}``, from the
+    model's ``moves`` hook (see :mod:`detente.models.base`); none for a model
+    without moves.
+    """
+    return [
+        {"round": h["round"], "actor": m["actor"], "issue": m["issue"], "from": m["from"], "to": m["to"],
+         "counterpart": m["counterpart"], "why": m["why"]}
+        for h in rdict.get("history", [])
+        for m in h.get("moves", [])
+    ]
 
 
 def compute(
@@ -160,6 +193,7 @@ def compute(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     png_dir: str | Path | None = None,
+    budget: Any = None,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -182,6 +216,9 @@ def compute(
         When set, the run stops at its next step with :class:`Cancelled`.
     png_dir : path, optional
         Also write every chart as a PNG file there (``pngs`` lists them).
+    budget : Budget, optional
+        The compute budget; the whole report is checked before it starts
+        (:func:`plan_report`).
 
     Returns
     -------
@@ -190,8 +227,9 @@ def compute(
         (:func:`scenario_tables`), ``result`` (the forecast's JSON contract),
         ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows,
         ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``moves``
-        (every move the model reports, see :func:`_moves`), ``notes`` and
-        ``meta``.
+        (every move the model reports, see :func:`_moves`), ``perspective``
+        (title and description of the model's perspective map, or None),
+        ``notes`` and ``meta``.
 
     Raises
     ------
@@ -204,8 +242,10 @@ def compute(
     step(0.02, "loading the scenario")
     scen = load(scenario)
     params = dict(params or {})
+    compare = [load(c) for c in compare]
+    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget)
     step(0.08, "forecasting")
-    result = forecast(scen, model, seed=seed, **params)
+    result = forecast(scen, model, seed=seed, budget=budget, **params)
     model = result.model
     params_used = result.params.model_dump(mode="json")
     rdict = result.to_dict()
@@ -223,7 +263,7 @@ def compute(
     mc_data = None
     if draws and draws > 0:
         step(0.3, f"Monte Carlo: {draws} draws")
-        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step)
+        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step, budget)
         if mc_data is not None:
             step(0.55, "drawing the Monte Carlo charts")
             for iss in scen.issues:
@@ -239,21 +279,25 @@ def compute(
                     out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
                            charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
 
-    quad = None
-    if model == "bdm":
-        step(0.6, "expected-utility quadrants")
-        quad = _quadrants(scen, result.params)
-        if quad:
-            for key, eu_s, eu_o in quad:
-                out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: expected-utility quadrants",
-                       charts.quadrant_figure(scen, key, eu_s, eu_o))
+    perspective = None
+    model_module = registry.get(model)
+    if hasattr(model_module, "perspective"):
+        step(0.6, "how the actors see each other")
+        view = model_module.perspective(scen.to_inputs(), result.params)
+        perspective = {"title": view.title, "description": view.description}
+        for key, x, y in perspective_panels(view, scen):
+            out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
+                           charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                                  quadrants=view.quadrants, title=view.title))
     else:
-        notes.append("BDM quadrant map: shown for the bdm model only (run with --model bdm).")
+        with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
+        notes.append(f"Perspective map: {model} does not describe how each actor sees its rivals"
+                     + (f"; {', '.join(with_view)} does (run with --model {with_view[0]})." if with_view else "."))
 
     sens = None
     if sensitivity:
         step(0.7, "sensitivity analysis")
-        sens = _run_sensitivity(scen, model, dict(params), seed)
+        sens = _run_sensitivity(scen, model, dict(params), seed, budget)
         if sens:
             for iss in scen.issues:
                 rows = sens["rows"].get(iss.key)
@@ -267,7 +311,8 @@ def compute(
         step(0.85, "comparing variants")
         from ..analysis import compare as compare_scenarios
 
-        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False)
+        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
+                                  budget=budget)
         tab = cmp.table
         rows = [
             (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
@@ -316,6 +361,7 @@ def compute(
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
         "moves": moves,
+        "perspective": perspective,
         "notes": notes,
         "meta": {
             "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),
