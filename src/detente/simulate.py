@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import models
+from . import _cancel, models
 from .models.base import Inputs, ModelParams, Trajectory
 from .scenario.schema import Scenario
 
@@ -117,6 +117,7 @@ def simulate(
         The whole history; ``info["events_happened"]`` (B, E),
         ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n).
     """
+    _cancel.check()
     model = models.get(model_name)
     inp = scenario.to_inputs() if inputs is None else inputs
     B = inp.shape[0]
@@ -152,6 +153,7 @@ def simulate(
     for b in boundaries:
         k = b - 1 - t
         if k > 0:
+            _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
             tr = _fit(model.run(inp, seg_params), k)

@@ -25,8 +25,7 @@ from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows
 Progress = Callable[[float, str], None]
 
 
-class Cancelled(Exception):
-    """The run was cancelled between two of its steps."""
+from .._cancel import Cancelled  # noqa: E402  (the run was cancelled between two of its steps)
 
 
 # ----------------------------------------------------------------------------- helpers
