@@ -52,7 +52,6 @@ def raw(port: int, request: bytes, timeout: float = LIMIT) -> bytes:
     """Send raw bytes, read the whole answer (the server closes)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
-        s.shutdown(socket.SHUT_WR)
         out = b""
         while chunk := s.recv(65536):
             out += chunk
