@@ -139,27 +139,11 @@ def test_app_end_to_end(server, browser, tmp_path):
     page.close()
 
 
-HOSTILE = """name: hostile colours
-issues:
-  - key: deal
-    scale: [0, 100]
-actors:
-  - key: alpha
-    capability: 10
-    color: "red; background-image: url(LEAK)"
-    positions: {deal: 20}
-    salience: {deal: 50}
-  - key: beta
-    capability: -5
-    color: "url(LEAK)"
-    positions: {deal: 80}
-    salience: {deal: 50}
-  - key: gamma
-    capability: 5
-    color: "#00ff00"
-    positions: {deal: 50}
-    salience: {deal: 50}
-"""
+# the broken upload, its actors given colours that are not colours (and one that is)
+HOSTILE = (BROKEN.replace("name: broken upload", "name: hostile colours")
+           .replace("    capability: 10\n", '    capability: 10\n    color: "red; background-image: url(LEAK)"\n')
+           .replace("    capability: -5\n", '    capability: -5\n    color: "url(LEAK)"\n')
+           + '  - key: gamma\n    capability: 5\n    color: "#00ff00"\n    positions: {deal: 50}\n    salience: {deal: 50}\n')
 
 
 def test_hostile_colour_is_never_applied(server, browser, tmp_path):
