@@ -111,7 +111,10 @@ def register(app: typer.Typer) -> None:
         err.print(f"detente web app on http://{shown}:{port}/  (API docs at /docs; runs stored in {path})")
         if hosts is not None and not loopback:
             err.print(f"answers to the host names {', '.join(hosts)} (add others with --allow-host)")
-        server.run()
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's own exit when it cannot bind
+            pass
         if not server.started:
             raise DetenteError([Problem(None, None, "--port", f"could not listen on {shown}:{port} (see the message above)")])
 
