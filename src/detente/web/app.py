@@ -32,6 +32,7 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__, models
@@ -543,7 +544,9 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
                 load_input(c)
 
         await offload(request, check)
-        return jobs.submit(req.kind, lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
+        # the job's row is written off the event loop (SQLite may wait for another writer)
+        return await run_in_threadpool(jobs.submit, req.kind,
+                                       lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
 
     @app.get("/api/jobs", tags=["jobs"], summary="Background runs, newest first")
     def list_jobs(limit: int = Query(200, ge=1, le=MAX_LIST, description=f"How many (1 to {MAX_LIST}).")) -> list[dict]:
