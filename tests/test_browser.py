@@ -270,3 +270,17 @@ def test_report_offline(browser, tmp_path):
         assert box and box["width"] > 200 and box["height"] > 100
     page.screenshot(path=str(tmp_path / "report.png"))
     ctx.close()
+
+
+def test_api_docs_page_under_the_csp(server, browser):
+    """The API reference renders under the server's Content-Security-Policy, with nothing refused."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/docs")
+    page.wait_for_selector("#ops details.op")
+    assert page.locator("#ops details.op").count() >= 15
+    assert page.locator(".op .method.post").first.evaluate("e => getComputedStyle(e).fontWeight") == "700"
+    assert not errors, errors
+    page.close()
