@@ -11,7 +11,6 @@ computation that is between two checks never keeps the process from exiting.
 
 from __future__ import annotations
 
-import logging
 import queue as _queue
 import threading
 from concurrent.futures import Future
@@ -19,7 +18,6 @@ from typing import Any, Callable
 
 from .. import _cancel
 
-log = logging.getLogger(__name__)
 
 
 class Busy(Exception):
