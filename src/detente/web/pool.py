@@ -19,7 +19,6 @@ from typing import Any, Callable
 from .. import _cancel
 
 
-
 class Busy(Exception):
     """The pool's queue is full (HTTP 429)."""
 
