@@ -150,6 +150,9 @@ def test_read_only_store_is_503_and_reads_still_work(app_client, monkeypatch):
     assert client.post("/api/jobs", json={"name": "korea-2019"}).status_code == 503
     assert client.get(f"/api/runs/{first['id']}").json() == first
     assert client.get("/api/jobs").status_code == 200
+    # a server starting on it refuses (detente serve turns this into a message and exit 2)
+    with pytest.raises(StoreUnavailable, match="cannot be written"):
+        create_app(path)
 
 
 def test_store_errors_are_classified(tmp_path):
