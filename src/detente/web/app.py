@@ -32,11 +32,10 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from .. import __version__, models
-from .. import _cancel
+from .. import __version__, _cancel, models
 from .._cancel import Cancelled
 from ..errors import DetenteError, Problem
 from ..report import build as report_build

@@ -216,7 +216,7 @@ class Guard:
                 seen += len(msg.get("body", b""))
                 if not msg.get("more_body", False):
                     return
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a refusal is answered anyway
+        except (asyncio.TimeoutError, Exception):
             return
 
     @staticmethod

@@ -97,7 +97,7 @@ class WorkPool:
                 try:
                     with _cancel.scope(cancel):
                         result = fn()
-                except BaseException as e:  # noqa: BLE001 - handed to the waiter
+                except BaseException as e:
                     fut.set_exception(e)
                 else:
                     fut.set_result(result)

@@ -16,6 +16,7 @@ HTTP 503); a failed write leaves everything already stored as it was.
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import errno
 import functools
@@ -24,7 +25,7 @@ import sqlite3
 import uuid
 from contextlib import closing, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, ParamSpec, TypeVar
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -105,15 +106,19 @@ def store_error(path: Path, e: BaseException) -> StoreError | None:
     return None
 
 
-def _guarded(fn):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn SQLite and file-system failures of a store method into :class:`StoreError`."""
 
     @functools.wraps(fn)
-    def wrapper(self: "RunStore", *a: Any, **k: Any) -> Any:
+    def wrapper(*a: P.args, **k: P.kwargs) -> R:
         try:
-            return fn(self, *a, **k)
+            return fn(*a, **k)
         except (sqlite3.Error, OSError) as e:
-            err = store_error(self.path, e)
+            err = store_error(Path(getattr(a[0], "path", "?")), e)
             if err is None:
                 raise
             raise err from e
@@ -262,7 +267,7 @@ class RunStore:
         return None if r is None else self._job(r)
 
     @_guarded
-    def list_jobs(self, limit: int = 200) -> list[dict[str, Any]]:
+    def list_jobs(self, limit: int = 200) -> builtins.list[dict[str, Any]]:
         """The newest jobs first."""
         with closing(self._connect()) as con:
             rows = con.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
