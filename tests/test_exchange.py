@@ -236,7 +236,7 @@ def test_registered_with_citation_and_plays_the_flagship():
     assert len(hist) == 2  # the starting state and one round of exchanges
     moves = hist[1]["moves"]
     assert moves and all(m["counterpart"] != m["actor"] and m["in_return_on"] != m["issue"] for m in moves)
-    for key, issue in data["issues"].items():
+    for issue in data["issues"].values():
         assert issue["forecast"] == pytest.approx(issue["compromise_before_exchange"] + issue["shift_by_exchange"])
 
 

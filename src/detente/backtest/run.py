@@ -31,7 +31,7 @@ from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError
 from .capability import capabilities
 from .data import Dataset, load_dataset
-from .result import BacktestResult, REFERENCE
+from .result import REFERENCE, BacktestResult
 
 #: Largest batch (draws) given to a model at once.
 CHUNK = 1024
@@ -120,7 +120,7 @@ LITERATURE_REFERENCES = (
 
 def _specs(models: str | Iterable[str | ModelSpec] | None) -> list[ModelSpec]:
     if models is None:
-        items: list[str | ModelSpec] = list(registry.names()) + list(LITERATURE_REFERENCES)
+        items: list[str | ModelSpec] = [*registry.names(), *LITERATURE_REFERENCES]
     elif isinstance(models, str):
         items = list(split_specs(models))
     else:
