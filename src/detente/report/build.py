@@ -17,15 +17,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import __version__
+from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
 from ..api import forecast, load
 from ..result import input_sha256
 from . import charts
 from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows
 
 Progress = Callable[[float, str], None]
-
-
-from .._cancel import Cancelled  # noqa: E402  (the run was cancelled between two of its steps)
 
 
 # ----------------------------------------------------------------------------- helpers
