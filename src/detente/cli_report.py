@@ -12,7 +12,18 @@ from .errors import DetenteError, Problem
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` and ``serve`` commands to the ``detente`` CLI."""
-    from .cli import FLAGSHIP, _write, err, parse_params, write_failure
+    from .cli import (
+        FLAGSHIP,
+        MAX_DRAWS,
+        MAX_MEMORY,
+        MAX_ROUNDS,
+        MAX_SECONDS,
+        _write,
+        err,
+        make_budget,
+        parse_params,
+        write_failure,
+    )
 
     @app.command()
     def report(
@@ -24,10 +35,15 @@ def register(app: typer.Typer) -> None:
         compare: Optional[list[str]] = typer.Option(None, "--compare", "-c", help="Another scenario to compare (repeatable)."),
         output: Path = typer.Option(Path("report.html"), "--output", "-o", help="The HTML file to write."),
         png: Optional[Path] = typer.Option(None, "--png", help="Also write every chart as a PNG into this folder."),
+        max_seconds: Optional[float] = MAX_SECONDS,
+        max_memory: Optional[str] = MAX_MEMORY,
+        max_draws: Optional[int] = MAX_DRAWS,
+        max_rounds: Optional[int] = MAX_ROUNDS,
     ) -> None:
         """Write a self-contained HTML report (inputs, charts, run metadata) of a forecast."""
         from .report import build_report
 
+        budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         if png is not None:
             try:
                 png.mkdir(parents=True, exist_ok=True)
@@ -35,7 +51,7 @@ def register(app: typer.Typer) -> None:
                 raise DetenteError([Problem(str(png), None, "--png", write_failure(e))]) from None
         try:
             html = build_report(scenario, model, parse_params(param), seed=seed, draws=draws,
-                                compare=list(compare or []), png_dir=png)
+                                compare=list(compare or []), png_dir=png, budget=budget)
         except OSError as e:  # writing a chart's PNG (reading the scenario fails as a DetenteError)
             if png is None:
                 raise
@@ -61,8 +77,17 @@ def register(app: typer.Typer) -> None:
         max_body: float = typer.Option(5.0, "--max-body", min=0.001, max=1024, help="Largest request body, MB (413 beyond)."),
         max_connections: int = typer.Option(100, "--max-connections", min=1, max=100_000,
                                             help="Open connections at most (503 beyond)."),
+        max_seconds: Optional[float] = MAX_SECONDS,
+        max_memory: Optional[str] = MAX_MEMORY,
+        max_draws: Optional[int] = MAX_DRAWS,
+        max_rounds: Optional[int] = MAX_ROUNDS,
     ) -> None:
-        """Start the detente web app (browser UI and REST API, docs at /docs)."""
+        """Start the detente web app (browser UI and REST API, docs at /docs).
+
+        Every request is held to the compute budget (the --max-* options): one
+        over it answers 422 with the estimate and the limit. Off this machine
+        (--host) it needs an access token (--token); see docs/web.md.
+        """
         import secrets
 
         import uvicorn
@@ -89,10 +114,11 @@ def register(app: typer.Typer) -> None:
                 hosts = None
                 break
             hosts.append(host_name(h))  # type: ignore[union-attr]
+        budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         path = store or default_store_path()
         try:
             application = create_app(path, workers=workers, queue=queue, max_body=int(max_body * 1024 * 1024),
-                                     allow_hosts=hosts, token=token)
+                                     allow_hosts=hosts, token=token, budget=budget)
         except StoreError as e:
             raise DetenteError([Problem(str(path), None, "--store", str(e))]) from None
         interrupted = application.api.state.runs.interrupted

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__, _cancel, models
 from .._cancel import Cancelled
 from .._parse import short
+from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
@@ -302,7 +303,8 @@ POLL = 0.25
 
 def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body: int = MAX_BODY,
                drain: int = DRAIN_MAX, allow_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
-               token: str | None = None, retry_after: int = 5, keep_jobs: int = 1000) -> Any:
+               token: str | None = None, retry_after: int = 5, keep_jobs: int = 1000,
+               budget: Budget | None = None) -> Any:
     """Build the web app.
 
     Parameters
@@ -325,6 +327,10 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         Seconds a client refused with 429 is told to wait.
     keep_jobs : int
         Finished background jobs remembered.
+    budget : Budget, optional
+        The compute budget of every request (default
+        :class:`detente.budget.Budget()`); a request over it answers 422 with
+        the estimate and the limit before any work starts.
 
     Returns
     -------
@@ -342,6 +348,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
     runs = RunStore(store)
     pool = WorkPool(workers=workers, queue=queue, retry_after=retry_after)
     jobs = JobManager(runs, pool, keep=keep_jobs)
+    budget = resolve_budget(budget)
 
     def stop() -> None:
         jobs.shutdown()
@@ -499,7 +506,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         compare = [load_input(c)[0] for c in req.compare]
         data = report_build.compute(scen, req.model, dict(req.params), seed=req.seed, draws=req.draws,
                                     sensitivity=req.sensitivity or kind == "sensitivity", compare=compare,
-                                    progress=progress, cancel=cancel)
+                                    progress=progress, cancel=cancel, budget=budget)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         data["scenario_input"] = _jsonable(scen.to_dict())
@@ -535,7 +542,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
             scen, _ = load_input(req)
             model = req.model or (scen.model.name if scen.model else "compromise")
             res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
-                         params=dict(req.params), progress=False)
+                         params=dict(req.params), progress=False, budget=budget)
             return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
 
         return await offload(request, work)
@@ -604,10 +611,12 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
     # -- background jobs -------------------------------------------------------------------------
     @app.post("/api/jobs", tags=["jobs"], status_code=202, summary="Start a run in the background (poll /api/jobs/{id})")
     async def start_job(req: JobRequest, request: Request) -> dict:
-        def check() -> None:  # bad input answers 422 now, not later
-            load_input(req)
-            for c in req.compare:
-                load_input(c)
+        def check() -> None:  # bad input (and work over the budget) answers 422 now, not later
+            scen, _ = load_input(req)
+            compare = [load_input(c)[0] for c in req.compare]
+            report_build.plan_report(scen, req.model, dict(req.params), draws=req.draws,
+                                     sensitivity=req.sensitivity or req.kind == "sensitivity", compare=compare,
+                                     budget=budget)
 
         await offload(request, check)
         # the job's row is written off the event loop (SQLite may wait for another writer)
