@@ -69,6 +69,8 @@ CITATION = (
 
 #: The model trades across issues: a backtest gives it each proposal as one multi-issue scenario.
 COUPLES_ISSUES = True
+#: One-shot: the model plays the scenario as it stands after its events (see ``passes``).
+DYNAMIC = False
 
 #: Largest number of candidate exchanges (draws x n^2 x D^2) evaluated at once.
 _CHUNK_CELLS = 2_000_000
@@ -256,38 +258,43 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         position=pos,
         forecast=forecast,
         rounds=rounds,
-        extras={"exchanges": exchanges, "partner": partner, "in_return": in_return},
+        extras={"exchanges": exchanges, "partner": partner, "in_return": in_return,
+                "active": Trajectory.active_rounds(inputs, R)},
     )
 
 
-def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
-    """Round ``t`` of draw ``b``: the exchanges realised and the moves they made.
+def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
+    """The moves of round ``t`` of draw ``b``: every actor-issue cell moved by a trade.
 
-    Returns
-    -------
-    dict
-        ``{"exchanges": int, "moves": [{"actor", "issue", "counterpart",
-        "in_return_on", "from", "to"}]}``: every actor-issue cell that moved in
-        the round, with the actor it traded with and the issue on which that
-        actor moved in return.
+    Each is a :data:`~detente.models.base.Move` of kind ``"trade"`` whose
+    ``counterpart`` is the trade partner, plus ``in_return_on``: the issue on
+    which the partner moved in return.
     """
+    if t == 0:
+        return []
     pa = traj.extras["partner"][b, t]
     ir = traj.extras["in_return"][b, t]
-    moves = []
+    out = []
     for i, actor in enumerate(actors):
         for k, issue in enumerate(issues):
             if pa[i, k] >= 0:
-                moves.append(
-                    {
-                        "actor": actor,
-                        "issue": issue,
-                        "counterpart": actors[int(pa[i, k])],
-                        "in_return_on": issues[int(ir[i, k])],
-                        "from": float(traj.position[b, t - 1, i, k]),
-                        "to": float(traj.position[b, t, i, k]),
-                    }
-                )
-    return {"exchanges": int(traj.extras["exchanges"][b, t]), "moves": moves}
+                partner, other = actors[int(pa[i, k])], issues[int(ir[i, k])]
+                out.append({
+                    "actor": actor,
+                    "issue": issue,
+                    "from": float(traj.position[b, t - 1, i, k]),
+                    "to": float(traj.position[b, t, i, k]),
+                    "counterpart": partner,
+                    "kind": "trade",
+                    "why": f"trade: {partner} moves on {other} in return",
+                    "in_return_on": other,
+                })
+    return out
+
+
+def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
+    """Round ``t`` of draw ``b``: ``{"exchanges": int}``, the exchanges realised (the moves come from :func:`moves`)."""
+    return {"exchanges": int(traj.extras["exchanges"][b, t])}
 
 
 def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str, Any]]:
