@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
+from .. import _cancel
 from . import _smp_core as core
 from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
@@ -326,6 +327,7 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     first = np.zeros(Bc)
     t = 0
     while True:
+        _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         sub = lambda a: a[idx]  # noqa: E731
         dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
