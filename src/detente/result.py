@@ -13,9 +13,6 @@ Later models and analyses add fields; they never rename these.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,30 +21,13 @@ import numpy as np
 from ._extras import import_optional
 from .models.base import ModelParams, Trajectory
 from .scenario.schema import Scenario
+from .serialize import dumps, finite, input_sha256, json_value  # noqa: F401 (json_value, input_sha256: re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def input_sha256(scenario: Scenario) -> str:
-    """A stable hash of the scenario's content (not of its file's formatting)."""
-    blob = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _f(x: Any) -> Any:
-    """A JSON-safe float (NaN/inf become None)."""
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def json_value(v: Any) -> Any:
-    """numpy scalars as plain Python values for JSON (non-finite floats become None)."""
-    if isinstance(v, (float, np.floating)):
-        return _f(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+_f = finite  # the JSON-safe float, under its old name
 
 
 @dataclass
@@ -163,7 +143,7 @@ class Result:
 
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON contract as text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return dumps(self.to_dict(), indent=indent)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``).

@@ -30,7 +30,6 @@ forecast, three batches in all (two when the second stage has no lever).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -39,9 +38,9 @@ import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..models.base import F8, Inputs, ModelParams
-from ..result import input_sha256
-from ..result import json_value as _clean
 from ..scenario.schema import Actor, Scenario, Value
+from ..serialize import dumps, input_sha256
+from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
 from ._run import resolve, run_draws
@@ -157,7 +156,7 @@ class Advice:
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def _with_ally(scen: Scenario, a: int, inputs: Inputs, happened: np.ndarray) -> tuple[Scenario, Inputs, str]:

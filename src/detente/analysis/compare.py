@@ -11,7 +11,6 @@ not the same in a scenario as in the first one; rationales (``why``,
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,8 +20,8 @@ import pandas as pd
 
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
-from ..result import input_sha256
 from ..scenario.schema import Scenario, Value
+from ..serialize import dumps, input_sha256
 from ..simulate import most_likely
 from ._draws import check_seed
 from ._run import run_draws
@@ -177,7 +176,7 @@ class Comparison:
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def show_value(v: Any) -> str:

@@ -9,7 +9,6 @@ the chunk size, and the same seed gives the same numbers bit for bit.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,8 +17,9 @@ import pandas as pd
 
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
-from ..result import _f, input_sha256
 from ..scenario.schema import Scenario
+from ..serialize import dumps, input_sha256, threshold_probability
+from ..serialize import finite as _f
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
 
@@ -67,11 +67,6 @@ def quantile_summary(x: np.ndarray) -> dict[str, Any]:
         lo, hi = np.quantile(x, [a, 1 - a])
         out["intervals"][str(c)] = [float(lo), float(hi)]
     return out
-
-
-def threshold_probability(x: np.ndarray, value: float, direction: str) -> float:
-    """Share of draws at or above (``above``) or at or below (``below``) ``value``."""
-    return float(np.mean(x >= value) if direction == "above" else np.mean(x <= value))
 
 
 @dataclass
@@ -204,7 +199,7 @@ class MonteCarloResult:
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def monte_carlo(

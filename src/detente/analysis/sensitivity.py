@@ -20,7 +20,6 @@ Two methods:
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +30,9 @@ import pandas as pd
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
-from ..result import input_sha256
-from ..result import json_value as _clean
 from ..scenario.schema import Scenario
+from ..serialize import dumps, input_sha256
+from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
 from ._run import resolve, run_draws
@@ -164,7 +163,7 @@ class SensitivityResult:
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..serialize import dumps, jsonable
 from .data import Dataset
 from .metrics import metrics, paired_bootstrap
 
@@ -19,17 +18,7 @@ REFERENCE = "compromise"
 BREAKDOWNS = ("wave", "proc", "rule", "type")
 
 
-def _clean(v: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.floating, float)):
-        return None if not math.isfinite(float(v)) else float(v)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+_clean = jsonable
 
 
 @dataclass
@@ -164,7 +153,7 @@ class BacktestResult:
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent)
+        return dumps(self.to_dict(), indent=indent, ensure_ascii=True)
 
     def to_frame(self):
         """Per-issue forecasts: one row per issue, one column per model (pandas)."""

@@ -20,7 +20,7 @@ from .. import __version__
 from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
 from ..api import forecast, load
-from ..result import input_sha256
+from ..serialize import input_sha256, threshold_probability
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
@@ -338,7 +338,7 @@ def compute(
             row["p5"], row["p50"], row["p95"] = (float(v) for v in np.nanpercentile(x, [5, 50, 95]))
             row["thresholds"] = [
                 {"name": t.name, "value": t.value, "direction": t.direction,
-                 "probability": float(np.mean(x >= t.value) if t.direction == "above" else np.mean(x <= t.value))}
+                 "probability": threshold_probability(x, t.value, t.direction)}
                 for t in iss.thresholds
             ]
         summary.append(row)

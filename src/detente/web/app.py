@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
 import math
@@ -43,6 +42,7 @@ from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
+from ..serialize import dumps, history_csv, jsonable
 from .guard import LOOPBACK_HOSTS, CatchAll, Guard
 from .jobs import JobManager
 from .pool import Busy, ShuttingDown, WorkPool
@@ -131,10 +131,6 @@ def _fmt_of(inp: ScenarioInput) -> str:
         return inp.format
     suf = Path(inp.filename or "").suffix.lower()
     return {".json": "json", ".csv": "csv", ".txt": "csv", ".tsv": "csv"}.get(suf, "yaml")  # .txt/.tsv: Decide files
-
-
-def _jsonable(x: Any) -> Any:
-    return json.loads(json.dumps(x, default=str))
 
 
 def _plain(x: Any) -> Any:
@@ -475,13 +471,13 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
             if p.stem == name:
                 scen, _ = load_input(ScenarioInput(name=name))
                 return {"name": name, "file": p.name, "text": p.read_text(encoding="utf-8"),
-                        "scenario": _jsonable(scen.to_dict())}
+                        "scenario": jsonable(scen.to_dict())}
         return JSONResponse({"detail": f"no shipped scenario {name!r}"}, status_code=404)  # type: ignore[return-value]
 
     # -- validation -------------------------------------------------------------------------
     def _validated(inp: ScenarioInput) -> dict:
         scen, raw = load_input(inp)
-        return {"ok": True, **_describe(scen), "scenario": _jsonable(scen.to_dict())}
+        return {"ok": True, **_describe(scen), "scenario": jsonable(scen.to_dict())}
 
     @app.post("/api/validate", tags=["scenarios"], summary="Validate a scenario (422 lists every problem)")
     async def validate(inp: ScenarioInput, request: Request) -> dict:
@@ -508,7 +504,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
                                     progress=progress, cancel=cancel, budget=budget)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
-        data["scenario_input"] = _jsonable(scen.to_dict())
+        data["scenario_input"] = jsonable(scen.to_dict())
         given = _given(req)
         if req.compare:
             given["compare"] = [_given(c) for c in req.compare]
@@ -542,7 +538,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
             model = req.model or (scen.model.name if scen.model else "compromise")
             res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
                          params=dict(req.params), progress=False, budget=budget)
-            return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
+            return {"scenario": scen.name, "advice": jsonable(res.to_dict())}
 
         return await offload(request, work)
 
@@ -587,7 +583,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
-        return Response(json.dumps(r["results"]["result"], indent=2, ensure_ascii=False), media_type="application/json",
+        return Response(dumps(r["results"]["result"]), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.json"'})
 
     @app.get("/api/runs/{run_id}/csv", tags=["runs"], summary="The run's positions by round as CSV")
@@ -595,16 +591,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
-        import csv
-
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["round", "actor", "issue", "position", "forecast"])
-        for h in r["results"]["result"]["history"]:
-            for actor, pos in h["positions"].items():
-                for issue, x in pos.items():
-                    w.writerow([h["round"], actor, issue, x, h["forecast"].get(issue)])
-        return Response(buf.getvalue(), media_type="text/csv",
+        return Response(history_csv(r["results"]["result"]), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.csv"'})
 
     # -- background jobs -------------------------------------------------------------------------
