@@ -54,3 +54,14 @@ def test_history_csv_from_stored_json_matches_the_results_own_frame():
     pd.testing.assert_frame_equal(got[["round", "actor", "issue"]], want[["round", "actor", "issue"]], check_dtype=False)
     assert abs(got["position"] - want["position"]).max() < 1e-9
     assert abs(got["forecast"] - want["forecast"]).max() < 1e-9
+
+
+def test_meta_block_is_shared_and_keeps_its_key_order():
+    from detente import __version__, api
+    from detente.serialize import input_sha256, meta
+
+    res = api.forecast("korea-2019", seed=3)
+    m = res.to_dict()["meta"]
+    assert list(m) == ["version", "seed", "input_sha256", "events", "notes"]
+    assert m["version"] == __version__ and m["seed"] == 3 and m["input_sha256"] == input_sha256(res.scenario)
+    assert meta(None, draws=5) == {"version": __version__, "seed": None, "draws": 5}

@@ -21,7 +21,7 @@ import numpy as np
 from ._extras import import_optional
 from .models.base import ModelParams, Trajectory
 from .scenario.schema import Scenario
-from .serialize import dumps, finite, input_sha256, json_value  # noqa: F401 (json_value, input_sha256: re-exported)
+from .serialize import dumps, finite, input_sha256, json_value, meta  # noqa: F401 (json_value, input_sha256: re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -124,7 +124,6 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract as a Python dict."""
-        from . import __version__
 
         return {
             "scenario": self.scenario.name,
@@ -132,13 +131,7 @@ class Result:
             "params": self.params.model_dump(mode="json"),
             "issues": self.issues,
             "history": self.history,
-            "meta": {
-                "version": __version__,
-                "seed": self.seed,
-                "input_sha256": input_sha256(self.scenario),
-                "events": self.events,
-                "notes": list(self.notes),
-            },
+            "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -71,6 +71,17 @@ def threshold_probability(x: np.ndarray, value: float, direction: str) -> float:
     return float(np.mean(x >= value) if direction == "above" else np.mean(x <= value))
 
 
+def meta(seed: int | None, *, notes: Any = None, **fields: Any) -> dict[str, Any]:
+    """The common ``meta`` block of every result: ``version``, ``seed``, then ``fields`` in the
+    order given (``input_sha256``, ``draws``...), then ``notes`` when given."""
+    from . import __version__
+
+    out: dict[str, Any] = {"version": __version__, "seed": seed, **fields}
+    if notes is not None:
+        out["notes"] = list(notes)
+    return out
+
+
 def input_sha256(scenario: Any) -> str:
     """A stable hash of a scenario's content (not of its file's formatting)."""
     blob = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

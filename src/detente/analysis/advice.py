@@ -39,7 +39,7 @@ import pandas as pd
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..models.base import F8, Inputs, ModelParams
 from ..scenario.schema import Actor, Scenario, Value
-from ..serialize import dumps, input_sha256
+from ..serialize import dumps, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
@@ -135,7 +135,6 @@ class Advice:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenario", "model", "params", "actor", "issues": {KEY: {ideal, forecast, distance, best, levers}}, "meta"}``."""
-        from .. import __version__
 
         issues = {}
         for r in self.base.to_dict("records"):
@@ -150,8 +149,8 @@ class Advice:
             "actor": self.actor,
             "issues": issues,
             "headline": self.headline(),
-            "meta": {"version": __version__, "seed": self.seed, "draws": self.draws, "runs": self.runs,
-                     "input_sha256": input_sha256(self.scenario), "notes": list(self.notes)},
+            "meta": meta(self.seed, draws=self.draws, runs=self.runs, input_sha256=input_sha256(self.scenario),
+                         notes=self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
 from ..scenario.schema import Scenario, Value
-from ..serialize import dumps, input_sha256
+from ..serialize import dumps, input_sha256, json_value, meta
 from ..simulate import most_likely
 from ._draws import check_seed
 from ._run import run_draws
@@ -159,19 +159,12 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenarios", "models", "forecasts": [rows], "differences": [rows], "meta"}``."""
-        from .. import __version__
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, (float, np.floating)):
-                return float(v) if np.isfinite(v) else None
-            return v
-
         return {
             "scenarios": [{"label": lab, "name": s.name, "input_sha256": input_sha256(s)} for lab, s in zip(self.labels, self.scenarios)],
             "models": list(self.models),
-            "forecasts": [{k: clean(v) for k, v in r.items()} for r in self.table.to_dict("records")],
-            "differences": [{k: clean(v) for k, v in r.items()} for r in self.differences.to_dict("records")],
-            "meta": {"version": __version__, "seed": self.seed, "draws": self.draws, "notes": list(self.notes)},
+            "forecasts": [{k: json_value(v) for k, v in r.items()} for r in self.table.to_dict("records")],
+            "differences": [{k: json_value(v) for k, v in r.items()} for r in self.differences.to_dict("records")],
+            "meta": meta(self.seed, draws=self.draws, notes=self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

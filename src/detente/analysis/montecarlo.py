@@ -18,7 +18,7 @@ import pandas as pd
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, threshold_probability
+from ..serialize import dumps, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
@@ -171,7 +171,6 @@ class MonteCarloResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The forecast JSON contract, with a ``distribution`` per issue and event shares."""
-        from .. import __version__
 
         issues: dict[str, Any] = {}
         for iss in self.scenario.issues:
@@ -187,14 +186,8 @@ class MonteCarloResult:
             "params": self.params.model_dump(mode="json"),
             "issues": issues,
             "events": self.event_shares,
-            "meta": {
-                "version": __version__,
-                "seed": self.seed,
-                "draws": self.draws,
-                "input_sha256": input_sha256(self.scenario),
-                "uncertain_inputs": len(self.uncertain),
-                "notes": list(self.notes),
-            },
+            "meta": meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
+                         uncertain_inputs=len(self.uncertain), notes=self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

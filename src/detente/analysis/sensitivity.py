@@ -31,7 +31,7 @@ from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256
+from ..serialize import dumps, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -138,7 +138,6 @@ class SensitivityResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenario", "model", "params", "method", "issues": {KEY: [rows]}, "top_drivers", "meta"}``."""
-        from .. import __version__
 
         issues: dict[str, list[dict[str, Any]]] = {}
         for key in self.scenario.issue_keys:
@@ -151,14 +150,8 @@ class SensitivityResult:
             "method": self.method,
             "issues": issues,
             "top_drivers": self.top_drivers(5),
-            "meta": {
-                "version": __version__,
-                "seed": self.seed,
-                "samples": self.samples,
-                "runs": self.runs,
-                "input_sha256": input_sha256(self.scenario),
-                "notes": list(self.notes),
-            },
+            "meta": meta(self.seed, samples=self.samples, runs=self.runs, input_sha256=input_sha256(self.scenario),
+                         notes=self.notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
