@@ -27,6 +27,8 @@ import numpy as np
 EPS = 1e-10
 #: Gains this close (relative) are a tie; the exchange formed first wins.
 TIE_REL = 1e-12
+#: The partner's position and an outcome this close are equal (the outcome cap does not bind).
+ON = 1e-9
 #: New start position: x0 + (y - x0) * (FIXED + SALIENCE * (1 - s)).
 FIXED = 0.1
 SALIENCE = 0.4
@@ -99,7 +101,7 @@ def _size(e, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
                 row = ovp[e]
             n0 = _outcome(a_iss, k, sup, x0, w, W, O, row)
             n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, row)
-            if (xb - n0 >= 0.0 and xb - n1 >= 0.0) or (xb - n0 <= 0.0 and xb - n1 <= 0.0):
+            if (xb - n0 >= -ON and xb - n1 >= -ON) or (xb - n0 <= ON and xb - n1 <= ON):
                 continue
             b = j if side == 0 else i
             delta = abs(xb - n0) * W[a_iss] / w[k, a_iss]
