@@ -78,7 +78,11 @@ def reference_rounds(x, s, c, part, rounds):
                     o0 = outcome(a, ex["table"], A.actor, A.supply_pos)
                     o1 = outcome(a, ex["table"], A.actor, A.supply_pos + A.move)
                     xb = B.demand_pos
-                    if (xb >= o0 - ON and xb >= o1 - ON) or (xb <= o0 + ON and xb <= o1 + ON):  # not strictly between
+                    # the cap binds when the move carries the outcome past the partner; an outcome already
+                    # on the partner (within ON) passes it with any move away
+                    up = o0 - ON <= xb < o1 - ON
+                    down = o1 + ON < xb <= o0 + ON
+                    if not (up or down):
                         continue
                     m_a = abs(xb - o0) * W[a] / w[A.actor][a]  # puts the outcome on the partner
                     DA = w[A.actor][a] * m_a / W[a]

@@ -27,7 +27,7 @@ import numpy as np
 EPS = 1e-10
 #: Gains this close (relative) are a tie; the exchange formed first wins.
 TIE_REL = 1e-12
-#: The partner's position and an outcome this close are equal (the outcome cap does not bind).
+#: The partner's position and an outcome this close are equal (a further move away passes the partner).
 ON = 1e-9
 #: New start position: x0 + (y - x0) * (FIXED + SALIENCE * (1 - s)).
 FIXED = 0.1
@@ -51,6 +51,20 @@ def _move_ok(sup, m, hsum, hflag):
     if hflag == 0:
         return True
     return hflag == sgn
+
+
+@_jit
+def _passes(n0, n1, xb):
+    """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``.
+
+    An outcome already on the partner (within ``ON``) passes it with any move
+    away; a partner behind the outcome's start is not passed (Decide's rule).
+    """
+    if n1 > n0:
+        return n0 - ON <= xb < n1 - ON
+    if n1 < n0:
+        return n1 + ON < xb <= n0 + ON
+    return False
 
 
 @_jit
@@ -101,7 +115,7 @@ def _size(e, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
                 row = ovp[e]
             n0 = _outcome(a_iss, k, sup, x0, w, W, O, row)
             n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, row)
-            if (xb - n0 >= -ON and xb - n1 >= -ON) or (xb - n0 <= ON and xb - n1 <= ON):
+            if not _passes(n0, n1, xb):
                 continue
             b = j if side == 0 else i
             delta = abs(xb - n0) * W[a_iss] / w[k, a_iss]
