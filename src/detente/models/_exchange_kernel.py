@@ -221,6 +221,7 @@ def play(x_in, s, c, part, rounds, vote, log):
     hfJ = np.empty(M, np.int64)
     ovp = np.empty((M, n))
     ovq = np.empty((M, n))
+    pend = np.empty(M, np.int64)
     O = np.zeros(D)
     left = np.zeros((n, D), np.bool_)
     group = np.empty(n, np.int64)
@@ -270,20 +271,23 @@ def play(x_in, s, c, part, rounds, vote, log):
         y = x0.copy()
         traded = np.zeros((n, D), np.bool_)
         any_trade = False
-        while True:
-            best = -1
+        # the pending list: the valid candidates, in the order they were formed
+        na = 0
+        for e in range(m):
+            if valid[e]:
+                pend[na] = e
+                na += 1
+        while na > 0:
             g_best = -1.0
-            for e in range(m):
-                if valid[e] and gain[e] > g_best:
-                    g_best = gain[e]
-            if g_best < 0:
-                break
+            for k in range(na):
+                if gain[pend[k]] > g_best:
+                    g_best = gain[pend[k]]
             floor = g_best - TIE_REL * max(1.0, g_best)
-            for e in range(m):
-                if valid[e] and gain[e] >= floor:
-                    best = e
+            E = -1
+            for k in range(na):
+                if gain[pend[k]] >= floor:
+                    E = pend[k]
                     break
-            E = best
             valid[E] = False
             i, j, P, Q = aI[E], aJ[E], p[E], q[E]
             yI = supI[E] + mvI[E]
@@ -309,8 +313,10 @@ def play(x_in, s, c, part, rounds, vote, log):
             traded[j, P] = True
             any_trade = True
             # every other pending exchange: continue supplies, track demands, re-size or keep
-            for X in range(m):
-                if not valid[X]:
+            kept = 0
+            for k in range(na):
+                X = pend[k]
+                if X == E:
                     continue
                 xi, xj, xp, xq = aI[X], aJ[X], p[X], q[X]
                 touched = False
@@ -343,6 +349,10 @@ def play(x_in, s, c, part, rounds, vote, log):
                 if touched:
                     _size(X, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
                           hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O)
+                if valid[X]:
+                    pend[kept] = X
+                    kept += 1
+            na = kept
         for k in range(n):
             for l in range(D):
                 vote[t, k, l] = y[k, l]

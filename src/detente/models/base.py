@@ -24,6 +24,11 @@ A model is a module of pure functions over numpy arrays. It exposes:
     True for a model whose forecast of one issue depends on the other issues
     (e.g. ``exchange``); a backtest then runs each proposal as one
     multi-issue scenario instead of each issue alone.
+``BACKTEST_VARIANTS`` (optional, default none)
+    Parameter sets of named variants a default backtest scores beside the
+    model's defaults, each under its own label (e.g. ``exchange``'s
+    ``({"variant": "greedy"},)`` is reported as ``exchange(variant=greedy)``),
+    so that earlier results stay reproducible when a default changes.
 ``summarize(traj, b, issues) -> dict[str, dict]`` (optional)
     Extra per-issue fields of draw ``b`` for ``issues[KEY]`` in the JSON
     result (e.g. BDM's final weighted mean, SMP's cluster distribution, a

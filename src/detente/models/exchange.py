@@ -66,6 +66,9 @@ CITATION = (
 #: The model trades across issues: a backtest gives it each proposal as one multi-issue scenario.
 COUPLES_ISSUES = True
 
+#: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
+BACKTEST_VARIANTS = ({"variant": "greedy"},)
+
 #: Largest number of candidate exchanges (draws x n^2 x D^2) evaluated at once (``greedy``).
 _CHUNK_CELLS = 2_000_000
 #: Gains at or below this are not exchanges (``greedy``).
