@@ -148,6 +148,21 @@ def _push(hs, hf, e, m):
 
 
 @_jit
+def _continue(X, actor, issue, sup, mv, hs, hf, i, Q, yI, j, P, yJ):
+    """A side of ``X`` (``actor`` supplying ``issue``) that is one of the realised exchange's suppliers
+    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``) moves on from there, keeping its move so far."""
+    if actor == i and issue == Q:
+        y = yI
+    elif actor == j and issue == P:
+        y = yJ
+    else:
+        return False
+    _push(hs, hf, X, mv[X])
+    sup[X] = y
+    return True
+
+
+@_jit
 def _track(ov, e, a, y, start):
     """Record actor ``a`` at ``y`` in exchange ``e``'s table (keeping, as Decide does, the earlier value on one side of it)."""
     prev = ov[e, a]
@@ -319,24 +334,10 @@ def play(x_in, s, c, part, rounds, vote, log):
                 if X == E:
                     continue
                 xi, xj, xp, xq = aI[X], aJ[X], p[X], q[X]
-                touched = False
                 # supply continuation (I supplies q, J supplies p)
-                if xi == i and xq == Q:
-                    _push(hsI, hfI, X, mvI[X])
-                    supI[X] = yI
-                    touched = True
-                elif xi == j and xq == P:
-                    _push(hsI, hfI, X, mvI[X])
-                    supI[X] = yJ
-                    touched = True
-                if xj == i and xp == Q:
-                    _push(hsJ, hfJ, X, mvJ[X])
-                    supJ[X] = yI
-                    touched = True
-                elif xj == j and xp == P:
-                    _push(hsJ, hfJ, X, mvJ[X])
-                    supJ[X] = yJ
-                    touched = True
+                went_i = _continue(X, xi, xq, supI, mvI, hsI, hfI, i, Q, yI, j, P, yJ)
+                went_j = _continue(X, xj, xp, supJ, mvJ, hsJ, hfJ, i, Q, yI, j, P, yJ)
+                touched = went_i or went_j
                 # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
                 if (xj == j and xq == Q) or (xi == j and xp == Q):
                     tbl = ovq if xq == Q else ovp
