@@ -1,24 +1,30 @@
-# detente: the two commands every user needs.
-#   make run   - create .venv (if missing), install detente, forecast the flagship scenario
-#   make test  - create .venv with test extras (if missing), run the whole test suite
+# detente: the commands every user and developer needs.
+#   make run    - create .venv (if missing), install detente with every extra, forecast the flagship scenario
+#   make test   - create .venv with the test extras (if missing), lint, run the whole test suite
+#   make lint   - ruff (style, imports, bugs) and mypy (types) over the package
+#   make bench  - every benchmark in benchmarks/, each target printed with its ratio
+# After installing, `detente warmup` compiles the numba kernels into numba's cache once, so
+# that no forecast waits for the compiler.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 TESTSTAMP  := $(VENV)/.installed-test
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet -e .
+	@$(BIN)/python -m pip install --quiet -e '.[all]'
+	@$(BIN)/detente warmup
 	@touch $@
 
 $(TESTSTAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	@$(BIN)/detente warmup
 	@touch $@ $(STAMP)
 
 run: $(STAMP)
@@ -27,8 +33,12 @@ run: $(STAMP)
 test: $(TESTSTAMP)
 	@$(BIN)/python -m pytest
 
+lint: $(TESTSTAMP)
+	@$(BIN)/ruff check src tests benchmarks
+	@$(BIN)/mypy
+
 bench: $(TESTSTAMP)
-	@for f in benchmarks/bench_*.py; do $(BIN)/python $$f; done
+	@for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

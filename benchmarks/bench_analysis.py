@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as e:
             print(f"skipping {name}: not importable yet ({e})")
             continue
-        mc, dt = timed(f"Monte Carlo, flagship, {name}, 10,000 draws", target, lambda: monte_carlo("korea-2019", name, draws=10_000, seed=0, progress=False))
+        mc, dt = timed(f"Monte Carlo, flagship, {name}, 10,000 draws", target,
+                       lambda: monte_carlo("korea-2019", name, draws=10_000, seed=0, progress=False))
         rows.append((f"Monte Carlo 10,000 draws, flagship, {name}", dt, target))
         print("   deal median", round(mc.summary()["median"][0], 1), "80%", [round(x, 1) for x in mc.summary()[["lo80", "hi80"]].iloc[0]])
     if EMISSION.exists():

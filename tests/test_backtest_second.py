@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from test_backtest import _random_inputs
 import pytest
 
 from detente.backtest import capabilities, load_deu, run_backtest
 from detente.models import get, names
 from detente.models.base import Inputs
+from test_backtest import _random_inputs
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import csv
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from dataclasses import replace
+from pydantic import ValidationError
 
 import detente
 from detente.models import _bdm_kernel, bdm, get
@@ -27,7 +27,7 @@ from detente.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _reference_bdm import reference_expected_utilities, reference_run  # noqa: E402
+from _reference_bdm import reference_expected_utilities, reference_run
 
 DATA = ROOT.parent / "shared" / "data" / "bdm" / "emission_ec_1994.csv"  # ../shared beside the clone
 PUBLISHED_MEAN = [7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2]
@@ -451,11 +451,11 @@ def test_shapes_and_multi_issue_independence():
 
 
 def test_params_validation():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="variant"):
         bdm.Params(variant="nope")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Q"):
         bdm.Params(Q=1.5)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="unknown"):
         bdm.Params(unknown=1)
     p = bdm.Params()
     assert p.resolved_choice() == "priority" and p.resolved_capitulation() is False

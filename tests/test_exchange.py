@@ -248,7 +248,7 @@ def test_registered_with_citation_and_plays_the_flagship():
         moves = hist[1]["moves"]
         assert moves and all(m["counterpart"] != m["actor"] and m["in_return_on"] != m["issue"] for m in moves)
         assert len(moves) == 2 * len(hist[1]["trades"]) == 2 * hist[1]["exchanges"]
-        for key, issue in data["issues"].items():
+        for issue in data["issues"].values():
             assert issue["forecast"] == pytest.approx(issue["compromise_before_exchange"] + issue["shift_by_exchange"])
 
 

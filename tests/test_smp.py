@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from detente.models import _smp_core as core
 from detente.models import smp
@@ -425,9 +426,9 @@ def test_params_aliases_and_spellings():
     p = smp.Params(VotingRule="Proportional", BigRAdjust="No", VictoryProbModel="Octic")
     assert p.voting_rule == "Prop" and p.big_r_adjust == "None" and p.victory_prob_model == "Octic"
     assert smp.Params(big_r_adjust=None).big_r_adjust == "None"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="voting_rule"):
         smp.Params(voting_rule="Majority")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="accommodation"):
         smp.Params(accommodation=[[0.7, 0.5], [0, 1]])
     assert smp.Params().quirks() == {"round_bargains": True, "pce_weights": "capability", "challenge_victory": "linear"}
     assert smp.Params(preset="consistent", round_bargains=True).quirks()["round_bargains"] is True

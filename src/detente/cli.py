@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__, models
+from . import __version__
+from ._extras import missing_extra
 from ._parse import format_number
 from .errors import DetenteError, Problem
 
@@ -58,6 +58,8 @@ def _main(
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
     """``["rounds=20", "variant=paper"]`` -> ``{"rounds": 20, "variant": "paper"}``."""
+    import yaml
+
     params: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
@@ -173,7 +175,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
         except DetenteError as e:
             problems.extend(e.problems)
         else:
-            out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} ({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+            out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} "
+                      f"({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
     if problems:
         raise DetenteError(problems)
 
@@ -181,6 +184,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
 @app.command("models")
 def list_models() -> None:
     """List the available models with a line and a citation each."""
+    from . import models
+
     t = Table(header_style="bold")
     t.add_column("name", style="bold")
     t.add_column("what it does")
@@ -194,8 +199,8 @@ def list_models() -> None:
 @app.command()
 def scenarios() -> None:
     """List the example scenarios shipped with detente."""
-    from .scenario.io import shipped
     from .api import load
+    from .scenario.io import shipped
 
     t = Table(header_style="bold")
     t.add_column("name", style="bold")
@@ -206,6 +211,24 @@ def scenarios() -> None:
         s = load(p)
         t.add_row(escape(p.stem), str(len(s.actors)), str(len(s.issues)), escape(_first_sentence(s.description or "", 110)))
     out.print(t)
+
+
+@app.command()
+def warmup() -> None:
+    """Compile the models' numba kernels into numba's cache (run once after installing)."""
+    import time
+
+    from . import models
+    from .models._jit import DISABLE_ENV, numba_available
+
+    if not numba_available():
+        why = f"{DISABLE_ENV} is set" if os.environ.get(DISABLE_ENV, "") not in ("", "0") else "numba is not installed (the 'fast' extra)"
+        out.print(f"{why}: nothing to compile; the kernels run as plain Python")
+        return
+    t0 = time.perf_counter()
+    done = models.warmup()
+    out.print(f"compiled the kernels of {', '.join(done) or 'no model'} into numba's cache "
+              f"in {time.perf_counter() - t0:.1f} s")
 
 
 def _register_extensions() -> None:
@@ -229,23 +252,38 @@ def main(argv: list[str] | None = None) -> int:
     except DetenteError as e:
         err.print(f"[bold red]error:[/bold red] {escape(e.report())}", highlight=False)
         return 2
-    except models.UnknownModelError as e:
+    except KeyError as e:
+        from .models import UnknownModelError
+
+        if not isinstance(e, UnknownModelError):
+            return _internal_error(e)
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-    except Exception as e:  # a genuine bug
-        if os.environ.get("DETENTE_DEBUG"):
-            raise
-        err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+    except ImportError as e:
+        message = missing_extra(e)
+        if message is None:
+            return _internal_error(e)
+        err.print(f"[bold red]error:[/bold red] {escape(message)}")
         return 1
+    except Exception as e:  # a genuine bug
+        return _internal_error(e)
     return 0
 
 
+def _internal_error(e: BaseException) -> int:
+    if os.environ.get("DETENTE_DEBUG"):
+        raise e
+    err.print(f"[bold red]internal error:[/bold red] {type(e).__name__}: {escape(str(e))}\n"
+              "(set DETENTE_DEBUG=1 for a traceback, and please report it)")
+    return 1
+
+
+def run() -> None:  # pragma: no cover - the console script goes through detente.__main__
+    sys.exit(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
-def run() -> None:  # pragma: no cover - the console script
-    sys.exit(main())
+    run()

@@ -16,7 +16,6 @@ import typer
 from rich.table import Table
 
 from ._parse import format_number
-from .analysis.compare import show_value
 from .errors import DetenteError, Problem
 
 
@@ -67,7 +66,8 @@ def render_monte_carlo_table(mc: Any) -> None:
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
     t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
-    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"), ("meaning (median)", "left")]:
+    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"),
+                 ("meaning (median)", "left")]:
         t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
                      no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
     for r in mc.summary().to_dict("records"):
@@ -99,7 +99,8 @@ def render_monte_carlo_table(mc: Any) -> None:
 
 
 @_guarded
-def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any, output: Optional[Path] = None) -> None:
+def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any,
+                   output: Optional[Path] = None) -> None:
     """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
     from .analysis import monte_carlo
     from .api import load
@@ -260,7 +261,8 @@ def render_compare_table(cmp: Any) -> None:
                     cells.append("-")
             if len(cmp.labels) > 1:
                 key = (lab, cmp.models[0], iss)
-                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if key in df.index and math.isfinite(df.loc[key]["diff_scenario"]) else "-")
+                shown = key in df.index and math.isfinite(df.loc[key]["diff_scenario"])
+                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if shown else "-")
             t.add_row(*cells)
     out.print(t)
     if len(cmp.labels) > 1:
@@ -282,6 +284,8 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
+    from .analysis.compare import show_value
+
     text = show_value(v)
     return "[dim]absent[/dim]" if text == "absent" else text
 

@@ -17,13 +17,16 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from ._extras import import_optional
 from .models.base import ModelParams, Trajectory
 from .scenario.schema import Scenario
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def input_sha256(scenario: Scenario) -> str:
@@ -160,7 +163,11 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``)."""
+        """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``).
+
+        Needs pandas (the ``analysis`` extra).
+        """
+        pd = import_optional("pandas")
         tr = self.trajectory
         akeys, ikeys = self.scenario.actor_keys, self.scenario.issue_keys
         T = tr.position.shape[1]

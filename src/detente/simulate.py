@@ -233,7 +233,7 @@ def _span(inp: Inputs) -> np.ndarray:
     act = inp.active[:, :, None]
     hi = np.where(act, inp.position, -np.inf).max(axis=1)
     lo = np.where(act, inp.position, np.inf).min(axis=1)
-    return np.where(inp.active.any(axis=1)[:, None], hi - lo, np.nan)
+    return np.where(np.asarray(inp.active.any(axis=1))[:, None], hi - lo, np.nan)
 
 
 def _concat(pieces: list[Trajectory]) -> Trajectory:
@@ -241,7 +241,7 @@ def _concat(pieces: list[Trajectory]) -> Trajectory:
     if len(pieces) == 1:
         return first
     cat = lambda arrs: np.concatenate([arrs[0]] + [a[:, 1:] for a in arrs[1:]], axis=1)  # noqa: E731
-    extras = {}
+    extras: dict[str, np.ndarray] = {}
     for name in first.extras:
         extras[name] = cat([p.extras[name] for p in pieces])
     info: dict[str, np.ndarray] = {}
@@ -250,7 +250,7 @@ def _concat(pieces: list[Trajectory]) -> Trajectory:
     return Trajectory(
         cat([p.position for p in pieces]),
         cat([p.forecast for p in pieces]),
-        sum(p.rounds for p in pieces),
+        np.sum([p.rounds for p in pieces], axis=0),
         extras,
         info,
     )

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from ..models.base import Inputs, ModelParams
-from ..result import input_sha256, json_value as _clean
+from ..result import input_sha256
+from ..result import json_value as _clean
 from ..scenario.schema import Actor, Scenario, Value
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile

@@ -97,10 +97,10 @@ def diff_scenarios(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
         if k not in aa:
             add(k, None, "actor", None, "present")
             continue
-        x, y = aa[k], ab[k]
-        add(k, None, "capability", _value(x.capability), _value(y.capability))
+        xa, ya = aa[k], ab[k]
+        add(k, None, "capability", _value(xa.capability), _value(ya.capability))
         for fld in ("positions", "salience"):
-            dx, dy = getattr(x, fld), getattr(y, fld)
+            dx, dy = getattr(xa, fld), getattr(ya, fld)
             for ik in list(dx) + [i for i in dy if i not in dx]:
                 add(k, ik, "position" if fld == "positions" else "salience", _value(dx.get(ik)), _value(dy.get(ik)))
     # events
@@ -251,7 +251,8 @@ def compare(
                 summ = mc.summary().set_index("issue")
                 for iss in sc.issues:
                     r = summ.loc[iss.key]
-                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"], "lo80": r["lo80"], "hi80": r["hi80"]})
+                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"],
+                                 "lo80": r["lo80"], "hi80": r["hi80"]})
             else:
                 fc = run_draws(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False)[0][0]
                 for d, iss in enumerate(sc.issues):
@@ -266,5 +267,6 @@ def compare(
     for lab, sc in zip(labels[1:], scens[1:]):
         diffs += [{"scenario": lab, **r} for r in diff_scenarios(scens[0], sc)]
     ddf = pd.DataFrame(diffs, columns=["scenario", "actor", "issue", "field", "a", "b"])
-    notes = ["forecast: " + ("deterministic run on the most likely event branch" if not draws else f"median of {draws} Monte Carlo draws; lo80/hi80 the central 80% interval")]
+    notes = ["forecast: " + ("deterministic run on the most likely event branch" if not draws
+                             else f"median of {draws} Monte Carlo draws; lo80/hi80 the central 80% interval")]
     return Comparison(scens, labels, models, int(draws), s, df, ddf, notes)

@@ -158,7 +158,7 @@ class MonteCarloResult:
         from .. import __version__
 
         issues: dict[str, Any] = {}
-        for d, iss in enumerate(self.scenario.issues):
+        for iss in self.scenario.issues:
             dist = self.distribution(iss.key)
             entry: dict[str, Any] = {"forecast": _f(dist["median"]), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
@@ -334,5 +334,6 @@ def event_effect(
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
-    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress, what=f"event effect ({model})")[0]
+    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
+                   what=f"event effect ({model})")[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

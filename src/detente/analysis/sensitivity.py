@@ -30,7 +30,8 @@ import pandas as pd
 
 from ..errors import DetenteError, Problem
 from ..models.base import ModelParams
-from ..result import input_sha256, json_value as _clean
+from ..result import input_sha256
+from ..result import json_value as _clean
 from ..scenario.schema import Scenario
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -269,7 +270,8 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
 
 
-def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool, chunk, progress) -> SensitivityResult:
+def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
+           chunk, progress) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -283,7 +285,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     ev_idx = [j for j, e in enumerate(scen.events) if 0 < e.probability < 1] if events else []
     K = len(unc) + len(ev_idx)
     if K == 0:
-        raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range (or events a probability) for Sobol analysis")])
+        raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range "
+                                    "(or events a probability) for Sobol analysis")])
     names = [u.key(scen) for u in unc] + [f"event.{scen.events[j].key}" for j in ev_idx]
     problem = {"num_vars": K, "names": names, "bounds": [[0.0, 1.0]] * K}
     with warnings.catch_warnings():

@@ -103,7 +103,7 @@ class BacktestResult:
                 s["capability"] = spec.capability or capability
             s["by"] = {}
             for key in BREAKDOWNS:
-                groups: dict[str, dict[str, Any]] = {}
+                groups: dict[Any, dict[str, Any]] = {}
                 values = [it[key] for it in issues]
                 for v in dict.fromkeys(values):
                     mask = np.array([x == v for x in values])
@@ -224,7 +224,7 @@ class BacktestResult:
             ("<=10", "right"),
             ("MAE - compromise [95% CI]", "right"),
         ):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
+            t.add_column(col, justify=just)
         for label, s in self.summary.items():
             boot = s.get("mae_diff_vs_compromise")
             diff = (

@@ -31,7 +31,7 @@ from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError
 from .capability import capabilities
 from .data import Dataset, load_dataset
-from .result import BacktestResult, REFERENCE
+from .result import REFERENCE, BacktestResult
 
 #: Largest batch (draws) given to a model at once.
 CHUNK = 1024
@@ -120,7 +120,7 @@ LITERATURE_REFERENCES = (
 
 def _variants(name: str) -> list[str]:
     """A model's named variants a backtest scores beside its default (its ``BACKTEST_VARIANTS``), as specs."""
-    out = []
+    out: list[str] = []
     for params in getattr(registry.get(name), "BACKTEST_VARIANTS", ()):
         out.append(f"{name}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")")
     return out

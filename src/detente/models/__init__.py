@@ -62,4 +62,18 @@ def make_params(name: str, params: dict[str, Any] | None = None) -> ModelParams:
     return get(name).Params(**(params or {}))
 
 
-__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params"]
+def warmup() -> list[str]:
+    """Compile every model's kernels into their on-disk caches; the names of the models that compiled.
+
+    A model module may define ``warmup() -> bool`` (True when it compiled
+    something); ``detente warmup`` calls this once after installing.
+    """
+    done = []
+    for name in names():
+        hook = getattr(get(name), "warmup", None)
+        if hook is not None and hook():
+            done.append(name)
+    return done
+
+
+__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params", "warmup"]

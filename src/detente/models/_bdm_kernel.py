@@ -1,4 +1,4 @@
-"""The compiled round loop of :mod:`detente.models.bdm` (numba).
+"""The compiled round loop of :mod:`detente.models.bdm` (numba, or plain Python without it).
 
 One problem is one (draw, issue) row of n actors. Every function here works
 on one row with plain loops over the actors and performs exactly the
@@ -11,12 +11,17 @@ exactly a removed one.
 The kernels release the GIL (``nogil``); :func:`detente.models.bdm.run`
 splits a batch's rows over worker threads. Rows are independent, so the
 results do not depend on the number of threads or on how the rows are split.
+
+Without numba (the ``fast`` extra not installed, or ``DETENTE_NO_NUMBA=1``)
+the same functions run uncompiled, with identical results (see
+:mod:`detente.models._jit`).
 """
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+
+from ._jit import compiling, guard_cache, jit
 
 NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
 STATE_TOL = 1e-12
@@ -25,7 +30,10 @@ TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
 COINCIDE_TOL = 1e-9
 
-_jit = nb.njit(cache=True, nogil=True)
+#: Are the functions below compiled (numba) or plain Python (no numba, or the copy
+#: that :func:`detente.models._jit.pure_module` loads)?
+COMPILED = compiling(__name__)
+_jit = jit(COMPILED, cache=True, nogil=True)
 
 
 @_jit
@@ -524,3 +532,7 @@ def probability_rows(x, w, r, act, delta, paper, out):
         for i in range(na):
             for j in range(na):
                 out[m, idx[i], idx[j]] = P[i, j]
+
+
+if COMPILED:
+    guard_cache(__file__, run_rows)

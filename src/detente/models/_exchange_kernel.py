@@ -1,4 +1,4 @@
-"""The compiled round loop of the exchange model's ``decide`` variant (numba).
+"""The round loop of the exchange model's ``decide`` variant, compiled by numba when installed.
 
 One call plays the rounds of one draw (n actors, D issues, positions already
 on Decide's 0-100 scale). The algorithm is described in
@@ -20,8 +20,9 @@ used only by the outcome cap.
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+
+from ._jit import compiling, guard_cache, jit
 
 #: Smallest gain and smallest move that count (Decide's 1e-10).
 EPS = 1e-10
@@ -33,7 +34,10 @@ ON = 1e-9
 FIXED = 0.1
 SALIENCE = 0.4
 
-_jit = nb.njit(cache=True, nogil=True)
+#: Compiled (numba) or plain Python (no numba, or the copy :func:`detente.models._jit.pure_module` loads);
+#: the same operations in the same order either way, so the same numbers.
+COMPILED = compiling(__name__)
+_jit = jit(COMPILED, cache=True, nogil=True)
 
 
 @_jit
@@ -369,3 +373,7 @@ def play(x_in, s, c, part, rounds, vote, log):
                 if traded[k, l]:
                     x0[k, l] = x0[k, l] + (y[k, l] - x0[k, l]) * (FIXED + SALIENCE * (1.0 - s[k, l]))
     return rows, last
+
+
+if COMPILED:
+    guard_cache(__file__, play)

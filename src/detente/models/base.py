@@ -104,7 +104,7 @@ class Inputs:
     @property
     def shape(self) -> tuple[int, int, int]:
         """``(B, n, D)``."""
-        return self.position.shape  # type: ignore[return-value]
+        return self.position.shape
 
     @classmethod
     def build(

@@ -31,8 +31,11 @@ loops over the actors and performs the floating-point operations of the plain
 reference ``benchmarks/_reference_bdm.py`` in the same order, so positions,
 exponents and moves equal the reference's exactly. Rows are split over
 ``THREADS`` worker threads; the results do not depend on the split. numba is
-imported, and the kernels loaded from numba's on-disk cache (compiled on the
-very first use), when the model first runs, not when the module is imported.
+imported, and the kernels loaded from numba's on-disk cache (filled by
+``detente warmup`` after installing, else compiled on the very first use),
+when a big batch first runs, not when the module is imported. Small batches
+(below ``PURE_MAX_WORK``), and every batch when numba is not installed, run
+the same kernel functions as plain Python, with identical numbers.
 
 References
 ----------
@@ -241,9 +244,20 @@ def _row_deltas(inputs: Inputs) -> np.ndarray:
     return np.ascontiguousarray(own, dtype=float).reshape(-1)
 
 
-def _kernel() -> Any:
-    """The compiled kernels (numba is imported on first use, not with the module)."""
-    from . import _bdm_kernel
+#: Below this much work (rows x n^2 x rounds) the kernels run as plain Python
+#: (:mod:`detente.models._jit`; identical numbers, about 23 us per unit here, so
+#: at most ~0.1 s): a small forecast does not wait ~0.5 s for numba to import
+#: and load its compiled code. Without numba every size runs as plain Python.
+PURE_MAX_WORK = 4000
+
+
+def _kernel(work: float = float("inf")) -> Any:
+    """The kernels for ``work`` units: numba-compiled, or plain Python when small or without numba."""
+    from . import _jit
+
+    if work <= PURE_MAX_WORK or not _jit.numba_available():
+        return _jit.pure_module(__name__.rpartition(".")[0] + "._bdm_kernel")
+    from . import _bdm_kernel  # numba compiles (or loads from its cache) on first call
 
     return _bdm_kernel
 
@@ -273,13 +287,24 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     w = np.where(act, w, 0.0)
     delta = np.where(act, x, -np.inf).max(axis=1) - np.where(act, x, np.inf).min(axis=1)
     out = np.empty(x.shape + (x.shape[1],))
-    _kernel().probability_rows(x, w, r, act, np.ascontiguousarray(delta), variant == "paper", out)
+    x, w, r, act, delta = (_own(a) for a in (x, w, r, act, delta))
+    _kernel(x.size * x.shape[1]).probability_rows(x, w, r, act, np.ascontiguousarray(delta), variant == "paper", out)
     return out
 
 
 # ---------------------------------------------------------------------------
 # The engine: numba kernels over (draw, issue) rows, see _bdm_kernel.py
 # ---------------------------------------------------------------------------
+
+
+def _own(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous, writable array (a copy only when it is not already one).
+
+    numba compiles one machine code per argument type, and an array's type
+    includes its layout and whether it is read-only: passing every array in
+    one form keeps the kernels to the one signature ``warmup`` compiles.
+    """
+    return np.require(a, requirements=["C", "W"])
 
 
 def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
@@ -291,14 +316,14 @@ def _rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
     cap = np.broadcast_to(inputs.capability[:, None, :], (B, D, n)).reshape(B * D, n)
     w = np.where(act, cap * s, 0.0)
     fw = np.ascontiguousarray(issue_weights(inputs).transpose(0, 2, 1)).reshape(B * D, n)
-    return x, w, s, act, fw
+    return tuple(_own(a) for a in (x, w, s, act, fw))
 
 
 def _checked_rows(inputs: Inputs) -> tuple[np.ndarray, ...]:
     """The kernel's per-(draw, issue) rows and Deltas, after checking every draw has an actor."""
     if not inputs.active.any(axis=1).all():
         raise ModelInputError("bdm: every draw needs at least one active actor")
-    return (*_rows(inputs), _row_deltas(inputs))
+    return (*_rows(inputs), _own(_row_deltas(inputs)))
 
 
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
@@ -340,7 +365,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     M = B * D
     x, w, s, act, fw, delta = _checked_rows(inputs)
     R = params.rounds
-    out = {
+    out: dict[str, np.ndarray] = {
         "position": np.empty((M, R + 1, n)),
         "risk": np.empty((M, R + 1, n)),
         "move_type": np.empty((M, R + 1, n), dtype=np.int8),
@@ -351,7 +376,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "forecast": np.empty((M, R + 1)),
         "mean": np.empty((M, R + 1)),
     }
-    kern = _kernel()
+    kern = _kernel(M * n * n * max(R, 1))
     flags = (
         params.variant == "paper", bool(params.own_perspective), params.resolved_choice() == "least_move",
         bool(params.resolved_capitulation()), float(params.Q), float(params.T), int(R),
@@ -363,12 +388,12 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if inputs.past is None:
         past = np.empty((M, 0, n))
     else:  # (B, P, n, D) -> (B*D, P, n)
-        past = np.ascontiguousarray(np.asarray(inputs.past, float).transpose(0, 3, 1, 2)).reshape(M, -1, n)
+        past = _own(np.asarray(inputs.past, float).transpose(0, 3, 1, 2).reshape(M, -1, n))
 
     def work(lo: int, hi: int) -> None:
         kern.run_rows(lo, hi, x, w, s, act, fw, delta, past, *flags, *arrays)
 
-    threads = min(THREADS, M)
+    threads = min(THREADS, M) if kern.COMPILED else 1  # plain Python holds the GIL
     if threads > 1 and M * n * n * max(R, 1) >= PARALLEL_MIN_WORK:
         # rows are independent: each thread fills its own rows (the kernel releases the GIL)
         step = -(-M // (4 * threads))
@@ -443,13 +468,36 @@ def expected_utilities(inputs: Inputs, params: Params = Params()) -> dict[str, n
     x, w, s, act, fw, delta = _checked_rows(inputs)
     eu_self = np.empty((M, n, n))
     eu_other = np.empty((M, n, n))
-    _kernel().eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
+    _kernel(M * n * n).eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
                       float(params.Q), float(params.T), 0.5, eu_self, eu_other)
 
     def shaped(a: np.ndarray) -> np.ndarray:  # (M, n, n) -> (B, n, n, D)
         return np.ascontiguousarray(a.reshape(B, D, n, n).transpose(0, 2, 3, 1))
 
     return {"eu_self": shaped(eu_self), "eu_other": shaped(eu_other)}
+
+
+def warmup() -> bool:
+    """Compile the numba kernels into numba's on-disk cache (``detente warmup``).
+
+    Runs every kernel once, compiled, on a three-actor problem, so that the
+    first real run of a fresh install loads machine code instead of spending
+    ~20 s compiling it. Returns False (and does nothing) without numba.
+    """
+    global PURE_MAX_WORK
+    from . import _jit
+
+    if not _jit.numba_available():
+        return False
+    saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled kernels
+    try:
+        inputs = Inputs.build(np.array([0.0, 40.0, 100.0]), np.array([0.5, 1.0, 0.8]), np.array([1.0, 2.0, 3.0]))
+        run(inputs, Params(rounds=2))
+        expected_utilities(inputs, Params())
+        probabilities([[0.0, 40.0, 100.0]], [[1.0, 2.0, 3.0]])
+    finally:
+        PURE_MAX_WORK = saved
+    return True
 
 
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:

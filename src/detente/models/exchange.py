@@ -275,17 +275,44 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
                       extras={"exchanges": exchanges, "trades": _pack(trades, R)})
 
 
-def _kernel() -> Any:
-    """The compiled loop of the ``decide`` variant (numba is imported on first use, not with the module)."""
-    from . import _exchange_kernel
+#: Below this much work (draws x candidate exchanges x rounds) the loop runs as plain Python
+#: (:mod:`detente.models._jit`, the same numbers): a small forecast does not wait for numba to
+#: import and load its compiled code. Without numba every size runs as plain Python (slowly).
+PURE_MAX_WORK = 2000
+
+
+def _kernel(work: float = float("inf")) -> Any:
+    """The loop of the ``decide`` variant: numba-compiled, or plain Python when small or without numba."""
+    from . import _jit
+
+    if work <= PURE_MAX_WORK or not _jit.numba_available():
+        return _jit.pure_module(__name__.rpartition(".")[0] + "._exchange_kernel")
+    from . import _exchange_kernel  # numba compiles (or loads from its cache) on first call
 
     return _exchange_kernel
+
+
+def warmup() -> bool:
+    """Compile the ``decide`` loop into numba's on-disk cache (``detente warmup``); False without numba."""
+    global PURE_MAX_WORK
+    from . import _jit
+
+    if not _jit.numba_available():
+        return False
+    saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled loop
+    try:
+        run(Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]], [1.0, 1.0, 1.0],
+                         low=[0.0, 0.0], high=[100.0, 100.0]), Params(passes=2))
+    finally:
+        PURE_MAX_WORK = saved
+    return True
 
 
 def _run_decide(inputs: Inputs, R: int) -> Trajectory:
     """The ``decide`` variant: Decide's rounds, one draw at a time in the compiled loop (threads over draws)."""
     B, n, D = inputs.shape
-    kern = _kernel()
+    pairs = D * (D - 1) // 2
+    kern = _kernel(B * pairs * (n // 2) * (n - n // 2) * max(R, 1))
     w = issue_weights(inputs, "capability_salience")
     part = _taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Inputs, ModelParams, Trajectory
 from . import compromise
+from .base import Inputs, ModelParams, Trajectory
 
 NAME = "mean"
 SUMMARY = "Unweighted mean of the actors' positions (reference)."

@@ -412,7 +412,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     act = np.asarray(inputs.active, bool)
     seeds = np.asarray(inputs.seed, dtype=np.uint64)
     bc = max(1, CHUNK // max(1, n * n))
-    parts, rounds = [], []
+    parts: list[Any] = []
+    rounds: Any = []
     for b0 in range(0, B, bc):
         sl = slice(b0, min(B, b0 + bc))
         o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)

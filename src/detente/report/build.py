@@ -84,7 +84,8 @@ class _Charts(list):
 
     def __init__(self, png_dir: Path | None = None, dpi: int = 150):
         super().__init__()
-        self.png_dir, self.dpi, self.pngs = png_dir, dpi, []
+        self.png_dir, self.dpi = png_dir, dpi
+        self.pngs: list[Path] = []
 
     def add(self, section: str, cid: str, title: str, fig: Any) -> None:
         self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})

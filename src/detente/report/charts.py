@@ -15,14 +15,14 @@ import io
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence, cast
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 #: Colours for actors without their own, in actor order (colour-blind friendly first).
 PALETTE = [
@@ -34,7 +34,7 @@ FORECAST_COLOR = "#111111"
 INK = "#222222"
 GRID = "#e3e3e3"
 
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
     "font.size": 9.5,
@@ -59,7 +59,7 @@ _STYLE = {
 
 def _figure(width: float, height: float) -> Figure:
     """A new figure with detente's style applied."""
-    matplotlib.rcParams.update(_STYLE)
+    cast(Any, matplotlib.rcParams).update(_STYLE)  # its stubs accept only literal keys
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
@@ -294,7 +294,7 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     fig = _figure(9.0, 3.6)
     ax = fig.add_subplot()
     lo, hi = issue.scale
-    ax.hist(x, bins=np.linspace(lo, hi, 41), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
+    ax.hist(x, bins=np.linspace(lo, hi, 41).tolist(), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
             label=f"{len(x)} draws")
     if point is not None:
         ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {point:.0f}")
@@ -336,7 +336,7 @@ def tornado_figure(title: str, base: float, rows: Sequence[tuple[str, float, flo
     fig = _figure(9.0, 0.34 * len(rows) + 1.5)
     ax = fig.add_subplot()
     y = np.arange(len(rows))[::-1]
-    for yy, (label, lo, hi) in zip(y, rows):
+    for yy, (_label, lo, hi) in zip(y, rows):
         ax.barh(yy, lo - base, left=base, color="#d9822b", height=0.65, label="input at its low end" if yy == y[0] else None)
         ax.barh(yy, hi - base, left=base, color="#3465a4", height=0.65, label="input at its high end" if yy == y[0] else None)
     ax.axvline(base, color=FORECAST_COLOR, lw=1.5)
@@ -541,6 +541,7 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
                 best = (cost, dx, dy, ha, va, box)
             if clash == 0 and outside <= 0 and ambiguous == 0:
                 break
+        assert best is not None  # the first candidate always sets it
         _, dx, dy, ha, va, box = best
         far = abs(dx) + abs(dy) > 10
         ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, ha=ha, va=va,

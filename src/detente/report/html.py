@@ -12,11 +12,14 @@ from html import escape
 from typing import Any
 
 SECTIONS = [
-    ("trajectories", "Positions by round", "Every actor's position on each issue, round by round; the dashed black line is the model's forecast."),
+    ("trajectories", "Positions by round",
+     "Every actor's position on each issue, round by round; the dashed black line is the model's forecast."),
     ("monte_carlo", "Monte Carlo", "The forecast's spread when uncertain inputs and events are drawn from their ranges."),
-    ("moves", "Who moved whom", "Every move the model reports, round by round: who moved on which issue, from where to where, and because of whom."),
+    ("moves", "Who moved whom",
+     "Every move the model reports, round by round: who moved on which issue, from where to where, and because of whom."),
     ("power", "Effective power", "Capability times salience: who can and will weigh on each issue."),
-    ("quadrants", "BDM quadrant map", "Each actor's view of each rival: its own expected utility of a challenge against the rival's, as in Bueno de Mesquita's figures."),
+    ("quadrants", "BDM quadrant map",
+     "Each actor's view of each rival: its own expected utility of a challenge against the rival's, as in Bueno de Mesquita's figures."),
     ("sensitivity", "Sensitivity", "How far each issue's forecast moves when one input goes to the low or high end of its range."),
     ("comparison", "Comparison", "The forecasts of the scenario and its variants side by side."),
 ]
@@ -93,7 +96,8 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
 def _summary(data: dict[str, Any]) -> str:
     rows = data["summary"]
     mc = any("p50" in r for r in rows)
-    head = "<tr><th>issue</th><th>forecast</th><th>meaning</th>" + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>"
+    head = ("<tr><th>issue</th><th>forecast</th><th>meaning</th>"
+            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
     body = []
     for r in rows:
         cells = f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"])}</td><td>{_e(r.get("label"))}</td>'
@@ -107,7 +111,8 @@ def _summary(data: dict[str, Any]) -> str:
 def _inputs(data: dict[str, Any]) -> str:
     inp = data["inputs"]
     issues = inp["issues"]
-    out = ["<h3>Issues</h3><table><thead><tr><th>issue</th><th>scale</th><th>status quo</th><th>what the scale means</th></tr></thead><tbody>"]
+    out = ["<h3>Issues</h3><table><thead><tr><th>issue</th><th>scale</th><th>status quo</th>"
+           "<th>what the scale means</th></tr></thead><tbody>"]
     for i in issues:
         labels = "<br>".join(f"<b>{k:g}</b>: {_e(v)}" for k, v in i["labels"])
         desc = f'<span class="why">{_e(i["description"])}</span>' if i.get("description") else ""
@@ -183,7 +188,8 @@ def _moves_table(data: dict[str, Any]) -> str:
     colors = {a["key"]: a["color"] for a in data["inputs"]["actors"]}
     rows = "".join(
         f'<tr><td class="num">{m["round"]}</td>'
-        f'<td><span class="swatch" style="background:{_e(colors.get(m["actor"], "#999"))}"></span>{_e(names.get(m["actor"], m["actor"]))}</td>'
+        f'<td><span class="swatch" style="background:{_e(colors.get(m["actor"], "#999"))}"></span>'
+        f'{_e(names.get(m["actor"], m["actor"]))}</td>'
         f'<td>{_e(m["issue"])}</td><td class="num">{_num(m.get("from"))} &rarr; {_num(m.get("to"))}</td>'
         f'<td>{_e(m.get("why"))}</td></tr>'
         for m in moves[:MAX_MOVES]

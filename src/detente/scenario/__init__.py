@@ -5,8 +5,8 @@ CSV stakeholder tables (and KTAB files) and returns a :class:`Scenario`;
 :meth:`Scenario.to_inputs` turns it into the plain arrays the models run on.
 """
 
+from .io import dump_csv, dump_yaml, load, read_raw
 from .schema import Actor, Calendar, Event, Issue, Scenario, Threshold, Value
-from .io import load, dump_csv, dump_yaml, read_raw
 
 __all__ = [
     "Actor",

@@ -12,7 +12,7 @@ import io
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, cast
 
 import yaml
 
@@ -329,12 +329,13 @@ def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
     if not base_path.exists():
         raise ScenarioError([Problem(file, line, "extends", f"base scenario {base_ref!r} not found (looked in {p.parent})")])
     base = read_raw(base_path, chain)
-    overrides = Node({k: v for k, v in raw.items() if k != "extends"}, origin=raw.origin)
-    overrides.locs = {k: v for k, v in raw.locs.items() if k != "extends"}
+    node = cast(Node, raw)
+    overrides = Node({k: v for k, v in node.items() if k != "extends"}, origin=node.origin)
+    overrides.locs = {k: v for k, v in node.locs.items() if k != "extends"}
     return merge(base, overrides)
 
 
-def _as_node(obj: Any, file: str) -> Any:
+def _as_node(obj: Any, file: str | None) -> Any:
     """Wrap plain dicts/lists (e.g. from the KTAB reader) as located nodes."""
     if isinstance(obj, Node | NodeList):
         return obj

@@ -226,7 +226,8 @@ class _El:
     __slots__ = ("tag", "line", "text", "children")
 
     def __init__(self, tag: str, line: int):
-        self.tag, self.line, self.text, self.children = tag, line, "", []
+        self.tag, self.line, self.text = tag, line, ""
+        self.children: list[_El] = []
 
     def find(self, tag: str) -> "_El | None":
         for c in self.children:
@@ -330,7 +331,7 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
     if not actor_els:
         problems.append(Problem(file, root.line if acts_el is None else acts_el.line, "Actors", "no <Actor> given"))
     D = len(dims)
-    actors = []
+    actors: list[dict[str, Any]] = []
     names: dict[str, int] = {}
     for ai, ael in enumerate(actor_els):
         aname = _txt(ael.find("name"))
@@ -354,7 +355,9 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
         if len(sals) != D:
             problems.append(Problem(file, (sal_el or ael).line, f"{where}.Salience",
                                     f"{len(sals)} <dSal> given for {D} dimensions"))
-        pos, sal, empty = [], [], []
+        pos: list[float | None] = []
+        sal: list[float | None] = []
+        empty: list[str] = []
         for k in range(min(D, len(coords))):
             if _txt(coords[k]) == "":
                 pos.append(0.0)
@@ -375,14 +378,14 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
         for pe in ia.findall("iaPair"):
             a_el, r_el, v_el = pe.find("adjustingIdeal"), pe.find("referencePos"), pe.find("adjust")
             ok = True
-            for el, what in ((a_el, "adjustingIdeal"), (r_el, "referencePos")):
-                if el is None or _txt(el) not in names:
-                    problems.append(Problem(file, (el or pe).line, f"IdealAdjustment.{what}",
-                                            f"unknown actor {_txt(el)!r}"))
+            for ref_el, what in ((a_el, "adjustingIdeal"), (r_el, "referencePos")):
+                if ref_el is None or _txt(ref_el) not in names:
+                    problems.append(Problem(file, (ref_el or pe).line, f"IdealAdjustment.{what}",
+                                            f"unknown actor {_txt(ref_el)!r}"))
                     ok = False
-            v = _number(_txt(v_el), file, (v_el or pe).line, "IdealAdjustment.adjust", problems, lo=0, hi=1)
-            if ok and v is not None:
-                A[names[_txt(a_el)]][names[_txt(r_el)]] = v
+            adjust = _number(_txt(v_el), file, (v_el or pe).line, "IdealAdjustment.adjust", problems, lo=0, hi=1)
+            if ok and adjust is not None:
+                A[names[_txt(a_el)]][names[_txt(r_el)]] = adjust
         for i, row in enumerate(A):
             if sum(row) > 1 + 1e-9:
                 problems.append(Problem(file, ia.line, "IdealAdjustment",

@@ -8,6 +8,7 @@ line (when the input came from a file), the field and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -59,7 +60,7 @@ def _label(path: tuple, raw: Any) -> str:
     return out
 
 
-def _reason(err: dict) -> str:
+def _reason(err: Mapping[str, Any]) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -79,7 +80,8 @@ def _reason(err: dict) -> str:
 
 class _Collector:
     def __init__(self, raw: Any, file: str | None):
-        self.raw, self.file, self.problems = raw, file, []
+        self.raw, self.file = raw, file
+        self.problems: list[Problem] = []
 
     def add(self, path: tuple, reason: str) -> None:
         file, line = _loc_of(self.raw, path)
@@ -116,7 +118,7 @@ def validate(raw: Any, file: str | None) -> Scenario:
             continue
         field = Scenario.model_fields[k]
         try:
-            header[k] = TypeAdapter(field.annotation).validate_python(head[k])
+            header[k] = TypeAdapter(Any if field.annotation is None else field.annotation).validate_python(head[k])
         except ValidationError as e:
             for err in e.errors():
                 c.add((k, *err["loc"]), _reason(err))
@@ -165,9 +167,9 @@ def validate(raw: Any, file: str | None) -> Scenario:
             partial.append((i, str(item.get("key")), parts[0], parts[1]))
     events: list[tuple[int, Event]] = []
     for i, item in items("events"):
-        e = c.model(Event, item, ("events", i))
-        if e is not None:
-            events.append((i, e))
+        ev = c.model(Event, item, ("events", i))
+        if ev is not None:
+            events.append((i, ev))
 
     # -- relations ---------------------------------------------------------------------
     ikeys: dict[str, Issue] = {}
@@ -195,26 +197,26 @@ def validate(raw: Any, file: str | None) -> Scenario:
 
     ekeys: set[str] = set()
     cal = header.get("calendar")
-    for i, e in events:
-        if e.key in ekeys:
-            c.add(("events", i, "key"), f"duplicate event key {e.key!r}")
-        ekeys.add(e.key)
-        if e.actor is not None and e.actor not in akeys and (actors or not raw.get("actors")):
-            c.add(("events", i, "actor"), f"unknown actor {e.actor!r}")
-        for k, x in e.changes.positions.items():
+    for i, ev in events:
+        if ev.key in ekeys:
+            c.add(("events", i, "key"), f"duplicate event key {ev.key!r}")
+        ekeys.add(ev.key)
+        if ev.actor is not None and ev.actor not in akeys and (actors or not raw.get("actors")):
+            c.add(("events", i, "actor"), f"unknown actor {ev.actor!r}")
+        for k, x in ev.changes.positions.items():
             if k not in ikeys:
                 c.add(("events", i, "changes", "positions", k), f"unknown issue {k!r}")
             elif not ikeys[k].scale[0] <= x <= ikeys[k].scale[1]:
                 lo, hi = ikeys[k].scale
                 c.add(("events", i, "changes", "positions", k), f"position {x:g} is outside the scale [{lo:g}, {hi:g}]")
-        for k, x in e.changes.salience.items():
+        for k, x in ev.changes.salience.items():
             if k not in ikeys:
                 c.add(("events", i, "changes", "salience", k), f"unknown issue {k!r}")
             elif not 0 <= x <= scale:
                 c.add(("events", i, "changes", "salience", k), f"salience {x:g} is outside 0-{scale}")
-        if e.changes.capability is not None and e.changes.capability <= 0:
-            c.add(("events", i, "changes", "capability"), f"capability must be > 0, got {e.changes.capability:g}")
-        if e.date is not None and e.round is None and cal is None and "calendar" not in raw:
+        if ev.changes.capability is not None and ev.changes.capability <= 0:
+            c.add(("events", i, "changes", "capability"), f"capability must be > 0, got {ev.changes.capability:g}")
+        if ev.date is not None and ev.round is None and cal is None and "calendar" not in raw:
             c.add(("events", i, "date"), "an event placed on a date needs the scenario's `calendar` (start and round length)")
 
     if c.problems:

@@ -1,0 +1,127 @@
+"""numba when it is installed (the ``fast`` extra), else the same functions run as plain Python.
+
+The compiled kernels (``_bdm_kernel.py``) are written in the subset of Python
+that numba compiles, with plain loops over the actors. Without numba,
+:func:`jit` leaves each function as it is, and CPython runs the very same
+bodies: the same floating-point operations in the same order on IEEE doubles
+(numba compiles without fast-math, and both call libm's ``pow``), so the
+numbers are identical bit for bit, only slower (``tests/test_bdm.py`` runs
+both on random scenarios and compares with ``==``).
+
+``DETENTE_NO_NUMBA=1`` in the environment forces the pure-Python path even
+when numba is installed.
+
+A kernel module opts in with::
+
+    from ._jit import compiling, guard_cache, jit
+
+    COMPILED = compiling(__name__)
+    _jit = jit(COMPILED, cache=True, nogil=True)   # decorate every kernel function with @_jit
+    ...
+    if COMPILED:
+        guard_cache(__file__, some_kernel)          # at the end of the module
+
+and its model picks the module with ``_jit.pure_module(name)`` for small
+batches or without numba (see ``bdm._kernel``), passes arrays C-contiguous and
+writable (one numba signature), and defines ``warmup()`` for ``detente warmup``.
+
+numba keeps compiled kernels in its on-disk cache (``cache=True``: beside the
+source in ``__pycache__`` when that is writable, else in the user's cache
+folder, or in ``$NUMBA_CACHE_DIR``); ``detente warmup`` fills it once after
+installing. numba discards a cache entry when the source file's time stamp or
+size, the function's bytecode, the numba version or the CPU differ;
+:func:`guard_cache` adds a check of the source's content, so that an edited
+kernel with the same size and time stamp cannot load stale machine code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DISABLE_ENV = "DETENTE_NO_NUMBA"
+#: The suffix of the name under which :func:`pure_module` loads a plain-Python copy.
+PURE_SUFFIX = "_pure"
+
+_load_lock = threading.Lock()
+
+
+def numba_available() -> bool:
+    """Is numba importable (and not disabled by ``DETENTE_NO_NUMBA``)?"""
+    if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
+        return False
+    return importlib.util.find_spec("numba") is not None
+
+
+def compiling(module_name: str) -> bool:
+    """Should the kernel module called ``module_name`` be compiled (numba there, not a plain copy)?"""
+    return not module_name.endswith(PURE_SUFFIX) and numba_available()
+
+
+def jit(compiled: bool, **options: Any) -> Callable[[F], F]:
+    """``numba.njit(**options)`` when ``compiled``, else the identity."""
+
+    def decorate(f: F) -> F:
+        if not compiled:
+            return f
+        import numba
+
+        return numba.njit(**options)(f)
+
+    return decorate
+
+
+def pure_module(name: str) -> ModuleType:
+    """A copy of the kernel module ``name`` whose functions stay plain Python.
+
+    Loaded from the module's source without importing the compiled module
+    (so without importing numba); cached in ``sys.modules`` as ``name + "_pure"``.
+    """
+    pure_name = name + PURE_SUFFIX
+    with _load_lock:  # one copy, even when threads (the web app's) ask at once
+        if pure_name not in sys.modules:
+            found = importlib.util.find_spec(name)
+            assert found is not None and found.origin is not None
+            spec = importlib.util.spec_from_file_location(pure_name, found.origin)
+            assert spec is not None and spec.loader is not None
+            copy = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(copy)
+            sys.modules[pure_name] = copy
+        return sys.modules[pure_name]
+
+
+def guard_cache(source_file: str, kernel: Any) -> None:
+    """Drop numba's cached machine code for a kernel module whose source content changed.
+
+    numba recognises a changed source by its time stamp and size; a file
+    rewritten with both unchanged (a copy that keeps time stamps, a
+    reproducible build) would load the old code. This keeps the source's
+    SHA-256 beside the cache and empties the module's cache entries when it
+    differs. Call it, with any one compiled function of the module, before
+    the first call of any of them.
+    """
+    source = Path(source_file)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    folder = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
+    if folder is None:  # pragma: no cover - another numba layout: its own checks only
+        return
+    folder = Path(folder)  # one folder for every function of a source file
+    stamp = folder / f"{source.stem}.sha256"
+    try:
+        if stamp.exists() and stamp.read_text().strip() == digest:
+            return
+        for f in folder.glob(f"{source.stem}.*.nb[ic]"):
+            f.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest + "\n")
+    except OSError:  # pragma: no cover - a read-only cache: numba's own checks still apply
+        pass
