@@ -17,7 +17,6 @@ from detente import api, models
 from detente.models import compromise, exchange
 from detente.models.base import Inputs
 
-
 GREEDY = exchange.Params(variant="greedy")
 
 
