@@ -423,3 +423,16 @@ def test_decide_is_deterministic_and_passes_counts_rounds():
     assert a.position.shape[1] == 11  # Decide's default: 10 rounds
     three = exchange.run(inp, exchange.Params(passes=3))
     np.testing.assert_array_equal(three.position, a.position[:, :4])
+
+
+def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(9)
+    inp = Inputs.build(rng.uniform(0, 100, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7)),
+                       low=np.zeros(3), high=np.full(3, 100.0))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)  # compiled (where numba is installed: CI has it)
+    fast = exchange.run(inp, exchange.Params(passes=4))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))  # plain Python
+    slow = exchange.run(inp, exchange.Params(passes=4))
+    assert fast.extras["exchanges"].sum() > 10
+    np.testing.assert_array_equal(fast.position, slow.position)
+    np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])
