@@ -1,37 +1,234 @@
-"""Reading what users give us: text files and numbers in table cells.
+"""Reading what users give us: text files and numbers in table cells, within bounds.
 
-Shared by the scenario readers (YAML/JSON/CSV, KTAB) and the backtest
+Shared by the scenario readers (YAML/JSON/CSV, KTAB, Decide) and the backtest
 dataset loaders, so that every file is decoded, and every cell is parsed, the
 same way and every mistake is reported the same way.
+
+Input from other people is hostile until parsed: every reader here works within
+the :data:`LIMITS` (file size, rows, field size, nesting, ...). A refusal is a
+:class:`~detente.errors.Problem` naming the bound and the environment variable
+that raises it (documented in ``docs/scenario-format.md``, "Limits").
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
+import os
 import re
+import stat
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import DetenteError, Problem, ScenarioError
 
+# ----------------------------------------------------------------------------- limits
 
-def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
-    """A file's text as spreadsheets and editors write it: UTF-8 (with or without a
-    byte-order mark, falling back to Windows-1252), any line ends, as ``\\n``.
 
-    Raises ``error`` (a :class:`DetenteError`) naming the file when it cannot be read.
+@dataclass(frozen=True)
+class Limit:
+    """One bound on input: its name, default, the environment variable that sets it, and what it counts."""
+
+    name: str
+    default: float
+    what: str
+
+    @property
+    def env(self) -> str:
+        return "DETENTE_" + self.name.upper()
+
+
+#: Every bound on input, by name. Each can be raised (or lowered) with the
+#: environment variable ``DETENTE_<NAME>``, e.g. ``DETENTE_MAX_ACTORS=5000``.
+LIMITS: dict[str, Limit] = {
+    lim.name: lim
+    for lim in (
+        Limit("max_file_bytes", 10_000_000, "bytes in one input file or request text"),
+        Limit("max_rows", 200_000, "rows in one table (CSV, KTAB, Decide, dataset files)"),
+        Limit("max_field_chars", 65_536, "characters in one text value or table cell"),
+        Limit("max_depth", 50, "levels of nesting (YAML/JSON mappings and lists, XML elements)"),
+        Limit("max_nodes", 250_000, "values in one document (YAML/JSON nodes with aliases expanded, XML elements)"),
+        Limit("max_aliases", 50, "YAML aliases (*name) in one document"),
+        Limit("max_int_digits", 30, "digits in one whole number"),
+        Limit("max_magnitude", 1e15, "for the magnitude |x| of a number"),
+        Limit("max_actors", 1_000, "actors in one scenario"),
+        Limit("max_issues", 200, "issues in one scenario"),
+        Limit("max_events", 1_000, "events in one scenario"),
+        Limit("max_rounds", 100_000, "rounds (a scenario's `rounds:` and an event's `round:`)"),
+    )
+}
+
+
+_SCOPE: ContextVar[dict[Any, Any] | None] = ContextVar("detente_limits", default=None)
+
+
+def limit(name: str) -> Any:
+    """The current value of a bound: ``DETENTE_<NAME>`` from the environment, else the default.
+
+    Inside :func:`limits_scope` each bound is read from the environment once.
+    Raises :class:`DetenteError` when the environment variable is not a positive number.
+    """
+    scope = _SCOPE.get()
+    if scope is None:
+        return _read_limit(name)
+    v = scope.get(name)
+    if v is None:
+        v = scope[name] = _read_limit(name)
+    return v
+
+
+@contextmanager
+def limits_scope() -> Iterator[None]:
+    """Read each bound once for everything done inside (one file, one request), not once per value."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    token = _SCOPE.set({})
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def bounded(fn: Any) -> Any:
+    """Decorator: run ``fn`` inside :func:`limits_scope`."""
+
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        with limits_scope():
+            return fn(*a, **kw)
+
+    return wrapper
+
+
+def _read_limit(name: str) -> Any:
+    lim = LIMITS[name]
+    text = os.environ.get(lim.env)
+    if text is None or not text.strip():
+        return lim.default
+    try:
+        v = float(text) if isinstance(lim.default, float) else int(text.strip().replace("_", ""))
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError
+    except ValueError:
+        raise DetenteError([Problem(None, None, lim.env, f"must be a positive number, got {text!r}")]) from None
+    return v
+
+
+def _fmt_limit(v: Any) -> str:
+    return f"{v:g}".replace("e+", "e") if isinstance(v, float) else str(v)
+
+
+def over_limit(name: str, detail: str = "") -> str:
+    """The reason for a refusal: which bound, its value, and how to raise it."""
+    lim = LIMITS[name]
+    v = limit(name)
+    head = f"{detail}: " if detail else ""
+    return (f"{head}over the limit of {_fmt_limit(v)} {lim.what} "
+            f"({name}; raise it with the environment variable {lim.env})")
+
+
+class Refused(Exception):
+    """A bound was hit while parsing (internal: readers turn it into a :class:`Problem`)."""
+
+    def __init__(self, line: int | None, field: str, reason: str):
+        super().__init__(reason)
+        self.line, self.field, self.reason = line, field, reason
+
+    def problem(self, file: str | None) -> Problem:
+        return Problem(file, self.line, self.field, self.reason)
+
+
+def short(text: Any, n: int = 60) -> str:
+    """``repr`` of a value cut to about ``n`` characters (messages never echo a whole cell)."""
+    r = repr(text)
+    return r if len(r) <= n else r[: n - 5] + "...'" + f" ({len(str(text))} characters)"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_at(text: str) -> int | None:
+    """The index of the first lone surrogate in ``text`` (which is not text and cannot be written), or None."""
+    m = _SURROGATE.search(text)
+    return None if m is None else m.start()
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def read_bytes(path: Path, error: type[DetenteError] = ScenarioError) -> bytes:
+    """A regular file's bytes, at most ``max_file_bytes`` of them.
+
+    Devices, FIFOs and sockets are refused before they are opened (and the
+    opened file is checked again, without blocking), so ``/dev/zero`` or a
+    named pipe can neither exhaust memory nor hang the reader.
     """
     file = str(path)
+    cap = limit("max_file_bytes")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise error([Problem(file, None, "", "file not found")]) from None
-    except IsADirectoryError:
-        raise error([Problem(file, None, "", "is a folder, not a file")]) from None
     except OSError as e:
         raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error([Problem(file, None, "", "is a folder, not a file")])
+    if not stat.S_ISREG(st.st_mode):
+        raise error([Problem(file, None, "", "not a regular file (a device, pipe or socket); detente reads only regular files")])
+    if st.st_size > cap:
+        raise error([Problem(file, None, "", over_limit("max_file_bytes", f"the file has {st.st_size} bytes"))])
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error([Problem(file, None, "", "not a regular file (a device, pipe or socket); detente reads only regular files")])
+        chunks, total = [], 0
+        while total <= cap:
+            b = os.read(fd, min(cap + 1 - total, max(st.st_size + 1, 65536)))
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+    except OSError as e:
+        raise error([Problem(file, None, "", f"cannot read: {e.strerror}")]) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks) if len(chunks) != 1 else chunks[0]
+    if len(data) > cap:
+        raise error([Problem(file, None, "", over_limit("max_file_bytes", "the file grew while read"))])
+    return data
+
+
+def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
+    """``(folder / name, "")`` when that path stays inside ``folder``; else ``(None, why not)``.
+
+    Refused: an absolute path (or ``~``), any ``..``, and a path whose symbolic
+    links lead out of the folder.
+    """
+    if os.path.isabs(name) or name.startswith("~"):
+        return None, "not an absolute path"
+    if ".." in Path(name).parts:
+        return None, "'..' may not leave the folder"
+    p = folder / name
+    try:
+        inside = p.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    return (p, "") if inside else (None, "no symbolic link leading out of the folder")
+
+
+def decode_text(data: bytes, file: str | None, error: type[DetenteError] = ScenarioError) -> str:
+    """Bytes as spreadsheets and editors write them: UTF-8 (with or without a byte-order mark,
+    falling back to Windows-1252), any line ends, as ``\\n``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -42,15 +239,51 @@ def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
+    """A file's text (see :func:`read_bytes` for the bounds, :func:`decode_text` for the decoding).
+
+    Raises ``error`` (a :class:`DetenteError`) naming the file when it cannot be read.
+    """
+    path = Path(path)
+    scope = _SCOPE.get()
+    key = None
+    if scope is not None:  # within one load, a file sniffed by several readers is read once
+        try:
+            st = os.stat(path)
+            key = ("text", str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key is not None and key in scope:
+            return scope[key]
+    text = decode_text(read_bytes(path, error), str(path), error)
+    if key is not None and scope is not None:
+        scope[key] = text
+    return text
+
+
+def check_text(text: str, file: str | None, error: type[DetenteError] = ScenarioError) -> None:
+    """Refuse text given directly (not from a file) that is over ``max_file_bytes`` or is not text."""
+    if len(text) > limit("max_file_bytes") or len(text.encode("utf-8", "surrogatepass")) > limit("max_file_bytes"):
+        raise error([Problem(file, None, "", over_limit("max_file_bytes", "the text is too long"))])
+    at = surrogate_at(text)
+    if at is not None:
+        line = text.count("\n", 0, at) + 1
+        raise error([Problem(file, line, "", f"not text: a lone surrogate (U+{ord(text[at]):04X}) at character {at + 1}")])
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
 def parse_number(
     text: str | None, file: str | None, line: int | None, field: str, problems: list[Problem],
     *, missing: str | None = "missing value",
 ) -> float | None:
-    """A finite float from a table cell, or None with a problem appended.
+    """A finite float of sane magnitude from a table cell, or None with a problem appended.
 
     A blank cell appends ``missing`` (no problem when ``missing`` is None). A
     single comma with no point is read as a decimal comma (``3,5``), as
-    European spreadsheets export it.
+    European spreadsheets export it. ``nan``, ``inf`` and numbers beyond
+    ``max_magnitude`` are problems of the cell.
     """
     t = (text or "").strip()
     if t == "":
@@ -60,11 +293,28 @@ def parse_number(
     try:
         v = float(t.replace(",", ".")) if t.count(",") == 1 and "." not in t else float(t)
     except ValueError:
-        problems.append(Problem(file, line, field, f"expected a number, got {t!r}"))
+        problems.append(Problem(file, line, field, f"expected a number, got {short(t)}"))
         return None
     if not math.isfinite(v):
-        problems.append(Problem(file, line, field, f"must be a finite number, got {t!r}"))
+        problems.append(Problem(file, line, field, f"must be a finite number, got {short(t)}"))
         return None
+    if abs(v) > limit("max_magnitude"):
+        problems.append(Problem(file, line, field, over_limit("max_magnitude", f"{v:g}")))
+        return None
+    return v
+
+
+def check_magnitude(v: float, what: str = "value") -> float:
+    """``v`` when finite and within ``max_magnitude``; else ValueError naming the bound.
+
+    1e15 keeps whole numbers exact in a float and leaves room for the models'
+    products and sums (capability x salience x distance^2 over many actors) to
+    stay finite, so no result turns into ``inf``/``NaN`` (``null`` in JSON).
+    """
+    if not math.isfinite(v):
+        raise ValueError(f"{what} must be a finite number, got {v}")
+    if abs(v) > limit("max_magnitude"):
+        raise ValueError(over_limit("max_magnitude", f"{what} {v:g}"))
     return v
 
 
@@ -86,18 +336,86 @@ def format_number(x: Any, digits: int = 1) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def table_rows(text: str, *, delimiter: str = ",", skipinitialspace: bool = False) -> list[tuple[int, list[str]]]:
+# ----------------------------------------------------------------------------- tables
+
+
+def csv_records(
+    text: str, file: str | None, *, delimiter: str = ",", skipinitialspace: bool = False,
+    error: type[DetenteError] = ScenarioError,
+) -> Iterator[tuple[int, list[str]]]:
+    """Every record of a delimited table with the line it ends on, within ``max_rows`` and ``max_field_chars``.
+
+    Raises ``error`` naming the file and line for a malformed record or a bound hit.
+    """
+    cap_field = limit("max_field_chars")
+    cap_rows = limit("max_rows")
+    if csv.field_size_limit() < cap_field + 1:
+        csv.field_size_limit(cap_field + 1)  # the csv module's own bound must not be the lower one
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=skipinitialspace)
+    n = 0
+    try:
+        for row in reader:
+            n += 1
+            if n > cap_rows:
+                raise error([Problem(file, reader.line_num, "", over_limit("max_rows"))])
+            if row and max(map(len, row)) > cap_field:
+                size = max(map(len, row))
+                raise error([Problem(file, reader.line_num, "", over_limit("max_field_chars", f"a cell has {size} characters"))])
+            yield reader.line_num, row
+    except csv.Error as e:
+        reason = str(e)
+        if "field larger than field limit" in reason:
+            reason = over_limit("max_field_chars", "a cell is too long")
+        raise error([Problem(file, reader.line_num, "", f"not a readable table: {reason}")]) from None
+
+
+def table_rows(text: str, *, delimiter: str = ",", skipinitialspace: bool = False,
+               file: str | None = None) -> list[tuple[int, list[str]]]:
     """Non-blank rows of a delimited table with their 1-based line numbers.
 
     Cells are stripped and trailing blank cells dropped (spreadsheets export
-    ragged rows); rows left with no cell are skipped.
+    ragged rows); rows left with no cell are skipped. Bounded like
+    :func:`csv_records`.
     """
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=skipinitialspace)
     rows = []
-    for row in reader:
+    for line, row in csv_records(text, file, delimiter=delimiter, skipinitialspace=skipinitialspace):
         cells = [c.strip() for c in row]
         while cells and cells[-1] == "":
             cells.pop()
         if cells:
-            rows.append((reader.line_num, cells))
+            rows.append((line, cells))
     return rows
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(cell: Any) -> Any:
+    """A cell for a CSV file that a spreadsheet must not run as a formula.
+
+    Text starting with ``= + - @`` (or a tab/CR) gets a leading ``'``, as
+    spreadsheets themselves mark literal text; :func:`csv_unsafe` takes it off
+    again on read. Numbers are written as they are (``-3`` is a number, not a
+    formula). Text that already starts with ``'`` gets a second one, so the
+    round trip is exact.
+    """
+    if not isinstance(cell, str) or not cell:
+        return cell
+    if cell[0] == "'" or (cell.startswith(_FORMULA_START) and not _is_number(cell)):
+        return "'" + cell
+    return cell
+
+
+def csv_unsafe(cell: str) -> str:
+    """The text :func:`csv_safe` was given (one leading ``'`` taken off when it guarded a cell)."""
+    if cell.startswith("'") and (cell[1:2] == "'" or cell[1:].startswith(_FORMULA_START)):
+        return cell[1:]
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

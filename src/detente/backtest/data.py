@@ -21,7 +21,6 @@ errors: they are kept in :attr:`Dataset.skipped` with the reason.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,7 +29,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .._parse import parse_number
+from .._parse import bounded, csv_records, parse_number, path_inside, read_text, short
 from ..errors import DatasetError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
@@ -145,25 +144,42 @@ def deu_path() -> Path:
 
 
 def _read_csv(path: Path, required: Iterable[str], problems: list[Problem]) -> list[tuple[int, dict[str, str]]] | None:
-    """Rows of a CSV as ``(line, row)``; None (with a problem) if unreadable."""
+    """Rows of a CSV as ``(line, row)``; None (with a problem) if unreadable.
+
+    Read within the input bounds (a regular file of at most ``max_file_bytes``,
+    ``max_rows`` rows, ``max_field_chars`` per cell; see docs/scenario-format.md).
+    """
     fname = str(path)
-    if not path.is_file():
+    if not path.exists():
         problems.append(Problem(fname, None, "", "file not found"))
         return None
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                for c in missing:
-                    problems.append(Problem(fname, 1, c, "required column is missing"))
-                return None
+        text = read_text(path, DatasetError)
+        header: list[str] | None = None
+        rows: list[tuple[int, dict[str, str]]] = []
+        for line, rec in csv_records(text, fname, error=DatasetError):
+            if header is None:
+                header, width = rec, len(rec)
+                missing = [c for c in required if c not in header]
+                if missing:
+                    for c in missing:
+                        problems.append(Problem(fname, 1, c, "required column is missing"))
+                    return None
+                continue
+            if not rec:
+                continue
             # line numbers: the header is line 1, so the first row is line 2
-            return [(reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        problems.append(Problem(fname, None, "", f"cannot read: {exc}"))
+            if len(rec) < width:
+                rec = rec + [""] * (width - len(rec))
+            rows.append((line, dict(zip(header, map(str.strip, rec)))))
+    except DatasetError as exc:
+        problems.extend(exc.problems)
         return None
+    if header is None:
+        for c in required:
+            problems.append(Problem(fname, 1, c, "required column is missing"))
+        return None
+    return rows
 
 
 def _number(text: str, fname: str, line: int, fld: str, problems: list[Problem], *, blank_ok: bool = True) -> float:
@@ -193,6 +209,7 @@ def normalise_rule(text: str) -> str:
 # DEU
 
 
+@bounded
 def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) -> Dataset:
     """Read a DEU-layout folder (the shipped copy when ``path`` is None).
 
@@ -238,7 +255,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
             problems.append(Problem(fi, line, "isnr", "issue id is missing"))
             continue
         if key in info:
-            problems.append(Problem(fi, line, "isnr", f"duplicate issue {key!r} (first on line {info[key][0]})"))
+            problems.append(Problem(fi, line, "isnr", f"duplicate issue {short(key)} (first on line {info[key][0]})"))
             continue
         out = _number(row["out"], fi, line, "out", problems)
         _in_scale(out, low, high, fi, line, "out", problems)
@@ -253,7 +270,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
     for line, row in pos_rows:
         key, actor = row["isnr"], row["actor"]
         if key not in info:
-            problems.append(Problem(fp, line, "isnr", f"issue {key!r} is not in issues.csv"))
+            problems.append(Problem(fp, line, "isnr", f"issue {short(key)} is not in issues.csv"))
             continue
         if not actor:
             problems.append(Problem(fp, line, "actor", "actor code is missing"))
@@ -405,6 +422,7 @@ def _labels(items: Any) -> list[str]:
     return out
 
 
+@bounded
 def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_reader: Any = None) -> Dataset:
     """Read a folder of scenarios with an ``outcomes.csv``.
 
@@ -441,10 +459,13 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         if not sfile:
             problems.append(Problem(fo, line, "scenario", "scenario file is missing"))
             continue
-        spath = folder / sfile
+        spath, why = path_inside(folder, sfile)
+        if spath is None:
+            problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} must be inside the dataset folder: {why}"))
+            continue
         if sfile not in cache:
             if not spath.is_file():
-                problems.append(Problem(fo, line, "scenario", f"scenario file {sfile!r} not found"))
+                problems.append(Problem(fo, line, "scenario", f"scenario file {short(sfile)} not found"))
                 cache[sfile] = None
                 continue
             try:
@@ -458,7 +479,7 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         actors, keys, inp = cache[sfile]
         d = _issue_index(row["issue"], keys, inp.shape[2])
         if d is None:
-            problems.append(Problem(fo, line, "issue", f"no issue {row['issue']!r} in {sfile}"))
+            problems.append(Problem(fo, line, "issue", f"no issue {short(row['issue'])} in {sfile}"))
             continue
         out = _number(row["outcome"], fo, line, "outcome", problems)
         lo, hi = float(inp.low[d]), float(inp.high[d])
@@ -469,7 +490,7 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
         s = np.asarray(inp.salience[0, :, d], float)
         ok = act & np.isfinite(x) & np.isfinite(s)
         if not ok.any():
-            problems.append(Problem(fo, line, "issue", f"issue {row['issue']!r} of {sfile} has no positions"))
+            problems.append(Problem(fo, line, "issue", f"issue {short(row['issue'])} of {sfile} has no positions"))
             continue
         if math.isnan(out):
             skipped.append({"issue": key, "file": fo, "line": line, "reason": "no outcome"})

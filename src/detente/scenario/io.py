@@ -10,13 +10,33 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import stat
 from pathlib import Path
-from typing import Any, Iterable, cast
+from typing import Any, Iterable, Literal
 
 import yaml
+import yaml.composer
+import yaml.constructor
+import yaml.reader
+import yaml.resolver
 
-from .._parse import parse_number, read_text, slug
+from .._parse import (
+    Refused,
+    bounded,
+    csv_records,
+    csv_safe,
+    csv_unsafe,
+    limit,
+    over_limit,
+    parse_number,
+    path_inside,
+    read_text,
+    short,
+    slug,
+    surrogate_at,
+)
 from ..errors import Problem, ScenarioError
 
 Loc = tuple[str | None, int | None]
@@ -42,9 +62,65 @@ class NodeList(list):
 
 # ----------------------------------------------------------------------------- YAML / JSON
 
+_INT_TAG = "tag:yaml.org,2002:int"
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's yes/no/on/off booleans (``NO`` is Norway)."""
+try:  # libyaml's event parser (shipped in PyYAML's wheels), with PyYAML's own composer on top
+    from yaml._yaml import CParser as _CParser
+
+    class _Base(yaml.composer.Composer, _CParser, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+        """Events from libyaml (fast); nodes composed in Python (so that composing can be bounded)."""
+
+        def __init__(self, stream: str):
+            _CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Base = yaml.SafeLoader  # type: ignore[misc,assignment]
+
+
+class _Loader(_Base):
+    """A safe YAML loader without YAML 1.1's yes/no/on/off booleans (``NO`` is Norway), within bounds.
+
+    Composing counts nesting depth (``max_depth``), values (``max_nodes``) and
+    aliases (``max_aliases``); building the Python value (:func:`_to_python`)
+    counts values again with aliases expanded, so an alias bomb ("billion
+    laughs") is refused after a bounded amount of work.
+    """
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.depth = 0
+        self.aliases = 0
+        self.nodes = 0
+        self.max_depth = limit("max_depth")
+        self.max_nodes = limit("max_nodes")
+        self.max_aliases = limit("max_aliases")
+        self.max_int_digits = limit("max_int_digits")
+        self.max_field_chars = limit("max_field_chars")
+
+    def _event_line(self) -> int | None:
+        ev = self.peek_event()
+        mark = getattr(ev, "start_mark", None)
+        return None if mark is None else mark.line + 1
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > self.max_aliases:
+                raise Refused(self._event_line(), "", over_limit("max_aliases"))
+        else:
+            self.nodes += 1
+            if self.nodes > self.max_nodes:
+                raise Refused(self._event_line(), "", over_limit("max_nodes"))
+        self.depth += 1
+        try:
+            if self.depth > self.max_depth:
+                raise Refused(self._event_line(), "", over_limit("max_depth", "nested too deeply"))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -58,28 +134,52 @@ _Loader.add_implicit_resolver(
 )
 
 
-def _to_python(node: yaml.Node, loader: _Loader, file: str | None) -> Any:
+def _scalar(node: yaml.ScalarNode, loader: _Loader) -> Any:
+    value = node.value
+    if len(value) > loader.max_field_chars:
+        raise Refused(node.start_mark.line + 1, "", over_limit("max_field_chars", f"a value has {len(value)} characters"))
+    if node.tag == _INT_TAG and len(value) > loader.max_int_digits and sum(c.isdigit() for c in value) > loader.max_int_digits:
+        raise Refused(node.start_mark.line + 1, "", over_limit("max_int_digits", "a whole number is too long"))
+    if node.style == '"' and surrogate_at(value) is not None:
+        raise Refused(node.start_mark.line + 1, "", "not text: a lone surrogate (an escape like \\ud800 that is no character)")
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, OverflowError, TypeError) as e:  # e.g. a date 2019-02-30
+        raise Refused(node.start_mark.line + 1, "", f"not a valid value {short(value)}: {e}") from None
+
+
+def _to_python(node: yaml.Node, loader: _Loader, file: str | None, depth: int = 1) -> Any:
+    loader.nodes += 1  # counted again, now with aliases expanded
+    if loader.nodes > loader.max_nodes:
+        raise Refused(node.start_mark.line + 1, "", over_limit("max_nodes", "the document expands to too many values (YAML aliases)"))
+    if depth > loader.max_depth:
+        raise Refused(node.start_mark.line + 1, "", over_limit("max_depth", "nested too deeply (YAML aliases)"))
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, loader)
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = Node(origin=(file, line))
+        locs = out.locs
         for k_node, v_node in node.value:
-            key = loader.construct_object(k_node, deep=True)
-            if isinstance(key, float) and key.is_integer():
-                key = key
+            kline = k_node.start_mark.line + 1
+            if not isinstance(k_node, yaml.ScalarNode):
+                raise Refused(kline, "", "a key must be plain text or a number, not a list or a mapping (a complex YAML key)")
+            key = _scalar(k_node, loader)
             if key in out:
-                raise ScenarioError(
-                    [Problem(file, k_node.start_mark.line + 1, str(key), "duplicate key in the same mapping")]
-                )
-            out[key] = _to_python(v_node, loader, file)
-            out.locs[key] = (file, k_node.start_mark.line + 1)
+                raise Refused(kline, str(key), "duplicate key in the same mapping")
+            out[key] = _to_python(v_node, loader, file, depth + 1)
+            locs[key] = (file, kline)
         return out
     if isinstance(node, yaml.SequenceNode):
         lst = NodeList(origin=(file, line))
+        locs = lst.locs
         for i, item in enumerate(node.value):
-            lst.append(_to_python(item, loader, file))
-            lst.locs[i] = (file, item.start_mark.line + 1)
+            lst.append(_to_python(item, loader, file, depth + 1))
+            locs[i] = (file, item.start_mark.line + 1)
         return lst
-    return loader.construct_object(node, deep=True)
+    return loader.construct_object(node, deep=True)  # pragma: no cover - every node is one of the above
 
 
 def _parse_yaml(text: str, file: str | None) -> Any:
@@ -87,28 +187,48 @@ def _parse_yaml(text: str, file: str | None) -> Any:
         raise ScenarioError([Problem(file, None, "", "not a text file (it contains NUL bytes)")])
     try:
         loader = _Loader(text)
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeError) as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
     try:
         root = loader.get_single_node()
         if root is None:
             return None
+        loader.nodes = 0
         return _to_python(root, loader, file)
+    except Refused as r:
+        raise ScenarioError([r.problem(file)]) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
+        if "nesting depth" in str(e.problem):  # libyaml's own bound (1000 levels) met before ours
+            raise ScenarioError([Problem(file, line, "", over_limit("max_depth", "nested too deeply"))]) from None
         raise ScenarioError([Problem(file, line, "", f"not valid YAML: {e.problem or e}")]) from None
-    except yaml.YAMLError as e:
+    except yaml.reader.ReaderError as e:
+        pos = e.position if isinstance(e.position, int) else 0
+        line = text.encode("utf-8", "surrogatepass")[:pos].count(b"\n") + 1
+        what = f"character {e.character!r}" if isinstance(e.character, str) else f"character #x{e.character:04x}"
+        raise ScenarioError([Problem(file, line, "", f"not valid YAML: {what} is not allowed ({e.reason})")]) from None
+    except (yaml.YAMLError, UnicodeError) as e:
         raise ScenarioError([Problem(file, None, "", f"not valid YAML: {e}")]) from None
+    except RecursionError:  # pragma: no cover - max_depth stops nesting long before
+        raise ScenarioError([Problem(file, None, "", over_limit("max_depth", "nested too deeply"))]) from None
     finally:
         loader.dispose()
 
 
+def _json_int(text: str) -> int:
+    if len(text) > limit("max_int_digits") and sum(c.isdigit() for c in text) > limit("max_int_digits"):
+        raise Refused(None, "", over_limit("max_int_digits", "a whole number is too long"))
+    return int(text)
+
+
 def _parse_json(text: str, file: str | None) -> Any:
     try:
-        json.loads(text)
+        json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as e:
         raise ScenarioError([Problem(file, e.lineno, "", f"not valid JSON: {e.msg} (column {e.colno})")]) from None
+    except (Refused, RecursionError):
+        pass  # a bound: the YAML reader below finds the same bound and names its line
     # JSON is YAML: parse again to learn the line of every value.
     return _parse_yaml(text, file)
 
@@ -141,9 +261,7 @@ def read_csv_table(path: Path, text: str) -> Node:
     """
     file = str(path)
     problems: list[Problem] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows = [(i + 1, r) for i, r in enumerate(reader)]
-    rows = [(ln, r) for ln, r in rows if any(c.strip() for c in r)]
+    rows = [(ln, r) for ln, r in csv_records(text, file) if any(c.strip() for c in r)]
     if not rows:
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     hline, header = rows[0]
@@ -175,7 +293,7 @@ def read_csv_table(path: Path, text: str) -> Node:
         if len(raw) > len(cols) and any(c.strip() for c in raw[len(cols):]):
             problems.append(Problem(file, line, "", f"row has {len(raw)} fields, the header has {len(cols)}"))
             continue
-        row = {c: (raw[i] if i < len(raw) else "") for i, c in enumerate(cols) if c}
+        row = {c: (csv_unsafe(raw[i]) if i < len(raw) else "") for i, c in enumerate(cols) if c}
         akey_text = row.get("actor", "").strip()
         if not akey_text:
             problems.append(Problem(file, line, "actor", "empty actor"))
@@ -283,60 +401,126 @@ def read_csv_table(path: Path, text: str) -> Node:
 # ----------------------------------------------------------------------------- files and variants
 
 
-def read_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> Any:
-    """Read a scenario file into a raw (unvalidated) dict with line locations.
+#: Where ``extends:`` may reach. ``"files"`` (files given on the command line or
+#: to the Python API): a regular file beside the extending file (in its folder or
+#: below), or a shipped scenario by name. ``"shipped"`` (anything that arrives
+#: over the web, and scenario dicts): a shipped scenario by name, never a path.
+Sandbox = Literal["files", "shipped"]
 
-    Resolves ``extends:`` (variants) recursively, reporting a missing base
-    file or a cycle of variants.
-    """
+
+def read_document(path: str | Path) -> Any:
+    """One scenario file read into a raw (unvalidated) value with line locations, ``extends:`` not resolved."""
     p = Path(path)
     file = str(p)
     text = read_text(p)
     if not text.strip():
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     suffix = p.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
-        from . import decide
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            from . import decide
 
-        if decide.looks_like_decide(p):
-            return _as_node(decide.read_decide(p), file)
-    if suffix == ".csv":
-        from . import ktab
+            if decide.looks_like_decide(p):
+                return _as_node(decide.read_decide(p), file)
+        if suffix == ".csv":
+            from . import ktab
 
-        if ktab.looks_like_ktab_csv(p):
-            return _as_node(ktab.read_ktab_csv(p), file)
-        return read_csv_table(p, text)
-    if suffix == ".xml":
-        from . import ktab
+            if ktab.looks_like_ktab_csv(p):
+                return _as_node(ktab.read_ktab_csv(p), file)
+            return read_csv_table(p, text)
+        if suffix == ".xml":
+            from . import ktab
 
-        return _as_node(ktab.read_ktab_xml(p), file)
+            return _as_node(ktab.read_ktab_xml(p), file)
+    except ScenarioError as e:  # every problem names the file, also those a table reader raised without it
+        if any(q.file is None for q in e.problems):
+            raise ScenarioError([q if q.file else Problem(file, q.line, q.field, q.reason) for q in e.problems]) from None
+        raise
     raw = _parse_json(text, file) if suffix == ".json" else _parse_yaml(text, file)
     if raw is None:
         raise ScenarioError([Problem(file, None, "", "the file is empty")])
     if not isinstance(raw, dict):
         raise ScenarioError([Problem(file, 1, "", "a scenario file must be a mapping (name:, issues:, actors:, ...)")])
-    base_ref = raw.get("extends")
-    if base_ref is None:
+    return raw
+
+
+@bounded
+def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *, sandbox: Sandbox = "files") -> Any:
+    """Read a scenario file into a raw (unvalidated) dict with line locations.
+
+    Resolves ``extends:`` (variants) recursively within ``sandbox`` (see
+    :data:`Sandbox`), reporting a base that is not allowed or not found, or a
+    cycle of variants.
+    """
+    p = Path(path)
+    raw = read_document(p)
+    return resolve_extends(raw, p, sandbox=sandbox, _chain=_chain + (p.resolve(),))
+
+
+def resolve_extends(raw: Any, path: Path | None, *, sandbox: Sandbox = "shipped", _chain: tuple[Path, ...] = ()) -> Any:
+    """``raw`` merged over the base it ``extends:`` (if any), the base found within ``sandbox``.
+
+    ``path`` is the file ``raw`` was read from (None for a dict, which may
+    extend only a shipped scenario).
+    """
+    if not isinstance(raw, dict) or raw.get("extends") is None:
         return raw
+    file = str(path) if path is not None else None
+    base_ref = raw["extends"]
     line = raw.locs.get("extends", (file, None))[1] if isinstance(raw, Node) else None
-    if not isinstance(base_ref, str):
-        raise ScenarioError([Problem(file, line, "extends", "must be a file name")])
-    base_path = (p.parent / base_ref).resolve()
-    chain = _chain + (p.resolve(),)
-    if base_path in chain:
-        cycle = " -> ".join(c.name for c in chain + (base_path,))
+    base_path, base_sandbox = _find_base(base_ref, path, sandbox, file, line)
+    if base_path in _chain:
+        cycle = " -> ".join(c.name for c in _chain + (base_path,))
         raise ScenarioError([Problem(file, line, "extends", f"variants form a cycle: {cycle}")])
-    if not base_path.exists():
-        raise ScenarioError([Problem(file, line, "extends", f"base scenario {base_ref!r} not found (looked in {p.parent})")])
-    base = read_raw(base_path, chain)
-    node = cast(Node, raw)
-    overrides = Node({k: v for k, v in node.items() if k != "extends"}, origin=node.origin)
-    overrides.locs = {k: v for k, v in node.locs.items() if k != "extends"}
+    base = read_raw(base_path, _chain, sandbox=base_sandbox)
+    overrides = Node({k: v for k, v in raw.items() if k != "extends"}, origin=getattr(raw, "origin", (file, None)))
+    overrides.locs = {k: v for k, v in getattr(raw, "locs", {}).items() if k != "extends"}
     return merge(base, overrides)
 
 
+def _shipped_names() -> dict[str, Path]:
+    names: dict[str, Path] = {}
+    for cand in shipped():
+        names.setdefault(cand.stem, cand.resolve())
+        names.setdefault(cand.name, cand.resolve())
+    return names
+
+
+def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, line: int | None) -> tuple[Path, Sandbox]:
+    """The base file a variant extends, and the sandbox its own ``extends:`` is resolved in."""
+    ships = _shipped_names()
+    stems = ", ".join(sorted({p.stem for p in ships.values()}))
+    if not isinstance(ref, str) or not ref.strip():
+        raise ScenarioError([Problem(file, line, "extends",
+                                     f"must name a base scenario: a shipped one ({stems}) or a file beside this one")])
+    if sandbox == "shipped" or path is None:
+        if ref in ships:
+            return ships[ref], "files"  # a shipped file may extend the files beside it, in the shipped folder
+        # The same answer whatever `ref` is: nothing here looks at the server's files.
+        raise ScenarioError([Problem(file, line, "extends",
+                                     f"{short(ref)} is not a shipped scenario; here a scenario may extend only a "
+                                     f"shipped scenario, by name ({stems})")])
+    cand, why = path_inside(path.parent, ref)
+    if cand is None:
+        raise ScenarioError([Problem(file, line, "extends", f"must be a file beside {path.name} (a path relative to "
+                                     f"its folder): {why}")])
+    if not os.path.lexists(cand):
+        if ref in ships:
+            return ships[ref], "files"
+        raise ScenarioError([Problem(file, line, "extends", f"base scenario {short(ref)} not found (looked in {path.parent})")])
+    real = cand.resolve()
+    try:
+        st = os.stat(real)
+    except OSError as e:
+        raise ScenarioError([Problem(file, line, "extends", f"cannot read base scenario {short(ref)}: {e.strerror}")]) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScenarioError([Problem(file, line, "extends", f"{short(ref)} is not a regular file (a folder, device, pipe "
+                                     "or socket); a variant may extend only a file")])
+    return real, "files"
+
+
 def _as_node(obj: Any, file: str | None) -> Any:
-    """Wrap plain dicts/lists (e.g. from the KTAB reader) as located nodes."""
+    """Wrap what the KTAB/Decide readers give (plain dicts and lists, already bounded) as located nodes."""
     if isinstance(obj, Node | NodeList):
         return obj
     if isinstance(obj, dict):
@@ -348,6 +532,55 @@ def _as_node(obj: Any, file: str | None) -> Any:
         lst.locs = {i: (file, None) for i in range(len(obj))}
         return lst
     return obj
+
+
+def _checked_node(obj: Any, file: str | None, _path: tuple = (), _count: list | None = None) -> Any:
+    """Wrap a scenario dict given directly (from a web request or the Python API) as located nodes.
+
+    Bounded like a YAML document (``max_depth``, ``max_nodes``, ``max_field_chars``,
+    ``max_int_digits``); text that is not text (lone surrogates) is refused.
+    """
+    if _count is None:
+        _count = [0, limit("max_nodes"), limit("max_depth"), limit("max_field_chars"), limit("max_int_digits")]
+    _count[0] += 1
+    if _count[0] > _count[1]:
+        raise ScenarioError([Problem(file, None, _label(_path), over_limit("max_nodes"))])
+    if len(_path) >= _count[2]:
+        raise ScenarioError([Problem(file, None, _label(_path), over_limit("max_depth", "nested too deeply"))])
+    if isinstance(obj, Node | NodeList):
+        return obj
+    if isinstance(obj, dict):
+        n = Node(origin=(file, None))
+        for k, v in obj.items():
+            _check_atom(k, file, _path + (k,), _count)
+            n[k] = _checked_node(v, file, _path + (k,), _count)
+            n.locs[k] = (file, None)
+        return n
+    if isinstance(obj, list | tuple):
+        lst = NodeList([_checked_node(v, file, _path + (i,), _count) for i, v in enumerate(obj)], origin=(file, None))
+        lst.locs = {i: (file, None) for i in range(len(obj))}
+        return lst
+    _check_atom(obj, file, _path, _count)
+    return obj
+
+
+def _check_atom(x: Any, file: str | None, path: tuple, count: list) -> None:
+    if isinstance(x, str):
+        if len(x) > count[3]:
+            raise ScenarioError([Problem(file, None, _label(path), over_limit("max_field_chars", f"a value has {len(x)} characters"))])
+        if surrogate_at(x) is not None:
+            raise ScenarioError([Problem(file, None, _label(path), "not text: it holds a lone surrogate (no character)")])
+    elif isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > 3.33 * count[4]:
+        raise ScenarioError([Problem(file, None, _label(path), over_limit("max_int_digits", "a whole number is too long"))])
+
+
+def _label(path: tuple) -> str:
+    out = ""
+    for k in path:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    if surrogate_at(out) is not None:
+        out = out.encode("utf-8", "backslashreplace").decode("utf-8")
+    return short(out, 80)[1:-1] if len(out) > 80 else out
 
 
 _KEYED_LISTS = ("issues", "actors", "events")
@@ -427,7 +660,8 @@ def _merge_keyed(base: list, over: list, events: bool = False) -> NodeList:
     return out
 
 
-def load(source: Any, *, name: str | None = None):
+@bounded
+def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files"):
     """Load and validate a scenario.
 
     Parameters
@@ -435,7 +669,10 @@ def load(source: Any, *, name: str | None = None):
     source : str, Path, dict or Scenario
         A file (``.yaml``/``.yml``, ``.json``, ``.csv`` stakeholder table or
         KTAB ``.csv``/``.xml``), the name of a shipped example scenario (see
-        ``detente scenarios``), or a dict in the scenario schema.
+        ``detente scenarios``), or a dict in the scenario schema (which may
+        ``extends:`` only a shipped scenario).
+    sandbox : {"files", "shipped"}
+        Where a file's ``extends:`` may reach (see :data:`Sandbox`).
 
     Returns
     -------
@@ -452,9 +689,10 @@ def load(source: Any, *, name: str | None = None):
     if isinstance(source, Scenario):
         return source
     if isinstance(source, dict):
-        return validate(_as_node(source, None) if not isinstance(source, Node) else source, None)
+        raw = source if isinstance(source, Node) else _checked_node(source, None)
+        return validate(resolve_extends(raw, None, sandbox="shipped"), None)
     path = resolve_path(source)
-    raw = read_raw(path)
+    raw = read_raw(path, sandbox=sandbox)
     scen = validate(raw, str(path))
     scen.source_file = str(path)
     if name:
@@ -542,7 +780,9 @@ def dump_csv(s) -> str:
     """The scenario's stakeholder table as CSV (one row per actor x issue).
 
     Reading the result back gives the same actors, issues and values; events,
-    labels and metadata live only in YAML/JSON.
+    labels and metadata live only in YAML/JSON. Text that a spreadsheet would
+    run as a formula (starting with ``= + - @``) is written with a leading
+    ``'``, which :func:`read_csv_table` takes off again.
     """
     sal_col = "salience_0_1" if s.salience_scale == 1 else "salience"
     cols = [
@@ -555,5 +795,5 @@ def dump_csv(s) -> str:
     w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     w.writeheader()
     for row in _csv_rows(s):
-        w.writerow({k: (f"{v:.15g}" if isinstance(v, float) else v) for k, v in row.items()})
+        w.writerow({k: (f"{v:.15g}" if isinstance(v, float) else csv_safe(v)) for k, v in row.items()})
     return buf.getvalue()

@@ -22,12 +22,18 @@ else as :class:`~detente.errors.ScenarioError` with file, line and field.
 from __future__ import annotations
 
 import csv
+import io
 import re
-import xml.parsers.expat
+import xml.sax
+import xml.sax.handler
+import xml.sax.xmlreader
 from pathlib import Path
 from typing import Any
 
-from .._parse import parse_number, read_text, slug, table_rows
+import defusedxml
+import defusedxml.sax
+
+from .._parse import Refused, bounded, limit, over_limit, parse_number, read_text, short, slug, table_rows
 from ..errors import Problem, ScenarioError
 
 __all__ = ["read_ktab_csv", "read_ktab_xml", "looks_like_ktab_csv"]
@@ -134,6 +140,7 @@ def looks_like_ktab_csv(path: str | Path) -> bool:
         "power", "influence", "capability")
 
 
+@bounded
 def read_ktab_csv(path: str | Path) -> dict[str, Any]:
     """Read a KTAB SMP CSV file into a raw detente scenario dict.
 
@@ -155,7 +162,7 @@ def read_ktab_csv(path: str | Path) -> dict[str, Any]:
     """
     p = Path(path)
     file = str(p)
-    rows = table_rows(read_text(p), skipinitialspace=True)
+    rows = table_rows(read_text(p), skipinitialspace=True, file=file)
     problems: list[Problem] = []
     if len(rows) < 2:
         raise ScenarioError([Problem(file, 1, "", "a KTAB CSV file needs a title line and a header line")])
@@ -169,13 +176,17 @@ def read_ktab_csv(path: str | Path) -> dict[str, Any]:
         if n_act < 1:
             raise ValueError
     except ValueError:
-        problems.append(Problem(file, l1, "number of actors", f"expected a positive whole number, got {first[2]!r}"))
+        problems.append(Problem(file, l1, "number of actors", f"expected a positive whole number, got {short(first[2])}"))
     try:
         n_dim = int(first[3])
         if n_dim < 1:
             raise ValueError
     except ValueError:
-        problems.append(Problem(file, l1, "number of dimensions", f"expected a positive whole number, got {first[3]!r}"))
+        problems.append(Problem(file, l1, "number of dimensions", f"expected a positive whole number, got {short(first[3])}"))
+    if n_act is not None and n_act > limit("max_actors"):
+        problems.append(Problem(file, l1, "number of actors", over_limit("max_actors", f"{n_act} actors")))
+    if n_dim is not None and n_dim > limit("max_issues"):
+        problems.append(Problem(file, l1, "number of dimensions", over_limit("max_issues", f"{n_dim} dimensions")))
     if problems:
         raise ScenarioError(problems)
     assert n_act is not None and n_dim is not None
@@ -223,10 +234,11 @@ def read_ktab_csv(path: str | Path) -> dict[str, Any]:
 
 
 class _El:
-    __slots__ = ("tag", "line", "text", "children")
+    __slots__ = ("tag", "line", "parts", "text", "children")
 
     def __init__(self, tag: str, line: int):
         self.tag, self.line, self.text = tag, line, ""
+        self.parts: list[str] = []
         self.children: list[_El] = []
 
     def find(self, tag: str) -> "_El | None":
@@ -239,29 +251,77 @@ class _El:
         return [c for c in self.children if c.tag == tag]
 
 
+class _Tree(xml.sax.handler.ContentHandler):
+    """Builds the element tree with each element's line, within ``max_depth``/``max_nodes``/``max_field_chars``.
+
+    Text arrives in pieces; they are collected in a list and joined once at the
+    element's end (never concatenated piece by piece, which is quadratic).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = _El("#doc", 1)
+        self.stack = [self.root]
+        self.count = 0
+        self.chars = 0
+        self.locator: Any = None
+        self.max_depth, self.max_nodes = limit("max_depth"), limit("max_nodes")
+        self.max_chars = limit("max_field_chars")
+
+    def setDocumentLocator(self, locator: Any) -> None:
+        self.locator = locator
+
+    def _line(self) -> int | None:
+        return self.locator.getLineNumber() if self.locator is not None else None
+
+    def startElement(self, name: str, attrs: Any) -> None:
+        self.count += 1
+        if self.count > self.max_nodes:
+            raise Refused(self._line(), "", over_limit("max_nodes", "too many XML elements"))
+        if len(self.stack) > self.max_depth:
+            raise Refused(self._line(), "", over_limit("max_depth", "XML elements nested too deeply"))
+        el = _El(name.split(":")[-1], self._line() or 1)
+        self.stack[-1].children.append(el)
+        self.stack.append(el)
+        self.chars = 0
+
+    def endElement(self, name: str) -> None:
+        el = self.stack.pop()
+        el.text = "".join(el.parts)
+        el.parts = []
+        self.chars = 0
+
+    def characters(self, content: str) -> None:
+        self.chars += len(content)
+        if self.chars > self.max_chars:
+            raise Refused(self._line(), "", over_limit("max_field_chars", "an XML element's text is too long"))
+        self.stack[-1].parts.append(content)
+
+
 def _parse_xml(text: str, file: str) -> _El:
-    parser = xml.parsers.expat.ParserCreate()
-    root = _El("#doc", 1)
-    stack = [root]
-
-    def start(tag: str, attrs: dict) -> None:
-        el = _El(tag.split(":")[-1], parser.CurrentLineNumber)
-        stack[-1].children.append(el)
-        stack.append(el)
-
-    def end(tag: str) -> None:
-        stack.pop()
-
-    def chars(data: str) -> None:
-        stack[-1].text += data
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
+    """The document's root element, parsed with defusedxml: entity declarations, DTDs that
+    load other files and external references are refused (no entity bomb, no file read)."""
+    tree = _Tree()
     try:
-        parser.Parse(text.lstrip("\ufeff"), True)
-    except xml.parsers.expat.ExpatError as e:
-        raise ScenarioError([Problem(file, e.lineno, "", f"not well-formed XML: {xml.parsers.expat.ErrorString(e.code)}")]) from None
+        parser = defusedxml.sax.make_parser()
+        parser.forbid_dtd, parser.forbid_entities, parser.forbid_external = False, True, True
+        parser.setContentHandler(tree)
+        source = xml.sax.xmlreader.InputSource(file)
+        source.setCharacterStream(io.StringIO(text.lstrip("\ufeff")))  # already decoded: the text decides, not a declaration
+        parser.parse(source)
+    except Refused as r:
+        raise ScenarioError([r.problem(file)]) from None
+    except defusedxml.EntitiesForbidden:
+        raise ScenarioError([Problem(file, tree._line(), "", "the file declares XML entities (<!ENTITY>), which detente "
+                                     "does not read: entity expansion can exhaust memory")]) from None
+    except defusedxml.DefusedXmlException as e:
+        raise ScenarioError([Problem(file, tree._line(), "", f"refused XML: {type(e).__name__} (external "
+                                     "references are not read)")]) from None
+    except xml.sax.SAXParseException as e:
+        raise ScenarioError([Problem(file, e.getLineNumber(), "", f"not well-formed XML: {e.getMessage()}")]) from None
+    except xml.sax.SAXException as e:
+        raise ScenarioError([Problem(file, tree._line(), "", f"not well-formed XML: {e.getMessage()}")]) from None
+    root = tree.root
     if not root.children:
         raise ScenarioError([Problem(file, 1, "", "no XML element found")])
     return root.children[0]
@@ -271,6 +331,7 @@ def _txt(el: _El | None) -> str:
     return "" if el is None else el.text.strip()
 
 
+@bounded
 def read_ktab_xml(path: str | Path) -> dict[str, Any]:
     """Read a KTAB SMP XML scenario (``smpSchema.xsd``) into a raw detente scenario dict.
 
@@ -306,7 +367,8 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
                 raise ValueError
             model["seed"] = seed
         except ValueError:
-            problems.append(Problem(file, seed_el.line, "prngSeed", f"expected a whole number 0 <= seed < 2^64, got {_txt(seed_el)!r}"))
+            problems.append(Problem(file, seed_el.line, "prngSeed",
+                                    f"expected a whole number 0 <= seed < 2^64, got {short(_txt(seed_el))}"))
     mp = root.find("ModelParameters")
     if mp is not None:
         for el in mp.children:
@@ -318,7 +380,7 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
             if v is None:
                 allowed = sorted(set(spell.values()))
                 problems.append(Problem(file, el.line, f"ModelParameters.{el.tag}",
-                                        f"{_txt(el)!r} is not one of {', '.join(allowed)}"))
+                                        f"{short(_txt(el))} is not one of {', '.join(allowed)}"))
                 continue
             model["params"][field] = v
     dims_el = root.find("Dimensions")
@@ -330,6 +392,12 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
     actor_els = [] if acts_el is None else acts_el.findall("Actor")
     if not actor_els:
         problems.append(Problem(file, root.line if acts_el is None else acts_el.line, "Actors", "no <Actor> given"))
+    if len(dims) > limit("max_issues"):
+        raise ScenarioError([Problem(file, dims_el.line if dims_el is not None else None, "Dimensions",
+                                     over_limit("max_issues", f"{len(dims)} dimensions"))])
+    if len(actor_els) > limit("max_actors"):
+        raise ScenarioError([Problem(file, acts_el.line if acts_el is not None else None, "Actors",
+                                     over_limit("max_actors", f"{len(actor_els)} actors"))])
     D = len(dims)
     actors: list[dict[str, Any]] = []
     names: dict[str, int] = {}
@@ -381,7 +449,7 @@ def read_ktab_xml(path: str | Path) -> dict[str, Any]:
             for ref_el, what in ((a_el, "adjustingIdeal"), (r_el, "referencePos")):
                 if ref_el is None or _txt(ref_el) not in names:
                     problems.append(Problem(file, (ref_el or pe).line, f"IdealAdjustment.{what}",
-                                            f"unknown actor {_txt(ref_el)!r}"))
+                                            f"unknown actor {short(_txt(ref_el))}"))
                     ok = False
             adjust = _number(_txt(v_el), file, (v_el or pe).line, "IdealAdjustment.adjust", problems, lo=0, hi=1)
             if ok and adjust is not None:

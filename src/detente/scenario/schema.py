@@ -10,11 +10,12 @@ of a file at once.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .._parse import check_magnitude, limit
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
@@ -24,9 +25,38 @@ class _Strict(BaseModel):
 
 
 def _finite(v: float | None, what: str = "value") -> float | None:
-    if v is not None and not math.isfinite(v):
-        raise ValueError(f"{what} must be a finite number, got {v}")
+    """``v`` if it is None or a finite number within ``max_magnitude`` (see docs/scenario-format.md, Limits)."""
+    if v is not None:
+        cap = limit("max_magnitude")
+        if not -cap <= v <= cap:  # also NaN
+            check_magnitude(v, what)
     return v
+
+
+#: The CSS named colours (CSS Color Module Level 4), which a scenario's ``color`` may use besides ``#rgb``/``#rrggbb``.
+CSS_COLOR_NAMES = frozenset("""
+aliceblue antiquewhite aqua aquamarine azure beige bisque black blanchedalmond blue blueviolet brown burlywood
+cadetblue chartreuse chocolate coral cornflowerblue cornsilk crimson cyan darkblue darkcyan darkgoldenrod darkgray
+darkgreen darkgrey darkkhaki darkmagenta darkolivegreen darkorange darkorchid darkred darksalmon darkseagreen
+darkslateblue darkslategray darkslategrey darkturquoise darkviolet deeppink deepskyblue dimgray dimgrey dodgerblue
+firebrick floralwhite forestgreen fuchsia gainsboro ghostwhite gold goldenrod gray green greenyellow grey honeydew
+hotpink indianred indigo ivory khaki lavender lavenderblush lawngreen lemonchiffon lightblue lightcoral lightcyan
+lightgoldenrodyellow lightgray lightgreen lightgrey lightpink lightsalmon lightseagreen lightskyblue lightslategray
+lightslategrey lightsteelblue lightyellow lime limegreen linen magenta maroon mediumaquamarine mediumblue
+mediumorchid mediumpurple mediumseagreen mediumslateblue mediumspringgreen mediumturquoise mediumvioletred
+midnightblue mintcream mistyrose moccasin navajowhite navy oldlace olive olivedrab orange orangered orchid
+palegoldenrod palegreen paleturquoise palevioletred papayawhip peachpuff peru pink plum powderblue purple
+rebeccapurple red rosybrown royalblue saddlebrown salmon sandybrown seagreen seashell sienna silver skyblue
+slateblue slategray slategrey snow springgreen steelblue tan teal thistle tomato turquoise violet wheat white
+whitesmoke yellow yellowgreen
+""".split())
+
+_HEX_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+
+
+def is_color(text: Any) -> bool:
+    """Whether ``text`` is a colour a scenario may give: ``#rgb``, ``#rrggbb`` or a CSS colour name."""
+    return isinstance(text, str) and (_HEX_COLOR.fullmatch(text) is not None or text.lower() in CSS_COLOR_NAMES)
 
 
 class Value(_Strict):
@@ -78,7 +108,7 @@ class Value(_Strict):
             raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}")
         return data
 
-    @field_validator("value", "low", "high")
+    @field_validator("value", "low", "high", "sd")
     @classmethod
     def _check_finite(cls, v: float | None) -> float | None:
         return _finite(v)
@@ -215,10 +245,17 @@ class Actor(_NamedByKey):
     name: str = ""
     capability: Value
     group: str | None = None
-    color: str | None = Field(default=None, pattern=r"^(#[0-9A-Fa-f]{3}|#[0-9A-Fa-f]{6}|[A-Za-z]+)$")
+    color: str | None = None
     notes: str | None = None
     positions: dict[str, Value] = Field(default_factory=dict)
     salience: dict[str, Value] = Field(default_factory=dict)
+
+    @field_validator("color")
+    @classmethod
+    def _check_color(cls, v: str | None) -> str | None:
+        if v is not None and not is_color(v):
+            raise ValueError("a colour is #rgb, #rrggbb or a CSS colour name such as 'teal'")
+        return v
 
 
 class Changes(_Strict):
@@ -330,10 +367,13 @@ class Calendar(_Strict):
         (a date on or before ``start`` gives round 1).
         """
         r = 1
-        while self.date_of(r) < date:
-            r += 1
-            if r > 100_000:  # pragma: no cover - absurd calendars
-                break
+        try:
+            while self.date_of(r) < date:
+                r += 1
+                if r > 100_000:  # pragma: no cover - absurd calendars
+                    break
+        except (OverflowError, ValueError):  # the calendar runs past year 9999 before reaching `date`
+            pass
         return r
 
     def date_of(self, round_: int) -> _dt.date:
@@ -369,7 +409,7 @@ class ModelChoice(_Strict):
 
     name: str = "compromise"
     params: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, lt=2**64)
 
 
 class Scenario(_Strict):

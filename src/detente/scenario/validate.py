@@ -8,11 +8,13 @@ line (when the input came from a file), the field and the reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .._parse import bounded, limit, over_limit
 from ..errors import Problem, ScenarioError
 from .io import Node
 from .schema import Actor, Event, Issue, Scenario, Value
@@ -82,8 +84,14 @@ class _Collector:
     def __init__(self, raw: Any, file: str | None):
         self.raw, self.file = raw, file
         self.problems: list[Problem] = []
+        self.paths: list[tuple] = []
+
+    def covered(self, path: tuple) -> bool:
+        """Whether a problem was reported for ``path``, a field inside it or (below an item) around it."""
+        return any(q[: len(path)] == path or (len(q) >= 3 and path[: len(q)] == q) for q in self.paths)
 
     def add(self, path: tuple, reason: str) -> None:
+        self.paths.append(path)
         file, line = _loc_of(self.raw, path)
         self.problems.append(Problem(file or self.file, line, _label(path, self.raw), reason))
 
@@ -97,11 +105,60 @@ class _Collector:
             return None
 
 
+def _bad_numbers(raw: Any) -> list[tuple[tuple, str]]:
+    """Every float in ``raw`` that is not finite or is beyond ``max_magnitude``, with its path.
+
+    Such a number is a problem of the field that holds it, reported before it
+    can turn into ``inf``/``NaN`` in a result.
+    """
+    cap = limit("max_magnitude")
+    out = []
+    stack: list[tuple[tuple, Any]] = [((), raw)]
+    while stack:
+        path, x = stack.pop()
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(k, float) and not (math.isfinite(k) and abs(k) <= cap):
+                    out.append((path + (k,), _number_reason(k, cap)))
+                stack.append((path + (k,), v))
+        elif isinstance(x, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(x))
+        elif isinstance(x, float) and not (math.isfinite(x) and abs(x) <= cap):
+            out.append((path, _number_reason(x, cap)))
+    return sorted(out, key=lambda t: str(t[0]))
+
+
+def _number_reason(x: float, cap: float) -> str:
+    if not math.isfinite(x):
+        return f"must be a finite number, got {x}"
+    return over_limit("max_magnitude", f"{x:g}")
+
+
+_ADAPTERS: dict[str, TypeAdapter] = {}
+
+
+def _adapter(name: str, annotation: Any) -> TypeAdapter:
+    """One TypeAdapter per field, built once (building one costs more than validating a scenario)."""
+    a = _ADAPTERS.get(name)
+    if a is None:
+        a = _ADAPTERS[name] = TypeAdapter(annotation)
+    return a
+
+
+_COUNTS = (("issues", "max_issues"), ("actors", "max_actors"), ("events", "max_events"))
+
+
+@bounded
 def validate(raw: Any, file: str | None) -> Scenario:
     """Validate a raw scenario mapping into a :class:`Scenario`, or raise :class:`ScenarioError`."""
     c = _Collector(raw, file)
     if not isinstance(raw, dict) or not raw:
         raise ScenarioError([Problem(file, None, "", "the scenario is empty")])
+    for name, lim in _COUNTS:
+        if isinstance(raw.get(name), list) and len(raw[name]) > limit(lim):
+            c.add((name,), over_limit(lim, f"{len(raw[name])} {name}"))
+    if c.problems:
+        raise ScenarioError(c.problems)
 
     for k in raw:
         if k not in _TOP_FIELDS:
@@ -118,13 +175,15 @@ def validate(raw: Any, file: str | None) -> Scenario:
             continue
         field = Scenario.model_fields[k]
         try:
-            header[k] = TypeAdapter(Any if field.annotation is None else field.annotation).validate_python(head[k])
+            header[k] = _adapter(k, Any if field.annotation is None else field.annotation).validate_python(head[k])
         except ValidationError as e:
             for err in e.errors():
                 c.add((k, *err["loc"]), _reason(err))
         else:
             if k == "rounds" and header[k] is not None and header[k] < 1:
                 c.add((k,), "must be at least 1")
+            elif k == "rounds" and header[k] is not None and header[k] > limit("max_rounds"):
+                c.add((k,), over_limit("max_rounds", f"{header[k]:g} rounds"))
     scale = header.get("salience_scale", 100)
 
     # -- parts -------------------------------------------------------------------------
@@ -152,7 +211,7 @@ def validate(raw: Any, file: str | None) -> Scenario:
             issues.append(iss)
     actors: list[tuple[int, Actor]] = []
     partial: list[tuple[int, str, dict, dict]] = []  # actors that failed, for the cross checks
-    values = TypeAdapter(dict[str, Value])
+    values = _adapter("values", dict[str, Value])
     for i, item in items("actors"):
         a = c.model(Actor, item, ("actors", i))
         if a is not None:
@@ -160,10 +219,17 @@ def validate(raw: Any, file: str | None) -> Scenario:
         elif isinstance(item, dict):
             parts = []
             for name in ("positions", "salience"):
+                given = item.get(name) or {}
                 try:
-                    parts.append(values.validate_python(item.get(name) or {}))
-                except ValidationError:
-                    parts.append({})
+                    parts.append(values.validate_python(given))
+                except ValidationError:  # keep the valid values; an invalid one still counts as given
+                    part: dict = {}
+                    for k, v in (given.items() if isinstance(given, dict) else ()):
+                        try:
+                            part[k] = Value.model_validate(v)
+                        except ValidationError:
+                            part[k] = None
+                    parts.append(part)
             partial.append((i, str(item.get("key")), parts[0], parts[1]))
     events: list[tuple[int, Event]] = []
     for i, item in items("events"):
@@ -216,9 +282,17 @@ def validate(raw: Any, file: str | None) -> Scenario:
                 c.add(("events", i, "changes", "salience", k), f"salience {x:g} is outside 0-{scale}")
         if ev.changes.capability is not None and ev.changes.capability <= 0:
             c.add(("events", i, "changes", "capability"), f"capability must be > 0, got {ev.changes.capability:g}")
+        if ev.round is not None and ev.round > limit("max_rounds"):
+            c.add(("events", i, "round"), over_limit("max_rounds", f"round {ev.round:g}"))
         if ev.date is not None and ev.round is None and cal is None and "calendar" not in raw:
             c.add(("events", i, "date"), "an event placed on a date needs the scenario's `calendar` (start and round length)")
 
+    # Every number field of the schema checks finiteness and magnitude itself; model parameters are free-form.
+    model = raw.get("model")
+    params = model.get("params") if isinstance(model, dict) else None
+    for path, reason in _bad_numbers(params):
+        if not c.covered(("model", "params") + path):
+            c.add(("model", "params") + path, reason)
     if c.problems:
         raise ScenarioError(c.problems)
     return Scenario.model_validate(
@@ -233,6 +307,8 @@ def _check_stances(c: _Collector, i: int, positions: dict, salience: dict, ikeys
             if known:
                 c.add(("actors", i, "positions", k), f"unknown issue {k!r}")
             continue
+        if v is None:  # invalid, and reported
+            continue
         lo, hi = ikeys[k].scale
         for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
             if x is not None and not lo <= x <= hi:
@@ -242,6 +318,8 @@ def _check_stances(c: _Collector, i: int, positions: dict, salience: dict, ikeys
         if k not in ikeys:
             if known:
                 c.add(("actors", i, "salience", k), f"unknown issue {k!r}")
+            continue
+        if v is None:
             continue
         for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
             if x is not None and not 0 <= x <= scale:

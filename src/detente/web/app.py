@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import re
 import tempfile
 import threading
@@ -28,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__, models
+from .._parse import short
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
@@ -113,17 +115,79 @@ def _jsonable(x: Any) -> Any:
     return json.loads(json.dumps(x, default=str))
 
 
+def _plain(x: Any) -> Any:
+    """A raw scenario value as plain JSON: non-finite numbers become null, dates text, lone surrogates escapes."""
+    if isinstance(x, dict):
+        return {_plain_key(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, str):
+        return x.encode("utf-8", "backslashreplace").decode("utf-8")
+    if x is None or isinstance(x, int | float):
+        return x
+    return _plain(str(x))
+
+
+def _plain_key(k: Any) -> str:
+    if isinstance(k, bool) or k is None:
+        return json.dumps(k)
+    return _plain(k if isinstance(k, str) else str(k))
+
+
+def _safe_raw(raw: Any) -> Any:
+    """What a 422 may send back of the user's own input: plain JSON, and no colour that is not a colour
+    (the browser UI shows an invalid upload in its editor)."""
+    from ..scenario.schema import is_color
+
+    out = _plain(raw)
+    if isinstance(out, dict) and isinstance(out.get("actors"), list):
+        for a in out["actors"]:
+            if isinstance(a, dict) and "color" in a and not is_color(a["color"]):
+                del a["color"]
+    return out
+
+
+def _public_problems(problems: list[Problem], path: Path | None, fname: str | None) -> list[Problem]:
+    """Problems with every file named as the user knows it: their own file by its name, a shipped
+    scenario by its file name, nothing of the server's paths."""
+    from ..scenario.io import shipped_dir
+
+    ships = shipped_dir().resolve()
+    out = []
+    for p in problems:
+        f = p.file
+        if f is not None:
+            fp = Path(f)
+            if path is not None and fp == path:
+                f = fname
+            elif fp.resolve().parent == ships:
+                f = fp.name
+            else:
+                f = None
+        out.append(Problem(f, p.line, p.field, p.reason))
+    return out
+
+
 def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     """The validated scenario of a request and the raw dict it came from.
+
+    Input over the web is sandboxed: ``extends:`` may name only a shipped
+    scenario, never a path; problems name the user's own file (or a shipped
+    file by its name), never a path of the server.
 
     Raises
     ------
     DetenteError
-        With ``.raw`` (the unvalidated content, when it could be parsed) and
-        ``.targets`` (for each problem, the table cell it names).
+        With ``.raw`` (the user's own unvalidated content, when it could be
+        parsed; never a base file's) and ``.targets`` (for each problem, the
+        table cell it names).
     """
+    from .._parse import check_text
     from ..api import load
-    from ..scenario.io import read_raw, resolve_path, shipped
+    from ..scenario.io import read_document, resolve_extends, resolve_path, shipped
+    from ..scenario.validate import validate as validate_raw
 
     given = [x for x in (inp.name, inp.scenario, inp.text) if x is not None]
     if len(given) != 1:
@@ -131,33 +195,36 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     if inp.name is not None:
         names = {p.stem for p in shipped()}
         if inp.name not in names:
-            raise DetenteError([Problem(None, None, "name", f"no shipped scenario {inp.name!r}; available: {', '.join(sorted(names))}")])
+            raise DetenteError([Problem(None, None, "name",
+                                        f"no shipped scenario {short(inp.name)}; available: {', '.join(sorted(names))}")])
         path = resolve_path(inp.name)
         return load(path), None
     if inp.scenario is not None:
         try:
-            return load(inp.scenario), inp.scenario
+            return load(inp.scenario), inp.scenario  # a dict may extend only a shipped scenario
         except DetenteError as e:
-            e.raw, e.targets = inp.scenario, [_target(p, None) for p in e.problems]  # type: ignore[attr-defined]
-            raise
+            err = DetenteError(_public_problems(e.problems, None, None))
+            err.raw = _safe_raw(inp.scenario)  # type: ignore[attr-defined]
+            err.targets = [_target(p, inp.scenario) for p in err.problems]  # type: ignore[attr-defined]
+            raise err from None
     fmt = _fmt_of(inp)
     fname = _safe_name(inp.filename, fmt)
+    check_text(inp.text or "", fname)
     with tempfile.TemporaryDirectory(prefix="detente-upload-") as tmp:
         path = Path(tmp) / fname
         path.write_text(inp.text or "", encoding="utf-8")
-        raw = None
+        own = None
         try:
-            raw = read_raw(path)
-            scen = load(path)
+            own = read_document(path)
+            scen = validate_raw(resolve_extends(own, path, sandbox="shipped"), str(path))
         except DetenteError as e:
-            probs = [Problem(fname if p.file and Path(p.file).name == fname else p.file, p.line, p.field, p.reason)
-                     for p in e.problems]
+            probs = _public_problems(e.problems, path, fname)
             err = DetenteError(probs)
-            err.raw = _jsonable(raw) if raw is not None else None  # type: ignore[attr-defined]
-            err.targets = [_target(p, raw) for p in probs]  # type: ignore[attr-defined]
+            err.raw = _safe_raw(own) if own is not None else None  # type: ignore[attr-defined]
+            err.targets = [_target(p, own) if p.file == fname else None for p in probs]  # type: ignore[attr-defined]
             raise err from None
         scen.source_file = fname
-        return scen, _jsonable(raw)
+        return scen, _safe_raw(own)
 
 
 _ACTOR_FIELD = re.compile(r"^actors\[(?P<key>[^\]]+)\]\.(?P<rest>capability|name|color|positions\.[^.]+|salience\.[^.]+)")

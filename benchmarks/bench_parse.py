@@ -1,0 +1,154 @@
+"""Parser throughput on normal files, against the parsers before the input bounds (commit c0a0d05).
+
+Run: ``.venv/bin/python benchmarks/bench_parse.py [--ref COMMIT] [--rounds N]``.
+
+The bounded readers (file size, rows, cells, nesting, YAML aliases and nodes,
+digits, magnitudes, defusedxml for KTAB XML, the ``extends:`` sandbox) must
+not make normal files more than 10 % slower to read. This script extracts the
+reference commit's ``src`` into a temporary folder (``git archive``), then
+times the same input files with both versions, each in its own interpreter,
+file by file and back to back (alternating which goes first), and prints for each file the best time per load and
+the ratio new / reference (target: <= 1.10 overall, the geometric mean).
+
+Files: the shipped scenarios (YAML, a variant, CSV tables, a KTAB CSV), the
+KTAB sample files in ``../shared/data/ktab`` (CSV and XML) when present, a
+Decide file, and the shipped DEU backtest dataset (four CSV files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = "c0a0d05"
+TARGET = 1.10
+
+DECIDE = """#O\tToll
+#A\tCouncil\tCity council
+#A\tGreens\tGreen party\tsmall but loud
+#A\tShops\tShopkeepers
+#P\ttoll\tShould there be a toll?
+#P\tzone\tHow large a zone?
+#M\ttoll\t0\tNo, never
+#M\ttoll\t100\tYes
+#D\tCouncil\ttoll\t100\t0.9\t1
+#D\tGreens\ttoll\t100\t0.95\t0.6
+#D\tShops\ttoll\t0\t0.7\t0.8
+#D\tCouncil\tzone\t40\t0.5\t1
+#D\tGreens\tzone\t90\t0.6\t0.6
+#D\tShops\tzone\t10\t0.8\t0.8
+"""
+
+# A timing server: runs in its own interpreter whose sys.path starts with the src folder under
+# test, reads one case per line on stdin, answers the best time per load of that case.
+WORKER = r"""
+import json, sys, time
+import detente
+from detente.backtest.data import load_deu
+print(json.dumps({"module": detente.__file__}), flush=True)
+for line in sys.stdin:
+    kind, path, budget = json.loads(line)
+    fn = (lambda p=path: load_deu(p)) if kind == "deu" else (lambda p=path: detente.load(p))
+    fn()  # warm: imports, caches
+    t0 = time.perf_counter(); fn(); one = time.perf_counter() - t0
+    n = max(1, int(budget / max(one, 1e-6)))
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    print(json.dumps(best), flush=True)
+"""
+
+
+class Worker:
+    """One version of detente in its own interpreter, timing cases on request."""
+
+    def __init__(self, src: Path):
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        module = json.loads(self.proc.stdout.readline())["module"]
+        assert Path(module).resolve().is_relative_to(src.resolve()), f"imported {module}, not {src}"
+
+    def time(self, kind: str, path: str, budget: float) -> float:
+        self.proc.stdin.write(json.dumps([kind, path, budget]) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def cases(tmp: Path) -> list[tuple[str, str, str]]:
+    ship = ROOT / "src" / "detente" / "scenarios"
+    out = [(p.name, "scenario", str(p)) for p in sorted(ship.iterdir()) if p.suffix in (".yaml", ".csv")]
+    ktab = ROOT.parent / "shared" / "data" / "ktab"
+    if ktab.is_dir():
+        out += [(f"ktab/{p.name}", "scenario", str(p)) for p in sorted(ktab.iterdir()) if p.suffix in (".csv", ".xml")]
+    dec = tmp / "toll.txt"
+    dec.write_text(DECIDE, encoding="utf-8")
+    out.append(("decide/toll.txt", "scenario", str(dec)))
+    out.append(("deu (4 CSV files)", "deu", str(ROOT / "src" / "detente" / "data" / "deu")))
+    return out
+
+
+def extract(ref: str, dest: Path) -> Path:
+    """The reference commit's ``src`` folder, extracted under ``dest``."""
+    tar = dest / "ref.tar"
+    with open(tar, "wb") as fh:
+        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=fh, check=True)
+    with tarfile.open(tar) as tf:
+        tf.extractall(dest, filter="data")
+    return dest / "src"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF})")
+    ap.add_argument("--rounds", type=int, default=5, help="alternations of reference and new (default 5)")
+    ap.add_argument("--budget", type=float, default=0.2, help="seconds per timing round and file (default 0.2)")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-parse-") as d:
+        tmp = Path(d)
+        ref_src = extract(a.ref, tmp)
+        items = cases(tmp)
+        workers = {"ref": Worker(ref_src), "new": Worker(ROOT / "src")}
+        best: dict[str, dict[str, float]] = {"ref": {}, "new": {}}
+        try:
+            # Both versions time each file back to back, in alternating order, so that the load of a
+            # shared machine hits both alike.
+            for r in range(a.rounds):
+                for i, (label, kind, path) in enumerate(items):
+                    for which in (("ref", "new") if (r + i) % 2 == 0 else ("new", "ref")):
+                        t = workers[which].time(kind, path, a.budget)
+                        best[which][label] = min(best[which].get(label, math.inf), t)
+        finally:
+            for w in workers.values():
+                w.close()
+    best_ref, best_new = best["ref"], best["new"]
+    print(f"bench_parse: time per load, best of {a.rounds} x 3 rounds; reference = {a.ref}")
+    print(f"  {'file':<28} {'reference':>12} {'now':>12} {'ratio':>7}")
+    logs = []
+    for label, _, _ in items:
+        r, n = best_ref[label], best_new[label]
+        logs.append(math.log(n / r))
+        print(f"  {label:<28} {r * 1e3:>9.3f} ms {n * 1e3:>9.3f} ms {n / r:>7.3f}")
+    gm = math.exp(sum(logs) / len(logs))
+    worst = max(logs)
+    print(f"bench_parse: ratio now / {a.ref} = {gm:.3f} (geometric mean; worst file {math.exp(worst):.3f}; "
+          f"target <= {TARGET:.2f}: {'ok' if gm <= TARGET else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()
