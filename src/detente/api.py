@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import models
+from .budget import Budget, plan_scenario
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError, ModelParams
 from .result import Result
@@ -34,14 +35,24 @@ def model_params(model: str, params: dict[str, Any] | None = None, *, source: st
     except ValidationError as e:
         raise DetenteError(
             [
-                Problem(None, None, f"{source}.{'.'.join(str(x) for x in err['loc'])}",
-                        "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"])
+                Problem(None, None, f"{source}.{'.'.join(str(x) for x in err['loc'])}", _reason(err))
                 for err in e.errors()
             ]
         ) from None
 
 
-def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, **params: Any) -> Result:
+def _reason(err: Any) -> str:
+    """A parameter's validation error in plain words (a cap on rounds says it is one)."""
+    if err["type"] == "extra_forbidden":
+        return "unknown parameter"
+    if err["type"] == "less_than_equal" and err["loc"] and err["loc"][-1] in ("rounds", "max_turns", "passes"):
+        return (f"at most {err['ctx']['le']:,}, the model's hard cap on rounds, got {err.get('input')!r} "
+                "(below the cap, the compute budget's --max-rounds applies)")
+    return err["msg"]
+
+
+def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, budget: Budget | None = None,
+             **params: Any) -> Result:
     """Forecast a scenario with one model.
 
     Parameters
@@ -52,6 +63,10 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
         ``model`` choice, else ``"compromise"``.
     seed : int, optional
         For stochastic models.
+    budget : Budget, optional
+        The limits (default :class:`detente.budget.Budget()`); a run over them
+        (e.g. too many rounds for the history it would keep) is refused before
+        it starts.
     **params
         The model's parameters (see ``detente models``).
 
@@ -81,6 +96,7 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     if not is_dynamic(models.get(model)) and scen.events:
         notes.append(f"{model} does not play the scenario's rounds: it forecasts the scenario as it stands after the "
                      "events within the horizon")
+    plan_scenario(f"forecast ({model})", scen, model, p, set(params), 1, budget=budget, history=True)
     inputs = scen.to_inputs(seed=seed or 0)
     try:
         traj = simulate(scen, model, p, inputs=inputs, happened=most_likely(scen), explicit=set(params))

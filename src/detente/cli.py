@@ -56,6 +56,32 @@ def _main(
     """Forecast negotiations and collective decisions."""
 
 
+# -- the compute budget (see detente.budget): the same four flags on every command that computes --------
+_BUDGET = "Compute budget"
+MAX_SECONDS = typer.Option(None, "--max-seconds", rich_help_panel=_BUDGET, show_default=False,
+                           help="Refuse a run estimated to compute longer than this many seconds (default 600).")
+MAX_MEMORY = typer.Option(None, "--max-memory", rich_help_panel=_BUDGET, show_default=False,
+                          help="Refuse a run estimated to need more memory than this, e.g. 2GB (default 1GB).")
+MAX_DRAWS = typer.Option(None, "--max-draws", rich_help_panel=_BUDGET, show_default=False,
+                         help="Refuse more model runs than this in one analysis (default 1,000,000).")
+MAX_ROUNDS = typer.Option(None, "--max-rounds", rich_help_panel=_BUDGET, show_default=False,
+                          help="Refuse runs of more rounds than this (default 10,000).")
+
+
+def make_budget(max_seconds: Any = None, max_memory: Any = None, max_draws: Any = None, max_rounds: Any = None) -> Any:
+    """The :class:`~detente.budget.Budget` of the command's flags (a bad flag is a problem, exit 2)."""
+    from .budget import Budget
+
+    return Budget.of(seconds=max_seconds, memory=max_memory, draws=max_draws, rounds=max_rounds)
+
+
+def check_count(value: int, flag: str, minimum: int = 0) -> int:
+    """A count flag such as ``--draws``: a whole number >= ``minimum``, else a problem (exit 2)."""
+    if value < minimum:
+        raise DetenteError([Problem(None, None, flag, f"expected a whole number >= {minimum}, got {value}")])
+    return value
+
+
 def parse_params(items: list[str] | None) -> dict[str, Any]:
     """``["rounds=20", "variant=paper"]`` -> ``{"rounds": 20, "variant": "paper"}``."""
     import yaml
@@ -146,15 +172,21 @@ def forecast(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for stochastic models."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
     draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws over ranges and events (0: one run)."),
+    max_seconds: Optional[float] = MAX_SECONDS,
+    max_memory: Optional[str] = MAX_MEMORY,
+    max_draws: Optional[int] = MAX_DRAWS,
+    max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks)."""
     from .api import forecast as run_forecast
 
+    check_count(draws, "--draws")
+    budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     if draws > 0:
         from .cli_analysis import forecast_draws
 
-        return forecast_draws(scenario, model, parse_params(param), draws, seed, format, output)
-    result = run_forecast(scenario, model, seed=seed, **parse_params(param))
+        return forecast_draws(scenario, model, parse_params(param), draws, seed, format, output, budget=budget)
+    result = run_forecast(scenario, model, seed=seed, budget=budget, **parse_params(param))
     if format == Format.json:
         _write(result.to_json(), output)
     elif format == Format.csv:

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from ._parse import format_number
+from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
 from .errors import DetenteError, Problem
 
 
@@ -100,7 +101,7 @@ def render_monte_carlo_table(mc: Any) -> None:
 
 @_guarded
 def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any,
-                   output: Optional[Path] = None) -> None:
+                   output: Optional[Path] = None, budget: Any = None) -> None:
     """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
     from .analysis import monte_carlo
     from .api import load
@@ -112,7 +113,7 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
             params = dict(scen.model.params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
-    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params)
+    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
     fmt = _check_format(getattr(fmt, "value", fmt))
     if fmt == "json":
         _emit(mc.to_json(), output)
@@ -166,6 +167,10 @@ def sensitivity_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the Sobol sequence, its bootstrap and stochastic models."),
     param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
     top: int = typer.Option(10, "--top", help="Rows per issue in the table."),
+    max_seconds: Optional[float] = MAX_SECONDS,
+    max_memory: Optional[str] = MAX_MEMORY,
+    max_draws: Optional[int] = MAX_DRAWS,
+    max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
     from .analysis import sensitivity
@@ -174,7 +179,8 @@ def sensitivity_cmd(
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
         raise DetenteError([Problem(None, None, "--method", f"expected oat or sobol, got {method!r}")])
-    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param))
+    budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
+    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(res.to_json())
     elif fmt == "csv":
@@ -218,13 +224,19 @@ def advise_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
     param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    max_seconds: Optional[float] = MAX_SECONDS,
+    max_memory: Optional[str] = MAX_MEMORY,
+    max_draws: Optional[int] = MAX_DRAWS,
+    max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
     from .analysis import advise
     from .cli import parse_params
 
     fmt = _check_format(fmt)
-    adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param))
+    check_count(draws, "--draws", 1)
+    budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
+    adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(adv.to_json())
     elif fmt == "csv":
@@ -296,13 +308,19 @@ def compare_cmd(
     draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws (0: one deterministic run each)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    max_seconds: Optional[float] = MAX_SECONDS,
+    max_memory: Optional[str] = MAX_MEMORY,
+    max_draws: Optional[int] = MAX_DRAWS,
+    max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Forecast scenarios with models side by side, and list the inputs that differ."""
     from .analysis import compare
 
     fmt = _check_format(fmt)
     names = [m.strip() for m in models.split(",") if m.strip()]
-    cmp = compare(scenarios, names, draws=draws, seed=seed)
+    check_count(draws, "--draws")
+    budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
+    cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
     if fmt == "json":
         _emit(cmp.to_json())
     elif fmt == "csv":

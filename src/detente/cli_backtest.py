@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
 from .errors import DetenteError
 
 
@@ -38,13 +39,20 @@ def backtest(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
     draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
+    max_seconds: Optional[float] = MAX_SECONDS,
+    max_memory: Optional[str] = MAX_MEMORY,
+    max_draws: Optional[int] = MAX_DRAWS,
+    max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
     from .backtest import run_backtest
 
     try:
+        check_count(draws, "--draws")
+        budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         res = run_backtest(
-            dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed
+            dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed,
+            budget=budget,
         )
     except DetenteError as exc:
         typer.echo(exc.report(), err=True)

@@ -23,7 +23,7 @@ scenario variants).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -161,24 +161,32 @@ def set_input(inputs: Inputs, scenario: Scenario, inp: Input, x: np.ndarray, row
         inputs.salience[rows, inp.actor, inp.issue] = xm
 
 
-def _stream(seed: int, name: str) -> np.random.Generator:
-    """A generator keyed by the seed and a name (stable across runs and platforms)."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(name.encode())])))
+def _stream(seed: int, name: str) -> np.random.PCG64:
+    """The bit generator keyed by the seed and a name (stable across runs and platforms)."""
+    return np.random.PCG64(np.random.SeedSequence([seed, zlib.crc32(name.encode())]))
 
 
-def uniforms(seed: int, name: str, n: int) -> np.ndarray:
-    """The first ``n`` uniforms in the open interval (0, 1) of the stream ``name``.
+def _raw(seed: int, name: str, n: int, start: int = 0) -> np.ndarray:
+    """Words ``start .. start + n`` of the stream ``name`` (``advance`` skips the first ``start``)."""
+    bg = _stream(seed, name)
+    if start:
+        bg.advance(start)
+    return bg.random_raw(n)
+
+
+def uniforms(seed: int, name: str, n: int, start: int = 0) -> np.ndarray:
+    """Uniforms ``start .. start + n`` in the open interval (0, 1) of the stream ``name``.
 
     Built from raw 64-bit words, one per draw, so draw ``k``'s number is the
     same whatever ``n`` is.
     """
-    raw = _stream(seed, name).bit_generator.random_raw(n)
+    raw = _raw(seed, name, n, start)
     return ((raw >> np.uint64(11)).astype(float) + 0.5) * 2.0**-53
 
 
-def draw_seeds(seed: int, n: int) -> np.ndarray:
-    """One uint64 seed per draw for stochastic models."""
-    return np.asarray(_stream(seed, "model-seed").bit_generator.random_raw(n), dtype=np.uint64)
+def draw_seeds(seed: int, n: int, start: int = 0) -> np.ndarray:
+    """One uint64 seed per draw for stochastic models (draws ``start .. start + n``)."""
+    return np.asarray(_raw(seed, "model-seed", n, start), dtype=np.uint64)
 
 
 def check_seed(seed: Any) -> int:
@@ -198,8 +206,8 @@ class Draws:
 
     Attributes
     ----------
-    inputs : Inputs
-        Per-draw starting values, shape (B, n, D).
+    inputs : Inputs or LazyInputs
+        Per-draw starting values, shape (B, n, D) (built per chunk when lazy).
     happened : ndarray of bool, shape (B, E)
         Which events happen in which draw.
     values : ndarray, shape (B, K)
@@ -210,26 +218,65 @@ class Draws:
         The uniforms that decided the events (``happened = event_u < p``).
     """
 
-    inputs: Inputs
+    inputs: Any
     happened: np.ndarray
     values: np.ndarray
     uncertain: list[Input]
     event_u: np.ndarray
 
 
-def monte_carlo_draws(scenario: Scenario, draws: int, seed: int) -> Draws:
+class LazyInputs:
+    """The inputs of Monte Carlo draws, built chunk by chunk when a model runs them.
+
+    It has what :func:`detente.analysis._run.run_draws` needs of an
+    :class:`~detente.models.base.Inputs`: ``shape`` (B, n, D) and ``take``
+    (a slice of draws, as full ``Inputs``). Only the drawn values of the
+    uncertain inputs are held for every draw, so the memory of a run's inputs
+    does not grow with n x D x draws; ``take`` gives exactly the arrays that
+    building every draw up front would have.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, values: np.ndarray, uncertain: list[Input]):
+        self.scenario, self.seed, self.values, self.uncertain = scenario, seed, values, uncertain
+        self.base = scenario.to_inputs(batch=1)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(B, n, D)``."""
+        return (self.values.shape[0],) + self.base.shape[1:]
+
+    def take(self, idx: slice) -> Inputs:
+        """Draws ``idx`` (a slice) as :class:`Inputs`."""
+        start, stop, step = idx.indices(self.values.shape[0])
+        assert step == 1, "draws are taken in contiguous chunks"
+        k = stop - start
+        b = self.base
+        inputs = Inputs(np.repeat(b.position, k, axis=0), np.repeat(b.salience, k, axis=0),
+                        np.repeat(b.capability, k, axis=0), np.repeat(b.active, k, axis=0),
+                        b.low, b.high, b.status_quo, draw_seeds(self.seed, k, start))
+        for j, inp in enumerate(self.uncertain):
+            set_input(inputs, self.scenario, inp, self.values[start:stop, j])
+        return inputs
+
+    def full(self) -> Inputs:
+        """Every draw's inputs at once."""
+        return self.take(slice(None))
+
+
+def monte_carlo_draws(scenario: Scenario, draws: int, seed: int, *, lazy: bool = False) -> Draws:
     """Draw ``draws`` versions of the scenario: ranged inputs and probabilistic events.
 
     Every uncertain input and every event has its own stream (see the module
-    docstring), so draw ``k`` depends only on ``(seed, k)``.
+    docstring), so draw ``k`` depends only on ``(seed, k)``. With ``lazy``,
+    ``inputs`` is a :class:`LazyInputs` that builds each chunk of draws when
+    it runs (the same numbers).
     """
     unc = uncertain_inputs(scenario)
-    base = scenario.to_inputs(batch=draws)
-    inputs = replace(base, seed=draw_seeds(seed, draws))
     values = np.empty((draws, len(unc)))
     for k, inp in enumerate(unc):
         values[:, k] = inp.ppf(uniforms(seed, "input:" + inp.key(scenario), draws))
-        set_input(inputs, scenario, inp, values[:, k])
+    lazy_inputs = LazyInputs(scenario, seed, values, unc)
+    inputs: Any = lazy_inputs if lazy else lazy_inputs.full()
     E = len(scenario.events)
     eu = np.empty((draws, E))
     p = np.array([e.probability for e in scenario.events], dtype=float)

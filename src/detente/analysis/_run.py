@@ -7,13 +7,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import models
+from ..budget import DEFAULT_CHUNK, Budget, horizon_of, resolve_budget, run_cost
 from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError, ModelParams
 from ..scenario.schema import Scenario
 from ..simulate import simulate
 
-#: Draws per batched model call unless told otherwise.
-DEFAULT_CHUNK = 2000
+__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "chunk_size"]
 #: Show a progress bar when a run is expected to take longer than this (seconds).
 PROGRESS_AFTER = 1.0
 
@@ -31,6 +32,15 @@ def resolve(scenario: Any, model: str, params: dict[str, Any] | None) -> tuple[S
     return scen, p, set(params or {})
 
 
+def chunk_size(scenario: Scenario, model: str, params: ModelParams, n: int, D: int, explicit: set[str] | None,
+               chunk: int | None, budget: Budget | None) -> int:
+    """Draws per model call: ``chunk`` (default :data:`DEFAULT_CHUNK`), fewer when one chunk of
+    runs would hold more than the budget's chunk memory (see :meth:`detente.budget.Budget.chunk`)."""
+    m = models.get(model)
+    cost = run_cost(m, n, D, params, horizon_of(scenario, m, params, explicit))
+    return resolve_budget(budget).chunk(cost, chunk)
+
+
 def run_draws(
     scenario: Scenario,
     model: str,
@@ -44,6 +54,7 @@ def run_draws(
     what: str = "analysis",
     by_round: bool = False,
     on_chunk: Callable[[int, int], None] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Forecasts of every draw, running ``simulate`` in chunks.
 
@@ -62,8 +73,8 @@ def run_draws(
     explicit : set of str, optional
         Parameters the user set (passed to :func:`detente.simulate.simulate`).
     chunk : int, optional
-        Draws per model call (default :data:`DEFAULT_CHUNK`). The result does
-        not depend on it.
+        Draws per model call (default :data:`DEFAULT_CHUNK`), lowered to what
+        fits the budget's chunk memory. The result does not depend on it.
     progress : bool, optional
         Force the progress bar on or off; default: shown once the run looks
         like it will take more than :data:`PROGRESS_AFTER` seconds.
@@ -74,6 +85,8 @@ def run_draws(
     on_chunk : callable, optional
         Called as ``on_chunk(done, total)`` after each chunk (progress for the
         web app; raising from it stops the run).
+    budget : Budget, optional
+        Sizes the chunks (the caller checked the whole run against it).
 
     Raises
     ------
@@ -82,13 +95,13 @@ def run_draws(
     DetenteError
         When the model cannot run the scenario (e.g. ``nash`` without a status quo).
     """
-    B = inputs.shape[0]
-    D = inputs.shape[2]
-    size = DEFAULT_CHUNK if chunk is None else int(chunk)
-    if size < 1:
+    B, n, D = inputs.shape
+    if chunk is not None and int(chunk) < 1:
         raise DetenteError([Problem(None, None, "chunk", f"expected a positive number of draws, got {chunk!r}")])
+    size = chunk_size(scenario, model, params, n, D, explicit, chunk, budget)
     out = np.empty((B, D))
-    rounds: list[np.ndarray] = []
+    hist: np.ndarray | None = None
+    T1 = 0  # the longest run's rounds + 1 so far (a draw that stopped early repeats its last forecast)
     bar = None
     task = None
     done = 0
@@ -103,7 +116,13 @@ def run_draws(
                 raise DetenteError([Problem(scenario.source_file, None, f"model {model}", str(e))]) from None
             out[sl] = tr.final
             if by_round:
-                rounds.append(tr.forecast)
+                f = tr.forecast
+                if hist is None:
+                    H = horizon_of(scenario, models.get(model), params, explicit)
+                    hist = np.empty((B, max(H + 1, f.shape[1]), D))
+                hist[sl, : f.shape[1]] = f
+                hist[sl, f.shape[1] :] = f[:, -1:]
+                T1 = max(T1, f.shape[1])
             done = stop
             if on_chunk is not None:
                 on_chunk(done, B)
@@ -118,11 +137,9 @@ def run_draws(
     finally:
         if bar is not None:
             bar.stop()
-    if not by_round:
+    if not by_round or hist is None:
         return out, None
-    T1 = max(r.shape[1] for r in rounds)
-    hist = np.concatenate([np.concatenate([r, np.repeat(r[:, -1:], T1 - r.shape[1], axis=1)], axis=1) for r in rounds])
-    return out, hist
+    return out, hist[:, :T1]
 
 
 def _start_bar(what: str, total: int):

@@ -36,7 +36,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..models.base import Inputs, ModelParams
+from ..budget import Budget, inputs_bytes, plan_scenario
+from ..models.base import F8, Inputs, ModelParams
 from ..result import input_sha256
 from ..result import json_value as _clean
 from ..scenario.schema import Actor, Scenario, Value
@@ -199,6 +200,7 @@ def advise(
     params: dict[str, Any] | None = None,
     chunk: int | None = None,
     progress: bool | None = None,
+    budget: Budget | None = None,
 ) -> Advice:
     """Which single lever moves the forecast most toward ``actor``'s position, and what it costs.
 
@@ -215,7 +217,7 @@ def advise(
     seed : int
     params : dict, optional
         The model's parameters.
-    chunk, progress
+    chunk, progress, budget
         See :func:`detente.analysis.monte_carlo`.
 
     Returns
@@ -227,6 +229,13 @@ def advise(
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
     B = _check_draws(draws)
     s = check_seed(seed)
+    n1, D, E = len(scen.actors) + 1, len(scen.issues), len(scen.events)
+    # stage 1: every single lever on the targeted issues, removals and the new ally, plus the base;
+    # stage 2 at most the further persuasions and coalitions per issue, plus the base
+    L1 = len(targets) * (len(OWN_SHIFTS) + len(SALIENCE_SHIFTS) + n1 - 2) + (n1 - 2) + 2
+    L2 = len(targets) * (len(PERSUADE_FURTHER) + len(COALITION_SIZES)) + 1
+    plan_scenario(f"advice ({model})", scen, model, p, explicit, (L1 + L2) * B + 1, budget=budget, chunk=chunk,
+                  held=B * (max(L1, L2) + 1) * (inputs_bytes(n1, D, E) + 2 * D * F8) + L1 * B * D * F8)
     dr = monte_carlo_draws(scen, B, s)
     aug, base_inp, ally_key = _with_ally(scen, a, dr.inputs, dr.happened)
     ideal = dr.inputs.position[:, a, :].copy()  # (B, D)
@@ -236,7 +245,8 @@ def advise(
     n = len(scen.actors)
     others = [j for j in range(n) if j != a]
     # the direction A wants each issue to move, from the point forecast (one cheap run)
-    point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False)[0][0]
+    point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
+                      budget=budget)[0][0]
     direction = np.sign(ideal.mean(axis=0) - point)
     direction[direction == 0] = 1.0
 
@@ -249,7 +259,8 @@ def advise(
             sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
                          inp.low, inp.high, inp.status_quo, inp.seed[rows])
             lev.modify(sub, hap[rows])  # views: writes go into inp / hap
-        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})")[0]
+        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})",
+                       budget=budget)[0]
         return fc.reshape(L, B, -1)
 
     # -- lever builders -------------------------------------------------------------------

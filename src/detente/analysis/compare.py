@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
 from ..result import input_sha256
 from ..scenario.schema import Scenario, Value
@@ -201,6 +202,7 @@ def compare(
     params: dict[str, dict[str, Any]] | None = None,
     chunk: int | None = None,
     progress: bool | None = None,
+    budget: Budget | None = None,
 ) -> Comparison:
     """Forecast every scenario with every model, side by side, and list the input differences.
 
@@ -218,13 +220,15 @@ def compare(
         Parameters per model.
     chunk, progress
         See :func:`detente.analysis.monte_carlo`.
+    budget : Budget, optional
+        The limits, for every run together; checked before any runs.
 
     Returns
     -------
     Comparison
     """
     from ..api import load, model_params
-    from .montecarlo import _check_draws, monte_carlo
+    from .montecarlo import _check_draws, monte_carlo, plan_monte_carlo
 
     if not scenarios:
         raise DetenteError([Problem(None, None, "scenarios", "give at least one scenario")])
@@ -242,19 +246,32 @@ def compare(
         if lab in labels:
             lab = f"{lab} #{k + 1}"
         labels.append(lab)
+    # every run is checked before the first starts; their times add up
+    b = resolve_budget(budget)
+    total = 0.0
+    for sc in scens:
+        for m in models:
+            p = model_params(m, params.get(m))
+            ex = set(params.get(m) or {})
+            unbounded = replace(b, seconds=float("inf"))
+            est = (plan_monte_carlo(sc, m, p, ex, int(draws), budget=unbounded, chunk=chunk) if draws
+                   else plan_scenario(f"compare ({m})", sc, m, p, ex, 1, budget=unbounded))
+            total += est.seconds
+    check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")
     rows = []
     for lab, sc in zip(labels, scens):
         for m in models:
             p = model_params(m, params.get(m))
             if draws:
-                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress)
+                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress, budget=b)
                 summ = mc.summary().set_index("issue")
                 for iss in sc.issues:
                     r = summ.loc[iss.key]
                     rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"],
                                  "lo80": r["lo80"], "hi80": r["hi80"]})
             else:
-                fc = run_draws(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False)[0][0]
+                fc = run_draws(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False,
+                               budget=b)[0][0]
                 for d, iss in enumerate(sc.issues):
                     rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[d]), "lo80": np.nan, "hi80": np.nan})
     df = pd.DataFrame(rows)

@@ -16,7 +16,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..models.base import ModelParams
+from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
+from ..models.base import F8, ModelParams
 from ..result import _f, input_sha256
 from ..scenario.schema import Scenario
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
@@ -36,6 +37,26 @@ def _check_draws(draws: Any) -> int:
     if n < 1 or n != draws:
         raise DetenteError([Problem(None, None, "draws", f"expected a whole number >= 1, got {draws!r}")])
     return n
+
+
+def plan_monte_carlo(scenario: Scenario, model: str, params: ModelParams, explicit: set[str] | None, draws: int, *,
+                     budget: Budget | None = None, chunk: int | None = None, by_round: bool = False,
+                     copies: int = 1, what: str | None = None, lazy: bool = True) -> Estimate:
+    """Check ``draws`` Monte Carlo draws (times ``copies`` variants of each) against the budget before any is drawn.
+
+    Kept per draw: the value of every uncertain input, the events' uniforms
+    and outcomes, the final forecasts and the temporaries of drawing; unless the inputs are built chunk
+    by chunk (``lazy``, as :func:`monte_carlo` does), also every draw's inputs
+    (once, and once per copy).
+    """
+    from ._draws import uncertain_inputs
+
+    n, D, E = len(scenario.actors), len(scenario.issues), len(scenario.events)
+    K = len(uncertain_inputs(scenario))
+    # + the temporaries of drawing one input's column (raw words, uniforms, the inverse CDF's branches)
+    per_draw = (0 if lazy else (1 + copies) * inputs_bytes(n, D, E)) + (K + 2 * E + 2 * copies * D + 16) * F8
+    return plan_scenario(what or f"Monte Carlo ({model})", scenario, model, params, explicit, draws * copies,
+                         budget=budget, held=draws * per_draw, chunk=chunk, by_round=by_round)
 
 
 def quantile_summary(x: np.ndarray) -> dict[str, Any]:
@@ -196,6 +217,7 @@ def monte_carlo(
     progress: bool | None = None,
     by_round: bool = False,
     on_chunk: Callable[[int, int], None] | None = None,
+    budget: Budget | None = None,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -218,6 +240,9 @@ def monte_carlo(
         Keep every draw's forecast after every round (for fan charts).
     on_chunk : callable, optional
         ``on_chunk(done, total)`` after each chunk of draws; raising from it stops the run.
+    budget : Budget, optional
+        The limits (default :class:`detente.budget.Budget()`); a run over them is
+        refused before it starts (:class:`detente.budget.BudgetError`).
 
     Returns
     -------
@@ -232,10 +257,11 @@ def monte_carlo(
     scen, p, explicit = resolve(scenario, model, params)
     n = _check_draws(draws)
     s = check_seed(seed)
-    dr = monte_carlo_draws(scen, n, s)
+    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
+    dr = monte_carlo_draws(scen, n, s, lazy=True)
     fc, hist = run_draws(
         scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
-        what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk,
+        what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
     )
     notes = []
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
@@ -309,6 +335,7 @@ def event_effect(
     params: dict[str, Any] | None = None,
     chunk: int | None = None,
     progress: bool | None = None,
+    budget: Budget | None = None,
 ) -> EventEffect:
     """How one event shapes the forecast: the same draws with the event forced on and off.
 
@@ -318,7 +345,7 @@ def event_effect(
     model : str
     event_key : str
         The event's key.
-    draws, seed, params, chunk, progress
+    draws, seed, params, chunk, progress, budget
         As for :func:`monte_carlo`; both branches use the same draws.
 
     Returns
@@ -328,12 +355,15 @@ def event_effect(
     scen, p, explicit = resolve(scenario, model, params)
     j = event_index(scen, event_key)
     n = _check_draws(draws)
-    dr = monte_carlo_draws(scen, n, check_seed(seed))
+    s = check_seed(seed)
+    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, copies=2, what=f"event effect ({model})",
+                     lazy=False)
+    dr = monte_carlo_draws(scen, n, s)
     from ._draws import tile
 
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
     fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
-                   what=f"event effect ({model})")[0]
+                   what=f"event effect ({model})", budget=budget)[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
-from ..models.base import ModelParams
+from ..models.base import F8, ModelParams
 from ..result import input_sha256
 from ..result import json_value as _clean
 from ..scenario.schema import Scenario
@@ -188,6 +189,7 @@ def sensitivity(
     events: bool = True,
     chunk: int | None = None,
     progress: bool | None = None,
+    budget: Budget | None = None,
 ) -> SensitivityResult:
     """Which inputs move each issue's forecast, and by how much.
 
@@ -214,6 +216,8 @@ def sensitivity(
     chunk, progress
         Sobol: draws per model call and the progress bar (see
         :func:`detente.analysis.monte_carlo`).
+    budget : Budget, optional
+        The limits; an analysis over them is refused before it starts.
 
     Returns
     -------
@@ -222,17 +226,28 @@ def sensitivity(
     scen, p, explicit = resolve(scenario, model, params)
     s = check_seed(seed)
     if method == "oat":
-        return _oat(scen, model, p, explicit, s, shares, events)
+        return _oat(scen, model, p, explicit, s, shares, events, budget)
     if method == "sobol":
-        return _sobol(scen, model, p, explicit, s, samples, events, chunk, progress)
+        return _sobol(scen, model, p, explicit, s, samples, events, chunk, progress, budget)
     raise DetenteError([Problem(None, None, "method", f"unknown method {method!r}; use 'oat' or 'sobol'")])
 
 
-def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool) -> SensitivityResult:
+def plan_oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str] | None, events: bool = True,
+             budget: Budget | None = None) -> Estimate:
+    """Check a one-at-a-time analysis against the budget (one run per end of every input and event)."""
+    n, D, E = len(scen.actors), len(scen.issues), len(scen.events)
+    R = 1 + 2 * n * (1 + 2 * D) + (2 * E if events else 0)
+    return plan_scenario(f"sensitivity ({model})", scen, model, p, explicit, R, budget=budget,
+                         held_per_run=inputs_bytes(n, D, E) + 2 * D * F8, chunk=R)
+
+
+def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool,
+         budget: Budget | None = None) -> SensitivityResult:
     inputs = all_inputs(scen)
     E = len(scen.events)
     ev_idx = list(range(E)) if events else []
     R = 1 + 2 * len(inputs) + 2 * len(ev_idx)
+    plan_oat(scen, model, p, explicit, events, budget)
     base = scen.to_inputs(batch=1, seed=seed)
     batch = tile(base, R)
     batch.seed[:] = np.uint64(seed)  # the same randomness in every variation
@@ -246,7 +261,8 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     for m, j in enumerate(ev_idx):
         hap[off + 2 * m, j] = False
         hap[off + 2 * m + 1, j] = True
-    fc = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=R, progress=False, what="sensitivity")[0]
+    fc = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=R, progress=False, what="sensitivity",
+                   budget=budget)[0]
     rows = []
     for d, iss in enumerate(scen.issues):
         for k, inp in enumerate(inputs):
@@ -271,7 +287,7 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
 
 
 def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
-           chunk, progress) -> SensitivityResult:
+           chunk, progress, budget: Budget | None = None) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -287,6 +303,10 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     if K == 0:
         raise DetenteError([Problem(scen.source_file, None, "actors", "nothing is uncertain: give some values a low/high range "
                                     "(or events a probability) for Sobol analysis")])
+    n, D, E = len(scen.actors), len(scen.issues), len(scen.events)
+    # Saltelli sampling without second order: N x (K + 2) runs, each a row of K uniforms
+    plan_scenario(f"Sobol ({model})", scen, model, p, explicit, N * (K + 2), budget=budget,
+                  held_per_run=inputs_bytes(n, D, E) + (2 * K + 2 * D) * F8, chunk=chunk)
     names = [u.key(scen) for u in unc] + [f"event.{scen.events[j].key}" for j in ev_idx]
     problem = {"num_vars": K, "names": names, "bounds": [[0.0, 1.0]] * K}
     with warnings.catch_warnings():
@@ -300,7 +320,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     hap = most_likely(scen, R)
     for m, j in enumerate(ev_idx):
         hap[:, j] = X[:, len(unc) + m] < scen.events[j].probability
-    Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})")[0]
+    Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})",
+                  budget=budget)[0]
     rows = []
     notes = [f"Saltelli sampling, {N} base samples, {K} factors, {R} model runs; 95% bootstrap confidence intervals"]
     labels = [u.label(scen) for u in unc] + [f"event {scen.events[j].key} (happens or not)" for j in ev_idx]

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from .. import models as registry
+from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError
 from .capability import capabilities
@@ -241,15 +242,23 @@ def build_proposal_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray
 
 
 def _forecast_issues(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
-                     seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int]) -> None:
-    """Fill ``fc`` issue by issue (each issue one draw of a batch, ``D = 1``)."""
+                     seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int], size: int = CHUNK) -> None:
+    """Fill ``fc`` issue by issue (each issue one draw of a batch, ``D = 1``), at most ``size`` draws per model call."""
+    size = max(1, min(CHUNK, size))
     for idx in _groups(ds).values():
-        per_chunk = max(1, CHUNK // reps)
+        per_chunk = max(1, size // reps)
         for c0 in range(0, len(idx), per_chunk):
             chunk = idx[c0 : c0 + per_chunk]
-            inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
             try:
-                final = module.run(inp, params).final[:, 0]
+                if reps <= size:
+                    inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
+                    final = module.run(inp, params).final[:, 0]
+                else:  # one issue, its draws in pieces
+                    final = np.empty(reps)
+                    for r0 in range(0, reps, size):
+                        r1 = min(reps, r0 + size)
+                        inp = build_inputs(ds, chunk, caps, r1 - r0, seeds_all[chunk[0], r0:r1])
+                        final[r0:r1] = module.run(inp, params).final[:, 0]
             except ModelInputError as exc:
                 skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(chunk)
                 continue
@@ -257,16 +266,55 @@ def _forecast_issues(ds: Dataset, module: Any, params: Any, caps: list[np.ndarra
 
 
 def _forecast_proposals(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
-                        seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int]) -> None:
-    """Fill ``fc`` proposal by proposal, for models that couple issues (``COUPLES_ISSUES``)."""
+                        seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int], size: int = CHUNK) -> None:
+    """Fill ``fc`` proposal by proposal, for models that couple issues (``COUPLES_ISSUES``), at most ``size`` draws per call."""
+    size = max(1, size)
     for idx in _proposals(ds):
-        inp = build_proposal_inputs(ds, idx, caps, reps, seeds_all[idx[0]])
         try:
-            final = module.run(inp, params).final  # (reps, D)
+            parts = []
+            for r0 in range(0, reps, size):
+                r1 = min(reps, r0 + size)
+                inp = build_proposal_inputs(ds, idx, caps, r1 - r0, seeds_all[idx[0], r0:r1])
+                parts.append(module.run(inp, params).final)
+            final = parts[0] if len(parts) == 1 else np.concatenate(parts)  # (reps, D)
         except ModelInputError as exc:
             skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(idx)
             continue
         fc[idx] = final.mean(axis=0)
+
+
+def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budget | None) -> dict[str, int]:
+    """Check every model's runs against the budget before any runs; the draws per call of each model.
+
+    A model that couples issues runs each proposal as one scenario (its actors
+    the union of the issues', its issues the proposal's); any other runs each
+    issue alone. Drawing the per-draw seeds costs about 2,000 operations each.
+    """
+    b = resolve_budget(budget)
+    unbounded = Budget(seconds=float("inf"), memory=b.memory, draws=b.draws, rounds=b.rounds)
+    n_issue = max((iss.n for iss in ds.issues), default=1)
+    props = _proposals(ds)
+    n_prop = max((len({a for j in idx for a in ds.issues[j].actors}) for idx in props), default=1)
+    d_prop = max((len(idx) for idx in props), default=1)
+    runs = len(ds.issues) * reps
+    total = runs * 2000 / OPS_PER_SECOND
+    sizes: dict[str, int] = {}
+    for spec in specs:
+        try:
+            module = registry.get(spec.name)
+            params = module.Params(**spec.params)
+        except (KeyError, ImportError, ValidationError):
+            continue  # reported with the model's own message when it runs
+        coupled = bool(getattr(module, "COUPLES_ISSUES", False))
+        n, D = (n_prop, d_prop) if coupled else (n_issue, 1)
+        T = int(params.rounds) if "rounds" in module.Params.model_fields else 0
+        est = plan(f"backtest ({spec.label})", spec.name, n, D, params, T, len(props) * reps if coupled else runs,
+                   budget=unbounded, held=len(ds.issues) * reps * 8, chunk=reps if coupled else CHUNK)
+        sizes[spec.label] = est.chunk
+        total += est.seconds
+    check_total(f"a backtest of {len(specs)} models on {len(ds.issues)} issues x {reps:,} draws", total, b,
+                "fewer draws or models")
+    return sizes
 
 
 def run_models(
@@ -276,6 +324,7 @@ def run_models(
     *,
     draws: int = 0,
     seed: int = 0,
+    budget: Budget | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str], list[str]]:
     """Forecast every issue with every model.
 
@@ -291,6 +340,7 @@ def run_models(
         Capability notes (actors given fallback values).
     """
     reps = max(int(draws), 1)
+    sizes = _plan_backtest(ds, specs, reps, budget)
     cap_cache: dict[str, tuple[list[np.ndarray], list[str]]] = {}
     seeds_all = np.array(
         [[issue_seed(seed, j, k) for k in range(reps)] for j in range(len(ds.issues))], dtype=np.uint64
@@ -322,7 +372,7 @@ def run_models(
         by_proposal = bool(getattr(module, "COUPLES_ISSUES", False))
         try:
             (_forecast_proposals if by_proposal else _forecast_issues)(
-                ds, module, params, caps, reps, seeds_all, fc, skipped_reason
+                ds, module, params, caps, reps, seeds_all, fc, skipped_reason, sizes[spec.label]
             )
         except Exception as exc:  # a model bug must not hide every other model's score
             failures[spec.label] = f"{type(exc).__name__}: {exc}"
@@ -344,6 +394,7 @@ def run_backtest(
     draws: int = 0,
     seed: int = 0,
     n_boot: int = 2000,
+    budget: Budget | None = None,
 ) -> BacktestResult:
     """Score models against the actual outcomes of a dataset.
 
@@ -368,6 +419,8 @@ def run_backtest(
         Seeds the models' draws and the bootstrap.
     n_boot : int
         Bootstrap resamples for the intervals.
+    budget : Budget, optional
+        The limits; a backtest over them is refused before any model runs.
 
     Returns
     -------
@@ -378,7 +431,7 @@ def run_backtest(
         raise DetenteError([Problem(None, None, "draws", "must be >= 0")])
     cap = capability or ("votes" if ds.council_weights else "scenario")
     specs = _specs(models)
-    forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed)
+    forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget)
     return BacktestResult.build(
         ds,
         forecasts,

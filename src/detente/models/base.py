@@ -33,6 +33,21 @@ A model is a module of pure functions over numpy arrays. It exposes:
     Extra per-issue fields of draw ``b`` for ``issues[KEY]`` in the JSON
     result (e.g. BDM's final weighted mean, SMP's cluster distribution, a
     cycle's length and forecast range). Never renames the contract's fields.
+``cost(n, D, params) -> Cost`` (optional)
+    What one run of ``run`` costs for n actors and D issues with these
+    ``params`` (for a model with rounds, ``params.rounds`` is the number of
+    rounds of the run): :class:`Cost` gives the arithmetic per draw, the
+    peak bytes ``run`` holds per draw (its inputs' copies, its working
+    arrays and the :class:`Trajectory` it returns) and any bytes held once
+    per call whatever the batch size. The estimate is an upper bound of the
+    peak traced memory (checked with ``tracemalloc`` in the tests) within a
+    small factor. The compute budget (:mod:`detente.budget`) uses it to
+    refuse a run before it starts and to size the chunks of draws. A model
+    without it gets :func:`default_cost` (from the size of its trajectory).
+``MAX_ROUNDS``
+    Every model's ``rounds`` (or ``passes``) parameter is capped at
+    :data:`MAX_ROUNDS`; the budget's ``max_rounds`` (default lower, raised
+    with ``--max-rounds``) bounds a run's horizon below that.
 
 Everything above the models (Monte Carlo, sensitivity, advice, comparison,
 backtests, reports, the CLI and the web app) talks to models only through this
@@ -52,6 +67,67 @@ class ModelParams(BaseModel):
     """Base class of every model's ``Params``: frozen, no unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+#: The hard cap on any model's rounds (``Params.rounds`` / ``passes``); the compute
+#: budget's ``max_rounds`` (see :mod:`detente.budget`) is a lower, adjustable bound.
+MAX_ROUNDS = 100_000
+
+#: Bytes of one float64.
+F8 = 8
+#: Small temporaries of any model call (index arrays, per-issue scalars), whatever its size.
+CALL_BYTES = 32 * 1024
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one model run costs, from its sizes (see the ``cost`` hook of the protocol).
+
+    Attributes
+    ----------
+    flops_per_draw : float
+        Arithmetic operations per draw (an order of magnitude: the budget
+        turns it into seconds at :data:`detente.budget.OPS_PER_SECOND`).
+    bytes_per_draw : float
+        Peak bytes held per draw while ``run`` works, including the
+        trajectory it returns.
+    bytes_fixed : float
+        Peak bytes held once per call (per-thread workspaces), whatever the
+        batch size.
+    """
+
+    flops_per_draw: float
+    bytes_per_draw: float
+    bytes_fixed: float = 0.0
+
+    def bytes(self, draws: int) -> float:
+        """Peak bytes of one call over ``draws`` draws (with :data:`CALL_BYTES` of small temporaries)."""
+        return CALL_BYTES + self.bytes_fixed + draws * self.bytes_per_draw
+
+
+def trajectory_bytes(n: int, D: int, rounds: int = 0) -> float:
+    """Bytes of a :class:`Trajectory`'s ``position`` and ``forecast`` per draw for ``rounds`` rounds."""
+    return (rounds + 1) * (n * D + D) * F8
+
+
+def default_cost(n: int, D: int, params: Any = None) -> Cost:
+    """The cost of a model that does not state its own.
+
+    A static model (no ``rounds``) holds its inputs, a handful of (n, D)
+    temporaries and a one-state trajectory: counted as 16 arrays of n x D
+    floats per draw (the shipped static models measure between 2 and 11).
+    A model with rounds keeps 4 arrays of its trajectory's size (position,
+    and extras of the same shape) plus that.
+    """
+    rounds = int(getattr(params, "rounds", 0) or 0)
+    per = 16 * n * D * F8 + 4 * trajectory_bytes(n, D, rounds)
+    return Cost(flops_per_draw=50.0 * n * D * (rounds + 1), bytes_per_draw=per)
+
+
+def model_cost(model: Any, n: int, D: int, params: Any) -> Cost:
+    """``model.cost(n, D, params)`` where the model states it, else :func:`default_cost`."""
+    fn = getattr(model, "cost", None)
+    return fn(n, D, params) if fn is not None else default_cost(n, D, params)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "bdm"
 SUMMARY = "Bueno de Mesquita's expected-utility (challenge) model, as replicated by Scholz et al. (2011)."
@@ -145,7 +145,7 @@ class Params(ModelParams):
     capitulation: bool | None = None
     Q: float = Field(1.0, ge=0.0, le=1.0)
     T: float = Field(0.5, ge=0.0, le=1.0)
-    rounds: int = Field(10, ge=0)
+    rounds: int = Field(10, ge=0, le=MAX_ROUNDS)
     stop: Literal["rounds", "convergence"] = "rounds"
     eps: float = Field(1e-9, ge=0.0)
 
@@ -548,3 +548,20 @@ def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str
             "rounds": int(traj.info["issue_rounds"][b, k]),
         }
     return out
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """The arrays :func:`run` allocates, for ``params.rounds`` rounds.
+
+    Per draw and issue: the kernel's rows (positions, weights, saliences,
+    forecast weights, active flags: 5 floats per actor), the outputs per round
+    and actor (position and risk float64, move type int8, counterpart int32:
+    21 bytes), forecast and mean per round, the earlier segments' states it is
+    given (``past``, at most as many rounds again) and the cycle masks. Once
+    per worker thread: the kernel's workspace of four n x n matrices. Work:
+    every pair of actors on every issue in every round.
+    """
+    R1 = int(params.rounds) + 1
+    per = D * (5 * n * F8 + R1 * n * (21 + F8) + R1 * 6 * F8)
+    fixed = THREADS * (4 * n * n + 16 * n) * F8
+    return Cost(flops_per_draw=20.0 * n * n * D * R1, bytes_per_draw=per, bytes_fixed=fixed)

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from ._common import issue_weights
-from .base import Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "compromise"
 SUMMARY = "Capability x salience weighted mean of positions (the field's benchmark)."
@@ -44,3 +44,9 @@ def forecast(inputs: Inputs, params: Params = Params()) -> np.ndarray:
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """Forecast every draw and issue; the model has no rounds."""
     return Trajectory.static(inputs, forecast(inputs, params))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: the weights and their product with the positions (n x D each), the
+    one-state trajectory (a copy of the positions), and a few per-issue sums."""
+    return Cost(flops_per_draw=10.0 * n * D, bytes_per_draw=(4 * n * D + 8 * D) * F8)

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights, weighted_median
-from .base import Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "counterweight"
 SUMMARY = "Mean of positions pushed away from the weighted median (consensus norm); tuned on DEU wave I."
@@ -80,3 +80,9 @@ def forecast(inputs: Inputs, params: Params = Params()) -> np.ndarray:
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """Forecast every draw and issue; the model has no rounds."""
     return Trajectory.static(inputs, forecast(inputs, params))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: weights, the weighted median and mean and the pulls toward them (about
+    a dozen n x D arrays), and the trajectory."""
+    return Cost(flops_per_draw=40.0 * n * D, bytes_per_draw=(12 * n * D + 16 * D) * F8)

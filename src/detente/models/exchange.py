@@ -50,7 +50,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights
-from .base import Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "exchange"
 SUMMARY = "Equal-gain exchange of voting positions across issues, as Decide runs it, then the compromise point (Stokman & Van Oosten)."
@@ -427,3 +427,13 @@ def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str
         }
         for k, issue in enumerate(issues)
     }
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """For the budget (:mod:`detente.budget`): per draw, the candidate exchanges of a
+    pass (every pair of actors x every pair of issues, about a dozen float arrays of
+    n x n x D x D) and the recorded positions, partners and issues in return of
+    every pass (n x D each)."""
+    R1 = int(params.passes) + 1
+    per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
+    return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)

@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights
-from .base import Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "focal"
 SUMMARY = "Median of a compromise-centred outcome distribution with exact hits on actor positions and scale points; tuned on DEU wave I."
@@ -134,3 +134,9 @@ def forecast(inputs: Inputs, params: Params = Params()) -> np.ndarray:
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """Forecast every draw and issue; the model has no rounds."""
     return Trajectory.static(inputs, forecast(inputs, params))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: the candidate focal points and each actor's attraction to them (about
+    thirty n x D arrays), a grid of per-issue candidates, and the trajectory."""
+    return Cost(flops_per_draw=40.0 * n * D, bytes_per_draw=(32 * n * D + 128 * D) * F8)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import compromise
-from .base import Inputs, ModelParams, Trajectory
+from .base import Cost, Inputs, ModelParams, Trajectory
 
 NAME = "mean"
 SUMMARY = "Unweighted mean of the actors' positions (reference)."
@@ -17,3 +17,8 @@ class Params(ModelParams):
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """The mean of the active actors' positions per issue."""
     return Trajectory.static(inputs, compromise.forecast(inputs, compromise.Params(weights="equal")))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """As :func:`detente.models.compromise.cost` (the same computation with equal weights)."""
+    return compromise.cost(n, D, compromise.Params(weights="equal"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ._common import issue_weights, weighted_median
-from .base import Inputs, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "median"
 SUMMARY = "Weighted median of positions (the median voter / Condorcet winner)."
@@ -39,3 +39,9 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     """The weighted median of the active actors' positions per issue."""
     w = issue_weights(inputs, params.weights)
     return Trajectory.static(inputs, weighted_median(inputs.position, w, params.convention, axis=1))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: the weights, the sort order (int64), the sorted positions and weights,
+    their cumulative sum and comparison masks (n x D each), and the trajectory."""
+    return Cost(flops_per_draw=20.0 * n * D, bytes_per_draw=(9 * n * D + 8 * D) * F8)

@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 
 from ._common import issue_weights
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "nash"
 SUMMARY = "Asymmetric Nash bargaining solution with the status quo as disagreement point."
@@ -106,3 +106,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     ww = np.moveaxis(w, 1, -1)
     d = np.broadcast_to(sq, x.shape[:-1])
     return Trajectory.static(inputs, solve(x, ww, d))
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """Per draw: the weights, utilities and their gradients over the actors on each issue
+    (about a dozen n x D arrays) and the trajectory; the search runs a fixed number of
+    iterations per issue."""
+    return Cost(flops_per_draw=3e4 * D + 1e3 * n * D, bytes_per_draw=(14 * n * D + 16 * D) * F8)

@@ -46,7 +46,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from . import _smp_core as core
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
 NAME = "smp"
 SUMMARY = "KTAB's Spatial Model of Politics: multi-dimensional challenges, bargains and Condorcet elections."
@@ -132,7 +132,7 @@ class Params(ModelParams):
         "SemiCommit", alias="ThirdPartyCommit")
     inter_vec_brgn: Literal["S2P2", "S1P1", "S2PMax"] = Field("S2P2", alias="InterVecBrgn")
     bargn_model: Literal["InitOnlyInterp"] = Field("InitOnlyInterp", alias="BargnModel")
-    rounds: int = Field(100, ge=1, le=100_000, alias="max_turns")
+    rounds: int = Field(100, ge=1, le=MAX_ROUNDS, alias="max_turns")
     stop_fraction: float = Field(0.02, ge=0.0)
     accommodation: list[list[float]] | None = None
     round_bargains: bool | None = None
@@ -526,3 +526,21 @@ def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict]:
         }
         for k, iss in enumerate(issues)
     }
+
+
+def cost(n: int, D: int, params: Params = Params()) -> Cost:
+    """The arrays :func:`run` allocates, for ``params.rounds`` turns.
+
+    Per turn it records, per draw, positions, ideals and both sides of each
+    bargain (n x D each) and eight per-actor fields; the records are stacked
+    and padded at the end (about three copies in all). Each turn works on
+    actor-by-actor matrices (utilities, votes, coalitions, challenges: about
+    two dozen n x n arrays). Work: the coalition and third-party sums are
+    n x n x n per turn.
+    """
+    T1 = int(params.rounds) + 1
+    per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 24 * n * n * F8
+    # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
+    # (measured: up to about 3 MB) are held once per call
+    return Cost(flops_per_draw=T1 * (4.0 * n**3 + 200.0 * n * n + 50.0 * n * D), bytes_per_draw=per,
+                bytes_fixed=3 * CHUNK)

@@ -23,6 +23,7 @@ def build_report(
     draws: int = 0,
     compare: Sequence[Any] = (),
     png_dir: Any = None,
+    budget: Any = None,
 ) -> str:
     """Forecast a scenario and return its report as one self-contained HTML document.
 
@@ -38,12 +39,15 @@ def build_report(
         Variants to compare.
     png_dir : path, optional
         Also write the charts as PNG files there.
+    budget : Budget, optional
+        The compute budget (:mod:`detente.budget`), checked for the whole report before it starts.
 
     Returns
     -------
     str
     """
-    return render(compute(scenario, model, params, seed=seed, draws=draws, compare=compare, png_dir=png_dir))
+    return render(compute(scenario, model, params, seed=seed, draws=draws, compare=compare, png_dir=png_dir,
+                          budget=budget))
 
 
 __all__ = ["build_report", "compute", "render", "write_pngs", "Cancelled"]

@@ -96,7 +96,8 @@ class _Charts(list):
 # ----------------------------------------------------------------------------- analyses
 
 
-def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps") -> dict:
+def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps",
+                     budget: Any = None) -> dict:
     """Monte Carlo with every round kept (for the fan chart), reporting progress per chunk."""
     from ..analysis import monte_carlo
 
@@ -104,14 +105,14 @@ def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int 
         step(0.3 + 0.25 * done / total, f"Monte Carlo: {done:,} of {total:,} draws")
 
     mc = monte_carlo(scen, model, draws=draws, seed=int(seed or 0), params=params, progress=False,
-                     by_round=True, on_chunk=on_chunk, chunk=250)
+                     by_round=True, on_chunk=on_chunk, chunk=250, budget=budget)
     return monte_carlo_arrays(mc)
 
 
-def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None) -> dict:
+def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, budget: Any = None) -> dict:
     from ..analysis import sensitivity
 
-    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False)
+    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False, budget=budget)
     return sensitivity_rows(res)
 
 
@@ -122,6 +123,52 @@ def _quadrants(scen: Any, params: Any) -> list[tuple[str, np.ndarray, np.ndarray
 
 
 # ----------------------------------------------------------------------------- compute
+
+
+#: Bytes per draw and issue of the Monte Carlo data a report keeps (Python floats in lists, and their JSON).
+REPORT_BYTES_PER_DRAW_ISSUE = 120
+#: Seconds of drawing per actor and issue: one line and legend entry of an issue's trajectory chart
+#: (measured: a 300 actors x 10 issues report spends about 2 minutes in matplotlib).
+REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
+
+
+def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
+                compare: Sequence[Any] = (), budget: Any = None) -> float:
+    """Check every step of a report against the budget before the first starts; the estimated seconds.
+
+    Each step is checked on its own for memory, rounds and runs (they run one
+    after another); their computing times add up, with the drawing of the
+    trajectory charts (:data:`REPORT_SECONDS_PER_ACTOR_ISSUE`).
+    """
+    from ..analysis.montecarlo import _check_draws, plan_monte_carlo
+    from ..analysis.sensitivity import plan_oat
+    from ..api import model_params
+    from ..budget import check_total, plan_scenario, resolve_budget
+
+    b = resolve_budget(budget)
+    unbounded = type(b)(seconds=float("inf"), memory=b.memory, draws=b.draws, rounds=b.rounds)
+    if model is None:
+        model = scen.model.name if scen.model else "compromise"
+        if scen.model and not params:
+            params = dict(scen.model.params)
+    p = model_params(model, params)
+    ex = set(params)
+    total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
+    total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
+    if draws:
+        n = _check_draws(draws)
+        D = len(scen.issues)
+        total += plan_monte_carlo(scen, model, p, ex, n, budget=unbounded, chunk=250, by_round=True,
+                                  ).seconds
+        # the draws' final forecasts kept for the charts and the stored run
+        plan_scenario(f"Monte Carlo ({model}) for the report", scen, model, p, ex, n, budget=unbounded, chunk=250,
+                      by_round=True, held_per_run=D * REPORT_BYTES_PER_DRAW_ISSUE)
+    if sensitivity:
+        total += plan_oat(scen, model, p, ex, True, unbounded).seconds
+    for c in compare:
+        total += plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds
+    check_total("the report", total, b)
+    return total
 
 
 def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
@@ -160,6 +207,7 @@ def compute(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     png_dir: str | Path | None = None,
+    budget: Any = None,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -182,6 +230,9 @@ def compute(
         When set, the run stops at its next step with :class:`Cancelled`.
     png_dir : path, optional
         Also write every chart as a PNG file there (``pngs`` lists them).
+    budget : Budget, optional
+        The compute budget; the whole report is checked before it starts
+        (:func:`plan_report`).
 
     Returns
     -------
@@ -204,8 +255,10 @@ def compute(
     step(0.02, "loading the scenario")
     scen = load(scenario)
     params = dict(params or {})
+    compare = [load(c) for c in compare]
+    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget)
     step(0.08, "forecasting")
-    result = forecast(scen, model, seed=seed, **params)
+    result = forecast(scen, model, seed=seed, budget=budget, **params)
     model = result.model
     params_used = result.params.model_dump(mode="json")
     rdict = result.to_dict()
@@ -223,7 +276,7 @@ def compute(
     mc_data = None
     if draws and draws > 0:
         step(0.3, f"Monte Carlo: {draws} draws")
-        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step)
+        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step, budget)
         if mc_data is not None:
             step(0.55, "drawing the Monte Carlo charts")
             for iss in scen.issues:
@@ -253,7 +306,7 @@ def compute(
     sens = None
     if sensitivity:
         step(0.7, "sensitivity analysis")
-        sens = _run_sensitivity(scen, model, dict(params), seed)
+        sens = _run_sensitivity(scen, model, dict(params), seed, budget)
         if sens:
             for iss in scen.issues:
                 rows = sens["rows"].get(iss.key)
@@ -267,7 +320,8 @@ def compute(
         step(0.85, "comparing variants")
         from ..analysis import compare as compare_scenarios
 
-        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False)
+        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
+                                  budget=budget)
         tab = cmp.table
         rows = [
             (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})

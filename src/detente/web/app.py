@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__, models
 from .._parse import short
+from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
@@ -354,7 +355,7 @@ async def _send_json(send: Any, status: int, body: dict) -> None:
 # ----------------------------------------------------------------------------- the app
 
 
-def create_app(store: str | Path, *, workers: int = 2) -> Any:
+def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = None) -> Any:
     """Build the web app.
 
     Parameters
@@ -363,6 +364,10 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
         The SQLite run store.
     workers : int
         Background runs at once.
+    budget : Budget, optional
+        The compute budget of every request (default
+        :class:`detente.budget.Budget()`); a request over it answers 422 with
+        the estimate and the limit before any work starts.
 
     Returns
     -------
@@ -372,6 +377,7 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
     """
     runs = RunStore(store)
     jobs = JobManager(workers=workers)
+    budget = resolve_budget(budget)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
@@ -483,7 +489,7 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
         compare = [load_input(c)[0] for c in req.compare]
         data = report_build.compute(scen, req.model, dict(req.params), seed=req.seed, draws=req.draws,
                                     sensitivity=req.sensitivity or kind == "sensitivity", compare=compare,
-                                    progress=progress, cancel=cancel)
+                                    progress=progress, cancel=cancel, budget=budget)
         if cancel is not None and cancel.is_set():
             raise report_build.Cancelled()
         data["scenario_input"] = _jsonable(scen.to_dict())
@@ -512,7 +518,7 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
         scen, _ = load_input(req)
         model = req.model or (scen.model.name if scen.model else "compromise")
         res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
-                     params=dict(req.params), progress=False)
+                     params=dict(req.params), progress=False, budget=budget)
         return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
 
     @app.post("/api/compare", tags=["analysis"], status_code=201, summary="Forecast several scenarios with one model and compare")
@@ -575,9 +581,10 @@ def create_app(store: str | Path, *, workers: int = 2) -> Any:
     # -- background jobs -------------------------------------------------------------------------
     @app.post("/api/jobs", tags=["jobs"], status_code=202, summary="Start a run in the background (poll /api/jobs/{id})")
     def start_job(req: JobRequest) -> dict:
-        load_input(req)  # bad input answers 422 now, not later
-        for c in req.compare:
-            load_input(c)
+        scen, _ = load_input(req)  # bad input (and work over the budget) answers 422 now, not later
+        compare = [load_input(c)[0] for c in req.compare]
+        report_build.plan_report(scen, req.model, dict(req.params), draws=req.draws,
+                                 sensitivity=req.sensitivity or req.kind == "sensitivity", compare=compare, budget=budget)
         job = jobs.submit(req.kind, lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
         return job.to_dict()
 
