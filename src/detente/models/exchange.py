@@ -275,10 +275,11 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
                       extras={"exchanges": exchanges, "trades": _pack(trades, R)})
 
 
-#: Below this much work (draws x candidate exchanges x rounds) the loop runs as plain Python
-#: (:mod:`detente.models._jit`, the same numbers): a small forecast does not wait for numba to
-#: import and load its compiled code. Without numba every size runs as plain Python (slowly).
-PURE_MAX_WORK = 2000
+#: Below this much work per draw (candidate exchanges x rounds) the loop runs as plain Python
+#: (:mod:`detente.models._jit`, the same numbers): a tiny scenario does not wait for numba to
+#: import and load its compiled code. Decided per draw, not per batch, so a batch of any size
+#: takes the same path as one draw. Without numba every size runs as plain Python (slowly).
+PURE_MAX_WORK = 100
 
 
 def _kernel(work: float = float("inf")) -> Any:
@@ -312,7 +313,7 @@ def _run_decide(inputs: Inputs, R: int) -> Trajectory:
     """The ``decide`` variant: Decide's rounds, one draw at a time in the compiled loop (threads over draws)."""
     B, n, D = inputs.shape
     pairs = D * (D - 1) // 2
-    kern = _kernel(B * pairs * (n // 2) * (n - n // 2) * max(R, 1))
+    kern = _kernel(pairs * (n // 2) * (n - n // 2) * max(R, 1))
     w = issue_weights(inputs, "capability_salience")
     part = _taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
@@ -430,10 +431,23 @@ def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str
 
 
 def cost(n: int, D: int, params: Params = Params()) -> Cost:
-    """For the budget (:mod:`detente.budget`): per draw, the candidate exchanges of a
-    pass (every pair of actors x every pair of issues, about a dozen float arrays of
-    n x n x D x D) and the recorded positions, partners and issues in return of
-    every pass (n x D each)."""
-    R1 = int(params.passes) + 1
-    per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
-    return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
+    """For the budget (:mod:`detente.budget`).
+
+    ``greedy``: per draw, the candidate exchanges of a pass (every pair of actors x
+    every pair of issues, about a dozen float arrays of n x n x D x D) and the
+    recorded positions and trades of every pass. ``decide``: per draw, the voting
+    positions of every round, the log of realised exchanges (room for 4 n D per
+    round) and the trades it becomes; per thread, the compiled loop's table of the
+    round's candidates (M of them, each with two n-wide tables of recorded positions).
+    """
+    R = params.rounds_played()
+    R1 = R + 1
+    if params.variant == "greedy":
+        per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
+        return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
+    M = (D * (D - 1) // 2) * (n // 2) * (n - n // 2)
+    K = min(M, 4 * n * D)
+    log_rows = max(64, R * 4 * n * D)
+    per = 6 * R1 * n * D * F8 + 10 * log_rows * F8 + R1 * max(K, 1) * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
+    fixed = THREADS * M * (24 + 2 * n) * F8
+    return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
