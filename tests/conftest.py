@@ -1,20 +1,28 @@
-"""Shared fixtures: where the shared data lives (CI has ../shared beside the clone)."""
+"""Shared fixtures: the data that ships in the package, and where the shared data lives (CI has ../shared beside the clone)."""
 
 from __future__ import annotations
 
+import csv
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-EMISSION = SHARED / "data" / "bdm" / "emission_ec_1994.csv"
+# Bueno de Mesquita's (1994) EC car-emission table, as the package ships it
+EMISSION = ROOT / "src" / "detente" / "scenarios" / "emission-ec-1994.csv"
+
+
+def emission_weighted_mean() -> float:
+    """sum c s x / sum c s of the emission table, in exact rational arithmetic (the compromise point)."""
+    rows = list(csv.DictReader(EMISSION.open()))
+    w = [Fraction(r["capability"]) * Fraction(r["salience"]) for r in rows]
+    return float(sum(wi * Fraction(r["position"]) for wi, r in zip(w, rows)) / sum(w))
 
 
 @pytest.fixture
 def emission_csv() -> Path:
-    if not EMISSION.exists():  # pragma: no cover - CI always has it
-        pytest.skip("../shared/data is not beside the clone")
     return EMISSION
 
 

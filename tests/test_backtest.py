@@ -233,7 +233,6 @@ def _outcomes_dir(tmp_path: Path, rows: list[str]) -> Path:
 
 
 def test_generic_outcomes_format(tmp_path):
-    pytest.importorskip("detente.api")
     d = _outcomes_dir(tmp_path, ["one.json,a,30,w1", "one.json,b,5,w1", "two.json,a,20,w2", "two.json,2,,w2"])
     res = run_backtest("outcomes", data=str(d), models=["compromise", "mean"])
     assert res.n_issues == 3 and len(res.skipped) == 1 and res.skipped[0]["line"] == 5
@@ -249,7 +248,6 @@ def test_generic_outcomes_format(tmp_path):
 
 
 def test_generic_outcome_outside_scale(tmp_path):
-    pytest.importorskip("detente.api")
     d = _outcomes_dir(tmp_path, ["one.json,a,30,w1", "one.json,b,11,w1"])
     with pytest.raises(DatasetError) as e:
         load_outcomes(d)
@@ -345,7 +343,7 @@ def test_unknown_model_is_a_user_error():
 
 
 def test_cli_json(tmp_path):
-    typer = pytest.importorskip("typer")
+    import typer
     from typer.testing import CliRunner
 
     from detente.cli_backtest import register
@@ -442,10 +440,21 @@ def test_counterweight_no_context_needed():
     assert np.isfinite(m.run(inp, m.Params()).final).all()
 
 
-def test_draws_average_and_seeds_do_not_depend_on_batching(deu):
-    from detente.backtest.run import issue_seed
+def test_draws_average_and_seeds_do_not_depend_on_batching(tmp_path, monkeypatch):
+    import detente.backtest.run as backtest_run
 
-    one = run_backtest(deu, models=["mean"], draws=0)
-    three = run_backtest(deu, models=["mean"], draws=3, seed=5)
-    assert np.allclose(one.forecasts["mean"], three.forecasts["mean"])
-    assert issue_seed(5, 10, 2) == issue_seed(5, 10, 2) != issue_seed(5, 11, 2)
+    d = _outcomes_dir(tmp_path, ["one.json,a,30,w1", "one.json,b,5,w1", "two.json,a,20,w2", "two.json,b,4,w2"])
+    spec = "smp(state_transitions=Stochastic, rounds=6)"  # stochastic: each draw uses its own seed
+    whole = run_backtest("outcomes", data=str(d), models=[spec], draws=5, seed=5)
+    (label,) = [k for k in whole.forecasts if k.startswith("smp")]
+    # one issue per model call instead of every issue of a scale group in one call
+    monkeypatch.setattr(backtest_run, "CHUNK", 5)
+    split = run_backtest("outcomes", data=str(d), models=[spec], draws=5, seed=5)
+    np.testing.assert_array_equal(whole.forecasts[label], split.forecasts[label])
+    # the seeds matter (the test could fail): another seed draws other transitions
+    other = run_backtest("outcomes", data=str(d), models=[spec], draws=5, seed=6)
+    assert not np.array_equal(whole.forecasts[label], other.forecasts[label])
+    # a forecast is the average of its draws: a deterministic model's draws are all the same
+    one = run_backtest("outcomes", data=str(d), models=["mean"], draws=0)
+    three = run_backtest("outcomes", data=str(d), models=["mean"], draws=3, seed=5)
+    np.testing.assert_allclose(one.forecasts["mean"], three.forecasts["mean"], rtol=1e-15)

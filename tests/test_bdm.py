@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import detente
+from conftest import EMISSION, emission_weighted_mean
 from detente.models import _bdm_kernel, bdm, get
 from detente.models.base import Inputs
 from detente.simulate import simulate
@@ -29,14 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _reference_bdm import reference_expected_utilities, reference_run
 
-DATA = ROOT.parent / "shared" / "data" / "bdm" / "emission_ec_1994.csv"  # ../shared beside the clone
+# Bueno de Mesquita (1994), as tabulated by Scholz, Calbert & Smith (2011): the weighted mean after each round
 PUBLISHED_MEAN = [7.4, 7.4, 7.5, 7.6, 7.3, 7.3, 7.4, 7.5, 7.6, 7.3, 7.2]
 
 
 def emission():
-    if not DATA.exists():  # pragma: no cover - CI always has it
-        pytest.skip("../shared/data is not beside the clone")
-    rows = list(csv.DictReader(DATA.open()))
+    rows = list(csv.DictReader(EMISSION.open()))
     names = [r["actor"] for r in rows]
     c = np.array([float(r["capability"]) for r in rows])
     x = np.array([float(r["position"]) for r in rows])
@@ -60,31 +59,55 @@ def assert_finite(tr):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "r, expected",
-    [(1.0, (1.0, -1.0, 0.0)), (2.0, (1.75, -0.25, 1.0)), (0.5, (0.0, -1.464102, -0.828427))],
-)
-def test_utility_check_values(r, expected):
-    u_s, u_f, _, _, u_sq = bdm.utilities(0.5, r)
-    np.testing.assert_allclose([u_s, u_f, u_sq], expected, atol=1e-6)
+def kernel_round_one(x, c, s, paper=False, Q=1.0, T=0.5):
+    """The compiled kernel's workspace after steps 1-3 of round 1 of one row (every actor active)."""
+    K = _bdm_kernel
+    x, s = np.asarray(x, float), np.asarray(s, float)
+    n = x.size
+    w = np.asarray(c, float) * s
+    ws = K._workspace(n)
+    na = K._gather(x, np.ones(n, bool), w, s, ws.idx, ws.xa, ws.wa, ws.sa)
+    K._prepare(na, x, w, float(x.max() - x.min()), paper, Q, T, 0.5, ws)
+    return ws
+
+
+# U_s = 2 - 4 (0.5 - 0.5 d)^r, U_f = 2 - 4 (0.5 + 0.5 d)^r (Scholz et al. 2011, eqs. 1-2) at d = 0.5:
+# r = 1: 2 - 4 (0.25) = 1 and 2 - 4 (0.75) = -1; r = 2: 2 - 4 (0.0625) = 1.75 and 2 - 4 (0.5625) = -0.25;
+# r = 0.5: 2 - 4 (0.5) = 0 and 2 - 4 sqrt(0.75) = 2 - 2 sqrt(3) = -1.4641016...
+@pytest.mark.parametrize("r, expected", [(1.0, (1.0, -1.0)), (2.0, (1.75, -0.25)), (0.5, (0.0, 2 - 2 * np.sqrt(3)))])
+def test_kernel_utility_check_values(r, expected):
+    ws = kernel_round_one([0.0, 0.5, 1.0], [1.0, 1.0, 1.0], [0.5, 0.5, 0.5])  # Delta = 1: d_01 = 0.5
+    ws.ra[0] = r
+    np.testing.assert_allclose(_bdm_kernel._utilities(0, 1, ws), expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("r", [0.5, 0.8, 1.0, 1.7, 2.0])
-def test_utilities_at_full_distance(r):
-    u_s, u_f, *_ = bdm.utilities(1.0, r)
-    assert u_s == pytest.approx(2.0) and u_f == pytest.approx(-2.0)
+def test_kernel_utilities_at_full_distance(r):
+    # d = 1: U_s = 2 - 4 * 0^r = 2, U_f = 2 - 4 * 1^r = -2 for every r
+    ws = kernel_round_one([0.0, 1.0], [1.0, 1.0], [0.5, 0.5])
+    ws.ra[0] = r
+    assert _bdm_kernel._utilities(0, 1, ws) == (2.0, -2.0)
 
 
-@given(st.lists(st.floats(-50, 50), min_size=2, max_size=12))
-def test_risk_exponents_bounds(S):
-    S = np.array(S)[None, :]
-    r = bdm.risk_exponents(S, np.ones_like(S, bool))
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 9), st.booleans())
+def test_kernel_risk_exponents(seed, n, paper):
+    """Step 2 of the kernel: R_i = (2 S_i - max S - min S) / (max S - min S), r_i = (1 - R_i/3) / (1 + R_i/3)."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice([0.0, 2.0, 5.0, 10.0], n) if seed % 3 == 0 else rng.uniform(0, 10, n)  # pooled rows too
+    x[:2] = [0.0, 10.0]
+    ws = kernel_round_one(x, rng.uniform(0.05, 1, n), rng.uniform(0.05, 1, n), paper=paper)
+    S, r = ws.S[:n], ws.ra[:n]
     assert np.all((r >= 0.5) & (r <= 2.0))
-    if S.max() - S.min() > 1e-6 * max(1.0, np.abs(S).max()):
-        assert r[0, S.argmax()] == pytest.approx(0.5)  # most threatened
-        assert r[0, S.argmin()] == pytest.approx(2.0)  # safest
+    spread = S.max() - S.min()
+    if spread > bdm.RISK_TOL * max(1.0, np.abs(S).max()):
+        R = (2 * S - S.max() - S.min()) / spread
+        np.testing.assert_allclose(r, (1 - R / 3) / (1 + R / 3), rtol=1e-12)
+        assert r[S.argmax()] == pytest.approx(0.5)  # the most threatened: R = 1
+        assert r[S.argmin()] == pytest.approx(2.0)  # the safest: R = -1
     else:
-        assert np.allclose(r, 1.0, atol=1e-5) or S.max() - S.min() > 0
+        assert np.all(r == 1.0)
+    np.testing.assert_allclose(ws.usq[:n], 2 - 4 * 0.5**r, rtol=1e-12)  # U_sq = 2 - 4 (0.5)^r
 
 
 @settings(deadline=None)  # the first call may compile the kernel
@@ -117,7 +140,7 @@ def test_kernel_tolerances_match_the_documented_ones():
 def test_emission_initial_mean_and_median():
     names, x, c, s = emission()
     tr = one(x, c, s)
-    assert tr.extras["mean"][0, 0, 0] == pytest.approx(7.389955686853767, abs=1e-12)
+    assert tr.extras["mean"][0, 0, 0] == pytest.approx(emission_weighted_mean(), abs=1e-12)  # sum c s x / sum c s
     assert tr.forecast[0, 0, 0] == 7.0
 
 
@@ -131,25 +154,35 @@ def test_emission_published_mean_series():
     assert moved == ["Belgium", "Luxembourg", "Ireland"]
 
 
-def test_emission_render_and_summarize():
+def test_emission_render_moves_and_summarize():
     names, x, c, s = emission()
     tr = one(x, c, s)
     out = bdm.render_round(tr, 0, 1, names, ["emission"])
-    assert set(out) == {"risk", "moves", "mean"}
+    assert set(out) == {"risk", "mean"}
     assert set(out["risk"]) == set(names)
     assert all(0.5 <= v["emission"] <= 2.0 for v in out["risk"].values())
-    kinds = {m["actor"]: (m["type"], m["counterpart"]) for m in out["moves"]}
+    moves = bdm.moves(tr, 0, 1, names, ["emission"])
+    # round 1's accepted offers, each following from the expected utilities
+    # (test_emission_expected_utilities_give_round_one_moves checks the quadrant of each)
+    kinds = {m["actor"]: (m["kind"], m["counterpart"]) for m in moves}
     assert kinds == {
         "Belgium": ("compromise", "France"),
         "Luxembourg": ("confrontation", "Belgium"),
         "Ireland": ("confrontation", "Luxembourg"),
     }
-    assert out["moves"][0]["to"] == pytest.approx(tr.position[0, 1, 1, 0])
-    assert out["mean"]["emission"] == pytest.approx(tr.extras["mean"][0, 1, 0])
+    for m in moves:
+        i = names.index(m["actor"])
+        assert (m["from"], m["to"]) == (x[i], tr.position[0, 1, i, 0])
+        assert m["why"] == f"{m['kind']} with {m['counterpart']}"
+    # a confrontation moves the actor onto its counterpart's position
+    lux = next(m for m in moves if m["actor"] == "Luxembourg")
+    assert lux["to"] == x[names.index("Belgium")]
+    assert bdm.moves(tr, 0, 0, names, ["emission"]) == []
+    assert out["mean"]["emission"] == tr.extras["mean"][0, 1, 0]
     summ = bdm.summarize(tr, 0, ["emission"])
     assert summ["emission"]["rounds"] == 10
     assert summ["emission"]["cycle_length"] == 0 and summ["emission"]["cycle_range"] is None
-    assert summ["emission"]["mean"] == pytest.approx(tr.extras["mean"][0, -1, 0])
+    assert summ["emission"]["mean"] == tr.extras["mean"][0, -1, 0]
     assert get("bdm") is bdm
 
 
@@ -453,9 +486,9 @@ def test_shapes_and_multi_issue_independence():
 def test_params_validation():
     with pytest.raises(ValidationError, match="variant"):
         bdm.Params(variant="nope")
-    with pytest.raises(ValidationError, match="Q"):
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
         bdm.Params(Q=1.5)
-    with pytest.raises(ValidationError, match="unknown"):
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         bdm.Params(unknown=1)
     p = bdm.Params()
     assert p.resolved_choice() == "priority" and p.resolved_capitulation() is False
@@ -580,6 +613,9 @@ def test_segments_keep_the_initial_delta(monkeypatch):
     np.testing.assert_array_equal(a.forecast, b.forecast)
     for k in ("risk", "move_type", "move_counterpart", "mean"):
         np.testing.assert_array_equal(a.extras[k], b.extras[k])
+    # the rounds each issue played count every segment, not just the last one
+    np.testing.assert_array_equal(a.info["issue_rounds"], b.info["issue_rounds"])
+    assert a.info["issue_rounds"].max() > 2
     # without the span, the second segment would measure Delta from the positions
     # after round 1, whose spread differs, and part from the plain run
     x0, x1 = a.position[0, 0], a.position[0, 1]

@@ -1,18 +1,33 @@
-"""End to end in a real browser: Debian's chromium driven by Playwright.
+"""End to end in a real browser: chromium driven by Playwright.
 
-Skips only when /usr/bin/chromium is missing (``apt-get install -y chromium``).
+CI installs Debian's chromium (``.ci/run``), so a missing browser is a
+failure, not a skip. The browser is ``$DETENTE_CHROMIUM`` if set, else the
+first of ``chromium``, ``chromium-browser``, ``google-chrome`` on PATH, else
+``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+
+def find_chromium() -> Path | None:
+    """The chromium executable to drive, or None."""
+    given = os.environ.get("DETENTE_CHROMIUM")
+    if given:
+        return Path(given) if Path(given).is_file() else None
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    fallback = Path("/usr/bin/chromium")
+    return fallback if fallback.is_file() else None
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -61,8 +76,11 @@ def server(tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.fail("no chromium found: install it (apt-get install -y chromium) or set DETENTE_CHROMIUM to its path")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = p.chromium.launch(executable_path=str(chromium), args=ARGS)
         yield b
         b.close()
 

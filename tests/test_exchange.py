@@ -110,7 +110,8 @@ def test_hand_derived_two_issue_trade():
     assert tr.rounds[0] == 1 and tr.extras["exchanges"][0, 1] == 1
     info = exchange.render_round(tr, 0, 1, ["A", "B", "C"], ["p", "q"])
     assert info["exchanges"] == 1
-    assert {(m["actor"], m["issue"], m["counterpart"], m["in_return_on"], m["to"]) for m in info["moves"]} == {
+    moves = exchange.moves(tr, 0, 1, ["A", "B", "C"], ["p", "q"])
+    assert {(m["actor"], m["issue"], m["counterpart"], m["in_return_on"], m["to"]) for m in moves} == {
         ("A", "q", "B", "p", 100.0),
         ("B", "p", "A", "q", 100.0),
     }

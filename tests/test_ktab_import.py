@@ -14,6 +14,11 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ktab"
 CSVS = sorted(DATA.glob("*.csv"))
 
 
+def test_the_shared_ktab_examples_are_there():
+    # CI has ../shared beside the clone: without it the parametrised test below would silently run on nothing
+    assert len(CSVS) >= 8, f"KTAB's example CSVs are missing from {DATA}"
+
+
 @pytest.mark.parametrize("path", CSVS, ids=[p.name for p in CSVS])
 def test_every_example_csv_reads(path):
     assert looks_like_ktab_csv(path)

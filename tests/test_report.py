@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from html import escape
 
 import numpy as np
 import pytest
 
+import detente
 from detente.cli import main
 from detente.report import build_report
 
@@ -42,6 +44,12 @@ def test_every_panel(report_html):
     assert 'data-chart="fan-deal"' in html and 'data-chart="dist-deal"' in html
     assert 'data-chart="tornado-deal"' in html
     assert 'data-chart="quadrant-deal"' in html  # the report runs bdm
+    # the section and charts take their words from the model's perspective hook
+    from detente.models import bdm
+
+    view = bdm.perspective(detente.load("korea-2019").to_inputs())
+    assert f'<p class="lead">{escape(view.description)}</p>' in html
+    assert view.title == "expected-utility quadrants" and view.title in html
     # the comparison names what differs: the wait theory's DPRK deal position (korea-2019-wait.yaml)
     assert "Inputs that differ from korea-2019" in html
     assert "<td>dprk</td><td>deal</td><td>position</td><td>30 [15, 50]</td><td>20 [10, 30]</td>" in html
@@ -58,7 +66,8 @@ def test_png_images_written(report_html):
 
 def test_static_model_report_and_bad_input(tmp_path):
     html = build_report("korea-2019", "compromise")
-    assert "BDM quadrant map" in html and "bdm model only" in html
+    # compromise has no perspective hook: the section says so and names the models that have one
+    assert "Perspective map: compromise does not describe how each actor sees its rivals; bdm does" in html
     code = main(["report", str(tmp_path / "missing.yaml"), "-o", str(tmp_path / "r.html")])
     assert code == 2 and not (tmp_path / "r.html").exists()
 

@@ -428,7 +428,7 @@ def test_params_aliases_and_spellings():
     assert smp.Params(big_r_adjust=None).big_r_adjust == "None"
     with pytest.raises(ValidationError, match="voting_rule"):
         smp.Params(voting_rule="Majority")
-    with pytest.raises(ValidationError, match="accommodation"):
+    with pytest.raises(ValidationError, match="accommodation row sums must be <= 1"):
         smp.Params(accommodation=[[0.7, 0.5], [0, 1]])
     assert smp.Params().quirks() == {"round_bargains": True, "pce_weights": "capability", "challenge_victory": "linear"}
     assert smp.Params(preset="consistent", round_bargains=True).quirks()["round_bargains"] is True
@@ -621,3 +621,24 @@ def test_render_and_summarize():
     assert cl[0]["probability"] == max(c["probability"] for c in cl)
     # the forecast is the most probable cluster's capability-weighted position
     assert np.allclose([summ[k]["clusters"][0]["position"] for k in issues], tr.final[0])
+
+
+def test_moves_follow_the_adopted_bargains():
+    inp, raw = _load_csv("dummyData_3Dim.csv")
+    tr = smp.run(inp, smp.Params(rounds=4))
+    actors = [a["key"] for a in raw["actors"]]
+    issues = [i["key"] for i in raw["issues"]]
+    assert smp.moves(tr, 0, 0, actors, issues) == []
+    for t in range(1, tr.position.shape[1]):
+        moves = smp.moves(tr, 0, t, actors, issues)
+        bargains = smp.render_round(tr, 0, t, actors, issues)["bargains"]
+        changed = {(actors[i], issues[k]) for i, k in zip(*np.nonzero(tr.position[0, t] != tr.position[0, t - 1]))}
+        assert {(m["actor"], m["issue"]) for m in moves} == changed  # every change is a move, and only changes
+        for m in moves:
+            # the bargain the actor accepted, between it and its counterpart
+            bg = next(b for b in bargains if m["actor"] in b["accepted_by"]
+                      and {b["initiator"], b["receiver"]} == {m["actor"], m["counterpart"]})
+            side = "initiator_position" if bg["initiator"] == m["actor"] else "receiver_position"
+            assert m["to"] == bg[side][m["issue"]] and m["kind"] == "bargain"
+            i, k = actors.index(m["actor"]), issues.index(m["issue"])
+            assert m["from"] == tr.position[0, t - 1, i, k]

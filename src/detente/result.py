@@ -98,16 +98,17 @@ class Result:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """Round by round: positions of the actors taking part, the forecast, model extras."""
+        """Round by round: positions of the actors taking part, the forecast, the model's moves and fields."""
         from . import models
 
         tr = self.trajectory
         akeys, ikeys = self.scenario.actor_keys, self.scenario.issue_keys
-        active = tr.extras.get("active")
-        render = getattr(models.get(self.model), "render_round", None)
+        model = models.get(self.model)
+        moves = getattr(model, "moves", None)
+        render = getattr(model, "render_round", None)
         rows = []
         for t in range(tr.position.shape[1]):
-            on = active[0, t] if active is not None else np.ones(len(akeys), bool)
+            on = tr.active_at(0, t)
             row: dict[str, Any] = {
                 "round": t,
                 "positions": {
@@ -117,6 +118,8 @@ class Result:
                 },
                 "forecast": {i: _f(tr.forecast[0, t, d]) for d, i in enumerate(ikeys)},
             }
+            if moves is not None:
+                row["moves"] = moves(tr, 0, t, akeys, ikeys)
             if render is not None:
                 for k, v in render(tr, 0, t, akeys, ikeys).items():
                     row.setdefault(k, v)

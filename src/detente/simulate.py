@@ -1,8 +1,8 @@
 """Run any model over a scenario's timeline: rounds, events and deadlines.
 
 This is the only place that knows about events; models only ever see
-:class:`~detente.models.base.Inputs`. A model with rounds (its ``Params`` has a
-``rounds`` field) is run in segments between event rounds: the positions it
+:class:`~detente.models.base.Inputs`. A model that plays rounds (``DYNAMIC``,
+see :mod:`detente.models.base`) is run in segments between event rounds: the positions it
 reaches become the next segment's starting positions, and the events in
 between change capabilities, positions, saliences or who takes part. A model
 without rounds sees the scenario as it stands once every event within the
@@ -34,8 +34,8 @@ def most_likely(scenario: Scenario, batch: int = 1) -> np.ndarray:
 
 
 def is_dynamic(model: Any) -> bool:
-    """True for a model that plays rounds (its Params has a ``rounds`` field)."""
-    return "rounds" in model.Params.model_fields
+    """True for a model that plays rounds (its ``DYNAMIC`` flag)."""
+    return bool(model.DYNAMIC)
 
 
 def horizon(scenario: Scenario, model: Any, params: ModelParams, explicit: set[str] | None = None) -> int:
@@ -68,8 +68,12 @@ def _apply_event(scenario: Scenario, inp: Inputs, e_index: int, mask: np.ndarray
     return replace(inp, position=pos, salience=sal, capability=cap, active=act)
 
 
-def _fit(traj: Trajectory, k: int) -> Trajectory:
-    """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state."""
+def _fit(traj: Trajectory, k: int, records: dict[str, Any] | None = None) -> Trajectory:
+    """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state.
+
+    Padded rounds hold the model's ``ROUND_RECORDS`` value (nothing happened)
+    in those extras, and repeat the final round in the others.
+    """
     T = traj.position.shape[1] - 1
     if T == k:
         return traj
@@ -77,11 +81,15 @@ def _fit(traj: Trajectory, k: int) -> Trajectory:
         idx = np.arange(k + 1)
     else:
         idx = np.concatenate([np.arange(T + 1), np.full(k - T, T)])
+    extras = {name: v[:, idx] for name, v in traj.extras.items()}
+    for name, empty in (records or {}).items():
+        if T < k and name in extras:
+            extras[name][:, T + 1 :] = empty
     return Trajectory(
         traj.position[:, idx],
         traj.forecast[:, idx],
         np.minimum(traj.rounds, k),
-        {name: v[:, idx] for name, v in traj.extras.items()},
+        extras,
         dict(traj.info),
     )
 
@@ -115,7 +123,8 @@ def simulate(
     -------
     Trajectory
         The whole history; ``info["events_happened"]`` (B, E),
-        ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n).
+        ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n),
+        who takes part in each round (the segments' concatenated).
     """
     model = models.get(model_name)
     inp = scenario.to_inputs() if inputs is None else inputs
@@ -144,7 +153,6 @@ def simulate(
         inp = replace(inp, span=_span(inp))
     boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
     pieces: list[Trajectory] = []
-    actives: list[np.ndarray] = []
     D = inp.shape[2]
     idle = np.zeros((B, D), dtype=bool)
     past: np.ndarray | None = None
@@ -154,13 +162,12 @@ def simulate(
         if k > 0:
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
-            tr = _fit(model.run(inp, seg_params), k)
+            tr = _fit(model.run(inp, seg_params), k, getattr(model, "ROUND_RECORDS", None))
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.
             _freeze(tr, ~alive[:, None] | idle)
             pieces.append(tr)
-            actives.append(np.repeat(inp.active[:, None], k + 1, axis=1))
             inp = replace(inp, position=tr.position[:, -1].copy())
             # every state before the next segment's start, for models that detect repeats
             seen = tr.position[:, :-1]
@@ -179,7 +186,6 @@ def simulate(
         if past is not None and changed.any():
             past[changed] = np.nan  # earlier states no longer describe the same bargaining
     out = _concat(pieces)
-    out.extras["active"] = np.concatenate([actives[0]] + [a[:, 1:] for a in actives[1:]], axis=1)
     # A model that stopped early (converged) in the last segment: drop the padding after it.
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
     played = int(last_start + pieces[-1].rounds.max(initial=0))
@@ -200,22 +206,24 @@ def _stopped(tr: Trajectory, k: int, D: int) -> np.ndarray:
 def _freeze(tr: Trajectory, mask: np.ndarray) -> None:
     """Hold the start state of a segment where ``mask`` (B, D) is true (in place).
 
-    Whole draws (every issue masked) count no rounds and lose their model extras; a
-    frozen issue of a draw that goes on keeps its start positions and forecast.
+    A frozen issue of a draw that goes on keeps its start positions and
+    forecast, and counts no rounds in ``info["issue_rounds"]``. A whole frozen
+    draw (every issue masked) counts no rounds and repeats the segment's
+    start in every per-round array, the model's extras included.
     """
     if not mask.any():
         return
     b, d = np.nonzero(mask)
     tr.position[b, :, :, d] = tr.position[b, :1, :, d]
     tr.forecast[b, :, d] = tr.forecast[b, :1, d]
+    per_issue = tr.info.get("issue_rounds")
+    if per_issue is not None and np.shape(per_issue) == mask.shape:
+        per_issue[mask] = 0
     whole = mask.all(axis=1)
     if whole.any():
         tr.rounds[whole] = 0
         for v in tr.extras.values():
-            if np.issubdtype(v.dtype, np.floating):
-                v[whole, 1:] = np.nan
-            else:
-                v[whole, 1:] = 0
+            v[whole, 1:] = v[whole, :1]
 
 
 def _changed(a: Inputs, b: Inputs) -> np.ndarray:
@@ -237,16 +245,19 @@ def _span(inp: Inputs) -> np.ndarray:
 
 
 def _concat(pieces: list[Trajectory]) -> Trajectory:
+    """The segments of a run as one trajectory (each segment's round 0 is the previous one's last round).
+
+    ``info`` describes the end of the run: the last segment's, except
+    ``issue_rounds``, which counts the rounds of every segment.
+    """
     first = pieces[0]
     if len(pieces) == 1:
         return first
     cat = lambda arrs: np.concatenate([arrs[0]] + [a[:, 1:] for a in arrs[1:]], axis=1)  # noqa: E731
-    extras: dict[str, np.ndarray] = {}
-    for name in first.extras:
-        extras[name] = cat([p.extras[name] for p in pieces])
-    info: dict[str, np.ndarray] = {}
-    for name in pieces[-1].info:
-        info[name] = pieces[-1].info[name]
+    extras: dict[str, np.ndarray] = {name: cat([p.extras[name] for p in pieces]) for name in first.extras}
+    info: dict[str, np.ndarray] = dict(pieces[-1].info)
+    if "issue_rounds" in info:
+        info["issue_rounds"] = np.sum([p.info["issue_rounds"] for p in pieces], axis=0)
     return Trajectory(
         cat([p.position for p in pieces]),
         cat([p.forecast for p in pieces]),
@@ -271,7 +282,6 @@ def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: I
             continue
         inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
     tr = model.run(inp, params)
-    tr.extras["active"] = np.repeat(inp.active[:, None], tr.position.shape[1], axis=1)
     tr.info["events_happened"] = hap
     tr.info["ended_round"] = ended
     return tr

@@ -24,7 +24,8 @@ numbers: the same inputs, events and model seeds), so its gain is a per-draw
 difference. A's ideal in each draw is A's drawn starting position. The gain is
 the distance from the base forecast to the ideal minus the distance from the
 lever's forecast to it (positive: closer). All levers of a stage run as one
-batched model call: two calls in all.
+batch of draws (in chunks of ``chunk`` draws): with the deterministic point
+forecast, three batches in all (two when the second stage has no lever).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import Inputs, Model, ModelInputError, ModelParams, Move, Perspective, Trajectory
 
 # name -> module path; a model is imported only when used.
 _REGISTRY: dict[str, str] = {
@@ -76,4 +76,14 @@ def warmup() -> list[str]:
     return done
 
 
-__all__ = ["Inputs", "Trajectory", "ModelParams", "ModelInputError", "get", "names", "register", "make_params", "warmup"]
+def check_model(model: Any, **kw: Any) -> dict[str, str]:
+    """Check a model (registry name or module) against the protocol: see :mod:`detente.models.conformance`."""
+    from .conformance import check_model as check
+
+    return check(model, **kw)
+
+
+__all__ = [
+    "Inputs", "Trajectory", "ModelParams", "ModelInputError", "Model", "Move", "Perspective",
+    "get", "names", "register", "make_params", "warmup", "check_model",
+]

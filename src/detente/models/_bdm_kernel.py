@@ -19,6 +19,8 @@ the same functions run uncompiled, with identical results (see
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
@@ -214,10 +216,23 @@ def _expected(d, dmu, r, pij, st, Q, T, us, uf, usq):
     return e
 
 
+#: The work arrays of one thread, reused for every row it runs. Per gathered (active) actor:
+#: ``idx`` its index in the row, ``xa``/``wa``/``sa``/``ra`` its position, weight c*s, salience
+#: and risk exponent, ``ones`` all 1 (the security pass's exponents), ``S`` its security value,
+#: ``usq`` U_sq(r_a), ``dmu`` d_a,mu, ``order`` the median's sort order, ``first`` the first actor
+#: at its position, ``cus``/``cuf`` U_s and U_f of a challenge against it (see ``_utilities``);
+#: per pair: ``Dm`` the distances d_ab, ``G`` d_ka ** r_k, ``P1`` the security pass's P and
+#: ``P`` the round's.
+Workspace = namedtuple(
+    "Workspace",
+    ["idx", "xa", "wa", "sa", "ra", "ones", "S", "usq", "dmu", "order", "Dm", "G", "P1", "P", "first", "cus", "cuf"],
+)
+
+
 @_jit
 def _workspace(n):
-    """Work arrays of one thread: idx, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P, first, cus, cuf."""
-    return (
+    """The :data:`Workspace` of one thread for rows of n actors."""
+    return Workspace(
         np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.ones(n), np.empty(n),
         np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty((n, n)), np.empty((n, n)), np.empty((n, n)),
         np.empty((n, n)), np.empty(n, np.int64), np.empty(n), np.empty(n),
@@ -241,9 +256,9 @@ def _firsts(na, xa, first):
 
 
 @_jit
-def _gather(x, act, w, s, ws):
-    """Gather the active actors (in index order) into the workspace; returns their number."""
-    idx, xa, wa, sa = ws[0], ws[1], ws[2], ws[3]
+def _gather(x, act, w, s, idx, xa, wa, sa):
+    """Gather the active actors' indices, positions, weights and ``s`` (in index order) into
+    ``idx``, ``xa``, ``wa`` and ``sa``; returns their number."""
     na = 0
     for i in range(x.size):
         if act[i]:
@@ -264,7 +279,8 @@ def _prepare(na, x, fw, delta, paper, Q, T, half, ws):
     time: with a constant base LLVM rewrites pow(0.5, r) as exp2(-r), which
     differs from libm's pow in the last bit.
     """
-    _, xa, wa, sa, ra, ones, S, usq, dmu, order, Dm, G, P1, P, first = ws[:15]
+    xa, wa, sa, ra, ones, S, usq, dmu, order = ws.xa, ws.wa, ws.sa, ws.ra, ws.ones, ws.S, ws.usq, ws.dmu, ws.order
+    Dm, G, P1, P, first = ws.Dm, ws.G, ws.P1, ws.P, ws.first
     _firsts(na, xa, first)
     for a in range(na):
         Dm[a, a] = 0.0
@@ -319,7 +335,7 @@ def _prepare(na, x, fw, delta, paper, Q, T, half, ws):
 def _utilities(i, j, ws):
     """U_s and U_f of a challenge between i and j under i's exponent, copied from the
     first actor at j's position when i has already computed them for it this round."""
-    ra, Dm, first, cus, cuf = ws[4], ws[10], ws[14], ws[15], ws[16]
+    ra, Dm, first, cus, cuf = ws.ra, ws.Dm, ws.first, ws.cus, ws.cuf
     f = first[j]
     if f < j and f != i:
         cus[j] = cus[f]
@@ -338,7 +354,7 @@ def _pair(i, j, own, Q, T, ws):
 
     Call it for i's rivals j in increasing order (see :func:`_utilities`).
     """
-    sa, ra, usq, dmu, Dm, P = ws[3], ws[4], ws[7], ws[8], ws[10], ws[13]
+    sa, ra, usq, dmu, Dm, P = ws.sa, ws.ra, ws.usq, ws.dmu, ws.Dm, ws.P
     d = Dm[i, j]
     ri = ra[i]
     us, uf = _utilities(i, j, ws)
@@ -381,7 +397,7 @@ def run_rows(
     """
     n = x0.shape[1]
     ws = _workspace(n)
-    idx, xa, ra, order = ws[0], ws[1], ws[4], ws[9]
+    idx, xa, ra, order = ws.idx, ws.xa, ws.ra, ws.order
     otype = np.empty(n, np.int64)
     oj = np.empty(n, np.int64)
     oto = np.empty(n)
@@ -401,7 +417,7 @@ def run_rows(
         fwm = fw[m]
         forecast[m, 0] = _median(x, fwm, order)
         mean[m, 0] = _mean(x, fwm)
-        na = _gather(x, act[m], w[m], s[m], ws)
+        na = _gather(x, act[m], w[m], s[m], ws.idx, ws.xa, ws.wa, ws.sa)
         for t in range(1, R + 1):
             _prepare(na, x, fw[m], Delta, paper, Q, T, half, ws)
             # 3-4. offers and the choice of one per actor; moves written to pos[m, t]
@@ -500,12 +516,12 @@ def eu_rows(x0, w, s, act, fw, delta, paper, own, Q, T, half, eu_self, eu_other)
     """Round 1's E^i(U_ij) and E^i(U_ji) of every row (NaN on the diagonal and for inactive actors)."""
     M, n = x0.shape
     ws = _workspace(n)
-    idx = ws[0]
+    idx = ws.idx
     for m in range(M):
         eu_self[m, :, :] = np.nan
         eu_other[m, :, :] = np.nan
         x = x0[m]
-        na = _gather(x, act[m], w[m], s[m], ws)
+        na = _gather(x, act[m], w[m], s[m], ws.idx, ws.xa, ws.wa, ws.sa)
         _prepare(na, x, fw[m], delta[m], paper, Q, T, half, ws)
         for i in range(na):
             for j in range(na):
@@ -520,14 +536,14 @@ def probability_rows(x, w, r, act, delta, paper, out):
     """P_ij of each row (zero for pairs with an inactive actor)."""
     M, n = x.shape
     ws = _workspace(n)
-    idx, xa, wa, ra, Dm, G, P = ws[0], ws[1], ws[2], ws[3], ws[10], ws[11], ws[13]
+    idx, xa, wa, ra, Dm, G, P, first = ws.idx, ws.xa, ws.wa, ws.ra, ws.Dm, ws.G, ws.P, ws.first
     for m in range(M):
-        na = _gather(x[m], act[m], w[m], r[m], ws)  # the exponents go in the salience slot
+        na = _gather(x[m], act[m], w[m], r[m], idx, xa, wa, ra)  # the voters' exponents into ra
         for a in range(na):
             for b in range(na):
                 Dm[a, b] = _dist(xa[a], xa[b], delta[m])
-        _firsts(na, xa, ws[14])
-        _probabilities(na, xa, wa, ra, Dm, paper, G, P, ws[14])
+        _firsts(na, xa, first)
+        _probabilities(na, xa, wa, ra, Dm, paper, G, P, first)
         out[m, :, :] = 0.0
         for i in range(na):
             for j in range(na):

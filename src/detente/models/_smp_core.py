@@ -155,6 +155,15 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
     raise ValueError(f"unknown victory model {model!r}")  # pragma: no cover
 
 
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Stacked matrix products summed in index order, whatever the batch size.
+
+    ``a @ b`` hands stacks to BLAS, whose blocking (and so the last bit of a
+    sum) can depend on how many draws are stacked; a draw's result must not.
+    """
+    return np.einsum("...ij,...jk->...ik", a, b)
+
+
 def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     """PCE distributions over subsets of options.
 
@@ -177,7 +186,7 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     has = Mq[..., 0] > 0
     if model == "Conditional":
         logP = np.log(np.maximum(P, 1e-300))
-        L = Qf @ logP.swapaxes(-1, -2)  # L[q, a] = sum_{b in q} log P(a > b)
+        L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
         L = np.where(Q, L, -np.inf)
         mx = np.max(L, axis=-1, keepdims=True)
         mx = np.where(np.isfinite(mx), mx, 0.0)
@@ -188,19 +197,19 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     PT = P.swapaxes(-1, -2)
     running = has.copy()
     if model == "MarkovUniform":
-        R1 = Qf @ PT  # sum_{b in q} P(a > b)
+        R1 = _mm(Qf, PT)  # sum_{b in q} P(a > b)
         Minv = np.divide(1.0, Mq, out=np.zeros_like(Mq), where=Mq > 0)
-        return _markov(p, running, 1e-6, lambda p: Qf * (p * R1 + p @ PT) * Minv)
+        return _markov(p, running, 1e-6, lambda p: Qf * (p * R1 + _mm(p, PT)) * Minv)
     if model == "MarkovIncentive":
         M = C.shape[-1]
         nmat = C * P
         idx = np.arange(M)
         nmat[..., idx, idx] += 1e-10
-        colsum = Qf @ nmat  # sum over alpha in q of n(alpha, b)
-        G1 = Qf @ (PT * nmat)  # sum_{b in q} P(a > b) n(b, a)
+        colsum = _mm(Qf, nmat)  # sum over alpha in q of n(alpha, b)
+        G1 = _mm(Qf, PT * nmat)  # sum_{b in q} P(a > b) n(b, a)
         Pn_T = (P * nmat).swapaxes(-1, -2)
         inv = np.divide(1.0, colsum, out=np.zeros_like(colsum), where=Q & (colsum > 0))
-        return _markov(p, running, 1e-8, lambda p: Qf * (p * inv * G1 + (p * inv) @ Pn_T))
+        return _markov(p, running, 1e-8, lambda p: Qf * (p * inv * G1 + _mm(p * inv, Pn_T)))
     raise ValueError(f"unknown PCE model {model!r}")  # pragma: no cover
 
 

@@ -1,39 +1,86 @@
 """The one small protocol every detente model follows.
 
-A model is a module of pure functions over numpy arrays. It exposes:
+A model is a module of pure functions over numpy arrays. Everything above
+``detente.models`` (the simulation runner, Monte Carlo, sensitivity, advice,
+comparison, backtests, reports, the CLI and the web app) reaches a model only
+through the names documented here, looked up by registry name with
+:func:`detente.models.get`; no layer above names a particular model or reads
+its ``extras``/``info`` arrays. :func:`detente.models.check_model` checks a
+module against this protocol (see ``docs/models/protocol.md``).
 
-``NAME``
+Required
+--------
+``NAME`` : str
     The registry name (``"compromise"``, ``"bdm"``, ...).
-``SUMMARY``
+``SUMMARY`` : str
     One line for ``detente models``.
-``CITATION``
+``CITATION`` : str
     Where the model comes from.
-``Params``
-    A frozen pydantic model holding every parameter with its default. Unknown
-    parameters are rejected (``extra="forbid"``), so a typo in ``--param`` is an
-    error, not a silently ignored value.
+``Params`` : subclass of :class:`ModelParams`
+    Every parameter with its default; frozen, and unknown parameters are
+    rejected (``extra="forbid"``), so a typo in ``--param`` is an error, not a
+    silently ignored value. ``Params()`` must be valid.
+``DYNAMIC`` : bool
+    True for a model that plays rounds. Its ``Params`` then has an integer
+    field ``rounds``, the most rounds one call of ``run`` plays: the runner
+    (:mod:`detente.simulate`) sets it to the scenario's horizon and plays a
+    run in segments between events, passing the previous segments'
+    positions in ``Inputs.past`` and the starting spread in ``Inputs.span``.
+    False for a model that forecasts a scenario as it stands (after the
+    events within the horizon); such a model ignores ``span`` and ``past``.
 ``run(inputs, params) -> Trajectory``
-    Runs B independent scenarios of the same shape at once (the leading batch
-    axis of every array in :class:`Inputs`). Per-draw results equal running each
-    draw alone.
-``render_round(traj, b, t, actors, issues) -> dict`` (optional)
-    Model-specific fields of round ``t`` of draw ``b`` for the JSON history
-    (e.g. BDM's risk exponents and moves). Analysis, reports and the CLI never
-    look at a model's extras in any other way.
-``COUPLES_ISSUES`` (optional, default False)
+    Runs the B independent draws of :class:`Inputs` at once (the leading
+    batch axis). Each draw's result equals running that draw alone (with its
+    own ``seed``), and an inactive actor is exactly a removed one. Raises
+    :class:`ModelInputError` (and nothing else) when the inputs lack
+    something the model needs. The returned :class:`Trajectory` carries
+    ``extras["active"]`` (see there).
+
+Optional
+--------
+``COUPLES_ISSUES`` : bool, default False
     True for a model whose forecast of one issue depends on the other issues
     (e.g. ``exchange``); a backtest then runs each proposal as one
     multi-issue scenario instead of each issue alone.
-``BACKTEST_VARIANTS`` (optional, default none)
+``BACKTEST_VARIANTS`` : sequence of dict, default none
     Parameter sets of named variants a default backtest scores beside the
     model's defaults, each under its own label (e.g. ``exchange``'s
     ``({"variant": "greedy"},)`` is reported as ``exchange(variant=greedy)``),
     so that earlier results stay reproducible when a default changes.
-``summarize(traj, b, issues) -> dict[str, dict]`` (optional)
-    Extra per-issue fields of draw ``b`` for ``issues[KEY]`` in the JSON
-    result (e.g. BDM's final weighted mean, SMP's cluster distribution, a
-    cycle's length and forecast range). Never renames the contract's fields.
-``cost(n, D, params) -> Cost`` (optional)
+``moves(traj, b, t, actors, issues) -> list[Move]``
+    The moves of round ``t`` of draw ``b`` (none for ``t = 0``), one
+    :data:`Move` per actor and issue whose position changed, in one shape
+    for every model: who moved, on which issue, from where to where, because
+    of whom, and why in words. The JSON history lists them under ``moves``
+    and the report's "who moved whom" table is built from them.
+``render_round(traj, b, t, actors, issues) -> dict``
+    Further model-specific fields of round ``t`` of draw ``b`` for the JSON
+    history (e.g. BDM's risk exponents, SMP's challenges), JSON-serialisable.
+    Never a ``moves`` key: moves come from ``moves``.
+``summarize(traj, b, issues) -> dict[str, dict]``
+    Diagnostics: extra per-issue fields of draw ``b`` for ``issues[KEY]``
+    in the JSON result (e.g. BDM's cycle length and range, SMP's cluster
+    distribution), JSON-serialisable. Never renames the contract's fields.
+``perspective(inputs, params) -> Perspective``
+    How each actor sees each rival at the starting positions (BDM's
+    expected-utility quadrants): drawn by the report as one panel per actor.
+``warmup() -> bool``
+    Compile the model's kernels into their on-disk cache (``detente
+    warmup``); True when it compiled something.
+``ROUND_RECORDS`` : dict of str -> scalar, default none
+    The ``extras`` that record what happened *during* a round (a challenge,
+    a move) rather than the state after it, each with its value for "nothing
+    happened". When a run stops before the rounds the runner asked for, the
+    runner repeats the final state and fills these with that value (a model
+    whose ``run`` always returns ``rounds + 1`` states needs none).
+``CONFORMANCE_PARAMS`` : sequence of dict, default ``({},)``
+    Parameter sets the conformance suite runs the model with (e.g. each
+    variant, or stochastic transitions), besides the defaults.
+``conformance_exceptions(params) -> dict[str, str]``
+    Checks of :mod:`detente.models.conformance` the model is documented not
+    to pass with these parameters, each with the reason (e.g. random numbers
+    drawn in actor order).
+``cost(n, D, params) -> Cost``
     What one run of ``run`` costs for n actors and D issues with these
     ``params`` (for a model with rounds, ``params.rounds`` is the number of
     rounds of the run): :class:`Cost` gives the arithmetic per draw, the
@@ -44,20 +91,21 @@ A model is a module of pure functions over numpy arrays. It exposes:
     small factor. The compute budget (:mod:`detente.budget`) uses it to
     refuse a run before it starts and to size the chunks of draws. A model
     without it gets :func:`default_cost` (from the size of its trajectory).
-``MAX_ROUNDS``
+The rounds cap (:data:`MAX_ROUNDS` of this module, not a model's name)
     Every model's ``rounds`` (or ``passes``) parameter is capped at
     :data:`MAX_ROUNDS`; the budget's ``max_rounds`` (default lower, raised
     with ``--max-rounds``) bounds a run's horizon below that.
 
-Everything above the models (Monte Carlo, sensitivity, advice, comparison,
-backtests, reports, the CLI and the web app) talks to models only through this
-protocol.
+Rules for the hooks: ``actors`` and ``issues`` are the scenario's keys in
+array order; round ``t`` of a hook's output mentions only the actors taking
+part in round ``t`` (``traj.active_at(b, t)``); every value is a plain
+Python value (no numpy scalars), so the result serialises to JSON as it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -271,11 +319,26 @@ class Trajectory:
     rounds : ndarray of int, shape (B,)
         The number of rounds each draw actually ran (0 for static models).
     extras : dict of str -> ndarray
-        Model-specific arrays with a leading (B, T + 1) shape, rendered by the
-        model's own ``render_round``.
-    info : dict
-        Model-specific scalars or small per-draw summaries (e.g. cycle length),
-        each a numpy array with leading axis B.
+        Arrays with a leading (B, T + 1) shape, one value per round. One key
+        is part of the protocol, the rest are the model's own, read only by
+        its hooks:
+
+        ``active`` : ndarray of bool, shape (B, T + 1, n)
+            Who takes part in each round. A model copies ``inputs.active``
+            to every round; the runner, which plays a run in segments between
+            events, concatenates the segments' (an actor that joins at round
+            3 is inactive in rounds 0-2). Hooks read it through
+            :meth:`active_at`.
+    info : dict of str -> ndarray
+        Per-draw summaries, each with leading axis B, describing the end of
+        the run (the runner keeps the last segment's). One key is part of
+        the protocol:
+
+        ``issue_rounds`` : ndarray of int, shape (B, D), optional
+            For a model whose issues stop independently (each converges or
+            cycles on its own): the rounds each issue played. The runner
+            then holds each stopped issue where it stopped until an event
+            changes the draw, and sums the counts over segments.
     """
 
     position: np.ndarray
@@ -289,6 +352,18 @@ class Trajectory:
         """The final forecast, shape (B, D)."""
         return self.forecast[:, -1]
 
+    def active_at(self, b: int, t: int) -> np.ndarray:
+        """Who takes part in round ``t`` of draw ``b``, shape (n,) of bool."""
+        act = self.extras.get("active")
+        if act is None:  # a trajectory built by hand, outside a model's run
+            return np.ones(self.position.shape[2], dtype=bool)
+        return act[b, t]
+
+    @staticmethod
+    def active_rounds(inputs: Inputs, T: int) -> np.ndarray:
+        """``inputs.active`` for each of rounds 0..T, shape (B, T + 1, n): a model's ``extras["active"]``."""
+        return np.repeat(np.asarray(inputs.active, dtype=bool)[:, None], T + 1, axis=1)
+
     @classmethod
     def static(cls, inputs: Inputs, forecast: np.ndarray, **info: np.ndarray) -> "Trajectory":
         """A one-state trajectory for a model without rounds."""
@@ -297,6 +372,7 @@ class Trajectory:
             position=inputs.position[:, None].copy(),
             forecast=np.asarray(forecast, dtype=float)[:, None],
             rounds=np.zeros(B, dtype=int),
+            extras={"active": cls.active_rounds(inputs, 0)},
             info=dict(info),
         )
 
@@ -311,19 +387,67 @@ class Trajectory:
         )
 
 
+#: One move of one actor on one issue in one round, the same shape for every model
+#: (``moves`` hook). Keys: ``actor`` and ``issue`` (keys), ``from`` and ``to`` (positions
+#: before and after the round, on the issue's scale), ``counterpart`` (the actor whose
+#: offer, trade or bargain made the move, or None), ``kind`` (the model's word for the
+#: move, e.g. ``"compromise"`` or ``"trade"``) and ``why`` (one line for people, e.g.
+#: ``"compromise with France"``). A model may add keys of its own.
+Move = TypedDict(
+    "Move",
+    {"actor": str, "issue": str, "from": float, "to": float, "counterpart": "str | None", "kind": str, "why": str},
+)
+
+
+@dataclass(frozen=True)
+class Perspective:
+    """How each actor sees each rival at the starting positions (``perspective`` hook).
+
+    The report draws one panel per actor i, with each rival j a point at
+    ``(x[b, i, j, d], y[b, i, j, d])`` of issue d.
+
+    Attributes
+    ----------
+    title : str
+        What the map is, for a chart title after the issue's name (e.g.
+        ``"expected-utility quadrants"``).
+    description : str
+        One or two sentences for the report's section.
+    x, y : ndarray, shape (B, n, n, D)
+        ``x[b, i, j, d]``: actor i's own stake against rival j; ``y``: i's
+        view of j's stake against i. NaN on the diagonal and for every pair
+        with an actor not taking part; finite elsewhere.
+    x_label, y_label : str
+        Axis labels; ``{actor}`` is replaced by the panel's actor key.
+    quadrants : tuple of 4 str
+        What the quadrants mean: (x > 0, y > 0), (x > 0, y < 0),
+        (x < 0, y > 0), (x < 0, y < 0).
+    """
+
+    title: str
+    description: str
+    x: np.ndarray
+    y: np.ndarray
+    x_label: str
+    y_label: str
+    quadrants: tuple[str, str, str, str]
+
+
 @runtime_checkable
 class Model(Protocol):
-    """What ``detente.models.get(name)`` returns: a model module."""
+    """The required part of a model module (see the module docstring for the optional hooks).
+
+    ``isinstance(module, Model)`` checks only that the names exist;
+    :func:`detente.models.check_model` checks what they do.
+    """
 
     NAME: str
     SUMMARY: str
     CITATION: str
+    DYNAMIC: bool
     Params: type[ModelParams]
 
     def run(self, inputs: Inputs, params: ModelParams) -> Trajectory: ...
-
-
-RenderRound = Callable[[Trajectory, int, int, list[str], list[str]], dict[str, Any]]
 
 
 class ModelInputError(ValueError):

@@ -10,7 +10,9 @@ happen at once at the end of the round. The forecast is the weighted median of
 the positions after each round (Bueno de Mesquita's prediction under majority
 rule); the weighted mean is reported alongside it.
 
-This module follows the reading fixed in ``../shared/specs/bdm-eum.md``:
+This module follows the reading documented in ``docs/models/bdm.md`` (the
+model's equations, every choice where the sources are silent, and the
+replication):
 
 ``variant="scholz2011_code"`` (default)
     What the code of Scholz, Calbert & Smith (2011) computed: the probability
@@ -58,7 +60,7 @@ import numpy as np
 from pydantic import Field
 
 from ._common import issue_weights
-from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Trajectory
+from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Perspective, Trajectory
 
 NAME = "bdm"
 SUMMARY = "Bueno de Mesquita's expected-utility (challenge) model, as replicated by Scholz et al. (2011)."
@@ -66,6 +68,10 @@ CITATION = (
     "Bueno de Mesquita (1994) in Bueno de Mesquita & Stokman (eds.) European Community Decision "
     "Making, Yale UP, ch. 4; Scholz, Calbert & Smith (2011) JTP 23(4): 510-531."
 )
+#: The model plays rounds of challenges (``Params.rounds``).
+DYNAMIC = True
+#: Both readings of the model, and a status quo term, for the conformance suite.
+CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
 
 #: Move codes of ``extras["move_type"]``.
 NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
@@ -163,68 +169,8 @@ class Params(ModelParams):
 
 
 # ---------------------------------------------------------------------------
-# Building blocks (public for tests and for readers of the spec)
+# Building blocks
 # ---------------------------------------------------------------------------
-
-
-def utilities(d: Any, r: Any, d_mu: Any = 0.0) -> tuple[np.ndarray, ...]:
-    """The five utilities of i challenging j with exponent r.
-
-    Parameters
-    ----------
-    d : array_like
-        d_ij = |x_i - x_j| / Delta, in [0, 1].
-    r : array_like
-        The risk exponent used.
-    d_mu : array_like
-        d_i,mu, i's distance to the weighted median (only U_b and U_w use it).
-
-    Returns
-    -------
-    U_s, U_f, U_b, U_w, U_sq : ndarray
-        ``2 - 4 (0.5 - 0.5 d)^r``, ``2 - 4 (0.5 + 0.5 d)^r``,
-        ``2 - 4 (0.5 - 0.25 (d_mu + d))^r``, ``2 - 4 (0.5 + 0.25 (d_mu + d))^r``
-        and ``2 - 4 (0.5)^r`` (Bueno de Mesquita 1994; Scholz et al. 2011, eqs. 1-5).
-    """
-    d = np.asarray(d, float)
-    r = np.asarray(r, float)
-    dm = np.asarray(d_mu, float) + d
-    u_s = 2.0 - 4.0 * (0.5 - 0.5 * d) ** r
-    u_f = 2.0 - 4.0 * (0.5 + 0.5 * d) ** r
-    u_b = 2.0 - 4.0 * np.maximum(0.5 - 0.25 * dm, 0.0) ** r
-    u_w = 2.0 - 4.0 * (0.5 + 0.25 * dm) ** r
-    u_sq = 2.0 - 4.0 * 0.5**r + 0.0 * d
-    return u_s, u_f, u_b, u_w, u_sq
-
-
-def risk_exponents(S: np.ndarray, active: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Risk exponents r_i in [0.5, 2] from the security values S_i.
-
-    ``R_i = (2 S_i - max S - min S) / (max S - min S)`` and
-    ``r_i = (1 - R_i / 3) / (1 + R_i / 3)`` over the active actors (along
-    ``axis``); every r is 1 where the spread is (numerically) zero, i.e. at
-    most ``RISK_TOL * max(1, max |S|)``, and inactive actors get 1.
-
-    Parameters
-    ----------
-    S : ndarray
-        Security values, actors along ``axis``.
-    active : ndarray of bool, same shape
-    axis : int
-    """
-    everyone = bool(np.all(active))
-    Sa = S if everyone else np.where(active, S, np.nan)
-    smax = np.nanmax(Sa, axis=axis, keepdims=True) if not everyone else S.max(axis=axis, keepdims=True)
-    smin = np.nanmin(Sa, axis=axis, keepdims=True) if not everyone else S.min(axis=axis, keepdims=True)
-    amax = np.maximum(np.abs(smax), np.abs(smin))
-    spread = smax - smin
-    ok = spread > RISK_TOL * np.maximum(1.0, amax)
-    R = (2.0 * S - smax - smin) / (spread + ~ok) * ok  # 0 where the spread is zero
-    if not everyone:
-        R = R * active
-    np.clip(R, -1.0, 1.0, out=R)
-    return (1.0 - R / 3.0) / (1.0 + R / 3.0)
-
 
 
 def _row_deltas(inputs: Inputs) -> np.ndarray:
@@ -353,8 +299,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         and issue (B, D): ``cycle_length`` (0: none; a fixed point is
         ``converged`` with length 0), ``converged``, ``cycle_min`` and
         ``cycle_max`` (the forecast range over the cycle, the final forecast
-        when there is none), ``issue_rounds`` (rounds run per issue); and
-        ``active`` (B, n).
+        when there is none), ``issue_rounds`` (rounds run per issue).
 
     Raises
     ------
@@ -424,6 +369,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
             "risk": per_round(out["risk"]),
             "move_type": per_round(out["move_type"]),
             "move_counterpart": per_round(out["move_counterpart"]),
+            "active": Trajectory.active_rounds(inputs, R),
         },
         info={
             "cycle_length": cyc.reshape(B, D),
@@ -431,7 +377,6 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
             "cycle_min": cmin.reshape(B, D),
             "cycle_max": cmax.reshape(B, D),
             "issue_rounds": rounds_bd,
-            "active": inputs.active.copy(),
         },
     )
 
@@ -477,6 +422,48 @@ def expected_utilities(inputs: Inputs, params: Params = Params()) -> dict[str, n
     return {"eu_self": shaped(eu_self), "eu_other": shaped(eu_other)}
 
 
+def perspective(inputs: Inputs, params: Params = Params()) -> Perspective:
+    """Bueno de Mesquita's quadrant map: :func:`expected_utilities` as a :class:`~detente.models.base.Perspective`."""
+    eu = expected_utilities(inputs, params)
+    return Perspective(
+        title="expected-utility quadrants",
+        description=(
+            "Each actor's view of each rival at the start: its own expected utility of challenging the rival "
+            "(across) against what it believes the rival expects from challenging it (up), as in Bueno de "
+            "Mesquita's figures."
+        ),
+        x=eu["eu_self"],
+        y=eu["eu_other"],
+        x_label="E(U) of {actor}",
+        y_label="E(U) of rival",
+        quadrants=("conflict", "compromise /\ncapitulation", "compromise /\ncapitulation", "status quo"),
+    )
+
+
+def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
+    """The moves of round ``t`` of draw ``b``: each accepted offer, as a :data:`~detente.models.base.Move`.
+
+    ``kind`` is ``confrontation``, ``compromise`` or ``capitulation``; the
+    ``counterpart`` is the actor whose offer was accepted. An accepted offer
+    that leaves the position where it was (a compromise of size zero) is not
+    a move.
+    """
+    if t == 0:
+        return []
+    mt = traj.extras["move_type"][b, t]
+    cp = traj.extras["move_counterpart"][b, t]
+    before, after = traj.position[b, t - 1], traj.position[b, t]
+    out = []
+    for i, actor in enumerate(actors):
+        for k, issue in enumerate(issues):
+            code = int(mt[i, k])
+            if code != NONE and before[i, k] != after[i, k]:
+                kind, other = MOVE_NAMES[code], actors[int(cp[i, k])]
+                out.append({"actor": actor, "issue": issue, "from": float(before[i, k]), "to": float(after[i, k]),
+                            "counterpart": other, "kind": kind, "why": f"{kind} with {other}"})
+    return out
+
+
 def warmup() -> bool:
     """Compile the numba kernels into numba's on-disk cache (``detente warmup``).
 
@@ -501,37 +488,18 @@ def warmup() -> bool:
 
 
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
-    """Round ``t`` of draw ``b``: risk exponents, moves and weighted means.
+    """Round ``t`` of draw ``b``: risk exponents and weighted means (the moves come from :func:`moves`).
 
     Returns
     -------
     dict
-        ``{"risk": {actor: {issue: r}}, "moves": [{"actor", "issue", "type",
-        "counterpart", "to"}], "mean": {issue: float}}``. Only active actors
-        appear under ``risk`` and only actors that moved under ``moves``.
+        ``{"risk": {actor: {issue: r}}, "mean": {issue: float}}``, with the
+        actors taking part in round ``t`` only under ``risk``.
     """
-    act = traj.info["active"][b] if "active" in traj.info else np.ones(len(actors), bool)
+    act = traj.active_at(b, t)
     risk = traj.extras["risk"][b, t]
-    mt = traj.extras["move_type"][b, t]
-    cp = traj.extras["move_counterpart"][b, t]
-    pos = traj.position[b, t]
-    moves = []
-    for i, actor in enumerate(actors):
-        for k, issue in enumerate(issues):
-            code = int(mt[i, k])
-            if code != NONE:
-                moves.append(
-                    {
-                        "actor": actor,
-                        "issue": issue,
-                        "type": MOVE_NAMES[code],
-                        "counterpart": actors[int(cp[i, k])],
-                        "to": float(pos[i, k]),
-                    }
-                )
     return {
         "risk": {a: {iss: float(risk[i, k]) for k, iss in enumerate(issues)} for i, a in enumerate(actors) if act[i]},
-        "moves": moves,
         "mean": {iss: float(traj.extras["mean"][b, t, k]) for k, iss in enumerate(issues)},
     }
 

@@ -20,6 +20,8 @@ CITATION = (
     "Van den Bos (1991) Dutch EC Policy Making; Achen (2006) in Thomson et al. (eds.) "
     "The European Union Decides, CUP, ch. 4."
 )
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 
 class Params(ModelParams):

@@ -39,6 +39,8 @@ CITATION = (
     "Arregui & Perarnaud 2021, doi:10.34810/data53). An empirical mean/median combination, cf. Achen (2006) "
     "for the mean-type compromise model it extends."
 )
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 
 class Params(ModelParams):

@@ -65,6 +65,8 @@ CITATION = (
 
 #: The model trades across issues: a backtest gives it each proposal as one multi-issue scenario.
 COUPLES_ISSUES = True
+#: One-shot: the model plays the scenario as it stands after its events (see ``passes``).
+DYNAMIC = False
 
 #: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
 BACKTEST_VARIANTS = ({"variant": "greedy"},)
@@ -272,7 +274,8 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
             break
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
-                      extras={"exchanges": exchanges, "trades": _pack(trades, R)})
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R),
+                              "active": Trajectory.active_rounds(inputs, R)})
 
 
 #: Below this much work per draw (candidate exchanges x rounds) the loop runs as plain Python
@@ -365,7 +368,8 @@ def _run_decide(inputs: Inputs, R: int) -> Trajectory:
         trades.append(per)
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
-                      extras={"exchanges": exchanges, "trades": _pack(trades, R)})
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R),
+                              "active": Trajectory.active_rounds(inputs, R)})
 
 
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
@@ -387,36 +391,59 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     return _run_decide(inputs, R)
 
 
-def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
-    """Round ``t`` of draw ``b``: every exchange realised, in order, and the moves they made.
-
-    Returns
-    -------
-    dict
-        ``{"exchanges": int, "trades": [...], "moves": [...]}``. A trade is
-        ``{"order", "i", "j", "i_supplies", "j_supplies", "i_from", "i_to",
-        "j_from", "j_to", "gain"}`` (``i`` moves on ``i_supplies`` toward ``j``,
-        ``j`` on ``j_supplies`` toward ``i``; positions on the issues' own
-        scales; the gain, equal for both, in salience-weighted points of
-        the 0-100 scale for ``decide``, of the issue's own scale for
-        ``greedy``). Each trade gives two moves ``{"actor", "issue",
-        "counterpart", "in_return_on", "from", "to", "gain", "order"}``, the
-        rows of the report's "Who moved whom".
-    """
+def _trades(traj: Trajectory, b: int, t: int) -> np.ndarray:
+    """The rows of ``extras["trades"]`` realised in round ``t`` of draw ``b``, in order."""
     if t == 0:
-        return {"exchanges": 0, "trades": [], "moves": []}
+        return np.empty((0, len(TRADE_FIELDS)))
     rows = traj.extras["trades"][b, t]
-    trades, moves = [], []
-    for k, r in enumerate(rows[~np.isnan(rows[:, 0])], start=1):
+    return rows[~np.isnan(rows[:, 0])]
+
+
+def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
+    """The moves of round ``t`` of draw ``b``: the two moves of every realised exchange, in order.
+
+    Each is a :data:`~detente.models.base.Move` of kind ``"trade"`` whose
+    ``counterpart`` is the trade partner, plus ``in_return_on`` (the issue on
+    which the partner moved in return), ``gain`` (the exchange's gain, equal for
+    both; in salience-weighted points of the 0-100 scale for ``decide``, of the
+    issue's own scale for ``greedy``) and ``order`` (1 for the round's first
+    exchange). With ``decide`` one actor-issue can move in several exchanges of a
+    round, each from where the one before left it.
+    """
+    out = []
+    for k, r in enumerate(_trades(traj, b, t), start=1):
         i, j, p, q = (int(v) for v in r[:4])
-        g = float(r[8])
+        for actor, issue, partner, other, frm, to in ((i, q, j, p, r[4], r[5]), (j, p, i, q, r[6], r[7])):
+            out.append({
+                "actor": actors[actor],
+                "issue": issues[issue],
+                "from": float(frm),
+                "to": float(to),
+                "counterpart": actors[partner],
+                "kind": "trade",
+                "why": f"trade: {actors[partner]} moves on {issues[other]} in return",
+                "in_return_on": issues[other],
+                "gain": float(r[8]),
+                "order": k,
+            })
+    return out
+
+
+def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
+    """Round ``t`` of draw ``b``: the number of exchanges realised and every one of them, in order.
+
+    ``{"exchanges": int, "trades": [{"order", "i", "j", "i_supplies", "j_supplies",
+    "i_from", "i_to", "j_from", "j_to", "gain"}]}``: ``i`` moves on ``i_supplies``
+    toward ``j``, ``j`` on ``j_supplies`` toward ``i`` (positions on the issues' own
+    scales). The moves themselves come from :func:`moves`.
+    """
+    trades = []
+    for k, r in enumerate(_trades(traj, b, t), start=1):
+        i, j, p, q = (int(v) for v in r[:4])
         trades.append({"order": k, "i": actors[i], "j": actors[j], "i_supplies": issues[q], "j_supplies": issues[p],
-                       "i_from": float(r[4]), "i_to": float(r[5]), "j_from": float(r[6]), "j_to": float(r[7]), "gain": g})
-        moves.append({"actor": actors[i], "issue": issues[q], "counterpart": actors[j], "in_return_on": issues[p],
-                      "from": float(r[4]), "to": float(r[5]), "gain": g, "order": k})
-        moves.append({"actor": actors[j], "issue": issues[p], "counterpart": actors[i], "in_return_on": issues[q],
-                      "from": float(r[6]), "to": float(r[7]), "gain": g, "order": k})
-    return {"exchanges": int(traj.extras["exchanges"][b, t]), "trades": trades, "moves": moves}
+                       "i_from": float(r[4]), "i_to": float(r[5]), "j_from": float(r[6]), "j_to": float(r[7]),
+                       "gain": float(r[8])})
+    return {"exchanges": int(traj.extras["exchanges"][b, t]), "trades": trades}
 
 
 def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str, Any]]:

@@ -45,6 +45,8 @@ CITATION = (
     "optimal point) of a mixture of a Laplace around the compromise point of Achen (2006) and point masses on "
     "focal points (actors' positions, the scale's ends and midpoint)."
 )
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 
 class Params(ModelParams):

@@ -8,6 +8,8 @@ from .base import Cost, Inputs, ModelParams, Trajectory
 NAME = "mean"
 SUMMARY = "Unweighted mean of the actors' positions (reference)."
 CITATION = "A naive reference model; see Achen (2006) for its use as a baseline on DEU."
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 
 class Params(ModelParams):

@@ -18,6 +18,8 @@ from .base import F8, Cost, Inputs, ModelParams, Trajectory
 NAME = "median"
 SUMMARY = "Weighted median of positions (the median voter / Condorcet winner)."
 CITATION = "Black (1948) JPE 56(1); Bueno de Mesquita (1994) in European Community Decision Making, ch. 4."
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 
 class Params(ModelParams):

@@ -37,6 +37,8 @@ from .base import F8, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 NAME = "nash"
 SUMMARY = "Asymmetric Nash bargaining solution with the status quo as disagreement point."
 CITATION = "Nash (1950) Econometrica 18(2); Kalai (1977) IJGT 6(3); Achen (2006) The European Union Decides, ch. 4."
+#: The model forecasts the scenario as it stands; it plays no rounds.
+DYNAMIC = False
 
 _ITERATIONS = 200
 

@@ -56,6 +56,26 @@ CITATION = (
     "'Non-spatial Probabilistic Condorcet Election Methodology', arXiv."
 )
 
+#: The model plays turns of challenges and bargains (``Params.rounds``).
+DYNAMIC = True
+#: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
+CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
+
+
+
+def conformance_exceptions(params: "Params") -> dict[str, str]:
+    """Checks of the conformance suite the SMP does not pass with ``params``, and why."""
+    out = {}
+    if params.state_transitions == "Stochastic":
+        out["order"] = ("stochastic transitions draw each actor's random number in actor order, so listing the "
+                        "actors in another order gives them other draws (the distribution is the same)")
+    out["inactive"] = ("equal only up to round-off: an inactive actor's zero terms change the order of numpy's "
+                       "vectorised sums over actors, so PCE probabilities and forecasts can differ in the last bit "
+                       "(and positions too, after unrounded bargains, amplified over the rounds); "
+                       "tests/test_conformance.py checks it to 1e-9 of the scale")
+    return out
+
+
 #: Elements of one (Bc, n, n) array per batch chunk.
 CHUNK = 1 << 20
 
@@ -274,7 +294,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
         newideal = np.where(act[:, :, None], newx, ideal)
     else:
         Ae = A[None] * act[:, None, :]
-        newideal = Ae @ newx + (1.0 - Ae.sum(-1, keepdims=True)) * ideal
+        newideal = core._mm(Ae, newx) + (1.0 - Ae.sum(-1, keepdims=True)) * ideal
         newideal = np.where(act[:, :, None], newideal, ideal)
     choice = np.where(act, m, -1)
     return newx, newideal, dict(target=target, prob=prob, gain=gain, bI=bI, bR=bR, choice=choice)
@@ -362,6 +382,9 @@ def _pad(a: np.ndarray, T1: int) -> np.ndarray:
 
 
 _TURN_DEFAULTS = {"target": -1, "prob": 0.0, "gain": 0.0, "choice": -1, "change": 0.0}
+#: What a turn did (challenges, choices, movement), and its value for a turn that did not happen:
+#: the runner pads a run that stopped early with these (the bargains are shown only where a challenge is).
+ROUND_RECORDS = _TURN_DEFAULTS
 
 
 def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
@@ -387,8 +410,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         (n), ``bargain_initiator``/``bargain_receiver`` (n, D; positions of the
         bargain initiated by each actor), ``choice`` (n; the initiator whose
         bargain each actor adopted, -1 for its status quo), ``change`` (the
-        turn's fractional movement). ``info``: ``turns``, ``capability``,
-        ``active``, ``salience_rescaled``.
+        turn's fractional movement), ``active``. ``info``: ``turns``,
+        ``capability``, ``salience_rescaled``.
     """
     cfg = _Cfg(params)
     B, n, D = inputs.shape
@@ -444,7 +467,8 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     # turns after a draw stopped: no challenges, bargains at the positions
     rounds = np.concatenate(rounds)
     scale = lambda a: a * span + low  # noqa: E731
-    position = scale(out["x"])
+    # round trip through [0, 1]: an actor where it started keeps its input position exactly
+    position = np.where(out["x"] == x01[:, None], np.asarray(inputs.position, float)[:, None], scale(out["x"]))
     extras = {
         "ideal": scale(out["ideal"]),
         "pce": out["pce"],
@@ -457,23 +481,51 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "bargain_receiver": scale(out["bR"]),
         "choice": out["choice"],
         "change": out["change"],
+        "active": Trajectory.active_rounds(inputs, position.shape[1] - 1),
     }
-    info = {"turns": rounds.copy(), "capability": cap.copy(), "active": act.copy(), "salience_rescaled": rescaled}
+    info = {"turns": rounds.copy(), "capability": cap.copy(), "salience_rescaled": rescaled}
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
 
 
 # ----------------------------------------------------------------------------- reporting
 
 
+def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
+    """The moves of turn ``t`` of draw ``b``: each actor that moved to its side of a bargain.
+
+    One :data:`~detente.models.base.Move` of kind ``"bargain"`` per issue on
+    which the actor's position changed; the ``counterpart`` is the other party
+    of the bargain it adopted.
+    """
+    if t == 0:
+        return []
+    ex = traj.extras
+    choice, target = ex["choice"][b, t], ex["target"][b, t]
+    before, after = traj.position[b, t - 1], traj.position[b, t]
+    out = []
+    for i, actor in enumerate(actors):
+        m = int(choice[i])
+        if m < 0:
+            continue
+        other = actors[int(target[m])] if m == i else actors[m]
+        why = f"bargain it proposed to {other}" if m == i else f"bargain proposed by {other}"
+        for k, issue in enumerate(issues):
+            if before[i, k] != after[i, k]:
+                out.append({"actor": actor, "issue": issue, "from": float(before[i, k]), "to": float(after[i, k]),
+                            "counterpart": other, "kind": "bargain", "why": why})
+    return out
+
+
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
     """The SMP fields of turn ``t`` of draw ``b`` for the JSON history.
 
-    ``ideals`` and ``pce`` describe state t; ``challenges`` and ``bargains`` the
-    turn that produced state t (empty for t = 0). ``accepted_by`` lists the
-    actors (initiator and/or receiver) who moved to their side of the bargain.
+    ``ideals`` and ``pce`` describe state t (the actors taking part in it);
+    ``challenges`` and ``bargains`` the turn that produced state t (empty for
+    t = 0). ``accepted_by`` lists the actors (initiator and/or receiver) who
+    moved to their side of the bargain.
     """
     ex = traj.extras
-    act = traj.info["active"][b]
+    act = traj.active_at(b, t)
     n = len(actors)
     ideals = {actors[i]: {iss: float(ex["ideal"][b, t, i, k]) for k, iss in enumerate(issues)}
               for i in range(n) if act[i]}

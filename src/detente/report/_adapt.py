@@ -1,4 +1,4 @@
-"""From analysis results and the bdm model to the plain arrays the charts draw.
+"""From analysis results and a model's perspective view to the plain arrays the charts draw.
 
 Kept apart from :mod:`detente.report.build` so that the report depends on the
 analysis package's public results in one place only.
@@ -36,8 +36,8 @@ def sensitivity_rows(res: Any) -> dict[str, Any]:
     return {"base": base, "rows": rows, "top_drivers": list(res.top_drivers(5))}
 
 
-def quadrant_arrays(eu: dict[str, np.ndarray], scen: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Per issue, ``(key, E^i(U_ij), E^i(U_ji))`` from :func:`detente.models.bdm.expected_utilities`
-    of a one-draw batch (arrays shaped (1, n, n, D))."""
-    a, b = np.asarray(eu["eu_self"], float)[0], np.asarray(eu["eu_other"], float)[0]
+def perspective_panels(view: Any, scen: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per issue, ``(key, x, y)`` of a one-draw :class:`~detente.models.base.Perspective`
+    (arrays shaped (1, n, n, D)): ``x[i, j]`` is actor i's own stake against rival j, ``y[i, j]`` i's view of j's."""
+    a, b = np.asarray(view.x, float)[0], np.asarray(view.y, float)[0]
     return [(key, a[:, :, d], b[:, :, d]) for d, key in enumerate(scen.issue_keys)]

@@ -17,10 +17,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import __version__
+from .. import models as registry
 from ..api import forecast, load
 from ..result import input_sha256
 from . import charts
-from ._adapt import monte_carlo_arrays, quadrant_arrays, sensitivity_rows
+from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
 Progress = Callable[[float, str], None]
 
@@ -116,12 +117,6 @@ def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, budg
     return sensitivity_rows(res)
 
 
-def _quadrants(scen: Any, params: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    from ..models import bdm
-
-    return quadrant_arrays(bdm.expected_utilities(scen.to_inputs(), params), scen)
-
-
 # ----------------------------------------------------------------------------- compute
 
 
@@ -172,27 +167,18 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
 
 
 def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every move a model reports in its history (``moves`` of each round), flat, with the reason for it.
+    """Every move the model reports in its history (``moves`` of each round), flat.
 
-    Models that report moves (``bdm``: who challenged whom and the kind of
-    offer; ``exchange``: the trade partner and the issue given in return)
-    give rows ``{round, actor, issue, from, to, counterpart, why}``; other
-    models give none.
+    Rows ``{round, actor, issue, from, to, counterpart, why}``, from the
+    model's ``moves`` hook (see :mod:`detente.models.base`); none for a model
+    without moves.
     """
-    rows = []
-    history = rdict.get("history", [])
-    for t, h in enumerate(history):
-        for m in h.get("moves", []) or []:
-            before = history[t - 1]["positions"].get(m["actor"], {}).get(m["issue"]) if t > 0 else None
-            if "in_return_on" in m:
-                why = f"trade: {m['counterpart']} moves on {m['in_return_on']} in return"
-            elif "type" in m:
-                why = f"{m['type']} with {m['counterpart']}"
-            else:
-                why = ""
-            rows.append({"round": h.get("round", t), "actor": m["actor"], "issue": m["issue"],
-                         "from": m.get("from", before), "to": m.get("to"), "counterpart": m.get("counterpart"), "why": why})
-    return rows
+    return [
+        {"round": h["round"], "actor": m["actor"], "issue": m["issue"], "from": m["from"], "to": m["to"],
+         "counterpart": m["counterpart"], "why": m["why"]}
+        for h in rdict.get("history", [])
+        for m in h.get("moves", [])
+    ]
 
 
 def compute(
@@ -241,8 +227,9 @@ def compute(
         (:func:`scenario_tables`), ``result`` (the forecast's JSON contract),
         ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows,
         ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``moves``
-        (every move the model reports, see :func:`_moves`), ``notes`` and
-        ``meta``.
+        (every move the model reports, see :func:`_moves`), ``perspective``
+        (title and description of the model's perspective map, or None),
+        ``notes`` and ``meta``.
 
     Raises
     ------
@@ -292,16 +279,20 @@ def compute(
                     out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
                            charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
 
-    quad = None
-    if model == "bdm":
-        step(0.6, "expected-utility quadrants")
-        quad = _quadrants(scen, result.params)
-        if quad:
-            for key, eu_s, eu_o in quad:
-                out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: expected-utility quadrants",
-                       charts.quadrant_figure(scen, key, eu_s, eu_o))
+    perspective = None
+    model_module = registry.get(model)
+    if hasattr(model_module, "perspective"):
+        step(0.6, "how the actors see each other")
+        view = model_module.perspective(scen.to_inputs(), result.params)
+        perspective = {"title": view.title, "description": view.description}
+        for key, x, y in perspective_panels(view, scen):
+            out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
+                           charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                                  quadrants=view.quadrants, title=view.title))
     else:
-        notes.append("BDM quadrant map: shown for the bdm model only (run with --model bdm).")
+        with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
+        notes.append(f"Perspective map: {model} does not describe how each actor sees its rivals"
+                     + (f"; {', '.join(with_view)} does (run with --model {with_view[0]})." if with_view else "."))
 
     sens = None
     if sensitivity:
@@ -370,6 +361,7 @@ def compute(
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
         "moves": moves,
+        "perspective": perspective,
         "notes": notes,
         "meta": {
             "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),

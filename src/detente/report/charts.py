@@ -387,28 +387,35 @@ def comparison_figure(scenario: Any, rows: Sequence[tuple[str, dict[str, float |
     return fig
 
 
-# ----------------------------------------------------------------------------- BDM quadrants
+# ----------------------------------------------------------------------------- perspective (quadrant) maps
 
 
 def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other: np.ndarray,
-                    actor_keys: Iterable[str] | None = None) -> Figure:
-    """Bueno de Mesquita's quadrant map for one issue: each actor's view of each rival.
+                    actor_keys: Iterable[str] | None = None, *, axis_labels: tuple[str, str] = ("stake of {actor}", "stake of rival"),
+                    quadrants: tuple[str, str, str, str] = ("", "", "", ""), title: str = "perspective map") -> Figure:
+    """A model's perspective map for one issue: each actor's view of each rival.
 
-    One small panel per actor i; each rival j is a point at (E^i(U_ij),
-    E^i(U_ji)): i's expected utility of challenging j, and i's estimate of j's
-    expected utility of challenging i. The quadrants read as conflict (both
-    positive), compromise / capitulation (one side positive) and status quo.
-    Each panel has its own symmetric scale; rivals at (nearly) the same point
-    share one label.
+    One small panel per actor i; each rival j is a point at (x[i, j],
+    y[i, j]): i's own stake against j, and i's view of j's stake against i
+    (for BDM: E^i(U_ij) and E^i(U_ji), whose quadrants read as conflict,
+    compromise / capitulation and status quo). Each panel has its own
+    symmetric scale; rivals at (nearly) the same point share one label.
 
     Parameters
     ----------
     scenario : Scenario
     issue_key : str
     eu_self, eu_other : ndarray, shape (n, n)
-        ``eu_self[i, j]`` = E^i(U_ij), ``eu_other[i, j]`` = E^i(U_ji).
+        ``x[i, j]`` and ``y[i, j]`` of :class:`detente.models.base.Perspective`.
     actor_keys : iterable of str, optional
         Limit the panels to these actors.
+    axis_labels : (str, str)
+        Axis labels; ``{actor}`` becomes the panel's actor.
+    quadrants : 4 str
+        What the quadrants (x > 0, y > 0), (x > 0, y < 0), (x < 0, y > 0),
+        (x < 0, y < 0) mean.
+    title : str
+        Follows the issue's name in the figure's title.
     """
     colors = actor_colors(scenario)
     keys = scenario.actor_keys
@@ -444,16 +451,15 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
         ax.set_title(f"{key}'s view", fontsize=9, color=colors[key])
-        ax.set_xlabel(f"E(U) of {key}", fontsize=7.5)
-        ax.set_ylabel("E(U) of rival", fontsize=7.5)
+        ax.set_xlabel(axis_labels[0].replace("{actor}", key), fontsize=7.5)
+        ax.set_ylabel(axis_labels[1].replace("{actor}", key), fontsize=7.5)
         ax.tick_params(labelsize=6.5)
-        for (x, y, txt) in [(0.97, 0.97, "conflict"), (0.97, 0.03, "compromise /\ncapitulation"),
-                            (0.03, 0.97, "compromise /\ncapitulation"), (0.03, 0.03, "status quo")]:
+        for (x, y), txt in zip([(0.97, 0.97), (0.97, 0.03), (0.03, 0.97), (0.03, 0.03)], quadrants):
             ax.text(x, y, txt, transform=ax.transAxes, ha="right" if x > 0.5 else "left",
                     va="top" if y > 0.5 else "bottom", fontsize=6, color="#999999")
     for ax in axes[len(show):]:
         ax.set_visible(False)
-    fig.suptitle(f"{scenario.issue(issue_key).name}: expected-utility quadrants", x=0.01, ha="left",
+    fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
                  fontweight="bold", fontsize=11)
     fig.draw_without_rendering()  # settle the layout, so that label boxes are measured where they end up
     for ax, items in labels:

@@ -18,8 +18,7 @@ SECTIONS = [
     ("moves", "Who moved whom",
      "Every move the model reports, round by round: who moved on which issue, from where to where, and because of whom."),
     ("power", "Effective power", "Capability times salience: who can and will weigh on each issue."),
-    ("quadrants", "BDM quadrant map",
-     "Each actor's view of each rival: its own expected utility of a challenge against the rival's, as in Bueno de Mesquita's figures."),
+    ("quadrants", "Perspective map", "How each actor sees each rival, as the model describes it."),
     ("sensitivity", "Sensitivity", "How far each issue's forecast moves when one input goes to the low or high end of its range."),
     ("comparison", "Comparison", "The forecasts of the scenario and its variants side by side."),
 ]
@@ -217,7 +216,7 @@ def _section_notes(data: dict[str, Any], words: tuple[str, ...]) -> str:
 
 _NOTE_PREFIX = {
     "monte_carlo": ("monte carlo",),
-    "quadrants": ("bdm quadrant",),
+    "quadrants": ("perspective map",),
     "sensitivity": ("sensitivity",),
 }
 
@@ -263,6 +262,8 @@ def render(data: dict[str, Any]) -> str:
             body = _comparison_table(data) + body
         if key == "moves":
             body = _moves_table(data) + body
+        if key == "quadrants" and data.get("perspective"):
+            lead = _e(data["perspective"]["description"])
         if not body and not notes:
             continue
         parts.append(f'<section id="{key}"><h2>{title}</h2><p class="lead">{lead}</p>{notes}{body}</section>')
