@@ -230,10 +230,18 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
     return x + delta, chosen.reshape(B, -1).sum(axis=1), trades
 
 
-def _pack(trades: list[list[np.ndarray]], R: int) -> np.ndarray:
-    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none)."""
+def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
+    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none).
+
+    K depends on the sizes only (room for 4 n D exchanges a round, at most the number of
+    candidates M), not on the batch, so a draw's array is the same alone or in a batch; a
+    round with more exchanges than that (not seen on any example) widens K to M.
+    """
     B = len(trades)
-    K = max([1] + [len(r) for per in trades for r in per])
+    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
+    K = min(M, 4 * n * D)
+    if any(len(r) > K for per in trades for r in per):
+        K = max(M, max(len(r) for per in trades for r in per))
     out = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     for b, per in enumerate(trades):
         for t, r in enumerate(per, start=1):
@@ -274,7 +282,7 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
             break
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
-                      extras={"exchanges": exchanges, "trades": _pack(trades, R),
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R, n, D),
                               "active": Trajectory.active_rounds(inputs, R)})
 
 
@@ -368,7 +376,7 @@ def _run_decide(inputs: Inputs, R: int) -> Trajectory:
         trades.append(per)
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
-                      extras={"exchanges": exchanges, "trades": _pack(trades, R),
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R, n, D),
                               "active": Trajectory.active_rounds(inputs, R)})
 
 
@@ -478,3 +486,16 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     per = 6 * R1 * n * D * F8 + 10 * log_rows * F8 + R1 * max(K, 1) * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
     fixed = THREADS * M * (24 + 2 * n) * F8
     return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
+
+
+#: The conformance suite runs both variants.
+CONFORMANCE_PARAMS = ({"variant": "greedy"},)
+
+
+def conformance_exceptions(params: Params) -> dict[str, str]:
+    """Checks of :mod:`detente.models.conformance` the ``decide`` variant does not pass, with the reason."""
+    if params.variant == "decide":
+        return {"hooks": "a decide round starts from Decide's new start positions, not from the previous round's "
+                         "voting positions, and an actor-issue can move in several exchanges of one round: each move "
+                         "runs from where its exchange found the actor, not from position[t-1] to position[t]"}
+    return {}
