@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples on every run (a landing must not hang on a lucky draw); a developer's run
+# keeps exploring new examples. A failure found either way is shown with its reproducing example.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

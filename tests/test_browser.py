@@ -102,8 +102,10 @@ def test_app_end_to_end(server, browser, tmp_path):
     # run it: a chart is rendered
     page.select_option("#model", "bdm")
     page.click("#run")
-    page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] svg')
-    assert page.locator("#charts svg").count() >= 4
+    page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] img.chart')
+    assert page.locator("#charts img.chart").count() >= 4
+    # each chart is drawn (an SVG image that loaded, not a broken one)
+    assert page.locator('#charts figure[data-chart="trajectory-deal"] img.chart').evaluate("i => i.complete && i.naturalWidth > 100")
     # who moved whom: bdm's offers, each with the actor that made it
     moves = page.locator("#moves table.moves tbody tr")
     assert moves.count() > 0
@@ -116,14 +118,14 @@ def test_app_end_to_end(server, browser, tmp_path):
     # edit an actor's position: the forecast changes
     page.select_option("#model", "compromise")
     page.click("#run")
-    page.wait_for_function(f"document.querySelector('#results').dataset.run !== '{first_run}'")
+    page.wait_for_selector(f'#results[data-run]:not([data-run="{first_run}"])')  # (no eval: the page's CSP forbids it)
     base = _forecast(page)
     second = page.locator("#results").get_attribute("data-run")
     cell = page.locator('[data-field="actors[china].positions.deal"]')
     cell.fill("95")
     cell.dispatch_event("change")
     page.click("#run")
-    page.wait_for_function(f"document.querySelector('#results').dataset.run !== '{second}'")
+    page.wait_for_selector(f'#results[data-run]:not([data-run="{second}"])')  # (no eval: the page's CSP forbids it)
     assert _forecast(page) != base
 
     # a bad value in the table shows its problem next to the field
@@ -142,13 +144,86 @@ def test_app_end_to_end(server, browser, tmp_path):
 
     # reopen the first stored run: the same forecast and charts as before
     page.locator(f'#runs tr[data-run="{first_run}"] button.open-run').click()
-    page.wait_for_function(f"document.querySelector('#results').dataset.run === '{first_run}'")
+    page.wait_for_selector(f'#results[data-run="{first_run}"]')
     assert _forecast(page) == before
-    page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] svg')
+    page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] img.chart')
     assert page.locator("#actors-table tbody tr").count() == 8
+    # a download carries what the run stored
+    with page.expect_download() as dl:
+        page.click("#dl-json")
+    assert '"model": "bdm"' in Path(dl.value.path()).read_text(encoding="utf-8")
     # 422 answers to invalid input are expected; nothing else may fail
     assert not [e for e in errors if "422" not in e], errors
     page.close()
+
+
+# the broken upload, its actors given colours that are not colours (and one that is)
+HOSTILE = (BROKEN.replace("name: broken upload", "name: hostile colours")
+           .replace("    capability: 10\n", '    capability: 10\n    color: "red; background-image: url(LEAK)"\n')
+           .replace("    capability: -5\n", '    capability: -5\n    color: "url(LEAK)"\n')
+           + '  - key: gamma\n    capability: 5\n    color: "#00ff00"\n    positions: {deal: 50}\n    salience: {deal: 50}\n')
+
+
+def test_hostile_colour_is_never_applied(server, browser, tmp_path):
+    """An invalid upload opens in the table with its problems; its colours are used only when they are colours."""
+    page = browser.new_page()
+    requests, errors = [], []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    f = tmp_path / "hostile.yaml"
+    f.write_text(HOSTILE.replace("LEAK", f"{server}/leak"), encoding="utf-8")
+    page.set_input_files("#upload", str(f))
+    page.wait_for_selector('#actors-table tr[data-actor="gamma"]')
+    page.wait_for_selector("#problems:not([hidden])")
+    assert "color" in page.locator("#problems").inner_text()
+    swatch = lambda k: page.locator(f'#actors-table tr[data-actor="{k}"] .swatch')  # noqa: E731
+    assert swatch("alpha").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(153, 153, 153)"
+    assert swatch("beta").evaluate("e => getComputedStyle(e).backgroundImage") == "none"
+    assert swatch("gamma").evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(0, 255, 0)"
+    assert swatch("alpha").get_attribute("style") in (None, "background-color: rgb(153, 153, 153);")
+    page.wait_for_timeout(500)
+    assert not [u for u in requests if "leak" in u], requests
+    assert not [e for e in errors if "422" not in e], errors
+    page.close()
+
+
+def test_token_typed_once(browser, tmp_path):
+    """A server with an access token: the page asks for it once, keeps it in the tab, and works."""
+    import uvicorn
+
+    from detente.web import create_app
+
+    token = "a-browser-test-token-0123456789"
+    port = _free_port()
+    app = create_app(tmp_path / "runs.sqlite3", token=token)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    while not srv.started:
+        t.join(0.05)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("#auth:not([hidden])")
+        assert "access token" in page.locator("#auth-why").inner_text()
+        page.fill("#token", token)
+        page.click("#token-use")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#auth").is_hidden()
+        assert page.locator("#actors-table tbody tr").count() == 8
+        page.click("#run")
+        page.wait_for_selector('#charts figure[data-chart="trajectory-deal"] img.chart')
+        assert page.evaluate("sessionStorage.getItem('detente-token')") == token
+        # a reload in the same tab needs no second typing
+        page.reload()
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#auth").is_hidden()
+        page.close()
+    finally:
+        srv.should_exit = True
+        t.join()
 
 
 def test_advice_panel(server, browser):
@@ -213,3 +288,17 @@ def test_report_offline(browser, tmp_path):
         assert box and box["width"] > 200 and box["height"] > 100
     page.screenshot(path=str(tmp_path / "report.png"))
     ctx.close()
+
+
+def test_api_docs_page_under_the_csp(server, browser):
+    """The API reference renders under the server's Content-Security-Policy, with nothing refused."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/docs")
+    page.wait_for_selector("#ops details.op")
+    assert page.locator("#ops details.op").count() >= 15
+    assert page.locator(".op .method.post").first.evaluate("e => getComputedStyle(e).fontWeight") == "700"
+    assert not errors, errors
+    page.close()

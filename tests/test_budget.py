@@ -37,6 +37,9 @@ DETENTE = [sys.executable, "-c", "import sys; from detente.cli import main; sys.
 PROBE_TIMEOUT = 60  # seconds: a refused request must come back long before this (the machine is shared)
 
 
+#: The web app answers its loopback names only, and a write needs the header the bundled UI sends.
+WEB = {"base_url": "http://127.0.0.1", "headers": {"X-Detente": "1"}}
+
 def big_scenario(n: int, D: int, seed: int = 1, ranged: bool = False) -> dict:
     """n actors x D issues with random positions, saliences and capabilities (with ``ranged``,
     every one of them has a range: n x (1 + 2 D) uncertain inputs)."""
@@ -325,7 +328,7 @@ def client(tmp_path):
 
     from detente.web import create_app
 
-    with TestClient(create_app(tmp_path / "runs.db")) as c:
+    with TestClient(create_app(tmp_path / "runs.db"), **WEB) as c:
         yield c
 
 
@@ -356,10 +359,10 @@ def test_create_app_budget_is_the_servers_limit(tmp_path):
     from detente.web import create_app
 
     body = {"name": "korea-2019", "model": "compromise", "draws": 5000}
-    with TestClient(create_app(tmp_path / "a.db", budget=Budget(draws=1000))) as c:
+    with TestClient(create_app(tmp_path / "a.db", budget=Budget(draws=1000)), **WEB) as c:
         r = c.post("/api/forecast", json=body)
         assert r.status_code == 422 and r.json()["problems"][0]["field"] == "draws"
-    with TestClient(create_app(tmp_path / "b.db")) as c:
+    with TestClient(create_app(tmp_path / "b.db"), **WEB) as c:
         assert c.post("/api/forecast", json=body).status_code == 201
 
 
@@ -415,7 +418,7 @@ def test_server_under_2_gib_address_space_answers_the_largest_requests_and_stays
     base = f"http://127.0.0.1:{port}"
 
     def post(path: str, body: dict) -> int:
-        req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", "X-Detente": "1"})
         try:
             with urllib.request.urlopen(req, timeout=300) as r:
                 r.read()

@@ -68,11 +68,13 @@ def test_output_determinism_batching_inactive_and_hooks(name, seed, which, B, n,
 
 
 @SETTINGS
-@given(generic=st.booleans(), **shapes)
-def test_smp_inactive_equals_removed_up_to_round_off(seed, which, B, n, D, generic):
+@given(**shapes)
+def test_smp_inactive_equals_removed_up_to_round_off(seed, which, B, n, D):
     # smp's documented exception to the exact check: it holds to round-off, which the bargaining rounds
-    # can amplify (about 1e-16 of the scale with the ktab preset's rounded bargains, up to 1e-10 without)
-    model, params, inputs = _case("smp", seed, which, B, n, D, generic, inactive=True)
+    # can amplify (about 1e-16 of the scale with the ktab preset's rounded bargains, up to 1e-10 without).
+    # Only on tie-free (generic) inputs: with exact ties, round-off decides which tied challenge wins, and
+    # the two runs may take different branches (seen: seed 381, B=3, n=6, D=1 differs by 30.9).
+    model, params, inputs = _case("smp", seed, which, B, n, D, generic=True, inactive=True)
     conformance.check_inactive(model, inputs, params, rel=1e-9)
 
 

@@ -98,7 +98,7 @@ def test_cli_exit_code_and_web_upload(tmp_path, capsys):
 
     from detente.web import create_app
 
-    with TestClient(create_app(tmp_path / "runs.sqlite3")) as client:
+    with TestClient(create_app(tmp_path / "runs.sqlite3"), base_url="http://127.0.0.1", headers={"X-Detente": "1"}) as client:
         r = client.post("/api/validate", json={"text": TOLL, "filename": "toll.txt"})
         assert r.status_code == 200 and r.json()["scenario"]["name"] == "Toll ring, a Decide training case"
         r = client.post("/api/validate", json={"text": bad.read_text(), "filename": "bad.txt"})

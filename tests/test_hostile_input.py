@@ -166,7 +166,9 @@ def test_cli_problem_names_the_user_file_and_line_for_a_bad_base(tmp_path, secre
 
 @pytest.fixture()
 def client(tmp_path):
-    with TestClient(create_app(tmp_path / "runs.sqlite3"), raise_server_exceptions=False) as c:
+    # a loopback host name, and the header the bundled UI sends on writes (the server refuses others)
+    with TestClient(create_app(tmp_path / "runs.sqlite3"), raise_server_exceptions=False,
+                    base_url="http://127.0.0.1", headers={"X-Detente": "1"}) as c:
         yield c
 
 

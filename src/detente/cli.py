@@ -103,13 +103,32 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, output)
+        if output.exists() and not output.is_file():  # a device or a pipe (/dev/stdout): write into it
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        else:  # a file: write beside it, then replace it whole (a failed write leaves the old file as it was)
+            tmp = output.with_name(output.name + ".tmp")
+            try:
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, output)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
     except OSError as e:
-        raise DetenteError([Problem(str(output), None, "--output", f"cannot write: {e.strerror}")]) from None
+        raise DetenteError([Problem(str(output), None, "--output", write_failure(e))]) from None
     err.print(f"wrote {output}")
+
+
+def write_failure(e: OSError) -> str:
+    """Why a file could not be written, in plain words (disk full, read-only, no permission...)."""
+    import errno
+
+    why = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+           errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+           errno.EPERM: "permission denied", errno.ENOENT: "its folder does not exist",
+           errno.EISDIR: "it is a folder"}.get(e.errno or 0)
+    return f"cannot write: {why or e.strerror or e}" + ("; nothing was written" if why else "")
 
 
 _fmt = format_number

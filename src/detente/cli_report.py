@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -12,7 +12,18 @@ from .errors import DetenteError, Problem
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` and ``serve`` commands to the ``detente`` CLI."""
-    from .cli import FLAGSHIP, MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, _write, err, make_budget, parse_params
+    from .cli import (
+        FLAGSHIP,
+        MAX_DRAWS,
+        MAX_MEMORY,
+        MAX_ROUNDS,
+        MAX_SECONDS,
+        _write,
+        err,
+        make_budget,
+        parse_params,
+        write_failure,
+    )
 
     @app.command()
     def report(
@@ -37,18 +48,35 @@ def register(app: typer.Typer) -> None:
             try:
                 png.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise DetenteError([Problem(str(png), None, "--png", f"cannot create the folder: {e.strerror}")]) from None
-        html = build_report(scenario, model, parse_params(param), seed=seed, draws=draws,
-                            compare=list(compare or []), png_dir=png, budget=budget)
+                raise DetenteError([Problem(str(png), None, "--png", write_failure(e))]) from None
+        try:
+            html = build_report(scenario, model, parse_params(param), seed=seed, draws=draws,
+                                compare=list(compare or []), png_dir=png, budget=budget)
+        except OSError as e:  # writing a chart's PNG (reading the scenario fails as a DetenteError)
+            if png is None:
+                raise
+            raise DetenteError([Problem(str(png), None, "--png", write_failure(e))]) from None
         _write(html, output)
         if png is not None:
             err.print(f"wrote the charts as PNG into {png}")
 
     @app.command()
     def serve(
-        host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (default: this machine only)."),
-        port: int = typer.Option(8000, "--port", help="Port."),
+        host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (default: this machine only). "
+                                 "Any other address needs an access token (--token)."),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port."),
         store: Optional[Path] = typer.Option(None, "--store", help="SQLite run store (default: in the user data folder)."),
+        token: Optional[str] = typer.Option(None, "--token", envvar="DETENTE_TOKEN", show_envvar=True,
+                                            help="Access token every API request must carry (Authorization: Bearer); "
+                                                 "'generate' makes one and prints it. Required off loopback."),
+        allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", help="A further Host name the server "
+                                                       "answers to (repeatable; '*' for any). Default: the loopback "
+                                                       "names and the bound host."),
+        workers: int = typer.Option(2, "--workers", min=1, max=64, help="Computations running at once."),
+        queue: int = typer.Option(8, "--queue", min=0, max=10_000, help="Computations waiting at most (429 beyond)."),
+        max_body: float = typer.Option(5.0, "--max-body", min=0.001, max=1024, help="Largest request body, MB (413 beyond)."),
+        max_connections: int = typer.Option(100, "--max-connections", min=1, max=100_000,
+                                            help="Open connections at most (503 beyond)."),
         max_seconds: Optional[float] = MAX_SECONDS,
         max_memory: Optional[str] = MAX_MEMORY,
         max_draws: Optional[int] = MAX_DRAWS,
@@ -57,15 +85,101 @@ def register(app: typer.Typer) -> None:
         """Start the detente web app (browser UI and REST API, docs at /docs).
 
         Every request is held to the compute budget (the --max-* options): one
-        over it answers 422 with the estimate and the limit.
+        over it answers 422 with the estimate and the limit. Off this machine
+        (--host) it needs an access token (--token); see docs/web.md.
         """
+        import secrets
+
         import uvicorn
 
         from .web import create_app
-        from .web.store import default_store_path
+        from .web.guard import LOOPBACK_HOSTS, host_name
+        from .web.store import StoreError, default_store_path
 
+        loopback = is_loopback(host)
+        if token == "generate":
+            token = secrets.token_urlsafe(24)
+            err.print(f"access token: {token}\n(clients send it as 'Authorization: Bearer TOKEN'; the page asks for it once)")
+        if token is not None and len(token) < 16:
+            raise DetenteError([Problem(None, None, "--token", "an access token needs at least 16 characters "
+                                        "(--token generate makes a good one)")])
+        if not loopback and not token:
+            raise DetenteError([Problem(None, None, "--host", f"{host} opens the app to other machines, so it needs an "
+                                        "access token: give --token TOKEN (or set DETENTE_TOKEN), or --token generate "
+                                        "to have one made and printed. Clients send it as 'Authorization: Bearer "
+                                        "TOKEN'; the page asks for it once. See docs/web.md.")])
+        hosts: list[str] | None = [*LOOPBACK_HOSTS, *bound_names(host)]
+        for h in allow_host or []:
+            if h.strip() == "*":
+                hosts = None
+                break
+            hosts.append(host_name(h))  # type: ignore[union-attr]
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         path = store or default_store_path()
-        application = create_app(path, budget=budget)
-        err.print(f"detente web app on http://{host}:{port}/  (API docs at /docs; runs stored in {path})")
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        try:
+            application = create_app(path, workers=workers, queue=queue, max_body=int(max_body * 1024 * 1024),
+                                     allow_hosts=hosts, token=token, budget=budget)
+        except StoreError as e:
+            raise DetenteError([Problem(str(path), None, "--store", str(e))]) from None
+        interrupted = application.api.state.runs.interrupted
+        if interrupted:
+            err.print(f"{interrupted} job(s) that were running when the server last stopped are marked interrupted")
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                application.stop()  # every computation stops at its next step; waiting requests answer 503
+                super().handle_exit(sig, frame)
+
+        config = uvicorn.Config(application, host=host, port=port, log_level="warning",
+                                limit_concurrency=max_connections, timeout_graceful_shutdown=5)
+        server = Server(config)
+        shown = f"[{host}]" if ":" in host else host
+        err.print(f"detente web app on http://{shown}:{port}/  (API docs at /docs; runs stored in {path})")
+        if hosts is not None and not loopback:
+            err.print(f"answers to the host names {', '.join(hosts)} (add others with --allow-host)")
+        try:
+            server.run()
+        except SystemExit:  # uvicorn's own exit when it cannot bind
+            pass
+        if not server.started:
+            raise DetenteError([Problem(None, None, "--port", f"could not listen on {shown}:{port} (see the message above)")])
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address or name of this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    h = host.strip().strip("[]").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def bound_names(host: str) -> list[str]:
+    """The Host names a server bound to ``host`` answers to besides the loopback names.
+
+    The bound address itself; for an unspecified address (0.0.0.0, ::) this
+    machine's name, full name and addresses.
+    """
+    import ipaddress
+    import socket
+
+    from .web.guard import host_name
+
+    h = host.strip().strip("[]")
+    try:
+        unspecified = ipaddress.ip_address(h).is_unspecified
+    except ValueError:
+        unspecified = False
+    if not unspecified:
+        return [host_name(h)]
+    names = {socket.gethostname(), socket.getfqdn()}
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None):
+            names.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(host_name(n) for n in names if n)

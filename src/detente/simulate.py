@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import models
+from . import _cancel, models
 from .models.base import Inputs, ModelParams, Trajectory
 from .scenario.schema import Scenario
 
@@ -126,6 +126,7 @@ def simulate(
         ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n),
         who takes part in each round (the segments' concatenated).
     """
+    _cancel.check()
     model = models.get(model_name)
     inp = scenario.to_inputs() if inputs is None else inputs
     B = inp.shape[0]
@@ -160,6 +161,7 @@ def simulate(
     for b in boundaries:
         k = b - 1 - t
         if k > 0:
+            _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
             tr = _fit(model.run(inp, seg_params), k, getattr(model, "ROUND_RECORDS", None))

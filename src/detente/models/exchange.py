@@ -49,6 +49,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from .. import _cancel
 from ._common import issue_weights
 from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
@@ -263,6 +264,7 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
     alive = np.ones(B, dtype=bool)
     step = max(1, _CHUNK_CELLS // max(1, n * n * D * D))
     for t in range(1, R + 1):
+        _cancel.check()  # a cancelled web request stops between two rounds
         pos[:, t] = pos[:, t - 1]
         idx = np.flatnonzero(alive)
         for c0 in range(0, idx.size, step):

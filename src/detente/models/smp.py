@@ -45,6 +45,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
+from .. import _cancel
 from . import _smp_core as core
 from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Trajectory
 
@@ -72,7 +73,9 @@ def conformance_exceptions(params: "Params") -> dict[str, str]:
     out["inactive"] = ("equal only up to round-off: an inactive actor's zero terms change the order of numpy's "
                        "vectorised sums over actors, so PCE probabilities and forecasts can differ in the last bit "
                        "(and positions too, after unrounded bargains, amplified over the rounds); "
-                       "tests/test_conformance.py checks it to 1e-9 of the scale")
+                       "on inputs with exact ties (actors at identical positions) round-off can decide which tied "
+                       "challenge wins, so the two runs may differ by a whole move; "
+                       "tests/test_conformance.py checks it to 1e-9 of the scale on tie-free inputs")
     return out
 
 
@@ -326,6 +329,7 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     first = np.zeros(Bc)
     t = 0
     while True:
+        _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         sub = lambda a: a[idx]  # noqa: E731
         dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)

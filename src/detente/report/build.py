@@ -18,16 +18,13 @@ import numpy as np
 
 from .. import __version__
 from .. import models as registry
+from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
 from ..api import forecast, load
 from ..result import input_sha256
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
 Progress = Callable[[float, str], None]
-
-
-class Cancelled(Exception):
-    """The run was cancelled between two of its steps."""
 
 
 # ----------------------------------------------------------------------------- helpers

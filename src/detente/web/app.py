@@ -5,12 +5,18 @@ Every asset is served by the app itself: nothing loads from the network.
 
 Errors: bad input answers 422 with ``{"problems": [{file, line, field,
 reason}], ...}`` (the CLI's report), a body over 5 MB 413, an unknown run or
-job 404, and an internal error a generic 500 (logged, no traceback in the
-response).
+job 404, a full work queue 429 (with ``Retry-After``), a full disk 507, a
+read-only store 503, and an internal error a generic 500 (logged, no
+traceback in the response). Every computation runs on a bounded worker pool
+(:mod:`detente.web.pool`) and stops when its client goes away; the checks in
+front of the app (host names, access token, cross-site writes, body size,
+security headers) are in :mod:`detente.web.guard`. docs/web.md has the threat
+model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -20,26 +26,40 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Iterable, Literal
 
-from fastapi import FastAPI, File, UploadFile
+from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
-from .. import __version__, models
+from .. import __version__, _cancel, models
+from .._cancel import Cancelled
 from .._parse import short
 from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
+from .guard import LOOPBACK_HOSTS, CatchAll, Guard
 from .jobs import JobManager
-from .store import RunStore
+from .pool import Busy, ShuttingDown, WorkPool
+from .store import RunStore, StoreError
 
 log = logging.getLogger("detente.web")
 
+#: Largest request body (bytes); ``detente serve --max-body``.
 MAX_BODY = 5 * 1024 * 1024
+#: Most bytes of a refused body read and discarded so that the client can read the refusal.
+DRAIN_MAX = 64 * 1024 * 1024
+#: Most variants one forecast compares with.
+MAX_VARIANTS = 10
+#: Most rows one list request returns.
+MAX_LIST = 1000
+#: A stored report shown in the browser: its own inline style, nothing loaded, no script.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'none'"
 STATIC = Path(__file__).resolve().parent / "static"
 FLAGSHIP = "korea-2019"
 
@@ -64,10 +84,11 @@ class RunRequest(ScenarioInput):
 
     model: str | None = Field(None, description="Model name (default: the scenario's own choice, else compromise).")
     params: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Seed (0 to 2**63-1).")
     draws: int = Field(0, ge=0, le=100_000, description="Monte Carlo draws (0: none).")
     sensitivity: bool = Field(False, description="Also run the sensitivity analysis.")
-    compare: list[ScenarioInput] = Field(default_factory=list, description="Variants to compare with.")
+    compare: list[ScenarioInput] = Field(default_factory=list, max_length=MAX_VARIANTS,
+                                         description=f"Variants to compare with (at most {MAX_VARIANTS}).")
 
 
 class CompareRequest(BaseModel):
@@ -75,10 +96,10 @@ class CompareRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scenarios: list[ScenarioInput] = Field(..., min_length=2)
+    scenarios: list[ScenarioInput] = Field(..., min_length=2, max_length=MAX_VARIANTS + 1)
     model: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Seed (0 to 2**63-1).")
 
 
 class AdviceRequest(RunRequest):
@@ -269,101 +290,43 @@ def _problem_response(e: DetenteError) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
-# ----------------------------------------------------------------------------- ASGI middlewares
-
-
-class BodyLimit:
-    """Answer 413 to a request body over ``limit`` bytes (declared or streamed)."""
-
-    def __init__(self, app: Any, limit: int = MAX_BODY):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        for k, v in scope.get("headers", []):
-            if k == b"content-length":
-                try:
-                    if int(v) > self.limit:
-                        return await _send_json(send, 413, {"detail": f"request body over {self.limit // (1024 * 1024)} MB"})
-                except ValueError:
-                    return await _send_json(send, 400, {"detail": "bad Content-Length"})
-        seen = 0
-        too_big = False
-
-        async def limited() -> dict:
-            nonlocal seen, too_big
-            msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.limit:
-                    too_big = True
-                    raise _TooLarge()
-            return msg
-
-        watch = _Watched(send)
-        try:
-            await self.app(scope, limited, watch)
-        except _TooLarge:
-            if not watch.started:
-                await _send_json(send, 413, {"detail": f"request body over {self.limit // (1024 * 1024)} MB"})
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _Watched:
-    """An ASGI ``send`` that remembers whether the response has started."""
-
-    def __init__(self, send: Any):
-        self.send, self.started = send, False
-
-    async def __call__(self, msg: dict) -> None:
-        if msg["type"] == "http.response.start":
-            self.started = True
-        await self.send(msg)
-
-
-class CatchAll:
-    """Log any uncaught exception and answer a generic 500 without a traceback."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        watch = _Watched(send)
-        try:
-            await self.app(scope, receive, watch)
-        except _TooLarge:
-            raise
-        except Exception:
-            if not watch.started:  # otherwise the app's own handler has logged it and answered
-                log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
-                await _send_json(send, 500, {"detail": "internal server error"})
-
-
-async def _send_json(send: Any, status: int, body: dict) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})
-
-
 # ----------------------------------------------------------------------------- the app
 
 
-def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = None) -> Any:
+class ClientGone(Exception):
+    """The client disconnected while its request was computing (the work was cancelled)."""
+
+
+#: Seconds between two looks at whether a waiting request's client is still there.
+POLL = 0.25
+
+
+def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body: int = MAX_BODY,
+               drain: int = DRAIN_MAX, allow_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
+               token: str | None = None, retry_after: int = 5, keep_jobs: int = 1000,
+               budget: Budget | None = None) -> Any:
     """Build the web app.
 
     Parameters
     ----------
     store : path
-        The SQLite run store.
+        The SQLite run store (runs and jobs).
     workers : int
-        Background runs at once.
+        Computations (requests and background jobs) running at once.
+    queue : int
+        Computations waiting for a worker at most; beyond it a request answers 429.
+    max_body : int
+        Largest request body, bytes (413 beyond it).
+    drain : int
+        Most bytes of a refused body read and discarded before answering it.
+    allow_hosts : iterable of str or None
+        ``Host`` names answered (default: the loopback names); None answers any.
+    token : str, optional
+        An access token every API request must carry as ``Authorization: Bearer``.
+    retry_after : int
+        Seconds a client refused with 429 is told to wait.
+    keep_jobs : int
+        Finished background jobs remembered.
     budget : Budget, optional
         The compute budget of every request (default
         :class:`detente.budget.Budget()`); a request over it answers 422 with
@@ -372,27 +335,41 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
     Returns
     -------
     ASGI application
-        The FastAPI app wrapped in the body-size limit and the catch-all
-        error handler (the FastAPI app itself is its ``.api`` attribute).
+        The FastAPI app behind :class:`~detente.web.guard.Guard` and the
+        catch-all error handler. Attributes: ``api`` (the FastAPI app),
+        ``pool`` (the :class:`~detente.web.pool.WorkPool`) and ``stop()``
+        (cancel every computation and take no more: call it on SIGTERM).
+
+    Raises
+    ------
+    StoreError
+        When the store cannot be opened or written.
     """
     runs = RunStore(store)
-    jobs = JobManager(workers=workers)
+    pool = WorkPool(workers=workers, queue=queue, retry_after=retry_after)
+    jobs = JobManager(runs, pool, keep=keep_jobs)
     budget = resolve_budget(budget)
+
+    def stop() -> None:
+        jobs.shutdown()
+        pool.stop()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
         yield
-        jobs.shutdown()
+        stop()
 
     app = FastAPI(
         lifespan=lifespan,
         title="detente",
         version=__version__,
         description="Forecast negotiations with bargaining models. Bad input answers 422 with a list of "
-                    "`{file, line, field, reason}` problems; bodies over 5 MB answer 413.",
+                    f"`{{file, line, field, reason}}` problems; bodies over {max_body / 2**20:g} MB answer 413; "
+                    "a full server 429 (Retry-After); state-changing requests need the header `X-Detente: 1` "
+                    "(or to come from the app's own pages).",
         docs_url=None, redoc_url=None,
     )
-    app.state.runs, app.state.jobs = runs, jobs
+    app.state.runs, app.state.jobs, app.state.pool = runs, jobs, pool
 
     @app.exception_handler(DetenteError)
     async def _detente_error(request: Any, exc: DetenteError) -> JSONResponse:
@@ -402,6 +379,24 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
     async def _unknown_model(request: Any, exc: Exception) -> JSONResponse:
         return _problem_response(DetenteError([Problem(None, None, "model", str(exc))]))
 
+    @app.exception_handler(Busy)
+    async def _busy(request: Any, exc: Busy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(ShuttingDown)
+    @app.exception_handler(Cancelled)
+    async def _stopping(request: Any, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "the server is shutting down; nothing was stored"}, status_code=503)
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Any, exc: Exception) -> Response:
+        return Response(status_code=499)  # nobody reads it: the client has gone
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Any, exc: StoreError) -> JSONResponse:
+        log.error("run store: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
     @app.exception_handler(Exception)
     async def _internal(request: Any, exc: Exception) -> JSONResponse:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -409,9 +404,29 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Any, exc: RequestValidationError) -> JSONResponse:
-        probs = [Problem(None, None, ".".join(str(x) for x in e.get("loc", ())), e.get("msg", "invalid"))
+        probs = [Problem(None, None, ".".join(str(x) for x in e.get("loc", ())), str(e.get("msg", "invalid")))
                  for e in exc.errors()]
         return _problem_response(DetenteError(probs))
+
+    async def offload(request: Request, fn: Callable[[], Any]) -> Any:
+        """Run ``fn()`` on the pool; stop it when the client goes away or the server stops."""
+        cancel = threading.Event()
+        fut = asyncio.wrap_future(pool.submit(fn, cancel))
+        try:
+            while True:
+                done, _ = await asyncio.wait({fut}, timeout=POLL)
+                if done:
+                    return fut.result()
+                if pool.stopping.is_set():
+                    cancel.set()
+                    raise ShuttingDown("the server is shutting down")
+                if await request.is_disconnected():
+                    cancel.set()
+                    log.info("client gone: cancelled %s %s", request.method, request.url.path)
+                    raise ClientGone()
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -427,7 +442,7 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
     # -- reference --------------------------------------------------------------------------
     @app.get("/api/health", tags=["reference"], summary="Is the app up")
     def health() -> dict:
-        return {"ok": True, "version": __version__}
+        return {"ok": True, "version": __version__, "load": pool.load()}
 
     @app.get("/api/models", tags=["reference"], summary="The models, their parameters and citations")
     def list_models() -> list[dict]:
@@ -454,7 +469,7 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
         return out
 
     @app.get("/api/scenarios/{name}", tags=["scenarios"], summary="One shipped scenario: its file and its resolved content")
-    def get_scenario(name: str) -> dict:
+    def get_scenario(name: str = PathParam(..., max_length=200)) -> dict:
         from ..scenario.io import shipped
 
         for p in shipped():
@@ -465,20 +480,22 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
         return JSONResponse({"detail": f"no shipped scenario {name!r}"}, status_code=404)  # type: ignore[return-value]
 
     # -- validation -------------------------------------------------------------------------
-    @app.post("/api/validate", tags=["scenarios"], summary="Validate a scenario (422 lists every problem)")
-    def validate(inp: ScenarioInput) -> dict:
+    def _validated(inp: ScenarioInput) -> dict:
         scen, raw = load_input(inp)
         return {"ok": True, **_describe(scen), "scenario": _jsonable(scen.to_dict())}
 
+    @app.post("/api/validate", tags=["scenarios"], summary="Validate a scenario (422 lists every problem)")
+    async def validate(inp: ScenarioInput, request: Request) -> dict:
+        return await offload(request, lambda: _validated(inp))
+
     @app.post("/api/upload", tags=["scenarios"], summary="Upload a scenario file (YAML, JSON, CSV) and validate it")
-    async def upload(file: UploadFile = File(...)) -> dict:
+    async def upload(request: Request, file: UploadFile = File(...)) -> dict:
         data = await file.read()
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DetenteError([Problem(file.filename, None, "", "not UTF-8 text")]) from None
-        scen, raw = load_input(ScenarioInput(text=text, filename=file.filename))
-        return {"ok": True, **_describe(scen), "scenario": _jsonable(scen.to_dict())}
+        return await offload(request, lambda: _validated(ScenarioInput(text=text, filename=file.filename)))
 
     # -- runs ---------------------------------------------------------------------------------
     def _given(inp: ScenarioInput) -> dict:
@@ -491,7 +508,7 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
                                     sensitivity=req.sensitivity or kind == "sensitivity", compare=compare,
                                     progress=progress, cancel=cancel, budget=budget)
         if cancel is not None and cancel.is_set():
-            raise report_build.Cancelled()
+            raise Cancelled()
         data["scenario_input"] = _jsonable(scen.to_dict())
         given = _given(req)
         if req.compare:
@@ -503,58 +520,71 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
     def _full(summary: dict) -> dict:
         return runs.get(summary["id"])  # type: ignore[return-value]
 
+    def _stored(req: RunRequest, kind: str) -> Callable[[], dict]:
+        def work() -> dict:
+            return _full(execute(req, kind, cancel=_cancel.current()))
+
+        return work
+
     @app.post("/api/forecast", tags=["runs"], status_code=201, summary="Forecast a scenario now and store the run")
-    def run_forecast(req: RunRequest) -> dict:
-        return _full(execute(req, "forecast"))
+    async def run_forecast(req: RunRequest, request: Request) -> dict:
+        return await offload(request, _stored(req, "forecast"))
 
     @app.post("/api/sensitivity", tags=["analysis"], status_code=201, summary="Sensitivity analysis (tornado) of a scenario")
-    def run_sensitivity(req: RunRequest) -> Any:
-        return _full(execute(req, "sensitivity"))
+    async def run_sensitivity(req: RunRequest, request: Request) -> Any:
+        return await offload(request, _stored(req, "sensitivity"))
 
     @app.post("/api/advice", tags=["analysis"], summary="Advice: which moves would shift the forecast")
-    def run_advice(req: AdviceRequest) -> Any:
+    async def run_advice(req: AdviceRequest, request: Request) -> Any:
         from ..analysis import advise
 
-        scen, _ = load_input(req)
-        model = req.model or (scen.model.name if scen.model else "compromise")
-        res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
-                     params=dict(req.params), progress=False, budget=budget)
-        return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
+        def work() -> dict:
+            scen, _ = load_input(req)
+            model = req.model or (scen.model.name if scen.model else "compromise")
+            res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
+                         params=dict(req.params), progress=False, budget=budget)
+            return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
+
+        return await offload(request, work)
 
     @app.post("/api/compare", tags=["analysis"], status_code=201, summary="Forecast several scenarios with one model and compare")
-    def run_compare(req: CompareRequest) -> dict:
+    async def run_compare(req: CompareRequest, request: Request) -> dict:
         first, *rest = req.scenarios
         rr = RunRequest(**_given(first), model=req.model, params=req.params, seed=req.seed, compare=rest)
-        return _full(execute(rr, "compare"))
+        return await offload(request, _stored(rr, "compare"))
 
     @app.get("/api/runs", tags=["runs"], summary="Stored runs, newest first")
-    def list_runs(limit: int = 200) -> list[dict]:
+    def list_runs(limit: int = Query(200, ge=1, le=MAX_LIST, description=f"How many (1 to {MAX_LIST}).")) -> list[dict]:
         return runs.list(limit)
+
+    RunId = PathParam(..., max_length=64)
 
     def _run_or_404(run_id: str) -> dict | JSONResponse:
         r = runs.get(run_id)
         return r if r is not None else JSONResponse({"detail": f"no run {run_id!r}"}, status_code=404)
 
     @app.get("/api/runs/{run_id}", tags=["runs"], summary="One stored run, with everything it showed")
-    def get_run(run_id: str) -> Any:
+    def get_run(run_id: str = RunId) -> Any:
         return _run_or_404(run_id)
 
     @app.delete("/api/runs/{run_id}", tags=["runs"], summary="Delete a stored run")
-    def delete_run(run_id: str) -> Any:
+    def delete_run(run_id: str = RunId) -> Any:
         if not runs.delete(run_id):
             return JSONResponse({"detail": f"no run {run_id!r}"}, status_code=404)
         return {"deleted": run_id}
 
     @app.get("/api/runs/{run_id}/report", tags=["runs"], summary="The run's self-contained HTML report")
-    def run_report(run_id: str, download: bool = True) -> Any:
+    def run_report(run_id: str = RunId, download: bool = True) -> Any:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
-        head = {"Content-Disposition": f'attachment; filename="detente-{run_id}.html"'} if download else {}
+        head = {"Content-Security-Policy": REPORT_CSP}
+        if download:
+            head["Content-Disposition"] = f'attachment; filename="detente-{run_id}.html"'
         return HTMLResponse(render_html(r["results"]), headers=head)
 
     @app.get("/api/runs/{run_id}/json", tags=["runs"], summary="The run's forecast in detente's JSON contract")
-    def run_json(run_id: str) -> Any:
+    def run_json(run_id: str = RunId) -> Any:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
@@ -562,7 +592,7 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
                         headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.json"'})
 
     @app.get("/api/runs/{run_id}/csv", tags=["runs"], summary="The run's positions by round as CSV")
-    def run_csv(run_id: str) -> Any:
+    def run_csv(run_id: str = RunId) -> Any:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
@@ -580,29 +610,37 @@ def create_app(store: str | Path, *, workers: int = 2, budget: Budget | None = N
 
     # -- background jobs -------------------------------------------------------------------------
     @app.post("/api/jobs", tags=["jobs"], status_code=202, summary="Start a run in the background (poll /api/jobs/{id})")
-    def start_job(req: JobRequest) -> dict:
-        scen, _ = load_input(req)  # bad input (and work over the budget) answers 422 now, not later
-        compare = [load_input(c)[0] for c in req.compare]
-        report_build.plan_report(scen, req.model, dict(req.params), draws=req.draws,
-                                 sensitivity=req.sensitivity or req.kind == "sensitivity", compare=compare, budget=budget)
-        job = jobs.submit(req.kind, lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
-        return job.to_dict()
+    async def start_job(req: JobRequest, request: Request) -> dict:
+        def check() -> None:  # bad input (and work over the budget) answers 422 now, not later
+            scen, _ = load_input(req)
+            compare = [load_input(c)[0] for c in req.compare]
+            report_build.plan_report(scen, req.model, dict(req.params), draws=req.draws,
+                                     sensitivity=req.sensitivity or req.kind == "sensitivity", compare=compare,
+                                     budget=budget)
+
+        await offload(request, check)
+        # the job's row is written off the event loop (SQLite may wait for another writer)
+        return await run_in_threadpool(jobs.submit, req.kind,
+                                       lambda progress, cancel: execute(req, req.kind, progress, cancel)["id"])
 
     @app.get("/api/jobs", tags=["jobs"], summary="Background runs, newest first")
-    def list_jobs() -> list[dict]:
-        return [j.to_dict() for j in jobs.list()]
+    def list_jobs(limit: int = Query(200, ge=1, le=MAX_LIST, description=f"How many (1 to {MAX_LIST}).")) -> list[dict]:
+        return jobs.list(limit)
+
+    JobId = PathParam(..., max_length=64)
 
     @app.get("/api/jobs/{job_id}", tags=["jobs"], summary="A background run's status and progress")
-    def get_job(job_id: str) -> Any:
+    def get_job(job_id: str = JobId) -> Any:
         j = jobs.get(job_id)
-        return j.to_dict() if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
+        return j if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
 
     @app.delete("/api/jobs/{job_id}", tags=["jobs"], summary="Cancel a background run")
-    def cancel_job(job_id: str) -> Any:
+    def cancel_job(job_id: str = JobId) -> Any:
         j = jobs.cancel(job_id)
-        return j.to_dict() if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
+        return j if j else JSONResponse({"detail": f"no job {job_id!r}"}, status_code=404)
 
-
-    wrapped = BodyLimit(CatchAll(app))
+    wrapped = Guard(CatchAll(app), max_body=max_body, drain=drain, allow_hosts=allow_hosts, token=token)
     wrapped.api = app  # type: ignore[attr-defined]
+    wrapped.pool = pool  # type: ignore[attr-defined]
+    wrapped.stop = stop  # type: ignore[attr-defined]
     return wrapped

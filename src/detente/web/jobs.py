@@ -1,142 +1,166 @@
-"""Background runs with progress and cancellation.
+"""Background runs with progress and cancellation, kept as rows of the run store.
 
 A :class:`JobManager` runs report computations (:func:`detente.report.compute`)
-on a small thread pool. Each :class:`Job` reports its progress (a fraction and
-a message), can be cancelled (it stops at its next step and stores nothing),
-and on success stores its run in the :class:`~detente.web.store.RunStore`.
+on the app's bounded :class:`~detente.web.pool.WorkPool`. Each job is a row of
+the :class:`~detente.web.store.RunStore` (``jobs``): its state, progress,
+problems and run id, so a job id given out is answered after a crash or a
+restart too (a job that was queued or running then is ``interrupted``). A
+running job keeps its progress in memory and writes it to the row at most
+every :data:`SAVE_EVERY` seconds. A cancelled job stops at its next step and
+stores nothing; a job whose run cannot be stored (disk full, read-only store)
+fails with that reason.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import threading
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .._cancel import Cancelled
 from ..errors import DetenteError
-from ..report.build import Cancelled
+from .pool import WorkPool
+from .store import RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two writes of a running job's progress to its row.
+SAVE_EVERY = 1.0
 
-@dataclass
+#: Job states; the last four are final.
+STATES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+
+
 class Job:
-    """One background run.
+    """A live (queued or running) job: its row's fields and its cancel flag."""
 
-    Attributes
-    ----------
-    id : str
-    kind : str
-    status : {"queued", "running", "done", "failed", "cancelled"}
-    progress : float
-        0 to 1.
-    message : str
-        What the run is doing now.
-    run_id : str or None
-        The stored run, once done.
-    problems : list of dict
-        The input problems when the run failed on bad input.
-    error : str or None
-        A generic message when the run failed on an internal error.
-    """
+    def __init__(self, row: dict[str, Any]):
+        self.row = dict(row)
+        self.cancel = threading.Event()
+        self.saved = 0.0
 
-    id: str
-    kind: str
-    status: str = "queued"
-    progress: float = 0.0
-    message: str = "queued"
-    run_id: str | None = None
-    problems: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    @property
+    def id(self) -> str:
+        return self.row["id"]
 
     def to_dict(self) -> dict[str, Any]:
         """The job's state for the API."""
-        return {"id": self.id, "kind": self.kind, "status": self.status, "progress": round(self.progress, 3),
-                "message": self.message, "run_id": self.run_id, "problems": self.problems, "error": self.error,
-                "created": self.created}
+        d = dict(self.row)
+        d["progress"] = round(float(d["progress"]), 3)
+        return d
 
 
 class JobManager:
-    """Runs jobs on a thread pool and keeps their state in memory.
+    """Runs jobs on the pool and keeps their state in the store.
 
     Parameters
     ----------
-    workers : int
-        Jobs running at once (the rest wait in the queue).
+    store : RunStore
+    pool : WorkPool
     keep : int
-        How many finished jobs to remember.
+        How many finished jobs the store remembers.
     """
 
-    def __init__(self, workers: int = 2, keep: int = 500):
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detente-job")
-        self._jobs: dict[str, Job] = {}
+    def __init__(self, store: RunStore, pool: WorkPool, keep: int = 1000):
+        self.store, self.pool, self.keep = store, pool, keep
+        self._live: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._keep = keep
 
-    def submit(self, kind: str, work: Callable[[Callable[[float, str], None], threading.Event], str]) -> Job:
-        """Start ``work(progress, cancel) -> run_id`` in the background and return its job."""
-        job = Job(id=uuid.uuid4().hex[:12], kind=kind)
+    def submit(self, kind: str, work: Callable[[Callable[[float, str], None], threading.Event], str]) -> dict[str, Any]:
+        """Queue ``work(progress, cancel) -> run_id`` and return the job's state.
+
+        Raises
+        ------
+        Busy
+            When the pool's queue is full (the job is not kept).
+        StoreError
+            When the job's row cannot be written.
+        """
+        job = Job(self.store.add_job(uuid.uuid4().hex[:12], kind))
         with self._lock:
-            self._jobs[job.id] = job
-            self._trim()
-        self._pool.submit(self._run, job, work)
-        return job
+            self._live[job.id] = job
+        try:
+            self.pool.submit(lambda: self._run(job, work), job.cancel)
+        except Exception:
+            with self._lock:
+                self._live.pop(job.id, None)
+            self.store.delete_job(job.id)
+            raise
+        try:
+            self.store.trim_jobs(self.keep)
+        except StoreError:  # pragma: no cover - the job itself was stored
+            log.warning("could not trim the job table", exc_info=True)
+        return job.to_dict()
 
-    def _trim(self) -> None:
-        done = [j for j in self._jobs.values() if j.status in ("done", "failed", "cancelled")]
-        for j in done[: max(0, len(done) - self._keep)]:
-            self._jobs.pop(j.id, None)
+    def _save(self, job: Job, **fields: Any) -> None:
+        job.row.update(fields)
+        try:
+            self.store.update_job(job.id, **fields)
+            job.saved = time.monotonic()
+        except StoreError as e:  # the state stays in memory; the store's failure is logged
+            log.warning("job %s: cannot save its state: %s", job.id, e)
 
     def _run(self, job: Job, work: Callable[..., str]) -> None:
         if job.cancel.is_set():
-            job.status, job.message = "cancelled", "cancelled before it started"
+            self._save(job, status="cancelled", message="cancelled before it started")
+            with self._lock:
+                self._live.pop(job.id, None)
             return
-        job.status, job.message = "running", "starting"
+        self._save(job, status="running", message="starting")
 
         def progress(frac: float, message: str) -> None:
             if job.cancel.is_set():
                 raise Cancelled()
-            job.progress, job.message = max(job.progress, float(frac)), message
+            job.row["progress"] = max(float(job.row["progress"]), float(frac))
+            job.row["message"] = message
+            if time.monotonic() - job.saved >= SAVE_EVERY:
+                self._save(job, progress=job.row["progress"], message=message)
 
         try:
-            job.run_id = work(progress, job.cancel)
+            run_id = work(progress, job.cancel)
         except Cancelled:
-            job.status, job.message = "cancelled", "cancelled"
+            self._save(job, status="cancelled", message="cancelled; nothing was stored")
         except DetenteError as e:
-            job.status, job.message = "failed", "the input has problems"
-            job.problems = [p.to_dict() for p in e.problems]
+            self._save(job, status="failed", message="the input has problems", problems=[p.to_dict() for p in e.problems])
+        except StoreError as e:
+            self._save(job, status="failed", message=str(e), error=str(e))
         except Exception:
             log.exception("job %s failed", job.id)
-            job.status, job.message, job.error = "failed", "internal error", "internal error (see the server log)"
+            self._save(job, status="failed", message="internal error", error="internal error (see the server log)")
         else:
-            job.status, job.progress, job.message = "done", 1.0, "done"
+            self._save(job, status="done", progress=1.0, message="done", run_id=run_id)
+        finally:
+            with self._lock:
+                self._live.pop(job.id, None)
 
-    def get(self, job_id: str) -> Job | None:
-        """The job, or None."""
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The job's state (live, else from the store), or None."""
         with self._lock:
-            return self._jobs.get(job_id)
+            live = self._live.get(job_id)
+        return live.to_dict() if live is not None else self.store.get_job(job_id)
 
-    def list(self) -> list[Job]:
-        """Every remembered job, newest first."""
+    def list(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The newest jobs first, live ones with their current progress."""
+        rows = self.store.list_jobs(limit)
         with self._lock:
-            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+            live = {k: j.to_dict() for k, j in self._live.items()}
+        return [live.get(r["id"], r) for r in rows]
 
-    def cancel(self, job_id: str) -> Job | None:
-        """Ask a job to stop; it stops at its next step."""
-        job = self.get(job_id)
-        if job is not None and job.status in ("queued", "running"):
-            job.cancel.set()
-            if job.status == "queued":
-                job.status, job.message = "cancelled", "cancelled before it started"
-        return job
+    def cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Ask a job to stop (it stops at its next step); its state, or None."""
+        with self._lock:
+            live = self._live.get(job_id)
+        if live is not None:
+            live.cancel.set()
+            if live.row["status"] == "queued":
+                live.row["message"] = "cancelling"
+        return self.get(job_id)
 
     def shutdown(self) -> None:
-        """Cancel everything and stop the pool."""
-        for j in self.list():
+        """Cancel every live job (the pool stops them at their next step)."""
+        with self._lock:
+            live = list(self._live.values())
+        for j in live:
             j.cancel.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)

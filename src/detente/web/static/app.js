@@ -9,6 +9,7 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (k === "class") e.className = v;
     else if (k === "text") e.textContent = v;
+    else if (k === "style" || k === "innerHTML") throw new Error("el(): no inline style or markup; set e.style properties");
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else if (v !== null && v !== undefined) e.setAttribute(k, v);
   }
@@ -16,8 +17,17 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// Every request says it comes from this page (the server refuses writes from other sites without
+// it) and carries the access token when the server needs one (typed once, kept in this tab only).
+function authHeaders() {
+  const h = { "X-Detente": "1" };
+  const token = sessionStorage.getItem("detente-token");
+  if (token) h.Authorization = "Bearer " + token;
+  return h;
+}
+
 async function api(method, path, body) {
-  const opts = { method, headers: {} };
+  const opts = { method, headers: authHeaders() };
   if (body !== undefined) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
@@ -25,7 +35,43 @@ async function api(method, path, body) {
   const r = await fetch(path, opts);
   let data = null;
   try { data = await r.json(); } catch (e) { data = null; }
+  if (r.status === 401) askToken(data && data.detail);
   return { status: r.status, ok: r.ok, data };
+}
+
+function askToken(detail) {
+  const box = $("#auth");
+  box.hidden = false;
+  if (detail) $("#auth-why").textContent = detail;
+  $("#token").focus();
+}
+
+function useToken() {
+  const t = $("#token").value.trim();
+  if (!t) return;
+  sessionStorage.setItem("detente-token", t);
+  $("#token").value = "";
+  $("#auth").hidden = true;
+  init();
+}
+
+// A colour from a file is used only when it is a colour: #rgb/#rrggbb(aa), a colour name, or
+// rgb()/hsl() with numbers; anything else (url(...), expressions, other properties) is dropped.
+const COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,30}|(rgb|hsl)a?\([0-9.,%\s]+\))$/i;
+function safeColor(c) {
+  return typeof c === "string" && COLOR.test(c.trim()) && CSS.supports("color", c.trim()) ? c.trim() : null;
+}
+
+// Downloads go through fetch (so they carry the token), then are saved from a local blob.
+async function download(path, name) {
+  const r = await fetch(path, { headers: authHeaders() });
+  if (!r.ok) { showProblems([{ field: "download", reason: `the download failed (HTTP ${r.status})` }]); return; }
+  const url = URL.createObjectURL(await r.blob());
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 // ---------------------------------------------------------------- problems
@@ -110,7 +156,8 @@ function renderEditor() {
     const tr = el("tr", { "data-actor": k });
     const keyInput = el("input", { class: "key", value: k ?? "", "data-field": `actors[${k}].key`, "aria-label": "actor key" });
     keyInput.addEventListener("change", () => { a.key = keyInput.value.trim(); edited(true); });
-    const sw = el("span", { class: "swatch", style: `background:${a.color || "#999"}` });
+    const sw = el("span", { class: "swatch" });
+    sw.style.backgroundColor = safeColor(a.color) || "#999";
     tr.append(el("td", {}, sw, keyInput));
     const nameInput = el("input", { class: "name", value: a.name ?? "", "data-field": `actors[${k}].name`, "aria-label": "actor name" });
     nameInput.addEventListener("change", () => { a.name = nameInput.value; edited(false); });
@@ -292,6 +339,7 @@ async function run() {
   const r = await api("POST", "/api/jobs", { kind: "forecast", ...runBody() });
   if (!r.ok) {
     if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets);
+    else showProblems([{ field: "", reason: (r.data && r.data.detail) || `the run was refused (HTTP ${r.status})` }]);
     return;
   }
   state.job = r.data.id;
@@ -300,7 +348,7 @@ async function run() {
 }
 
 async function poll(id) {
-  const r = await api("GET", "/api/jobs/" + id);
+  const r = await api("GET", "/api/jobs/" + encodeURIComponent(id));
   if (!r.ok) { setBusy(false); return; }
   const j = r.data;
   $("#progress .fill").style.width = Math.round(100 * j.progress) + "%";
@@ -311,10 +359,11 @@ async function poll(id) {
   if (j.status === "done") { await openRun(j.run_id, false); await refreshRuns(); }
   else if (j.status === "failed") showProblems(j.problems.length ? j.problems : [{ field: "", reason: j.error || "the run failed" }]);
   else if (j.status === "cancelled") showProblems([{ field: "", reason: "the run was cancelled" }]);
+  else if (j.status === "interrupted") showProblems([{ field: "", reason: j.message || "the run was interrupted" }]);
 }
 
 async function cancel() {
-  if (state.job) await api("DELETE", "/api/jobs/" + state.job);
+  if (state.job) await api("DELETE", "/api/jobs/" + encodeURIComponent(state.job));
 }
 
 function fmt(x) { return x === null || x === undefined ? "\u2013" : Number(x).toFixed(1); }
@@ -325,9 +374,9 @@ function showRun(run) {
   $("#results").hidden = false;
   $("#results").setAttribute("data-run", run.id);
   $("#run-label").textContent = `\u2014 ${res.scenario.name}, model ${res.meta.model}, run ${run.id}`;
-  $("#dl-report").href = `/api/runs/${run.id}/report`;
-  $("#dl-json").href = `/api/runs/${run.id}/json`;
-  $("#dl-csv").href = `/api/runs/${run.id}/csv`;
+  $("#dl-report").dataset.path = `/api/runs/${encodeURIComponent(run.id)}/report`;
+  $("#dl-json").dataset.path = `/api/runs/${encodeURIComponent(run.id)}/json`;
+  $("#dl-csv").dataset.path = `/api/runs/${encodeURIComponent(run.id)}/csv`;
   const t = $("#summary");
   t.textContent = "";
   const mc = res.summary.some((r) => r.p50 !== undefined);
@@ -349,8 +398,10 @@ function showRun(run) {
   const charts = $("#charts");
   charts.textContent = "";
   for (const c of res.charts) {
-    const fig = el("figure", { "data-chart": c.id });
-    fig.innerHTML = c.svg;  // SVG drawn by the server from the run's own data
+    // the server's SVG is shown as an image: it cannot run script or touch the page, and its own
+    // styles apply inside the image only (the page's Content-Security-Policy allows no inline style)
+    const img = el("img", { class: "chart", alt: c.title, src: "data:image/svg+xml;charset=utf-8," + encodeURIComponent(c.svg) });
+    const fig = el("figure", { "data-chart": c.id }, img);
     fig.append(el("figcaption", { text: c.title }));
     charts.append(fig);
   }
@@ -377,7 +428,7 @@ function showMoves(moves, actors) {
 }
 
 async function openRun(id, loadScenario) {
-  const r = await api("GET", "/api/runs/" + id);
+  const r = await api("GET", "/api/runs/" + encodeURIComponent(id));
   if (!r.ok) { showProblems([{ field: "run", reason: (r.data && r.data.detail) || "not found" }]); return; }
   showRun(r.data);
   if (loadScenario && r.data.results.scenario_input) {
@@ -403,16 +454,42 @@ async function refreshRuns() {
       el("td", {}, el("code", { text: run.id })),
       el("td", {},
         el("button", { text: "open", class: "open-run", onclick: () => openRun(run.id, true) }), " ",
-        el("button", { text: "delete", onclick: async () => { await api("DELETE", "/api/runs/" + run.id); refreshRuns(); } }))));
+        el("button", { text: "delete", onclick: async () => { await api("DELETE", "/api/runs/" + encodeURIComponent(run.id)); refreshRuns(); } }))));
   }
   t.append(tb);
 }
 
 // ---------------------------------------------------------------- start
 
+let wired = false;
+
+function wire() {
+  if (wired) return;
+  wired = true;
+  $("#scenario-select").addEventListener("change", () => openShipped($("#scenario-select").value));
+  $("#upload").addEventListener("change", (e) => { if (e.target.files[0]) uploadFile(e.target.files[0]); e.target.value = ""; });
+  $("#run").addEventListener("click", run);
+  $("#cancel").addEventListener("click", cancel);
+  $("#add-actor").addEventListener("click", addActor);
+  $("#advise").addEventListener("click", advise);
+  $("#token-use").addEventListener("click", useToken);
+  $("#token").addEventListener("keydown", (e) => { if (e.key === "Enter") useToken(); });
+  for (const [id, ext] of [["#dl-report", "html"], ["#dl-json", "json"], ["#dl-csv", "csv"]]) {
+    $(id).addEventListener("click", (e) => {
+      e.preventDefault();
+      if (state.run) download($(id).dataset.path, `detente-${state.run.id}.${ext}`);
+    });
+  }
+}
+
 async function init() {
+  wire();
   const [sc, md] = await Promise.all([api("GET", "/api/scenarios"), api("GET", "/api/models")]);
+  if (sc.status === 401 || md.status === 401) return;  // the page asks for the token, then starts again
   const sel = $("#scenario-select");
+  sel.textContent = "";
+  $("#compare").textContent = "";
+  $("#model").textContent = "";
   let flagship = null;
   for (const s of sc.data || []) {
     sel.append(el("option", { value: s.name, text: `${s.name} \u2014 ${s.title}` }));
@@ -422,12 +499,6 @@ async function init() {
   const msel = $("#model");
   msel.append(el("option", { value: "", text: "scenario's choice" }));
   for (const m of md.data || []) msel.append(el("option", { value: m.name, text: m.name, title: m.summary }));
-  sel.addEventListener("change", () => openShipped(sel.value));
-  $("#upload").addEventListener("change", (e) => { if (e.target.files[0]) uploadFile(e.target.files[0]); e.target.value = ""; });
-  $("#run").addEventListener("click", run);
-  $("#cancel").addEventListener("click", cancel);
-  $("#add-actor").addEventListener("click", addActor);
-  $("#advise").addEventListener("click", advise);
   const first = flagship || (sc.data && sc.data[0] && sc.data[0].name);
   if (first) { sel.value = first; await openShipped(first); }
   await refreshRuns();

@@ -1,7 +1,14 @@
 // A small, local renderer of the OpenAPI document (no CDN, no framework).
 (async function () {
   const box = document.getElementById("ops");
-  const spec = await (await fetch("/openapi.json")).json();
+  const token = sessionStorage.getItem("detente-token");  // typed into the app's page, when the server needs one
+  const r = await fetch("/openapi.json", { headers: token ? { Authorization: "Bearer " + token } : {} });
+  if (!r.ok) {
+    box.textContent = r.status === 401 ? "This server needs its access token: open the app's page first and type it there."
+                                       : `cannot load /openapi.json (HTTP ${r.status})`;
+    return;
+  }
+  const spec = await r.json();
   const schemas = (spec.components || {}).schemas || {};
   const ref = (s) => (s && s.$ref ? schemas[s.$ref.split("/").pop()] || s : s);
   function shape(s, depth) {
