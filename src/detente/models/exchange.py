@@ -341,7 +341,11 @@ def _run_decide(inputs: Inputs, R: int) -> Trajectory:
     rounds = np.zeros(B, dtype=np.int64)
     logs: list[np.ndarray] = [np.empty((0, 10))] * B
 
+    flag = _cancel.current()  # read here: the worker threads do not share the caller's context
+
     def one(b: int) -> None:
+        if flag is not None and flag.is_set():  # a cancelled web request stops between two draws
+            raise _cancel.Cancelled()
         size = max(64, R * 4 * n * D)
         while True:
             log = np.empty((size, 10))
