@@ -110,8 +110,8 @@ class Input:
             return lo + u * (hi - lo)
         return triangular_ppf(u, lo, v.value, hi)
 
-    def to_file_scale(self, x: np.ndarray, scenario: Scenario) -> np.ndarray:
-        """Values as the model sees them (salience divided by the file's scale)."""
+    def to_model_scale(self, x: np.ndarray, scenario: Scenario) -> np.ndarray:
+        """Values on the file's scale as the model sees them (salience divided by the file's ``salience_scale``)."""
         return x / scenario.salience_scale if self.kind == "salience" else x
 
 
@@ -152,7 +152,7 @@ def uncertain_inputs(scenario: Scenario) -> list[Input]:
 
 def set_input(inputs: Inputs, scenario: Scenario, inp: Input, x: np.ndarray, rows: Any = slice(None)) -> None:
     """Write values ``x`` (file scale) of one input into ``inputs`` in place, for ``rows``."""
-    xm = inp.to_file_scale(np.asarray(x, dtype=float), scenario)
+    xm = inp.to_model_scale(np.asarray(x, dtype=float), scenario)
     if inp.kind == "capability":
         inputs.capability[rows, inp.actor] = xm
     elif inp.kind == "position":

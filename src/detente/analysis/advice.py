@@ -175,7 +175,7 @@ def _with_ally(scen: Scenario, a: int, inputs: Inputs, happened: np.ndarray) -> 
         positions={k: Value(value=v.value) for k, v in me.positions.items()},
         salience={k: Value(value=v.value) for k, v in me.salience.items()},
     )
-    aug = scen.model_copy(update={"actors": [*scen.actors, ally]})
+    aug = scen.with_changes(actors=[*scen.actors, ally])
     B = inputs.shape[0]
     ext = Inputs(
         np.concatenate([inputs.position, inputs.position[:, a : a + 1]], axis=1),

@@ -1,27 +1,71 @@
 """The scenario's typed schema (pydantic v2).
 
-A scenario is one validated value. Field-level rules (types, finiteness,
-ranges of a single value) live on these models; rules that relate several
-parts of a scenario (keys that must exist, positions inside their issue's
-scale) live in :mod:`detente.scenario.validate`, which reports every problem
-of a file at once.
+A scenario is one validated, frozen value. Every rule lives here: field-level
+rules (types, finiteness, ranges of a single value) on the part models, and
+the rules that relate several parts (keys that must exist, positions inside
+their issue's scale) in :class:`Scenario`'s validator, through the
+``*_relations`` functions below. However a scenario is built
+(``Scenario(...)``, ``Scenario.model_validate``, :func:`detente.load`,
+:meth:`Scenario.with_changes`) the same rules run. The readers
+(:mod:`detente.scenario.validate`) only map each problem's path back to the
+file and line it came from, and report every problem of a file at once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
-from typing import Any, Literal
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .._parse import check_magnitude, limit
+from .._parse import check_magnitude, limit, over_limit
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
 
+_FROZEN = "a scenario is frozen: build a changed one with Scenario.with_changes(...)"
+
+
+class FrozenList(list):
+    """A list that cannot change in place: the lists of a scenario (its issues, actors, events...)."""
+
+    def _refuse(self, *a: Any, **kw: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> Any:  # copy, deepcopy, pickle
+        return (FrozenList, (list(self),))
+
+
+class FrozenDict(dict):
+    """A dict that cannot change in place: the mappings of a scenario (positions, saliences, labels...)."""
+
+    def _refuse(self, *a: Any, **kw: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse
+
+    def __reduce__(self) -> Any:  # copy, deepcopy, pickle
+        return (FrozenDict, (dict(self),))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+#: A list and a dict as a scenario holds them: validated like ``list``/``dict``, then frozen.
+Frozen = Annotated[list[_V], AfterValidator(FrozenList)]
+FrozenMap = Annotated[dict[_K, _V], AfterValidator(FrozenDict)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _finite(v: float | None, what: str = "value") -> float | None:
@@ -188,9 +232,9 @@ class Issue(_NamedByKey):
     name: str = ""
     description: str | None = None
     scale: tuple[float, float] = (0.0, 100.0)
-    labels: dict[float, str] = Field(default_factory=dict)
+    labels: FrozenMap[float, str] = Field(default_factory=FrozenDict)
     status_quo: float | None = None
-    thresholds: list[Threshold] = Field(default_factory=list)
+    thresholds: Frozen[Threshold] = Field(default_factory=FrozenList)
 
     @field_validator("scale")
     @classmethod
@@ -247,8 +291,8 @@ class Actor(_NamedByKey):
     group: str | None = None
     color: str | None = None
     notes: str | None = None
-    positions: dict[str, Value] = Field(default_factory=dict)
-    salience: dict[str, Value] = Field(default_factory=dict)
+    positions: FrozenMap[str, Value] = Field(default_factory=FrozenDict)
+    salience: FrozenMap[str, Value] = Field(default_factory=FrozenDict)
 
     @field_validator("color")
     @classmethod
@@ -262,8 +306,8 @@ class Changes(_Strict):
     """What an event changes (only the fields given change)."""
 
     capability: float | None = None
-    positions: dict[str, float] = Field(default_factory=dict)
-    salience: dict[str, float] = Field(default_factory=dict)
+    positions: FrozenMap[str, float] = Field(default_factory=FrozenDict)
+    salience: FrozenMap[str, float] = Field(default_factory=FrozenDict)
 
     @field_validator("capability")
     @classmethod
@@ -316,10 +360,26 @@ class Event(_Strict):
     why: str | None = None
     source: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        """``key`` defaults to a slug of the name (or type and actor), ``name`` to the key."""
+        if isinstance(data, dict):
+            if not data.get("key"):
+                data = {**data, "key": default_event_key(data.get("name"), data.get("type"), data.get("actor"))}
+            if not data.get("name"):
+                data = {**data, "name": data["key"]}
+        return data
+
+    @field_validator("round")
+    @classmethod
+    def _check_round(cls, v: int | None) -> int | None:
+        if v is not None and v > limit("max_rounds"):
+            raise ValueError(over_limit("max_rounds", f"round {v:g}"))
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> "Event":
-        if not self.key:
-            self.key = default_event_key(self.name, self.type, self.actor)
         if self.round is None and self.date is None:
             raise ValueError("an event needs a `round` or a `date`")
         if self.type != "deadline" and not self.actor:
@@ -328,15 +388,13 @@ class Event(_Strict):
             self.changes.capability is not None or self.changes.positions or self.changes.salience
         ):
             raise ValueError("a `change` event needs `changes` (capability, positions or salience)")
-        if not self.name:
-            self.name = self.key
         return self
 
 
 def default_event_key(name: Any, type_: Any, actor: Any) -> str:
     """The key an event gets when it has none: a slug of its name (or type and actor)."""
     base = str(name or f"{type_}-{actor or ''}")
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", base).strip("-").lower() or str(type_)
+    return re.sub(r"[^A-Za-z0-9_.\-]+", "-", base).strip("-.").lower() or re.sub(r"[^a-z]", "", str(type_)) or "event"
 
 
 class Calendar(_Strict):
@@ -404,12 +462,199 @@ def parse_period(text: str) -> tuple[int, str]:
     return int(m.group(1) or 1), m.group(2)
 
 
+# -- relations between parts -------------------------------------------------------
+# The rules that relate several parts of a scenario. :class:`Scenario` checks them
+# on every construction; :func:`detente.scenario.validate.validate` calls the same
+# functions on the parts of a file that validated on their own, so that one broken
+# actor does not hide the problems of the next. A found problem is a (path, reason)
+# pair, the path in pydantic's location form (``("actors", 2, "positions", "scope")``).
+
+Found = list[tuple[tuple[Any, ...], str]]
+
+
+def issue_relations(issues: Sequence[tuple[int, Issue]], n_given: int | None) -> tuple[dict[str, Issue], Found]:
+    """The issues by key, and duplicate keys or an empty list of issues."""
+    found: Found = []
+    by_key: dict[str, Issue] = {}
+    for i, iss in issues:
+        if iss.key in by_key:
+            found.append((("issues", i, "key"), f"duplicate issue key {iss.key!r}"))
+        else:
+            by_key[iss.key] = iss
+    if n_given == 0:
+        found.append((("issues",), "a scenario needs at least one issue"))
+    return by_key, found
+
+
+def actor_relations(
+    actors: Sequence[tuple[int, Actor]], issues: Mapping[str, Issue], scale: int, issues_known: bool
+) -> tuple[dict[str, Actor], Found]:
+    """The actors by key, and duplicate keys, capabilities that are not > 0, stances off their issue."""
+    found: Found = []
+    by_key: dict[str, Actor] = {}
+    for i, a in actors:
+        if a.key in by_key:
+            found.append((("actors", i, "key"), f"duplicate actor key {a.key!r}"))
+        by_key[a.key] = a
+        found += capability_relations(("actors", i, "capability"), a.capability)
+        found += stance_relations(i, a.positions, a.salience, issues, scale, issues_known)
+    return by_key, found
+
+
+def capability_relations(path: tuple[Any, ...], cap: Value) -> Found:
+    """A capability (and its range) must be > 0."""
+    if cap.value <= 0:
+        return [(path, f"capability must be > 0, got {cap.value:g}")]
+    if cap.low is not None and cap.low <= 0:
+        return [(path, f"capability range must stay > 0, low is {cap.low:g}")]
+    return []
+
+
+def stance_relations(
+    i: int, positions: Mapping[str, Value | None], salience: Mapping[str, Value | None],
+    issues: Mapping[str, Issue], scale: int, issues_known: bool,
+) -> Found:
+    """Positions inside their issue's scale, saliences inside 0-scale, every issue covered.
+
+    A value given as None was given but is invalid (and reported elsewhere).
+    ``issues_known`` is False when every issue failed to validate (then an
+    unknown issue is not reported: it may be one of them).
+    """
+    found: Found = []
+    for k, v in positions.items():
+        if k not in issues:
+            if issues_known:
+                found.append((("actors", i, "positions", k), f"unknown issue {k!r}"))
+        elif v is not None:
+            lo, hi = issues[k].scale
+            bad = _first_outside(v, lo, hi)
+            if bad is not None:
+                found.append((("actors", i, "positions", k),
+                              f"position {bad[0]} {bad[1]:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}"))
+    for k, v in salience.items():
+        if k not in issues:
+            if issues_known:
+                found.append((("actors", i, "salience", k), f"unknown issue {k!r}"))
+        elif v is not None:
+            bad = _first_outside(v, 0, scale)
+            if bad is not None:
+                found.append((("actors", i, "salience", k),
+                              f"salience {bad[0]} {bad[1]:g} is outside 0-{scale} (salience_scale: {scale})"))
+    for k in issues:
+        if k not in positions:
+            found.append((("actors", i, "positions"), f"no position on issue {k!r}"))
+        if k not in salience:
+            found.append((("actors", i, "salience"), f"no salience on issue {k!r}"))
+    return found
+
+
+def _first_outside(v: Value, lo: float, hi: float) -> tuple[str, float] | None:
+    for what, x in (("value", v.value), ("low", v.low), ("high", v.high)):
+        if x is not None and not lo <= x <= hi:
+            return what, x
+    return None
+
+
+def actor_count_relations(n_given: int | None) -> Found:
+    """A negotiation needs at least two actors."""
+    if n_given is not None and n_given < 2:
+        return [(("actors",), f"a negotiation needs at least 2 actors, found {n_given}")]
+    return []
+
+
+def event_relations(
+    events: Sequence[tuple[int, Event]], issues: Mapping[str, Issue], actors: Mapping[str, Actor] | None,
+    scale: int, has_calendar: bool,
+) -> Found:
+    """Duplicate keys, unknown actors and issues, changes off their scale, dates without a calendar.
+
+    ``actors`` is None when every actor failed to validate (then an unknown
+    actor is not reported: it may be one of them).
+    """
+    found: Found = []
+    seen: set[str] = set()
+    for i, ev in events:
+        at = ("events", i)
+        if ev.key in seen:
+            found.append(((*at, "key"), f"duplicate event key {ev.key!r}"))
+        seen.add(ev.key)
+        if ev.actor is not None and actors is not None and ev.actor not in actors:
+            found.append(((*at, "actor"), f"unknown actor {ev.actor!r}"))
+        for k, x in ev.changes.positions.items():
+            if k not in issues:
+                found.append(((*at, "changes", "positions", k), f"unknown issue {k!r}"))
+            elif not issues[k].scale[0] <= x <= issues[k].scale[1]:
+                lo, hi = issues[k].scale
+                found.append(((*at, "changes", "positions", k), f"position {x:g} is outside the scale [{lo:g}, {hi:g}]"))
+        for k, x in ev.changes.salience.items():
+            if k not in issues:
+                found.append(((*at, "changes", "salience", k), f"unknown issue {k!r}"))
+            elif not 0 <= x <= scale:
+                found.append(((*at, "changes", "salience", k), f"salience {x:g} is outside 0-{scale}"))
+        if ev.changes.capability is not None and ev.changes.capability <= 0:
+            found.append(((*at, "changes", "capability"), f"capability must be > 0, got {ev.changes.capability:g}"))
+        if ev.date is not None and ev.round is None and not has_calendar:
+            found.append(((*at, "date"),
+                          "an event placed on a date needs the scenario's `calendar` (start and round length)"))
+    return found
+
+
+def relation_error(title: str, found: Found) -> ValidationError:
+    """The found problems as one pydantic error, each at its path."""
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("relation", "{reason}", {"reason": reason}), loc=path, input=None)
+        for path, reason in found
+    ])
+
+
+def bad_numbers(x: Any) -> Found:
+    """Every float in ``x`` (nested dicts and lists) that is not finite or is beyond ``max_magnitude``, with its path."""
+    cap = limit("max_magnitude")
+    out: Found = []
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), x)]
+    while stack:
+        path, y = stack.pop()
+        if isinstance(y, dict):
+            stack.extend((path + (k,), v) for k, v in y.items())
+        elif isinstance(y, list):
+            stack.extend((path + (i,), v) for i, v in enumerate(y))
+        elif isinstance(y, float) and not (math.isfinite(y) and abs(y) <= cap):
+            out.append((path, f"must be a finite number, got {y}" if not math.isfinite(y) else over_limit("max_magnitude", f"{y:g}")))
+    return sorted(out, key=lambda t: str(t[0]))
+
+
+def _check_rounds(v: int) -> int:
+    if v < 1:
+        raise ValueError("must be at least 1")
+    if v > limit("max_rounds"):
+        raise ValueError(over_limit("max_rounds", f"{v:g} rounds"))
+    return v
+
+
+#: A horizon: at least one round, at most ``max_rounds``.
+Rounds = Annotated[int, AfterValidator(_check_rounds)]
+
+
 class ModelChoice(_Strict):
     """The model a scenario recommends, with its parameters and seed."""
 
     name: str = "compromise"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: FrozenMap[str, Any] = Field(default_factory=FrozenDict)
     seed: int | None = Field(default=None, ge=0, lt=2**64)
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        # Every number field of the schema checks finiteness and magnitude itself; parameters are free-form.
+        found = bad_numbers(v)
+        if found:
+            raise relation_error("ModelChoice.params", found)
+        return v
+
+
+#: Every Scenario that went through validation, by id (a value built by ``model_copy`` or
+#: ``model_construct`` skipped it, and :func:`detente.load` validates such a value again).
+_VALIDATED: weakref.WeakValueDictionary[int, "Scenario"] = weakref.WeakValueDictionary()
 
 
 class Scenario(_Strict):
@@ -418,20 +663,61 @@ class Scenario(_Strict):
     Build one with :func:`detente.load` (from a file or a dict). Salience
     values are kept on the file's scale (``salience_scale``: 100 or 1) and
     divided at :meth:`to_inputs`.
+
+    Frozen, and validated whole on every construction: ``Scenario(...)``,
+    ``Scenario.model_validate`` (also of a Scenario, which is validated again),
+    :func:`detente.load` and :meth:`with_changes` run the same rules.
     """
+
+    model_config = ConfigDict(revalidate_instances="always")
 
     name: str
     description: str = ""
     date: _dt.date | None = None
-    sources: list[str] = Field(default_factory=list)
+    sources: Frozen[str] = Field(default_factory=FrozenList)
     calendar: Calendar | None = None
-    rounds: int | None = Field(default=None, ge=1, description="Horizon: how many rounds to simulate.")
+    rounds: Rounds | None = Field(default=None, description="Horizon: how many rounds to simulate.")
     salience_scale: Literal[1, 100] = 100
-    issues: list[Issue]
-    actors: list[Actor]
-    events: list[Event] = Field(default_factory=list)
+    issues: Frozen[Issue]
+    actors: Frozen[Actor]
+    events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
     source_file: str | None = Field(default=None, exclude=True)
+
+    @field_validator("issues", "actors", "events")
+    @classmethod
+    def _check_count(cls, v: list[Any], info: Any) -> list[Any]:
+        name = f"max_{info.field_name}"
+        if len(v) > limit(name):
+            raise ValueError(over_limit(name, f"{len(v)} {info.field_name}"))
+        return v
+
+    @model_validator(mode="after")
+    def _check_relations(self) -> "Scenario":
+        issues, found = issue_relations(list(enumerate(self.issues)), len(self.issues))
+        actors, more = actor_relations(list(enumerate(self.actors)), issues, self.salience_scale, True)
+        found += more + actor_count_relations(len(self.actors))
+        found += event_relations(list(enumerate(self.events)), issues, actors, self.salience_scale, self.calendar is not None)
+        if found:
+            raise relation_error("Scenario", found)
+        _VALIDATED[id(self)] = self
+        return self
+
+    @property
+    def validated(self) -> bool:
+        """Whether this very value went through validation (not built by ``model_copy`` or ``model_construct``)."""
+        return _VALIDATED.get(id(self)) is self
+
+    def with_changes(self, **update: Any) -> "Scenario":
+        """A new scenario with the given fields replaced, validated like any other.
+
+        The way to build a changed scenario (``model_copy(update=...)`` would skip
+        validation). Raises :class:`pydantic.ValidationError` when the result is invalid.
+        """
+        unknown = set(update) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"Scenario has no field {sorted(unknown)[0]!r}")
+        return type(self).model_validate({**dict(self), **update})
 
     # -- lookups -----------------------------------------------------------
     @property
@@ -473,6 +759,6 @@ class Scenario(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :func:`detente.load` reads back to an equal scenario."""
-        from .io import scenario_to_dict
+        from .writers import scenario_to_dict
 
         return scenario_to_dict(self)

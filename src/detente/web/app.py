@@ -245,8 +245,7 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
             err.raw = _safe_raw(own) if own is not None else None  # type: ignore[attr-defined]
             err.targets = [_target(p, own) if p.file == fname else None for p in probs]  # type: ignore[attr-defined]
             raise err from None
-        scen.source_file = fname
-        return scen, _safe_raw(own)
+        return scen.with_changes(source_file=fname), _safe_raw(own)
 
 
 _ACTOR_FIELD = re.compile(r"^actors\[(?P<key>[^\]]+)\]\.(?P<rest>capability|name|color|positions\.[^.]+|salience\.[^.]+)")

@@ -1,0 +1,48 @@
+"""One scenario file read into raw located values, by format (YAML, JSON, CSV table, KTAB, Decide)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .._parse import read_text
+from ..errors import Problem, ScenarioError
+from .nodes import as_node
+from .table import read_csv_table
+from .yaml_reader import parse_json, parse_yaml
+
+
+def read_document(path: str | Path) -> Any:
+    """One scenario file read into a raw (unvalidated) value with line locations, ``extends:`` not resolved."""
+    p = Path(path)
+    file = str(p)
+    text = read_text(p)
+    if not text.strip():
+        raise ScenarioError([Problem(file, None, "", "the file is empty")])
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            from . import decide
+
+            if decide.looks_like_decide(p):
+                return as_node(decide.read_decide(p), file)
+        if suffix == ".csv":
+            from . import ktab
+
+            if ktab.looks_like_ktab_csv(p):
+                return as_node(ktab.read_ktab_csv(p), file)
+            return read_csv_table(p, text)
+        if suffix == ".xml":
+            from . import ktab
+
+            return as_node(ktab.read_ktab_xml(p), file)
+    except ScenarioError as e:  # every problem names the file, also those a table reader raised without it
+        if any(q.file is None for q in e.problems):
+            raise ScenarioError([q if q.file else Problem(file, q.line, q.field, q.reason) for q in e.problems]) from None
+        raise
+    raw = parse_json(text, file) if suffix == ".json" else parse_yaml(text, file)
+    if raw is None:
+        raise ScenarioError([Problem(file, None, "", "the file is empty")])
+    if not isinstance(raw, dict):
+        raise ScenarioError([Problem(file, 1, "", "a scenario file must be a mapping (name:, issues:, actors:, ...)")])
+    return raw
