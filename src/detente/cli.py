@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import __version__
 from ._extras import missing_extra
 from ._parse import format_number
+from ._version import __version__
 from .errors import DetenteError, Problem
 
 app = typer.Typer(

@@ -104,13 +104,10 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
                    output: Optional[Path] = None, budget: Any = None) -> None:
     """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
     from .analysis import monte_carlo
-    from .api import load
+    from .engine import load, resolve_model
 
     scen = load(scenario)
-    if model is None:
-        model = scen.model.name if scen.model else "compromise"
-        if scen.model and not params:
-            params = dict(scen.model.params)
+    model, params = resolve_model(scen, model, params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
     mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
@@ -160,7 +157,7 @@ def render_sensitivity_table(res: Any, top: int = 10) -> None:
 
 def sensitivity_cmd(
     scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
-    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default: the scenario's own choice)."),
     method: str = typer.Option("oat", "--method", help="oat (one at a time, a tornado) or sobol (global indices)."),
     samples: int = typer.Option(1024, "--samples", "-n", help="Sobol base samples (a power of two)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
@@ -219,7 +216,7 @@ def advise_cmd(
     scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
     actor: str = typer.Option(..., "--actor", "-a", help="The actor to advise (its key)."),
     issue: Optional[str] = typer.Option(None, "--issue", "-i", help="One issue (default: every issue)."),
-    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default: the scenario's own choice)."),
     draws: int = typer.Option(200, "--draws", "-n", help="Monte Carlo draws shared by every lever."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
@@ -304,7 +301,8 @@ def _show(v: Any) -> str:
 
 def compare_cmd(
     scenarios: list[str] = typer.Argument(..., help="Two or more scenario files or shipped examples' names."),
-    models: str = typer.Option("compromise", "--models", "-m", help="Comma-separated model names."),
+    models: Optional[str] = typer.Option(None, "--models", "-m",
+                                         help="Comma-separated model names (default: each scenario's own choice)."),
     draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws (0: one deterministic run each)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
@@ -317,7 +315,7 @@ def compare_cmd(
     from .analysis import compare
 
     fmt = _check_format(fmt)
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    names = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     check_count(draws, "--draws")
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)

@@ -144,7 +144,7 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract as a Python dict."""
-        from . import __version__
+        from ._version import __version__
 
         return {
             "scenario": self.scenario.name,

@@ -136,7 +136,7 @@ class Advice:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenario", "model", "params", "actor", "issues": {KEY: {ideal, forecast, distance, best, levers}}, "meta"}``."""
-        from .. import __version__
+        from .._version import __version__
 
         issues = {}
         for r in self.base.to_dict("records"):
@@ -194,7 +194,7 @@ def advise(
     scenario: Any,
     actor: str,
     issue: str | None = None,
-    model: str = "compromise",
+    model: str | None = None,
     draws: int = 200,
     seed: int = 0,
     *,
@@ -225,7 +225,7 @@ def advise(
     -------
     Advice
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     a = actor_index(scen, actor)
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
     B = _check_draws(draws)

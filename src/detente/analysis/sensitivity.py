@@ -139,7 +139,7 @@ class SensitivityResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenario", "model", "params", "method", "issues": {KEY: [rows]}, "top_drivers", "meta"}``."""
-        from .. import __version__
+        from .._version import __version__
 
         issues: dict[str, list[dict[str, Any]]] = {}
         for key in self.scenario.issue_keys:
@@ -179,7 +179,7 @@ def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:
 
 def sensitivity(
     scenario: Any,
-    model: str = "compromise",
+    model: str | None = None,
     method: str = "oat",
     *,
     samples: int = 1024,
@@ -223,7 +223,7 @@ def sensitivity(
     -------
     SensitivityResult
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     s = check_seed(seed)
     if method == "oat":
         return _oat(scen, model, p, explicit, s, shares, events, budget)

@@ -22,6 +22,11 @@ _REGISTRY: dict[str, str] = {
 }
 
 
+#: The documented fallback: the model used when neither the caller nor the scenario chooses one.
+#: Everything above ``models/`` reaches it only through :func:`detente.engine.resolve_model`.
+DEFAULT_MODEL = "compromise"
+
+
 class UnknownModelError(KeyError):
     """No model of that name."""
 
@@ -85,5 +90,5 @@ def check_model(model: Any, **kw: Any) -> dict[str, str]:
 
 __all__ = [
     "Inputs", "Trajectory", "ModelParams", "ModelInputError", "Model", "Move", "Perspective",
-    "get", "names", "register", "make_params", "warmup", "check_model",
+    "DEFAULT_MODEL", "get", "names", "register", "make_params", "warmup", "check_model",
 ]

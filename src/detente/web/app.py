@@ -539,8 +539,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
 
         def work() -> dict:
             scen, _ = load_input(req)
-            model = req.model or (scen.model.name if scen.model else "compromise")
-            res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
+            res = advise(scen, req.actor, issue=req.issue, model=req.model or None, draws=req.draws or 200, seed=req.seed or 0,
                          params=dict(req.params), progress=False, budget=budget)
             return {"scenario": scen.name, "advice": _jsonable(res.to_dict())}
 
