@@ -15,13 +15,13 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
-from ._parse import format_number
-from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
-from .errors import DetenteError, Problem
+from .._parse import format_number
+from ..errors import DetenteError, Problem
+from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
 
 
 def _consoles():
-    from .cli import err, out
+    from ._common import err, out
 
     return out, err
 
@@ -49,7 +49,7 @@ _fmt = format_number
 
 
 def _emit(text: str, output: Path | None = None) -> None:
-    from .cli import _write
+    from ._common import _write
 
     _write(text, output)
 
@@ -103,8 +103,8 @@ def render_monte_carlo_table(mc: Any) -> None:
 def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any,
                    output: Optional[Path] = None, budget: Any = None) -> None:
     """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
-    from .analysis import monte_carlo
-    from .engine import load, resolve_model
+    from ..analysis import monte_carlo
+    from ..engine import load, resolve_model
 
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)
@@ -170,8 +170,8 @@ def sensitivity_cmd(
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
-    from .analysis import sensitivity
-    from .cli import parse_params
+    from ..analysis import sensitivity
+    from ._common import parse_params
 
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
@@ -227,8 +227,8 @@ def advise_cmd(
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
-    from .analysis import advise
-    from .cli import parse_params
+    from ..analysis import advise
+    from ._common import parse_params
 
     fmt = _check_format(fmt)
     check_count(draws, "--draws", 1)
@@ -293,7 +293,7 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
-    from .analysis.compare import show_value
+    from ..analysis.compare import show_value
 
     text = show_value(v)
     return "[dim]absent[/dim]" if text == "absent" else text
@@ -312,7 +312,7 @@ def compare_cmd(
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Forecast scenarios with models side by side, and list the inputs that differ."""
-    from .analysis import compare
+    from ..analysis import compare
 
     fmt = _check_format(fmt)
     names = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
