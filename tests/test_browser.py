@@ -81,8 +81,31 @@ def browser():
         pytest.fail("no chromium found: install it (apt-get install -y chromium) or set DETENTE_CHROMIUM to its path")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(chromium), args=ARGS)
-        yield b
+        yield _Patient(b)
         b.close()
+
+
+class _Patient:
+    """The browser, whose pages wait up to WAIT_MS for a selector (a report job drawing its charts on a loaded
+    2-core machine can take over Playwright's default 30 s; the point of these tests is what the page shows)."""
+
+    WAIT_MS = 180_000
+
+    def __init__(self, browser):
+        self._b = browser
+
+    def new_page(self, **kw):
+        page = self._b.new_page(**kw)
+        page.set_default_timeout(self.WAIT_MS)
+        return page
+
+    def new_context(self, **kw):
+        ctx = self._b.new_context(**kw)
+        ctx.set_default_timeout(self.WAIT_MS)
+        return ctx
+
+    def __getattr__(self, name):
+        return getattr(self._b, name)
 
 
 def _forecast(page, issue="deal"):

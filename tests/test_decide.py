@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from detente import api
@@ -101,3 +103,49 @@ def test_cli_exit_code_and_web_upload(tmp_path, capsys):
         assert r.status_code == 200 and r.json()["scenario"]["name"] == "Toll ring, a Decide training case"
         r = client.post("/api/validate", json={"text": bad.read_text(), "filename": "bad.txt"})
         assert r.status_code == 422 and r.json()["problems"][0]["line"] == 16
+
+
+# ---------------------------------------------------------------------------
+# Decide's own example files (tests/data/decide, see its README)
+
+DECIDE = Path(__file__).parent / "data" / "decide"
+
+
+@pytest.mark.parametrize("name, n, D", [("sample_data.txt", 10, 6), ("cop21.csv", 15, 13), ("copenhagen.csv", 11, 7)])
+def test_every_decide_example_reads(name, n, D):
+    s = api.load(str(DECIDE / name))
+    assert (len(s.actors), len(s.issues)) == (n, D)
+    fc = api.forecast(s, model="exchange", passes=1).forecast
+    assert set(fc) == set(s.issue_keys)
+
+
+def test_ids_with_spaces_become_keys_and_keep_their_names():
+    s = api.load(str(DECIDE / "copenhagen.csv"))
+    eu = s.actors[1]
+    assert (eu.key, eu.name) == ("EU_incl_Norway", "EU (incl Norway)")
+    assert s.actor_keys[-1] == "Alliance_of_Small_Island_States"
+    # Russia has no #D row for Commitments and Extra: it sits those out
+    russia = s.actors[s.actor_keys.index("Russia")]
+    assert russia.salience["Commitments"].value == 0 and russia.positions["Newtreaty"].value == 90
+    assert eu.positions["DevlopC2020"].value == 70 and eu.capability.value == 0.156
+
+
+def test_copenhagen_with_errors_reports_both_errors_in_one_pass():
+    p = DECIDE / "copenhagen_with_errors.csv"
+    with pytest.raises(ScenarioError) as ei:
+        api.load(str(p))
+    got = [(pr.file, pr.line, pr.field) for pr in ei.value.problems]
+    assert got == [(str(p), 86, "#D Russia Control: position"), (str(p), 87, "#D China India Control: power")]
+
+
+def test_ids_that_become_the_same_key_are_reported_with_both_lines(tmp_path):
+    text = TOLL.replace("#A\tShops\tShopkeepers\n", "#A\tShops\tShopkeepers\n#A\tGreen party\n#A\tGreen_party\n")
+    text = text.replace("#D\tGreens\tprice\t5\t0.9\t0.6", "#D\tGreens\tprice\t5\t0.9\t0.6\n#D\tGreen party\ttoll\t50\t0.5\t0.5\n#D\tGrens\ttoll\t0\t0.5\t0.5")
+    p = _write(tmp_path, text)
+    with pytest.raises(ScenarioError) as ei:
+        api.load(str(p))
+    probs = ei.value.problems
+    assert any(pr.line == 7 and pr.field == "#A Green_party" and "'Green_party', as does 'Green party' on line 6" in pr.reason
+               for pr in probs), probs
+    assert any(pr.line == 22 and "unknown actor 'Grens'" in pr.reason for pr in probs), probs  # in the same pass
+    assert [pr.line for pr in probs] == sorted(pr.line for pr in probs)

@@ -1,4 +1,8 @@
-"""The exchange model (Stokman & Van Oosten 1994): hand-derived cases, a scalar reference, invariances."""
+"""The exchange model (Stokman & Van Oosten 1994): hand-derived cases, scalar references, invariances.
+
+The first part tests the ``greedy`` variant (detente's earlier one-shot pass, kept so earlier
+results stay reproducible); the second part the default ``decide`` variant (Decide's rounds).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from pydantic import ValidationError
 from detente import api, models
 from detente.models import compromise, exchange
 from detente.models.base import Inputs
+
+GREEDY = exchange.Params(variant="greedy")
 
 
 def _inputs(x, s, c, active=None):
@@ -98,7 +104,7 @@ def test_hand_derived_two_issue_trade():
     assert cand["gain"][0, 0, 1, 0, 1] == pytest.approx(8.0)
     assert cand["gain"][0, 1, 0, 1, 0] == pytest.approx(8.0)  # the same exchange seen from B
     assert (cand["gain"] > 0).sum() == 2
-    tr = exchange.run(inp)
+    tr = exchange.run(inp, GREEDY)
     assert tr.final[0] == pytest.approx([250 / 3, 250 / 3])
     assert tr.position[0, 1] == pytest.approx(np.array([[100, 100], [100, 100], [50, 50]]))
     assert tr.rounds[0] == 1 and tr.extras["exchanges"][0, 1] == 1
@@ -120,7 +126,7 @@ def test_outcome_limit_binds():
     # So B moves 5.43*4.05/0.4 = 55 on p, A moves 5.43*4.45/0.4 = 60.4 on q, and O_p ends exactly at 60.
     x = [[60, 0], [0, 100], [100, 50]]
     s = [[0.9, 0.1], [0.1, 0.9], [0.05, 0.45]]
-    tr = exchange.run(_inputs(x, s, [4, 4, 1]))
+    tr = exchange.run(_inputs(x, s, [4, 4, 1]), GREEDY)
     dp = 22 / 4.05
     assert tr.extras["exchanges"][0, 1] == 1
     assert tr.position[0, 1, 1, 0] == pytest.approx(55.0)
@@ -139,7 +145,7 @@ def test_partner_position_limits_the_trade():
     s = [[0.6, 0.4], [0.4, 0.8], [0.5, 0.5]]
     c = [1, 3, 1]
     inp = _inputs(x, s, c)
-    tr = exchange.run(inp)
+    tr = exchange.run(inp, GREEDY)
     W_p, W_q = 2.3, 3.3
     dq = 0.4 * 100 / W_q
     dp = dq * 6 / 5
@@ -156,7 +162,7 @@ def test_equal_gain_and_limits_from_utilities():
         x = rng.uniform(0, 100, (4, 2)).round()
         s = rng.uniform(0.05, 1, (4, 2)).round(2)
         c = rng.uniform(1, 10, 4).round()
-        tr = exchange.run(_inputs(x, s, c))
+        tr = exchange.run(_inputs(x, s, c), GREEDY)
         if tr.extras["exchanges"][0, 1] != 1:
             continue
         moved = np.argwhere(tr.position[0, 1] != tr.position[0, 0])
@@ -187,7 +193,7 @@ def test_matches_scalar_reference(passes):
         x = rng.uniform(0, 100, (n, D)).round()
         s = rng.uniform(0.0, 1, (n, D)).round(1)  # some zero saliences: those actors sit out an issue
         c = rng.uniform(1, 10, n).round()
-        tr = exchange.run(_inputs(x, s, c), exchange.Params(passes=passes))
+        tr = exchange.run(_inputs(x, s, c), exchange.Params(variant="greedy", passes=passes))
         ref = reference(x, s.tolist(), c.tolist(), passes)
         np.testing.assert_allclose(tr.position[0, -1], ref, rtol=1e-12, atol=1e-9, err_msg=f"trial {trial}")
 
@@ -198,17 +204,20 @@ def test_no_trade_gives_the_compromise_point():
     s = rng.uniform(0.1, 1, (6, 1))
     c = rng.uniform(1, 5, 6)
     one = _inputs(x, s, c)
-    assert exchange.run(one).final == pytest.approx(compromise.run(one).final, rel=1e-15)
+    for params in (GREEDY, exchange.Params()):
+        assert exchange.run(one, params).final == pytest.approx(compromise.run(one).final, rel=1e-15)
     # saliences in the same proportion for everybody: no one has a comparative advantage
     x2 = rng.uniform(0, 100, (6, 3))
     s2 = np.outer(rng.uniform(0.2, 1, 6), [0.3, 0.6, 0.9])
     two = _inputs(x2, s2, c)
-    tr = exchange.run(two)
-    assert tr.extras["exchanges"].sum() == 0
-    assert tr.final == pytest.approx(compromise.run(two).final, rel=1e-12)
+    for params in (GREEDY, exchange.Params()):
+        tr = exchange.run(two, params)
+        assert tr.extras["exchanges"].sum() == 0
+        assert tr.final == pytest.approx(compromise.run(two).final, rel=1e-12)
 
 
-def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws():
+@pytest.mark.parametrize("variant", ["greedy", "decide"])
+def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws(variant):
     rng = np.random.default_rng(8)
     x = rng.uniform(0, 100, (3, 6, 3)).round()
     s = rng.uniform(0.1, 1, (3, 6, 3)).round(2)
@@ -216,10 +225,10 @@ def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws():
     act = np.ones((3, 6), bool)
     act[1, 2] = False
     act[2, 0] = False
-    batch = exchange.run(Inputs.build(x, s, c, active=act, low=np.zeros(3), high=np.full(3, 100.0)), exchange.Params(passes=2))
+    batch = exchange.run(Inputs.build(x, s, c, active=act, low=np.zeros(3), high=np.full(3, 100.0)), exchange.Params(variant=variant, passes=2))
     for b in range(3):
         keep = act[b]
-        alone = exchange.run(_inputs(x[b][keep], s[b][keep], c[b][keep]), exchange.Params(passes=2))
+        alone = exchange.run(_inputs(x[b][keep], s[b][keep], c[b][keep]), exchange.Params(variant=variant, passes=2))
         np.testing.assert_allclose(batch.final[b], alone.final[0], rtol=1e-13)
         np.testing.assert_allclose(batch.position[b, -1][keep], alone.position[0, -1], rtol=1e-13)
         np.testing.assert_array_equal(batch.position[b, -1][~keep], x[b][~keep])
@@ -231,14 +240,16 @@ def test_registered_with_citation_and_plays_the_flagship():
     assert "Stokman" in mod.CITATION and mod.COUPLES_ISSUES
     with pytest.raises(ValidationError, match="rounds"):
         mod.Params(rounds=3)  # the parameter is `passes`; a scenario horizon does not apply
-    res = api.forecast(_flagship(), model="exchange")
-    data = res.to_dict()
-    hist = data["history"]
-    assert len(hist) == 2  # the starting state and one round of exchanges
-    moves = hist[1]["moves"]
-    assert moves and all(m["counterpart"] != m["actor"] and m["in_return_on"] != m["issue"] for m in moves)
-    for issue in data["issues"].values():
-        assert issue["forecast"] == pytest.approx(issue["compromise_before_exchange"] + issue["shift_by_exchange"])
+    for params, rounds in (({"variant": "greedy"}, 1), ({}, 10)):
+        res = api.forecast(_flagship(), model="exchange", **params)
+        data = res.to_dict()
+        hist = data["history"]
+        assert len(hist) == rounds + 1  # the starting state and the exchange rounds
+        moves = hist[1]["moves"]
+        assert moves and all(m["counterpart"] != m["actor"] and m["in_return_on"] != m["issue"] for m in moves)
+        assert len(moves) == 2 * len(hist[1]["trades"]) == 2 * hist[1]["exchanges"]
+        for issue in data["issues"].values():
+            assert issue["forecast"] == pytest.approx(issue["compromise_before_exchange"] + issue["shift_by_exchange"])
 
 
 def _flagship():
@@ -279,12 +290,12 @@ def test_exchange_in_a_backtest_trades_across_the_scenarios_issues(trade_file):
 
     d = trade_file.parent
     (d / "outcomes.csv").write_text("scenario,issue,outcome\ntrade.json,p,90\ntrade.json,q,80\n")
-    res = run_backtest("outcomes", data=str(d), models=["compromise", "exchange"])
+    res = run_backtest("outcomes", data=str(d), models=["compromise", "exchange(variant=greedy)"])
     frame = res.to_frame()
     # hand-derived above: compromise 70 on both, exchange 83.33 on both
     assert res.mae("compromise") == pytest.approx((20 + 10) / 2)
-    assert res.mae("exchange") == pytest.approx((abs(250 / 3 - 90) + abs(250 / 3 - 80)) / 2)
-    fc = api.forecast(api.load(str(d / "trade.json")), model="exchange").forecast
+    assert res.mae("exchange(variant=greedy)") == pytest.approx((abs(250 / 3 - 90) + abs(250 / 3 - 80)) / 2)
+    fc = api.forecast(api.load(str(d / "trade.json")), model="exchange", variant="greedy").forecast
     assert fc["p"] == pytest.approx(250 / 3) and fc["q"] == pytest.approx(250 / 3)
     assert len(frame) == 2
 
@@ -304,11 +315,125 @@ def test_deu_third_attempt_numbers_recomputed_by_the_scalar_reference():
         x, s, c = inp.position[0], inp.salience[0], inp.capability[0]
         final = np.asarray(reference(x, s.tolist(), c.tolist(), 1))
         ref[idx] = _compromise(final, s, c)
-    res = run_backtest(ds, models=["compromise", "exchange"], capability="votes", seed=0)
+    res = run_backtest(ds, models=["compromise", "exchange(variant=greedy)"], capability="votes", seed=0)
     frame = res.to_frame()
-    np.testing.assert_allclose(frame["exchange"].to_numpy(), ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(frame["exchange(variant=greedy)"].to_numpy(), ref, rtol=1e-9, atol=1e-9)
     out = np.array([i.outcome for i in ds.issues])
     wave2 = np.array([i.meta["wave"] != "DEU_I_EU15" for i in ds.issues])
     err = np.abs(ref - out)
     assert round(err.mean(), 2) == 23.83 and round(err[wave2].mean(), 2) == 23.38 and round(err[~wave2].mean(), 2) == 24.22
     assert int((np.abs(ref - frame["compromise"].to_numpy()) > 1e-9).sum()) == 289
+
+
+# ---------------------------------------------------------------------------
+# the default variant: Decide's rounds (recalculation, voting positions, new start positions)
+
+
+def _decide_vs_reference(x, s, c, rounds, low=None, high=None):
+    from _exchange_reference import reference_rounds
+
+    n, D = x.shape
+    low = np.zeros(D) if low is None else np.asarray(low, float)
+    high = np.full(D, 100.0) if high is None else np.asarray(high, float)
+    x100 = (x - low) * 100 / (high - low)
+    part = (s > 0) & (c[:, None] > 0)
+    ref, trades = reference_rounds(x100.tolist(), s.tolist(), c.tolist(), part.tolist(), rounds)
+    tr = exchange.run(Inputs.build(x, s, c, low=low, high=high), exchange.Params(passes=rounds))
+    return tr, np.asarray(ref) * (high - low) / 100 + low, trades
+
+
+def test_decide_matches_the_slow_reference_on_random_scenarios():
+    rng = np.random.default_rng(2026)
+    traded = 0
+    for trial in range(60):
+        n, D = int(rng.integers(3, 9)), int(rng.integers(2, 6))
+        x = rng.uniform(0, 100, (n, D))
+        s = rng.uniform(0, 1, (n, D))
+        s[s < 0.15] = 0  # some actors sit an issue out
+        c = rng.uniform(0.2, 1, n)
+        low, high = (None, None) if trial % 2 else (np.full(D, -50.0), np.full(D, 150.0))
+        tr, ref, trades = _decide_vs_reference(x, s, c, 5, low, high)
+        np.testing.assert_allclose(tr.position[0], ref, rtol=1e-9, atol=1e-8, err_msg=f"trial {trial}")
+        # every realised trade, in order, with both actors, both issues, the positions and the gain
+        rows = tr.extras["trades"][0]
+        got = [(t, *map(int, r[:4]), r[8]) for t in range(1, 6) for r in rows[t] if not np.isnan(r[0])]
+        assert [g[:5] for g in got] == [tt[:5] for tt in trades]
+        np.testing.assert_allclose([g[5] for g in got], [tt[7] for tt in trades], rtol=1e-9)
+        traded += len(trades)
+    assert traded > 200
+
+
+def test_recalculation_changes_the_second_trade():
+    # Equal capabilities, two issues on 0-100. A = (20, 80), s = (.6, .4); B = (0, 80), s = (.8, .2); C = (100, 20),
+    # s = (.4, .4). W_p = 1.8, O_p = (12 + 0 + 40)/1.8 = 28.89; W_q = 1, O_q = 32 + 16 + 8 = 56. A and B are left of
+    # O_p and right of O_q, C the reverse: the candidates are (A, C) and (B, C).
+    # (B, C): B (s_p/s_q = 4) demands p, C demands q. C all the way to B on p would need B to move 222 on q, more than
+    # the 60 to C: so B moves all 60 (D_q = .2*60 = 12), D_p = 12 * (.2+.4)/(.8+.4) = 6, C moves 6*1.8/.4 = 27 (100 -> 73);
+    # gain |12*.2 - 6*.8| = 2.4. No outcome passes a partner (O_q 56 -> 44 > 20; O_p 28.89 -> 22.89 > 0).
+    # (A, C) at the round's start: C to A on p (80) moves O_p by 17.78 to 11.11, past A's 20: capped where O_p = 20,
+    # C moves (28.89 - 20)*1.8/.4 = 40, D_p = 8.89, D_q = 8.89 * 1/.8 = 11.11, A moves 27.78 on q; gain .889 < 2.4.
+    # So (B, C) is realised first. (A, C) shares C supplying p: C continues from 73 (its moves so far: -40, kept as its
+    # history), and it records B's move to 20 on q (C demands q in both). Re-sized: C from 73 to A's 20 moves O_p from
+    # (12 + 29.2)/1.8 = 22.89 to 11.11, past 20 again: capped at C's move 2.89*1.8/.4 = 13 (73 -> 60), D_p = 2.89,
+    # D_q = 3.61, A moves 3.61/.4 = 9.03 on q (80 -> 70.97); gain |3.61*.4 - 2.89*.6| = .289 (not .889).
+    x = np.array([[20, 80], [0, 80], [100, 20]], float)
+    s = np.array([[0.6, 0.4], [0.8, 0.2], [0.4, 0.4]])
+    c = np.ones(3)
+    tr = exchange.run(_inputs(x, s, c), exchange.Params(passes=1))
+    rows = tr.extras["trades"][0, 1]
+    Dp2 = (12 + 0.4 * 73) / 1.8 - 20  # O_p with C at 73, down to A's 20
+    Dq2 = Dp2 * (0.4 + 0.6) / (0.4 + 0.4)
+    np.testing.assert_allclose(rows[0], [1, 2, 0, 1, 80, 20, 100, 73, 2.4], rtol=1e-12)
+    np.testing.assert_allclose(rows[1], [0, 2, 0, 1, 80, 80 - Dq2 / 0.4, 73, 73 - Dp2 * 1.8 / 0.4, abs(Dq2 * 0.4 - Dp2 * 0.6)], rtol=1e-12)
+    assert rows[1, 7] == pytest.approx(60) and rows[1, 5] == pytest.approx(70.9722222) and rows[1, 8] == pytest.approx(0.2888889)
+    # the voting positions at the end of the round and the round's forecast
+    y = np.array([[20, 80 - Dq2 / 0.4], [0, 20], [60, 20]])
+    np.testing.assert_allclose(tr.position[0, 1], y, rtol=1e-12)
+    np.testing.assert_allclose(tr.final[0], [(12 + 0 + 0.4 * 60) / 1.8, 0.4 * y[0, 1] + 0.2 * 20 + 0.4 * 20], rtol=1e-12)
+    # the greedy variant lets C's cell trade once: only (B, C)
+    assert exchange.run(_inputs(x, s, c), GREEDY).extras["exchanges"][0, 1] == 1
+    # round 2 starts from x0 + (y - x0)(.1 + .4(1 - s)): B on q 80 - 60*.42 = 54.8, C on p 100 - 40*.34 = 86.4,
+    # A on q 80 - 9.03*.34; the slow reference plays it
+    tr2, ref, _ = _decide_vs_reference(x, s, c, 2)
+    np.testing.assert_allclose(tr2.position[0], ref, rtol=1e-12)
+
+
+def test_decide_new_start_positions_by_hand():
+    # the two-actor trade of test_hand_derived_two_issue_trade: round 1 moves A to 100 on q and B to 100 on p. Round 2
+    # starts from B_p = 0 + 100*(.1 + .4*.8) = 42 and A_q = 42: O = (80 + 8.4 + 25)/1.5 = 75.6 on both; A (100 > 75.6 on
+    # p, 42 < 75.6 on q) and B trade again, J = B moving all 58 to A on p shifts O_p by .2*58/1.5 = 7.73, and A's
+    # equal-gain move on q is 7.73*1.5/.2 = 58, exactly to B: both end at 100 again.
+    x = [[100, 0], [0, 100], [50, 50]]
+    s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]
+    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
+    rows = tr.extras["trades"][0]
+    np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0], rtol=1e-12)
+    np.testing.assert_allclose(rows[2, 0, :8], [0, 1, 0, 1, 42, 100, 42, 100], rtol=1e-12)
+    assert tr.forecast[0, 0] == pytest.approx([70, 70]) and tr.forecast[0, 1] == pytest.approx([250 / 3, 250 / 3])
+    assert tr.forecast[0, 2] == pytest.approx([250 / 3, 250 / 3])
+
+
+def test_decide_is_deterministic_and_passes_counts_rounds():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 100, (2, 8, 4)).round()  # round numbers: exact gain ties happen
+    s = rng.uniform(0.1, 1, (2, 8, 4)).round(1)
+    c = rng.uniform(0.1, 1, (2, 8)).round(1)
+    inp = Inputs.build(x, s, c, low=np.zeros(4), high=np.full(4, 100.0))
+    a, b = exchange.run(inp), exchange.run(inp)
+    np.testing.assert_array_equal(a.position, b.position)
+    assert a.position.shape[1] == 11  # Decide's default: 10 rounds
+    three = exchange.run(inp, exchange.Params(passes=3))
+    np.testing.assert_array_equal(three.position, a.position[:, :4])
+
+
+def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(9)
+    inp = Inputs.build(rng.uniform(0, 100, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7)),
+                       low=np.zeros(3), high=np.full(3, 100.0))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)  # compiled (where numba is installed: CI has it)
+    fast = exchange.run(inp, exchange.Params(passes=4))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))  # plain Python
+    slow = exchange.run(inp, exchange.Params(passes=4))
+    assert fast.extras["exchanges"].sum() > 10
+    np.testing.assert_array_equal(fast.position, slow.position)
+    np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])

@@ -116,11 +116,14 @@ def test_who_moved_whom(report_html, trade_file):
     html, _ = report_html
     assert 'id="moves"' in html and ("confrontation with" in html or "compromise with" in html)
     f = trade_file
-    data = compute(str(f), "exchange", sensitivity=False)
-    # tests/test_exchange.py derives this trade by hand: A moves 0 -> 100 on q, B 0 -> 100 on p
-    got = sorted((m["round"], m["actor"], m["issue"], m["from"], m["to"], m["why"]) for m in data["moves"])
+    data = compute(str(f), "exchange", {"passes": 2}, sensitivity=False)
+    # tests/test_exchange.py derives these trades by hand: A moves 0 -> 100 on q, B 0 -> 100 on p; round 2 starts
+    # them at 42 (Decide's new start positions) and they trade all the way again
+    got = sorted((m["round"], m["actor"], m["issue"], round(m["from"], 9), round(m["to"], 9), m["why"]) for m in data["moves"])
     assert got == [(1, "A", "q", 0.0, 100.0, "trade: B moves on p in return"),
-                   (1, "B", "p", 0.0, 100.0, "trade: A moves on q in return")]
+                   (1, "B", "p", 0.0, 100.0, "trade: A moves on q in return"),
+                   (2, "A", "q", 42.0, 100.0, "trade: B moves on p in return"),
+                   (2, "B", "p", 42.0, 100.0, "trade: A moves on q in return")]
     page = render(data)
     assert 'id="moves"' in page and "trade: B moves on p in return" in page
     # a model without moves has no such section

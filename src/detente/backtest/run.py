@@ -119,9 +119,18 @@ LITERATURE_REFERENCES = (
 )
 
 
+def _variants(name: str) -> list[str]:
+    """A model's named variants a backtest scores beside its default (its ``BACKTEST_VARIANTS``), as specs."""
+    out: list[str] = []
+    for params in getattr(registry.get(name), "BACKTEST_VARIANTS", ()):
+        out.append(f"{name}(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")")
+    return out
+
+
 def _specs(models: str | Iterable[str | ModelSpec] | None) -> list[ModelSpec]:
     if models is None:
-        items: list[str | ModelSpec] = [*registry.names(), *LITERATURE_REFERENCES]
+        items: list[str | ModelSpec] = [s for name in registry.names() for s in [name, *_variants(name)]]
+        items += list(LITERATURE_REFERENCES)
     elif isinstance(models, str):
         items = list(split_specs(models))
     else:

@@ -42,6 +42,11 @@ Optional
     True for a model whose forecast of one issue depends on the other issues
     (e.g. ``exchange``); a backtest then runs each proposal as one
     multi-issue scenario instead of each issue alone.
+``BACKTEST_VARIANTS`` : sequence of dict, default none
+    Parameter sets of named variants a default backtest scores beside the
+    model's defaults, each under its own label (e.g. ``exchange``'s
+    ``({"variant": "greedy"},)`` is reported as ``exchange(variant=greedy)``),
+    so that earlier results stay reproducible when a default changes.
 ``moves(traj, b, t, actors, issues) -> list[Move]``
     The moves of round ``t`` of draw ``b`` (none for ``t = 0``), one
     :data:`Move` per actor and issue whose position changed, in one shape

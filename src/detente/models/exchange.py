@@ -2,55 +2,49 @@
 
 Stokman & Van Oosten (1994) model a collective decision on several issues at
 once. The expected outcome of each issue is the compromise point (the
-capability x salience weighted mean of the actors' *voting* positions). Two
+capability x salience weighted mean of the actors' voting positions). Two
 actors who stand on opposite sides of the expected outcome on two issues, and
 who care about those issues in different proportions, gain by a trade: each
-moves its voting position toward the other on the issue it cares about less.
+moves its voting position toward the other on the issue it cares about less,
+by amounts that give both the same gain in utility (the equal-gain rate).
 
-Notation for one candidate exchange (all at the start of a round): actor
-``i`` demands issue ``p`` and supplies on issue ``q``; actor ``j`` demands
-``q`` and supplies on ``p``. ``w_kl = c_k s_kl`` is actor ``k``'s weight on
-issue ``l``, ``W_l`` its sum over the actors taking part in issue ``l``, and
-``O_l`` the expected outcome.
+Two variants (``variant``), described in full in ``docs/models/exchange.md``:
 
-* **Possible** when ``i`` and ``j`` are on opposite sides of ``O_p`` and of
-  ``O_q``, and ``s_ip s_jq > s_iq s_jp`` (``i`` cares relatively more about
-  ``p``, ``j`` about ``q``). Every actor taking part has a salience > 0 on
-  both issues.
-* **Shifts.** ``j`` moving toward ``x_ip`` shifts ``O_p`` toward ``i`` by
-  ``dp``; ``i`` moving toward ``x_jq`` shifts ``O_q`` toward ``j`` by
-  ``dq``. A move shifts the outcome by ``w |move| / W``.
-* **Equal gain** (the exchange rate of Stokman & Van Oosten): ``i`` gains
-  ``s_ip dp - s_iq dq`` and ``j`` gains ``s_jq dq - s_jp dp``. Setting the two
-  equal gives ``dq = r dp`` with ``r = (s_ip + s_jp) / (s_iq + s_jq)``, and the
-  common gain ``dp (s_ip s_jq - s_iq s_jp) / (s_iq + s_jq)``.
-* **Limits.** No actor moves past its partner's position, and no outcome is
-  shifted past the position of the actor it is shifted toward:
-  ``dp <= min(w_jp |x_ip - x_jp| / W_p, |x_ip - O_p|)`` and the same for
-  ``dq`` on ``q``; the larger of the two shifts that respects both limits is
-  taken (``dp = min(dp_max, dq_max / r)``).
-
-**One round.** Every possible exchange is evaluated against the round's
-starting state and they are realised greedily in order of decreasing gain
-(ties: lowest actor, then issue, index first); an actor takes part in at most
-one exchange per issue per round (neither of the four actor-issue cells of
-an exchange may already be in a realised exchange of that round). The
-realised moves change the actors' voting positions; the forecast after the
-round is the compromise point of the new positions. With ``passes > 1`` later
-rounds start from those positions and stop early when no exchange is
-possible. One round is the default (the one-shot model). The parameter is not
-called ``rounds`` on purpose: a scenario's horizon does not turn the one-shot
-model into a dynamic one, so the model plays the scenario as it stands after
-its events (like the compromise model), the same way in a forecast and in a
-backtest.
+``decide`` (default)
+    The model as Decide (Stokman's software, github:foarsitter/decide-exchange-model)
+    runs it. Every round: positions on a 0-100 scale, every pair of actors
+    on opposite sides of both outcomes of an issue pair is a candidate; the
+    candidate with the highest gain is realised, every remaining candidate
+    that shares a supplying or demanding actor-issue with it is re-sized
+    (the supplier continues from where it was left, the outcome cap sees
+    the partner's move) or dropped, and so on until none is left. The round's
+    forecast is the compromise point of the voting positions; every traded
+    actor-issue then starts the next round at
+    ``x0 + (y - x0) (0.1 + 0.4 (1 - s))``. ``passes`` rounds (default 10, as
+    Decide's). Exact gain ties (Decide flips an unseeded coin) go to the
+    exchange formed first, which is what Decide does with its coin switched
+    off: the result is deterministic. The loop runs compiled
+    (``_exchange_kernel.py``).
+``greedy``
+    The one-shot model detente shipped first: every exchange valued once
+    against the round's start, realised greedily by gain, each actor-issue
+    cell at most once per round, no rescaling. ``passes`` default 1. Kept so
+    earlier results stay reproducible (the DEU backtest's
+    ``exchange(variant=greedy)``).
 
 A single issue, or actors who all care about every issue in the same
 proportion, admit no exchange: the forecast is then the compromise point.
+The parameter is called ``passes``, not ``rounds``, on purpose: a scenario's
+horizon does not change how many exchange rounds the model plays; it plays the
+scenario as it stands after its events (like the compromise model), the same
+way in a forecast and in a backtest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -60,10 +54,13 @@ from ._common import issue_weights
 from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "exchange"
-SUMMARY = "Equal-gain exchange of voting positions across issues, then the compromise point (Stokman & Van Oosten)."
+SUMMARY = "Equal-gain exchange of voting positions across issues, as Decide runs it, then the compromise point (Stokman & Van Oosten)."
 CITATION = (
     "Stokman & Van Oosten (1994) 'The exchange of voting positions: an object-oriented model of policy networks', "
     "in Bueno de Mesquita & Stokman (eds.) European Community Decision Making, Yale UP, 105-127; "
+    "Dijkstra, Van Assen & Stokman (2008) 'Outcomes of collective decisions with externalities predicted', "
+    "Journal of Theoretical Politics 20(4), 415-441; "
+    "Decide (github:foarsitter/decide-exchange-model @ 51dee664ee941f048a007069fe71ee857171df6f); "
     "Arregui, Stokman & Thomson (2006) in Thomson et al. (eds.) The European Union Decides, CUP, ch. 5."
 )
 
@@ -72,10 +69,20 @@ COUPLES_ISSUES = True
 #: One-shot: the model plays the scenario as it stands after its events (see ``passes``).
 DYNAMIC = False
 
-#: Largest number of candidate exchanges (draws x n^2 x D^2) evaluated at once.
+#: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
+BACKTEST_VARIANTS = ({"variant": "greedy"},)
+
+#: Largest number of candidate exchanges (draws x n^2 x D^2) evaluated at once (``greedy``).
 _CHUNK_CELLS = 2_000_000
-#: Gains at or below this are not exchanges.
+#: Gains at or below this are not exchanges (``greedy``).
 _TOL = 1e-12
+#: Worker threads over the draws of a batch (``decide``; results do not depend on it).
+THREADS = max(1, min(2, os.cpu_count() or 1))
+#: Rounds played when ``passes`` is not given.
+DEFAULT_PASSES = {"decide": 10, "greedy": 1}
+
+#: The columns of ``extras["trades"]``: I demands issue p and moves on q toward J; J moves on p toward I.
+TRADE_FIELDS = ("i", "j", "p", "q", "i_from", "i_to", "j_from", "j_to", "gain")
 
 
 class Params(ModelParams):
@@ -83,13 +90,21 @@ class Params(ModelParams):
 
     Attributes
     ----------
-    passes : int
-        Maximum number of exchange rounds (default 1, the one-shot model of
-        Stokman & Van Oosten). A draw stops early when no exchange is
-        possible.
+    variant : {"decide", "greedy"}
+        ``decide`` (default): the equal-gain model as Decide runs it.
+        ``greedy``: detente's earlier one-shot greedy pass.
+    passes : int, optional
+        Exchange rounds to play (default 10 for ``decide``, as Decide's
+        default; 1 for ``greedy``). A draw stops early after a round without
+        exchange (nothing could change after it).
     """
 
-    passes: int = Field(1, ge=0, le=1000)
+    variant: Literal["decide", "greedy"] = "decide"
+    passes: int | None = Field(None, ge=0, le=1000)
+
+    def rounds_played(self) -> int:
+        """``passes``, or the variant's default."""
+        return DEFAULT_PASSES[self.variant] if self.passes is None else int(self.passes)
 
 
 def _taking_part(inputs: Inputs) -> np.ndarray:
@@ -183,8 +198,8 @@ def _select(gain: np.ndarray) -> np.ndarray:
     return chosen.reshape(gain.shape)
 
 
-def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One round of exchanges for a batch.
+def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """One greedy round of exchanges for a batch (the ``greedy`` variant).
 
     Returns
     -------
@@ -192,47 +207,59 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
         Voting positions after the round.
     n_exchanges : ndarray of int (B,)
         Exchanges realised in each draw.
-    partner : ndarray of int (B, n, D)
-        The actor each moved cell traded with (-1 where the cell did not move).
-    in_return : ndarray of int (B, n, D)
-        The issue on which the partner moved in return (-1 where none).
+    trades : list of ndarray (k, 9)
+        Per draw, one row per realised exchange (see :data:`TRADE_FIELDS`),
+        in the order they were chosen.
     """
     cand = candidates(x, s, c, part)
     chosen = _select(cand["gain"])
     B, n, D = x.shape
     # j's move on p: sum over i and q; i's move on q: sum over j and p (each cell at most once)
     delta = np.einsum("bijpq,bijpq->bjp", chosen, cand["move_j"]) + np.einsum("bijpq,bijpq->biq", chosen, cand["move_i"])
-    partner = np.full((B, n, D), -1, dtype=np.int64)
-    in_return = np.full((B, n, D), -1, dtype=np.int64)
     b_, i_, j_, p_, q_ = np.nonzero(chosen)
-    partner[b_, j_, p_] = i_
-    in_return[b_, j_, p_] = q_
-    partner[b_, i_, q_] = j_
-    in_return[b_, i_, q_] = p_
-    return x + delta, chosen.reshape(B, -1).sum(axis=1), partner, in_return
+    g = cand["gain"][b_, i_, j_, p_, q_]
+    rows = np.column_stack([
+        i_, j_, p_, q_,
+        x[b_, i_, q_], x[b_, i_, q_] + cand["move_i"][b_, i_, j_, p_, q_],
+        x[b_, j_, p_], x[b_, j_, p_] + cand["move_j"][b_, i_, j_, p_, q_],
+        g,
+    ]).astype(float)
+    trades = []
+    for b in range(B):
+        mine = rows[b_ == b]
+        trades.append(mine[np.argsort(-mine[:, 8], kind="stable")])
+    return x + delta, chosen.reshape(B, -1).sum(axis=1), trades
 
 
-def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
-    """Play up to ``params.passes`` rounds of exchanges for every draw.
+def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
+    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none).
 
-    Returns
-    -------
-    Trajectory
-        ``position`` holds the voting positions after each round; ``forecast``
-        the compromise point of those positions. ``extras``: ``exchanges``
-        (B, T + 1) realised per round, ``partner`` and ``in_return``
-        (B, T + 1, n, D) for every moved actor-issue cell (-1 elsewhere).
-        ``rounds`` counts the rounds with at least one exchange.
+    K depends on the sizes only (room for 4 n D exchanges a round, at most the number of
+    candidates M), not on the batch, so a draw's array is the same alone or in a batch; a
+    round with more exchanges than that (not seen on any example) widens K to M.
     """
+    B = len(trades)
+    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
+    K = min(M, 4 * n * D)
+    if any(len(r) > K for per in trades for r in per):
+        K = max(M, max(len(r) for per in trades for r in per))
+    out = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
+    for b, per in enumerate(trades):
+        for t, r in enumerate(per, start=1):
+            if len(r):
+                out[b, t, : len(r)] = r
+    return out
+
+
+def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
+    """The ``greedy`` variant: up to ``R`` one-shot greedy rounds for every draw; a draw stops at a round without exchange."""
     B, n, D = inputs.shape
-    R = int(params.passes)
     w = issue_weights(inputs, "capability_salience")
     part = _taking_part(inputs)
     pos = np.empty((B, R + 1, n, D))
     pos[:, 0] = inputs.position
     exchanges = np.zeros((B, R + 1), dtype=np.int64)
-    partner = np.full((B, R + 1, n, D), -1, dtype=np.int64)
-    in_return = np.full((B, R + 1, n, D), -1, dtype=np.int64)
+    trades: list[list[np.ndarray]] = [[] for _ in range(B)]
     rounds = np.zeros(B, dtype=np.int64)
     alive = np.ones(B, dtype=bool)
     step = max(1, _CHUNK_CELLS // max(1, n * n * D * D))
@@ -242,11 +269,13 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         idx = np.flatnonzero(alive)
         for c0 in range(0, idx.size, step):
             rows = idx[c0 : c0 + step]
-            new_x, k, pa, ir = play_round(pos[rows, t - 1], inputs.salience[rows], inputs.capability[rows], part[rows])
+            new_x, k, tr = play_round(pos[rows, t - 1], inputs.salience[rows], inputs.capability[rows], part[rows])
             pos[rows, t] = new_x
             exchanges[rows, t] = k
-            partner[rows, t] = pa
-            in_return[rows, t] = ir
+            for b, r in zip(rows, tr):
+                trades[b].append(r)
+        for b in np.flatnonzero(~alive):
+            trades[b].append(np.empty((0, len(TRADE_FIELDS))))
         moved = exchanges[:, t] > 0
         rounds[moved] = t
         alive &= moved
@@ -254,47 +283,181 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
             pos[:, t + 1 :] = pos[:, t : t + 1]
             break
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
-    return Trajectory(
-        position=pos,
-        forecast=forecast,
-        rounds=rounds,
-        extras={"exchanges": exchanges, "partner": partner, "in_return": in_return,
-                "active": Trajectory.active_rounds(inputs, R)},
-    )
+    return Trajectory(position=pos, forecast=forecast, rounds=rounds,
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R, n, D),
+                              "active": Trajectory.active_rounds(inputs, R)})
+
+
+#: Below this much work per draw (candidate exchanges x rounds) the loop runs as plain Python
+#: (:mod:`detente.models._jit`, the same numbers): a tiny scenario does not wait for numba to
+#: import and load its compiled code. Decided per draw, not per batch, so a batch of any size
+#: takes the same path as one draw. Without numba every size runs as plain Python (slowly).
+PURE_MAX_WORK = 100
+
+
+def _kernel(work: float = float("inf")) -> Any:
+    """The loop of the ``decide`` variant: numba-compiled, or plain Python when small or without numba."""
+    from . import _jit
+
+    if work <= PURE_MAX_WORK or not _jit.numba_available():
+        return _jit.pure_module(__name__.rpartition(".")[0] + "._exchange_kernel")
+    from . import _exchange_kernel  # numba compiles (or loads from its cache) on first call
+
+    return _exchange_kernel
+
+
+def warmup() -> bool:
+    """Compile the ``decide`` loop into numba's on-disk cache (``detente warmup``); False without numba."""
+    global PURE_MAX_WORK
+    from . import _jit
+
+    if not _jit.numba_available():
+        return False
+    saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled loop
+    try:
+        run(Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]], [1.0, 1.0, 1.0],
+                         low=[0.0, 0.0], high=[100.0, 100.0]), Params(passes=2))
+    finally:
+        PURE_MAX_WORK = saved
+    return True
+
+
+def _run_decide(inputs: Inputs, R: int) -> Trajectory:
+    """The ``decide`` variant: Decide's rounds, one draw at a time in the compiled loop (threads over draws)."""
+    B, n, D = inputs.shape
+    pairs = D * (D - 1) // 2
+    kern = _kernel(pairs * (n // 2) * (n - n // 2) * max(R, 1))
+    w = issue_weights(inputs, "capability_salience")
+    part = _taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+    width = np.where(hi > lo, hi - lo, 1.0)
+    base = np.where(hi > lo, lo, 0.0)
+    scale = np.where(hi > lo, 100.0 / width, 1.0)
+    x100 = np.ascontiguousarray((inputs.position - base) * scale)
+    sal = np.ascontiguousarray(inputs.salience, dtype=float)
+    cap = np.ascontiguousarray(inputs.capability, dtype=float)
+    part = np.ascontiguousarray(part)
+    vote = np.empty((B, R + 1, n, D))
+    rounds = np.zeros(B, dtype=np.int64)
+    logs: list[np.ndarray] = [np.empty((0, 10))] * B
+
+    flag = _cancel.current()  # read here: the worker threads do not share the caller's context
+
+    def one(b: int) -> None:
+        if flag is not None and flag.is_set():  # a cancelled web request stops between two draws
+            raise _cancel.Cancelled()
+        size = max(64, R * 4 * n * D)
+        while True:
+            log = np.empty((size, 10))
+            k, last = kern.play(x100[b], sal[b], cap[b], part[b], R, vote[b], log)
+            if k >= 0:
+                break
+            size *= 4
+        logs[b] = log[:k]
+        rounds[b] = last
+
+    threads = min(THREADS, B)
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(B)))
+    else:
+        for b in range(B):
+            one(b)
+    pos = vote / scale[None, None, None, :] + base[None, None, None, :]
+    # cells that never moved keep their input value bit for bit
+    pos = np.where(vote == x100[:, None], inputs.position[:, None], pos)
+    trades: list[list[np.ndarray]] = []
+    exchanges = np.zeros((B, R + 1), dtype=np.int64)
+    for b in range(B):
+        lg = logs[b]
+        per = []
+        for t in range(1, R + 1):
+            r = lg[lg[:, 0] == t, 1:].copy()
+            exchanges[b, t] = len(r)
+            if len(r):
+                pi, qi = r[:, 2].astype(int), r[:, 3].astype(int)
+                r[:, 4:6] = r[:, 4:6] / scale[qi, None] + base[qi, None]  # I moves on q
+                r[:, 6:8] = r[:, 6:8] / scale[pi, None] + base[pi, None]  # J moves on p
+            per.append(r)
+        trades.append(per)
+    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
+    return Trajectory(position=pos, forecast=forecast, rounds=rounds,
+                      extras={"exchanges": exchanges, "trades": _pack(trades, R, n, D),
+                              "active": Trajectory.active_rounds(inputs, R)})
+
+
+def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
+    """Play the exchange model for every draw (the variant and rounds of ``params``).
+
+    Returns
+    -------
+    Trajectory
+        ``position`` holds the voting positions at the end of each round (round
+        0: the input); ``forecast`` the compromise point of those positions.
+        ``rounds``: the last round with an exchange. ``extras``: ``exchanges``
+        (B, T + 1), the exchanges realised per round, and ``trades``
+        (B, T + 1, K, 9), every realised exchange of the round in the order
+        realised (fields :data:`TRADE_FIELDS`, NaN-padded).
+    """
+    R = params.rounds_played()
+    if params.variant == "greedy":
+        return _run_greedy(inputs, R)
+    return _run_decide(inputs, R)
+
+
+def _trades(traj: Trajectory, b: int, t: int) -> np.ndarray:
+    """The rows of ``extras["trades"]`` realised in round ``t`` of draw ``b``, in order."""
+    if t == 0:
+        return np.empty((0, len(TRADE_FIELDS)))
+    rows = traj.extras["trades"][b, t]
+    return rows[~np.isnan(rows[:, 0])]
 
 
 def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> list[dict[str, Any]]:
-    """The moves of round ``t`` of draw ``b``: every actor-issue cell moved by a trade.
+    """The moves of round ``t`` of draw ``b``: the two moves of every realised exchange, in order.
 
     Each is a :data:`~detente.models.base.Move` of kind ``"trade"`` whose
-    ``counterpart`` is the trade partner, plus ``in_return_on``: the issue on
-    which the partner moved in return.
+    ``counterpart`` is the trade partner, plus ``in_return_on`` (the issue on
+    which the partner moved in return), ``gain`` (the exchange's gain, equal for
+    both; in salience-weighted points of the 0-100 scale for ``decide``, of the
+    issue's own scale for ``greedy``) and ``order`` (1 for the round's first
+    exchange). With ``decide`` one actor-issue can move in several exchanges of a
+    round, each from where the one before left it.
     """
-    if t == 0:
-        return []
-    pa = traj.extras["partner"][b, t]
-    ir = traj.extras["in_return"][b, t]
     out = []
-    for i, actor in enumerate(actors):
-        for k, issue in enumerate(issues):
-            if pa[i, k] >= 0:
-                partner, other = actors[int(pa[i, k])], issues[int(ir[i, k])]
-                out.append({
-                    "actor": actor,
-                    "issue": issue,
-                    "from": float(traj.position[b, t - 1, i, k]),
-                    "to": float(traj.position[b, t, i, k]),
-                    "counterpart": partner,
-                    "kind": "trade",
-                    "why": f"trade: {partner} moves on {other} in return",
-                    "in_return_on": other,
-                })
+    for k, r in enumerate(_trades(traj, b, t), start=1):
+        i, j, p, q = (int(v) for v in r[:4])
+        for actor, issue, partner, other, frm, to in ((i, q, j, p, r[4], r[5]), (j, p, i, q, r[6], r[7])):
+            out.append({
+                "actor": actors[actor],
+                "issue": issues[issue],
+                "from": float(frm),
+                "to": float(to),
+                "counterpart": actors[partner],
+                "kind": "trade",
+                "why": f"trade: {actors[partner]} moves on {issues[other]} in return",
+                "in_return_on": issues[other],
+                "gain": float(r[8]),
+                "order": k,
+            })
     return out
 
 
 def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]) -> dict[str, Any]:
-    """Round ``t`` of draw ``b``: ``{"exchanges": int}``, the exchanges realised (the moves come from :func:`moves`)."""
-    return {"exchanges": int(traj.extras["exchanges"][b, t])}
+    """Round ``t`` of draw ``b``: the number of exchanges realised and every one of them, in order.
+
+    ``{"exchanges": int, "trades": [{"order", "i", "j", "i_supplies", "j_supplies",
+    "i_from", "i_to", "j_from", "j_to", "gain"}]}``: ``i`` moves on ``i_supplies``
+    toward ``j``, ``j`` on ``j_supplies`` toward ``i`` (positions on the issues' own
+    scales). The moves themselves come from :func:`moves`.
+    """
+    trades = []
+    for k, r in enumerate(_trades(traj, b, t), start=1):
+        i, j, p, q = (int(v) for v in r[:4])
+        trades.append({"order": k, "i": actors[i], "j": actors[j], "i_supplies": issues[q], "j_supplies": issues[p],
+                       "i_from": float(r[4]), "i_to": float(r[5]), "j_from": float(r[6]), "j_to": float(r[7]),
+                       "gain": float(r[8])})
+    return {"exchanges": int(traj.extras["exchanges"][b, t]), "trades": trades}
 
 
 def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str, Any]]:
@@ -309,10 +472,36 @@ def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str
 
 
 def cost(n: int, D: int, params: Params = Params()) -> Cost:
-    """For the budget (:mod:`detente.budget`): per draw, the candidate exchanges of a
-    pass (every pair of actors x every pair of issues, about a dozen float arrays of
-    n x n x D x D) and the recorded positions, partners and issues in return of
-    every pass (n x D each)."""
-    R1 = int(params.passes) + 1
-    per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
-    return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
+    """For the budget (:mod:`detente.budget`).
+
+    ``greedy``: per draw, the candidate exchanges of a pass (every pair of actors x
+    every pair of issues, about a dozen float arrays of n x n x D x D) and the
+    recorded positions and trades of every pass. ``decide``: per draw, the voting
+    positions of every round, the log of realised exchanges (room for 4 n D per
+    round) and the trades it becomes; per thread, the compiled loop's table of the
+    round's candidates (M of them, each with two n-wide tables of recorded positions).
+    """
+    R = params.rounds_played()
+    R1 = R + 1
+    if params.variant == "greedy":
+        per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
+        return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
+    M = (D * (D - 1) // 2) * (n // 2) * (n - n // 2)
+    K = min(M, 4 * n * D)
+    log_rows = max(64, R * 4 * n * D)
+    per = 6 * R1 * n * D * F8 + 10 * log_rows * F8 + R1 * max(K, 1) * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
+    fixed = THREADS * M * (24 + 2 * n) * F8
+    return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
+
+
+#: The conformance suite runs both variants.
+CONFORMANCE_PARAMS = ({"variant": "greedy"},)
+
+
+def conformance_exceptions(params: Params) -> dict[str, str]:
+    """Checks of :mod:`detente.models.conformance` the ``decide`` variant does not pass, with the reason."""
+    if params.variant == "decide":
+        return {"hooks": "a decide round starts from Decide's new start positions, not from the previous round's "
+                         "voting positions, and an actor-issue can move in several exchanges of one round: each move "
+                         "runs from where its exchange found the actor, not from position[t-1] to position[t]"}
+    return {}

@@ -16,6 +16,12 @@ be quoted with ``'`` or ``"``) whose first cell says what a row holds:
     a title (the scenario's name); ``#0``, ``#/`` and other ``#`` rows are
     comments.
 
+Decide's ids may hold spaces and punctuation (its copenhagen example has
+``EU (incl Norway)``). Each id becomes a detente key made of letters, digits,
+``_``, ``.`` and ``-`` (``EU_incl_Norway``), and the id itself is kept as the
+name when the row gives none; two ids that would become the same key are
+reported, with both lines. ``#M`` and ``#D`` rows refer to the ids as written.
+
 They become the raw scenario dict a YAML scenario file parses to:
 ``salience_scale: 1``, an actor's power as its capability, each ``#M``
 description as a scale label. detente gives every actor one capability, so
@@ -33,7 +39,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .._parse import parse_number, read_text, table_rows
+from .._parse import parse_number, read_text, slug, table_rows
 from ..errors import Problem, ScenarioError
 
 __all__ = ["looks_like_decide", "read_decide"]
@@ -92,6 +98,7 @@ def read_decide(path: str | Path) -> dict[str, Any]:
     issues: dict[str, dict[str, Any]] = {}
     points: dict[str, dict[float, str]] = {}
     data: list[tuple[int, str, str, float, float, float]] = []
+    mentioned: set[str] = set()  # actors with a #D row, valid or not
 
     def need(line: int, cells: list[str], n: int, what: str) -> bool:
         if len(cells) < n:
@@ -114,7 +121,14 @@ def read_decide(path: str | Path) -> dict[str, Any]:
             if key in table:
                 problems.append(Problem(file, line, f"{kind} {key}", f"defined twice (first on line {table[key]['line']})"))
                 continue
-            table[key] = {"line": line, "name": cells[2] if len(cells) > 2 and cells[2] else key,
+            detente_key = slug(key)
+            clash = next((k for k, v in table.items() if v["key"] == detente_key), None)
+            if clash is not None:
+                problems.append(Problem(file, line, f"{kind} {key}",
+                                        f"becomes the key {detente_key!r}, as does {clash!r} on line {table[clash]['line']}: "
+                                        "give one of them another id"))
+                continue
+            table[key] = {"line": line, "key": detente_key, "name": cells[2] if len(cells) > 2 and cells[2] else key,
                           "comment": cells[3] if len(cells) > 3 and cells[3] else None}
         elif kind == "#M" and need(line, cells, 3, "an issue and a position"):
             x = parse_number(cells[2], file, line, f"#M {cells[1]}: position", problems)
@@ -124,6 +138,7 @@ def read_decide(path: str | Path) -> dict[str, Any]:
                 problems.append(Problem(file, line, f"#M {cells[1]}", f"unknown issue {cells[1]!r} (define it with a #P row first)"))
         elif kind == "#D" and need(line, cells, 6, "actor, issue, position, salience and power"):
             a, i = cells[1], cells[2]
+            mentioned.add(a)
             where = f"#D {a} {i}"
             ok = True
             if a not in actors:
@@ -176,14 +191,15 @@ def read_decide(path: str | Path) -> dict[str, Any]:
         positions[a][i] = x
         saliences[a][i] = s
     for a, info in actors.items():
-        if a not in power and not problems:
+        if a not in power and a not in mentioned:
             problems.append(Problem(file, info["line"], f"#A {a}", "no #D row for this actor"))
     if problems:
+        problems.sort(key=lambda pr: (pr.line is None, pr.line or 0))
         raise ScenarioError(problems)
 
     issue_list = []
     for key, info in issues.items():
-        entry: dict[str, Any] = {"key": key, "name": info["name"], "scale": list(scales[key])}
+        entry: dict[str, Any] = {"key": info["key"], "name": info["name"], "scale": list(scales[key])}
         if info["comment"]:
             entry["description"] = info["comment"]
         labels = {x: d for x, d in points.get(key, {}).items() if d}
@@ -194,16 +210,17 @@ def read_decide(path: str | Path) -> dict[str, Any]:
     for key, info in actors.items():
         pos: dict[str, Any] = {}
         sal: dict[str, Any] = {}
-        for i in issues:
+        for i, iss in issues.items():
+            k = iss["key"]
             if i in positions[key]:
-                pos[i] = positions[key][i]
-                sal[i] = saliences[key][i]
+                pos[k] = positions[key][i]
+                sal[k] = saliences[key][i]
             else:
                 lo, hi = scales[i]
                 why = "not in the Decide file: takes no part in this issue (salience 0)"
-                pos[i] = {"value": (lo + hi) / 2, "why": why}
-                sal[i] = {"value": 0, "why": why}
-        entry = {"key": key, "name": info["name"], "capability": power[key][0], "positions": pos, "salience": sal}
+                pos[k] = {"value": (lo + hi) / 2, "why": why}
+                sal[k] = {"value": 0, "why": why}
+        entry = {"key": info["key"], "name": info["name"], "capability": power[key][0], "positions": pos, "salience": sal}
         if info["comment"]:
             entry["notes"] = info["comment"]
         actor_list.append(entry)
