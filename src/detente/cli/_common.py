@@ -38,6 +38,13 @@ MAX_ROUNDS = typer.Option(None, "--max-rounds", rich_help_panel=_BUDGET, show_de
                           help="Refuse runs of more rounds than this (default 10,000).")
 
 
+# -- the options the analysis commands share ---------------------------------------------------------
+SCENARIO = typer.Argument(FLAGSHIP, help="Scenario file or a shipped example's name.")
+MODEL = typer.Option(None, "--model", "-m", help="Model name (default: the scenario's own choice).")
+FORMAT = typer.Option("table", "--format", "-f", help="table, json or csv.")
+PARAM = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable).")
+
+
 def make_budget(max_seconds: Any = None, max_memory: Any = None, max_draws: Any = None, max_rounds: Any = None) -> Any:
     """The :class:`~detente.budget.Budget` of the command's flags (a bad flag is a problem, exit 2)."""
     from ..budget import Budget

@@ -17,7 +17,18 @@ from rich.table import Table
 
 from .._parse import format_number
 from ..errors import DetenteError, Problem
-from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
+from ._common import (
+    FORMAT,
+    MAX_DRAWS,
+    MAX_MEMORY,
+    MAX_ROUNDS,
+    MAX_SECONDS,
+    MODEL,
+    PARAM,
+    SCENARIO,
+    check_count,
+    make_budget,
+)
 
 
 def _consoles():
@@ -156,13 +167,13 @@ def render_sensitivity_table(res: Any, top: int = 10) -> None:
 
 
 def sensitivity_cmd(
-    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default: the scenario's own choice)."),
+    scenario: str = SCENARIO,
+    model: Optional[str] = MODEL,
     method: str = typer.Option("oat", "--method", help="oat (one at a time, a tornado) or sobol (global indices)."),
     samples: int = typer.Option(1024, "--samples", "-n", help="Sobol base samples (a power of two)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: str = FORMAT,
     seed: int = typer.Option(0, "--seed", help="Seed of the Sobol sequence, its bootstrap and stochastic models."),
-    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    param: Optional[list[str]] = PARAM,
     top: int = typer.Option(10, "--top", help="Rows per issue in the table."),
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
@@ -213,14 +224,14 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
 
 
 def advise_cmd(
-    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
+    scenario: str = SCENARIO,
     actor: str = typer.Option(..., "--actor", "-a", help="The actor to advise (its key)."),
     issue: Optional[str] = typer.Option(None, "--issue", "-i", help="One issue (default: every issue)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (default: the scenario's own choice)."),
+    model: Optional[str] = MODEL,
     draws: int = typer.Option(200, "--draws", "-n", help="Monte Carlo draws shared by every lever."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    fmt: str = FORMAT,
+    param: Optional[list[str]] = PARAM,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
@@ -305,7 +316,7 @@ def compare_cmd(
                                          help="Comma-separated model names (default: each scenario's own choice)."),
     draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws (0: one deterministic run each)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: str = FORMAT,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
