@@ -346,7 +346,7 @@ def test_cli_json(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from detente.cli_backtest import register
+    from detente.cli.backtest import register
 
     app = typer.Typer()
 

@@ -1,54 +1,20 @@
-"""The Python API: load a scenario, forecast it with any model."""
+"""The Python API: load a scenario, forecast it with any model.
+
+``load`` and ``model_params`` live in :mod:`detente.engine` and are re-exported here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import models
 from .budget import Budget, plan_scenario
+from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
-from .models.base import ModelInputError, ModelParams
+from .models.base import ModelInputError
 from .result import Result
-from .scenario import Scenario
-from .scenario import load as _load
 from .simulate import is_dynamic, most_likely, simulate
 
-
-def load(source: Any) -> Scenario:
-    """Load and validate a scenario from a file path, a shipped example's name, or a dict.
-
-    Raises :class:`detente.errors.ScenarioError` listing every problem.
-    """
-    return _load(source)
-
-
-def model_params(model: str, params: dict[str, Any] | None = None, *, source: str = "params") -> ModelParams:
-    """Validate a model's parameters, turning mistakes into a :class:`DetenteError`."""
-    try:
-        m = models.get(model)
-    except models.UnknownModelError as e:
-        raise DetenteError([Problem(None, None, "model", str(e))]) from None
-    try:
-        return m.Params(**(params or {}))
-    except ValidationError as e:
-        raise DetenteError(
-            [
-                Problem(None, None, f"{source}.{'.'.join(str(x) for x in err['loc'])}", _reason(err))
-                for err in e.errors()
-            ]
-        ) from None
-
-
-def _reason(err: Any) -> str:
-    """A parameter's validation error in plain words (a cap on rounds says it is one)."""
-    if err["type"] == "extra_forbidden":
-        return "unknown parameter"
-    if err["type"] == "less_than_equal" and err["loc"] and err["loc"][-1] in ("rounds", "max_turns", "passes"):
-        return (f"at most {err['ctx']['le']:,}, the model's hard cap on rounds, got {err.get('input')!r} "
-                "(below the cap, the compute budget's --max-rounds applies)")
-    return err["msg"]
+__all__ = ["forecast", "load", "model_params", "resolve_model"]
 
 
 def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None, budget: Budget | None = None,
@@ -60,7 +26,8 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     scenario : Scenario, path, shipped name or dict
     model : str, optional
         A name from :func:`detente.models.names`; default: the scenario's own
-        ``model`` choice, else ``"compromise"``.
+        ``model`` choice, else the documented fallback (see
+        :func:`detente.engine.resolve_model`).
     seed : int, optional
         For stochastic models.
     budget : Budget, optional
@@ -76,10 +43,7 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
         With ``.issues``, ``.history``, ``.to_frame()`` and ``.to_json()``.
     """
     scen = load(scenario)
-    if model is None:
-        model = scen.model.name if scen.model else "compromise"
-        if scen.model and not params:
-            params = dict(scen.model.params)
+    model, params = resolve_model(scen, model, params)
     if seed is None and scen.model is not None and scen.model.seed is not None:
         seed = scen.model.seed
     p = model_params(model, params)

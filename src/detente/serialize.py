@@ -74,7 +74,7 @@ def threshold_probability(x: np.ndarray, value: float, direction: str) -> float:
 def meta(seed: int | None, *, notes: Any = None, **fields: Any) -> dict[str, Any]:
     """The common ``meta`` block of every result: ``version``, ``seed``, then ``fields`` in the
     order given (``input_sha256``, ``draws``...), then ``notes`` when given."""
-    from . import __version__
+    from ._version import __version__
 
     out: dict[str, Any] = {"version": __version__, "seed": seed, **fields}
     if notes is not None:

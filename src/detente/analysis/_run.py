@@ -23,13 +23,16 @@ class AnalysisInterrupted(KeyboardInterrupt):
     """Ctrl-C during an analysis: the message says how far it got; no partial result is kept."""
 
 
-def resolve(scenario: Any, model: str, params: dict[str, Any] | None) -> tuple[Scenario, ModelParams, set[str]]:
-    """Load the scenario and validate the model's parameters (user mistakes become DetenteError)."""
-    from ..api import load, model_params
+def resolve(scenario: Any, model: str | None,
+            params: dict[str, Any] | None) -> tuple[Scenario, str, ModelParams, set[str]]:
+    """Load the scenario, choose its model (:func:`detente.engine.resolve_model`: the caller's, else
+    the scenario's own choice) and validate the model's parameters (user mistakes become DetenteError)."""
+    from ..engine import load, model_params, resolve_model
 
     scen = load(scenario)
+    model, params = resolve_model(scen, model, params)
     p = model_params(model, params)
-    return scen, p, set(params or {})
+    return scen, model, p, set(params)
 
 
 def chunk_size(scenario: Scenario, model: str, params: ModelParams, n: int, D: int, explicit: set[str] | None,

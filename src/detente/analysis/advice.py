@@ -192,7 +192,7 @@ def advise(
     scenario: Any,
     actor: str,
     issue: str | None = None,
-    model: str = "compromise",
+    model: str | None = None,
     draws: int = 200,
     seed: int = 0,
     *,
@@ -223,7 +223,7 @@ def advise(
     -------
     Advice
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     a = actor_index(scen, actor)
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
     B = _check_draws(draws)

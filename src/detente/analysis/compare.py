@@ -202,7 +202,7 @@ def compare(
     ----------
     scenarios : list of Scenario, path, shipped name or dict
     models : list of str, optional
-        Model names (default ``["compromise"]``).
+        Model names (default: each scenario's own choice, see :func:`detente.engine.resolve_model`).
     draws : int
         0: one deterministic run each (the most likely event branch); more:
         Monte Carlo with that many draws (the same seed for every run, so
@@ -219,19 +219,26 @@ def compare(
     -------
     Comparison
     """
-    from ..api import load, model_params
+    from ..engine import load, model_params, resolve_model
     from .montecarlo import _check_draws, monte_carlo, plan_monte_carlo
 
     if not scenarios:
         raise DetenteError([Problem(None, None, "scenarios", "give at least one scenario")])
-    models = list(models or ["compromise"])
-    if not models:
+    if models is not None and not list(models):
         raise DetenteError([Problem(None, None, "models", "give at least one model")])
     s = check_seed(seed)
     if draws != 0:
         _check_draws(draws)
-    params = params or {}
+    params = dict(params or {})
     scens = [load(x) for x in scenarios]
+    if models is None:  # each scenario's own model (resolve_model), with its parameters unless given
+        models = []
+        for sc in scens:
+            name, own = resolve_model(sc)
+            if name not in models:
+                models.append(name)
+                params.setdefault(name, own)
+    models = list(models)
     labels: list[str] = []
     for k, sc in enumerate(scens):
         lab = _label(sc)

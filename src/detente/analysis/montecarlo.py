@@ -197,7 +197,7 @@ class MonteCarloResult:
 
 def monte_carlo(
     scenario: Any,
-    model: str = "compromise",
+    model: str | None = None,
     draws: int = 1000,
     seed: int = 0,
     chunk: int | None = None,
@@ -212,8 +212,8 @@ def monte_carlo(
     Parameters
     ----------
     scenario : Scenario, path, shipped name or dict
-    model : str
-        A registered model name.
+    model : str, optional
+        A registered model name; default: the scenario's own choice (:func:`detente.engine.resolve_model`).
     draws : int
         Number of Monte Carlo draws.
     seed : int
@@ -242,7 +242,7 @@ def monte_carlo(
     >>> mc = detente.monte_carlo("korea-2019", draws=200)
     >>> mc.summary()[["issue", "median", "lo80", "hi80"]]  # doctest: +SKIP
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     n = _check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
@@ -315,7 +315,7 @@ class EventEffect:
 
 def event_effect(
     scenario: Any,
-    model: str = "compromise",
+    model: str | None = None,
     event_key: str = "",
     draws: int = 1000,
     seed: int = 0,
@@ -340,7 +340,7 @@ def event_effect(
     -------
     EventEffect
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     j = event_index(scen, event_key)
     n = _check_draws(draws)
     s = check_seed(seed)

@@ -171,7 +171,7 @@ def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:
 
 def sensitivity(
     scenario: Any,
-    model: str = "compromise",
+    model: str | None = None,
     method: str = "oat",
     *,
     samples: int = 1024,
@@ -215,7 +215,7 @@ def sensitivity(
     -------
     SensitivityResult
     """
-    scen, p, explicit = resolve(scenario, model, params)
+    scen, model, p, explicit = resolve(scenario, model, params)
     s = check_seed(seed)
     if method == "oat":
         return _oat(scen, model, p, explicit, s, shares, events, budget)

@@ -381,15 +381,12 @@ def load_scenario_inputs(path: Path) -> tuple[list[str], list[str], Any]:
     Raises
     ------
     DatasetError
-        When ``detente.load`` is not available, or the scenario does not load.
+        When the scenario does not load.
     """
-    import detente
+    from ..engine import load
 
-    loader = getattr(detente, "load", None)
-    if loader is None:
-        raise DatasetError([Problem(str(path), None, "", "detente.load is not available in this installation")])
     try:
-        scenario = loader(path)
+        scenario = load(path)
     except DatasetError:
         raise
     except Exception as exc:  # a ScenarioError or anything the loader raises for bad input

@@ -154,7 +154,7 @@ def params_to_check(model: ModuleType) -> list[ModelParams]:
 
 def _resolve(model: str | ModuleType) -> ModuleType:
     if isinstance(model, str):
-        from . import get
+        from .registry import get
 
         return get(model)
     return model

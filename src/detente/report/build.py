@@ -16,10 +16,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
 from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
+from .._version import __version__
 from ..api import forecast, load
+from ..engine import resolve_model
 from ..serialize import input_sha256, threshold_probability
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
@@ -134,15 +135,12 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     """
     from ..analysis.montecarlo import _check_draws, plan_monte_carlo
     from ..analysis.sensitivity import plan_oat
-    from ..api import model_params
     from ..budget import check_total, plan_scenario, resolve_budget
+    from ..engine import model_params
 
     b = resolve_budget(budget)
     unbounded = type(b)(seconds=float("inf"), memory=b.memory, draws=b.draws, rounds=b.rounds)
-    if model is None:
-        model = scen.model.name if scen.model else "compromise"
-        if scen.model and not params:
-            params = dict(scen.model.params)
+    model, params = resolve_model(scen, model, params)
     p = model_params(model, params)
     ex = set(params)
     total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
@@ -238,7 +236,7 @@ def compute(
     step = _Steps(progress, cancel)
     step(0.02, "loading the scenario")
     scen = load(scenario)
-    params = dict(params or {})
+    model, params = resolve_model(scen, model, params)  # one choice for the forecast and every analysis
     compare = [load(c) for c in compare]
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget)
     step(0.08, "forecasting")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..models.base import Inputs
-from .schema import Scenario
+
+if TYPE_CHECKING:  # schema imports this module when asked for arrays; a type hint only here
+    from .schema import Scenario
 
 
 def to_inputs(s: Scenario, *, batch: int = 1, seed: int = 0) -> Inputs:

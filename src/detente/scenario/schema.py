@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .._parse import check_magnitude, limit, over_limit
+from ..models import DEFAULT_MODEL
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
@@ -638,7 +639,7 @@ Rounds = Annotated[int, AfterValidator(_check_rounds)]
 class ModelChoice(_Strict):
     """The model a scenario recommends, with its parameters and seed."""
 
-    name: str = "compromise"
+    name: str = DEFAULT_MODEL  # the documented fallback (detente.engine.resolve_model)
     params: FrozenMap[str, Any] = Field(default_factory=FrozenDict)
     seed: int | None = Field(default=None, ge=0, lt=2**64)
 

@@ -35,9 +35,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__, _cancel, models
+from .. import _cancel, models
 from .._cancel import Cancelled
 from .._parse import short
+from .._version import __version__
 from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
@@ -535,8 +536,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
 
         def work() -> dict:
             scen, _ = load_input(req)
-            model = req.model or (scen.model.name if scen.model else "compromise")
-            res = advise(scen, req.actor, issue=req.issue, model=model, draws=req.draws or 200, seed=req.seed or 0,
+            res = advise(scen, req.actor, issue=req.issue, model=req.model or None, draws=req.draws or 200, seed=req.seed or 0,
                          params=dict(req.params), progress=False, budget=budget)
             return {"scenario": scen.name, "advice": jsonable(res.to_dict())}
 

@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
-from .errors import DetenteError
+from ..errors import DetenteError
+from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
 
 
 class Format(str, Enum):
@@ -45,7 +45,7 @@ def backtest(
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
-    from .backtest import run_backtest
+    from ..backtest import run_backtest
 
     try:
         check_count(draws, "--draws")

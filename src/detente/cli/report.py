@@ -7,12 +7,12 @@ from typing import Any, Optional
 
 import typer
 
-from .errors import DetenteError, Problem
+from ..errors import DetenteError, Problem
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` and ``serve`` commands to the ``detente`` CLI."""
-    from .cli import (
+    from ._common import (
         FLAGSHIP,
         MAX_DRAWS,
         MAX_MEMORY,
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         max_rounds: Optional[int] = MAX_ROUNDS,
     ) -> None:
         """Write a self-contained HTML report (inputs, charts, run metadata) of a forecast."""
-        from .report import build_report
+        from ..report import build_report
 
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         if png is not None:
@@ -92,9 +92,9 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from .web import create_app
-        from .web.guard import LOOPBACK_HOSTS, host_name
-        from .web.store import StoreError, default_store_path
+        from ..web import create_app
+        from ..web.guard import LOOPBACK_HOSTS, host_name
+        from ..web.store import StoreError, default_store_path
 
         loopback = is_loopback(host)
         if token == "generate":
@@ -167,7 +167,7 @@ def bound_names(host: str) -> list[str]:
     import ipaddress
     import socket
 
-    from .web.guard import host_name
+    from ..web.guard import host_name
 
     h = host.strip().strip("[]")
     try:

@@ -15,13 +15,24 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
-from ._parse import format_number
-from .cli import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
-from .errors import DetenteError, Problem
+from .._parse import format_number
+from ..errors import DetenteError, Problem
+from ._common import (
+    FORMAT,
+    MAX_DRAWS,
+    MAX_MEMORY,
+    MAX_ROUNDS,
+    MAX_SECONDS,
+    MODEL,
+    PARAM,
+    SCENARIO,
+    check_count,
+    make_budget,
+)
 
 
 def _consoles():
-    from .cli import err, out
+    from ._common import err, out
 
     return out, err
 
@@ -49,7 +60,7 @@ _fmt = format_number
 
 
 def _emit(text: str, output: Path | None = None) -> None:
-    from .cli import _write
+    from ._common import _write
 
     _write(text, output)
 
@@ -103,14 +114,11 @@ def render_monte_carlo_table(mc: Any) -> None:
 def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], draws: int, seed: Optional[int], fmt: Any,
                    output: Optional[Path] = None, budget: Any = None) -> None:
     """``detente forecast --draws N``: Monte Carlo, printed as a table, JSON or CSV."""
-    from .analysis import monte_carlo
-    from .api import load
+    from ..analysis import monte_carlo
+    from ..engine import load, resolve_model
 
     scen = load(scenario)
-    if model is None:
-        model = scen.model.name if scen.model else "compromise"
-        if scen.model and not params:
-            params = dict(scen.model.params)
+    model, params = resolve_model(scen, model, params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
     mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
@@ -159,13 +167,13 @@ def render_sensitivity_table(res: Any, top: int = 10) -> None:
 
 
 def sensitivity_cmd(
-    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
-    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    scenario: str = SCENARIO,
+    model: Optional[str] = MODEL,
     method: str = typer.Option("oat", "--method", help="oat (one at a time, a tornado) or sobol (global indices)."),
     samples: int = typer.Option(1024, "--samples", "-n", help="Sobol base samples (a power of two)."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: str = FORMAT,
     seed: int = typer.Option(0, "--seed", help="Seed of the Sobol sequence, its bootstrap and stochastic models."),
-    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    param: Optional[list[str]] = PARAM,
     top: int = typer.Option(10, "--top", help="Rows per issue in the table."),
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
@@ -173,8 +181,8 @@ def sensitivity_cmd(
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
-    from .analysis import sensitivity
-    from .cli import parse_params
+    from ..analysis import sensitivity
+    from ._common import parse_params
 
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
@@ -216,22 +224,22 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
 
 
 def advise_cmd(
-    scenario: str = typer.Argument("korea-2019", help="Scenario file or a shipped example's name."),
+    scenario: str = SCENARIO,
     actor: str = typer.Option(..., "--actor", "-a", help="The actor to advise (its key)."),
     issue: Optional[str] = typer.Option(None, "--issue", "-i", help="One issue (default: every issue)."),
-    model: str = typer.Option("compromise", "--model", "-m", help="Model name."),
+    model: Optional[str] = MODEL,
     draws: int = typer.Option(200, "--draws", "-n", help="Monte Carlo draws shared by every lever."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-    param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
+    fmt: str = FORMAT,
+    param: Optional[list[str]] = PARAM,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
-    from .analysis import advise
-    from .cli import parse_params
+    from ..analysis import advise
+    from ._common import parse_params
 
     fmt = _check_format(fmt)
     check_count(draws, "--draws", 1)
@@ -296,7 +304,7 @@ def _cell(v: Any) -> str:
 
 
 def _show(v: Any) -> str:
-    from .analysis.compare import show_value
+    from ..analysis.compare import show_value
 
     text = show_value(v)
     return "[dim]absent[/dim]" if text == "absent" else text
@@ -304,20 +312,21 @@ def _show(v: Any) -> str:
 
 def compare_cmd(
     scenarios: list[str] = typer.Argument(..., help="Two or more scenario files or shipped examples' names."),
-    models: str = typer.Option("compromise", "--models", "-m", help="Comma-separated model names."),
+    models: Optional[str] = typer.Option(None, "--models", "-m",
+                                         help="Comma-separated model names (default: each scenario's own choice)."),
     draws: int = typer.Option(0, "--draws", "-n", help="Monte Carlo draws (0: one deterministic run each)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    fmt: str = FORMAT,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
     """Forecast scenarios with models side by side, and list the inputs that differ."""
-    from .analysis import compare
+    from ..analysis import compare
 
     fmt = _check_format(fmt)
-    names = [m.strip() for m in models.split(",") if m.strip()]
+    names = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     check_count(draws, "--draws")
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
