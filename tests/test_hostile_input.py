@@ -424,3 +424,20 @@ def test_dump_csv_escapes_formulas_and_reads_back(tmp_path):
 def test_over_limit_says_how_to_raise():
     msg = over_limit("max_depth")
     assert "50" in msg and "max_depth" in msg and "DETENTE_MAX_DEPTH" in msg
+
+
+@pytest.mark.parametrize("body", [
+    '{"scenario": ' + "[" * 3000 + "]" * 3000 + "}",  # past Python's recursion limit in json.loads
+    '{"name": "korea-2019", "seed": ' + "9" * 5000 + "}",  # past Python's 4,300-digit int limit
+])
+def test_web_json_body_beyond_pythons_json_limits_is_422_on_the_body(body, client):
+    for url in ("/api/validate", "/api/forecast", "/api/jobs"):
+        r = post(client, url, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, (url, r.status_code, r.text[:300])
+        (p,) = r.json()["problems"]
+        assert p["field"] == "body" and "could not be read" in p["reason"]
+
+
+def test_web_other_http_errors_keep_their_status(client):
+    assert client.get("/api/runs/000000000000").status_code == 404
+    assert client.get("/api/no-such-endpoint").status_code == 404

@@ -29,11 +29,13 @@ from typing import Any, Callable, Iterable, Literal
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import _cancel, models
 from .._cancel import Cancelled
@@ -50,6 +52,9 @@ from .pool import Busy, ShuttingDown, WorkPool
 from .store import RunStore, StoreError
 
 log = logging.getLogger("detente.web")
+
+BODY_UNREADABLE = ("the JSON body could not be read: it is nested too deeply or holds an integer of more than 4,300 digits "
+                   "(Python's JSON limits; a scenario sent as `text` is checked against detente's own, documented limits)")
 
 #: Largest request body (bytes); ``detente serve --max-body``.
 MAX_BODY = 5 * 1024 * 1024
@@ -397,6 +402,14 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
     async def _internal(request: Any, exc: Exception) -> JSONResponse:
         log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Any, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers 400 "There was an error parsing the body" when the JSON reader itself fails (nesting
+        # past Python's recursion limit, an integer past its 4,300-digit limit): that is bad input, so 422.
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            return _problem_response(DetenteError([Problem(None, None, "body", BODY_UNREADABLE)]))
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Any, exc: RequestValidationError) -> JSONResponse:
