@@ -441,3 +441,12 @@ def test_web_json_body_beyond_pythons_json_limits_is_422_on_the_body(body, clien
 def test_web_other_http_errors_keep_their_status(client):
     assert client.get("/api/runs/000000000000").status_code == 404
     assert client.get("/api/no-such-endpoint").status_code == 404
+
+
+def test_web_long_file_names_are_problems_or_shortened_never_500(client):
+    r = post(client, "/api/validate", content=json.dumps({"text": "name: x\n", "filename": "a" * 5000 + ".yaml"}),
+             headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"].endswith("filename")
+    files = {"file": ("b" * 300 + ".yaml", b"name: x\n", "application/x-yaml")}
+    r = post(client, "/api/upload", files=files)
+    assert r.status_code in (200, 201, 422), r.text[:300]  # a scenario with problems is fine; a 500 is not

@@ -134,6 +134,9 @@ def test_cross_site_writes_refused(threaded):
     assert call(u, "POST", ok, {"X-Detente": None, "Origin": evil, "Sec-Fetch-Site": "cross-site"})[0] == 403
     assert call(u, "POST", ok, {"X-Detente": None, "Sec-Fetch-Site": "same-site"})[0] == 403
     assert call(u, "POST", ok, {"X-Detente": None, "Origin": "null"})[0] == 403
+    # another server on this machine (same host name, another port) is another origin
+    other_port = s.url.rsplit(":", 1)[0] + ":" + str(int(s.url.rsplit(":", 1)[1]) + 1)
+    assert call(u, "POST", ok, {"X-Detente": None, "Origin": other_port})[0] == 403
     multipart = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.yaml\"\r\n"
                  b"Content-Type: application/x-yaml\r\n\r\nname: x\n--b--\r\n")
     st, _, body = call(s.url + "/api/upload", "POST", multipart,

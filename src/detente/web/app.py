@@ -82,7 +82,8 @@ class ScenarioInput(BaseModel):
     scenario: dict[str, Any] | None = Field(None, description="A scenario in the schema, as JSON.")
     text: str | None = Field(None, description="A scenario file's content (YAML, JSON or CSV).")
     format: Literal["yaml", "json", "csv"] | None = Field(None, description="The format of `text` (default: from `filename`, else yaml).")
-    filename: str | None = Field(None, description="The file name `text` came from (used in problem reports).")
+    filename: str | None = Field(None, max_length=255,
+                                 description="The file name `text` came from (used in problem reports).")
 
 
 class RunRequest(ScenarioInput):
@@ -125,7 +126,8 @@ class JobRequest(RunRequest):
 
 
 def _safe_name(name: str | None, fmt: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(name or "").name).strip("._") or "scenario"
+    # at most 100 characters: the name becomes a file in a temporary folder (a file system allows 255 bytes)
+    base = (re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(name or "").name).strip("._") or "scenario")[-100:].lstrip("._")
     suffix = {"yaml": ".yaml", "json": ".json", "csv": ".csv"}[fmt]
     if not base.lower().endswith((".yaml", ".yml", ".json", ".csv")):
         base += suffix
@@ -504,7 +506,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise DetenteError([Problem(file.filename, None, "", "not UTF-8 text")]) from None
-        return await offload(request, lambda: _validated(ScenarioInput(text=text, filename=file.filename)))
+        return await offload(request, lambda: _validated(ScenarioInput(text=text, filename=(file.filename or "")[-255:] or None)))
 
     # -- runs ---------------------------------------------------------------------------------
     def _given(inp: ScenarioInput) -> dict:

@@ -142,12 +142,15 @@ class Guard:
                 raise Refusal(401, "this server needs its access token: send the header "
                                    "'Authorization: Bearer <token>' (the token was given to `detente serve` "
                                    "or printed when it started)", [(b"www-authenticate", b'Bearer realm="detente"')])
-        if scope.get("method", "GET").upper() in UNSAFE_METHODS and not self._same_origin(headers, host):
+        raw_host = headers.get(b"host", b"").decode("latin-1").strip().lower().rstrip(".")
+        if scope.get("method", "GET").upper() in UNSAFE_METHODS and not self._same_origin(headers, raw_host):
             raise Refusal(403, "cross-site request refused: a request that changes something must come from "
                                "this app's own pages, or carry the header 'X-Detente: 1'")
 
     @staticmethod
     def _same_origin(headers: dict[bytes, bytes], host: str) -> bool:
+        """Whether a write comes from this app's pages. ``host`` is the whole Host header, port included:
+        an origin is scheme, host *and port*, so another local server's page is cross-site."""
         if headers.get(CUSTOM_HEADER, b"").strip():
             return True  # a custom header: a cross-site page would need a CORS preflight, never granted
         if headers.get(b"sec-fetch-site", b"").lower() in (b"same-origin", b"none"):
@@ -155,7 +158,7 @@ class Guard:
         origin = headers.get(b"origin")
         if origin and origin != b"null":
             o = urlsplit(origin.decode("latin-1"))
-            return bool(o.netloc) and host_name(o.netloc) == host and o.scheme in ("http", "https")
+            return bool(o.netloc) and o.netloc.lower().rstrip(".") == host and o.scheme in ("http", "https")
         return False
 
     async def _read_body(self, headers: dict[bytes, bytes], receive: Any) -> bytes:
@@ -216,7 +219,10 @@ class Guard:
                 seen += len(msg.get("body", b""))
                 if not msg.get("more_body", False):
                     return
-        except (asyncio.TimeoutError, Exception):
+        except asyncio.TimeoutError:
+            return
+        except Exception:  # the client went away mid-body: nothing left to drain
+            log.debug("drain of a refused body stopped", exc_info=True)
             return
 
     @staticmethod
