@@ -215,7 +215,7 @@ def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     links lead out of the folder.
     """
     if os.path.isabs(name) or name.startswith("~"):
-        return None, "not an absolute path"
+        return None, "an absolute path (or ~) is not allowed"
     if ".." in Path(name).parts:
         return None, "'..' may not leave the folder"
     p = folder / name

@@ -99,6 +99,7 @@ def read_decide(path: str | Path) -> dict[str, Any]:
     points: dict[str, dict[float, str]] = {}
     data: list[tuple[int, str, str, float, float, float]] = []
     mentioned: set[str] = set()  # actors with a #D row, valid or not
+    keyed: dict[int, dict[str, str]] = {id(actors): {}, id(issues): {}}  # per table: detente key -> Decide id
 
     def need(line: int, cells: list[str], n: int, what: str) -> bool:
         if len(cells) < n:
@@ -122,12 +123,13 @@ def read_decide(path: str | Path) -> dict[str, Any]:
                 problems.append(Problem(file, line, f"{kind} {key}", f"defined twice (first on line {table[key]['line']})"))
                 continue
             detente_key = slug(key)
-            clash = next((k for k, v in table.items() if v["key"] == detente_key), None)
+            clash = keyed[id(table)].get(detente_key)  # a dict, not a scan: files run to max_rows rows
             if clash is not None:
                 problems.append(Problem(file, line, f"{kind} {key}",
                                         f"becomes the key {detente_key!r}, as does {clash!r} on line {table[clash]['line']}: "
                                         "give one of them another id"))
                 continue
+            keyed[id(table)][detente_key] = key
             table[key] = {"line": line, "key": detente_key, "name": cells[2] if len(cells) > 2 and cells[2] else key,
                           "comment": cells[3] if len(cells) > 3 and cells[3] else None}
         elif kind == "#M" and need(line, cells, 3, "an issue and a position"):
