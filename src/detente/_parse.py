@@ -13,6 +13,7 @@ that raises it (documented in ``docs/scenario-format.md``, "Limits").
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import io
 import math
@@ -323,6 +324,20 @@ def slug(text: str, *, lower: bool = False) -> str:
     s = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text.strip()).strip("_.-")
     s = s.lower() if lower else s
     return s or "x"
+
+
+def suggest(word: Any, options: Any, cutoff: float = 0.6) -> str | None:
+    """The option nearest to ``word`` (:func:`difflib.get_close_matches`, case-blind), or None."""
+    opts = sorted({str(o) for o in options})
+    folded = {o.lower(): o for o in opts}
+    hit = difflib.get_close_matches(str(word).lower(), list(folded), n=1, cutoff=cutoff)
+    return folded[hit[0]] if hit else None
+
+
+def did_you_mean(word: Any, options: Any) -> str:
+    """``"; did you mean `x`?"`` for the nearest option, or "" when none is near."""
+    s = suggest(word, options)
+    return f"; did you mean `{s}`?" if s is not None else ""
 
 
 def format_number(x: Any, digits: int = 1) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._parse import bounded
+from .._parse import bounded, suggest
 from ..errors import Problem, ScenarioError
 from .documents import read_document
 from .nodes import Loc, Node, NodeList, checked_node
@@ -59,6 +59,11 @@ def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files"):
         raw = source if isinstance(source, Node) else checked_node(source, None)
         return validate(resolve_extends(raw, None, sandbox="shipped"), None)
     path = resolve_path(source)
+    if not path.exists() and isinstance(source, str) and "/" not in source and "\\" not in source:
+        near = suggest(source, [p.stem for p in shipped()])
+        if near is not None:
+            raise ScenarioError([Problem(source, None, "", f"file not found, and no shipped scenario of that name; "
+                                                           f"did you mean `{near}`? (`detente scenarios` lists them)")])
     raw = read_raw(path, sandbox=sandbox)
     return validate(raw, str(path), source_file=str(path), **({"name": name} if name else {}))
 
