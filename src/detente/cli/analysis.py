@@ -225,8 +225,9 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
                          ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
                 t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
             for r in part.to_dict("records"):
-                t.add_row(r["lever"], _PULLED_BY[r["control"]], f(r["forecast"]), f(r["gain"], sign=True), fmt_percent(r["share_of_distance"]),
-                          fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "), fmt_percent(r["p_helps"]))
+                t.add_row(r["lever"], _PULLED_BY[r["control"]], f(r["forecast"]), f(r["gain"], sign=True),
+                          fmt_percent(r["share_of_distance"]), fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "),
+                          fmt_percent(r["p_helps"]))
             out.print(t)
         tgt = adv.best_persuasion_target(b["issue"])
         if tgt:
