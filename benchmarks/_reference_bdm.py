@@ -17,8 +17,8 @@ Conventions shared with the fast engine where the spec is silent (see
 spread max S - min S counts as zero below 1e-12 * max(1, max |S|); E_j > E_i
 and E_j > |E_i| need a margin of 1e-12 * (|E_i| + |E_j|) (a tie of exact
 arithmetic stays a tie, e.g. two actors of zero salience); offers whose
-choice criterion is within 1e-12 * Delta of the best tie; actors within
-1e-9 * Delta of each other make no offers to each other; a state
+choice criterion is within 1e-12 * Delta of the best tie; only actors at
+equal positions make no offers to each other (Scholz et al.'s rule); a state
 repeats when every position is within 1e-12 * Delta of an earlier state's; the
 forecast weights fall back from c*s to c, then to 1, when all are zero;
 R_i is clipped to [-1, 1] (it can leave it only by rounding); the
@@ -34,7 +34,7 @@ STATE_TOL = 1e-12
 RISK_TOL = 1e-12
 TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
-COINCIDE_TOL = 1e-9
+COINCIDE_TOL = 0.0  # only equal positions coincide: the rule of Scholz et al.'s code
 
 
 def forecast_weights(c, s, active):

@@ -30,7 +30,7 @@ STATE_TOL = 1e-12
 RISK_TOL = 1e-12
 TIE_TOL = 1e-12
 CHOICE_TOL = 1e-12
-COINCIDE_TOL = 1e-9
+COINCIDE_TOL = 0.0  # only equal positions coincide: the rule of Scholz et al.'s code
 
 #: Are the functions below compiled (numba) or plain Python (no numba, or the copy
 #: that :func:`detente.models._jit.pure_module` loads)?

@@ -90,7 +90,10 @@ TIE_TOL = 1e-12
 #: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
 CHOICE_TOL = 1e-12
 #: Actors closer than this times Delta count as coinciding: they make no offers to each other.
-COINCIDE_TOL = 1e-9
+#: 0: only equal positions coincide, the rule of Scholz et al.'s code (the spec's "x_j != x_i"), so
+#: published runs replay identically; a tolerance (1e-9 before) made a position 2e-8 from another
+#: (Columbus) coincide and changed the run.
+COINCIDE_TOL = 0.0
 #: Worker threads over the rows of a batch (results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Below this much work (rows x n^2 x rounds) a batch runs in the calling thread.
