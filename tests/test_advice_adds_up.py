@@ -18,9 +18,10 @@ from detente.analysis import advise, monte_carlo
 from detente.numfmt import fmt, fmt_percent
 
 SENTENCE = re.compile(
-    r"^(?P<issue>.+): medians over (?P<draws>\d+) draws: (?P<me>.+)'s best lever is to (?P<lever>.+) \((?P<who>.+)\): "
-    r"the forecast moves from (?P<f0>-?[\d.]+) to (?P<f1>-?[\d.]+) and ends (?P<rest>[\d.]+) points from (?P=me)'s "
-    r"position (?P<ideal>-?[\d.]+) instead of (?P<dist>[\d.]+): (?P<gain>-?[\d.]+) points closer \((?P<share>.+) of the way\)\. "
+    r"^(?P<issue>.+): medians over (?P<draws>\d+) draws: the best lever for (?P<me>.+) is to (?P<lever>.+) \((?P<who>.+)\): "
+    r"the forecast moves from (?P<f0>-?[\d.]+) to (?P<f1>-?[\d.]+) and ends (?P<rest>[\d.]+) points from "
+    r"(?P<ideal>-?[\d.]+), where (?P=me) stands, instead of (?P<dist>[\d.]+): (?P<gain>-?[\d.]+) points closer "
+    r"\((?P<share>.+) of the way\)\. "
     r"Draw by draw, it helps in (?P<helps>.+) of them$"
 )
 
@@ -106,9 +107,9 @@ def test_a_lever_the_actor_cannot_pull_is_never_its_best():
     best = adv.best("wage")
     assert best["pullable"] and best["kind"] != "remove"
     (line,) = adv.headline()
-    assert "stayed out" not in line and f"best lever is to {best['lever']} ({best['who']})" in line
+    assert "stayed out" not in line and f"best lever for IG Metall is to {best['lever']} ({best['who']})" in line
     # names a person reads are display names (shortened by the one rule), never keys
-    assert "IG Metall's best lever" in line and "works-council" not in line and "union" not in line
+    assert "the best lever for IG Metall" in line and "works-council" not in line and "union" not in line
 
 
 def test_cli_table_separates_what_ifs(capsys, tmp_path):

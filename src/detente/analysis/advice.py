@@ -156,17 +156,17 @@ class Advice:
             f = iss.fmt
             head = f"{iss.name}: medians over {self.draws} draws"
             if r["distance"] <= 1e-9 * (iss.scale[1] - iss.scale[0]):
-                out.append(f"{head}: the forecast {f(r['forecast'])} already is {me}'s position {f(r['ideal'])}")
+                out.append(f"{head}: the forecast {f(r['forecast'])} already is where {me} stands")
                 continue
             b = self.best(r["issue"])
             if not b["pullable"] or not b["gain"] > 0:
-                out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward its position "
-                           f"{f(r['ideal'])}")
+                out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward {f(r['ideal'])}, "
+                           f"where {me} stands")
                 continue
             out.append(
-                f"{head}: {me}'s best lever is to {b['lever']} ({b['who']}): the forecast moves from "
+                f"{head}: the best lever for {me} is to {b['lever']} ({b['who']}): the forecast moves from "
                 f"{f(r['forecast'])} to {f(b['forecast'])} and ends {f(abs(b['forecast'] - r['ideal']))} points from "
-                f"{me}'s position {f(r['ideal'])} instead of {f(r['distance'])}: {f(b['gain'])} points closer "
+                f"{f(r['ideal'])}, where {me} stands, instead of {f(r['distance'])}: {f(b['gain'])} points closer "
                 f"({fmt_percent(b['share_of_distance'])} of the way). Draw by draw, it helps in "
                 f"{fmt_percent(b['p_helps'])} of them"
             )
@@ -298,8 +298,8 @@ def advise(
     runs = (len(stage1) + 1 + (len(stage2) + 1 if stage2 else 0)) * B + 1
     df, base = _tables(levers, targets, results, base_fc)
     me = scen.actors[a]
-    notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, {me.short_name()}'s "
-             "position, distance, gain and share of the way are medians over the draws (the distance and gain of "
+    notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, the position of "
+             f"{me.short_name()}, distance, gain and share of the way are medians over the draws (the distance and gain of "
              f"the median forecasts); the 10-90% range and 'helps in' describe the per-draw gains, in scale points. "
              f"Each lever says who pulls it: {me.short_name()} itself, others it must persuade, or only others "
              "(a what-if, never offered as its best lever)."]
