@@ -66,6 +66,9 @@ COALITION_SIZES = (2, 3)
 Modifier = Callable[[Inputs, np.ndarray], None]
 
 
+#: Names in sentences and lever descriptions are shortened to this many characters (charts: 24).
+SENTENCE_NAME = 60
+
 #: Who pulls a lever: the actor itself, others it must persuade (or recruit), or others alone.
 SELF, PERSUADE, OTHERS = "itself", "persuasion", "others"
 
@@ -149,7 +152,7 @@ class Advice:
     def headline(self) -> list[str]:
         """One sentence per issue naming the best lever the actor can pull; every number a median over
         the draws, with the issue's scale's decimals (:mod:`detente.numfmt`)."""
-        me = self.scenario.actor(self.actor).short_name()
+        me = self.scenario.actor(self.actor).short_name(SENTENCE_NAME)
         out = []
         for r in self.base.to_dict("records"):
             iss = self.scenario.issue(r["issue"])
@@ -299,9 +302,9 @@ def advise(
     df, base = _tables(levers, targets, results, base_fc)
     me = scen.actors[a]
     notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, the position of "
-             f"{me.short_name()}, distance, gain and share of the way are medians over the draws (the distance and gain of "
+             f"{me.short_name(SENTENCE_NAME)}, distance, gain and share of the way are medians over the draws (the distance and gain of "
              f"the median forecasts); the 10-90% range and 'helps in' describe the per-draw gains, in scale points. "
-             f"Each lever says who pulls it: {me.short_name()} itself, others it must persuade, or only others "
+             f"Each lever says who pulls it: {me.short_name(SENTENCE_NAME)} itself, others it must persuade, or only others "
              "(a what-if, never offered as its best lever)."]
     return Advice(scen, model, p, me.key, B, s, df, base, runs=runs, notes=notes)
 
@@ -331,13 +334,13 @@ class _Levers:
         self.sscale = float(scen.salience_scale)
         self.n = len(scen.actors)
         self.others = [j for j in range(self.n) if j != a]
-        self.me = scen.actors[a].short_name()
+        self.me = scen.actors[a].short_name(SENTENCE_NAME)
         direction = np.sign(self.ideal.mean(axis=0) - point)
         direction[direction == 0] = 1.0
         self.direction = direction
 
     def name(self, j: int) -> str:
-        return str(self.scen.actors[j].short_name())
+        return str(self.scen.actors[j].short_name(SENTENCE_NAME))
 
     def batch(self, levers: list[_Lever]) -> tuple[Inputs, np.ndarray]:
         """The base draws and one copy per lever, each modified by its lever."""
