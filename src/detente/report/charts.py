@@ -24,6 +24,8 @@ matplotlib.use("Agg", force=False)
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..numfmt import fmt_percent
+
 #: Colours for actors without their own, in actor order (colour-blind friendly first).
 PALETTE = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -302,7 +304,7 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
         share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)
         sign = "\u2265" if th.direction == "above" else "\u2264"
-        ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {100 * share:.0f}%",
+        ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {fmt_percent(share)}",
                     (th.value, 1.0 - 0.16 * n_th), xycoords=("data", "axes fraction"), xytext=(3, -3),
                     textcoords="offset points", fontsize=7, va="top", color="#6b5800",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})

@@ -199,7 +199,15 @@ function fillAdviceChoices() {
   if ([...isel.options].some((o) => o.value === keepI)) isel.value = keepI;
 }
 
-function pct(x) { return x === null || x === undefined ? "\u2013" : Math.round(100 * x) + "%"; }
+// a share as a whole percentage, never a rounded 0 % or 100 % for something that happened in some draws
+// (detente/numfmt.py fmt_percent)
+function pct(x) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return "\u2013";
+  const v = 100 * x;
+  if (v > 0 && v < 0.5) return "<1%";
+  if (v >= 99.5 && v < 100) return ">99%";
+  return Math.round(v) + "%";
+}
 function signed(x, d = 1) { const t = fmt(x, d); return t === "\u2013" || t.startsWith("-") ? t : "+" + t; }
 
 function showAdvice(adv) {
