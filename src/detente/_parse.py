@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import DetenteError, Problem, ScenarioError
+from .numfmt import fixed
 
 # ----------------------------------------------------------------------------- limits
 
@@ -340,15 +341,9 @@ def did_you_mean(word: Any, options: Any) -> str:
     return f"; did you mean `{s}`?" if s is not None else ""
 
 
-def format_number(x: Any, digits: int = 1) -> str:
-    """A number for a table: ``digits`` decimals, ``-`` for None/NaN/inf, and never ``-0.0``."""
-    if x is None:
-        return "-"
-    x = float(x)
-    if not math.isfinite(x):
-        return "-"
-    text = f"{x:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+#: A number for a table with a fixed count of decimals (the old name of :func:`detente.numfmt.fixed`;
+#: a value on an issue's scale takes :func:`detente.numfmt.fmt`, whose decimals follow the scale).
+format_number = fixed
 
 
 # ----------------------------------------------------------------------------- tables
