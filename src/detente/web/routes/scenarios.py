@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
+from fastapi.responses import Response
 
 from ..schemas import ScenarioInput
 from ..services import scenarios as service
@@ -30,7 +31,14 @@ async def validate(inp: ScenarioInput, request: Request) -> dict:
     return await offload(request, lambda: service.validated(inp))
 
 
-@router.post("/upload", summary="Upload a scenario file (YAML, JSON, CSV) and validate it")
+@router.post("/upload", summary="Upload a scenario file (YAML, JSON, CSV/TSV table, KTAB CSV or XML, Decide) and validate it")
 async def upload(request: Request, file: UploadFile = File(...)) -> dict:
-    inp = service.from_upload(file.filename, await file.read())
-    return await offload(request, lambda: service.validated(inp))
+    data = await file.read()  # bounded: the whole body is (see web/guard.py)
+    return await offload(request, lambda: service.validated_upload(file.filename, data))
+
+
+@router.post("/export", summary="A scenario as a file to download (YAML, JSON or CSV); 422 when it is not valid")
+async def export(inp: ScenarioInput, request: Request,
+                 format: str = Query("yaml", max_length=10, description=f"One of {', '.join(service.EXPORTS)}.")) -> Response:
+    content, media, name = await offload(request, lambda: service.export(inp, format))
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})

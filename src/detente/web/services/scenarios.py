@@ -24,12 +24,15 @@ from ..schemas import ScenarioInput
 FLAGSHIP = "korea-2019"
 
 
+#: The suffixes an uploaded file keeps: each picks its reader (:func:`detente.scenario.documents.read_document`).
+SUFFIXES = (".yaml", ".yml", ".json", ".csv", ".tsv", ".txt", ".xml", ".xlsx", ".xlsm")
+
+
 def _safe_name(name: str | None, fmt: str) -> str:
     # at most 100 characters: the name becomes a file in a temporary folder (a file system allows 255 bytes)
     base = (re.sub(r"[^A-Za-z0-9_.\-]+", "_", Path(name or "").name).strip("._") or "scenario")[-100:].lstrip("._")
-    suffix = {"yaml": ".yaml", "json": ".json", "csv": ".csv"}[fmt]
-    if not base.lower().endswith((".yaml", ".yml", ".json", ".csv")):
-        base += suffix
+    if not base.lower().endswith(SUFFIXES):
+        base += "." + fmt
     return base
 
 
@@ -111,8 +114,7 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     """
     from ..._parse import check_text
     from ...api import load
-    from ...scenario.io import read_document, resolve_extends, resolve_path, shipped
-    from ...scenario.validate import validate as validate_raw
+    from ...scenario.io import resolve_path, shipped
 
     given = [x for x in (inp.name, inp.scenario, inp.text) if x is not None]
     if len(given) != 1:
@@ -132,12 +134,26 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
             err.raw = _safe_raw(inp.scenario)  # type: ignore[attr-defined]
             err.targets = [_target(p, inp.scenario) for p in err.problems]  # type: ignore[attr-defined]
             raise err from None
-    fmt = _fmt_of(inp)
-    fname = _safe_name(inp.filename, fmt)
+    fname = _safe_name(inp.filename, _fmt_of(inp))
     check_text(inp.text or "", fname)
+    return _load_file(fname, (inp.text or "").encode("utf-8"))
+
+
+def load_upload(filename: str | None, data: bytes) -> tuple[Any, Any]:
+    """An uploaded file's scenario and raw dict, as :func:`load_input`: its reader follows the file's
+    suffix (YAML, JSON, a CSV or TSV stakeholder table, KTAB CSV or XML, a Decide file, a workbook when
+    the scenario layer reads them), with that reader's bounds; a file without a known suffix is YAML."""
+    return _load_file(_safe_name((filename or "")[-255:], "yaml"), data)
+
+
+def _load_file(fname: str, data: bytes) -> tuple[Any, Any]:
+    """A file's bytes read and validated in a private temporary folder, sandboxed (see :func:`load_input`)."""
+    from ...scenario.io import read_document, resolve_extends
+    from ...scenario.validate import validate as validate_raw
+
     with tempfile.TemporaryDirectory(prefix="detente-upload-") as tmp:
         path = Path(tmp) / fname
-        path.write_text(inp.text or "", encoding="utf-8")
+        path.write_bytes(data)
         own = None
         try:
             own = read_document(path)
@@ -184,19 +200,38 @@ def describe(scen: Any) -> dict[str, Any]:
     return {"name": scen.name, "actors": len(scen.actors), "issues": len(scen.issues), "events": len(scen.events)}
 
 
-def validated(inp: ScenarioInput) -> dict[str, Any]:
-    """``{ok, name, actors, issues, events, scenario}`` for a valid scenario (else DetenteError)."""
-    scen, _ = load_input(inp)
+def _answer(scen: Any) -> dict[str, Any]:
     return {"ok": True, **describe(scen), "scenario": jsonable(scen.to_dict())}
 
 
-def from_upload(filename: str | None, data: bytes) -> ScenarioInput:
-    """An uploaded file's bytes as a scenario input (UTF-8 text, with or without a byte order mark)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DetenteError([Problem(filename, None, "", "not UTF-8 text")]) from None
-    return ScenarioInput(text=text, filename=(filename or "")[-255:] or None)
+def validated(inp: ScenarioInput) -> dict[str, Any]:
+    """``{ok, name, actors, issues, events, scenario}`` for a valid scenario (else DetenteError)."""
+    return _answer(load_input(inp)[0])
+
+
+def validated_upload(filename: str | None, data: bytes) -> dict[str, Any]:
+    """:func:`validated` for an uploaded file (:func:`load_upload`)."""
+    return _answer(load_upload(filename, data)[0])
+
+
+#: The formats a scenario downloads as: (media type, suffix).
+EXPORTS = {"yaml": ("application/yaml", "yaml"), "json": ("application/json", "json"), "csv": ("text/csv", "csv")}
+
+
+def export(inp: ScenarioInput, fmt: str) -> tuple[bytes, str, str]:
+    """A valid scenario as a file: ``(content, media type, file name)`` (DetenteError when it is not valid)."""
+    from ...scenario import writers
+
+    scen, _ = load_input(inp)
+    if fmt not in EXPORTS:
+        raise DetenteError([Problem(None, None, "format", f"unknown format {short(fmt)}; one of {', '.join(EXPORTS)}")])
+    media, suffix = EXPORTS[fmt]
+    if fmt == "json":
+        content = json.dumps(writers.scenario_to_dict(scen), indent=2, ensure_ascii=False).encode("utf-8")
+    else:
+        content = (writers.dump_yaml(scen) if fmt == "yaml" else writers.dump_csv(scen)).encode("utf-8")
+    stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", scen.name).strip("-.")[:80] or "scenario"
+    return content, media, f"{stem}.{suffix}"
 
 
 def shipped_list() -> list[dict[str, Any]]:
