@@ -684,6 +684,8 @@ class Scenario(_Strict):
     events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
     source_file: str | None = Field(default=None, exclude=True)
+    reading_notes: Frozen[str] = Field(default_factory=FrozenList, exclude=True,
+                                       description="What the reader noted: a guessed encoding, a column mapped or ignored.")
 
     @field_validator("issues", "actors", "events")
     @classmethod
