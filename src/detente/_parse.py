@@ -240,6 +240,8 @@ def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     Refused: an absolute path (or ``~``), any ``..``, and a path whose symbolic
     links lead out of the folder.
     """
+    if "\x00" in name:
+        return None, "a NUL character is not allowed in a file name"
     if os.path.isabs(name) or name.startswith("~"):
         return None, "an absolute path (or ~) is not allowed"
     if ".." in Path(name).parts:

@@ -65,13 +65,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "salience_0_to_100": ("salience_0_100",),
 }
 
-_NEW_MODEL = "a column of Bueno de Mesquita's later (\"new\") model"
+_NEW_MODEL = "Bueno de Mesquita's later (\"new\") model"
 #: Columns the models do not use -> why they are ignored.
 IGNORED: dict[str, str] = {
-    "flexibility": f"{_NEW_MODEL}; detente's models take an actor's willingness to move from its salience and "
-                   "the bargaining itself",
-    "veto": f"{_NEW_MODEL}; detente's models give no actor a veto (give a veto player a high capability and salience)",
-    "fixed": f"{_NEW_MODEL}; detente's models let every actor move (a high salience makes an actor hold its position)",
+    "flexibility": f"{_NEW_MODEL}; not used by detente's models",
+    "veto": f"{_NEW_MODEL}; detente's models have no veto: give a veto player a high capability and salience",
+    "fixed": f"{_NEW_MODEL}; in detente's models every actor may move",
     "id": "a row number or identifier; detente names actors by the actor column",
     "no": "a row number; detente names actors by the actor column",
     "#": "a row number; detente names actors by the actor column",
@@ -131,6 +130,7 @@ def read_header(cells: list[str], file: str | None, line: int | None) -> Header:
     present = {normalize(c) for c in cells if normalize(c) in COLUMNS}
     mapped: list[str] = []
     ignored: list[str] = []
+    unknown: list[tuple[str, str]] = []
     for cell in cells:
         n = normalize(cell)
         if not n:
@@ -155,10 +155,12 @@ def read_header(cells: list[str], file: str | None, line: int | None) -> Header:
         else:
             h.cols.append(None)
             close = difflib.get_close_matches(n, [*COLUMNS, *SYNONYMS], n=1, cutoff=0.75)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            h.problems.append(Problem(file, line, cell.strip()[:60],
-                                      f"unknown column{hint} (detente reads {', '.join(COLUMNS[:10])}, ...: see "
-                                      "docs/scenario-format.md, \"From your spreadsheet\")"))
+            unknown.append((cell.strip()[:60], f"{cell.strip()[:40]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")))
+    if unknown:
+        h.problems.append(Problem(file, line, unknown[0][0],
+                                  f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(u for _, u in unknown)}: detente reads "
+                                  "actor, issue, capability, position, salience and their parts (_low, _high, _why, ...), "
+                                  "see docs/scenario-format.md, \"From your spreadsheet\""))
     if mapped:
         h.notes.append("read the column" + ("s " if len(mapped) > 1 else " ") + ", ".join(mapped))
     if ignored:

@@ -107,8 +107,8 @@ def check_scales(table: _Table, declared: int | None) -> None:
                                       f"the column says salience_scale {h.declared_scale}, the option says {declared}"))
     cap = table.values["capability"]
     if cap and all(0 < v <= 1 for v in cap):
-        table.notes.append(f"every capability lies between 0 and 1 (largest {max(cap):g}): read as shares of power; "
-                           "the models use only the ratios between capabilities, so any scale gives the same forecast")
+        table.notes.append(f"the capabilities all lie between 0 and 1 (largest {max(cap):g}): read as shares; the models use "
+                           "only their ratios, so no scale needs declaring")
 
 
 class _Table:

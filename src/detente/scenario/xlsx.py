@@ -32,7 +32,7 @@ from typing import Any, Callable
 from .._parse import parse_number, read_bytes, short
 from .._xlsx import Sheet, cell_text, read_sheets, sheet_file
 from ..errors import Problem, ScenarioError
-from .columns import normalize
+from .columns import normalize, read_header
 from .nodes import Node, NodeList
 from .table import read_table
 from .writers import SHEETS
@@ -48,11 +48,15 @@ def read_workbook(path: Path, *, salience_scale: int | None = None) -> Node:
     by_name = {normalize(n): n for n in sheets}
     table_name = next((by_name[n] for n in _TABLE_NAMES if n in by_name), None)
     known = {by_name[n] for n in (*SHEETS, *_TABLE_NAMES) if n in by_name}
+    if table_name is None and {"summary", "positions"} <= set(by_name):
+        raise ScenarioError([Problem(file, None, "", "this is a forecast's workbook (detente forecast -f xlsx), not a scenario: "
+                                     "read the scenario the forecast was made from")])
+    if table_name is None:  # a user's own workbook: the first sheet whose header names the actors
+        table_name = next((n for n in sheets if n not in known and sheets[n] and _names_actors(sheets[n][0][1])), None)
     if table_name is None:
-        table_name = next((n for n in sheets if n not in known and sheets[n]), None)
-    if table_name is None:
-        raise ScenarioError([Problem(file, None, "", "the workbook has no stakeholder table: put it on a sheet named "
-                                     "'stakeholders' (columns actor, capability, position, salience, ...)")])
+        raise ScenarioError([Problem(file, None, "", f"no sheet holds a stakeholder table (sheets: {', '.join(map(repr, sheets))}): "
+                                     "put it on a sheet named 'stakeholders', with a header row naming the columns actor, "
+                                     "capability, position, salience (see docs/scenario-format.md, \"From your spreadsheet\")")])
     rows = [(n, [cell_text(v) for v in cells]) for n, cells in sheets[table_name]]
     if not rows:
         raise ScenarioError([Problem(sheet_file(file, table_name), None, "", "the sheet is empty")])
@@ -75,6 +79,11 @@ def read_workbook(path: Path, *, salience_scale: int | None = None) -> Node:
         notes.append(f"read the stakeholder table from the sheet {table_name!r}")
     raw.notes = notes  # type: ignore[attr-defined]
     return raw
+
+
+def _names_actors(header: list[Any]) -> bool:
+    """Whether a sheet's first row is a stakeholder table's header (it names an actor column)."""
+    return "actor" in read_header([cell_text(c) for c in header], None, None).names
 
 
 def _declared_scale(rows: Sheet) -> int | None:
