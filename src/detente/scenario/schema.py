@@ -760,6 +760,12 @@ class Scenario(_Strict):
 
         return to_inputs(self, **kw)
 
+    def _repr_html_(self) -> str:
+        """The scenario as HTML tables (Jupyter shows it so); every text is escaped."""
+        from .html import scenario_html
+
+        return scenario_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :func:`detente.load` reads back to an equal scenario."""
         from .writers import scenario_to_dict
