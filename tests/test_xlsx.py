@@ -227,15 +227,16 @@ SHEET_HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 SHEET_NS = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
 
 
-def test_a_sheet_claiming_a_billionth_row_or_column_xfd_does_not_loop(tmp_path):
+def test_a_sheet_claiming_a_billionth_row_or_column_xfd_does_not_loop(tmp_path, monkeypatch):
     book = _book({"stakeholders": [["actor"]]})
     far_row = SHEET_HEAD + SHEET_NS + (b'<dimension ref="A1:XFD1048576"/><sheetData><row r="999999999">'
                                        b'<c r="A999999999" t="n"><v>1</v></c></row></sheetData></worksheet>')
     t0 = time.monotonic()
     with pytest.raises(ScenarioError, match="DETENTE_MAX_ROWS"):
         load(_write(tmp_path, "rows.xlsx", _with_sheet_xml(book, far_row)))
+    monkeypatch.setenv("DETENTE_MAX_CELLS", "1000000")  # each row padded out to column XFD counts 16,384 cells
     wide = SHEET_HEAD + SHEET_NS + b"<sheetData>" + b"".join(
-        b'<row r="%d"><c r="XFD%d" t="n"><v>1</v></c></row>' % (i, i) for i in range(1, 200)) + b"</sheetData></worksheet>"
+        b'<row r="%d"><c r="XFD%d" t="n"><v>1</v></c></row>' % (i, i) for i in range(1, 100)) + b"</sheetData></worksheet>"
     with pytest.raises(ScenarioError, match="DETENTE_MAX_CELLS"):
         load(_write(tmp_path, "cols.xlsx", _with_sheet_xml(book, wide)))
     assert time.monotonic() - t0 < 60

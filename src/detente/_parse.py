@@ -62,7 +62,7 @@ LIMITS: dict[str, Limit] = {
         Limit("max_rounds", 100_000, "rounds (a scenario's `rounds:` and an event's `round:`)"),
         Limit("max_zip_members", 1_000, "files inside one zip container (an .xlsx workbook)"),
         Limit("max_unzipped_bytes", 50_000_000, "bytes unpacked from one zip container (an .xlsx workbook)"),
-        Limit("max_cells", 1_000_000, "cells read from one workbook (empty cells inside a row included)"),
+        Limit("max_cells", 5_000_000, "cells read from one workbook (empty cells inside a row included)"),
     )
 }
 

@@ -125,6 +125,9 @@ class _Table:
         self.explicit_scale: set[str] = set()
         self.values: dict[str, list[float]] = {"salience": [], "capability": []}  # every number given, for the scale checks
         self.percent = False  # a salience cell written with '%'
+        names = header.names | {c for c, _ in header.wide.values()}
+        self.parts = {base: [f"{base}_{k}" for k in ("low", "high", "sd", "why", "source", "dist") if f"{base}_{k}" in names]
+                      for base in ("capability", "position", "salience")}
 
     # -- one row ---------------------------------------------------------------------
     def add_row(self, line: int, raw: list[str]) -> None:
@@ -171,23 +174,27 @@ class _Table:
 
     def _value(self, row: dict[str, str], line: int, col: str, base: str) -> Any:
         """A value cell with its optional ``*_low``, ``*_high``, ``*_why``, ``*_source``, ``*_dist``, ``*_sd`` cells."""
-        cells = {c: row.get(c, "") for c in (col, f"{base}_low", f"{base}_high", f"{base}_sd")}
-        if base in self.values:  # '80%': a number written as a percentage
-            for c, t in cells.items():
-                if t.strip().endswith("%"):
-                    cells[c] = t.strip()[:-1]
-                    self.percent = self.percent or base == "salience"
-        v = parse_number(cells[col], self.file, line, col, self.problems)
-        lo, hi, sd = (self._number(cells, line, f"{base}_{k}") for k in ("low", "high", "sd"))
-        text = {k: row.get(f"{base}_{k}", "").strip() for k in ("why", "source", "dist")}
+        parts = self.parts[base]  # the part columns this table has
+        cell = row.get(col, "")
+        if base in self.values and cell.endswith("%"):  # '80%': a number written as a percentage
+            cell = cell[:-1]
+            self.percent = self.percent or base == "salience"
+        v = parse_number(cell, self.file, line, col, self.problems)
         if v is None:
             return None
         if base in self.values:
-            self.values[base].extend(x for x in (v, lo, hi) if x is not None)
-        if lo is None and hi is None and sd is None and not any(text.values()):
+            self.values[base].append(v)
+        if not parts or not any(row.get(c, "").strip() for c in parts):
             return v
+        cells = {k: row.get(f"{base}_{k}", "").strip() for k in ("low", "high", "sd", "why", "source", "dist")}
+        for k in ("low", "high"):
+            if base in self.values and cells[k].endswith("%"):
+                cells[k] = cells[k][:-1]
+        lo, hi, sd = (parse_number(cells[k], self.file, line, f"{base}_{k}", self.problems, missing=None) for k in ("low", "high", "sd"))
+        if base in self.values:
+            self.values[base].extend(x for x in (lo, hi) if x is not None)
         out = Node({"value": v}, origin=(self.file, line))
-        for k, x in (("low", lo), ("high", hi), ("dist", text["dist"]), ("sd", sd), ("why", text["why"]), ("source", text["source"])):
+        for k, x in (("low", lo), ("high", hi), ("dist", cells["dist"]), ("sd", sd), ("why", cells["why"]), ("source", cells["source"])):
             if x is not None and x != "":
                 out[k] = x
         out.locs = {k: (self.file, line) for k in out}
