@@ -121,12 +121,16 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
     model, params = resolve_model(scen, model, params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
-    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
-    fmt = _check_format(getattr(fmt, "value", fmt))
+    fmt = getattr(fmt, "value", fmt)
+    fmt = fmt if fmt == "xlsx" else _check_format(fmt)
+    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget, by_round=fmt in ("csv", "xlsx"))
     if fmt == "json":
         _emit(mc.to_json(), output)
-    elif fmt == "csv":
-        _emit(mc.to_frame().to_csv(index=False), output)
+    elif fmt in ("csv", "xlsx"):  # the summary beside one run's positions by round and moves (see report.tables)
+        from ..api import forecast as run_forecast
+        from .files import emit_forecast_tables
+
+        emit_forecast_tables(run_forecast(scen, model, seed=seed, budget=budget, **params), mc, fmt, output)
     else:
         render_monte_carlo_table(mc)
 
