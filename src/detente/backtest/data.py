@@ -138,6 +138,11 @@ class Dataset:
 # helpers
 
 
+def proposal_key(issue: Any) -> str:
+    """The proposal an issue belongs to: DEU's ``prnr``, the outcomes format's scenario file, else the issue itself."""
+    return issue.meta.get("prnr") or issue.meta.get("scenario") or issue.key
+
+
 def deu_path() -> Path:
     """The folder of the DEU copy shipped inside the package."""
     return Path(str(resources.files("detente") / "data" / "deu"))

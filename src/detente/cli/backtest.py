@@ -39,12 +39,17 @@ def backtest(
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
     draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
+    holdout_wave: Optional[str] = typer.Option(
+        None, "--holdout-wave",
+        help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
+    ),
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
-    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
+    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
+    and interval scores of each model's track-record bands."""
     from ..backtest import run_backtest
 
     try:
@@ -52,7 +57,7 @@ def backtest(
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         res = run_backtest(
             dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed,
-            budget=budget,
+            budget=budget, holdout_wave=holdout_wave,
         )
     except DetenteError as exc:
         typer.echo(exc.report(), err=True)
@@ -68,6 +73,10 @@ def backtest(
         con.print(res.table())
         for key in ("wave", "proc", "rule", "type"):
             con.print(res.breakdown_table(key))
+        con.print(res.prob_table())
+        con.print(res.reliability_table())
+        for key in ("wave", "proc", "rule", "type"):
+            con.print(res.prob_breakdown_table(key))
         if res.skipped:
             con.print(f"[dim]{len(res.skipped)} issue(s) skipped:[/dim]")
             for s in res.skipped:
