@@ -464,7 +464,9 @@ def run_backtest(
             prob[k] = {key: (v[~train] if isinstance(v, np.ndarray) else v) for key, v in p.items()}
         keep = np.flatnonzero(~train)
         forecasts = {k: v[keep] for k, v in forecasts.items()}
-        scored = replace(ds, issues=[ds.issues[j] for j in keep])
+        skipped = [x for x in ds.skipped if x.get("wave", "") == holdout_wave]
+        scored = replace(ds, issues=[ds.issues[j] for j in keep], skipped=skipped,
+                         n_total=len(keep) + len(skipped))
     return BacktestResult.build(
         scored,
         forecasts,

@@ -59,7 +59,8 @@ def build_table(seed: int = 0) -> dict[str, Any]:
 
 def _rounded(d: dict[str, Any]) -> dict[str, Any]:
     d = dict(d)
-    d["gamma"] = round(float(d["gamma"]), 9)
+    for k in ("a", "b", "floor"):
+        d[k] = round(float(d[k]), 9)
     d["quantiles"] = {k: (round(v, 9) if isinstance(v, float) else v) for k, v in d["quantiles"].items()}
     d["cv"] = {k: round(v, 9) for k, v in d["cv"].items()}
     return d
