@@ -319,3 +319,59 @@ def test_reliability_and_pit_histogram_equal_a_direct_computation(deu):
     w1 = np.array([it["wave"] == "DEU_I_EU15" for it in res.issues])
     assert by["coverage"]["80"] == pytest.approx(np.mean([(b[0] <= yy <= b[1]) for b, yy in
                                                           zip(res.bands["compromise"][w1, 1], y[w1])]))
+
+
+# ----------------------------------------------------------------------------- forecasts show the band
+
+
+def test_the_shipped_table_regenerates_from_the_data():
+    """data/calibration.json is exactly what `python -m detente.backtest.table` builds from the shipped DEU data."""
+    from detente.backtest.table import build_table, table_path
+
+    text = json.dumps(build_table(), indent=1, sort_keys=True) + "\n"
+    assert table_path().read_text(encoding="utf-8") == text
+
+
+def test_a_forecast_carries_its_track_record_band_scaled_to_each_issue():
+    import detente
+    from detente.calibrate import Calibration as Cal
+    from detente.calibrate import difficulty as diff_of
+    from detente.calibrate import table
+
+    res = detente.forecast("korea-2019", "compromise")
+    d = res.to_dict()
+    entry = table()["models"]["compromise"]
+    cal = Cal.from_dict(entry["calibration"])
+    inp = res.scenario.to_inputs()
+    dd = diff_of(inp.position, inp.salience, inp.capability, inp.active, inp.low, inp.high)[cal.difficulty][0]
+    for k, (key, iss) in enumerate(d["issues"].items()):
+        band = iss["track_record_band"]
+        assert band["learned_from"] == table()["source"] and band["nominal"] == "80"
+        f = iss["forecast"]
+        lo, hi = iss["scale"]
+        half = (hi - lo) * max(cal.a + cal.b * dd[k], cal.floor) * cal.quantiles["80"]
+        assert band["bands"]["80"] == pytest.approx([max(lo, f - half), min(hi, f + half)])
+        assert band["bands"]["50"][0] >= band["bands"]["80"][0] >= band["bands"]["90"][0]
+
+
+def test_a_model_without_a_track_record_says_so():
+    import detente
+    from detente.calibrate import track_record
+
+    cal, why = track_record("no-such-model")
+    assert cal is None and "no track record" in why
+    res = detente.forecast("korea-2019", "compromise", weights="equal")
+    for iss in res.to_dict()["issues"].values():
+        band = iss["track_record_band"]
+        assert band["bands"] is None and "no track record for compromise with these parameters" in band["why"]
+
+
+def test_cli_forecast_table_shows_the_band_and_says_which_is_which():
+    r = _cli("forecast", "korea-2019")
+    assert r.returncode == 0, r.stderr
+    assert "track record (80%)" in r.stdout and "input band (Monte Carlo)" in r.stdout
+    r = _cli("forecast", "korea-2019", "--draws", "50", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    for iss in d["issues"].values():
+        assert set(iss["track_record_band"]["bands"]) == {"50", "80", "90"}

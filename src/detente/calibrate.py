@@ -60,9 +60,7 @@ DIFFICULTIES: tuple[str, ...] = ("none", "spread", "disagreement")
 #: Where the shipped calibration table lives, inside the package.
 TABLE_FILE = "calibration.json"
 #: One line saying which band is which (CLI, report, web).
-EXPLAIN = ("track record: how far this model's forecasts have landed from real outcomes (the band covers the "
-           "outcome that often on the data it was learned from); input band: the spread of the forecast over "
-           "the ranges typed in (Monte Carlo), which says nothing about the model's own error")
+EXPLAIN = ("input band (Monte Carlo): only the spread from the ranges typed in, not the model's own error")
 
 
 # ----------------------------------------------------------------------------- difficulty
@@ -384,28 +382,38 @@ def table() -> dict[str, Any]:
     return _table()
 
 
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal parameters, ``rounds`` aside (a forecast plays its scenario's horizon)."""
+    return {k: v for k, v in a.items() if k != "rounds"} == {k: v for k, v in b.items() if k != "rounds"}
+
+
 def track_record(model: str, params: dict[str, Any] | None = None) -> tuple[Calibration | None, str]:
     """The shipped track record of a registered model with these parameters, or None and why not.
 
-    The table holds each model's default parameters (and the variants a default
-    backtest scores); a forecast with other parameters has no track record.
+    The table holds each model's default parameters and the variants a default
+    backtest scores (``exchange(variant=greedy)``); a forecast whose parameters
+    match one of them (``rounds`` aside) gets its track record, any other has none.
     """
     tab = _table()
-    entry = tab.get("models", {}).get(model)
-    if entry is None:
-        return None, f"{model} has no track record (it was not scored on {tab.get('source', 'any real decisions')})"
-    if params is not None and entry.get("params") is not None and params != entry["params"]:
-        return None, (f"no track record for {model} with these parameters: the one learned from "
-                      f"{tab.get('source', '')} is of its defaults")
-    return Calibration.from_dict(entry["calibration"]), ""
+    source = tab.get("source", "")
+    entries = [e for e in tab.get("models", {}).values() if e.get("model") == model]
+    if not entries:
+        return None, f"{model} has no track record: it was not scored on {source or 'any real decisions'}"
+    for e in entries:
+        if params is None or _same(params, e.get("params") or {}):
+            return Calibration.from_dict(e["calibration"]), ""
+    return None, (f"no track record for {model} with these parameters: the ones scored on {source} are "
+                  + "; ".join(", ".join(f"{k}={v}" for k, v in (e.get("params") or {}).items()) or "its defaults"
+                              for e in entries))
 
 
 def forecast_bands(model: str, params: dict[str, Any] | None, forecast: np.ndarray, low: np.ndarray, high: np.ndarray,
                    diffs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """The ``track_record_band`` entry of every issue of one forecast (same for every issue when there is none).
 
-    Each entry: ``{"bands": {"50": [lo, hi], ...}, "nominal": "80", "learned_from": str,
-    "difficulty": str, "n": int}``, or ``{"bands": None, "why": str}``.
+    Each entry: ``{"bands": {"50": [lo, hi], "80": ..., "90": ...}, "nominal": "80" (the band
+    shown in tables), "learned_from": str, "difficulty": str, "n": int}``, or
+    ``{"bands": None, "why": str}``.
     """
     cal, why = track_record(model, params)
     if cal is None:
@@ -419,3 +427,29 @@ def forecast_bands(model: str, params: dict[str, Any] | None, forecast: np.ndarr
          "n": cal.n}
         for j in range(len(forecast))
     ]
+
+
+def scenario_bands(scenario: Any, model: str, params: dict[str, Any] | None, forecast: Sequence[float]) -> list[dict[str, Any]]:
+    """:func:`forecast_bands` for a scenario's forecast: difficulty from the scenario's point inputs."""
+    inp = scenario.to_inputs()
+    low, high = np.asarray(inp.low, float), np.asarray(inp.high, float)
+    diffs = {k: v[0] for k, v in difficulty(inp.position, inp.salience, inp.capability, inp.active, low, high).items()}
+    return forecast_bands(model, params, np.asarray(forecast, float), low, high, diffs)
+
+
+def band_text(entry: dict[str, Any], fmt: Any = None, level: str = "80") -> str:
+    """A track-record band for a table cell: ``lo-hi`` or ``none``."""
+    b = (entry or {}).get("bands")
+    if not b:
+        return "none"
+    f = fmt or (lambda v: f"{v:.1f}")
+    return f"{f(b[level][0])}-{f(b[level][1])}"
+
+
+def band_note(entries: Sequence[dict[str, Any]]) -> str:
+    """The one line under a table: what the track-record band was learned from, or why there is none."""
+    e = next(iter(entries), {}) or {}
+    if not e.get("bands"):
+        return f"No track-record band: {e.get('why', 'no track record')}; {EXPLAIN}."
+    return (f"Track record {e['nominal']}%: where real outcomes fell {e['nominal']}% of the time around this model's "
+            f"forecasts on {e['learned_from']}; {EXPLAIN}.")
