@@ -375,3 +375,16 @@ def test_cli_forecast_table_shows_the_band_and_says_which_is_which():
     d = json.loads(r.stdout)
     for iss in d["issues"].values():
         assert set(iss["track_record_band"]["bands"]) == {"50", "80", "90"}
+
+
+def test_the_report_shows_both_bands():
+    from detente.report import build, html
+
+    data = build.compute("korea-2019", "compromise", draws=40, sensitivity=False, seed=1)
+    res = data["result"]
+    for row in data["summary"]:
+        assert row["track_record"] == res["issues"][row["issue"]]["track_record_band"]["bands"]["80"]
+        assert "p5" in row  # the input band of the same rows
+    assert "input band" in data["bands_note"] and "Track record 80%" in data["bands_note"]
+    page = html.render(data)
+    assert "track record 80%" in page and "input band: 5&ndash;95% of draws" in page and "bands-note" in page

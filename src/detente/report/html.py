@@ -95,16 +95,20 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
 def _summary(data: dict[str, Any]) -> str:
     rows = data["summary"]
     mc = any("p50" in r for r in rows)
-    head = ("<tr><th>issue</th><th>forecast</th><th>meaning</th>"
-            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
+    head = ("<tr><th>issue</th><th>forecast</th><th>track record 80%</th><th>meaning</th>"
+            + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
     body = []
     for r in rows:
-        cells = f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"])}</td><td>{_e(r.get("label"))}</td>'
+        tr = r.get("track_record")
+        band = f"{_num(tr[0])} &ndash; {_num(tr[1])}" if tr else "none"
+        cells = (f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"])}</td>'
+                 f'<td class="num track-record">{band}</td><td>{_e(r.get("label"))}</td>')
         if mc:
             th = "<br>".join(f'{_e(t["name"])}: <b>{100 * t["probability"]:.0f}%</b>' for t in r.get("thresholds", []))
             cells += f'<td class="num">{_num(r.get("p5"))} &ndash; {_num(r.get("p95"))}</td><td>{th}</td>'
         body.append(f"<tr>{cells}</tr>")
-    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+    note = f'<p class="note bands-note">{_e(data["bands_note"])}</p>' if data.get("bands_note") else ""
+    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>{note}'
 
 
 def _inputs(data: dict[str, Any]) -> str:
