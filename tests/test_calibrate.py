@@ -344,7 +344,7 @@ def test_a_forecast_carries_its_track_record_band_scaled_to_each_issue():
     cal = Cal.from_dict(entry["calibration"])
     inp = res.scenario.to_inputs()
     dd = diff_of(inp.position, inp.salience, inp.capability, inp.active, inp.low, inp.high)[cal.difficulty][0]
-    for k, (key, iss) in enumerate(d["issues"].items()):
+    for k, iss in enumerate(d["issues"].values()):
         band = iss["track_record_band"]
         assert band["learned_from"] == table()["source"] and band["nominal"] == "80"
         f = iss["forecast"]

@@ -104,7 +104,7 @@ def difficulty(position: np.ndarray, salience: np.ndarray, capability: np.ndarra
 # ----------------------------------------------------------------------------- grouping
 
 
-def group_folds(groups: Sequence[Any], k: int, seed: int = 0) -> np.ndarray:
+def group_folds(groups: Sequence[Any] | np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """A fold number (0..k-1) per item; all items of one group share a fold.
 
     The groups are shuffled (``numpy.random.default_rng(seed)``) and dealt out in
@@ -429,7 +429,8 @@ def forecast_bands(model: str, params: dict[str, Any] | None, forecast: np.ndarr
     ]
 
 
-def scenario_bands(scenario: Any, model: str, params: dict[str, Any] | None, forecast: Sequence[float]) -> list[dict[str, Any]]:
+def scenario_bands(scenario: Any, model: str, params: dict[str, Any] | None,
+                   forecast: Sequence[float] | np.ndarray) -> list[dict[str, Any]]:
     """:func:`forecast_bands` for a scenario's forecast: difficulty from the scenario's point inputs."""
     inp = scenario.to_inputs()
     low, high = np.asarray(inp.low, float), np.asarray(inp.high, float)

@@ -21,8 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..calibrate import LEVELS, RELIABILITY_LEVELS, Calibration, crps_sample, difficulty, fit, group_folds, pit
-from .data import Dataset
-from .data import proposal_key
+from .data import Dataset, proposal_key
 
 #: Folds of the default cross-conformal bands.
 FOLDS = 10

@@ -69,6 +69,7 @@ def lad(A: np.ndarray, y: np.ndarray, *, convex: bool) -> np.ndarray:
     c = np.concatenate([np.zeros(k), np.ones(2 * n)])
     A_eq = np.hstack([A, np.eye(n), -np.eye(n)])
     b_eq = y
+    bounds: Sequence[tuple[float | None, float | None]]
     if convex:
         A_eq = np.vstack([A_eq, np.concatenate([np.ones(k), np.zeros(2 * n)])])
         b_eq = np.concatenate([y, [1.0]])
