@@ -388,3 +388,27 @@ def test_the_report_shows_both_bands():
     assert "input band" in data["bands_note"] and "Track record 80%" in data["bands_note"]
     page = html.render(data)
     assert "track record 80%" in page and "input band: 5&ndash;95% of draws" in page and "bands-note" in page
+
+
+def test_the_backtest_report_draws_the_reliability_chart_from_a_direct_computation():
+    import re
+
+    from detente.report.backtest import render_backtest
+
+    res = run_backtest("deu", models=["compromise", "mean"], holdout_wave="DEU_II_EU25_27")
+    page = render_backtest(res)
+    assert "<svg" in page and "Reliability of the track-record bands" in page and "PIT histograms" in page
+    table = page[page.index('class="summary reliability"'):]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr><td>([^<]+)</td>((?:<td class=\"num\">[\d.]+%</td>)+)</tr>", table)
+    assert [r[0] for r in rows] == ["compromise", "mean"]
+    for label, cells in rows:
+        shown = [float(x) for x in re.findall(r"([\d.]+)%", cells)]
+        assert len(shown) == 9
+        for lev, i in ((50, 4), (80, 7), (90, 8)):  # the reported bands, counted directly
+            b = res.bands[label][:, LEVELS_INDEX[lev]]
+            direct = np.mean([lo <= y <= hi for (lo, hi), y in zip(b, res.outcome)])
+            assert shown[i] == pytest.approx(100 * direct, abs=0.05)
+
+
+LEVELS_INDEX = {50: 0, 80: 1, 90: 2}
