@@ -37,7 +37,9 @@ def backtest(
         help="equal, votes (default for DEU), population, gdp, shapley, banzhaf; scenario (outcomes format).",
     ),
     data: Optional[Path] = typer.Option(None, "--data", help="Read another copy of the dataset from this folder."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json, csv, or html (with the reliability chart and PIT histograms)."),
+    fmt: Format = typer.Option(
+        Format.table, "--format", "-f", help="table, json, csv, or html (with the reliability chart and PIT histograms)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
     draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
     holdout_wave: Optional[str] = typer.Option(
