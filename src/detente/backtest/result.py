@@ -307,15 +307,20 @@ class BacktestResult:
             t.add_row(label, "-", "failed", "", "", "", "", msg[:60])
         return t
 
-    def breakdown_table(self, key: str):
-        """A :class:`rich.table.Table` of MAE by one breakdown (``wave``, ``proc``, ``rule``, ``type``)."""
+    def _by_table(self, key: str, title: str):
+        """An empty :class:`rich.table.Table` with a model column and one column per value of a breakdown."""
         from rich.table import Table
 
         values = list(dict.fromkeys(it[key] for it in self.issues))
-        t = Table(title=f"MAE by {key}")
+        t = Table(title=title)
         t.add_column("model")
         for v in values:
             t.add_column(f"{v or '(none)'}", justify="right")
+        return t, values
+
+    def breakdown_table(self, key: str):
+        """A :class:`rich.table.Table` of MAE by one breakdown (``wave``, ``proc``, ``rule``, ``type``)."""
+        t, values = self._by_table(key, f"MAE by {key}")
         for label, s in self.summary.items():
             g = s["by"][key]
             t.add_row(label, *(f"{g[v]['mae']:.2f} (n={g[v]['n']})" if g[v]["n"] else "-" for v in values))
@@ -370,13 +375,7 @@ class BacktestResult:
 
     def prob_breakdown_table(self, key: str, level: int = 80):
         """A :class:`rich.table.Table` of one band's coverage and interval score by one breakdown."""
-        from rich.table import Table
-
-        values = list(dict.fromkeys(it[key] for it in self.issues))
-        t = Table(title=f"{level}% band by {key}: coverage / interval score")
-        t.add_column("model")
-        for v in values:
-            t.add_column(f"{v or '(none)'}", justify="right")
+        t, values = self._by_table(key, f"{level}% band by {key}: coverage / interval score")
         for label, s in self.summary.items():
             g = s.get("prob_by", {}).get(key)
             if not g:
