@@ -44,11 +44,17 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
+    t.add_column("track record (80%)", justify="right")
     t.add_column("meaning")
-    for iss in s.issues:
+    from ..calibrate import band_note, band_text
+
+    bands = result.track_record_bands()
+    for iss, band in zip(s.issues, bands):
         f = result.issues[iss.key]["forecast"]
-        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), escape(iss.label_for(f)) if f is not None else "")
+        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), band_text(band, iss.fmt),
+                  escape(iss.label_for(f)) if f is not None else "")
     out.print(t)
+    out.print(f"[dim]{escape(band_note(bands))} (Run with --draws N for it.)[/dim]")
 
     last = result.history[-1]
     title = "Positions as stated -> at the end (salience)"
