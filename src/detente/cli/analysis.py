@@ -75,15 +75,20 @@ def render_monte_carlo_table(mc: Any) -> None:
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
     t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
-    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"),
-                 ("meaning (median)", "left")]:
+    from ..calibrate import band_note, band_text
+
+    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("input 50%", "right"), ("input 80%", "right"),
+                 ("input 95%", "right"), ("track record 80%", "right"), ("meaning (median)", "left")]:
         t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
                      no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
-    for r in mc.summary().to_dict("records"):
+    bands = mc.track_record_bands()
+    for r, band in zip(mc.summary().to_dict("records"), bands):
         sc = s.issue(r["issue"]).scale
         t.add_row(s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt(r["mean"], sc), fmt_range(r["lo50"], r["hi50"], sc),
-                  fmt_range(r["lo80"], r["hi80"], sc), fmt_range(r["lo95"], r["hi95"], sc), r["label"])
+                  fmt_range(r["lo80"], r["hi80"], sc), fmt_range(r["lo95"], r["hi95"], sc),
+                  band_text(band, lambda v, sc=sc: fmt(v, sc)), r["label"])
     out.print(t)
+    out.print(f"[dim]{band_note(bands)}[/dim]")
     th = mc.thresholds()
     if len(th):
         t = Table(title="Thresholds", title_justify="left", header_style="bold")
@@ -119,12 +124,16 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
     model, params = resolve_model(scen, model, params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
-    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
-    fmt = _check_format(getattr(fmt, "value", fmt))
+    fmt = getattr(fmt, "value", fmt)
+    fmt = fmt if fmt == "xlsx" else _check_format(fmt)
+    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget, by_round=fmt in ("csv", "xlsx"))
     if fmt == "json":
         _emit(mc.to_json(), output)
-    elif fmt == "csv":
-        _emit(mc.to_frame().to_csv(index=False), output)
+    elif fmt in ("csv", "xlsx"):  # the summary beside one run's positions by round and moves (see report.tables)
+        from ..api import forecast as run_forecast
+        from .files import emit_forecast_tables
+
+        emit_forecast_tables(run_forecast(scen, model, seed=seed, budget=budget, **params), mc, fmt, output)
     else:
         render_monte_carlo_table(mc)
 

@@ -104,16 +104,20 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
 def _summary(data: dict[str, Any]) -> str:
     rows = data["summary"]
     mc = any("p50" in r for r in rows)
-    head = ("<tr><th>issue</th><th>forecast</th><th>meaning</th>"
-            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
+    head = ("<tr><th>issue</th><th>forecast</th><th>track record 80%</th><th>meaning</th>"
+            + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
     body = []
     for r in rows:
-        cells = f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"], r["scale"])}</td><td>{_e(r.get("label"))}</td>'
+        tr = r.get("track_record")
+        band = fmt_range(tr[0], tr[1], r["scale"], sep=" &ndash; ") if tr else "none"
+        cells = (f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"], r["scale"])}</td>'
+                 f'<td class="num track-record">{band}</td><td>{_e(r.get("label"))}</td>')
         if mc:
             th = "<br>".join(f'{_e(t["name"])}: <b>{fmt_percent(t["probability"])}</b>' for t in r.get("thresholds", []))
             cells += f'<td class="num">{fmt_range(r.get("p5"), r.get("p95"), r["scale"], sep=" &ndash; ")}</td><td>{th}</td>'
         body.append(f"<tr>{cells}</tr>")
-    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+    note = f'<p class="note bands-note">{_e(data["bands_note"])}</p>' if data.get("bands_note") else ""
+    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>{note}'
 
 
 def _inputs(data: dict[str, Any]) -> str:

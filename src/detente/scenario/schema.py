@@ -711,6 +711,8 @@ class Scenario(_Strict):
     events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
     source_file: str | None = Field(default=None, exclude=True)
+    reading_notes: Frozen[str] = Field(default_factory=FrozenList, exclude=True,
+                                       description="What the reader noted: a guessed encoding, a column mapped or ignored.")
 
     @field_validator("issues", "actors", "events")
     @classmethod
@@ -784,6 +786,12 @@ class Scenario(_Strict):
         from .arrays import to_inputs
 
         return to_inputs(self, **kw)
+
+    def _repr_html_(self) -> str:
+        """The scenario as HTML tables (Jupyter shows it so); every text is escaped."""
+        from .html import scenario_html
+
+        return scenario_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :func:`detente.load` reads back to an equal scenario."""

@@ -37,7 +37,7 @@ from .schema import (
     stance_relations,
 )
 
-_TOP_FIELDS = set(Scenario.model_fields) - {"source_file"}
+_TOP_FIELDS = set(Scenario.model_fields) - {"source_file", "reading_notes"}
 _PART_FIELDS = {"issues": set(Issue.model_fields), "actors": set(Actor.model_fields), "events": set(Event.model_fields)}
 #: every field name of the schema's nested parts: what an unknown nested field is matched against
 _NESTED_FIELDS = set().union(*(m.model_fields for m in (Value, Threshold, Changes, Calendar, ModelChoice)))

@@ -401,19 +401,23 @@ function showRun(run) {
   const t = $("#summary");
   t.textContent = "";
   const mc = res.summary.some((r) => r.p50 !== undefined);
-  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: "forecast" }), el("th", { text: "meaning" }));
-  if (mc) head.append(el("th", { text: "5\u201395% of draws" }));
+  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: "forecast" }),
+    el("th", { text: "track record 80%" }), el("th", { text: "meaning" }));
+  if (mc) head.append(el("th", { text: "input band: 5\u201395% of draws" }));
   t.append(el("thead", {}, head));
   const tb = el("tbody");
   for (const r of res.summary) {
+    const band = r.track_record ? `${fmt(r.track_record[0], r.decimals)} \u2013 ${fmt(r.track_record[1], r.decimals)}` : "none";
     const tr = el("tr", { "data-issue": r.issue }, el("td", { text: r.name }),
-      el("td", { class: "num forecast", text: fmt(r.forecast, r.decimals) }), el("td", { text: r.label || "" }));
+      el("td", { class: "num forecast", text: fmt(r.forecast, r.decimals) }), el("td", { class: "num track-record", text: band }),
+      el("td", { text: r.label || "" }));
     if (mc) tr.append(el("td", { text: r.p5 === undefined ? "" : `${fmt(r.p5, r.decimals)} \u2013 ${fmt(r.p95, r.decimals)}` }));
     tb.append(tr);
   }
   t.append(tb);
   const notes = $("#notes");
   notes.textContent = "";
+  if (res.bands_note) notes.append(el("p", { class: "note bands-note", text: res.bands_note }));
   for (const n of res.notes) notes.append(el("p", { class: "note", text: n }));
   showMoves(res.moves || [], res.inputs ? res.inputs.actors : [], res.inputs ? res.inputs.issues : []);
   const charts = $("#charts");
