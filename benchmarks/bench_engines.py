@@ -180,8 +180,7 @@ def _bdm_inputs(n: int, B: int, seed: int = 0):
 
 def _bdm_reference_ms(n: int, rounds: int, runs: int) -> float:
     """ms per 10-round run of the plain reference, timed on ``rounds`` rounds and scaled."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _reference_bdm import reference_run
+    from detente.models.bdm_reference import reference_run
 
     inp = _bdm_inputs(n, runs, seed=1)
     t0 = time.perf_counter()
@@ -277,7 +276,7 @@ def bench_bdm(budget_s: float = 60.0) -> list[dict]:
                           f"{speedup:,.0f}x" if speedup else "-"])
             print(f"  bdm n={n} B={B}: {per_run:.4g} ms/run", file=sys.stderr, flush=True)
     print(_table(["actors", "batch", "ms/run", "runs/s", "vs reference"], table))
-    print("\nreference (plain loops, benchmarks/_reference_bdm.py), ms per 10-round run: "
+    print("\nreference (plain loops, detente.models.bdm_reference), ms per 10-round run: "
           + ", ".join(f"n={n}: {v:,.0f}" for n, v in ref_ms.items()))
     return rows
 
