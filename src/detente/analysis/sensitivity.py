@@ -31,7 +31,7 @@ from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -67,7 +67,7 @@ def oat_range(inp: Input, scenario: Scenario, shares: dict[str, float] | None = 
 
 
 @dataclass
-class SensitivityResult:
+class SensitivityResult(JsonResult):
     """What drives each issue's forecast.
 
     Attributes
@@ -153,10 +153,6 @@ class SensitivityResult:
             "meta": meta(self.seed, samples=self.samples, runs=self.runs, input_sha256=input_sha256(self.scenario),
                          notes=self.notes),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:

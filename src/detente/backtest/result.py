@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..serialize import dumps, jsonable
+from ..serialize import JsonResult, jsonable
 from .data import Dataset
 from .metrics import metrics, paired_bootstrap
 
@@ -18,11 +18,8 @@ REFERENCE = "compromise"
 BREAKDOWNS = ("wave", "proc", "rule", "type")
 
 
-_clean = jsonable
-
-
 @dataclass
-class BacktestResult:
+class BacktestResult(JsonResult):
     """Forecasts of every model on every scored issue, and their scores.
 
     Attributes
@@ -46,6 +43,8 @@ class BacktestResult:
         Models that failed with an error.
     notes : list of str
     """
+
+    JSON_ASCII = True  # non-ASCII escaped, as the backtest JSON has always been written
 
     dataset: str
     capability: str
@@ -135,7 +134,7 @@ class BacktestResult:
         per_issue = []
         for j, it in enumerate(self.issues):
             per_issue.append({**it, "forecasts": {k: fc[j] for k, fc in self.forecasts.items()}})
-        return _clean(
+        return jsonable(
             {
                 "dataset": self.dataset,
                 "capability": self.capability,
@@ -150,10 +149,6 @@ class BacktestResult:
                 "notes": self.notes,
             }
         )
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent, ensure_ascii=True)
 
     def to_frame(self):
         """Per-issue forecasts: one row per issue, one column per model (pandas)."""

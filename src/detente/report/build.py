@@ -31,11 +31,6 @@ Progress = Callable[[float, str], None]
 # ----------------------------------------------------------------------------- helpers
 
 
-def _value(v: Any) -> dict[str, Any]:
-    """A scenario Value as a small dict for the tables."""
-    return {k: getattr(v, k) for k in ("value", "low", "high", "why", "source") if getattr(v, k) is not None}
-
-
 def scenario_tables(scen: Any) -> dict[str, Any]:
     """The scenario's inputs as plain rows: issues, actors (with rationales), events, sources."""
     issues = [
@@ -50,9 +45,10 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
     actors = [
         {
             "key": a.key, "name": a.name, "group": a.group, "color": colors[a.key], "notes": a.notes,
-            "capability": _value(a.capability),
-            "positions": {k: _value(v) for k, v in a.positions.items()},
-            "salience": {k: _value(v) for k, v in a.salience.items()},
+            # each value as a dict of the fields set: number, range, distribution, rationale
+            "capability": a.capability.model_dump(exclude_none=True),
+            "positions": {k: v.model_dump(exclude_none=True) for k, v in a.positions.items()},
+            "salience": {k: v.model_dump(exclude_none=True) for k, v in a.salience.items()},
         }
         for a in scen.actors
     ]
@@ -133,7 +129,7 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     after another); their computing times add up, with the drawing of the
     trajectory charts (:data:`REPORT_SECONDS_PER_ACTOR_ISSUE`).
     """
-    from ..analysis.montecarlo import _check_draws, plan_monte_carlo
+    from ..analysis.montecarlo import check_draws, plan_monte_carlo
     from ..analysis.sensitivity import plan_oat
     from ..budget import check_total, plan_scenario, resolve_budget
     from ..engine import model_params
@@ -146,7 +142,7 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
     total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
     if draws:
-        n = _check_draws(draws)
+        n = check_draws(draws)
         D = len(scen.issues)
         total += plan_monte_carlo(scen, model, p, ex, n, budget=unbounded, chunk=250, by_round=True,
                                   ).seconds
