@@ -9,7 +9,8 @@ Two methods:
     saliences, +/-20% of the value for capabilities), and every event is
     switched off and on. The swing is the forecast at the high end minus the
     forecast at the low end: a tornado chart's data. All variations run as
-    one batched model call, on the scenario's most likely event branch.
+    one batch of draws (in chunks only when memory asks), on the scenario's
+    most likely event branch.
 ``sobol`` (global)
     Sobol first-order and total indices, with bootstrap confidence
     intervals, over every ranged input and every uncertain event, with SALib

@@ -262,16 +262,17 @@ def _firsts(na, xa, first):
 
 
 @_jit
-def _gather(x, act, w, s, idx, xa, wa, sa):
-    """Gather the active actors' indices, positions, weights and ``s`` (in index order) into
-    ``idx``, ``xa``, ``wa`` and ``sa``; returns their number."""
+def _gather(x, act, w, v, idx, xa, wa, va):
+    """Gather the active actors' indices, positions, weights and one more per-actor value ``v``
+    (the saliences for a round, the voters' exponents for :func:`probability_rows`), in index
+    order, into ``idx``, ``xa``, ``wa`` and ``va``; returns their number."""
     na = 0
     for i in range(x.size):
         if act[i]:
             idx[na] = i
             xa[na] = x[i]
             wa[na] = w[i]
-            sa[na] = s[i]
+            va[na] = v[i]
             na += 1
     return na
 

@@ -77,6 +77,9 @@ CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q"
 
 #: Move codes of ``extras["move_type"]`` (defined, with the tolerances, in :mod:`.bdm_reference`).
 MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULATION: "capitulation"}
+#: What a round did (the exponents it used, the offer each actor took) and the value of a round
+#: in which nothing happened (round 0, inactive actors, rounds after a stop).
+ROUND_RECORDS: dict[str, Any] = {"risk": 1.0, "move_type": NONE, "move_counterpart": -1}
 #: Worker threads over the rows of a batch (results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Below this much work (rows x n^2 x rounds) a batch runs in the calling thread.
