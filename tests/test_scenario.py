@@ -249,6 +249,41 @@ def test_variant_of_a_missing_file(tmp_path):
     assert p.field == "extends" and "not found" in p.reason and p.line == 1
 
 
+@pytest.mark.parametrize("kind, reason", [
+    ("folder", "is a folder, not a file"),
+    ("fifo", "not a regular file (a device, pipe or socket)"),
+    ("binary", "not UTF-8 text"),
+    ("dangling", "file not found"),
+    ("huge", "DETENTE_MAX_FILE_BYTES"),
+])
+def test_an_unreadable_base_is_reported_at_the_extends_line(tmp_path, monkeypatch, kind, reason):
+    import os
+
+    base = tmp_path / "base.yaml"
+    if kind == "folder":
+        base.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(base)
+    elif kind == "binary":
+        base.write_bytes(b"name: \x81\xff\xfe\n")
+    elif kind == "dangling":
+        base.symlink_to(tmp_path / "gone.yaml")
+    else:
+        base.write_text("name: b\n" + "#" * 2000 + "\n")
+        monkeypatch.setenv("DETENTE_MAX_FILE_BYTES", "1000")
+    v = write(tmp_path, "v.yaml", "name: v\n\nextends: base.yaml\n")
+    (p,) = problems(v)
+    assert (p.file, p.line, p.field) == (str(v), 3, "extends")
+    assert p.reason.startswith("cannot read base scenario 'base.yaml': ") and reason in p.reason, p.reason
+
+
+def test_a_problem_inside_a_base_stays_where_it_is(tmp_path):
+    base = write(tmp_path, "base.yaml", "name: b\nrounds: many\n")
+    v = write(tmp_path, "v.yaml", "name: v\nextends: base.yaml\n")
+    probs = problems(v)
+    assert any(p.file == str(base) and p.line == 2 and p.field == "rounds" for p in probs), probs
+
+
 def test_cycle_of_variants(tmp_path):
     write(tmp_path, "a.yaml", "extends: b.yaml\nname: a\n")
     write(tmp_path, "b.yaml", "extends: a.yaml\nname: b\n")
