@@ -163,7 +163,8 @@ def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((
 
 # ============================================================================ bdm
 
-BDM_EMISSION = Path(__file__).resolve().parents[2] / "shared" / "data" / "bdm" / "emission_ec_1994.csv"
+#: The EC emission case as it ships in the package (the same rows as shared/data/bdm).
+BDM_EMISSION = Path(__file__).resolve().parents[1] / "src" / "detente" / "scenarios" / "emission-ec-1994.csv"
 #: The issue tracker's target for the 10-actor emission case, batched.
 BDM_TARGET_MS = 0.05
 
