@@ -18,10 +18,9 @@ import numpy as np
 
 from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
-from .._version import __version__
 from ..api import forecast, load
 from ..engine import resolve_model
-from ..serialize import input_sha256, threshold_probability
+from ..serialize import input_sha256, meta, threshold_probability
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
@@ -354,11 +353,8 @@ def compute(
         "moves": moves,
         "perspective": perspective,
         "notes": notes,
-        "meta": {
-            "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),
-            "input_sha256": input_sha256(scen),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "meta": meta(seed, model=model, params=params_used, draws=int(draws or 0), input_sha256=input_sha256(scen),
+                     created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
     }
 
 
