@@ -218,13 +218,9 @@ class _IssueRow(NamedTuple):
     rp: float
 
 
-class _PositionRow(NamedTuple):
-    """One row of ``positions.csv``: actor code, display name, position and salience (NaN if blank)."""
-
-    actor: str
-    name: str
-    x: float
-    s: float
+#: One row of ``positions.csv``: actor code, display name, position and salience (NaN if blank);
+#: a plain tuple (tens of thousands are made per load, and a NamedTuple is slower to make).
+_PositionRow = tuple[str, str, float, float]
 
 
 #: DEU's scale: positions, outcomes and reference points lie on 0-100.
@@ -269,7 +265,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
     info = _deu_issue_rows(issues_rows, fi, problems)
     per_issue = _deu_position_rows(pos_rows, info, str(folder / "positions.csv"), problems)
     for key, rows in per_issue.items():
-        if not any(not math.isnan(r.x) for r in rows):
+        if not any(not math.isnan(x) for _, _, x, _ in rows):
             problems.append(Problem(fi, info[key].line, "isnr", f"issue {key!r} has no positions in positions.csv"))
     gdp = _deu_gdp(gdp_rows, str(folder / "gdp_capability.csv"), problems)
     _check_deu_weights(weight_rows, str(folder / "council_weights.csv"), problems)
@@ -336,7 +332,7 @@ def _deu_position_rows(rows: list[tuple[int, dict[str, str]]], info: dict[str, _
         s = _number(row["salience"], fname, line, "salience", problems)
         _in_scale(x, _DEU_LOW, _DEU_HIGH, fname, line, "position", problems)
         _in_scale(s, 0.0, 100.0, fname, line, "salience", problems)
-        per_issue[key].append(_PositionRow(actor, row.get("actor_name", "") or actor, x, s))
+        per_issue[key].append((actor, row.get("actor_name", "") or actor, x, s))
     return per_issue
 
 
@@ -368,7 +364,7 @@ def _check_deu_weights(rows: list[tuple[int, dict[str, str]]], fname: str, probl
 
 def _deu_issue(key: str, info: _IssueRow, rows: list[_PositionRow], min_actors: int) -> Issue | str:
     """One checked issue as an :class:`Issue`, or why it cannot be scored."""
-    counted = [r for r in rows if not math.isnan(r.x) and not math.isnan(r.s)]
+    counted = [r for r in rows if not math.isnan(r[2]) and not math.isnan(r[3])]
     if math.isnan(info.out):
         return "no outcome"
     if len(counted) < min_actors:
@@ -383,15 +379,15 @@ def _deu_issue(key: str, info: _IssueRow, rows: list[_PositionRow], min_actors: 
     for extra in ("counvte", "council", "prnr", "proccde", "intro_date", "final_act_date"):
         if extra in row:
             meta[extra] = row[extra]
-    codes = tuple(r.actor for r in counted)
+    codes = tuple(a for a, _, _, _ in counted)
     roles = {r: c for r, c in (("commission", "com"), ("parliament", "ep")) if c in codes}
     return Issue(
         key=key,
         outcome=info.out,
         actors=codes,
-        names=tuple(r.name for r in counted),
-        position=np.array([r.x for r in counted]),
-        salience=np.array([r.s for r in counted]) / 100.0,
+        names=tuple(nm for _, nm, _, _ in counted),
+        position=np.array([x for _, _, x, _ in counted]),
+        salience=np.array([sv for _, _, _, sv in counted]) / 100.0,
         low=_DEU_LOW,
         high=_DEU_HIGH,
         status_quo=info.rp,
