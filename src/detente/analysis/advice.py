@@ -48,12 +48,12 @@ from ..budget import Budget, inputs_bytes, plan_scenario
 from ..models.base import F8, Inputs, ModelParams
 from ..numfmt import fmt_percent
 from ..scenario.schema import Actor, Scenario, Value
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, tile
 from ._run import resolve, run_draws
-from .montecarlo import _check_draws
+from .montecarlo import check_draws
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
 OWN_SHIFTS = (0.10, 0.25)
@@ -87,7 +87,7 @@ class _Lever:
 
 
 @dataclass
-class Advice:
+class Advice(JsonResult):
     """Levers for one actor, ranked by how far they move each issue's forecast toward it.
 
     Every number of a sentence (:meth:`headline`) and of the columns ``forecast``, ``gain`` and
@@ -201,10 +201,6 @@ class Advice:
                          notes=self.notes),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
-
 
 def _with_ally(scen: Scenario, a: int, inputs: Inputs, happened: np.ndarray) -> tuple[Scenario, Inputs, str]:
     """The scenario and draws with one extra actor: A's ally, absent unless a lever adds it."""
@@ -274,7 +270,7 @@ def advise(
     scen, model, p, explicit = resolve(scenario, model, params)
     a = actor_index(scen, actor)
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
-    B = _check_draws(draws)
+    B = check_draws(draws)
     s = check_seed(seed)
     _plan(scen, model, p, explicit, len(targets), B, chunk, budget)
     dr = monte_carlo_draws(scen, B, s)
