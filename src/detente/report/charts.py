@@ -115,7 +115,7 @@ def _scale_axis(ax: Any, issue: Any, axis: str = "y", wrap: int = 32) -> None:
 
 def round_labels(scenario: Any, rounds: int) -> list[str]:
     """Tick labels for rounds 0..rounds: dates from the calendar when there is one."""
-    cal = getattr(scenario, "calendar", None)
+    cal = scenario.calendar
     if cal is None:
         return [str(t) for t in range(rounds + 1)]
     out = []
