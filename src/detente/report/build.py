@@ -20,6 +20,7 @@ from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
 from .._version import __version__
 from ..api import forecast, load
+from ..calibrate import band_note
 from ..engine import resolve_model
 from ..serialize import input_sha256, threshold_probability
 from . import charts
@@ -40,7 +41,7 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
     """The scenario's inputs as plain rows: issues, actors (with rationales), events, sources."""
     issues = [
         {
-            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale),
+            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale), "decimals": i.decimals,
             "labels": [[float(k), v] for k, v in sorted(i.labels.items())], "status_quo": i.status_quo,
             "thresholds": [t.model_dump() for t in i.thresholds],
         }
@@ -312,7 +313,7 @@ def compute(
                 if rows:
                     out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
                            lambda: charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
-                                                 rows, xlabel=f"forecast of {iss.key}"))
+                                                 rows, xlabel=f"forecast of {iss.short_name()}"))
 
     comparison = None
     if compare:
@@ -343,7 +344,9 @@ def compute(
     for iss in scen.issues:
         entry = rdict["issues"][iss.key]
         row = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"], "label": entry.get("label", ""),
-               "scale": entry["scale"]}
+               "scale": entry["scale"], "decimals": iss.decimals}
+        tr = (entry.get("track_record_band") or {}).get("bands")
+        row["track_record"] = tr["80"] if tr else None  # the 80% track-record band (detente.calibrate)
         if mc_data is not None and iss.key in mc_data["finals"]:
             x = np.asarray(mc_data["finals"][iss.key], float)
             row["p5"], row["p50"], row["p95"] = (float(v) for v in np.nanpercentile(x, [5, 50, 95]))
@@ -363,6 +366,7 @@ def compute(
         "inputs": scenario_tables(scen),
         "result": rdict,
         "summary": summary,
+        "bands_note": band_note([rdict["issues"][k].get("track_record_band") or {} for k in scen.issue_keys]),
         "charts": list(out_charts),
         "pngs": [str(p) for p in out_charts.pngs],
         "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
