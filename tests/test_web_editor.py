@@ -11,6 +11,7 @@ import yaml
 
 import detente
 from detente.scenario.io import shipped_dir
+from detente.scenario.writers import dump_xlsx
 from test_browser import browser, server  # noqa: F401  (the fixtures: a served app and chromium)
 from test_ktab_import import XML as KTAB_XML
 
@@ -121,6 +122,9 @@ def test_build_a_scenario_from_nothing_and_save_it(server, browser, tmp_path):  
     assert [(a.key, a.capability, dict(a.positions), dict(a.salience)) for a in table.actors] == \
            [(a.key, a.capability, dict(a.positions), dict(a.salience)) for a in scen.actors]
     assert [(i.key, i.scale, i.status_quo) for i in table.issues] == [("toll", (0.0, 10.0), 2.0)]
+    # saved as an Excel workbook: the whole scenario, events and named points included
+    book = detente.load(save(page, "xlsx", tmp_path))
+    assert book.model_dump(exclude={"source_file"}) == scen.model_dump(exclude={"source_file"})
 
     # and it forecasts
     page.select_option("#model", "compromise")
@@ -178,8 +182,10 @@ def _uploads(tmp_path):
     xml.write_text(KTAB_XML, encoding="utf-8")
     js = tmp_path / "korea.json"
     js.write_text(detente.load("korea-2019").model_dump_json(exclude={"source_file"}), encoding="utf-8")
+    book = tmp_path / "window.xlsx"
+    book.write_bytes(dump_xlsx(detente.load("korea-2019-window")))
     return [xml, DATA / "decide" / "sample_data.txt", shipped_dir() / "ktab-dummy-3dim.csv", js,
-            shipped_dir() / "emission-ec-1994.csv"]
+            shipped_dir() / "emission-ec-1994.csv", book]
 
 
 def test_upload_any_format_replaces_the_scenario_and_clears_the_results(server, browser, tmp_path):  # noqa: F811
@@ -270,5 +276,5 @@ def test_downloads_offered_are_those_the_server_writes(server, browser):  # noqa
     exports = httpx.get(server + "/api/health").json()["exports"]
     page = open_app(server, browser)
     shown = [b.get_attribute("data-format") for b in page.locator("button.export").all() if b.is_visible()]
-    assert shown == [f for f in ("yaml", "csv", "xlsx") if f in exports] and {"yaml", "csv"} <= set(shown)
+    assert shown == ["yaml", "csv", "xlsx"] and set(shown) <= set(exports)
     page.close()
