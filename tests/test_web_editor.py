@@ -208,8 +208,9 @@ def test_upload_any_format_replaces_the_scenario_and_clears_the_results(server, 
         assert page.locator("#upload-problems").is_hidden(), page.locator("#upload-problems").inner_text()
     # going back to a shipped scenario drops the file's entry from the list
     page.select_option("#scenario-select", "korea-2019")
-    page.wait_for_selector('#actors-table tr[data-actor="trump"]')
-    assert page.locator("#scenario-select option[data-own]").count() == 0
+    page.wait_for_selector("#scenario-select option[data-own]", state="detached")
+    assert page.locator("#scenario-select").input_value() == "korea-2019"
+    assert page.locator("#actors-table tbody tr").count() == 8
     assert not [e for e in page.errors if "422" not in e], page.errors
     page.close()
 
