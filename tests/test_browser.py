@@ -152,6 +152,15 @@ def test_app_end_to_end(server, browser, tmp_path):
     cell = page.locator('[data-field="actors[china].positions.deal"]')
     cell.fill("95")
     cell.dispatch_event("change")
+    # the value's range stays as it was (20 to 45): the value outside it is a problem at the field,
+    # until the range is widened by hand
+    page.wait_for_selector('.field-error[data-for="actors[china].positions.deal"]')
+    assert "outside its range [20, 45]" in page.locator('.field-error[data-for="actors[china].positions.deal"]').inner_text()
+    high = page.locator('[data-high-of="actors[china].positions.deal"]')
+    assert high.input_value() == "45"
+    high.fill("100")
+    high.dispatch_event("change")
+    page.wait_for_selector('.field-error[data-for="actors[china].positions.deal"]', state="detached")
     page.click("#run")
     page.wait_for_selector(f'#results[data-run]:not([data-run="{second}"])')  # (no eval: the page's CSP forbids it)
     assert _forecast(page) != base
