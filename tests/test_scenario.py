@@ -252,6 +252,7 @@ def test_variant_of_a_missing_file(tmp_path):
 @pytest.mark.parametrize("kind, reason", [
     ("folder", "is a folder, not a file"),
     ("fifo", "not a regular file (a device, pipe or socket)"),
+    ("binary", "not a text file"),  # a zip (any non-UTF-8 text is now read as Windows-1252 with a note)
     ("dangling", "file not found"),
     ("huge", "DETENTE_MAX_FILE_BYTES"),
 ])
@@ -263,6 +264,8 @@ def test_an_unreadable_base_is_reported_at_the_extends_line(tmp_path, monkeypatc
         base.mkdir()
     elif kind == "fifo":
         os.mkfifo(base)
+    elif kind == "binary":
+        base.write_bytes(b"PK\x03\x04" + bytes(60))
     elif kind == "dangling":
         base.symlink_to(tmp_path / "gone.yaml")
     else:
