@@ -23,9 +23,10 @@ import math
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from bench_parse import extract  # the reference commit's src, by git archive (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: main before the issue #11 clean-up (bdm reference moved in, load_deu/read_decide split).
@@ -70,16 +71,6 @@ for name, (f, k) in cases.items():
     out[name] = [t, digest]
 print(json.dumps({"module": detente.__file__, "cases": out}))
 '''
-
-
-def extract(ref: str, dest: Path) -> Path:
-    """The reference commit's ``src`` folder, extracted under ``dest``."""
-    tar = dest / "ref.tar"
-    with open(tar, "wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=fh, check=True)
-    with tarfile.open(tar) as tf:
-        tf.extractall(dest, filter="data")
-    return dest / "src"
 
 
 def run(src: Path, cache: Path) -> dict[str, list]:
