@@ -69,12 +69,20 @@ class Result:
             if iss.labels:
                 entry["label"] = iss.label_for(x)
             out[iss.key] = entry
+        for key, band in zip(self.scenario.issue_keys, self.track_record_bands()):
+            out[key]["track_record_band"] = band
         summarize = getattr(models.get(self.model), "summarize", None)
         if summarize is not None:
             for key, extra in summarize(self.trajectory, 0, self.scenario.issue_keys).items():
                 for k, v in extra.items():
                     out[key].setdefault(k, v)
         return out
+
+    def track_record_bands(self) -> list[dict[str, Any]]:
+        """Per issue, the band this model's track record supports (:func:`detente.calibrate.forecast_bands`)."""
+        from .calibrate import scenario_bands
+
+        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), self.trajectory.final[0])
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ from ._common import (
     MAX_SECONDS,
     SALIENCE_SCALE,
     Format,
-    _fmt,
     _write,
     check_count,
     make_budget,
@@ -45,11 +44,17 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
+    t.add_column("track record (80%)", justify="right")
     t.add_column("meaning")
-    for iss in s.issues:
+    from ..calibrate import band_note, band_text
+
+    bands = result.track_record_bands()
+    for iss, band in zip(s.issues, bands):
         f = result.issues[iss.key]["forecast"]
-        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), escape(iss.label_for(f)) if f is not None else "")
+        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), band_text(band, iss.fmt),
+                  escape(iss.label_for(f)) if f is not None else "")
     out.print(t)
+    out.print(f"[dim]{escape(band_note(bands))} (Run with --draws N for it.)[/dim]")
 
     last = result.history[-1]
     title = "Positions as stated -> at the end (salience)"
@@ -57,7 +62,7 @@ def render_forecast_table(result: Any) -> None:
     p.add_column("actor", max_width=24, no_wrap=True, overflow="ellipsis")
     p.add_column("capability", justify="right")
     for iss in s.issues:
-        p.add_column(escape(iss.key), justify="right")
+        p.add_column(escape(iss.short_name()), justify="right")
     for a in s.actors:
         cells = [escape(a.name), f"{a.capability.value:g}"]
         for iss in s.issues:
@@ -65,11 +70,11 @@ def render_forecast_table(result: Any) -> None:
             x1 = last["positions"].get(a.key, {}).get(iss.key)
             sal = f"({a.salience[iss.key].value:g})"
             if x1 is None:
-                cells.append(f"{_fmt(x0)} -> [dim]absent[/dim]")
-            elif abs(x1 - x0) > 0.05:
-                cells.append(f"{_fmt(x0)} -> {_fmt(x1)} {sal}")
+                cells.append(f"{iss.fmt(x0)} -> [dim]absent[/dim]")
+            elif iss.fmt(x1) != iss.fmt(x0):
+                cells.append(f"{iss.fmt(x0)} -> {iss.fmt(x1)} {sal}")
             else:
-                cells.append(f"{_fmt(x0)} {sal}")
+                cells.append(f"{iss.fmt(x0)} {sal}")
         p.add_row(*cells)
     out.print(p)
     for note in result.notes:
