@@ -320,9 +320,12 @@ def test_forecast_with_draws_gives_bands_and_outcome_probabilities(tmp_path, cap
     assert main(["forecast", "korea-2019", "-n", "64", "--seed", "3", "-f", "csv", "-o", str(out)]) == 0
     t = _csv_tables(out.read_text(encoding="utf-8"))
     mc = detente.monte_carlo("korea-2019", draws=64, seed=3)
+    bands = dict(zip(mc.scenario.issue_keys, mc.track_record_bands()))
     for row in t["summary"]:
         dist = mc.distribution(row["issue"])
         assert float(row["forecast"]) == dist["median"]  # the headline: the median of the draws, as the table prints
+        band = bands[row["issue"]]["bands"]["80"]  # the track-record band the table prints beside it
+        assert [float(row["track_record_lo80"]), float(row["track_record_hi80"])] == band
         assert (float(row["lo80"]), float(row["hi80"])) == tuple(dist["intervals"]["80"])
     probs = {(r["issue"], r["outcome"]): float(r["probability"]) for r in t["outcomes"]}
     for r in mc.thresholds().to_dict("records"):
