@@ -184,6 +184,8 @@ def test_a_declared_scale_that_disagrees_with_the_file_is_a_problem(tmp_path):
         load("korea-2019", salience_scale=1)
     with pytest.raises(ScenarioError, match="must be 1 or 100"):
         load(p, salience_scale=10)
+    with pytest.raises(ScenarioError, match="the scenario says 100, the option says 1"):
+        load(load("korea-2019"), salience_scale=1)
 
 
 def test_capability_shares_are_read_with_a_note_not_guessed(tmp_path):
@@ -230,6 +232,8 @@ def test_load_accepts_a_dataframe_in_the_table_layout():
     wide = pd.DataFrame({"Stakeholder": ["a", "b"], "Power": [1, 2], "position:tax": [10, 90], "salience:tax": [50, 60]})
     s = detente.load(wide)
     assert s.actor("b").positions["tax"].value == 90 and "'Power' as 'capability'" in " ".join(s.reading_notes)
+    indexed = df.set_index("actor")
+    assert detente.load(indexed).model_dump(exclude={"reading_notes"}) == detente.load(df).model_dump(exclude={"reading_notes"})
     with pytest.raises(ScenarioError) as e:
         detente.load(pd.DataFrame({"actor": ["a", "b"], "capability": [1, None], "position": [1, 2], "salience": [10, 20]}))
     (q,) = e.value.problems
@@ -248,11 +252,12 @@ def test_scenario_and_result_render_as_escaped_html():
 
 # -- detente convert ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source", ["korea-2019", "ktab", "decide", "semicolon", "xlsx"])
+@pytest.mark.parametrize("source", ["korea-2019", "ktab", "ktab-xml", "decide", "semicolon", "xlsx"])
 @pytest.mark.parametrize("fmt", ["yaml", "json", "csv", "xlsx"])
 def test_convert_between_every_format(tmp_path, source, fmt, capsys):
     src = {"korea-2019": "korea-2019",
            "ktab": str(SHARED / "data" / "ktab" / "dummyData_3Dim.csv"),
+           "ktab-xml": str(SHARED / "data" / "ktab" / "smpExample.xml"),
            "decide": str(write(tmp_path, "toll.txt", "#A\tCouncil\tCity council\n#A\tGreens\tGreen party\n#P\ttoll\tA toll?\n"
                                                      "#D\tCouncil\ttoll\t100\t0.9\t1\n#D\tGreens\ttoll\t0\t0.95\t1\n")),
            "semicolon": str(write(tmp_path, "e.csv", table(HEAD, ROWS, ";", ","))),
@@ -315,9 +320,12 @@ def test_forecast_with_draws_gives_bands_and_outcome_probabilities(tmp_path, cap
     assert main(["forecast", "korea-2019", "-n", "64", "--seed", "3", "-f", "csv", "-o", str(out)]) == 0
     t = _csv_tables(out.read_text(encoding="utf-8"))
     mc = detente.monte_carlo("korea-2019", draws=64, seed=3)
+    bands = dict(zip(mc.scenario.issue_keys, mc.track_record_bands()))
     for row in t["summary"]:
         dist = mc.distribution(row["issue"])
         assert float(row["forecast"]) == dist["median"]  # the headline: the median of the draws, as the table prints
+        band = bands[row["issue"]]["bands"]["80"]  # the track-record band the table prints beside it
+        assert [float(row["track_record_lo80"]), float(row["track_record_hi80"])] == band
         assert (float(row["lo80"]), float(row["hi80"])) == tuple(dist["intervals"]["80"])
     probs = {(r["issue"], r["outcome"]): float(r["probability"]) for r in t["outcomes"]}
     for r in mc.thresholds().to_dict("records"):

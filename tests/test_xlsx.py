@@ -174,8 +174,10 @@ def test_saliences_on_0_1_need_a_declaration_in_a_workbook_too(tmp_path):
 def test_an_old_xls_or_a_zip_under_another_name_is_refused_with_the_fix(tmp_path):
     with pytest.raises(ScenarioError, match=r"Excel 97-2003.*save it as Excel Workbook \(.xlsx\)"):
         load(_write(tmp_path, "old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600))
+    with pytest.raises(ScenarioError, match="password-protected workbook"):
+        load(_write(tmp_path, "locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600))
     book = _book({"stakeholders": [["actor", "capability", "position", "salience"], ["a", 1, 1, 50]]})
-    for name in ("wage.yaml", "wage.csv", "wage.xlsx.yaml"):
+    for name in ("wage.yaml", "wage.csv", "wage.xlsx.yaml", "wage.ods"):
         with pytest.raises(ScenarioError, match=r"zip file.*\.xlsx suffix"):
             load(_write(tmp_path, name, book))
 

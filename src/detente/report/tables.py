@@ -3,8 +3,9 @@
 :func:`forecast_tables` gives named tables (each a header row and rows):
 
 ``summary``
-    One row per issue: the headline forecast and its meaning, the scale, and, with Monte
-    Carlo draws, the median, mean and the 50/80/95% bands. The headline is what the
+    One row per issue: the headline forecast and its meaning, the scale, the 80% band the
+    model's track record supports (:mod:`detente.calibrate`), and, with Monte Carlo draws,
+    the median, mean and the 50/80/95% bands of the inputs' uncertainty. The headline is what the
     forecast table prints: the Monte Carlo median with draws, the single run's forecast
     without.
 ``outcomes``
@@ -58,14 +59,18 @@ def forecast_tables(result: Any, mc: Any = None) -> dict[str, Table]:
 
 def _summary(result: Any, mc: Any) -> Table:
     s = result.scenario
-    head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning"]
+    head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning",
+            "track_record_lo80", "track_record_hi80", "track_record"]
     if mc is not None:
         head += ["draws", "median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"]
     rows: Table = [head]
     summ = {r["issue"]: r for r in mc.summary().to_dict("records")} if mc is not None else {}
-    for iss in s.issues:
+    bands = (mc if mc is not None else result).track_record_bands()  # the band the forecast table prints
+    for iss, band in zip(s.issues, bands):
         x = summ[iss.key]["median"] if mc is not None else result.forecast[iss.key]
-        row = [iss.key, iss.name, iss.scale[0], iss.scale[1], result.model, float(x), iss.label_for(x) if iss.labels else None]
+        b80 = (band.get("bands") or {}).get("80") or [None, None]
+        row = [iss.key, iss.name, iss.scale[0], iss.scale[1], result.model, float(x), iss.label_for(x) if iss.labels else None,
+               *(None if v is None else float(v) for v in b80), band.get("why") or band.get("learned_from")]
         if mc is not None:
             q = summ[iss.key]
             row += [mc.draws, *(float(q[k]) for k in ("median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"))]

@@ -64,6 +64,9 @@ def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files", sa
     if salience_scale is not None and (type(salience_scale) is not int or salience_scale not in (1, 100)):
         raise ScenarioError([Problem(None, None, "salience_scale", f"must be 1 or 100, got {short(salience_scale)}")])
     if isinstance(source, Scenario):
+        if salience_scale is not None and salience_scale != source.salience_scale:
+            raise ScenarioError([Problem(source.source_file, None, "salience_scale",
+                                         f"the scenario says {source.salience_scale}, the option says {salience_scale}: drop one")])
         return source if source.validated else _revalidated(source)
     if isinstance(source, dict):
         raw = source if isinstance(source, Node) else checked_node(source, None)
@@ -110,6 +113,8 @@ def read_frame(df: Any, *, salience_scale: int | None = None, name: str | None =
     from .._parse import limit, over_limit
 
     label = "<DataFrame>"
+    if any(n is not None for n in getattr(df.index, "names", [None])):  # the actors as the index: a column like the others
+        df = df.reset_index()
     if len(df) + 1 > limit("max_rows"):
         raise ScenarioError([Problem(label, None, "", over_limit("max_rows", f"the frame has {len(df)} rows"))])
     cap = limit("max_field_chars")

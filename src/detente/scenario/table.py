@@ -125,6 +125,9 @@ class _Table:
         self.explicit_scale: set[str] = set()
         self.values: dict[str, list[float]] = {"salience": [], "capability": []}  # every number given, for the scale checks
         self.percent = False  # a salience cell written with '%'
+        self.wide_cols: dict[str, list[tuple[int, str]]] = {}  # wide layout: issue -> (cell index, column) of its cells
+        for i, (col, issue) in header.wide.items():
+            self.wide_cols.setdefault(issue, []).append((i, col))
         names = header.names | {c for c, _ in header.wide.values()}
         self.parts = {base: [f"{base}_{k}" for k in ("low", "high", "sd", "why", "source", "dist") if f"{base}_{k}" in names]
                       for base in ("capability", "position", "salience")}
@@ -145,13 +148,11 @@ class _Table:
             self.problems.append(Problem(self.file, line, "actor", "empty actor"))
             return
         actor = self._actor(line, row, slug(akey_text), akey_text)
-        for issue in h.issues:  # a stance whose cells are all blank: the actor takes no part in that issue
+        for issue, cols in self.wide_cols.items():  # a stance left all blank is not given (validation says it is missing)
             sub = dict(row)
-            for i, (col, iss) in h.wide.items():
-                if iss == issue:
-                    sub[col] = raw[i] if i < len(raw) else ""
+            sub.update((col, raw[i] if i < len(raw) else "") for i, col in cols)
             self._issue(line, sub, slug(issue), issue)
-            if any(sub.get(c, "").strip() for c, iss in h.wide.values() if iss == issue and c in STANCE_COLUMNS):
+            if any(sub[col].strip() for _, col in cols if col in STANCE_COLUMNS):
                 self._stance(line, sub, actor, slug(issue), akey_text, issue)
 
     def add_stance_row(self, line: int, row: dict[str, str], one_issue: bool) -> None:

@@ -193,6 +193,10 @@ def dump_xlsx(s: Scenario) -> bytes:
 
 #: What :func:`dump` writes.
 FORMATS = ("yaml", "json", "csv", "xlsx")
+#: The media type and file suffix of each format (for a download).
+MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json", "csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+SUFFIXES = {"yaml": ".yaml", "json": ".json", "csv": ".csv", "xlsx": ".xlsx"}
 
 
 def dump(s: Scenario, fmt: str) -> bytes:

@@ -44,7 +44,11 @@ _TABLE_NAMES = ("stakeholders", "stakeholder", "actors", "table", "stakeholder_t
 def read_workbook(path: Path, *, salience_scale: int | None = None) -> Node:
     """Read a scenario workbook into a raw scenario dict (located nodes; notes ride as ``.notes``)."""
     file = str(path)
-    sheets = read_sheets(read_bytes(path), file)
+    data = read_bytes(path)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE container: an encrypted workbook, or an .xls renamed
+        raise ScenarioError([Problem(file, None, "", "not an .xlsx workbook: a password-protected workbook or an old "
+                                     "Excel 97-2003 (.xls) one; remove the password, or save it as Excel Workbook (.xlsx)")])
+    sheets = read_sheets(data, file)
     by_name = {normalize(n): n for n in sheets}
     table_name = next((by_name[n] for n in _TABLE_NAMES if n in by_name), None)
     known = {by_name[n] for n in (*SHEETS, *_TABLE_NAMES) if n in by_name}
