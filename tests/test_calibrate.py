@@ -412,3 +412,15 @@ def test_the_backtest_report_draws_the_reliability_chart_from_a_direct_computati
 
 
 LEVELS_INDEX = {50: 0, 80: 1, 90: 2}
+
+
+def test_cross_validated_coverage_on_deu_is_nominal_within_sampling_error():
+    """Grouped cross-conformal bands of the compromise model on the 322 DEU issues cover each nominal share
+    within 3 binomial standard errors (the validation of docs/backtest.md)."""
+    res = run_backtest("deu", models=["compromise"], seed=0)
+    s = res.summary["compromise"]
+    n = s["n_bands"]
+    assert n == 322
+    for lev in (50, 80, 90):
+        p = lev / 100
+        assert abs(s["coverage"][str(lev)] - p) < 3 * math.sqrt(p * (1 - p) / n)
