@@ -151,6 +151,23 @@ class Result:
         """The JSON contract as text."""
         return dumps(self.to_dict(), indent=indent)
 
+    def _repr_html_(self) -> str:
+        """The forecast as HTML tables (Jupyter shows it so): per issue, then each actor's position at the start and end."""
+        from html import escape
+
+        from .scenario.html import html_table
+
+        s, last = self.scenario, self.history[-1]["positions"]
+        forecast = html_table(["issue", "scale", "forecast", "meaning"],
+                              ([i.key, f"{i.scale[0]:g} to {i.scale[1]:g}", self.forecast[i.key],
+                                i.label_for(self.forecast[i.key]) if i.labels else ""] for i in s.issues), "Forecast")
+        moves = html_table(["actor", *(f"{i.key}: start -> end" for i in s.issues)],
+                           ([a.name, *(f"{a.positions[i.key].value:g} -> {last[a.key][i.key]:.4g}" if a.key in last
+                                       else f"{a.positions[i.key].value:g} -> absent" for i in s.issues)] for a in s.actors),
+                           "Positions")
+        notes = "".join(f"<p><i>note: {escape(n)}</i></p>" for n in self.notes)
+        return f"<div><p><b>{escape(s.name)}</b> &mdash; model {escape(self.model)}</p>{forecast}{moves}{notes}</div>"
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``).
 
