@@ -424,3 +424,17 @@ def test_cross_validated_coverage_on_deu_is_nominal_within_sampling_error():
     for lev in (50, 80, 90):
         p = lev / 100
         assert abs(s["coverage"][str(lev)] - p) < 3 * math.sqrt(p * (1 - p) / n)
+
+
+def test_the_spreadsheet_summary_carries_the_track_record_bands():
+    import detente
+    from detente.report.tables import forecast_tables
+
+    res = detente.forecast("korea-2019", "compromise")
+    t = forecast_tables(res)["summary"]
+    head = t[0]
+    for row in t[1:]:
+        band = res.issues[row[0]]["track_record_band"]
+        for lev in ("50", "80", "90"):
+            assert [row[head.index(f"track_record_lo{lev}")], row[head.index(f"track_record_hi{lev}")]] == band["bands"][lev]
+        assert row[head.index("track_record_from")] == band["learned_from"]
