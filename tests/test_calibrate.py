@@ -369,7 +369,7 @@ def test_a_model_without_a_track_record_says_so():
 def test_cli_forecast_table_shows_the_band_and_says_which_is_which():
     r = _cli("forecast", "korea-2019")
     assert r.returncode == 0, r.stderr
-    assert "track record (80%)" in r.stdout and "input band (Monte Carlo)" in r.stdout
+    assert "record 80%" in r.stdout and "input band (Monte Carlo)" in r.stdout
     r = _cli("forecast", "korea-2019", "--draws", "50", "--format", "json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
