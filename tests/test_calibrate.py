@@ -369,7 +369,7 @@ def test_a_model_without_a_track_record_says_so():
 def test_cli_forecast_table_shows_the_band_and_says_which_is_which():
     r = _cli("forecast", "korea-2019")
     assert r.returncode == 0, r.stderr
-    assert "track record (80%)" in r.stdout and "input band (Monte Carlo)" in r.stdout
+    assert "record 80%" in r.stdout and "input band (Monte Carlo)" in r.stdout
     r = _cli("forecast", "korea-2019", "--draws", "50", "--format", "json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
@@ -412,3 +412,29 @@ def test_the_backtest_report_draws_the_reliability_chart_from_a_direct_computati
 
 
 LEVELS_INDEX = {50: 0, 80: 1, 90: 2}
+
+
+def test_cross_validated_coverage_on_deu_is_nominal_within_sampling_error():
+    """Grouped cross-conformal bands of the compromise model on the 322 DEU issues cover each nominal share
+    within 3 binomial standard errors (the validation of docs/backtest.md)."""
+    res = run_backtest("deu", models=["compromise"], seed=0)
+    s = res.summary["compromise"]
+    n = s["n_bands"]
+    assert n == 322
+    for lev in (50, 80, 90):
+        p = lev / 100
+        assert abs(s["coverage"][str(lev)] - p) < 3 * math.sqrt(p * (1 - p) / n)
+
+
+def test_the_spreadsheet_summary_carries_the_track_record_bands():
+    import detente
+    from detente.report.tables import forecast_tables
+
+    res = detente.forecast("korea-2019", "compromise")
+    t = forecast_tables(res)["summary"]
+    head = t[0]
+    for row in t[1:]:
+        band = res.issues[row[0]]["track_record_band"]
+        for lev in ("50", "80", "90"):
+            assert [row[head.index(f"track_record_lo{lev}")], row[head.index(f"track_record_hi{lev}")]] == band["bands"][lev]
+        assert row[head.index("track_record_from")] == band["learned_from"]

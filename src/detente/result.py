@@ -13,6 +13,7 @@ Later models and analyses add fields; they never rename these.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ class Result(JsonResult):
     trajectory: Trajectory
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    _bands: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
 
     # -- plain views -------------------------------------------------------------
     @property
@@ -79,10 +81,13 @@ class Result(JsonResult):
         return out
 
     def track_record_bands(self) -> list[dict[str, Any]]:
-        """Per issue, the band this model's track record supports (:func:`detente.calibrate.forecast_bands`)."""
+        """Per issue, the band this model's track record supports (:func:`detente.calibrate.forecast_bands`; computed once)."""
         from .calibrate import scenario_bands
 
-        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), self.trajectory.final[0])
+        if self._bands is None:
+            self._bands = scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"),
+                                         self.trajectory.final[0])
+        return copy.deepcopy(self._bands)
 
     @property
     def history(self) -> list[dict[str, Any]]:

@@ -462,6 +462,8 @@ def run_backtest(
         for k, fc in forecasts.items():
             p = model_bands(ds, fc, diffs, train=train, seed=seed)
             prob[k] = {key: (v[~train] if isinstance(v, np.ndarray) else v) for key, v in p.items()}
+        notes = [*notes, "every model runs with its fixed parameters (the backtest refits none); defaults that were "
+                 "tuned on a DEU wave are listed in docs/backtest.md, and their scores on that wave are in-sample"]
         keep = np.flatnonzero(~train)
         forecasts = {k: v[keep] for k, v in forecasts.items()}
         skipped = [x for x in ds.skipped if x.get("wave", "") == holdout_wave]

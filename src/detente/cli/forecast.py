@@ -44,7 +44,7 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
-    t.add_column("track record (80%)", justify="right")
+    t.add_column("track\nrecord 80%", justify="right")
     t.add_column("meaning")
     from ..calibrate import band_note, band_text
 

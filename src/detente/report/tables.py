@@ -3,9 +3,9 @@
 :func:`forecast_tables` gives named tables (each a header row and rows):
 
 ``summary``
-    One row per issue: the headline forecast and its meaning, the scale, the 80% band the
-    model's track record supports (:mod:`detente.calibrate`), and, with Monte Carlo draws,
-    the median, mean and the 50/80/95% bands of the inputs' uncertainty. The headline is what the
+    One row per issue: the headline forecast and its meaning, the scale, and, with Monte
+    Carlo draws, the median, mean and the 50/80/95% bands of the draws (input bands), and
+    the model's 50/80/90% track-record bands (``track_record_*``). The headline is what the
     forecast table prints: the Monte Carlo median with draws, the single run's forecast
     without.
 ``outcomes``
@@ -59,21 +59,24 @@ def forecast_tables(result: Any, mc: Any = None) -> dict[str, Table]:
 
 def _summary(result: Any, mc: Any) -> Table:
     s = result.scenario
-    head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning",
-            "track_record_lo80", "track_record_hi80", "track_record"]
+    head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning"]
     if mc is not None:
         head += ["draws", "median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"]
+    # the track-record bands (detente.calibrate), around the headline; blank for a model without a track record
+    head += ["track_record_lo50", "track_record_hi50", "track_record_lo80", "track_record_hi80", "track_record_lo90",
+             "track_record_hi90", "track_record_from"]
     rows: Table = [head]
     summ = {r["issue"]: r for r in mc.summary().to_dict("records")} if mc is not None else {}
-    bands = (mc if mc is not None else result).track_record_bands()  # the band the forecast table prints
+    bands = (mc if mc is not None else result).track_record_bands()
     for iss, band in zip(s.issues, bands):
         x = summ[iss.key]["median"] if mc is not None else result.forecast[iss.key]
-        b80 = (band.get("bands") or {}).get("80") or [None, None]
-        row = [iss.key, iss.name, iss.scale[0], iss.scale[1], result.model, float(x), iss.label_for(x) if iss.labels else None,
-               *(None if v is None else float(v) for v in b80), band.get("why") or band.get("learned_from")]
+        row = [iss.key, iss.name, iss.scale[0], iss.scale[1], result.model, float(x), iss.label_for(x) if iss.labels else None]
         if mc is not None:
             q = summ[iss.key]
             row += [mc.draws, *(float(q[k]) for k in ("median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"))]
+        b = band.get("bands")
+        row += ([v for lev in ("50", "80", "90") for v in b[lev]] + [band["learned_from"]] if b
+                else [None] * 6 + [band.get("why")])
         rows.append(row)
     return rows
 
