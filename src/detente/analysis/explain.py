@@ -185,7 +185,7 @@ class Explanation:
             lines.append(f"No change of the inputs {where} found reproduces it: the closest forecast found is {fc}.")
             return lines
         top = self.changes.head(3).to_dict("records")
-        moves = "; ".join(f"{r['label']} {r['from']:.4g} -> {r['to']:.4g} ({r['units']:+.2f} units)" for r in top)
+        moves = "; ".join(f"{r['label']} {r['from']:.3g} -> {r['to']:.3g} ({r['units']:+.2f} units)" for r in top)
         more = f" and {len(self.changes) - 3} more" if len(self.changes) > 3 else ""
         lines.append(f"The smallest change found ({self.size:.2f} units over {len(self.changes)} input"
                      f"{'s' if len(self.changes) != 1 else ''}): {moves}{more}.")

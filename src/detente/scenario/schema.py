@@ -700,7 +700,7 @@ def record_relations(record: Record | None, issues: Mapping[str, Issue], event_k
         lo, hi = issues[k].scale
         if not lo <= out.value <= hi:
             found.append(((*at, "value"), f"outcome {out.value:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}"))
-    for k, ev in record.events.items():
+    for k in record.events:
         if event_keys is not None and k not in event_keys:
             known = ", ".join(sorted(event_keys)) or "none"
             found.append((("record", "events", k), f"unknown event {k!r}; events: {known}"))
