@@ -96,7 +96,7 @@ class ScoreResult:
         rows = []
         for m in self.models:
             sub = self.table[self.table["model"] == m]
-            row: dict[str, Any] = {"model": m, "issues": len(sub), "mae": float(sub["abs_error"].mean())}
+            row: dict[str, Any] = {"model": m, "scored": len(sub), "mae": float(sub["abs_error"].mean())}
             if self.draws:
                 row["mean_p_near"] = float(sub["p_near"].mean())
                 row["inside_band"] = int((sub["where"] == "inside").sum())

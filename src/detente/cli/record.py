@@ -64,7 +64,7 @@ def render_score_table(res: Any) -> None:
     for row in summ.to_dict("records"):
         cells = [row["model"], f"{row['mae']:.1f}"]
         if res.draws:
-            cells += [f"{100 * row['mean_p_near']:.0f}%", f"{row['inside_band']} of {row['issues']}"]
+            cells += [f"{100 * row['mean_p_near']:.0f}%", f"{row['inside_band']} of {row['scored']}"]
         t.add_row(*cells)
     out.print(t)
     for m, why in res.not_run.items():
