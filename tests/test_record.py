@@ -229,3 +229,21 @@ def test_cli_score_and_explain_json(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["model"] == "median" and d["outcome"] == {"deal": 15, "sanctions": 0, "exercises": 25}
     assert d["status"] in ("reached", "unreachable") and d["changes"]
+
+
+# -- the report ----------------------------------------------------------------------------------------------
+def test_report_shows_what_happened_only_with_a_record():
+    from detente.report.build import compute
+    from detente.report.html import render
+
+    data = compute(SMALL, "compromise", sensitivity=False, seed=1)
+    rec = data["record"]
+    assert set(rec["score"]["models"]) == set(detente.models.names()) - set(rec["score"]["not_run"])
+    assert rec["explain"]["model"] == "compromise" and rec["explain"]["outcome"] == {"x": 40, "y": 4}
+    html = render(data)
+    assert '<section id="record"><h2>What happened</h2>' in html
+    assert "Every model against the record" in html and "What would have had to be different (compromise)" in html
+    plain = dict(SMALL)
+    plain.pop("record")
+    data = compute(plain, "compromise", sensitivity=False)
+    assert data["record"] is None and '<section id="record">' not in render(data)

@@ -514,14 +514,24 @@ def _kinds(vary: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def default_evaluations(scen: Scenario, model: str, params: ModelParams, explicit: set[str]) -> int:
+    """Model runs of a search by default: as many as the budget's estimate puts at :data:`TARGET_SECONDS`,
+    within :data:`EVALUATIONS`."""
+    per_run = plan_scenario("explain", scen, model, params, explicit, 1000, budget=_UNBOUNDED).seconds / 1000
+    return int(np.clip(TARGET_SECONDS / max(per_run, 1e-9), *EVALUATIONS))
+
+
+_UNBOUNDED = Budget(seconds=float("inf"), memory=1 << 60, draws=1 << 60, rounds=Budget().rounds)
+
+
 def plan_explain(scen: Scenario, model: str, params: ModelParams, explicit: set[str], evaluations: int,
-                 budget: Budget | None) -> None:
-    """Check the search's model runs against the budget before any runs."""
+                 budget: Budget | None) -> float:
+    """Check the search's model runs against the budget before any runs; the estimated seconds."""
     n, D, E = len(scen.actors), len(scen.issues), len(scen.events)
     K = len(all_inputs(scen))
     batch = max(K * GRID, 4 * MAX_CANDIDATES * 10)
-    plan_scenario(f"explain ({model})", scen, model, params, explicit, evaluations, budget=budget,
-                  held=batch * (2 * inputs_bytes(n, D, E) + (K + 2 * D) * F8))
+    return plan_scenario(f"explain ({model})", scen, model, params, explicit, evaluations, budget=budget,
+                         held=batch * (2 * inputs_bytes(n, D, E) + (K + 2 * D) * F8)).seconds
 
 
 def explain(
@@ -578,8 +588,7 @@ def explain(
     tol = check_share(tolerance, "tolerance")
     kinds = _kinds(vary)
     if evaluations is None:
-        per_run = plan_scenario("x", scen, model, p, explicit, 1000).seconds / 1000
-        evaluations = int(np.clip(TARGET_SECONDS / max(per_run, 1e-9), *EVALUATIONS))
+        evaluations = default_evaluations(scen, model, p, explicit)
     try:
         limit = int(evaluations)
     except (TypeError, ValueError):
