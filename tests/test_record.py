@@ -247,3 +247,26 @@ def test_report_shows_what_happened_only_with_a_record():
     plain.pop("record")
     data = compute(plain, "compromise", sensitivity=False)
     assert data["record"] is None and '<section id="record">' not in render(data)
+
+
+# -- backtest --explain -----------------------------------------------------------------------------------------
+def test_backtest_explain_largest_misses(capsys):
+    from detente.backtest import load_deu, run_backtest
+    from detente.backtest.scenarios import issue_scenario, largest_misses
+
+    assert cli.main(["backtest", "deu", "--models", "mean", "--explain", "2", "--format", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    ds = load_deu()
+    res = run_backtest(ds, models="mean")
+    worst = largest_misses(res.outcome, res.forecasts["mean"], 2)
+    err = np.abs(res.forecasts["mean"] - res.outcome)
+    assert err[worst[0]] == np.nanmax(err) and err[worst[0]] >= err[worst[1]]
+    assert [e["model"] for e in d["explanations"]] == ["mean", "mean"]
+    for e, j in zip(d["explanations"], worst):
+        key = ds.issues[j].key
+        assert e["outcome"] == {key: ds.issues[j].outcome}
+        assert e["base"][key] == pytest.approx(res.forecasts["mean"][j])  # the scenario forecasts what the backtest did
+        assert e["status"] == "reached" and e["changes"]
+    # a model that couples issues sees the issue's whole proposal
+    scen = issue_scenario(ds, worst[0], [np.ones(i.n) for i in ds.issues], couples_issues=True)
+    assert ds.issues[worst[0]].key in scen.issue_keys and list(scen.record.issues) == [ds.issues[worst[0]].key]

@@ -617,10 +617,16 @@ def explain(
     plausible_fc: dict[str, float] | None = None
     said = [f"{k} {'happens' if v['happened'] else 'does not happen'} ({v['basis']})" for k, v in events.items()]
     notes = ["events: " + ", ".join(said) if said else "the scenario has no events"]
+    outside = found.reached and len(changes) and not bool(changes["inside_range"].all())
+    inner = _space(scen, kinds, True) if outside and not within_ranges else None
     if within_ranges:
         notes.append("searched inside the analyst's ranges only; inputs without a range stayed fixed")
-    elif found.reached and len(changes) and not bool(changes["inside_range"].all()):
-        inner = _space(scen, kinds, True)
+    elif inner is not None and not inner.inputs:
+        notes.append("no input has a range, so whether the change is plausible is for the reader to judge")
+    elif inner is not None and ev.left < 9 * len(inner.inputs) + 200:
+        notes.append("too few model runs were left to search inside the ranges; raise --evaluations to know whether "
+                     "a change inside them would do")
+    elif inner is not None:  # the smallest change leaves the ranges: could anything inside them do?
         ev2 = evaluator(inner)
         ev2.used = ev.used
         got = _search(ev2, max(ev2.left, 0), s, base_fc)

@@ -181,6 +181,58 @@ def explain_cmd(
         render_explanation(ex)
 
 
+# -- backtest --explain -----------------------------------------------------------------------------------
+def explain_misses(ds: Any, res: Any, models: Optional[str], n: int, *, seed: int = 0, budget: Any = None) -> list:
+    """Explain the ``n`` largest misses of each model given (``--models``; default the reference) on ``ds``."""
+    from .. import models as registry
+    from ..analysis import explain
+    from ..backtest import REFERENCE, capabilities
+    from ..backtest.run import _specs
+    from ..backtest.scenarios import issue_scenario, largest_misses
+    from ..errors import DetenteError, Problem
+
+    specs = [sp for sp in _specs(models) if models is not None and sp.label != REFERENCE or models is None
+             and sp.label == REFERENCE] or [sp for sp in _specs(models) if sp.label == REFERENCE]
+    out = []
+    cache: dict[str, Any] = {}
+    for sp in specs:
+        if sp.label not in res.forecasts:
+            continue
+        kind = sp.capability or res.capability
+        if kind not in cache:
+            try:
+                cache[kind] = capabilities(ds, kind)[0]
+            except ValueError as e:
+                raise DetenteError([Problem(None, None, "capability", str(e))]) from None
+        coupled = bool(getattr(registry.get(sp.name), "COUPLES_ISSUES", False))
+        for j in largest_misses(res.outcome, res.forecasts[sp.label], n):
+            scen = issue_scenario(ds, j, cache[kind], couples_issues=coupled)
+            ex = explain(scen, model=sp.name, params=dict(sp.params), seed=seed, budget=budget)
+            ex.notes.insert(0, f"backtest {sp.label}: forecast {res.forecasts[sp.label][j]:.4g}, decision "
+                               f"{res.outcome[j]:.4g} (capability: {kind})")
+            out.append(ex)
+    return out
+
+
+def render_misses(explanations: list) -> None:
+    """One short table per explained miss: the issue, the decision, the forecast, the top changes."""
+    out, _ = _consoles()
+    out.print("[bold]The largest misses, explained[/bold]")
+    for ex in explanations:
+        key, y = next(iter(ex.outcome.items()))
+        head = f"{ex.model} on {key}: decision {y:g}, forecast {_fmt(ex.base[key])} -> {ex.status()}"
+        t = Table(title=head, title_justify="left", header_style="bold")
+        for c, j in [("#", "right"), ("input", "left"), ("from -> to", "right"), ("units of scale", "right")]:
+            t.add_column(c, justify=j)  # type: ignore[arg-type]
+        for r in ex.changes.head(5).to_dict("records"):
+            t.add_row(str(r["rank"]), r["label"], f"{r['from']:.3g} -> {r['to']:.3g}", f"{r['units']:+.2f}")
+        out.print(t)
+        if len(ex.changes) > 5:
+            out.print(f"[dim]  and {len(ex.changes) - 5} smaller changes[/dim]")
+        if not ex.reached:
+            out.print(f"[dim]  {ex.headline()[-1]}[/dim]")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``score`` and ``explain`` to the ``detente`` app."""
     app.command("score")(_guarded(score_cmd))
