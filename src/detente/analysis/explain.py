@@ -431,7 +431,7 @@ def _search(ev: _Evaluator, budget_runs: int, seed: int, fc0: np.ndarray) -> _Se
         init[1] = 0.0
         init = np.clip(init, lo_c, hi_c)
         res = differential_evolution(objective, list(zip(lo_c, hi_c)), maxiter=int(gens), init=init, seed=seed,
-                                     vectorized=True, updating="deferred", polish=False)
+                                     vectorized=True, updating="deferred", polish=False, tol=0.0, atol=0.0)
         zd = np.zeros(K)
         zd[C] = np.clip(res.x, zlo[C], zhi[C])
         ed = float(ev.excess(ev.forecasts((sp.x0 + zd * sp.unit)[None]))[0])
