@@ -236,7 +236,7 @@ def test_report_shows_what_happened_only_with_a_record():
     from detente.report.build import compute
     from detente.report.html import render
 
-    data = compute(SMALL, "compromise", sensitivity=False, seed=1)
+    data = compute(SMALL, "compromise", sensitivity=False, seed=1, record=True)
     rec = data["record"]
     assert set(rec["score"]["models"]) == set(detente.models.names()) - set(rec["score"]["not_run"])
     assert rec["explain"]["model"] == "compromise" and rec["explain"]["outcome"] == {"x": 40, "y": 4}
@@ -245,8 +245,9 @@ def test_report_shows_what_happened_only_with_a_record():
     assert "Every model against the record" in html and "What would have had to be different (compromise)" in html
     plain = dict(SMALL)
     plain.pop("record")
-    data = compute(plain, "compromise", sensitivity=False)
+    data = compute(plain, "compromise", sensitivity=False, record=True)
     assert data["record"] is None and '<section id="record">' not in render(data)
+    assert compute(SMALL, "compromise", sensitivity=False)["record"] is None  # off unless asked (the web app's runs)
 
 
 # -- backtest --explain -----------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
 
 
 def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
-                compare: Sequence[Any] = (), budget: Any = None, record: bool = True) -> float:
+                compare: Sequence[Any] = (), budget: Any = None, record: bool = False) -> float:
     """Check every step of a report against the budget before the first starts; the estimated seconds.
 
     Each step is checked on its own for memory, rounds and runs (they run one
@@ -193,7 +193,7 @@ def compute(
     cancel: threading.Event | None = None,
     png_dir: str | Path | None = None,
     budget: Any = None,
-    record: bool = True,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -221,7 +221,8 @@ def compute(
         (:func:`plan_report`).
     record : bool
         For a scenario that records what happened: score every model against
-        the record and explain it with the report's model (``record``).
+        the record and explain it with the report's model (``record``; about
+        ten seconds more, so off by default here and on in :func:`build_report`).
 
     Returns
     -------
