@@ -20,6 +20,26 @@ OUTCOME = typer.Option(None, "--outcome", "-o",
                        help="The outcome, e.g. deal=15,sanctions=0 (default: the scenario's recorded outcome).")
 
 
+def _scenario_seed(scenario: str, seed: Optional[int]) -> tuple[Any, int]:
+    """The scenario, and the seed: the one given, else the scenario's own, else 0."""
+    from ..engine import load
+
+    scen = load(scenario)
+    if seed is None:
+        seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
+    return scen, seed
+
+
+def _show(res: Any, fmt: str, output: Optional[Path], table: Any) -> None:
+    """A result as JSON, CSV (its frame) or a table."""
+    if fmt == "json":
+        _emit(res.to_json(), output)
+    elif fmt == "csv":
+        _emit(res.to_frame().to_csv(index=False), output)
+    else:
+        table(res)
+
+
 # -- score ------------------------------------------------------------------------------------------------
 def render_score_table(res: Any) -> None:
     """Print every model's error per issue, the probability it gave the outcome's neighbourhood, and its band."""
@@ -90,22 +110,14 @@ def score_cmd(
 ) -> None:
     """Score every model's forecast against what actually happened (the scenario's record)."""
     from ..analysis import score
-    from ..engine import load
     from ._common import check_count
 
     fmt = _check_format(fmt)
     check_count(draws, "--draws")
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    scen = load(scenario)
-    if seed is None:
-        seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
+    scen, seed = _scenario_seed(scenario, seed)
     res = score(scen, models, outcome=outcome, draws=draws, seed=seed, neighbourhood=neighbourhood, budget=budget)
-    if fmt == "json":
-        _emit(res.to_json(), output)
-    elif fmt == "csv":
-        _emit(res.to_frame().to_csv(index=False), output)
-    else:
-        render_score_table(res)
+    _show(res, fmt, output, render_score_table)
 
 
 # -- explain ----------------------------------------------------------------------------------------------
@@ -163,22 +175,14 @@ def explain_cmd(
 ) -> None:
     """The smallest change to the inputs that makes a model reproduce an outcome (default: the recorded one)."""
     from ..analysis import explain
-    from ..engine import load
     from ._common import parse_params
 
     fmt = _check_format(fmt)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    scen = load(scenario)
-    if seed is None:
-        seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
+    scen, seed = _scenario_seed(scenario, seed)
     ex = explain(scen, outcome, model, seed=seed, tolerance=tolerance, within_ranges=within_ranges, vary=vary,
                  evaluations=evaluations, params=parse_params(param), budget=budget)
-    if fmt == "json":
-        _emit(ex.to_json(), output)
-    elif fmt == "csv":
-        _emit(ex.to_frame().to_csv(index=False), output)
-    else:
-        render_explanation(ex)
+    _show(ex, fmt, output, render_explanation)
 
 
 # -- backtest --explain -----------------------------------------------------------------------------------

@@ -104,6 +104,22 @@ def is_color(text: Any) -> bool:
     return isinstance(text, str) and (_HEX_COLOR.fullmatch(text) is not None or text.lower() in CSS_COLOR_NAMES)
 
 
+def number_or_mapping(data: Any, fields: str) -> Any:
+    """A bare number (or a numeric string) as ``{"value": x}``; a mapping as it is; anything else a ValueError."""
+    if isinstance(data, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(data, (int, float)):
+        return {"value": data}
+    if isinstance(data, str):
+        try:
+            return {"value": float(data)}
+        except ValueError:
+            pass
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a number (or a mapping with {fields}), got {data!r}")
+    return data
+
+
 class Value(_Strict):
     """A number with an optional uncertainty range and its rationale.
 
@@ -140,18 +156,7 @@ class Value(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_number(cls, data: Any) -> Any:
-        if isinstance(data, bool):
-            raise ValueError("expected a number, got a boolean")
-        if isinstance(data, (int, float)):
-            return {"value": data}
-        if isinstance(data, str):
-            try:
-                return {"value": float(data)}
-            except ValueError:
-                raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}")
-        return data
+        return number_or_mapping(data, "value, low, high, why")
 
     @field_validator("value", "low", "high", "sd")
     @classmethod
@@ -418,13 +423,7 @@ class Outcome(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_number(cls, data: Any) -> Any:
-        if isinstance(data, bool):
-            raise ValueError("expected a number, got a boolean")
-        if isinstance(data, (int, float)):
-            return {"value": data}
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a number (or a mapping with value, date, why, source), got {data!r}")
-        return data
+        return number_or_mapping(data, "value, date, why, source")
 
     @field_validator("value")
     @classmethod
