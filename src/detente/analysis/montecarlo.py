@@ -169,16 +169,25 @@ class MonteCarloResult:
             }
         )
 
+    def track_record_bands(self) -> list[dict[str, Any]]:
+        """Per issue, the model's track-record band (:mod:`detente.calibrate`), centred on the median forecast."""
+        from ..calibrate import scenario_bands
+
+        med = np.median(self.forecasts, axis=0) if self.draws else np.full(len(self.scenario.issues), np.nan)
+        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), med)
+
     def to_dict(self) -> dict[str, Any]:
-        """The forecast JSON contract, with a ``distribution`` per issue and event shares."""
+        """The forecast JSON contract, with a ``distribution`` and a ``track_record_band`` per issue, and event shares."""
 
         issues: dict[str, Any] = {}
-        for iss in self.scenario.issues:
-            dist = self.distribution(iss.key)
+        dists = [self.distribution(iss.key) for iss in self.scenario.issues]
+        bands = self.track_record_bands()
+        for iss, dist, band in zip(self.scenario.issues, dists, bands):
             entry: dict[str, Any] = {"forecast": _f(dist["median"]), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
                 entry["label"] = iss.label_for(dist["median"])
             entry["distribution"] = dist
+            entry["track_record_band"] = band
             issues[iss.key] = entry
         return {
             "scenario": self.scenario.name,

@@ -18,6 +18,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 def backtest(
@@ -36,9 +37,15 @@ def backtest(
         help="equal, votes (default for DEU), population, gdp, shapley, banzhaf; scenario (outcomes format).",
     ),
     data: Optional[Path] = typer.Option(None, "--data", help="Read another copy of the dataset from this folder."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    fmt: Format = typer.Option(
+        Format.table, "--format", "-f", help="table, json, csv, or html (with the reliability chart and PIT histograms)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
     draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
+    holdout_wave: Optional[str] = typer.Option(
+        None, "--holdout-wave",
+        help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
+    ),
     explain: int = typer.Option(0, "--explain", help="Explain the N largest misses of each model given with "
                                 "--models (default: of compromise): the smallest change to the inputs that "
                                 "reproduces the decision (see `detente explain`)."),
@@ -47,7 +54,8 @@ def backtest(
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
-    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
+    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
+    and interval scores of each model's track-record bands."""
     from ..backtest import load_dataset, run_backtest
 
     explanations: list = []
@@ -56,7 +64,8 @@ def backtest(
         check_count(explain, "--explain")
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         ds = load_dataset(dataset, str(data) if data else None)
-        res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget)
+        res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
+                           holdout_wave=holdout_wave)
         if explain:
             from .record import explain_misses
 
@@ -73,6 +82,10 @@ def backtest(
         typer.echo(res.to_json())
     elif fmt is Format.csv:
         typer.echo(res.to_csv(), nl=False)
+    elif fmt is Format.html:
+        from ..report.backtest import render_backtest
+
+        typer.echo(render_backtest(res), nl=False)
     else:
         from rich.console import Console
 
@@ -80,6 +93,10 @@ def backtest(
         con.print(res.table())
         for key in ("wave", "proc", "rule", "type"):
             con.print(res.breakdown_table(key))
+        con.print(res.prob_table())
+        con.print(res.reliability_table())
+        for key in ("wave", "proc", "rule", "type"):
+            con.print(res.prob_breakdown_table(key))
         if res.skipped:
             con.print(f"[dim]{len(res.skipped)} issue(s) skipped:[/dim]")
             for s in res.skipped:

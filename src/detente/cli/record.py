@@ -209,11 +209,12 @@ def explain_misses(ds: Any, res: Any, models: Optional[str], n: int, *, seed: in
             except ValueError as e:
                 raise DetenteError([Problem(None, None, "capability", str(e))]) from None
         coupled = bool(getattr(registry.get(sp.name), "COUPLES_ISSUES", False))
-        for j in largest_misses(res.outcome, res.forecasts[sp.label], n):
-            scen = issue_scenario(ds, j, cache[kind], couples_issues=coupled)
+        where = {iss.key: j for j, iss in enumerate(ds.issues)}  # the scored issues may be a subset (a held-out wave)
+        for i in largest_misses(res.outcome, res.forecasts[sp.label], n):
+            scen = issue_scenario(ds, where[res.issues[i]["issue"]], cache[kind], couples_issues=coupled)
             ex = explain(scen, model=sp.name, params=dict(sp.params), seed=seed, budget=budget)
-            ex.notes.insert(0, f"backtest {sp.label}: forecast {res.forecasts[sp.label][j]:.4g}, decision "
-                               f"{res.outcome[j]:.4g} (capability: {kind})")
+            ex.notes.insert(0, f"backtest {sp.label}: forecast {res.forecasts[sp.label][i]:.4g}, decision "
+                               f"{res.outcome[i]:.4g} (capability: {kind})")
             out.append(ex)
     return out
 
