@@ -271,3 +271,29 @@ def test_backtest_explain_largest_misses(capsys):
     # a model that couples issues sees the issue's whole proposal
     scen = issue_scenario(ds, worst[0], [np.ones(i.n) for i in ds.issues], couples_issues=True)
     assert ds.issues[worst[0]].key in scen.issue_keys and list(scen.record.issues) == [ds.issues[worst[0]].key]
+
+
+# -- the web app ---------------------------------------------------------------------------------------------
+def test_web_score_and_explain(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from detente.web import create_app
+
+    app = create_app(tmp_path / "runs.sqlite3")
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1", headers={"X-Detente": "1"}) as c:
+        r = c.post("/api/score", json={"scenario": SMALL, "models": ["compromise", "median"], "draws": 100, "seed": 5})
+        assert r.status_code == 200, r.text
+        sc = r.json()["score"]
+        ref = score(SMALL, ["compromise", "median"], draws=100, seed=5).to_dict()
+        assert sc["models"] == json.loads(json.dumps(ref["models"]))  # the same numbers as in-process
+        r = c.post("/api/explain", json={"scenario": planted_scenario(), "model": "compromise", "outcome": "x=60",
+                                         "seed": 1})
+        assert r.status_code == 200, r.text
+        ex = r.json()["explanation"]
+        assert ex["status"] == "reached" and ex["changes"][0]["input"] == "a.position.x"
+        for bad, needle in (({"name": "korea-2019", "outcome": "deal=150"}, "outside the issue's scale"),
+                            ({"name": "korea-2019", "outcome": "nope=1"}, "unknown issue 'nope'"),
+                            ({"scenario": {**SMALL, "record": None}}, "records no outcome"),
+                            ({"name": "korea-2019", "models": ["nobody"]}, "unknown model 'nobody'")):
+            r = c.post("/api/score", json=bad)
+            assert r.status_code == 422 and needle in r.text and "Traceback" not in r.text
