@@ -58,7 +58,7 @@ from ..budget import Budget, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, Inputs, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ._draws import Input, all_inputs, check_seed, set_input, tile
 from ._record import NEIGHBOURHOOD, check_share, recorded_events, target_outcome
@@ -104,7 +104,7 @@ class _Search:
 
 
 @dataclass
-class Explanation:
+class Explanation(JsonResult):
     """The smallest change to a scenario's inputs that makes one model reproduce an outcome.
 
     Attributes
@@ -226,9 +226,6 @@ class Explanation:
                          notes=self.notes),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 # ----------------------------------------------------------------------------- the search space

@@ -34,20 +34,20 @@ from .. import models as registry
 from ..budget import Budget, BudgetError, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import check_seed
 from ._record import NEIGHBOURHOOD, check_share, recorded_events, target_outcome
 from ._run import run_draws
-from .montecarlo import _check_draws, monte_carlo, plan_monte_carlo
+from .montecarlo import check_draws, monte_carlo, plan_monte_carlo
 
 #: The central band of the draws reported, in percent.
 BAND = 80
 
 
 @dataclass
-class ScoreResult:
+class ScoreResult(JsonResult):
     """Every model's forecast of a scenario against its recorded outcome.
 
     Attributes
@@ -154,9 +154,6 @@ class ScoreResult:
             "meta": meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario), notes=self.notes),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 def _model_list(models: Any) -> list[str]:
@@ -218,7 +215,7 @@ def score(
     target = target_outcome(scen, outcome)
     names = _model_list(models)
     s = check_seed(seed)
-    n = _check_draws(draws) if draws else 0
+    n = check_draws(draws) if draws else 0
     share = check_share(neighbourhood, "neighbourhood")
     own = scen.model.name if scen.model is not None else None
     resolved: dict[str, tuple[dict[str, Any], Any]] = {}
