@@ -300,6 +300,39 @@ def test_advice_panel(server, browser):
     page.close()
 
 
+def test_what_happened_panel(server, browser):
+    from detente import api
+    from detente.analysis import score
+
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server)
+    page.wait_for_selector("body[data-ready='1']")
+    page.select_option("#model", "median")
+    page.fill("#seed", "2")
+    page.fill("#draws", "50")
+    page.click("#score")
+    rows = page.locator("#score-out table.score tbody tr")
+    rows.first.wait_for()
+    ref = score(api.load("korea-2019"), draws=50, seed=2).to_dict()
+    assert rows.count() == len(ref["models"])
+    nash = page.locator('#score-out tr[data-model="nash"] td.gain').inner_text()
+    assert nash == f"{ref['models']['nash']['mae']:.1f}"
+    # explain with the model chosen above, against the record
+    page.fill("#record-outcome", "deal=40")
+    page.click("#explain")
+    page.locator("#explain-out h3").wait_for()
+    assert page.locator("#explain-out h3").inner_text().startswith("What would have had to be different (median)")
+    assert not errors, errors
+    # a bad outcome is a problem shown on the page (the browser logs the 422 answer), not a crash
+    page.fill("#record-outcome", "deal=150")
+    page.click("#score")
+    page.wait_for_selector("text=outside the issue's scale")
+    assert all("422" in e for e in errors), errors
+    page.close()
+
+
 def test_report_offline(browser, tmp_path):
     from detente.report import build_report
 

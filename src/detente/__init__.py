@@ -29,17 +29,21 @@ _LAZY: dict[str, str] = {
     "sensitivity": "detente.analysis",
     "advise": "detente.analysis",
     "compare": "detente.analysis",
+    "score": "detente.analysis",
+    "explain": "detente.analysis",
 }
 
 __all__ = [
     "__version__", "load", "forecast", "model_params", "Result", "Scenario", "DetenteError", "ScenarioError",
-    "Problem", "monte_carlo", "sensitivity", "advise", "compare",
+    "Problem", "monte_carlo", "sensitivity", "advise", "compare", "score", "explain",
 ]
 
 if TYPE_CHECKING:  # what a type checker and an IDE see
     from .analysis.advice import advise
     from .analysis.compare import compare
+    from .analysis.explain import explain
     from .analysis.montecarlo import monte_carlo
+    from .analysis.score import score
     from .analysis.sensitivity import sensitivity
     from .api import forecast, load, model_params
     from .errors import DetenteError, Problem, ScenarioError

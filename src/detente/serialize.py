@@ -99,8 +99,8 @@ def meta(seed: int | None, *, notes: Any = None, **fields: Any) -> dict[str, Any
 
 
 def input_sha256(scenario: Any) -> str:
-    """A stable hash of a scenario's content (not of its file's formatting)."""
-    blob = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """A stable hash of a scenario's inputs (not of its file's formatting, nor of its record of what happened)."""
+    blob = json.dumps(scenario.model_dump(mode="json", exclude={"record"}), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -53,7 +53,7 @@ def _register_extensions() -> None:
 
 
 _EXTENSIONS: list[str] = ["detente.cli.forecast", "detente.cli.backtest", "detente.cli.analysis", "detente.cli.report",
-                           "detente.cli.files"]
+                          "detente.cli.files", "detente.cli.record"]
 
 
 def main(argv: list[str] | None = None) -> int:

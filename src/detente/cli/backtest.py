@@ -46,6 +46,9 @@ def backtest(
         None, "--holdout-wave",
         help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
     ),
+    explain: int = typer.Option(0, "--explain", help="Explain the N largest misses of each model given with "
+                                "--models (default: of compromise): the smallest change to the inputs that "
+                                "reproduces the decision (see `detente explain`)."),
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
@@ -53,19 +56,29 @@ def backtest(
 ) -> None:
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
     and interval scores of each model's track-record bands."""
-    from ..backtest import run_backtest
+    from ..backtest import load_dataset, run_backtest
 
+    explanations: list = []
     try:
         check_count(draws, "--draws")
+        check_count(explain, "--explain")
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-        res = run_backtest(
-            dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed,
-            budget=budget, holdout_wave=holdout_wave,
-        )
+        ds = load_dataset(dataset, str(data) if data else None)
+        res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
+                           holdout_wave=holdout_wave)
+        if explain:
+            from .record import explain_misses
+
+            explanations = explain_misses(ds, res, models, explain, seed=seed, budget=budget)
     except DetenteError as exc:
         typer.echo(exc.report(), err=True)
         raise typer.Exit(2) from None
-    if fmt is Format.json:
+    if fmt is Format.json and explanations:
+        import json
+
+        typer.echo(json.dumps({**json.loads(res.to_json()), "explanations": [e.to_dict() for e in explanations]},
+                              indent=2, allow_nan=False))
+    elif fmt is Format.json:
         typer.echo(res.to_json())
     elif fmt is Format.csv:
         typer.echo(res.to_csv(), nl=False)
@@ -92,6 +105,10 @@ def backtest(
             con.print(f"[dim]{label}: not run on {nr['n']} issue(s): {nr['reason']}[/dim]")
         for note in res.notes:
             con.print(f"[dim]note: {note}[/dim]")
+        if explanations:
+            from .record import render_misses
+
+            render_misses(explanations)
 
 
 def register(app: typer.Typer) -> None:

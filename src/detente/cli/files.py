@@ -73,7 +73,8 @@ def _left_out(s: Any) -> list[str]:
     parts = [("events", bool(s.events)), ("issue labels", any(i.labels for i in s.issues)),
              ("thresholds", any(i.thresholds for i in s.issues)), ("issue descriptions", any(i.description for i in s.issues)),
              ("the description", bool(s.description)), ("sources", bool(s.sources)), ("the date", s.date is not None),
-             ("the calendar", s.calendar is not None), ("rounds", s.rounds is not None), ("the model choice", s.model is not None)]
+             ("the calendar", s.calendar is not None), ("rounds", s.rounds is not None), ("the model choice", s.model is not None),
+             ("the record of what happened", s.record is not None)]
     return [name for name, there in parts if there]
 
 

@@ -24,6 +24,7 @@ def build_report(
     compare: Sequence[Any] = (),
     png_dir: Any = None,
     budget: Any = None,
+    record: bool = True,
 ) -> str:
     """Forecast a scenario and return its report as one self-contained HTML document.
 
@@ -41,13 +42,16 @@ def build_report(
         Also write the charts as PNG files there.
     budget : Budget, optional
         The compute budget (:mod:`detente.budget`), checked for the whole report before it starts.
+    record : bool
+        For a scenario with a record: the "What happened" section (every model scored, the
+        model's explanation).
 
     Returns
     -------
     str
     """
     return render(compute(scenario, model, params, seed=seed, draws=draws, compare=compare, png_dir=png_dir,
-                          budget=budget))
+                          budget=budget, record=record))
 
 
 __all__ = ["build_report", "compute", "render", "write_pngs", "Cancelled"]

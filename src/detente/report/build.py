@@ -126,7 +126,7 @@ REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
 
 
 def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
-                compare: Sequence[Any] = (), budget: Any = None, figures: bool = True) -> float:
+                compare: Sequence[Any] = (), budget: Any = None, figures: bool = True, record: bool = False) -> float:
     """Check every step of a report against the budget before the first starts; the estimated seconds.
 
     Each step is checked on its own for memory, rounds and runs (they run one
@@ -158,6 +158,10 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
         total += plan_oat(scen, model, p, ex, True, unbounded).seconds
     for c in compare:
         total += plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds
+    if record:
+        from .record import plan_record
+
+        total += plan_record(scen, model, params, draws, unbounded)
     check_total("the report", total, b)
     return total
 
@@ -208,6 +212,7 @@ def compute(
     png_dir: str | Path | None = None,
     budget: Any = None,
     figures: bool = True,
+    record: bool = False,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -239,6 +244,10 @@ def compute(
         holds what a forecast answers: the forecast, its summary, moves and
         notes, and the analyses asked for, in a fraction of the time; build
         the report from the same arguments when it is wanted.
+    record : bool
+        For a scenario that records what happened: score every model against
+        the record and explain it with the report's model (``record``; about
+        ten seconds more, so off by default here and on in :func:`build_report`).
 
     Returns
     -------
@@ -263,7 +272,8 @@ def compute(
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)  # one choice for the forecast and every analysis
     compare = [load(c) for c in compare]
-    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget, figures=figures)
+    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
+                figures=figures, record=record)
     step(0.08, "forecasting")
     result = forecast(scen, model, seed=seed, budget=budget, **params)
     model = result.model
@@ -351,6 +361,14 @@ def compute(
                       "issues": scen.issue_keys, "differences": diffs}
         out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
 
+    record_section = None
+    if record and scen.record is not None and scen.record.issues:
+        step(0.9, "scoring every model against the record")
+        from .record import record_data
+
+        record_section = record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0),
+                                     budget=budget)
+
     step(0.95, "finishing")
     moves = _moves(rdict, scen)
     summary = []
@@ -385,6 +403,7 @@ def compute(
         "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
+        "record": record_section,
         "moves": moves,
         "perspective": perspective,
         "notes": notes,

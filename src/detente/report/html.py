@@ -23,6 +23,9 @@ SECTIONS = [
     ("quadrants", "Perspective map", "How each actor sees each rival, as the model describes it."),
     ("sensitivity", "Sensitivity", "How far each issue's forecast moves when one input goes to the low or high end of its range."),
     ("comparison", "Comparison", "The forecasts of the scenario and its variants side by side."),
+    ("record", "What happened",
+     "Every model's forecast against the record (error, and the probability its draws gave the outcome's "
+     "neighbourhood), and the smallest change to the inputs that would have made this model reproduce it."),
 ]
 
 CSS = """
@@ -284,6 +287,10 @@ def render(data: dict[str, Any]) -> str:
             body = _comparison_table(data) + body
         if key == "moves":
             body = _moves_table(data) + body
+        if key == "record":
+            from .record import render_record
+
+            body = render_record(data.get("record"))
         if key == "quadrants" and data.get("perspective"):
             lead = _e(data["perspective"]["description"])
         if not body and not notes:

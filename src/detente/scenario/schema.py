@@ -105,6 +105,22 @@ def is_color(text: Any) -> bool:
     return isinstance(text, str) and (_HEX_COLOR.fullmatch(text) is not None or text.lower() in CSS_COLOR_NAMES)
 
 
+def number_or_mapping(data: Any, fields: str) -> Any:
+    """A bare number (or a numeric string) as ``{"value": x}``; a mapping as it is; anything else a ValueError."""
+    if isinstance(data, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(data, (int, float)):
+        return {"value": data}
+    if isinstance(data, str):
+        try:
+            return {"value": float(data)}
+        except ValueError:
+            pass
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a number (or a mapping with {fields}), got {data!r}")
+    return data
+
+
 class Value(_Strict):
     """A number with an optional uncertainty range and its rationale.
 
@@ -141,18 +157,7 @@ class Value(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_number(cls, data: Any) -> Any:
-        if isinstance(data, bool):
-            raise ValueError("expected a number, got a boolean")
-        if isinstance(data, (int, float)):
-            return {"value": data}
-        if isinstance(data, str):
-            try:
-                return {"value": float(data)}
-            except ValueError:
-                raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a number (or a mapping with value, low, high, why), got {data!r}")
-        return data
+        return number_or_mapping(data, "value, low, high, why")
 
     @field_validator("value", "low", "high", "sd")
     @classmethod
@@ -420,6 +425,80 @@ class Event(_Strict):
         return self
 
 
+class Outcome(_Strict):
+    """The recorded outcome of one issue: what was decided, when, and on what evidence.
+
+    In a file an outcome is a number (``deal: 15``) or a mapping (``deal:
+    {value: 15, date: 2020-12-31, why: "...", source: "..."}``), like an input.
+
+    Attributes
+    ----------
+    value : float
+        Where the issue ended, on its scale.
+    date : date, optional
+        When the outcome was observed (the end of the record's period).
+    why : str, optional
+        One line: what happened, in plain words.
+    source : str, optional
+        Where that is reported (or "as reported" when no source is at hand).
+    """
+
+    value: float
+    date: _dt.date | None = None
+    why: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, data: Any) -> Any:
+        return number_or_mapping(data, "value, date, why, source")
+
+    @field_validator("value")
+    @classmethod
+    def _check_finite(cls, v: float) -> float:
+        return _finite(v)  # type: ignore[return-value]
+
+
+class EventOutcome(_Strict):
+    """Whether an event of the scenario happened, as recorded.
+
+    In a file: ``year-end-deadline: true`` or ``{happened: true, date: ...,
+    why: "...", source: "..."}``.
+    """
+
+    happened: bool
+    date: _dt.date | None = None
+    why: str | None = None
+    source: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bool(cls, data: Any) -> Any:
+        if isinstance(data, bool):
+            return {"happened": data}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected true/false (or a mapping with happened, date, why, source), got {data!r}")
+        return data
+
+
+class Record(_Strict):
+    """What actually happened, recorded after the forecast: never an input of any model.
+
+    ``detente score`` measures each model's forecast against it and ``detente
+    explain`` asks what the inputs would have had to be to reproduce it.
+
+    Attributes
+    ----------
+    issues : dict of issue key -> Outcome
+        The recorded outcome of each issue that has one (any subset).
+    events : dict of event key -> EventOutcome
+        Whether each recorded event happened (any subset).
+    """
+
+    issues: FrozenMap[str, Outcome] = Field(default_factory=FrozenDict)
+    events: FrozenMap[str, EventOutcome] = Field(default_factory=FrozenDict)
+
+
 def default_event_key(name: Any, type_: Any, actor: Any) -> str:
     """The key an event gets when it has none: a slug of its name (or type and actor)."""
     base = str(name or f"{type_}-{actor or ''}")
@@ -629,6 +708,40 @@ def event_relations(
     return found
 
 
+def record_relations(record: Record | None, issues: Mapping[str, Issue], event_keys: set[str] | None,
+                     date: _dt.date | None, issues_known: bool = True) -> Found:
+    """A record names known issues and events, each outcome inside its issue's scale, dated after the scenario.
+
+    ``event_keys`` is None when some event failed to validate, and
+    ``issues_known`` False when some issue did (then an unknown event or issue
+    is not reported: it may be one of them).
+    """
+    found: Found = []
+    if record is None:
+        return found
+    for k, out in record.issues.items():
+        at = ("record", "issues", k)
+        if k not in issues:
+            if issues_known:
+                found.append((at, f"unknown issue {k!r}; issues: {', '.join(issues) or 'none'}"))
+            continue
+        lo, hi = issues[k].scale
+        if not lo <= out.value <= hi:
+            found.append(((*at, "value"), f"outcome {out.value:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}"))
+    for k in record.events:
+        if event_keys is not None and k not in event_keys:
+            known = ", ".join(sorted(event_keys)) or "none"
+            found.append((("record", "events", k), f"unknown event {k!r}; events: {known}"))
+    if date is not None:
+        dated = [(("record", "issues", k, "date"), o.date) for k, o in record.issues.items()]
+        dated += [(("record", "events", k, "date"), e.date) for k, e in record.events.items()]
+        for path, d in dated:
+            if d is not None and d < date:
+                found.append((path, f"recorded on {d.isoformat()}, before the scenario's date {date.isoformat()}: "
+                                    "a record is what happened after the forecast"))
+    return found
+
+
 def relation_error(title: str, found: Found) -> ValidationError:
     """The found problems as one pydantic error, each at its path."""
     return ValidationError.from_exception_data(title, [
@@ -712,6 +825,7 @@ class Scenario(_Strict):
     actors: Frozen[Actor]
     events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
+    record: Record | None = None
     source_file: str | None = Field(default=None, exclude=True)
     reading_notes: Frozen[str] = Field(default_factory=FrozenList, exclude=True,
                                        description="What the reader noted: a guessed encoding, a column mapped or ignored.")
@@ -730,6 +844,7 @@ class Scenario(_Strict):
         actors, more = actor_relations(list(enumerate(self.actors)), issues, self.salience_scale, True)
         found += more + actor_count_relations(len(self.actors))
         found += event_relations(list(enumerate(self.events)), issues, actors, self.salience_scale, self.calendar is not None)
+        found += record_relations(self.record, issues, {e.key for e in self.events}, self.date)
         if found:
             raise relation_error("Scenario", found)
         _VALIDATED[id(self)] = self

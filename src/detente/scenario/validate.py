@@ -25,8 +25,11 @@ from .schema import (
     Calendar,
     Changes,
     Event,
+    EventOutcome,
     Issue,
     ModelChoice,
+    Outcome,
+    Record,
     Scenario,
     Threshold,
     Value,
@@ -34,6 +37,7 @@ from .schema import (
     actor_relations,
     event_relations,
     issue_relations,
+    record_relations,
     stance_relations,
 )
 
@@ -114,6 +118,7 @@ class _Collector:
     def __init__(self, raw: Any, file: str | None):
         self.raw, self.file = raw, file
         self.problems: list[Problem] = []
+        self.partial_record: Record | None = None  # what is valid of a record that failed, for the checks across parts
         self.broken: dict[str, set[str]] = {}  # keys of issues and events that failed validation
 
     def add(self, path: tuple, reason: str) -> None:
@@ -147,7 +152,7 @@ def _adapter(name: str, annotation: Any) -> TypeAdapter:
 
 _COUNTS = (("issues", "max_issues"), ("actors", "max_actors"), ("events", "max_events"))
 _PARTS = ("issues", "actors", "events")
-_HEADER = ("name", "description", "date", "sources", "calendar", "rounds", "salience_scale", "model")
+_HEADER = ("name", "description", "date", "sources", "calendar", "rounds", "salience_scale", "model", "record")
 
 
 @bounded
@@ -234,6 +239,11 @@ def _header(c: _Collector, raw: dict, file: str | None) -> dict[str, Any]:
         head["name"] = (file or "scenario").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     header: dict[str, Any] = {}
     for k, v in head.items():
+        if k == "record":
+            rec = _record(c, v)
+            if rec is not None:
+                header[k] = rec
+            continue
         field = Scenario.model_fields[k]
         try:
             header[k] = _adapter(k, Any if field.annotation is None else field.annotation).validate_python(v)
@@ -243,6 +253,45 @@ def _header(c: _Collector, raw: dict, file: str | None) -> dict[str, Any]:
         if name not in raw:
             c.add((name,), "required field is missing")
     return header
+
+
+def _record(c: _Collector, raw: Any) -> Record | None:
+    """The record, each outcome validated on its own (so that one bad entry does not hide the next).
+
+    The valid entries are kept for the checks across parts; the record itself
+    is None when anything in it failed (and was reported).
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        c.add(("record",), "must be a mapping with `issues` and/or `events`")
+        return None
+    ok = True
+    for k in raw:
+        if k not in Record.model_fields:
+            c.add(("record", k), "unknown field (known: events, issues)")
+            ok = False
+    parts: dict[str, dict[str, Any]] = {}
+    for name, cls in (("issues", Outcome), ("events", EventOutcome)):
+        given = raw.get(name)
+        if given is None:
+            continue
+        if not isinstance(given, dict):
+            c.add(("record", name), f"must be a mapping of {'issue' if name == 'issues' else 'event'} keys")
+            ok = False
+            continue
+        parts[name] = {}
+        for key, v in given.items():
+            item = c.model(cls, v, ("record", name, key))
+            if item is None:
+                ok = False
+            else:
+                parts[name][str(key)] = item
+    rec = Record.model_validate(parts)
+    if not ok:
+        c.partial_record = rec
+        return None
+    return rec
 
 
 def _items(c: _Collector, raw: dict, name: str) -> list[tuple[int, Any]]:
@@ -315,6 +364,11 @@ def _relations(c: _Collector, raw: dict, header: dict, issues: list, actors: lis
     partial = {a.key: a for _, a in actors if isinstance(a, _Partial) and a.key is not None}
     known_actors = {**partial, **akeys} if whole or not raw.get("actors") else None
     found += event_relations(events, by_key, known_actors, scale, "calendar" in raw)
+    n_events = len(raw["events"]) if isinstance(raw.get("events"), list) else 0
+    known_events = {e.key for _, e in events} if len(events) == n_events else None
+    all_issues = len(issues) == (n_issues or 0)
+    record = header.get("record", c.partial_record)
+    found += record_relations(record, by_key, known_events, header.get("date"), all_issues)
     # an issue that failed validation is reported once, not again as "unknown issue" wherever it is used
     broken = {f"unknown issue {k!r}" for k in c.broken.get("issues", ())}
     for path, reason in found:

@@ -115,7 +115,7 @@ def dump_json(s: Scenario) -> str:
 
 
 #: The sheets of a scenario workbook, in order (the first is the stakeholder table).
-SHEETS = ("stakeholders", "issues", "labels", "thresholds", "events", "scenario")
+SHEETS = ("stakeholders", "issues", "labels", "thresholds", "events", "scenario", "record")
 
 
 def workbook_sheets(s: Scenario) -> dict[str, list[list[Any]]]:
@@ -123,8 +123,9 @@ def workbook_sheets(s: Scenario) -> dict[str, list[list[Any]]]:
 
     ``issues`` (key, name, description, scale, status quo), ``labels`` (issue, point, label),
     ``thresholds`` (issue, name, value, direction), ``events`` (one row per event, its changes
-    in ``capability``, ``position:<issue>``, ``salience:<issue>`` columns) and ``scenario``
-    (field, value: name, description, date, sources, calendar, rounds, salience scale, model).
+    in ``capability``, ``position:<issue>``, ``salience:<issue>`` columns), ``scenario``
+    (field, value: name, description, date, sources, calendar, rounds, salience scale, model) and
+    ``record`` (kind, key, value, date, why, source: what happened to each issue and event).
     Sheets with nothing to say are left out.
     """
     cols = stakeholder_columns(s)
@@ -164,6 +165,12 @@ def workbook_sheets(s: Scenario) -> dict[str, list[list[Any]]]:
             meta.append(["model_seed", str(s.model.seed)])  # text: a seed may pass a spreadsheet's 15 digits
         meta += [[f"param:{k}", _yaml_scalar(v)] for k, v in s.model.params.items()]
     sheets["scenario"] = meta
+    if s.record is not None and (s.record.issues or s.record.events):
+        iso = lambda d: None if d is None else d.isoformat()  # noqa: E731
+        sheets["record"] = [["kind", "key", "value", "date", "why", "source"],
+                            *(["issue", k, o.value, iso(o.date), o.why, o.source] for k, o in s.record.issues.items()),
+                            *(["event", k, "happened" if e.happened else "did not happen", iso(e.date), e.why, e.source]
+                              for k, e in s.record.events.items())]
     return sheets
 
 

@@ -17,6 +17,9 @@ The sheets (names case-blind; see :data:`~detente.scenario.writers.SHEETS`, whic
     ``field, value`` rows: ``name``, ``description``, ``date``, ``source`` (one row each),
     ``calendar_start``, ``calendar_round``, ``rounds``, ``salience_scale``, ``model``,
     ``model_seed``, ``param:<name>`` (a value in YAML).
+``record``
+    ``kind, key, value, date, why, source``: what happened, one row per issue (``kind`` issue,
+    ``value`` the outcome) or event (``kind`` event, ``value`` happened / did not happen).
 
 Other sheets are ignored with a note. Every problem names the file and sheet
 (``wage.xlsx[issues]``) with the row as its line. The bounds are those of
@@ -70,7 +73,7 @@ def read_workbook(path: Path, *, salience_scale: int | None = None) -> Node:
     notes: list[str] = list(raw.notes)  # type: ignore[attr-defined]
     book = _Book(file, raw)
     for sheet, read in (("issues", book.issues), ("labels", book.labels), ("thresholds", book.thresholds),
-                        ("events", book.events), ("scenario", book.scenario)):
+                        ("events", book.events), ("scenario", book.scenario), ("record", book.record)):
         if sheet in by_name and by_name[sheet] != table_name:
             read(by_name[sheet], sheets[by_name[sheet]])
     if book.problems:
@@ -250,6 +253,40 @@ class _Book:
             events.locs[len(events)] = (where, n)
             events.append(ev)
         self._set(self.raw, "events", events, where, events.origin[1] or 1)
+
+    def record(self, sheet: str, rows: Sheet) -> None:
+        where = sheet_file(self.file, sheet)
+        rec_node = Node(origin=(where, rows[0][0] if rows else None))
+        parts = {"issue": Node(origin=rec_node.origin), "event": Node(origin=rec_node.origin)}
+        for n, rec in self._records(sheet, rows, ("kind", "key", "value"), ("kind", "key", "value", "date", "why", "source")):
+            kind, key = normalize(self._text(rec.get("kind", ""))), self._text(rec.get("key", ""))
+            if kind not in parts:
+                self.problems.append(Problem(where, n, "kind", f"expected issue or event, got {short(kind)}"))
+                continue
+            entry = Node(origin=(where, n))
+            if kind == "issue":
+                x = self._number(where, n, "value", rec.get("value"))
+                if x is None:
+                    continue
+                self._set(entry, "value", x, where, n)
+            else:
+                said = " ".join(self._text(rec.get("value", "")).lower().split())
+                if said not in ("happened", "did not happen", "true", "false", "yes", "no"):
+                    self.problems.append(Problem(where, n, "value", f"expected happened or did not happen, got {short(said)}"))
+                    continue
+                self._set(entry, "happened", said in ("happened", "true", "yes"), where, n)
+            if "date" in rec:
+                d = self._date(where, n, "date", rec["date"])
+                if d is not None:
+                    self._set(entry, "date", d, where, n)
+            for col in ("why", "source"):
+                if col in rec:
+                    self._set(entry, col, self._text(rec[col]), where, n)
+            self._set(parts[kind], key, entry, where, n)
+        for kind, name in (("issue", "issues"), ("event", "events")):
+            if parts[kind]:
+                self._set(rec_node, name, parts[kind], where, rec_node.origin[1] or 1)
+        self._set(self.raw, "record", rec_node, where, rec_node.origin[1] or 1)
 
     def scenario(self, sheet: str, rows: Sheet) -> None:
         where = sheet_file(self.file, sheet)

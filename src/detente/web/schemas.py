@@ -59,6 +59,14 @@ class AdviceRequest(RunRequest):
     issue: str | None = Field(None, description="One issue (default: every issue).")
 
 
+class RecordRequest(RunRequest):
+    """A scenario against what happened: its record, or an outcome given here."""
+
+    outcome: str | dict[str, float] | None = Field(
+        None, description="The outcome, e.g. 'deal=15,sanctions=0' or {\"deal\": 15} (default: the scenario's record).")
+    models: list[str] | None = Field(None, max_length=50, description="Models to score (default: every model).")
+
+
 class JobRequest(RunRequest):
     """A background run."""
 

@@ -7,7 +7,7 @@ parts (run store, jobs, pool, budget) reach it as :class:`._common.Context`.
 
 from __future__ import annotations
 
-from . import analysis, jobs, pages, reference, runs, scenarios
+from . import analysis, jobs, pages, record, reference, runs, scenarios
 
 #: Every router, in the order the app includes them.
-ROUTERS = (pages.router, reference.router, scenarios.router, runs.router, analysis.router, jobs.router)
+ROUTERS = (pages.router, reference.router, scenarios.router, runs.router, analysis.router, record.router, jobs.router)

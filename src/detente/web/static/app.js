@@ -91,7 +91,7 @@ function problemText(p) {
   return (where ? where + ": " : "") + (p.field ? p.field + ": " : "") + p.reason;
 }
 
-const BOXES = ["#problems", "#upload-problems", "#run-problems", "#advice-problems", "#export-problems"];
+const BOXES = ["#problems", "#upload-problems", "#run-problems", "#advice-problems", "#export-problems", "#record-problems"];
 
 function clearProblems() {
   for (const sel of BOXES) {
@@ -670,6 +670,111 @@ async function advise() {
   }
 }
 
+// ---------------------------------------------------------------- what happened (score, explain)
+
+function recordBody() {
+  const body = runBody();
+  delete body.sensitivity;
+  delete body.compare;
+  const outcome = $("#record-outcome").value.trim();
+  body.outcome = outcome || null;
+  return body;
+}
+
+function showScore(sc) {
+  const out = $("#score-out");
+  out.textContent = "";
+  const meta = sc.meta || {};
+  out.append(el("p", { class: "muted small", text: `${meta.draws} draws per model, seed ${meta.seed ?? 0}; neighbourhood \u00b1${Math.round(100 * sc.neighbourhood)}% of each scale` }));
+  const keys = Object.keys(sc.outcome);
+  const t = el("table", { class: "score" });
+  t.append(el("thead", {}, el("tr", {}, el("th", { text: "model" }),
+    ...keys.map((k) => el("th", { text: `${k} (recorded ${fmt(sc.outcome[k].value)})` })), el("th", { text: "mean abs. error" }))));
+  const tb = el("tbody");
+  for (const [m, r] of Object.entries(sc.models)) {
+    const cells = keys.map((k) => {
+      const x = r.issues[k];
+      if (!x) return el("td", { text: "\u2013" });
+      const td = el("td", { class: "num" }, `${fmt(x.forecast)} (${signed(x.error)})`);
+      if (x.p_near !== undefined && x.p_near !== null) {
+        td.append(el("span", { class: "why", text: `P(\u00b1${fmt(sc.outcome[k].radius)}) ${pct(x.p_near)}; band ${fmt(x.band_low)}\u2013${fmt(x.band_high)}` }));
+      }
+      return td;
+    });
+    tb.append(el("tr", { "data-model": m }, el("td", { text: m }), ...cells, el("td", { class: "num gain", text: fmt(r.mae) })));
+  }
+  t.append(tb);
+  out.append(t);
+  for (const [m, why] of Object.entries(sc.not_run || {})) out.append(el("p", { class: "note", text: `${m}: not run: ${why}` }));
+  for (const line of sc.headline || []) out.append(el("p", { class: "small", text: line }));
+}
+
+function showExplanation(ex) {
+  const out = $("#explain-out");
+  out.textContent = "";
+  out.append(el("h3", { text: `What would have had to be different (${ex.model}): ${ex.status}` }));
+  for (const line of ex.headline || []) out.append(el("p", { class: "small", text: line }));
+  if (ex.changes && ex.changes.length) {
+    const t = el("table", { class: "explain" });
+    t.append(el("thead", {}, el("tr", {}, ...["#", "input", "from \u2192 to", "units", "inside the range"].map((h) => el("th", { text: h })))));
+    const tb = el("tbody");
+    for (const c of ex.changes) {
+      tb.append(el("tr", { "data-input": c.input }, el("td", { class: "num", text: String(c.rank) }), el("td", { text: c.label }),
+        el("td", { class: "num", text: `${fmt(c.from)} \u2192 ${fmt(c.to)}` }), el("td", { class: "num gain", text: signed(c.units) }),
+        el("td", { text: c.inside_range ? "yes" : "no" })));
+    }
+    t.append(tb);
+    out.append(t);
+  }
+  for (const n of (ex.meta && ex.meta.notes) || []) out.append(el("p", { class: "muted small", text: n }));
+}
+
+async function recordCall(path, show, what) {
+  clearProblems();
+  $("#score").disabled = $("#explain").disabled = true;
+  $("#record-busy").hidden = false;
+  try {
+    const r = await api("POST", path, recordBody());
+    if (r.ok) show(r.data);
+    else if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets, "#record-problems", false);
+    else showProblems([{ field: what, reason: (r.data && r.data.detail) || `the ${what} failed (HTTP ${r.status})` }], null, "#record-problems", false);
+  } finally {
+    $("#score").disabled = $("#explain").disabled = false;
+    $("#record-busy").hidden = true;
+  }
+}
+
+function addActor() {
+  const s = state.scenario;
+  if (!s) return;
+  s.actors = Array.isArray(s.actors) ? s.actors : [];
+  let n = s.actors.length + 1;
+  while (s.actors.some((a) => a.key === "actor" + n)) n++;
+  const half = (s.salience_scale || 100) / 2;
+  const a = { key: "actor" + n, name: "New actor " + n, capability: 10, positions: {}, salience: {} };
+  for (const i of issuesOf(s)) {
+    const sc = i.scale || [0, 100];
+    a.positions[i.key] = (sc[0] + sc[1]) / 2;
+    a.salience[i.key] = half;
+  }
+  s.actors.push(a);
+  edited(true);
+}
+
+function edited(rerender) {
+  state.given = { scenario: state.scenario };
+  if (rerender) renderEditor();
+  clearTimeout(state.validateTimer);
+  state.validateTimer = setTimeout(validateNow, 250);
+}
+
+async function validateNow() {
+  const r = await api("POST", "/api/validate", { scenario: state.scenario });
+  if (r.ok) { clearProblems(); return true; }
+  if (r.data && r.data.problems) showProblems(r.data.problems, r.data.targets);
+  return false;
+}
+
 // ---------------------------------------------------------------- loading scenarios
 
 async function openShipped(name) {
@@ -882,6 +987,8 @@ function wire() {
   });
   for (const b of document.querySelectorAll("button.export")) b.addEventListener("click", () => downloadScenario(b.dataset.format));
   $("#advise").addEventListener("click", advise);
+  $("#score").addEventListener("click", () => recordCall("/api/score", (d) => showScore(d.score), "score"));
+  $("#explain").addEventListener("click", () => recordCall("/api/explain", (d) => showExplanation(d.explanation), "explain"));
   $("#token-use").addEventListener("click", useToken);
   $("#token").addEventListener("keydown", (e) => { if (e.key === "Enter") useToken(); });
   for (const [id, ext] of [["#dl-report", "html"], ["#dl-json", "json"], ["#dl-csv", "csv"]]) {
