@@ -383,8 +383,9 @@ def test_recalculation_changes_the_second_trade():
     rows = tr.extras["trades"][0, 1]
     Dp2 = (12 + 0.4 * 73) / 1.8 - 20  # O_p with C at 73, down to A's 20
     Dq2 = Dp2 * (0.4 + 0.6) / (0.4 + 0.4)
-    np.testing.assert_allclose(rows[0], [1, 2, 0, 1, 80, 20, 100, 73, 2.4], rtol=1e-12)
-    np.testing.assert_allclose(rows[1], [0, 2, 0, 1, 80, 80 - Dq2 / 0.4, 73, 73 - Dp2 * 1.8 / 0.4, abs(Dq2 * 0.4 - Dp2 * 0.6)], rtol=1e-12)
+    np.testing.assert_allclose(rows[0], [1, 2, 0, 1, 80, 20, 100, 73, 2.4, 2.4], rtol=1e-12)
+    g2 = abs(Dq2 * 0.4 - Dp2 * 0.6)
+    np.testing.assert_allclose(rows[1], [0, 2, 0, 1, 80, 80 - Dq2 / 0.4, 73, 73 - Dp2 * 1.8 / 0.4, g2, g2], rtol=1e-12)
     assert rows[1, 7] == pytest.approx(60) and rows[1, 5] == pytest.approx(70.9722222) and rows[1, 8] == pytest.approx(0.2888889)
     # the voting positions at the end of the round and the round's forecast
     y = np.array([[20, 80 - Dq2 / 0.4], [0, 20], [60, 20]])
@@ -407,7 +408,7 @@ def test_decide_new_start_positions_by_hand():
     s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]
     tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
     rows = tr.extras["trades"][0]
-    np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0], rtol=1e-12)
+    np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0, 8.0], rtol=1e-12)
     np.testing.assert_allclose(rows[2, 0, :8], [0, 1, 0, 1, 42, 100, 42, 100], rtol=1e-12)
     assert tr.forecast[0, 0] == pytest.approx([70, 70]) and tr.forecast[0, 1] == pytest.approx([250 / 3, 250 / 3])
     assert tr.forecast[0, 2] == pytest.approx([250 / 3, 250 / 3])

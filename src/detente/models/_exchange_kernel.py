@@ -72,61 +72,87 @@ def _passes(n0, n1, xb):
 
 
 @_jit
-def _outcome(l, k, pos, x0, w, W, O, ov_row):
-    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or the exchange's table."""
+def _outcome(l, k, pos, x0, w, W, O, cnt, acts, vals):
+    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or the exchange's table
+    (``cnt`` entries: ``acts`` in increasing order, at ``vals``)."""
     o = O[l] + w[k, l] * (pos - x0[k, l]) / W[l]
-    for a in range(ov_row.shape[0]):
-        v = ov_row[a]
-        if a != k and v == v:  # not NaN
-            o += w[a, l] * (v - x0[a, l]) / W[l]
+    for idx in range(cnt):
+        a = acts[idx]
+        if a != k:
+            o += w[a, l] * (vals[idx] - x0[a, l]) / W[l]
     return o
 
 
 @_jit
-def _size(e, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-          hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O):
-    """Size exchange ``e`` from its current supply positions (equal gain, no passing, outcome caps)."""
+def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
+          hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O):
+    """Size exchange ``e`` from its current supply positions (no passing, outcome caps).
+
+    ``mode`` 0: the equal-gain rate; ``gain`` = ``gainJ`` = the common gain.
+    ``mode`` 1: the exchange's own rate ``rate[e]`` (= D_q / D_p); ``gain`` is I's gain, ``gainJ`` J's.
+    """
     i, j, P, Q = aI[e], aJ[e], p[e], q[e]
     sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
     wJp, wIq = w[j, P], w[i, Q]
     distJ = abs(demI[e] - supJ[e])  # J all the way to I on p
     distI = abs(demJ[e] - supI[e])  # I all the way to J on q
     Dp = wJp * distJ / W[P]
-    Dq = Dp * (sIp + sJp) / (sIq + sJq)
+    if mode == 0:
+        Dq = Dp * (sIp + sJp) / (sIq + sJq)
+    else:
+        Dq = Dp * rate[e]
     mI = Dq * W[Q] / wIq
     mJ = distJ
     if mI > distI:
         Dq = wIq * distI / W[Q]
-        Dp = Dq * (sIq + sJq) / (sIp + sJp)
+        if mode == 0:
+            Dp = Dq * (sIq + sJq) / (sIp + sJp)
+        else:
+            Dp = Dq / rate[e]
         mI = distI
         mJ = Dp * W[P] / wJp
     if supI[e] > demJ[e]:
         mI = -mI
     if supJ[e] > demI[e]:
         mJ = -mJ
-    g = abs(Dq * sIq - Dp * sIp)
+    if mode == 0:
+        g = abs(Dq * sIq - Dp * sIp)
+        gJ = g
+    else:
+        g = sIp * Dp - sIq * Dq
+        gJ = sJq * Dq - sJp * Dp
     ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
-    if g < EPS:
+    if g < EPS or gJ < EPS:
         ok = False
     if ok:
         # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
         for side in range(2):
             if side == 0:
                 k, a_iss, b_iss, sup, m, xb = i, Q, P, supI[e], mI, demJ[e]
-                row = ovq[e]
             else:
                 k, a_iss, b_iss, sup, m, xb = j, P, Q, supJ[e], mJ, demI[e]
-                row = ovp[e]
-            n0 = _outcome(a_iss, k, sup, x0, w, W, O, row)
-            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, row)
+            tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
+            n0 = _outcome(a_iss, k, sup, x0, w, W, O, ovc[e, tb], ova[e, tb], ovv[e, tb])
+            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, ovc[e, tb], ova[e, tb], ovv[e, tb])
             if not _passes(n0, n1, xb):
                 continue
             b = j if side == 0 else i
             delta = abs(xb - n0) * W[a_iss] / w[k, a_iss]
             DA = w[k, a_iss] * delta / W[a_iss]
-            DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
+            if mode == 0:
+                DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
+            elif side == 0:
+                DB = DA / rate[e]  # A = I on q, B = J on p
+            else:
+                DB = DA * rate[e]  # A = J on p, B = I on q
             mB = DB * W[b_iss] / w[b, b_iss]
-            g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
+            if mode == 0:
+                g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
+                gJ = g
+            else:
+                Dq, Dp = (DA, DB) if side == 0 else (DB, DA)
+                g = sIp * Dp - sIq * Dq
+                gJ = sJq * Dq - sJp * Dp
             if side == 0:
                 mI = -delta if supI[e] > demJ[e] else delta
                 mJ = -mB if supJ[e] > demI[e] else mB
@@ -134,9 +160,12 @@ def _size(e, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
                 mJ = -delta if supJ[e] > demI[e] else delta
                 mI = -mB if supI[e] > demJ[e] else mB
         ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
+        if mode == 1 and (g < EPS or gJ < EPS):
+            ok = False
     mvI[e] = mI
     mvJ[e] = mJ
     gain[e] = g
+    gainJ[e] = gJ
     valid[e] = ok
 
 
@@ -167,40 +196,51 @@ def _continue(X, actor, issue, sup, mv, hs, hf, i, Q, yI, j, P, yJ):
 
 
 @_jit
-def _track(ov, e, a, y, start):
-    """Record actor ``a`` at ``y`` in exchange ``e``'s table (keeping, as Decide does, the earlier value on one side of it)."""
-    prev = ov[e, a]
-    if prev != prev:
-        ov[e, a] = y
-    elif start <= prev:
-        ov[e, a] = prev if prev < y else y
-    else:
-        ov[e, a] = prev if prev > y else y
+def _track(ovc, ova, ovv, e, tb, a, y, start):
+    """Record actor ``a`` at ``y`` in table ``tb`` (0: issue p, 1: issue q) of exchange ``e`` (keeping, as
+    Decide does, the earlier value on one side of it). A table lists its actors in increasing order."""
+    cnt = ovc[e, tb]
+    acts = ova[e, tb]
+    vals = ovv[e, tb]
+    idx = 0
+    while idx < cnt and acts[idx] < a:
+        idx += 1
+    if idx < cnt and acts[idx] == a:
+        prev = vals[idx]
+        if start <= prev:
+            vals[idx] = prev if prev < y else y
+        else:
+            vals[idx] = prev if prev > y else y
+        return
+    for k in range(cnt, idx, -1):
+        acts[k] = acts[k - 1]
+        vals[k] = vals[k - 1]
+    acts[idx] = a
+    vals[idx] = y
+    ovc[e, tb] = cnt + 1
 
 
 @_jit
-def play(x_in, s, c, part, rounds, vote, log):
-    """Play up to ``rounds`` of Decide's rounds on one draw.
+def _candidates(part):
+    """The most candidate exchanges one round of a draw can form (``part``: who holds which issue)."""
+    n, D = part.shape
+    M = 0
+    for P in range(D):
+        for Q in range(P + 1, D):
+            both = 0
+            for k in range(n):
+                if part[k, P] and part[k, Q]:
+                    both += 1
+            M += (both // 2) * (both - both // 2)
+    return M
 
-    Parameters
-    ----------
-    x_in, s : (n, D) float
-        Positions on 0-100 and saliences.
-    c : (n,) float
-    part : (n, D) bool
-        Who takes part in each issue.
-    rounds : int
-    vote : (rounds + 1, n, D) float, out
-        ``vote[0]`` the input; ``vote[t]`` the voting positions at the end of round t.
-    log : (L, 10) float, out
-        One row per realised exchange: round, I, J, p, q, I's from, I's to, J's from, J's to, gain.
 
-    Returns
-    -------
-    (int, int)
-        Rows written to ``log`` (-1 if it was too small) and the last round with an exchange.
-    """
+@_jit
+def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
+    """Play up to ``rounds`` of Decide's rounds on one draw; returns the last round with an exchange, or -1
+    when a round realised more exchanges than ``trades`` has room for."""
     n, D = x_in.shape
+    K = trades.shape[1]
     x0 = x_in.copy()
     w = np.zeros((n, D))
     for k in range(n):
@@ -214,14 +254,7 @@ def play(x_in, s, c, part, rounds, vote, log):
     for k in range(n):
         for l in range(D):
             vote[0, k, l] = x0[k, l]
-    M = 0
-    for P in range(D):
-        for Q in range(P + 1, D):
-            both = 0
-            for k in range(n):
-                if part[k, P] and part[k, Q]:
-                    both += 1
-            M += (both // 2) * (both - both // 2)
+    M = _candidates(part)
     aI = np.empty(M, np.int64)
     aJ = np.empty(M, np.int64)
     p = np.empty(M, np.int64)
@@ -233,18 +266,23 @@ def play(x_in, s, c, part, rounds, vote, log):
     mvI = np.empty(M)
     mvJ = np.empty(M)
     gain = np.empty(M)
+    gainJ = np.empty(M)
+    rate = np.empty(M)
     valid = np.zeros(M, np.bool_)
     hsI = np.empty(M)
     hsJ = np.empty(M)
     hfI = np.empty(M, np.int64)
     hfJ = np.empty(M, np.int64)
-    ovp = np.empty((M, n))
-    ovq = np.empty((M, n))
+    ovc = np.zeros((M, 2), np.int64)
+    ova = np.empty((M, 2, n), np.int64)
+    ovv = np.empty((M, 2, n))
     pend = np.empty(M, np.int64)
     O = np.zeros(D)
     left = np.zeros((n, D), np.bool_)
     group = np.empty(n, np.int64)
-    rows = 0
+    best_g = np.empty(n)
+    best_e = np.empty(n, np.int64)
+    drawn = 0  # random numbers of ``u`` used so far (mode 1: one per candidate formed, in order)
     last = 0
     for t in range(1, rounds + 1):
         for l in range(D):
@@ -282,14 +320,20 @@ def play(x_in, s, c, part, rounds, vote, log):
                             hsJ[m] = 0.0
                             hfI[m] = 0
                             hfJ[m] = 0
-                            ovp[m, :] = np.nan
-                            ovq[m, :] = np.nan
-                            _size(m, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-                                  hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O)
+                            ovc[m, 0] = 0
+                            ovc[m, 1] = 0
+                            if mode == 1:
+                                # a rate D_q / D_p drawn uniformly between J's indifference rate and I's
+                                lo = s[j, P] / s[j, Q]
+                                hi = s[i, P] / s[i, Q]
+                                rate[m] = lo + u[drawn] * (hi - lo)
+                                drawn += 1
+                            _size(m, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
+                                  hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O)
                             m += 1
         y = x0.copy()
         traded = np.zeros((n, D), np.bool_)
-        any_trade = False
+        realised = 0
         # the pending list: the valid candidates, in the order they were formed
         na = 0
         for e in range(m):
@@ -297,40 +341,69 @@ def play(x_in, s, c, part, rounds, vote, log):
                 pend[na] = e
                 na += 1
         while na > 0:
-            g_best = -1.0
-            for k in range(na):
-                if gain[pend[k]] > g_best:
-                    g_best = gain[pend[k]]
-            floor = g_best - TIE_REL * max(1.0, g_best)
             E = -1
-            for k in range(na):
-                if gain[pend[k]] >= floor:
-                    E = pend[k]
-                    break
+            if mode == 0:
+                # the highest gain; a tie (within TIE_REL) goes to the exchange formed first
+                g_best = -1.0
+                for k in range(na):
+                    if gain[pend[k]] > g_best:
+                        g_best = gain[pend[k]]
+                floor = g_best - TIE_REL * max(1.0, g_best)
+                for k in range(na):
+                    if gain[pend[k]] >= floor:
+                        E = pend[k]
+                        break
+            else:
+                # mutual best choice: the first exchange that is the best of both its actors (by each
+                # one's own gain, the first formed on equality); if none is, the highest smaller gain
+                for k in range(n):
+                    best_g[k] = -1.0
+                    best_e[k] = -1
+                for k in range(na):
+                    e = pend[k]
+                    if gain[e] > best_g[aI[e]]:
+                        best_g[aI[e]] = gain[e]
+                        best_e[aI[e]] = e
+                    if gainJ[e] > best_g[aJ[e]]:
+                        best_g[aJ[e]] = gainJ[e]
+                        best_e[aJ[e]] = e
+                for k in range(na):
+                    e = pend[k]
+                    if best_e[aI[e]] == e and best_e[aJ[e]] == e:
+                        E = e
+                        break
+                if E < 0:
+                    g_best = -1.0
+                    for k in range(na):
+                        e = pend[k]
+                        g = min(gain[e], gainJ[e])
+                        if g > g_best:
+                            g_best = g
+                            E = e
             valid[E] = False
             i, j, P, Q = aI[E], aJ[E], p[E], q[E]
             yI = supI[E] + mvI[E]
             yJ = supJ[E] + mvJ[E]
             yI = min(100.0, max(0.0, yI))
             yJ = min(100.0, max(0.0, yJ))
-            if rows >= log.shape[0]:
-                return -1, last
-            log[rows, 0] = t
-            log[rows, 1] = i
-            log[rows, 2] = j
-            log[rows, 3] = P
-            log[rows, 4] = Q
-            log[rows, 5] = supI[E]
-            log[rows, 6] = yI
-            log[rows, 7] = supJ[E]
-            log[rows, 8] = yJ
-            log[rows, 9] = gain[E]
-            rows += 1
+            if realised >= K:
+                return -1
+            row = trades[t, realised]
+            row[0] = i
+            row[1] = j
+            row[2] = P
+            row[3] = Q
+            row[4] = supI[E]
+            row[5] = yI
+            row[6] = supJ[E]
+            row[7] = yJ
+            row[8] = gain[E]
+            row[9] = gainJ[E]
+            realised += 1
             y[i, Q] = yI
             y[j, P] = yJ
             traded[i, Q] = True
             traded[j, P] = True
-            any_trade = True
             # every other pending exchange: continue supplies, track demands, re-size or keep
             kept = 0
             for k in range(na):
@@ -344,24 +417,23 @@ def play(x_in, s, c, part, rounds, vote, log):
                 touched = went_i or went_j
                 # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
                 if (xj == j and xq == Q) or (xi == j and xp == Q):
-                    tbl = ovq if xq == Q else ovp
-                    _track(tbl, X, i, yI, x0[i, Q])
+                    _track(ovc, ova, ovv, X, 1 if xq == Q else 0, i, yI, x0[i, Q])
                     touched = True
                 if (xj == i and xq == P) or (xi == i and xp == P):
-                    tbl = ovq if xq == P else ovp
-                    _track(tbl, X, j, yJ, x0[j, P])
+                    _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
                     touched = True
                 if touched:
-                    _size(X, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-                          hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O)
+                    _size(X, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
+                          hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O)
                 if valid[X]:
                     pend[kept] = X
                     kept += 1
             na = kept
+        counts[t] = realised
         for k in range(n):
             for l in range(D):
                 vote[t, k, l] = y[k, l]
-        if not any_trade:
+        if realised == 0:
             for tt in range(t + 1, rounds + 1):
                 for k in range(n):
                     for l in range(D):
@@ -372,7 +444,47 @@ def play(x_in, s, c, part, rounds, vote, log):
             for l in range(D):
                 if traded[k, l]:
                     x0[k, l] = x0[k, l] + (y[k, l] - x0[k, l]) * (FIXED + SALIENCE * (1.0 - s[k, l]))
-    return rows, last
+    return last
+
+
+@_jit
+def play(x_in, s, c, part, rounds, mode, u, vote, trades, counts, last):
+    """Play up to ``rounds`` of Decide's rounds on each draw of a batch.
+
+    Parameters
+    ----------
+    x_in, s : (B, n, D) float
+        Positions on 0-100 and saliences.
+    c : (B, n) float
+    part : (B, n, D) bool
+        Who takes part in each issue.
+    rounds : int
+    mode : int
+        0: equal gain (Decide's model); 1: the random-rate model.
+    u : (B, L) float
+        mode 1: each draw's uniform random numbers, used one per candidate exchange in the
+        order formed (L at least ``rounds`` times the draw's candidates); mode 0: unused.
+    vote : (B, rounds + 1, n, D) float, out
+        ``vote[b, 0]`` the input; ``vote[b, t]`` the voting positions at the end of round t.
+    trades : (B, rounds + 1, K, 10) float, out, NaN on entry
+        Per round, one row per realised exchange in order: I, J, p, q, I's from, I's to, J's from,
+        J's to, I's gain, J's gain.
+    counts : (B, rounds + 1) int, out
+        Exchanges realised per round (0 on entry).
+    last : (B,) int, out
+        The last round with an exchange.
+
+    Returns
+    -------
+    bool
+        False if some round realised more than K exchanges (the outputs are then incomplete).
+    """
+    for b in range(x_in.shape[0]):
+        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], vote[b], trades[b], counts[b])
+        if r < 0:
+            return False
+        last[b] = r
+    return True
 
 
 if COMPILED:
