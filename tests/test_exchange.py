@@ -438,3 +438,25 @@ def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
     assert fast.extras["exchanges"].sum() > 10
     np.testing.assert_array_equal(fast.position, slow.position)
     np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])
+
+
+def test_greedy_compiled_loop_gives_the_numpy_numbers_bit_for_bit(monkeypatch):
+    # the greedy variant runs compiled (numba) for batches past PURE_MAX_WORK, else as numpy over the batch
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 100, (40, 9, 4))
+    x[::2] = x[::2].round()  # round numbers: gain ties, broken by the flat index in both
+    s = rng.uniform(0, 1, (40, 9, 4)).round(1)
+    c = rng.uniform(0.1, 1, (40, 9)).round(1)
+    act = rng.uniform(size=(40, 9)) > 0.1
+    inp = Inputs.build(x, s, c, active=act, low=np.zeros(4), high=np.full(4, 100.0))
+    for passes in (1, 4):
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+        fast = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))
+        slow = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        assert slow.extras["exchanges"].sum() > 40
+        np.testing.assert_array_equal(fast.position, slow.position)
+        np.testing.assert_array_equal(fast.forecast, slow.forecast)
+        np.testing.assert_array_equal(fast.rounds, slow.rounds)
+        np.testing.assert_array_equal(fast.extras["exchanges"], slow.extras["exchanges"])
+        np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])

@@ -487,5 +487,115 @@ def play(x_in, s, c, part, rounds, mode, u, vote, trades, counts, last):
     return True
 
 
+@_jit
+def _greedy_round(x, s, part, w, W, O, side, gain, fi, mi, mj, new_x, rows):
+    """One round of the ``greedy`` variant on one draw; returns the exchanges realised.
+
+    The same floating-point operations, in the same order, as the numpy version
+    (``exchange.candidates``, ``exchange._select`` and ``exchange.play_round``), one candidate
+    ``(i, j, p, q)`` at a time in flat order; ``new_x`` gets the positions after the round and
+    ``rows`` one row per realised exchange, in the order chosen.
+    """
+    n, D = x.shape
+    for l in range(D):
+        tot = 0.0
+        for k in range(n):
+            tot += w[k, l]
+        W[l] = tot if tot > 0 else 1.0
+        num = 0.0
+        for k in range(n):
+            num += w[k, l] * x[k, l]
+        O[l] = num / W[l]
+        for k in range(n):
+            d = x[k, l] - O[l]
+            side[k, l] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) if part[k, l] else 0.0
+    f = 0
+    npos = 0
+    for i in range(n):
+        for j in range(n):
+            for P in range(D):
+                for Q in range(D):
+                    g = 0.0
+                    adv = s[i, P] * s[j, Q] - s[i, Q] * s[j, P]
+                    if side[i, P] * side[j, P] < 0 and side[i, Q] * side[j, Q] < 0 and adv > 0:
+                        dp_max = min(w[j, P] * abs(x[i, P] - x[j, P]) / W[P], abs(x[i, P] - O[P]))
+                        dq_max = min(w[i, Q] * abs(x[j, Q] - x[i, Q]) / W[Q], abs(x[j, Q] - O[Q]))
+                        r = (s[i, P] + s[j, P]) / (s[i, Q] + s[j, Q])
+                        dp = min(dp_max, dq_max / r)
+                        dq = dp * r
+                        g = dp * adv / (s[i, Q] + s[j, Q])
+                        d = x[i, P] - x[j, P]
+                        mj[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dp * W[P] / w[j, P]
+                        d = x[j, Q] - x[i, Q]
+                        mi[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dq * W[Q] / w[i, Q]
+                    if g > 1e-12:
+                        gain[npos] = g
+                        fi[npos] = f
+                        npos += 1
+                    f += 1
+    order = np.argsort(-gain[:npos], kind="mergesort")
+    used = np.zeros((n, D), np.bool_)
+    for k in range(n):
+        for l in range(D):
+            new_x[k, l] = x[k, l]
+    count = 0
+    for o in order:
+        f = fi[o]
+        i = f // (n * D * D)
+        j = (f // (D * D)) % n
+        P = (f // D) % D
+        Q = f % D
+        if used[i, P] or used[i, Q] or used[j, P] or used[j, Q]:
+            continue
+        used[i, P] = used[i, Q] = used[j, P] = used[j, Q] = True
+        new_x[j, P] = x[j, P] + mj[f]
+        new_x[i, Q] = x[i, Q] + mi[f]
+        row = rows[count]
+        row[0] = i
+        row[1] = j
+        row[2] = P
+        row[3] = Q
+        row[4] = x[i, Q]
+        row[5] = x[i, Q] + mi[f]
+        row[6] = x[j, P]
+        row[7] = x[j, P] + mj[f]
+        row[8] = gain[o]
+        row[9] = gain[o]
+        count += 1
+    return count
+
+
+@_jit
+def greedy(x_in, s, c, part, rounds, pos, trades, counts, last):
+    """The ``greedy`` variant on each draw of a batch: up to ``rounds`` rounds, a draw stops after a round
+    without exchange (later rounds repeat its positions). Outputs as :func:`play` (``pos`` for ``vote``)."""
+    B, n, D = x_in.shape
+    F = n * n * D * D
+    W = np.empty(D)
+    O = np.empty(D)
+    side = np.empty((n, D))
+    w = np.empty((n, D))
+    gain = np.empty(F)
+    fi = np.empty(F, np.int64)
+    mi = np.empty(F)
+    mj = np.empty(F)
+    for b in range(B):
+        for k in range(n):
+            for l in range(D):
+                w[k, l] = c[b, k] * s[b, k, l] * (1.0 if part[b, k, l] else 0.0)
+        pos[b, 0] = x_in[b]
+        t = 1
+        while t <= rounds:
+            k = _greedy_round(pos[b, t - 1], s[b], part[b], w, W, O, side, gain, fi, mi, mj, pos[b, t], trades[b, t])
+            counts[b, t] = k
+            if k == 0:
+                break
+            last[b] = t
+            t += 1
+        for tt in range(t + 1, rounds + 1):
+            pos[b, tt] = pos[b, t]
+    return True
+
+
 if COMPILED:
     guard_cache(__file__, play)

@@ -264,8 +264,16 @@ def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
 
 
 def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
-    """The ``greedy`` variant: up to ``R`` one-shot greedy rounds for every draw; a draw stops at a round without exchange."""
+    """The ``greedy`` variant: up to ``R`` one-shot greedy rounds for every draw; a draw stops at a round without exchange.
+
+    With numba, and more than :data:`PURE_MAX_WORK` candidates in the batch, the compiled loop
+    (``_exchange_kernel.greedy``, the same numbers bit for bit); otherwise numpy over the batch.
+    """
     B, n, D = inputs.shape
+    from . import _jit
+
+    if B * n * n * D * D * max(R, 1) > PURE_MAX_WORK and _jit.numba_available():
+        return _run_greedy_compiled(inputs, R)
     w = issue_weights(inputs, "capability_salience")
     part = _taking_part(inputs)
     pos = np.empty((B, R + 1, n, D))
@@ -300,6 +308,42 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
                               "active": Trajectory.active_rounds(inputs, R)})
 
 
+def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
+    """The ``greedy`` variant in the compiled loop, draws split over threads in calls of about ``_CALL_WORK``."""
+    from . import _exchange_kernel as kern
+
+    B, n, D = inputs.shape
+    w = issue_weights(inputs, "capability_salience")
+    part = np.ascontiguousarray(_taking_part(inputs))
+    x = np.ascontiguousarray(inputs.position, dtype=float)
+    sal = np.ascontiguousarray(inputs.salience, dtype=float)
+    cap = np.ascontiguousarray(inputs.capability, dtype=float)
+    pos = np.empty((B, R + 1, n, D))
+    K = min(_max_candidates(n, D), 4 * n * D)
+    trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
+    exchanges = np.zeros((B, R + 1), dtype=np.int64)
+    rounds = np.zeros(B, dtype=np.int64)
+    step = max(1, min(-(-B // THREADS), _CALL_WORK // (n * n * D * D * max(R, 1))))
+    flag = _cancel.current()
+
+    def call(b0: int) -> None:
+        if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
+            raise _cancel.Cancelled()
+        sl = slice(b0, min(B, b0 + step))
+        kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
+
+    starts = range(0, B, step)
+    if THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(call, starts))
+    else:
+        for b0 in starts:
+            call(b0)
+    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
+    return Trajectory(position=pos, forecast=forecast, rounds=rounds,
+                      extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
+
+
 #: Below this much work in a batch (candidate exchanges x rounds, summed over the draws) the loop runs as
 #: plain Python (:mod:`detente.models._jit`, the same numbers bit for bit): a tiny scenario does not wait
 #: for numba to import and load its compiled code. Without numba every size runs as plain Python (slowly).
@@ -321,7 +365,7 @@ def _kernel(work: float = float("inf")) -> Any:
 
 
 def warmup() -> bool:
-    """Compile the ``decide`` loop into numba's on-disk cache (``detente warmup``); False without numba."""
+    """Compile the exchange loops into numba's on-disk cache (``detente warmup``); False without numba."""
     global PURE_MAX_WORK
     from . import _jit
 
@@ -329,8 +373,10 @@ def warmup() -> bool:
         return False
     saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled loop
     try:
-        run(Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]], [1.0, 1.0, 1.0],
-                         low=[0.0, 0.0], high=[100.0, 100.0]), Params(passes=2))
+        tiny = Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]],
+                            [1.0, 1.0, 1.0], low=[0.0, 0.0], high=[100.0, 100.0])
+        run(tiny, Params(passes=2))
+        run(tiny, Params(variant="greedy"))
     finally:
         PURE_MAX_WORK = saved
     return True
