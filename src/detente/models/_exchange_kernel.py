@@ -1,21 +1,24 @@
-"""The round loop of the exchange model's ``decide`` variant, compiled by numba when installed.
+"""The round loops of the exchange model, compiled by numba when installed.
 
-One call plays the rounds of one draw (n actors, D issues, positions already
-on Decide's 0-100 scale). The algorithm is described in
+:func:`play` plays the rounds of the ``decide`` and ``random-rate`` variants on
+a batch of draws (n actors, D issues, positions already on Decide's 0-100
+scale); :func:`greedy` the ``greedy`` variant. The algorithm is described in
 ``docs/models/exchange.md`` and in :mod:`detente.models.exchange`; this module
 only holds the loops. Written from Stokman & Van Oosten (1994) and from the
 description of Decide's run in ``../shared/specs/exchange-decide.md``.
 
-Per round, every candidate exchange ``e`` is one row of parallel arrays:
-``aI`` demands issue ``p`` and supplies ``q`` (moves on ``q`` toward ``aJ``),
-``aJ`` demands ``q`` and supplies ``p``. ``sup*`` are the supply positions
-(where the side moves from), ``dem*`` the demand positions (the side's own
-round-start position on the issue it demands, which its partner moves toward).
-``hs*``/``hf*`` hold the side's earlier moves in this round (their sum, and
-whether they all have one sign: 0 none, +1 all positive, -1 all negative, 2
-mixed or zero). ``ov`` holds the exchange's own table of other actors'
-positions on its two issues, moved by earlier realised exchanges (NaN: none),
-used only by the outcome cap.
+Per round, every candidate exchange ``e`` is one row of two tables, ``fv``
+(floats) and ``iv`` (ints), columns named below: ``AI`` demands issue ``PP``
+and supplies ``QQ`` (moves on ``QQ`` toward ``AJ``), ``AJ`` demands ``QQ`` and
+supplies ``PP``. ``SUP*`` are the supply positions (where the side moves
+from), ``DEM*`` the demand positions (the side's own round-start position on
+the issue it demands, which its partner moves toward), ``MV*`` the moves,
+``GAIN``/``GAINJ`` the two gains and ``RATE`` the exchange's rate (random-rate
+model). ``HS*``/``HF*`` hold the side's earlier moves in this round (their
+sum, and whether they all have one sign: 0 none, +1 all positive, -1 all
+negative, 2 mixed or zero). ``ovc``/``ova``/``ovv`` hold the exchange's own
+tables of other actors' positions on its two issues (0: p, 1: q), moved by
+earlier realised exchanges, used only by the outcome cap.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ ON = 1e-9
 #: New start position: x0 + (y - x0) * (FIXED + SALIENCE * (1 - s)).
 FIXED = 0.1
 SALIENCE = 0.4
+
+#: Columns of the per-candidate float table ``fv`` (I's and J's side next to each other) and int table ``iv``.
+SUPI, SUPJ, MVI, MVJ, HSI, HSJ, DEMI, DEMJ, GAIN, GAINJ, RATE = range(11)
+NF = 11
+AI, AJ, PP, QQ, HFI, HFJ = range(6)
+NI = 6
 
 #: Compiled (numba) or plain Python (no numba, or the copy :func:`detente.models._jit.pure_module` loads);
 #: the same operations in the same order either way, so the same numbers.
@@ -72,35 +81,34 @@ def _passes(n0, n1, xb):
 
 
 @_jit
-def _outcome(l, k, pos, x0, w, W, O, cnt, acts, vals):
-    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or the exchange's table
-    (``cnt`` entries: ``acts`` in increasing order, at ``vals``)."""
+def _outcome(l, k, pos, x0, w, W, O, ovc, ova, ovv, e, tb):
+    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or in table ``tb`` of
+    exchange ``e`` (``ovc[e, tb]`` entries: actors ``ova[e, tb]`` in increasing order, at ``ovv[e, tb]``)."""
     o = O[l] + w[k, l] * (pos - x0[k, l]) / W[l]
-    for idx in range(cnt):
-        a = acts[idx]
+    for idx in range(ovc[e, tb]):
+        a = ova[e, tb, idx]
         if a != k:
-            o += w[a, l] * (vals[idx] - x0[a, l]) / W[l]
+            o += w[a, l] * (ovv[e, tb, idx] - x0[a, l]) / W[l]
     return o
 
 
 @_jit
-def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
-          hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O):
+def _size(e, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O):
     """Size exchange ``e`` from its current supply positions (no passing, outcome caps).
 
-    ``mode`` 0: the equal-gain rate; ``gain`` = ``gainJ`` = the common gain.
-    ``mode`` 1: the exchange's own rate ``rate[e]`` (= D_q / D_p); ``gain`` is I's gain, ``gainJ`` J's.
+    ``mode`` 0: the equal-gain rate; ``GAIN`` = ``GAINJ`` = the common gain.
+    ``mode`` 1: the exchange's own rate ``fv[e, RATE]`` (= D_q / D_p); ``GAIN`` is I's gain, ``GAINJ`` J's.
     """
-    i, j, P, Q = aI[e], aJ[e], p[e], q[e]
+    i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
     sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
     wJp, wIq = w[j, P], w[i, Q]
-    distJ = abs(demI[e] - supJ[e])  # J all the way to I on p
-    distI = abs(demJ[e] - supI[e])  # I all the way to J on q
+    distJ = abs(fv[e, DEMI] - fv[e, SUPJ])  # J all the way to I on p
+    distI = abs(fv[e, DEMJ] - fv[e, SUPI])  # I all the way to J on q
     Dp = wJp * distJ / W[P]
     if mode == 0:
         Dq = Dp * (sIp + sJp) / (sIq + sJq)
     else:
-        Dq = Dp * rate[e]
+        Dq = Dp * fv[e, RATE]
     mI = Dq * W[Q] / wIq
     mJ = distJ
     if mI > distI:
@@ -108,12 +116,12 @@ def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, 
         if mode == 0:
             Dp = Dq * (sIq + sJq) / (sIp + sJp)
         else:
-            Dp = Dq / rate[e]
+            Dp = Dq / fv[e, RATE]
         mI = distI
         mJ = Dp * W[P] / wJp
-    if supI[e] > demJ[e]:
+    if fv[e, SUPI] > fv[e, DEMJ]:
         mI = -mI
-    if supJ[e] > demI[e]:
+    if fv[e, SUPJ] > fv[e, DEMI]:
         mJ = -mJ
     if mode == 0:
         g = abs(Dq * sIq - Dp * sIp)
@@ -121,19 +129,19 @@ def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, 
     else:
         g = sIp * Dp - sIq * Dq
         gJ = sJq * Dq - sJp * Dp
-    ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
+    ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
     if g < EPS or gJ < EPS:
         ok = False
     if ok:
         # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
         for side in range(2):
             if side == 0:
-                k, a_iss, b_iss, sup, m, xb = i, Q, P, supI[e], mI, demJ[e]
+                k, a_iss, b_iss, sup, m, xb = i, Q, P, fv[e, SUPI], mI, fv[e, DEMJ]
             else:
-                k, a_iss, b_iss, sup, m, xb = j, P, Q, supJ[e], mJ, demI[e]
+                k, a_iss, b_iss, sup, m, xb = j, P, Q, fv[e, SUPJ], mJ, fv[e, DEMI]
             tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
-            n0 = _outcome(a_iss, k, sup, x0, w, W, O, ovc[e, tb], ova[e, tb], ovv[e, tb])
-            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, ovc[e, tb], ova[e, tb], ovv[e, tb])
+            n0 = _outcome(a_iss, k, sup, x0, w, W, O, ovc, ova, ovv, e, tb)
+            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, ovc, ova, ovv, e, tb)
             if not _passes(n0, n1, xb):
                 continue
             b = j if side == 0 else i
@@ -142,9 +150,9 @@ def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, 
             if mode == 0:
                 DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
             elif side == 0:
-                DB = DA / rate[e]  # A = I on q, B = J on p
+                DB = DA / fv[e, RATE]  # A = I on q, B = J on p
             else:
-                DB = DA * rate[e]  # A = J on p, B = I on q
+                DB = DA * fv[e, RATE]  # A = J on p, B = I on q
             mB = DB * W[b_iss] / w[b, b_iss]
             if mode == 0:
                 g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
@@ -154,44 +162,44 @@ def _size(e, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, 
                 g = sIp * Dp - sIq * Dq
                 gJ = sJq * Dq - sJp * Dp
             if side == 0:
-                mI = -delta if supI[e] > demJ[e] else delta
-                mJ = -mB if supJ[e] > demI[e] else mB
+                mI = -delta if fv[e, SUPI] > fv[e, DEMJ] else delta
+                mJ = -mB if fv[e, SUPJ] > fv[e, DEMI] else mB
             else:
-                mJ = -delta if supJ[e] > demI[e] else delta
-                mI = -mB if supI[e] > demJ[e] else mB
-        ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
+                mJ = -delta if fv[e, SUPJ] > fv[e, DEMI] else delta
+                mI = -mB if fv[e, SUPI] > fv[e, DEMJ] else mB
+        ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
         if mode == 1 and (g < EPS or gJ < EPS):
             ok = False
-    mvI[e] = mI
-    mvJ[e] = mJ
-    gain[e] = g
-    gainJ[e] = gJ
+    fv[e, MVI] = mI
+    fv[e, MVJ] = mJ
+    fv[e, GAIN] = g
+    fv[e, GAINJ] = gJ
     valid[e] = ok
 
 
 @_jit
-def _push(hs, hf, e, m):
-    """Keep move ``m`` in side ``e``'s history of this round."""
-    hs[e] += m
+def _push(fv, iv, e, side, m):
+    """Keep move ``m`` in the history of this round of side ``side`` (0: I, 1: J) of exchange ``e``."""
+    fv[e, HSI + side] += m
     sgn = 2 if m == 0.0 else (1 if m > 0 else -1)
-    if hf[e] == 0:
-        hf[e] = sgn
-    elif hf[e] != sgn:
-        hf[e] = 2
+    if iv[e, HFI + side] == 0:
+        iv[e, HFI + side] = sgn
+    elif iv[e, HFI + side] != sgn:
+        iv[e, HFI + side] = 2
 
 
 @_jit
-def _continue(X, actor, issue, sup, mv, hs, hf, i, Q, yI, j, P, yJ):
-    """A side of ``X`` (``actor`` supplying ``issue``) that is one of the realised exchange's suppliers
-    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``) moves on from there, keeping its move so far."""
+def _continue(X, side, actor, issue, fv, iv, i, Q, yI, j, P, yJ):
+    """Side ``side`` of ``X`` (``actor`` supplying ``issue``), if it is one of the realised exchange's suppliers
+    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``), moves on from there, keeping its move so far."""
     if actor == i and issue == Q:
         y = yI
     elif actor == j and issue == P:
         y = yJ
     else:
         return False
-    _push(hs, hf, X, mv[X])
-    sup[X] = y
+    _push(fv, iv, X, side, fv[X, MVI + side])
+    fv[X, SUPI + side] = y
     return True
 
 
@@ -200,23 +208,21 @@ def _track(ovc, ova, ovv, e, tb, a, y, start):
     """Record actor ``a`` at ``y`` in table ``tb`` (0: issue p, 1: issue q) of exchange ``e`` (keeping, as
     Decide does, the earlier value on one side of it). A table lists its actors in increasing order."""
     cnt = ovc[e, tb]
-    acts = ova[e, tb]
-    vals = ovv[e, tb]
     idx = 0
-    while idx < cnt and acts[idx] < a:
+    while idx < cnt and ova[e, tb, idx] < a:
         idx += 1
-    if idx < cnt and acts[idx] == a:
-        prev = vals[idx]
+    if idx < cnt and ova[e, tb, idx] == a:
+        prev = ovv[e, tb, idx]
         if start <= prev:
-            vals[idx] = prev if prev < y else y
+            ovv[e, tb, idx] = prev if prev < y else y
         else:
-            vals[idx] = prev if prev > y else y
+            ovv[e, tb, idx] = prev if prev > y else y
         return
     for k in range(cnt, idx, -1):
-        acts[k] = acts[k - 1]
-        vals[k] = vals[k - 1]
-    acts[idx] = a
-    vals[idx] = y
+        ova[e, tb, k] = ova[e, tb, k - 1]
+        ovv[e, tb, k] = ovv[e, tb, k - 1]
+    ova[e, tb, idx] = a
+    ovv[e, tb, idx] = y
     ovc[e, tb] = cnt + 1
 
 
@@ -255,24 +261,9 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
         for l in range(D):
             vote[0, k, l] = x0[k, l]
     M = _candidates(part)
-    aI = np.empty(M, np.int64)
-    aJ = np.empty(M, np.int64)
-    p = np.empty(M, np.int64)
-    q = np.empty(M, np.int64)
-    supI = np.empty(M)
-    supJ = np.empty(M)
-    demI = np.empty(M)
-    demJ = np.empty(M)
-    mvI = np.empty(M)
-    mvJ = np.empty(M)
-    gain = np.empty(M)
-    gainJ = np.empty(M)
-    rate = np.empty(M)
+    fv = np.empty((M, NF))
+    iv = np.empty((M, NI), np.int64)
     valid = np.zeros(M, np.bool_)
-    hsI = np.empty(M)
-    hsJ = np.empty(M)
-    hfI = np.empty(M, np.int64)
-    hfJ = np.empty(M, np.int64)
     ovc = np.zeros((M, 2), np.int64)
     ova = np.empty((M, 2, n), np.int64)
     ovv = np.empty((M, 2, n))
@@ -311,25 +302,24 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
                                 i, j = b, a
                             else:
                                 i, j = a, b
-                            aI[m], aJ[m], p[m], q[m] = i, j, P, Q
-                            supI[m] = x0[i, Q]
-                            supJ[m] = x0[j, P]
-                            demI[m] = x0[i, P]
-                            demJ[m] = x0[j, Q]
-                            hsI[m] = 0.0
-                            hsJ[m] = 0.0
-                            hfI[m] = 0
-                            hfJ[m] = 0
+                            iv[m, AI], iv[m, AJ], iv[m, PP], iv[m, QQ] = i, j, P, Q
+                            fv[m, SUPI] = x0[i, Q]
+                            fv[m, SUPJ] = x0[j, P]
+                            fv[m, DEMI] = x0[i, P]
+                            fv[m, DEMJ] = x0[j, Q]
+                            fv[m, HSI] = 0.0
+                            fv[m, HSJ] = 0.0
+                            iv[m, HFI] = 0
+                            iv[m, HFJ] = 0
                             ovc[m, 0] = 0
                             ovc[m, 1] = 0
                             if mode == 1:
                                 # a rate D_q / D_p drawn uniformly between J's indifference rate and I's
                                 lo = s[j, P] / s[j, Q]
                                 hi = s[i, P] / s[i, Q]
-                                rate[m] = lo + u[drawn] * (hi - lo)
+                                fv[m, RATE] = lo + u[drawn] * (hi - lo)
                                 drawn += 1
-                            _size(m, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
-                                  hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O)
+                            _size(m, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
                             m += 1
         y = x0.copy()
         traded = np.zeros((n, D), np.bool_)
@@ -346,11 +336,11 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
                 # the highest gain; a tie (within TIE_REL) goes to the exchange formed first
                 g_best = -1.0
                 for k in range(na):
-                    if gain[pend[k]] > g_best:
-                        g_best = gain[pend[k]]
+                    if fv[pend[k], GAIN] > g_best:
+                        g_best = fv[pend[k], GAIN]
                 floor = g_best - TIE_REL * max(1.0, g_best)
                 for k in range(na):
-                    if gain[pend[k]] >= floor:
+                    if fv[pend[k], GAIN] >= floor:
                         E = pend[k]
                         break
             else:
@@ -361,29 +351,29 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
                     best_e[k] = -1
                 for k in range(na):
                     e = pend[k]
-                    if gain[e] > best_g[aI[e]]:
-                        best_g[aI[e]] = gain[e]
-                        best_e[aI[e]] = e
-                    if gainJ[e] > best_g[aJ[e]]:
-                        best_g[aJ[e]] = gainJ[e]
-                        best_e[aJ[e]] = e
+                    if fv[e, GAIN] > best_g[iv[e, AI]]:
+                        best_g[iv[e, AI]] = fv[e, GAIN]
+                        best_e[iv[e, AI]] = e
+                    if fv[e, GAINJ] > best_g[iv[e, AJ]]:
+                        best_g[iv[e, AJ]] = fv[e, GAINJ]
+                        best_e[iv[e, AJ]] = e
                 for k in range(na):
                     e = pend[k]
-                    if best_e[aI[e]] == e and best_e[aJ[e]] == e:
+                    if best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
                         E = e
                         break
                 if E < 0:
                     g_best = -1.0
                     for k in range(na):
                         e = pend[k]
-                        g = min(gain[e], gainJ[e])
+                        g = min(fv[e, GAIN], fv[e, GAINJ])
                         if g > g_best:
                             g_best = g
                             E = e
             valid[E] = False
-            i, j, P, Q = aI[E], aJ[E], p[E], q[E]
-            yI = supI[E] + mvI[E]
-            yJ = supJ[E] + mvJ[E]
+            i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
+            yI = fv[E, SUPI] + fv[E, MVI]
+            yJ = fv[E, SUPJ] + fv[E, MVJ]
             yI = min(100.0, max(0.0, yI))
             yJ = min(100.0, max(0.0, yJ))
             if realised >= K:
@@ -393,12 +383,12 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
             row[1] = j
             row[2] = P
             row[3] = Q
-            row[4] = supI[E]
+            row[4] = fv[E, SUPI]
             row[5] = yI
-            row[6] = supJ[E]
+            row[6] = fv[E, SUPJ]
             row[7] = yJ
-            row[8] = gain[E]
-            row[9] = gainJ[E]
+            row[8] = fv[E, GAIN]
+            row[9] = fv[E, GAINJ]
             realised += 1
             y[i, Q] = yI
             y[j, P] = yJ
@@ -410,10 +400,10 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
                 X = pend[k]
                 if X == E:
                     continue
-                xi, xj, xp, xq = aI[X], aJ[X], p[X], q[X]
+                xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
                 # supply continuation (I supplies q, J supplies p)
-                went_i = _continue(X, xi, xq, supI, mvI, hsI, hfI, i, Q, yI, j, P, yJ)
-                went_j = _continue(X, xj, xp, supJ, mvJ, hsJ, hfJ, i, Q, yI, j, P, yJ)
+                went_i = _continue(X, 0, xi, xq, fv, iv, i, Q, yI, j, P, yJ)
+                went_j = _continue(X, 1, xj, xp, fv, iv, i, Q, yI, j, P, yJ)
                 touched = went_i or went_j
                 # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
                 if (xj == j and xq == Q) or (xi == j and xp == Q):
@@ -423,8 +413,7 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
                     _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
                     touched = True
                 if touched:
-                    _size(X, mode, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, gainJ, rate, valid,
-                          hsI, hfI, hsJ, hfJ, ovc, ova, ovv, x0, s, w, W, O)
+                    _size(X, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
                 if valid[X]:
                     pend[kept] = X
                     kept += 1
