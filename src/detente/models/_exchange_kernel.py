@@ -47,9 +47,10 @@ NI = 6
 #: the same operations in the same order either way, so the same numbers.
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True)
+_inline = jit(COMPILED, cache=True, nogil=True, inline="always")
 
 
-@_jit
+@_inline
 def _move_ok(sup, m, hsum, hflag):
     """Decide's validity of one side's move ``m`` from ``sup`` given its earlier moves this round."""
     a = abs(m)
@@ -66,7 +67,7 @@ def _move_ok(sup, m, hsum, hflag):
     return hflag == sgn
 
 
-@_jit
+@_inline
 def _passes(n0, n1, xb):
     """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``.
 
@@ -80,7 +81,7 @@ def _passes(n0, n1, xb):
     return False
 
 
-@_jit
+@_inline
 def _outcome(l, k, pos, x0, w, W, O, ovc, ova, ovv, e, tb):
     """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or in table ``tb`` of
     exchange ``e`` (``ovc[e, tb]`` entries: actors ``ova[e, tb]`` in increasing order, at ``ovv[e, tb]``)."""
@@ -92,7 +93,7 @@ def _outcome(l, k, pos, x0, w, W, O, ovc, ova, ovv, e, tb):
     return o
 
 
-@_jit
+@_inline
 def _size(e, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O):
     """Size exchange ``e`` from its current supply positions (no passing, outcome caps).
 
@@ -177,7 +178,7 @@ def _size(e, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O):
     valid[e] = ok
 
 
-@_jit
+@_inline
 def _push(fv, iv, e, side, m):
     """Keep move ``m`` in the history of this round of side ``side`` (0: I, 1: J) of exchange ``e``."""
     fv[e, HSI + side] += m
@@ -188,7 +189,7 @@ def _push(fv, iv, e, side, m):
         iv[e, HFI + side] = 2
 
 
-@_jit
+@_inline
 def _continue(X, side, actor, issue, fv, iv, i, Q, yI, j, P, yJ):
     """Side ``side`` of ``X`` (``actor`` supplying ``issue``), if it is one of the realised exchange's suppliers
     (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``), moves on from there, keeping its move so far."""
@@ -203,7 +204,7 @@ def _continue(X, side, actor, issue, fv, iv, i, Q, yI, j, P, yJ):
     return True
 
 
-@_jit
+@_inline
 def _track(ovc, ova, ovv, e, tb, a, y, start):
     """Record actor ``a`` at ``y`` in table ``tb`` (0: issue p, 1: issue q) of exchange ``e`` (keeping, as
     Decide does, the earlier value on one side of it). A table lists its actors in increasing order."""
@@ -242,7 +243,7 @@ def _candidates(part):
 
 
 @_jit
-def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
+def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts):
     """Play up to ``rounds`` of Decide's rounds on one draw; returns the last round with an exchange, or -1
     when a round realised more exchanges than ``trades`` has room for."""
     n, D = x_in.shape
@@ -383,10 +384,11 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
             row[1] = j
             row[2] = P
             row[3] = Q
-            row[4] = fv[E, SUPI]
-            row[5] = yI
-            row[6] = fv[E, SUPJ]
-            row[7] = yJ
+            # positions back on the issues' own scales: I moves on q, J on p
+            row[4] = fv[E, SUPI] / scale[Q] + base[Q]
+            row[5] = yI / scale[Q] + base[Q]
+            row[6] = fv[E, SUPJ] / scale[P] + base[P]
+            row[7] = yJ / scale[P] + base[P]
             row[8] = fv[E, GAIN]
             row[9] = fv[E, GAINJ]
             realised += 1
@@ -437,7 +439,7 @@ def _play_one(x_in, s, c, part, rounds, mode, u, vote, trades, counts):
 
 
 @_jit
-def play(x_in, s, c, part, rounds, mode, u, vote, trades, counts, last):
+def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, last):
     """Play up to ``rounds`` of Decide's rounds on each draw of a batch.
 
     Parameters
@@ -453,13 +455,15 @@ def play(x_in, s, c, part, rounds, mode, u, vote, trades, counts, last):
     u : (B, L) float
         mode 1: each draw's uniform random numbers, used one per candidate exchange in the
         order formed (L at least ``rounds`` times the draw's candidates); mode 0: unused.
+    scale, base : (D,) float
+        A position ``x`` on 0-100 is ``x / scale + base`` on the issue's own scale (for ``trades``).
     vote : (B, rounds + 1, n, D) float, out
         ``vote[b, 0]`` the input; ``vote[b, t]`` the voting positions at the end of round t.
-    trades : (B, rounds + 1, K, 10) float, out, NaN on entry
+    trades : (B, rounds + 1, K, 10) float, out
         Per round, one row per realised exchange in order: I, J, p, q, I's from, I's to, J's from,
-        J's to, I's gain, J's gain.
+        J's to (on the issues' own scales), I's gain, J's gain; NaN after the last.
     counts : (B, rounds + 1) int, out
-        Exchanges realised per round (0 on entry).
+        Exchanges realised per round.
     last : (B,) int, out
         The last round with an exchange.
 
@@ -469,7 +473,9 @@ def play(x_in, s, c, part, rounds, mode, u, vote, trades, counts, last):
         False if some round realised more than K exchanges (the outputs are then incomplete).
     """
     for b in range(x_in.shape[0]):
-        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], vote[b], trades[b], counts[b])
+        trades[b] = np.nan
+        counts[b] = 0
+        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], scale, base, vote[b], trades[b], counts[b])
         if r < 0:
             return False
         last[b] = r

@@ -423,15 +423,15 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     flag = _cancel.current()  # read here: the worker threads do not share the caller's context
 
     while True:
-        trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
-        exchanges = np.zeros((B, R + 1), dtype=np.int64)
+        trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
+        exchanges = np.empty((B, R + 1), dtype=np.int64)
 
         def call(b0: int) -> bool:
             if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
                 raise _cancel.Cancelled()
             sl = slice(b0, min(B, b0 + step))
             u = _uniforms(inputs.seed[sl], R * M) if mode == 1 else np.zeros((sl.stop - sl.start, 1))
-            return bool(kern.play(x100[sl], sal[sl], cap[sl], part[sl], R, mode, u,
+            return bool(kern.play(x100[sl], sal[sl], cap[sl], part[sl], R, mode, u, scale, base,
                                   vote[sl], trades[sl], exchanges[sl], last[sl]))
 
         starts = range(0, B, step)
@@ -446,12 +446,6 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     pos = vote / scale[None, None, None, :] + base[None, None, None, :]
     # cells that never moved keep their input value bit for bit
     pos = np.where(vote == x100[:, None], inputs.position[:, None], pos)
-    # trades back on the issues' own scales: I moves on q, J on p
-    done = ~np.isnan(trades[..., 0])
-    qi = np.where(done, trades[..., 3], 0).astype(np.int64)
-    pi = np.where(done, trades[..., 2], 0).astype(np.int64)
-    trades[..., 4:6] = trades[..., 4:6] / scale[qi][..., None] + base[qi][..., None]
-    trades[..., 6:8] = trades[..., 6:8] / scale[pi][..., None] + base[pi][..., None]
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=last,
                       extras={"exchanges": exchanges, "trades": trades,
