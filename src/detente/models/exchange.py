@@ -484,10 +484,11 @@ def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]
 
     Each is a :data:`~detente.models.base.Move` of kind ``"trade"`` whose
     ``counterpart`` is the trade partner, plus ``in_return_on`` (the issue on
-    which the partner moved in return), ``gain`` (the exchange's gain, equal for
-    both; in salience-weighted points of the 0-100 scale for ``decide``, of the
-    issue's own scale for ``greedy``) and ``order`` (1 for the round's first
-    exchange). With ``decide`` one actor-issue can move in several exchanges of a
+    which the partner moved in return), ``gain`` (the mover's gain from the
+    exchange, equal for both sides except under ``random-rate``; in salience-weighted
+    points of the 0-100 scale for ``decide`` and ``random-rate``, of the issue's own
+    scale for ``greedy``) and ``order`` (1 for the round's first exchange). With
+    ``decide`` and ``random-rate`` one actor-issue can move in several exchanges of a
     round, each from where the one before left it.
     """
     out = []
