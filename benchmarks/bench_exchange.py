@@ -22,9 +22,10 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from bench_parse import extract  # the reference commit's src, extracted with git archive
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "5351b1d"
@@ -77,16 +78,6 @@ if mc:
 np.savez(out + ".npz", **res)
 print(json.dumps(times))
 '''
-
-
-def extract(ref: str, dest: Path) -> Path:
-    """The reference commit's ``src`` folder, extracted under ``dest``."""
-    tar = dest / "ref.tar"
-    with open(tar, "wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=fh, check=True)
-    with tarfile.open(tar) as tf:
-        tf.extractall(dest, filter="data")
-    return dest / "src"
 
 
 def work(src: Path, out: Path, reps: int, mc: bool) -> dict[str, float]:

@@ -194,3 +194,14 @@ def reference_rounds(x, s, c, part, rounds, uniforms=None):
                 new[k][l] = x[k][l] + (y[k][l] - x[k][l]) * (FIXED + SALIENCE * (1 - s[k][l]))
         x = new
     return out, trades
+
+
+def random_case(rng, max_issues):
+    """A random scenario for the comparisons with the reference: 3-8 actors, 2 to ``max_issues`` issues on 0-100,
+    saliences in [0, 1) of which those below 0.15 are 0 (the actor sits that issue out), capabilities in [0.2, 1)."""
+    n, D = int(rng.integers(3, 9)), int(rng.integers(2, max_issues + 1))
+    x = rng.uniform(0, 100, (n, D))
+    s = rng.uniform(0, 1, (n, D))
+    s[s < 0.15] = 0
+    c = rng.uniform(0.2, 1, n)
+    return x, s, c

@@ -343,14 +343,13 @@ def _decide_vs_reference(x, s, c, rounds, low=None, high=None):
 
 
 def test_decide_matches_the_slow_reference_on_random_scenarios():
+    from _exchange_reference import random_case
+
     rng = np.random.default_rng(2026)
     traded = 0
     for trial in range(60):
-        n, D = int(rng.integers(3, 9)), int(rng.integers(2, 6))
-        x = rng.uniform(0, 100, (n, D))
-        s = rng.uniform(0, 1, (n, D))
-        s[s < 0.15] = 0  # some actors sit an issue out
-        c = rng.uniform(0.2, 1, n)
+        x, s, c = random_case(rng, 5)
+        D = x.shape[1]
         low, high = (None, None) if trial % 2 else (np.full(D, -50.0), np.full(D, 150.0))
         tr, ref, trades = _decide_vs_reference(x, s, c, 5, low, high)
         np.testing.assert_allclose(tr.position[0], ref, rtol=1e-9, atol=1e-8, err_msg=f"trial {trial}")

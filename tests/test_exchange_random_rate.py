@@ -54,16 +54,12 @@ def test_one_trade_at_a_drawn_rate_by_hand():
 
 
 def test_matches_the_slow_reference_on_random_scenarios():
-    from _exchange_reference import reference_rounds
+    from _exchange_reference import random_case, reference_rounds
 
     rng = np.random.default_rng(2027)
     traded = unequal = 0
     for trial in range(50):
-        n, D = int(rng.integers(3, 9)), int(rng.integers(2, 5))
-        x = rng.uniform(0, 100, (n, D))
-        s = rng.uniform(0, 1, (n, D))
-        s[s < 0.15] = 0  # some actors sit an issue out
-        c = rng.uniform(0.2, 1, n)
+        x, s, c = random_case(rng, 4)
         seed = int(rng.integers(0, 2**32))
         part = (s > 0) & (c[:, None] > 0)
         ref, trades = reference_rounds(x.tolist(), s.tolist(), c.tolist(), part.tolist(), 4, _uniforms(seed))
