@@ -545,8 +545,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     every pair of issues, about a dozen float arrays of n x n x D x D) and the
     recorded positions and trades of every pass. ``decide`` and ``random-rate``: per
     draw, the voting positions of every round and the trades (room for 4 n D per
-    round); per thread, the compiled loop's table of the round's candidates (M of
-    them, each with two n-wide tables of recorded positions) and, for
+    round); per thread, the compiled loop's tables of the round's candidates (M of
+    them, each with two n-wide tables of recorded actors and positions) and, for
     ``random-rate``, the random numbers of one call's draws (R M each).
     """
     R = params.rounds_played()
@@ -557,7 +557,7 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     M = _max_candidates(n, D)
     K = min(M, 4 * n * D)
     per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
-    fixed = THREADS * M * (28 + 2 * n) * F8
+    fixed = THREADS * M * (20 + 4 * n) * F8
     if params.variant == "random-rate":
         fixed += THREADS * max(R * M, _CALL_WORK) * F8
     return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
