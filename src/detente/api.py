@@ -47,7 +47,7 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     if seed is None and scen.model is not None and scen.model.seed is not None:
         seed = scen.model.seed
     p = model_params(model, params)
-    notes: list[str] = []
+    notes: list[str] = list(scen.reading_notes)  # what the reader guessed or mapped
     if scen.events:
         taken = [e for e in scen.events if e.probability > 0.5]
         uncertain = [e for e in scen.events if 0 < e.probability < 1]

@@ -31,19 +31,21 @@ def resolve_model(scenario: Scenario, model: str | None = None,
     """
     params = dict(params or {})
     if model is None:
-        choice = getattr(scenario, "model", None)
+        choice = scenario.model
         model = choice.name if choice is not None else models.DEFAULT_MODEL
         if choice is not None and not params:
             params = dict(choice.params)
     return model, params
 
 
-def load(source: Any) -> Scenario:
-    """Load and validate a scenario from a file path, a shipped example's name, or a dict.
+def load(source: Any, *, salience_scale: int | None = None) -> Scenario:
+    """Load and validate a scenario from a file path, a shipped example's name, a dict, or a DataFrame.
 
-    Raises :class:`detente.errors.ScenarioError` listing every problem.
+    ``salience_scale`` (1 or 100) declares the scale of a stakeholder table's saliences
+    (see :func:`detente.scenario.load`). Raises :class:`detente.errors.ScenarioError`
+    listing every problem.
     """
-    return _load(source)
+    return _load(source, salience_scale=salience_scale)
 
 
 def model_params(model: str, params: dict[str, Any] | None = None, *, source: str = "params") -> ModelParams:

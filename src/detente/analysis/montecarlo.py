@@ -18,7 +18,7 @@ import pandas as pd
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, meta, threshold_probability
+from ..serialize import JsonResult, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
@@ -27,7 +27,9 @@ from ._run import resolve, run_draws
 INTERVALS = (50, 80, 95)
 
 
-def _check_draws(draws: Any) -> int:
+def check_draws(draws: Any) -> int:
+    """A number of draws as an int >= 1, or a :class:`~detente.errors.DetenteError` on ``draws``
+    (the one check of every analysis that draws, and of the report)."""
     from ..errors import DetenteError, Problem
 
     try:
@@ -70,7 +72,7 @@ def quantile_summary(x: np.ndarray) -> dict[str, Any]:
 
 
 @dataclass
-class MonteCarloResult:
+class MonteCarloResult(JsonResult):
     """The forecast distribution of one scenario under one model.
 
     Attributes
@@ -169,16 +171,25 @@ class MonteCarloResult:
             }
         )
 
+    def track_record_bands(self) -> list[dict[str, Any]]:
+        """Per issue, the model's track-record band (:mod:`detente.calibrate`), centred on the median forecast."""
+        from ..calibrate import scenario_bands
+
+        med = np.median(self.forecasts, axis=0) if self.draws else np.full(len(self.scenario.issues), np.nan)
+        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), med)
+
     def to_dict(self) -> dict[str, Any]:
-        """The forecast JSON contract, with a ``distribution`` per issue and event shares."""
+        """The forecast JSON contract, with a ``distribution`` and a ``track_record_band`` per issue, and event shares."""
 
         issues: dict[str, Any] = {}
-        for iss in self.scenario.issues:
-            dist = self.distribution(iss.key)
+        dists = [self.distribution(iss.key) for iss in self.scenario.issues]
+        bands = self.track_record_bands()
+        for iss, dist, band in zip(self.scenario.issues, dists, bands):
             entry: dict[str, Any] = {"forecast": _f(dist["median"]), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
                 entry["label"] = iss.label_for(dist["median"])
             entry["distribution"] = dist
+            entry["track_record_band"] = band
             issues[iss.key] = entry
         return {
             "scenario": self.scenario.name,
@@ -189,10 +200,6 @@ class MonteCarloResult:
             "meta": meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
                          uncertain_inputs=len(self.uncertain), notes=self.notes),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 def monte_carlo(
@@ -243,7 +250,7 @@ def monte_carlo(
     >>> mc.summary()[["issue", "median", "lo80", "hi80"]]  # doctest: +SKIP
     """
     scen, model, p, explicit = resolve(scenario, model, params)
-    n = _check_draws(draws)
+    n = check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
@@ -342,7 +349,7 @@ def event_effect(
     """
     scen, model, p, explicit = resolve(scenario, model, params)
     j = event_index(scen, event_key)
-    n = _check_draws(draws)
+    n = check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, copies=2, what=f"event effect ({model})",
                      lazy=False)

@@ -24,6 +24,12 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    xlsx = "xlsx"
+
+
+SALIENCE_SCALE = typer.Option(None, "--salience-scale", show_default=False,
+                              help="1 or 100: the scale of a table's saliences, for a table whose header does not say "
+                                   "(a column named salience_0_1 says 1).")
 
 
 # -- the compute budget (see detente.budget): the same four flags on every command that computes --------

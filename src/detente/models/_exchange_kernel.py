@@ -5,7 +5,8 @@ a batch of draws (n actors, D issues, positions already on Decide's 0-100
 scale); :func:`greedy` the ``greedy`` variant. The algorithm is described in
 ``docs/models/exchange.md`` and in :mod:`detente.models.exchange`; this module
 only holds the loops. Written from Stokman & Van Oosten (1994) and from the
-description of Decide's run in ``../shared/specs/exchange-decide.md``.
+project's description of Decide's run (its spec ``exchange-decide.md``, whose
+steps ``docs/models/exchange.md`` reproduces).
 
 Per round, every candidate exchange ``e`` is one row of two tables, ``fv``
 (floats) and ``iv`` (ints), columns named below: ``AI`` demands issue ``PP``

@@ -18,10 +18,10 @@ import numpy as np
 
 from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
-from .._version import __version__
 from ..api import forecast, load
+from ..calibrate import band_note
 from ..engine import resolve_model
-from ..serialize import input_sha256, threshold_probability
+from ..serialize import input_sha256, meta, threshold_probability
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
@@ -31,16 +31,11 @@ Progress = Callable[[float, str], None]
 # ----------------------------------------------------------------------------- helpers
 
 
-def _value(v: Any) -> dict[str, Any]:
-    """A scenario Value as a small dict for the tables."""
-    return {k: getattr(v, k) for k in ("value", "low", "high", "why", "source") if getattr(v, k) is not None}
-
-
 def scenario_tables(scen: Any) -> dict[str, Any]:
     """The scenario's inputs as plain rows: issues, actors (with rationales), events, sources."""
     issues = [
         {
-            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale),
+            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale), "decimals": i.decimals,
             "labels": [[float(k), v] for k, v in sorted(i.labels.items())], "status_quo": i.status_quo,
             "thresholds": [t.model_dump() for t in i.thresholds],
         }
@@ -50,9 +45,10 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
     actors = [
         {
             "key": a.key, "name": a.name, "group": a.group, "color": colors[a.key], "notes": a.notes,
-            "capability": _value(a.capability),
-            "positions": {k: _value(v) for k, v in a.positions.items()},
-            "salience": {k: _value(v) for k, v in a.salience.items()},
+            # each value as a dict of the fields set: number, range, distribution, rationale
+            "capability": a.capability.model_dump(exclude_none=True),
+            "positions": {k: v.model_dump(exclude_none=True) for k, v in a.positions.items()},
+            "salience": {k: v.model_dump(exclude_none=True) for k, v in a.salience.items()},
         }
         for a in scen.actors
     ]
@@ -79,14 +75,17 @@ class _Steps:
 
 
 class _Charts(list):
-    """The charts of a report as SVG, optionally also written as PNG files."""
+    """The charts of a report as SVG, optionally also written as PNG files; none when not ``drawn``."""
 
-    def __init__(self, png_dir: Path | None = None, dpi: int = 150):
+    def __init__(self, png_dir: Path | None = None, dpi: int = 150, drawn: bool = True):
         super().__init__()
-        self.png_dir, self.dpi = png_dir, dpi
+        self.png_dir, self.dpi, self.drawn = png_dir, dpi, drawn
         self.pngs: list[Path] = []
 
-    def add(self, section: str, cid: str, title: str, fig: Any) -> None:
+    def add(self, section: str, cid: str, title: str, figure: Callable[[], Any]) -> None:
+        if not self.drawn:
+            return
+        fig = figure()
         self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})
         if self.png_dir is not None:
             self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
@@ -126,14 +125,14 @@ REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
 
 
 def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
-                compare: Sequence[Any] = (), budget: Any = None) -> float:
+                compare: Sequence[Any] = (), budget: Any = None, figures: bool = True) -> float:
     """Check every step of a report against the budget before the first starts; the estimated seconds.
 
     Each step is checked on its own for memory, rounds and runs (they run one
     after another); their computing times add up, with the drawing of the
     trajectory charts (:data:`REPORT_SECONDS_PER_ACTOR_ISSUE`).
     """
-    from ..analysis.montecarlo import _check_draws, plan_monte_carlo
+    from ..analysis.montecarlo import check_draws, plan_monte_carlo
     from ..analysis.sensitivity import plan_oat
     from ..budget import check_total, plan_scenario, resolve_budget
     from ..engine import model_params
@@ -144,9 +143,10 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     p = model_params(model, params)
     ex = set(params)
     total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
-    total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
+    if figures:
+        total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
     if draws:
-        n = _check_draws(draws)
+        n = check_draws(draws)
         D = len(scen.issues)
         total += plan_monte_carlo(scen, model, p, ex, n, budget=unbounded, chunk=250, by_round=True,
                                   ).seconds
@@ -189,6 +189,7 @@ def compute(
     cancel: threading.Event | None = None,
     png_dir: str | Path | None = None,
     budget: Any = None,
+    figures: bool = True,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -214,6 +215,12 @@ def compute(
     budget : Budget, optional
         The compute budget; the whole report is checked before it starts
         (:func:`plan_report`).
+    figures : bool
+        Draw the charts and the model's perspective map (default). Without
+        them (``kind`` is ``detente-forecast``, ``charts`` empty) the data
+        holds what a forecast answers: the forecast, its summary, moves and
+        notes, and the analyses asked for, in a fraction of the time; build
+        the report from the same arguments when it is wanted.
 
     Returns
     -------
@@ -238,22 +245,22 @@ def compute(
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)  # one choice for the forecast and every analysis
     compare = [load(c) for c in compare]
-    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget)
+    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget, figures=figures)
     step(0.08, "forecasting")
     result = forecast(scen, model, seed=seed, budget=budget, **params)
     model = result.model
     params_used = result.params.model_dump(mode="json")
     rdict = result.to_dict()
     notes: list[str] = list(result.notes)
-    out_charts = _Charts(Path(png_dir) if png_dir is not None else None)
+    out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
         out_charts.png_dir.mkdir(parents=True, exist_ok=True)
 
     step(0.2, "drawing the trajectories")
     for iss in scen.issues:
         out_charts.add("trajectories", f"trajectory-{iss.key}", f"{iss.name}: positions by round",
-               charts.trajectory_figure(result, iss.key))
-    out_charts.add("power", "power", "Effective power (capability x salience)", charts.power_figure(scen))
+               lambda: charts.trajectory_figure(result, iss.key))
+    out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
 
     mc_data = None
     if draws and draws > 0:
@@ -265,24 +272,26 @@ def compute(
                 q = mc_data["quantiles"].get(iss.key)
                 if q is not None:
                     out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
-                           charts.fan_figure(scen, iss.key, mc_data["rounds"], q,
+                           lambda: charts.fan_figure(scen, iss.key, mc_data["rounds"], q,
                                              point=[h["forecast"][iss.key] for h in rdict["history"]]
                                              if len(rdict["history"]) == len(mc_data["rounds"]) else None,
                                              draws=mc_data["draws"]))
                 f = mc_data["finals"].get(iss.key)
                 if f is not None:
                     out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
-                           charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
+                           lambda: charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
 
     perspective = None
     model_module = registry.get(model)
-    if hasattr(model_module, "perspective"):
+    if not figures:
+        pass  # the perspective map is a chart of the report
+    elif hasattr(model_module, "perspective"):
         step(0.6, "how the actors see each other")
         view = model_module.perspective(scen.to_inputs(), result.params)
         perspective = {"title": view.title, "description": view.description}
         for key, x, y in perspective_panels(view, scen):
             out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                           charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                           lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
                                                   quadrants=view.quadrants, title=view.title))
     else:
         with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
@@ -298,8 +307,8 @@ def compute(
                 rows = sens["rows"].get(iss.key)
                 if rows:
                     out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
-                           charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
-                                                 rows, xlabel=f"forecast of {iss.key}"))
+                           lambda: charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
+                                                 rows, xlabel=f"forecast of {iss.short_name()}"))
 
     comparison = None
     if compare:
@@ -322,7 +331,7 @@ def compute(
         ]
         comparison = {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows],
                       "issues": scen.issue_keys, "differences": diffs}
-        out_charts.add("comparison", "comparison", "Comparison of forecasts", charts.comparison_figure(scen, rows))
+        out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
 
     step(0.95, "finishing")
     moves = _moves(rdict)
@@ -330,7 +339,9 @@ def compute(
     for iss in scen.issues:
         entry = rdict["issues"][iss.key]
         row = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"], "label": entry.get("label", ""),
-               "scale": entry["scale"]}
+               "scale": entry["scale"], "decimals": iss.decimals}
+        tr = (entry.get("track_record_band") or {}).get("bands")
+        row["track_record"] = tr["80"] if tr else None  # the 80% track-record band (detente.calibrate)
         if mc_data is not None and iss.key in mc_data["finals"]:
             x = np.asarray(mc_data["finals"][iss.key], float)
             row["p5"], row["p50"], row["p95"] = (float(v) for v in np.nanpercentile(x, [5, 50, 95]))
@@ -343,13 +354,14 @@ def compute(
     import datetime as _dt
 
     return {
-        "kind": "detente-report",
+        "kind": "detente-report" if figures else "detente-forecast",
         "scenario": {"name": scen.name, "description": scen.description,
                      "date": scen.date.isoformat() if scen.date else None, "rounds": scen.rounds,
                      "calendar": scen.calendar.model_dump(mode="json") if scen.calendar else None},
         "inputs": scenario_tables(scen),
         "result": rdict,
         "summary": summary,
+        "bands_note": band_note([rdict["issues"][k].get("track_record_band") or {} for k in scen.issue_keys]),
         "charts": list(out_charts),
         "pngs": [str(p) for p in out_charts.pngs],
         "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
@@ -358,11 +370,8 @@ def compute(
         "moves": moves,
         "perspective": perspective,
         "notes": notes,
-        "meta": {
-            "version": __version__, "model": model, "params": params_used, "seed": seed, "draws": int(draws or 0),
-            "input_sha256": input_sha256(scen),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "meta": meta(seed, model=model, params=params_used, draws=int(draws or 0), input_sha256=input_sha256(scen),
+                     created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
     }
 
 

@@ -24,6 +24,8 @@ matplotlib.use("Agg", force=False)
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..serialize import threshold_probability
+
 #: Colours for actors without their own, in actor order (colour-blind friendly first).
 PALETTE = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -80,10 +82,10 @@ def actor_colors(scenario: Any) -> dict[str, str]:
     return out
 
 
-def actor_label(actor: Any, width: int = 24) -> str:
-    """A short label for an actor: its name without a parenthetical, else its key when too long."""
-    name = re.sub(r"\s*\(.*?\)\s*", " ", actor.name or actor.key).strip()
-    return name if 0 < len(name) <= width else actor.key
+def actor_label(actor: Any) -> str:
+    """An actor's label in every chart: its display name shortened by the one rule
+    (:meth:`detente.scenario.Actor.short_name`), never its key."""
+    return str(actor.short_name())
 
 
 def _short(text: str, width: int = 28, lines: int = 2) -> str:
@@ -175,7 +177,7 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
     ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"forecast ({result.model})", zorder=5)
     final = fc[-1]
     if np.isfinite(final):
-        ax.annotate(f"{final:.0f}", (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
+        ax.annotate(issue.fmt(final), (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=9, fontweight="bold", color=FORECAST_COLOR, annotation_clip=False)
     if issue.status_quo is not None:
         ax.axhline(issue.status_quo, color="#999999", lw=1, ls=":", zorder=1)
@@ -188,7 +190,7 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
                         xytext=(3, -3), textcoords="offset points", fontsize=6.5, color="#666666", va="top")
     _scale_axis(ax, issue)
     _round_axis(ax, scen, T)
-    ax.set_ylabel(issue.name if len(issue.name) < 40 else issue.key)
+    ax.set_ylabel(issue.short_name(40))
     ax.set_title(f"{issue.name}: positions by round")
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), borderaxespad=0)
     return fig
@@ -270,7 +272,7 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         ax.plot(r, point, color=FORECAST_COLOR, lw=2.2, ls="--", label="point forecast")
     _scale_axis(ax, issue)
     _round_axis(ax, scenario, int(r.max()) if len(r) else 0)
-    ax.set_ylabel(issue.key)
+    ax.set_ylabel(issue.short_name())
     ax.set_title(f"{issue.name}: Monte Carlo spread" + (f" ({draws} draws)" if draws else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
@@ -297,9 +299,9 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     ax.hist(x, bins=np.linspace(lo, hi, 41).tolist(), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
             label=f"{len(x)} draws")
     if point is not None:
-        ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {point:.0f}")
+        ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {issue.fmt(point)}")
     for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
-        share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
+        share = threshold_probability(x, th.value, th.direction) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)
         sign = "\u2265" if th.direction == "above" else "\u2264"
         ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {100 * share:.0f}%",
@@ -341,7 +343,7 @@ def tornado_figure(title: str, base: float, rows: Sequence[tuple[str, float, flo
         ax.barh(yy, hi - base, left=base, color="#3465a4", height=0.65, label="input at its high end" if yy == y[0] else None)
     ax.axvline(base, color=FORECAST_COLOR, lw=1.5)
     ax.set_yticks(y)
-    ax.set_yticklabels([_short(r[0], 40, 1) for r in rows], fontsize=8)
+    ax.set_yticklabels([_short(r[0], 56, 1) for r in rows], fontsize=8)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.set_title(title)
@@ -419,6 +421,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     """
     colors = actor_colors(scenario)
     keys = scenario.actor_keys
+    name = {a.key: actor_label(a) for a in scenario.actors}
     show = [k for k in (actor_keys or keys)]
     ncol = min(4, len(show))
     nrow = int(np.ceil(len(show) / ncol))
@@ -437,22 +440,22 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         # rivals at (nearly) the same point share one label instead of overprinting
         groups: list[tuple[float, float, list[str]]] = []
         for other, x, y in pts:
-            ax.plot(x, y, "o", color=colors[other], ms=6, label=other)
+            ax.plot(x, y, "o", color=colors[other], ms=6, label=name[other])
             for gx, gy, names in groups:
                 if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
-                    names.append(other)
+                    names.append(name[other])
                     break
             else:
-                groups.append((x, y, [other]))
+                groups.append((x, y, [name[other]]))
         labels.append((ax, [(gx, gy, ", ".join(names)) for gx, gy, names in groups]))
         if not pts:
             ax.text(0.5, 0.5, "not taking part", transform=ax.transAxes, ha="center", va="center",
                     fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.set_title(f"{key}'s view", fontsize=9, color=colors[key])
-        ax.set_xlabel(axis_labels[0].replace("{actor}", key), fontsize=7.5)
-        ax.set_ylabel(axis_labels[1].replace("{actor}", key), fontsize=7.5)
+        ax.set_title(f"as {name[key]} sees it", fontsize=9, color=colors[key])
+        ax.set_xlabel(axis_labels[0].replace("{actor}", name[key]), fontsize=7.5)
+        ax.set_ylabel(axis_labels[1].replace("{actor}", name[key]), fontsize=7.5)
         ax.tick_params(labelsize=6.5)
         for (x, y), txt in zip([(0.97, 0.97), (0.97, 0.03), (0.03, 0.97), (0.03, 0.03)], quadrants):
             ax.text(x, y, txt, transform=ax.transAxes, ha="right" if x > 0.5 else "left",
