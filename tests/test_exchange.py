@@ -343,14 +343,13 @@ def _decide_vs_reference(x, s, c, rounds, low=None, high=None):
 
 
 def test_decide_matches_the_slow_reference_on_random_scenarios():
+    from _exchange_reference import random_case
+
     rng = np.random.default_rng(2026)
     traded = 0
     for trial in range(60):
-        n, D = int(rng.integers(3, 9)), int(rng.integers(2, 6))
-        x = rng.uniform(0, 100, (n, D))
-        s = rng.uniform(0, 1, (n, D))
-        s[s < 0.15] = 0  # some actors sit an issue out
-        c = rng.uniform(0.2, 1, n)
+        x, s, c = random_case(rng, 5)
+        D = x.shape[1]
         low, high = (None, None) if trial % 2 else (np.full(D, -50.0), np.full(D, 150.0))
         tr, ref, trades = _decide_vs_reference(x, s, c, 5, low, high)
         np.testing.assert_allclose(tr.position[0], ref, rtol=1e-9, atol=1e-8, err_msg=f"trial {trial}")
@@ -383,8 +382,9 @@ def test_recalculation_changes_the_second_trade():
     rows = tr.extras["trades"][0, 1]
     Dp2 = (12 + 0.4 * 73) / 1.8 - 20  # O_p with C at 73, down to A's 20
     Dq2 = Dp2 * (0.4 + 0.6) / (0.4 + 0.4)
-    np.testing.assert_allclose(rows[0], [1, 2, 0, 1, 80, 20, 100, 73, 2.4], rtol=1e-12)
-    np.testing.assert_allclose(rows[1], [0, 2, 0, 1, 80, 80 - Dq2 / 0.4, 73, 73 - Dp2 * 1.8 / 0.4, abs(Dq2 * 0.4 - Dp2 * 0.6)], rtol=1e-12)
+    np.testing.assert_allclose(rows[0], [1, 2, 0, 1, 80, 20, 100, 73, 2.4, 2.4], rtol=1e-12)
+    g2 = abs(Dq2 * 0.4 - Dp2 * 0.6)
+    np.testing.assert_allclose(rows[1], [0, 2, 0, 1, 80, 80 - Dq2 / 0.4, 73, 73 - Dp2 * 1.8 / 0.4, g2, g2], rtol=1e-12)
     assert rows[1, 7] == pytest.approx(60) and rows[1, 5] == pytest.approx(70.9722222) and rows[1, 8] == pytest.approx(0.2888889)
     # the voting positions at the end of the round and the round's forecast
     y = np.array([[20, 80 - Dq2 / 0.4], [0, 20], [60, 20]])
@@ -407,7 +407,7 @@ def test_decide_new_start_positions_by_hand():
     s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]
     tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
     rows = tr.extras["trades"][0]
-    np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0], rtol=1e-12)
+    np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0, 8.0], rtol=1e-12)
     np.testing.assert_allclose(rows[2, 0, :8], [0, 1, 0, 1, 42, 100, 42, 100], rtol=1e-12)
     assert tr.forecast[0, 0] == pytest.approx([70, 70]) and tr.forecast[0, 1] == pytest.approx([250 / 3, 250 / 3])
     assert tr.forecast[0, 2] == pytest.approx([250 / 3, 250 / 3])
@@ -437,3 +437,25 @@ def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
     assert fast.extras["exchanges"].sum() > 10
     np.testing.assert_array_equal(fast.position, slow.position)
     np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])
+
+
+def test_greedy_compiled_loop_gives_the_numpy_numbers_bit_for_bit(monkeypatch):
+    # the greedy variant runs compiled (numba) for batches past PURE_MAX_WORK, else as numpy over the batch
+    rng = np.random.default_rng(12)
+    x = rng.uniform(0, 100, (40, 9, 4))
+    x[::2] = x[::2].round()  # round numbers: gain ties, broken by the flat index in both
+    s = rng.uniform(0, 1, (40, 9, 4)).round(1)
+    c = rng.uniform(0.1, 1, (40, 9)).round(1)
+    act = rng.uniform(size=(40, 9)) > 0.1
+    inp = Inputs.build(x, s, c, active=act, low=np.zeros(4), high=np.full(4, 100.0))
+    for passes in (1, 4):
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+        fast = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))
+        slow = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        assert slow.extras["exchanges"].sum() > 40
+        np.testing.assert_array_equal(fast.position, slow.position)
+        np.testing.assert_array_equal(fast.forecast, slow.forecast)
+        np.testing.assert_array_equal(fast.rounds, slow.rounds)
+        np.testing.assert_array_equal(fast.extras["exchanges"], slow.extras["exchanges"])
+        np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])

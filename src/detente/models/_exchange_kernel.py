@@ -1,22 +1,25 @@
-"""The round loop of the exchange model's ``decide`` variant, compiled by numba when installed.
+"""The round loops of the exchange model, compiled by numba when installed.
 
-One call plays the rounds of one draw (n actors, D issues, positions already
-on Decide's 0-100 scale). The algorithm is described in
+:func:`play` plays the rounds of the ``decide`` and ``random-rate`` variants on
+a batch of draws (n actors, D issues, positions already on Decide's 0-100
+scale); :func:`greedy` the ``greedy`` variant. The algorithm is described in
 ``docs/models/exchange.md`` and in :mod:`detente.models.exchange`; this module
 only holds the loops. Written from Stokman & Van Oosten (1994) and from the
 project's description of Decide's run (its spec ``exchange-decide.md``, whose
 steps ``docs/models/exchange.md`` reproduces).
 
-Per round, every candidate exchange ``e`` is one row of parallel arrays:
-``aI`` demands issue ``p`` and supplies ``q`` (moves on ``q`` toward ``aJ``),
-``aJ`` demands ``q`` and supplies ``p``. ``sup*`` are the supply positions
-(where the side moves from), ``dem*`` the demand positions (the side's own
-round-start position on the issue it demands, which its partner moves toward).
-``hs*``/``hf*`` hold the side's earlier moves in this round (their sum, and
-whether they all have one sign: 0 none, +1 all positive, -1 all negative, 2
-mixed or zero). ``ov`` holds the exchange's own table of other actors'
-positions on its two issues, moved by earlier realised exchanges (NaN: none),
-used only by the outcome cap.
+Per round, every candidate exchange ``e`` is one row of two tables, ``fv``
+(floats) and ``iv`` (ints), columns named below: ``AI`` demands issue ``PP``
+and supplies ``QQ`` (moves on ``QQ`` toward ``AJ``), ``AJ`` demands ``QQ`` and
+supplies ``PP``. ``SUP*`` are the supply positions (where the side moves
+from), ``DEM*`` the demand positions (the side's own round-start position on
+the issue it demands, which its partner moves toward), ``MV*`` the moves,
+``GAIN``/``GAINJ`` the two gains and ``RATE`` the exchange's rate (random-rate
+model). ``HS*``/``HF*`` hold the side's earlier moves in this round (their
+sum, and whether they all have one sign: 0 none, +1 all positive, -1 all
+negative, 2 mixed or zero). ``ovc``/``ova``/``ovv`` hold the exchange's own
+tables of other actors' positions on its two issues (0: p, 1: q), moved by
+earlier realised exchanges, used only by the outcome cap.
 """
 
 from __future__ import annotations
@@ -35,13 +38,20 @@ ON = 1e-9
 FIXED = 0.1
 SALIENCE = 0.4
 
+#: Columns of the per-candidate float table ``fv`` (I's and J's side next to each other) and int table ``iv``.
+SUPI, SUPJ, MVI, MVJ, HSI, HSJ, DEMI, DEMJ, GAIN, GAINJ, RATE = range(11)
+NF = 11
+AI, AJ, PP, QQ, HFI, HFJ = range(6)
+NI = 6
+
 #: Compiled (numba) or plain Python (no numba, or the copy :func:`detente.models._jit.pure_module` loads);
 #: the same operations in the same order either way, so the same numbers.
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True)
+_inline = jit(COMPILED, cache=True, nogil=True, inline="always")
 
 
-@_jit
+@_inline
 def _move_ok(sup, m, hsum, hflag):
     """Decide's validity of one side's move ``m`` from ``sup`` given its earlier moves this round."""
     a = abs(m)
@@ -58,7 +68,7 @@ def _move_ok(sup, m, hsum, hflag):
     return hflag == sgn
 
 
-@_jit
+@_inline
 def _passes(n0, n1, xb):
     """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``.
 
@@ -72,136 +82,173 @@ def _passes(n0, n1, xb):
     return False
 
 
-@_jit
-def _outcome(l, k, pos, x0, w, W, O, ov_row):
-    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or the exchange's table."""
+@_inline
+def _outcome(l, k, pos, x0, w, W, O, ovc, ova, ovv, e, tb):
+    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or in table ``tb`` of
+    exchange ``e`` (``ovc[e, tb]`` entries: actors ``ova[e, tb]`` in increasing order, at ``ovv[e, tb]``)."""
     o = O[l] + w[k, l] * (pos - x0[k, l]) / W[l]
-    for a in range(ov_row.shape[0]):
-        v = ov_row[a]
-        if a != k and v == v:  # not NaN
-            o += w[a, l] * (v - x0[a, l]) / W[l]
+    for idx in range(ovc[e, tb]):
+        a = ova[e, tb, idx]
+        if a != k:
+            o += w[a, l] * (ovv[e, tb, idx] - x0[a, l]) / W[l]
     return o
 
 
-@_jit
-def _size(e, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-          hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O):
-    """Size exchange ``e`` from its current supply positions (equal gain, no passing, outcome caps)."""
-    i, j, P, Q = aI[e], aJ[e], p[e], q[e]
+@_inline
+def _size(e, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O):
+    """Size exchange ``e`` from its current supply positions (no passing, outcome caps).
+
+    ``mode`` 0: the equal-gain rate; ``GAIN`` = ``GAINJ`` = the common gain.
+    ``mode`` 1: the exchange's own rate ``fv[e, RATE]`` (= D_q / D_p); ``GAIN`` is I's gain, ``GAINJ`` J's.
+    """
+    i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
     sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
     wJp, wIq = w[j, P], w[i, Q]
-    distJ = abs(demI[e] - supJ[e])  # J all the way to I on p
-    distI = abs(demJ[e] - supI[e])  # I all the way to J on q
+    distJ = abs(fv[e, DEMI] - fv[e, SUPJ])  # J all the way to I on p
+    distI = abs(fv[e, DEMJ] - fv[e, SUPI])  # I all the way to J on q
     Dp = wJp * distJ / W[P]
-    Dq = Dp * (sIp + sJp) / (sIq + sJq)
+    if mode == 0:
+        Dq = Dp * (sIp + sJp) / (sIq + sJq)
+    else:
+        Dq = Dp * fv[e, RATE]
     mI = Dq * W[Q] / wIq
     mJ = distJ
     if mI > distI:
         Dq = wIq * distI / W[Q]
-        Dp = Dq * (sIq + sJq) / (sIp + sJp)
+        if mode == 0:
+            Dp = Dq * (sIq + sJq) / (sIp + sJp)
+        else:
+            Dp = Dq / fv[e, RATE]
         mI = distI
         mJ = Dp * W[P] / wJp
-    if supI[e] > demJ[e]:
+    if fv[e, SUPI] > fv[e, DEMJ]:
         mI = -mI
-    if supJ[e] > demI[e]:
+    if fv[e, SUPJ] > fv[e, DEMI]:
         mJ = -mJ
-    g = abs(Dq * sIq - Dp * sIp)
-    ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
-    if g < EPS:
+    if mode == 0:
+        g = abs(Dq * sIq - Dp * sIp)
+        gJ = g
+    else:
+        g = sIp * Dp - sIq * Dq
+        gJ = sJq * Dq - sJp * Dp
+    ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
+    if g < EPS or gJ < EPS:
         ok = False
     if ok:
         # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
         for side in range(2):
             if side == 0:
-                k, a_iss, b_iss, sup, m, xb = i, Q, P, supI[e], mI, demJ[e]
-                row = ovq[e]
+                k, a_iss, b_iss, sup, m, xb = i, Q, P, fv[e, SUPI], mI, fv[e, DEMJ]
             else:
-                k, a_iss, b_iss, sup, m, xb = j, P, Q, supJ[e], mJ, demI[e]
-                row = ovp[e]
-            n0 = _outcome(a_iss, k, sup, x0, w, W, O, row)
-            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, row)
+                k, a_iss, b_iss, sup, m, xb = j, P, Q, fv[e, SUPJ], mJ, fv[e, DEMI]
+            tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
+            n0 = _outcome(a_iss, k, sup, x0, w, W, O, ovc, ova, ovv, e, tb)
+            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, ovc, ova, ovv, e, tb)
             if not _passes(n0, n1, xb):
                 continue
             b = j if side == 0 else i
             delta = abs(xb - n0) * W[a_iss] / w[k, a_iss]
             DA = w[k, a_iss] * delta / W[a_iss]
-            DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
-            mB = DB * W[b_iss] / w[b, b_iss]
-            g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
-            if side == 0:
-                mI = -delta if supI[e] > demJ[e] else delta
-                mJ = -mB if supJ[e] > demI[e] else mB
+            if mode == 0:
+                DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
+            elif side == 0:
+                DB = DA / fv[e, RATE]  # A = I on q, B = J on p
             else:
-                mJ = -delta if supJ[e] > demI[e] else delta
-                mI = -mB if supI[e] > demJ[e] else mB
-        ok = _move_ok(supI[e], mI, hsI[e], hfI[e]) and _move_ok(supJ[e], mJ, hsJ[e], hfJ[e])
-    mvI[e] = mI
-    mvJ[e] = mJ
-    gain[e] = g
+                DB = DA * fv[e, RATE]  # A = J on p, B = I on q
+            mB = DB * W[b_iss] / w[b, b_iss]
+            if mode == 0:
+                g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
+                gJ = g
+            else:
+                Dq, Dp = (DA, DB) if side == 0 else (DB, DA)
+                g = sIp * Dp - sIq * Dq
+                gJ = sJq * Dq - sJp * Dp
+            if side == 0:
+                mI = -delta if fv[e, SUPI] > fv[e, DEMJ] else delta
+                mJ = -mB if fv[e, SUPJ] > fv[e, DEMI] else mB
+            else:
+                mJ = -delta if fv[e, SUPJ] > fv[e, DEMI] else delta
+                mI = -mB if fv[e, SUPI] > fv[e, DEMJ] else mB
+        ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
+        if mode == 1 and (g < EPS or gJ < EPS):
+            ok = False
+    fv[e, MVI] = mI
+    fv[e, MVJ] = mJ
+    fv[e, GAIN] = g
+    fv[e, GAINJ] = gJ
     valid[e] = ok
 
 
-@_jit
-def _push(hs, hf, e, m):
-    """Keep move ``m`` in side ``e``'s history of this round."""
-    hs[e] += m
+@_inline
+def _push(fv, iv, e, side, m):
+    """Keep move ``m`` in the history of this round of side ``side`` (0: I, 1: J) of exchange ``e``."""
+    fv[e, HSI + side] += m
     sgn = 2 if m == 0.0 else (1 if m > 0 else -1)
-    if hf[e] == 0:
-        hf[e] = sgn
-    elif hf[e] != sgn:
-        hf[e] = 2
+    if iv[e, HFI + side] == 0:
+        iv[e, HFI + side] = sgn
+    elif iv[e, HFI + side] != sgn:
+        iv[e, HFI + side] = 2
 
 
-@_jit
-def _continue(X, actor, issue, sup, mv, hs, hf, i, Q, yI, j, P, yJ):
-    """A side of ``X`` (``actor`` supplying ``issue``) that is one of the realised exchange's suppliers
-    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``) moves on from there, keeping its move so far."""
+@_inline
+def _continue(X, side, actor, issue, fv, iv, i, Q, yI, j, P, yJ):
+    """Side ``side`` of ``X`` (``actor`` supplying ``issue``), if it is one of the realised exchange's suppliers
+    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``), moves on from there, keeping its move so far."""
     if actor == i and issue == Q:
         y = yI
     elif actor == j and issue == P:
         y = yJ
     else:
         return False
-    _push(hs, hf, X, mv[X])
-    sup[X] = y
+    _push(fv, iv, X, side, fv[X, MVI + side])
+    fv[X, SUPI + side] = y
     return True
 
 
-@_jit
-def _track(ov, e, a, y, start):
-    """Record actor ``a`` at ``y`` in exchange ``e``'s table (keeping, as Decide does, the earlier value on one side of it)."""
-    prev = ov[e, a]
-    if prev != prev:
-        ov[e, a] = y
-    elif start <= prev:
-        ov[e, a] = prev if prev < y else y
-    else:
-        ov[e, a] = prev if prev > y else y
+@_inline
+def _track(ovc, ova, ovv, e, tb, a, y, start):
+    """Record actor ``a`` at ``y`` in table ``tb`` (0: issue p, 1: issue q) of exchange ``e`` (keeping, as
+    Decide does, the earlier value on one side of it). A table lists its actors in increasing order."""
+    cnt = ovc[e, tb]
+    idx = 0
+    while idx < cnt and ova[e, tb, idx] < a:
+        idx += 1
+    if idx < cnt and ova[e, tb, idx] == a:
+        prev = ovv[e, tb, idx]
+        if start <= prev:
+            ovv[e, tb, idx] = prev if prev < y else y
+        else:
+            ovv[e, tb, idx] = prev if prev > y else y
+        return
+    for k in range(cnt, idx, -1):
+        ova[e, tb, k] = ova[e, tb, k - 1]
+        ovv[e, tb, k] = ovv[e, tb, k - 1]
+    ova[e, tb, idx] = a
+    ovv[e, tb, idx] = y
+    ovc[e, tb] = cnt + 1
 
 
 @_jit
-def play(x_in, s, c, part, rounds, vote, log):
-    """Play up to ``rounds`` of Decide's rounds on one draw.
+def _candidates(part):
+    """The most candidate exchanges one round of a draw can form (``part``: who holds which issue)."""
+    n, D = part.shape
+    M = 0
+    for P in range(D):
+        for Q in range(P + 1, D):
+            both = 0
+            for k in range(n):
+                if part[k, P] and part[k, Q]:
+                    both += 1
+            M += (both // 2) * (both - both // 2)
+    return M
 
-    Parameters
-    ----------
-    x_in, s : (n, D) float
-        Positions on 0-100 and saliences.
-    c : (n,) float
-    part : (n, D) bool
-        Who takes part in each issue.
-    rounds : int
-    vote : (rounds + 1, n, D) float, out
-        ``vote[0]`` the input; ``vote[t]`` the voting positions at the end of round t.
-    log : (L, 10) float, out
-        One row per realised exchange: round, I, J, p, q, I's from, I's to, J's from, J's to, gain.
 
-    Returns
-    -------
-    (int, int)
-        Rows written to ``log`` (-1 if it was too small) and the last round with an exchange.
-    """
+@_jit
+def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts):
+    """Play up to ``rounds`` of Decide's rounds on one draw; returns the last round with an exchange, or -1
+    when a round realised more exchanges than ``trades`` has room for."""
     n, D = x_in.shape
+    K = trades.shape[1]
     x0 = x_in.copy()
     w = np.zeros((n, D))
     for k in range(n):
@@ -215,37 +262,20 @@ def play(x_in, s, c, part, rounds, vote, log):
     for k in range(n):
         for l in range(D):
             vote[0, k, l] = x0[k, l]
-    M = 0
-    for P in range(D):
-        for Q in range(P + 1, D):
-            both = 0
-            for k in range(n):
-                if part[k, P] and part[k, Q]:
-                    both += 1
-            M += (both // 2) * (both - both // 2)
-    aI = np.empty(M, np.int64)
-    aJ = np.empty(M, np.int64)
-    p = np.empty(M, np.int64)
-    q = np.empty(M, np.int64)
-    supI = np.empty(M)
-    supJ = np.empty(M)
-    demI = np.empty(M)
-    demJ = np.empty(M)
-    mvI = np.empty(M)
-    mvJ = np.empty(M)
-    gain = np.empty(M)
+    M = _candidates(part)
+    fv = np.empty((M, NF))
+    iv = np.empty((M, NI), np.int64)
     valid = np.zeros(M, np.bool_)
-    hsI = np.empty(M)
-    hsJ = np.empty(M)
-    hfI = np.empty(M, np.int64)
-    hfJ = np.empty(M, np.int64)
-    ovp = np.empty((M, n))
-    ovq = np.empty((M, n))
+    ovc = np.zeros((M, 2), np.int64)
+    ova = np.empty((M, 2, n), np.int64)
+    ovv = np.empty((M, 2, n))
     pend = np.empty(M, np.int64)
     O = np.zeros(D)
     left = np.zeros((n, D), np.bool_)
     group = np.empty(n, np.int64)
-    rows = 0
+    best_g = np.empty(n)
+    best_e = np.empty(n, np.int64)
+    drawn = 0  # random numbers of ``u`` used so far (mode 1: one per candidate formed, in order)
     last = 0
     for t in range(1, rounds + 1):
         for l in range(D):
@@ -274,23 +304,28 @@ def play(x_in, s, c, part, rounds, vote, log):
                                 i, j = b, a
                             else:
                                 i, j = a, b
-                            aI[m], aJ[m], p[m], q[m] = i, j, P, Q
-                            supI[m] = x0[i, Q]
-                            supJ[m] = x0[j, P]
-                            demI[m] = x0[i, P]
-                            demJ[m] = x0[j, Q]
-                            hsI[m] = 0.0
-                            hsJ[m] = 0.0
-                            hfI[m] = 0
-                            hfJ[m] = 0
-                            ovp[m, :] = np.nan
-                            ovq[m, :] = np.nan
-                            _size(m, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-                                  hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O)
+                            iv[m, AI], iv[m, AJ], iv[m, PP], iv[m, QQ] = i, j, P, Q
+                            fv[m, SUPI] = x0[i, Q]
+                            fv[m, SUPJ] = x0[j, P]
+                            fv[m, DEMI] = x0[i, P]
+                            fv[m, DEMJ] = x0[j, Q]
+                            fv[m, HSI] = 0.0
+                            fv[m, HSJ] = 0.0
+                            iv[m, HFI] = 0
+                            iv[m, HFJ] = 0
+                            ovc[m, 0] = 0
+                            ovc[m, 1] = 0
+                            if mode == 1:
+                                # a rate D_q / D_p drawn uniformly between J's indifference rate and I's
+                                lo = s[j, P] / s[j, Q]
+                                hi = s[i, P] / s[i, Q]
+                                fv[m, RATE] = lo + u[drawn] * (hi - lo)
+                                drawn += 1
+                            _size(m, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
                             m += 1
         y = x0.copy()
         traded = np.zeros((n, D), np.bool_)
-        any_trade = False
+        realised = 0
         # the pending list: the valid candidates, in the order they were formed
         na = 0
         for e in range(m):
@@ -298,71 +333,99 @@ def play(x_in, s, c, part, rounds, vote, log):
                 pend[na] = e
                 na += 1
         while na > 0:
-            g_best = -1.0
-            for k in range(na):
-                if gain[pend[k]] > g_best:
-                    g_best = gain[pend[k]]
-            floor = g_best - TIE_REL * max(1.0, g_best)
             E = -1
-            for k in range(na):
-                if gain[pend[k]] >= floor:
-                    E = pend[k]
-                    break
+            if mode == 0:
+                # the highest gain; a tie (within TIE_REL) goes to the exchange formed first
+                g_best = -1.0
+                for k in range(na):
+                    if fv[pend[k], GAIN] > g_best:
+                        g_best = fv[pend[k], GAIN]
+                floor = g_best - TIE_REL * max(1.0, g_best)
+                for k in range(na):
+                    if fv[pend[k], GAIN] >= floor:
+                        E = pend[k]
+                        break
+            else:
+                # mutual best choice: the first exchange that is the best of both its actors (by each
+                # one's own gain, the first formed on equality); if none is, the highest smaller gain
+                for k in range(n):
+                    best_g[k] = -1.0
+                    best_e[k] = -1
+                for k in range(na):
+                    e = pend[k]
+                    if fv[e, GAIN] > best_g[iv[e, AI]]:
+                        best_g[iv[e, AI]] = fv[e, GAIN]
+                        best_e[iv[e, AI]] = e
+                    if fv[e, GAINJ] > best_g[iv[e, AJ]]:
+                        best_g[iv[e, AJ]] = fv[e, GAINJ]
+                        best_e[iv[e, AJ]] = e
+                for k in range(na):
+                    e = pend[k]
+                    if best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
+                        E = e
+                        break
+                if E < 0:
+                    g_best = -1.0
+                    for k in range(na):
+                        e = pend[k]
+                        g = min(fv[e, GAIN], fv[e, GAINJ])
+                        if g > g_best:
+                            g_best = g
+                            E = e
             valid[E] = False
-            i, j, P, Q = aI[E], aJ[E], p[E], q[E]
-            yI = supI[E] + mvI[E]
-            yJ = supJ[E] + mvJ[E]
+            i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
+            yI = fv[E, SUPI] + fv[E, MVI]
+            yJ = fv[E, SUPJ] + fv[E, MVJ]
             yI = min(100.0, max(0.0, yI))
             yJ = min(100.0, max(0.0, yJ))
-            if rows >= log.shape[0]:
-                return -1, last
-            log[rows, 0] = t
-            log[rows, 1] = i
-            log[rows, 2] = j
-            log[rows, 3] = P
-            log[rows, 4] = Q
-            log[rows, 5] = supI[E]
-            log[rows, 6] = yI
-            log[rows, 7] = supJ[E]
-            log[rows, 8] = yJ
-            log[rows, 9] = gain[E]
-            rows += 1
+            if realised >= K:
+                return -1
+            row = trades[t, realised]
+            row[0] = i
+            row[1] = j
+            row[2] = P
+            row[3] = Q
+            # positions back on the issues' own scales: I moves on q, J on p
+            row[4] = fv[E, SUPI] / scale[Q] + base[Q]
+            row[5] = yI / scale[Q] + base[Q]
+            row[6] = fv[E, SUPJ] / scale[P] + base[P]
+            row[7] = yJ / scale[P] + base[P]
+            row[8] = fv[E, GAIN]
+            row[9] = fv[E, GAINJ]
+            realised += 1
             y[i, Q] = yI
             y[j, P] = yJ
             traded[i, Q] = True
             traded[j, P] = True
-            any_trade = True
             # every other pending exchange: continue supplies, track demands, re-size or keep
             kept = 0
             for k in range(na):
                 X = pend[k]
                 if X == E:
                     continue
-                xi, xj, xp, xq = aI[X], aJ[X], p[X], q[X]
+                xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
                 # supply continuation (I supplies q, J supplies p)
-                went_i = _continue(X, xi, xq, supI, mvI, hsI, hfI, i, Q, yI, j, P, yJ)
-                went_j = _continue(X, xj, xp, supJ, mvJ, hsJ, hfJ, i, Q, yI, j, P, yJ)
+                went_i = _continue(X, 0, xi, xq, fv, iv, i, Q, yI, j, P, yJ)
+                went_j = _continue(X, 1, xj, xp, fv, iv, i, Q, yI, j, P, yJ)
                 touched = went_i or went_j
                 # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
                 if (xj == j and xq == Q) or (xi == j and xp == Q):
-                    tbl = ovq if xq == Q else ovp
-                    _track(tbl, X, i, yI, x0[i, Q])
+                    _track(ovc, ova, ovv, X, 1 if xq == Q else 0, i, yI, x0[i, Q])
                     touched = True
                 if (xj == i and xq == P) or (xi == i and xp == P):
-                    tbl = ovq if xq == P else ovp
-                    _track(tbl, X, j, yJ, x0[j, P])
+                    _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
                     touched = True
                 if touched:
-                    _size(X, aI, aJ, p, q, supI, supJ, demI, demJ, mvI, mvJ, gain, valid,
-                          hsI, hfI, hsJ, hfJ, ovp, ovq, x0, s, w, W, O)
+                    _size(X, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
                 if valid[X]:
                     pend[kept] = X
                     kept += 1
             na = kept
+        counts[t] = realised
         for k in range(n):
             for l in range(D):
                 vote[t, k, l] = y[k, l]
-        if not any_trade:
+        if realised == 0:
             for tt in range(t + 1, rounds + 1):
                 for k in range(n):
                     for l in range(D):
@@ -373,7 +436,161 @@ def play(x_in, s, c, part, rounds, vote, log):
             for l in range(D):
                 if traded[k, l]:
                     x0[k, l] = x0[k, l] + (y[k, l] - x0[k, l]) * (FIXED + SALIENCE * (1.0 - s[k, l]))
-    return rows, last
+    return last
+
+
+@_jit
+def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, last):
+    """Play up to ``rounds`` of Decide's rounds on each draw of a batch.
+
+    Parameters
+    ----------
+    x_in, s : (B, n, D) float
+        Positions on 0-100 and saliences.
+    c : (B, n) float
+    part : (B, n, D) bool
+        Who takes part in each issue.
+    rounds : int
+    mode : int
+        0: equal gain (Decide's model); 1: the random-rate model.
+    u : (B, L) float
+        mode 1: each draw's uniform random numbers, used one per candidate exchange in the
+        order formed (L at least ``rounds`` times the draw's candidates); mode 0: unused.
+    scale, base : (D,) float
+        A position ``x`` on 0-100 is ``x / scale + base`` on the issue's own scale (for ``trades``).
+    vote : (B, rounds + 1, n, D) float, out
+        ``vote[b, 0]`` the input; ``vote[b, t]`` the voting positions at the end of round t.
+    trades : (B, rounds + 1, K, 10) float, out
+        Per round, one row per realised exchange in order: I, J, p, q, I's from, I's to, J's from,
+        J's to (on the issues' own scales), I's gain, J's gain; NaN after the last.
+    counts : (B, rounds + 1) int, out
+        Exchanges realised per round.
+    last : (B,) int, out
+        The last round with an exchange.
+
+    Returns
+    -------
+    bool
+        False if some round realised more than K exchanges (the outputs are then incomplete).
+    """
+    for b in range(x_in.shape[0]):
+        trades[b] = np.nan
+        counts[b] = 0
+        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], scale, base, vote[b], trades[b], counts[b])
+        if r < 0:
+            return False
+        last[b] = r
+    return True
+
+
+@_jit
+def _greedy_round(x, s, part, w, W, O, side, gain, fi, mi, mj, new_x, rows):
+    """One round of the ``greedy`` variant on one draw; returns the exchanges realised.
+
+    The same floating-point operations, in the same order, as the numpy version
+    (``exchange.candidates``, ``exchange._select`` and ``exchange.play_round``), one candidate
+    ``(i, j, p, q)`` at a time in flat order; ``new_x`` gets the positions after the round and
+    ``rows`` one row per realised exchange, in the order chosen.
+    """
+    n, D = x.shape
+    for l in range(D):
+        tot = 0.0
+        for k in range(n):
+            tot += w[k, l]
+        W[l] = tot if tot > 0 else 1.0
+        num = 0.0
+        for k in range(n):
+            num += w[k, l] * x[k, l]
+        O[l] = num / W[l]
+        for k in range(n):
+            d = x[k, l] - O[l]
+            side[k, l] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) if part[k, l] else 0.0
+    f = 0
+    npos = 0
+    for i in range(n):
+        for j in range(n):
+            for P in range(D):
+                for Q in range(D):
+                    g = 0.0
+                    adv = s[i, P] * s[j, Q] - s[i, Q] * s[j, P]
+                    if side[i, P] * side[j, P] < 0 and side[i, Q] * side[j, Q] < 0 and adv > 0:
+                        dp_max = min(w[j, P] * abs(x[i, P] - x[j, P]) / W[P], abs(x[i, P] - O[P]))
+                        dq_max = min(w[i, Q] * abs(x[j, Q] - x[i, Q]) / W[Q], abs(x[j, Q] - O[Q]))
+                        r = (s[i, P] + s[j, P]) / (s[i, Q] + s[j, Q])
+                        dp = min(dp_max, dq_max / r)
+                        dq = dp * r
+                        g = dp * adv / (s[i, Q] + s[j, Q])
+                        d = x[i, P] - x[j, P]
+                        mj[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dp * W[P] / w[j, P]
+                        d = x[j, Q] - x[i, Q]
+                        mi[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dq * W[Q] / w[i, Q]
+                    if g > 1e-12:
+                        gain[npos] = g
+                        fi[npos] = f
+                        npos += 1
+                    f += 1
+    order = np.argsort(-gain[:npos], kind="mergesort")
+    used = np.zeros((n, D), np.bool_)
+    for k in range(n):
+        for l in range(D):
+            new_x[k, l] = x[k, l]
+    count = 0
+    for o in order:
+        f = fi[o]
+        i = f // (n * D * D)
+        j = (f // (D * D)) % n
+        P = (f // D) % D
+        Q = f % D
+        if used[i, P] or used[i, Q] or used[j, P] or used[j, Q]:
+            continue
+        used[i, P] = used[i, Q] = used[j, P] = used[j, Q] = True
+        new_x[j, P] = x[j, P] + mj[f]
+        new_x[i, Q] = x[i, Q] + mi[f]
+        row = rows[count]
+        row[0] = i
+        row[1] = j
+        row[2] = P
+        row[3] = Q
+        row[4] = x[i, Q]
+        row[5] = x[i, Q] + mi[f]
+        row[6] = x[j, P]
+        row[7] = x[j, P] + mj[f]
+        row[8] = gain[o]
+        row[9] = gain[o]
+        count += 1
+    return count
+
+
+@_jit
+def greedy(x_in, s, c, part, rounds, pos, trades, counts, last):
+    """The ``greedy`` variant on each draw of a batch: up to ``rounds`` rounds, a draw stops after a round
+    without exchange (later rounds repeat its positions). Outputs as :func:`play` (``pos`` for ``vote``)."""
+    B, n, D = x_in.shape
+    F = n * n * D * D
+    W = np.empty(D)
+    O = np.empty(D)
+    side = np.empty((n, D))
+    w = np.empty((n, D))
+    gain = np.empty(F)
+    fi = np.empty(F, np.int64)
+    mi = np.empty(F)
+    mj = np.empty(F)
+    for b in range(B):
+        for k in range(n):
+            for l in range(D):
+                w[k, l] = c[b, k] * s[b, k, l] * (1.0 if part[b, k, l] else 0.0)
+        pos[b, 0] = x_in[b]
+        t = 1
+        while t <= rounds:
+            k = _greedy_round(pos[b, t - 1], s[b], part[b], w, W, O, side, gain, fi, mi, mj, pos[b, t], trades[b, t])
+            counts[b, t] = k
+            if k == 0:
+                break
+            last[b] = t
+            t += 1
+        for tt in range(t + 1, rounds + 1):
+            pos[b, tt] = pos[b, t]
+    return True
 
 
 if COMPILED:

@@ -8,7 +8,7 @@ who care about those issues in different proportions, gain by a trade: each
 moves its voting position toward the other on the issue it cares about less,
 by amounts that give both the same gain in utility (the equal-gain rate).
 
-Two variants (``variant``), described in full in ``docs/models/exchange.md``:
+Three variants (``variant``), described in full in ``docs/models/exchange.md``:
 
 ``decide`` (default)
     The model as Decide (Stokman's software, github:foarsitter/decide-exchange-model)
@@ -25,6 +25,14 @@ Two variants (``variant``), described in full in ``docs/models/exchange.md``:
     exchange formed first, which is what Decide does with its coin switched
     off: the result is deterministic. The loop runs compiled
     (``_exchange_kernel.py``).
+``random-rate``
+    Decide's second model, in the same rounds: each candidate exchange gets
+    its own rate (the ratio of the two outcome shifts) drawn uniformly
+    between the two actors' indifference rates, so the two sides gain
+    different amounts; the exchange that is the best of both its actors
+    (each by its own gain) is realised first, else the one whose smaller
+    gain is highest. The rates come from each draw's seed: a seed fixes the
+    result.
 ``greedy``
     The one-shot model detente shipped first: every exchange valued once
     against the round's start, realised greedily by gain, each actor-issue
@@ -79,10 +87,11 @@ _TOL = 1e-12
 #: Worker threads over the draws of a batch (``decide``; results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Rounds played when ``passes`` is not given.
-DEFAULT_PASSES = {"decide": 10, "greedy": 1}
+DEFAULT_PASSES = {"decide": 10, "random-rate": 10, "greedy": 1}
 
 #: The columns of ``extras["trades"]``: I demands issue p and moves on q toward J; J moves on p toward I.
-TRADE_FIELDS = ("i", "j", "p", "q", "i_from", "i_to", "j_from", "j_to", "gain")
+#: ``gain`` is I's gain, ``gain_j`` J's (the same number except under ``random-rate``).
+TRADE_FIELDS = ("i", "j", "p", "q", "i_from", "i_to", "j_from", "j_to", "gain", "gain_j")
 
 
 class Params(ModelParams):
@@ -90,16 +99,19 @@ class Params(ModelParams):
 
     Attributes
     ----------
-    variant : {"decide", "greedy"}
+    variant : {"decide", "random-rate", "greedy"}
         ``decide`` (default): the equal-gain model as Decide runs it.
+        ``random-rate``: Decide's second model, each exchange at a random
+        rate between the two actors' indifference rates, realised by mutual
+        best choice (drawn from each draw's seed).
         ``greedy``: detente's earlier one-shot greedy pass.
     passes : int, optional
-        Exchange rounds to play (default 10 for ``decide``, as Decide's
-        default; 1 for ``greedy``). A draw stops early after a round without
+        Exchange rounds to play (default 10 for ``decide`` and
+        ``random-rate``, as Decide's default; 1 for ``greedy``). A draw stops early after a round without
         exchange (nothing could change after it).
     """
 
-    variant: Literal["decide", "greedy"] = "decide"
+    variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
 
     def rounds_played(self) -> int:
@@ -222,7 +234,7 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
         i_, j_, p_, q_,
         x[b_, i_, q_], x[b_, i_, q_] + cand["move_i"][b_, i_, j_, p_, q_],
         x[b_, j_, p_], x[b_, j_, p_] + cand["move_j"][b_, i_, j_, p_, q_],
-        g,
+        g, g,
     ]).astype(float)
     trades = []
     for b in range(B):
@@ -252,8 +264,16 @@ def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
 
 
 def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
-    """The ``greedy`` variant: up to ``R`` one-shot greedy rounds for every draw; a draw stops at a round without exchange."""
+    """The ``greedy`` variant: up to ``R`` one-shot greedy rounds for every draw; a draw stops at a round without exchange.
+
+    With numba, and more than :data:`PURE_MAX_WORK` candidates in the batch, the compiled loop
+    (``_exchange_kernel.greedy``, the same numbers bit for bit); otherwise numpy over the batch.
+    """
     B, n, D = inputs.shape
+    from . import _jit
+
+    if B * n * n * D * D * max(R, 1) > PURE_MAX_WORK and _jit.numba_available():
+        return _run_greedy_compiled(inputs, R)
     w = issue_weights(inputs, "capability_salience")
     part = _taking_part(inputs)
     pos = np.empty((B, R + 1, n, D))
@@ -288,15 +308,53 @@ def _run_greedy(inputs: Inputs, R: int) -> Trajectory:
                               "active": Trajectory.active_rounds(inputs, R)})
 
 
-#: Below this much work per draw (candidate exchanges x rounds) the loop runs as plain Python
-#: (:mod:`detente.models._jit`, the same numbers): a tiny scenario does not wait for numba to
-#: import and load its compiled code. Decided per draw, not per batch, so a batch of any size
-#: takes the same path as one draw. Without numba every size runs as plain Python (slowly).
+def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
+    """The ``greedy`` variant in the compiled loop, draws split over threads in calls of about ``_CALL_WORK``."""
+    from . import _exchange_kernel as kern
+
+    B, n, D = inputs.shape
+    w = issue_weights(inputs, "capability_salience")
+    part = np.ascontiguousarray(_taking_part(inputs))
+    x = np.ascontiguousarray(inputs.position, dtype=float)
+    sal = np.ascontiguousarray(inputs.salience, dtype=float)
+    cap = np.ascontiguousarray(inputs.capability, dtype=float)
+    pos = np.empty((B, R + 1, n, D))
+    K = min(_max_candidates(n, D), 4 * n * D)
+    trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
+    exchanges = np.zeros((B, R + 1), dtype=np.int64)
+    rounds = np.zeros(B, dtype=np.int64)
+    step = max(1, min(-(-B // THREADS), _CALL_WORK // (n * n * D * D * max(R, 1))))
+    flag = _cancel.current()
+
+    def call(b0: int) -> None:
+        if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
+            raise _cancel.Cancelled()
+        sl = slice(b0, min(B, b0 + step))
+        kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
+
+    starts = range(0, B, step)
+    if THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(call, starts))
+    else:
+        for b0 in starts:
+            call(b0)
+    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
+    return Trajectory(position=pos, forecast=forecast, rounds=rounds,
+                      extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
+
+
+#: Below this much work in a batch (candidate exchanges x rounds, summed over the draws) the loop runs as
+#: plain Python (:mod:`detente.models._jit`, the same numbers bit for bit): a tiny scenario does not wait
+#: for numba to import and load its compiled code. Without numba every size runs as plain Python (slowly).
 PURE_MAX_WORK = 100
+#: Work (candidate exchanges x rounds) of one call of the compiled loop: a cancelled request stops
+#: between two calls, and the draws of a batch are split into calls of about this size over the threads.
+_CALL_WORK = 400_000
 
 
 def _kernel(work: float = float("inf")) -> Any:
-    """The loop of the ``decide`` variant: numba-compiled, or plain Python when small or without numba."""
+    """The loop of ``decide`` and ``random-rate``: numba-compiled, or plain Python when small or without numba."""
     from . import _jit
 
     if work <= PURE_MAX_WORK or not _jit.numba_available():
@@ -307,7 +365,7 @@ def _kernel(work: float = float("inf")) -> Any:
 
 
 def warmup() -> bool:
-    """Compile the ``decide`` loop into numba's on-disk cache (``detente warmup``); False without numba."""
+    """Compile the exchange loops into numba's on-disk cache (``detente warmup``); False without numba."""
     global PURE_MAX_WORK
     from . import _jit
 
@@ -315,20 +373,40 @@ def warmup() -> bool:
         return False
     saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled loop
     try:
-        run(Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]], [1.0, 1.0, 1.0],
-                         low=[0.0, 0.0], high=[100.0, 100.0]), Params(passes=2))
+        tiny = Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]],
+                            [1.0, 1.0, 1.0], low=[0.0, 0.0], high=[100.0, 100.0])
+        run(tiny, Params(passes=2))
+        run(tiny, Params(variant="greedy"))
     finally:
         PURE_MAX_WORK = saved
     return True
 
 
-def _run_decide(inputs: Inputs, R: int) -> Trajectory:
-    """The ``decide`` variant: Decide's rounds, one draw at a time in the compiled loop (threads over draws)."""
+def _max_candidates(n: int, D: int) -> int:
+    """The most candidate exchanges of one round: every issue pair, actors split in two halves."""
+    return max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
+
+
+def _uniforms(seeds: np.ndarray, L: int) -> np.ndarray:
+    """(B, L): each draw's first ``L`` numbers of ``numpy.random.default_rng(seed)``.
+
+    The compiled loop takes them one per candidate exchange in the order formed, so a draw's rates
+    depend only on its seed and on its own candidates (not on the batch, nor on inactive actors).
+    """
+    out = np.empty((len(seeds), L))
+    for b, sd in enumerate(seeds):
+        out[b] = np.random.default_rng(int(sd)).random(L)
+    return out
+
+
+def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
+    """``decide`` (mode 0) and ``random-rate`` (mode 1): the compiled loop over the draws, in calls split over threads."""
     B, n, D = inputs.shape
-    pairs = D * (D - 1) // 2
-    kern = _kernel(pairs * (n // 2) * (n - n // 2) * max(R, 1))
+    M = _max_candidates(n, D)
+    per_draw = M * max(R, 1)
+    kern = _kernel(per_draw * B)
     w = issue_weights(inputs, "capability_salience")
-    part = _taking_part(inputs)
+    part = np.ascontiguousarray(_taking_part(inputs))
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     width = np.where(hi > lo, hi - lo, 1.0)
     base = np.where(hi > lo, lo, 0.0)
@@ -336,53 +414,41 @@ def _run_decide(inputs: Inputs, R: int) -> Trajectory:
     x100 = np.ascontiguousarray((inputs.position - base) * scale)
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
-    part = np.ascontiguousarray(part)
     vote = np.empty((B, R + 1, n, D))
-    rounds = np.zeros(B, dtype=np.int64)
-    logs: list[np.ndarray] = [np.empty((0, 10))] * B
-
+    last = np.zeros(B, dtype=np.int64)
+    # room for 4 n D exchanges a round (at most M): depends on the sizes only, so a draw's array is the
+    # same alone or in a batch; a round with more (not seen on any example) widens every draw's to M
+    K = min(M, 4 * n * D)
+    step = max(1, min(-(-B // THREADS), _CALL_WORK // per_draw))
     flag = _cancel.current()  # read here: the worker threads do not share the caller's context
 
-    def one(b: int) -> None:
-        if flag is not None and flag.is_set():  # a cancelled web request stops between two draws
-            raise _cancel.Cancelled()
-        size = max(64, R * 4 * n * D)
-        while True:
-            log = np.empty((size, 10))
-            k, last = kern.play(x100[b], sal[b], cap[b], part[b], R, vote[b], log)
-            if k >= 0:
-                break
-            size *= 4
-        logs[b] = log[:k]
-        rounds[b] = last
+    while True:
+        trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
+        exchanges = np.empty((B, R + 1), dtype=np.int64)
 
-    threads = min(THREADS, B)
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one, range(B)))
-    else:
-        for b in range(B):
-            one(b)
+        def call(b0: int) -> bool:
+            if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
+                raise _cancel.Cancelled()
+            sl = slice(b0, min(B, b0 + step))
+            u = _uniforms(inputs.seed[sl], R * M) if mode == 1 else np.zeros((sl.stop - sl.start, 1))
+            return bool(kern.play(x100[sl], sal[sl], cap[sl], part[sl], R, mode, u, scale, base,
+                                  vote[sl], trades[sl], exchanges[sl], last[sl]))
+
+        starts = range(0, B, step)
+        if THREADS > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(THREADS) as pool:
+                fits = all(pool.map(call, starts))
+        else:
+            fits = all(call(b0) for b0 in starts)
+        if fits or K >= M:
+            break
+        K = M
     pos = vote / scale[None, None, None, :] + base[None, None, None, :]
     # cells that never moved keep their input value bit for bit
     pos = np.where(vote == x100[:, None], inputs.position[:, None], pos)
-    trades: list[list[np.ndarray]] = []
-    exchanges = np.zeros((B, R + 1), dtype=np.int64)
-    for b in range(B):
-        lg = logs[b]
-        per = []
-        for t in range(1, R + 1):
-            r = lg[lg[:, 0] == t, 1:].copy()
-            exchanges[b, t] = len(r)
-            if len(r):
-                pi, qi = r[:, 2].astype(int), r[:, 3].astype(int)
-                r[:, 4:6] = r[:, 4:6] / scale[qi, None] + base[qi, None]  # I moves on q
-                r[:, 6:8] = r[:, 6:8] / scale[pi, None] + base[pi, None]  # J moves on p
-            per.append(r)
-        trades.append(per)
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
-    return Trajectory(position=pos, forecast=forecast, rounds=rounds,
-                      extras={"exchanges": exchanges, "trades": _pack(trades, R, n, D),
+    return Trajectory(position=pos, forecast=forecast, rounds=last,
+                      extras={"exchanges": exchanges, "trades": trades,
                               "active": Trajectory.active_rounds(inputs, R)})
 
 
@@ -402,7 +468,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     R = params.rounds_played()
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
-    return _run_decide(inputs, R)
+    return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
 def _trades(traj: Trajectory, b: int, t: int) -> np.ndarray:
@@ -418,16 +484,17 @@ def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]
 
     Each is a :data:`~detente.models.base.Move` of kind ``"trade"`` whose
     ``counterpart`` is the trade partner, plus ``in_return_on`` (the issue on
-    which the partner moved in return), ``gain`` (the exchange's gain, equal for
-    both; in salience-weighted points of the 0-100 scale for ``decide``, of the
-    issue's own scale for ``greedy``) and ``order`` (1 for the round's first
-    exchange). With ``decide`` one actor-issue can move in several exchanges of a
+    which the partner moved in return), ``gain`` (the mover's gain from the
+    exchange, equal for both sides except under ``random-rate``; in salience-weighted
+    points of the 0-100 scale for ``decide`` and ``random-rate``, of the issue's own
+    scale for ``greedy``) and ``order`` (1 for the round's first exchange). With
+    ``decide`` and ``random-rate`` one actor-issue can move in several exchanges of a
     round, each from where the one before left it.
     """
     out = []
     for k, r in enumerate(_trades(traj, b, t), start=1):
         i, j, p, q = (int(v) for v in r[:4])
-        for actor, issue, partner, other, frm, to in ((i, q, j, p, r[4], r[5]), (j, p, i, q, r[6], r[7])):
+        for actor, issue, partner, other, frm, to, gain in ((i, q, j, p, r[4], r[5], r[8]), (j, p, i, q, r[6], r[7], r[9])):
             out.append({
                 "actor": actors[actor],
                 "issue": issues[issue],
@@ -437,7 +504,7 @@ def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]
                 "kind": "trade",
                 "why": f"trade: {actors[partner]} moves on {issues[other]} in return",
                 "in_return_on": issues[other],
-                "gain": float(r[8]),
+                "gain": float(gain),
                 "order": k,
             })
     return out
@@ -447,7 +514,7 @@ def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: li
     """Round ``t`` of draw ``b``: the number of exchanges realised and every one of them, in order.
 
     ``{"exchanges": int, "trades": [{"order", "i", "j", "i_supplies", "j_supplies",
-    "i_from", "i_to", "j_from", "j_to", "gain"}]}``: ``i`` moves on ``i_supplies``
+    "i_from", "i_to", "j_from", "j_to", "gain", "gain_j"}]}``: ``i`` moves on ``i_supplies``
     toward ``j``, ``j`` on ``j_supplies`` toward ``i`` (positions on the issues' own
     scales). The moves themselves come from :func:`moves`.
     """
@@ -456,7 +523,7 @@ def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: li
         i, j, p, q = (int(v) for v in r[:4])
         trades.append({"order": k, "i": actors[i], "j": actors[j], "i_supplies": issues[q], "j_supplies": issues[p],
                        "i_from": float(r[4]), "i_to": float(r[5]), "j_from": float(r[6]), "j_to": float(r[7]),
-                       "gain": float(r[8])})
+                       "gain": float(r[8]), "gain_j": float(r[9])})
     return {"exchanges": int(traj.extras["exchanges"][b, t]), "trades": trades}
 
 
@@ -476,32 +543,41 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
 
     ``greedy``: per draw, the candidate exchanges of a pass (every pair of actors x
     every pair of issues, about a dozen float arrays of n x n x D x D) and the
-    recorded positions and trades of every pass. ``decide``: per draw, the voting
-    positions of every round, the log of realised exchanges (room for 4 n D per
-    round) and the trades it becomes; per thread, the compiled loop's table of the
-    round's candidates (M of them, each with two n-wide tables of recorded positions).
+    recorded positions and trades of every pass. ``decide`` and ``random-rate``: per
+    draw, the voting positions of every round and the trades (room for 4 n D per
+    round); per thread, the compiled loop's tables of the round's candidates (M of
+    them, each with two n-wide tables of recorded actors and positions) and, for
+    ``random-rate``, the random numbers of one call's draws (R M each).
     """
     R = params.rounds_played()
     R1 = R + 1
     if params.variant == "greedy":
         per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
         return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
-    M = (D * (D - 1) // 2) * (n // 2) * (n - n // 2)
+    M = _max_candidates(n, D)
     K = min(M, 4 * n * D)
-    log_rows = max(64, R * 4 * n * D)
-    per = 6 * R1 * n * D * F8 + 10 * log_rows * F8 + R1 * max(K, 1) * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
-    fixed = THREADS * M * (24 + 2 * n) * F8
+    per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
+    fixed = THREADS * M * (20 + 4 * n) * F8
+    if params.variant == "random-rate":
+        fixed += THREADS * max(R * M, _CALL_WORK) * F8
     return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
 
 
-#: The conformance suite runs both variants.
-CONFORMANCE_PARAMS = ({"variant": "greedy"},)
+#: The conformance suite runs every variant.
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"})
+
+_HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
+          "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "
+          "actor, not from position[t-1] to position[t]")
 
 
 def conformance_exceptions(params: Params) -> dict[str, str]:
-    """Checks of :mod:`detente.models.conformance` the ``decide`` variant does not pass, with the reason."""
+    """Checks of :mod:`detente.models.conformance` the ``decide`` and ``random-rate`` variants do not pass, with the reason."""
     if params.variant == "decide":
-        return {"hooks": "a decide round starts from Decide's new start positions, not from the previous round's "
-                         "voting positions, and an actor-issue can move in several exchanges of one round: each move "
-                         "runs from where its exchange found the actor, not from position[t-1] to position[t]"}
+        return {"hooks": _HOOKS}
+    if params.variant == "random-rate":
+        return {"hooks": _HOOKS,
+                "order": "the rates are drawn one per candidate exchange in the order the candidates are formed (actors "
+                         "in file order), so listing the actors in another order gives the exchanges other rates "
+                         "(the distribution is the same)"}
     return {}
