@@ -252,7 +252,7 @@ def test_variant_of_a_missing_file(tmp_path):
 @pytest.mark.parametrize("kind, reason", [
     ("folder", "is a folder, not a file"),
     ("fifo", "not a regular file (a device, pipe or socket)"),
-    ("binary", "not UTF-8 text"),
+    ("binary", "not a text file"),  # a zip (any non-UTF-8 text is now read as Windows-1252 with a note)
     ("dangling", "file not found"),
     ("huge", "DETENTE_MAX_FILE_BYTES"),
 ])
@@ -265,7 +265,7 @@ def test_an_unreadable_base_is_reported_at_the_extends_line(tmp_path, monkeypatc
     elif kind == "fifo":
         os.mkfifo(base)
     elif kind == "binary":
-        base.write_bytes(b"name: \x81\xff\xfe\n")
+        base.write_bytes(b"PK\x03\x04" + bytes(60))
     elif kind == "dangling":
         base.symlink_to(tmp_path / "gone.yaml")
     else:
@@ -282,6 +282,9 @@ def test_a_problem_inside_a_base_stays_where_it_is(tmp_path):
     v = write(tmp_path, "v.yaml", "name: v\nextends: base.yaml\n")
     probs = problems(v)
     assert any(p.file == str(base) and p.line == 2 and p.field == "rounds" for p in probs), probs
+    base.write_bytes(b"name: b\nrounds: \x81\xff\xfe\n")  # bytes that are no text: a problem of their line in the base
+    (p,) = problems(v)
+    assert (p.file, p.line) == (str(base), 2), p
 
 
 def test_cycle_of_variants(tmp_path):

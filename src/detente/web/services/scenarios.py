@@ -112,7 +112,7 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
         parsed; never a base file's) and ``.targets`` (for each problem, the
         table cell it names).
     """
-    from ..._parse import check_text
+    from ..._parse import check_text, suggest
     from ...api import load
     from ...scenario.io import resolve_path, shipped
 
@@ -122,8 +122,10 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     if inp.name is not None:
         names = {p.stem for p in shipped()}
         if inp.name not in names:
-            raise DetenteError([Problem(None, None, "name",
-                                        f"no shipped scenario {short(inp.name)}; available: {', '.join(sorted(names))}")])
+            near = suggest(inp.name, names)
+            raise DetenteError([Problem(None, None, "name", f"no shipped scenario {short(inp.name)}"
+                                        + (f"; did you mean `{near}`?" if near else "")
+                                        + f" (available: {', '.join(sorted(names))})")])
         path = resolve_path(inp.name)
         return load(path), None
     if inp.scenario is not None:

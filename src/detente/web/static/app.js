@@ -199,36 +199,52 @@ function fillAdviceChoices() {
   if ([...isel.options].some((o) => o.value === keepI)) isel.value = keepI;
 }
 
-function pct(x) { return x === null || x === undefined ? "\u2013" : Math.round(100 * x) + "%"; }
+// a share as a whole percentage, never a rounded 0 % or 100 % for something that happened in some draws
+// (detente/numfmt.py fmt_percent)
+function pct(x) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return "\u2013";
+  const v = 100 * x;
+  if (v > 0 && v < 0.5) return "<1%";
+  if (v >= 99.5 && v < 100) return ">99%";
+  return Math.round(v) + "%";
+}
 function signed(x, d = 1) { const t = fmt(x, d); return t === "\u2013" || t.startsWith("-") ? t : "+" + t; }
 
 function showAdvice(adv) {
+  // forecast, position, gain and "of the way" are medians over the draws (adv.statistic), as in the headline;
+  // the 10-90% range and "helps in" describe the per-draw gains
   const out = $("#advice-out");
   out.textContent = "";
   const meta = adv.meta || {};
-  out.append(el("p", { class: "muted small", text: `model ${adv.model}, ${meta.draws} draws, seed ${meta.seed ?? 0}` }));
+  const me = adv.actor_name || adv.actor;
+  out.append(el("p", { class: "muted small", text: `model ${adv.model}, ${meta.draws} draws, seed ${meta.seed ?? 0}; ${adv.statistic || ""}` }));
   for (const [key, iss] of Object.entries(adv.issues)) {
+    const d = iss.decimals;
     const box = el("div", { class: "advice-issue", "data-issue": key });
-    box.append(el("h3", { text: `${key}: forecast ${fmt(iss.forecast)}, ${adv.actor} wants ${fmt(iss.ideal)}` }));
+    box.append(el("h3", { text: `${iss.name || key}: forecast ${fmt(iss.forecast, d)}, ${me} wants ${fmt(iss.ideal, d)}` }));
     if (!iss.levers || !iss.levers.length) {
       box.append(el("p", { class: "note", text: "No lever moves this forecast toward the actor." }));
       out.append(box);
       continue;
     }
     const t = el("table", { class: "advice" });
-    t.append(el("thead", {}, el("tr", {}, ...["lever", "gain", "of the way", "10\u201390% of draws", "helps in"].map((h) => el("th", { text: h })))));
+    t.append(el("thead", {}, el("tr", {}, ...["lever", "pulled by", "forecast", "gain", "of the way", "10\u201390% of draws", "helps in"]
+      .map((h) => el("th", { text: h })))));
     const tb = el("tbody");
     for (const l of iss.levers.slice(0, 8)) {
-      tb.append(el("tr", { "data-kind": l.kind },
-        el("td", { text: l.lever }), el("td", { class: "num gain", text: signed(l.gain_mean) }),
+      tb.append(el("tr", { "data-kind": l.kind, "data-control": l.control },
+        el("td", { text: l.lever }), el("td", { text: l.control, title: l.who || "" }),
+        el("td", { class: "num", text: fmt(l.forecast, d) }),
+        el("td", { class: "num gain", text: signed(l.gain, d) }),
         el("td", { class: "num", text: pct(l.share_of_distance) }),
-        el("td", { class: "num", text: `${signed(l.gain_p10)} to ${signed(l.gain_p90)}` }),
+        el("td", { class: "num", text: `${signed(l.gain_p10, d)} to ${signed(l.gain_p90, d)}` }),
         el("td", { class: "num", text: pct(l.p_helps) })));
     }
     t.append(tb);
     box.append(t);
     out.append(box);
   }
+  for (const line of adv.headline || []) out.append(el("p", { class: "advice-headline", text: line }));
 }
 
 async function advise() {
