@@ -295,7 +295,7 @@ def decode_noted(data: bytes, file: str | None, error: type[DetenteError] = Scen
 
     UTF-8 with or without a byte-order mark; UTF-16 (Excel's "Unicode text") with a
     byte-order mark, or without one when every other byte is zero; anything else is read
-    as Windows-1252 (Latin-1), with a note saying so (bytes it leaves undefined are refused). Line ends become ``\\n``. A zip
+    as Windows-1252 (Latin-1), with a note saying so. Line ends become ``\\n``. A zip
     container or an old Excel workbook is refused with the way to read it.
     """
     note = None
@@ -314,8 +314,8 @@ def decode_noted(data: bytes, file: str | None, error: type[DetenteError] = Scen
         except UnicodeDecodeError as e:
             try:
                 text = data.decode("cp1252")
-            except UnicodeDecodeError:  # bytes that Windows-1252 leaves undefined: not text in any encoding we read
-                raise error([Problem(file, None, "", f"not UTF-8 text (byte {e.start + 1}); save the file as UTF-8")]) from None
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
             note = (f"not UTF-8 (byte {e.start + 1} is not): read as Windows-1252 (Latin-1); if names look wrong, "
                     "save the file as UTF-8")
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"), note
