@@ -173,6 +173,23 @@ def test_workbook_reader_bytes(data):
     _in_file(".xlsx", data, _load)
 
 
+def test_workbook_with_an_unsupported_zip_version_is_a_problem(tmp_path):
+    # a central-directory header claiming a zip version Python cannot read (found by the property
+    # test above: zipfile raises NotImplementedError, which escaped as a traceback)
+    import struct
+
+    import pytest
+
+    data = bytearray(WORKBOOK)
+    cd = data.index(b"PK\x01\x02")  # the first central-directory entry; "version needed" sits at +6
+    data[cd + 6:cd + 8] = struct.pack("<H", 64)
+    p = tmp_path / "w.xlsx"
+    p.write_bytes(bytes(data))
+    with pytest.raises(ScenarioError) as e:
+        detente.load(p)
+    assert e.value.problems[0].file == str(p) and "not a readable zip file" in e.value.problems[0].reason
+
+
 @SETTINGS
 @given(st.dictionaries(SHEET_NAMES, st.lists(st.lists(CELLS, max_size=6), max_size=6), min_size=1, max_size=3))
 def test_workbook_reader_cells(sheets):

@@ -227,7 +227,8 @@ def check_zip(data: bytes, file: str | None, what: str = "an .xlsx workbook",
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
+        # NotImplementedError: a header claiming a zip version or compression Python cannot read
         raise error([Problem(file, None, "", f"not {what}: not a readable zip file ({short(str(e), 80)[1:-1]})")]) from None
     if len(infos) > limit("max_zip_members"):
         raise error([Problem(file, None, "", over_limit("max_zip_members", f"the file holds {len(infos)} files"))])
