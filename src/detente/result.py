@@ -50,6 +50,22 @@ class Result:
     trajectory: Trajectory
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
+    #: What the run did with uncertain events (the most likely branch), or None without any.
+    branch: str | None = None
+    #: Per issue key, the stability diagnostics (:mod:`detente.stability`); None for a model without rounds.
+    stability: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The branch note (if any), the run's notes, then one per unstable issue: what ``meta.notes`` lists."""
+        return ([self.branch] if self.branch else []) + list(self.notes) + self.stability_notes()
+
+    def stability_notes(self, where: str = "") -> list[str]:
+        """One sentence per issue whose forecast is unstable (:func:`detente.stability.describe`)."""
+        from .stability import describe
+
+        return [describe(iss.name + where, self.stability[iss.key]) for iss in self.scenario.issues
+                if self.stability is not None and self.stability.get(iss.key, {}).get("unstable")]
 
     # -- plain views -------------------------------------------------------------
     @property
@@ -68,6 +84,8 @@ class Result:
             entry: dict[str, Any] = {"forecast": _f(x), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
                 entry["label"] = iss.label_for(x)
+            if self.stability is not None and iss.key in self.stability:
+                entry["stability"] = self.stability[iss.key]
             out[iss.key] = entry
         summarize = getattr(models.get(self.model), "summarize", None)
         if summarize is not None:
@@ -131,7 +149,7 @@ class Result:
             "params": self.params.model_dump(mode="json"),
             "issues": self.issues,
             "history": self.history,
-            "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.notes),
+            "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.all_notes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:

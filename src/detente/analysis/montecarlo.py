@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ..api import forecast
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
@@ -89,6 +90,10 @@ class MonteCarloResult:
     notes : list of str
     by_round : ndarray, shape (draws, T + 1, D), optional
         Each draw's forecast after every round (``monte_carlo(..., by_round=True)``).
+    point : Result, optional
+        The most likely branch (:func:`detente.forecast` at the point values): shown
+        beside the median, labelled, never as the forecast; its stability diagnostics
+        and notes describe the model's rounds.
     """
 
     scenario: Scenario
@@ -101,6 +106,12 @@ class MonteCarloResult:
     uncertain: list[Input]
     notes: list[str] = field(default_factory=list)
     by_round: np.ndarray | None = None
+    point: Any = None
+
+    def most_likely(self, issue: str) -> float | None:
+        """The most likely branch's forecast of one issue (one run, each uncertain event at its likelier
+        outcome), shown beside the median; None when it was not run."""
+        return None if self.point is None else self.point.forecast[issue]
 
     @property
     def draws(self) -> int:
@@ -135,6 +146,7 @@ class MonteCarloResult:
             for c in INTERVALS:
                 row[f"lo{c}"], row[f"hi{c}"] = q["intervals"][str(c)]
             row["label"] = iss.label_for(q["median"])
+            row["most_likely"] = self.most_likely(iss.key)
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -169,9 +181,13 @@ class MonteCarloResult:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The forecast JSON contract, with a ``distribution`` per issue and event shares."""
+    def to_dict(self, history: bool = False) -> dict[str, Any]:
+        """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
+        ``distribution`` (band, threshold probabilities), the ``most_likely`` branch beside it and the
+        ``stability`` diagnostics; event shares. With ``history``, also the most likely branch's
+        round-by-round ``history`` (``meta.history`` says so)."""
 
+        point = self.point.issues if self.point is not None else {}
         issues: dict[str, Any] = {}
         for iss in self.scenario.issues:
             dist = self.distribution(iss.key)
@@ -179,16 +195,28 @@ class MonteCarloResult:
             if iss.labels:
                 entry["label"] = iss.label_for(dist["median"])
             entry["distribution"] = dist
+            if iss.key in point:
+                ml = {"forecast": point[iss.key]["forecast"]}
+                if iss.labels:
+                    ml["label"] = point[iss.key]["label"]
+                entry["most_likely"] = ml
+                if "stability" in point[iss.key]:
+                    entry["stability"] = point[iss.key]["stability"]
             issues[iss.key] = entry
-        return {
+        out: dict[str, Any] = {
             "scenario": self.scenario.name,
             "model": self.model,
             "params": self.params.model_dump(mode="json"),
             "issues": issues,
             "events": self.event_shares,
-            "meta": meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
-                         uncertain_inputs=len(self.uncertain), notes=self.notes),
         }
+        extra: dict[str, Any] = {}
+        if history and self.point is not None:
+            out["history"] = self.point.history
+            extra["history"] = "the most likely branch (one run, each uncertain event at its likelier outcome)"
+        out["meta"] = meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
+                           uncertain_inputs=len(self.uncertain), **extra, notes=self.notes)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON text."""
@@ -206,6 +234,7 @@ def monte_carlo(
     by_round: bool = False,
     on_chunk: Callable[[int, int], None] | None = None,
     budget: Budget | None = None,
+    point: bool = True,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -231,6 +260,9 @@ def monte_carlo(
     budget : Budget, optional
         The limits (default :class:`detente.budget.Budget()`); a run over them is
         refused before it starts (:class:`detente.budget.BudgetError`).
+    point : bool
+        Also forecast the most likely branch (one run, with the stability
+        diagnostics of a model that plays rounds), shown beside the median.
 
     Returns
     -------
@@ -242,6 +274,7 @@ def monte_carlo(
     >>> mc = detente.monte_carlo("korea-2019", draws=200)
     >>> mc.summary()[["issue", "median", "lo80", "hi80"]]  # doctest: +SKIP
     """
+    asked = model
     scen, model, p, explicit = resolve(scenario, model, params)
     n = _check_draws(draws)
     s = check_seed(seed)
@@ -251,10 +284,21 @@ def monte_carlo(
         scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
         what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
     )
-    notes = []
+    res = forecast(scen, asked, seed=s, budget=budget, **dict(params or {})) if point else None
+    notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
         notes.append("no ranged input and no uncertain event: every draw is the same")
-    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes, by_round=hist)
+    if res is not None:
+        notes += res.notes + res.stability_notes(" (the most likely branch)")
+    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
+
+
+def headline_note(draws: int, point: bool = True) -> str:
+    """What the forecast of a run with draws is, and what is shown beside it."""
+    return (f"Monte Carlo over {draws:,} draws: each issue's forecast is the median of the draws, with the spread of "
+            "the draws as its band and the share of draws past each named threshold as its probability"
+            + ("; the most likely branch (one run, each uncertain event at its likelier outcome) is shown beside "
+               "it, labelled, not as the forecast" if point else ""))
 
 
 @dataclass

@@ -108,4 +108,16 @@ def write_failure(e: OSError) -> str:
     return f"cannot write: {why or e.strerror or e}" + ("; nothing was written" if why else "")
 
 
+def stability_cell(st: Any) -> str:
+    """A table cell of an issue's stability diagnostics (unstable ones in bold yellow)."""
+    from rich.markup import escape
+
+    from ..stability import short
+
+    if not st:
+        return ""
+    text = escape(short(st, format_number))
+    return f"[bold yellow]{text}[/bold yellow]" if st["unstable"] else f"[dim]{text}[/dim]"
+
+
 _fmt = format_number

@@ -77,14 +77,28 @@ def render_monte_carlo_table(mc: Any) -> None:
     out, _ = _consoles()
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
-    t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
-    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"), ("95%", "right"),
-                 ("meaning (median)", "left")]:
-        t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
-                     no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
+    from ._common import stability_cell
+
+    t = Table(title="Forecast (median of the draws) and its band", title_justify="left", header_style="bold")
+    point = mc.point
+    cols = [("issue", "left"), ("forecast (median)", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"),
+            ("95%", "right"), ("meaning (median)", "left")]
+    if point is not None:
+        cols.append(("most likely branch", "right"))
+        if point.stability is not None:
+            cols.append(("stability (most likely branch)", "left"))
+    for c, j in cols:
+        wrap = c in ("meaning (median)", "stability (most likely branch)")
+        t.add_column(c, justify=j, style="bold cyan" if c.startswith("forecast") else None,  # type: ignore[arg-type]
+                     no_wrap=not wrap, max_width=36 if wrap else None)
     for r in mc.summary().to_dict("records"):
-        t.add_row(r["issue"], _fmt(r["median"]), _fmt(r["mean"]), f"{_fmt(r['lo50'])}-{_fmt(r['hi50'])}",
-                  f"{_fmt(r['lo80'])}-{_fmt(r['hi80'])}", f"{_fmt(r['lo95'])}-{_fmt(r['hi95'])}", r["label"])
+        cells = [r["issue"], _fmt(r["median"]), _fmt(r["mean"]), f"{_fmt(r['lo50'])}-{_fmt(r['hi50'])}",
+                 f"{_fmt(r['lo80'])}-{_fmt(r['hi80'])}", f"{_fmt(r['lo95'])}-{_fmt(r['hi95'])}", r["label"]]
+        if point is not None:
+            cells.append(_fmt(r["most_likely"]))
+            if point.stability is not None:
+                cells.append(stability_cell(point.stability.get(r["issue"])))
+        t.add_row(*cells)
     out.print(t)
     th = mc.thresholds()
     if len(th):

@@ -24,6 +24,7 @@ from ._common import (
     make_budget,
     out,
     parse_params,
+    stability_cell,
 )
 
 
@@ -45,9 +46,15 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
     t.add_column("meaning")
+    stab = result.stability
+    if stab is not None:
+        t.add_column("stability")
     for iss in s.issues:
         f = result.issues[iss.key]["forecast"]
-        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), escape(iss.label_for(f)) if f is not None else "")
+        cells = [escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), escape(iss.label_for(f)) if f is not None else ""]
+        if stab is not None:
+            cells.append(stability_cell(stab.get(iss.key)))
+        t.add_row(*cells)
     out.print(t)
 
     last = result.history[-1]
@@ -71,7 +78,7 @@ def render_forecast_table(result: Any) -> None:
                 cells.append(f"{_fmt(x0)} {sal}")
         p.add_row(*cells)
     out.print(p)
-    for note in result.notes:
+    for note in result.all_notes:
         out.print(f"[dim]note: {escape(note)}[/dim]")
 
 
