@@ -295,8 +295,8 @@ def monte_carlo(
 
 def headline_note(draws: int, point: bool = True) -> str:
     """What the forecast of a run with draws is, and what is shown beside it."""
-    return (f"Monte Carlo over {draws:,} draws: each issue's forecast is the median of the draws, with the spread of "
-            "the draws as its band and the share of draws past each named threshold as its probability"
+    return (f"The forecast is the median of {draws:,} Monte Carlo draws; its band is the spread of the draws, and "
+            "each named threshold's probability the share of draws past it"
             + ("; the most likely branch (one run, each uncertain event at its likelier outcome) is shown beside "
                "it, labelled, not as the forecast" if point else ""))
 

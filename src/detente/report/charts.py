@@ -31,6 +31,8 @@ PALETTE = [
     "#8c6d31", "#843c39", "#7b4173", "#3182bd",
 ]
 FORECAST_COLOR = "#111111"
+#: The most likely branch beside a Monte Carlo forecast (thin, dotted: not the headline).
+BRANCH_COLOR = "#7a7a7a"
 INK = "#222222"
 GRID = "#e3e3e3"
 
@@ -250,7 +252,8 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         The forecast's quantiles per round, e.g. ``{0.05: [...], 0.25: [...],
         0.5: [...], 0.75: [...], 0.95: [...]}``.
     point : sequence of float, optional
-        The deterministic forecast by round.
+        The most likely branch by round (one run, each uncertain event at its likelier
+        outcome), drawn thin and labelled; the forecast line is the median of the draws.
     draws : int, optional
         For the title.
     """
@@ -264,10 +267,10 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         shade = 0.18 + 0.22 * n
         ax.fill_between(r, quantiles[lo], quantiles[hi], color="#3465a4", alpha=shade, lw=0,
                         label=f"{100 * lo:g}\u2013{100 * hi:g}% of draws")
-    if 0.5 in quantiles:
-        ax.plot(r, quantiles[0.5], color="#1b3a66", lw=2.0, label="median of draws")
+    if 0.5 in quantiles:  # the forecast of a run with draws is their median
+        ax.plot(r, quantiles[0.5], color=FORECAST_COLOR, lw=2.2, ls="--", label="forecast (median of draws)")
     if point is not None:
-        ax.plot(r, point, color=FORECAST_COLOR, lw=2.2, ls="--", label="point forecast")
+        ax.plot(r, point, color=BRANCH_COLOR, lw=1.3, ls=":", label="most likely branch")
     _scale_axis(ax, issue)
     _round_axis(ax, scenario, int(r.max()) if len(r) else 0)
     ax.set_ylabel(issue.key)
@@ -276,7 +279,8 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
     return fig
 
 
-def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], point: float | None = None) -> Figure:
+def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], point: float | None = None,
+                        median: float | None = None) -> Figure:
     """A histogram of the final forecast over Monte Carlo draws, with the issue's thresholds.
 
     Parameters
@@ -286,7 +290,9 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     finals : sequence of float
         The final forecast of every draw.
     point : float, optional
-        The deterministic forecast.
+        The most likely branch's forecast (drawn thin and labelled).
+    median : float, optional
+        The forecast: the median of the draws (default: computed from ``finals``).
     """
     issue = scenario.issue(issue_key)
     x = np.asarray(finals, float)
@@ -296,8 +302,12 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     lo, hi = issue.scale
     ax.hist(x, bins=np.linspace(lo, hi, 41).tolist(), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
             label=f"{len(x)} draws")
+    if median is None and len(x):
+        median = float(np.median(x))
+    if median is not None:
+        ax.axvline(median, color=FORECAST_COLOR, lw=2, ls="--", label=f"forecast (median) {median:.0f}")
     if point is not None:
-        ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {point:.0f}")
+        ax.axvline(point, color=BRANCH_COLOR, lw=1.3, ls=":", label=f"most likely branch {point:.0f}")
     for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
         share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)

@@ -49,6 +49,7 @@ figure.chart figcaption { font-size: 12px; color: var(--muted); }
 .meta td:first-child { width: 180px; color: var(--muted); }
 code { font-size: 12px; word-break: break-all; }
 .big { font-weight: 700; font-size: 15px; }
+.unstable { color: #a35200; }
 @media print {
   body { background: #fff; font-size: 11pt; }
   main { max-width: none; padding: 0; }
@@ -92,17 +93,37 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
     return s
 
 
+def _stability_cell(st: dict[str, Any] | None) -> str:
+    if not st:
+        return ""
+    lo, hi = st["horizon_range"]
+    a, b = st["horizons"]
+    if not st["unstable"]:
+        return "settled" if st.get("settled_at") is not None else "stable"
+    cyc = f"cycles (period {st['cycle_length']}); " if st["cycle_length"] else ""
+    return (f'<b class="unstable">unstable</b>: {cyc}{_num(lo)} &ndash; {_num(hi)} '
+            f'<span class="why">forecasts after rounds {a}&ndash;{b}</span>')
+
+
 def _summary(data: dict[str, Any]) -> str:
     rows = data["summary"]
     mc = any("p50" in r for r in rows)
-    head = ("<tr><th>issue</th><th>forecast</th><th>meaning</th>"
-            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
+    branch = any("most_likely" in r for r in rows)
+    stab = any("stability" in r for r in rows)
+    head = ("<tr><th>issue</th><th>forecast" + (" (median of draws)" if mc else "") + "</th><th>meaning</th>"
+            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "")
+            + ("<th>most likely branch</th>" if branch else "")
+            + ("<th>stability" + (" (most likely branch)" if mc else "") + "</th>" if stab else "") + "</tr>")
     body = []
     for r in rows:
         cells = f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"])}</td><td>{_e(r.get("label"))}</td>'
         if mc:
             th = "<br>".join(f'{_e(t["name"])}: <b>{100 * t["probability"]:.0f}%</b>' for t in r.get("thresholds", []))
             cells += f'<td class="num">{_num(r.get("p5"))} &ndash; {_num(r.get("p95"))}</td><td>{th}</td>'
+        if branch:
+            cells += f'<td class="num">{_num(r.get("most_likely"))}</td>'
+        if stab:
+            cells += f"<td>{_stability_cell(r.get('stability'))}</td>"
         body.append(f"<tr>{cells}</tr>")
     return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -129,15 +150,24 @@ def _inputs(data: dict[str, Any]) -> str:
                    f'<code>{_e(a["key"])}</code>{notes}</td><td>{_val(a["capability"])}</td>{cells}</tr>')
     out.append("</tbody></table>")
     if inp["events"]:
+        shares = data["result"].get("events") if isinstance(data["result"].get("events"), dict) else None
         out.append("<h3>Events</h3><table><thead><tr><th>event</th><th>type</th><th>round</th><th>actor</th>"
-                   "<th>probability</th><th>happened in this run</th></tr></thead><tbody>")
+                   "<th>probability</th><th>" + ("happened in (share of draws)" if shares is not None
+                                                 else "happened in this run") + "</th></tr></thead><tbody>")
         happened = {e["key"]: e.get("happened") for e in data["result"]["meta"].get("events", [])}
+        last = data["scenario"].get("rounds")
         for e in inp["events"]:
             why = f'<span class="why">{_e(e["why"])} <span class="src">({_e(e.get("source"))})</span></span>' if e.get("why") else ""
             h = happened.get(e["key"])
+            if last is not None and e["round"] > last:
+                shown = "no: after the last round"
+            elif shares is not None:
+                shown = f"{100 * shares.get(e['key'], 0.0):.1f}%"
+            else:
+                shown = "yes" if h else ("no" if h is not None else "&ndash;")
             out.append(f'<tr><td>{_e(e["name"])}{why}</td><td>{_e(e["type"])}</td><td class="num">{e["round"]}</td>'
                        f'<td>{_e(e.get("actor"))}</td><td class="num">{e["probability"]:g}</td>'
-                       f'<td>{"yes" if h else ("no" if h is not None else "&ndash;")}</td></tr>')
+                       f'<td>{shown}</td></tr>')
         out.append("</tbody></table>")
     if inp["sources"]:
         out.append("<h3>Sources</h3><ul>" + "".join(f"<li>{_e(s)}</li>" for s in inp["sources"]) + "</ul>")

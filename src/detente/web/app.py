@@ -517,7 +517,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         compare = [load_input(c)[0] for c in req.compare]
         data = report_build.compute(scen, req.model, dict(req.params), seed=req.seed, draws=req.draws,
                                     sensitivity=req.sensitivity or kind == "sensitivity", compare=compare,
-                                    progress=progress, cancel=cancel, budget=budget)
+                                    progress=progress, cancel=cancel, budget=budget, interface="web")
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         data["scenario_input"] = jsonable(scen.to_dict())
