@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from . import models
@@ -49,6 +50,13 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     Result
         With ``.issues``, ``.history``, ``.to_frame()`` and ``.to_json()``.
     """
+    if seed is not None:
+        try:
+            ok = not isinstance(seed, bool) and 0 <= operator.index(seed) < 2**63
+        except TypeError:
+            ok = False
+        if not ok:
+            raise DetenteError([Problem(None, None, "seed", f"expected a whole number from 0 to 2**63-1, got {seed!r}")])
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)
     if seed is None and scen.model is not None and scen.model.seed is not None:
@@ -72,12 +80,14 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
              else int(getattr(p, name) if getattr(p, name) is not None else traj.position.shape[1] - 1))
         stab = diagnose_stability(scen, model, p, H, explicit=set(params), seed=seed or 0,
                                   max_rounds=resolve_budget(budget).rounds)
-    return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen), stability=stab)
+    return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen, horizon(scen, mod, p, set(params)) if is_dynamic(mod) else scen.rounds),
+                  stability=stab)
 
 
-def branch_note(scen: Any) -> str | None:
-    """What one run does with uncertain events: each takes its likelier outcome (None without such events)."""
-    uncertain = [e for e in scen.events if 0 < e.probability < 1]
+def branch_note(scen: Any, last: int | None = None) -> str | None:
+    """What one run does with the uncertain events up to round ``last``: each takes its likelier outcome
+    (None without such events)."""
+    uncertain = [e for e in scen.events if 0 < e.probability < 1 and (last is None or scen.event_round(e) <= last)]
     if not uncertain:
         return None
     return ("one run on the most likely branch: each uncertain event takes its likelier outcome ("

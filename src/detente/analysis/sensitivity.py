@@ -287,8 +287,9 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         N = int(samples)
     except (TypeError, ValueError):
         N = 0
-    if N < 2 or N != samples:
-        raise DetenteError([Problem(None, None, "samples", f"expected a whole number >= 2, got {samples!r}")])
+    if N < 2 or N != samples or N & (N - 1):
+        raise DetenteError([Problem(None, None, "samples", f"expected a power of two >= 2 (Sobol' points are balanced "
+                                    f"only in blocks of a power of two), e.g. 64, 128 or 1024; got {samples!r}")])
     unc = uncertain_inputs(scen)
     ev_idx = [j for j, e in enumerate(scen.events) if 0 < e.probability < 1] if events else []
     K = len(unc) + len(ev_idx)

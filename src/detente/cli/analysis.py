@@ -118,7 +118,8 @@ def render_monte_carlo_table(mc: Any) -> None:
         t.add_column("happened in", justify="right")
         shares = mc.event_shares
         for e in s.events:
-            t.add_row(e.key, f"{e.probability:g}", f"{100 * shares[e.key]:.1f}% of draws")
+            late = s.rounds is not None and s.event_round(e) > s.rounds
+            t.add_row(e.key, f"{e.probability:g}", "none: after the last round" if late else f"{100 * shares[e.key]:.1f}% of draws")
         out.print(t)
     for note in mc.notes:
         out.print(f"[dim]note: {note}[/dim]")
@@ -201,6 +202,10 @@ def sensitivity_cmd(
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
         raise DetenteError([Problem(None, None, "--method", f"expected oat or sobol, got {method!r}")])
+    if samples < 2 or samples & (samples - 1):
+        raise DetenteError([Problem(None, None, "--samples", f"expected a power of two >= 2 (Sobol' points are balanced "
+                                    f"only in blocks of a power of two), e.g. 64, 128 or 1024; got {samples}")])
+    check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":

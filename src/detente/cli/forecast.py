@@ -126,6 +126,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
         else:
             out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} "
                       f"({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+            for w in s.warnings():
+                out.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
     if problems:
         raise DetenteError(problems)
 

@@ -493,7 +493,8 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
     # -- validation -------------------------------------------------------------------------
     def _validated(inp: ScenarioInput) -> dict:
         scen, raw = load_input(inp)
-        return {"ok": True, **_describe(scen), "scenario": jsonable(scen.to_dict())}
+        return {"ok": True, **_describe(scen), "warnings": [w.to_dict() for w in _public_problems(scen.warnings(), None, None)],
+                "scenario": jsonable(scen.to_dict())}
 
     @app.post("/api/validate", tags=["scenarios"], summary="Validate a scenario (422 lists every problem)")
     async def validate(inp: ScenarioInput, request: Request) -> dict:
