@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import pytest
+
 FLAGSHIP = ["korea-2019", "--model", "bdm", "--draws", "1000", "--seed", "1"]
 WEB = {"base_url": "http://127.0.0.1", "headers": {"X-Detente": "1"}}
 

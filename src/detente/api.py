@@ -8,12 +8,11 @@ import operator
 from typing import Any
 
 from . import models
-from .budget import Budget, plan_scenario
+from .budget import Budget, plan_scenario, resolve_budget
 from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError
 from .result import Result
-from .budget import resolve_budget
 from .simulate import horizon, is_dynamic, most_likely, simulate
 from .stability import rounds_param
 from .stability import stability as diagnose_stability
@@ -80,8 +79,8 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
              else int(getattr(p, name) if getattr(p, name) is not None else traj.position.shape[1] - 1))
         stab = diagnose_stability(scen, model, p, H, explicit=set(params), seed=seed or 0,
                                   max_rounds=resolve_budget(budget).rounds)
-    return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen, horizon(scen, mod, p, set(params)) if is_dynamic(mod) else scen.rounds),
-                  stability=stab)
+    last = horizon(scen, mod, p, set(params)) if is_dynamic(mod) else scen.rounds
+    return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen, last), stability=stab)
 
 
 def branch_note(scen: Any, last: int | None = None) -> str | None:

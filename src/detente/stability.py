@@ -87,7 +87,8 @@ def diagnose(forecast: np.ndarray, states: np.ndarray, horizon: int, width: floa
     S = np.asarray(states, float)
     L = len(f) - 1
     tol = STATE_TOL * max(width, 1e-300)
-    cycle, settled, cyc_from = 0, None, None
+    cycle, cyc_from = 0, 0
+    settled: int | None = None
     for t in range(start + 1, L + 1):
         diff = np.abs(S[start:t] - S[t])
         same = np.all((diff <= tol) | (np.isnan(S[start:t]) & np.isnan(S[t])), axis=1)

@@ -53,7 +53,8 @@ Optional
     above all a fallback and why (``nash`` returns the status quo when no
     point is better than it for every stakeholder, and says which actor
     sits at it). A model that falls back says so here; the forecast's notes
-    carry these sentences to every output.
+    carry these sentences to every output. Unlike the other hooks, ``actors``
+    and ``issues`` are the display names (a note is read by people).
 ``BACKTEST_VARIANTS`` : sequence of dict, default none
     Parameter sets of named variants a default backtest scores beside the
     model's defaults, each under its own label (e.g. ``exchange``'s

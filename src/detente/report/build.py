@@ -355,7 +355,7 @@ def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str
     cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
                             budget=budget)
     tab = cmp.table
-    rows = [
+    rows: list[tuple[str, dict[str, float | None]]] = [
         (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
         for label in cmp.labels
     ]
