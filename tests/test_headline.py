@@ -30,9 +30,14 @@ def _cli(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def medians() -> dict[str, float]:
+def cli_csv() -> str:
+    return _cli("forecast", *FLAGSHIP, "--format", "csv")
+
+
+@pytest.fixture(scope="module")
+def medians(cli_csv) -> dict[str, float]:
     """Each issue's median over the 1,000 draws of the CSV output."""
-    rows = list(csv.DictReader(io.StringIO(_cli("forecast", *FLAGSHIP, "--format", "csv"))))
+    rows = list(csv.DictReader(io.StringIO(cli_csv)))
     by: dict[str, list[float]] = {}
     for r in rows:
         by.setdefault(r["issue"], []).append(float(r["forecast"]))
@@ -95,7 +100,7 @@ def test_report_headline_is_the_median(medians, point, tmp_path):
     assert not any("--draws" in n or "deterministic run" in n for n in data["notes"])
 
 
-def test_web_headline_is_the_median_and_notes_name_web_controls(medians, tmp_path):
+def test_web_headline_is_the_median_and_notes_name_web_controls(medians, cli_csv, tmp_path):
     from fastapi.testclient import TestClient
 
     from detente.web import create_app
@@ -109,6 +114,9 @@ def test_web_headline_is_the_median_and_notes_name_web_controls(medians, tmp_pat
         j = c.get(f"/api/runs/{run['id']}/json").json()
         for k, m in medians.items():
             assert j["issues"][k]["forecast"] == pytest.approx(m, abs=1e-12)
+        # the run's CSV lists every draw, the same draws as the CLI's: its medians are the headline
+        text = c.get(f"/api/runs/{run['id']}/csv").text
+        assert text == cli_csv
         # a model without a perspective map: the note names the web app's Model menu, not a CLI flag
         r = c.post("/api/forecast", json={"name": "korea-2019", "model": "compromise"})
         notes = r.json()["results"]["notes"]

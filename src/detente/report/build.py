@@ -409,7 +409,9 @@ def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_cha
         "summary": summary_rows(scen, rdict, mc),
         "charts": list(out_charts),
         "pngs": [str(p) for p in out_charts.pngs],
-        "monte_carlo": None if mc is None else {"draws": mc.draws},
+        "monte_carlo": None if mc is None else {
+            "draws": mc.draws,  # every draw's final forecast, for the run's CSV (its median is the headline)
+            "finals": {k: [float(v) for v in mc.forecasts[:, d]] for d, k in enumerate(scen.issue_keys)}},
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
         "moves": _moves(rdict),

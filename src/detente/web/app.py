@@ -45,7 +45,7 @@ from ..budget import Budget, resolve_budget
 from ..errors import DetenteError, Problem
 from ..report import build as report_build
 from ..report.html import render as render_html
-from ..serialize import dumps, history_csv, jsonable
+from ..serialize import draws_csv, dumps, history_csv, jsonable
 from .guard import LOOPBACK_HOSTS, CatchAll, Guard
 from .jobs import JobManager
 from .pool import Busy, ShuttingDown, WorkPool
@@ -602,12 +602,16 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         return Response(dumps(r["results"]["result"]), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.json"'})
 
-    @app.get("/api/runs/{run_id}/csv", tags=["runs"], summary="The run's positions by round as CSV")
+    @app.get("/api/runs/{run_id}/csv", tags=["runs"],
+             summary="The run as CSV: every draw's forecast (a run with draws), else positions by round")
     def run_csv(run_id: str = RunId) -> Any:
         r = _run_or_404(run_id)
         if isinstance(r, JSONResponse):
             return r
-        return Response(history_csv(r["results"]["result"]), media_type="text/csv",
+        mc = r["results"].get("monte_carlo") or {}
+        # a run with draws: every draw's forecast (the headline is their median); else the positions by round
+        text = draws_csv(mc["finals"]) if mc.get("finals") else history_csv(r["results"]["result"])
+        return Response(text, media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.csv"'})
 
     # -- background jobs -------------------------------------------------------------------------
