@@ -8,7 +8,7 @@ import operator
 from typing import Any
 
 from . import models
-from .budget import Budget, plan_scenario, resolve_budget
+from .budget import Budget, BudgetError, plan_scenario, resolve_budget
 from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError
