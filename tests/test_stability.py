@@ -94,3 +94,17 @@ def test_static_models_have_no_stability_and_say_rounds_do_not_matter():
     assert models.get("exchange").ROUNDS_PARAM == "passes"
     ex = detente.forecast("korea-2019", model="exchange").to_dict()["issues"]
     assert all("stability" in v for v in ex.values())
+
+
+def test_a_stability_check_over_the_budget_is_skipped_with_a_note_not_refused():
+    from detente.budget import Budget, plan_scenario
+    from detente.engine import model_params
+
+    s = detente.load("emission-ec-1994")
+    p = model_params("bdm", {})
+    one = plan_scenario("f", s, "bdm", p, set(), 1).seconds           # the forecast itself (10 rounds)
+    check = plan_scenario("c", s, "bdm", p.model_copy(update={"rounds": 22}), {"rounds"}, 1).seconds
+    assert check > one
+    r = detente.forecast(s, model="bdm", budget=Budget(seconds=(one + check) / 2))
+    assert "stability" not in r.to_dict()["issues"]["emission-ec-1994"]
+    assert any(n.startswith("the stability check") and "skipped" in n for n in r.all_notes)
