@@ -262,7 +262,7 @@ def compute(
     notes = list(rdict["meta"].get("notes", []))
 
     step(0.5, "drawing the trajectories")
-    _trajectory_charts(out_charts, scen, result)
+    _trajectory_charts(out_charts, scen, result, branch=mc is not None)
     if mc is not None:
         step(0.55, "drawing the Monte Carlo charts")
         _monte_carlo_charts(out_charts, scen, mc)
@@ -284,10 +284,12 @@ def _forecasts(scen: Any, model: str, params: dict[str, Any], seed: int | None, 
     return forecast(scen, model, seed=seed, budget=budget, **params), None
 
 
-def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any) -> None:
+def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bool = False) -> None:
+    """Positions by round per issue (of the most likely branch, labelled so, in a run with draws), and power."""
     for iss in scen.issues:
-        out_charts.add("trajectories", f"trajectory-{iss.key}", f"{iss.name}: positions by round",
-                       charts.trajectory_figure(result, iss.key))
+        out_charts.add("trajectories", f"trajectory-{iss.key}",
+                       f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
+                       charts.trajectory_figure(result, iss.key, branch=branch))
     out_charts.add("power", "power", "Effective power (capability x salience)", charts.power_figure(scen))
 
 

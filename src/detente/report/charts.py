@@ -146,13 +146,16 @@ def _round_axis(ax: Any, scenario: Any, rounds: int) -> None:
 # ----------------------------------------------------------------------------- trajectories
 
 
-def trajectory_figure(result: Any, issue_key: str) -> Figure:
+def trajectory_figure(result: Any, issue_key: str, branch: bool = False) -> Figure:
     """Every actor's position on one issue round by round, with the forecast line.
 
     Parameters
     ----------
     result : Result
     issue_key : str
+    branch : bool
+        The run is the most likely branch beside a Monte Carlo forecast: its line is labelled so
+        (the forecast of such a run is the median of the draws, drawn in the fan chart).
 
     Returns
     -------
@@ -174,7 +177,8 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
         ax.plot(rounds, y, color=colors[a.key], lw=1.8, marker="o" if T <= 20 else None, ms=3.2,
                 label=actor_label(a), alpha=0.9)
     fc = np.array([np.nan if h["forecast"][issue_key] is None else h["forecast"][issue_key] for h in hist], float)
-    ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"forecast ({result.model})", zorder=5)
+    what = "most likely branch" if branch else "forecast"
+    ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"{what} ({result.model})", zorder=5)
     final = fc[-1]
     if np.isfinite(final):
         ax.annotate(f"{final:.0f}", (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
@@ -191,7 +195,7 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
     _scale_axis(ax, issue)
     _round_axis(ax, scen, T)
     ax.set_ylabel(issue.name if len(issue.name) < 40 else issue.key)
-    ax.set_title(f"{issue.name}: positions by round")
+    ax.set_title(f"{issue.name}: positions by round" + (" (most likely branch)" if branch else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), borderaxespad=0)
     return fig
 

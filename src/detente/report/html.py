@@ -292,6 +292,10 @@ def render(data: dict[str, Any]) -> str:
             body = _comparison_table(data) + body
         if key == "moves":
             body = _moves_table(data) + body
+        if key == "trajectories" and data.get("monte_carlo"):
+            lead = ("Every actor's position on each issue, round by round, in the most likely branch (one run, each "
+                    "uncertain event at its likelier outcome); the dashed black line is that branch's forecast. The "
+                    "forecast of this run is the median of the draws (see Monte Carlo).")
         if key == "quadrants" and data.get("perspective"):
             lead = _e(data["perspective"]["description"])
         if not body and not notes:
