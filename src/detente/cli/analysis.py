@@ -202,9 +202,9 @@ def sensitivity_cmd(
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
         raise DetenteError([Problem(None, None, "--method", f"expected oat or sobol, got {method!r}")])
-    if samples < 2 or samples & (samples - 1):
-        raise DetenteError([Problem(None, None, "--samples", f"expected a power of two >= 2 (Sobol' points are balanced "
-                                    f"only in blocks of a power of two), e.g. 64, 128 or 1024; got {samples}")])
+    from ..analysis.sensitivity import check_samples
+
+    check_samples(samples, "--samples")
     check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
