@@ -211,9 +211,11 @@ def read_bytes(path: Path, error: type[DetenteError] = ScenarioError) -> bytes:
 def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     """``(folder / name, "")`` when that path stays inside ``folder``; else ``(None, why not)``.
 
-    Refused: an absolute path (or ``~``), any ``..``, and a path whose symbolic
-    links lead out of the folder.
+    Refused: a NUL character (no file system allows one), an absolute path (or
+    ``~``), any ``..``, and a path whose symbolic links lead out of the folder.
     """
+    if "\x00" in name:
+        return None, "a file name may not contain a NUL character"
     if os.path.isabs(name) or name.startswith("~"):
         return None, "an absolute path (or ~) is not allowed"
     if ".." in Path(name).parts:
