@@ -83,3 +83,10 @@ def test_web_validate_lists_the_warning_and_refuses_negative_draws(tmp_path):
         assert r.status_code == 200 and r.json()["warnings"][0]["field"] == "events[far].round"
         assert c.post("/api/forecast", json={"name": "korea-2019", "draws": -5}).status_code == 422
         assert c.post("/api/forecast", json={"name": "korea-2019", "seed": -1}).status_code == 422
+
+
+def test_monte_carlo_counts_no_draw_in_which_a_late_event_happens():
+    mc = detente.monte_carlo(LATE, "bdm", draws=50, seed=3)
+    assert mc.event_shares == {"far": 0.0}
+    # and it changes no draw: the same as without the event (no other input is uncertain)
+    assert (mc.forecasts == detente.monte_carlo({**LATE, "events": []}, "bdm", draws=50, seed=3).forecasts).all()

@@ -15,12 +15,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .. import models
 from ..api import forecast
-from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
+from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import dumps, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
+from ..simulate import is_dynamic
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
 
@@ -290,7 +292,11 @@ def monte_carlo(
         notes.append("no ranged input and no uncertain event: every draw is the same")
     if res is not None:
         notes += res.notes + res.stability_notes(" (the most likely branch)")
-    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
+    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
+    last = horizon_of(scen, models.get(model), p, explicit) if is_dynamic(models.get(model)) else scen.rounds
+    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+    happened = dr.happened & inside[None, :]
+    return MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
 
 
 def headline_note(draws: int, point: bool = True) -> str:
