@@ -108,3 +108,20 @@ def test_a_stability_check_over_the_budget_is_skipped_with_a_note_not_refused():
     r = detente.forecast(s, model="bdm", budget=Budget(seconds=(one + check) / 2))
     assert "stability" not in r.to_dict()["issues"]["emission-ec-1994"]
     assert any(n.startswith("the stability check") and "skipped" in n for n in r.all_notes)
+
+
+@pytest.mark.parametrize("model", ["bdm", "smp", "exchange"])
+def test_the_flagship_window_equals_separate_runs_and_holds_the_headline(model):
+    """With the flagship's events (rounds 3 and 14 of 15), each horizon of the window is one separate
+    run with that many rounds (``passes`` for exchange), and the headline is one of them."""
+    from detente.stability import rounds_param
+
+    r = detente.forecast("korea-2019", model=model)
+    name = rounds_param(models.get(model))
+    for key, iss in r.to_dict()["issues"].items():
+        st = iss["stability"]
+        a, b = st["horizons"]
+        ref = [detente.forecast("korea-2019", model=model, stability=False, **{name: h}).forecast[key]
+               for h in range(a, b + 1)]
+        assert st["horizon_range"] == pytest.approx([min(ref), max(ref)], abs=1e-9), key
+        assert min(ref) - 1e-9 <= r.forecast[key] <= max(ref) + 1e-9

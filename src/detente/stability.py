@@ -161,7 +161,8 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
     L = examined_rounds(horizon, max_rounds)
     p = params.model_copy(update={name: L})
     hap = most_likely(scenario) if happened is None else np.array(happened, dtype=bool).reshape(1, -1)
-    hap &= np.array([scenario.event_round(e) <= horizon for e in scenario.events], dtype=bool)[None, :]
+    if getattr(model, "DYNAMIC", False):  # a one-shot model plays the events within the scenario's horizon anyway
+        hap &= np.array([scenario.event_round(e) <= horizon for e in scenario.events], dtype=bool)[None, :]
     tr = simulate(scenario, model_name, p, inputs=scenario.to_inputs(seed=seed), happened=hap,
                   explicit=set(explicit or ()) | {"rounds"})
     T = tr.position.shape[1] - 1
