@@ -168,7 +168,7 @@ def test_oat_swing_equals_the_analytic_derivative_for_compromise():
     # ranked by |swing| (a tornado)
     sw = res.table[res.table["issue"] == "x"]["abs_swing"].to_numpy()
     assert np.all(np.diff(sw) <= 0)
-    assert "a's position on x" in res.top_drivers(1)[0]
+    assert "position of a on x" in res.top_drivers(1)[0]
 
 
 def test_sobol_recovers_the_only_input_that_matters():

@@ -21,11 +21,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "detente"
 # Within a rank, layers listed in SIBLINGS may not import each other.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("detente._version", "detente._parse", "detente._cancel", "detente._extras", "detente.errors",
-              "detente.serialize")),
+              "detente.serialize", "detente._xlsx", "detente.numfmt")),
     ("models", ("detente.models",)),
     ("scenario", ("detente.scenario",)),
     ("engine", ("detente.engine", "detente.simulate", "detente.result", "detente.budget", "detente.api",
-                "detente.stability")),
+                "detente.calibrate", "detente.stability")),
     ("analysis", ("detente.analysis",)),
     ("backtest", ("detente.backtest",)),
     ("presentation", ("detente.report",)),

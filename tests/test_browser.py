@@ -9,6 +9,7 @@ first of ``chromium``, ``chromium-browser``, ``google-chrome`` on PATH, else
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -129,6 +130,10 @@ def test_app_end_to_end(server, browser, tmp_path):
     assert page.locator("#charts img.chart").count() >= 4
     # each chart is drawn (an SVG image that loaded, not a broken one)
     assert page.locator('#charts figure[data-chart="trajectory-deal"] img.chart').evaluate("i => i.complete && i.naturalWidth > 100")
+    # the track-record band beside the forecast, and the line saying which band is which (issue #15)
+    band = page.locator('#summary tr[data-issue="deal"] td.track-record').inner_text()
+    assert re.fullmatch(r"[\d.]+ \u2013 [\d.]+", band), band
+    assert "input band" in page.locator("#notes p.bands-note").inner_text()
     # who moved whom: bdm's offers, each with the actor that made it
     moves = page.locator("#moves table.moves tbody tr")
     assert moves.count() > 0

@@ -185,9 +185,14 @@ def test_cli_default_runs_the_flagship(capsys):
 
 
 def test_cli_csv_is_tidy(capsys, emission_csv):
+    import csv
+    import io
+
     assert cli_main(["forecast", str(emission_csv), "-m", "median", "-f", "csv"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0] == "round,actor,issue,position,forecast" and len(lines) == 11
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    positions = [r for r in rows if r["table"] == "positions"]  # the tidy rows, beside a per-issue summary
+    assert len(positions) == 10 and {r["round"] for r in positions} == {"0"}
+    assert [r["table"] for r in rows].count("summary") == 1
 
 
 def test_cli_bad_param_and_model(capsys, emission_csv):

@@ -40,6 +40,8 @@ def medians(cli_csv) -> dict[str, float]:
     rows = list(csv.DictReader(io.StringIO(cli_csv)))
     by: dict[str, list[float]] = {}
     for r in rows:
+        if r["table"] != "draws":
+            continue
         by.setdefault(r["issue"], []).append(float(r["forecast"]))
     assert {len(v) for v in by.values()} == {1000}
     return {k: float(np.median(v)) for k, v in by.items()}
@@ -58,6 +60,14 @@ def test_the_flagship_has_a_branch_that_differs_from_its_median(medians, point):
     assert any(abs(medians[k] - point[k]) > 1 for k in medians)
 
 
+def test_csv_summary_headline_is_the_median(cli_csv, medians, point):
+    summary = [r for r in csv.DictReader(io.StringIO(cli_csv)) if r["table"] == "summary"]
+    assert {r["issue"] for r in summary} == set(medians)
+    for r in summary:
+        assert float(r["forecast"]) == pytest.approx(medians[r["issue"]], abs=1e-12)
+        assert float(r["most_likely"]) == pytest.approx(point[r["issue"]], abs=1e-12)
+
+
 def test_json_headline_is_the_median_with_the_branch_beside_it(medians, point):
     d = json.loads(_cli("forecast", *FLAGSHIP, "--format", "json"))
     for k, m in medians.items():
@@ -74,11 +84,16 @@ def test_json_headline_is_the_median_with_the_branch_beside_it(medians, point):
 def test_cli_table_headline_is_the_median(medians, point):
     text = _cli("forecast", *FLAGSHIP)
     assert "forecast (median)" in text and "most likely branch" in text
+    import detente
+
+    scen = detente.load("korea-2019")
     for k, m in medians.items():
-        row = next(line for line in text.splitlines() if re.match(rf"\W*{k}\b", line))
-        cells = [c.strip() for c in re.split(r"[│┃|]", row) if c.strip()]
+        name = scen.issue(k).short_name()
+        row = next(line for line in text.splitlines() if line.lstrip("│┃| ").startswith(name))
+        cells = [c.strip() for c in re.split(r"[│┃|]", row)[1:-1]]
+        assert cells[0] == name
         assert float(cells[1]) == pytest.approx(m, abs=0.051)  # shown to one decimal (0-100 scale)
-        assert float(cells[7]) == pytest.approx(point[k], abs=0.051)
+        assert float(cells[8]) == pytest.approx(point[k], abs=0.051)
 
 
 def test_report_headline_is_the_median(medians, point, tmp_path):
@@ -115,9 +130,10 @@ def test_web_headline_is_the_median_and_notes_name_web_controls(medians, cli_csv
         for k, m in medians.items():
             assert j["issues"][k]["forecast"] == pytest.approx(m, abs=1e-12)
         # the run's CSV lists every draw, the same draws as the CLI's: its medians are the headline
-        text = c.get(f"/api/runs/{run['id']}/csv").text
-        assert text == cli_csv
+        web = [(r["draw"], r["issue"], r["forecast"]) for r in csv.DictReader(io.StringIO(c.get(f"/api/runs/{run['id']}/csv").text))]
+        cli = [(r["draw"], r["issue"], r["forecast"]) for r in csv.DictReader(io.StringIO(cli_csv)) if r["table"] == "draws"]
+        assert web == cli
         # a model without a perspective map: the note names the web app's Model menu, not a CLI flag
         r = c.post("/api/forecast", json={"name": "korea-2019", "model": "compromise"})
-        notes = r.json()["results"]["notes"]
-        assert any("Model menu" in n for n in notes) and not any("--" in n for n in notes)
+        html = c.get(f"/api/runs/{r.json()['id']}/report").text
+        assert "pick bdm in the Model menu" in html and "--model" not in html and "--draws" not in html

@@ -1,15 +1,18 @@
 """Property tests over every reader: arbitrary bytes, text, and mutations of valid files give a
 problem list (a DetenteError naming the file), or a scenario/dataset; never another exception.
 
-Readers: YAML, JSON, CSV stakeholder tables, KTAB CSV and XML, Decide files (each both
-through ``detente.load`` and directly), scenario dicts, and the backtest datasets (DEU
-layout and outcomes folders). Example counts are kept small so that the suite stays fast;
+Readers: YAML, JSON, stakeholder tables (comma, semicolon, tab; UTF-8 and UTF-16), Excel
+workbooks (random bytes, byte edits of a real workbook, and workbooks of random cells), pandas
+DataFrames, KTAB CSV and XML, Decide files (each both through ``detente.load`` and directly),
+scenario dicts, and the backtest datasets (DEU layout and outcomes folders). Example counts are kept small so that the suite stays fast;
 the strategies mix random bytes with small edits of real files, which reach deep into
 each reader.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import tempfile
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from hypothesis import strategies as st
 import detente
 from detente.backtest.data import deu_path, load_deu, load_outcomes
 from detente.errors import DatasetError, DetenteError, ScenarioError
+from detente.scenario import dump_xlsx
 from detente.scenario.decide import read_decide
 from detente.scenario.io import read_csv_table, shipped_dir
 from detente.scenario.ktab import read_ktab_csv, read_ktab_xml
@@ -57,6 +61,8 @@ SAMPLES = {
     "ktab-csv": (".csv", (shipped_dir() / "ktab-dummy-3dim.csv").read_text(encoding="utf-8")),
     "ktab-xml": (".xml", XML),
     "decide": (".txt", DECIDE),
+    "tsv": (".tsv", (shipped_dir() / "emission-ec-1994.csv").read_text(encoding="utf-8").replace(",", "\t")),
+    "semicolon": (".csv", "Stakeholder;Resources;Position;Salience (0-1);Veto\nNL;0,08;4;0,8;0\nFR;0,16;10;0,6;1\nUK;0,16;10;0,9;0\n"),
 }
 
 PIECES = ["\n", "\t", ",", ";", ":", "-", "[", "]", "{", "}", "&a", "*a", "'", '"', ".nan", ".inf", "1e308", "1.0e308",
@@ -119,6 +125,72 @@ def test_json_reader(data):
 def test_csv_stakeholder_reader(data):
     _in_file(".csv", data, _load)
     _in_file(".csv", data, lambda p: read_csv_table(p, p.read_text(encoding="utf-8", errors="replace")))
+
+
+@SETTINGS
+@given(content("tsv"))
+def test_tab_separated_table_reader(data):
+    _in_file(".tsv", data, _load)
+    _in_file(".txt", data, _load)
+    _in_file(".txt", data.decode("utf-8", "replace").encode("utf-16"), _load)
+
+
+@SETTINGS
+@given(content("semicolon"))
+def test_semicolon_table_reader(data):
+    _in_file(".csv", data, _load)
+    _in_file(".csv", data, lambda p: read_csv_table(p, salience_scale=1))
+
+
+WORKBOOK = dump_xlsx(detente.load("korea-2019-wait"))
+CELLS = st.one_of(st.none(), st.integers(-10**20, 10**20), st.floats(), st.booleans(), st.text(max_size=12),
+                  st.sampled_from(["actor", "capability", "position", "salience", "salience_0_1", "issue", "key", "type",
+                                   "field", "value", "point", "label", "name", "=1+1", "position:i", "Power", "Veto",
+                                   "salience_scale", "param:x", "{a: *b}", "2020-02-30", "change", "i", "a"]))
+SHEET_NAMES = st.sampled_from(["stakeholders", "issues", "labels", "thresholds", "events", "scenario", "Sheet1", "x"])
+
+
+def _random_book(sheets: dict) -> bytes:
+    import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for r in rows:  # text a worksheet cannot hold (control characters) is left out: openpyxl refuses to write it
+            ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in r])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=400),
+                 st.lists(st.tuples(st.integers(0, len(WORKBOOK) - 1), st.binary(min_size=1, max_size=4)), min_size=1, max_size=4)
+                 .map(lambda edits: functools.reduce(lambda b, e: b[:e[0]] + e[1] + b[e[0] + len(e[1]):], edits, WORKBOOK))))
+def test_workbook_reader_bytes(data):
+    _in_file(".xlsx", data, _load)
+
+
+@SETTINGS
+@given(st.dictionaries(SHEET_NAMES, st.lists(st.lists(CELLS, max_size=6), max_size=6), min_size=1, max_size=3))
+def test_workbook_reader_cells(sheets):
+    _in_file(".xlsx", _random_book(sheets), _load)
+
+
+@SETTINGS
+@given(st.lists(st.sampled_from(["actor", "capability", "position", "salience", "Power", "position:i", "salience:i", "x",
+                                 "issue", "salience_0_1"]), min_size=1, max_size=5, unique=True)
+       .flatmap(lambda cols: st.tuples(st.just(cols), st.lists(st.lists(CELLS, min_size=len(cols), max_size=len(cols)), max_size=5))))
+def test_dataframe_reader(frame):
+    import pandas as pd
+
+    cols, rows = frame
+    try:
+        detente.load(pd.DataFrame(rows, columns=cols, dtype=object))
+    except ScenarioError as e:
+        assert e.problems and all(q.reason for q in e.problems)
 
 
 @SETTINGS

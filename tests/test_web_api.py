@@ -8,8 +8,9 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from detente.report import build as report_build
 from detente.web import RunStore, create_app
-from detente.web import app as webapp
+from detente.web.services import runs as runs_service
 
 BAD_YAML = """name: broken
 issues:
@@ -109,7 +110,7 @@ def test_413_and_404_and_500(client, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(webapp.report_build, "compute", boom)
+    monkeypatch.setattr(report_build, "compute", boom)
     r = client.post("/api/forecast", json={"name": "korea-2019"})
     assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
     assert "secret" not in r.text
@@ -124,10 +125,20 @@ def test_forecast_store_round_trip(client):
     assert run["scenario"] == {"name": "korea-2019"}
     again = client.get(f"/api/runs/{run['id']}").json()
     assert again == run
-    assert [c["id"] for c in again["results"]["charts"]][:3] == ["trajectory-deal", "trajectory-sanctions", "trajectory-exercises"]
+    # the forecast answers the forecast, not the report: no chart drawn, no perspective map computed
+    res = run["results"]
+    assert res["kind"] == "detente-forecast" and res["charts"] == [] and res["perspective"] is None
+    assert [r["issue"] for r in res["summary"]] == ["deal", "sanctions", "exercises"]
+    assert res["result"]["model"] == "bdm" and len(res["result"]["history"]) > 1 and res["moves"]
     assert any(x["id"] == run["id"] for x in client.get("/api/runs").json())
+    # the report is built on demand, from the request the run stored: the same forecast, with its charts
     rep = client.get(f"/api/runs/{run['id']}/report")
     assert rep.status_code == 200 and rep.text.startswith("<!DOCTYPE html>")
+    assert "deal: positions by round" in rep.text and "<svg" in rep.text
+    report = runs_service.report_of(again, None)
+    assert report["kind"] == "detente-report" and report["result"] == res["result"] and report["summary"] == res["summary"]
+    assert [c["id"] for c in report["charts"]][:3] == ["trajectory-deal", "trajectory-sanctions", "trajectory-exercises"]
+    assert report["perspective"] is not None
     js = client.get(f"/api/runs/{run['id']}/json").json()
     assert js["model"] == "bdm" and "history" in js
     csv = client.get(f"/api/runs/{run['id']}/csv").text.splitlines()
@@ -185,7 +196,7 @@ def test_background_job_cancel(client, monkeypatch):
             release.wait(0.01)
         raise AssertionError("never cancelled")
 
-    monkeypatch.setattr(webapp.report_build, "compute", slow)
+    monkeypatch.setattr(report_build, "compute", slow)
     n_runs = len(client.get("/api/runs").json())
     job = client.post("/api/jobs", json={"name": "korea-2019"}).json()
     assert started.wait(30)
@@ -240,3 +251,25 @@ def test_concurrent_requests(client):
         t.join()
     assert results == [201] * 4
     assert len(client.get("/api/runs").json()) == 4
+
+
+def test_layout_services_know_no_http():
+    """The web layer's services are plain functions: no FastAPI or Starlette (issue 11, point 3); the
+    routers hold every endpoint, and create_app only assembles them."""
+    import ast
+    import inspect
+    from pathlib import Path
+
+    import detente.web as web
+    from detente.web import app as app_module
+
+    root = Path(web.__file__).parent
+    for f in sorted((root / "services").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not [n for n in names if n.split(".")[0] in ("fastapi", "starlette")], (f.name, node.lineno)
+    src = inspect.getsource(app_module)
+    assert "@app.get" not in src and "@app.post" not in src and "@app.delete" not in src
+    paths = {r.path for r in create_app.__globals__["ROUTERS"][0].routes}
+    assert paths == {"/", "/docs"}

@@ -20,8 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from detente import _cancel
-from detente.web import app as webapp
-from detente.web import create_app
+from detente.report import build as report_build
+from detente.web import RunStore, create_app
 from serving import LIMIT, SLOW, Served, Threaded, call, wait_for
 
 HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy")
@@ -229,9 +229,9 @@ def _blocking_compute(monkeypatch, release: threading.Event, started: list, stop
             raise
         return {"meta": {"model": "compromise", "params": {}}}
 
-    monkeypatch.setattr(webapp.report_build, "compute", compute)
-    monkeypatch.setattr(webapp.RunStore, "add", lambda self, **kw: {"id": "x"})
-    monkeypatch.setattr(webapp.RunStore, "get", lambda self, rid: {"id": rid})
+    monkeypatch.setattr(report_build, "compute", compute)
+    monkeypatch.setattr(RunStore, "add", lambda self, **kw: {"id": "x"})
+    monkeypatch.setattr(RunStore, "get", lambda self, rid: {"id": rid})
 
 
 def test_full_work_queue_answers_429(threaded, monkeypatch):

@@ -27,6 +27,8 @@ EXTRA_OF: dict[str, str] = {
     "multipart": "web",
     "python_multipart": "web",
     "platformdirs": "web",
+    "openpyxl": "xlsx",
+    "et_xmlfile": "xlsx",
     "numba": "fast",
     "llvmlite": "fast",
 }

@@ -60,6 +60,9 @@ LIMITS: dict[str, Limit] = {
         Limit("max_issues", 200, "issues in one scenario"),
         Limit("max_events", 1_000, "events in one scenario"),
         Limit("max_rounds", 100_000, "rounds (a scenario's `rounds:` and an event's `round:`)"),
+        Limit("max_zip_members", 1_000, "files inside one zip container (an .xlsx workbook)"),
+        Limit("max_unzipped_bytes", 50_000_000, "bytes unpacked from one zip container (an .xlsx workbook)"),
+        Limit("max_cells", 5_000_000, "cells read from one workbook (empty cells inside a row included)"),
     )
 }
 
@@ -208,6 +211,29 @@ def read_bytes(path: Path, error: type[DetenteError] = ScenarioError) -> bytes:
     return data
 
 
+def check_zip(data: bytes, file: str | None, what: str = "an .xlsx workbook",
+              error: type[DetenteError] = ScenarioError) -> None:
+    """Refuse a zip container (an .xlsx workbook) that is not one, or would unpack past the bounds.
+
+    Counted from the zip's central directory before anything is unpacked: members
+    (``max_zip_members``) and their declared sizes (``max_unzipped_bytes``). Python's
+    zipfile stops every member at its declared size, so a member that lies about its size
+    cannot unpack more than that.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as e:
+        raise error([Problem(file, None, "", f"not {what}: not a readable zip file ({short(str(e), 80)[1:-1]})")]) from None
+    if len(infos) > limit("max_zip_members"):
+        raise error([Problem(file, None, "", over_limit("max_zip_members", f"the file holds {len(infos)} files"))])
+    total = sum(i.file_size for i in infos)
+    if total > limit("max_unzipped_bytes"):
+        raise error([Problem(file, None, "", over_limit("max_unzipped_bytes", f"it would unpack to {total} bytes"))])
+
+
 def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     """``(folder / name, "")`` when that path stays inside ``folder``; else ``(None, why not)``.
 
@@ -215,7 +241,7 @@ def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     ``~``), any ``..``, and a path whose symbolic links lead out of the folder.
     """
     if "\x00" in name:
-        return None, "a file name may not contain a NUL character"
+        return None, "a NUL character is not allowed in a file name"
     if os.path.isabs(name) or name.startswith("~"):
         return None, "an absolute path (or ~) is not allowed"
     if ".." in Path(name).parts:
@@ -229,16 +255,68 @@ def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
 
 
 def decode_text(data: bytes, file: str | None, error: type[DetenteError] = ScenarioError) -> str:
-    """Bytes as spreadsheets and editors write them: UTF-8 (with or without a byte-order mark,
-    falling back to Windows-1252), any line ends, as ``\\n``."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
+    """Bytes as spreadsheets and editors write them (see :func:`decode_noted`), any line ends, as ``\\n``."""
+    return decode_noted(data, file, error)[0]
+
+
+#: What a container format's first bytes say it is, and how to read it instead.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "a zip file (an Excel .xlsx workbook, or an OpenDocument .ods one?): save a workbook as "
+                     "Excel .xlsx and give the file the .xlsx suffix, or save the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel 97-2003 (.xls) workbook: save it as Excel Workbook (.xlsx) or as CSV"),
+)
+
+
+def container_kind(data: bytes) -> str | None:
+    """Why ``data`` is not a text file but a known container (zip, old Excel), with the fix; else None."""
+    for magic, what in _NOT_TEXT:
+        if data.startswith(magic):
+            return what
+    return None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when ``data`` looks like UTF-16 text without a byte-order mark (ASCII every other byte)."""
+    head = data[:4096]
+    if len(head) < 4 or len(head) % 2:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def decode_noted(data: bytes, file: str | None, error: type[DetenteError] = ScenarioError) -> tuple[str, str | None]:
+    """Bytes as spreadsheets and editors write them, and a note when the encoding was a guess.
+
+    UTF-8 with or without a byte-order mark; UTF-16 (Excel's "Unicode text") with a
+    byte-order mark, or without one when every other byte is zero; anything else is read
+    as Windows-1252 (Latin-1), with a note saying so. Line ends become ``\\n``. A zip
+    container or an old Excel workbook is refused with the way to read it.
+    """
+    note = None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(data):
+        enc = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf16_without_bom(data)
         try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            raise error([Problem(file, None, "", f"not UTF-8 text (byte {e.start})")]) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+            text = data.decode(enc or "utf-16")
+        except UnicodeDecodeError as e:
+            raise error([Problem(file, None, "", f"not UTF-16 text although it starts like it (byte {e.start})")]) from None
+    else:
+        what = container_kind(data)
+        if what is not None:
+            raise error([Problem(file, None, "", f"not a text file: this is {what}")])
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+            note = (f"not UTF-8 (byte {e.start + 1} is not): read as Windows-1252 (Latin-1); if names look wrong, "
+                    "save the file as UTF-8")
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n"), note
 
 
 def read_text(path: Path, error: type[DetenteError] = ScenarioError) -> str:
@@ -369,6 +447,39 @@ def csv_records(
         if "field larger than field limit" in reason:
             reason = over_limit("max_field_chars", "a cell is too long")
         raise error([Problem(file, reader.line_num, "", f"not a readable table: {reason}")]) from None
+
+
+_DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAME = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff_delimiter(text: str, lines: int = 30) -> str:
+    """The delimiter of a table (comma, semicolon or tab) that splits its first lines most consistently.
+
+    Each candidate splits the first ``lines`` non-blank lines (quotes respected); the one whose
+    rows most often have as many cells as the header, with the most cells, wins (a comma when
+    nothing splits). A semicolon table with decimal commas (``0,08``) splits on semicolons.
+    """
+    head = [ln for ln in text.split("\n", 200)[:200] if ln.strip()][:lines]
+    best, best_score = ",", (0.0, 1)
+    for d in _DELIMITERS:
+        try:
+            rows = list(csv.reader(io.StringIO("\n".join(head)), delimiter=d))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        same = sum(1 for r in rows if len(r) == width)
+        score = (same / len(rows), width)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def delimiter_name(d: str) -> str:
+    """``comma``, ``semicolon`` or ``tab``."""
+    return _DELIMITER_NAME.get(d, repr(d))
 
 
 def table_rows(text: str, *, delimiter: str = ",", skipinitialspace: bool = False,

@@ -62,7 +62,8 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
         seed = scen.model.seed
     p = model_params(model, params)
     mod = models.get(model)
-    notes = run_notes(scen, model, p, set(params))
+    notes: list[str] = list(scen.reading_notes)  # what the reader guessed or mapped
+    notes += run_notes(scen, model, p, set(params))
     plan_scenario(f"forecast ({model})", scen, model, p, set(params), 1, budget=budget, history=True)
     inputs = scen.to_inputs(seed=seed or 0)
     try:

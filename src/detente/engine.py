@@ -38,12 +38,14 @@ def resolve_model(scenario: Scenario, model: str | None = None,
     return model, params
 
 
-def load(source: Any) -> Scenario:
-    """Load and validate a scenario from a file path, a shipped example's name, or a dict.
+def load(source: Any, *, salience_scale: int | None = None) -> Scenario:
+    """Load and validate a scenario from a file path, a shipped example's name, a dict, or a DataFrame.
 
-    Raises :class:`detente.errors.ScenarioError` listing every problem.
+    ``salience_scale`` (1 or 100) declares the scale of a stakeholder table's saliences
+    (see :func:`detente.scenario.load`). Raises :class:`detente.errors.ScenarioError`
+    listing every problem.
     """
-    return _load(source)
+    return _load(source, salience_scale=salience_scale)
 
 
 def model_params(model: str, params: dict[str, Any] | None = None, *, source: str = "params") -> ModelParams:

@@ -87,12 +87,20 @@ class Result:
             if self.stability is not None and iss.key in self.stability:
                 entry["stability"] = self.stability[iss.key]
             out[iss.key] = entry
+        for key, band in zip(self.scenario.issue_keys, self.track_record_bands()):
+            out[key]["track_record_band"] = band
         summarize = getattr(models.get(self.model), "summarize", None)
         if summarize is not None:
             for key, extra in summarize(self.trajectory, 0, self.scenario.issue_keys).items():
                 for k, v in extra.items():
                     out[key].setdefault(k, v)
         return out
+
+    def track_record_bands(self) -> list[dict[str, Any]]:
+        """Per issue, the band this model's track record supports (:func:`detente.calibrate.forecast_bands`)."""
+        from .calibrate import scenario_bands
+
+        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), self.trajectory.final[0])
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -155,6 +163,23 @@ class Result:
     def to_json(self, indent: int | None = 2) -> str:
         """The JSON contract as text."""
         return dumps(self.to_dict(), indent=indent)
+
+    def _repr_html_(self) -> str:
+        """The forecast as HTML tables (Jupyter shows it so): per issue, then each actor's position at the start and end."""
+        from html import escape
+
+        from .scenario.html import html_table
+
+        s, last = self.scenario, self.history[-1]["positions"]
+        forecast = html_table(["issue", "scale", "forecast", "meaning"],
+                              ([i.key, f"{i.scale[0]:g} to {i.scale[1]:g}", self.forecast[i.key],
+                                i.label_for(self.forecast[i.key]) if i.labels else ""] for i in s.issues), "Forecast")
+        moves = html_table(["actor", *(f"{i.key}: start -> end" for i in s.issues)],
+                           ([a.name, *(f"{a.positions[i.key].value:g} -> {last[a.key][i.key]:.4g}" if a.key in last
+                                       else f"{a.positions[i.key].value:g} -> absent" for i in s.issues)] for a in s.actors),
+                           "Positions")
+        notes = "".join(f"<p><i>note: {escape(n)}</i></p>" for n in self.notes)
+        return f"<div><p><b>{escape(s.name)}</b> &mdash; model {escape(self.model)}</p>{forecast}{moves}{notes}</div>"
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy positions by round: columns ``round, actor, issue, position`` (+ ``forecast``).

@@ -69,11 +69,11 @@ class Input:
         return f"{a}.{self.kind}.{scenario.issues[self.issue].key}"
 
     def label(self, scenario: Scenario) -> str:
-        """Plain words, e.g. ``"dprk's salience on deal"``."""
+        """Plain words with display names, e.g. ``"salience of Kim Jong Un and the… on Nuclear deal"``."""
         a = short_actor(scenario, self.actor)
         if self.issue is None:
-            return f"{a}'s capability"
-        return f"{a}'s {self.kind} on {scenario.issues[self.issue].key}"
+            return f"capability of {a}"
+        return f"{self.kind} of {a} on {scenario.issues[self.issue].short_name()}"
 
     # -- the distribution -----------------------------------------------------
     @property
@@ -127,9 +127,8 @@ def triangular_ppf(u: np.ndarray, a: float, c: float, b: float) -> np.ndarray:
 
 
 def short_actor(scenario: Scenario, i: int) -> str:
-    """An actor's name when it is short, else its key."""
-    a = scenario.actors[i]
-    return a.name if a.name and len(a.name) <= 16 else a.key
+    """An actor's display name, shortened by the one rule (:meth:`Actor.short_name`)."""
+    return scenario.actors[i].short_name()
 
 
 def all_inputs(scenario: Scenario) -> list[Input]:

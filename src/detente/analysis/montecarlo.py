@@ -183,20 +183,29 @@ class MonteCarloResult:
             }
         )
 
+    def track_record_bands(self) -> list[dict[str, Any]]:
+        """Per issue, the model's track-record band (:mod:`detente.calibrate`), centred on the median forecast."""
+        from ..calibrate import scenario_bands
+
+        med = np.median(self.forecasts, axis=0) if self.draws else np.full(len(self.scenario.issues), np.nan)
+        return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), med)
+
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
-        ``distribution`` (band, threshold probabilities), the ``most_likely`` branch beside it and the
-        ``stability`` diagnostics; event shares. With ``history``, also the most likely branch's
-        round-by-round ``history`` (``meta.history`` says so)."""
+        ``distribution`` (band, threshold probabilities), its ``track_record_band``, the ``most_likely``
+        branch beside it and the ``stability`` diagnostics; event shares. With ``history``, also the most
+        likely branch's round-by-round ``history`` (``meta.history`` says so)."""
 
         point = self.point.issues if self.point is not None else {}
         issues: dict[str, Any] = {}
-        for iss in self.scenario.issues:
-            dist = self.distribution(iss.key)
+        dists = [self.distribution(iss.key) for iss in self.scenario.issues]
+        bands = self.track_record_bands()
+        for iss, dist, band in zip(self.scenario.issues, dists, bands):
             entry: dict[str, Any] = {"forecast": _f(dist["median"]), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
                 entry["label"] = iss.label_for(dist["median"])
             entry["distribution"] = dist
+            entry["track_record_band"] = band
             if iss.key in point:
                 ml = {"forecast": point[iss.key]["forecast"]}
                 if iss.labels:

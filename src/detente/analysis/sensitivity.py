@@ -30,7 +30,7 @@ import pandas as pd
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
-from ..scenario.schema import Scenario
+from ..scenario.schema import Scenario, short_name
 from ..serialize import dumps, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
@@ -119,19 +119,21 @@ class SensitivityResult:
         Returns
         -------
         list of str
-            E.g. ``"dprk's salience on deal: +/- 6.1 points on the deal forecast"``.
+            E.g. ``"salience of Kim Jong Un and the… on Nuclear deal: +/- 6.1 points on the Nuclear deal
+            forecast"`` (the swing with the decimals of the issue's scale).
         """
         df = self.table if issue is None else self.table[self.table["issue"] == issue]
         df = df.sort_values(self._score(), ascending=False, kind="stable").head(k)
         out = []
         for r in df.to_dict("records"):
             if self.method == "oat":
-                out.append(f"{r['label']}: +/- {r['abs_swing'] / 2:.1f} points on the {r['issue']} forecast")
+                iss = self.scenario.issue(r["issue"])
+                out.append(f"{r['label']}: +/- {iss.fmt(r['abs_swing'] / 2)} points on the {iss.short_name()} forecast")
             else:
                 # Sobol estimates can fall slightly below 0 by sampling error: say "about 0%"
                 s1, st = (max(0.0, 100 * r[c]) for c in ("S1", "ST"))
                 out.append(
-                    f"{r['label']}: {s1:.0f}% of the variance of the {r['issue']} forecast alone, "
+                    f"{r['label']}: {s1:.0f}% of the variance of the {self.scenario.issue(r['issue']).short_name()} forecast alone, "
                     f"{st:.0f}% with interactions"
                 )
         return out
@@ -265,7 +267,8 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
         for m, j in enumerate(ev_idx):
             ev = scen.events[j]
             flo, fhi = fc[off + 2 * m, d], fc[off + 2 * m + 1, d]
-            rows.append({"input": f"event.{ev.key}", "label": f"event {ev.key} (off vs on)", "actor": ev.actor, "field": "event",
+            rows.append({"input": f"event.{ev.key}", "label": f"event {short_name(ev.name or ev.key)} (off vs on)",
+                         "actor": ev.actor, "field": "event",
                          "input_issue": None, "low": 0.0, "high": 1.0, "issue": iss.key, "base": fc[0, d],
                          "forecast_low": flo, "forecast_high": fhi, "swing": fhi - flo})
     df = pd.DataFrame(rows)
@@ -325,7 +328,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
                   budget=budget)[0]
     rows = []
     notes = [f"Saltelli sampling, {N} base samples, {K} factors, {R} model runs; 95% bootstrap confidence intervals"]
-    labels = [u.label(scen) for u in unc] + [f"event {scen.events[j].key} (happens or not)" for j in ev_idx]
+    labels = [u.label(scen) for u in unc] + [f"event {short_name(scen.events[j].name or scen.events[j].key)} (happens or not)"
+                                          for j in ev_idx]
     described = [_describe(u, scen) for u in unc] + [
         {"input": names[len(unc) + m], "label": labels[len(unc) + m], "actor": scen.events[j].actor, "field": "event", "input_issue": None}
         for m, j in enumerate(ev_idx)

@@ -138,6 +138,11 @@ class Dataset:
 # helpers
 
 
+def proposal_key(issue: Any) -> str:
+    """The proposal an issue belongs to: DEU's ``prnr``, the outcomes format's scenario file, else the issue itself."""
+    return issue.meta.get("prnr") or issue.meta.get("scenario") or issue.key
+
+
 def deu_path() -> Path:
     """The folder of the DEU copy shipped inside the package."""
     return Path(str(resources.files("detente") / "data" / "deu"))
@@ -316,7 +321,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
         line, row, out, rp = info[key]
         rows = [(a, nm, x, s) for a, nm, x, s in per_issue[key] if not math.isnan(x) and not math.isnan(s)]
         if math.isnan(out):
-            skipped.append({"issue": key, "file": fi, "line": line, "reason": "no outcome"})
+            skipped.append({"issue": key, "file": fi, "line": line, "reason": "no outcome", "wave": row.get("wave", "")})
             continue
         if len(rows) < min_actors:
             skipped.append(
@@ -325,6 +330,7 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
                     "file": fi,
                     "line": line,
                     "reason": f"{len(rows)} actor(s) with both a position and a salience (need {min_actors})",
+                    "wave": row.get("wave", ""),
                 }
             )
             continue
@@ -490,11 +496,12 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
             problems.append(Problem(fo, line, "issue", f"issue {short(row['issue'])} of {sfile} has no positions"))
             continue
         if math.isnan(out):
-            skipped.append({"issue": key, "file": fo, "line": line, "reason": "no outcome"})
+            skipped.append({"issue": key, "file": fo, "line": line, "reason": "no outcome", "wave": row.get("wave", "")})
             continue
         if int(ok.sum()) < min_actors:
             skipped.append(
-                {"issue": key, "file": fo, "line": line, "reason": f"{int(ok.sum())} active actor(s) (need {min_actors})"}
+                {"issue": key, "file": fo, "line": line, "reason": f"{int(ok.sum())} active actor(s) (need {min_actors})",
+                 "wave": row.get("wave", "")}
             )
             continue
         names = [actors[i] if i < len(actors) else f"actor{i + 1}" for i in range(len(x))]

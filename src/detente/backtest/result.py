@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from ..calibrate import LEVELS, RELIABILITY_LEVELS, coverage, interval_score, pit_histogram, reliability
 from ..serialize import dumps, jsonable
+from .calibration import ALL_LEVELS
 from .data import Dataset
 from .metrics import metrics, paired_bootstrap
 
@@ -19,6 +21,49 @@ BREAKDOWNS = ("wave", "proc", "rule", "type")
 
 
 _clean = jsonable
+
+
+def _at(bands: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
+    """The columns of ``bands`` (computed at :data:`detente.backtest.calibration.ALL_LEVELS`) at ``levels``."""
+    return bands[:, [ALL_LEVELS.index(lev) for lev in levels], :]
+
+
+def _band_scores(bands: np.ndarray, outcome: np.ndarray) -> dict[str, Any]:
+    """Coverage and mean interval score per level of the issues with a band."""
+    ok = np.isfinite(bands[:, 0, 0])
+    n = int(ok.sum())
+    if n == 0:
+        return {"n_bands": 0, "coverage": {str(lev): None for lev in LEVELS}, "interval_score": {str(lev): None for lev in LEVELS}}
+    cov = coverage(bands[ok], outcome[ok])
+    isc = interval_score(bands[ok], outcome[ok], LEVELS).mean(axis=0)
+    return {"n_bands": n, "coverage": {str(lev): float(c) for lev, c in zip(LEVELS, cov)},
+            "interval_score": {str(lev): float(v) for lev, v in zip(LEVELS, isc)}}
+
+
+def _probabilistic(p: dict[str, Any], outcome: np.ndarray, issues: list[dict[str, Any]]) -> dict[str, Any]:
+    """Coverage, interval score, CRPS, reliability and PIT of one model's bands, overall and by breakdown."""
+    bands = _at(p["bands"], LEVELS)
+    out: dict[str, Any] = _band_scores(bands, outcome)
+    ok = np.isfinite(p["crps"])
+    out["crps"] = float(p["crps"][ok].mean()) if ok.any() else None
+    rel_ok = np.isfinite(p["bands"][:, 0, 0])
+    out["reliability"] = reliability(_at(p["bands"], RELIABILITY_LEVELS)[rel_ok], outcome[rel_ok]) if rel_ok.any() else None
+    out["pit_histogram"] = pit_histogram(p["pit"])
+    chosen = [str(c) for c in p["difficulty"] if c]
+    out["band_difficulty"] = {c: chosen.count(c) for c in dict.fromkeys(chosen)}
+    by: dict[str, Any] = {}
+    for key in BREAKDOWNS:
+        values = [it[key] for it in issues]
+        groups = {}
+        for v in dict.fromkeys(values):
+            mask = np.array([x == v for x in values])
+            sc = _band_scores(bands[mask], outcome[mask])
+            c = p["crps"][mask]
+            sc["crps"] = float(c[np.isfinite(c)].mean()) if np.isfinite(c).any() else None
+            groups[v] = sc
+        by[key] = groups
+    out["prob_by"] = by
+    return out
 
 
 @dataclass
@@ -59,6 +104,7 @@ class BacktestResult:
     failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    bands: dict[str, np.ndarray] = field(default_factory=dict)
 
     # ------------------------------------------------------------------
     @classmethod
@@ -75,14 +121,22 @@ class BacktestResult:
         seed: int = 0,
         draws: int = 0,
         n_boot: int = 2000,
+        prob: dict[str, dict[str, Any]] | None = None,
+        bands_how: str = "",
     ) -> "BacktestResult":
-        """Score ``forecasts`` against the dataset's outcomes."""
+        """Score ``forecasts`` against the dataset's outcomes.
+
+        ``prob`` (label -> the output of :func:`detente.backtest.calibration.model_bands`)
+        adds the probabilistic scores of each model's track-record bands; ``bands_how``
+        says how they were learned.
+        """
         outcome = np.array([i.outcome for i in ds.issues], float)
         issues = [
             {"issue": i.key, **{k: i.meta.get(k, "") for k in BREAKDOWNS}, "outcome": i.outcome} for i in ds.issues
         ]
         ref_err = np.abs(forecasts[REFERENCE] - outcome) if REFERENCE in forecasts else None
         summary: dict[str, dict[str, Any]] = {}
+        bands: dict[str, np.ndarray] = {}
         for label, fc in forecasts.items():
             s: dict[str, Any] = metrics(fc, outcome)
             spec = (specs or {}).get(label)
@@ -104,6 +158,9 @@ class BacktestResult:
                 s["mae_diff_vs_compromise"] = boot
             if label in (not_run or {}):
                 s["not_run"] = (not_run or {})[label]
+            if prob and label in prob:
+                s.update(_probabilistic(prob[label], outcome, issues))
+                bands[label] = _at(prob[label]["bands"], LEVELS)
             summary[label] = s
         return cls(
             dataset=f"{ds.name} ({ds.path})",
@@ -117,7 +174,8 @@ class BacktestResult:
             not_run=dict(not_run or {}),
             failures=dict(failures or {}),
             notes=list(notes or []),
-            settings={"seed": seed, "draws": draws, "n_boot": n_boot},
+            settings={"seed": seed, "draws": draws, "n_boot": n_boot, **({"bands": bands_how} if bands_how else {})},
+            bands=bands,
         )
 
     # ------------------------------------------------------------------
@@ -134,7 +192,11 @@ class BacktestResult:
         """Everything, as one JSON-ready object (NaN as null)."""
         per_issue = []
         for j, it in enumerate(self.issues):
-            per_issue.append({**it, "forecasts": {k: fc[j] for k, fc in self.forecasts.items()}})
+            row = {**it, "forecasts": {k: fc[j] for k, fc in self.forecasts.items()}}
+            if self.bands:
+                row["bands"] = {k: {str(lev): [float(b[j, i, 0]), float(b[j, i, 1])] for i, lev in enumerate(LEVELS)}
+                                for k, b in self.bands.items()}
+            per_issue.append(row)
         return _clean(
             {
                 "dataset": self.dataset,
@@ -184,10 +246,20 @@ class BacktestResult:
             boot = s.get("mae_diff_vs_compromise")
             if boot:
                 row.update({"mae_diff": boot["mean"], "diff_lo": boot["ci95"][0], "diff_hi": boot["ci95"][1]})
+            if "coverage" in s:
+                for lev in LEVELS:
+                    row[f"coverage{lev}"] = s["coverage"][str(lev)]
+                    row[f"interval_score{lev}"] = s["interval_score"][str(lev)]
+                row["crps"] = s["crps"]
             for key, groups in s["by"].items():
                 for v, g in groups.items():
                     row[f"mae[{key}={v}]"] = g["mae"]
                     row[f"n[{key}={v}]"] = g["n"]
+                    pg = s.get("prob_by", {}).get(key, {}).get(v)
+                    if pg is not None:
+                        for lev in LEVELS:
+                            row[f"coverage{lev}[{key}={v}]"] = pg["coverage"][str(lev)]
+                            row[f"interval_score{lev}[{key}={v}]"] = pg["interval_score"][str(lev)]
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -235,16 +307,82 @@ class BacktestResult:
             t.add_row(label, "-", "failed", "", "", "", "", msg[:60])
         return t
 
-    def breakdown_table(self, key: str):
-        """A :class:`rich.table.Table` of MAE by one breakdown (``wave``, ``proc``, ``rule``, ``type``)."""
+    def _by_table(self, key: str, title: str):
+        """An empty :class:`rich.table.Table` with a model column and one column per value of a breakdown."""
         from rich.table import Table
 
         values = list(dict.fromkeys(it[key] for it in self.issues))
-        t = Table(title=f"MAE by {key}")
+        t = Table(title=title)
         t.add_column("model")
         for v in values:
             t.add_column(f"{v or '(none)'}", justify="right")
+        return t, values
+
+    def breakdown_table(self, key: str):
+        """A :class:`rich.table.Table` of MAE by one breakdown (``wave``, ``proc``, ``rule``, ``type``)."""
+        t, values = self._by_table(key, f"MAE by {key}")
         for label, s in self.summary.items():
             g = s["by"][key]
             t.add_row(label, *(f"{g[v]['mae']:.2f} (n={g[v]['n']})" if g[v]["n"] else "-" for v in values))
+        return t
+
+    # ------------------------------------------------------------------ probabilistic scores
+    def prob_table(self):
+        """A :class:`rich.table.Table` of the track-record bands' coverage, interval scores and CRPS."""
+        from rich.table import Table
+
+        how = self.settings.get("bands", "")
+        t = Table(title="Track-record bands: coverage (nominal 50/80/90%) and interval score (lower is better)"
+                  + (f"\n{how}" if how else ""))
+        t.add_column("model")
+        t.add_column("n", justify="right")
+        for lev in LEVELS:
+            t.add_column(f"cover {lev}%", justify="right")
+        for lev in LEVELS:
+            t.add_column(f"IS {lev}%", justify="right")
+        t.add_column("CRPS", justify="right")
+        t.add_column("difficulty", justify="left")
+
+        def pct(v: Any) -> str:
+            return "-" if v is None else f"{v:.0%}"
+
+        def num(v: Any) -> str:
+            return "-" if v is None else f"{v:.1f}"
+
+        for label, s in self.summary.items():
+            if "coverage" not in s:
+                continue
+            diff = ", ".join(f"{k} x{v}" if len(s["band_difficulty"]) > 1 else k for k, v in s["band_difficulty"].items())
+            t.add_row(label, str(s["n_bands"]), *(pct(s["coverage"][str(lev)]) for lev in LEVELS),
+                      *(num(s["interval_score"][str(lev)]) for lev in LEVELS), num(s["crps"]), diff or "-")
+        return t
+
+    def reliability_table(self):
+        """A :class:`rich.table.Table`: nominal against observed coverage of every model's bands (the reliability chart)."""
+        from rich.table import Table
+
+        t = Table(title="Reliability: observed coverage of the central bands at each nominal coverage")
+        t.add_column("model")
+        for lev in RELIABILITY_LEVELS:
+            t.add_column(f"{lev}%", justify="right")
+        t.add_column("PIT histogram (10 bins)", justify="left")
+        for label, s in self.summary.items():
+            rel = s.get("reliability")
+            if not rel:
+                continue
+            t.add_row(label, *(f"{o:.0%}" for o in rel["observed"]), " ".join(str(c) for c in s["pit_histogram"]))
+        return t
+
+    def prob_breakdown_table(self, key: str, level: int = 80):
+        """A :class:`rich.table.Table` of one band's coverage and interval score by one breakdown."""
+        t, values = self._by_table(key, f"{level}% band by {key}: coverage / interval score")
+        for label, s in self.summary.items():
+            g = s.get("prob_by", {}).get(key)
+            if not g:
+                continue
+            cells = []
+            for v in values:
+                c, i = g[v]["coverage"][str(level)], g[v]["interval_score"][str(level)]
+                cells.append("-" if c is None else f"{c:.0%} / {i:.1f}")
+            t.add_row(label, *cells)
         return t

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -30,8 +30,9 @@ from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
 from ..models.base import Inputs, ModelInputError
+from .calibration import FOLDS, issue_difficulties, model_bands, waves
 from .capability import capabilities
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, proposal_key
 from .result import REFERENCE, BacktestResult
 
 #: Largest batch (draws) given to a model at once.
@@ -188,11 +189,6 @@ def build_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: 
         status_quo=np.array([first.status_quo]),
         seed=seeds,
     )
-
-
-def proposal_key(issue: Any) -> str:
-    """The proposal an issue belongs to: DEU's ``prnr``, the outcomes format's scenario file, else the issue itself."""
-    return issue.meta.get("prnr") or issue.meta.get("scenario") or issue.key
 
 
 def _proposals(ds: Dataset) -> list[list[int]]:
@@ -395,6 +391,7 @@ def run_backtest(
     seed: int = 0,
     n_boot: int = 2000,
     budget: Budget | None = None,
+    holdout_wave: str | None = None,
 ) -> BacktestResult:
     """Score models against the actual outcomes of a dataset.
 
@@ -421,6 +418,10 @@ def run_backtest(
         Bootstrap resamples for the intervals.
     budget : Budget, optional
         The limits; a backtest over them is refused before any model runs.
+    holdout_wave : str, optional
+        Learn every learned part (the track-record bands) from the other waves
+        only, and score only this wave. Default: every issue is scored, its
+        bands learned by grouped cross-conformal prediction (folds of proposals).
 
     Returns
     -------
@@ -430,10 +431,44 @@ def run_backtest(
     if draws < 0:
         raise DetenteError([Problem(None, None, "draws", "must be >= 0")])
     cap = capability or ("votes" if ds.council_weights else "scenario")
+    train = None
+    if holdout_wave is not None:
+        names = waves(ds)
+        if holdout_wave not in names:
+            shown = ", ".join(repr(w) for w in names) or "none"
+            raise DetenteError([Problem(None, None, "holdout-wave",
+                                        f"unknown wave {holdout_wave!r}; the dataset's waves are {shown}")])
+        train = np.array([str(i.meta.get("wave", "")) != holdout_wave for i in ds.issues])
+        if not train.any():
+            raise DetenteError([Problem(None, None, "holdout-wave",
+                                        f"{holdout_wave!r} is the dataset's only wave: nothing is left to learn from")])
     specs = _specs(models)
     forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget)
+    try:
+        caps = capabilities(ds, cap)[0]
+    except ValueError as exc:
+        raise DetenteError([Problem(None, None, "capability", str(exc))]) from None
+    diffs = issue_difficulties(ds, caps)
+    if train is None:
+        how = (f"bands learned by {FOLDS}-fold grouped cross-conformal prediction: each proposal's issues get bands "
+               "learned from the other folds' proposals")
+        prob = {k: model_bands(ds, fc, diffs, folds=FOLDS, seed=seed) for k, fc in forecasts.items()}
+        scored = ds
+    else:
+        others = ", ".join(w for w in waves(ds) if w != holdout_wave)
+        how = (f"held-out wave {holdout_wave}: bands learned from wave(s) {others} only "
+               f"({int(train.sum())} issues); only {holdout_wave} is scored")
+        prob = {}
+        for k, fc in forecasts.items():
+            p = model_bands(ds, fc, diffs, train=train, seed=seed)
+            prob[k] = {key: (v[~train] if isinstance(v, np.ndarray) else v) for key, v in p.items()}
+        keep = np.flatnonzero(~train)
+        forecasts = {k: v[keep] for k, v in forecasts.items()}
+        skipped = [x for x in ds.skipped if x.get("wave", "") == holdout_wave]
+        scored = replace(ds, issues=[ds.issues[j] for j in keep], skipped=skipped,
+                         n_total=len(keep) + len(skipped))
     return BacktestResult.build(
-        ds,
+        scored,
         forecasts,
         capability=cap,
         specs={s.label: s for s in specs},
@@ -443,4 +478,6 @@ def run_backtest(
         seed=seed,
         draws=draws,
         n_boot=n_boot,
+        prob=prob,
+        bands_how=how,
     )

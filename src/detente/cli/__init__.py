@@ -52,7 +52,8 @@ def _register_extensions() -> None:
         importlib.import_module(mod).register(app)
 
 
-_EXTENSIONS: list[str] = ["detente.cli.forecast", "detente.cli.backtest", "detente.cli.analysis", "detente.cli.report"]
+_EXTENSIONS: list[str] = ["detente.cli.forecast", "detente.cli.backtest", "detente.cli.analysis", "detente.cli.report",
+                           "detente.cli.files"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,12 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    xlsx = "xlsx"
+
+
+SALIENCE_SCALE = typer.Option(None, "--salience-scale", show_default=False,
+                              help="1 or 100: the scale of a table's saliences, for a table whose header does not say "
+                                   "(a column named salience_0_1 says 1).")
 
 
 # -- the compute budget (see detente.budget): the same four flags on every command that computes --------
@@ -108,15 +114,17 @@ def write_failure(e: OSError) -> str:
     return f"cannot write: {why or e.strerror or e}" + ("; nothing was written" if why else "")
 
 
-def stability_cell(st: Any) -> str:
-    """A table cell of an issue's stability diagnostics (unstable ones in bold yellow)."""
+def stability_cell(st: Any, scale: Any = None) -> str:
+    """A table cell of an issue's stability diagnostics (unstable ones in bold yellow), numbers with the
+    digits of the issue's ``scale``."""
     from rich.markup import escape
 
+    from ..numfmt import fmt
     from ..stability import short
 
     if not st:
         return ""
-    text = escape(short(st, format_number))
+    text = escape(short(st, format_number if scale is None else (lambda x: fmt(x, scale))))
     return f"[bold yellow]{text}[/bold yellow]" if st["unstable"] else f"[dim]{text}[/dim]"
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .._parse import format_number
 from ..errors import DetenteError, Problem
+from ..numfmt import fmt, fmt_percent, fmt_range
 from ._common import (
     FORMAT,
     MAX_DRAWS,
@@ -77,12 +78,13 @@ def render_monte_carlo_table(mc: Any) -> None:
     out, _ = _consoles()
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
+    from ..calibrate import band_note, band_text
     from ._common import stability_cell
 
-    t = Table(title="Forecast (median of the draws) and its band", title_justify="left", header_style="bold")
+    t = Table(title="Forecast (median of the draws) and its bands", title_justify="left", header_style="bold")
     point = mc.point
-    cols = [("issue", "left"), ("forecast (median)", "right"), ("mean", "right"), ("50%", "right"), ("80%", "right"),
-            ("95%", "right"), ("meaning (median)", "left")]
+    cols = [("issue", "left"), ("forecast (median)", "right"), ("mean", "right"), ("input 50%", "right"),
+            ("input 80%", "right"), ("input 95%", "right"), ("track record 80%", "right"), ("meaning (median)", "left")]
     if point is not None:
         cols.append(("most likely branch", "right"))
         if point.stability is not None:
@@ -91,15 +93,19 @@ def render_monte_carlo_table(mc: Any) -> None:
         wrap = c in ("meaning (median)", "stability (most likely branch)")
         t.add_column(c, justify=j, style="bold cyan" if c.startswith("forecast") else None,  # type: ignore[arg-type]
                      no_wrap=not wrap, max_width=36 if wrap else None)
-    for r in mc.summary().to_dict("records"):
-        cells = [r["issue"], _fmt(r["median"]), _fmt(r["mean"]), f"{_fmt(r['lo50'])}-{_fmt(r['hi50'])}",
-                 f"{_fmt(r['lo80'])}-{_fmt(r['hi80'])}", f"{_fmt(r['lo95'])}-{_fmt(r['hi95'])}", r["label"]]
+    bands = mc.track_record_bands()
+    for r, band in zip(mc.summary().to_dict("records"), bands):
+        sc = s.issue(r["issue"]).scale
+        cells = [s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt(r["mean"], sc),
+                 fmt_range(r["lo50"], r["hi50"], sc), fmt_range(r["lo80"], r["hi80"], sc),
+                 fmt_range(r["lo95"], r["hi95"], sc), band_text(band, lambda v, sc=sc: fmt(v, sc)), r["label"]]
         if point is not None:
-            cells.append(_fmt(r["most_likely"]))
+            cells.append(fmt(r["most_likely"], sc))
             if point.stability is not None:
-                cells.append(stability_cell(point.stability.get(r["issue"])))
+                cells.append(stability_cell(point.stability.get(r["issue"]), sc))
         t.add_row(*cells)
     out.print(t)
+    out.print(f"[dim]{band_note(bands)}[/dim]")
     th = mc.thresholds()
     if len(th):
         t = Table(title="Thresholds", title_justify="left", header_style="bold")
@@ -109,7 +115,7 @@ def render_monte_carlo_table(mc: Any) -> None:
         t.add_column("probability", justify="right", style="bold")
         for r in th.to_dict("records"):
             sign = ">=" if r["direction"] == "above" else "<="
-            t.add_row(r["issue"], r["name"], f"{sign} {r['value']:g}", f"{100 * r['probability']:.0f}%")
+            t.add_row(s.issue(r["issue"]).short_name(), r["name"], f"{sign} {r['value']:g}", fmt_percent(r["probability"]))
         out.print(t)
     if s.events:
         t = Table(title="Events", title_justify="left", header_style="bold")
@@ -119,7 +125,8 @@ def render_monte_carlo_table(mc: Any) -> None:
         shares = mc.event_shares
         for e in s.events:
             late = s.rounds is not None and s.event_round(e) > s.rounds
-            t.add_row(e.key, f"{e.probability:g}", "none: after the last round" if late else f"{100 * shares[e.key]:.1f}% of draws")
+            t.add_row(e.name or e.key, f"{e.probability:g}",
+                      "none: after the last round" if late else f"{fmt_percent(shares[e.key])} of draws")
         out.print(t)
     for note in mc.notes:
         out.print(f"[dim]note: {note}[/dim]")
@@ -136,12 +143,17 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
     model, params = resolve_model(scen, model, params)
     if seed is None:
         seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
-    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget)
-    fmt = _check_format(getattr(fmt, "value", fmt))
+    fmt = getattr(fmt, "value", fmt)
+    fmt = fmt if fmt == "xlsx" else _check_format(fmt)
+    mc = monte_carlo(scen, model, draws=draws, seed=seed, params=params, budget=budget, by_round=fmt in ("csv", "xlsx"))
     if fmt == "json":
         _emit(mc.to_json(), output)
-    elif fmt == "csv":
-        _emit(mc.to_frame().to_csv(index=False), output)
+    elif fmt in ("csv", "xlsx"):  # the summary beside one run's positions by round and moves (see report.tables)
+        from ..api import forecast as run_forecast
+        from .files import emit_forecast_tables
+
+        point = mc.point if mc.point is not None else run_forecast(scen, model, seed=seed, budget=budget, **params)
+        emit_forecast_tables(point, mc, fmt, output)
     else:
         render_monte_carlo_table(mc)
 
@@ -158,16 +170,17 @@ def render_sensitivity_table(res: Any, top: int = 10) -> None:
         sub = df[df["issue"] == iss.key].head(top)
         if res.method == "oat":
             base = sub["base"].iloc[0] if len(sub) else float("nan")
-            t = Table(title=f"{iss.key} (forecast {_fmt(base)})", title_justify="left", header_style="bold")
+            t = Table(title=f"{iss.name} (forecast {iss.fmt(base)})", title_justify="left", header_style="bold")
             for c, j in [("input", "left"), ("range", "right"), ("forecast low -> high", "right"), ("swing", "right"), ("", "left")]:
                 t.add_column(c, justify=j, no_wrap=c != "input")  # type: ignore[arg-type]
             width = max(float(sub["abs_swing"].max()) if len(sub) else 0.0, 1e-12)
             for r in sub.to_dict("records"):
                 rng = "off -> on" if r["field"] == "event" else f"{r['low']:g} -> {r['high']:g}"
                 bar = "#" * int(round(20 * r["abs_swing"] / width))
-                t.add_row(r["label"], rng, f"{_fmt(r['forecast_low'])} -> {_fmt(r['forecast_high'])}", f"{r['swing']:+.2f}", bar)
+                t.add_row(r["label"], rng, f"{iss.fmt(r['forecast_low'])} -> {iss.fmt(r['forecast_high'])}",
+                          iss.fmt(r["swing"], sign=True), bar)
         else:
-            t = Table(title=iss.key, title_justify="left", header_style="bold")
+            t = Table(title=iss.name, title_justify="left", header_style="bold")
             for c, j in [("input", "left"), ("first-order S1", "right"), ("total ST", "right"), ("", "left")]:
                 t.add_column(c, justify=j, no_wrap=c != "input")  # type: ignore[arg-type]
             for r in sub.to_dict("records"):
@@ -272,6 +285,22 @@ def advise_cmd(
         render_advice_table(adv)
 
 
+def _issue_name(cmp: Any, key: str) -> str:
+    """The display name of issue ``key`` in the first compared scenario that has it."""
+    for s in cmp.scenarios:
+        if key in s.issue_keys:
+            return str(s.issue(key).short_name())
+    return key
+
+
+def _scale_of(cmp: Any, key: str) -> tuple[float, float]:
+    """The scale of issue ``key`` in the first compared scenario that has it."""
+    for s in cmp.scenarios:
+        if key in s.issue_keys:
+            return s.issue(key).scale
+    return (0.0, 100.0)
+
+
 # -- compare --------------------------------------------------------------------------------------------
 def render_compare_table(cmp: Any) -> None:
     """Print forecasts side by side, then the input differences."""
@@ -291,17 +320,18 @@ def render_compare_table(cmp: Any) -> None:
         issues += [k for k in s.issue_keys if k not in issues]
     for iss in issues:
         for lab in cmp.labels:
-            cells = [iss, lab]
+            cells = [_issue_name(cmp, iss), lab]
             for m in cmp.models:
                 if (lab, m, iss) in df.index:
                     r = df.loc[(lab, m, iss)]
-                    cells.append(_fmt(r["forecast"]) + (f" ({_fmt(r['lo80'])}-{_fmt(r['hi80'])})" if interval else ""))
+                    sc = _scale_of(cmp, iss)
+                    cells.append(fmt(r["forecast"], sc) + (f" ({fmt_range(r['lo80'], r['hi80'], sc)})" if interval else ""))
                 else:
                     cells.append("-")
             if len(cmp.labels) > 1:
                 key = (lab, cmp.models[0], iss)
                 shown = key in df.index and math.isfinite(df.loc[key]["diff_scenario"])
-                cells.append(f"{df.loc[key]['diff_scenario']:+.1f}" if shown else "-")
+                cells.append(fmt(df.loc[key]["diff_scenario"], _scale_of(cmp, iss), sign=True) if shown else "-")
             t.add_row(*cells)
     out.print(t)
     if len(cmp.labels) > 1:

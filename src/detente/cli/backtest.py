@@ -18,6 +18,7 @@ class Format(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 def backtest(
@@ -36,15 +37,22 @@ def backtest(
         help="equal, votes (default for DEU), population, gdp, shapley, banzhaf; scenario (outcomes format).",
     ),
     data: Optional[Path] = typer.Option(None, "--data", help="Read another copy of the dataset from this folder."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    fmt: Format = typer.Option(
+        Format.table, "--format", "-f", help="table, json, csv, or html (with the reliability chart and PIT histograms)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of stochastic models and of the bootstrap."),
     draws: int = typer.Option(0, "--draws", help="Draws per issue for stochastic models (0: one run)."),
+    holdout_wave: Optional[str] = typer.Option(
+        None, "--holdout-wave",
+        help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
+    ),
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
 ) -> None:
-    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs."""
+    """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
+    and interval scores of each model's track-record bands."""
     from ..backtest import run_backtest
 
     try:
@@ -52,7 +60,7 @@ def backtest(
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         res = run_backtest(
             dataset, models=models, capability=capability, data=str(data) if data else None, draws=draws, seed=seed,
-            budget=budget,
+            budget=budget, holdout_wave=holdout_wave,
         )
     except DetenteError as exc:
         typer.echo(exc.report(), err=True)
@@ -61,6 +69,10 @@ def backtest(
         typer.echo(res.to_json())
     elif fmt is Format.csv:
         typer.echo(res.to_csv(), nl=False)
+    elif fmt is Format.html:
+        from ..report.backtest import render_backtest
+
+        typer.echo(render_backtest(res), nl=False)
     else:
         from rich.console import Console
 
@@ -68,6 +80,10 @@ def backtest(
         con.print(res.table())
         for key in ("wave", "proc", "rule", "type"):
             con.print(res.breakdown_table(key))
+        con.print(res.prob_table())
+        con.print(res.reliability_table())
+        for key in ("wave", "proc", "rule", "type"):
+            con.print(res.prob_breakdown_table(key))
         if res.skipped:
             con.print(f"[dim]{len(res.skipped)} issue(s) skipped:[/dim]")
             for s in res.skipped:

@@ -17,8 +17,8 @@ from ._common import (
     MAX_MEMORY,
     MAX_ROUNDS,
     MAX_SECONDS,
+    SALIENCE_SCALE,
     Format,
-    _fmt,
     _write,
     check_count,
     make_budget,
@@ -45,17 +45,23 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("issue", max_width=30)
     t.add_column("scale", justify="right")
     t.add_column("forecast", justify="right", style="bold cyan")
+    t.add_column("track record (80%)", justify="right")
     t.add_column("meaning")
     stab = result.stability
     if stab is not None:
         t.add_column("stability")
-    for iss in s.issues:
+    from ..calibrate import band_note, band_text
+
+    bands = result.track_record_bands()
+    for iss, band in zip(s.issues, bands):
         f = result.issues[iss.key]["forecast"]
-        cells = [escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", _fmt(f), escape(iss.label_for(f)) if f is not None else ""]
+        cells = [escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), band_text(band, iss.fmt),
+                 escape(iss.label_for(f)) if f is not None else ""]
         if stab is not None:
-            cells.append(stability_cell(stab.get(iss.key)))
+            cells.append(stability_cell(stab.get(iss.key), iss.scale))
         t.add_row(*cells)
     out.print(t)
+    out.print(f"[dim]{escape(band_note(bands))} (Run with --draws N for it.)[/dim]")
 
     last = result.history[-1]
     title = "Positions as stated -> at the end (salience)"
@@ -63,7 +69,7 @@ def render_forecast_table(result: Any) -> None:
     p.add_column("actor", max_width=24, no_wrap=True, overflow="ellipsis")
     p.add_column("capability", justify="right")
     for iss in s.issues:
-        p.add_column(escape(iss.key), justify="right")
+        p.add_column(escape(iss.short_name()), justify="right")
     for a in s.actors:
         cells = [escape(a.name), f"{a.capability.value:g}"]
         for iss in s.issues:
@@ -71,11 +77,11 @@ def render_forecast_table(result: Any) -> None:
             x1 = last["positions"].get(a.key, {}).get(iss.key)
             sal = f"({a.salience[iss.key].value:g})"
             if x1 is None:
-                cells.append(f"{_fmt(x0)} -> [dim]absent[/dim]")
-            elif abs(x1 - x0) > 0.05:
-                cells.append(f"{_fmt(x0)} -> {_fmt(x1)} {sal}")
+                cells.append(f"{iss.fmt(x0)} -> [dim]absent[/dim]")
+            elif iss.fmt(x1) != iss.fmt(x0):
+                cells.append(f"{iss.fmt(x0)} -> {iss.fmt(x1)} {sal}")
             else:
-                cells.append(f"{_fmt(x0)} {sal}")
+                cells.append(f"{iss.fmt(x0)} {sal}")
         p.add_row(*cells)
     out.print(p)
     for note in result.all_notes:
@@ -83,7 +89,7 @@ def render_forecast_table(result: Any) -> None:
 
 
 def forecast(
-    scenario: str = typer.Argument(FLAGSHIP, help="Scenario file (YAML, JSON, CSV, KTAB) or a shipped example's name."),
+    scenario: str = typer.Argument(FLAGSHIP, help="Scenario file (YAML, JSON, CSV/TSV, xlsx, KTAB, Decide) or a shipped example's name."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name (see `detente models`)."),
     param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="Model parameter key=value (repeatable)."),
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
@@ -94,11 +100,20 @@ def forecast(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    salience_scale: Optional[int] = SALIENCE_SCALE,
 ) -> None:
-    """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks)."""
+    """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks).
+
+    csv and xlsx hold a per-issue summary (forecast, bands, outcome probabilities with
+    --draws) beside the positions by round and the moves.
+    """
     from ..api import forecast as run_forecast
 
     check_count(draws, "--draws")
+    if salience_scale is not None:
+        from ..engine import load
+
+        scenario = load(scenario, salience_scale=salience_scale)  # type: ignore[assignment]
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     if draws > 0:
         from .analysis import forecast_draws
@@ -107,25 +122,30 @@ def forecast(
     result = run_forecast(scenario, model, seed=seed, budget=budget, **parse_params(param))
     if format == Format.json:
         _write(result.to_json(), output)
-    elif format == Format.csv:
-        _write(result.to_frame().to_csv(index=False), output)
+    elif format in (Format.csv, Format.xlsx):
+        from .files import emit_forecast_tables
+
+        emit_forecast_tables(result, None, format.value, output)
     else:
         render_forecast_table(result)
 
 
-def validate(files: list[str] = typer.Argument(..., help="Scenario files to check.")) -> None:
+def validate(files: list[str] = typer.Argument(..., help="Scenario files to check."),
+             salience_scale: Optional[int] = SALIENCE_SCALE) -> None:
     """Check scenario files and report every problem (exit code 2 if any)."""
-    from ..api import load
+    from ..engine import load
 
     problems: list[Problem] = []
     for f in files:
         try:
-            s = load(f)
+            s = load(f, salience_scale=salience_scale)
         except DetenteError as e:
             problems.extend(e.problems)
         else:
             out.print(f"[green]ok[/green] {escape(f)}: {escape(s.name)} "
                       f"({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
+            for note in s.reading_notes:
+                out.print(f"   [dim]note: {escape(note)}[/dim]")
             for w in s.warnings():
                 out.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
     if problems:

@@ -20,6 +20,7 @@ from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
 from .._version import __version__
 from ..api import forecast, load
+from ..calibrate import band_note
 from ..engine import resolve_model
 from ..serialize import input_sha256, threshold_probability
 from . import charts
@@ -40,7 +41,7 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
     """The scenario's inputs as plain rows: issues, actors (with rationales), events, sources."""
     issues = [
         {
-            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale),
+            "key": i.key, "name": i.name, "description": i.description, "scale": list(i.scale), "decimals": i.decimals,
             "labels": [[float(k), v] for k, v in sorted(i.labels.items())], "status_quo": i.status_quo,
             "thresholds": [t.model_dump() for t in i.thresholds],
         }
@@ -79,14 +80,17 @@ class _Steps:
 
 
 class _Charts(list):
-    """The charts of a report as SVG, optionally also written as PNG files."""
+    """The charts of a report as SVG, optionally also written as PNG files; none when not ``drawn``."""
 
-    def __init__(self, png_dir: Path | None = None, dpi: int = 150):
+    def __init__(self, png_dir: Path | None = None, dpi: int = 150, drawn: bool = True):
         super().__init__()
-        self.png_dir, self.dpi = png_dir, dpi
+        self.png_dir, self.dpi, self.drawn = png_dir, dpi, drawn
         self.pngs: list[Path] = []
 
-    def add(self, section: str, cid: str, title: str, fig: Any) -> None:
+    def add(self, section: str, cid: str, title: str, figure: Callable[[], Any]) -> None:
+        if not self.drawn:
+            return
+        fig = figure()
         self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})
         if self.png_dir is not None:
             self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
@@ -126,7 +130,7 @@ REPORT_SECONDS_PER_ACTOR_ISSUE = 0.03
 
 
 def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: int = 0, sensitivity: bool = True,
-                compare: Sequence[Any] = (), budget: Any = None) -> float:
+                compare: Sequence[Any] = (), budget: Any = None, figures: bool = True) -> float:
     """Check every step of a report against the budget before the first starts; the estimated seconds.
 
     Each step is checked on its own for memory, rounds and runs (they run one
@@ -144,7 +148,8 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     p = model_params(model, params)
     ex = set(params)
     total = plan_scenario(f"forecast ({model})", scen, model, p, ex, 1, budget=unbounded, history=True).seconds
-    total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
+    if figures:
+        total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
     if draws:
         n = _check_draws(draws)
         D = len(scen.issues)
@@ -197,6 +202,7 @@ def compute(
     png_dir: str | Path | None = None,
     budget: Any = None,
     interface: str = "cli",
+    figures: bool = True,
 ) -> dict[str, Any]:
     """Forecast a scenario and gather every table and chart of its report.
 
@@ -224,6 +230,12 @@ def compute(
     budget : Budget, optional
         The compute budget; the whole report is checked before it starts
         (:func:`plan_report`).
+    figures : bool
+        Draw the charts and the model's perspective map (default). Without
+        them (``kind`` is ``detente-forecast``, ``charts`` empty) the data
+        holds what a forecast answers: the forecast, its summary, moves and
+        notes, and the analyses asked for, in a fraction of the time; build
+        the report from the same arguments when it is wanted.
     interface : {"cli", "web"}
         Who reads the notes: a note that suggests a choice names the CLI's flag
         or the web app's control (:data:`CONTROLS`).
@@ -252,10 +264,11 @@ def compute(
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)  # one choice for the forecast and every analysis
     compare = [load(c) for c in compare]
-    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget)
+    plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
+                figures=figures)
     result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
     model = result.model
-    out_charts = _Charts(Path(png_dir) if png_dir is not None else None)
+    out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
         out_charts.png_dir.mkdir(parents=True, exist_ok=True)
     rdict = mc.to_dict(history=True) if mc is not None else result.to_dict()
@@ -266,11 +279,14 @@ def compute(
     if mc is not None:
         step(0.55, "drawing the Monte Carlo charts")
         _monte_carlo_charts(out_charts, scen, mc)
-    perspective = _perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
+    perspective = (_perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
+                   if figures else None)  # the perspective map is a chart of the report
     sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step) if compare else None
     step(0.95, "finishing")
-    return _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws)
+    data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws)
+    data["kind"] = "detente-report" if figures else "detente-forecast"
+    return data
 
 
 def _forecasts(scen: Any, model: str, params: dict[str, Any], seed: int | None, draws: int, step: "_Steps",
@@ -289,8 +305,8 @@ def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bo
     for iss in scen.issues:
         out_charts.add("trajectories", f"trajectory-{iss.key}",
                        f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
-                       charts.trajectory_figure(result, iss.key, branch=branch))
-    out_charts.add("power", "power", "Effective power (capability x salience)", charts.power_figure(scen))
+                       lambda: charts.trajectory_figure(result, iss.key, branch=branch))
+    out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
 
 
 def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, Any]:
@@ -303,12 +319,12 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
         if q is not None:
             branch = [h["forecast"][iss.key] for h in history] if len(history) == len(data["rounds"]) else None
             out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
-                           charts.fan_figure(scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
+                           lambda: charts.fan_figure(scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
         f = data["finals"].get(iss.key)
         if f is not None:
             out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
-                           charts.distribution_figure(scen, iss.key, f, point=mc.most_likely(iss.key),
-                                                      median=float(np.median(np.asarray(f, float)))))
+                           lambda: charts.distribution_figure(scen, iss.key, f, point=mc.most_likely(iss.key),
+                                                              median=float(np.median(np.asarray(f, float)))))
     return data
 
 
@@ -326,8 +342,8 @@ def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, note
     view = model_module.perspective(scen.to_inputs(), result.params)
     for key, x, y in perspective_panels(view, scen):
         out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                       charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
-                                              quadrants=view.quadrants, title=view.title))
+                       lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                                      quadrants=view.quadrants, title=view.title))
     return {"title": view.title, "description": view.description}
 
 
@@ -342,8 +358,8 @@ def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str,
         rows = sens["rows"].get(iss.key)
         if rows:
             out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
-                           charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
-                                                 rows, xlabel=f"forecast of {iss.key}"))
+                           lambda: charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
+                                                         rows, xlabel=f"forecast of {iss.short_name()}"))
     return sens
 
 
@@ -366,7 +382,7 @@ def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str
          "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
         for r in cmp.differences.to_dict("records")
     ]
-    out_charts.add("comparison", "comparison", "Comparison of forecasts", charts.comparison_figure(scen, rows))
+    out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
     return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs}
 
 
@@ -378,7 +394,9 @@ def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[
     for iss in scen.issues:
         entry = rdict["issues"][iss.key]
         row: dict[str, Any] = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"],
-                               "label": entry.get("label", ""), "scale": entry["scale"]}
+                               "label": entry.get("label", ""), "scale": entry["scale"], "decimals": iss.decimals}
+        tr = (entry.get("track_record_band") or {}).get("bands")
+        row["track_record"] = tr["80"] if tr else None  # the 80% track-record band (detente.calibrate)
         if "stability" in entry:
             row["stability"] = entry["stability"]
         if mc is not None:
@@ -409,6 +427,7 @@ def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_cha
         "inputs": scenario_tables(scen),
         "result": rdict,
         "summary": summary_rows(scen, rdict, mc),
+        "bands_note": band_note([rdict["issues"][k].get("track_record_band") or {} for k in scen.issue_keys]),
         "charts": list(out_charts),
         "pngs": [str(p) for p in out_charts.pngs],
         "monte_carlo": None if mc is None else {

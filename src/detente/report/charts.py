@@ -82,10 +82,10 @@ def actor_colors(scenario: Any) -> dict[str, str]:
     return out
 
 
-def actor_label(actor: Any, width: int = 24) -> str:
-    """A short label for an actor: its name without a parenthetical, else its key when too long."""
-    name = re.sub(r"\s*\(.*?\)\s*", " ", actor.name or actor.key).strip()
-    return name if 0 < len(name) <= width else actor.key
+def actor_label(actor: Any) -> str:
+    """An actor's label in every chart: its display name shortened by the one rule
+    (:meth:`detente.scenario.Actor.short_name`), never its key."""
+    return str(actor.short_name())
 
 
 def _short(text: str, width: int = 28, lines: int = 2) -> str:
@@ -181,7 +181,7 @@ def trajectory_figure(result: Any, issue_key: str, branch: bool = False) -> Figu
     ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"{what} ({result.model})", zorder=5)
     final = fc[-1]
     if np.isfinite(final):
-        ax.annotate(f"{final:.0f}", (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
+        ax.annotate(issue.fmt(final), (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
                     va="center", fontsize=9, fontweight="bold", color=FORECAST_COLOR, annotation_clip=False)
     if issue.status_quo is not None:
         ax.axhline(issue.status_quo, color="#999999", lw=1, ls=":", zorder=1)
@@ -194,7 +194,7 @@ def trajectory_figure(result: Any, issue_key: str, branch: bool = False) -> Figu
                         xytext=(3, -3), textcoords="offset points", fontsize=6.5, color="#666666", va="top")
     _scale_axis(ax, issue)
     _round_axis(ax, scen, T)
-    ax.set_ylabel(issue.name if len(issue.name) < 40 else issue.key)
+    ax.set_ylabel(issue.short_name(40))
     ax.set_title(f"{issue.name}: positions by round" + (" (most likely branch)" if branch else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), borderaxespad=0)
     return fig
@@ -277,7 +277,7 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         ax.plot(r, point, color=BRANCH_COLOR, lw=1.3, ls=":", label="most likely branch")
     _scale_axis(ax, issue)
     _round_axis(ax, scenario, int(r.max()) if len(r) else 0)
-    ax.set_ylabel(issue.key)
+    ax.set_ylabel(issue.short_name())
     ax.set_title(f"{issue.name}: Monte Carlo spread" + (f" ({draws} draws)" if draws else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
@@ -309,9 +309,9 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     if median is None and len(x):
         median = float(np.median(x))
     if median is not None:
-        ax.axvline(median, color=FORECAST_COLOR, lw=2, ls="--", label=f"forecast (median) {median:.0f}")
+        ax.axvline(median, color=FORECAST_COLOR, lw=2, ls="--", label=f"forecast (median) {issue.fmt(median)}")
     if point is not None:
-        ax.axvline(point, color=BRANCH_COLOR, lw=1.3, ls=":", label=f"most likely branch {point:.0f}")
+        ax.axvline(point, color=BRANCH_COLOR, lw=1.3, ls=":", label=f"most likely branch {issue.fmt(point)}")
     for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
         share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)
@@ -355,7 +355,7 @@ def tornado_figure(title: str, base: float, rows: Sequence[tuple[str, float, flo
         ax.barh(yy, hi - base, left=base, color="#3465a4", height=0.65, label="input at its high end" if yy == y[0] else None)
     ax.axvline(base, color=FORECAST_COLOR, lw=1.5)
     ax.set_yticks(y)
-    ax.set_yticklabels([_short(r[0], 40, 1) for r in rows], fontsize=8)
+    ax.set_yticklabels([_short(r[0], 56, 1) for r in rows], fontsize=8)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.set_title(title)
@@ -433,6 +433,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     """
     colors = actor_colors(scenario)
     keys = scenario.actor_keys
+    name = {a.key: actor_label(a) for a in scenario.actors}
     show = [k for k in (actor_keys or keys)]
     ncol = min(4, len(show))
     nrow = int(np.ceil(len(show) / ncol))
@@ -451,22 +452,22 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         # rivals at (nearly) the same point share one label instead of overprinting
         groups: list[tuple[float, float, list[str]]] = []
         for other, x, y in pts:
-            ax.plot(x, y, "o", color=colors[other], ms=6, label=other)
+            ax.plot(x, y, "o", color=colors[other], ms=6, label=name[other])
             for gx, gy, names in groups:
                 if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
-                    names.append(other)
+                    names.append(name[other])
                     break
             else:
-                groups.append((x, y, [other]))
+                groups.append((x, y, [name[other]]))
         labels.append((ax, [(gx, gy, ", ".join(names)) for gx, gy, names in groups]))
         if not pts:
             ax.text(0.5, 0.5, "not taking part", transform=ax.transAxes, ha="center", va="center",
                     fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.set_title(f"{key}'s view", fontsize=9, color=colors[key])
-        ax.set_xlabel(axis_labels[0].replace("{actor}", key), fontsize=7.5)
-        ax.set_ylabel(axis_labels[1].replace("{actor}", key), fontsize=7.5)
+        ax.set_title(f"as {name[key]} sees it", fontsize=9, color=colors[key])
+        ax.set_xlabel(axis_labels[0].replace("{actor}", name[key]), fontsize=7.5)
+        ax.set_ylabel(axis_labels[1].replace("{actor}", name[key]), fontsize=7.5)
         ax.tick_params(labelsize=6.5)
         for (x, y), txt in zip([(0.97, 0.97), (0.97, 0.03), (0.03, 0.97), (0.03, 0.03)], quadrants):
             ax.text(x, y, txt, transform=ax.transAxes, ha="right" if x > 0.5 else "left",

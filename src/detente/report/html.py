@@ -11,6 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..numfmt import fmt, fmt_percent, fmt_range
+
 SECTIONS = [
     ("trajectories", "Positions by round",
      "Every actor's position on each issue, round by round; the dashed black line is the model's forecast."),
@@ -47,7 +49,8 @@ figure.chart svg { max-width: 100%; height: auto; display: block; }
 figure.chart figcaption { font-size: 12px; color: var(--muted); }
 .note { background: #fff8e1; border-left: 4px solid #e0a800; padding: 8px 12px; font-size: 13px; margin: 10px 0; }
 .meta td:first-child { width: 180px; color: var(--muted); }
-code { font-size: 12px; word-break: break-all; }
+code { font-size: 12px; white-space: nowrap; }
+.meta code { white-space: normal; overflow-wrap: anywhere; }
 .big { font-weight: 700; font-size: 15px; }
 .unstable { color: #a35200; }
 @media print {
@@ -67,13 +70,19 @@ def _e(x: Any) -> str:
     return "" if x is None else escape(str(x))
 
 
-def _num(x: Any, digits: int = 1) -> str:
+def _num(x: Any, scale: Any = (0.0, 100.0)) -> str:
+    """A number with the decimals of its issue's scale (:mod:`detente.numfmt`)."""
     if x is None:
         return "&ndash;"
     try:
-        return f"{float(x):.{digits}f}"
+        return fmt(float(x), scale)
     except (TypeError, ValueError):
         return _e(x)
+
+
+def _scales(data: dict[str, Any]) -> dict[str, Any]:
+    """Issue key -> its scale, from the report's inputs."""
+    return {i["key"]: i["scale"] for i in data["inputs"]["issues"]}
 
 
 def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
@@ -93,7 +102,7 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
     return s
 
 
-def _stability_cell(st: dict[str, Any] | None) -> str:
+def _stability_cell(st: dict[str, Any] | None, scale: Any = (0.0, 100.0)) -> str:
     if not st:
         return ""
     lo, hi = st["horizon_range"]
@@ -101,7 +110,7 @@ def _stability_cell(st: dict[str, Any] | None) -> str:
     if not st["unstable"]:
         return "settled" if st.get("settled_at") is not None else "stable"
     cyc = f"cycles (period {st['cycle_length']}); " if st["cycle_length"] else ""
-    return (f'<b class="unstable">unstable</b>: {cyc}{_num(lo)} &ndash; {_num(hi)} '
+    return (f'<b class="unstable">unstable</b>: {cyc}{_num(lo, scale)} &ndash; {_num(hi, scale)} '
             f'<span class="why">forecasts after rounds {a}&ndash;{b}</span>')
 
 
@@ -110,22 +119,27 @@ def _summary(data: dict[str, Any]) -> str:
     mc = any("p50" in r for r in rows)
     branch = any("most_likely" in r for r in rows)
     stab = any("stability" in r for r in rows)
-    head = ("<tr><th>issue</th><th>forecast" + (" (median of draws)" if mc else "") + "</th><th>meaning</th>"
-            + ("<th>5&ndash;95% of draws</th><th>thresholds</th>" if mc else "")
+    head = ("<tr><th>issue</th><th>forecast" + (" (median of draws)" if mc else "") + "</th>"
+            + "<th>track record 80%</th><th>meaning</th>"
+            + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "")
             + ("<th>most likely branch</th>" if branch else "")
             + ("<th>stability" + (" (most likely branch)" if mc else "") + "</th>" if stab else "") + "</tr>")
     body = []
     for r in rows:
-        cells = f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"])}</td><td>{_e(r.get("label"))}</td>'
+        tr = r.get("track_record")
+        band = fmt_range(tr[0], tr[1], r["scale"], sep=" &ndash; ") if tr else "none"
+        cells = (f'<td>{_e(r["name"])}</td><td class="num big">{_num(r["forecast"], r["scale"])}</td>'
+                 f'<td class="num track-record">{band}</td><td>{_e(r.get("label"))}</td>')
         if mc:
-            th = "<br>".join(f'{_e(t["name"])}: <b>{100 * t["probability"]:.0f}%</b>' for t in r.get("thresholds", []))
-            cells += f'<td class="num">{_num(r.get("p5"))} &ndash; {_num(r.get("p95"))}</td><td>{th}</td>'
+            th = "<br>".join(f'{_e(t["name"])}: <b>{fmt_percent(t["probability"])}</b>' for t in r.get("thresholds", []))
+            cells += f'<td class="num">{fmt_range(r.get("p5"), r.get("p95"), r["scale"], sep=" &ndash; ")}</td><td>{th}</td>'
         if branch:
-            cells += f'<td class="num">{_num(r.get("most_likely"))}</td>'
+            cells += f'<td class="num">{_num(r.get("most_likely"), r["scale"])}</td>'
         if stab:
-            cells += f"<td>{_stability_cell(r.get('stability'))}</td>"
+            cells += f"<td>{_stability_cell(r.get('stability'), r['scale'])}</td>"
         body.append(f"<tr>{cells}</tr>")
-    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+    note = f'<p class="note bands-note">{_e(data["bands_note"])}</p>' if data.get("bands_note") else ""
+    return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>{note}'
 
 
 def _inputs(data: dict[str, Any]) -> str:
@@ -137,11 +151,12 @@ def _inputs(data: dict[str, Any]) -> str:
         labels = "<br>".join(f"<b>{k:g}</b>: {_e(v)}" for k, v in i["labels"])
         desc = f'<span class="why">{_e(i["description"])}</span>' if i.get("description") else ""
         out.append(f'<tr><td><b>{_e(i["name"])}</b> <code>{_e(i["key"])}</code>{desc}</td>'
-                   f'<td class="num">{i["scale"][0]:g}&ndash;{i["scale"][1]:g}</td><td class="num">{_num(i.get("status_quo"), 0)}</td>'
+                   f'<td class="num">{i["scale"][0]:g}&ndash;{i["scale"][1]:g}</td>'
+                   f'<td class="num">{_num(i.get("status_quo"), i["scale"])}</td>'
                    f"<td>{labels}</td></tr>")
     out.append("</tbody></table>")
     sal = f"0&ndash;{inp['salience_scale']}"
-    head = "".join(f"<th>{_e(i['key'])}: position</th><th>{_e(i['key'])}: salience ({sal})</th>" for i in issues)
+    head = "".join(f"<th>{_e(i['name'])}: position</th><th>{_e(i['name'])}: salience ({sal})</th>" for i in issues)
     out.append(f"<h3>Actors</h3><table class=\"actors\"><thead><tr><th>actor</th><th>capability</th>{head}</tr></thead><tbody>")
     for a in inp["actors"]:
         cells = "".join(f"<td>{_val(a['positions'].get(i['key']))}</td><td>{_val(a['salience'].get(i['key']))}</td>" for i in issues)
@@ -156,17 +171,18 @@ def _inputs(data: dict[str, Any]) -> str:
                                                  else "happened in this run") + "</th></tr></thead><tbody>")
         happened = {e["key"]: e.get("happened") for e in data["result"]["meta"].get("events", [])}
         last = data["scenario"].get("rounds")
+        actor_names = {a["key"]: a["name"] for a in inp["actors"]}
         for e in inp["events"]:
             why = f'<span class="why">{_e(e["why"])} <span class="src">({_e(e.get("source"))})</span></span>' if e.get("why") else ""
             h = happened.get(e["key"])
             if last is not None and e["round"] > last:
                 shown = "no: after the last round"
             elif shares is not None:
-                shown = f"{100 * shares.get(e['key'], 0.0):.1f}%"
+                shown = fmt_percent(shares.get(e["key"], 0.0))
             else:
                 shown = "yes" if h else ("no" if h is not None else "&ndash;")
             out.append(f'<tr><td>{_e(e["name"])}{why}</td><td>{_e(e["type"])}</td><td class="num">{e["round"]}</td>'
-                       f'<td>{_e(e.get("actor"))}</td><td class="num">{e["probability"]:g}</td>'
+                       f'<td>{_e(actor_names.get(e.get("actor"), e.get("actor")))}</td><td class="num">{e["probability"]:g}</td>'
                        f'<td>{shown}</td></tr>')
         out.append("</tbody></table>")
     if inp["sources"]:
@@ -187,9 +203,12 @@ def _comparison_table(data: dict[str, Any]) -> str:
     if not comp:
         return ""
     keys = comp["issues"]
-    head = "".join(f"<th>{_e(k)}</th>" for k in keys)
+    scales = _scales(data)
+    issue_names = {i["key"]: i["name"] for i in data["inputs"]["issues"]}
+    head = "".join(f"<th>{_e(issue_names.get(k, k))}</th>" for k in keys)
     rows = "".join(
-        f'<tr><td>{_e(r["scenario"])}</td>' + "".join(f'<td class="num">{_num(r["forecast"].get(k))}</td>' for k in keys) + "</tr>"
+        f'<tr><td>{_e(r["scenario"])}</td>'
+        + "".join(f'<td class="num">{_num(r["forecast"].get(k), scales.get(k, (0.0, 100.0)))}</td>' for k in keys) + "</tr>"
         for r in comp["rows"]
     )
     table = f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
@@ -215,11 +234,15 @@ def _moves_table(data: dict[str, Any]) -> str:
         return ""
     names = {a["key"]: a["name"] for a in data["inputs"]["actors"]}
     colors = {a["key"]: a["color"] for a in data["inputs"]["actors"]}
+    issue_names = {i["key"]: i["name"] for i in data["inputs"]["issues"]}
+    scales = _scales(data)
     rows = "".join(
         f'<tr><td class="num">{m["round"]}</td>'
         f'<td><span class="swatch" style="background:{_e(colors.get(m["actor"], "#999"))}"></span>'
         f'{_e(names.get(m["actor"], m["actor"]))}</td>'
-        f'<td>{_e(m["issue"])}</td><td class="num">{_num(m.get("from"))} &rarr; {_num(m.get("to"))}</td>'
+        f'<td>{_e(issue_names.get(m["issue"], m["issue"]))}</td>'
+        f'<td class="num">{_num(m.get("from"), scales.get(m["issue"], (0.0, 100.0)))} &rarr; '
+        f'{_num(m.get("to"), scales.get(m["issue"], (0.0, 100.0)))}</td>'
         f'<td>{_e(m.get("why"))}</td></tr>'
         for m in moves[:MAX_MOVES]
     )

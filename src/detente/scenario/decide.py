@@ -74,6 +74,8 @@ def looks_like_decide(path: str | Path) -> bool:
         text = read_text(Path(path))
     except ScenarioError:
         return False
+    if not text.lstrip().lstrip("'\"").startswith("#"):  # the first row is led by a # identifier (checked before parsing it all)
+        return False
     rows = _rows(text)
     if not rows:
         return False

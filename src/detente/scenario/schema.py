@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .._parse import check_magnitude, limit, over_limit
 from ..models import DEFAULT_MODEL
+from ..numfmt import decimals, fmt, meaning
 
 KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
 
@@ -208,6 +209,24 @@ class _NamedByKey(_Strict):
             data = {**data, "name": data["key"]}
         return data
 
+    def short_name(self, width: int = 24) -> str:
+        """The name as charts and tables show it: :func:`short_name` of ``name`` (the key only when
+        there is no name)."""
+        return short_name(getattr(self, "name", "") or getattr(self, "key", ""), width)
+
+
+def short_name(text: str, width: int = 24) -> str:
+    """``text`` without a parenthetical, cut at a word boundary to ``width`` characters with an
+    ellipsis when longer: one rule for every place a person reads a name in little room."""
+    t = re.sub(r"\s*\(.*?\)\s*", " ", text).strip() or text.strip()
+    t = " ".join(t.split())
+    if len(t) <= width:
+        return t
+    cut = t[: width - 1]
+    if t[width - 1] != " " and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "\u2026"
+
 
 class Issue(_NamedByKey):
     """One issue (dimension) under negotiation.
@@ -263,11 +282,18 @@ class Issue(_NamedByKey):
         return self
 
     def label_for(self, x: float) -> str:
-        """The label of the scale point nearest to ``x`` (empty if no labels)."""
-        if not self.labels:
-            return ""
-        k = min(self.labels, key=lambda p: abs(p - x))
-        return self.labels[k]
+        """What ``x`` means: the label of a labelled point within 1 % of the width of ``x``, else
+        "between A and B" (or "above"/"below" the outermost label); empty if no labels."""
+        return meaning(x, self.labels, self.scale)
+
+    @property
+    def decimals(self) -> int:
+        """Decimals for a value on this issue's scale (:func:`detente.numfmt.decimals`)."""
+        return decimals(self.scale)
+
+    def fmt(self, x: Any, *, sign: bool = False) -> str:
+        """``x`` with this scale's decimals (:func:`detente.numfmt.fmt`)."""
+        return fmt(x, self.scale, sign=sign)
 
 
 class Actor(_NamedByKey):
@@ -684,6 +710,8 @@ class Scenario(_Strict):
     events: Frozen[Event] = Field(default_factory=FrozenList)
     model: ModelChoice | None = None
     source_file: str | None = Field(default=None, exclude=True)
+    reading_notes: Frozen[str] = Field(default_factory=FrozenList, exclude=True,
+                                       description="What the reader noted: a guessed encoding, a column mapped or ignored.")
 
     @field_validator("issues", "actors", "events")
     @classmethod
@@ -772,6 +800,12 @@ class Scenario(_Strict):
         from .arrays import to_inputs
 
         return to_inputs(self, **kw)
+
+    def _repr_html_(self) -> str:
+        """The scenario as HTML tables (Jupyter shows it so); every text is escaped."""
+        from .html import scenario_html
+
+        return scenario_html(self)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :func:`detente.load` reads back to an equal scenario."""

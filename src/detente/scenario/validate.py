@@ -33,7 +33,7 @@ from .schema import (
     stance_relations,
 )
 
-_TOP_FIELDS = set(Scenario.model_fields) - {"source_file"}
+_TOP_FIELDS = set(Scenario.model_fields) - {"source_file", "reading_notes"}
 
 
 def _loc_of(raw: Any, path: tuple) -> tuple[str | None, int | None]:

@@ -21,22 +21,26 @@ from .schema import default_event_key
 Sandbox = Literal["files", "shipped"]
 
 @bounded
-def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *, sandbox: Sandbox = "files") -> Any:
+def read_raw(path: str | Path, _chain: tuple[Path, ...] = (), *, sandbox: Sandbox = "files",
+             salience_scale: int | None = None) -> Any:
     """Read a scenario file into a raw (unvalidated) dict with line locations.
 
     Resolves ``extends:`` (variants) recursively within ``sandbox`` (see
     :data:`Sandbox`), reporting a base that is not allowed or not found, or a
-    cycle of variants.
+    cycle of variants. ``salience_scale`` declares the scale of a stakeholder
+    table's saliences (see :func:`~detente.scenario.table.read_table`).
     """
     p = Path(path)
-    raw = read_document(p)
-    return resolve_extends(raw, p, sandbox=sandbox, _chain=_chain + (p.resolve(),))
+    raw = read_document(p, salience_scale=salience_scale)
+    return resolve_extends(raw, p, sandbox=sandbox, _chain=_chain + (p.resolve(),), salience_scale=salience_scale)
 
-def resolve_extends(raw: Any, path: Path | None, *, sandbox: Sandbox = "shipped", _chain: tuple[Path, ...] = ()) -> Any:
+def resolve_extends(raw: Any, path: Path | None, *, sandbox: Sandbox = "shipped", _chain: tuple[Path, ...] = (),
+                    salience_scale: int | None = None) -> Any:
     """``raw`` merged over the base it ``extends:`` (if any), the base found within ``sandbox``.
 
     ``path`` is the file ``raw`` was read from (None for a dict, which may
-    extend only a shipped scenario).
+    extend only a shipped scenario). A variant's own ``salience_scale:`` declares
+    the scale of a stakeholder table it extends.
     """
     if not isinstance(raw, dict) or raw.get("extends") is None:
         return raw
@@ -47,10 +51,16 @@ def resolve_extends(raw: Any, path: Path | None, *, sandbox: Sandbox = "shipped"
     if base_path in _chain:
         cycle = " -> ".join(c.name for c in _chain + (base_path,))
         raise ScenarioError([Problem(file, line, "extends", f"variants form a cycle: {cycle}")])
-    base = read_raw(base_path, _chain, sandbox=base_sandbox)
+    own = raw.get("salience_scale")
+    scale = own if type(own) is int and own in (1, 100) else salience_scale
+    base = read_raw(base_path, _chain, sandbox=base_sandbox, salience_scale=scale)
     overrides = Node({k: v for k, v in raw.items() if k != "extends"}, origin=getattr(raw, "origin", (file, None)))
     overrides.locs = {k: v for k, v in getattr(raw, "locs", {}).items() if k != "extends"}
-    return merge(base, overrides)
+    merged = merge(base, overrides)
+    notes = [*getattr(base, "notes", []), *getattr(raw, "notes", [])]
+    if notes and isinstance(merged, Node):
+        merged.notes = notes  # type: ignore[attr-defined]
+    return merged
 
 def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, line: int | None) -> tuple[Path, Sandbox]:
     """The base file a variant extends, and the sandbox its own ``extends:`` is resolved in."""

@@ -200,7 +200,7 @@ function fillAdviceChoices() {
 }
 
 function pct(x) { return x === null || x === undefined ? "\u2013" : Math.round(100 * x) + "%"; }
-function signed(x) { return x === null || x === undefined ? "\u2013" : (x >= 0 ? "+" : "") + Number(x).toFixed(1); }
+function signed(x, d = 1) { const t = fmt(x, d); return t === "\u2013" || t.startsWith("-") ? t : "+" + t; }
 
 function showAdvice(adv) {
   const out = $("#advice-out");
@@ -366,13 +366,18 @@ async function cancel() {
   if (state.job) await api("DELETE", "/api/jobs/" + encodeURIComponent(state.job));
 }
 
-function fmt(x) { return x === null || x === undefined ? "\u2013" : Number(x).toFixed(1); }
+// digits follow the issue's scale: the server sends each issue's "decimals" (detente/numfmt.py)
+function fmt(x, d = 1) {
+  if (x === null || x === undefined || !Number.isFinite(Number(x))) return "\u2013";
+  const t = Number(x).toFixed(d);
+  return Number(t) === 0 ? t.replace(/^-/, "") : t;
+}
 
-function stabilityText(st) {
+function stabilityText(st, decimals) {
   if (!st) return "";
   if (!st.unstable) return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
   const cyc = st.cycle_length ? `cycles (period ${st.cycle_length}); ` : "";
-  return `unstable: ${cyc}${fmt(st.horizon_range[0])} \u2013 ${fmt(st.horizon_range[1])} after rounds ${st.horizons[0]}\u2013${st.horizons[1]}`;
+  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} after rounds ${st.horizons[0]}\u2013${st.horizons[1]}`;
 }
 
 function showRun(run) {
@@ -389,26 +394,29 @@ function showRun(run) {
   const mc = res.summary.some((r) => r.p50 !== undefined);
   const branch = res.summary.some((r) => r.most_likely !== undefined);
   const stab = res.summary.some((r) => r.stability !== undefined);
-  const head = el("tr", {}, el("th", { text: "issue" }),
-    el("th", { text: mc ? "forecast (median of draws)" : "forecast" }), el("th", { text: "meaning" }));
-  if (mc) head.append(el("th", { text: "5\u201395% of draws" }));
+  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: mc ? "forecast (median of draws)" : "forecast" }),
+    el("th", { text: "track record 80%" }), el("th", { text: "meaning" }));
+  if (mc) head.append(el("th", { text: "input band: 5\u201395% of draws" }));
   if (branch) head.append(el("th", { text: "most likely branch" }));
   if (stab) head.append(el("th", { text: mc ? "stability (most likely branch)" : "stability" }));
   t.append(el("thead", {}, head));
   const tb = el("tbody");
   for (const r of res.summary) {
+    const band = r.track_record ? `${fmt(r.track_record[0], r.decimals)} \u2013 ${fmt(r.track_record[1], r.decimals)}` : "none";
     const tr = el("tr", { "data-issue": r.issue }, el("td", { text: r.name }),
-      el("td", { class: "num forecast", text: fmt(r.forecast) }), el("td", { text: r.label || "" }));
-    if (mc) tr.append(el("td", { text: r.p5 === undefined ? "" : `${fmt(r.p5)} \u2013 ${fmt(r.p95)}` }));
-    if (branch) tr.append(el("td", { class: "num most-likely", text: r.most_likely === undefined ? "" : fmt(r.most_likely) }));
-    if (stab) tr.append(el("td", { class: "stability", text: stabilityText(r.stability) }));
+      el("td", { class: "num forecast", text: fmt(r.forecast, r.decimals) }), el("td", { class: "num track-record", text: band }),
+      el("td", { text: r.label || "" }));
+    if (mc) tr.append(el("td", { text: r.p5 === undefined ? "" : `${fmt(r.p5, r.decimals)} \u2013 ${fmt(r.p95, r.decimals)}` }));
+    if (branch) tr.append(el("td", { class: "num most-likely", text: r.most_likely === undefined ? "" : fmt(r.most_likely, r.decimals) }));
+    if (stab) tr.append(el("td", { class: "stability", text: stabilityText(r.stability, r.decimals) }));
     tb.append(tr);
   }
   t.append(tb);
   const notes = $("#notes");
   notes.textContent = "";
+  if (res.bands_note) notes.append(el("p", { class: "note bands-note", text: res.bands_note }));
   for (const n of res.notes) notes.append(el("p", { class: "note", text: n }));
-  showMoves(res.moves || [], res.inputs ? res.inputs.actors : []);
+  showMoves(res.moves || [], res.inputs ? res.inputs.actors : [], res.inputs ? res.inputs.issues : []);
   const charts = $("#charts");
   charts.textContent = "";
   for (const c of res.charts) {
@@ -421,11 +429,12 @@ function showRun(run) {
   }
 }
 
-function showMoves(moves, actors) {
+function showMoves(moves, actors, issues) {
   const box = $("#moves");
   box.textContent = "";
   if (!moves.length) return;
   const names = Object.fromEntries(actors.map((a) => [a.key, a.name || a.key]));
+  const issueOf = Object.fromEntries((issues || []).map((i) => [i.key, i]));
   const shown = moves.slice(0, 40);
   box.append(el("h3", { text: "Who moved whom" }));
   const t = el("table", { class: "moves" });
@@ -433,8 +442,9 @@ function showMoves(moves, actors) {
   const tb = el("tbody");
   for (const m of shown) {
     tb.append(el("tr", { "data-actor": m.actor, "data-issue": m.issue },
-      el("td", { class: "num", text: m.round }), el("td", { text: names[m.actor] || m.actor }), el("td", { text: m.issue }),
-      el("td", { class: "num", text: `${fmt(m.from)} \u2192 ${fmt(m.to)}` }), el("td", { text: m.why || "" })));
+      el("td", { class: "num", text: m.round }), el("td", { text: names[m.actor] || m.actor }),
+      el("td", { text: (issueOf[m.issue] || {}).name || m.issue }),
+      el("td", { class: "num", text: `${fmt(m.from, (issueOf[m.issue] || {}).decimals)} \u2192 ${fmt(m.to, (issueOf[m.issue] || {}).decimals)}` }), el("td", { text: m.why || "" })));
   }
   t.append(tb);
   box.append(t);
