@@ -64,7 +64,7 @@ class Result:
         """One sentence per issue whose forecast is unstable (:func:`detente.stability.describe`)."""
         from .stability import describe
 
-        return [describe(iss.name + where, self.stability[iss.key]) for iss in self.scenario.issues
+        return [describe(iss.name + where, self.stability[iss.key], iss.fmt) for iss in self.scenario.issues
                 if self.stability is not None and self.stability.get(iss.key, {}).get("unstable")]
 
     # -- plain views -------------------------------------------------------------
