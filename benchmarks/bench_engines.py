@@ -163,7 +163,8 @@ def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((
 
 # ============================================================================ bdm
 
-BDM_EMISSION = Path(__file__).resolve().parents[2] / "shared" / "data" / "bdm" / "emission_ec_1994.csv"
+#: The EC emission case as it ships in the package (the same rows as shared/data/bdm).
+BDM_EMISSION = Path(__file__).resolve().parents[1] / "src" / "detente" / "scenarios" / "emission-ec-1994.csv"
 #: The issue tracker's target for the 10-actor emission case, batched.
 BDM_TARGET_MS = 0.05
 
@@ -180,8 +181,7 @@ def _bdm_inputs(n: int, B: int, seed: int = 0):
 
 def _bdm_reference_ms(n: int, rounds: int, runs: int) -> float:
     """ms per 10-round run of the plain reference, timed on ``rounds`` rounds and scaled."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _reference_bdm import reference_run
+    from detente.models.bdm_reference import reference_run
 
     inp = _bdm_inputs(n, runs, seed=1)
     t0 = time.perf_counter()
@@ -277,7 +277,7 @@ def bench_bdm(budget_s: float = 60.0) -> list[dict]:
                           f"{speedup:,.0f}x" if speedup else "-"])
             print(f"  bdm n={n} B={B}: {per_run:.4g} ms/run", file=sys.stderr, flush=True)
     print(_table(["actors", "batch", "ms/run", "runs/s", "vs reference"], table))
-    print("\nreference (plain loops, benchmarks/_reference_bdm.py), ms per 10-round run: "
+    print("\nreference (plain loops, detente.models.bdm_reference), ms per 10-round run: "
           + ", ".join(f"n={n}: {v:,.0f}" for n, v in ref_ms.items()))
     return rows
 

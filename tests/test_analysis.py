@@ -316,3 +316,25 @@ def test_fan_of_a_dynamic_model_ends_at_the_final_forecasts():
     assert seen == [(8, 20), (16, 20), (20, 20)]
     assert r.by_round.shape[1] == 16  # the flagship's 15-round horizon
     assert np.array_equal(r.by_round[:, -1], r.forecasts)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, "ten", None])
+def test_every_drawing_entry_point_refuses_a_bad_number_of_draws_alike(bad):
+    # one check (analysis.montecarlo.check_draws) for Monte Carlo, the event effect, advice,
+    # comparison with draws and the report's plan: the same problem on the field 'draws'
+    from detente.report.build import plan_report
+
+    calls = [
+        lambda: monte_carlo(toy(), draws=bad),
+        lambda: event_effect(toy(events=[{"name": "e", "type": "change", "actor": "a", "round": 1, "probability": 0.5,
+                                          "changes": {"capability": 50}}]), "compromise", "e", draws=bad),
+        lambda: advise(toy(), "a", draws=bad),
+    ]
+    if bad:  # the report and compare read 0 and None as "no Monte Carlo"
+        calls.append(lambda: plan_report(toy(), None, {}, draws=bad, sensitivity=False))
+        calls.append(lambda: compare([toy(), toy()], draws=bad))
+    for call in calls:
+        with pytest.raises(DetenteError) as e:
+            call()
+        (p,) = e.value.problems
+        assert p.field == "draws" and f"expected a whole number >= 1, got {bad!r}" in p.reason

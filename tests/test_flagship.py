@@ -76,6 +76,7 @@ class _Drift:
     NAME = "drift"
     SUMMARY = CITATION = "test"
     DYNAMIC = True
+    ROUND_RECORDS: dict = {}
 
     class Params(ModelParams):
         rounds: int = 5
@@ -101,7 +102,7 @@ def drift(monkeypatch):
     import sys
 
     mod = type(sys)("detente_test_drift")
-    for k in ("NAME", "SUMMARY", "CITATION", "DYNAMIC", "Params", "run"):
+    for k in ("NAME", "SUMMARY", "CITATION", "DYNAMIC", "ROUND_RECORDS", "Params", "run"):
         setattr(mod, k, getattr(_Drift, k))
     sys.modules["detente_test_drift"] = mod
     models.register("drift", "detente_test_drift")
@@ -150,6 +151,59 @@ def test_runner_join_leave_and_deadline(drift):
     # the deadline at round 5 means rounds 5 and 6 are not played: the history ends at round 4
     assert tr.position.shape[1] == 5
     assert tr.info["ended_round"][0] == 4
+
+
+class _Pull(_Drift):
+    """``drift`` that records how far its actors moved in each round (``moved``): NaN in round 0,
+    which is no round, and 0 for a round in which nothing happened."""
+
+    NAME = "pull"
+    ROUND_RECORDS = {"moved": 0.0}
+
+    @staticmethod
+    def run(inputs: Inputs, params) -> Trajectory:
+        tr = _Drift.run(inputs, params)
+        moved = np.abs(np.diff(tr.position, axis=1)).sum(axis=(2, 3))
+        tr.extras["moved"] = np.concatenate([np.full((moved.shape[0], 1), np.nan), moved], axis=1)
+        return tr
+
+
+def test_a_draw_past_its_deadline_records_nothing_happening(monkeypatch):
+    # two draws; in draw 0 the deadline at round 3 happens: its later rounds (in the segments
+    # after the deadline, cut at the change of round 5) hold its state, and the round records
+    # say "nothing happened" (ROUND_RECORDS), not the segment's round 0 (no round at all)
+    import sys
+
+    mod = type(sys)("detente_test_pull")
+    for k in ("NAME", "SUMMARY", "CITATION", "DYNAMIC", "ROUND_RECORDS", "Params", "run"):
+        setattr(mod, k, getattr(_Pull, k))
+    monkeypatch.setitem(sys.modules, "detente_test_pull", mod)
+    monkeypatch.setitem(models._REGISTRY, "pull", "detente_test_pull")
+    assert models.check_model("pull", examples=2)["output"] == "ok"
+    s = _scenario([
+        {"name": "end", "type": "deadline", "round": 3, "probability": 0.5},
+        {"name": "shift", "type": "change", "actor": "a", "round": 5, "changes": {"positions": {"i": 10}}},
+    ])
+    tr = simulate(s, "pull", _Pull.Params(), inputs=s.to_inputs(batch=2), happened=np.array([[True, True], [False, True]]))
+    moved = tr.extras["moved"]
+    assert tr.position.shape[1] == 7 and tr.info["ended_round"].tolist() == [2, 6]
+    assert np.isnan(moved[:, 0]).all()
+    assert (moved[0, 1:3] > 0).all() and (moved[0, 3:] == 0.0).all()  # before / after its deadline
+    assert (moved[1, 1:] > 0).all()
+    np.testing.assert_array_equal(tr.position[0, 3:], np.broadcast_to(tr.position[0, 2], tr.position[0, 3:].shape))
+
+
+def test_a_dynamic_model_must_declare_its_round_records():
+    import sys
+
+    mod = type(sys)("detente_test_norecords")
+    for k in ("NAME", "SUMMARY", "CITATION", "DYNAMIC", "Params", "run"):
+        setattr(mod, k, getattr(_Drift, k))
+    with pytest.raises(models.conformance.ConformanceError, match="a dynamic model needs ROUND_RECORDS"):
+        models.check_model(mod, examples=1)
+    mod.ROUND_RECORDS = {"moves": 0}  # not one of its extras
+    with pytest.raises(models.conformance.ConformanceError, match="ROUND_RECORDS names 'moves'"):
+        models.check_model(mod, examples=1)
 
 
 def test_probability_one_event_equals_a_deterministic_event(drift):

@@ -74,7 +74,8 @@ def _scenario(positions, scale, labels=None):
     })
 
 
-def test_cli_forecast_table_on_a_zero_to_one_scale(tmp_path, capsys):
+def test_cli_forecast_table_on_a_zero_to_one_scale(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # a wide terminal: the meaning cell must not wrap for the substring check
     # the mean of 0.400 and 0.556 is 0.478: a one-decimal table printed 0.5
     s = _scenario([0.4, 0.556], (0, 1), {0: "nothing", 1: "everything"})
     p = tmp_path / "s.json"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import types
@@ -213,6 +214,36 @@ def test_guard_cache_drops_entries_when_the_source_content_changes(tmp_path):
     src.write_text("X = 2\n")  # same size, new content (numba's own stamp would miss this)
     _jit.guard_cache(str(src), _FakeKernel(cache))
     assert not any(f.exists() for f in entries)
+
+
+def test_guard_cache_drops_entries_when_a_module_of_constants_changes(tmp_path):
+    # the bdm kernel takes its tolerances from bdm_reference: numba freezes them into the machine
+    # code but only watches the kernel's own file, so the guard hashes the reference too
+    src, consts = tmp_path / "_kern.py", tmp_path / "consts.py"
+    src.write_text("from consts import TOL\n")
+    consts.write_text("TOL = 1e-12\n")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    entry = cache / "_kern.f-3.py311.1.nbc"
+    _jit.guard_cache(str(src), _FakeKernel(cache), str(consts))
+    entry.write_text("machine code")
+    _jit.guard_cache(str(src), _FakeKernel(cache), str(consts))
+    assert entry.exists()
+    consts.write_text("TOL = 1e-11\n")  # the kernel's file is unchanged
+    _jit.guard_cache(str(src), _FakeKernel(cache), str(consts))
+    assert not entry.exists()
+
+
+def test_the_bdm_kernel_guards_its_cache_with_the_reference_constants():
+    import inspect
+
+    from detente.models import _bdm_kernel, bdm_reference
+
+    for name in ("NONE", "CONFRONTATION", "COMPROMISE", "CAPITULATION", "STATE_TOL", "RISK_TOL", "TIE_TOL",
+                 "CHOICE_TOL", "COINCIDE_TOL", "MEDIAN_TOL"):
+        assert not re.search(rf"^{name}\s*=", inspect.getsource(_bdm_kernel), re.M), f"{name} defined in the kernel again"
+        assert getattr(_bdm_kernel, name) is getattr(bdm_reference, name)
+    assert "guard_cache(__file__, run_rows, _reference.__file__)" in inspect.getsource(_bdm_kernel)
 
 
 # ---------------------------------------------------------------------------

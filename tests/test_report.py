@@ -128,3 +128,19 @@ def test_who_moved_whom(report_html, trade_file):
     assert 'id="moves"' in page and "trade: B moves on p in return" in page
     # a model without moves has no such section
     assert 'id="moves"' not in render(compute(str(f), "compromise", sensitivity=False))
+
+
+def test_distribution_chart_labels_each_threshold_with_its_share_of_draws():
+    from detente.report import charts
+
+    scen = detente.load({
+        "name": "t", "issues": [{"key": "x", "scale": [0, 100], "thresholds": [
+            {"name": "high", "value": 60, "direction": "above"}, {"name": "low", "value": 20, "direction": "below"}]}],
+        "actors": [{"key": k, "capability": 1, "positions": {"x": 50}, "salience": {"x": 50}} for k in "ab"],
+    })
+    # 10 draws: 60, 70 and 80 are at or above 60 (30 %); 10 and 20 at or below 20 (20 %); NaN draws are not counted
+    finals = [10, 20, 30, 40, 50, 55, 58, 60, 70, 80, float("nan")]
+    fig = charts.distribution_figure(scen, "x", finals)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("\u2265 60: 30%" in t for t in texts), texts
+    assert any("\u2264 20: 20%" in t for t in texts), texts

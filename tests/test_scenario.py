@@ -249,6 +249,41 @@ def test_variant_of_a_missing_file(tmp_path):
     assert p.field == "extends" and "not found" in p.reason and p.line == 1
 
 
+@pytest.mark.parametrize("kind, reason", [
+    ("folder", "is a folder, not a file"),
+    ("fifo", "not a regular file (a device, pipe or socket)"),
+    ("binary", "not a text file"),  # a zip (any non-UTF-8 text is now read as Windows-1252 with a note)
+    ("dangling", "file not found"),
+    ("huge", "DETENTE_MAX_FILE_BYTES"),
+])
+def test_an_unreadable_base_is_reported_at_the_extends_line(tmp_path, monkeypatch, kind, reason):
+    import os
+
+    base = tmp_path / "base.yaml"
+    if kind == "folder":
+        base.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(base)
+    elif kind == "binary":
+        base.write_bytes(b"PK\x03\x04" + bytes(60))
+    elif kind == "dangling":
+        base.symlink_to(tmp_path / "gone.yaml")
+    else:
+        base.write_text("name: b\n" + "#" * 2000 + "\n")
+        monkeypatch.setenv("DETENTE_MAX_FILE_BYTES", "1000")
+    v = write(tmp_path, "v.yaml", "name: v\n\nextends: base.yaml\n")
+    (p,) = problems(v)
+    assert (p.file, p.line, p.field) == (str(v), 3, "extends")
+    assert p.reason.startswith("cannot read base scenario 'base.yaml': ") and reason in p.reason, p.reason
+
+
+def test_a_problem_inside_a_base_stays_where_it_is(tmp_path):
+    base = write(tmp_path, "base.yaml", "name: b\nrounds: many\n")
+    v = write(tmp_path, "v.yaml", "name: v\nextends: base.yaml\n")
+    probs = problems(v)
+    assert any(p.file == str(base) and p.line == 2 and p.field == "rounds" for p in probs), probs
+
+
 def test_cycle_of_variants(tmp_path):
     write(tmp_path, "a.yaml", "extends: b.yaml\nname: a\n")
     write(tmp_path, "b.yaml", "extends: a.yaml\nname: b\n")
@@ -304,3 +339,31 @@ def test_format_number_never_prints_negative_zero():
     assert format_number(-0.04) == "0.0" and format_number(-1e-12, 3) == "0.000"
     assert format_number(-0.05) == "-0.1" and format_number(2.345, 2) == "2.35"
     assert format_number(None) == "-" and format_number(float("nan")) == "-" and format_number(float("inf")) == "-"
+
+
+def test_value_compact_form_with_and_without_its_rationale():
+    from detente.scenario.schema import Value
+
+    bare = Value(value=40, why="a guess", source="me")
+    assert bare.compact() == {"value": 40.0, "why": "a guess", "source": "me"}
+    assert bare.compact(rationale=False) == 40.0  # only the number is left
+    ranged = Value(value=40, low=30, high=50, dist="uniform", why="w")
+    assert ranged.compact(rationale=False) == {"value": 40.0, "low": 30.0, "high": 50.0, "dist": "uniform"}
+    assert Value(value=3).compact() == 3.0
+
+
+def test_compare_lists_a_changed_range_but_not_a_changed_rationale():
+    base = {
+        "name": "t", "issues": [{"key": "x", "scale": [0, 100]}],
+        "actors": [{"key": "a", "capability": {"value": 40, "why": "old"}, "positions": {"x": 20}, "salience": {"x": 50}},
+                   {"key": "b", "capability": 10, "positions": {"x": 80}, "salience": {"x": 50}}],
+    }
+    other = json.loads(json.dumps(base))
+    other["actors"][0]["capability"] = {"value": 40, "why": "new reason"}
+    other["actors"][1]["capability"] = {"value": 10, "low": 5, "high": 20}
+    from detente.analysis import diff_scenarios
+
+    diff = diff_scenarios(detente.load(base), detente.load(other))
+    rows = diff
+    assert [(r["actor"], r["field"]) for r in rows] == [("b", "capability")]
+    assert rows[0]["a"] == 10.0 and rows[0]["b"] == {"value": 10.0, "low": 5.0, "high": 20.0}

@@ -65,3 +65,26 @@ def test_meta_block_is_shared_and_keeps_its_key_order():
     assert list(m) == ["version", "seed", "input_sha256", "events", "notes"]
     assert m["version"] == __version__ and m["seed"] == 3 and m["input_sha256"] == input_sha256(res.scenario)
     assert meta(None, draws=5) == {"version": __version__, "seed": None, "draws": 5}
+
+
+def test_every_result_type_serialises_through_the_one_json_writer():
+    # one to_json (serialize.JsonResult): strict JSON, the result's own to_dict, nothing else
+    import json
+
+    from detente.analysis import Advice, Comparison, MonteCarloResult, SensitivityResult
+    from detente.backtest.result import BacktestResult
+    from detente.result import Result
+    from detente.serialize import JsonResult
+
+    for cls in (Result, MonteCarloResult, SensitivityResult, Advice, Comparison, BacktestResult):
+        assert issubclass(cls, JsonResult) and cls.to_json is JsonResult.to_json, cls.__name__
+
+    class Toy(JsonResult):
+        JSON_ASCII = True
+
+        def to_dict(self):
+            return {"x": float("nan"), "name": "Pyöngyang", "n": __import__("numpy").int64(3)}
+
+    text = Toy().to_json(indent=None)
+    assert text == '{"x": null, "name": "Py\\u00f6ngyang", "n": 3}'
+    assert json.loads(text)["name"] == "Pyöngyang"

@@ -31,7 +31,7 @@ def resolve_model(scenario: Scenario, model: str | None = None,
     """
     params = dict(params or {})
     if model is None:
-        choice = getattr(scenario, "model", None)
+        choice = scenario.model
         model = choice.name if choice is not None else models.DEFAULT_MODEL
         if choice is not None and not params:
             params = dict(choice.params)

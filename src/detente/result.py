@@ -21,7 +21,7 @@ import numpy as np
 from ._extras import import_optional
 from .models.base import ModelParams, Trajectory
 from .scenario.schema import Scenario
-from .serialize import dumps, finite, input_sha256, json_value, meta  # noqa: F401 (json_value, input_sha256: re-exported)
+from .serialize import JsonResult, finite, input_sha256, json_value, meta  # noqa: F401 (json_value, input_sha256: re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +31,7 @@ _f = finite  # the JSON-safe float, under its old name
 
 
 @dataclass
-class Result:
+class Result(JsonResult):
     """One forecast of one scenario by one model.
 
     Attributes
@@ -159,10 +159,6 @@ class Result:
             "history": self.history,
             "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.all_notes),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The JSON contract as text."""
-        return dumps(self.to_dict(), indent=indent)
 
     def _repr_html_(self) -> str:
         """The forecast as HTML tables (Jupyter shows it so): per issue, then each actor's position at the start and end."""

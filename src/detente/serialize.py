@@ -63,6 +63,22 @@ def dumps(data: Any, indent: int | None = 2, ensure_ascii: bool = False) -> str:
     return json.dumps(jsonable(data), indent=indent, ensure_ascii=ensure_ascii, allow_nan=False)
 
 
+class JsonResult:
+    """Base of every result type with a JSON contract: ``to_json`` is :meth:`to_dict` through :func:`dumps`.
+
+    A subclass defines ``to_dict``; ``JSON_ASCII = True`` escapes every non-ASCII character.
+    """
+
+    JSON_ASCII = False
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """:meth:`to_dict` as strict JSON text."""
+        return dumps(self.to_dict(), indent=indent, ensure_ascii=self.JSON_ASCII)
+
+
 def threshold_probability(x: np.ndarray, value: float, direction: str) -> float:
     """Share of draws at or above (``above``) or at or below (``below``) ``value``.
 

@@ -68,7 +68,7 @@ def _apply_event(scenario: Scenario, inp: Inputs, e_index: int, mask: np.ndarray
     return replace(inp, position=pos, salience=sal, capability=cap, active=act)
 
 
-def _fit(traj: Trajectory, k: int, records: dict[str, Any] | None = None) -> Trajectory:
+def _fit(traj: Trajectory, k: int, records: dict[str, Any]) -> Trajectory:
     """Make a trajectory exactly ``k`` rounds long: cut it, or repeat its final state.
 
     Padded rounds hold the model's ``ROUND_RECORDS`` value (nothing happened)
@@ -82,7 +82,7 @@ def _fit(traj: Trajectory, k: int, records: dict[str, Any] | None = None) -> Tra
     else:
         idx = np.concatenate([np.arange(T + 1), np.full(k - T, T)])
     extras = {name: v[:, idx] for name, v in traj.extras.items()}
-    for name, empty in (records or {}).items():
+    for name, empty in records.items():
         if T < k and name in extras:
             extras[name][:, T + 1 :] = empty
     return Trajectory(
@@ -164,11 +164,11 @@ def simulate(
             _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
-            tr = _fit(model.run(inp, seg_params), k, getattr(model, "ROUND_RECORDS", None))
+            tr = _fit(model.run(inp, seg_params), k, model.ROUND_RECORDS)
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.
-            _freeze(tr, ~alive[:, None] | idle)
+            _freeze(tr, ~alive[:, None] | idle, model.ROUND_RECORDS)
             pieces.append(tr)
             inp = replace(inp, position=tr.position[:, -1].copy())
             # every state before the next segment's start, for models that detect repeats
@@ -191,7 +191,7 @@ def simulate(
     # A model that stopped early (converged) in the last segment: drop the padding after it.
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
     played = int(last_start + pieces[-1].rounds.max(initial=0))
-    out = _fit(out, played)
+    out = _fit(out, played, model.ROUND_RECORDS)
     # an event after the last round is outside the run: it did not happen in it
     out.info["events_happened"] = hap & (np.array(rounds_of, dtype=int) <= H)[None, :]
     out.info["ended_round"] = ended
@@ -206,13 +206,15 @@ def _stopped(tr: Trajectory, k: int, D: int) -> np.ndarray:
     return np.repeat((tr.rounds < k)[:, None], D, axis=1)
 
 
-def _freeze(tr: Trajectory, mask: np.ndarray) -> None:
+def _freeze(tr: Trajectory, mask: np.ndarray, records: dict[str, Any]) -> None:
     """Hold the start state of a segment where ``mask`` (B, D) is true (in place).
 
     A frozen issue of a draw that goes on keeps its start positions and
     forecast, and counts no rounds in ``info["issue_rounds"]``. A whole frozen
-    draw (every issue masked) counts no rounds and repeats the segment's
-    start in every per-round array, the model's extras included.
+    draw (every issue masked) counts no rounds and plays none: every per-round
+    array repeats the segment's start, except the model's ``records``
+    (``ROUND_RECORDS``: what happened during a round), which hold their
+    "nothing happened" value after round 0.
     """
     if not mask.any():
         return
@@ -225,8 +227,8 @@ def _freeze(tr: Trajectory, mask: np.ndarray) -> None:
     whole = mask.all(axis=1)
     if whole.any():
         tr.rounds[whole] = 0
-        for v in tr.extras.values():
-            v[whole, 1:] = v[whole, :1]
+        for name, v in tr.extras.items():
+            v[whole, 1:] = records[name] if name in records else v[whole, :1]
 
 
 def _changed(a: Inputs, b: Inputs) -> np.ndarray:

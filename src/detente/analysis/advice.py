@@ -39,12 +39,12 @@ import pandas as pd
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..models.base import F8, Inputs, ModelParams
 from ..scenario.schema import Actor, Scenario, Value
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
 from ._run import resolve, run_draws
-from .montecarlo import _check_draws
+from .montecarlo import check_draws
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
 OWN_SHIFTS = (0.10, 0.25)
@@ -69,7 +69,7 @@ class _Lever:
 
 
 @dataclass
-class Advice:
+class Advice(JsonResult):
     """Levers for one actor, ranked by how far they move each issue's forecast toward it.
 
     Attributes
@@ -153,10 +153,6 @@ class Advice:
                          notes=self.notes),
         }
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
-
 
 def _with_ally(scen: Scenario, a: int, inputs: Inputs, happened: np.ndarray) -> tuple[Scenario, Inputs, str]:
     """The scenario and draws with one extra actor: A's ally, absent unless a lever adds it."""
@@ -226,7 +222,7 @@ def advise(
     scen, model, p, explicit = resolve(scenario, model, params)
     a = actor_index(scen, actor)
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
-    B = _check_draws(draws)
+    B = check_draws(draws)
     s = check_seed(seed)
     n1, D, E = len(scen.actors) + 1, len(scen.issues), len(scen.events)
     # stage 1: every single lever on the targeted issues, removals and the new ally, plus the base;

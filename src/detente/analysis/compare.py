@@ -21,21 +21,17 @@ import pandas as pd
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
 from ..scenario.schema import Scenario, Value
-from ..serialize import dumps, input_sha256, json_value, meta
+from ..serialize import JsonResult, input_sha256, json_value, meta
 from ..simulate import most_likely
 from ._draws import check_seed
 from ._run import run_draws
 
-_VALUE_FIELDS = ("value", "low", "high", "dist", "sd")
 _IGNORED_EVENT_FIELDS = {"why", "source", "name"}
 
 
 def _value(v: Value | None) -> Any:
     """A Value as a number (point value) or a small dict, without its rationale."""
-    if v is None:
-        return None
-    d = {k: getattr(v, k) for k in _VALUE_FIELDS if getattr(v, k) is not None}
-    return d["value"] if list(d) == ["value"] else d
+    return None if v is None else v.compact(rationale=False)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -118,7 +114,7 @@ def diff_scenarios(a: Scenario, b: Scenario) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Comparison:
+class Comparison(JsonResult):
     """Forecasts of several scenarios by several models, and the scenarios' input differences.
 
     Attributes
@@ -166,10 +162,6 @@ class Comparison:
             "differences": [{k: json_value(v) for k, v in r.items()} for r in self.differences.to_dict("records")],
             "meta": meta(self.seed, draws=self.draws, notes=self.notes),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 def show_value(v: Any) -> str:
@@ -220,7 +212,7 @@ def compare(
     Comparison
     """
     from ..engine import load, model_params, resolve_model
-    from .montecarlo import _check_draws, monte_carlo, plan_monte_carlo
+    from .montecarlo import check_draws, monte_carlo, plan_monte_carlo
 
     if not scenarios:
         raise DetenteError([Problem(None, None, "scenarios", "give at least one scenario")])
@@ -228,7 +220,7 @@ def compare(
         raise DetenteError([Problem(None, None, "models", "give at least one model")])
     s = check_seed(seed)
     if draws != 0:
-        _check_draws(draws)
+        check_draws(draws)
     params = dict(params or {})
     scens = [load(x) for x in scenarios]
     if models is None:  # each scenario's own model (resolve_model), with its parameters unless given

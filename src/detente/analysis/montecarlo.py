@@ -20,7 +20,7 @@ from ..api import forecast
 from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
-from ..serialize import dumps, input_sha256, meta, threshold_probability
+from ..serialize import JsonResult, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
 from ..simulate import is_dynamic
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
@@ -30,7 +30,9 @@ from ._run import resolve, run_draws
 INTERVALS = (50, 80, 95)
 
 
-def _check_draws(draws: Any) -> int:
+def check_draws(draws: Any) -> int:
+    """A number of draws as an int >= 1, or a :class:`~detente.errors.DetenteError` on ``draws``
+    (the one check of every analysis that draws, and of the report)."""
     from ..errors import DetenteError, Problem
 
     try:
@@ -73,7 +75,7 @@ def quantile_summary(x: np.ndarray) -> dict[str, Any]:
 
 
 @dataclass
-class MonteCarloResult:
+class MonteCarloResult(JsonResult):
     """The forecast distribution of one scenario under one model.
 
     Attributes
@@ -229,10 +231,6 @@ class MonteCarloResult:
                            uncertain_inputs=len(self.uncertain), **extra, notes=self.notes)
         return out
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
-
 
 def monte_carlo(
     scenario: Any,
@@ -287,7 +285,7 @@ def monte_carlo(
     """
     asked = model
     scen, model, p, explicit = resolve(scenario, model, params)
-    n = _check_draws(draws)
+    n = check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
@@ -401,7 +399,7 @@ def event_effect(
     """
     scen, model, p, explicit = resolve(scenario, model, params)
     j = event_index(scen, event_key)
-    n = _check_draws(draws)
+    n = check_draws(draws)
     s = check_seed(seed)
     plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, copies=2, what=f"event effect ({model})",
                      lazy=False)

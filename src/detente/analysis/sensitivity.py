@@ -9,7 +9,8 @@ Two methods:
     saliences, +/-20% of the value for capabilities), and every event is
     switched off and on. The swing is the forecast at the high end minus the
     forecast at the low end: a tornado chart's data. All variations run as
-    one batched model call, on the scenario's most likely event branch.
+    one batch of draws (in chunks only when memory asks), on the scenario's
+    most likely event branch.
 ``sobol`` (global)
     Sobol first-order and total indices, with bootstrap confidence
     intervals, over every ranged input and every uncertain event, with SALib
@@ -31,7 +32,7 @@ from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario, short_name
-from ..serialize import dumps, input_sha256, meta
+from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import Input, all_inputs, check_seed, set_input, tile, uncertain_inputs
@@ -67,7 +68,7 @@ def oat_range(inp: Input, scenario: Scenario, shares: dict[str, float] | None = 
 
 
 @dataclass
-class SensitivityResult:
+class SensitivityResult(JsonResult):
     """What drives each issue's forecast.
 
     Attributes
@@ -155,10 +156,6 @@ class SensitivityResult:
             "meta": meta(self.seed, samples=self.samples, runs=self.runs, input_sha256=input_sha256(self.scenario),
                          notes=self.notes),
         }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent)
 
 
 def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:

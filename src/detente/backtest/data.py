@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 import numpy as np
 
@@ -214,6 +214,24 @@ def normalise_rule(text: str) -> str:
 # DEU
 
 
+class _IssueRow(NamedTuple):
+    """One row of ``issues.csv``: its line, its cells, the outcome and the reference point (NaN if blank)."""
+
+    line: int
+    row: dict[str, str]
+    out: float
+    rp: float
+
+
+#: One row of ``positions.csv``: actor code, display name, position and salience (NaN if blank);
+#: a plain tuple (tens of thousands are made per load, and a NamedTuple is slower to make).
+_PositionRow = tuple[str, str, float, float]
+
+
+#: DEU's scale: positions, outcomes and reference points lie on 0-100.
+_DEU_LOW, _DEU_HIGH = 0.0, 100.0
+
+
 @bounded
 def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) -> Dataset:
     """Read a DEU-layout folder (the shipped copy when ``path`` is None).
@@ -248,127 +266,140 @@ def load_deu(path: str | Path | None = None, *, min_actors: int = MIN_ACTORS) ->
     if problems:
         raise DatasetError(problems)
     assert issues_rows is not None and pos_rows is not None and weight_rows is not None and gdp_rows is not None
-    fi, fp = str(folder / "issues.csv"), str(folder / "positions.csv")
-    low, high = 0.0, 100.0
-
-    # issues
-    order: list[str] = []
-    info: dict[str, tuple[int, dict[str, str], float, float]] = {}
-    for line, row in issues_rows:
-        key = row["isnr"]
-        if not key:
-            problems.append(Problem(fi, line, "isnr", "issue id is missing"))
-            continue
-        if key in info:
-            problems.append(Problem(fi, line, "isnr", f"duplicate issue {short(key)} (first on line {info[key][0]})"))
-            continue
-        out = _number(row["out"], fi, line, "out", problems)
-        _in_scale(out, low, high, fi, line, "out", problems)
-        rp = _number(row.get("rp", ""), fi, line, "rp", problems)
-        _in_scale(rp, low, high, fi, line, "rp", problems)
-        order.append(key)
-        info[key] = (line, row, out, rp)
-
-    # positions
-    per_issue: dict[str, list[tuple[str, str, float, float]]] = {k: [] for k in order}
-    seen: dict[tuple[str, str], int] = {}
-    for line, row in pos_rows:
-        key, actor = row["isnr"], row["actor"]
-        if key not in info:
-            problems.append(Problem(fp, line, "isnr", f"issue {short(key)} is not in issues.csv"))
-            continue
-        if not actor:
-            problems.append(Problem(fp, line, "actor", "actor code is missing"))
-            continue
-        if (key, actor) in seen:
-            problems.append(Problem(fp, line, "actor", f"duplicate row for {key}/{actor} (first on line {seen[key, actor]})"))
-            continue
-        seen[key, actor] = line
-        x = _number(row["position"], fp, line, "position", problems)
-        s = _number(row["salience"], fp, line, "salience", problems)
-        _in_scale(x, low, high, fp, line, "position", problems)
-        _in_scale(s, 0.0, 100.0, fp, line, "salience", problems)
-        per_issue[key].append((actor, row.get("actor_name", "") or actor, x, s))
-    for key in order:
-        if not any(not math.isnan(x) for _, _, x, _ in per_issue[key]):
-            problems.append(Problem(fi, info[key][0], "isnr", f"issue {key!r} has no positions in positions.csv"))
-
-    # capability tables
-    fg = str(folder / "gdp_capability.csv")
-    gdp: dict[str, float] = {}
-    gdp_col = next((c for c in (gdp_rows[0][1].keys() if gdp_rows else []) if c.startswith("gdp")), None)
-    if gdp_col is not None:
-        for line, row in gdp_rows:
-            v = _number(row[gdp_col], fg, line, gdp_col, problems)
-            if not math.isnan(v):
-                if v <= 0:
-                    problems.append(Problem(fg, line, gdp_col, "GDP must be positive"))
-                gdp[row["actor"]] = v
-    fw = str(folder / "council_weights.csv")
-    for line, row in weight_rows:
-        for col, text in row.items():
-            if col in ("id", "name"):
-                continue
-            v = _number(text, fw, line, col, problems)
-            if not math.isnan(v) and v <= 0:
-                problems.append(Problem(fw, line, col, "weights must be positive"))
+    fi = str(folder / "issues.csv")
+    info = _deu_issue_rows(issues_rows, fi, problems)
+    per_issue = _deu_position_rows(pos_rows, info, str(folder / "positions.csv"), problems)
+    for key, rows in per_issue.items():
+        if not any(not math.isnan(x) for _, _, x, _ in rows):
+            problems.append(Problem(fi, info[key].line, "isnr", f"issue {key!r} has no positions in positions.csv"))
+    gdp = _deu_gdp(gdp_rows, str(folder / "gdp_capability.csv"), problems)
+    _check_deu_weights(weight_rows, str(folder / "council_weights.csv"), problems)
     if problems:
         raise DatasetError(problems)
 
     issues: list[Issue] = []
     skipped: list[dict[str, Any]] = []
-    for key in order:
-        line, row, out, rp = info[key]
-        rows = [(a, nm, x, s) for a, nm, x, s in per_issue[key] if not math.isnan(x) and not math.isnan(s)]
-        if math.isnan(out):
-            skipped.append({"issue": key, "file": fi, "line": line, "reason": "no outcome", "wave": row.get("wave", "")})
-            continue
-        if len(rows) < min_actors:
-            skipped.append(
-                {
-                    "issue": key,
-                    "file": fi,
-                    "line": line,
-                    "reason": f"{len(rows)} actor(s) with both a position and a salience (need {min_actors})",
-                    "wave": row.get("wave", ""),
-                }
-            )
-            continue
-        meta = {
-            "wave": row.get("wave", ""),
-            "proc": row.get("proc", ""),
-            "rule": normalise_rule(row.get("counvte", "")),
-            "type": row.get("type", ""),
-        }
-        for extra in ("counvte", "council", "prnr", "proccde", "intro_date", "final_act_date"):
-            if extra in row:
-                meta[extra] = row[extra]
-        codes = tuple(a for a, _, _, _ in rows)
-        roles = {r: c for r, c in (("commission", "com"), ("parliament", "ep")) if c in codes}
-        issues.append(
-            Issue(
-                key=key,
-                outcome=out,
-                actors=codes,
-                names=tuple(nm for _, nm, _, _ in rows),
-                position=np.array([x for _, _, x, _ in rows]),
-                salience=np.array([s for _, _, _, s in rows]) / 100.0,
-                low=low,
-                high=high,
-                status_quo=rp,
-                meta=meta,
-                roles=roles,
-                line=line,
-            )
-        )
+    for key, rows in per_issue.items():
+        scored = _deu_issue(key, info[key], rows, min_actors)
+        if isinstance(scored, Issue):
+            issues.append(scored)
+        else:
+            skipped.append({"issue": key, "file": fi, "line": info[key].line, "reason": scored,
+                            "wave": info[key].row.get("wave", "")})
     return Dataset(
         name="deu",
         path=str(folder),
         issues=issues,
         skipped=skipped,
-        n_total=len(order),
+        n_total=len(info),
         council_weights=[r for _, r in weight_rows],
         gdp=gdp,
+    )
+
+
+def _deu_issue_rows(rows: list[tuple[int, dict[str, str]]], fname: str, problems: list[Problem]) -> dict[str, _IssueRow]:
+    """``issues.csv``: every issue by id, in file order (ids missing or seen before are problems)."""
+    info: dict[str, _IssueRow] = {}
+    for line, row in rows:
+        key = row["isnr"]
+        if not key:
+            problems.append(Problem(fname, line, "isnr", "issue id is missing"))
+            continue
+        if key in info:
+            problems.append(Problem(fname, line, "isnr", f"duplicate issue {short(key)} (first on line {info[key].line})"))
+            continue
+        out = _number(row["out"], fname, line, "out", problems)
+        _in_scale(out, _DEU_LOW, _DEU_HIGH, fname, line, "out", problems)
+        rp = _number(row.get("rp", ""), fname, line, "rp", problems)
+        _in_scale(rp, _DEU_LOW, _DEU_HIGH, fname, line, "rp", problems)
+        info[key] = _IssueRow(line, row, out, rp)
+    return info
+
+
+def _deu_position_rows(rows: list[tuple[int, dict[str, str]]], info: dict[str, _IssueRow], fname: str,
+                       problems: list[Problem]) -> dict[str, list[_PositionRow]]:
+    """``positions.csv``: each issue's rows, in file order (unknown issues, missing actors and
+    duplicate rows are problems; so are values that are not numbers or leave the 0-100 scale)."""
+    per_issue: dict[str, list[_PositionRow]] = {k: [] for k in info}
+    seen: dict[tuple[str, str], int] = {}
+    for line, row in rows:
+        key, actor = row["isnr"], row["actor"]
+        if key not in info:
+            problems.append(Problem(fname, line, "isnr", f"issue {short(key)} is not in issues.csv"))
+            continue
+        if not actor:
+            problems.append(Problem(fname, line, "actor", "actor code is missing"))
+            continue
+        if (key, actor) in seen:
+            problems.append(Problem(fname, line, "actor", f"duplicate row for {key}/{actor} (first on line {seen[key, actor]})"))
+            continue
+        seen[key, actor] = line
+        x = _number(row["position"], fname, line, "position", problems)
+        s = _number(row["salience"], fname, line, "salience", problems)
+        _in_scale(x, _DEU_LOW, _DEU_HIGH, fname, line, "position", problems)
+        _in_scale(s, 0.0, 100.0, fname, line, "salience", problems)
+        per_issue[key].append((actor, row.get("actor_name", "") or actor, x, s))
+    return per_issue
+
+
+def _deu_gdp(rows: list[tuple[int, dict[str, str]]], fname: str, problems: list[Problem]) -> dict[str, float]:
+    """``gdp_capability.csv``: GDP per actor code from its first ``gdp...`` column (positive)."""
+    gdp: dict[str, float] = {}
+    col = next((c for c in (rows[0][1].keys() if rows else []) if c.startswith("gdp")), None)
+    if col is None:
+        return gdp
+    for line, row in rows:
+        v = _number(row[col], fname, line, col, problems)
+        if not math.isnan(v):
+            if v <= 0:
+                problems.append(Problem(fname, line, col, "GDP must be positive"))
+            gdp[row["actor"]] = v
+    return gdp
+
+
+def _check_deu_weights(rows: list[tuple[int, dict[str, str]]], fname: str, problems: list[Problem]) -> None:
+    """``council_weights.csv``: every cell but ``id`` and ``name`` a positive number (or blank)."""
+    for line, row in rows:
+        for col, text in row.items():
+            if col in ("id", "name"):
+                continue
+            v = _number(text, fname, line, col, problems)
+            if not math.isnan(v) and v <= 0:
+                problems.append(Problem(fname, line, col, "weights must be positive"))
+
+
+def _deu_issue(key: str, info: _IssueRow, rows: list[_PositionRow], min_actors: int) -> Issue | str:
+    """One checked issue as an :class:`Issue`, or why it cannot be scored."""
+    counted = [r for r in rows if not math.isnan(r[2]) and not math.isnan(r[3])]
+    if math.isnan(info.out):
+        return "no outcome"
+    if len(counted) < min_actors:
+        return f"{len(counted)} actor(s) with both a position and a salience (need {min_actors})"
+    row = info.row
+    meta = {
+        "wave": row.get("wave", ""),
+        "proc": row.get("proc", ""),
+        "rule": normalise_rule(row.get("counvte", "")),
+        "type": row.get("type", ""),
+    }
+    for extra in ("counvte", "council", "prnr", "proccde", "intro_date", "final_act_date"):
+        if extra in row:
+            meta[extra] = row[extra]
+    codes = tuple(a for a, _, _, _ in counted)
+    roles = {r: c for r, c in (("commission", "com"), ("parliament", "ep")) if c in codes}
+    return Issue(
+        key=key,
+        outcome=info.out,
+        actors=codes,
+        names=tuple(nm for _, nm, _, _ in counted),
+        position=np.array([x for _, _, x, _ in counted]),
+        salience=np.array([sv for _, _, _, sv in counted]) / 100.0,
+        low=_DEU_LOW,
+        high=_DEU_HIGH,
+        status_quo=info.rp,
+        meta=meta,
+        roles=roles,
+        line=info.line,
     )
 
 

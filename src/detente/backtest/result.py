@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..calibrate import LEVELS, RELIABILITY_LEVELS, coverage, interval_score, pit_histogram, reliability
-from ..serialize import dumps, jsonable
+from ..serialize import JsonResult, jsonable
 from .calibration import ALL_LEVELS
 from .data import Dataset
 from .metrics import metrics, paired_bootstrap
@@ -18,9 +18,6 @@ REFERENCE = "compromise"
 
 #: Breakdown fields of ``Issue.meta``.
 BREAKDOWNS = ("wave", "proc", "rule", "type")
-
-
-_clean = jsonable
 
 
 def _at(bands: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
@@ -67,7 +64,7 @@ def _probabilistic(p: dict[str, Any], outcome: np.ndarray, issues: list[dict[str
 
 
 @dataclass
-class BacktestResult:
+class BacktestResult(JsonResult):
     """Forecasts of every model on every scored issue, and their scores.
 
     Attributes
@@ -91,6 +88,8 @@ class BacktestResult:
         Models that failed with an error.
     notes : list of str
     """
+
+    JSON_ASCII = True  # non-ASCII escaped, as the backtest JSON has always been written
 
     dataset: str
     capability: str
@@ -197,7 +196,7 @@ class BacktestResult:
                 row["bands"] = {k: {str(lev): [float(b[j, i, 0]), float(b[j, i, 1])] for i, lev in enumerate(LEVELS)}
                                 for k, b in self.bands.items()}
             per_issue.append(row)
-        return _clean(
+        return jsonable(
             {
                 "dataset": self.dataset,
                 "capability": self.capability,
@@ -212,10 +211,6 @@ class BacktestResult:
                 "notes": self.notes,
             }
         )
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`to_dict` as JSON text."""
-        return dumps(self.to_dict(), indent=indent, ensure_ascii=True)
 
     def to_frame(self):
         """Per-issue forecasts: one row per issue, one column per model (pandas)."""

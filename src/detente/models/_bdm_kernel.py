@@ -3,7 +3,7 @@
 One problem is one (draw, issue) row of n actors. Every function here works
 on one row with plain loops over the actors and performs exactly the
 floating-point operations of the plain reference
-``benchmarks/_reference_bdm.py``, in the same order (no fast-math), so that
+:mod:`detente.models.bdm_reference`, in the same order (no fast-math), so that
 positions, risk exponents and moves equal the reference's bit for bit. The
 active actors are gathered first (in index order), so an inactive actor is
 exactly a removed one.
@@ -23,14 +23,20 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import bdm_reference as _reference
 from ._jit import compiling, guard_cache, jit
-
-NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
-STATE_TOL = 1e-12
-RISK_TOL = 1e-12
-TIE_TOL = 1e-12
-CHOICE_TOL = 1e-12
-COINCIDE_TOL = 1e-9
+from .bdm_reference import (  # the move codes and tolerances: one definition, the reference's
+    CAPITULATION,
+    CHOICE_TOL,
+    COINCIDE_TOL,
+    COMPROMISE,
+    CONFRONTATION,
+    MEDIAN_TOL,
+    NONE,
+    RISK_TOL,
+    STATE_TOL,
+    TIE_TOL,
+)
 
 #: Are the functions below compiled (numba) or plain Python (no numba, or the copy
 #: that :func:`detente.models._jit.pure_module` loads)?
@@ -72,7 +78,7 @@ def _median(x, fw, order):
     for i in range(n):
         total += fw[i]
     half = 0.5 * total
-    tol = 1e-12 * max(total, 1e-300)
+    tol = MEDIAN_TOL * max(total, 1e-300)
     cum = 0.0
     for i in range(n):
         cum += fw[order[i]]
@@ -256,16 +262,17 @@ def _firsts(na, xa, first):
 
 
 @_jit
-def _gather(x, act, w, s, idx, xa, wa, sa):
-    """Gather the active actors' indices, positions, weights and ``s`` (in index order) into
-    ``idx``, ``xa``, ``wa`` and ``sa``; returns their number."""
+def _gather(x, act, w, v, idx, xa, wa, va):
+    """Gather the active actors' indices, positions, weights and one more per-actor value ``v``
+    (the saliences for a round, the voters' exponents for :func:`probability_rows`), in index
+    order, into ``idx``, ``xa``, ``wa`` and ``va``; returns their number."""
     na = 0
     for i in range(x.size):
         if act[i]:
             idx[na] = i
             xa[na] = x[i]
             wa[na] = w[i]
-            sa[na] = s[i]
+            va[na] = v[i]
             na += 1
     return na
 
@@ -550,5 +557,5 @@ def probability_rows(x, w, r, act, delta, paper, out):
                 out[m, idx[i], idx[j]] = P[i, j]
 
 
-if COMPILED:
-    guard_cache(__file__, run_rows)
+if COMPILED:  # numba freezes the reference's constants into the machine code: its source counts too
+    guard_cache(__file__, run_rows, _reference.__file__)

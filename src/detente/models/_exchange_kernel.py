@@ -4,7 +4,8 @@ One call plays the rounds of one draw (n actors, D issues, positions already
 on Decide's 0-100 scale). The algorithm is described in
 ``docs/models/exchange.md`` and in :mod:`detente.models.exchange`; this module
 only holds the loops. Written from Stokman & Van Oosten (1994) and from the
-description of Decide's run in ``../shared/specs/exchange-decide.md``.
+project's description of Decide's run (its spec ``exchange-decide.md``, whose
+steps ``docs/models/exchange.md`` reproduces).
 
 Per round, every candidate exchange ``e`` is one row of parallel arrays:
 ``aI`` demands issue ``p`` and supplies ``q`` (moves on ``q`` toward ``aJ``),

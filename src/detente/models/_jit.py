@@ -19,7 +19,8 @@ A kernel module opts in with::
     _jit = jit(COMPILED, cache=True, nogil=True)   # decorate every kernel function with @_jit
     ...
     if COMPILED:
-        guard_cache(__file__, some_kernel)          # at the end of the module
+        guard_cache(__file__, some_kernel)          # at the end of the module (after it: the files
+                                                    # of modules it takes constants from)
 
 and its model picks the module with ``_jit.pure_module(name)`` for small
 batches or without numba (see ``bdm._kernel``), passes arrays C-contiguous and
@@ -99,18 +100,23 @@ def pure_module(name: str) -> ModuleType:
         return sys.modules[pure_name]
 
 
-def guard_cache(source_file: str, kernel: Any) -> None:
+def guard_cache(source_file: str, kernel: Any, *also: str) -> None:
     """Drop numba's cached machine code for a kernel module whose source content changed.
 
     numba recognises a changed source by its time stamp and size; a file
     rewritten with both unchanged (a copy that keeps time stamps, a
-    reproducible build) would load the old code. This keeps the source's
-    SHA-256 beside the cache and empties the module's cache entries when it
-    differs. Call it, with any one compiled function of the module, before
-    the first call of any of them.
+    reproducible build) would load the old code. numba also never looks at
+    the modules a kernel takes constants from, although it freezes their
+    values into the machine code. This keeps the SHA-256 of the source and of
+    the files ``also`` (those modules) beside the cache and empties the
+    module's cache entries when it differs. Call it, with any one compiled
+    function of the module, before the first call of any of them.
     """
     source = Path(source_file)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    h = hashlib.sha256(source.read_bytes())
+    for extra in also:
+        h.update(Path(extra).read_bytes())
+    digest = h.hexdigest()
     folder = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
     if folder is None:  # pragma: no cover - another numba layout: its own checks only
         return

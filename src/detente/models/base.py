@@ -28,6 +28,12 @@ Required
     positions in ``Inputs.past`` and the starting spread in ``Inputs.span``.
     False for a model that forecasts a scenario as it stands (after the
     events within the horizon); such a model ignores ``span`` and ``past``.
+``ROUND_RECORDS`` : dict of str -> scalar, for a ``DYNAMIC`` model
+    The ``extras`` that record what happened *during* a round (a challenge,
+    a move) rather than the state after it, each with its value for "nothing
+    happened" (``{}`` when the model has none). Wherever the runner holds a
+    draw still (a run that stopped before the rounds asked for, a draw past
+    its deadline) it repeats the state and fills these with that value.
 ``run(inputs, params) -> Trajectory``
     Runs the B independent draws of :class:`Inputs` at once (the leading
     batch axis). Each draw's result equals running that draw alone (with its
@@ -80,12 +86,6 @@ Optional
 ``warmup() -> bool``
     Compile the model's kernels into their on-disk cache (``detente
     warmup``); True when it compiled something.
-``ROUND_RECORDS`` : dict of str -> scalar, default none
-    The ``extras`` that record what happened *during* a round (a challenge,
-    a move) rather than the state after it, each with its value for "nothing
-    happened". When a run stops before the rounds the runner asked for, the
-    runner repeats the final state and fills these with that value (a model
-    whose ``run`` always returns ``rounds + 1`` states needs none).
 ``CONFORMANCE_PARAMS`` : sequence of dict, default ``({},)``
     Parameter sets the conformance suite runs the model with (e.g. each
     variant, or stochastic transitions), besides the defaults.

@@ -30,8 +30,9 @@ replication):
 Each (draw, issue) pair is one independent problem (a row of n actors). The
 rounds of a row run in a compiled kernel (``_bdm_kernel.py``, numba) that
 loops over the actors and performs the floating-point operations of the plain
-reference ``benchmarks/_reference_bdm.py`` in the same order, so positions,
-exponents and moves equal the reference's exactly. Rows are split over
+reference :mod:`detente.models.bdm_reference` (the documented mirror of the
+spec) in the same order, so positions, exponents and moves equal the
+reference's exactly. Rows are split over
 ``THREADS`` worker threads; the results do not depend on the split. numba is
 imported, and the kernels loaded from numba's on-disk cache (filled by
 ``detente warmup`` after installing, else compiled on the very first use),
@@ -61,6 +62,7 @@ from pydantic import Field
 
 from ._common import issue_weights
 from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Perspective, Trajectory
+from .bdm_reference import CAPITULATION, COMPROMISE, CONFRONTATION, NONE
 
 NAME = "bdm"
 SUMMARY = "Bueno de Mesquita's expected-utility (challenge) model, as replicated by Scholz et al. (2011)."
@@ -73,24 +75,11 @@ DYNAMIC = True
 #: Both readings of the model, and a status quo term, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
 
-#: Move codes of ``extras["move_type"]``.
-NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
+#: Move codes of ``extras["move_type"]`` (defined, with the tolerances, in :mod:`.bdm_reference`).
 MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULATION: "capitulation"}
-
-# The tolerances below document the kernel's; the compiled kernel
-# (_bdm_kernel.py) holds its own copies, frozen into its cache, and
-# tests/test_bdm.py checks that the two agree.
-
-#: Two states are the same when every active position is within this times Delta.
-STATE_TOL = 1e-12
-#: The security spread max S - min S counts as zero below this times max(1, max |S|).
-RISK_TOL = 1e-12
-#: E_j > E_i (and E_j > |E_i|) need a margin of this times |E_i| + |E_j|.
-TIE_TOL = 1e-12
-#: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
-CHOICE_TOL = 1e-12
-#: Actors closer than this times Delta count as coinciding: they make no offers to each other.
-COINCIDE_TOL = 1e-9
+#: What a round did (the exponents it used, the offer each actor took) and the value of a round
+#: in which nothing happened (round 0, inactive actors, rounds after a stop).
+ROUND_RECORDS: dict[str, Any] = {"risk": 1.0, "move_type": NONE, "move_counterpart": -1}
 #: Worker threads over the rows of a batch (results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Below this much work (rows x n^2 x rounds) a batch runs in the calling thread.
@@ -139,7 +128,7 @@ class Params(ModelParams):
     Notes
     -----
     Cycle detection is always on: when the positions after a round equal
-    (within ``STATE_TOL * Delta``) those after an earlier round, the run ends.
+    (within :data:`~detente.models.bdm_reference.STATE_TOL` times Delta) those after an earlier round, the run ends.
     A repeat of the previous state (nobody moved) is a fixed point: the draw
     has converged and its cycle length is 0. A longer repeat is a cycle; its
     length and the range of the forecast over it are reported.

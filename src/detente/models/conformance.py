@@ -11,8 +11,9 @@ The checks (names as in :data:`CHECKS`):
 
 ``attributes``
     ``NAME``, ``SUMMARY``, ``CITATION`` are non-empty strings, ``DYNAMIC``
-    (and ``COUPLES_ISSUES``, if given) a bool, ``run`` callable; the optional
-    hooks, if present, are callable.
+    (and ``COUPLES_ISSUES``, if given) a bool, ``run`` callable, a dynamic
+    model's ``ROUND_RECORDS`` a dict; the optional hooks, if present, are
+    callable.
 ``params``
     ``Params`` subclasses :class:`~detente.models.base.ModelParams`, is frozen
     and forbids unknown fields, ``Params()`` is valid; a dynamic model's has an
@@ -21,7 +22,9 @@ The checks (names as in :data:`CHECKS`):
     Shapes and dtypes of the :class:`~detente.models.base.Trajectory`
     (``position`` (B, T+1, n, D), ``forecast`` (B, T+1, D), ``rounds`` (B,)
     integers in [0, T], round 0 the input, a dynamic model's T <= ``rounds``, every extra and info array with the leading batch
-    axes, ``extras["active"]`` equal to ``inputs.active`` in every round),
+    axes, ``extras["active"]`` equal to ``inputs.active`` in every round; a
+    dynamic model's ``ROUND_RECORDS`` are extras, holding their "nothing
+    happened" value in the rounds after a draw stopped),
     finite positions and forecasts, inactive actors that never move, and
     positions and forecasts within each issue's scale.
 ``deterministic``
@@ -52,7 +55,8 @@ The checks (names as in :data:`CHECKS`):
 
 A model may declare checks it is documented not to pass with a function
 ``conformance_exceptions(params) -> {check: reason}``; they are skipped for
-those parameters and reported with the reason. ``CONFORMANCE_PARAMS`` (a sequence of parameter dicts) adds
+those parameters and reported with the reason. The checks of
+:data:`NOT_EXEMPTABLE` (the protocol's core) admit no exception. ``CONFORMANCE_PARAMS`` (a sequence of parameter dicts) adds
 parameter sets to the defaults. Dynamic models run with at most
 :data:`MAX_ROUNDS` rounds here, so that the suite stays fast.
 """
@@ -68,6 +72,9 @@ import numpy as np
 from .base import Inputs, ModelInputError, ModelParams, Trajectory
 
 CHECKS = ("attributes", "params", "output", "deterministic", "batched", "inactive", "order", "affine", "needs", "hooks")
+#: The core of the protocol, which no model may declare an exception for: a model that could
+#: skip them all would pass the suite while checking nothing.
+NOT_EXEMPTABLE = ("attributes", "params", "output", "deterministic", "batched")
 #: Most rounds a dynamic model plays in the suite.
 MAX_ROUNDS = 4
 #: Positions of generated scenarios lie on a grid of this step (a power of two), so that
@@ -210,8 +217,9 @@ def check_attributes(model: str | ModuleType) -> None:
     for hook in _HOOKS:
         if hasattr(m, hook) and not callable(getattr(m, hook)):
             _fail("attributes", m, f"{hook} must be callable")
-    if not isinstance(getattr(m, "ROUND_RECORDS", {}), dict):
-        _fail("attributes", m, "ROUND_RECORDS must map extras to their 'nothing happened' value")
+    if m.DYNAMIC and not isinstance(getattr(m, "ROUND_RECORDS", None), dict):
+        _fail("attributes", m, "a dynamic model needs ROUND_RECORDS, a dict mapping the extras that record a round "
+                               "to their 'nothing happened' value ({} for none)")
     if hasattr(m, "conformance_exceptions") and not callable(m.conformance_exceptions):
         _fail("attributes", m, "conformance_exceptions must be a function of the parameters")
 
@@ -277,6 +285,16 @@ def check_output(model: str | ModuleType, inputs: Inputs, params: ModelParams, t
         _fail("output", m, f"info['issue_rounds'] must have shape ({B}, {D})")
     if "active" not in tr.extras:
         _fail("output", m, "extras['active'] (who takes part in each round) is missing")
+    if m.DYNAMIC:
+        after = np.arange(T1)[None, :] > tr.rounds[:, None]  # (B, T1): the rounds a draw did not play
+        for name, empty in m.ROUND_RECORDS.items():
+            if name not in tr.extras:
+                _fail("output", m, f"ROUND_RECORDS names {name!r}, which is not one of the extras")
+            v = np.asarray(tr.extras[name])
+            held = v[after]
+            if not (held == empty).all():
+                _fail("output", m, f"extras[{name!r}] holds something else than its 'nothing happened' value "
+                                   f"{empty!r} in a round after the draw stopped")
     _equal("output", m, "extras['active']", tr.extras["active"], Trajectory.active_rounds(inputs, T1 - 1))
     if not np.isfinite(tr.position).all() or not np.isfinite(tr.forecast).all():
         _fail("output", m, "non-finite positions or forecasts")
@@ -558,10 +576,11 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
         exempt = dict(exceptions(params))
         changed = {k: v for k, v in params.model_dump(exclude_defaults=True).items() if k != "rounds"}
         current = str(changed) if changed else "the defaults"
-        unknown = set(exempt) - set(CHECKS)
+        unknown = set(exempt) - (set(CHECKS) - set(NOT_EXEMPTABLE))
         if unknown or not all(isinstance(r, str) and r.strip() for r in exempt.values()):
-            raise ConformanceError(f"{m.NAME}: attributes: conformance_exceptions must map checks of {CHECKS} "
-                                   "to reasons")
+            allowed = tuple(c for c in CHECKS if c not in NOT_EXEMPTABLE)
+            raise ConformanceError(f"{m.NAME}: attributes: conformance_exceptions must map checks of {allowed} "
+                                   f"to reasons (no exception from {', '.join(NOT_EXEMPTABLE)})")
         for k in range(examples):
             B, n, D = int(rng.integers(1, 4)), int(rng.integers(2, 6)), int(rng.integers(1, 4))
             rough = random_inputs(rng, B, n, D, generic=k % 2 == 1, inactive=True)

@@ -18,11 +18,10 @@ import numpy as np
 
 from .. import models as registry
 from .._cancel import Cancelled  # raised when a run is cancelled between two of its steps
-from .._version import __version__
 from ..api import forecast, load
 from ..calibrate import band_note
 from ..engine import resolve_model
-from ..serialize import input_sha256, threshold_probability
+from ..serialize import input_sha256, meta, threshold_probability
 from . import charts
 from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
 
@@ -30,11 +29,6 @@ Progress = Callable[[float, str], None]
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _value(v: Any) -> dict[str, Any]:
-    """A scenario Value as a small dict for the tables."""
-    return {k: getattr(v, k) for k in ("value", "low", "high", "why", "source") if getattr(v, k) is not None}
 
 
 def scenario_tables(scen: Any) -> dict[str, Any]:
@@ -51,9 +45,10 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
     actors = [
         {
             "key": a.key, "name": a.name, "group": a.group, "color": colors[a.key], "notes": a.notes,
-            "capability": _value(a.capability),
-            "positions": {k: _value(v) for k, v in a.positions.items()},
-            "salience": {k: _value(v) for k, v in a.salience.items()},
+            # each value as a dict of the fields set: number, range, distribution, rationale
+            "capability": a.capability.model_dump(exclude_none=True),
+            "positions": {k: v.model_dump(exclude_none=True) for k, v in a.positions.items()},
+            "salience": {k: v.model_dump(exclude_none=True) for k, v in a.salience.items()},
         }
         for a in scen.actors
     ]
@@ -137,7 +132,7 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     after another); their computing times add up, with the drawing of the
     trajectory charts (:data:`REPORT_SECONDS_PER_ACTOR_ISSUE`).
     """
-    from ..analysis.montecarlo import _check_draws, plan_monte_carlo
+    from ..analysis.montecarlo import check_draws, plan_monte_carlo
     from ..analysis.sensitivity import plan_oat
     from ..budget import check_total, plan_scenario, resolve_budget
     from ..engine import model_params
@@ -151,7 +146,7 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     if figures:
         total += len(scen.actors) * len(scen.issues) * REPORT_SECONDS_PER_ACTOR_ISSUE
     if draws:
-        n = _check_draws(draws)
+        n = check_draws(draws)
         D = len(scen.issues)
         total += plan_monte_carlo(scen, model, p, ex, n, budget=unbounded, chunk=250, by_round=True,
                                   ).seconds
@@ -438,11 +433,8 @@ def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_cha
         "moves": _moves(rdict),
         "perspective": perspective,
         "notes": notes,
-        "meta": {
-            "version": __version__, "model": result.model, "params": result.params.model_dump(mode="json"), "seed": seed,
-            "draws": int(draws or 0), "input_sha256": input_sha256(scen),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+        "meta": meta(seed, model=result.model, params=result.params.model_dump(mode="json"), draws=int(draws or 0),
+                     input_sha256=input_sha256(scen), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
     }
 
 

@@ -24,6 +24,8 @@ matplotlib.use("Agg", force=False)
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..serialize import threshold_probability
+
 #: Colours for actors without their own, in actor order (colour-blind friendly first).
 PALETTE = [
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
@@ -313,7 +315,7 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     if point is not None:
         ax.axvline(point, color=BRANCH_COLOR, lw=1.3, ls=":", label=f"most likely branch {issue.fmt(point)}")
     for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
-        share = float(np.mean(x >= th.value) if th.direction == "above" else np.mean(x <= th.value)) if len(x) else 0.0
+        share = threshold_probability(x, th.value, th.direction) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)
         sign = "\u2265" if th.direction == "above" else "\u2264"
         ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {100 * share:.0f}%",

@@ -177,9 +177,11 @@ class Value(_Strict):
         """True when the value is uncertain (has a range or a spread)."""
         return (self.low is not None and self.high is not None and self.high > self.low) or self.sd is not None
 
-    def compact(self) -> float | dict[str, Any]:
-        """The shortest equivalent form for writing back to a file."""
-        d = self.model_dump(exclude_none=True)
+    def compact(self, rationale: bool = True) -> float | dict[str, Any]:
+        """The shortest equivalent form (for writing back to a file, or for comparing two values):
+        the bare number when only ``value`` is set, else the mapping of the fields set; without
+        ``why`` and ``source`` unless ``rationale``."""
+        d = self.model_dump(exclude_none=True, exclude=None if rationale else {"why", "source"})
         return d["value"] if list(d) == ["value"] else d
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,7 +52,10 @@ def resolve_extends(raw: Any, path: Path | None, *, sandbox: Sandbox = "shipped"
         raise ScenarioError([Problem(file, line, "extends", f"variants form a cycle: {cycle}")])
     own = raw.get("salience_scale")
     scale = own if type(own) is int and own in (1, 100) else salience_scale
-    base = read_raw(base_path, _chain, sandbox=base_sandbox, salience_scale=scale)
+    try:
+        base = read_raw(base_path, _chain, sandbox=base_sandbox, salience_scale=scale)
+    except ScenarioError as e:  # the base file itself unreadable: said at this file's `extends:`
+        raise ScenarioError([_at_extends(p, base_path, base_ref, file, line) for p in e.problems]) from None
     overrides = Node({k: v for k, v in raw.items() if k != "extends"}, origin=getattr(raw, "origin", (file, None)))
     overrides.locs = {k: v for k, v in getattr(raw, "locs", {}).items() if k != "extends"}
     merged = merge(base, overrides)
@@ -84,15 +86,18 @@ def _find_base(ref: Any, path: Path | None, sandbox: Sandbox, file: str | None, 
         if ref in ships:
             return ships[ref], "files"
         raise ScenarioError([Problem(file, line, "extends", f"base scenario {short(ref)} not found (looked in {path.parent})")])
-    real = cand.resolve()
-    try:
-        st = os.stat(real)
-    except OSError as e:
-        raise ScenarioError([Problem(file, line, "extends", f"cannot read base scenario {short(ref)}: {e.strerror}")]) from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ScenarioError([Problem(file, line, "extends", f"{short(ref)} is not a regular file (a folder, device, pipe "
-                                     "or socket); a variant may extend only a file")])
-    return real, "files"
+    # read_raw reads only a regular file (its one check, see _parse.read_bytes); _at_extends
+    # reports a base it refuses at this file's `extends:`
+    return cand.resolve(), "files"
+
+
+def _at_extends(problem: Problem, base: Path, ref: str, file: str | None, line: int | None) -> Problem:
+    """A problem of reading the base file ``base`` as a whole (not found, not a regular file, too
+    big, not text: no line, no field) as a problem of the ``extends:`` that names it; any other
+    problem (one inside the base) as it is."""
+    if problem.file == str(base) and problem.line is None and not problem.field:
+        return Problem(file, line, "extends", f"cannot read base scenario {short(ref)}: {problem.reason}")
+    return problem
 
 _KEYED_LISTS = ("issues", "actors", "events")
 

@@ -1,18 +1,25 @@
-"""A slow, plain reference implementation of the BDM expected-utility model.
+"""The expected-utility model of Bueno de Mesquita, written as the spec reads: the reference.
 
-Written loop by loop from ``../shared/specs/bdm-eum.md`` for one issue and
-one draw, with no vectorisation, so that it can be read against the spec line
-by line. It is the oracle of ``tests/test_bdm.py`` (the compiled engine in
-:mod:`detente.models._bdm_kernel` performs the same floating-point operations
-in the same order, so its positions, exponents and moves equal these bit for
-bit) and the baseline of ``benchmarks/bench_engines.py``.
+This module is the documented mirror of the project's specification of the
+model (``bdm-eum.md``; its equations and every convention where it is silent
+are reproduced in ``docs/models/bdm.md``): plain loops over the actors, for
+one issue and one draw, with no vectorisation, so that it can be read against
+the spec line by line. It is not the engine. :mod:`detente.models.bdm` runs
+the compiled kernel :mod:`detente.models._bdm_kernel`, which performs the same
+floating-point operations in the same order, so its positions, exponents and
+moves equal :func:`reference_run`'s bit for bit; ``tests/test_bdm.py`` holds
+the two together on random scenarios, and ``benchmarks/bench_engines.py``
+times the engine against this reference.
+
+The constants below (move codes and tolerances) are defined here once; the
+kernel and :mod:`detente.models.bdm` import them from this module.
 
 Sources: Bueno de Mesquita (1994) "Political forecasting: an expected utility
 method", in Bueno de Mesquita & Stokman (eds.) *European Community Decision
 Making*, Yale UP, ch. 4; Scholz, Calbert & Smith (2011) "Unravelling Bueno de
 Mesquita's group decision model", *Journal of Theoretical Politics* 23(4).
 
-Conventions shared with the fast engine where the spec is silent (see
+Conventions shared with the engine where the spec is silent (see
 ``docs/models/bdm.md``): d is clipped to [0, 1] against rounding; the risk
 spread max S - min S counts as zero below 1e-12 * max(1, max |S|); E_j > E_i
 and E_j > |E_i| need a margin of 1e-12 * (|E_i| + |E_j|) (a tie of exact
@@ -28,13 +35,22 @@ sum over the pairs a < b, then over the voters).
 
 from __future__ import annotations
 
+#: Move codes (``extras["move_type"]`` of :func:`detente.models.bdm.run`).
 NONE, CONFRONTATION, COMPROMISE, CAPITULATION = 0, 1, 2, 3
 
+#: Two states are the same when every active position is within this times Delta.
 STATE_TOL = 1e-12
+#: The security spread max S - min S counts as zero below this times max(1, max |S|).
 RISK_TOL = 1e-12
+#: E_j > E_i (and E_j > |E_i|) need a margin of this times |E_i| + |E_j|.
 TIE_TOL = 1e-12
+#: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
 CHOICE_TOL = 1e-12
+#: Actors closer than this times Delta count as coinciding: they make no offers to each other.
 COINCIDE_TOL = 1e-9
+#: The weighted median is the lowest position whose cumulative weight reaches half the
+#: total, less this times the total (so that rounding in the sum cannot skip it).
+MEDIAN_TOL = 1e-12
 
 
 def forecast_weights(c, s, active):
@@ -53,7 +69,7 @@ def weighted_median(x, w):
     order = sorted(range(len(x)), key=lambda k: x[k])
     total = sum(w)
     half = 0.5 * total
-    tol = 1e-12 * max(total, 1e-300)
+    tol = MEDIAN_TOL * max(total, 1e-300)
     cum = 0.0
     for k in order:
         cum += w[k]
