@@ -12,6 +12,7 @@ NAME = "swap-test"
 SUMMARY = "Reflects every position each round (a 2-cycle by construction); tests only."
 CITATION = "tests/_swap_model.py"
 DYNAMIC = True
+ROUND_RECORDS: dict = {}  # no extras of what happened during a round
 
 
 class Params(ModelParams):
