@@ -18,14 +18,11 @@ Decide file, and the shipped DEU backtest dataset (four CSV files).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import subprocess
-import sys
-import tarfile
 import tempfile
 from pathlib import Path
+
+from _versions import BEST, Worker, extract
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = "c0a0d05"
@@ -49,45 +46,16 @@ DECIDE = """#O\tToll
 
 # A timing server: runs in its own interpreter whose sys.path starts with the src folder under
 # test, reads one case per line on stdin, answers the best time per load of that case.
-WORKER = r"""
-import json, sys, time
+WORKER = BEST + r"""
+import json, sys
 import detente
 from detente.backtest.data import load_deu
 print(json.dumps({"module": detente.__file__}), flush=True)
 for line in sys.stdin:
     kind, path, budget = json.loads(line)
     fn = (lambda p=path: load_deu(p)) if kind == "deu" else (lambda p=path: detente.load(p))
-    fn()  # warm: imports, caches
-    t0 = time.perf_counter(); fn(); one = time.perf_counter() - t0
-    n = max(1, int(budget / max(one, 1e-6)))
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    print(json.dumps(best), flush=True)
+    print(json.dumps(best(fn, budget)), flush=True)
 """
-
-
-class Worker:
-    """One version of detente in its own interpreter, timing cases on request."""
-
-    def __init__(self, src: Path):
-        env = {**os.environ, "PYTHONPATH": str(src)}
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        module = json.loads(self.proc.stdout.readline())["module"]
-        assert Path(module).resolve().is_relative_to(src.resolve()), f"imported {module}, not {src}"
-
-    def time(self, kind: str, path: str, budget: float) -> float:
-        self.proc.stdin.write(json.dumps([kind, path, budget]) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
 
 
 def cases(tmp: Path) -> list[tuple[str, str, str]]:
@@ -103,16 +71,6 @@ def cases(tmp: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def extract(ref: str, dest: Path) -> Path:
-    """The reference commit's ``src`` folder, extracted under ``dest``."""
-    tar = dest / "ref.tar"
-    with open(tar, "wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=fh, check=True)
-    with tarfile.open(tar) as tf:
-        tf.extractall(dest, filter="data")
-    return dest / "src"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF})")
@@ -123,7 +81,7 @@ def main() -> None:
         tmp = Path(d)
         ref_src = extract(a.ref, tmp)
         items = cases(tmp)
-        workers = {"ref": Worker(ref_src), "new": Worker(ROOT / "src")}
+        workers = {"ref": Worker(ref_src, WORKER), "new": Worker(ROOT / "src", WORKER)}
         best: dict[str, dict[str, float]] = {"ref": {}, "new": {}}
         try:
             # Both versions time each file back to back, in alternating order, so that the load of a
@@ -131,7 +89,7 @@ def main() -> None:
             for r in range(a.rounds):
                 for i, (label, kind, path) in enumerate(items):
                     for which in (("ref", "new") if (r + i) % 2 == 0 else ("new", "ref")):
-                        t = workers[which].time(kind, path, a.budget)
+                        t = workers[which].ask(kind, path, a.budget)
                         best[which][label] = min(best[which].get(label, math.inf), t)
         finally:
             for w in workers.values():

@@ -22,22 +22,18 @@ HTTP, JSON and one SQLite write), and the ratio now / reference.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import subprocess
-import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _versions import BEST, ROOT, Worker, extract
+
 REF = "5351b1d"
 TARGET = 4.0
 MODELS = ("compromise", "bdm")
 
-WORKER = r"""
-import json, sys, tempfile, time
+WORKER = BEST + r"""
+import json, sys, tempfile
 import detente
 from fastapi.testclient import TestClient
 from detente.web import create_app
@@ -52,48 +48,8 @@ def bare(model):
     detente.forecast("korea-2019", model, seed=1)
 for line in sys.stdin:
     kind, model, budget = json.loads(line)
-    fn = (lambda: api(model)) if kind == "api" else (lambda: bare(model))
-    fn()  # warm: imports, caches, numba
-    t0 = time.perf_counter(); fn(); one = time.perf_counter() - t0
-    n = max(1, int(budget / max(one, 1e-6)))
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    print(json.dumps(best), flush=True)
+    print(json.dumps(best((lambda: api(model)) if kind == "api" else (lambda: bare(model)), budget)), flush=True)
 """
-
-
-class Worker:
-    """One version of detente in its own interpreter, timing cases on request."""
-
-    def __init__(self, src: Path):
-        env = {**os.environ, "PYTHONPATH": str(src)}
-        self.proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        module = json.loads(self.proc.stdout.readline())["module"]
-        assert Path(module).resolve().is_relative_to(src.resolve()), f"imported {module}, not {src}"
-
-    def time(self, kind: str, model: str, budget: float) -> float:
-        self.proc.stdin.write(json.dumps([kind, model, budget]) + "\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-
-
-def extract(ref: str, dest: Path) -> Path:
-    """The reference commit's ``src`` folder, extracted under ``dest``."""
-    tar = dest / "ref.tar"
-    with open(tar, "wb") as fh:
-        subprocess.run(["git", "-C", str(ROOT), "archive", ref, "src"], stdout=fh, check=True)
-    with tarfile.open(tar) as tf:
-        tf.extractall(dest, filter="data")
-    return dest / "src"
 
 
 def main() -> None:
@@ -103,16 +59,16 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per timing round and case (default 1)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as d:
-        workers = {"new": Worker(ROOT / "src")}
+        workers = {"new": Worker(ROOT / "src", WORKER)}
         if a.ref != "none":
-            workers["ref"] = Worker(extract(a.ref, Path(d)))
+            workers["ref"] = Worker(extract(a.ref, Path(d)), WORKER)
         best: dict[tuple[str, str, str], float] = {}
         try:
             for r in range(a.rounds):
                 for i, (kind, model) in enumerate((k, m) for m in MODELS for k in ("bare", "api")):
                     order = sorted(workers, reverse=(r + i) % 2 == 1)
                     for which in order:
-                        t = workers[which].time(kind, model, a.budget)
+                        t = workers[which].ask(kind, model, a.budget)
                         key = (which, kind, model)
                         best[key] = min(best.get(key, math.inf), t)
         finally:

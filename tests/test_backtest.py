@@ -255,6 +255,15 @@ def test_generic_outcome_outside_scale(tmp_path):
     assert p.file.endswith("outcomes.csv") and p.line == 3 and p.field == "outcome"
 
 
+def test_a_broken_scenario_of_an_outcomes_folder_is_named_with_its_line(tmp_path):
+    d = _outcomes_dir(tmp_path, ["one.json,a,30,w1", "two.json,a,20,w2"])
+    (d / "two.json").write_text('{"name": "two",\n "issues": [{"key": "a", "scale": [0, 100]}],\n "actors": 7}\n')
+    with pytest.raises(DatasetError) as e:
+        load_outcomes(d)
+    (p,) = e.value.problems
+    assert p.file == str(d / "two.json") and p.line == 3 and p.field == "actors"
+
+
 # ---------------------------------------------------------------------------
 # malformed DEU copies
 

@@ -152,6 +152,15 @@ def test_app_end_to_end(server, browser, tmp_path):
     cell = page.locator('[data-field="actors[china].positions.deal"]')
     cell.fill("95")
     cell.dispatch_event("change")
+    # the value's range stays as it was (20 to 45): the value outside it is a problem at the field,
+    # until the range is widened by hand
+    page.wait_for_selector('.field-error[data-for="actors[china].positions.deal"]')
+    assert "outside its range [20, 45]" in page.locator('.field-error[data-for="actors[china].positions.deal"]').inner_text()
+    high = page.locator('[data-high-of="actors[china].positions.deal"]')
+    assert high.input_value() == "45"
+    high.fill("100")
+    high.dispatch_event("change")
+    page.wait_for_selector('.field-error[data-for="actors[china].positions.deal"]', state="detached")
     page.click("#run")
     page.wait_for_selector(f'#results[data-run]:not([data-run="{second}"])')  # (no eval: the page's CSP forbids it)
     assert _forecast(page) != base
@@ -277,10 +286,15 @@ def test_advice_panel(server, browser):
     # the same advice computed in-process (200 draws, seed 3) is what the page shows, best lever first
     ref = advise(api.load("korea-2019"), "dprk", issue="deal", model="compromise", draws=200, seed=3, progress=False)
     deal = ref.to_dict()["issues"]["deal"]
-    assert heading == f"deal: forecast {deal['forecast']:.1f}, dprk wants {deal['ideal']:.1f}"
+    # digits follow the issue's 0-100 scale (one decimal); names are display names
+    assert heading == f"{deal['name']}: forecast {deal['forecast']:.1f}, {ref.to_dict()['actor_name']} wants {deal['ideal']:.1f}"
     shown = [float(g) for g in rows.locator("td.gain").all_inner_texts()]
-    assert shown == [round(l["gain_mean"], 1) for l in deal["levers"][:8]]
-    assert shown == sorted(shown, reverse=True) and shown[0] > 0
+    assert shown == [round(lv["gain"], 1) for lv in deal["levers"][:8]]
+    # the levers dprk can pull come first, best first; what-ifs only others decide after them
+    pull = [lv["pullable"] for lv in deal["levers"][:8]]
+    assert pull == sorted(pull, reverse=True)
+    own = [g for g, p in zip(shown, pull) if p]
+    assert own == sorted(own, reverse=True) and own[0] > 0
     assert rows.first.locator("td").first.inner_text() == deal["best"]["lever"]
     assert not errors, errors
     page.close()

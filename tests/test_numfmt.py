@@ -82,7 +82,8 @@ def test_cli_forecast_table_on_a_zero_to_one_scale(tmp_path, capsys, monkeypatch
     p.write_text(json.dumps(s.to_dict()))
     assert cli_main(["forecast", str(p)]) == 0
     text = capsys.readouterr().out
-    assert "0.478" in text and "between nothing and everything" in text
+    words = " ".join(re.sub(r"[\u2500-\u257f]", " ", text).split())  # the table's words, borders and wrapping gone
+    assert "0.478" in text and "between nothing and everything" in words
     # the positions table heads its columns with the issue's name, its rows with actors' names
     assert "Share paid" in text and "Actor number 0" in text and "k0" not in text
 
@@ -99,3 +100,39 @@ def test_report_table_digits_and_names(tmp_path):
     html = render(compute(_scenario([0.4, 0.556], (0, 1)), sensitivity=False))
     assert re.search(r'<td class="num big">0\.478</td>', html)
     assert "word-break: break-all" not in html  # keys never wrap mid-word
+
+
+@pytest.fixture(scope="module")
+def flagship_report():
+    from detente.report import compute
+
+    return compute("korea-2019", model="bdm", sensitivity=True)
+
+
+def test_report_charts_and_moves_use_display_names(flagship_report):
+    data = flagship_report
+    s = detente.load("korea-2019")
+    svg = "".join(c["svg"] for c in data["charts"])
+    # quadrant titles and legends: display names, no possessive of a key
+    assert "as The US president sees it" in svg and "as Kim Jong Un and the\u2026 sees it" in svg
+    for key in ("dprk", "rok"):
+        assert f"{key}'s" not in svg and f">{key}<" not in svg
+    # tornado labels: "salience of <name> on <issue name>"
+    tornado = "".join(c["svg"] for c in data["charts"] if c["id"].startswith("tornado-"))
+    assert re.search(r"(salience|position|capability) of ", tornado) and "'s salience" not in tornado
+    # the moves' reasons name the counterpart as a person reads it; the machine fields keep keys
+    names = {a.short_name() for a in s.actors}
+    moves = data["moves"]
+    assert moves and all(m["counterpart"] in s.actor_keys for m in moves if m["counterpart"])
+    for m in moves:
+        if m["counterpart"]:
+            assert m["why"].split(" with ")[-1] in names, m["why"]
+
+
+def test_report_digits_on_the_flagship(flagship_report):
+    # 0-100 scales: one decimal in the summary table
+    from detente.report import render
+
+    html = render(flagship_report)
+    cells = re.findall(r'<td class="num big">([^<]+)</td>', html)
+    assert cells and all(re.fullmatch(r"-?\d+\.\d", c) for c in cells)

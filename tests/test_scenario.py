@@ -282,6 +282,9 @@ def test_a_problem_inside_a_base_stays_where_it_is(tmp_path):
     v = write(tmp_path, "v.yaml", "name: v\nextends: base.yaml\n")
     probs = problems(v)
     assert any(p.file == str(base) and p.line == 2 and p.field == "rounds" for p in probs), probs
+    base.write_bytes(b"name: b\nrounds: \x81\xff\xfe\n")  # bytes that are no text: a problem of their line in the base
+    (p,) = problems(v)
+    assert (p.file, p.line) == (str(base), 2), p
 
 
 def test_cycle_of_variants(tmp_path):

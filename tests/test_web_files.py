@@ -4,6 +4,8 @@ YAML, JSON or CSV and reads back to the same scenario."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,25 @@ def test_upload_reads_each_format_as_the_scenario_layer_does(client, name, path,
     assert [a["key"] for a in body["scenario"]["actors"]] == [a.key for a in ref.actors]
 
 
+def test_upload_workbook_and_tab_separated_table(client):
+    from detente.scenario.writers import dump_csv, dump_xlsx
+
+    ref = detente.load("korea-2019")
+    r = upload(client, "korea.xlsx", dump_xlsx(ref))  # binary: the upload is not decoded as text
+    assert r.status_code == 200, r.text[:500]
+    back = detente.load(r.json()["scenario"])
+    assert back.model_dump(exclude={"source_file"}) == ref.model_dump(exclude={"source_file"})
+    buf = io.StringIO()
+    csv.writer(buf, delimiter="\t", lineterminator="\n").writerows(csv.reader(io.StringIO(dump_csv(ref))))
+    tsv = buf.getvalue()
+    r = upload(client, "korea.tsv", tsv.encode())
+    assert r.status_code == 200, r.text[:500]
+    assert [a["key"] for a in r.json()["scenario"]["actors"]] == [a.key for a in ref.actors]
+    # a workbook that is no workbook: a problem naming the file
+    r = upload(client, "fake.xlsx", b"PK\x03\x04 not a zip at all")
+    assert r.status_code == 422 and r.json()["problems"][0]["file"] == "fake.xlsx"
+
+
 def test_upload_ktab_xml_is_read_as_ktab_not_yaml(client):
     r = upload(client, "smp.xml", KTAB_XML.encode())
     assert r.status_code == 200, r.text[:500]
@@ -75,7 +96,7 @@ def test_upload_keeps_the_sandbox_and_names_only_the_users_file(client, tmp_path
     assert r.status_code == 422 and r.json()["problems"][0]["file"] == "x.yaml"
 
 
-@pytest.mark.parametrize("fmt, suffix", [("yaml", ".yaml"), ("json", ".json"), ("csv", ".csv")])
+@pytest.mark.parametrize("fmt, suffix", [("yaml", ".yaml"), ("json", ".json"), ("csv", ".csv"), ("xlsx", ".xlsx")])
 def test_export_reads_back_to_the_same_scenario(client, tmp_path, fmt, suffix):
     scen = client.get("/api/scenarios/korea-2019").json()["scenario"]
     scen["actors"][0]["positions"]["deal"] = {"value": 70.0, "low": 50.0, "high": 85.0}

@@ -13,6 +13,7 @@ that raises it (documented in ``docs/scenario-format.md``, "Limits").
 from __future__ import annotations
 
 import csv
+import difflib
 import functools
 import io
 import math
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import DetenteError, Problem, ScenarioError
+from .numfmt import fixed
 
 # ----------------------------------------------------------------------------- limits
 
@@ -405,15 +407,23 @@ def slug(text: str, *, lower: bool = False) -> str:
     return s or "x"
 
 
-def format_number(x: Any, digits: int = 1) -> str:
-    """A number for a table: ``digits`` decimals, ``-`` for None/NaN/inf, and never ``-0.0``."""
-    if x is None:
-        return "-"
-    x = float(x)
-    if not math.isfinite(x):
-        return "-"
-    text = f"{x:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+def suggest(word: Any, options: Any, cutoff: float = 0.6) -> str | None:
+    """The option nearest to ``word`` (:func:`difflib.get_close_matches`, case-blind), or None."""
+    opts = sorted({str(o) for o in options})
+    folded = {o.lower(): o for o in opts}
+    hit = difflib.get_close_matches(str(word).lower(), list(folded), n=1, cutoff=cutoff)
+    return folded[hit[0]] if hit else None
+
+
+def did_you_mean(word: Any, options: Any) -> str:
+    """``"; did you mean `x`?"`` for the nearest option, or "" when none is near."""
+    s = suggest(word, options)
+    return f"; did you mean `{s}`?" if s is not None else ""
+
+
+#: A number for a table with a fixed count of decimals (the old name of :func:`detente.numfmt.fixed`;
+#: a value on an issue's scale takes :func:`detente.numfmt.fmt`, whose decimals follow the scale).
+format_number = fixed
 
 
 # ----------------------------------------------------------------------------- tables

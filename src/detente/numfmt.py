@@ -37,19 +37,24 @@ def decimals(scale: Scale) -> int:
     return max(0, 3 - math.ceil(round(math.log10(w), 9)))
 
 
-def fmt(x: Any, scale: Scale, *, sign: bool = False) -> str:
-    """``x`` with the scale's decimals; ``-`` for None/NaN/inf; never ``-0.0``; ``+`` if ``sign``."""
+def fixed(x: Any, digits: int = 1, *, sign: bool = False) -> str:
+    """``x`` with ``digits`` decimals; ``-`` for None/NaN/inf; never ``-0.0``; ``+`` if ``sign``."""
     if x is None:
         return "-"
     x = float(x)
     if not math.isfinite(x):
         return "-"
-    text = f"{x:.{decimals(scale)}f}"
+    text = f"{x:.{digits}f}"
     if text.startswith("-") and float(text) == 0:
         text = text[1:]
     if sign and not text.startswith("-"):
         text = "+" + text
     return text
+
+
+def fmt(x: Any, scale: Scale, *, sign: bool = False) -> str:
+    """``x`` with the scale's decimals (:func:`decimals`); see :func:`fixed`."""
+    return fixed(x, decimals(scale), sign=sign)
 
 
 def fmt_range(lo: Any, hi: Any, scale: Scale, *, sep: str = "-") -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._parse import did_you_mean
 from ..errors import DetenteError, Problem
 from ..models.base import Inputs
 from ..scenario.schema import Scenario, Value
@@ -314,7 +315,8 @@ def actor_index(scenario: Scenario, key: str, field: str = "actor") -> int:
         return scenario.actor_keys.index(key)
     except ValueError:
         raise DetenteError(
-            [Problem(scenario.source_file, None, field, f"unknown actor {key!r}; actors: {', '.join(scenario.actor_keys)}")]
+            [Problem(scenario.source_file, None, field, f"unknown actor {key!r}{did_you_mean(key, scenario.actor_keys)}; "
+                                                      f"actors: {', '.join(scenario.actor_keys)}")]
         ) from None
 
 
@@ -324,5 +326,6 @@ def issue_index(scenario: Scenario, key: str, field: str = "issue") -> int:
         return scenario.issue_keys.index(key)
     except ValueError:
         raise DetenteError(
-            [Problem(scenario.source_file, None, field, f"unknown issue {key!r}; issues: {', '.join(scenario.issue_keys)}")]
+            [Problem(scenario.source_file, None, field, f"unknown issue {key!r}{did_you_mean(key, scenario.issue_keys)}; "
+                                                      f"issues: {', '.join(scenario.issue_keys)}")]
         ) from None

@@ -15,15 +15,23 @@ For the chosen actor A and each issue, the levers are:
     The two and the three best per-unit actors move together (25% of the
     scale each, not past A's position): greedy over the best per-unit actors.
 ``remove`` / ``add``
-    An actor is kept out of the talks (its ``join`` events cancelled), or a
-    new ally joins with A's positions and saliences and the smallest
-    capability in the scenario.
+    What if an actor stayed out of the talks (its ``join`` events cancelled): a
+    what-if that only others decide, shown but never offered as A's best lever;
+    or a new ally, recruited by A, joins with A's positions and saliences and the
+    smallest capability in the scenario.
+
+Each lever says who pulls it (``control``): A itself (its own position and
+salience), A by persuading others (persuasion, coalitions, a new ally), or only
+others (``remove``). Forecasts, distances and gains in sentences and in the
+``forecast``/``gain``/``share_of_distance`` columns are medians over the draws, so
+that a sentence's arithmetic closes; the per-draw gains keep their spread
+(``gain_mean``, ``gain_p10``, ``gain_p90``, ``p_helps``).
 
 Every lever is evaluated on the same Monte Carlo draws (common random
 numbers: the same inputs, events and model seeds), so its gain is a per-draw
-difference. A's ideal in each draw is A's drawn starting position. The gain is
-the distance from the base forecast to the ideal minus the distance from the
-lever's forecast to it (positive: closer). All levers of a stage run as one
+difference. A's ideal in each draw is A's drawn starting position. The per-draw
+gain is the distance from the base forecast to the ideal minus the distance from
+the lever's forecast to it (positive: closer). All levers of a stage run as one
 batch of draws (in chunks of ``chunk`` draws): with the deterministic point
 forecast, three batches in all (two when the second stage has no lever).
 """
@@ -38,11 +46,12 @@ import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..models.base import F8, Inputs, ModelParams
+from ..numfmt import fmt_percent
 from ..scenario.schema import Actor, Scenario, Value
 from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely
-from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, short_actor, tile
+from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, tile
 from ._run import resolve, run_draws
 from .montecarlo import check_draws
 
@@ -57,6 +66,13 @@ COALITION_SIZES = (2, 3)
 Modifier = Callable[[Inputs, np.ndarray], None]
 
 
+#: Names in sentences and lever descriptions are shortened to this many characters (charts: 24).
+SENTENCE_NAME = 60
+
+#: Who pulls a lever: the actor itself, others it must persuade (or recruit), or others alone.
+SELF, PERSUADE, OTHERS = "itself", "persuasion", "others"
+
+
 @dataclass
 class _Lever:
     kind: str
@@ -66,11 +82,21 @@ class _Lever:
     cost: float  # size of the move in scale units (NaN when not a move)
     modify: Modifier
     shift: Callable[[], np.ndarray] | None = None  # per-draw size of the move actually made
+    control: str = SELF  # SELF, PERSUADE or OTHERS
+    who: str = ""  # in words: who must act for the lever to be pulled
 
 
 @dataclass
 class Advice(JsonResult):
     """Levers for one actor, ranked by how far they move each issue's forecast toward it.
+
+    Every number of a sentence (:meth:`headline`) and of the columns ``forecast``, ``gain`` and
+    ``share_of_distance`` is a median over the draws: the median forecast without the lever
+    (``base.forecast``), with it (``table.forecast``), and the median of the actor's drawn
+    position (``base.ideal``), so the arithmetic closes: ``distance = |forecast - ideal|``,
+    ``gain = distance - |lever forecast - ideal|``, ``share_of_distance = gain / distance``.
+    The per-draw gains' own statistics (``gain_mean``, ``gain_median``, ``gain_p10``,
+    ``gain_p90``, ``p_helps``) describe their spread.
 
     Attributes
     ----------
@@ -80,12 +106,13 @@ class Advice(JsonResult):
     actor : str
     draws, seed : int
     table : DataFrame
-        One row per lever x issue: ``issue, kind, target, lever, cost,
-        gain_mean, gain_median, gain_p10, gain_p90, share_of_distance,
-        p_helps, gain_per_unit``, sorted by issue then ``gain_mean``.
+        One row per lever x issue: ``issue, kind, target, lever, control, who, pullable, cost,
+        cost_share, forecast, gain, share_of_distance, gain_mean, gain_median, gain_p10,
+        gain_p90, p_helps, gain_per_unit``, sorted by issue, levers the actor can pull first
+        (``control`` itself or persuasion), then by ``gain``.
     base : DataFrame
-        Per issue: ``issue, ideal`` (median of A's drawn position),
-        ``forecast`` (median base forecast), ``distance`` (mean distance).
+        Per issue: ``issue, ideal`` (median of the actor's drawn position), ``forecast``
+        (median base forecast), ``distance`` (``|forecast - ideal|``).
     runs : int
         Model runs made.
     """
@@ -106,9 +133,12 @@ class Advice(JsonResult):
         return self.table.copy()
 
     def best(self, issue: str | None = None) -> dict[str, Any]:
-        """The lever with the largest mean gain (on ``issue``, default: on any issue, by share of distance)."""
+        """The lever the actor can pull with the largest gain (on ``issue``; default: on any
+        issue, by share of distance); levers only others control are never the best."""
         df = self.table if issue is None else self.table[self.table["issue"] == issue]
-        col = "gain_mean" if issue is not None else "share_of_distance"
+        own = df[df["pullable"]]
+        df = own if len(own) else df
+        col = "gain" if issue is not None else "share_of_distance"
         return df.sort_values(col, ascending=False, kind="stable").iloc[0].to_dict()
 
     def best_persuasion_target(self, issue: str) -> str | None:
@@ -120,33 +150,51 @@ class Advice(JsonResult):
         return str(df.sort_values("gain_per_unit", ascending=False, kind="stable").iloc[0]["target"])
 
     def headline(self) -> list[str]:
-        """One sentence per issue naming the best lever, its gain and its spread."""
+        """One sentence per issue naming the best lever the actor can pull; every number a median over
+        the draws, with the issue's scale's decimals (:mod:`detente.numfmt`)."""
+        me = self.scenario.actor(self.actor).short_name(SENTENCE_NAME)
         out = []
-        name = short_actor(self.scenario, self.scenario.actor_keys.index(self.actor))
         for r in self.base.to_dict("records"):
+            iss = self.scenario.issue(r["issue"])
+            f = iss.fmt
+            head = f"{iss.name}: medians over {self.draws} draws"
+            if r["distance"] <= 1e-9 * (iss.scale[1] - iss.scale[0]):
+                out.append(f"{head}: the forecast {f(r['forecast'])} already is where {me} stands")
+                continue
             b = self.best(r["issue"])
+            if not b["pullable"] or not b["gain"] > 0:
+                out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward {f(r['ideal'])}, "
+                           f"where {me} stands")
+                continue
             out.append(
-                f"{r['issue']}: {name}'s best lever is to {b['lever']}: the forecast moves "
-                f"{b['gain_mean']:+.1f} points toward {name} ({100 * b['share_of_distance']:.0f}% of the way "
-                f"from {r['forecast']:.1f} to {r['ideal']:.1f}); it helps in {100 * b['p_helps']:.0f}% of draws "
-                f"(10-90%: {b['gain_p10']:+.1f} to {b['gain_p90']:+.1f})"
+                f"{head}: the best lever for {me} is to {b['lever']} ({b['who']}): the forecast moves from "
+                f"{f(r['forecast'])} to {f(b['forecast'])} and ends {f(abs(b['forecast'] - r['ideal']))} points from "
+                f"{f(r['ideal'])}, where {me} stands, instead of {f(r['distance'])}: {f(b['gain'])} points closer "
+                f"({fmt_percent(b['share_of_distance'])} of the way). Draw by draw, it helps in "
+                f"{fmt_percent(b['p_helps'])} of them"
             )
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"scenario", "model", "params", "actor", "issues": {KEY: {ideal, forecast, distance, best, levers}}, "meta"}``."""
+        """``{"scenario", "model", "params", "actor", "statistic", "issues": {KEY: {name, decimals, ideal,
+        forecast, distance, best, levers}}, "headline", "meta"}``."""
 
         issues = {}
         for r in self.base.to_dict("records"):
             rows = self.table[self.table["issue"] == r["issue"]].drop(columns=["issue"]).to_dict("records")
             rows = [{k: _clean(v) for k, v in x.items()} for x in rows]
-            issues[r["issue"]] = {"ideal": r["ideal"], "forecast": r["forecast"], "distance": r["distance"],
-                                  "best": rows[0] if rows else None, "levers": rows}
+            iss = self.scenario.issue(r["issue"])
+            b = self.best(r["issue"]) if rows else None
+            best = next((x for x in rows if b is not None and x["lever"] == b["lever"]), None)
+            issues[r["issue"]] = {"name": iss.name, "decimals": iss.decimals, "ideal": r["ideal"], "forecast": r["forecast"],
+                                  "distance": r["distance"], "best": best, "levers": rows}
         return {
             "scenario": self.scenario.name,
             "model": self.model,
             "params": self.params.model_dump(mode="json"),
             "actor": self.actor,
+            "actor_name": self.scenario.actor(self.actor).name,
+            "statistic": f"median over {self.draws} draws",
             "issues": issues,
             "headline": self.headline(),
             "meta": meta(self.seed, draws=self.draws, runs=self.runs, input_sha256=input_sha256(self.scenario),
@@ -224,61 +272,110 @@ def advise(
     targets = list(range(len(scen.issues))) if issue is None else [issue_index(scen, issue)]
     B = check_draws(draws)
     s = check_seed(seed)
-    n1, D, E = len(scen.actors) + 1, len(scen.issues), len(scen.events)
-    # stage 1: every single lever on the targeted issues, removals and the new ally, plus the base;
-    # stage 2 at most the further persuasions and coalitions per issue, plus the base
-    L1 = len(targets) * (len(OWN_SHIFTS) + len(SALIENCE_SHIFTS) + n1 - 2) + (n1 - 2) + 2
-    L2 = len(targets) * (len(PERSUADE_FURTHER) + len(COALITION_SIZES)) + 1
-    plan_scenario(f"advice ({model})", scen, model, p, explicit, (L1 + L2) * B + 1, budget=budget, chunk=chunk,
-                  held=B * (max(L1, L2) + 1) * (inputs_bytes(n1, D, E) + 2 * D * F8) + L1 * B * D * F8)
+    _plan(scen, model, p, explicit, len(targets), B, chunk, budget)
     dr = monte_carlo_draws(scen, B, s)
     aug, base_inp, ally_key = _with_ally(scen, a, dr.inputs, dr.happened)
-    ideal = dr.inputs.position[:, a, :].copy()  # (B, D)
-    lo, hi = scen.to_inputs().low, scen.to_inputs().high
-    width = hi - lo
-    sscale = float(scen.salience_scale)
-    n = len(scen.actors)
-    others = [j for j in range(n) if j != a]
     # the direction A wants each issue to move, from the point forecast (one cheap run)
     point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
                       budget=budget)[0][0]
-    direction = np.sign(ideal.mean(axis=0) - point)
-    direction[direction == 0] = 1.0
+    levers = _Levers(scen, a, dr, base_inp, ally_key, point)
 
-    def run_stage(levers: list[_Lever]) -> np.ndarray:
-        L = len(levers) + 1
-        inp = tile(base_inp, L)
-        hap = np.tile(dr.happened, (L, 1))
+    def run_stage(stage: list[_Lever]) -> np.ndarray:
+        inp, hap = levers.batch(stage)
+        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})",
+                       budget=budget)[0]
+        return fc.reshape(len(stage) + 1, B, -1)
+
+    stage1 = levers.single(targets)
+    fc1 = run_stage(stage1)
+    base_fc = fc1[0]
+    results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
+    stage2 = levers.further(targets, results, base_fc)
+    if stage2:
+        fc2 = run_stage(stage2)
+        results += [(lev, fc2[k + 1]) for k, lev in enumerate(stage2)]
+    runs = (len(stage1) + 1 + (len(stage2) + 1 if stage2 else 0)) * B + 1
+    df, base = _tables(levers, targets, results, base_fc)
+    me = scen.actors[a]
+    notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, the position of "
+             f"{me.short_name(SENTENCE_NAME)}, distance, gain and share of the way are medians over the draws (the distance and gain of "
+             f"the median forecasts); the 10-90% range and 'helps in' describe the per-draw gains, in scale points. "
+             f"Each lever says who pulls it: {me.short_name(SENTENCE_NAME)} itself, others it must persuade, or only others "
+             "(a what-if, never offered as its best lever)."]
+    return Advice(scen, model, p, me.key, B, s, df, base, runs=runs, notes=notes)
+
+
+def _plan(scen: Scenario, model: str, p: ModelParams, explicit: set[str], n_targets: int, B: int, chunk: int | None,
+          budget: Budget | None) -> None:
+    """Check the whole analysis against the budget before it starts."""
+    n1, D, E = len(scen.actors) + 1, len(scen.issues), len(scen.events)
+    # stage 1: every single lever on the targeted issues, removals and the new ally, plus the base;
+    # stage 2 at most the further persuasions and coalitions per issue, plus the base
+    L1 = n_targets * (len(OWN_SHIFTS) + len(SALIENCE_SHIFTS) + n1 - 2) + (n1 - 2) + 2
+    L2 = n_targets * (len(PERSUADE_FURTHER) + len(COALITION_SIZES)) + 1
+    plan_scenario(f"advice ({model})", scen, model, p, explicit, (L1 + L2) * B + 1, budget=budget, chunk=chunk,
+                  held=B * (max(L1, L2) + 1) * (inputs_bytes(n1, D, E) + 2 * D * F8) + L1 * B * D * F8)
+
+
+class _Levers:
+    """The levers of one actor over one set of draws: how each changes the draws' inputs."""
+
+    def __init__(self, scen: Scenario, a: int, dr: Any, base_inp: Inputs, ally_key: str, point: np.ndarray):
+        self.scen, self.a, self.dr, self.base_inp, self.ally_key = scen, a, dr, base_inp, ally_key
+        self.B = base_inp.shape[0]
+        self.ideal = dr.inputs.position[:, a, :].copy()  # (B, D)
+        inp = scen.to_inputs()
+        self.lo, self.hi = inp.low, inp.high
+        self.width = self.hi - self.lo
+        self.sscale = float(scen.salience_scale)
+        self.n = len(scen.actors)
+        self.others = [j for j in range(self.n) if j != a]
+        self.me = scen.actors[a].short_name(SENTENCE_NAME)
+        direction = np.sign(self.ideal.mean(axis=0) - point)
+        direction[direction == 0] = 1.0
+        self.direction = direction
+
+    def name(self, j: int) -> str:
+        return str(self.scen.actors[j].short_name(SENTENCE_NAME))
+
+    def batch(self, levers: list[_Lever]) -> tuple[Inputs, np.ndarray]:
+        """The base draws and one copy per lever, each modified by its lever."""
+        B, L = self.B, len(levers) + 1
+        inp = tile(self.base_inp, L)
+        hap = np.tile(self.dr.happened, (L, 1))
         for k, lev in enumerate(levers, start=1):
             rows = slice(k * B, (k + 1) * B)
             sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
                          inp.low, inp.high, inp.status_quo, inp.seed[rows])
             lev.modify(sub, hap[rows])  # views: writes go into inp / hap
-        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})",
-                       budget=budget)[0]
-        return fc.reshape(L, B, -1)
+        return inp, hap
 
-    # -- lever builders -------------------------------------------------------------------
-    def own(d: int, share: float) -> _Lever:
-        step = share * width[d] * direction[d]
+    # -- the levers -----------------------------------------------------------------------------
+    def own(self, d: int, share: float) -> _Lever:
+        a, lo, hi, ideal = self.a, self.lo, self.hi, self.ideal
+        step = share * self.width[d] * self.direction[d]
 
         def m(x: Inputs, h: np.ndarray) -> None:
             x.position[:, a, d] = np.clip(x.position[:, a, d] + step, lo[d], hi[d])
 
         shift = lambda: np.abs(np.clip(ideal[:, d] + step, lo[d], hi[d]) - ideal[:, d])  # noqa: E731
-        return _Lever("own position", d, None, f"state a position {share * width[d]:g} points more extreme", share * width[d], m, shift)
+        size = share * self.width[d]
+        return _Lever("own position", d, None, f"state a position {size:g} points more extreme", size, m, shift,
+                      SELF, f"{self.me} itself")
 
-    def sal(d: int, share: float) -> _Lever:
-        delta = share * sscale
+    def salience(self, d: int, share: float) -> _Lever:
+        a, delta, sscale = self.a, share * self.sscale, self.sscale
 
         def m(x: Inputs, h: np.ndarray) -> None:
             x.salience[:, a, d] = np.clip(x.salience[:, a, d] + delta / sscale, 0.0, 1.0)
 
         verb = "raise" if share > 0 else "lower"
-        return _Lever("salience", d, None, f"{verb} its salience by {abs(delta):g} points", abs(delta), m)
+        return _Lever("salience", d, None, f"{verb} its salience by {abs(delta):g} points", abs(delta), m, None,
+                      SELF, f"{self.me} itself")
 
-    def persuade(d: int, js: list[int], share: float) -> _Lever:
-        step = share * width[d]
+    def persuade(self, d: int, js: list[int], share: float) -> _Lever:
+        ideal, dr = self.ideal, self.dr
+        step = share * self.width[d]
 
         def moved(j: int, pos: np.ndarray) -> np.ndarray:
             gap = ideal[:, d] - pos
@@ -291,91 +388,112 @@ def advise(
         def shift() -> np.ndarray:
             return sum(np.minimum(np.abs(ideal[:, d] - dr.inputs.position[:, j, d]), step) for j in js)
 
-        names = [scen.actors[j].key for j in js]
+        keys = [self.scen.actors[j].key for j in js]
+        names = [self.name(j) for j in js]
+        who = f"{self.me}, by persuading {_and(names)}"
         if len(js) == 1:
-            return _Lever("persuade", d, names[0], f"persuade {names[0]} to move {step:g} points toward it", step, m, shift)
-        return _Lever("coalition", d, "+".join(names), f"build a coalition: {', '.join(names)} each move up to {step:g} points toward it",
-                      step * len(js), m, shift)
+            return _Lever("persuade", d, keys[0], f"persuade {names[0]} to move {step:g} points toward it", step, m, shift,
+                          PERSUADE, who)
+        return _Lever("coalition", d, "+".join(keys),
+                      f"build a coalition: {', '.join(names)} each move up to {step:g} points toward it",
+                      step * len(js), m, shift, PERSUADE, who)
 
-    def remove(j: int) -> _Lever:
+    def remove(self, j: int) -> _Lever:
+        scen = self.scen
         joins = [e for e, ev in enumerate(scen.events) if ev.actor == scen.actors[j].key and ev.type == "join"]
 
         def m(x: Inputs, h: np.ndarray) -> None:
             x.active[:, j] = False
             h[:, joins] = False
 
-        return _Lever("remove", None, scen.actors[j].key, f"keep {scen.actors[j].key} out of the talks", np.nan, m)
+        return _Lever("remove", None, scen.actors[j].key, f"if {self.name(j)} stayed out of the talks", np.nan, m, None,
+                      OTHERS, f"the other parties, not {self.me}")
 
-    def add() -> _Lever:
+    def add(self) -> _Lever:
+        n = self.n
+
         def m(x: Inputs, h: np.ndarray) -> None:
             x.active[:, n] = True
 
-        cap = base_inp.capability[0, n]
-        return _Lever("add", None, ally_key, f"bring in a new ally (capability {cap:g}) with its own positions", np.nan, m)
+        cap = self.base_inp.capability[0, n]
+        return _Lever("add", None, self.ally_key, f"bring in a new ally (capability {cap:g}) with its own positions", np.nan, m,
+                      None, PERSUADE, f"{self.me}, by recruiting the ally")
 
-    # -- stage 1: every single lever ---------------------------------------------------------
-    stage1: list[_Lever] = []
-    for d in targets:
-        stage1 += [own(d, s_) for s_ in OWN_SHIFTS]
-        stage1 += [sal(d, s_) for s_ in SALIENCE_SHIFTS]
-        stage1 += [persuade(d, [j], PERSUADE_PROBE) for j in others]
-    stage1 += [remove(j) for j in others]
-    stage1.append(add())
-    fc1 = run_stage(stage1)
-    base_fc = fc1[0]
-    dist = np.abs(base_fc - ideal)  # (B, D)
+    # -- the two stages ----------------------------------------------------------------------------
+    def single(self, targets: list[int]) -> list[_Lever]:
+        """Stage 1: every single lever on the targeted issues, the removals and the new ally."""
+        out: list[_Lever] = []
+        for d in targets:
+            out += [self.own(d, s_) for s_ in OWN_SHIFTS]
+            out += [self.salience(d, s_) for s_ in SALIENCE_SHIFTS]
+            out += [self.persuade(d, [j], PERSUADE_PROBE) for j in self.others]
+        out += [self.remove(j) for j in self.others]
+        out.append(self.add())
+        return out
 
-    def gains(fc: np.ndarray) -> np.ndarray:
-        return dist - np.abs(fc - ideal)
+    def further(self, targets: list[int], results: list[tuple[_Lever, np.ndarray]], base_fc: np.ndarray) -> list[_Lever]:
+        """Stage 2: how far for the best per-unit actor; greedy coalitions of the best per-unit actors."""
+        out: list[_Lever] = []
+        for d in targets:
+            per_unit = []
+            for lev, fc in results:
+                if lev.kind == "persuade" and lev.issue == d:
+                    j = self.scen.actor_keys.index(lev.target)  # type: ignore[arg-type]
+                    sh = lev.shift().mean()  # type: ignore[misc]
+                    g = self.gains(fc, base_fc)
+                    per_unit.append((g[:, d].mean() / sh if sh > 0 else 0.0, j))
+            per_unit.sort(key=lambda t: -t[0])
+            good = [j for u, j in per_unit if u > 0]
+            if good:
+                out += [self.persuade(d, [good[0]], s_) for s_ in PERSUADE_FURTHER]
+            for k in COALITION_SIZES:
+                if len(good) >= k:
+                    out.append(self.persuade(d, good[:k], COALITION_SHIFT))
+        return out
 
-    results: list[tuple[_Lever, np.ndarray]] = [(lev, gains(fc1[k + 1])) for k, lev in enumerate(stage1)]
+    def gains(self, fc: np.ndarray, base_fc: np.ndarray) -> np.ndarray:
+        """Per draw and issue: how much closer to the actor's drawn position a lever's forecast is."""
+        return np.abs(base_fc - self.ideal) - np.abs(fc - self.ideal)
 
-    # -- stage 2: how far for the best per-unit actor; greedy coalitions ----------------------
-    stage2: list[_Lever] = []
-    for d in targets:
-        per_unit = []
-        for lev, g in results:
-            if lev.kind == "persuade" and lev.issue == d:
-                j = scen.actor_keys.index(lev.target)  # type: ignore[arg-type]
-                sh = lev.shift().mean()  # type: ignore[misc]
-                per_unit.append((g[:, d].mean() / sh if sh > 0 else 0.0, j))
-        per_unit.sort(key=lambda t: -t[0])
-        good = [j for u, j in per_unit if u > 0]
-        if good:
-            stage2 += [persuade(d, [good[0]], s_) for s_ in PERSUADE_FURTHER]
-        for k in COALITION_SIZES:
-            if len(good) >= k:
-                stage2.append(persuade(d, good[:k], COALITION_SHIFT))
-    if stage2:
-        fc2 = run_stage(stage2)
-        results += [(lev, gains(fc2[k + 1])) for k, lev in enumerate(stage2)]
-    runs = (len(stage1) + 1 + (len(stage2) + 1 if stage2 else 0)) * B + 1
 
-    # -- the table ------------------------------------------------------------------------------
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _tables(lv: _Levers, targets: list[int], results: list[tuple[_Lever, np.ndarray]],
+            base_fc: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The lever table and the per-issue base (see :class:`Advice`)."""
+    scen, ideal, width = lv.scen, lv.ideal, lv.width
+    med_ideal = np.median(ideal, axis=0)
+    med_base = np.median(base_fc, axis=0)
+    distance = np.abs(med_base - med_ideal)
     rows = []
-    for lev, g in results:
+    for lev, fc in results:
+        g = lv.gains(fc, base_fc)
         for d in targets if lev.issue is None else [lev.issue]:
             x = g[:, d]
             tol = 1e-9 * width[d]
             shift = lev.shift().mean() if lev.shift is not None else np.nan
+            med = float(np.median(fc[:, d]))
+            gain = float(distance[d] - abs(med - med_ideal[d]))
             rows.append({
                 "issue": scen.issues[d].key, "kind": lev.kind, "target": lev.target, "lever": lev.description,
+                "control": lev.control, "who": lev.who, "pullable": lev.control != OTHERS,
                 "cost": lev.cost, "cost_share": lev.cost / width[d] if lev.kind in ("own position", "persuade", "coalition") else np.nan,
+                "forecast": med, "gain": gain,
+                "share_of_distance": gain / float(distance[d]) if distance[d] > tol else 0.0,
                 "gain_mean": float(x.mean()), "gain_median": float(np.median(x)),
                 "gain_p10": float(np.quantile(x, 0.1)), "gain_p90": float(np.quantile(x, 0.9)),
-                "share_of_distance": float(x.mean() / dist[:, d].mean()) if dist[:, d].mean() > tol else 0.0,
                 "p_helps": float(np.mean(x > tol)),
                 "gain_per_unit": float(x.mean() / shift) if shift and np.isfinite(shift) and shift > 0 else np.nan,
             })
     df = pd.DataFrame(rows)
     order = {scen.issues[d].key: i for i, d in enumerate(targets)}
-    df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "gain_mean"], ascending=[True, False], kind="stable")
-    df = df.drop(columns="_o").reset_index(drop=True)
+    df = df.assign(_o=df["issue"].map(order), _x=~df["pullable"])
+    df = df.sort_values(["_o", "_x", "gain"], ascending=[True, True, False], kind="stable")
+    df = df.drop(columns=["_o", "_x"]).reset_index(drop=True)
     base = pd.DataFrame([
-        {"issue": scen.issues[d].key, "ideal": float(np.median(ideal[:, d])), "forecast": float(np.median(base_fc[:, d])),
-         "distance": float(dist[:, d].mean())}
+        {"issue": scen.issues[d].key, "ideal": float(med_ideal[d]), "forecast": float(med_base[d]), "distance": float(distance[d])}
         for d in targets
     ])
-    notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers); gain = how much closer the "
-             f"forecast gets to {scen.actors[a].key}'s drawn starting position, in scale points"]
-    return Advice(scen, model, p, scen.actors[a].key, B, s, df, base, runs=runs, notes=notes)
+    return df, base

@@ -30,7 +30,7 @@ from typing import Any, Iterable, NamedTuple
 import numpy as np
 
 from .._parse import bounded, csv_records, parse_number, path_inside, read_text, short
-from ..errors import DatasetError, Problem
+from ..errors import DatasetError, DetenteError, Problem
 
 #: Issues need at least this many actors with both a position and a salience.
 MIN_ACTORS = 3
@@ -408,52 +408,23 @@ def _deu_issue(key: str, info: _IssueRow, rows: list[_PositionRow], min_actors: 
 
 
 def load_scenario_inputs(path: Path) -> tuple[list[str], list[str], Any]:
-    """Read one scenario file: ``(actor names, issue keys, Inputs)``.
+    """Read one scenario file: ``(actor keys, issue keys, Inputs)``.
 
     The single adapter between the backtest and the scenario loader: it calls
-    :func:`detente.load` and ``Scenario.to_inputs()``. Actor names and issue
-    keys are taken from the scenario's ``actors``/``issues`` (objects with a
-    ``name``/``key``/``id`` attribute, or strings, or a mapping's keys).
+    :func:`detente.load` and ``Scenario.to_inputs()``.
 
     Raises
     ------
     DatasetError
-        When the scenario does not load.
+        When the scenario does not load, with the loader's problems.
     """
     from ..engine import load
 
     try:
         scenario = load(path)
-    except DatasetError:
-        raise
-    except Exception as exc:  # a ScenarioError or anything the loader raises for bad input
-        problems = getattr(exc, "problems", None)
-        if problems:
-            raise DatasetError(list(problems)) from exc
-        raise DatasetError([Problem(str(path), None, "", f"cannot load scenario: {exc}")]) from exc
-    inputs = scenario.to_inputs()
-    return _labels(getattr(scenario, "actors", None)), _labels(getattr(scenario, "issues", None)), inputs
-
-
-def _labels(items: Any) -> list[str]:
-    """Names of actors or keys of issues, whatever container the scenario uses."""
-    if items is None:
-        return []
-    if isinstance(items, dict):
-        return [str(k) for k in items]
-    out = []
-    for it in items:
-        if isinstance(it, str):
-            out.append(it)
-            continue
-        for attr in ("key", "id", "name"):
-            v = getattr(it, attr, None)
-            if isinstance(v, str):
-                out.append(v)
-                break
-        else:
-            out.append(str(it))
-    return out
+    except DetenteError as exc:  # the loader's one way of refusing input (a ScenarioError)
+        raise DatasetError(list(exc.problems)) from None
+    return list(scenario.actor_keys), list(scenario.issue_keys), scenario.to_inputs()
 
 
 @bounded
@@ -472,7 +443,7 @@ def load_outcomes(path: str | Path, *, min_actors: int = MIN_ACTORS, scenario_re
     min_actors : int
         Issues with fewer active actors having a salience are skipped.
     scenario_reader : callable, optional
-        ``path -> (actor names, issue keys, Inputs)``; :func:`load_scenario_inputs`
+        ``path -> (actor keys, issue keys, Inputs)``; :func:`load_scenario_inputs`
         by default (tests may pass their own).
     """
     folder = Path(path)

@@ -15,7 +15,6 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
-from .._parse import format_number
 from ..errors import DetenteError, Problem
 from ..numfmt import fmt, fmt_percent, fmt_range
 from ._common import (
@@ -55,9 +54,6 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
-
-
-_fmt = format_number
 
 
 def _emit(text: str, output: Path | None = None) -> None:
@@ -230,24 +226,41 @@ def sensitivity_cmd(
 
 
 # -- advice ---------------------------------------------------------------------------------------------
+_PULLED_BY = {"itself": "itself", "persuasion": "persuasion", "others": "others"}
+
+
 def render_advice_table(adv: Any, top: int = 8) -> None:
-    """Print each issue's levers, best first, with their gains' spread."""
+    """Print each issue's levers, best first: the ones the actor can pull, then the what-ifs only others decide.
+
+    Forecast, position, gain and "of the way" are medians over the draws (as in the headline);
+    the 10-90% range and "helps in" describe the per-draw gains."""
     out, _ = _consoles()
     s = adv.scenario
-    out.print(f"[bold]{s.name}[/bold]  [dim]advice for {adv.actor}; model: {adv.model}, {adv.draws} draws, seed {adv.seed}[/dim]")
+    me = s.actor(adv.actor).short_name()
+    out.print(f"[bold]{s.name}[/bold]  [dim]advice for {me}; model: {adv.model}, {adv.draws} draws, seed {adv.seed}; "
+              "medians over the draws[/dim]")
     for b in adv.base.to_dict("records"):
-        t = Table(title=f"{b['issue']}: forecast {_fmt(b['forecast'])}, {adv.actor} wants {_fmt(b['ideal'])}",
-                  title_justify="left", header_style="bold")
-        for c, j in [("lever", "left"), ("gain", "right"), ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
-            t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
-        sub = adv.table[adv.table["issue"] == b["issue"]].head(top)
-        for r in sub.to_dict("records"):
-            t.add_row(r["lever"], f"{r['gain_mean']:+.1f}", f"{100 * r['share_of_distance']:.0f}%",
-                      f"{r['gain_p10']:+.1f} to {r['gain_p90']:+.1f}", f"{100 * r['p_helps']:.0f}%")
-        out.print(t)
+        iss = s.issue(b["issue"])
+        f = iss.fmt
+        sub = adv.table[adv.table["issue"] == b["issue"]]
+        for pullable, title in ((True, f"{iss.name}: forecast {f(b['forecast'])}, {me} wants {f(b['ideal'])} "
+                                       f"({f(b['distance'])} points apart)"),
+                                (False, f"{iss.name}: what-ifs that only others decide")):
+            part = sub[sub["pullable"] == pullable].head(top)
+            if part.empty:
+                continue
+            t = Table(title=title, title_justify="left", header_style="bold")
+            for c, j in [("lever", "left"), ("pulled by", "left"), ("forecast", "right"), ("gain", "right"),
+                         ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
+                t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
+            for r in part.to_dict("records"):
+                t.add_row(r["lever"], _PULLED_BY[r["control"]], f(r["forecast"]), f(r["gain"], sign=True),
+                          fmt_percent(r["share_of_distance"]), fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "),
+                          fmt_percent(r["p_helps"]))
+            out.print(t)
         tgt = adv.best_persuasion_target(b["issue"])
         if tgt:
-            out.print(f"[dim]most gain per point of persuasion on {b['issue']}: {tgt}[/dim]")
+            out.print(f"[dim]most gain per point of persuasion on {iss.name}: {s.actor(tgt).short_name()}[/dim]")
     out.print("[bold]In short[/bold]")
     for line in adv.headline():
         out.print(f"  {line}")

@@ -71,7 +71,7 @@ def render_forecast_table(result: Any) -> None:
     for iss in s.issues:
         p.add_column(escape(iss.short_name()), justify="right")
     for a in s.actors:
-        cells = [escape(a.name), f"{a.capability.value:g}"]
+        cells = [escape(a.short_name()), f"{a.capability.value:g}"]
         for iss in s.issues:
             x0 = a.positions[iss.key].value
             x1 = last["positions"].get(a.key, {}).get(iss.key)

@@ -24,8 +24,8 @@ Conventions shared with the engine where the spec is silent (see
 spread max S - min S counts as zero below 1e-12 * max(1, max |S|); E_j > E_i
 and E_j > |E_i| need a margin of 1e-12 * (|E_i| + |E_j|) (a tie of exact
 arithmetic stays a tie, e.g. two actors of zero salience); offers whose
-choice criterion is within 1e-12 * Delta of the best tie; actors within
-1e-9 * Delta of each other make no offers to each other; a state
+choice criterion is within 1e-12 * Delta of the best tie; only actors at
+equal positions make no offers to each other (Scholz et al.'s rule); a state
 repeats when every position is within 1e-12 * Delta of an earlier state's; the
 forecast weights fall back from c*s to c, then to 1, when all are zero;
 R_i is clipped to [-1, 1] (it can leave it only by rounding); the
@@ -47,7 +47,10 @@ TIE_TOL = 1e-12
 #: Offers whose choice criterion is within this times Delta of the best tie (lowest index wins).
 CHOICE_TOL = 1e-12
 #: Actors closer than this times Delta count as coinciding: they make no offers to each other.
-COINCIDE_TOL = 1e-9
+#: 0: only equal positions coincide, the rule of Scholz et al.'s code (the spec's "x_j != x_i"), so
+#: published runs replay identically; a tolerance (1e-9 before) made a position 2e-8 from another
+#: (Columbus) coincide and changed the run.
+COINCIDE_TOL = 0.0
 #: The weighted median is the lowest position whose cumulative weight reaches half the
 #: total, less this times the total (so that rounding in the sum cannot skip it).
 MEDIAN_TOL = 1e-12

@@ -10,6 +10,7 @@ what was shown when it ran.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -161,16 +162,20 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     return total
 
 
-def _moves(rdict: dict[str, Any]) -> list[dict[str, Any]]:
+def _moves(rdict: dict[str, Any], scen: Any = None) -> list[dict[str, Any]]:
     """Every move the model reports in its history (``moves`` of each round), flat.
 
     Rows ``{round, actor, issue, from, to, counterpart, why}``, from the
     model's ``moves`` hook (see :mod:`detente.models.base`); none for a model
-    without moves.
+    without moves. ``actor``, ``issue`` and ``counterpart`` stay keys (for
+    machines); ``why`` is for people, so the counterpart's key and an issue key
+    after "on " that a model wrote into it become display names (:func:`_named`).
     """
+    actors = {} if scen is None else {a.key: a.short_name() for a in scen.actors}
+    issues = {} if scen is None else {i.key: i.short_name() for i in scen.issues}
     return [
         {"round": h["round"], "actor": m["actor"], "issue": m["issue"], "from": m["from"], "to": m["to"],
-         "counterpart": m["counterpart"], "why": m["why"]}
+         "counterpart": m["counterpart"], "why": _named(m["why"], m["counterpart"], actors, issues)}
         for h in rdict.get("history", [])
         for m in h.get("moves", [])
     ]
@@ -181,6 +186,19 @@ CONTROLS: dict[str, dict[str, str]] = {
     "cli": {"model": "run with --model {name}"},
     "web": {"model": "pick {name} in the Model menu"},
 }
+
+
+def _named(text: str, counterpart: str | None, actors: dict[str, str], issues: dict[str, str]) -> str:
+    """A move's ``why`` with the counterpart's key (after "with", "to", "by" or ": ") and issue keys after "on "
+    as display names."""
+    if not isinstance(text, str) or not text:
+        return text
+    if counterpart is not None and counterpart in actors:
+        name = actors[counterpart]
+        text = re.sub(r"(\b(?:with|to|by) |: )" + re.escape(counterpart) + r"(?![\w.-])", lambda m: m.group(1) + name, text)
+    for k in sorted(issues, key=len, reverse=True):
+        text = re.sub(r"(?<=\bon )" + re.escape(k) + r"(?![\w.-])", issues[k].replace("\\", "\\\\"), text)
+    return text
 
 
 def compute(
@@ -430,7 +448,7 @@ def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_cha
             "finals": {k: [float(v) for v in mc.forecasts[:, d]] for d, k in enumerate(scen.issue_keys)}},
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
-        "moves": _moves(rdict),
+        "moves": _moves(rdict, scen),
         "perspective": perspective,
         "notes": notes,
         "meta": meta(seed, model=result.model, params=result.params.model_dump(mode="json"), draws=int(draws or 0),

@@ -24,6 +24,7 @@ matplotlib.use("Agg", force=False)
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..numfmt import fmt_percent
 from ..serialize import threshold_probability
 
 #: Colours for actors without their own, in actor order (colour-blind friendly first).
@@ -116,7 +117,7 @@ def _scale_axis(ax: Any, issue: Any, axis: str = "y", wrap: int = 32) -> None:
 
 def round_labels(scenario: Any, rounds: int) -> list[str]:
     """Tick labels for rounds 0..rounds: dates from the calendar when there is one."""
-    cal = getattr(scenario, "calendar", None)
+    cal = scenario.calendar
     if cal is None:
         return [str(t) for t in range(rounds + 1)]
     out = []
@@ -318,7 +319,7 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
         share = threshold_probability(x, th.value, th.direction) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)
         sign = "\u2265" if th.direction == "above" else "\u2264"
-        ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {100 * share:.0f}%",
+        ax.annotate(f"{_short(th.name, 24, 2)}\n{sign} {th.value:g}: {fmt_percent(share)}",
                     (th.value, 1.0 - 0.16 * n_th), xycoords=("data", "axes fraction"), xytext=(3, -3),
                     textcoords="offset points", fontsize=7, va="top", color="#6b5800",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})

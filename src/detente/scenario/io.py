@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._parse import bounded, short
+from .._parse import bounded, short, suggest
 from ..errors import Problem, ScenarioError
 from .documents import read_document
 from .nodes import Loc, Node, NodeList, checked_node
@@ -73,6 +73,11 @@ def load(source: Any, *, name: str | None = None, sandbox: Sandbox = "files", sa
         raw = read_frame(source, salience_scale=salience_scale, name=name)
         return validate(raw, None, reading_notes=list(getattr(raw, "notes", [])))
     path = resolve_path(source)
+    if not path.exists() and isinstance(source, str) and "/" not in source and "\\" not in source:
+        near = suggest(source, [p.stem for p in shipped()])
+        if near is not None:
+            raise ScenarioError([Problem(source, None, "", f"file not found, and no shipped scenario of that name; "
+                                                           f"did you mean `{near}`? (`detente scenarios` lists them)")])
     raw = _with_scale(read_raw(path, sandbox=sandbox, salience_scale=salience_scale), str(path), salience_scale)
     return validate(raw, str(path), source_file=str(path), reading_notes=list(getattr(raw, "notes", [])),
                     **({"name": name} if name else {}))

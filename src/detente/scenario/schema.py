@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .._parse import check_magnitude, limit, over_limit
+from .._parse import check_magnitude, did_you_mean, limit, over_limit, suggest
 from ..models import DEFAULT_MODEL
 from ..numfmt import decimals, fmt, meaning
 
@@ -550,29 +550,30 @@ def stance_relations(
     unknown issue is not reported: it may be one of them).
     """
     found: Found = []
-    for k, v in positions.items():
-        if k not in issues:
-            if issues_known:
-                found.append((("actors", i, "positions", k), f"unknown issue {k!r}"))
-        elif v is not None:
-            lo, hi = issues[k].scale
-            bad = _first_outside(v, lo, hi)
-            if bad is not None:
-                found.append((("actors", i, "positions", k),
-                              f"position {bad[0]} {bad[1]:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}"))
-    for k, v in salience.items():
-        if k not in issues:
-            if issues_known:
-                found.append((("actors", i, "salience", k), f"unknown issue {k!r}"))
-        elif v is not None:
-            bad = _first_outside(v, 0, scale)
-            if bad is not None:
-                found.append((("actors", i, "salience", k),
-                              f"salience {bad[0]} {bad[1]:g} is outside 0-{scale} (salience_scale: {scale})"))
+    meant: dict[str, set[str]] = {"positions": set(), "salience": set()}  # issues a misspelt key stands for
+    for what, given in (("positions", positions), ("salience", salience)):
+        for k, v in given.items():
+            if k not in issues:
+                if issues_known:
+                    near = suggest(k, [q for q in issues if q not in given])
+                    if near is not None:
+                        meant[what].add(near)
+                    found.append((("actors", i, what, k), f"unknown issue {k!r}" + (f"; did you mean `{near}`?" if near else "")))
+            elif v is not None and what == "positions":
+                lo, hi = issues[k].scale
+                bad = _first_outside(v, lo, hi)
+                if bad is not None:
+                    found.append((("actors", i, what, k),
+                                  f"position {bad[0]} {bad[1]:g} is outside the scale [{lo:g}, {hi:g}] of issue {k!r}"))
+            elif v is not None:
+                bad = _first_outside(v, 0, scale)
+                if bad is not None:
+                    found.append((("actors", i, what, k),
+                                  f"salience {bad[0]} {bad[1]:g} is outside 0-{scale} (salience_scale: {scale})"))
     for k in issues:
-        if k not in positions:
+        if k not in positions and k not in meant["positions"]:
             found.append((("actors", i, "positions"), f"no position on issue {k!r}"))
-        if k not in salience:
+        if k not in salience and k not in meant["salience"]:
             found.append((("actors", i, "salience"), f"no salience on issue {k!r}"))
     return found
 
@@ -592,7 +593,7 @@ def actor_count_relations(n_given: int | None) -> Found:
 
 
 def event_relations(
-    events: Sequence[tuple[int, Event]], issues: Mapping[str, Issue], actors: Mapping[str, Actor] | None,
+    events: Sequence[tuple[int, Event]], issues: Mapping[str, Issue], actors: Mapping[str, Any] | None,
     scale: int, has_calendar: bool,
 ) -> Found:
     """Duplicate keys, unknown actors and issues, changes off their scale, dates without a calendar.
@@ -608,16 +609,16 @@ def event_relations(
             found.append(((*at, "key"), f"duplicate event key {ev.key!r}"))
         seen.add(ev.key)
         if ev.actor is not None and actors is not None and ev.actor not in actors:
-            found.append(((*at, "actor"), f"unknown actor {ev.actor!r}"))
+            found.append(((*at, "actor"), f"unknown actor {ev.actor!r}" + did_you_mean(ev.actor, actors)))
         for k, x in ev.changes.positions.items():
             if k not in issues:
-                found.append(((*at, "changes", "positions", k), f"unknown issue {k!r}"))
+                found.append(((*at, "changes", "positions", k), f"unknown issue {k!r}" + did_you_mean(k, issues)))
             elif not issues[k].scale[0] <= x <= issues[k].scale[1]:
                 lo, hi = issues[k].scale
                 found.append(((*at, "changes", "positions", k), f"position {x:g} is outside the scale [{lo:g}, {hi:g}]"))
         for k, x in ev.changes.salience.items():
             if k not in issues:
-                found.append(((*at, "changes", "salience", k), f"unknown issue {k!r}"))
+                found.append(((*at, "changes", "salience", k), f"unknown issue {k!r}" + did_you_mean(k, issues)))
             elif not 0 <= x <= scale:
                 found.append(((*at, "changes", "salience", k), f"salience {x:g} is outside 0-{scale}"))
         if ev.changes.capability is not None and ev.changes.capability <= 0:

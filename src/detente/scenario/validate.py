@@ -17,14 +17,18 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .._parse import bounded, limit, over_limit
+from .._parse import bounded, limit, over_limit, suggest
 from ..errors import Problem, ScenarioError
-from .nodes import Node
+from .nodes import Node, NodeList
 from .schema import (
     Actor,
+    Calendar,
+    Changes,
     Event,
     Issue,
+    ModelChoice,
     Scenario,
+    Threshold,
     Value,
     actor_count_relations,
     actor_relations,
@@ -34,6 +38,17 @@ from .schema import (
 )
 
 _TOP_FIELDS = set(Scenario.model_fields) - {"source_file", "reading_notes"}
+_PART_FIELDS = {"issues": set(Issue.model_fields), "actors": set(Actor.model_fields), "events": set(Event.model_fields)}
+#: every field name of the schema's nested parts: what an unknown nested field is matched against
+_NESTED_FIELDS = set().union(*(m.model_fields for m in (Value, Threshold, Changes, Calendar, ModelChoice)))
+
+
+def unknown_field(word: Any, known: Any) -> str:
+    """The reason for an unknown field: the nearest known name, else the list of known names."""
+    near = suggest(word, known)
+    if near is not None:
+        return f"unknown field; did you mean `{near}`?"
+    return f"unknown field (known: {', '.join(sorted(known))})"
 
 
 def _loc_of(raw: Any, path: tuple) -> tuple[str | None, int | None]:
@@ -81,7 +96,8 @@ def _reason(err: Mapping[str, Any]) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if err["type"] == "extra_forbidden":
-        msg = "unknown field"
+        near = suggest(err["loc"][-1], _NESTED_FIELDS)
+        msg = "unknown field" + (f"; did you mean `{near}`?" if near is not None else "")
     elif err["type"] == "missing":
         msg = "required field is missing"
     elif err["type"] == "string_pattern_mismatch" and str(err["loc"][-1]) == "key":
@@ -98,6 +114,7 @@ class _Collector:
     def __init__(self, raw: Any, file: str | None):
         self.raw, self.file = raw, file
         self.problems: list[Problem] = []
+        self.broken: dict[str, set[str]] = {}  # keys of issues and events that failed validation
 
     def add(self, path: tuple, reason: str) -> None:
         file, line = _loc_of(self.raw, path)
@@ -144,6 +161,7 @@ def validate(raw: Any, file: str | None, **fixed: Any) -> Scenario:
     """
     c = _Collector(raw, file)
     _check_shape(c, raw, file)
+    raw = c.raw = _respelled(c, raw)
     header = _header(c, raw, file)
     issues = _parts(c, raw, "issues", Issue)
     actors = _parts(c, raw, "actors", Actor)
@@ -163,9 +181,50 @@ def _check_shape(c: _Collector, raw: Any, file: str | None) -> None:
             c.add((name,), over_limit(lim, f"{len(raw[name])} {name}"))
     if c.problems:
         raise ScenarioError(c.problems)
-    for k in raw:
-        if k not in _TOP_FIELDS:
-            c.add((k,), f"unknown field (known: {', '.join(sorted(_TOP_FIELDS))})")
+
+
+def _respelled(c: _Collector, raw: dict) -> Any:
+    """``raw`` with every unknown field reported once, by its nearest valid name.
+
+    An unknown field whose nearest valid name is not given is read as that
+    field (``salince`` as ``salience``), so that the typo is the one problem
+    reported: no "no salience on issue" for the field it meant, no "unknown
+    actor" for the actor it made invalid. Other unknown fields are dropped
+    (reported here, not again by the schema). The top level and each issue,
+    actor and event are respelled; ``raw`` itself is not changed.
+    """
+    out = _respell(c, raw, (), _TOP_FIELDS)
+    for name, known in _PART_FIELDS.items():
+        items = out.get(name)
+        if isinstance(items, list):
+            new = NodeList([_respell(c, it, (name, i), known) for i, it in enumerate(items)],
+                           origin=getattr(items, "origin", (None, None)))
+            new.locs = dict(getattr(items, "locs", {}))
+            out[name] = new
+    return out
+
+
+def _respell(c: _Collector, node: Any, path: tuple, known: set[str]) -> Any:
+    """A copy of one mapping with its unknown fields reported and renamed (or dropped); see :func:`_respelled`."""
+    if not isinstance(node, dict):
+        return node
+    locs = getattr(node, "locs", {})
+    out = Node(origin=getattr(node, "origin", (None, None)))
+    renamed: dict[Any, Any] = {}
+    for k in node:
+        if k in known:
+            continue
+        c.add(path + (k,), unknown_field(k, known))
+        near = suggest(k, known)
+        if near is not None and near not in node and near not in renamed.values():
+            renamed[k] = near
+    for k, v in node.items():
+        if k in known or k in renamed:
+            new = renamed.get(k, k)
+            out[new] = v
+            if k in locs:
+                out.locs[new] = locs[k]
+    return out
 
 
 def _header(c: _Collector, raw: dict, file: str | None) -> dict[str, Any]:
@@ -211,14 +270,17 @@ def _parts(c: _Collector, raw: dict, name: str, cls: type[BaseModel]) -> list[tu
         if part is not None:
             out.append((i, part))
         elif name == "actors" and isinstance(item, dict):
-            out.append((i, _Partial(item.get("positions"), item.get("salience"))))
+            out.append((i, _Partial(item.get("key"), item.get("positions"), item.get("salience"))))
+        elif isinstance(item, dict) and isinstance(item.get("key"), str):
+            c.broken.setdefault(name, set()).add(item["key"])
     return out
 
 
 class _Partial:
-    """What is valid of an actor that failed validation: its stances."""
+    """What is valid of an actor that failed validation: its key and stances."""
 
-    def __init__(self, positions: Any, salience: Any):
+    def __init__(self, key: Any, positions: Any, salience: Any):
+        self.key = key if isinstance(key, str) else None
         self.positions = _valid_values(positions)
         self.salience = _valid_values(salience)
 
@@ -250,10 +312,14 @@ def _relations(c: _Collector, raw: dict, header: dict, issues: list, actors: lis
         if isinstance(a, _Partial):
             found += stance_relations(i, a.positions, a.salience, by_key, scale, issues_known)
     found += actor_count_relations(len(raw["actors"]) if isinstance(raw.get("actors"), list) else None)
-    known_actors = akeys if whole or not raw.get("actors") else None
+    partial = {a.key: a for _, a in actors if isinstance(a, _Partial) and a.key is not None}
+    known_actors = {**partial, **akeys} if whole or not raw.get("actors") else None
     found += event_relations(events, by_key, known_actors, scale, "calendar" in raw)
+    # an issue that failed validation is reported once, not again as "unknown issue" wherever it is used
+    broken = {f"unknown issue {k!r}" for k in c.broken.get("issues", ())}
     for path, reason in found:
-        c.add(path, reason)
+        if reason.split(";")[0] not in broken:
+            c.add(path, reason)
 
 
 def _build(c: _Collector, header: dict, issues: list, actors: list, events: list) -> Scenario:

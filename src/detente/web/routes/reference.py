@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from ... import models
 from ..._version import __version__
+from ..services.scenarios import EXPORTS
 from ._common import Context, context
 
 router = APIRouter(prefix="/api", tags=["reference"])
@@ -13,7 +14,7 @@ router = APIRouter(prefix="/api", tags=["reference"])
 
 @router.get("/health", summary="Is the app up")
 def health(ctx: Context = Depends(context)) -> dict:
-    return {"ok": True, "version": __version__, "load": ctx.pool.load()}
+    return {"ok": True, "version": __version__, "load": ctx.pool.load(), "exports": list(EXPORTS)}
 
 
 @router.get("/models", summary="The models, their parameters and citations")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
@@ -62,13 +62,17 @@ async def run_report(request: Request, run_id: str = RunId, download: bool = Tru
     return HTMLResponse(render_html(data), headers=head)
 
 
-@router.get("/runs/{run_id}/json", summary="The run's forecast in detente's JSON contract")
-def run_json(run_id: str = RunId, ctx: Context = Depends(context)) -> Any:
+def _download(ctx: Context, run_id: str, ext: str, media: str, body: Callable[[dict], str]) -> Any:
     r = ctx.runs.get(run_id)
     if r is None:
         return not_found("run", run_id)
-    return Response(dumps(r["results"]["result"]), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.json"'})
+    return Response(body(r["results"]["result"]), media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.{ext}"'})
+
+
+@router.get("/runs/{run_id}/json", summary="The run's forecast in detente's JSON contract")
+def run_json(run_id: str = RunId, ctx: Context = Depends(context)) -> Any:
+    return _download(ctx, run_id, "json", "application/json", dumps)
 
 
 @router.get("/runs/{run_id}/csv", summary="The run as CSV: every draw's forecast (a run with draws), else positions by round")

@@ -112,7 +112,7 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
         parsed; never a base file's) and ``.targets`` (for each problem, the
         table cell it names).
     """
-    from ..._parse import check_text
+    from ..._parse import check_text, suggest
     from ...api import load
     from ...scenario.io import resolve_path, shipped
 
@@ -122,8 +122,10 @@ def load_input(inp: ScenarioInput) -> tuple[Any, Any]:
     if inp.name is not None:
         names = {p.stem for p in shipped()}
         if inp.name not in names:
-            raise DetenteError([Problem(None, None, "name",
-                                        f"no shipped scenario {short(inp.name)}; available: {', '.join(sorted(names))}")])
+            near = suggest(inp.name, names)
+            raise DetenteError([Problem(None, None, "name", f"no shipped scenario {short(inp.name)}"
+                                        + (f"; did you mean `{near}`?" if near else "")
+                                        + f" (available: {', '.join(sorted(names))})")])
         path = resolve_path(inp.name)
         return load(path), None
     if inp.scenario is not None:
@@ -216,24 +218,22 @@ def validated_upload(filename: str | None, data: bytes) -> dict[str, Any]:
     return _answer(load_upload(filename, data)[0])
 
 
-#: The formats a scenario downloads as: (media type, suffix).
-EXPORTS = {"yaml": ("application/yaml", "yaml"), "json": ("application/json", "json"), "csv": ("text/csv", "csv")}
+#: The formats a scenario downloads as (those of :func:`detente.scenario.writers.dump`): their media types.
+EXPORTS = {"yaml": "application/yaml", "json": "application/json", "csv": "text/csv",
+           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def export(inp: ScenarioInput, fmt: str) -> tuple[bytes, str, str]:
-    """A valid scenario as a file: ``(content, media type, file name)`` (DetenteError when it is not valid)."""
+    """A valid scenario as a file, written by the scenario layer: ``(content, media type, file name)``
+    (DetenteError when it is not valid or the format is unknown)."""
     from ...scenario import writers
 
-    scen, _ = load_input(inp)
     if fmt not in EXPORTS:
         raise DetenteError([Problem(None, None, "format", f"unknown format {short(fmt)}; one of {', '.join(EXPORTS)}")])
-    media, suffix = EXPORTS[fmt]
-    if fmt == "json":
-        content = json.dumps(writers.scenario_to_dict(scen), indent=2, ensure_ascii=False).encode("utf-8")
-    else:
-        content = (writers.dump_yaml(scen) if fmt == "yaml" else writers.dump_csv(scen)).encode("utf-8")
+    scen, _ = load_input(inp)
+    content = writers.dump(scen, fmt)
     stem = re.sub(r"[^A-Za-z0-9_.\-]+", "-", scen.name).strip("-.")[:80] or "scenario"
-    return content, media, f"{stem}.{suffix}"
+    return content, EXPORTS[fmt], f"{stem}.{fmt}"
 
 
 def shipped_list() -> list[dict[str, Any]]:
