@@ -3,6 +3,7 @@
 #   make test   - create .venv with the test extras (if missing), lint, run the whole test suite
 #   make lint   - ruff (style, imports, bugs) and mypy (types) over the package
 #   make bench  - every benchmark in benchmarks/, each target printed with its ratio
+#   make docs-img - regenerate the pictures in docs/img from the flagship run (needs chromium)
 # After installing, `detente warmup` compiles the numba kernels into numba's cache once, so
 # that no forecast waits for the compiler.
 PYTHON ?= python3
@@ -11,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP      := $(VENV)/.installed
 TESTSTAMP  := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench docs-img clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ lint: $(TESTSTAMP)
 
 bench: $(TESTSTAMP)
 	@for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+docs-img: $(TESTSTAMP)
+	@$(BIN)/python scripts/docs_images.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -240,8 +240,8 @@ def check_zip(data: bytes, file: str | None, what: str = "an .xlsx workbook",
 def path_inside(folder: Path, name: str) -> tuple[Path | None, str]:
     """``(folder / name, "")`` when that path stays inside ``folder``; else ``(None, why not)``.
 
-    Refused: an absolute path (or ``~``), any ``..``, and a path whose symbolic
-    links lead out of the folder.
+    Refused: a NUL character (no file system allows one), an absolute path (or
+    ``~``), any ``..``, and a path whose symbolic links lead out of the folder.
     """
     if "\x00" in name:
         return None, "a NUL character is not allowed in a file name"

@@ -52,6 +52,22 @@ class Result(JsonResult):
     seed: int | None = None
     notes: list[str] = field(default_factory=list)
     _bands: list[dict[str, Any]] | None = field(default=None, init=False, repr=False, compare=False)
+    #: What the run did with uncertain events (the most likely branch), or None without any.
+    branch: str | None = None
+    #: Per issue key, the stability diagnostics (:mod:`detente.stability`); None for a model without rounds.
+    stability: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def all_notes(self) -> list[str]:
+        """The branch note (if any), the run's notes, then one per unstable issue: what ``meta.notes`` lists."""
+        return ([self.branch] if self.branch else []) + list(self.notes) + self.stability_notes()
+
+    def stability_notes(self, where: str = "") -> list[str]:
+        """One sentence per issue whose forecast is unstable (:func:`detente.stability.describe`)."""
+        from .stability import describe
+
+        return [describe(iss.name + where, self.stability[iss.key], iss.fmt) for iss in self.scenario.issues
+                if self.stability is not None and self.stability.get(iss.key, {}).get("unstable")]
 
     # -- plain views -------------------------------------------------------------
     @property
@@ -70,6 +86,8 @@ class Result(JsonResult):
             entry: dict[str, Any] = {"forecast": _f(x), "scale": [iss.scale[0], iss.scale[1]]}
             if iss.labels:
                 entry["label"] = iss.label_for(x)
+            if self.stability is not None and iss.key in self.stability:
+                entry["stability"] = self.stability[iss.key]
             out[iss.key] = entry
         for key, band in zip(self.scenario.issue_keys, self.track_record_bands()):
             out[key]["track_record_band"] = band
@@ -144,7 +162,7 @@ class Result(JsonResult):
             "params": self.params.model_dump(mode="json"),
             "issues": self.issues,
             "history": self.history,
-            "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.notes),
+            "meta": meta(self.seed, input_sha256=input_sha256(self.scenario), events=self.events, notes=self.all_notes),
         }
 
     def _repr_html_(self) -> str:

@@ -122,3 +122,20 @@ def history_csv(result: dict[str, Any]) -> str:
     w.writerow(HISTORY_COLUMNS)
     w.writerows(history_rows(result))
     return buf.getvalue()
+
+
+#: The columns of :func:`draws_csv` (those of ``MonteCarloResult.to_frame``).
+DRAWS_COLUMNS = ("draw", "issue", "forecast")
+
+
+def draws_csv(finals: dict[str, list[float]]) -> str:
+    """Every Monte Carlo draw's final forecast, ``{issue: [one value per draw]}`` in issue order, as CSV
+    text: one ``draw,issue,forecast`` row per draw and issue, draw by draw (as ``detente forecast --draws
+    N --format csv``), so the median of each issue's rows is the run's headline."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(DRAWS_COLUMNS)
+    keys = list(finals)
+    n = min((len(v) for v in finals.values()), default=0)
+    w.writerows((b, k, finals[k][b]) for b in range(n) for k in keys)
+    return buf.getvalue()

@@ -192,7 +192,8 @@ def simulate(
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)
     played = int(last_start + pieces[-1].rounds.max(initial=0))
     out = _fit(out, played, model.ROUND_RECORDS)
-    out.info["events_happened"] = hap
+    # an event after the last round is outside the run: it did not happen in it
+    out.info["events_happened"] = hap & (np.array(rounds_of, dtype=int) <= H)[None, :]
     out.info["ended_round"] = ended
     return out
 
@@ -286,6 +287,6 @@ def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: I
             continue
         inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
     tr = model.run(inp, params)
-    tr.info["events_happened"] = hap
+    tr.info["events_happened"] = hap if H is None else hap & (np.array(rounds_of, dtype=int) <= H)[None, :]
     tr.info["ended_round"] = ended
     return tr

@@ -254,7 +254,8 @@ def compare(
         for m in models:
             p = model_params(m, params.get(m))
             if draws:
-                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress, budget=b)
+                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress, budget=b,
+                                 point=False)
                 summ = mc.summary().set_index("issue")
                 for iss in sc.issues:
                     r = summ.loc[iss.key]

@@ -15,11 +15,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
+from .. import models
+from ..api import forecast
+from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import JsonResult, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
+from ..simulate import is_dynamic
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
 
@@ -91,6 +94,10 @@ class MonteCarloResult(JsonResult):
     notes : list of str
     by_round : ndarray, shape (draws, T + 1, D), optional
         Each draw's forecast after every round (``monte_carlo(..., by_round=True)``).
+    point : Result, optional
+        The most likely branch (:func:`detente.forecast` at the point values): shown
+        beside the median, labelled, never as the forecast; its stability diagnostics
+        and notes describe the model's rounds.
     """
 
     scenario: Scenario
@@ -103,6 +110,12 @@ class MonteCarloResult(JsonResult):
     uncertain: list[Input]
     notes: list[str] = field(default_factory=list)
     by_round: np.ndarray | None = None
+    point: Any = None
+
+    def most_likely(self, issue: str) -> float | None:
+        """The most likely branch's forecast of one issue (one run, each uncertain event at its likelier
+        outcome), shown beside the median; None when it was not run."""
+        return None if self.point is None else self.point.forecast[issue]
 
     @property
     def draws(self) -> int:
@@ -137,6 +150,7 @@ class MonteCarloResult(JsonResult):
             for c in INTERVALS:
                 row[f"lo{c}"], row[f"hi{c}"] = q["intervals"][str(c)]
             row["label"] = iss.label_for(q["median"])
+            row["most_likely"] = self.most_likely(iss.key)
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -178,9 +192,13 @@ class MonteCarloResult(JsonResult):
         med = np.median(self.forecasts, axis=0) if self.draws else np.full(len(self.scenario.issues), np.nan)
         return scenario_bands(self.scenario, self.model, self.params.model_dump(mode="json"), med)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The forecast JSON contract, with a ``distribution`` and a ``track_record_band`` per issue, and event shares."""
+    def to_dict(self, history: bool = False) -> dict[str, Any]:
+        """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
+        ``distribution`` (band, threshold probabilities), its ``track_record_band``, the ``most_likely``
+        branch beside it and the ``stability`` diagnostics; event shares. With ``history``, also the most
+        likely branch's round-by-round ``history`` (``meta.history`` says so)."""
 
+        point = self.point.issues if self.point is not None else {}
         issues: dict[str, Any] = {}
         dists = [self.distribution(iss.key) for iss in self.scenario.issues]
         bands = self.track_record_bands()
@@ -190,16 +208,28 @@ class MonteCarloResult(JsonResult):
                 entry["label"] = iss.label_for(dist["median"])
             entry["distribution"] = dist
             entry["track_record_band"] = band
+            if iss.key in point:
+                ml = {"forecast": point[iss.key]["forecast"]}
+                if iss.labels:
+                    ml["label"] = point[iss.key]["label"]
+                entry["most_likely"] = ml
+                if "stability" in point[iss.key]:
+                    entry["stability"] = point[iss.key]["stability"]
             issues[iss.key] = entry
-        return {
+        out: dict[str, Any] = {
             "scenario": self.scenario.name,
             "model": self.model,
             "params": self.params.model_dump(mode="json"),
             "issues": issues,
             "events": self.event_shares,
-            "meta": meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
-                         uncertain_inputs=len(self.uncertain), notes=self.notes),
         }
+        extra: dict[str, Any] = {}
+        if history and self.point is not None:
+            out["history"] = self.point.history
+            extra["history"] = "the most likely branch (one run, each uncertain event at its likelier outcome)"
+        out["meta"] = meta(self.seed, draws=self.draws, input_sha256=input_sha256(self.scenario),
+                           uncertain_inputs=len(self.uncertain), **extra, notes=self.notes)
+        return out
 
 
 def monte_carlo(
@@ -213,6 +243,7 @@ def monte_carlo(
     by_round: bool = False,
     on_chunk: Callable[[int, int], None] | None = None,
     budget: Budget | None = None,
+    point: bool = True,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -238,6 +269,9 @@ def monte_carlo(
     budget : Budget, optional
         The limits (default :class:`detente.budget.Budget()`); a run over them is
         refused before it starts (:class:`detente.budget.BudgetError`).
+    point : bool
+        Also forecast the most likely branch (one run, with the stability
+        diagnostics of a model that plays rounds), shown beside the median.
 
     Returns
     -------
@@ -249,6 +283,7 @@ def monte_carlo(
     >>> mc = detente.monte_carlo("korea-2019", draws=200)
     >>> mc.summary()[["issue", "median", "lo80", "hi80"]]  # doctest: +SKIP
     """
+    asked = model
     scen, model, p, explicit = resolve(scenario, model, params)
     n = check_draws(draws)
     s = check_seed(seed)
@@ -258,10 +293,25 @@ def monte_carlo(
         scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
         what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
     )
-    notes = []
+    res = forecast(scen, asked, seed=s, budget=budget, **dict(params or {})) if point else None
+    notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
         notes.append("no ranged input and no uncertain event: every draw is the same")
-    return MonteCarloResult(scen, model, p, s, fc, dr.happened, dr.values, dr.uncertain, notes, by_round=hist)
+    if res is not None:
+        notes += res.notes + res.stability_notes(" (the most likely branch)")
+    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
+    last = horizon_of(scen, models.get(model), p, explicit) if is_dynamic(models.get(model)) else scen.rounds
+    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+    happened = dr.happened & inside[None, :]
+    return MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
+
+
+def headline_note(draws: int, point: bool = True) -> str:
+    """What the forecast of a run with draws is, and what is shown beside it."""
+    return (f"The forecast is the median of {draws:,} Monte Carlo draws; its band is the spread of the draws, and "
+            "each named threshold's probability the share of draws past it"
+            + ("; the most likely branch (one run, each uncertain event at its likelier outcome) is shown beside "
+               "it, labelled, not as the forecast" if point else ""))
 
 
 @dataclass

@@ -278,6 +278,14 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
 
 
+def check_samples(n: int, field: str = "samples", given: Any = None) -> int:
+    """Sobol' base samples: a power of two >= 2, else a problem naming ``field``."""
+    if n < 2 or n & (n - 1):
+        raise DetenteError([Problem(None, None, field, f"expected a power of two >= 2 (Sobol' points are balanced only "
+                                    f"in blocks of a power of two), e.g. 64, 128 or 1024; got {n if given is None else given!r}")])
+    return n
+
+
 def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
            chunk, progress, budget: Budget | None = None) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
@@ -287,8 +295,9 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         N = int(samples)
     except (TypeError, ValueError):
         N = 0
-    if N < 2 or N != samples:
-        raise DetenteError([Problem(None, None, "samples", f"expected a whole number >= 2, got {samples!r}")])
+    if N != samples:
+        N = -1
+    check_samples(N, "samples", samples)
     unc = uncertain_inputs(scen)
     ev_idx = [j for j, e in enumerate(scen.events) if 0 < e.probability < 1] if events else []
     K = len(unc) + len(ev_idx)

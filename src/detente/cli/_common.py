@@ -114,4 +114,18 @@ def write_failure(e: OSError) -> str:
     return f"cannot write: {why or e.strerror or e}" + ("; nothing was written" if why else "")
 
 
+def stability_cell(st: Any, scale: Any = None) -> str:
+    """A table cell of an issue's stability diagnostics (unstable ones in bold yellow), numbers with the
+    digits of the issue's ``scale``."""
+    from rich.markup import escape
+
+    from ..numfmt import fmt
+    from ..stability import short
+
+    if not st:
+        return ""
+    text = escape(short(st, format_number if scale is None else (lambda x: fmt(x, scale))))
+    return f"[bold yellow]{text}[/bold yellow]" if st["unstable"] else f"[dim]{text}[/dim]"
+
+
 _fmt = format_number

@@ -74,19 +74,32 @@ def render_monte_carlo_table(mc: Any) -> None:
     out, _ = _consoles()
     s = mc.scenario
     out.print(f"[bold]{s.name}[/bold]  [dim]model: {mc.model}, {mc.draws:,} draws, seed {mc.seed}[/dim]")
-    t = Table(title="Forecast distribution", title_justify="left", header_style="bold")
     from ..calibrate import band_note, band_text
+    from ._common import stability_cell
 
-    for c, j in [("issue", "left"), ("median", "right"), ("mean", "right"), ("input 50%", "right"), ("input 80%", "right"),
-                 ("input 95%", "right"), ("track record 80%", "right"), ("meaning (median)", "left")]:
-        t.add_column(c, justify=j, style="bold cyan" if c == "median" else None,  # type: ignore[arg-type]
-                     no_wrap=c != "meaning (median)", max_width=36 if c == "meaning (median)" else None)
+    t = Table(title="Forecast (median of the draws) and its bands", title_justify="left", header_style="bold")
+    point = mc.point
+    cols = [("issue", "left"), ("forecast (median)", "right"), ("mean", "right"), ("input 50%", "right"),
+            ("input 80%", "right"), ("input 95%", "right"), ("track record 80%", "right"), ("meaning (median)", "left")]
+    if point is not None:
+        cols.append(("most likely branch", "right"))
+        if point.stability is not None:
+            cols.append(("stability (most likely branch)", "left"))
+    for c, j in cols:
+        wrap = c in ("meaning (median)", "stability (most likely branch)")
+        t.add_column(c, justify=j, style="bold cyan" if c.startswith("forecast") else None,  # type: ignore[arg-type]
+                     no_wrap=not wrap, max_width=36 if wrap else None)
     bands = mc.track_record_bands()
     for r, band in zip(mc.summary().to_dict("records"), bands):
         sc = s.issue(r["issue"]).scale
-        t.add_row(s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt(r["mean"], sc), fmt_range(r["lo50"], r["hi50"], sc),
-                  fmt_range(r["lo80"], r["hi80"], sc), fmt_range(r["lo95"], r["hi95"], sc),
-                  band_text(band, lambda v, sc=sc: fmt(v, sc)), r["label"])
+        cells = [s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt(r["mean"], sc),
+                 fmt_range(r["lo50"], r["hi50"], sc), fmt_range(r["lo80"], r["hi80"], sc),
+                 fmt_range(r["lo95"], r["hi95"], sc), band_text(band, lambda v, sc=sc: fmt(v, sc)), r["label"]]
+        if point is not None:
+            cells.append(fmt(r["most_likely"], sc))
+            if point.stability is not None:
+                cells.append(stability_cell(point.stability.get(r["issue"]), sc))
+        t.add_row(*cells)
     out.print(t)
     out.print(f"[dim]{band_note(bands)}[/dim]")
     th = mc.thresholds()
@@ -107,7 +120,9 @@ def render_monte_carlo_table(mc: Any) -> None:
         t.add_column("happened in", justify="right")
         shares = mc.event_shares
         for e in s.events:
-            t.add_row(e.name or e.key, f"{e.probability:g}", f"{fmt_percent(shares[e.key])} of draws")
+            late = s.rounds is not None and s.event_round(e) > s.rounds
+            t.add_row(e.name or e.key, f"{e.probability:g}",
+                      "none: after the last round" if late else f"{fmt_percent(shares[e.key])} of draws")
         out.print(t)
     for note in mc.notes:
         out.print(f"[dim]note: {note}[/dim]")
@@ -133,7 +148,8 @@ def forecast_draws(scenario: str, model: Optional[str], params: dict[str, Any], 
         from ..api import forecast as run_forecast
         from .files import emit_forecast_tables
 
-        emit_forecast_tables(run_forecast(scen, model, seed=seed, budget=budget, **params), mc, fmt, output)
+        point = mc.point if mc.point is not None else run_forecast(scen, model, seed=seed, budget=budget, **params)
+        emit_forecast_tables(point, mc, fmt, output)
     else:
         render_monte_carlo_table(mc)
 
@@ -195,6 +211,10 @@ def sensitivity_cmd(
     fmt = _check_format(fmt)
     if method not in ("oat", "sobol"):
         raise DetenteError([Problem(None, None, "--method", f"expected oat or sobol, got {method!r}")])
+    from ..analysis.sensitivity import check_samples
+
+    check_samples(samples, "--samples")
+    check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
     res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":

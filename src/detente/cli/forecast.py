@@ -24,6 +24,7 @@ from ._common import (
     make_budget,
     out,
     parse_params,
+    stability_cell,
 )
 
 
@@ -46,13 +47,19 @@ def render_forecast_table(result: Any) -> None:
     t.add_column("forecast", justify="right", style="bold cyan")
     t.add_column("track\nrecord 80%", justify="right")
     t.add_column("meaning")
+    stab = result.stability
+    if stab is not None:
+        t.add_column("stability")
     from ..calibrate import band_note, band_text
 
     bands = result.track_record_bands()
     for iss, band in zip(s.issues, bands):
         f = result.issues[iss.key]["forecast"]
-        t.add_row(escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), band_text(band, iss.fmt),
-                  escape(iss.label_for(f)) if f is not None else "")
+        cells = [escape(iss.name), f"{iss.scale[0]:g}-{iss.scale[1]:g}", iss.fmt(f), band_text(band, iss.fmt),
+                 escape(iss.label_for(f)) if f is not None else ""]
+        if stab is not None:
+            cells.append(stability_cell(stab.get(iss.key), iss.scale))
+        t.add_row(*cells)
     out.print(t)
     out.print(f"[dim]{escape(band_note(bands))} (Run with --draws N for it.)[/dim]")
 
@@ -77,7 +84,7 @@ def render_forecast_table(result: Any) -> None:
                 cells.append(f"{iss.fmt(x0)} {sal}")
         p.add_row(*cells)
     out.print(p)
-    for note in result.notes:
+    for note in result.all_notes:
         out.print(f"[dim]note: {escape(note)}[/dim]")
 
 
@@ -139,6 +146,8 @@ def validate(files: list[str] = typer.Argument(..., help="Scenario files to chec
                       f"({len(s.actors)} actors, {len(s.issues)} issues, {len(s.events)} events)")
             for note in s.reading_notes:
                 out.print(f"   [dim]note: {escape(note)}[/dim]")
+            for w in s.warnings():
+                out.print(f"[yellow]warning:[/yellow] {escape(str(w))}")
     if problems:
         raise DetenteError(problems)
 

@@ -48,6 +48,19 @@ Optional
     True for a model whose forecast of one issue depends on the other issues
     (e.g. ``exchange``); a backtest then runs each proposal as one
     multi-issue scenario instead of each issue alone.
+``ROUNDS_PARAM`` : str, default none
+    For a model that is not ``DYNAMIC`` (the runner does not play its
+    rounds) but iterates inside one run all the same (``exchange``'s
+    ``passes``): the name of the integer parameter that sets how many
+    rounds it plays. The stability diagnostics (:mod:`detente.stability`)
+    vary it as they vary a dynamic model's ``rounds``.
+``notes(traj, b, actors, issues) -> list[str]``
+    What a reader must know about draw ``b`` of this run, in sentences:
+    above all a fallback and why (``nash`` returns the status quo when no
+    point is better than it for every stakeholder, and says which actor
+    sits at it). A model that falls back says so here; the forecast's notes
+    carry these sentences to every output. Unlike the other hooks, ``actors``
+    and ``issues`` are the display names (a note is read by people).
 ``BACKTEST_VARIANTS`` : sequence of dict, default none
     Parameter sets of named variants a default backtest scores beside the
     model's defaults, each under its own label (e.g. ``exchange``'s

@@ -77,6 +77,9 @@ COUPLES_ISSUES = True
 #: One-shot: the model plays the scenario as it stands after its events (see ``passes``).
 DYNAMIC = False
 
+#: The parameter that sets how many rounds of exchange one run plays (the stability diagnostics vary it).
+ROUNDS_PARAM = "passes"
+
 #: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
 BACKTEST_VARIANTS = ({"variant": "greedy"},)
 

@@ -107,7 +107,50 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     x = np.moveaxis(inputs.position, 1, -1)  # (B, D, n)
     ww = np.moveaxis(w, 1, -1)
     d = np.broadcast_to(sq, x.shape[:-1])
-    return Trajectory.static(inputs, solve(x, ww, d))
+    why, who = _fallback(x, ww, d)
+    return Trajectory.static(inputs, solve(x, ww, d), fallback=why, fallback_actor=who)
+
+
+#: Why the forecast is the status quo (``info["fallback"]``): 0 it is not, 1 a stakeholder sits
+#: at the status quo, 2 stakeholders on both sides of it, 3 nobody has a stake.
+FALLBACK_NONE, FALLBACK_AT_SQ, FALLBACK_BOTH_SIDES, FALLBACK_NO_STAKE = 0, 1, 2, 3
+
+
+def _fallback(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row (B, D): why no point beats the disagreement point (a ``FALLBACK_*`` code), and the
+    first stakeholder sitting at it (-1 for none)."""
+    d = np.asarray(d, float)[..., None]
+    use = w > 0
+    r = np.abs(d - x)
+    lo = np.where(use, x - r, -np.inf).max(axis=-1)
+    hi = np.where(use, x + r, np.inf).min(axis=-1)
+    at = use & (r == 0)
+    why = np.where(~use.any(axis=-1), FALLBACK_NO_STAKE,
+                   np.where(at.any(axis=-1), FALLBACK_AT_SQ, np.where(lo < hi, FALLBACK_NONE, FALLBACK_BOTH_SIDES)))
+    who = np.where(at.any(axis=-1), np.argmax(at, axis=-1), -1)
+    return why.astype(np.int8), who.astype(np.int32)
+
+
+def notes(traj: Trajectory, b: int, actors: list[str], issues: list[str]) -> list[str]:
+    """Why the forecast of an issue is exactly its status quo (the disagreement point), where it is."""
+    why, who = traj.info.get("fallback"), traj.info.get("fallback_actor")
+    if why is None or who is None:
+        return []
+    out = []
+    for d, key in enumerate(issues):
+        code = int(why[b, d])
+        if code == FALLBACK_AT_SQ:
+            reason = (f"{actors[int(who[b, d])]} sits at the status quo, so no outcome makes every stakeholder "
+                      "better off than no agreement")
+        elif code == FALLBACK_BOTH_SIDES:
+            reason = ("stakeholders sit on both sides of the status quo, so no outcome makes every one of them "
+                      "better off than no agreement")
+        elif code == FALLBACK_NO_STAKE:
+            reason = "no actor has a stake in it"
+        else:
+            continue
+        out.append(f"nash: the forecast of {key} is its status quo (the disagreement point) because {reason}")
+    return out
 
 
 def cost(n: int, D: int, params: Params = Params()) -> Cost:

@@ -96,16 +96,16 @@ class _Charts(list):
 
 
 def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int | None, step: "_Steps",
-                     budget: Any = None) -> dict:
-    """Monte Carlo with every round kept (for the fan chart), reporting progress per chunk."""
+                     budget: Any = None) -> Any:
+    """Monte Carlo with every round kept (for the fan chart) and the most likely branch beside it,
+    reporting progress per chunk."""
     from ..analysis import monte_carlo
 
     def on_chunk(done: int, total: int) -> None:
-        step(0.3 + 0.25 * done / total, f"Monte Carlo: {done:,} of {total:,} draws")
+        step(0.08 + 0.4 * done / total, f"Monte Carlo: {done:,} of {total:,} draws")
 
-    mc = monte_carlo(scen, model, draws=draws, seed=int(seed or 0), params=params, progress=False,
-                     by_round=True, on_chunk=on_chunk, chunk=250, budget=budget)
-    return monte_carlo_arrays(mc)
+    return monte_carlo(scen, model, draws=draws, seed=int(seed or 0), params=params, progress=False,
+                       by_round=True, on_chunk=on_chunk, chunk=250, budget=budget)
 
 
 def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, budget: Any = None) -> dict:
@@ -185,6 +185,13 @@ def _moves(rdict: dict[str, Any], scen: Any = None) -> list[dict[str, Any]]:
     ]
 
 
+#: How a note names a choice the reader can make, per interface (the CLI's flags, the web app's controls).
+CONTROLS: dict[str, dict[str, str]] = {
+    "cli": {"model": "run with --model {name}"},
+    "web": {"model": "pick {name} in the Model menu"},
+}
+
+
 def _named(text: str, counterpart: str | None, actors: dict[str, str], issues: dict[str, str]) -> str:
     """A move's ``why`` with the counterpart's key (after "with", "to", "by" or ": ") and issue keys after "on "
     as display names."""
@@ -211,6 +218,7 @@ def compute(
     cancel: threading.Event | None = None,
     png_dir: str | Path | None = None,
     budget: Any = None,
+    interface: str = "cli",
     figures: bool = True,
     record: bool = False,
 ) -> dict[str, Any]:
@@ -225,7 +233,9 @@ def compute(
         The model's parameters.
     seed : int, optional
     draws : int
-        Monte Carlo draws (0: none).
+        Monte Carlo draws (0: none). With draws the forecast is the median of
+        the draws (band and threshold probabilities beside it); the most likely
+        branch is shown beside it, labelled.
     sensitivity : bool
         Run the one-at-a-time sensitivity analysis.
     compare : sequence of scenarios
@@ -248,17 +258,21 @@ def compute(
         For a scenario that records what happened: score every model against
         the record and explain it with the report's model (``record``; about
         ten seconds more, so off by default here and on in :func:`build_report`).
+    interface : {"cli", "web"}
+        Who reads the notes: a note that suggests a choice names the CLI's flag
+        or the web app's control (:data:`CONTROLS`).
 
     Returns
     -------
     dict
         The report data: ``scenario`` (name, description, date), ``inputs``
-        (:func:`scenario_tables`), ``result`` (the forecast's JSON contract),
-        ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows,
-        ``monte_carlo``/``sensitivity``/``comparison`` (or None), ``moves``
-        (every move the model reports, see :func:`_moves`), ``perspective``
-        (title and description of the model's perspective map, or None),
-        ``notes`` and ``meta``.
+        (:func:`scenario_tables`), ``result`` (the forecast's JSON contract:
+        with draws, the median's, with the most likely branch's history),
+        ``charts`` (list of ``{section, id, title, svg}``), ``summary`` rows
+        (:func:`summary_rows`), ``monte_carlo``/``sensitivity``/``comparison``
+        (or None), ``moves`` (every move the model reports, see
+        :func:`_moves`), ``perspective`` (title and description of the model's
+        perspective map, or None), ``notes`` and ``meta``.
 
     Raises
     ------
@@ -274,141 +288,195 @@ def compute(
     compare = [load(c) for c in compare]
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
-    step(0.08, "forecasting")
-    result = forecast(scen, model, seed=seed, budget=budget, **params)
+    result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
     model = result.model
-    params_used = result.params.model_dump(mode="json")
-    rdict = result.to_dict()
-    notes: list[str] = list(result.notes)
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
         out_charts.png_dir.mkdir(parents=True, exist_ok=True)
+    rdict = mc.to_dict(history=True) if mc is not None else result.to_dict()
+    notes = list(rdict["meta"].get("notes", []))
 
-    step(0.2, "drawing the trajectories")
+    step(0.5, "drawing the trajectories")
+    _trajectory_charts(out_charts, scen, result, branch=mc is not None)
+    if mc is not None:
+        step(0.55, "drawing the Monte Carlo charts")
+        _monte_carlo_charts(out_charts, scen, mc)
+    perspective = (_perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
+                   if figures else None)  # the perspective map is a chart of the report
+    sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
+    comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step) if compare else None
+    record_section = _record(scen, model, params, draws, seed, budget, step) if record else None
+    step(0.95, "finishing")
+    data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws,
+                        record_section)
+    data["kind"] = "detente-report" if figures else "detente-forecast"
+    return data
+
+
+def _forecasts(scen: Any, model: str, params: dict[str, Any], seed: int | None, draws: int, step: "_Steps",
+               budget: Any) -> tuple[Any, Any]:
+    """The forecast: one run (``draws`` 0), or Monte Carlo with its most likely branch as the run."""
+    if draws and draws > 0:
+        step(0.08, f"Monte Carlo: {draws} draws")
+        mc = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step, budget)
+        return mc.point, mc
+    step(0.08, "forecasting")
+    return forecast(scen, model, seed=seed, budget=budget, **params), None
+
+
+def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bool = False) -> None:
+    """Positions by round per issue (of the most likely branch, labelled so, in a run with draws), and power."""
     for iss in scen.issues:
-        out_charts.add("trajectories", f"trajectory-{iss.key}", f"{iss.name}: positions by round",
-               lambda: charts.trajectory_figure(result, iss.key))
+        out_charts.add("trajectories", f"trajectory-{iss.key}",
+                       f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
+                       lambda: charts.trajectory_figure(result, iss.key, branch=branch))
     out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
 
-    mc_data = None
-    if draws and draws > 0:
-        step(0.3, f"Monte Carlo: {draws} draws")
-        mc_data = _run_monte_carlo(scen, model, dict(params), int(draws), seed, step, budget)
-        if mc_data is not None:
-            step(0.55, "drawing the Monte Carlo charts")
-            for iss in scen.issues:
-                q = mc_data["quantiles"].get(iss.key)
-                if q is not None:
-                    out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
-                           lambda: charts.fan_figure(scen, iss.key, mc_data["rounds"], q,
-                                             point=[h["forecast"][iss.key] for h in rdict["history"]]
-                                             if len(rdict["history"]) == len(mc_data["rounds"]) else None,
-                                             draws=mc_data["draws"]))
-                f = mc_data["finals"].get(iss.key)
-                if f is not None:
-                    out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
-                           lambda: charts.distribution_figure(scen, iss.key, f, point=result.forecast[iss.key]))
 
-    perspective = None
+def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, Any]:
+    """The fan chart (the median as the forecast line, the most likely branch beside it) and the
+    distribution of the final forecast, per issue."""
+    data = monte_carlo_arrays(mc)
+    history = mc.point.history if mc.point is not None else []
+    for iss in scen.issues:
+        q = data["quantiles"].get(iss.key)
+        if q is not None:
+            branch = [h["forecast"][iss.key] for h in history] if len(history) == len(data["rounds"]) else None
+            out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
+                           lambda: charts.fan_figure(scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
+        f = data["finals"].get(iss.key)
+        if f is not None:
+            out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
+                           lambda: charts.distribution_figure(scen, iss.key, f, point=mc.most_likely(iss.key),
+                                                              median=float(np.median(np.asarray(f, float)))))
+    return data
+
+
+def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, notes: list[str],
+                 controls: dict[str, str], step: "_Steps") -> dict[str, str] | None:
+    """The model's perspective map (one chart per issue), or a note naming the models that draw one."""
     model_module = registry.get(model)
-    if not figures:
-        pass  # the perspective map is a chart of the report
-    elif hasattr(model_module, "perspective"):
-        step(0.6, "how the actors see each other")
-        view = model_module.perspective(scen.to_inputs(), result.params)
-        perspective = {"title": view.title, "description": view.description}
-        for key, x, y in perspective_panels(view, scen):
-            out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                           lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
-                                                  quadrants=view.quadrants, title=view.title))
-    else:
+    if not hasattr(model_module, "perspective"):
         with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
         notes.append(f"Perspective map: {model} does not describe how each actor sees its rivals"
-                     + (f"; {', '.join(with_view)} does (run with --model {with_view[0]})." if with_view else "."))
+                     + (f"; {', '.join(with_view)} does ({controls['model'].format(name=with_view[0])})."
+                        if with_view else "."))
+        return None
+    step(0.6, "how the actors see each other")
+    view = model_module.perspective(scen.to_inputs(), result.params)
+    for key, x, y in perspective_panels(view, scen):
+        out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
+                       lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                                      quadrants=view.quadrants, title=view.title))
+    return {"title": view.title, "description": view.description}
 
-    sens = None
-    if sensitivity:
-        step(0.7, "sensitivity analysis")
-        sens = _run_sensitivity(scen, model, dict(params), seed, budget)
-        if sens:
-            for iss in scen.issues:
-                rows = sens["rows"].get(iss.key)
-                if rows:
-                    out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
+
+def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any,
+                 step: "_Steps") -> dict[str, Any] | None:
+    """One-at-a-time sensitivity and its tornado chart per issue."""
+    step(0.7, "sensitivity analysis")
+    sens = _run_sensitivity(scen, model, dict(params), seed, budget)
+    if not sens:
+        return None
+    for iss in scen.issues:
+        rows = sens["rows"].get(iss.key)
+        if rows:
+            out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
                            lambda: charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
-                                                 rows, xlabel=f"forecast of {iss.short_name()}"))
+                                                         rows, xlabel=f"forecast of {iss.short_name()}"))
+    return sens
 
-    comparison = None
-    if compare:
-        step(0.85, "comparing variants")
-        from ..analysis import compare as compare_scenarios
 
-        cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
-                                  budget=budget)
-        tab = cmp.table
-        rows = [
-            (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
-            for label in cmp.labels
-        ]
-        from ..analysis.compare import show_value
+def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str, params: dict[str, Any],
+                seed: int | None, budget: Any, step: "_Steps") -> dict[str, Any]:
+    """The scenario and its variants forecast with the same model, and the inputs that differ."""
+    from ..analysis import compare as compare_scenarios
+    from ..analysis.compare import show_value
 
-        diffs = [
-            {"scenario": r["scenario"], "actor": r["actor"] or "", "issue": r["issue"] if isinstance(r["issue"], str) else "",
-             "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
-            for r in cmp.differences.to_dict("records")
-        ]
-        comparison = {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows],
-                      "issues": scen.issue_keys, "differences": diffs}
-        out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
+    step(0.85, "comparing variants")
+    cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
+                            budget=budget)
+    tab = cmp.table
+    rows: list[tuple[str, dict[str, float | None]]] = [
+        (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
+        for label in cmp.labels
+    ]
+    diffs = [
+        {"scenario": r["scenario"], "actor": r["actor"] or "", "issue": r["issue"] if isinstance(r["issue"], str) else "",
+         "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
+        for r in cmp.differences.to_dict("records")
+    ]
+    out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
+    return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs}
 
-    record_section = None
-    if record and scen.record is not None and scen.record.issues:
-        step(0.9, "scoring every model against the record")
-        from .record import record_data
 
-        record_section = record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0),
-                                     budget=budget)
-
-    step(0.95, "finishing")
-    moves = _moves(rdict, scen)
+def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[str, Any]]:
+    """One row per issue: the headline ``forecast`` and its ``label`` (from the forecast's JSON
+    contract ``rdict``: with draws, the median), the ``stability`` diagnostics; with draws also
+    ``p5``/``p50``/``p95``, the ``thresholds``' probabilities and the ``most_likely`` branch."""
     summary = []
     for iss in scen.issues:
         entry = rdict["issues"][iss.key]
-        row = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"], "label": entry.get("label", ""),
-               "scale": entry["scale"], "decimals": iss.decimals}
+        row: dict[str, Any] = {"issue": iss.key, "name": iss.name, "forecast": entry["forecast"],
+                               "label": entry.get("label", ""), "scale": entry["scale"], "decimals": iss.decimals}
         tr = (entry.get("track_record_band") or {}).get("bands")
         row["track_record"] = tr["80"] if tr else None  # the 80% track-record band (detente.calibrate)
-        if mc_data is not None and iss.key in mc_data["finals"]:
-            x = np.asarray(mc_data["finals"][iss.key], float)
+        if "stability" in entry:
+            row["stability"] = entry["stability"]
+        if mc is not None:
+            x = mc.forecasts[:, scen.issue_keys.index(iss.key)]
             row["p5"], row["p50"], row["p95"] = (float(v) for v in np.nanpercentile(x, [5, 50, 95]))
             row["thresholds"] = [
                 {"name": t.name, "value": t.value, "direction": t.direction,
                  "probability": threshold_probability(x, t.value, t.direction)}
                 for t in iss.thresholds
             ]
+            ml = entry.get("most_likely")
+            if ml is not None:
+                row["most_likely"] = ml["forecast"]
+                row["most_likely_label"] = ml.get("label", "")
         summary.append(row)
+    return summary
+
+
+def _record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int | None, budget: Any,
+            step: "_Steps") -> dict[str, Any] | None:
+    """Every model scored against the scenario's record, and the report's model explaining it (None without a record)."""
+    if scen.record is None or not scen.record.issues:
+        return None
+    step(0.9, "scoring every model against the record")
+    from .record import record_data
+
+    return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget)
+
+
+def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_charts: "_Charts", sens: Any,
+                 comparison: Any, perspective: Any, notes: list[str], seed: int | None, draws: int,
+                 record_section: dict[str, Any] | None = None) -> dict[str, Any]:
     import datetime as _dt
 
     return {
-        "kind": "detente-report" if figures else "detente-forecast",
+        "kind": "detente-report",
         "scenario": {"name": scen.name, "description": scen.description,
                      "date": scen.date.isoformat() if scen.date else None, "rounds": scen.rounds,
                      "calendar": scen.calendar.model_dump(mode="json") if scen.calendar else None},
         "inputs": scenario_tables(scen),
         "result": rdict,
-        "summary": summary,
+        "summary": summary_rows(scen, rdict, mc),
         "bands_note": band_note([rdict["issues"][k].get("track_record_band") or {} for k in scen.issue_keys]),
         "charts": list(out_charts),
         "pngs": [str(p) for p in out_charts.pngs],
-        "monte_carlo": None if mc_data is None else {"draws": mc_data["draws"]},
+        "monte_carlo": None if mc is None else {
+            "draws": mc.draws,  # every draw's final forecast, for the run's CSV (its median is the headline)
+            "finals": {k: [float(v) for v in mc.forecasts[:, d]] for d, k in enumerate(scen.issue_keys)}},
         "sensitivity": None if not sens else {"base": sens["base"], "top_drivers": sens.get("top_drivers", [])},
         "comparison": comparison,
         "record": record_section,
-        "moves": moves,
+        "moves": _moves(rdict, scen),
         "perspective": perspective,
         "notes": notes,
-        "meta": meta(seed, model=model, params=params_used, draws=int(draws or 0), input_sha256=input_sha256(scen),
-                     created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
+        "meta": meta(seed, model=result.model, params=result.params.model_dump(mode="json"), draws=int(draws or 0),
+                     input_sha256=input_sha256(scen), created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")),
     }
 
 

@@ -34,6 +34,8 @@ PALETTE = [
     "#8c6d31", "#843c39", "#7b4173", "#3182bd",
 ]
 FORECAST_COLOR = "#111111"
+#: The most likely branch beside a Monte Carlo forecast (thin, dotted: not the headline).
+BRANCH_COLOR = "#7a7a7a"
 INK = "#222222"
 GRID = "#e3e3e3"
 
@@ -147,13 +149,16 @@ def _round_axis(ax: Any, scenario: Any, rounds: int) -> None:
 # ----------------------------------------------------------------------------- trajectories
 
 
-def trajectory_figure(result: Any, issue_key: str) -> Figure:
+def trajectory_figure(result: Any, issue_key: str, branch: bool = False) -> Figure:
     """Every actor's position on one issue round by round, with the forecast line.
 
     Parameters
     ----------
     result : Result
     issue_key : str
+    branch : bool
+        The run is the most likely branch beside a Monte Carlo forecast: its line is labelled so
+        (the forecast of such a run is the median of the draws, drawn in the fan chart).
 
     Returns
     -------
@@ -175,7 +180,8 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
         ax.plot(rounds, y, color=colors[a.key], lw=1.8, marker="o" if T <= 20 else None, ms=3.2,
                 label=actor_label(a), alpha=0.9)
     fc = np.array([np.nan if h["forecast"][issue_key] is None else h["forecast"][issue_key] for h in hist], float)
-    ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"forecast ({result.model})", zorder=5)
+    what = "most likely branch" if branch else "forecast"
+    ax.plot(rounds, fc, color=FORECAST_COLOR, lw=3.0, ls="--", label=f"{what} ({result.model})", zorder=5)
     final = fc[-1]
     if np.isfinite(final):
         ax.annotate(issue.fmt(final), (rounds[-1], final), xytext=(6, 0), textcoords="offset points",
@@ -192,7 +198,7 @@ def trajectory_figure(result: Any, issue_key: str) -> Figure:
     _scale_axis(ax, issue)
     _round_axis(ax, scen, T)
     ax.set_ylabel(issue.short_name(40))
-    ax.set_title(f"{issue.name}: positions by round")
+    ax.set_title(f"{issue.name}: positions by round" + (" (most likely branch)" if branch else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), borderaxespad=0)
     return fig
 
@@ -253,7 +259,8 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         The forecast's quantiles per round, e.g. ``{0.05: [...], 0.25: [...],
         0.5: [...], 0.75: [...], 0.95: [...]}``.
     point : sequence of float, optional
-        The deterministic forecast by round.
+        The most likely branch by round (one run, each uncertain event at its likelier
+        outcome), drawn thin and labelled; the forecast line is the median of the draws.
     draws : int, optional
         For the title.
     """
@@ -267,10 +274,10 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
         shade = 0.18 + 0.22 * n
         ax.fill_between(r, quantiles[lo], quantiles[hi], color="#3465a4", alpha=shade, lw=0,
                         label=f"{100 * lo:g}\u2013{100 * hi:g}% of draws")
-    if 0.5 in quantiles:
-        ax.plot(r, quantiles[0.5], color="#1b3a66", lw=2.0, label="median of draws")
+    if 0.5 in quantiles:  # the forecast of a run with draws is their median
+        ax.plot(r, quantiles[0.5], color=FORECAST_COLOR, lw=2.2, ls="--", label="forecast (median of draws)")
     if point is not None:
-        ax.plot(r, point, color=FORECAST_COLOR, lw=2.2, ls="--", label="point forecast")
+        ax.plot(r, point, color=BRANCH_COLOR, lw=1.3, ls=":", label="most likely branch")
     _scale_axis(ax, issue)
     _round_axis(ax, scenario, int(r.max()) if len(r) else 0)
     ax.set_ylabel(issue.short_name())
@@ -279,7 +286,8 @@ def fan_figure(scenario: Any, issue_key: str, rounds: Sequence[int], quantiles: 
     return fig
 
 
-def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], point: float | None = None) -> Figure:
+def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], point: float | None = None,
+                        median: float | None = None) -> Figure:
     """A histogram of the final forecast over Monte Carlo draws, with the issue's thresholds.
 
     Parameters
@@ -289,7 +297,9 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     finals : sequence of float
         The final forecast of every draw.
     point : float, optional
-        The deterministic forecast.
+        The most likely branch's forecast (drawn thin and labelled).
+    median : float, optional
+        The forecast: the median of the draws (default: computed from ``finals``).
     """
     issue = scenario.issue(issue_key)
     x = np.asarray(finals, float)
@@ -299,8 +309,12 @@ def distribution_figure(scenario: Any, issue_key: str, finals: Sequence[float], 
     lo, hi = issue.scale
     ax.hist(x, bins=np.linspace(lo, hi, 41).tolist(), color="#3465a4", alpha=0.85, weights=np.full(len(x), 100.0 / max(len(x), 1)),
             label=f"{len(x)} draws")
+    if median is None and len(x):
+        median = float(np.median(x))
+    if median is not None:
+        ax.axvline(median, color=FORECAST_COLOR, lw=2, ls="--", label=f"forecast (median) {issue.fmt(median)}")
     if point is not None:
-        ax.axvline(point, color=FORECAST_COLOR, lw=2, ls="--", label=f"point forecast {issue.fmt(point)}")
+        ax.axvline(point, color=BRANCH_COLOR, lw=1.3, ls=":", label=f"most likely branch {issue.fmt(point)}")
     for n_th, th in enumerate(sorted(issue.thresholds, key=lambda t: t.value)):
         share = threshold_probability(x, th.value, th.direction) if len(x) else 0.0
         ax.axvline(th.value, color="#c4a000", lw=1.3)

@@ -55,6 +55,7 @@ figure.chart figcaption { font-size: 12px; color: var(--muted); }
 code { font-size: 12px; white-space: nowrap; }
 .meta code { white-space: normal; overflow-wrap: anywhere; }
 .big { font-weight: 700; font-size: 15px; }
+.unstable { color: #a35200; }
 @media print {
   body { background: #fff; font-size: 11pt; }
   main { max-width: none; padding: 0; }
@@ -104,11 +105,28 @@ def _val(v: dict[str, Any] | None, scale: float = 1.0) -> str:
     return s
 
 
+def _stability_cell(st: dict[str, Any] | None, scale: Any = (0.0, 100.0)) -> str:
+    if not st:
+        return ""
+    lo, hi = st["horizon_range"]
+    a, b = st["horizons"]
+    if not st["unstable"]:
+        return "settled" if st.get("settled_at") is not None else "stable"
+    cyc = f"cycles (period {st['cycle_length']}); " if st["cycle_length"] else ""
+    return (f'<b class="unstable">unstable</b>: {cyc}{_num(lo, scale)} &ndash; {_num(hi, scale)} '
+            f'<span class="why">forecasts after rounds {a}&ndash;{b}</span>')
+
+
 def _summary(data: dict[str, Any]) -> str:
     rows = data["summary"]
     mc = any("p50" in r for r in rows)
-    head = ("<tr><th>issue</th><th>forecast</th><th>track record 80%</th><th>meaning</th>"
-            + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "") + "</tr>")
+    branch = any("most_likely" in r for r in rows)
+    stab = any("stability" in r for r in rows)
+    head = ("<tr><th>issue</th><th>forecast" + (" (median of draws)" if mc else "") + "</th>"
+            + "<th>track record 80%</th><th>meaning</th>"
+            + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "")
+            + ("<th>most likely branch</th>" if branch else "")
+            + ("<th>stability" + (" (most likely branch)" if mc else "") + "</th>" if stab else "") + "</tr>")
     body = []
     for r in rows:
         tr = r.get("track_record")
@@ -118,6 +136,10 @@ def _summary(data: dict[str, Any]) -> str:
         if mc:
             th = "<br>".join(f'{_e(t["name"])}: <b>{fmt_percent(t["probability"])}</b>' for t in r.get("thresholds", []))
             cells += f'<td class="num">{fmt_range(r.get("p5"), r.get("p95"), r["scale"], sep=" &ndash; ")}</td><td>{th}</td>'
+        if branch:
+            cells += f'<td class="num">{_num(r.get("most_likely"), r["scale"])}</td>'
+        if stab:
+            cells += f"<td>{_stability_cell(r.get('stability'), r['scale'])}</td>"
         body.append(f"<tr>{cells}</tr>")
     note = f'<p class="note bands-note">{_e(data["bands_note"])}</p>' if data.get("bands_note") else ""
     return f'<table class="summary"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>{note}'
@@ -146,16 +168,25 @@ def _inputs(data: dict[str, Any]) -> str:
                    f'<code>{_e(a["key"])}</code>{notes}</td><td>{_val(a["capability"])}</td>{cells}</tr>')
     out.append("</tbody></table>")
     if inp["events"]:
+        shares = data["result"].get("events") if isinstance(data["result"].get("events"), dict) else None
         out.append("<h3>Events</h3><table><thead><tr><th>event</th><th>type</th><th>round</th><th>actor</th>"
-                   "<th>probability</th><th>happened in this run</th></tr></thead><tbody>")
+                   "<th>probability</th><th>" + ("happened in (share of draws)" if shares is not None
+                                                 else "happened in this run") + "</th></tr></thead><tbody>")
         happened = {e["key"]: e.get("happened") for e in data["result"]["meta"].get("events", [])}
+        last = data["scenario"].get("rounds")
         actor_names = {a["key"]: a["name"] for a in inp["actors"]}
         for e in inp["events"]:
             why = f'<span class="why">{_e(e["why"])} <span class="src">({_e(e.get("source"))})</span></span>' if e.get("why") else ""
             h = happened.get(e["key"])
+            if last is not None and e["round"] > last:
+                shown = "no: after the last round"
+            elif shares is not None:
+                shown = fmt_percent(shares.get(e["key"], 0.0))
+            else:
+                shown = "yes" if h else ("no" if h is not None else "&ndash;")
             out.append(f'<tr><td>{_e(e["name"])}{why}</td><td>{_e(e["type"])}</td><td class="num">{e["round"]}</td>'
                        f'<td>{_e(actor_names.get(e.get("actor"), e.get("actor")))}</td><td class="num">{e["probability"]:g}</td>'
-                       f'<td>{"yes" if h else ("no" if h is not None else "&ndash;")}</td></tr>')
+                       f'<td>{shown}</td></tr>')
         out.append("</tbody></table>")
     if inp["sources"]:
         out.append("<h3>Sources</h3><ul>" + "".join(f"<li>{_e(s)}</li>" for s in inp["sources"]) + "</ul>")
@@ -291,6 +322,10 @@ def render(data: dict[str, Any]) -> str:
             from .record import render_record
 
             body = render_record(data.get("record"))
+        if key == "trajectories" and data.get("monte_carlo"):
+            lead = ("Every actor's position on each issue, round by round, in the most likely branch (one run, each "
+                    "uncertain event at its likelier outcome); the dashed black line is that branch's forecast. The "
+                    "forecast of this run is the median of the draws (see Monte Carlo).")
         if key == "quadrants" and data.get("perspective"):
             lead = _e(data["perspective"]["description"])
         if not body and not notes:

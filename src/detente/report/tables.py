@@ -4,8 +4,10 @@
 
 ``summary``
     One row per issue: the headline forecast and its meaning, the scale, and, with Monte
-    Carlo draws, the median, mean and the 50/80/95% bands of the draws (input bands), and
-    the model's 50/80/90% track-record bands (``track_record_*``). The headline is what the
+    Carlo draws, the median, mean, the 50/80/95% bands of the draws (input bands) and the most
+    likely branch beside them (``most_likely``); for a model that plays rounds, the stability
+    verdict (``unstable``, ``cycle_length``, ``horizon_spread``; see :mod:`detente.stability`);
+    and the model's 50/80/90% track-record bands (``track_record_*``). The headline is what the
     forecast table prints: the Monte Carlo median with draws, the single run's forecast
     without.
 ``outcomes``
@@ -47,7 +49,8 @@ def forecast_tables(result: Any, mc: Any = None) -> dict[str, Table]:
         tables["bands"] = _bands(mc)
     tables["positions"] = _positions(result)
     tables["moves"] = _moves(result)
-    notes = list(dict.fromkeys([*result.notes, *(mc.notes if mc is not None else [])]))
+    # with draws, the Monte Carlo notes hold the run's own (and its stability, labelled as the most likely branch's)
+    notes = list(dict.fromkeys(mc.notes if mc is not None else result.all_notes))
     if mc is None:
         notes.append("one run: no bands or outcome probabilities; forecast with --draws N for them")
     else:
@@ -61,7 +64,10 @@ def _summary(result: Any, mc: Any) -> Table:
     s = result.scenario
     head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning"]
     if mc is not None:
-        head += ["draws", "median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"]
+        head += ["draws", "median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95", "most_likely"]
+    stab = result.stability  # of the one run: the most likely branch's, with draws
+    if stab is not None:
+        head += ["unstable", "cycle_length", "horizon_spread"]
     # the track-record bands (detente.calibrate), around the headline; blank for a model without a track record
     head += ["track_record_lo50", "track_record_hi50", "track_record_lo80", "track_record_hi80", "track_record_lo90",
              "track_record_hi90", "track_record_from"]
@@ -73,7 +79,11 @@ def _summary(result: Any, mc: Any) -> Table:
         row = [iss.key, iss.name, iss.scale[0], iss.scale[1], result.model, float(x), iss.label_for(x) if iss.labels else None]
         if mc is not None:
             q = summ[iss.key]
-            row += [mc.draws, *(float(q[k]) for k in ("median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95"))]
+            row += [mc.draws, *(float(q[k]) for k in ("median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95")),
+                    float(result.forecast[iss.key])]
+        if stab is not None:
+            st = stab[iss.key]
+            row += [st["unstable"], st["cycle_length"], st["horizon_spread"]]
         b = band.get("bands")
         row += ([v for lev in ("50", "80", "90") for v in b[lev]] + [band["learned_from"]] if b
                 else [None] * 6 + [band.get("why")])

@@ -894,6 +894,21 @@ class Scenario(_Strict):
         assert ev.date is not None and self.calendar is not None
         return self.calendar.round_of(ev.date)
 
+    def warnings(self) -> list[Any]:
+        """What is valid but probably not meant, as :class:`~detente.errors.Problem` rows (never an error):
+        an event after the scenario's last round, which no run plays."""
+        from ..errors import Problem
+
+        out = []
+        if self.rounds is not None:
+            for ev in self.events:
+                r = self.event_round(ev)
+                if r > self.rounds:
+                    out.append(Problem(self.source_file, None, f"events[{ev.key}].round",
+                                       f"round {r} is after the scenario's last round ({self.rounds}): the event is "
+                                       "never part of a run; move it inside the horizon or raise `rounds`"))
+        return out
+
     # -- conversions ---------------------------------------------------------
     def to_inputs(self, **kw: Any):
         """The scenario's point values as model :class:`~detente.models.base.Inputs` (B = 1).

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ..._cancel import current
 from ...report.html import render as render_html
-from ...serialize import dumps, history_csv
+from ...serialize import draws_csv, dumps, history_csv
 from ..schemas import MAX_LIST, RunRequest
 from ..services import runs as service
 from ._common import Context, context, not_found, offload
@@ -75,6 +75,13 @@ def run_json(run_id: str = RunId, ctx: Context = Depends(context)) -> Any:
     return _download(ctx, run_id, "json", "application/json", dumps)
 
 
-@router.get("/runs/{run_id}/csv", summary="The run's positions by round as CSV")
+@router.get("/runs/{run_id}/csv", summary="The run as CSV: every draw's forecast (a run with draws), else positions by round")
 def run_csv(run_id: str = RunId, ctx: Context = Depends(context)) -> Any:
-    return _download(ctx, run_id, "csv", "text/csv", history_csv)
+    r = ctx.runs.get(run_id)
+    if r is None:
+        return not_found("run", run_id)
+    mc = r["results"].get("monte_carlo") or {}
+    # a run with draws: every draw's forecast (the headline is their median); else the positions by round
+    text = draws_csv(mc["finals"]) if mc.get("finals") else history_csv(r["results"]["result"])
+    return Response(text, media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="detente-{run_id}.csv"'})

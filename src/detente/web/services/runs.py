@@ -63,7 +63,8 @@ def execute(runs: RunStore, req: RunRequest, kind: str, budget: Any, *, figures:
     scen, compare = _scenarios(req)
     sens = _sensitivity(req, kind)
     data = report_build.compute(scen, req.model, dict(req.params), seed=req.seed, draws=req.draws, sensitivity=sens,
-                                compare=compare, progress=progress, cancel=cancel, budget=budget, figures=figures)
+                                compare=compare, progress=progress, cancel=cancel, budget=budget, figures=figures,
+                                interface="web")
     if cancel is not None and cancel.is_set():
         raise Cancelled()
     data["scenario_input"] = jsonable(scen.to_dict())
@@ -98,7 +99,8 @@ def report_of(run: dict[str, Any], budget: Any, cancel: threading.Event | None =
     compare = [load_input(ScenarioInput(**c))[0] for c in given.pop("compare", [])]
     scen, _ = load_input(ScenarioInput(**given))
     return report_build.compute(scen, req["model"], dict(req["params"]), seed=req["seed"], draws=req["draws"],
-                                sensitivity=req["sensitivity"], compare=compare, cancel=cancel, budget=budget)
+                                sensitivity=req["sensitivity"], compare=compare, cancel=cancel, budget=budget,
+                                interface="web")
 
 
 def advice(req: AdviceRequest, budget: Any) -> dict[str, Any]:

@@ -203,7 +203,9 @@ def describe(scen: Any) -> dict[str, Any]:
 
 
 def _answer(scen: Any) -> dict[str, Any]:
-    return {"ok": True, **describe(scen), "scenario": jsonable(scen.to_dict())}
+    # what is valid but probably not meant (an event after the last round), never a refusal
+    warnings = [w.to_dict() for w in _public_problems(scen.warnings(), None, None)]
+    return {"ok": True, **describe(scen), "warnings": warnings, "scenario": jsonable(scen.to_dict())}
 
 
 def validated(inp: ScenarioInput) -> dict[str, Any]:

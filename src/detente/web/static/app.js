@@ -869,6 +869,13 @@ function fmt(x, d = 1) {
   return Number(t) === 0 ? t.replace(/^-/, "") : t;
 }
 
+function stabilityText(st, decimals) {
+  if (!st) return "";
+  if (!st.unstable) return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
+  const cyc = st.cycle_length ? `cycles (period ${st.cycle_length}); ` : "";
+  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} after rounds ${st.horizons[0]}\u2013${st.horizons[1]}`;
+}
+
 function showRun(run) {
   state.run = run;
   const res = run.results;
@@ -881,9 +888,13 @@ function showRun(run) {
   const t = $("#summary");
   t.textContent = "";
   const mc = res.summary.some((r) => r.p50 !== undefined);
-  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: "forecast" }),
+  const branch = res.summary.some((r) => r.most_likely !== undefined);
+  const stab = res.summary.some((r) => r.stability !== undefined);
+  const head = el("tr", {}, el("th", { text: "issue" }), el("th", { text: mc ? "forecast (median of draws)" : "forecast" }),
     el("th", { text: "track record 80%" }), el("th", { text: "meaning" }));
   if (mc) head.append(el("th", { text: "input band: 5\u201395% of draws" }));
+  if (branch) head.append(el("th", { text: "most likely branch" }));
+  if (stab) head.append(el("th", { text: mc ? "stability (most likely branch)" : "stability" }));
   t.append(el("thead", {}, head));
   const tb = el("tbody");
   for (const r of res.summary) {
@@ -892,6 +903,8 @@ function showRun(run) {
       el("td", { class: "num forecast", text: fmt(r.forecast, r.decimals) }), el("td", { class: "num track-record", text: band }),
       el("td", { text: r.label || "" }));
     if (mc) tr.append(el("td", { text: r.p5 === undefined ? "" : `${fmt(r.p5, r.decimals)} \u2013 ${fmt(r.p95, r.decimals)}` }));
+    if (branch) tr.append(el("td", { class: "num most-likely", text: r.most_likely === undefined ? "" : fmt(r.most_likely, r.decimals) }));
+    if (stab) tr.append(el("td", { class: "stability", text: stabilityText(r.stability, r.decimals) }));
     tb.append(tr);
   }
   t.append(tb);
