@@ -173,6 +173,9 @@ def test_edit_rename_and_remove(server, browser, tmp_path):  # noqa: F811
     for a in scen.actors:
         assert a.positions["nukes"] == ref.actor(a.key).positions["deal"]
     assert [e.key for e in scen.events] == [e.key for e in ref.events if e.key != "year-end-deadline"]
+    # the record of what happened follows the renamed issue and loses the removed issue and event
+    assert scen.record.issues["nukes"] == ref.record.issues["deal"] and set(scen.record.issues) == {"nukes", "sanctions"}
+    assert set(scen.record.events) == set(ref.record.events) - {"year-end-deadline"}
     assert not [e for e in page.errors if "422" not in e], page.errors
     page.close()
 

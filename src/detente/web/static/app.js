@@ -384,7 +384,7 @@ function renderEvents(s, iss) {
     const ch = ev.changes;
     const tr = el("tr", { "data-event": ev.key });
     tr.append(el("td", {}, input({ class: "key", value: ev.key ?? "", "data-field": `${f}.key`, "aria-label": "event key" },
-      (v) => { ev.key = v.trim(); edited(true); })));
+      (v) => { const old = ev.key; ev.key = v.trim(); moveRecord("events", old, ev.key); edited(true); })));
     tr.append(el("td", {}, input({ class: "name", value: ev.name ?? "", "data-field": `${f}.name`, "aria-label": "event name" },
       (v) => { ev.name = v; edited(false); })));
     const type = el("select", { "data-field": `${f}.type`, "aria-label": "event type" });
@@ -416,11 +416,21 @@ function renderEvents(s, iss) {
       }
     }
     tr.append(el("td", {}, el("button", { class: "remove", text: "remove", title: `remove ${ev.key}`, onclick: () => {
-      s.events.splice(s.events.indexOf(ev), 1); edited(true);
+      s.events.splice(s.events.indexOf(ev), 1); moveRecord("events", ev.key, null); edited(true);
     } })));
     body.append(tr);
   }
   t.append(body);
+}
+
+// The scenario's record of what happened (`record: {issues: {KEY: ...}, events: {KEY: ...}}`) names
+// issues and events by key: a renamed one carries its entry along, a removed one takes it away.
+function moveRecord(part, old, key) {
+  const r = state.scenario && state.scenario.record;
+  const h = r && r[part];
+  if (!h || typeof h !== "object" || !(old in h) || old === key) return;
+  if (key) h[key] = h[old];
+  delete h[old];
 }
 
 function renameIssue(iss, key) {
@@ -438,6 +448,7 @@ function renameIssue(iss, key) {
       if (h && old in h) { h[key] = h[old]; delete h[old]; }
     }
   }
+  moveRecord("issues", old, key);
   if (state.issue === old) state.issue = key;
   edited(true);
 }
@@ -476,6 +487,7 @@ function removeIssue(iss) {
   for (const ev of eventsOf(s)) {
     for (const part of ["positions", "salience"]) if (ev.changes && ev.changes[part]) delete ev.changes[part][iss.key];
   }
+  moveRecord("issues", iss.key, null);
   state.issue = null;
   edited(true);
 }
