@@ -83,7 +83,7 @@ def test_json_headline_is_the_median_with_the_branch_beside_it(medians, point):
 
 def test_cli_table_headline_is_the_median(medians, point):
     text = _cli("forecast", *FLAGSHIP)
-    assert "forecast (median)" in text and "most likely branch" in text
+    assert "Forecast (median of the draws), its bands and the most likely branch" in text
     import detente
 
     scen = detente.load("korea-2019")
@@ -93,7 +93,7 @@ def test_cli_table_headline_is_the_median(medians, point):
         cells = [c.strip() for c in re.split(r"[│┃|]", row)[1:-1]]
         assert cells[0] == name
         assert float(cells[1]) == pytest.approx(m, abs=0.051)  # shown to one decimal (0-100 scale)
-        assert float(cells[8]) == pytest.approx(point[k], abs=0.051)
+        assert float(cells[5]) == pytest.approx(point[k], abs=0.051)  # the most likely branch, beside the bands
 
 
 def test_report_headline_is_the_median(medians, point, tmp_path):

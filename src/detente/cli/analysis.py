@@ -77,28 +77,32 @@ def render_monte_carlo_table(mc: Any) -> None:
     from ..calibrate import band_note, band_text
     from ._common import stability_cell
 
-    t = Table(title="Forecast (median of the draws) and its bands", title_justify="left", header_style="bold")
+    t = Table(title="Forecast (median of the draws), its bands and the most likely branch", title_justify="left",
+              header_style="bold")
     point = mc.point
-    cols = [("issue", "left"), ("forecast (median)", "right"), ("mean", "right"), ("input 50%", "right"),
-            ("input 80%", "right"), ("input 95%", "right"), ("track record 80%", "right"), ("meaning (median)", "left")]
+    # the mean and the 50% band are in the JSON and CSV; the table keeps what fits a terminal
+    # headers on two lines, so that the numbers, not the headers, set the widths
+    cols = [("issue", "left"), ("forecast\n(median)", "right"), ("input\n80%", "right"), ("input\n95%", "right"),
+            ("track\nrecord 80%", "right")]
     if point is not None:
-        cols.append(("most likely branch", "right"))
+        cols.append(("most likely\nbranch", "right"))
         if point.stability is not None:
-            cols.append(("stability (most likely branch)", "left"))
+            cols.append(("stability (most\nlikely branch)", "left"))
+    cols.append(("meaning (median)", "left"))
+    wrapped = {"issue": 24, "meaning (median)": 30, "stability (most\nlikely branch)": 24}
     for c, j in cols:
-        wrap = c in ("meaning (median)", "stability (most likely branch)")
         t.add_column(c, justify=j, style="bold cyan" if c.startswith("forecast") else None,  # type: ignore[arg-type]
-                     no_wrap=not wrap, max_width=36 if wrap else None)
+                     no_wrap=c not in wrapped, max_width=wrapped.get(c))
     bands = mc.track_record_bands()
     for r, band in zip(mc.summary().to_dict("records"), bands):
         sc = s.issue(r["issue"]).scale
-        cells = [s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt(r["mean"], sc),
-                 fmt_range(r["lo50"], r["hi50"], sc), fmt_range(r["lo80"], r["hi80"], sc),
-                 fmt_range(r["lo95"], r["hi95"], sc), band_text(band, lambda v, sc=sc: fmt(v, sc)), r["label"]]
+        cells = [s.issue(r["issue"]).short_name(), fmt(r["median"], sc), fmt_range(r["lo80"], r["hi80"], sc),
+                 fmt_range(r["lo95"], r["hi95"], sc), band_text(band, lambda v, sc=sc: fmt(v, sc))]
         if point is not None:
             cells.append(fmt(r["most_likely"], sc))
             if point.stability is not None:
                 cells.append(stability_cell(point.stability.get(r["issue"]), sc))
+        cells.append(r["label"])
         t.add_row(*cells)
     out.print(t)
     out.print(f"[dim]{band_note(bands)}[/dim]")
