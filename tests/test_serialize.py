@@ -88,3 +88,18 @@ def test_every_result_type_serialises_through_the_one_json_writer():
     text = Toy().to_json(indent=None)
     assert text == '{"x": null, "name": "Py\\u00f6ngyang", "n": 3}'
     assert json.loads(text)["name"] == "Pyöngyang"
+
+
+def test_a_result_type_without_to_dict_cannot_be_made():
+    from detente.serialize import JsonResult
+
+    class NoContract(JsonResult):
+        pass
+
+    class WithContract(JsonResult):
+        def to_dict(self):
+            return {"x": float("nan"), "y": 1}
+
+    with pytest.raises(TypeError, match="to_dict"):
+        NoContract()
+    assert WithContract().to_json(indent=None) == '{"x": null, "y": 1}'

@@ -5,6 +5,7 @@ become ``null``, pydantic models their JSON dump, dates and other objects their 
 """
 from __future__ import annotations
 
+import abc
 import csv
 import datetime as _dt
 import hashlib
@@ -63,16 +64,18 @@ def dumps(data: Any, indent: int | None = 2, ensure_ascii: bool = False) -> str:
     return json.dumps(jsonable(data), indent=indent, ensure_ascii=ensure_ascii, allow_nan=False)
 
 
-class JsonResult:
+class JsonResult(abc.ABC):
     """Base of every result type with a JSON contract: ``to_json`` is :meth:`to_dict` through :func:`dumps`.
 
-    A subclass defines ``to_dict``; ``JSON_ASCII = True`` escapes every non-ASCII character.
+    A subclass defines ``to_dict`` (a subclass without one cannot be instantiated);
+    ``JSON_ASCII = True`` escapes every non-ASCII character.
     """
 
     JSON_ASCII = False
 
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict: the contract ``to_json`` writes."""
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as strict JSON text."""
