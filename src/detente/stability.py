@@ -279,9 +279,25 @@ def _last_event(scenario: Scenario, L: int) -> int:
     return max(inside, default=0)
 
 
+#: With draws, a note says when at least this share of draws moves over the nearby horizons while the median holds.
+MOVING_NOTE_SHARE = 0.1
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%" if x >= 0.01 or x == 0 else "<1%"
+
+
 def short(st: dict[str, Any], fmt: Any = None) -> str:
-    """A table cell: ``settled`` / ``stable``, or what makes the forecast unstable."""
+    """A table cell: ``settled`` / ``stable``, or what makes the forecast unstable (with draws: the median)."""
     show = fmt or (lambda x: f"{x:.3g}")
+    if st.get("statistic") == "median":
+        a, b = st["horizons"]
+        moving = st["draws_moving"]
+        if not st["unstable"]:
+            return "stable" + (f" ({_pct(moving)} of draws move)" if moving >= MOVING_NOTE_SHARE else "")
+        lo, hi = st["horizon_range"]
+        cyc = f"alternates with period {st['cycle_length']}; " if st["cycle_length"] else ""
+        return f"unstable: {cyc}{show(lo)} to {show(hi)} at rounds {a}-{b}"
     if not st["unstable"]:
         return "settled" if st["settled_at"] is not None else "stable"
     a, b = st["horizons"]
@@ -293,8 +309,11 @@ def short(st: dict[str, Any], fmt: Any = None) -> str:
 
 
 def describe(name: str, st: dict[str, Any], fmt: Any = None) -> str:
-    """One sentence for an unstable issue: what its diagnostics mean for the headline."""
+    """One sentence for an unstable issue: what its diagnostics mean for the headline (with draws, for the
+    median; then also for a median that holds while many draws move, and "" when there is nothing to say)."""
     show = fmt or (lambda x: f"{x:.3g}")
+    if st.get("statistic") == "median":
+        return _describe_median(name, st, show)
     lo, hi = st["range"]
     parts = []
     if st["cycle_length"]:
@@ -309,3 +328,18 @@ def describe(name: str, st: dict[str, Any], fmt: Any = None) -> str:
     if hhi > hlo:
         parts.append(f"stopping after any of rounds {a} to {b} gives forecasts from {show(hlo)} to {show(hhi)}")
     return f"{name}: unstable forecast: " + "; ".join(parts) + ". The headline depends on where the rounds stop."
+
+
+def _describe_median(name: str, st: dict[str, Any], show: Any) -> str:
+    a, b = st["horizons"]
+    lo, hi = st["horizon_range"]
+    moving = st["draws_moving"]
+    draws = (f"the forecast of {_pct(moving)} of the draws moves by more than {FLAG_SHARE:.0%} of the scale over "
+             "those rounds")
+    if not st["unstable"]:
+        if moving < MOVING_NOTE_SHARE:
+            return ""
+        return f"{name}: the median holds over rounds {a} to {b} (within {FLAG_SHARE:.0%} of the scale), although {draws}."
+    cyc = f", alternating with period {st['cycle_length']}" if st["cycle_length"] else ""
+    return (f"{name}: unstable median: stopping after any of rounds {a} to {b} gives medians from {show(lo)} to "
+            f"{show(hi)}{cyc}; {draws}. The headline depends on where the rounds stop.")

@@ -883,9 +883,14 @@ function fmt(x, d = 1) {
 
 function stabilityText(st, decimals) {
   if (!st) return "";
-  if (!st.unstable) return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
-  const cyc = st.cycle_length ? `cycles (period ${st.cycle_length}); ` : "";
-  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} after rounds ${st.horizons[0]}\u2013${st.horizons[1]}`;
+  const median = st.statistic === "median";
+  if (!st.unstable) {
+    if (median) return st.draws_moving >= 0.1 ? `stable (${Math.round(100 * st.draws_moving)}% of draws move)` : "stable";
+    return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
+  }
+  const cyc = st.cycle_length ? (median ? `alternates (period ${st.cycle_length}); ` : `cycles (period ${st.cycle_length}); `) : "";
+  const what = median ? "medians after rounds" : "after rounds";
+  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} ${what} ${st.horizons[0]}\u2013${st.horizons[1]}`;
 }
 
 function showRun(run) {
@@ -906,7 +911,7 @@ function showRun(run) {
     el("th", { text: "track record 80%" }), el("th", { text: "meaning" }));
   if (mc) head.append(el("th", { text: "input band: 5\u201395% of draws" }));
   if (branch) head.append(el("th", { text: "most likely branch" }));
-  if (stab) head.append(el("th", { text: mc ? "stability (most likely branch)" : "stability" }));
+  if (stab) head.append(el("th", { text: mc ? "stability (median)" : "stability" }));
   t.append(el("thead", {}, head));
   const tb = el("tbody");
   for (const r of res.summary) {
