@@ -358,22 +358,17 @@ def render_compare_table(cmp: Any) -> None:
             d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
             for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
                 d.add_column(c)
-            for r in cmp.differences.to_dict("records"):
-                d.add_row(r["scenario"], _cell(r["actor"]), _cell(r["issue"]), r["field"], _show(r["a"]), _show(r["b"]))
+            for r in cmp.shown_differences():
+                d.add_row(r["scenario"], r["actor"], r["issue"], r["field"], _show(r["a"]), _show(r["b"]))
             out.print(d)
     for note in cmp.notes:
         out.print(f"[dim]note: {note}[/dim]")
 
 
-def _cell(v: Any) -> str:
-    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else str(v)
+def _show(text: str) -> str:
+    from rich.markup import escape
 
-
-def _show(v: Any) -> str:
-    from ..analysis.compare import show_value
-
-    text = show_value(v)
-    return "[dim]absent[/dim]" if text == "absent" else text
+    return "[dim]absent[/dim]" if text == "absent" else escape(text)
 
 
 def compare_cmd(

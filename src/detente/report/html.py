@@ -225,6 +225,7 @@ def _comparison_table(data: dict[str, Any]) -> str:
         for r in comp["rows"]
     )
     table = f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    table += "".join(f'<p class="note">{_e(n)}</p>' for n in comp.get("notes") or [])
     diffs = comp.get("differences") or []
     if not diffs:
         return table
