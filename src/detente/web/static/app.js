@@ -701,16 +701,19 @@ function showScore(sc) {
   const keys = Object.keys(sc.outcome);
   const t = el("table", { class: "score" });
   t.append(el("thead", {}, el("tr", {}, el("th", { text: "model" }),
-    ...keys.map((k) => el("th", { text: `${k} (recorded ${fmt(sc.outcome[k].value)})` })), el("th", { text: "mean abs. error" }))));
+    ...keys.map((k) => el("th", { text: `${sc.outcome[k].name || k} (recorded ${fmt(sc.outcome[k].value)})` })),
+    el("th", { text: "mean abs. error" }))));
   const tb = el("tbody");
   for (const [m, r] of Object.entries(sc.models)) {
     const cells = keys.map((k) => {
       const x = r.issues[k];
       if (!x) return el("td", { text: "\u2013" });
-      const td = el("td", { class: "num" }, `${fmt(x.forecast)} (${signed(x.error)})`);
+      const median = x.most_likely !== undefined && x.most_likely !== null;
+      const td = el("td", { class: "num" }, `${median ? "median " : ""}${fmt(x.forecast)} (${signed(x.error)})`);
       if (x.p_near !== undefined && x.p_near !== null) {
         td.append(el("span", { class: "why", text: `P(\u00b1${fmt(sc.outcome[k].radius)}) ${pct(x.p_near)}; band ${fmt(x.band_low)}\u2013${fmt(x.band_high)}` }));
       }
+      if (median) td.append(el("span", { class: "why most-likely", text: `most likely branch ${fmt(x.most_likely)} (${signed(x.error_most_likely)})` }));
       return td;
     });
     tb.append(el("tr", { "data-model": m }, el("td", { text: m }), ...cells, el("td", { class: "num gain", text: fmt(r.mae) })));
@@ -719,6 +722,7 @@ function showScore(sc) {
   out.append(t);
   for (const [m, why] of Object.entries(sc.not_run || {})) out.append(el("p", { class: "note", text: `${m}: not run: ${why}` }));
   for (const line of sc.headline || []) out.append(el("p", { class: "small", text: line }));
+  for (const note of meta.notes || []) out.append(el("p", { class: "note small", text: note }));
 }
 
 function showExplanation(ex) {
