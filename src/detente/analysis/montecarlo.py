@@ -207,7 +207,8 @@ class MonteCarloResult(JsonResult):
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
         ``distribution`` (band, threshold probabilities), its ``track_record_band``, the ``most_likely``
-        branch beside it and the median's ``stability`` (:func:`detente.stability.diagnose_median`); event shares. With ``history``, also the most
+        branch beside it and the median's ``stability`` (:func:`detente.stability.diagnose_median`); event
+        shares. With ``history``, also the most
         likely branch's round-by-round ``history`` (``meta.history`` says so)."""
 
         point = self.point.issues if self.point is not None else {}
