@@ -361,7 +361,7 @@ def render_compare_table(cmp: Any) -> None:
         else:
             d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
             for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
-                d.add_column(c)
+                d.add_column(c, no_wrap=c not in ("actor", "issue", "field"))
             for r in cmp.shown_differences():
                 d.add_row(r["scenario"], r["actor"], r["issue"], r["field"], _show(r["a"]), _show(r["b"]))
             out.print(d)
