@@ -23,6 +23,7 @@ matplotlib.use("Agg", force=False)
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..numfmt import fmt_percent
 from ..serialize import threshold_probability
@@ -62,10 +63,11 @@ _STYLE: dict[str, Any] = {
 }
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A new figure with detente's style applied."""
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    """A new figure with detente's style applied (laid out by matplotlib's constrained layout, or by hand
+    when ``layout`` is None)."""
     cast(Any, matplotlib.rcParams).update(_STYLE)  # its stubs accept only literal keys
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def actor_colors(scenario: Any) -> dict[str, str]:
@@ -440,8 +442,17 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     show = [k for k in (actor_keys or keys)]
     ncol = min(4, len(show))
     nrow = int(np.ceil(len(show) / ncol))
-    fig = _figure(2.6 * ncol + 1.6, 2.5 * nrow + 0.8)
-    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    width, height = 2.6 * ncol + 1.6, 2.5 * nrow + 0.8
+    fig = _figure(width, height, layout=None)
+    # the panels are alike, so a fixed grid (margins in inches: the suptitle and a panel's title above, tick
+    # labels and axis labels left and below) replaces the constrained layout, which measured every tick label
+    # of every panel on each draw
+    (left, right, top, bottom, gap_x, gap_y) = _QUADRANT_MARGINS
+    panel_w = (width - left - right - (ncol - 1) * gap_x) / ncol
+    panel_h = (height - top - bottom - (nrow - 1) * gap_y) / nrow
+    axes = fig.subplots(nrow, ncol, squeeze=False, gridspec_kw={
+        "left": left / width, "right": 1 - right / width, "top": 1 - top / height, "bottom": bottom / height,
+        "wspace": gap_x / panel_w, "hspace": gap_y / panel_h}).ravel()
     labels: list[tuple[Any, list[tuple[float, float, str]]]] = []
     for ax, key in zip(axes, show):
         i = keys.index(key)
@@ -468,6 +479,8 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # five or so ticks on a small panel (not nine)
+        ax.yaxis.set_major_locator(MaxNLocator(4))
         ax.set_title(f"as {name[key]} sees it", fontsize=9, color=colors[key])
         ax.set_xlabel(axis_labels[0].replace("{actor}", name[key]), fontsize=7.5)
         ax.set_ylabel(axis_labels[1].replace("{actor}", name[key]), fontsize=7.5)
@@ -479,11 +492,13 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         ax.set_visible(False)
     fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
                  fontweight="bold", fontsize=11)
-    fig.draw_without_rendering()  # settle the layout, so that label boxes are measured where they end up
-    for ax, items in labels:
+    for ax, items in labels:  # the grid is fixed, so label boxes are measured where they end up
         place_labels(ax, items, fontsize=6.5, marker_pt=6)
     return fig
 
+
+#: The perspective map's fixed grid, inches: left, right, top, bottom margins, gaps between panels (x, y).
+_QUADRANT_MARGINS = (0.6, 0.15, 0.62, 0.45, 0.62, 0.72)
 
 # Candidate label offsets (points) from the labelled point, nearest first: (dx, dy, ha, va).
 _NEAR = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
@@ -591,7 +606,7 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
         Added as the SVG's ``<title>`` (read by screen readers).
     """
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches=_bbox(fig))
     svg = _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
@@ -601,8 +616,14 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
     return svg
 
 
+def _bbox(fig: Figure) -> str | None:
+    """``savefig``'s ``bbox_inches``: cropped to the drawing ("tight", which costs a second drawing pass),
+    except for a figure laid out by hand (no layout engine), which fits its page already."""
+    return "tight" if fig.get_layout_engine() is not None else None
+
+
 def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     """Write the figure as a PNG file and return its path."""
     p = Path(path)
-    fig.savefig(p, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    fig.savefig(p, format="png", dpi=dpi, bbox_inches=_bbox(fig), facecolor="white")
     return p
