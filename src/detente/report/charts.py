@@ -23,7 +23,7 @@ matplotlib.use("Agg", force=False)
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..numfmt import fmt_percent
 from ..serialize import threshold_probability
@@ -479,9 +479,10 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.xaxis.set_major_locator(MaxNLocator(4))  # five or so ticks on a small panel (not nine)
-        ax.yaxis.set_major_locator(MaxNLocator(4))
-        ax.set_title(f"as {name[key]} sees it", fontsize=9, color=colors[key])
+        for axis in (ax.xaxis, ax.yaxis):  # five or so short tick labels on a small panel (not nine)
+            axis.set_major_locator(MaxNLocator(4))
+            axis.set_major_formatter(FuncFormatter(_compact_tick))
+        _fit_title(ax, name[key], panel_w + 0.2, fontsize=9, color=colors[key])
         ax.set_xlabel(axis_labels[0].replace("{actor}", name[key]), fontsize=7.5)
         ax.set_ylabel(axis_labels[1].replace("{actor}", name[key]), fontsize=7.5)
         ax.tick_params(labelsize=6.5)
@@ -490,15 +491,61 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     va="top" if y > 0.5 else "bottom", fontsize=6, color="#999999")
     for ax in axes[len(show):]:
         ax.set_visible(False)
-    fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
-                 fontweight="bold", fontsize=11)
-    for ax, items in labels:  # the grid is fixed, so label boxes are measured where they end up
-        place_labels(ax, items, fontsize=6.5, marker_pt=6)
+    placed = [a for ax, items in labels for a in place_labels(ax, items, fontsize=6.5, marker_pt=6)]
+    if not _fits(fig, fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
+                                   fontweight="bold", fontsize=11)):
+        # something (long tick labels, a label pushed out of a crowded panel) reaches into a neighbour or
+        # off the page: lay the panels out by matplotlib's constrained layout instead, and label them again
+        for a in placed:
+            a.remove()
+        fig.set_layout_engine("constrained")
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")  # keep the layout the labels are placed for
+        for ax, items in labels:
+            place_labels(ax, items, fontsize=6.5, marker_pt=6)
+        fig._detente_tight = True  # type: ignore[attr-defined]  # cropped when saved (see _bbox)
     return fig
 
 
+def _fits(fig: Figure, suptitle: Any) -> bool:
+    """Whether the panels (with everything drawn on them) and the title stay on the page, apart."""
+    renderer = fig._get_renderer()
+    page = fig.bbox
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()] + [suptitle.get_window_extent(renderer)]
+    for i, a in enumerate(boxes):
+        if a.x0 < page.x0 - 1 or a.x1 > page.x1 + 1 or a.y0 < page.y0 - 1 or a.y1 > page.y1 + 1:
+            return False
+        for b in boxes[i + 1:]:
+            if min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0):
+                return False
+    return True
+
+
+def _fit_title(ax: Any, who: str, inches: float, fontsize: float, **kw: Any) -> None:
+    """The panel's title "as WHO sees it", in a smaller font (down to 7 pt) and then with WHO shortened
+    (an ellipsis) while it is wider than ``inches``."""
+    title = ax.set_title(f"as {who} sees it", fontsize=fontsize, **kw)
+    renderer = ax.figure._get_renderer()
+    limit = inches * ax.figure.dpi
+    keep = len(who)
+    while title.get_window_extent(renderer).width > limit and keep > 4:
+        if title.get_fontsize() > 7:
+            title.set_fontsize(title.get_fontsize() - 0.5)
+        else:
+            keep -= 2
+            title.set_text(f"as {who[:keep].rstrip()}\u2026 sees it")
+
+
+def _compact_tick(v: float, _pos: Any = None) -> str:
+    """A tick label of a few characters: three significant digits, a short exponent (1.5e5, 2e−4)."""
+    if v == 0:
+        return "0"
+    text = re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{v:.3g}")
+    return text.replace("-", "\u2212")
+
+
 #: The perspective map's fixed grid, inches: left, right, top, bottom margins, gaps between panels (x, y).
-_QUADRANT_MARGINS = (0.6, 0.15, 0.62, 0.45, 0.62, 0.72)
+_QUADRANT_MARGINS = (0.7, 0.2, 0.62, 0.45, 0.7, 0.72)
 
 # Candidate label offsets (points) from the labelled point, nearest first: (dx, dy, ha, va).
 _NEAR = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
@@ -618,8 +665,8 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
 
 def _bbox(fig: Figure) -> str | None:
     """``savefig``'s ``bbox_inches``: cropped to the drawing ("tight", which costs a second drawing pass),
-    except for a figure laid out by hand (no layout engine), which fits its page already."""
-    return "tight" if fig.get_layout_engine() is not None else None
+    except for a figure laid out by hand (no layout engine), which fits its page already (checked)."""
+    return "tight" if fig.get_layout_engine() is not None or getattr(fig, "_detente_tight", False) else None
 
 
 def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
