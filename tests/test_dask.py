@@ -157,3 +157,84 @@ def test_a_worker_killed_mid_run_does_not_change_the_result(fresh_dask_cluster):
     assert list(cluster.workers()) == ["w0"]
     _same_mc(local, remote)
     assert np.array_equal(local.by_round, remote.by_round)
+
+
+def test_the_cli_sends_the_draws_to_the_scheduler(dask_cluster, capsys, monkeypatch):
+    """``detente forecast --draws N --scheduler ADDR`` prints the same JSON as without it."""
+    from detente.cli import main
+
+    before = dask_cluster.executed()
+    args = ["forecast", SCEN, "--model", "bdm", "--draws", "120", "--seed", "4", "--format", "json"]
+    assert main(args) == 0
+    here = capsys.readouterr().out
+    assert main([*args, "--scheduler", dask_cluster.address]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == here
+    assert "running the model runs on the dask scheduler at " + dask_cluster.address in captured.err
+    assert dask_cluster.executed() > before
+    # an address nobody answers is a clear problem, exit code 2
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", 2.0)
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "cannot reach the dask scheduler" in capsys.readouterr().err
+
+
+def _web_client(tmp_path, ex):
+    from fastapi.testclient import TestClient
+
+    from detente.web import create_app
+
+    app = create_app(tmp_path / "runs.sqlite3", executor=ex)
+    return TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1", headers={"X-Detente": "1"})
+
+
+def _wait_job(client, job_id):
+    import time
+
+    for _ in range(4000):
+        j = client.get(f"/api/jobs/{job_id}").json()
+        if j["status"] not in ("queued", "running"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError("the job did not finish")
+
+
+def test_web_jobs_run_on_the_servers_cluster(dask_cluster, tmp_path):
+    """``detente serve --scheduler``: a job's draws run on the cluster and its run is the same as in process."""
+    req = {"name": SCEN, "model": "compromise", "draws": 600, "seed": 2}
+    forecasts = []
+    for ex in (None, executor.DaskExecutor(dask_cluster.client())):
+        before = dask_cluster.executed()
+        with _web_client(tmp_path / ("here" if ex is None else "cluster"), ex) as client:
+            j = _wait_job(client, client.post("/api/jobs", json=req).json()["id"])
+            assert j["status"] == "done", j
+            forecasts.append(client.get(f"/api/runs/{j['run_id']}/json").json()["issues"])
+        ran = dask_cluster.executed() - before
+        assert (ran == 0) if ex is None else (ran >= 3)  # the report's Monte Carlo: chunks of 250 draws
+    assert forecasts[0] == forecasts[1]
+
+
+def test_a_web_cancel_cancels_the_cluster_tasks(dask_cluster, tmp_path, monkeypatch):
+    """DELETE /api/jobs/ID stops a job whose work is on the cluster: its remaining tasks are cancelled."""
+    from detente.report import build as report_build
+
+    client_ = dask_cluster.client()
+    n_tasks, started = 400, threading.Event()
+
+    def slow(scen, model, params, *, progress=None, cancel=None, **kw):
+        def tick(done, total):
+            progress(done / total, f"{done} of {total}")
+            started.set()
+
+        executor.current().map(_sleepy, [(k, 0.05) for k in range(n_tasks)], progress=tick)
+        raise AssertionError("never cancelled")
+
+    monkeypatch.setattr(report_build, "compute", slow)
+    before = dask_cluster.executed()
+    with _web_client(tmp_path, executor.DaskExecutor(client_)) as client:
+        job = client.post("/api/jobs", json={"name": SCEN}).json()
+        assert started.wait(120)
+        assert client.delete(f"/api/jobs/{job['id']}").status_code == 200
+        j = _wait_job(client, job["id"])
+    assert j["status"] == "cancelled" and j["run_id"] is None
+    _wait_idle(client_)
+    assert dask_cluster.executed() - before < n_tasks / 2

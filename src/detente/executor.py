@@ -292,13 +292,14 @@ def local(workers: int, threads_per_worker: int = 1, **cluster_kw: Any) -> DaskE
     return DaskExecutor(client, cluster=cluster, own=True)
 
 
-def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> DaskExecutor:
+def connect(address: str, timeout: float | None = None) -> DaskExecutor:
     """A :class:`DaskExecutor` on the running scheduler at ``address`` (``tcp://HOST:PORT``).
 
     A scheduler that cannot be reached, or has no workers with detente installed, is a
     :class:`~detente.errors.DetenteError` naming the address (exit code 2 on the command line).
     """
     field = "--scheduler"
+    timeout = CONNECT_TIMEOUT if timeout is None else float(timeout)
     text = str(address).strip()
     if not text or any(c.isspace() for c in text):
         raise DetenteError([Problem(None, None, field, f"expected a scheduler address such as tcp://HOST:8786, got {address!r}")])
