@@ -26,7 +26,10 @@ from ._common import (
     MODEL,
     PARAM,
     SCENARIO,
+    SCHEDULER,
+    WORKERS,
     check_count,
+    cluster,
     make_budget,
 )
 
@@ -207,6 +210,8 @@ def sensitivity_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
     from ..analysis import sensitivity
@@ -220,7 +225,8 @@ def sensitivity_cmd(
     check_samples(samples, "--samples")
     check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
+    with cluster(scheduler, workers):
+        res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(res.to_json())
     elif fmt == "csv":
