@@ -14,7 +14,7 @@ from ..models.base import Inputs, ModelInputError, ModelParams
 from ..scenario.schema import Scenario
 from ..simulate import simulate
 
-__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "chunk_size"]
+__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "chunk_size"]
 #: Show a progress bar when a run is expected to take longer than this (seconds).
 PROGRESS_AFTER = 1.0
 
@@ -143,6 +143,47 @@ def run_draws(
     if not by_round or hist is None:
         return out, None
     return out, hist[:, :T1]
+
+
+def run_tasks(fn: Callable[[Any, Any], Any], job: Any, tasks: list[Any], *, runs: list[int] | None = None,
+              progress: bool | None = None, what: str = "analysis",
+              on_chunk: Callable[[int, int], None] | None = None) -> list[Any]:
+    """``fn(job, task)`` for every task of a plan, results in task order.
+
+    A plan's tasks are independent and pure (``fn`` depends only on ``job`` and the task), so
+    they may run in any order and anywhere; ``runs`` (model runs per task) drives the progress
+    bar and ``on_chunk(done, total)``, as in :func:`run_draws`.
+
+    Raises
+    ------
+    AnalysisInterrupted
+        On Ctrl-C, saying how many runs were done.
+    """
+    runs = list(runs) if runs is not None else [1] * len(tasks)
+    total = sum(runs)
+    out: list[Any] = []
+    bar = None
+    task_id = None
+    done = 0
+    t0 = time.perf_counter()
+    try:
+        for t, r in zip(tasks, runs):
+            out.append(fn(job, t))
+            done += r
+            if on_chunk is not None:
+                on_chunk(done, total)
+            if bar is None and progress is not False and done < total:
+                elapsed = time.perf_counter() - t0
+                if progress or elapsed * total / max(done, 1) > PROGRESS_AFTER:
+                    bar, task_id = _start_bar(what, total)
+            if bar is not None:
+                bar.update(task_id, completed=done)
+    except KeyboardInterrupt:
+        raise AnalysisInterrupted(f"{what} interrupted after {done:,} of {total:,} model runs; nothing was kept") from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    return out
 
 
 def _start_bar(what: str, total: int):

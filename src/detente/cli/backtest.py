@@ -46,6 +46,11 @@ def backtest(
         None, "--holdout-wave",
         help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
     ),
+    grid: Optional[list[str]] = typer.Option(
+        None, "--grid", "-g",
+        help="A parameter grid, repeatable: MODEL.PARAM=v1,v2,... and capability=c1,c2,...; every combination is "
+        "scored as one model (a capability grid alone crosses the --models). See docs/backtest.md.",
+    ),
     explain: int = typer.Option(0, "--explain", help="Explain the N largest misses of each model given with "
                                 "--models (default: of compromise): the smallest change to the inputs that "
                                 "reproduces the decision (see `detente explain`)."),
@@ -57,6 +62,7 @@ def backtest(
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
     and interval scores of each model's track-record bands."""
     from ..backtest import load_dataset, run_backtest
+    from ..backtest.run import parse_grid
 
     explanations: list = []
     try:
@@ -65,7 +71,7 @@ def backtest(
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         ds = load_dataset(dataset, str(data) if data else None)
         res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
-                           holdout_wave=holdout_wave)
+                           holdout_wave=holdout_wave, grid=parse_grid(grid) if grid else None)
         if explain:
             from .record import explain_misses
 
