@@ -131,7 +131,7 @@ def test_advice_tasks_run_in_any_order_and_after_pickling_give_the_same_forecast
     job = adv._AdviceJob(sc, aug, "bdm", p, frozenset(), 3, a, float(base.capability[0, -1]), levers.lo, levers.hi,
                          tuple(levers.joins(j) for j in range(len(sc.actors))))
     moves = [adv.BASE] + [lev.move for lev in levers.single([1])]
-    one = adv.merge_advice(*(lambda ts: (ts, [adv._run_advice_task(job, t) for t in ts]))(adv.advice_tasks(moves, 17, 10**6)),
+    one = adv.merge_advice(*(lambda ts: (ts, [adv._run_advice_task(t, job) for t in ts]))(adv.advice_tasks(moves, 17, 10**6)),
                            len(moves), 17)
     tasks = adv.advice_tasks(moves, 17, 8)
     order = list(range(len(tasks)))
@@ -139,7 +139,7 @@ def test_advice_tasks_run_in_any_order_and_after_pickling_give_the_same_forecast
     job2 = pickle.loads(pickle.dumps(job))
     parts: list = [None] * len(tasks)
     for i in order:
-        parts[i] = adv._run_advice_task(job2, pickle.loads(pickle.dumps(tasks[i])))
+        parts[i] = adv._run_advice_task(pickle.loads(pickle.dumps(tasks[i])), job2)
     assert np.array_equal(adv.merge_advice(tasks, parts, len(moves), 17), one)
 
 
@@ -167,10 +167,10 @@ def test_compare_without_draws_is_each_pairs_point_forecast_and_the_cut_does_not
             got = res.table[(res.table["scenario"] == lab) & (res.table["model"] == m)]
             assert {r["issue"]: r["forecast"] for r in got.to_dict("records")} == fc
     job = cmp.CompareJob(tuple(res.scenarios), ("bdm",), {"bdm": detente.model_params("bdm", {})}, {"bdm": frozenset()}, 9, 1)
-    whole = cmp.merge_compare(job, *(lambda ts: (ts, [cmp.run_compare_task(job, t) for t in ts]))(cmp.compare_tasks(job, 100, None)))
+    whole = cmp.merge_compare(job, *(lambda ts: (ts, [cmp.run_compare_task(t, job) for t in ts]))(cmp.compare_tasks(job, 100, None)))
     cut = cmp.compare_tasks(job, 2, None)
     assert len(cut) == 3 * 5
-    parts = [cmp.run_compare_task(pickle.loads(pickle.dumps(job)), t) for t in cut]
+    parts = [cmp.run_compare_task(t, pickle.loads(pickle.dumps(job))) for t in cut]
     for (s1, m1, a), (s2, m2, b) in zip(whole, cmp.merge_compare(job, cut, parts)):
         assert s1 is s2 and m1 == m2 and np.array_equal(a, b)
 
@@ -209,7 +209,7 @@ def test_backtest_forecasts_equal_the_issue_by_issue_run(deu, spec, reps, issues
         job, _ = bt.backtest_job(ds, specs, "votes", reps, 5, {sp.label: size for sp in specs})
         tasks = bt.backtest_tasks(job)
         fc, not_run, failures = bt.merge_backtest(job, [sp.label for sp in specs], tasks,
-                                                  [bt.run_backtest_task(job, t) for t in tasks])
+                                                  [bt.run_backtest_task(t, job) for t in tasks])
         assert not failures
         assert np.array_equal(fc[s.label], ref, equal_nan=True), size
         assert not_run.get(s.label, {"n": 0})["n"] == int(np.isnan(ref).sum())
@@ -220,13 +220,13 @@ def test_backtest_tasks_in_any_order_after_pickling(deu):
     job, _ = bt.backtest_job(deu, specs, "votes", 1, 0, {sp.label: 64 for sp in specs})
     tasks = bt.backtest_tasks(job)
     labels = [sp.label for sp in specs]
-    ref = bt.merge_backtest(job, labels, tasks, [bt.run_backtest_task(job, t) for t in tasks])
+    ref = bt.merge_backtest(job, labels, tasks, [bt.run_backtest_task(t, job) for t in tasks])
     order = list(range(len(tasks)))
     random.Random(1).shuffle(order)
     job2 = pickle.loads(pickle.dumps(job))
     parts: list = [None] * len(tasks)
     for i in order:
-        parts[i] = bt.run_backtest_task(job2, pickle.loads(pickle.dumps(tasks[i])))
+        parts[i] = bt.run_backtest_task(pickle.loads(pickle.dumps(tasks[i])), job2)
     got = bt.merge_backtest(job, labels, tasks, parts)
     assert got[0].keys() == ref[0].keys() == set(labels)
     for k in labels:

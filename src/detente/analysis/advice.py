@@ -53,6 +53,7 @@ import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
+from ..executor import resolve as resolve_executor
 from ..models.base import F8, Inputs, ModelInputError, ModelParams
 from ..numfmt import fmt_percent
 from ..scenario.schema import Actor, Scenario, Value
@@ -60,7 +61,7 @@ from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
 from ..simulate import most_likely, simulate
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, tile
-from ._run import chunk_size, resolve, run_draws, run_tasks
+from ._run import resolve, run_draws, run_tasks, task_size
 from .montecarlo import check_draws
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
@@ -267,6 +268,8 @@ def advise(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> Advice:
     """Which single lever moves the forecast most toward ``actor``'s position, and what it costs.
 
@@ -283,8 +286,9 @@ def advise(
     seed : int
     params : dict, optional
         The model's parameters.
-    chunk, progress, budget
-        See :func:`detente.analysis.monte_carlo`.
+    chunk, progress, budget, scheduler, workers
+        See :func:`detente.analysis.monte_carlo`: the levers' runs go to a Dask cluster as tasks of
+        some levers x a range of draws; the result is the same bit for bit.
 
     Returns
     -------
@@ -298,28 +302,35 @@ def advise(
     _plan(scen, model, p, explicit, len(targets), B, chunk, budget)
     dr = monte_carlo_draws(scen, B, s)
     aug, base_inp, ally_key = _with_ally(scen, a, dr.inputs, dr.happened)
-    # the direction A wants each issue to move, from the point forecast (one cheap run)
-    point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
-                      budget=budget)[0][0]
-    levers = _Levers(scen, a, dr, base_inp, ally_key, point)
-    job = _AdviceJob(scen, aug, model, p, frozenset(explicit), s, a, float(base_inp.capability[0, -1]), levers.lo,
-                     levers.hi, tuple(levers.joins(j) for j in range(len(scen.actors))))
-    size = chunk_size(aug, model, p, len(aug.actors), len(aug.issues), explicit, chunk, budget)
+    with resolve_executor(scheduler, workers) as ex:
+        # the direction A wants each issue to move, from the point forecast (one cheap run)
+        point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
+                          budget=budget, executor=ex)[0][0]
+        levers = _Levers(scen, a, dr, base_inp, ally_key, point)
+        shared = ex.share(_AdviceJob(scen, aug, model, p, frozenset(explicit), s, a, float(base_inp.capability[0, -1]),
+                                     levers.lo, levers.hi, tuple(levers.joins(j) for j in range(len(scen.actors)))))
 
-    def run_stage(moves: list[_Move]) -> np.ndarray:
-        tasks = advice_tasks(moves, B, size)
-        parts = run_tasks(_run_advice_task, job, tasks, runs=[len(t.moves) * (t.stop - t.start) for t in tasks],
-                          progress=progress, what=f"advice ({model})")
-        return merge_advice(tasks, parts, len(moves), B)
+        def run_stage(moves: list[_Move]) -> np.ndarray:
+            size = task_size(aug, model, p, len(moves) * B, len(aug.actors), len(aug.issues), explicit, chunk, budget, ex)
+            tasks = advice_tasks(moves, B, size)
+            try:
+                parts = run_tasks(_run_advice_task, tasks, shared=shared, executor=ex, progress=progress,
+                                  runs=[len(t.moves) * (t.stop - t.start) for t in tasks], what=f"advice ({model})")
+            except ModelInputError as e:
+                raise DetenteError([Problem(aug.source_file, None, f"model {model}", str(e))]) from None
+            return merge_advice(tasks, parts, len(moves), B)
 
-    stage1 = levers.single(targets)
-    fc1 = run_stage([BASE] + [lev.move for lev in stage1])
-    base_fc = fc1[0]
-    results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
-    stage2 = levers.further(targets, results, base_fc)
-    if stage2:
-        fc2 = run_stage([lev.move for lev in stage2])
-        results += [(lev, fc2[k]) for k, lev in enumerate(stage2)]
+        try:
+            stage1 = levers.single(targets)
+            fc1 = run_stage([BASE] + [lev.move for lev in stage1])
+            base_fc = fc1[0]
+            results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
+            stage2 = levers.further(targets, results, base_fc)
+            if stage2:
+                fc2 = run_stage([lev.move for lev in stage2])
+                results += [(lev, fc2[k]) for k, lev in enumerate(stage2)]
+        finally:
+            ex.forget(shared)
     runs = (len(stage1) + 1 + len(stage2)) * B + 1
     df, base = _tables(levers, targets, results, base_fc)
     me = scen.actors[a]
@@ -558,9 +569,10 @@ def _apply(mv: _Move, x: Inputs, h: np.ndarray, ideal: np.ndarray, job: _AdviceJ
         x.active[:, mv.actors[0]] = True
 
 
-def _run_advice_task(job: _AdviceJob, task: _AdviceTask) -> np.ndarray:
+def _run_advice_task(task: _AdviceTask, job: _AdviceJob) -> np.ndarray:
     """The final forecasts of one task, shape (levers, draws, D): its draws drawn from the seed
-    (the same numbers as those rows of the whole run), each lever applied to a copy, one model call."""
+    (the same numbers as those rows of the whole run), each lever applied to a copy, one model call.
+    Only these forecasts travel back from a worker."""
     k = task.stop - task.start
     dr = monte_carlo_draws(job.scenario, k, job.seed, first=task.start)
     a, x = job.actor, dr.inputs
@@ -580,10 +592,7 @@ def _run_advice_task(job: _AdviceJob, task: _AdviceTask) -> np.ndarray:
         sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
                      inp.low, inp.high, inp.status_quo, inp.seed[rows])
         _apply(mv, sub, hap[rows], ideal, job)  # views: writes go into inp / hap
-    try:
-        tr = simulate(job.aug, job.model, job.params, inputs=inp, happened=hap, explicit=set(job.explicit))
-    except ModelInputError as e:
-        raise DetenteError([Problem(job.aug.source_file, None, f"model {job.model}", str(e))]) from None
+    tr = simulate(job.aug, job.model, job.params, inputs=inp, happened=hap, explicit=set(job.explicit))
     return tr.final.reshape(L, k, -1)
 
 

@@ -20,12 +20,14 @@ import pandas as pd
 
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
+from ..executor import Executor
+from ..executor import resolve as resolve_executor
 from ..models.base import ModelInputError, ModelParams
 from ..scenario.schema import Scenario, Value
 from ..serialize import JsonResult, input_sha256, json_value, meta
 from ..simulate import most_likely, simulate
 from ._draws import check_seed, monte_carlo_draws
-from ._run import chunk_size, run_tasks
+from ._run import run_tasks, task_size
 
 _IGNORED_EVENT_FIELDS = {"why", "source", "name"}
 
@@ -188,6 +190,8 @@ def compare(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> Comparison:
     """Forecast every scenario with every model, side by side, and list the input differences.
 
@@ -207,6 +211,9 @@ def compare(
         See :func:`detente.analysis.monte_carlo`.
     budget : Budget, optional
         The limits, for every run together; checked before any runs.
+    scheduler, workers
+        Run the scenario x model runs on a Dask cluster (see :func:`detente.analysis.monte_carlo`);
+        the result is the same bit for bit.
 
     Returns
     -------
@@ -252,9 +259,14 @@ def compare(
     check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")
     job = CompareJob(tuple(scens), tuple(models), {m: model_params(m, params.get(m)) for m in models},
                      {m: frozenset(params.get(m) or {}) for m in models}, int(draws), s)
-    tasks = compare_tasks(job, chunk, b)
-    parts = run_tasks(run_compare_task, job, tasks, runs=[t.stop - t.start for t in tasks],
-                      progress=progress if draws else False, what="compare")
+    with resolve_executor(scheduler, workers) as ex:
+        tasks = compare_tasks(job, chunk, b, ex)
+        try:
+            parts = run_tasks(run_compare_task, tasks, shared=job, executor=ex, runs=[t.stop - t.start for t in tasks],
+                              progress=progress if draws else False, what="compare")
+        except _Refused as e:
+            i, m, reason = e.args
+            raise DetenteError([Problem(scens[i].source_file, None, f"model {m}", reason)]) from None
     rows = []
     for lab, (sc, m, fc) in zip([x for x in labels for _ in models], merge_compare(job, tasks, parts)):
         for d, iss in enumerate(sc.issues):
@@ -303,23 +315,26 @@ class CompareTask:
     stop: int
 
 
-def compare_tasks(job: CompareJob, chunk: int | None, budget: Budget | None) -> list[CompareTask]:
+def compare_tasks(job: CompareJob, chunk: int | None, budget: Budget | None, ex: Executor | None = None
+                  ) -> list[CompareTask]:
     """One task per scenario x model (scenarios outer), its draws in chunks of
-    :func:`detente.analysis._run.chunk_size` (the same as its Monte Carlo's)."""
+    :func:`detente.analysis._run.task_size` (the same as its Monte Carlo's)."""
     out: list[CompareTask] = []
     for i, sc in enumerate(job.scenarios):
         for m in job.models:
             if not job.draws:
                 out.append(CompareTask(i, m, 0, 1))
                 continue
-            size = chunk_size(sc, m, job.params[m], len(sc.actors), len(sc.issues), set(job.explicit[m]), chunk, budget)
+            size = task_size(sc, m, job.params[m], job.draws, len(sc.actors), len(sc.issues), set(job.explicit[m]), chunk,
+                             budget, ex or Executor())
             out += [CompareTask(i, m, a, min(job.draws, a + size)) for a in range(0, job.draws, size)]
     return out
 
 
-def run_compare_task(job: CompareJob, t: CompareTask) -> np.ndarray:
+def run_compare_task(t: CompareTask, job: CompareJob) -> np.ndarray:
     """The final forecasts of one task, shape (draws, D): Monte Carlo draws ``start .. stop``
-    drawn from the seed, or the most likely event branch at the point values."""
+    drawn from the seed, or the most likely event branch at the point values. A model that cannot
+    run the scenario raises :class:`_Refused`."""
     sc, m = job.scenarios[t.scenario], t.model
     if job.draws:
         dr = monte_carlo_draws(sc, t.stop - t.start, job.seed, lazy=True, first=t.start)
@@ -329,7 +344,12 @@ def run_compare_task(job: CompareJob, t: CompareTask) -> np.ndarray:
     try:
         return simulate(sc, m, job.params[m], inputs=inputs, happened=happened, explicit=set(job.explicit[m])).final
     except ModelInputError as e:
-        raise DetenteError([Problem(sc.source_file, None, f"model {m}", str(e))]) from None
+        raise _Refused(t.scenario, m, str(e)) from None
+
+
+class _Refused(Exception):
+    """A model that cannot run a scenario: ``args`` are the scenario's index, the model and the reason
+    (plain values: the exception crosses from a worker of a cluster)."""
 
 
 def merge_compare(job: CompareJob, tasks: list[CompareTask], parts: list[np.ndarray]

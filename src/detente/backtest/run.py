@@ -31,6 +31,9 @@ from .. import _cancel
 from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
+from ..executor import Executor
+from ..executor import current as current_executor
+from ..executor import resolve as resolve_executor
 from ..models.base import Inputs, ModelInputError
 from .calibration import FOLDS, issue_difficulties, model_bands, waves
 from .capability import capabilities
@@ -378,7 +381,7 @@ def backtest_tasks(job: BacktestJob) -> list[BacktestTask]:
     return tasks
 
 
-def run_backtest_task(job: BacktestJob, task: BacktestTask) -> TaskResult:
+def run_backtest_task(task: BacktestTask, job: BacktestJob) -> TaskResult:
     """One task: its model on each of its units, the forecast of an issue the mean of its draws."""
     module = registry.get(job.names[task.spec])
     params, caps, reps, size = job.params[task.spec], job.caps[job.kinds[task.spec]], job.reps, job.sizes[task.spec]
@@ -464,8 +467,10 @@ def merge_backtest(job: BacktestJob, labels: list[str], tasks: list[BacktestTask
     return forecasts, not_run, failures
 
 
-def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budget | None) -> dict[str, int]:
-    """Check every model's runs against the budget before any runs; the draws per call of each model.
+def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budget | None,
+                   ex: Executor | None = None) -> dict[str, int]:
+    """Check every model's runs against the budget before any runs; the draws per call of each model
+    (on a cluster, per task: :meth:`detente.executor.Executor.task_size`).
 
     A model that couples issues runs each proposal as one scenario (its actors
     the union of the issues', its issues the proposal's); any other runs each
@@ -491,7 +496,8 @@ def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budge
         T = int(params.rounds) if "rounds" in module.Params.model_fields else 0
         est = plan(f"backtest ({spec.label})", spec.name, n, D, params, T, len(props) * reps if coupled else runs,
                    budget=unbounded, held=len(ds.issues) * reps * 8, chunk=reps if coupled else CHUNK)
-        sizes[spec.label] = est.chunk
+        n_runs = len(props) * reps if coupled else runs
+        sizes[spec.label] = (ex or Executor()).task_size(n_runs, est.seconds / max(n_runs, 1), est.chunk)
         total += est.seconds
     check_total(f"a backtest of {len(specs)} models on {len(ds.issues)} issues x {reps:,} draws", total, b,
                 "fewer draws or models")
@@ -506,8 +512,11 @@ def run_models(
     draws: int = 0,
     seed: int = 0,
     budget: Budget | None = None,
+    executor: Executor | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str], list[str]]:
-    """Forecast every issue with every model.
+    """Forecast every issue with every model, as tasks (:func:`backtest_tasks`) run by ``executor``
+    (default :func:`detente.executor.current`: in process unless set); the result does not depend on
+    where or in how many tasks they run.
 
     Returns
     -------
@@ -521,10 +530,12 @@ def run_models(
         Capability notes (actors given fallback values).
     """
     reps = max(int(draws), 1)
-    sizes = _plan_backtest(ds, specs, reps, budget)
+    ex = executor if executor is not None else current_executor()
+    sizes = _plan_backtest(ds, specs, reps, budget, ex)
     job, notes = backtest_job(ds, specs, capability, reps, seed, sizes)
     tasks = backtest_tasks(job)
-    results = [run_backtest_task(job, t) for t in tasks]
+    results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest",
+                     weights=[reps * sum(len(u) for u in t.units) for t in tasks])
     forecasts, not_run, failures = merge_backtest(job, [s.label for s in specs], tasks, results)
     return forecasts, not_run, failures, notes
 
@@ -580,6 +591,8 @@ def run_backtest(
     budget: Budget | None = None,
     holdout_wave: str | None = None,
     grid: dict[str, Iterable[Any]] | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> BacktestResult:
     """Score models against the actual outcomes of a dataset.
 
@@ -614,6 +627,12 @@ def run_backtest(
         A parameter grid (:func:`grid_specs`): ``{"MODEL.PARAM": [values], "capability": [conventions]}``;
         every configuration is scored as one model, beside the models given with ``models`` (with a
         grid of capabilities alone, those models are what is crossed with them).
+    scheduler : str, Executor or distributed.Client, optional
+        Run the models' tasks (chunks of decisions, per model and grid point) on a Dask cluster:
+        a scheduler's address (``"tcp://HOST:8786"``), an executor or a client (docs/scale.md).
+        The result is the same bit for bit.
+    workers : int, optional
+        Run them on a new local Dask cluster of this many worker processes.
 
     Returns
     -------
@@ -640,7 +659,8 @@ def run_backtest(
         specs = _specs([*(_specs(models) if models is not None and named else []), *gridded])
     else:
         specs = _specs(models)
-    forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget)
+    with resolve_executor(scheduler, workers) as ex:
+        forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget, executor=ex)
     try:
         caps = capabilities(ds, cap)[0]
     except ValueError as exc:

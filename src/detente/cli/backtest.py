@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import DetenteError
-from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
+from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, SCHEDULER, WORKERS, check_count, cluster, make_budget
 
 
 class Format(str, Enum):
@@ -58,6 +58,8 @@ def backtest(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
     and interval scores of each model's track-record bands."""
@@ -70,8 +72,9 @@ def backtest(
         check_count(explain, "--explain")
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         ds = load_dataset(dataset, str(data) if data else None)
-        res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
-                           holdout_wave=holdout_wave, grid=parse_grid(grid) if grid else None)
+        with cluster(scheduler, workers):
+            res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
+                               holdout_wave=holdout_wave, grid=parse_grid(grid) if grid else None)
         if explain:
             from .record import explain_misses
 
