@@ -46,6 +46,7 @@ cut into tasks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -175,7 +176,9 @@ class Advice(JsonResult):
 
     def headline(self) -> list[str]:
         """One sentence per issue naming the best lever the actor can pull; every number a median over
-        the draws, with the issue's scale's decimals (:mod:`detente.numfmt`)."""
+        the draws, with the issue's scale's decimals (:mod:`detente.numfmt`). The distances, the gain and
+        the share of the way are worked out from the printed forecasts and position, so that the sentence
+        adds up on the digits it shows (the JSON keeps the unrounded values)."""
         me = self.scenario.actor(self.actor).short_name(SENTENCE_NAME)
         out = []
         for r in self.base.to_dict("records"):
@@ -190,11 +193,14 @@ class Advice(JsonResult):
                 out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward {f(r['ideal'])}, "
                            f"where {me} stands")
                 continue
+            f0, f1, ideal = f(r["forecast"]), f(b["forecast"]), f(r["ideal"])
+            dist, rest = _gap(f0, ideal), _gap(f1, ideal)  # on the printed digits: the sentence adds up as read
+            gain = dist - rest
+            share = fmt_percent(float(gain / dist)) if dist else fmt_percent(b["share_of_distance"])
             out.append(
                 f"{head}: the best lever for {me} is to {b['lever']} ({b['who']}): the forecast moves from "
-                f"{f(r['forecast'])} to {f(b['forecast'])} and ends {f(abs(b['forecast'] - r['ideal']))} points from "
-                f"{f(r['ideal'])}, where {me} stands, instead of {f(r['distance'])}: {f(b['gain'])} points closer "
-                f"({fmt_percent(b['share_of_distance'])} of the way). Draw by draw, it helps in "
+                f"{f0} to {f1} and ends {_text(rest)} points from {ideal}, where {me} stands, instead of "
+                f"{_text(dist)}: {_text(gain)} points closer ({share} of the way). Draw by draw, it helps in "
                 f"{fmt_percent(b['p_helps'])} of them"
             )
         return out
@@ -336,7 +342,8 @@ def advise(
     me = scen.actors[a]
     notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, the position of "
              f"{me.short_name(SENTENCE_NAME)}, distance, gain and share of the way are medians over the draws (the distance and gain of "
-             f"the median forecasts); the 10-90% range and 'helps in' describe the per-draw gains, in scale points. "
+             f"the median forecasts; the sentence works distance, gain and share out from the numbers it prints, so they "
+             f"add up as read); the 10-90% range and 'helps in' describe the per-draw gains, in scale points. "
              f"Each lever says who pulls it: {me.short_name(SENTENCE_NAME)} itself, others it must persuade, or only others "
              "(a what-if, never offered as its best lever)."]
     return Advice(scen, model, p, me.key, B, s, df, base, runs=runs, notes=notes)
@@ -460,6 +467,16 @@ class _Levers:
     def gains(self, fc: np.ndarray, base_fc: np.ndarray) -> np.ndarray:
         """Per draw and issue: how much closer to the actor's drawn position a lever's forecast is."""
         return np.abs(base_fc - self.ideal) - np.abs(fc - self.ideal)
+
+
+def _gap(a: str, b: str) -> Decimal:
+    """``|a - b|`` of two printed numbers, exactly, with their decimals."""
+    return abs(Decimal(a) - Decimal(b))
+
+
+def _text(x: Decimal) -> str:
+    """A printed difference as text (``6.4``, ``0.0``; never ``-0.0``)."""
+    return str(abs(x)) if x == 0 else str(x)
 
 
 def _and(names: list[str]) -> str:

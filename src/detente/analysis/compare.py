@@ -23,7 +23,7 @@ from ..errors import DetenteError, Problem
 from ..executor import Executor
 from ..executor import resolve as resolve_executor
 from ..models.base import ModelInputError, ModelParams
-from ..scenario.schema import Scenario, Value
+from ..scenario.schema import Scenario, Value, short_name
 from ..serialize import JsonResult, input_sha256, json_value, meta
 from ..simulate import most_likely, simulate
 from ._draws import check_seed, monte_carlo_draws
@@ -156,6 +156,10 @@ class Comparison(JsonResult):
         """True when every scenario has the same inputs as the first."""
         return self.differences.empty
 
+    def shown_differences(self) -> list[dict[str, str]]:
+        """The input differences as a person reads them (:func:`shown_difference`: display names)."""
+        return [shown_difference(self.scenarios, r) for r in self.differences.to_dict("records")]
+
     def to_dict(self) -> dict[str, Any]:
         """``{"scenarios", "models", "forecasts": [rows], "differences": [rows], "meta"}``."""
         return {
@@ -165,6 +169,39 @@ class Comparison(JsonResult):
             "differences": [{k: json_value(v) for k, v in r.items()} for r in self.differences.to_dict("records")],
             "meta": meta(self.seed, draws=self.draws, notes=self.notes),
         }
+
+
+def _part_name(scens: list[Scenario], kind: str, key: str) -> str:
+    """The short display name of an actor, issue or event ``key`` in the first scenario that has it (else the key)."""
+    for s in scens:
+        for part in getattr(s, kind):
+            if part.key == key:
+                return short_name(getattr(part, "name", None) or part.key)
+    return key
+
+
+def shown_difference(scens: list[Scenario], row: dict[str, Any]) -> dict[str, str]:
+    """A row of :func:`diff_scenarios` as a person reads it: actors, issues and events by their display names
+    (short, as in every table), values by :func:`show_value`; the keys stay in the JSON and CSV."""
+    fld = str(row["field"])
+    actor, issue = row.get("actor"), row.get("issue")
+    if fld.startswith("event "):
+        key, _, part = fld[len("event "):].partition(".")
+        what, _, on = part.partition(".")
+        if what == "changes" and on.split(".")[0] in ("positions", "salience") and "." in on:
+            kind, _, issue = on.partition(".")  # a change of one issue: that issue in its column
+            part = "position it moves to" if kind == "positions" else "salience it changes to"
+        elif what == "changes" and on:
+            part = on
+        fld = f"event {_part_name(scens, 'events', key)}" + (f": {part}" if part else "")
+    return {
+        "scenario": str(row.get("scenario", "")),
+        "actor": _part_name(scens, "actors", actor) if isinstance(actor, str) and actor else "",
+        "issue": _part_name(scens, "issues", issue) if isinstance(issue, str) and issue else "",
+        "field": fld,
+        "a": show_value(row["a"]),
+        "b": show_value(row["b"]),
+    }
 
 
 def show_value(v: Any) -> str:
@@ -287,8 +324,10 @@ def compare(
     for lab, sc in zip(labels[1:], scens[1:]):
         diffs += [{"scenario": lab, **r} for r in diff_scenarios(scens[0], sc)]
     ddf = pd.DataFrame(diffs, columns=["scenario", "actor", "issue", "field", "a", "b"])
-    notes = ["forecast: " + ("deterministic run on the most likely event branch" if not draws
-                             else f"median of {draws} Monte Carlo draws; lo80/hi80 the central 80% interval")]
+    notes = ["forecast: " + ("one run each on the most likely event branch (each uncertain event at its likelier "
+                             "outcome)" if not draws
+                             else f"the median of {draws:,} Monte Carlo draws (seed {s}: the same draws for every "
+                             "scenario where their inputs agree); the interval is the central 80% of the draws")]
     return Comparison(scens, labels, models, int(draws), s, df, ddf, notes)
 
 

@@ -97,8 +97,11 @@ class MonteCarloResult(JsonResult):
         Each draw's forecast after every round (``monte_carlo(..., by_round=True)``).
     point : Result, optional
         The most likely branch (:func:`detente.forecast` at the point values): shown
-        beside the median, labelled, never as the forecast; its stability diagnostics
-        and notes describe the model's rounds.
+        beside the median, labelled, never as the forecast; its notes describe the model.
+    stability : dict, optional
+        Per issue key, the stability of the median (:func:`detente.stability.diagnose_median`:
+        its spread over nearby horizons, its period, the share of draws that move there);
+        None for a model without rounds, or when it could not be checked (a note says why).
     """
 
     scenario: Scenario
@@ -112,6 +115,15 @@ class MonteCarloResult(JsonResult):
     notes: list[str] = field(default_factory=list)
     by_round: np.ndarray | None = None
     point: Any = None
+    stability: dict[str, dict[str, Any]] | None = None
+
+    def stability_notes(self) -> list[str]:
+        """One sentence per issue whose median is unstable, or whose draws move while the median holds."""
+        from ..stability import describe
+
+        st = self.stability or {}
+        return [text for iss in self.scenario.issues if iss.key in st
+                for text in [describe(iss.name, st[iss.key], iss.fmt)] if text]
 
     def most_likely(self, issue: str) -> float | None:
         """The most likely branch's forecast of one issue (one run, each uncertain event at its likelier
@@ -196,7 +208,8 @@ class MonteCarloResult(JsonResult):
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
         ``distribution`` (band, threshold probabilities), its ``track_record_band``, the ``most_likely``
-        branch beside it and the ``stability`` diagnostics; event shares. With ``history``, also the most
+        branch beside it and the median's ``stability`` (:func:`detente.stability.diagnose_median`); event
+        shares. With ``history``, also the most
         likely branch's round-by-round ``history`` (``meta.history`` says so)."""
 
         point = self.point.issues if self.point is not None else {}
@@ -214,8 +227,8 @@ class MonteCarloResult(JsonResult):
                 if iss.labels:
                     ml["label"] = point[iss.key]["label"]
                 entry["most_likely"] = ml
-                if "stability" in point[iss.key]:
-                    entry["stability"] = point[iss.key]["stability"]
+            if self.stability is not None and iss.key in self.stability:
+                entry["stability"] = self.stability[iss.key]
             issues[iss.key] = entry
         out: dict[str, Any] = {
             "scenario": self.scenario.name,
@@ -273,14 +286,17 @@ def monte_carlo(
         The limits (default :class:`detente.budget.Budget()`); a run over them is
         refused before it starts (:class:`detente.budget.BudgetError`).
     point : bool
-        Also forecast the most likely branch (one run, with the stability
-        diagnostics of a model that plays rounds), shown beside the median.
+        Also forecast the most likely branch (one run), shown beside the median.
     scheduler : str, Executor or distributed.Client, optional
         Run the draws on a Dask cluster: a scheduler's address (``"tcp://HOST:8786"``), a
         :class:`detente.executor.Executor` or a ``distributed.Client`` (see docs/scale.md). The result
         is the same bit for bit wherever it runs.
     workers : int, optional
         Run the draws on a new local Dask cluster of this many worker processes (closed afterwards).
+
+    For a model that plays rounds, the median's stability over nearby horizons is
+    diagnosed too (``stability``): with a model whose rounds only stop the play, the
+    draws are played two rounds past the horizon and the headline is read at it.
 
     Returns
     -------
@@ -296,24 +312,88 @@ def monte_carlo(
     scen, model, p, explicit = resolve(scenario, model, params)
     n = check_draws(draws)
     s = check_seed(seed)
-    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
+    mod = models.get(model)
+    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
+    last = horizon_of(scen, mod, p, explicit) if is_dynamic(mod) else scen.rounds
+    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+    further, why_not = _further(scen, model, mod, p, explicit, n, budget, chunk)
+    if further is None:
+        plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
+    stab = None
     with resolve_executor(scheduler, workers) as ex:
-        fc, hist = run_draws(
-            scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
-            what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget, executor=ex,
-        )
-    res = forecast(scen, asked, seed=s, budget=budget, **dict(params or {})) if point else None
+        if further is None:
+            fc, hist = run_draws(
+                scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+        else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
+            H, p2, ex2 = further
+            _, full = run_draws(
+                scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+            assert full is not None
+            fc = full[:, min(H, full.shape[1] - 1)].copy()
+            hist = full[:, : H + 1].copy() if by_round else None
+            stab = _median_stability(scen, mod, full, H)
+    res = forecast(scen, asked, seed=s, budget=budget, stability=False, **dict(params or {})) if point else None
     notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
         notes.append("no ranged input and no uncertain event: every draw is the same")
     if res is not None:
-        notes += res.notes + res.stability_notes(" (the most likely branch)")
-    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
-    last = horizon_of(scen, models.get(model), p, explicit) if is_dynamic(models.get(model)) else scen.rounds
-    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+        notes += res.notes
+    if why_not:
+        notes.append(why_not)
     happened = dr.happened & inside[None, :]
-    return MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
+    out = MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res,
+                           stability=stab)
+    out.notes += out.stability_notes()
+    return out
+
+
+def _further(scen: Scenario, model: str, mod: Any, p: ModelParams, explicit: set[str], draws: int, budget: Budget | None,
+             chunk: int | None) -> tuple[tuple[int, ModelParams, set[str]] | None, str | None]:
+    """How to play the draws past the horizon for the median's stability: ``((H, params, explicit), None)``,
+    or ``(None, why not)`` (why is None for a model without rounds); checked against the budget."""
+    from ..budget import BudgetError
+    from ..simulate import simulate
+    from ..stability import NEAR, only_stops, rounds_param
+
+    name = rounds_param(mod)
+    if name is None:
+        return None, None
+    if not only_stops(mod):
+        return None, (f"the median's stability over nearby horizons was not checked: {model}'s rounds do more than "
+                      "stop the play, so each horizon would need its own run of every draw")
+    if is_dynamic(mod):
+        H = horizon_of(scen, mod, p, explicit)
+    elif getattr(p, name) is not None:
+        H = int(getattr(p, name))
+    else:  # the model's own default: one run at the point values says how many rounds it plays
+        H = int(simulate(scen, model, p, inputs=scen.to_inputs()).position.shape[1] - 1)
+    if H < 1:
+        return None, None
+    p2 = p.model_copy(update={name: H + NEAR})
+    ex2 = set(explicit) | {name}
+    try:
+        plan_monte_carlo(scen, model, p2, ex2, draws, budget=budget, chunk=chunk, by_round=True)
+    except BudgetError as e:
+        return None, ("the median's stability over nearby horizons was not checked (the draws would play "
+                      f"{NEAR} rounds further): " + "; ".join(pr.reason for pr in e.problems))
+    return (H, p2, ex2), None
+
+
+def _median_stability(scen: Scenario, mod: Any, full: np.ndarray, H: int) -> dict[str, dict[str, Any]]:
+    """Per issue, :func:`detente.stability.diagnose_median` of the draws' forecasts by round ``full`` (B, T+1, D)."""
+    from ..stability import NEAR, bargaining_start, diagnose_median
+
+    T1 = H + NEAR + 1
+    if full.shape[1] < T1:  # every draw stopped early: it holds its final forecast
+        full = np.concatenate([full, np.repeat(full[:, -1:], T1 - full.shape[1], axis=1)], axis=1)
+    start = bargaining_start(scen, mod, H)
+    return {iss.key: diagnose_median(full[:, :, d], H, float(iss.scale[1] - iss.scale[0]), start=start)
+            for d, iss in enumerate(scen.issues)}
 
 
 def headline_note(draws: int, point: bool = True) -> str:

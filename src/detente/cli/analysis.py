@@ -89,10 +89,10 @@ def render_monte_carlo_table(mc: Any) -> None:
             ("track\nrecord 80%", "right")]
     if point is not None:
         cols.append(("most likely\nbranch", "right"))
-        if point.stability is not None:
-            cols.append(("stability (most\nlikely branch)", "left"))
+    if mc.stability is not None:
+        cols.append(("stability\n(median)", "left"))
     cols.append(("meaning (median)", "left"))
-    wrapped = {"issue": 24, "meaning (median)": 30, "stability (most\nlikely branch)": 24}
+    wrapped = {"issue": 24, "meaning (median)": 30, "stability\n(median)": 24}
     for c, j in cols:
         t.add_column(c, justify=j, style="bold cyan" if c.startswith("forecast") else None,  # type: ignore[arg-type]
                      no_wrap=c not in wrapped, max_width=wrapped.get(c))
@@ -103,8 +103,8 @@ def render_monte_carlo_table(mc: Any) -> None:
                  fmt_range(r["lo95"], r["hi95"], sc), band_text(band, lambda v, sc=sc: fmt(v, sc))]
         if point is not None:
             cells.append(fmt(r["most_likely"], sc))
-            if point.stability is not None:
-                cells.append(stability_cell(point.stability.get(r["issue"]), sc))
+        if mc.stability is not None:
+            cells.append(stability_cell(mc.stability.get(r["issue"]), sc))
         cells.append(r["label"])
         t.add_row(*cells)
     out.print(t)
@@ -367,22 +367,17 @@ def render_compare_table(cmp: Any) -> None:
             d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
             for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
                 d.add_column(c)
-            for r in cmp.differences.to_dict("records"):
-                d.add_row(r["scenario"], _cell(r["actor"]), _cell(r["issue"]), r["field"], _show(r["a"]), _show(r["b"]))
+            for r in cmp.shown_differences():
+                d.add_row(r["scenario"], r["actor"], r["issue"], r["field"], _show(r["a"]), _show(r["b"]))
             out.print(d)
     for note in cmp.notes:
         out.print(f"[dim]note: {note}[/dim]")
 
 
-def _cell(v: Any) -> str:
-    return "" if v is None or (isinstance(v, float) and not math.isfinite(v)) else str(v)
+def _show(text: str) -> str:
+    from rich.markup import escape
 
-
-def _show(v: Any) -> str:
-    from ..analysis.compare import show_value
-
-    text = show_value(v)
-    return "[dim]absent[/dim]" if text == "absent" else text
+    return "[dim]absent[/dim]" if text == "absent" else escape(text)
 
 
 def compare_cmd(

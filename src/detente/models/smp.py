@@ -61,6 +61,9 @@ CITATION = (
 
 #: The model plays turns of challenges and bargains (``Params.rounds``).
 DYNAMIC = True
+#: The rounds only stop the play (the stopping rules look at the state, not at the rounds left):
+#: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
+ROUNDS_ONLY_STOP = True
 #: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
 

@@ -156,8 +156,9 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
                       by_round=True, held_per_run=D * REPORT_BYTES_PER_DRAW_ISSUE)
     if sensitivity:
         total += plan_oat(scen, model, p, ex, True, unbounded).seconds
-    for c in compare:
-        total += plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds
+    for c in [scen, *compare] if compare else []:  # with draws, every variant (and the scenario again) by its draws
+        total += (plan_monte_carlo(load(c), model, p, ex, check_draws(draws), budget=unbounded).seconds if draws
+                  else plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds)
     if record:
         from .record import plan_record
 
@@ -304,7 +305,7 @@ def compute(
     perspective = (_perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
                    if figures else None)  # the perspective map is a chart of the report
     sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
-    comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step) if compare else None
+    comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
     record_section = _record(scen, model, params, draws, seed, budget, step) if record else None
     step(0.95, "finishing")
     data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws,
@@ -388,26 +389,23 @@ def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str,
 
 
 def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str, params: dict[str, Any],
-                seed: int | None, budget: Any, step: "_Steps") -> dict[str, Any]:
-    """The scenario and its variants forecast with the same model, and the inputs that differ."""
+                seed: int | None, budget: Any, step: "_Steps", draws: int = 0) -> dict[str, Any]:
+    """The scenario and its variants forecast with the same model (with draws, by the same draws: the
+    scenario's row is the headline), and the inputs that differ, by display name."""
     from ..analysis import compare as compare_scenarios
-    from ..analysis.compare import show_value
 
     step(0.85, "comparing variants")
-    cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
-                            budget=budget)
+    cmp = compare_scenarios([scen, *compare], [model], draws=int(draws or 0), seed=int(seed or 0),
+                            params={model: params}, progress=False, budget=budget)
     tab = cmp.table
     rows: list[tuple[str, dict[str, float | None]]] = [
         (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
         for label in cmp.labels
     ]
-    diffs = [
-        {"scenario": r["scenario"], "actor": r["actor"] or "", "issue": r["issue"] if isinstance(r["issue"], str) else "",
-         "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
-        for r in cmp.differences.to_dict("records")
-    ]
+    diffs = cmp.shown_differences()
     out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
-    return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs}
+    return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs,
+            "notes": list(cmp.notes)}
 
 
 def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[str, Any]]:
