@@ -281,7 +281,7 @@ def local(workers: int, threads_per_worker: int = 1, **cluster_kw: Any) -> DaskE
     n = _count(workers, "workers")
     distributed = _import_distributed()
     kw: dict[str, Any] = {"n_workers": n, "threads_per_worker": int(threads_per_worker), "processes": True,
-                          "dashboard_address": None, "host": "127.0.0.1"}
+                          "dashboard_address": ":0", "host": "127.0.0.1"}
     kw.update(cluster_kw)
     cluster = distributed.LocalCluster(**kw)
     try:

@@ -225,10 +225,10 @@ def sensitivity(
     s = check_seed(seed)
     if method not in ("oat", "sobol"):
         raise DetenteError([Problem(None, None, "method", f"unknown method {method!r}; use 'oat' or 'sobol'")])
-    with resolve_executor(scheduler, workers) as ex:
-        if method == "oat":
-            return _oat(scen, model, p, explicit, s, shares, events, budget, ex)
-        return _sobol(scen, model, p, explicit, s, samples, events, chunk, progress, budget, ex)
+    where = (scheduler, workers)
+    if method == "oat":
+        return _oat(scen, model, p, explicit, s, shares, events, budget, where)
+    return _sobol(scen, model, p, explicit, s, samples, events, chunk, progress, budget, where)
 
 
 def plan_oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str] | None, events: bool = True,
@@ -241,7 +241,7 @@ def plan_oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str] | No
 
 
 def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool,
-         budget: Budget | None = None, ex: Any = None) -> SensitivityResult:
+         budget: Budget | None = None, where: tuple[Any, Any] = (None, None)) -> SensitivityResult:
     inputs = all_inputs(scen)
     E = len(scen.events)
     ev_idx = list(range(E)) if events else []
@@ -260,10 +260,11 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
     for m, j in enumerate(ev_idx):
         hap[off + 2 * m, j] = False
         hap[off + 2 * m + 1, j] = True
-    # one batch in process (chunks only when memory asks); tasks that keep every worker busy on a cluster
-    chunk = None if ex is not None and ex.distributed else R
-    fc = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=False, what="sensitivity",
-                   budget=budget, executor=ex)[0]
+    with resolve_executor(*where) as ex:  # opened once the analysis is checked (a cluster takes seconds to start)
+        # one batch in process (chunks only when memory asks); tasks that keep every worker busy on a cluster
+        chunk = None if ex.distributed else R
+        fc = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=False, what="sensitivity",
+                       budget=budget, executor=ex)[0]
     rows = []
     for d, iss in enumerate(scen.issues):
         for k, inp in enumerate(inputs):
@@ -297,7 +298,7 @@ def check_samples(n: int, field: str = "samples", given: Any = None) -> int:
 
 
 def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
-           chunk, progress, budget: Budget | None = None, ex: Any = None) -> SensitivityResult:
+           chunk, progress, budget: Budget | None = None, where: tuple[Any, Any] = (None, None)) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
@@ -332,8 +333,9 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     hap = most_likely(scen, R)
     for m, j in enumerate(ev_idx):
         hap[:, j] = X[:, len(unc) + m] < scen.events[j].probability
-    Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"Sobol ({model})",
-                  budget=budget, executor=ex)[0]
+    with resolve_executor(*where) as ex:  # opened once the analysis is checked (a cluster takes seconds to start)
+        Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress,
+                      what=f"Sobol ({model})", budget=budget, executor=ex)[0]
     rows = []
     notes = [f"Saltelli sampling, {N} base samples, {K} factors, {R} model runs; 95% bootstrap confidence intervals"]
     labels = [u.label(scen) for u in unc] + [f"event {short_name(scen.events[j].name or scen.events[j].key)} (happens or not)"
@@ -350,7 +352,9 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         else:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                S = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+                # SALib seeds its bootstrap only when `if seed:` holds, so a seed of 0 would leave the
+                # confidence intervals to the global random state: seed + 1 keeps every seed reproducible
+                S = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=seed + 1)
         for k in range(K):
             rows.append({**described[k], "issue": iss.key, "S1": float(S["S1"][k]), "S1_conf": float(S["S1_conf"][k]),
                          "ST": float(S["ST"][k]), "ST_conf": float(S["ST_conf"][k])})
