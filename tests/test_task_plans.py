@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 import detente
-from detente.analysis import advise, compare
 from detente.analysis import advice as adv
+from detente.analysis import advise, compare
 from detente.analysis._draws import monte_carlo_draws
 from detente.backtest import load_deu, run_backtest
 from detente.backtest import run as bt

@@ -395,7 +395,7 @@ class _Levers:
             return np.abs(np.clip(ideal[:, d] + mv.step, self.lo[d], self.hi[d]) - ideal[:, d])
         if mv.kind in ("persuade", "coalition"):
             pos = self.dr.inputs.position
-            return sum(np.minimum(np.abs(ideal[:, d] - pos[:, j, d]), mv.step) for j in mv.actors)  # type: ignore[return-value]
+            return sum(np.minimum(np.abs(ideal[:, d] - pos[:, j, d]), mv.step) for j in mv.actors)
         return None
 
     # -- the levers -----------------------------------------------------------------------------

@@ -296,10 +296,10 @@ def compare(
     check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")
     job = CompareJob(tuple(scens), tuple(models), {m: model_params(m, params.get(m)) for m in models},
                      {m: frozenset(params.get(m) or {}) for m in models}, int(draws), s)
-    with resolve_executor(scheduler, workers) as ex:
-        tasks = compare_tasks(job, chunk, b, ex)
+    with resolve_executor(scheduler, workers) as where:
+        tasks = compare_tasks(job, chunk, b, where)
         try:
-            parts = run_tasks(run_compare_task, tasks, shared=job, executor=ex, runs=[t.stop - t.start for t in tasks],
+            parts = run_tasks(run_compare_task, tasks, shared=job, executor=where, runs=[t.stop - t.start for t in tasks],
                               progress=progress if draws else False, what="compare")
         except _Refused as e:
             i, m, reason = e.args

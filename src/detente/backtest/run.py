@@ -22,7 +22,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from pydantic import ValidationError
@@ -179,7 +179,7 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
     return out
 
 
-def grid_specs(grid: dict[str, Iterable[Any]], models: str | Iterable[str | ModelSpec] | None = None) -> list[ModelSpec]:
+def grid_specs(grid: Mapping[str, Iterable[Any]], models: str | Iterable[str | ModelSpec] | None = None) -> list[ModelSpec]:
     """The model configurations of a parameter grid.
 
     ``grid`` maps ``MODEL.PARAM`` to the values to try and, optionally, ``capability`` to the
@@ -590,7 +590,7 @@ def run_backtest(
     n_boot: int = 2000,
     budget: Budget | None = None,
     holdout_wave: str | None = None,
-    grid: dict[str, Iterable[Any]] | None = None,
+    grid: Mapping[str, Iterable[Any]] | None = None,
     scheduler: Any = None,
     workers: int | None = None,
 ) -> BacktestResult:
