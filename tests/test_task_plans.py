@@ -37,6 +37,17 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def _shuffled(fn, tasks: list, job, seed: int) -> list:
+    """Every task's result, in task order, the tasks run in a shuffled order on pickled copies (as a cluster would)."""
+    order = list(range(len(tasks)))
+    random.Random(seed).shuffle(order)
+    job2 = pickle.loads(pickle.dumps(job))
+    parts: list = [None] * len(tasks)
+    for i in order:
+        parts[i] = fn(pickle.loads(pickle.dumps(tasks[i])), job2)
+    return parts
+
+
 # -- the draws of a task ------------------------------------------------------------------------
 @pytest.mark.parametrize("scen", ["korea-2019", "korea-2019-window"])
 def test_a_tasks_draws_are_those_rows_of_the_whole_runs_draws(scen):
@@ -134,12 +145,7 @@ def test_advice_tasks_run_in_any_order_and_after_pickling_give_the_same_forecast
     one = adv.merge_advice(*(lambda ts: (ts, [adv._run_advice_task(t, job) for t in ts]))(adv.advice_tasks(moves, 17, 10**6)),
                            len(moves), 17)
     tasks = adv.advice_tasks(moves, 17, 8)
-    order = list(range(len(tasks)))
-    random.Random(0).shuffle(order)
-    job2 = pickle.loads(pickle.dumps(job))
-    parts: list = [None] * len(tasks)
-    for i in order:
-        parts[i] = adv._run_advice_task(pickle.loads(pickle.dumps(tasks[i])), job2)
+    parts = _shuffled(adv._run_advice_task, tasks, job, 0)
     assert np.array_equal(adv.merge_advice(tasks, parts, len(moves), 17), one)
 
 
@@ -221,13 +227,7 @@ def test_backtest_tasks_in_any_order_after_pickling(deu):
     tasks = bt.backtest_tasks(job)
     labels = [sp.label for sp in specs]
     ref = bt.merge_backtest(job, labels, tasks, [bt.run_backtest_task(t, job) for t in tasks])
-    order = list(range(len(tasks)))
-    random.Random(1).shuffle(order)
-    job2 = pickle.loads(pickle.dumps(job))
-    parts: list = [None] * len(tasks)
-    for i in order:
-        parts[i] = bt.run_backtest_task(pickle.loads(pickle.dumps(tasks[i])), job2)
-    got = bt.merge_backtest(job, labels, tasks, parts)
+    got = bt.merge_backtest(job, labels, tasks, _shuffled(bt.run_backtest_task, tasks, job, 1))
     assert got[0].keys() == ref[0].keys() == set(labels)
     for k in labels:
         assert np.array_equal(got[0][k], ref[0][k], equal_nan=True)
