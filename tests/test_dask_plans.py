@@ -88,3 +88,29 @@ def test_backtest_and_a_parameter_grid_on_the_cluster_are_bit_identical(dask_clu
     for k in local.forecasts:
         assert np.array_equal(local.forecasts[k], remote.forecasts[k], equal_nan=True), k
     assert remote.to_json() == local.to_json()
+
+
+def test_a_worker_killed_mid_backtest_does_not_change_the_result(fresh_dask_cluster):
+    """SIGKILL one of the two workers once a few of the backtest's tasks are back: the scheduler reruns
+    the lost ones on the other worker, and every forecast is the in-process one."""
+    cluster = fresh_dask_cluster
+    full = load_deu()
+    ds = replace(full, issues=full.issues[:60])
+    local = run_backtest(ds, models="smp", draws=2, seed=7, n_boot=50)
+    killed: list[int] = []
+
+    class KillingOne(executor.DaskExecutor):
+        def run(self, fn, tasks, **kw):
+            for k, item in enumerate(super().run(fn, tasks, **kw)):
+                if k == 2 and not killed:
+                    cluster.kill_worker("w1")
+                    killed.append(len(tasks))
+                yield item
+
+    ex = KillingOne(cluster.client())
+    remote = run_backtest(ds, models="smp", draws=2, seed=7, n_boot=50, scheduler=ex)
+    assert killed and killed[0] > 6  # most of the tasks were still to come when the worker died
+    assert list(cluster.workers()) == ["w0"]
+    for k in local.forecasts:
+        assert np.array_equal(local.forecasts[k], remote.forecasts[k], equal_nan=True), k
+    assert remote.to_json() == local.to_json()
