@@ -52,10 +52,11 @@ def _wide(rng: np.random.Generator, shape, low=-3.0, high=3.0) -> np.ndarray:
 def test_pairwise_sum_is_numpys_sum(path):
     kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
     rng = np.random.default_rng(0)
-    lengths = list(range(0, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, _smp_kernel.PAIRWISE_MAX]
+    lengths = list(range(0, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, 3849, 20000]
     for n in lengths:
         a = _wide(rng, n + 7, -8, 8)
-        assert kern.pairwise_sum(a, 5, n) == a[5 : 5 + n].sum(), n
+        istack, fstack = np.empty(3 * kern.STACK, dtype=np.int64), np.empty(kern.STACK)
+        assert kern.pairwise_sum(a, 5, n, istack, fstack) == a[5 : 5 + n].sum(), n
 
 
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():

@@ -159,7 +159,7 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
     C = np.zeros((Bc, M, M))
     rows = np.arange(M) if opt is None else np.flatnonzero(opt.any(axis=0))
     kern = _kernel(Bc * len(rows) * M * Nv)
-    if kern is not None and Nv <= kern.PAIRWISE_MAX:
+    if kern is not None:
         mark = np.zeros(M, dtype=np.bool_)
         mark[rows] = True
         wc = np.ascontiguousarray(w, dtype=float)

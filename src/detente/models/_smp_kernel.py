@@ -40,9 +40,6 @@ _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")  # x / 0 gives
 
 #: Voting rules by code (the order of :data:`RULES`).
 RULES = ("Prop", "Binary", "PropBin", "PropCbc", "Cubic", "ASymProsp")
-#: The most terms :func:`pairwise_sum` sums as numpy does (five levels of halving below 128);
-#: the model sums more voters with numpy itself.
-PAIRWISE_MAX = 3848
 #: ``_smp_core.BIN_SCALE`` (a literal here: numba freezes module constants into its cache).
 BIN_SCALE = 1e-8
 
@@ -96,54 +93,47 @@ def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
     return res
 
 
-# numpy recurses above 128 terms; numba's cache cannot hold a recursive function (it loads
-# machine code that crashes), so each level of the recursion is a function of its own.
+#: Depth of :func:`pairwise_sum`'s stack: halving from 2^63 terms down to 128 takes 57 levels.
+STACK = 64
 
 
 @_jit
-def _sum1(a: np.ndarray, lo: int, n: int) -> float:
+def pairwise_sum(a: np.ndarray, lo: int, n: int, istack: np.ndarray, fstack: np.ndarray) -> float:
+    """numpy's sum of ``a[lo:lo + n]`` (pairwise summation, see the module doc).
+
+    Above 128 terms numpy sums the two halves recursively and adds them; numba's
+    cache cannot hold a recursive function (its cached copy crashed on load), so
+    the recursion runs on explicit stacks: ``istack`` (3 x :data:`STACK` ints:
+    start, length, which half is pending) and ``fstack`` (:data:`STACK` floats:
+    the first half's sum), allocated once by the caller.
+    """
     if n <= 128:
         return _block_sum(a, lo, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _block_sum(a, lo, n2) + _block_sum(a, lo + n2, n - n2)
-
-
-@_jit
-def _sum2(a: np.ndarray, lo: int, n: int) -> float:
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _sum1(a, lo, n2) + _sum1(a, lo + n2, n - n2)
-
-
-@_jit
-def _sum3(a: np.ndarray, lo: int, n: int) -> float:
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _sum2(a, lo, n2) + _sum2(a, lo + n2, n - n2)
-
-
-@_jit
-def _sum4(a: np.ndarray, lo: int, n: int) -> float:
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _sum3(a, lo, n2) + _sum3(a, lo + n2, n - n2)
-
-
-@_jit
-def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """numpy's sum of ``a[lo:lo + n]`` (pairwise summation), for n <= :data:`PAIRWISE_MAX`."""
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _sum4(a, lo, n2) + _sum4(a, lo + n2, n - n2)
+    top = 0
+    istack[0], istack[1], istack[2] = lo, n, 0
+    while True:
+        f_lo, f_n = istack[3 * top], istack[3 * top + 1]
+        if f_n > 128:  # a frame seen for the first time: descend into its first half
+            half = f_n // 2
+            half -= half % 8
+            top += 1
+            istack[3 * top], istack[3 * top + 1], istack[3 * top + 2] = f_lo, half, 0
+            continue
+        res = _block_sum(a, f_lo, f_n)
+        while True:  # hand the sum up until a frame still needs its second half
+            top -= 1
+            if top < 0:
+                return res
+            if istack[3 * top + 2] == 0:
+                fstack[top] = res
+                istack[3 * top + 2] = 1
+                p_lo, p_n = istack[3 * top], istack[3 * top + 1]
+                half = p_n // 2
+                half -= half % 8
+                top += 1
+                istack[3 * top], istack[3 * top + 1], istack[3 * top + 2] = p_lo + half, p_n - half, 0
+                break
+            res = fstack[top] + res
 
 
 @_jit
@@ -158,6 +148,8 @@ def coalition_rows(lo: int, hi: int, Vt: np.ndarray, w: np.ndarray, rows: np.nda
     Bc, M, Nv = Vt.shape
     tmp = np.empty(Nv)
     tmp2 = np.empty(Nv)
+    istack = np.empty(3 * STACK, dtype=np.int64)
+    fstack = np.empty(STACK)
     for r in range(lo, hi):
         b = r // M
         a = r % M
@@ -177,16 +169,16 @@ def coalition_rows(lo: int, hi: int, Vt: np.ndarray, w: np.ndarray, rows: np.nda
                     x = wb[v] * (va[v] - vc[v])
                     tmp[v] = x if x > 0.0 else 0.0
                     tmp2[v] = -x if x < 0.0 else 0.0
-                C[b, a, c] = pairwise_sum(tmp, 0, Nv)
+                C[b, a, c] = pairwise_sum(tmp, 0, Nv, istack, fstack)
                 if rows[c]:
-                    C[b, c, a] = pairwise_sum(tmp2, 0, Nv)
+                    C[b, c, a] = pairwise_sum(tmp2, 0, Nv, istack, fstack)
             continue
         for c in range(M):
             vc = Vt[b, c]
             for v in range(Nv):
                 x = vote(wb[v], va[v] - vc[v], rule)
                 tmp[v] = x if x > 0.0 else 0.0
-            C[b, a, c] = pairwise_sum(tmp, 0, Nv)
+            C[b, a, c] = pairwise_sum(tmp, 0, Nv, istack, fstack)
 
 
 @_jit
