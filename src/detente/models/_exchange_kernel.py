@@ -32,7 +32,8 @@ from ._jit import compiling, guard_cache, jit
 EPS = 1e-10
 #: Gains this close (relative) are a tie; the exchange formed first wins.
 TIE_REL = 1e-12
-#: The partner's position and an outcome this close are equal (a further move away passes the partner).
+#: The partner's position and an outcome this close are equal (the partner is then not strictly between
+#: the outcome before and after a move, so the move is not capped: Decide's rule in exact arithmetic).
 ON = 1e-9
 #: New start position: x0 + (y - x0) * (FIXED + SALIENCE * (1 - s)).
 FIXED = 0.1
@@ -70,15 +71,14 @@ def _move_ok(sup, m, hsum, hflag):
 
 @_inline
 def _passes(n0, n1, xb):
-    """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``.
-
-    An outcome already on the partner (within ``ON``) passes it with any move
-    away; a partner behind the outcome's start is not passed (Decide's rule).
+    """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``: the
+    partner lies strictly between the two (Decide's rule). An outcome on the partner (within ``ON``)
+    does not pass it by moving on, and neither does one that ends on it.
     """
     if n1 > n0:
-        return n0 - ON <= xb < n1 - ON
+        return n0 + ON < xb < n1 - ON
     if n1 < n0:
-        return n1 + ON < xb <= n0 + ON
+        return n1 + ON < xb < n0 - ON
     return False
 
 
