@@ -442,6 +442,26 @@ def test_decide_matches_the_slow_reference_on_round_number_scenarios():
     assert traded > 100
 
 
+def test_a_round_with_more_exchanges_than_room_is_played_again_with_room_for_every_candidate(monkeypatch):
+    rng = np.random.default_rng(21)
+    B, n = 12, 18  # room for 4 n D = 216 exchanges a round, fewer than the M = 243 candidates
+    inp = Inputs.build(rng.uniform(0, 100, (B, n, 3)), rng.uniform(0.1, 1, (B, n, 3)), rng.uniform(0.1, 1, (B, n)),
+                       low=np.zeros(3), high=np.full(3, 100.0))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+    roomy = exchange.run(inp)
+    monkeypatch.setattr(exchange, "_ROOM", 0)  # room for no exchange: every draw that trades is played again
+    tight = exchange.run(inp)
+    M = exchange._max_candidates(n, 3)
+    assert tight.extras["trades"].shape == (B, 11, M, len(exchange.TRADE_FIELDS))
+    K = roomy.extras["trades"].shape[2]
+    assert K == 4 * n * 3 < M
+    np.testing.assert_array_equal(tight.extras["trades"][:, :, :K], roomy.extras["trades"])
+    assert np.isnan(tight.extras["trades"][:, :, K:]).all()
+    for a, b in ((tight.position, roomy.position), (tight.extras["exchanges"], roomy.extras["exchanges"]),
+                 (tight.rounds, roomy.rounds)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_decide_new_start_positions_by_hand():
     # the two-actor trade of test_hand_derived_two_issue_trade: round 1 moves A to 100 on q and B to 100 on p. Round 2
     # starts from B_p = 0 + 100*(.1 + .4*.8) = 42 and A_q = 42: O = (80 + 8.4 + 25)/1.5 = 75.6 on both; A (100 > 75.6 on
