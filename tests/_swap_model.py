@@ -13,6 +13,7 @@ SUMMARY = "Reflects every position each round (a 2-cycle by construction); tests
 CITATION = "tests/_swap_model.py"
 DYNAMIC = True
 ROUND_RECORDS: dict = {}  # no extras of what happened during a round
+ROUNDS_ONLY_STOP = True  # a reflection per round, whatever the rounds left
 
 
 class Params(ModelParams):

@@ -42,22 +42,64 @@ def test_the_sentence_is_recomputed_from_the_json(flagship):
     best = iss["best"]
     scale = detente.load("korea-2019").issue("sanctions").scale
     f0, f1, ideal = iss["forecast"], best["forecast"], iss["ideal"]
-    # every number of the sentence, from the JSON, with the scale's digits
+    # the printed forecasts and position are the JSON's, with the scale's digits
     assert m["issue"] == iss["name"] and m["lever"] == best["lever"] and m["who"] == best["who"]
     assert m["f0"] == fmt(f0, scale) and m["f1"] == fmt(f1, scale) and m["ideal"] == fmt(ideal, scale)
-    assert m["dist"] == fmt(abs(f0 - ideal), scale)
-    assert m["rest"] == fmt(abs(f1 - ideal), scale)
-    assert m["gain"] == fmt(abs(f0 - ideal) - abs(f1 - ideal), scale)
-    assert m["share"] == fmt_percent((abs(f0 - ideal) - abs(f1 - ideal)) / abs(f0 - ideal))
+    _closes_on_its_digits(m)
+    # the printed distances are the JSON's, to the last shown digit (rounding each number moves it by half a digit)
+    step = 10.0 ** -1  # 0-100: one decimal
+    assert abs(float(m["dist"]) - abs(f0 - ideal)) <= step and abs(float(m["rest"]) - abs(f1 - ideal)) <= step
     assert m["helps"] == fmt_percent(best["p_helps"])
     # and the JSON's own arithmetic closes (the old `distance` was a mean over draws)
     assert iss["distance"] == pytest.approx(abs(f0 - ideal), abs=1e-12)
     for lv in iss["levers"]:
         assert lv["gain"] == pytest.approx(iss["distance"] - abs(lv["forecast"] - ideal), abs=1e-12)
         assert lv["share_of_distance"] == pytest.approx(lv["gain"] / iss["distance"])
-    # the sentence's rounded numbers still add up, to the last shown digit
-    step = 10.0 ** -1  # 0-100: one decimal
-    assert abs(float(m["dist"]) - float(m["rest"]) - float(m["gain"])) <= 1.5 * step
+
+
+def _closes_on_its_digits(m: re.Match) -> bool:
+    """The sentence's arithmetic, recomputed from its own text: the distances are the printed forecasts'
+    distances to the printed position, the gain their difference, the share the gain over the distance.
+    Returns whether rounding the unrounded distances and gain on their own would have broken it."""
+    from decimal import Decimal
+
+    f0, f1, ideal = Decimal(m["f0"]), Decimal(m["f1"]), Decimal(m["ideal"])
+    dist, rest, gain = Decimal(m["dist"]), Decimal(m["rest"]), Decimal(m["gain"])
+    assert dist == abs(f0 - ideal), m.group(0)
+    assert rest == abs(f1 - ideal), m.group(0)
+    assert gain == dist - rest, m.group(0)
+    assert m["share"] == fmt_percent(float(gain / dist)), m.group(0)
+    return True
+
+
+def test_every_sentence_adds_up_on_the_digits_it_prints():
+    """Every actor's advice on every issue of the flagship, and on a 0-1 scale (two decimals): each
+    sentence closes on its own digits; and somewhere among them, rounding the unrounded distances and gain
+    one by one would not have (the case the issue saw: "from 52.5 to 46.1 ... 6.3 points closer")."""
+    share = detente.load({
+        "name": "a share", "issues": [{"key": "q", "name": "Quota share", "scale": [0, 1]}],
+        "actors": [{"key": k, "capability": c, "positions": {"q": x}, "salience": {"q": v}}
+                   for k, c, x, v in [("a", 1, 0.83, 90), ("b", 3, 0.21, 60), ("c", 2, 0.57, 40), ("d", 1, 0.38, 75)]],
+    })
+    broken_elsewhere = 0
+    checked = 0
+    for s in (detente.load("korea-2019"), share):
+        for actor in s.actor_keys:
+            adv = advise(s, actor, model="compromise", draws=12, seed=1, progress=False)
+            d = json.loads(adv.to_json())
+            for line in d["headline"]:
+                m = SENTENCE.match(line)
+                if not m:
+                    continue
+                checked += 1
+                _closes_on_its_digits(m)
+                key = next(k for k, v in d["issues"].items() if line.startswith(v["name"] + ":"))
+                iss, sc = d["issues"][key], s.issue(key).scale
+                f0, f1, ideal = iss["forecast"], iss["best"]["forecast"], iss["ideal"]
+                naive = (fmt(abs(f0 - ideal), sc), fmt(abs(f1 - ideal), sc), fmt(abs(f0 - ideal) - abs(f1 - ideal), sc))
+                broken_elsewhere += naive != (m["dist"], m["rest"], m["gain"])
+    assert checked >= 10
+    assert broken_elsewhere >= 1  # the cases where printing the unrounded arithmetic would not add up
 
 
 def test_the_base_is_the_median_of_an_independent_monte_carlo(flagship):
@@ -123,3 +165,28 @@ def test_cli_table_separates_what_ifs(capsys, tmp_path):
     assert "Employers' federation" in out and "works-council" not in out
     # 0-10 scale: two decimals
     assert re.search(r"forecast \d\.\d\d, IG Metall wants 8\.00", out.replace("\n", " "))
+
+
+def test_the_table_adds_up_on_its_digits_too():
+    """The advice table's gain and share of the way follow from its printed forecasts and position."""
+    import os
+    import subprocess
+    import sys
+    from decimal import Decimal
+
+    r = subprocess.run([sys.executable, "-m", "detente", "advise", "korea-2019", "--actor", "dprk", "--issue", "deal"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    title = re.search(r"forecast (-?[\d.]+), .+ wants (-?[\d.]+) \(([\d.]+) points apart\)", r.stdout)
+    f0, ideal, apart = (Decimal(title[k]) for k in (1, 2, 3))
+    assert apart == abs(f0 - ideal)
+    rows = 0
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) != 7 or not re.fullmatch(r"[+-][\d.]+", cells[3]):
+            continue
+        f, gain = Decimal(cells[2]), Decimal(cells[3])
+        assert gain == abs(f0 - ideal) - abs(f - ideal), line
+        assert cells[4] == fmt_percent(float(gain / apart)), line
+        rows += 1
+    assert rows >= 5

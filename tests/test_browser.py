@@ -319,6 +319,10 @@ def test_what_happened_panel(server, browser):
     assert rows.count() == len(ref["models"])
     nash = page.locator('#score-out tr[data-model="nash"] td.gain').inner_text()
     assert nash == f"{ref['models']['nash']['mae']:.1f}"
+    # with draws the cell's headline is the median; the most likely branch is beside it, labelled
+    cell = page.locator('#score-out tr[data-model="bdm"] td.num').first.inner_text()
+    assert cell.startswith(f"median {ref['models']['bdm']['issues']['deal']['forecast']:.1f}") and "most likely branch" in cell
+    assert page.locator("#score-out th").nth(1).inner_text().startswith(api.load("korea-2019").issue("deal").name)
     # explain with the model chosen above, against the record
     page.fill("#record-outcome", "deal=40")
     page.click("#explain")

@@ -110,8 +110,6 @@ def test_score_numbers_recomputed_by_hand():
     # point forecast: the event (p = 0.8) happens on the most likely branch, so c stands at 0 on x
     fx = _compromise([2, 1, 1], [0.5, 1, 0.5], [20, 80, 0])  # = (20 + 80) / 2.5 = 40
     fy = _compromise([2, 1, 1], [1, 0.5, 0.5], [2, 8, 5])  # = (4 + 4 + 2.5) / 3 = 3.5
-    assert t.loc["x", "forecast"] == pytest.approx(fx) and t.loc["x", "error"] == pytest.approx(fx - 40)
-    assert t.loc["y", "forecast"] == pytest.approx(fy) and t.loc["y", "abs_error"] == pytest.approx(0.5)
     # given the record's events (the shift did not happen): c at 60
     assert t.loc["x", "forecast_given_record"] == pytest.approx(_compromise([2, 1, 1], [0.5, 1, 0.5], [20, 80, 60]))
     # Monte Carlo: recompute every draw from its drawn input and event, by hand
@@ -120,13 +118,25 @@ def test_score_numbers_recomputed_by_hand():
     c_x = np.where(mc.happened[:, 0], 0.0, 60.0)
     w = np.array([2 * 0.5, 1 * 1.0, 1 * 0.5])
     fcx = (w[0] * a_x + w[1] * 80 + w[2] * c_x) / w.sum()
+    # with draws the forecast is the median of the draws (the one headline of `detente forecast --draws`);
+    # the most likely branch is beside it
+    mx = float(np.median(fcx))
+    assert abs(mx - fx) > 0.5  # the construction: the median is not the branch
+    assert t.loc["x", "forecast"] == pytest.approx(mx) and t.loc["x", "error"] == pytest.approx(mx - 40)
+    assert t.loc["x", "most_likely"] == pytest.approx(fx) and t.loc["x", "error_most_likely"] == pytest.approx(fx - 40)
+    assert t.loc["y", "forecast"] == pytest.approx(fy) and t.loc["y", "abs_error"] == pytest.approx(0.5)
+    assert t.loc["y", "most_likely"] == pytest.approx(fy)
     assert t.loc["x", "p_near"] == pytest.approx(np.mean(np.abs(fcx - 40) <= 5))
     assert 0 < t.loc["x", "p_near"] < 1
     assert (t.loc["x", "band_low"], t.loc["x", "band_high"]) == pytest.approx(tuple(np.quantile(fcx, [0.1, 0.9])))
     assert t.loc["y", "p_near"] == 1.0  # y is certain: 3.5 is within 0.5 (5% of 0-10) of 4
     assert res.radius("y") == pytest.approx(0.5)
     s = res.summary().iloc[0]
-    assert s["mae"] == pytest.approx((abs(fx - 40) + 0.5) / 2)
+    assert s["mae"] == pytest.approx((abs(mx - 40) + 0.5) / 2)
+    assert "median of 400 Monte Carlo draws" in res.notes[0] and "most likely branch" in res.notes[0]
+    # without draws, the one run is the forecast
+    t0 = score(SMALL, ["compromise"], draws=0).table.set_index("issue")
+    assert t0.loc["x", "forecast"] == pytest.approx(fx) and "most_likely" not in t0.columns
 
 
 def test_score_every_model_on_the_flagship_and_json():
@@ -297,3 +307,29 @@ def test_web_score_and_explain(tmp_path):
                             ({"name": "korea-2019", "models": ["nobody"]}, "unknown model 'nobody'")):
             r = c.post("/api/score", json=bad)
             assert r.status_code == 422 and needle in r.text and "Traceback" not in r.text
+
+
+def test_score_table_headlines_the_median_with_draws_and_the_branch_beside_it():
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "detente", "score", "korea-2019", "--models", "bdm", *args],
+                           capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "250"})
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    ref = score("korea-2019", ["bdm"], draws=60, seed=3).table.set_index("issue")
+    text = cli("--draws", "60", "--seed", "3")
+    assert "forecast (median)" in text and "most likely branch" in text
+    name = detente.load("korea-2019").issue("sanctions").name
+    block = text[text.index(f"{name}: recorded"):]
+    row = next(line for line in block.splitlines() if line.lstrip("│┃| ").startswith("bdm"))
+    cells = [c.strip() for c in row.split("│")[1:-1]]
+    assert float(cells[1]) == pytest.approx(ref.loc["sanctions", "median"], abs=0.051)
+    assert cells[3].startswith(f"{ref.loc['sanctions', 'most_likely']:.1f}")
+    assert abs(ref.loc["sanctions", "median"] - ref.loc["sanctions", "most_likely"]) > 1  # the two differ here
+    assert "median of 60 Monte Carlo draws" in " ".join(text.split())
+    plain = cli("--draws", "0")
+    assert "forecast (median)" not in plain and "most likely\nbranch" not in plain and "Monte Carlo" not in plain

@@ -14,7 +14,7 @@ from .errors import DetenteError, Problem
 from .models.base import ModelInputError
 from .result import Result
 from .simulate import horizon, is_dynamic, most_likely, simulate
-from .stability import examined_rounds, rounds_param
+from .stability import examined_rounds, only_stops, rounds_param
 from .stability import stability as diagnose_stability
 
 __all__ = ["forecast", "load", "model_params", "resolve_model"]
@@ -80,14 +80,17 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
              else int(getattr(p, name) if getattr(p, name) is not None else traj.position.shape[1] - 1))
         b = resolve_budget(budget)
         L = examined_rounds(H, b.rounds)
+        free = only_stops(mod) and traj.position.shape[1] - 1 < H  # the run stopped by itself: nothing to play
         try:  # the check plays about twice the forecast's rounds: within the budget, or not at all
-            plan_scenario(f"stability check ({model})", scen, model, p.model_copy(update={name: L}),
-                          set(params) | {"rounds"}, 1, budget=b)
+            if not free:
+                plan_scenario(f"stability check ({model})", scen, model, p.model_copy(update={name: L}),
+                              set(params) | {"rounds"}, 1, budget=b)
         except BudgetError as e:
             notes.append("the stability check (the run played on to see whether it settles) was skipped: "
                          + "; ".join(pr.reason for pr in e.problems))
         else:
-            stab = diagnose_stability(scen, model, p, H, explicit=set(params), seed=seed or 0, max_rounds=b.rounds)
+            stab = diagnose_stability(scen, model, p, H, explicit=set(params), seed=seed or 0, max_rounds=b.rounds,
+                                      run=traj)
     last = horizon(scen, mod, p, set(params)) if is_dynamic(mod) else scen.rounds
     return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen, last), stability=stab)
 

@@ -18,6 +18,7 @@ import pandas as pd
 from .. import models
 from ..api import forecast
 from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
+from ..executor import resolve as resolve_executor
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import JsonResult, input_sha256, meta, threshold_probability
@@ -46,16 +47,23 @@ def check_draws(draws: Any) -> int:
 
 def plan_monte_carlo(scenario: Scenario, model: str, params: ModelParams, explicit: set[str] | None, draws: int, *,
                      budget: Budget | None = None, chunk: int | None = None, by_round: bool = False,
-                     copies: int = 1, what: str | None = None, lazy: bool = True) -> Estimate:
+                     copies: int = 1, what: str | None = None, lazy: bool = True, further: bool = True) -> Estimate:
     """Check ``draws`` Monte Carlo draws (times ``copies`` variants of each) against the budget before any is drawn.
 
     Kept per draw: the value of every uncertain input, the events' uniforms
     and outcomes, the final forecasts and the temporaries of drawing; unless the inputs are built chunk
     by chunk (``lazy``, as :func:`monte_carlo` does), also every draw's inputs
-    (once, and once per copy).
+    (once, and once per copy). With ``further`` (as :func:`monte_carlo` runs them, ``copies`` 1), the
+    draws of a model whose rounds only stop the play are planned as they run: played
+    :data:`~detente.stability.NEAR` rounds past the horizon, every round kept (for the median's
+    stability). A model that iterates with its own default count (``ROUNDS_PARAM`` left unset) is
+    planned at that count, as the count is only known from a run.
     """
     from ._draws import uncertain_inputs
 
+    ext = _extension(scenario, model, params, set(explicit or ())) if further and copies == 1 else None
+    if isinstance(ext, tuple):
+        params, explicit, by_round = ext[1], ext[2], True
     n, D, E = len(scenario.actors), len(scenario.issues), len(scenario.events)
     K = len(uncertain_inputs(scenario))
     # + the temporaries of drawing one input's column (raw words, uniforms, the inverse CDF's branches)
@@ -96,8 +104,11 @@ class MonteCarloResult(JsonResult):
         Each draw's forecast after every round (``monte_carlo(..., by_round=True)``).
     point : Result, optional
         The most likely branch (:func:`detente.forecast` at the point values): shown
-        beside the median, labelled, never as the forecast; its stability diagnostics
-        and notes describe the model's rounds.
+        beside the median, labelled, never as the forecast; its notes describe the model.
+    stability : dict, optional
+        Per issue key, the stability of the median (:func:`detente.stability.diagnose_median`:
+        its spread over nearby horizons, its period, the share of draws that move there);
+        None for a model without rounds, or when it could not be checked (a note says why).
     """
 
     scenario: Scenario
@@ -111,6 +122,15 @@ class MonteCarloResult(JsonResult):
     notes: list[str] = field(default_factory=list)
     by_round: np.ndarray | None = None
     point: Any = None
+    stability: dict[str, dict[str, Any]] | None = None
+
+    def stability_notes(self) -> list[str]:
+        """One sentence per issue whose median is unstable, or whose draws move while the median holds."""
+        from ..stability import describe
+
+        st = self.stability or {}
+        return [text for iss in self.scenario.issues if iss.key in st
+                for text in [describe(iss.name, st[iss.key], iss.fmt)] if text]
 
     def most_likely(self, issue: str) -> float | None:
         """The most likely branch's forecast of one issue (one run, each uncertain event at its likelier
@@ -195,7 +215,8 @@ class MonteCarloResult(JsonResult):
     def to_dict(self, history: bool = False) -> dict[str, Any]:
         """The forecast JSON contract: per issue the ``forecast`` (the median of the draws), its
         ``distribution`` (band, threshold probabilities), its ``track_record_band``, the ``most_likely``
-        branch beside it and the ``stability`` diagnostics; event shares. With ``history``, also the most
+        branch beside it and the median's ``stability`` (:func:`detente.stability.diagnose_median`); event
+        shares. With ``history``, also the most
         likely branch's round-by-round ``history`` (``meta.history`` says so)."""
 
         point = self.point.issues if self.point is not None else {}
@@ -213,8 +234,8 @@ class MonteCarloResult(JsonResult):
                 if iss.labels:
                     ml["label"] = point[iss.key]["label"]
                 entry["most_likely"] = ml
-                if "stability" in point[iss.key]:
-                    entry["stability"] = point[iss.key]["stability"]
+            if self.stability is not None and iss.key in self.stability:
+                entry["stability"] = self.stability[iss.key]
             issues[iss.key] = entry
         out: dict[str, Any] = {
             "scenario": self.scenario.name,
@@ -244,6 +265,8 @@ def monte_carlo(
     on_chunk: Callable[[int, int], None] | None = None,
     budget: Budget | None = None,
     point: bool = True,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -270,8 +293,17 @@ def monte_carlo(
         The limits (default :class:`detente.budget.Budget()`); a run over them is
         refused before it starts (:class:`detente.budget.BudgetError`).
     point : bool
-        Also forecast the most likely branch (one run, with the stability
-        diagnostics of a model that plays rounds), shown beside the median.
+        Also forecast the most likely branch (one run), shown beside the median.
+    scheduler : str, Executor or distributed.Client, optional
+        Run the draws on a Dask cluster: a scheduler's address (``"tcp://HOST:8786"``), a
+        :class:`detente.executor.Executor` or a ``distributed.Client`` (see docs/scale.md). The result
+        is the same bit for bit wherever it runs.
+    workers : int, optional
+        Run the draws on a new local Dask cluster of this many worker processes (closed afterwards).
+
+    For a model that plays rounds, the median's stability over nearby horizons is
+    diagnosed too (``stability``): with a model whose rounds only stop the play, the
+    draws are played two rounds past the horizon and the headline is read at it.
 
     Returns
     -------
@@ -287,23 +319,105 @@ def monte_carlo(
     scen, model, p, explicit = resolve(scenario, model, params)
     n = check_draws(draws)
     s = check_seed(seed)
-    plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
+    mod = models.get(model)
+    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
+    last = horizon_of(scen, mod, p, explicit) if is_dynamic(mod) else scen.rounds
+    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+    further, why_not = _further(scen, model, p, explicit, n, budget, chunk, by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
-    fc, hist = run_draws(
-        scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
-        what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
-    )
-    res = forecast(scen, asked, seed=s, budget=budget, **dict(params or {})) if point else None
+    stab = None
+    with resolve_executor(scheduler, workers) as ex:
+        if further is None:
+            fc, hist = run_draws(
+                scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+        else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
+            H, p2, ex2 = further
+            _, full = run_draws(
+                scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+            assert full is not None
+            fc = full[:, min(H, full.shape[1] - 1)].copy()
+            hist = full[:, : H + 1] if by_round else None  # a view: no second copy of the rounds
+            stab = _median_stability(scen, mod, full, H)
+    res = forecast(scen, asked, seed=s, budget=budget, stability=False, **dict(params or {})) if point else None
     notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
         notes.append("no ranged input and no uncertain event: every draw is the same")
     if res is not None:
-        notes += res.notes + res.stability_notes(" (the most likely branch)")
-    # an event after the last round is drawn (its stream stays aligned) but is never part of a run
-    last = horizon_of(scen, models.get(model), p, explicit) if is_dynamic(models.get(model)) else scen.rounds
-    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+        notes += res.notes
+    if why_not:
+        notes.append(why_not)
     happened = dr.happened & inside[None, :]
-    return MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res)
+    out = MonteCarloResult(scen, model, p, s, fc, happened, dr.values, dr.uncertain, notes, by_round=hist, point=res,
+                           stability=stab)
+    out.notes += out.stability_notes()
+    return out
+
+
+def _extension(scen: Scenario, model: str, p: ModelParams, explicit: set[str],
+               H: int | None = None) -> tuple[int, ModelParams, set[str]] | str | None:
+    """How the draws play past the horizon for the median's stability: ``(H, params, explicit)`` with the
+    rounds raised by :data:`~detente.stability.NEAR`; a sentence saying why not (a model whose rounds do
+    more than stop the play); or None (no rounds, or a ``ROUNDS_PARAM`` left at the model's default and
+    no ``H`` given: only a run tells its count)."""
+    from ..stability import NEAR, only_stops, rounds_param
+
+    mod = models.get(model)
+    name = rounds_param(mod)
+    if name is None:
+        return None
+    if not only_stops(mod):
+        return (f"the median's stability over nearby horizons was not checked: {model}'s rounds do more than "
+                "stop the play, so each horizon would need its own run of every draw")
+    if is_dynamic(mod):
+        H = horizon_of(scen, mod, p, explicit)
+    elif getattr(p, name) is not None:
+        H = int(getattr(p, name))
+    if H is None or H < 1:
+        return None
+    return H, p.model_copy(update={name: H + NEAR}), set(explicit) | {name}
+
+
+def _further(scen: Scenario, model: str, p: ModelParams, explicit: set[str], draws: int, budget: Budget | None,
+             chunk: int | None, by_round: bool) -> tuple[tuple[int, ModelParams, set[str]] | None, str | None]:
+    """Plan the run (against the budget) and say how the draws play: ``((H, params, explicit), None)``
+    past the horizon, or ``(None, why not)`` (why is None for a model without rounds)."""
+    from ..budget import BudgetError
+    from ..simulate import simulate
+    from ..stability import NEAR, rounds_param
+
+    ext = _extension(scen, model, p, explicit)
+    name = rounds_param(models.get(model))
+    if ext is None and name is not None and not is_dynamic(models.get(model)) and getattr(p, name) is None:
+        # the model's own default count: one run at the point values says it (planned first, as one draw)
+        plan_scenario(f"Monte Carlo ({model})", scen, model, p, explicit, 1, budget=budget)
+        T = int(simulate(scen, model, p, inputs=scen.to_inputs()).position.shape[1] - 1)
+        ext = _extension(scen, model, p, explicit, T)
+    if not isinstance(ext, tuple):
+        plan_monte_carlo(scen, model, p, explicit, draws, budget=budget, chunk=chunk, by_round=by_round, further=False)
+        return None, ext
+    try:
+        plan_monte_carlo(scen, model, ext[1], ext[2], draws, budget=budget, chunk=chunk, by_round=True, further=False)
+    except BudgetError as e:
+        plan_monte_carlo(scen, model, p, explicit, draws, budget=budget, chunk=chunk, by_round=by_round, further=False)
+        return None, ("the median's stability over nearby horizons was not checked (the draws would play "
+                      f"{NEAR} rounds further): " + "; ".join(pr.reason for pr in e.problems))
+    return ext, None
+
+
+def _median_stability(scen: Scenario, mod: Any, full: np.ndarray, H: int) -> dict[str, dict[str, Any]]:
+    """Per issue, :func:`detente.stability.diagnose_median` of the draws' forecasts by round ``full`` (B, T+1, D)."""
+    from ..stability import NEAR, bargaining_start, diagnose_median
+
+    T1 = H + NEAR + 1
+    if full.shape[1] < T1:  # every draw stopped early: it holds its final forecast
+        full = np.concatenate([full, np.repeat(full[:, -1:], T1 - full.shape[1], axis=1)], axis=1)
+    start = bargaining_start(scen, mod, H)
+    return {iss.key: diagnose_median(full[:, :, d], H, float(iss.scale[1] - iss.scale[0]), start=start)
+            for d, iss in enumerate(scen.issues)}
 
 
 def headline_note(draws: int, point: bool = True) -> str:
@@ -381,6 +495,8 @@ def event_effect(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> EventEffect:
     """How one event shapes the forecast: the same draws with the event forced on and off.
 
@@ -390,7 +506,7 @@ def event_effect(
     model : str
     event_key : str
         The event's key.
-    draws, seed, params, chunk, progress, budget
+    draws, seed, params, chunk, progress, budget, scheduler, workers
         As for :func:`monte_carlo`; both branches use the same draws.
 
     Returns
@@ -409,6 +525,7 @@ def event_effect(
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
-    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
-                   what=f"event effect ({model})", budget=budget)[0]
+    with resolve_executor(scheduler, workers) as ex:
+        fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
+                       what=f"event effect ({model})", budget=budget, executor=ex)[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

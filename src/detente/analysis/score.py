@@ -4,11 +4,13 @@ For each model and each issue with a recorded outcome (or one the caller
 gives), two questions:
 
 *How far off?*
-    The point forecast (the deterministic run: each uncertain event on its most
-    likely branch, as ``detente forecast`` gives it) minus the outcome, on the
-    issue's scale. When the record says which events happened, the forecast
-    *given the record's events* is shown too, so that a miss of the events is
-    told apart from a miss of the bargaining.
+    The forecast minus the outcome, on the issue's scale. The forecast is the
+    headline ``detente forecast`` prints for the same run: with draws, the
+    median of the draws (the most likely branch, one run with each uncertain
+    event at its likelier outcome, is shown beside it, labelled); without, that
+    one run. When the record says which events happened, the one run *given the
+    record's events* is shown too, so that a miss of the events is told apart
+    from a miss of the bargaining.
 *How surprised?*
     The Monte Carlo probability the model gave to the outcome's neighbourhood:
     the share of draws whose forecast lies within ``neighbourhood`` x the
@@ -64,7 +66,9 @@ class ScoreResult(JsonResult):
     table : DataFrame
         One row per model and issue: ``model, issue, outcome, forecast, error,
         abs_error, forecast_given_record, error_given_record`` and, with draws,
-        ``median, p_near, band_low, band_high, where, share_below``.
+        ``median`` (= ``forecast``), ``most_likely`` and ``error_most_likely`` (the
+        one run on the most likely branch), ``p_near, band_low, band_high, where,
+        share_below``.
     not_run : dict of str -> str
         Models that could not run the scenario, with the reason.
     notes : list of str
@@ -112,8 +116,10 @@ class ScoreResult(JsonResult):
                 continue
             best = sub.loc[sub["abs_error"].idxmin()]
             worst = sub.loc[sub["abs_error"].idxmax()]
-            line = (f"{key}: recorded {y:g}; closest {best['model']} ({best['forecast']:.1f}, off by {best['error']:+.1f}), "
-                    f"farthest {worst['model']} ({worst['forecast']:.1f}, off by {worst['error']:+.1f})")
+            what = "median " if self.draws else ""
+            line = (f"{self.scenario.issue(key).name}: recorded {y:g}; closest {best['model']} ({what}{best['forecast']:.1f}, off by "
+                    f"{best['error']:+.1f}), farthest {worst['model']} ({what}{worst['forecast']:.1f}, off by "
+                    f"{worst['error']:+.1f})")
             if self.draws:
                 top = sub.loc[sub["p_near"].idxmax()]
                 line += (f"; the most probability within +/-{self.radius(key):g} of the outcome: "
@@ -136,7 +142,7 @@ class ScoreResult(JsonResult):
         outcome = {}
         for k, y in self.outcome.items():
             o = rec.issues.get(k) if rec is not None else None
-            entry: dict[str, Any] = {"value": y, "radius": self.radius(k)}
+            entry: dict[str, Any] = {"value": y, "radius": self.radius(k), "name": self.scenario.issue(k).name}
             if o is not None and o.value == y:
                 entry.update({x: getattr(o, x) for x in ("date", "why", "source") if getattr(o, x) is not None})
                 if "date" in entry:
@@ -170,6 +176,13 @@ def _model_list(models: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _same_draws(mc: Any, scen: Scenario, model: str, params: Any, draws: int, seed: int) -> Any:
+    """``mc`` when it holds the draws :func:`score` would make for ``model`` (else None)."""
+    if mc is None or not draws or (mc.model, mc.draws, mc.seed, mc.params) != (model, draws, seed, params):
+        return None
+    return mc if input_sha256(mc.scenario) == input_sha256(scen) else None
+
+
 def score(
     scenario: Any,
     models: Any = None,
@@ -182,6 +195,7 @@ def score(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    given: dict[str, Any] | None = None,
 ) -> ScoreResult:
     """Score every model's forecast of a scenario against its recorded outcome.
 
@@ -204,6 +218,11 @@ def score(
     chunk, progress, budget
         As for :func:`detente.analysis.monte_carlo`; every model's runs are
         checked against the budget before the first starts.
+    given : dict of model -> MonteCarloResult, optional
+        Draws already made (a report's own Monte Carlo): a model's result is
+        used instead of drawing again when it is that model's, of the same
+        scenario, with the same number of draws, seed and parameters (the
+        same draws, then); otherwise the model draws as usual.
 
     Returns
     -------
@@ -246,8 +265,9 @@ def score(
     for m, (ps, p) in resolved.items():
         try:
             fc = run_draws(scen, m, p, inputs, happened, explicit=set(ps), progress=False, budget=budget)[0]
-            mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress,
-                             budget=budget) if n else None
+            mc = _same_draws((given or {}).get(m), scen, m, p, n, s)
+            if mc is None and n:
+                mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress, budget=budget)
         except BudgetError:
             raise
         except DetenteError as e:  # the model cannot run this scenario
@@ -260,8 +280,10 @@ def score(
                 continue
             y = target[key]
             lo, hi = scen.issues[d].scale
-            row: dict[str, Any] = {"model": m, "issue": key, "outcome": y, "forecast": float(fc[0, d]),
-                                   "error": float(fc[0, d] - y), "abs_error": float(abs(fc[0, d] - y))}
+            # the headline: with draws the median of the draws, else the one run (as `detente forecast`)
+            head = float(np.median(mc.forecasts[:, d])) if mc is not None else float(fc[0, d])
+            row: dict[str, Any] = {"model": m, "issue": key, "outcome": y, "forecast": head,
+                                   "error": head - y, "abs_error": abs(head - y)}
             row["forecast_given_record"] = float(fc[1, d])
             row["error_given_record"] = float(fc[1, d] - y)
             if mc is not None:
@@ -270,7 +292,8 @@ def score(
                 a = (100 - BAND) / 200
                 blo, bhi = (float(v) for v in np.quantile(x, [a, 1 - a]))
                 row.update({
-                    "median": float(np.median(x)),
+                    "median": head,
+                    "most_likely": float(fc[0, d]), "error_most_likely": float(fc[0, d] - y),
                     "p_near": float(np.mean(np.abs(x - y) <= r * (1 + 1e-12))),
                     "band_low": blo, "band_high": bhi,
                     "where": "below" if y < blo else ("above" if y > bhi else "inside"),
@@ -280,14 +303,18 @@ def score(
     if not ran:
         raise DetenteError([Problem(scen.source_file, None, "models", "no model could run the scenario: "
                                     + "; ".join(f"{m}: {r}" for m, r in not_run.items()))])
-    notes = ["error = forecast - outcome, on each issue's scale; the point forecast takes each uncertain event "
-             "on its most likely branch (as `detente forecast` does)"]
     if n:
-        notes.append(f"p_near: the share of {n:,} Monte Carlo draws (seed {s}) within {100 * share:g}% of the "
-                     f"scale of the outcome; band: the central {BAND}% of the draws")
+        notes = [f"error = forecast - outcome, on each issue's scale; the forecast is the median of {n:,} Monte Carlo "
+                 f"draws (seed {s}), the headline of a forecast with these draws; the most likely branch (one run, "
+                 "each uncertain event at its likelier outcome) is shown beside it, labelled, not as the forecast",
+                 f"p_near: the share of the draws within {100 * share:g}% of the scale of the outcome; band: the "
+                 f"central {BAND}% of the draws"]
+    else:
+        notes = ["error = forecast - outcome, on each issue's scale; the forecast is one run at the point values, "
+                 "each uncertain event on its most likely branch (the headline of a forecast without draws)"]
     if given_record:
-        notes.append("forecast_given_record: the point forecast with the events as the record has them "
-                     "(some differ from their most likely branch)")
+        notes.append("given the record's events: one run with the events as the record has them (some differ from "
+                     "their most likely branch)")
     events = {e.key: {"happened": bool(rec_happened[j]), "basis": basis[e.key], "most_likely": bool(likely[j])}
               for j, e in enumerate(scen.events)}
     table = pd.DataFrame(rows)

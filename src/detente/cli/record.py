@@ -51,9 +51,11 @@ def render_score_table(res: Any) -> None:
     for key, y in res.outcome.items():
         r = res.radius(key)
         o = s.record.issues.get(key) if s.record is not None else None
-        title = f"{key}: recorded {y:g}" + (f" ({s.issue(key).label_for(y)})" if s.issue(key).labels else "")
+        title = f"{s.issue(key).name}: recorded {y:g}" + (f" ({s.issue(key).label_for(y)})" if s.issue(key).labels else "")
         t = Table(title=title, title_justify="left", header_style="bold")
-        cols = [("model", "left"), ("forecast", "right"), ("error", "right")]
+        cols = [("model", "left"), ("forecast (median)" if res.draws else "forecast", "right"), ("error", "right")]
+        if res.draws:
+            cols.append(("most likely branch", "right"))
         if given:
             cols.append(("given the record's events", "right"))
         if res.draws:
@@ -63,6 +65,8 @@ def render_score_table(res: Any) -> None:
         sub = res.table[res.table["issue"] == key]
         for row in sub.to_dict("records"):
             cells = [row["model"], _fmt(row["forecast"]), f"{row['error']:+.1f}"]
+            if res.draws:
+                cells.append(f"{_fmt(row['most_likely'])} ({row['error_most_likely']:+.1f})")
             if given:
                 cells.append(f"{_fmt(row['forecast_given_record'])} ({row['error_given_record']:+.1f})")
             if res.draws:
@@ -130,7 +134,7 @@ def render_explanation(ex: Any) -> None:
     for c in ("issue", "outcome", "forecast", "after the change"):
         t.add_column(c, justify="left" if c == "issue" else "right")
     for key, y in ex.outcome.items():
-        t.add_row(key, f"{y:g} ± {ex.tolerance * (s.issue(key).scale[1] - s.issue(key).scale[0]):g}",
+        t.add_row(s.issue(key).short_name(), f"{y:g} ± {ex.tolerance * (s.issue(key).scale[1] - s.issue(key).scale[0]):g}",
                   _fmt(ex.base[key]), _fmt(ex.forecast[key]) if ex.status() != "already" else "-")
     out.print(t)
     if len(ex.changes):

@@ -54,6 +54,16 @@ Optional
     ``passes``): the name of the integer parameter that sets how many
     rounds it plays. The stability diagnostics (:mod:`detente.stability`)
     vary it as they vary a dynamic model's ``rounds``.
+``ROUNDS_ONLY_STOP`` : bool, default False
+    True for a model whose rounds parameter (``rounds``, or ``ROUNDS_PARAM``)
+    only stops the play: nothing in a round depends on how many rounds are
+    left, and a stochastic model draws its numbers round by round. A run
+    given L rounds, cut after round k <= L, then has the positions, forecasts
+    and extras of the run given k rounds (checked by the conformance suite,
+    ``rounds_only_stop``), so one run to the furthest horizon stands for every
+    shorter one: the stability diagnostics (:mod:`detente.stability`) and the
+    Monte Carlo median's stability read nearby horizons off one run instead
+    of playing each.
 ``notes(traj, b, actors, issues) -> list[str]``
     What a reader must know about draw ``b`` of this run, in sentences:
     above all a fallback and why (``nash`` returns the status quo when no

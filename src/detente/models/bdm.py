@@ -72,6 +72,9 @@ CITATION = (
 )
 #: The model plays rounds of challenges (``Params.rounds``).
 DYNAMIC = True
+#: The rounds only stop the play (the stopping rules look at the state, not at the rounds left):
+#: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
+ROUNDS_ONLY_STOP = True
 #: Both readings of the model, and a status quo term, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
 

@@ -52,6 +52,11 @@ The checks (names as in :data:`CHECKS`):
     ``summarize``); no hook mentions an actor in a round it does not take
     part in (``extras["active"]``); ``perspective`` returns (B, n, n, D)
     arrays, finite exactly off the diagonal between actors taking part.
+``rounds_only_stop``
+    For a model that declares ``ROUNDS_ONLY_STOP``: a run given more rounds,
+    cut after the rounds of a shorter one, has the shorter run's positions,
+    forecasts and extras, bit for bit (a run that stopped early repeats its
+    final round), so that one long run can stand for every shorter horizon.
 
 A model may declare checks it is documented not to pass with a function
 ``conformance_exceptions(params) -> {check: reason}``; they are skipped for
@@ -71,7 +76,8 @@ import numpy as np
 
 from .base import Inputs, ModelInputError, ModelParams, Trajectory
 
-CHECKS = ("attributes", "params", "output", "deterministic", "batched", "inactive", "order", "affine", "needs", "hooks")
+CHECKS = ("attributes", "params", "output", "deterministic", "batched", "inactive", "order", "affine", "needs", "hooks",
+          "rounds_only_stop")
 #: The core of the protocol, which no model may declare an exception for: a model that could
 #: skip them all would pass the suite while checking nothing.
 NOT_EXEMPTABLE = ("attributes", "params", "output", "deterministic", "batched")
@@ -507,6 +513,26 @@ def check_hooks(model: str | ModuleType, inputs: Inputs, params: ModelParams) ->
             _fail("hooks", m, "perspective needs a title, two axis labels and four quadrant names")
 
 
+def check_rounds_only_stop(model: str | ModuleType, inputs: Inputs, params: ModelParams) -> None:
+    """For a model that declares ``ROUNDS_ONLY_STOP``: the run given ``rounds + 3`` rounds, cut after
+    ``rounds``, equals the run given ``rounds`` in positions, forecasts and extras (bit for bit)."""
+    m = _resolve(model)
+    if not getattr(m, "ROUNDS_ONLY_STOP", False):
+        return
+    name = "rounds" if m.DYNAMIC else getattr(m, "ROUNDS_PARAM", None)
+    if name is None:
+        _fail("rounds_only_stop", m, "ROUNDS_ONLY_STOP needs a rounds parameter (rounds, or ROUNDS_PARAM)")
+    short = m.run(inputs, params)
+    k = int(getattr(params, name) if getattr(params, name) is not None else short.position.shape[1] - 1)
+    long = m.run(inputs, params.model_copy(update={name: k + 3}))
+    T1 = k + 1
+    cut = lambda a: _padded(a, T1)[:, :T1]  # noqa: E731
+    _equal("rounds_only_stop", m, "position", cut(short.position), cut(long.position))
+    _equal("rounds_only_stop", m, "forecast", cut(short.forecast), cut(long.forecast))
+    for name in short.extras:
+        _equal("rounds_only_stop", m, f"extras[{name!r}]", cut(short.extras[name]), cut(long.extras[name]))
+
+
 _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "output": check_output,
     "deterministic": check_deterministic,
@@ -514,6 +540,7 @@ _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "inactive": check_inactive,
     "needs": check_needs,
     "hooks": check_hooks,
+    "rounds_only_stop": check_rounds_only_stop,
 }
 
 

@@ -79,6 +79,8 @@ DYNAMIC = False
 
 #: The parameter that sets how many rounds of exchange one run plays (the stability diagnostics vary it).
 ROUNDS_PARAM = "passes"
+#: ``passes`` only stops the play: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
+ROUNDS_ONLY_STOP = True
 
 #: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
 BACKTEST_VARIANTS = ({"variant": "greedy"},)

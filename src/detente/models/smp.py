@@ -32,9 +32,11 @@ The forecast of each issue after each turn is the capability-weighted mean
 position of the most probable *cluster* of positions, where clusters are the
 single-linkage groups of active actors whose positions are within 1e-3
 (Euclidean, on the [0, 1] scale) and the cluster probabilities come from a PCE
-over the clusters (each cluster voted on at its lowest-index member's
-position, utilities = each actor's own true utilities, weights as in the
-valuation). See ``docs/models/smp.md`` for every choice made where KTAB's
+over the clusters (each cluster voted on at its members' capability-weighted
+mean position, utilities = each actor's own true utilities, weights as in the
+valuation; a tie for the most probable goes to the smallest position, issue 1
+first). None of this depends on the order in which the actors are listed.
+See ``docs/models/smp.md`` for every choice made where KTAB's
 description is silent, and the replication of KTAB's reference run.
 """
 
@@ -59,6 +61,9 @@ CITATION = (
 
 #: The model plays turns of challenges and bargains (``Params.rounds``).
 DYNAMIC = True
+#: The rounds only stop the play (the stopping rules look at the state, not at the rounds left):
+#: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
+ROUNDS_ONLY_STOP = True
 #: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
 
@@ -227,15 +232,27 @@ def _valuation(x, ideal, s, wp, act, cfg):
     return dist, R, ut
 
 
-def _report(x, ut, wp, cap, act, cfg):
-    """Clusters, the PCE probability of each actor's position, and the forecast."""
+def _report(x, ideal, s, R, wp, cap, act, cfg):
+    """Clusters, the PCE probability of each actor's position, and the forecast.
+
+    Every quantity is a function of the *set* of actors, not of their order:
+    the clusters are connected components, each is voted on at its members'
+    capability-weighted mean position (plain mean if their capabilities are
+    all 0), and among clusters tied for the highest probability the one with
+    the lexicographically smallest position (issue 1 first) wins.
+    """
     Bc, n, D = x.shape
     lab = core.clusters(x, act)
     isrep = lab == np.arange(n)[None, :]
     M = max(1, int(isrep.sum(-1).max()))
     order = np.argsort(~isrep, axis=-1, kind="stable")[:, :M]
     valid = np.take_along_axis(isrep, order, -1)
-    Vr = np.take_along_axis(ut, np.broadcast_to(order[:, None, :], (Bc, n, M)), 2)
+    G = valid[:, :, None] & (lab[:, None, :] == order[:, :, None])  # (Bc, M, n): members of each cluster
+    W = np.where(G, cap[:, None, :], 0.0)
+    W = np.where(W.sum(-1, keepdims=True) > 0, W, G.astype(float))
+    Wsum = W.sum(-1, keepdims=True)
+    centre = core._mm(W, x) / np.where(Wsum > 0, Wsum, 1.0)  # (Bc, M, D)
+    Vr = core.utility(core.distances(ideal, s, centre), R[:, :, None])
     C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
     P = core.victory(C, cfg.vpm)
     pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
@@ -243,7 +260,11 @@ def _report(x, ut, wp, cap, act, cfg):
     np.put_along_axis(by_label, order, np.where(valid, pr, 0.0), -1)
     p_actor = np.where(act, np.take_along_axis(by_label, np.maximum(lab, 0), -1), 0.0)
     pmax = pr.max(-1, keepdims=True)
-    best_slot = np.argmax(valid & (pr >= pmax * (1 - core.TIE_TOL)), axis=-1)
+    tied = valid & (pr >= pmax * (1 - core.TIE_TOL))
+    for k in range(D):  # ties: the smallest position, issue by issue
+        ck = np.where(tied, centre[:, :, k], np.inf)
+        tied &= ck <= ck.min(-1, keepdims=True)
+    best_slot = np.argmax(tied, axis=-1)
     best = np.take_along_axis(order, best_slot[:, None], -1)
     members = lab == best
     w = np.where(members, cap, 0.0)
@@ -333,7 +354,7 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
         idx = np.flatnonzero(alive)
         sub = lambda a: a[idx]  # noqa: E731
         dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
-        lab, pa, fc = _report(sub(x), ut, sub(wp), sub(c), sub(act), cfg)
+        lab, pa, fc = _report(sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg)
         if t == 0:
             rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
                    "forecast": np.zeros((Bc, D))}
@@ -489,6 +510,28 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     }
     info = {"turns": rounds.copy(), "capability": cap.copy(), "salience_rescaled": rescaled}
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
+
+
+def warmup() -> bool:
+    """Compile the numba kernels of the O(n^3) sums into numba's on-disk cache (``detente warmup``).
+
+    Runs the model once with the kernels forced on a four-actor problem (one
+    compiled signature serves every size and voting rule). Returns False (and
+    does nothing) without numba.
+    """
+    from . import _jit
+
+    if not _jit.numba_available():
+        return False
+    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS
+    core.KERNEL_MIN_WORK, core.USE_KERNELS = 0, True
+    try:
+        inputs = Inputs.build(np.array([[0.0], [40.0], [70.0], [100.0]]), np.full((4, 1), 0.5),
+                              np.array([1.0, 2.0, 3.0, 4.0]))
+        run(inputs, Params(rounds=2))
+    finally:
+        core.KERNEL_MIN_WORK, core.USE_KERNELS = saved
+    return True
 
 
 # ----------------------------------------------------------------------------- reporting

@@ -10,6 +10,7 @@ what was shown when it ran.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -92,6 +93,81 @@ class _Charts(list):
             self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
 
 
+class _Beside:
+    """A step of the report computed beside the drawing of the charts, on another core.
+
+    In a process with one thread (the command line) the step runs in a forked
+    child process, which sends its JSON-able value back through a pipe; where
+    forking is not safe (other threads running, as in the web app, or no
+    ``fork``) it runs in a worker thread (the models' compiled kernels release
+    the GIL, so it still overlaps the drawing in part). The value does not
+    depend on where it ran: every step is seeded. :meth:`result` waits and
+    returns the value, or raises the step's exception in the caller;
+    :meth:`stop` ends the child of an abandoned report.
+    """
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._proc: Any = None
+        if hasattr(os, "fork") and threading.active_count() == 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("fork")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_child, args=(fn, child), name="detente-report-step", daemon=True)
+            self._proc.start()
+            child.close()
+        else:
+            self._thread = threading.Thread(target=self._run, args=(fn,), name="detente-report-step", daemon=True)
+            self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
+
+    def result(self) -> Any:
+        if self._proc is not None:
+            try:
+                ok, payload = self._conn.recv()
+            except EOFError:  # the child died without a word (killed, out of memory)
+                ok, payload = False, RuntimeError(f"the report's background step ended with exit code "
+                                                  f"{self._proc.exitcode}")
+            self._proc.join()
+            self._conn.close()
+            self._proc = None
+            if not ok:
+                raise payload
+            return payload
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def stop(self) -> None:
+        """End the step's child process, if it still runs (a thread finishes on its own)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
+            self._conn.close()
+            self._proc = None
+
+
+def _child(fn: Callable[[], Any], conn: Any) -> None:
+    """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``."""
+    try:
+        out: tuple[bool, Any] = (True, fn())
+    except BaseException as e:
+        out = (False, e)
+    try:
+        conn.send(out)
+    except Exception as e:  # an exception that does not pickle: its message
+        conn.send((False, RuntimeError(f"{type(out[1]).__name__}: {out[1]}" if not out[0] else str(e))))
+    conn.close()
+
+
 # ----------------------------------------------------------------------------- analyses
 
 
@@ -156,8 +232,9 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
                       by_round=True, held_per_run=D * REPORT_BYTES_PER_DRAW_ISSUE)
     if sensitivity:
         total += plan_oat(scen, model, p, ex, True, unbounded).seconds
-    for c in compare:
-        total += plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds
+    for c in [scen, *compare] if compare else []:  # with draws, every variant (and the scenario again) by its draws
+        total += (plan_monte_carlo(load(c), model, p, ex, check_draws(draws), budget=unbounded).seconds if draws
+                  else plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds)
     if record:
         from .record import plan_record
 
@@ -289,6 +366,21 @@ def compute(
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
     result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
+    # the record's section needs nothing more of the report (its score takes the report's draws): it runs
+    # beside the drawing (see _Beside)
+    record_job = _Beside(lambda: _record(scen, result.model, params, draws, seed, budget, mc)) if record else None
+    try:
+        return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
+                        record_job, png_dir, step)
+    finally:
+        if record_job is not None:
+            record_job.stop()  # cancelled or failed before its value was wanted
+
+
+def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: list[Any], seed: int | None,
+             draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
+             png_dir: Any, step: "_Steps") -> dict[str, Any]:
+    """:func:`compute` after the forecast, with the record's section computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
@@ -304,8 +396,11 @@ def compute(
     perspective = (_perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
                    if figures else None)  # the perspective map is a chart of the report
     sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
-    comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step) if compare else None
-    record_section = _record(scen, model, params, draws, seed, budget, step) if record else None
+    comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
+    record_section = None
+    if record_job is not None:
+        step(0.9, "scoring every model against the record")
+        record_section = record_job.result()
     step(0.95, "finishing")
     data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws,
                         record_section)
@@ -388,26 +483,23 @@ def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str,
 
 
 def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str, params: dict[str, Any],
-                seed: int | None, budget: Any, step: "_Steps") -> dict[str, Any]:
-    """The scenario and its variants forecast with the same model, and the inputs that differ."""
+                seed: int | None, budget: Any, step: "_Steps", draws: int = 0) -> dict[str, Any]:
+    """The scenario and its variants forecast with the same model (with draws, by the same draws: the
+    scenario's row is the headline), and the inputs that differ, by display name."""
     from ..analysis import compare as compare_scenarios
-    from ..analysis.compare import show_value
 
     step(0.85, "comparing variants")
-    cmp = compare_scenarios([scen, *compare], [model], seed=int(seed or 0), params={model: params}, progress=False,
-                            budget=budget)
+    cmp = compare_scenarios([scen, *compare], [model], draws=int(draws or 0), seed=int(seed or 0),
+                            params={model: params}, progress=False, budget=budget)
     tab = cmp.table
     rows: list[tuple[str, dict[str, float | None]]] = [
         (label, {r["issue"]: float(r["forecast"]) for r in tab[tab["scenario"] == label].to_dict("records")})
         for label in cmp.labels
     ]
-    diffs = [
-        {"scenario": r["scenario"], "actor": r["actor"] or "", "issue": r["issue"] if isinstance(r["issue"], str) else "",
-         "field": r["field"], "a": show_value(r["a"]), "b": show_value(r["b"])}
-        for r in cmp.differences.to_dict("records")
-    ]
+    diffs = cmp.shown_differences()
     out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
-    return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs}
+    return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs,
+            "notes": list(cmp.notes)}
 
 
 def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[str, Any]]:
@@ -440,14 +532,14 @@ def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[
 
 
 def _record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int | None, budget: Any,
-            step: "_Steps") -> dict[str, Any] | None:
+            mc: Any = None) -> dict[str, Any] | None:
     """Every model scored against the scenario's record, and the report's model explaining it (None without a record)."""
     if scen.record is None or not scen.record.issues:
         return None
-    step(0.9, "scoring every model against the record")
     from .record import record_data
 
-    return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget)
+    return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget,
+                       monte_carlo=mc)
 
 
 def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_charts: "_Charts", sens: Any,

@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from ..numfmt import fmt, fmt_percent, fmt_range
+from ..stability import MOVING_NOTE_SHARE
 
 SECTIONS = [
     ("trajectories", "Positions by round",
@@ -110,11 +111,20 @@ def _stability_cell(st: dict[str, Any] | None, scale: Any = (0.0, 100.0)) -> str
         return ""
     lo, hi = st["horizon_range"]
     a, b = st["horizons"]
+    median = st.get("statistic") == "median"
     if not st["unstable"]:
+        moving = st.get("draws_moving", 0.0)
+        if median:
+            return "stable" + (f' <span class="why">({fmt_percent(moving)} of draws move)</span>' if moving >= MOVING_NOTE_SHARE else "")
         return "settled" if st.get("settled_at") is not None else "stable"
-    cyc = f"cycles (period {st['cycle_length']}); " if st["cycle_length"] else ""
+    if median:
+        cyc = f"alternates (period {st['cycle_length']}); " if st["cycle_length"] else ""
+        what = "medians after rounds"
+    else:
+        cyc = f"cycles (period {st['cycle_length']}); " if st["cycle_length"] else ""
+        what = "forecasts after rounds"
     return (f'<b class="unstable">unstable</b>: {cyc}{_num(lo, scale)} &ndash; {_num(hi, scale)} '
-            f'<span class="why">forecasts after rounds {a}&ndash;{b}</span>')
+            f'<span class="why">{what} {a}&ndash;{b}</span>')
 
 
 def _summary(data: dict[str, Any]) -> str:
@@ -126,7 +136,7 @@ def _summary(data: dict[str, Any]) -> str:
             + "<th>track record 80%</th><th>meaning</th>"
             + ("<th>input band: 5&ndash;95% of draws</th><th>thresholds</th>" if mc else "")
             + ("<th>most likely branch</th>" if branch else "")
-            + ("<th>stability" + (" (most likely branch)" if mc else "") + "</th>" if stab else "") + "</tr>")
+            + ("<th>stability" + (" (median)" if mc else "") + "</th>" if stab else "") + "</tr>")
     body = []
     for r in rows:
         tr = r.get("track_record")
@@ -215,6 +225,7 @@ def _comparison_table(data: dict[str, Any]) -> str:
         for r in comp["rows"]
     )
     table = f"<table><thead><tr><th>scenario</th>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    table += "".join(f'<p class="note">{_e(n)}</p>' for n in comp.get("notes") or [])
     diffs = comp.get("differences") or []
     if not diffs:
         return table

@@ -6,7 +6,8 @@
     One row per issue: the headline forecast and its meaning, the scale, and, with Monte
     Carlo draws, the median, mean, the 50/80/95% bands of the draws (input bands) and the most
     likely branch beside them (``most_likely``); for a model that plays rounds, the stability
-    verdict (``unstable``, ``cycle_length``, ``horizon_spread``; see :mod:`detente.stability`);
+    verdict (``unstable``, ``cycle_length``, ``horizon_spread``; see :mod:`detente.stability`) of the
+    headline (with draws, of the median, and ``draws_moving``, the share of draws that move near the horizon);
     and the model's 50/80/90% track-record bands (``track_record_*``). The headline is what the
     forecast table prints: the Monte Carlo median with draws, the single run's forecast
     without.
@@ -49,7 +50,7 @@ def forecast_tables(result: Any, mc: Any = None) -> dict[str, Table]:
         tables["bands"] = _bands(mc)
     tables["positions"] = _positions(result)
     tables["moves"] = _moves(result)
-    # with draws, the Monte Carlo notes hold the run's own (and its stability, labelled as the most likely branch's)
+    # with draws, the Monte Carlo notes hold the run's own and the median's stability
     notes = list(dict.fromkeys(mc.notes if mc is not None else result.all_notes))
     if mc is None:
         notes.append("one run: no bands or outcome probabilities; forecast with --draws N for them")
@@ -65,9 +66,9 @@ def _summary(result: Any, mc: Any) -> Table:
     head = ["issue", "issue_name", "scale_low", "scale_high", "model", "forecast", "meaning"]
     if mc is not None:
         head += ["draws", "median", "mean", "sd", "lo50", "hi50", "lo80", "hi80", "lo95", "hi95", "most_likely"]
-    stab = result.stability  # of the one run: the most likely branch's, with draws
+    stab = mc.stability if mc is not None else result.stability  # of the headline: with draws, the median's
     if stab is not None:
-        head += ["unstable", "cycle_length", "horizon_spread"]
+        head += ["unstable", "cycle_length", "horizon_spread"] + (["draws_moving"] if mc is not None else [])
     # the track-record bands (detente.calibrate), around the headline; blank for a model without a track record
     head += ["track_record_lo50", "track_record_hi50", "track_record_lo80", "track_record_hi80", "track_record_lo90",
              "track_record_hi90", "track_record_from"]
@@ -83,7 +84,7 @@ def _summary(result: Any, mc: Any) -> Table:
                     float(result.forecast[iss.key])]
         if stab is not None:
             st = stab[iss.key]
-            row += [st["unstable"], st["cycle_length"], st["horizon_spread"]]
+            row += [st["unstable"], st["cycle_length"], st["horizon_spread"]] + ([st["draws_moving"]] if mc is not None else [])
         b = band.get("bands")
         row += ([v for lev in ("50", "80", "90") for v in b[lev]] + [band["learned_from"]] if b
                 else [None] * 6 + [band.get("why")])

@@ -701,16 +701,19 @@ function showScore(sc) {
   const keys = Object.keys(sc.outcome);
   const t = el("table", { class: "score" });
   t.append(el("thead", {}, el("tr", {}, el("th", { text: "model" }),
-    ...keys.map((k) => el("th", { text: `${k} (recorded ${fmt(sc.outcome[k].value)})` })), el("th", { text: "mean abs. error" }))));
+    ...keys.map((k) => el("th", { text: `${sc.outcome[k].name || k} (recorded ${fmt(sc.outcome[k].value)})` })),
+    el("th", { text: "mean abs. error" }))));
   const tb = el("tbody");
   for (const [m, r] of Object.entries(sc.models)) {
     const cells = keys.map((k) => {
       const x = r.issues[k];
       if (!x) return el("td", { text: "\u2013" });
-      const td = el("td", { class: "num" }, `${fmt(x.forecast)} (${signed(x.error)})`);
+      const median = x.most_likely !== undefined && x.most_likely !== null;
+      const td = el("td", { class: "num" }, `${median ? "median " : ""}${fmt(x.forecast)} (${signed(x.error)})`);
       if (x.p_near !== undefined && x.p_near !== null) {
         td.append(el("span", { class: "why", text: `P(\u00b1${fmt(sc.outcome[k].radius)}) ${pct(x.p_near)}; band ${fmt(x.band_low)}\u2013${fmt(x.band_high)}` }));
       }
+      if (median) td.append(el("span", { class: "why most-likely", text: `most likely branch ${fmt(x.most_likely)} (${signed(x.error_most_likely)})` }));
       return td;
     });
     tb.append(el("tr", { "data-model": m }, el("td", { text: m }), ...cells, el("td", { class: "num gain", text: fmt(r.mae) })));
@@ -719,6 +722,7 @@ function showScore(sc) {
   out.append(t);
   for (const [m, why] of Object.entries(sc.not_run || {})) out.append(el("p", { class: "note", text: `${m}: not run: ${why}` }));
   for (const line of sc.headline || []) out.append(el("p", { class: "small", text: line }));
+  for (const note of meta.notes || []) out.append(el("p", { class: "note small", text: note }));
 }
 
 function showExplanation(ex) {
@@ -883,9 +887,14 @@ function fmt(x, d = 1) {
 
 function stabilityText(st, decimals) {
   if (!st) return "";
-  if (!st.unstable) return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
-  const cyc = st.cycle_length ? `cycles (period ${st.cycle_length}); ` : "";
-  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} after rounds ${st.horizons[0]}\u2013${st.horizons[1]}`;
+  const median = st.statistic === "median";
+  if (!st.unstable) {
+    if (median) return st.draws_moving >= 0.1 ? `stable (${Math.round(100 * st.draws_moving)}% of draws move)` : "stable";
+    return st.settled_at !== null && st.settled_at !== undefined ? "settled" : "stable";
+  }
+  const cyc = st.cycle_length ? (median ? `alternates (period ${st.cycle_length}); ` : `cycles (period ${st.cycle_length}); `) : "";
+  const what = median ? "medians after rounds" : "after rounds";
+  return `unstable: ${cyc}${fmt(st.horizon_range[0], decimals)} \u2013 ${fmt(st.horizon_range[1], decimals)} ${what} ${st.horizons[0]}\u2013${st.horizons[1]}`;
 }
 
 function showRun(run) {
@@ -906,7 +915,7 @@ function showRun(run) {
     el("th", { text: "track record 80%" }), el("th", { text: "meaning" }));
   if (mc) head.append(el("th", { text: "input band: 5\u201395% of draws" }));
   if (branch) head.append(el("th", { text: "most likely branch" }));
-  if (stab) head.append(el("th", { text: mc ? "stability (most likely branch)" : "stability" }));
+  if (stab) head.append(el("th", { text: mc ? "stability (median)" : "stability" }));
   t.append(el("thead", {}, head));
   const tb = el("tbody");
   for (const r of res.summary) {
