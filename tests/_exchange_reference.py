@@ -96,10 +96,10 @@ def reference_rounds(x, s, c, part, rounds, uniforms=None):
                     o0 = outcome(a, ex["table"], A.actor, A.supply_pos)
                     o1 = outcome(a, ex["table"], A.actor, A.supply_pos + A.move)
                     xb = B.demand_pos
-                    # the cap binds when the move carries the outcome past the partner; an outcome already
-                    # on the partner (within ON) passes it with any move away
-                    up = o0 - ON <= xb < o1 - ON
-                    down = o1 + ON < xb <= o0 + ON
+                    # the cap binds when the partner lies strictly between the outcome before and after the
+                    # move (positions within ON count as equal: an outcome on the partner may move on past it)
+                    up = o0 + ON < xb < o1 - ON
+                    down = o1 + ON < xb < o0 - ON
                     if not (up or down):
                         continue
                     m_a = abs(xb - o0) * W[a] / w[A.actor][a]  # puts the outcome on the partner

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -398,6 +399,69 @@ def test_recalculation_changes_the_second_trade():
     # A on q 80 - 9.03*.34; the slow reference plays it
     tr2, ref, _ = _decide_vs_reference(x, s, c, 2)
     np.testing.assert_allclose(tr2.position[0], ref, rtol=1e-12)
+
+
+def test_an_outcome_on_the_partner_moves_on_past_it():
+    # Decide's outcome limit binds only when the partner lies strictly between the outcome before and after the
+    # move, so an outcome already on the partner's position moves on past it (docs/models/exchange.md, step 5).
+    # Equal capabilities, two issues on 0-100: A = (0, 100), s = (.8, .2); B = (100, 50), s = (.2, .8);
+    # C = (0, 0), s = (.5, .2). W_p = 1.5, O_p = 20/1.5 = 13.33; W_q = 1.2, O_q = (20 + 40)/1.2 = 50, exactly B's
+    # position on q (B counts as left there). A is left on p and right on q, B the reverse, C left on both: the one
+    # candidate is (A, B); A (s_p/s_q = 4) demands p and supplies q. B all the way to A on p (100) gives
+    # D_p = .2*100/1.5 = 13.33, rate (.8 + .2)/(.2 + .8) = 1, A's move 13.33*1.2/.2 = 80 > 50 to B: so A moves all
+    # 50 (100 -> 50), D_q = .2*50/1.2 = 8.33, B moves 8.33*1.5/.2 = 62.5 (100 -> 37.5), gain 8.33*(.8 - .2) = 5.
+    # A's move takes O_q from 50 (on B) to 41.67: B is not strictly between, so the move stands (under the
+    # theory's reading, the outcome may not move off B, the move would shrink to 0 and nothing would trade).
+    x = [[0, 100], [100, 50], [0, 0]]
+    s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.2]]
+    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
+    np.testing.assert_allclose(tr.extras["trades"][0, 1, 0], [0, 1, 0, 1, 100, 50, 100, 37.5, 5, 5], rtol=1e-12)
+    assert tr.extras["exchanges"][0, 1] == 1
+    np.testing.assert_allclose(tr.forecast[0, 1], [7.5 / 1.5, 50 / 1.2], rtol=1e-12)
+    # Decide itself (decide-exchange-model 2025.3.1, coin off; tests/data/decide/knife_edge.csv is this case) reports
+    # p 5.0, q 41.666666666666... after round 1 and p 4.8333333, q 50.0 after round 2
+    s2 = api.load(str(Path(__file__).parent / "data" / "decide" / "knife_edge.csv"))
+    tr2 = exchange.run(s2.to_inputs(), exchange.Params(passes=2))
+    np.testing.assert_allclose(tr2.forecast[0, 1:], [[5.0, 41.66666666666666], [4.833333333333333, 50.0]], rtol=1e-12)
+
+
+def test_decide_matches_the_slow_reference_on_round_number_scenarios():
+    # positions on a 25-point grid and saliences in tenths: exact gain ties and outcomes that land exactly on a
+    # partner's position (the rules of docs/models/exchange.md on ties and on an outcome on the partner)
+    rng = np.random.default_rng(13)
+    traded = 0
+    for trial in range(30):
+        n, D = int(rng.integers(4, 9)), int(rng.integers(2, 5))
+        x = rng.integers(0, 5, (n, D)) * 25.0
+        s = rng.integers(1, 11, (n, D)) / 10
+        c = rng.integers(1, 6, n) / 5
+        tr, ref, trades = _decide_vs_reference(x, s, c, 4)
+        np.testing.assert_allclose(tr.position[0], ref, rtol=1e-9, atol=1e-8, err_msg=f"trial {trial}")
+        rows = tr.extras["trades"][0]
+        got = [(t, *map(int, r[:4])) for t in range(1, 5) for r in rows[t] if not np.isnan(r[0])]
+        assert got == [tt[:5] for tt in trades], f"trial {trial}"
+        traded += len(trades)
+    assert traded > 100
+
+
+def test_a_round_with_more_exchanges_than_room_is_played_again_with_room_for_every_candidate(monkeypatch):
+    rng = np.random.default_rng(21)
+    B, n = 12, 18  # room for 4 n D = 216 exchanges a round, fewer than the M = 243 candidates
+    inp = Inputs.build(rng.uniform(0, 100, (B, n, 3)), rng.uniform(0.1, 1, (B, n, 3)), rng.uniform(0.1, 1, (B, n)),
+                       low=np.zeros(3), high=np.full(3, 100.0))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+    roomy = exchange.run(inp)
+    monkeypatch.setattr(exchange, "_ROOM", 0)  # room for no exchange: every draw that trades is played again
+    tight = exchange.run(inp)
+    M = exchange._max_candidates(n, 3)
+    assert tight.extras["trades"].shape == (B, 11, M, len(exchange.TRADE_FIELDS))
+    K = roomy.extras["trades"].shape[2]
+    assert K == 4 * n * 3 < M
+    np.testing.assert_array_equal(tight.extras["trades"][:, :, :K], roomy.extras["trades"])
+    assert np.isnan(tight.extras["trades"][:, :, K:]).all()
+    for a, b in ((tight.position, roomy.position), (tight.extras["exchanges"], roomy.extras["exchanges"]),
+                 (tight.rounds, roomy.rounds)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_decide_new_start_positions_by_hand():

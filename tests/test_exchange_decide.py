@@ -4,16 +4,18 @@
 forecast Decide produced over repeated runs (its tie coin seeded 0, 1, 2, ... plus one run with
 the coin off; the file says how, with which release, and when). Decide's runs differ only by that
 coin, so its spread is the range of equally valid results of the model. detente has no coin (a tie
-goes to the exchange formed first, docs/models/exchange.md), so its one result must land inside
+goes to the exchange formed first, docs/models/exchange.md), so its one result should land inside
 that range, round by round.
 
-A range from a limited number of runs under-samples the spread's edges, and detente settles one
-more case differently from some of Decide's runs (an outcome left exactly on a partner's position,
-which Decide's 28-digit decimals settle by their last digit, the same way in every run): where that
-case arises, detente's forecast can lie outside everything Decide produced. ``EXPECT`` says, per
-file, how many of the 10 rounds x issues lie inside Decide's range at least, and how far (points of
-the 0-100 scale) the others lie outside at most; docs/models/exchange.md lists them one by one.
-More runs of Decide can only widen its ranges, so these bounds stay true when the data is redone.
+Two things keep it from landing inside everywhere, both measured (docs/models/exchange.md, "Against
+Decide"): a range from about a hundred runs under-samples the spread's edges (Decide's own code,
+run once with detente's tie rule in place of its coin, ``first_tie`` in the JSON, lands outside
+it too), and on 8 of 101 moves in Decide's runs its 28-digit decimals stop, by one unit of the 26th
+decimal place, a move that exact arithmetic (and detente) lets through. So the tests ask that every
+forecast lie within ``SLACK`` points of Decide's range beyond what Decide's own deterministic run
+needs, that at least ``INSIDE`` of each file's forecasts lie inside it, and that every round's
+number of exchanges lies within Decide's fewest and most. More runs of Decide can only widen its
+ranges, which can only bring more of detente's forecasts inside (and Decide's own run, too).
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ from detente.models import exchange
 
 DATA = Path(__file__).parent / "data" / "decide"
 RANGES = json.loads((DATA / "decide_ranges.json").read_text(encoding="utf-8"))
+FILES = ("sample_data.txt", "cop21.csv", "copenhagen.csv")
 
-#: file -> (round-and-issue forecasts inside Decide's range, at least; the most points outside for the others;
-#: rounds whose exchange count lies within Decide's fewest and most)
-EXPECT = {
-    "sample_data.txt": (58, 0.03, range(1, 11)),
-    "cop21.csv": (126, 2.0, range(1, 11)),
-    "copenhagen.csv": (58, 2.3, range(2, 11)),  # round 1: 46 exchanges, Decide 48-49 (the knife-edge case)
-}
+#: Points of the 0-100 scale by which detente's forecast may lie further outside Decide's range than Decide's own
+#: code, run with detente's tie rule, lies outside it (the most over the file's rounds and issues).
+SLACK = 0.1
+#: Share of a file's round-and-issue forecasts that lie inside Decide's range, at least.
+INSIDE = 0.9
 
 
 def _forecasts(name):
@@ -45,47 +46,36 @@ def _forecasts(name):
     return s, tr
 
 
-def _outside(name):
-    """Points (0-100 scale) by which each of detente's round 1-10 forecasts lies outside Decide's range (<= 0 inside)."""
+def _outside(name, got):
+    """Points (0-100 scale) by which each forecast of rounds 1-10 lies outside Decide's range (<= 0 inside)."""
     rec = RANGES["files"][name]
-    s, tr = _forecasts(name)
+    s = api.load(str(DATA / name))
     assert rec["issues"] == s.issue_keys
     lo, hi = np.array(rec["low"]), np.array(rec["high"])  # (round, issue), the issue's own scale
     width = np.array([i.scale[1] - i.scale[0] for i in s.issues])
-    got = tr.forecast[0, 1:11]
     assert got.shape == lo.shape == (10, len(s.issues))
-    return s, tr, np.maximum(lo - got, got - hi) * 100 / width
+    return np.maximum(lo - got, got - hi) * 100 / width
 
 
 def test_every_example_file_was_measured_often_enough():
-    assert sorted(RANGES["files"]) == sorted(EXPECT)
+    assert sorted(RANGES["files"]) == sorted(FILES) == sorted(RANGES["first_tie"]["files"])
     for name, rec in RANGES["files"].items():
         assert rec["runs"] >= 80, name  # ten runs under-sample the spread badly (docs/models/exchange.md)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECT))
+@pytest.mark.parametrize("name", FILES)
 def test_default_within_the_spread_of_decides_own_runs_round_by_round(name):
-    inside_min, edge, rounds_ok = EXPECT[name]
-    s, tr, out = _outside(name)
+    s, tr = _forecasts(name)
+    out = _outside(name, tr.forecast[0, 1:11])
+    own = _outside(name, np.array(RANGES["first_tie"]["files"][name]["forecast"]))  # Decide's code, detente's tie rule
     inside = out <= 1e-4  # the recorded ranges are rounded to 6 decimals on the issue's own scale
-    assert inside.sum() >= inside_min, [(t + 1, s.issue_keys[k], round(float(out[t, k]), 3)) for t, k in zip(*np.nonzero(~inside))]
-    assert out.max() <= edge, float(out.max())
+    misses = [(t + 1, s.issue_keys[k], round(float(out[t, k]), 3)) for t, k in zip(*np.nonzero(~inside))]
+    assert out.max() <= max(own.max(), 0.0) + SLACK, (float(own.max()), misses)
+    assert inside.mean() >= INSIDE, misses
     counts = RANGES["files"][name]["exchanges"]
-    for t in rounds_ok:
+    for t in range(1, 11):
         lo, hi = counts[t - 1]
         assert lo <= tr.extras["exchanges"][0, t] <= hi, (t, int(tr.extras["exchanges"][0, t]), lo, hi)
-
-
-def test_the_wider_misses_are_the_files_with_the_knife_edge_case():
-    # sample_data has no forecast more than 0.03 points outside Decide's range; the two climate files, where an
-    # outcome is left exactly on a partner's position early (copenhagen round 1, cop21 round 8 of the first-tie run),
-    # have forecasts up to about 2 points outside, while their ranges span up to 25 (copenhagen) and 18 (cop21) points
-    for name in ("copenhagen.csv", "cop21.csv"):
-        rec = RANGES["files"][name]
-        s, _, out = _outside(name)
-        width = np.array([i.scale[1] - i.scale[0] for i in s.issues])
-        spread = (np.array(rec["high"]) - np.array(rec["low"])) * 100 / width
-        assert out.max() < 0.15 * spread.max()
 
 
 def test_sample_data_round_one_as_decide_reports_it():
@@ -99,10 +89,11 @@ def test_sample_data_round_one_as_decide_reports_it():
     assert lo <= tr.extras["exchanges"][0, 1] <= hi
 
 
-# Decide's own code with detente's tie rule in place of its coin: the same exchanges, in the same order,
-# until the first time an outcome is left exactly on a partner's position (where Decide's decimals decide)
-#: file -> (exchanges of round 1 that agree one by one, rounds whose forecasts agree to 1e-9)
-SAME_AS_DECIDE = {"sample_data.txt": (39, 3), "cop21.csv": (127, 7), "copenhagen.csv": (29, 0)}
+# Decide's own code with detente's tie rule in place of its coin: the same exchanges, in the same order, until
+# the first move that Decide's decimals stop by a hair and exact arithmetic lets through (docs/models/exchange.md)
+#: file -> rounds whose forecasts and exchanges agree (to 1e-9); Decide's decimals first stop such a move in the next
+#: (sample_data round 5, cop21 round 2, copenhagen round 8), where detente then realises more exchanges than it
+SAME_AS_DECIDE = {"sample_data.txt": 4, "cop21.csv": 1, "copenhagen.csv": 7}
 
 
 @pytest.mark.parametrize("name", sorted(SAME_AS_DECIDE))
@@ -110,17 +101,19 @@ def test_decides_code_with_detentes_tie_rule_gives_detentes_exchanges(name):
     from detente._parse import slug
 
     rec = RANGES["first_tie"]["files"][name]
-    n_same, rounds_same = SAME_AS_DECIDE[name]
+    rounds_same = SAME_AS_DECIDE[name]
     s, tr = _forecasts(name)
     A, I = s.actor_keys, s.issue_keys
     rows = tr.extras["trades"][0, 1]
     rows = rows[~np.isnan(rows[:, 0])]
     mine = [(A[int(r[0])], A[int(r[1])], I[int(r[3])], I[int(r[2])], r[8]) for r in rows]
     theirs = [(slug(a), slug(b), slug(p), slug(q), g) for a, b, p, q, g in rec["round_1"]]
-    assert [m[:4] for m in mine[:n_same]] == [t[:4] for t in theirs[:n_same]]
-    np.testing.assert_allclose([m[4] for m in mine[:n_same]], [t[4] for t in theirs[:n_same]], rtol=1e-9)
-    if n_same < len(theirs):  # the first difference is the outcome-on-partner case, not an ordering slip
-        assert mine[n_same][:4] != theirs[n_same][:4]
+    # every exchange of round 1, in order, with the same actors, issues and gain
+    assert [m[:4] for m in mine] == [t[:4] for t in theirs]
+    np.testing.assert_allclose([m[4] for m in mine], [t[4] for t in theirs], rtol=1e-9)
     fc = np.array(rec["forecast"])
     np.testing.assert_allclose(tr.forecast[0, 1 : rounds_same + 1], fc[:rounds_same], rtol=0, atol=1e-9)
     assert list(tr.extras["exchanges"][0, 1 : rounds_same + 1]) == rec["exchanges"][:rounds_same]
+    t = rounds_same + 1  # the move Decide's decimals stop goes through here: one exchange more, other forecasts
+    assert tr.extras["exchanges"][0, t] > rec["exchanges"][t - 1]
+    assert np.abs(tr.forecast[0, t] - fc[t - 1]).max() > 1e-6

@@ -32,7 +32,8 @@ from ._jit import compiling, guard_cache, jit
 EPS = 1e-10
 #: Gains this close (relative) are a tie; the exchange formed first wins.
 TIE_REL = 1e-12
-#: The partner's position and an outcome this close are equal (a further move away passes the partner).
+#: The partner's position and an outcome this close are equal (the partner is then not strictly between
+#: the outcome before and after a move, so the move is not capped: Decide's rule in exact arithmetic).
 ON = 1e-9
 #: New start position: x0 + (y - x0) * (FIXED + SALIENCE * (1 - s)).
 FIXED = 0.1
@@ -70,15 +71,14 @@ def _move_ok(sup, m, hsum, hflag):
 
 @_inline
 def _passes(n0, n1, xb):
-    """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``.
-
-    An outcome already on the partner (within ``ON``) passes it with any move
-    away; a partner behind the outcome's start is not passed (Decide's rule).
+    """Whether moving the outcome from ``n0`` to ``n1`` carries it past the partner at ``xb``: the
+    partner lies strictly between the two (Decide's rule). An outcome on the partner (within ``ON``)
+    does not pass it by moving on, and neither does one that ends on it.
     """
     if n1 > n0:
-        return n0 - ON <= xb < n1 - ON
+        return n0 + ON < xb < n1 - ON
     if n1 < n0:
-        return n1 + ON < xb <= n0 + ON
+        return n1 + ON < xb < n0 - ON
     return False
 
 
@@ -228,54 +228,54 @@ def _track(ovc, ova, ovv, e, tb, a, y, start):
     ovc[e, tb] = cnt + 1
 
 
-@_jit
-def _candidates(part):
-    """The most candidate exchanges one round of a draw can form (``part``: who holds which issue)."""
-    n, D = part.shape
-    M = 0
-    for P in range(D):
-        for Q in range(P + 1, D):
-            both = 0
-            for k in range(n):
-                if part[k, P] and part[k, Q]:
-                    both += 1
-            M += (both // 2) * (both - both // 2)
-    return M
+@_inline
+def _tree_set(tree, S, e, g):
+    """Set leaf ``e`` of the max tree (``S`` leaves from index ``S``) to ``g`` and update its ancestors."""
+    k = S + e
+    tree[k] = g
+    k //= 2
+    while k >= 1:
+        a = tree[2 * k]
+        b = tree[2 * k + 1]
+        tree[k] = a if a >= b else b
+        k //= 2
+
+
+@_inline
+def _tree_first(tree, S, floor):
+    """The first leaf (lowest index) whose value is at least ``floor`` (the root must be)."""
+    k = 1
+    while k < S:
+        k *= 2
+        if tree[k] < floor:
+            k += 1
+    return k - S
 
 
 @_jit
-def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts):
+def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts,
+              x0, w, W, O, left, group, y, traded, fv, iv, valid, ovc, ova, ovv, tree, cstart, clist, seen,
+              best_g, best_e):
     """Play up to ``rounds`` of Decide's rounds on one draw; returns the last round with an exchange, or -1
-    when a round realised more exchanges than ``trades`` has room for."""
+    when a round realised more exchanges than ``trades`` has room for. The arguments after ``counts`` are
+    scratch tables (see :func:`play`)."""
     n, D = x_in.shape
     K = trades.shape[1]
-    x0 = x_in.copy()
-    w = np.zeros((n, D))
+    S = tree.shape[0] // 2
     for k in range(n):
         for l in range(D):
-            if part[k, l]:
-                w[k, l] = c[k] * s[k, l]
-    W = np.zeros(D)
+            x0[k, l] = x_in[k, l]
+            w[k, l] = c[k] * s[k, l] if part[k, l] else 0.0
     for l in range(D):
+        W[l] = 0.0
         for k in range(n):
             W[l] += w[k, l]
     for k in range(n):
         for l in range(D):
             vote[0, k, l] = x0[k, l]
-    M = _candidates(part)
-    fv = np.empty((M, NF))
-    iv = np.empty((M, NI), np.int64)
-    valid = np.zeros(M, np.bool_)
-    ovc = np.zeros((M, 2), np.int64)
-    ova = np.empty((M, 2, n), np.int64)
-    ovv = np.empty((M, 2, n))
-    pend = np.empty(M, np.int64)
-    O = np.zeros(D)
-    left = np.zeros((n, D), np.bool_)
-    group = np.empty(n, np.int64)
-    best_g = np.empty(n)
-    best_e = np.empty(n, np.int64)
+    trades[0] = np.nan
     drawn = 0  # random numbers of ``u`` used so far (mode 1: one per candidate formed, in order)
+    stamp = 0
     last = 0
     for t in range(1, rounds + 1):
         for l in range(D):
@@ -323,56 +323,82 @@ def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, coun
                                 drawn += 1
                             _size(m, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
                             m += 1
-        y = x0.copy()
-        traded = np.zeros((n, D), np.bool_)
-        realised = 0
-        # the pending list: the valid candidates, in the order they were formed
+        # the pending exchanges are the valid ones, in the order formed: a max tree of their gains
+        # (mode 0) and, per actor-issue cell, the pending exchanges that cell takes part in (each has 4)
         na = 0
-        for e in range(m):
-            if valid[e]:
-                pend[na] = e
+        for e in range(S):
+            tree[S + e] = fv[e, GAIN] if e < m and valid[e] else -1.0
+            if e < m and valid[e]:
                 na += 1
+        for k in range(S - 1, 0, -1):
+            a = tree[2 * k]
+            b = tree[2 * k + 1]
+            tree[k] = a if a >= b else b
+        for cell in range(n * D + 1):
+            cstart[cell] = 0
+        for e in range(m):
+            if not valid[e]:  # an invalid exchange never becomes valid again: it is in no list
+                continue
+            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+            cstart[i * D + P + 1] += 1
+            cstart[i * D + Q + 1] += 1
+            cstart[j * D + P + 1] += 1
+            cstart[j * D + Q + 1] += 1
+        for cell in range(n * D):
+            cstart[cell + 1] += cstart[cell]
+        for e in range(m):
+            if not valid[e]:
+                continue
+            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+            for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
+                clist[cstart[cell]] = e
+                cstart[cell] += 1
+        for cell in range(n * D, 0, -1):  # back to the starts
+            cstart[cell] = cstart[cell - 1]
+        cstart[0] = 0
+        for k in range(n):
+            for l in range(D):
+                y[k, l] = x0[k, l]
+                traded[k, l] = False
+        realised = 0
         while na > 0:
             E = -1
             if mode == 0:
                 # the highest gain; a tie (within TIE_REL) goes to the exchange formed first
-                g_best = -1.0
-                for k in range(na):
-                    if fv[pend[k], GAIN] > g_best:
-                        g_best = fv[pend[k], GAIN]
+                g_best = tree[1]
                 floor = g_best - TIE_REL * max(1.0, g_best)
-                for k in range(na):
-                    if fv[pend[k], GAIN] >= floor:
-                        E = pend[k]
-                        break
+                E = _tree_first(tree, S, floor)
             else:
                 # mutual best choice: the first exchange that is the best of both its actors (by each
                 # one's own gain, the first formed on equality); if none is, the highest smaller gain
                 for k in range(n):
                     best_g[k] = -1.0
                     best_e[k] = -1
-                for k in range(na):
-                    e = pend[k]
+                for e in range(m):
+                    if not valid[e]:
+                        continue
                     if fv[e, GAIN] > best_g[iv[e, AI]]:
                         best_g[iv[e, AI]] = fv[e, GAIN]
                         best_e[iv[e, AI]] = e
                     if fv[e, GAINJ] > best_g[iv[e, AJ]]:
                         best_g[iv[e, AJ]] = fv[e, GAINJ]
                         best_e[iv[e, AJ]] = e
-                for k in range(na):
-                    e = pend[k]
-                    if best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
+                for e in range(m):
+                    if valid[e] and best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
                         E = e
                         break
                 if E < 0:
                     g_best = -1.0
-                    for k in range(na):
-                        e = pend[k]
+                    for e in range(m):
+                        if not valid[e]:
+                            continue
                         g = min(fv[e, GAIN], fv[e, GAINJ])
                         if g > g_best:
                             g_best = g
                             E = e
             valid[E] = False
+            _tree_set(tree, S, E, -1.0)
+            na -= 1
             i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
             yI = fv[E, SUPI] + fv[E, MVI]
             yJ = fv[E, SUPJ] + fv[E, MVJ]
@@ -397,36 +423,43 @@ def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, coun
             y[j, P] = yJ
             traded[i, Q] = True
             traded[j, P] = True
-            # every other pending exchange: continue supplies, track demands, re-size or keep
-            kept = 0
-            for k in range(na):
-                X = pend[k]
-                if X == E:
-                    continue
-                xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
-                # supply continuation (I supplies q, J supplies p)
-                went_i = _continue(X, 0, xi, xq, fv, iv, i, Q, yI, j, P, yJ)
-                went_j = _continue(X, 1, xj, xp, fv, iv, i, Q, yI, j, P, yJ)
-                touched = went_i or went_j
-                # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
-                if (xj == j and xq == Q) or (xi == j and xp == Q):
-                    _track(ovc, ova, ovv, X, 1 if xq == Q else 0, i, yI, x0[i, Q])
-                    touched = True
-                if (xj == i and xq == P) or (xi == i and xp == P):
-                    _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
-                    touched = True
-                if touched:
-                    _size(X, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
-                if valid[X]:
-                    pend[kept] = X
-                    kept += 1
-            na = kept
+            # the pending exchanges that share a cell with E (no other can be touched): continue
+            # supplies, track demands, re-size; an invalid one leaves the pending set
+            stamp += 1
+            for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
+                for idx in range(cstart[cell], cstart[cell + 1]):
+                    X = clist[idx]
+                    if not valid[X] or seen[X] == stamp:
+                        continue
+                    seen[X] = stamp
+                    xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
+                    # supply continuation (I supplies q, J supplies p)
+                    went_i = _continue(X, 0, xi, xq, fv, iv, i, Q, yI, j, P, yJ)
+                    went_j = _continue(X, 1, xj, xp, fv, iv, i, Q, yI, j, P, yJ)
+                    touched = went_i or went_j
+                    # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
+                    if (xj == j and xq == Q) or (xi == j and xp == Q):
+                        _track(ovc, ova, ovv, X, 1 if xq == Q else 0, i, yI, x0[i, Q])
+                        touched = True
+                    if (xj == i and xq == P) or (xi == i and xp == P):
+                        _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
+                        touched = True
+                    if touched:
+                        _size(X, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
+                        if valid[X]:
+                            _tree_set(tree, S, X, fv[X, GAIN])
+                        else:
+                            _tree_set(tree, S, X, -1.0)
+                            na -= 1
         counts[t] = realised
+        trades[t, realised:] = np.nan
         for k in range(n):
             for l in range(D):
                 vote[t, k, l] = y[k, l]
         if realised == 0:
             for tt in range(t + 1, rounds + 1):
+                counts[tt] = 0
+                trades[tt] = np.nan
                 for k in range(n):
                     for l in range(D):
                         vote[tt, k, l] = y[k, l]
@@ -441,7 +474,8 @@ def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, coun
 
 @_jit
 def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, last):
-    """Play up to ``rounds`` of Decide's rounds on each draw of a batch.
+    """Play up to ``rounds`` of Decide's rounds on each draw of a batch (in place: ``vote``, ``trades``,
+    ``counts``, ``last``).
 
     Parameters
     ----------
@@ -466,21 +500,42 @@ def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, l
     counts : (B, rounds + 1) int, out
         Exchanges realised per round.
     last : (B,) int, out
-        The last round with an exchange.
-
-    Returns
-    -------
-    bool
-        False if some round realised more than K exchanges (the outputs are then incomplete).
+        The last round with an exchange; -1 for a draw with a round of more than K exchanges (its
+        outputs are then incomplete).
     """
-    for b in range(x_in.shape[0]):
-        trades[b] = np.nan
-        counts[b] = 0
-        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], scale, base, vote[b], trades[b], counts[b])
-        if r < 0:
-            return False
+    B, n, D = x_in.shape
+    # the most candidates one round can form: every issue pair with the actors split in two halves
+    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
+    S = 1
+    while S < M:
+        S *= 2
+    x0 = np.empty((n, D))
+    w = np.empty((n, D))
+    W = np.empty(D)
+    O = np.empty(D)
+    left = np.empty((n, D), np.bool_)
+    group = np.empty(n, np.int64)
+    y = np.empty((n, D))
+    traded = np.empty((n, D), np.bool_)
+    fv = np.empty((M, NF))
+    iv = np.empty((M, NI), np.int64)
+    valid = np.zeros(M, np.bool_)
+    ovc = np.zeros((M, 2), np.int64)
+    ova = np.empty((M, 2, n), np.int64)
+    ovv = np.empty((M, 2, n))
+    tree = np.empty(2 * S)
+    cstart = np.empty(n * D + 1, np.int64)
+    clist = np.empty(4 * M, np.int64)
+    seen = np.zeros(M, np.int64)
+    best_g = np.empty(n)
+    best_e = np.empty(n, np.int64)
+    for b in range(B):
+        counts[b, 0] = 0
+        seen[:] = 0
+        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], scale, base, vote[b], trades[b], counts[b],
+                      x0, w, W, O, left, group, y, traded, fv, iv, valid, ovc, ova, ovv, tree, cstart, clist, seen,
+                      best_g, best_e)
         last[b] = r
-    return True
 
 
 @_jit

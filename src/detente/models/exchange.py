@@ -91,6 +91,9 @@ _CHUNK_CELLS = 2_000_000
 _TOL = 1e-12
 #: Worker threads over the draws of a batch (``decide``; results do not depend on it).
 THREADS = max(1, min(2, os.cpu_count() or 1))
+#: ``decide`` and ``random-rate`` keep room in ``extras["trades"]`` for this many exchanges per actor-issue
+#: cell and round (at most the number of candidates); a draw with a round of more is played again.
+_ROOM = 4
 #: Rounds played when ``passes`` is not given.
 DEFAULT_PASSES = {"decide": 10, "random-rate": 10, "greedy": 1}
 
@@ -422,32 +425,36 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     vote = np.empty((B, R + 1, n, D))
     last = np.zeros(B, dtype=np.int64)
     # room for 4 n D exchanges a round (at most M): depends on the sizes only, so a draw's array is the
-    # same alone or in a batch; a round with more (not seen on any example) widens every draw's to M
-    K = min(M, 4 * n * D)
+    # same alone or in a batch; a draw with a round of more (not seen on any example) is played again
+    # with room for M, and every draw's array widened to M
+    K = min(M, _ROOM * n * D)
     step = max(1, min(-(-B // THREADS), _CALL_WORK // per_draw))
     flag = _cancel.current()  # read here: the worker threads do not share the caller's context
+    trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
+    exchanges = np.empty((B, R + 1), dtype=np.int64)
 
-    while True:
-        trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
-        exchanges = np.empty((B, R + 1), dtype=np.int64)
+    def call(rows: np.ndarray | slice, trades: np.ndarray) -> None:
+        if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
+            raise _cancel.Cancelled()
+        u = _uniforms(inputs.seed[rows], R * M) if mode == 1 else np.zeros((len(vote[rows]), 1))
+        out = (vote[rows], trades[rows], exchanges[rows], last[rows])
+        kern.play(x100[rows], sal[rows], cap[rows], part[rows], R, mode, u, scale, base, *out)
+        if not isinstance(rows, slice):  # fancy indexing gave copies
+            vote[rows], trades[rows], exchanges[rows], last[rows] = out
 
-        def call(b0: int) -> bool:
-            if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
-                raise _cancel.Cancelled()
-            sl = slice(b0, min(B, b0 + step))
-            u = _uniforms(inputs.seed[sl], R * M) if mode == 1 else np.zeros((sl.stop - sl.start, 1))
-            return bool(kern.play(x100[sl], sal[sl], cap[sl], part[sl], R, mode, u, scale, base,
-                                  vote[sl], trades[sl], exchanges[sl], last[sl]))
-
-        starts = range(0, B, step)
-        if THREADS > 1 and len(starts) > 1:
-            with ThreadPoolExecutor(THREADS) as pool:
-                fits = all(pool.map(call, starts))
-        else:
-            fits = all(call(b0) for b0 in starts)
-        if fits or K >= M:
-            break
-        K = M
+    starts = [slice(b0, min(B, b0 + step)) for b0 in range(0, B, step)]
+    if THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(call, starts, [trades] * len(starts)))
+    else:
+        for sl in starts:
+            call(sl, trades)
+    over = np.flatnonzero(last < 0)  # draws with a round of more than K exchanges: again, with room for M
+    if over.size:
+        wide = np.full((B, R + 1, M, len(TRADE_FIELDS)), np.nan)
+        wide[:, :, :K] = trades
+        trades = wide
+        call(over, trades)
     pos = vote / scale[None, None, None, :] + base[None, None, None, :]
     # cells that never moved keep their input value bit for bit
     pos = np.where(vote == x100[:, None], inputs.position[:, None], pos)
@@ -562,7 +569,7 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     M = _max_candidates(n, D)
     K = min(M, 4 * n * D)
     per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
-    fixed = THREADS * M * (20 + 4 * n) * F8
+    fixed = THREADS * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
         fixed += THREADS * max(R * M, _CALL_WORK) * F8
     return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
