@@ -4,7 +4,11 @@ Two workloads, each run three ways with the same seed (and checked to give the s
 
 * Sobol sensitivity of a synthetic 100-actor, 3-issue scenario with ``smp`` (``--uncertain`` actors'
   capabilities ranged +/-30 %, ``--samples`` base samples: ``samples x (uncertain + 2)`` model runs);
-* Monte Carlo of the flagship with ``bdm`` (``--draws`` draws).
+* Monte Carlo of the flagship with ``bdm`` (``--draws`` draws);
+* a backtest parameter grid on the 322 DEU decisions: ``smp`` under each ``--grid-rules`` voting rule
+  x each ``--grid-capabilities`` capability convention, beside the compromise reference (the whole
+  ``run_backtest``, scores and bootstrap included; the compared result is every forecast);
+* advice for ``trump`` on every issue of the flagship with ``bdm`` (``--advice-draws`` draws).
 
 For each: the in-process run (no dask), a LocalCluster of 1 worker process, and one of 2, interleaved
 for ``--repeat`` rounds (the best time of each kept, so that a change of the machine's load hits all
@@ -28,6 +32,7 @@ import argparse
 import math
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -66,12 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=2, help="Sobol base samples (a power of two).")
     ap.add_argument("--uncertain", type=int, default=10, help="Ranged capabilities (Sobol factors).")
     ap.add_argument("--draws", type=int, default=100_000, help="bdm Monte Carlo draws of the flagship.")
-    ap.add_argument("--only", choices=["sobol", "mc"], default=None)
+    ap.add_argument("--grid-rules", default="Prop,Binary", help="smp voting rules of the backtest grid.")
+    ap.add_argument("--grid-capabilities", default="votes", help="Capability conventions of the backtest grid.")
+    ap.add_argument("--advice-draws", type=int, default=2000, help="Draws of the advice workload.")
+    ap.add_argument("--only", choices=["sobol", "mc", "grid", "advice"], default=None)
     ap.add_argument("--repeat", type=int, default=2, help="Rounds of the three runs, interleaved; the best of each is kept.")
     args = ap.parse_args(argv)
 
     from detente import executor
-    from detente.analysis import monte_carlo, sensitivity
+    from detente.analysis import advise, monte_carlo, sensitivity
+    from detente.backtest import load_deu, run_backtest
 
     scen = synthetic(uncertain=args.uncertain)
     small = synthetic(n=12, uncertain=args.uncertain)
@@ -79,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     from detente.budget import Budget
 
     budget = Budget.of(seconds=1e6, draws=10_000_000)
+    deu = load_deu()
+    grid = {"smp.voting_rule": args.grid_rules.split(","), "capability": args.grid_capabilities.split(",")}
     workloads = {
         "sobol": (f"Sobol, smp, 100 actors x 3 issues, {args.uncertain} factors, N={args.samples}",
                   lambda **kw: sensitivity(scen, "smp", "sobol", samples=args.samples, seed=0, progress=False,
@@ -88,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
                lambda **kw: monte_carlo("korea-2019", "bdm", draws=args.draws, seed=0, point=False, progress=False,
                                         budget=budget, **kw).forecasts,
                lambda **kw: monte_carlo("korea-2019", "bdm", draws=50, seed=0, point=False, progress=False, **kw)),
+        "grid": (f"Backtest grid, DEU 322 decisions, smp voting_rule={args.grid_rules} x capability={args.grid_capabilities}",
+                 lambda **kw: np.vstack(list(run_backtest(deu, grid=grid, budget=budget, **kw).forecasts.values())),
+                 lambda **kw: run_backtest(replace(deu, issues=deu.issues[:12]), models="smp", n_boot=10, **kw)),
+        "advice": (f"Advice, bdm, flagship, trump on every issue, {args.advice_draws:,} draws",
+                   lambda **kw: advise("korea-2019", "trump", model="bdm", draws=args.advice_draws, progress=False,
+                                       budget=budget, **kw).table,
+                   lambda **kw: advise("korea-2019", "trump", model="bdm", draws=5, progress=False, **kw)),
     }
     print(f"before: {load()}", flush=True)
     from distributed import get_task_stream

@@ -19,7 +19,8 @@ from ..scenario.schema import Scenario
 from ..simulate import simulate
 from ._draws import LazyInputs
 
-__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "chunk_size", "task_size", "run_chunk", "DrawJob"]
+__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "chunk_size", "task_size",
+           "run_chunk", "DrawJob"]
 #: Show a progress bar when a run is expected to take longer than this (seconds).
 PROGRESS_AFTER = 1.0
 
@@ -175,20 +176,7 @@ def run_draws(
     out = np.empty((B, D))
     hist: np.ndarray | None = None
     T1 = 0  # the longest run's rounds + 1 so far (a draw that stopped early repeats its last forecast)
-    state: dict[str, Any] = {"bar": None, "task": None, "done": 0}
-    t0 = time.perf_counter()
-
-    def tick(done: int, total: int) -> None:
-        state["done"] = done
-        if on_chunk is not None:
-            on_chunk(done, total)
-        if state["bar"] is None and progress is not False and done < total:
-            elapsed = time.perf_counter() - t0
-            if progress or elapsed * total / done > PROGRESS_AFTER:
-                state["bar"], state["task"] = _start_bar(what, total)
-        if state["bar"] is not None:
-            state["bar"].update(state["task"], completed=done)
-
+    tick = _Ticker(what, progress, on_chunk)
     try:
         for i, (final, f) in ex.run(run_chunk, tasks, shared=job, weights=[b - a for a, b in bounds], progress=tick,
                                     name=f"detente-{what.split(' ')[0].lower()}"):
@@ -204,14 +192,67 @@ def run_draws(
     except ModelInputError as e:
         raise DetenteError([Problem(scenario.source_file, None, f"model {model}", str(e))]) from None
     except KeyboardInterrupt:
-        raise AnalysisInterrupted(f"{what} interrupted after {state['done']:,} of {B:,} model runs; "
+        raise AnalysisInterrupted(f"{what} interrupted after {tick.done:,} of {B:,} model runs; "
                                   "nothing was kept") from None
     finally:
-        if state["bar"] is not None:
-            state["bar"].stop()
+        tick.stop()
     if not by_round or hist is None:
         return out, None
     return out, hist[:, :T1]
+
+
+def run_tasks(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: Any, executor: Executor | None = None,
+              runs: list[int] | None = None, progress: bool | None = None, what: str = "analysis",
+              on_chunk: Callable[[int, int], None] | None = None) -> list[Any]:
+    """``fn(task, shared)`` for every task of a plan, in process or on a cluster; the results in task order.
+
+    A plan's tasks are independent and pure (a task's result depends only on it and ``shared``), so
+    they may run in any order and anywhere (``executor``, default :func:`detente.executor.current`);
+    ``runs`` (model runs per task) drives the progress bar and ``on_chunk(done, total)``, as in
+    :func:`run_draws`. A task's exception is raised here (a model's :class:`ModelInputError` as itself:
+    the caller names the scenario).
+
+    Raises
+    ------
+    AnalysisInterrupted
+        On Ctrl-C, saying how many runs were done (the cluster's tasks are cancelled).
+    """
+    ex = executor if executor is not None else current_executor()
+    runs = list(runs) if runs is not None else [1] * len(tasks)
+    tick = _Ticker(what, progress, on_chunk)
+    try:
+        return ex.map(fn, tasks, shared=shared, weights=runs, progress=tick, name=f"detente-{what.split(' ')[0].lower()}")
+    except KeyboardInterrupt:
+        raise AnalysisInterrupted(f"{what} interrupted after {tick.done:,} of {sum(runs):,} model runs; "
+                                  "nothing was kept") from None
+    finally:
+        tick.stop()
+
+
+class _Ticker:
+    """A run's progress: ``on_chunk(done, total)``, and a bar once the run looks slow (or when asked)."""
+
+    def __init__(self, what: str, progress: bool | None, on_chunk: Callable[[int, int], None] | None):
+        self.what, self.progress, self.on_chunk = what, progress, on_chunk
+        self.bar: Any = None
+        self.task: Any = None
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done = done
+        if self.on_chunk is not None:
+            self.on_chunk(done, total)
+        if self.bar is None and self.progress is not False and done < total:
+            elapsed = time.perf_counter() - self.t0
+            if self.progress or elapsed * total / max(done, 1) > PROGRESS_AFTER:
+                self.bar, self.task = _start_bar(self.what, total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _start_bar(what: str, total: int):
