@@ -580,6 +580,26 @@ def backtest_job(ds: Dataset, specs: list[ModelSpec], capability: str, reps: int
     return job, notes
 
 
+@dataclass(frozen=True)
+class BandsJob:
+    """What learning every model's track-record bands shares: the dataset, its issues' difficulty scores,
+    the seed, and the training issues (None: grouped cross-conformal prediction over every issue)."""
+
+    ds: Dataset
+    diffs: dict[str, np.ndarray]
+    seed: int
+    train: np.ndarray | None
+
+
+def bands_task(forecast: np.ndarray, job: BandsJob) -> dict[str, Any]:
+    """One model's bands, CRPS and PIT (:func:`detente.backtest.calibration.model_bands`); with a held-out
+    wave, those of the scored (held-out) issues."""
+    if job.train is None:
+        return model_bands(job.ds, forecast, job.diffs, folds=FOLDS, seed=job.seed)
+    p = model_bands(job.ds, forecast, job.diffs, train=job.train, seed=job.seed)
+    return {key: (v[~job.train] if isinstance(v, np.ndarray) else v) for key, v in p.items()}
+
+
 def run_backtest(
     dataset: str | Dataset = "deu",
     models: str | Iterable[str | ModelSpec] | None = None,
@@ -661,24 +681,21 @@ def run_backtest(
         specs = _specs(models)
     with resolve_executor(scheduler, workers) as ex:
         forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget, executor=ex)
-    try:
-        caps = capabilities(ds, cap)[0]
-    except ValueError as exc:
-        raise DetenteError([Problem(None, None, "capability", str(exc))]) from None
-    diffs = issue_difficulties(ds, caps)
+        try:
+            caps = capabilities(ds, cap)[0]
+        except ValueError as exc:
+            raise DetenteError([Problem(None, None, "capability", str(exc))]) from None
+        # every model's track-record bands: one task each (learning them is most of a cheap model's backtest)
+        bands_job = BandsJob(ds, issue_difficulties(ds, caps), seed, train)
+        prob = dict(zip(forecasts, ex.map(bands_task, list(forecasts.values()), shared=bands_job, name="detente-bands")))
     if train is None:
         how = (f"bands learned by {FOLDS}-fold grouped cross-conformal prediction: each proposal's issues get bands "
                "learned from the other folds' proposals")
-        prob = {k: model_bands(ds, fc, diffs, folds=FOLDS, seed=seed) for k, fc in forecasts.items()}
         scored = ds
     else:
         others = ", ".join(w for w in waves(ds) if w != holdout_wave)
         how = (f"held-out wave {holdout_wave}: bands learned from wave(s) {others} only "
                f"({int(train.sum())} issues); only {holdout_wave} is scored")
-        prob = {}
-        for k, fc in forecasts.items():
-            p = model_bands(ds, fc, diffs, train=train, seed=seed)
-            prob[k] = {key: (v[~train] if isinstance(v, np.ndarray) else v) for key, v in p.items()}
         notes = [*notes, "every model runs with its fixed parameters (the backtest refits none); defaults that were "
                  "tuned on a DEU wave are listed in docs/backtest.md, and their scores on that wave are in-sample"]
         keep = np.flatnonzero(~train)
