@@ -279,3 +279,25 @@ def test_sobol_is_reproducible_at_seed_0():
     b = sensitivity(SCEN, method="sobol", samples=8, seed=0, chunk=3)
     pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
     assert a.table["S1_conf"].gt(0).any()  # the intervals are there, not zeros
+
+
+def test_workers_starts_a_local_cluster_and_closes_it():
+    """``workers=2`` (``--workers 2``): a LocalCluster of two processes runs the draws, the same numbers,
+    and is gone afterwards."""
+    import distributed
+
+    local = monte_carlo(SCEN, "compromise", draws=80, seed=7, point=False)
+    opened = []
+    real = distributed.LocalCluster
+
+    def spy(*a, **kw):
+        opened.append(real(*a, **kw))
+        return opened[-1]
+
+    distributed.LocalCluster = spy
+    try:
+        remote = monte_carlo(SCEN, "compromise", draws=80, seed=7, point=False, chunk=9, workers=2)
+    finally:
+        distributed.LocalCluster = real
+    _same_mc(local, remote)
+    assert len(opened) == 1 and len(opened[0].workers) == 0 and opened[0].status.name == "closed"

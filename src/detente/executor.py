@@ -45,8 +45,10 @@ __all__ = ["Executor", "DaskExecutor", "Shared", "InProcess", "local", "connect"
 
 #: A task on a cluster should compute at least this long, so that scheduling (a few ms a task) stays under 5 %.
 MIN_TASK_SECONDS = 0.25
-#: Tasks per worker thread a cluster's workload is cut into (when each is long enough), so the work balances.
-TASKS_PER_THREAD = 6
+#: Tasks per worker thread a cluster's workload is cut into (more when the memory chunk asks). One: a batched
+#: model call has a large fixed cost (an smp call of 2 runs of a 100-actor scenario costs 85 % of a call of
+#: 12), so fewer, bigger tasks beat finer balancing.
+TASKS_PER_THREAD = 1
 #: Seconds to wait for a scheduler to answer before saying it cannot be reached.
 CONNECT_TIMEOUT = 15.0
 #: Seconds between two looks at the cancel flag while waiting for a cluster's tasks.
@@ -83,9 +85,9 @@ class Executor:
     # -- sizing -------------------------------------------------------------------------------------
     def task_size(self, items: int, item_seconds: float, cap: int) -> int:
         """Items (draws, runs) per task: ``cap`` in process (one model call per memory chunk); on a cluster,
-        enough tasks to keep every worker thread busy (:data:`TASKS_PER_THREAD` each) but each task long
-        enough (:data:`MIN_TASK_SECONDS` by the estimate ``item_seconds``) for scheduling to stay cheap,
-        never more than ``cap`` (the memory chunk)."""
+        just enough tasks to keep every worker thread busy (:data:`TASKS_PER_THREAD` each), each long enough
+        (:data:`MIN_TASK_SECONDS` by the estimate ``item_seconds``) for scheduling to stay cheap, and never
+        more than ``cap`` items (the memory chunk: then there are more tasks)."""
         cap = max(1, int(cap))
         if not self.distributed or items <= 1:
             return cap

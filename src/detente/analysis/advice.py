@@ -45,6 +45,7 @@ cut into tasks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -193,14 +194,11 @@ class Advice(JsonResult):
                 out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward {f(r['ideal'])}, "
                            f"where {me} stands")
                 continue
-            f0, f1, ideal = f(r["forecast"]), f(b["forecast"]), f(r["ideal"])
-            dist, rest = _gap(f0, ideal), _gap(f1, ideal)  # on the printed digits: the sentence adds up as read
-            gain = dist - rest
-            share = fmt_percent(float(gain / dist)) if dist else fmt_percent(b["share_of_distance"])
+            a = shown_arithmetic(f, r["forecast"], b["forecast"], r["ideal"], b["share_of_distance"])
             out.append(
                 f"{head}: the best lever for {me} is to {b['lever']} ({b['who']}): the forecast moves from "
-                f"{f0} to {f1} and ends {_text(rest)} points from {ideal}, where {me} stands, instead of "
-                f"{_text(dist)}: {_text(gain)} points closer ({share} of the way). Draw by draw, it helps in "
+                f"{a['from']} to {a['to']} and ends {a['rest']} points from {a['ideal']}, where {me} stands, instead of "
+                f"{a['distance']}: {a['gain']} points closer ({a['share']} of the way). Draw by draw, it helps in "
                 f"{fmt_percent(b['p_helps'])} of them"
             )
         return out
@@ -467,6 +465,24 @@ class _Levers:
     def gains(self, fc: np.ndarray, base_fc: np.ndarray) -> np.ndarray:
         """Per draw and issue: how much closer to the actor's drawn position a lever's forecast is."""
         return np.abs(base_fc - self.ideal) - np.abs(fc - self.ideal)
+
+
+def shown_arithmetic(f: Callable[[float], str], forecast: float, lever: float, ideal: float,
+                     share: float = float("nan")) -> dict[str, str]:
+    """The numbers of one lever as printed, worked out from the printed digits so that they add up as read.
+
+    ``f`` prints a number with the issue's digits. Returns the texts ``from``, ``to`` and ``ideal`` (the
+    base forecast, the lever's and the actor's position), ``distance`` and ``rest`` (each forecast's
+    distance to the position, from the printed numbers), ``gain`` (their difference; ``signed_gain``
+    with its sign) and ``share`` (gain over distance, as a percentage; the unrounded ``share`` when the
+    printed distance is 0).
+    """
+    f0, f1, x = f(forecast), f(lever), f(ideal)
+    dist, rest = _gap(f0, x), _gap(f1, x)
+    gain = dist - rest
+    return {"from": f0, "to": f1, "ideal": x, "distance": _text(dist), "rest": _text(rest), "gain": _text(gain),
+            "signed_gain": ("" if gain < 0 else "+") + _text(gain),
+            "share": fmt_percent(float(gain / dist)) if dist else fmt_percent(share)}
 
 
 def _gap(a: str, b: str) -> Decimal:

@@ -242,8 +242,11 @@ _PULLED_BY = {"itself": "itself", "persuasion": "persuasion", "others": "others"
 def render_advice_table(adv: Any, top: int = 8) -> None:
     """Print each issue's levers, best first: the ones the actor can pull, then the what-ifs only others decide.
 
-    Forecast, position, gain and "of the way" are medians over the draws (as in the headline);
-    the 10-90% range and "helps in" describe the per-draw gains."""
+    Forecast, position, gain and "of the way" are medians over the draws (as in the headline; gain and
+    "of the way" worked out from the printed forecasts, so they add up as read); the 10-90% range and
+    "helps in" describe the per-draw gains."""
+    from ..analysis.advice import shown_arithmetic
+
     out, _ = _consoles()
     s = adv.scenario
     me = s.actor(adv.actor).short_name()
@@ -253,8 +256,9 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
         iss = s.issue(b["issue"])
         f = iss.fmt
         sub = adv.table[adv.table["issue"] == b["issue"]]
+        apart = shown_arithmetic(f, b["forecast"], b["forecast"], b["ideal"])["distance"]
         for pullable, title in ((True, f"{iss.name}: forecast {f(b['forecast'])}, {me} wants {f(b['ideal'])} "
-                                       f"({f(b['distance'])} points apart)"),
+                                       f"({apart} points apart)"),
                                 (False, f"{iss.name}: what-ifs that only others decide")):
             part = sub[sub["pullable"] == pullable].head(top)
             if part.empty:
@@ -263,10 +267,10 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
             for c, j in [("lever", "left"), ("pulled by", "left"), ("forecast", "right"), ("gain", "right"),
                          ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
                 t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
-            for r in part.to_dict("records"):
-                t.add_row(r["lever"], _PULLED_BY[r["control"]], f(r["forecast"]), f(r["gain"], sign=True),
-                          fmt_percent(r["share_of_distance"]), fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "),
-                          fmt_percent(r["p_helps"]))
+            for r in part.to_dict("records"):  # gain and share from the printed forecasts: they add up as read
+                a = shown_arithmetic(f, b["forecast"], r["forecast"], b["ideal"], r["share_of_distance"])
+                t.add_row(r["lever"], _PULLED_BY[r["control"]], a["to"], a["signed_gain"], a["share"],
+                          fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "), fmt_percent(r["p_helps"]))
             out.print(t)
         tgt = adv.best_persuasion_target(b["issue"])
         if tgt:
@@ -366,7 +370,7 @@ def render_compare_table(cmp: Any) -> None:
         else:
             d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
             for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
-                d.add_column(c)
+                d.add_column(c, no_wrap=c not in ("actor", "issue", "field"))
             for r in cmp.shown_differences():
                 d.add_row(r["scenario"], r["actor"], r["issue"], r["field"], _show(r["a"]), _show(r["b"]))
             out.print(d)
