@@ -188,14 +188,9 @@ def _web_client(tmp_path, ex):
 
 
 def _wait_job(client, job_id):
-    import time
+    from test_web_api import wait
 
-    for _ in range(4000):
-        j = client.get(f"/api/jobs/{job_id}").json()
-        if j["status"] not in ("queued", "running"):
-            return j
-        time.sleep(0.05)
-    raise AssertionError("the job did not finish")
+    return wait(client, job_id)
 
 
 def test_web_jobs_run_on_the_servers_cluster(dask_cluster, tmp_path):

@@ -189,6 +189,8 @@ class DaskExecutor(Executor):
 
     def __init__(self, client: Any, cluster: Any = None, own: bool = False):
         self.client, self.cluster, self.own = client, cluster, own
+        #: what a user should know about the cluster (e.g. a worker setting that slows the models)
+        self.notes: list[str] = []
 
     @property
     def parallelism(self) -> int:
@@ -282,16 +284,32 @@ def local(workers: int, threads_per_worker: int = 1, **cluster_kw: Any) -> DaskE
     """
     n = _count(workers, "workers")
     distributed = _import_distributed()
+    import dask
+
     kw: dict[str, Any] = {"n_workers": n, "threads_per_worker": int(threads_per_worker), "processes": True,
                           "dashboard_address": ":0", "host": "127.0.0.1"}
     kw.update(cluster_kw)
-    cluster = distributed.LocalCluster(**kw)
+    with dask.config.set(worker_environment(n * int(threads_per_worker))):
+        cluster = distributed.LocalCluster(**kw)
     try:
         client = distributed.Client(cluster)
     except BaseException:
         cluster.close()
         raise
     return DaskExecutor(client, cluster=cluster, own=True)
+
+
+def worker_environment(threads: int) -> dict[str, Any]:
+    """Dask config for the worker processes a LocalCluster spawns: glibc's own memory trimming (dask's
+    nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's adaptive mmap threshold,
+    so every large numpy temporary is mapped and unmapped again: the smp model ran 4x slower so), and
+    the machine's cores shared out between the workers' numpy threads (dask's default is one each)."""
+    import os
+
+    per = str(max(1, (os.cpu_count() or 1) // max(1, threads)))
+    env = "distributed.nanny.pre-spawn-environ."
+    return {env + "MALLOC_TRIM_THRESHOLD_": None, env + "OMP_NUM_THREADS": per, env + "MKL_NUM_THREADS": per,
+            env + "OPENBLAS_NUM_THREADS": per}
 
 
 def connect(address: str, timeout: float | None = None) -> DaskExecutor:
@@ -316,34 +334,45 @@ def connect(address: str, timeout: float | None = None) -> DaskExecutor:
                                     f"`dask worker {text}` (see docs/scale.md)")]) from None
     ex = DaskExecutor(client, own=True)
     try:
-        check_workers(client, text)
+        ex.notes += check_workers(client, text)
     except BaseException:
         ex.close()
         raise
     return ex
 
 
-def check_workers(client: Any, where: str) -> None:
-    """Every worker runs this version of detente (a model that differs would give other numbers)."""
+def check_workers(client: Any, where: str) -> list[str]:
+    """Every worker runs this version of detente (a model that differs would give other numbers);
+    notes on worker settings that slow the models down."""
     from ._version import __version__
 
     try:
-        versions = client.run(_worker_version)
+        found = client.run(_worker_version)
     except Exception as e:  # pragma: no cover - a worker lost while asking
         raise DetenteError([Problem(None, None, "--scheduler", f"cannot ask the workers of {where} for their version: {e}")]) from None
+    versions = {w: v for w, (v, _) in found.items()}
     wrong = {w: v for w, v in versions.items() if v != __version__}
     if wrong:
         listed = ", ".join(f"{w}: {v or 'detente not installed'}" for w, v in sorted(wrong.items()))
         raise DetenteError([Problem(None, None, "--scheduler", f"the workers of {where} must run detente {__version__} "
                                     f"(the same version as here, else the numbers could differ); {listed}")])
+    trimmed = sorted(w for w, (_, trim) in found.items() if trim is not None and trim.strip().isdigit()
+                     and int(trim) < 1 << 25)
+    if trimmed:
+        return [f"{len(trimmed)} of the {len(found)} workers run with MALLOC_TRIM_THRESHOLD_ set low (dask's nanny "
+                "does so), which makes the models several times slower on large scenarios; see docs/scale.md for "
+                "starting workers without it"]
+    return []
 
 
-def _worker_version() -> str | None:
+def _worker_version() -> tuple[str | None, str | None]:
+    import os
+
     try:
         from detente._version import __version__
     except ImportError:  # pragma: no cover - a worker without detente
-        return None
-    return __version__
+        return None, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    return __version__, os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
 def _count(n: Any, field: str) -> int:

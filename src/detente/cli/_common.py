@@ -67,6 +67,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
         check_count(workers, "--workers", 1)
     with resolve(scheduler, workers) as ex, use(ex):
         err.print(f"[dim]running the model runs {ex.describe()}[/dim]")
+        for note in getattr(ex, "notes", []):
+            err.print(f"[yellow]note:[/yellow] {note}")
         yield ex
 
 
