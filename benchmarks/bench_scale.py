@@ -23,7 +23,7 @@ below target on a loaded machine says how busy the cores were, not what the back
 backend itself costs is printed apart from the load: the share of the wall time the workers were not
 computing (the cluster's task stream: scheduling, transfer, the client's own work).
 
-Run: ``.venv/bin/python benchmarks/bench_scale.py [--samples 2 --uncertain 10 --draws 100000 --repeat 2]``.
+Run: ``.venv/bin/python benchmarks/bench_scale.py [--samples 2 --uncertain 4 --draws 100000 --repeat 2]``.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def timed(fn):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=2, help="Sobol base samples (a power of two).")
-    ap.add_argument("--uncertain", type=int, default=10, help="Ranged capabilities (Sobol factors).")
+    ap.add_argument("--uncertain", type=int, default=4, help="Ranged capabilities (Sobol factors).")
     ap.add_argument("--draws", type=int, default=100_000, help="bdm Monte Carlo draws of the flagship.")
     ap.add_argument("--grid-rules", default="Prop,Binary", help="smp voting rules of the backtest grid.")
     ap.add_argument("--grid-capabilities", default="votes", help="Capability conventions of the backtest grid.")
