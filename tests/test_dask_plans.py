@@ -100,6 +100,9 @@ def test_a_worker_killed_mid_backtest_does_not_change_the_result(fresh_dask_clus
     killed: list[int] = []
 
     class KillingOne(executor.DaskExecutor):
+        def task_size(self, items, item_seconds, cap):
+            return max(1, min(cap, 8))  # many small tasks: most are still to come when the worker dies
+
         def run(self, fn, tasks, **kw):
             for k, item in enumerate(super().run(fn, tasks, **kw)):
                 if k == 2 and not killed:
