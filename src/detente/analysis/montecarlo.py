@@ -18,6 +18,7 @@ import pandas as pd
 from .. import models
 from ..api import forecast
 from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
+from ..executor import resolve as resolve_executor
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import JsonResult, input_sha256, meta, threshold_probability
@@ -264,6 +265,8 @@ def monte_carlo(
     on_chunk: Callable[[int, int], None] | None = None,
     budget: Budget | None = None,
     point: bool = True,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -291,6 +294,12 @@ def monte_carlo(
         refused before it starts (:class:`detente.budget.BudgetError`).
     point : bool
         Also forecast the most likely branch (one run), shown beside the median.
+    scheduler : str, Executor or distributed.Client, optional
+        Run the draws on a Dask cluster: a scheduler's address (``"tcp://HOST:8786"``), a
+        :class:`detente.executor.Executor` or a ``distributed.Client`` (see docs/scale.md). The result
+        is the same bit for bit wherever it runs.
+    workers : int, optional
+        Run the draws on a new local Dask cluster of this many worker processes (closed afterwards).
 
     For a model that plays rounds, the median's stability over nearby horizons is
     diagnosed too (``stability``): with a model whose rounds only stop the play, the
@@ -317,21 +326,22 @@ def monte_carlo(
     further, why_not = _further(scen, model, p, explicit, n, budget, chunk, by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
     stab = None
-    if further is None:
-        fc, hist = run_draws(
-            scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
-            what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
-        )
-    else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
-        H, p2, ex2 = further
-        _, full = run_draws(
-            scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
-            what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget,
-        )
-        assert full is not None
-        fc = full[:, min(H, full.shape[1] - 1)].copy()
-        hist = full[:, : H + 1] if by_round else None  # a view: no second copy of the rounds
-        stab = _median_stability(scen, mod, full, H)
+    with resolve_executor(scheduler, workers) as ex:
+        if further is None:
+            fc, hist = run_draws(
+                scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+        else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
+            H, p2, ex2 = further
+            _, full = run_draws(
+                scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+            assert full is not None
+            fc = full[:, min(H, full.shape[1] - 1)].copy()
+            hist = full[:, : H + 1] if by_round else None  # a view: no second copy of the rounds
+            stab = _median_stability(scen, mod, full, H)
     res = forecast(scen, asked, seed=s, budget=budget, stability=False, **dict(params or {})) if point else None
     notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
@@ -485,6 +495,8 @@ def event_effect(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> EventEffect:
     """How one event shapes the forecast: the same draws with the event forced on and off.
 
@@ -494,7 +506,7 @@ def event_effect(
     model : str
     event_key : str
         The event's key.
-    draws, seed, params, chunk, progress, budget
+    draws, seed, params, chunk, progress, budget, scheduler, workers
         As for :func:`monte_carlo`; both branches use the same draws.
 
     Returns
@@ -513,6 +525,7 @@ def event_effect(
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
-    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
-                   what=f"event effect ({model})", budget=budget)[0]
+    with resolve_executor(scheduler, workers) as ex:
+        fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
+                       what=f"event effect ({model})", budget=budget, executor=ex)[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

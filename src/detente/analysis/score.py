@@ -176,6 +176,13 @@ def _model_list(models: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _same_draws(mc: Any, scen: Scenario, model: str, params: Any, draws: int, seed: int) -> Any:
+    """``mc`` when it holds the draws :func:`score` would make for ``model`` (else None)."""
+    if mc is None or not draws or (mc.model, mc.draws, mc.seed, mc.params) != (model, draws, seed, params):
+        return None
+    return mc if input_sha256(mc.scenario) == input_sha256(scen) else None
+
+
 def score(
     scenario: Any,
     models: Any = None,
@@ -188,6 +195,7 @@ def score(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    given: dict[str, Any] | None = None,
 ) -> ScoreResult:
     """Score every model's forecast of a scenario against its recorded outcome.
 
@@ -210,6 +218,11 @@ def score(
     chunk, progress, budget
         As for :func:`detente.analysis.monte_carlo`; every model's runs are
         checked against the budget before the first starts.
+    given : dict of model -> MonteCarloResult, optional
+        Draws already made (a report's own Monte Carlo): a model's result is
+        used instead of drawing again when it is that model's, of the same
+        scenario, with the same number of draws, seed and parameters (the
+        same draws, then); otherwise the model draws as usual.
 
     Returns
     -------
@@ -252,8 +265,9 @@ def score(
     for m, (ps, p) in resolved.items():
         try:
             fc = run_draws(scen, m, p, inputs, happened, explicit=set(ps), progress=False, budget=budget)[0]
-            mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress,
-                             budget=budget) if n else None
+            mc = _same_draws((given or {}).get(m), scen, m, p, n, s)
+            if mc is None and n:
+                mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress, budget=budget)
         except BudgetError:
             raise
         except DetenteError as e:  # the model cannot run this scenario

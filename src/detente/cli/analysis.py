@@ -26,7 +26,10 @@ from ._common import (
     MODEL,
     PARAM,
     SCENARIO,
+    SCHEDULER,
+    WORKERS,
     check_count,
+    cluster,
     make_budget,
 )
 
@@ -207,6 +210,8 @@ def sensitivity_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
     from ..analysis import sensitivity
@@ -220,7 +225,8 @@ def sensitivity_cmd(
     check_samples(samples, "--samples")
     check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
+    with cluster(scheduler, workers):
+        res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(res.to_json())
     elif fmt == "csv":
@@ -289,6 +295,8 @@ def advise_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
     from ..analysis import advise
@@ -297,7 +305,8 @@ def advise_cmd(
     fmt = _check_format(fmt)
     check_count(draws, "--draws", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param), budget=budget)
+    with cluster(scheduler, workers):
+        adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(adv.to_json())
     elif fmt == "csv":
@@ -386,6 +395,8 @@ def compare_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Forecast scenarios with models side by side, and list the inputs that differ."""
     from ..analysis import compare
@@ -394,7 +405,8 @@ def compare_cmd(
     names = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     check_count(draws, "--draws")
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
+    with cluster(scheduler, workers):
+        cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
     if fmt == "json":
         _emit(cmp.to_json())
     elif fmt == "csv":

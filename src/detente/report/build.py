@@ -10,6 +10,7 @@ what was shown when it ran.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from pathlib import Path
@@ -90,6 +91,81 @@ class _Charts(list):
         self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})
         if self.png_dir is not None:
             self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
+
+
+class _Beside:
+    """A step of the report computed beside the drawing of the charts, on another core.
+
+    In a process with one thread (the command line) the step runs in a forked
+    child process, which sends its JSON-able value back through a pipe; where
+    forking is not safe (other threads running, as in the web app, or no
+    ``fork``) it runs in a worker thread (the models' compiled kernels release
+    the GIL, so it still overlaps the drawing in part). The value does not
+    depend on where it ran: every step is seeded. :meth:`result` waits and
+    returns the value, or raises the step's exception in the caller;
+    :meth:`stop` ends the child of an abandoned report.
+    """
+
+    def __init__(self, fn: Callable[[], Any]):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._proc: Any = None
+        if hasattr(os, "fork") and threading.active_count() == 1:
+            import multiprocessing
+
+            ctx = multiprocessing.get_context("fork")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_child, args=(fn, child), name="detente-report-step", daemon=True)
+            self._proc.start()
+            child.close()
+        else:
+            self._thread = threading.Thread(target=self._run, args=(fn,), name="detente-report-step", daemon=True)
+            self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._value = fn()
+        except BaseException as e:  # handed to the caller by result()
+            self._error = e
+
+    def result(self) -> Any:
+        if self._proc is not None:
+            try:
+                ok, payload = self._conn.recv()
+            except EOFError:  # the child died without a word (killed, out of memory)
+                ok, payload = False, RuntimeError(f"the report's background step ended with exit code "
+                                                  f"{self._proc.exitcode}")
+            self._proc.join()
+            self._conn.close()
+            self._proc = None
+            if not ok:
+                raise payload
+            return payload
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def stop(self) -> None:
+        """End the step's child process, if it still runs (a thread finishes on its own)."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
+            self._conn.close()
+            self._proc = None
+
+
+def _child(fn: Callable[[], Any], conn: Any) -> None:
+    """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``."""
+    try:
+        out: tuple[bool, Any] = (True, fn())
+    except BaseException as e:
+        out = (False, e)
+    try:
+        conn.send(out)
+    except Exception as e:  # an exception that does not pickle: its message
+        conn.send((False, RuntimeError(f"{type(out[1]).__name__}: {out[1]}" if not out[0] else str(e))))
+    conn.close()
 
 
 # ----------------------------------------------------------------------------- analyses
@@ -290,6 +366,21 @@ def compute(
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
     result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
+    # the record's section needs nothing more of the report (its score takes the report's draws): it runs
+    # beside the drawing (see _Beside)
+    record_job = _Beside(lambda: _record(scen, result.model, params, draws, seed, budget, mc)) if record else None
+    try:
+        return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
+                        record_job, png_dir, step)
+    finally:
+        if record_job is not None:
+            record_job.stop()  # cancelled or failed before its value was wanted
+
+
+def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: list[Any], seed: int | None,
+             draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
+             png_dir: Any, step: "_Steps") -> dict[str, Any]:
+    """:func:`compute` after the forecast, with the record's section computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
@@ -306,7 +397,10 @@ def compute(
                    if figures else None)  # the perspective map is a chart of the report
     sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
-    record_section = _record(scen, model, params, draws, seed, budget, step) if record else None
+    record_section = None
+    if record_job is not None:
+        step(0.9, "scoring every model against the record")
+        record_section = record_job.result()
     step(0.95, "finishing")
     data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws,
                         record_section)
@@ -438,14 +532,14 @@ def summary_rows(scen: Any, rdict: dict[str, Any], mc: Any = None) -> list[dict[
 
 
 def _record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int | None, budget: Any,
-            step: "_Steps") -> dict[str, Any] | None:
+            mc: Any = None) -> dict[str, Any] | None:
     """Every model scored against the scenario's record, and the report's model explaining it (None without a record)."""
     if scen.record is None or not scen.record.issues:
         return None
-    step(0.9, "scoring every model against the record")
     from .record import record_data
 
-    return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget)
+    return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget,
+                       monte_carlo=mc)
 
 
 def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_charts: "_Charts", sens: Any,

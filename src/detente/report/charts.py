@@ -15,7 +15,7 @@ import io
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable, Sequence, cast
+from typing import Any, Iterable, Literal, Sequence, cast
 
 import matplotlib
 
@@ -23,6 +23,7 @@ matplotlib.use("Agg", force=False)
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..numfmt import fmt_percent
 from ..serialize import threshold_probability
@@ -62,10 +63,11 @@ _STYLE: dict[str, Any] = {
 }
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A new figure with detente's style applied."""
+def _figure(width: float, height: float, layout: Literal["constrained"] | None = "constrained") -> Figure:
+    """A new figure with detente's style applied (laid out by matplotlib's constrained layout, or by hand
+    when ``layout`` is None)."""
     cast(Any, matplotlib.rcParams).update(_STYLE)  # its stubs accept only literal keys
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def actor_colors(scenario: Any) -> dict[str, str]:
@@ -440,8 +442,17 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     show = [k for k in (actor_keys or keys)]
     ncol = min(4, len(show))
     nrow = int(np.ceil(len(show) / ncol))
-    fig = _figure(2.6 * ncol + 1.6, 2.5 * nrow + 0.8)
-    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    width, height = 2.6 * ncol + 1.6, 2.5 * nrow + 0.8
+    fig = _figure(width, height, layout=None)
+    # the panels are alike, so a fixed grid (margins in inches: the suptitle and a panel's title above, tick
+    # labels and axis labels left and below) replaces the constrained layout, which measured every tick label
+    # of every panel on each draw
+    (left, right, top, bottom, gap_x, gap_y) = _QUADRANT_MARGINS
+    panel_w = (width - left - right - (ncol - 1) * gap_x) / ncol
+    panel_h = (height - top - bottom - (nrow - 1) * gap_y) / nrow
+    axes = fig.subplots(nrow, ncol, squeeze=False, gridspec_kw={
+        "left": left / width, "right": 1 - right / width, "top": 1 - top / height, "bottom": bottom / height,
+        "wspace": gap_x / panel_w, "hspace": gap_y / panel_h}).ravel()
     labels: list[tuple[Any, list[tuple[float, float, str]]]] = []
     for ax, key in zip(axes, show):
         i = keys.index(key)
@@ -468,7 +479,10 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     fontsize=7.5, color="#999999")
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.set_title(f"as {name[key]} sees it", fontsize=9, color=colors[key])
+        for axis in (ax.xaxis, ax.yaxis):  # five or so short tick labels on a small panel (not nine)
+            axis.set_major_locator(MaxNLocator(4))
+            axis.set_major_formatter(FuncFormatter(_compact_tick))
+        _fit_title(ax, name[key], panel_w + 0.2, fontsize=9, color=colors[key])
         ax.set_xlabel(axis_labels[0].replace("{actor}", name[key]), fontsize=7.5)
         ax.set_ylabel(axis_labels[1].replace("{actor}", name[key]), fontsize=7.5)
         ax.tick_params(labelsize=6.5)
@@ -477,13 +491,61 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
                     va="top" if y > 0.5 else "bottom", fontsize=6, color="#999999")
     for ax in axes[len(show):]:
         ax.set_visible(False)
-    fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
-                 fontweight="bold", fontsize=11)
-    fig.draw_without_rendering()  # settle the layout, so that label boxes are measured where they end up
-    for ax, items in labels:
-        place_labels(ax, items, fontsize=6.5, marker_pt=6)
+    placed = [a for ax, items in labels for a in place_labels(ax, items, fontsize=6.5, marker_pt=6)]
+    if not _fits(fig, fig.suptitle(f"{scenario.issue(issue_key).name}: {title}", x=0.01, ha="left",
+                                   fontweight="bold", fontsize=11)):
+        # something (long tick labels, a label pushed out of a crowded panel) reaches into a neighbour or
+        # off the page: lay the panels out by matplotlib's constrained layout instead, and label them again
+        for a in placed:
+            a.remove()
+        fig.set_layout_engine("constrained")
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")  # keep the layout the labels are placed for
+        for ax, items in labels:
+            place_labels(ax, items, fontsize=6.5, marker_pt=6)
+        fig._detente_tight = True  # type: ignore[attr-defined]  # cropped when saved (see _bbox)
     return fig
 
+
+def _fits(fig: Figure, suptitle: Any) -> bool:
+    """Whether the panels (with everything drawn on them) and the title stay on the page, apart."""
+    renderer = fig._get_renderer()  # type: ignore[attr-defined]
+    page = fig.bbox
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()] + [suptitle.get_window_extent(renderer)]
+    for i, a in enumerate(boxes):
+        if a.x0 < page.x0 - 1 or a.x1 > page.x1 + 1 or a.y0 < page.y0 - 1 or a.y1 > page.y1 + 1:
+            return False
+        for b in boxes[i + 1:]:
+            if min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0):
+                return False
+    return True
+
+
+def _fit_title(ax: Any, who: str, inches: float, fontsize: float, **kw: Any) -> None:
+    """The panel's title "as WHO sees it", in a smaller font (down to 7 pt) and then with WHO shortened
+    (an ellipsis) while it is wider than ``inches``."""
+    title = ax.set_title(f"as {who} sees it", fontsize=fontsize, **kw)
+    renderer = ax.figure._get_renderer()
+    limit = inches * ax.figure.dpi
+    keep = len(who)
+    while title.get_window_extent(renderer).width > limit and keep > 4:
+        if title.get_fontsize() > 7:
+            title.set_fontsize(title.get_fontsize() - 0.5)
+        else:
+            keep -= 2
+            title.set_text(f"as {who[:keep].rstrip()}\u2026 sees it")
+
+
+def _compact_tick(v: float, _pos: Any = None) -> str:
+    """A tick label of a few characters: three significant digits, a short exponent (1.5e5, 2e−4)."""
+    if v == 0:
+        return "0"
+    text = re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{v:.3g}")
+    return text.replace("-", "\u2212")
+
+
+#: The perspective map's fixed grid, inches: left, right, top, bottom margins, gaps between panels (x, y).
+_QUADRANT_MARGINS = (0.7, 0.2, 0.62, 0.45, 0.7, 0.72)
 
 # Candidate label offsets (points) from the labelled point, nearest first: (dx, dy, ha, va).
 _NEAR = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
@@ -591,7 +653,7 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
         Added as the SVG's ``<title>`` (read by screen readers).
     """
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
+    fig.savefig(buf, format="svg", bbox_inches=_bbox(fig))
     svg = _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
@@ -601,8 +663,14 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
     return svg
 
 
+def _bbox(fig: Figure) -> str | None:
+    """``savefig``'s ``bbox_inches``: cropped to the drawing ("tight", which costs a second drawing pass),
+    except for a figure laid out by hand (no layout engine), which fits its page already (checked)."""
+    return "tight" if fig.get_layout_engine() is not None or getattr(fig, "_detente_tight", False) else None
+
+
 def to_png(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     """Write the figure as a PNG file and return its path."""
     p = Path(path)
-    fig.savefig(p, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    fig.savefig(p, format="png", dpi=dpi, bbox_inches=_bbox(fig), facecolor="white")
     return p

@@ -41,13 +41,18 @@ def _evaluations(scen: Any, model: str, p: Any, explicit: set[str]) -> int:
     return default_evaluations(scen, model, p, explicit)
 
 
-def record_data(scen: Any, model: str, params: dict[str, Any], *, draws: int, seed: int, budget: Any) -> dict | None:
-    """Every model's score against the record and ``model``'s explanation of it (None without a record)."""
+def record_data(scen: Any, model: str, params: dict[str, Any], *, draws: int, seed: int, budget: Any,
+                monte_carlo: Any = None) -> dict | None:
+    """Every model's score against the record and ``model``'s explanation of it (None without a record).
+
+    ``monte_carlo``: the report's own Monte Carlo of ``model``, which the score uses instead of
+    drawing the same draws again."""
     from ..analysis import explain, score
 
     if scen.record is None or not scen.record.issues:
         return None
-    sc = score(scen, draws=draws or SCORE_DRAWS, seed=seed, params={model: params}, progress=False, budget=budget)
+    sc = score(scen, draws=draws or SCORE_DRAWS, seed=seed, params={model: params}, progress=False, budget=budget,
+               given=None if monte_carlo is None else {model: monte_carlo})
     ex = explain(scen, model=model, seed=seed, params=params, budget=budget)
     return {"score": sc.to_dict(), "explain": ex.to_dict()}
 

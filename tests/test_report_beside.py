@@ -1,0 +1,157 @@
+"""The report's faster paths change nothing it shows (issue #17).
+
+* The record's section ("What happened") computes beside the drawing, in a
+  forked child or a thread (:class:`detente.report.build._Beside`); its data
+  must be what :func:`detente.report.record.record_data` gives when called on
+  its own, and its errors must reach the caller.
+* Its score takes the report's own Monte Carlo (``score(given=...)``) only
+  when those are the draws it would make.
+* The perspective map is laid out on a fixed grid instead of matplotlib's
+  constrained layout, and saved without cropping: nothing may overlap or fall
+  off the page.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import detente
+from detente.analysis import monte_carlo, score
+from detente.errors import DetenteError, Problem
+from detente.report import build, render
+from detente.report.record import record_data
+
+FLAGSHIP = "korea-2019"
+
+
+def _fail() -> None:
+    raise DetenteError([Problem("x.yaml", 3, "record", "a reason")])
+
+
+@pytest.fixture(params=["fork", "thread"])
+def beside_mode(request, monkeypatch):
+    """Run _Beside both ways: a forked child (one thread in the process) or a worker thread (more threads)."""
+    if request.param == "thread":
+        monkeypatch.setattr(build.threading, "active_count", lambda: 2)
+    else:
+        assert threading.active_count() == 1, "the fork path needs a process with one thread"
+    return request.param
+
+
+def test_beside_returns_the_value_and_raises_the_error(beside_mode):
+    job = build._Beside(lambda: {"a": [1.5, None], "b": "x"})
+    assert (job._proc is not None) == (beside_mode == "fork")
+    assert job.result() == {"a": [1.5, None], "b": "x"}
+    job = build._Beside(_fail)
+    with pytest.raises(DetenteError) as e:
+        job.result()
+    assert "a reason" in e.value.report() and "x.yaml" in e.value.report()
+
+
+def test_beside_stop_ends_a_child_at_once():
+    job = build._Beside(lambda: time.sleep(120))
+    proc = job._proc
+    assert proc is not None and proc.is_alive()
+    t = time.perf_counter()
+    job.stop()
+    assert not proc.is_alive() and time.perf_counter() - t < 30
+    job.stop()  # a second stop does nothing
+
+
+def test_record_section_beside_is_the_record_alone(beside_mode):
+    """The report's record section (computed beside the drawing, its score reusing the report's draws)
+    equals record_data computed on its own, drawing everything itself."""
+    data = build.compute(FLAGSHIP, "bdm", draws=120, seed=5, sensitivity=False, figures=False, record=True)
+    alone = record_data(detente.load(FLAGSHIP), "bdm", {}, draws=120, seed=5, budget=None)
+    assert data["record"] == alone
+    assert set(data["record"]["score"]["models"]) >= {"bdm", "compromise"}
+
+
+def test_report_html_does_not_depend_on_where_the_record_ran(monkeypatch):
+    """Every section and table of the report is the same, the record computed in a child or a thread
+    (charts aside: their SVG carries matplotlib's random ids)."""
+    def html(mode: str) -> str:
+        if mode == "thread":
+            monkeypatch.setattr(build.threading, "active_count", lambda: 2)
+        data = build.compute(FLAGSHIP, "bdm", draws=80, seed=2, sensitivity=False, record=True)
+        data["meta"].pop("created")
+        return re.sub(r"<svg\b.*?</svg>", "<svg/>", render(data), flags=re.S)
+
+    fork = html("fork")
+    thread = html("thread")
+    assert fork == thread
+    assert 'id="record"' in fork and "Every model against the record" in fork
+
+
+def test_score_takes_given_draws_only_when_they_are_its_own(monkeypatch):
+    scen = detente.load(FLAGSHIP)
+    plain = score(scen, ["bdm", "compromise"], draws=150, seed=4, progress=False)
+    same = monte_carlo(scen, "bdm", draws=150, seed=4, progress=False, by_round=True, chunk=50)
+    other_seed = monte_carlo(scen, "bdm", draws=150, seed=9, progress=False)
+    fewer = monte_carlo(scen, "bdm", draws=100, seed=4, progress=False)
+    other_params = monte_carlo(scen, "bdm", draws=150, seed=4, progress=False, params={"rounds": 3})
+    ran: list[str] = []
+    real = score.__globals__["monte_carlo"]
+
+    def counting(scen_, m, **kw):
+        ran.append(m)
+        return real(scen_, m, **kw)
+
+    monkeypatch.setitem(score.__globals__, "monte_carlo", counting)
+    given = score(scen, ["bdm", "compromise"], draws=150, seed=4, progress=False, given={"bdm": same})
+    assert ran == ["compromise"]  # bdm's draws were given
+    assert given.table.equals(plain.table)
+    for wrong in (other_seed, fewer, other_params, same):
+        ran.clear()
+        key = "compromise" if wrong is same else "bdm"  # bdm's draws handed to another model are not its own
+        res = score(scen, ["bdm", "compromise"], draws=150, seed=4, progress=False, given={key: wrong})
+        assert ran == ["bdm", "compromise"]
+        assert res.table.equals(plain.table)
+
+
+def test_perspective_map_fits_its_page_without_overlaps():
+    """The fixed grid: every text inside the figure, panels' decorations clear of each other, on the
+    flagship and on a scenario with long actor names and large stakes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from detente.models import bdm
+    from detente.report import charts
+    from detente.report._adapt import perspective_panels
+
+    base = detente.load(FLAGSHIP).model_dump(mode="json")
+    long = detente.load(FLAGSHIP).model_dump(mode="json")
+    for a in long["actors"]:
+        a["name"] = a["name"] + " and its many allies abroad"
+    fallbacks: list[str] = []
+    for raw, stake in ((base, 1.0), (long, -123456.7), (long, 3.3e-4)):  # stakes with long tick labels, too
+        scen = detente.load(raw)
+        view = bdm.perspective(scen.to_inputs())
+        for key, x, y in perspective_panels(view, scen):
+            fig = charts.quadrant_figure(scen, key, stake * x, stake * y, axis_labels=(view.x_label, view.y_label),
+                                         quadrants=view.quadrants, title=view.title)
+            FigureCanvasAgg(fig)
+            r = fig.canvas.get_renderer()
+            fig.draw(r)
+            if getattr(fig, "_detente_tight", False):  # fell back to the constrained layout: cropped when saved
+                fig.set_size_inches(*fig.get_tightbbox(r).size, forward=False)
+                fallbacks.append((stake, key))
+                continue
+            page = fig.bbox
+            # each panel with everything drawn on it (tick labels, titles, captions, point labels)
+            boxes = [ax.get_tightbbox(r) for ax in fig.axes if ax.get_visible()]
+            boxes.append(fig._suptitle.get_window_extent(r))
+            for i, a in enumerate(boxes):
+                assert page.x0 - 1 <= a.x0 and a.x1 <= page.x1 + 1 and page.y0 - 1 <= a.y0 and a.y1 <= page.y1 + 1, \
+                    (key, i, a, page)
+                for b in boxes[i + 1:]:
+                    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+                    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+                    assert not (w > 0 and h > 0), (key, a, b)
+            svg = charts.to_svg(fig, "t")
+            assert svg.startswith("<svg") and np.isfinite(x).any()
+    assert not [f for f in fallbacks if f[0] == 1.0], fallbacks  # the flagship's maps fit the fixed grid
