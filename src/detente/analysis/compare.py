@@ -290,7 +290,7 @@ def compare(
             p = model_params(m, params.get(m))
             ex = set(params.get(m) or {})
             unbounded = replace(b, seconds=float("inf"))
-            est = (plan_monte_carlo(sc, m, p, ex, int(draws), budget=unbounded, chunk=chunk) if draws
+            est = (plan_monte_carlo(sc, m, p, ex, int(draws), budget=unbounded, chunk=chunk, further=False) if draws
                    else plan_scenario(f"compare ({m})", sc, m, p, ex, 1, budget=unbounded))
             total += est.seconds
     check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")

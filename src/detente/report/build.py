@@ -233,7 +233,7 @@ def plan_report(scen: Any, model: str | None, params: dict[str, Any], *, draws: 
     if sensitivity:
         total += plan_oat(scen, model, p, ex, True, unbounded).seconds
     for c in [scen, *compare] if compare else []:  # with draws, every variant (and the scenario again) by its draws
-        total += (plan_monte_carlo(load(c), model, p, ex, check_draws(draws), budget=unbounded).seconds if draws
+        total += (plan_monte_carlo(load(c), model, p, ex, check_draws(draws), budget=unbounded, further=False).seconds if draws
                   else plan_scenario(f"compare ({model})", load(c), model, p, ex, 1, budget=unbounded).seconds)
     if record:
         from .record import plan_record
