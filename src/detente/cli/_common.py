@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from .._parse import format_number
+from ..numfmt import fixed as format_number
 from ..errors import DetenteError, Problem
 
 out = Console(highlight=False, soft_wrap=False)
