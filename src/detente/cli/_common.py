@@ -11,8 +11,8 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ..numfmt import fixed as format_number
 from ..errors import DetenteError, Problem
+from ..numfmt import fixed as format_number
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
