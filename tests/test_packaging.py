@@ -178,7 +178,7 @@ def test_detente_warmup_command(capsys):
     from detente.cli import main
 
     assert main(["warmup"]) == 0
-    assert "compiled the kernels of bdm, exchange into numba's cache" in capsys.readouterr().out
+    assert "compiled the kernels of bdm, smp, exchange into numba's cache" in capsys.readouterr().out
 
 
 def test_detente_warmup_without_numba():

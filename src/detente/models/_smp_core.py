@@ -14,6 +14,10 @@ memory stays O(Bc n^2).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
 import numpy as np
 
 #: Positions closer than this (Euclidean, [0, 1] scale) are "the same".
@@ -33,6 +37,40 @@ TIE_TOL = 1e-9
 BLOCK = 1 << 16
 #: Iteration cap of the Markov PCEs (they converge in far fewer steps).
 MARKOV_MAX_ITER = 2000
+#: Below this many elements of an O(n^3) sum (draws x n^3) the numpy code runs; from it on the
+#: compiled kernels of :mod:`._smp_kernel` (same numbers), when numba is installed.
+KERNEL_MIN_WORK = 1 << 15
+#: Threads sharing a kernel's rows (each fills its own rows: the split changes no result).
+THREADS = max(1, min(2, os.cpu_count() or 1))
+#: Below this many elements a kernel runs on one thread.
+PARALLEL_MIN_WORK = 1 << 18
+#: Whether the kernels may be used at all (tests switch them off to compare with numpy).
+USE_KERNELS = True
+
+
+def _kernel(work: int) -> Any:
+    """The compiled kernel module for a sum of ``work`` elements, or None (numpy then)."""
+    if not USE_KERNELS or work < KERNEL_MIN_WORK:
+        return None
+    from . import _jit
+
+    if not _jit.numba_available():
+        return None
+    from . import _smp_kernel
+
+    return _smp_kernel
+
+
+def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
+    """``fill(lo, hi)`` over ``rows`` rows, shared out to :data:`THREADS` threads when ``work`` is large."""
+    threads = min(THREADS, rows)
+    if threads <= 1 or work < PARALLEL_MIN_WORK:
+        fill(0, rows)
+        return
+    step = -(-rows // (4 * threads))
+    fill(0, 0)  # compiles (or loads) the kernel here first: numba must not compile in two threads at once
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda lo: fill(lo, min(rows, lo + step)), range(0, rows, step)))
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -112,15 +150,23 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
     Bc, Nv, M = V.shape
     Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
     C = np.zeros((Bc, M, M))
-    step = max(1, BLOCK // max(1, Bc * M * Nv))
-    wb = w[:, None, None, :]
     rows = np.arange(M) if opt is None else np.flatnonzero(opt.any(axis=0))
-    for r0 in range(0, len(rows), step):
-        rr = rows[r0 : r0 + step]
-        d = Vt[:, rr, None, :] - Vt[:, None, :, :]
-        v = vote(wb, d, rule)
-        np.maximum(v, 0.0, out=v)
-        C[:, rr] = v.sum(-1)
+    kern = _kernel(Bc * len(rows) * M * Nv)
+    if kern is not None and Nv <= kern.PAIRWISE_MAX:
+        mark = np.zeros(M, dtype=np.bool_)
+        mark[rows] = True
+        wc = np.ascontiguousarray(w, dtype=float)
+        code = kern.RULES.index(rule)
+        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vt, wc, mark, code, C), Bc * M, Bc * len(rows) * M * Nv)
+    else:
+        step = max(1, BLOCK // max(1, Bc * M * Nv))
+        wb = w[:, None, None, :]
+        for r0 in range(0, len(rows), step):
+            rr = rows[r0 : r0 + step]
+            d = Vt[:, rr, None, :] - Vt[:, None, :, :]
+            v = vote(wb, d, rule)
+            np.maximum(v, 0.0, out=v)
+            C[:, rr] = v.sum(-1)
     C += FLOOR_PCE
     idx = np.arange(M)
     C[:, idx, idx] = FLOOR_PCE
@@ -312,30 +358,34 @@ def challenges(
     prob = np.zeros((Bc, n))
     gain = np.zeros((Bc, n))
     wj = w[:, None, :]  # weight of the target j
-    Ad = A[:, ar, ar]  # (Bc, n): A[n, n]
-    Bd = Bm[:, ar, ar]
     third = commit == "SemiCommit"  # NoCommit / FullCommit: E_join_i == E_join_j, no third-party votes
-    step = max(1, BLOCK // max(1, Bc * n * n))
+    kern = _kernel(Bc * n * n * n) if third else None
+    step = n if kern is not None else max(1, BLOCK // max(1, Bc * n * n))
     for h0 in range(0, n, step):
         hs = ar[h0 : h0 + step]
         m = len(hs)
         Rh = Rhat[:, hs, :]  # (Bc, m, n_a)
-        # u[h][a][h] for all a: (Bc, m, n_a)
-        u_ai = A[:, :, hs].transpose(0, 2, 1) + Bm[:, :, hs].transpose(0, 2, 1) * Rh
-        # u[h][a][j]: (Bc, m, n_a, n_j)
-        u_aj = Bm[:, None, :, :] * Rh[:, :, :, None]
-        u_aj += A[:, None, :, :]
-        u_ii = u_ai[:, np.arange(m), hs]  # u[h][h][h] (Bc, m)
-        u_ij = u_aj[:, np.arange(m), hs, :]  # u[h][h][j] (Bc, m, n_j)
+        Rhh = Rh[:, np.arange(m), hs]  # h's estimate of its own R (Bc, m)
+        # u[h][a][b] = A[a, b] + Bm[a, b] Rhat[h, a]: h's estimate of a's utility at b's position
+        u_ii = A[:, hs, hs] + Bm[:, hs, hs] * Rhh  # u[h][h][h] (Bc, m)
+        u_ij = Bm[:, hs, :] * Rhh[:, :, None] + A[:, hs, :]  # u[h][h][j] (Bc, m, n_j)
+        u_ji = A[:, :, hs].transpose(0, 2, 1) + Bm[:, :, hs].transpose(0, 2, 1) * Rh  # u[h][j][h]
+        u_jj = Bm[:, ar, ar][:, None, :] * Rh + A[:, ar, ar][:, None, :]  # u[h][j][j]
         # principals
         a_i = vote(w[:, hs, None], u_ii[:, :, None] - u_ij, rule)  # (Bc, m, n_j)
-        u_ji = u_ai  # u[h][j][h] indexed by j (Bc, m, n_j)
-        u_jj = u_aj[:, :, ar, ar]  # u[h][j][j] (Bc, m, n_j)
         a_j = vote(wj, u_ji - u_jj, rule)
         S0ij = FLOOR_CHALLENGE + np.maximum(a_i, 0.0) + np.maximum(a_j, 0.0)
         S0ji = FLOOR_CHALLENGE + np.maximum(-a_i, 0.0) + np.maximum(-a_j, 0.0)
-        if third:
-            Sij, Sji = _third_parties(u_ai, u_aj, Ad, Bd, Rh, w, hs, S0ij, S0ji, rule)
+        if kern is not None:
+            Sij, Sji = np.empty_like(S0ij), np.empty_like(S0ji)
+            code = kern.RULES.index(rule)
+            Ac, Bc_, Rc, wc, S0a, S0b = (np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, S0ij, S0ji))
+            _rows(lambda lo, hi: kern.third_party_rows(lo, hi, Ac, Bc_, Rc, wc, S0a, S0b, code, Sij, Sji),
+                  Bc * n, Bc * n * n * n)
+        elif third:
+            u_aj = Bm[:, None, :, :] * Rh[:, :, :, None]  # u[h][a][j] (Bc, m, n_a, n_j)
+            u_aj += A[:, None, :, :]
+            Sij, Sji = _third_parties(u_ji, u_aj, A[:, ar, ar], Bm[:, ar, ar], Rh, w, hs, S0ij, S0ji, rule)
         else:
             Sij, Sji = S0ij, S0ji
         if pmodel is None:

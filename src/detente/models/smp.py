@@ -512,6 +512,28 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
 
 
+def warmup() -> bool:
+    """Compile the numba kernels of the O(n^3) sums into numba's on-disk cache (``detente warmup``).
+
+    Runs the model once with the kernels forced on a four-actor problem (one
+    compiled signature serves every size and voting rule). Returns False (and
+    does nothing) without numba.
+    """
+    from . import _jit
+
+    if not _jit.numba_available():
+        return False
+    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS
+    core.KERNEL_MIN_WORK, core.USE_KERNELS = 0, True
+    try:
+        inputs = Inputs.build(np.array([[0.0], [40.0], [70.0], [100.0]]), np.full((4, 1), 0.5),
+                              np.array([1.0, 2.0, 3.0, 4.0]))
+        run(inputs, Params(rounds=2))
+    finally:
+        core.KERNEL_MIN_WORK, core.USE_KERNELS = saved
+    return True
+
+
 # ----------------------------------------------------------------------------- reporting
 
 

@@ -1,0 +1,173 @@
+"""The SMP's compiled kernels (detente.models._smp_kernel) give _smp_core's numpy numbers, bit for bit.
+
+The numpy building blocks are the engine's reference (tests/test_smp.py checks
+them against a loop-by-loop implementation of the spec). The kernels replace
+its two O(n^3) sums when numba is installed; here every path is compared with
+``==``: numpy, the compiled kernels (with their rows shared out to threads),
+and the same kernel source run as plain Python (what a change to the kernel
+would be checked with when numba is absent).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detente.models import _jit, _smp_kernel, smp
+from detente.models import _smp_core as core
+from detente.models.base import Inputs
+
+RULES = list(_smp_kernel.RULES)
+PATHS = ("numpy", "compiled", "pure")
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def _use(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Make _smp_core run its O(n^3) sums with ``path`` at every size (and threads at every size)."""
+    if path == "numpy":
+        monkeypatch.setattr(core, "_kernel", lambda work: None)
+        return
+    assert _jit.numba_available(), "the test extra installs numba: the compiled path must be tested"
+    kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
+    assert kern.COMPILED == (path == "compiled")
+    monkeypatch.setattr(core, "_kernel", lambda work: kern)
+    monkeypatch.setattr(core, "PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
+
+
+def _equal(a, b) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+
+
+def _wide(rng: np.random.Generator, shape, low=-3.0, high=3.0) -> np.ndarray:
+    """Values spread over many magnitudes, so that a different summation order would show."""
+    return rng.uniform(-1, 1, shape) * 10.0 ** rng.uniform(low, high, shape)
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_pairwise_sum_is_numpys_sum(path):
+    kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
+    rng = np.random.default_rng(0)
+    lengths = list(range(0, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, _smp_kernel.PAIRWISE_MAX]
+    for n in lengths:
+        a = _wide(rng, n + 7, -8, 8)
+        assert kern.pairwise_sum(a, 5, n) == a[5 : 5 + n].sum(), n
+
+
+def test_the_plain_python_kernel_is_the_same_source_uncompiled():
+    pure = _jit.pure_module("detente.models._smp_kernel")
+    assert _smp_kernel.COMPILED and not pure.COMPILED
+    for name in ("coalition_rows", "third_party_rows", "pairwise_sum"):
+        assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), rule=st.sampled_from(RULES), Bc=st.integers(1, 3), M=st.integers(1, 12),
+       Nv=st.sampled_from([1, 2, 7, 8, 9, 16, 31]), masked=st.booleans())
+def test_coalitions_equal_numpy(monkeypatch, seed, rule, Bc, M, Nv, masked):
+    rng = np.random.default_rng(seed)
+    V = _wide(rng, (Bc, Nv, M), -9, 1)  # tiny differences reach the Binary rule's step
+    w = rng.uniform(0, 5, (Bc, Nv)) * (rng.random((Bc, Nv)) < 0.9)
+    opt = rng.random((Bc, M)) < 0.7 if masked else None
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = core.coalitions(V, w, rule, opt=opt)
+    _equal(out["compiled"], out["numpy"])
+    _equal(out["pure"], out["numpy"])
+
+
+def test_coalitions_with_more_than_128_voters_equal_numpy(monkeypatch):
+    # numpy splits sums of more than 128 terms in halves: the kernel must split them the same way
+    rng = np.random.default_rng(1)
+    for Nv in (129, 200, 300):
+        V = _wide(rng, (1, Nv, 5))
+        w = rng.uniform(0, 5, (1, Nv))
+        out = {}
+        for path in ("numpy", "compiled"):
+            _use(monkeypatch, path)
+            out[path] = core.coalitions(V, w, "Prop")
+        _equal(out["compiled"], out["numpy"])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), rule=st.sampled_from(RULES), Bc=st.integers(1, 3), n=st.integers(2, 11),
+       pmodel=st.sampled_from([None, "Linear", "Square", "Octic", "Binary"]))
+def test_challenges_equal_numpy(monkeypatch, seed, rule, Bc, n, pmodel):
+    rng = np.random.default_rng(seed)
+    dist = rng.uniform(0, 1.2, (Bc, n, n))
+    dist[:, np.arange(n), np.arange(n)] = 0.0
+    Rhat = rng.uniform(-1, 1, (Bc, n, n))
+    sigma = rng.uniform(0.1, 1, (Bc, n))
+    w = rng.uniform(0, 50, (Bc, n)) * sigma
+    act = rng.random((Bc, n)) < 0.85
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = core.challenges(dist, Rhat, w, sigma, act, rule, "SemiCommit", pmodel)
+    for a, b, c in zip(out["numpy"], out["compiled"], out["pure"]):
+        _equal(b, a)
+        _equal(c, a)
+
+
+_COMBOS = [
+    {},
+    {"preset": "consistent"},
+    {"voting_rule": "PropCbc", "pce_model": "MarkovIncentive", "big_r_adjust": "Full"},
+    {"voting_rule": "Binary", "victory_prob_model": "Binary", "pce_model": "MarkovUniform"},
+    {"voting_rule": "ASymProsp", "victory_prob_model": "Square", "inter_vec_brgn": "S2PMax"},
+    {"voting_rule": "Cubic", "third_party_commit": "NoCommit"},
+    {"voting_rule": "PropBin", "state_transitions": "Stochastic"},
+]
+
+
+def _inputs(rng: np.random.Generator, B: int, n: int, D: int) -> Inputs:
+    pos = rng.uniform(0, 100, (B, n, D))
+    sal = rng.uniform(0.05, 1, (B, n, D))
+    sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (B, n, 1))
+    cap = rng.uniform(1, 100, (B, n))
+    act = rng.random((B, n)) < 0.9
+    act[:, 0] = True
+    return Inputs.build(pos, sal, cap, active=act, low=[0] * D, high=[100] * D,
+                        seed=rng.integers(0, 2**63, B, dtype=np.uint64))
+
+
+def _assert_same_run(a, b) -> None:
+    _equal(a.position, b.position)
+    _equal(a.forecast, b.forecast)
+    _equal(a.rounds, b.rounds)
+    assert a.extras.keys() == b.extras.keys()
+    for key in a.extras:
+        _equal(a.extras[key], b.extras[key])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), B=st.integers(1, 4), n=st.integers(2, 12), D=st.integers(1, 3),
+       combo=st.sampled_from(range(len(_COMBOS))))
+def test_smp_runs_equal_numpy_bit_for_bit(monkeypatch, seed, B, n, D, combo):
+    inputs = _inputs(np.random.default_rng(seed), B, n, D)
+    params = smp.Params(rounds=8, **_COMBOS[combo])
+    _use(monkeypatch, "numpy")
+    ref = smp.run(inputs, params)
+    _use(monkeypatch, "compiled")
+    _assert_same_run(smp.run(inputs, params), ref)
+
+
+def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
+    # 150 actors: more than 128 voters per sum, and rows shared out to threads with the default thresholds
+    inputs = _inputs(np.random.default_rng(2), 1, 150, 2)
+    params = smp.Params(rounds=2)
+    _use(monkeypatch, "numpy")
+    ref = smp.run(inputs, params)
+    monkeypatch.undo()
+    assert core._kernel(150**3) is _smp_kernel  # the default dispatch picks the kernels at this size
+    _assert_same_run(smp.run(inputs, params), ref)
+
+
+def test_warmup_compiles_the_kernels():
+    assert smp.warmup() is True
+    assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
