@@ -15,7 +15,7 @@ import io
 import re
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable, Sequence, cast
+from typing import Any, Iterable, Literal, Sequence, cast
 
 import matplotlib
 
@@ -63,7 +63,7 @@ _STYLE: dict[str, Any] = {
 }
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def _figure(width: float, height: float, layout: Literal["constrained"] | None = "constrained") -> Figure:
     """A new figure with detente's style applied (laid out by matplotlib's constrained layout, or by hand
     when ``layout`` is None)."""
     cast(Any, matplotlib.rcParams).update(_STYLE)  # its stubs accept only literal keys
@@ -509,7 +509,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
 
 def _fits(fig: Figure, suptitle: Any) -> bool:
     """Whether the panels (with everything drawn on them) and the title stay on the page, apart."""
-    renderer = fig._get_renderer()
+    renderer = cast(Any, fig)._get_renderer()
     page = fig.bbox
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()] + [suptitle.get_window_extent(renderer)]
     for i, a in enumerate(boxes):
