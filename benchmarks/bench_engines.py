@@ -161,6 +161,129 @@ def bench_smp(max_cost: float = 3e7, ref_sizes: tuple[tuple[int, int], ...] = ((
     return rows
 
 
+# ============================================================================ smp: the targets of issue #17
+
+#: The commit the targets are measured against ("today's figure" when issue #17 was worked on).
+SMP_REF = "ec4c906"
+#: Issue #17's targets: a160 seconds per run, 320 x 3 ms per turn, times faster than KTAB at 7 x 3
+#: batched, Sobol seconds on the flagship.
+SMP_TARGETS = {"a160": 0.25, "320x3": 60.0, "7x3": 20.0, "sobol": 5.0}
+
+# A timing server in its own interpreter (sys.path starting with the src under test): one request
+# per line, the best time of each case; the compiled kernels are warmed up first (when they exist).
+SMP_WORKER = r"""
+import json, sys, time
+import numpy as np
+import detente
+from detente.models import smp
+from detente.models.base import Inputs
+from detente.scenario.ktab import read_ktab_csv
+print(json.dumps({"module": detente.__file__}), flush=True)
+if hasattr(smp, "warmup"):
+    smp.warmup()
+
+def ktab(path):
+    raw = read_ktab_csv(path)
+    keys = [i["key"] for i in raw["issues"]]
+    pos = [[a["positions"][k] for k in keys] for a in raw["actors"]]
+    sal = [[a["salience"][k] / 100 for k in keys] for a in raw["actors"]]
+    cap = [a["capability"] for a in raw["actors"]]
+    return Inputs.build(pos, sal, cap, low=[0] * len(keys), high=[100] * len(keys))
+
+def best(fn, reps):
+    out = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter(); r = fn(); out = min(out, time.perf_counter() - t0)
+    return out, r
+
+for line in sys.stdin:
+    kind, arg, reps = json.loads(line)
+    if kind == "a160":  # seconds per run of KTAB's 160-actor example
+        inp = ktab(arg)
+        smp.run(inp, smp.Params(rounds=1))
+        dt, tr = best(lambda: smp.run(inp, smp.Params()), reps)
+        ans = [dt, int(tr.rounds[0])]
+    elif kind == "320x3":  # ms per turn, 320 actors on 3 issues, 3 turns
+        rng = np.random.default_rng(0)
+        pos = rng.uniform(0, 100, (1, 320, 3)); sal = rng.uniform(0.05, 1, (1, 320, 3))
+        sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (1, 320, 1))
+        inp = Inputs.build(pos, sal, rng.uniform(1, 100, (1, 320)), low=[0] * 3, high=[100] * 3)
+        dt, tr = best(lambda: smp.run(inp, smp.Params(rounds=3)), reps)
+        ans = [dt * 1000 / int(tr.rounds[0]), int(tr.rounds[0])]
+    elif kind == "7x3":  # ms per run of KTAB's 7 x 3 example, batched (arg copies in one call)
+        path, B = arg
+        one = ktab(path)
+        inp = Inputs.build(np.repeat(one.position, B, 0), np.repeat(one.salience, B, 0),
+                           np.repeat(one.capability, B, 0), low=[0] * 3, high=[100] * 3)
+        smp.run(one, smp.Params())
+        dt, tr = best(lambda: smp.run(inp, smp.Params()), reps)
+        ans = [dt * 1000 / B, int(tr.rounds[0])]
+    elif kind == "sobol":  # seconds of a Sobol analysis of the flagship with smp
+        from detente.analysis import sensitivity
+        sensitivity("korea-2019", "smp", "sobol", samples=64)
+        dt, res = best(lambda: sensitivity("korea-2019", "smp", "sobol", samples=arg), reps)
+        ans = [dt, res.runs]
+    print(json.dumps(ans), flush=True)
+"""
+
+
+def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int = 3) -> list[dict]:
+    """Issue #17's smp targets, each measured now and at ``ref`` in the same run, with their ratios.
+
+    Both versions run in their own interpreter (``_versions.Worker``), case by
+    case and back to back, so that the load of the shared machine hits both
+    alike: a160 (s per run), 320 x 3 (ms per turn), KTAB's 7 x 3 example run
+    as 1,000 copies in one call (ms per run, and times faster than KTAB's
+    50 ms), and a Sobol analysis of the flagship with smp (``sobol_samples``
+    base samples; the issue's target is for 1,024). Prints one line per target.
+    """
+    import tempfile
+
+    from _versions import Worker, extract
+
+    a160, d3 = KTAB_DATA / KTAB_FILES[(160, 1)], KTAB_DATA / KTAB_FILES[(7, 3)]
+    if not (a160.exists() and d3.exists()):
+        raise SystemExit(f"bench_smp_targets needs KTAB's example files in {KTAB_DATA}")
+    load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    print(f"## smp targets (issue #17)\n\nMachine: {_machine()}; now vs {ref}, each in its own interpreter, "
+          f"best of {reps}; {load}\n", flush=True)
+    requests = {"a160": ("a160", str(a160), reps), "320x3": ("320x3", None, max(1, reps - 1)),
+                "7x3": ("7x3", [str(d3), 1000], reps), "sobol": ("sobol", sobol_samples, 1)}
+    got: dict[str, dict[str, list]] = {"ref": {}, "now": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-smp-") as d:
+        workers = {"ref": Worker(extract(ref, Path(d)), SMP_WORKER), "now": Worker(ROOT / "src", SMP_WORKER)}
+        try:
+            for i, (case, req) in enumerate(requests.items()):
+                for which in (("ref", "now") if i % 2 == 0 else ("now", "ref")):
+                    got[which][case] = workers[which].ask(*req)
+                    print(f"  {case} {which}: {got[which][case][0]:.4g}", file=sys.stderr, flush=True)
+        finally:
+            for w in workers.values():
+                w.close()
+    rows, table = [], []
+    for case, target in SMP_TARGETS.items():
+        now, old = got["now"][case][0], got["ref"][case][0]
+        if case == "7x3":  # a speed-up over KTAB: higher is better
+            x_now, x_old = KTAB_SECONDS[(7, 3)] * 1000 / now, KTAB_SECONDS[(7, 3)] * 1000 / old
+            met = x_now >= target
+            line = ["7 x 3 batched (x 1,000), times faster than KTAB", f">= {target:.0f}x", f"{x_old:.0f}x",
+                    f"{x_now:.0f}x", f"{now:.3f} / {old:.3f} ms per run", "met" if met else "MISSED"]
+        else:
+            unit = {"a160": "s per run", "320x3": "ms per turn", "sobol": "s"}[case]
+            what = {"a160": "a160 (KTAB's 160 actors x 1)", "320x3": "320 actors x 3 issues",
+                    "sobol": f"Sobol, flagship, smp, N={sobol_samples} ({got['now'][case][1]:,} runs)"}[case]
+            met = now <= target
+            line = [what, f"<= {target:g} {unit}", f"{old:.4g}", f"{now:.4g}", f"{now / old:.3f} (now / {ref})",
+                    "met" if met else f"MISSED ({now / target:.1f}x the target)"]
+        rows.append({"case": case, "now": now, "ref": old, "target": target, "met": met})
+        table.append(line)
+    print(_table(["target", "goal", ref, "now", "ratio", ""], table))
+    after = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
+    print(f"\nAt the end: {after}. Absolute times scale with the machine's load; the ratios, measured back to "
+          "back, much less.")
+    return rows
+
+
 # ============================================================================ bdm
 
 #: The EC emission case as it ships in the package (the same rows as shared/data/bdm).
@@ -290,7 +413,7 @@ def _timed(f) -> float:
 
 # ============================================================================ main
 
-ENGINES = {"smp": bench_smp, "bdm": bench_bdm}
+ENGINES = {"smp": bench_smp, "smp_targets": bench_smp_targets, "bdm": bench_bdm}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -55,3 +55,25 @@ def trade_file(tmp_path) -> Path:
     path = d / "trade.json"
     path.write_text(json.dumps(scen), encoding="utf-8")
     return path
+
+
+# -- a real Dask cluster on loopback (tests/_dask_cluster.py): a scheduler and two workers -------------
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A ``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1, shared by the session's tests
+    (which must leave both workers alive); ``.address`` is ``tcp://127.0.0.1:PORT``."""
+    from _dask_cluster import DaskCluster
+
+    cluster = DaskCluster(tmp_path_factory.mktemp("dask"), workers=2)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def fresh_dask_cluster(tmp_path):
+    """A cluster of its own for a test that kills a worker."""
+    from _dask_cluster import DaskCluster
+
+    cluster = DaskCluster(tmp_path / "dask", workers=2)
+    yield cluster
+    cluster.stop()

@@ -165,3 +165,28 @@ def test_cli_table_separates_what_ifs(capsys, tmp_path):
     assert "Employers' federation" in out and "works-council" not in out
     # 0-10 scale: two decimals
     assert re.search(r"forecast \d\.\d\d, IG Metall wants 8\.00", out.replace("\n", " "))
+
+
+def test_the_table_adds_up_on_its_digits_too():
+    """The advice table's gain and share of the way follow from its printed forecasts and position."""
+    import os
+    import subprocess
+    import sys
+    from decimal import Decimal
+
+    r = subprocess.run([sys.executable, "-m", "detente", "advise", "korea-2019", "--actor", "dprk", "--issue", "deal"],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "300"})
+    assert r.returncode == 0, r.stderr
+    title = re.search(r"forecast (-?[\d.]+), .+ wants (-?[\d.]+) \(([\d.]+) points apart\)", r.stdout)
+    f0, ideal, apart = (Decimal(title[k]) for k in (1, 2, 3))
+    assert apart == abs(f0 - ideal)
+    rows = 0
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) != 7 or not re.fullmatch(r"[+-][\d.]+", cells[3]):
+            continue
+        f, gain = Decimal(cells[2]), Decimal(cells[3])
+        assert gain == abs(f0 - ideal) - abs(f - ideal), line
+        assert cells[4] == fmt_percent(float(gain / apart)), line
+        rows += 1
+    assert rows >= 5

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("models", ("detente.models",)),
     ("scenario", ("detente.scenario",)),
     ("engine", ("detente.engine", "detente.simulate", "detente.result", "detente.budget", "detente.api",
-                "detente.calibrate", "detente.stability")),
+                "detente.calibrate", "detente.stability", "detente.executor")),
     ("analysis", ("detente.analysis",)),
     ("backtest", ("detente.backtest",)),
     ("presentation", ("detente.report",)),

@@ -266,7 +266,7 @@ def test_proposal_path_equals_issue_path_for_an_issue_wise_model():
     """Run the compromise model through the per-proposal path: every forecast must stay the same."""
     from detente.backtest import load_deu
     from detente.backtest.capability import capabilities
-    from detente.backtest.run import _forecast_issues, _forecast_proposals, _proposals
+    from detente.backtest.run import _forecast_chunk, _forecast_proposal, _groups, _proposals
 
     ds = load_deu()
     groups = _proposals(ds)
@@ -276,8 +276,10 @@ def test_proposal_path_equals_issue_path_for_an_issue_wise_model():
         caps, _ = capabilities(ds, kind)
         seeds = np.zeros((len(ds.issues), 1), dtype=np.uint64)
         a, b = np.full(len(ds.issues), np.nan), np.full(len(ds.issues), np.nan)
-        _forecast_issues(ds, compromise, compromise.Params(), caps, 1, seeds, a, {})
-        _forecast_proposals(ds, compromise, compromise.Params(), caps, 1, seeds, b, {})
+        for idx in _groups(ds).values():
+            a[idx] = _forecast_chunk(ds, compromise, compromise.Params(), caps, 1, seeds, idx, len(idx))
+        for idx in groups:
+            b[idx] = _forecast_proposal(ds, compromise, compromise.Params(), caps, 1, seeds, idx, 1)
         if kind == "votes":  # one capability per actor per proposal: exact
             np.testing.assert_allclose(b, a, rtol=1e-12)
         else:  # voting-power indices differ by issue within a proposal; the first issue's is used

@@ -52,7 +52,9 @@ def test_every_panel(report_html):
     assert view.title == "expected-utility quadrants" and view.title in html
     # the comparison names what differs: the wait theory's DPRK deal position (korea-2019-wait.yaml)
     assert "Inputs that differ from korea-2019" in html
-    assert "<td>dprk</td><td>deal</td><td>position</td><td>30 [15, 50]</td><td>20 [10, 30]</td>" in html
+    s = detente.load("korea-2019")
+    dprk, deal = escape(s.actor("dprk").short_name()), escape(s.issue("deal").short_name())
+    assert f"<td>{dprk}</td><td>{deal}</td><td>position</td><td>30 [15, 50]</td><td>20 [10, 30]</td>" in html
     assert "@media print" in html
 
 

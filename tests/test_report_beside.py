@@ -13,9 +13,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -35,17 +35,40 @@ def _fail() -> None:
 
 @pytest.fixture(params=["fork", "thread"])
 def beside_mode(request, monkeypatch):
-    """Run _Beside both ways: a forked child (one thread in the process) or a worker thread (more threads)."""
-    if request.param == "thread":
-        monkeypatch.setattr(build.threading, "active_count", lambda: 2)
-    else:
-        assert threading.active_count() == 1, "the fork path needs a process with one thread"
+    """Run _Beside both ways: a forked child (one thread in the process) or a worker thread (more threads).
+
+    The suite's process has other threads by now (servers, clusters, pools of earlier tests), so the
+    fork path is tested in a fresh interpreter (:func:`_fresh`) and this fixture stands for the thread path
+    and for the fork decision itself."""
+    monkeypatch.setattr(build.threading, "active_count", lambda: 2 if request.param == "thread" else 1)
     return request.param
 
 
+def _fresh(body: str) -> None:
+    """Run ``body`` in a new interpreter (one thread, as the command line is) and fail on its failure."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = "import threading\nassert threading.active_count() == 1\n" + textwrap.dedent(body)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_beside_returns_the_value_and_raises_the_error(beside_mode):
+    if beside_mode == "fork":
+        _fresh("""
+            from test_report_beside import _check_beside_value_and_error
+            _check_beside_value_and_error(fork=True)
+        """)
+    else:
+        _check_beside_value_and_error(fork=False)
+
+
+def _check_beside_value_and_error(fork: bool) -> None:
     job = build._Beside(lambda: {"a": [1.5, None], "b": "x"})
-    assert (job._proc is not None) == (beside_mode == "fork")
+    assert (job._proc is not None) == fork
     assert job.result() == {"a": [1.5, None], "b": "x"}
     job = build._Beside(_fail)
     with pytest.raises(DetenteError) as e:
@@ -54,36 +77,62 @@ def test_beside_returns_the_value_and_raises_the_error(beside_mode):
 
 
 def test_beside_stop_ends_a_child_at_once():
-    job = build._Beside(lambda: time.sleep(120))
-    proc = job._proc
-    assert proc is not None and proc.is_alive()
-    t = time.perf_counter()
-    job.stop()
-    assert not proc.is_alive() and time.perf_counter() - t < 30
-    job.stop()  # a second stop does nothing
+    _fresh("""
+        import time
+        from detente.report import build
+        job = build._Beside(lambda: time.sleep(120))
+        proc = job._proc
+        assert proc is not None and proc.is_alive()
+        t = time.perf_counter()
+        job.stop()
+        assert not proc.is_alive() and time.perf_counter() - t < 30
+        job.stop()  # a second stop does nothing
+    """)
 
 
 def test_record_section_beside_is_the_record_alone(beside_mode):
     """The report's record section (computed beside the drawing, its score reusing the report's draws)
     equals record_data computed on its own, drawing everything itself."""
+    if beside_mode == "fork":
+        _fresh("""
+            from test_report_beside import _check_record_section
+            _check_record_section()
+        """)
+    else:
+        _check_record_section()
+
+
+def _check_record_section() -> None:
     data = build.compute(FLAGSHIP, "bdm", draws=120, seed=5, sensitivity=False, figures=False, record=True)
     alone = record_data(detente.load(FLAGSHIP), "bdm", {}, draws=120, seed=5, budget=None)
     assert data["record"] == alone
     assert set(data["record"]["score"]["models"]) >= {"bdm", "compromise"}
 
 
-def test_report_html_does_not_depend_on_where_the_record_ran(monkeypatch):
+def test_report_html_does_not_depend_on_where_the_record_ran():
     """Every section and table of the report is the same, the record computed in a child or a thread
-    (charts aside: their SVG carries matplotlib's random ids)."""
-    def html(mode: str) -> str:
-        if mode == "thread":
-            monkeypatch.setattr(build.threading, "active_count", lambda: 2)
+    (charts aside: their SVG carries matplotlib's random ids). In a fresh interpreter: the fork path
+    needs a process with one thread."""
+    _fresh("""
+        from test_report_beside import _check_html_same_both_ways
+        _check_html_same_both_ways()
+    """)
+
+
+def _check_html_same_both_ways() -> None:
+    def html() -> str:
         data = build.compute(FLAGSHIP, "bdm", draws=80, seed=2, sensitivity=False, record=True)
         data["meta"].pop("created")
         return re.sub(r"<svg\b.*?</svg>", "<svg/>", render(data), flags=re.S)
 
-    fork = html("fork")
-    thread = html("thread")
+    assert threading.active_count() == 1
+    fork = html()
+    real = build.threading.active_count
+    build.threading.active_count = lambda: 2  # the thread path, as in the web app
+    try:
+        thread = html()
+    finally:
+        build.threading.active_count = real
     assert fork == thread
     assert 'id="record"' in fork and "Every model against the record" in fork
 

@@ -61,7 +61,7 @@ def test_pairwise_sum_is_numpys_sum(path):
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "third_party_rows", "pairwise_sum"):
+    for name in ("coalition_rows", "third_party_rows", "distance_rows", "pairwise_sum"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -171,3 +171,20 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), n=st.integers(1, 12), m=st.integers(1, 13),
+       D=st.integers(1, 4))
+def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
+    rng = np.random.default_rng(seed)
+    ideal, pts = rng.uniform(0, 1, (Bc, n, D)), rng.uniform(0, 1, (Bc, m, D))
+    sal = rng.uniform(0, 1, (Bc, n, D)) * (rng.random((Bc, n, D)) < 0.8)
+    sal[:, 0] = 0.0  # an actor that cares about nothing is at distance 0 from everything
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = core.distances(ideal, sal, pts)
+    _equal(out["compiled"], out["numpy"])
+    _equal(out["pure"], out["numpy"])
+    assert (out["numpy"][:, 0] == 0).all()

@@ -200,3 +200,26 @@ def test_every_output_shows_the_median_stability(flagship, tmp_path):
     assert "<th>stability (median)</th>" in html and "medians after rounds" in html
     assert all(r["stability"] == st[r["issue"]] for r in data["summary"])
     assert any("unstable median" in n for n in data["notes"])
+
+
+@pytest.mark.parametrize("scenario,model,params", [
+    ("emission-ec-1994", "smp", {}),  # stops by itself at round 14 of 100: no second run
+    ("korea-2019", "smp", {"state_transitions": "Stochastic"}),
+    ("korea-2019", "bdm", {"stop": "convergence"}),
+    ("korea-2019-wait", "bdm", {}),
+    ("korea-2019", "exchange", {}),
+])
+def test_reusing_a_run_that_stopped_changes_nothing(scenario, model, params, monkeypatch):
+    """A forecast whose run stopped before its horizon is its own longer run (ROUNDS_ONLY_STOP): the JSON
+    equals the one made by playing the run again to 2 x horizon + 2 rounds (the reference)."""
+    import detente.api
+    import detente.stability
+
+    new = detente.forecast(scenario, model=model, seed=5, **params)
+    monkeypatch.setattr(detente.stability, "only_stops", lambda m: False)
+    monkeypatch.setattr(detente.api, "only_stops", lambda m: False)
+    old = detente.forecast(scenario, model=model, seed=5, **params)
+    a, b = new.to_dict(), old.to_dict()
+    assert a["issues"] == b["issues"] and a["meta"]["notes"] == b["meta"]["notes"]
+    if (scenario, model) == ("emission-ec-1994", "smp"):
+        assert new.trajectory.position.shape[1] - 1 < 100  # the path without a second run was taken

@@ -31,6 +31,8 @@ EXTRA_OF: dict[str, str] = {
     "et_xmlfile": "xlsx",
     "numba": "fast",
     "llvmlite": "fast",
+    "dask": "dask",
+    "distributed": "dask",
 }
 
 

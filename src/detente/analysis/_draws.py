@@ -22,6 +22,7 @@ scenario variants).
 
 from __future__ import annotations
 
+import copy
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -236,8 +237,13 @@ class LazyInputs:
     building every draw up front would have.
     """
 
-    def __init__(self, scenario: Scenario, seed: int, values: np.ndarray, uncertain: list[Input]):
+    def __init__(self, scenario: Scenario, seed: int, values: np.ndarray, uncertain: list[Input], first: int = 0, *,
+                 same_seed: bool = False):
         self.scenario, self.seed, self.values, self.uncertain = scenario, seed, values, uncertain
+        self.first = first  # the number of this batch's first draw in the run
+        #: every draw gets ``seed`` itself as its stochastic models' seed (Sobol: the same randomness in every
+        #: run), instead of the draw's own word of the ``model-seed`` stream
+        self.same_seed = same_seed
         self.base = scenario.to_inputs(batch=1)
 
     @property
@@ -249,39 +255,53 @@ class LazyInputs:
         """Draws ``idx`` (a slice) as :class:`Inputs`."""
         start, stop, step = idx.indices(self.values.shape[0])
         assert step == 1, "draws are taken in contiguous chunks"
-        k = stop - start
+        return self.build(start, self.values[start:stop])
+
+    def build(self, start: int, values: np.ndarray) -> Inputs:
+        """The inputs of draws ``start .. start + len(values)`` (of this batch) whose uncertain inputs took ``values``
+        (rows of :attr:`values`): what a worker of a cluster builds from a :meth:`template` and its task's rows."""
+        k = values.shape[0]
         b = self.base
+        seeds = np.full(k, self.seed, dtype=np.uint64) if self.same_seed else draw_seeds(self.seed, k, self.first + start)
         inputs = Inputs(np.repeat(b.position, k, axis=0), np.repeat(b.salience, k, axis=0),
                         np.repeat(b.capability, k, axis=0), np.repeat(b.active, k, axis=0),
-                        b.low, b.high, b.status_quo, draw_seeds(self.seed, k, start))
+                        b.low, b.high, b.status_quo, seeds)
         for j, inp in enumerate(self.uncertain):
-            set_input(inputs, self.scenario, inp, self.values[start:stop, j])
+            set_input(inputs, self.scenario, inp, values[:, j])
         return inputs
+
+    def template(self) -> "LazyInputs":
+        """This without the drawn values (what is sent to every worker once; each task brings its rows)."""
+        t = copy.copy(self)
+        t.values = self.values[:0]
+        return t
 
     def full(self) -> Inputs:
         """Every draw's inputs at once."""
         return self.take(slice(None))
 
 
-def monte_carlo_draws(scenario: Scenario, draws: int, seed: int, *, lazy: bool = False) -> Draws:
+def monte_carlo_draws(scenario: Scenario, draws: int, seed: int, *, lazy: bool = False, first: int = 0) -> Draws:
     """Draw ``draws`` versions of the scenario: ranged inputs and probabilistic events.
 
     Every uncertain input and every event has its own stream (see the module
     docstring), so draw ``k`` depends only on ``(seed, k)``. With ``lazy``,
     ``inputs`` is a :class:`LazyInputs` that builds each chunk of draws when
-    it runs (the same numbers).
+    it runs (the same numbers). With ``first``, the batch holds draws
+    ``first .. first + draws`` of the run (a task's share of a larger run: the
+    same numbers as those rows of the whole run's draws).
     """
     unc = uncertain_inputs(scenario)
     values = np.empty((draws, len(unc)))
     for k, inp in enumerate(unc):
-        values[:, k] = inp.ppf(uniforms(seed, "input:" + inp.key(scenario), draws))
-    lazy_inputs = LazyInputs(scenario, seed, values, unc)
+        values[:, k] = inp.ppf(uniforms(seed, "input:" + inp.key(scenario), draws, first))
+    lazy_inputs = LazyInputs(scenario, seed, values, unc, first)
     inputs: Any = lazy_inputs if lazy else lazy_inputs.full()
     E = len(scenario.events)
     eu = np.empty((draws, E))
     p = np.array([e.probability for e in scenario.events], dtype=float)
     for j, ev in enumerate(scenario.events):
-        eu[:, j] = uniforms(seed, "event:" + ev.key, draws)
+        eu[:, j] = uniforms(seed, "event:" + ev.key, draws, first)
     happened = eu < p[None, :]
     return Draws(inputs, happened, values, unc, eu)
 

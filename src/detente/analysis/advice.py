@@ -31,29 +31,39 @@ Every lever is evaluated on the same Monte Carlo draws (common random
 numbers: the same inputs, events and model seeds), so its gain is a per-draw
 difference. A's ideal in each draw is A's drawn starting position. The per-draw
 gain is the distance from the base forecast to the ideal minus the distance from
-the lever's forecast to it (positive: closer). All levers of a stage run as one
-batch of draws (in chunks of ``chunk`` draws): with the deterministic point
-forecast, three batches in all (two when the second stage has no lever).
+the lever's forecast to it (positive: closer).
+
+The work is a plan of independent tasks (:class:`_AdviceTask`: some levers x a
+range of draws, about ``chunk`` model runs each), run by :func:`_run_advice_task`
+in any order and anywhere (each task draws its own draws from the seed), and put
+back together in task order. Stage 1 (the base and every single lever) is one
+plan; stage 2 (how far, coalitions), chosen from stage 1's results, another;
+with the deterministic point forecast, which sets the direction of A's own
+moves, that is all. The result does not depend on how the draws and levers are
+cut into tasks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
-from ..models.base import F8, Inputs, ModelParams
+from ..errors import DetenteError, Problem
+from ..executor import resolve as resolve_executor
+from ..models.base import F8, Inputs, ModelInputError, ModelParams
 from ..numfmt import fmt_percent
 from ..scenario.schema import Actor, Scenario, Value
 from ..serialize import JsonResult, input_sha256, meta
 from ..serialize import json_value as _clean
-from ..simulate import most_likely
+from ..simulate import most_likely, simulate
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, tile
-from ._run import resolve, run_draws
+from ._run import resolve, run_draws, run_tasks, task_size
 from .montecarlo import check_draws
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
@@ -64,14 +74,30 @@ PERSUADE_FURTHER = (0.25, 0.50)
 COALITION_SHIFT = 0.25
 COALITION_SIZES = (2, 3)
 
-Modifier = Callable[[Inputs, np.ndarray], None]
-
-
 #: Names in sentences and lever descriptions are shortened to this many characters (charts: 24).
 SENTENCE_NAME = 60
 
 #: Who pulls a lever: the actor itself, others it must persuade (or recruit), or others alone.
 SELF, PERSUADE, OTHERS = "itself", "persuasion", "others"
+
+
+@dataclass(frozen=True)
+class _Move:
+    """What a lever changes in a draw's inputs: plain data, so a task can carry it to another process.
+
+    ``kind`` is a lever's kind (or ``"base"``: nothing changes); ``actors`` the actors moved
+    (persuasion, coalition) or kept out (``remove``); ``step`` the signed shift of A's own
+    position, the shift of its salience on the model's 0-1 scale, or how far each persuaded
+    actor moves at most.
+    """
+
+    kind: str
+    issue: int | None = None
+    actors: tuple[int, ...] = ()
+    step: float = 0.0
+
+
+BASE = _Move("base")
 
 
 @dataclass
@@ -81,8 +107,7 @@ class _Lever:
     target: str | None  # another actor concerned
     description: str
     cost: float  # size of the move in scale units (NaN when not a move)
-    modify: Modifier
-    shift: Callable[[], np.ndarray] | None = None  # per-draw size of the move actually made
+    move: _Move
     control: str = SELF  # SELF, PERSUADE or OTHERS
     who: str = ""  # in words: who must act for the lever to be pulled
 
@@ -169,14 +194,11 @@ class Advice(JsonResult):
                 out.append(f"{head}: no lever {me} can pull moves the forecast {f(r['forecast'])} toward {f(r['ideal'])}, "
                            f"where {me} stands")
                 continue
-            f0, f1, ideal = f(r["forecast"]), f(b["forecast"]), f(r["ideal"])
-            dist, rest = _gap(f0, ideal), _gap(f1, ideal)  # on the printed digits: the sentence adds up as read
-            gain = dist - rest
-            share = fmt_percent(float(gain / dist)) if dist else fmt_percent(b["share_of_distance"])
+            a = shown_arithmetic(f, r["forecast"], b["forecast"], r["ideal"], b["share_of_distance"])
             out.append(
                 f"{head}: the best lever for {me} is to {b['lever']} ({b['who']}): the forecast moves from "
-                f"{f0} to {f1} and ends {_text(rest)} points from {ideal}, where {me} stands, instead of "
-                f"{_text(dist)}: {_text(gain)} points closer ({share} of the way). Draw by draw, it helps in "
+                f"{a['from']} to {a['to']} and ends {a['rest']} points from {a['ideal']}, where {me} stands, instead of "
+                f"{a['distance']}: {a['gain']} points closer ({a['share']} of the way). Draw by draw, it helps in "
                 f"{fmt_percent(b['p_helps'])} of them"
             )
         return out
@@ -250,6 +272,8 @@ def advise(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> Advice:
     """Which single lever moves the forecast most toward ``actor``'s position, and what it costs.
 
@@ -266,8 +290,9 @@ def advise(
     seed : int
     params : dict, optional
         The model's parameters.
-    chunk, progress, budget
-        See :func:`detente.analysis.monte_carlo`.
+    chunk, progress, budget, scheduler, workers
+        See :func:`detente.analysis.monte_carlo`: the levers' runs go to a Dask cluster as tasks of
+        some levers x a range of draws; the result is the same bit for bit.
 
     Returns
     -------
@@ -281,26 +306,36 @@ def advise(
     _plan(scen, model, p, explicit, len(targets), B, chunk, budget)
     dr = monte_carlo_draws(scen, B, s)
     aug, base_inp, ally_key = _with_ally(scen, a, dr.inputs, dr.happened)
-    # the direction A wants each issue to move, from the point forecast (one cheap run)
-    point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
-                      budget=budget)[0][0]
-    levers = _Levers(scen, a, dr, base_inp, ally_key, point)
+    with resolve_executor(scheduler, workers) as ex:
+        # the direction A wants each issue to move, from the point forecast (one cheap run)
+        point = run_draws(scen, model, p, scen.to_inputs(seed=s), most_likely(scen), explicit=explicit, progress=False,
+                          budget=budget, executor=ex)[0][0]
+        levers = _Levers(scen, a, dr, base_inp, ally_key, point)
+        shared = ex.share(_AdviceJob(scen, aug, model, p, frozenset(explicit), s, a, float(base_inp.capability[0, -1]),
+                                     levers.lo, levers.hi, tuple(levers.joins(j) for j in range(len(scen.actors)))))
 
-    def run_stage(stage: list[_Lever]) -> np.ndarray:
-        inp, hap = levers.batch(stage)
-        fc = run_draws(aug, model, p, inp, hap, explicit=explicit, chunk=chunk, progress=progress, what=f"advice ({model})",
-                       budget=budget)[0]
-        return fc.reshape(len(stage) + 1, B, -1)
+        def run_stage(moves: list[_Move]) -> np.ndarray:
+            size = task_size(aug, model, p, len(moves) * B, len(aug.actors), len(aug.issues), explicit, chunk, budget, ex)
+            tasks = advice_tasks(moves, B, size)
+            try:
+                parts = run_tasks(_run_advice_task, tasks, shared=shared, executor=ex, progress=progress,
+                                  runs=[len(t.moves) * (t.stop - t.start) for t in tasks], what=f"advice ({model})")
+            except ModelInputError as e:
+                raise DetenteError([Problem(aug.source_file, None, f"model {model}", str(e))]) from None
+            return merge_advice(tasks, parts, len(moves), B)
 
-    stage1 = levers.single(targets)
-    fc1 = run_stage(stage1)
-    base_fc = fc1[0]
-    results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
-    stage2 = levers.further(targets, results, base_fc)
-    if stage2:
-        fc2 = run_stage(stage2)
-        results += [(lev, fc2[k + 1]) for k, lev in enumerate(stage2)]
-    runs = (len(stage1) + 1 + (len(stage2) + 1 if stage2 else 0)) * B + 1
+        try:
+            stage1 = levers.single(targets)
+            fc1 = run_stage([BASE] + [lev.move for lev in stage1])
+            base_fc = fc1[0]
+            results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
+            stage2 = levers.further(targets, results, base_fc)
+            if stage2:
+                fc2 = run_stage([lev.move for lev in stage2])
+                results += [(lev, fc2[k]) for k, lev in enumerate(stage2)]
+        finally:
+            ex.forget(shared)
+    runs = (len(stage1) + 1 + len(stage2)) * B + 1
     df, base = _tables(levers, targets, results, base_fc)
     me = scen.actors[a]
     notes = [f"{B} Monte Carlo draws shared by every lever (common random numbers). Forecasts, the position of "
@@ -319,13 +354,13 @@ def _plan(scen: Scenario, model: str, p: ModelParams, explicit: set[str], n_targ
     # stage 1: every single lever on the targeted issues, removals and the new ally, plus the base;
     # stage 2 at most the further persuasions and coalitions per issue, plus the base
     L1 = n_targets * (len(OWN_SHIFTS) + len(SALIENCE_SHIFTS) + n1 - 2) + (n1 - 2) + 2
-    L2 = n_targets * (len(PERSUADE_FURTHER) + len(COALITION_SIZES)) + 1
+    L2 = n_targets * (len(PERSUADE_FURTHER) + len(COALITION_SIZES))
     plan_scenario(f"advice ({model})", scen, model, p, explicit, (L1 + L2) * B + 1, budget=budget, chunk=chunk,
                   held=B * (max(L1, L2) + 1) * (inputs_bytes(n1, D, E) + 2 * D * F8) + L1 * B * D * F8)
 
 
 class _Levers:
-    """The levers of one actor over one set of draws: how each changes the draws' inputs."""
+    """The levers of one actor over one set of draws: what each changes in the draws' inputs."""
 
     def __init__(self, scen: Scenario, a: int, dr: Any, base_inp: Inputs, ally_key: str, point: np.ndarray):
         self.scen, self.a, self.dr, self.base_inp, self.ally_key = scen, a, dr, base_inp, ally_key
@@ -345,86 +380,55 @@ class _Levers:
     def name(self, j: int) -> str:
         return str(self.scen.actors[j].short_name(SENTENCE_NAME))
 
-    def batch(self, levers: list[_Lever]) -> tuple[Inputs, np.ndarray]:
-        """The base draws and one copy per lever, each modified by its lever."""
-        B, L = self.B, len(levers) + 1
-        inp = tile(self.base_inp, L)
-        hap = np.tile(self.dr.happened, (L, 1))
-        for k, lev in enumerate(levers, start=1):
-            rows = slice(k * B, (k + 1) * B)
-            sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
-                         inp.low, inp.high, inp.status_quo, inp.seed[rows])
-            lev.modify(sub, hap[rows])  # views: writes go into inp / hap
-        return inp, hap
+    def joins(self, j: int) -> tuple[int, ...]:
+        """The ``join`` events of actor ``j`` (cancelled when it stays out)."""
+        scen = self.scen
+        return tuple(e for e, ev in enumerate(scen.events) if ev.actor == scen.actors[j].key and ev.type == "join")
+
+    def shift(self, lev: _Lever) -> np.ndarray | None:
+        """Per draw, the size of the move a lever actually makes (None when it is not a move)."""
+        mv, ideal = lev.move, self.ideal
+        d = mv.issue
+        if mv.kind == "own position":
+            return np.abs(np.clip(ideal[:, d] + mv.step, self.lo[d], self.hi[d]) - ideal[:, d])
+        if mv.kind in ("persuade", "coalition"):
+            pos = self.dr.inputs.position
+            return sum(np.minimum(np.abs(ideal[:, d] - pos[:, j, d]), mv.step) for j in mv.actors)
+        return None
 
     # -- the levers -----------------------------------------------------------------------------
     def own(self, d: int, share: float) -> _Lever:
-        a, lo, hi, ideal = self.a, self.lo, self.hi, self.ideal
         step = share * self.width[d] * self.direction[d]
-
-        def m(x: Inputs, h: np.ndarray) -> None:
-            x.position[:, a, d] = np.clip(x.position[:, a, d] + step, lo[d], hi[d])
-
-        shift = lambda: np.abs(np.clip(ideal[:, d] + step, lo[d], hi[d]) - ideal[:, d])  # noqa: E731
         size = share * self.width[d]
-        return _Lever("own position", d, None, f"state a position {size:g} points more extreme", size, m, shift,
-                      SELF, f"{self.me} itself")
+        return _Lever("own position", d, None, f"state a position {size:g} points more extreme", size,
+                      _Move("own position", d, (self.a,), step), SELF, f"{self.me} itself")
 
     def salience(self, d: int, share: float) -> _Lever:
-        a, delta, sscale = self.a, share * self.sscale, self.sscale
-
-        def m(x: Inputs, h: np.ndarray) -> None:
-            x.salience[:, a, d] = np.clip(x.salience[:, a, d] + delta / sscale, 0.0, 1.0)
-
+        delta = share * self.sscale
         verb = "raise" if share > 0 else "lower"
-        return _Lever("salience", d, None, f"{verb} its salience by {abs(delta):g} points", abs(delta), m, None,
-                      SELF, f"{self.me} itself")
+        return _Lever("salience", d, None, f"{verb} its salience by {abs(delta):g} points", abs(delta),
+                      _Move("salience", d, (self.a,), delta / self.sscale), SELF, f"{self.me} itself")
 
     def persuade(self, d: int, js: list[int], share: float) -> _Lever:
-        ideal, dr = self.ideal, self.dr
         step = share * self.width[d]
-
-        def moved(j: int, pos: np.ndarray) -> np.ndarray:
-            gap = ideal[:, d] - pos
-            return pos + np.sign(gap) * np.minimum(np.abs(gap), step)
-
-        def m(x: Inputs, h: np.ndarray) -> None:
-            for j in js:
-                x.position[:, j, d] = moved(j, x.position[:, j, d])
-
-        def shift() -> np.ndarray:
-            return sum(np.minimum(np.abs(ideal[:, d] - dr.inputs.position[:, j, d]), step) for j in js)
-
         keys = [self.scen.actors[j].key for j in js]
         names = [self.name(j) for j in js]
         who = f"{self.me}, by persuading {_and(names)}"
         if len(js) == 1:
-            return _Lever("persuade", d, keys[0], f"persuade {names[0]} to move {step:g} points toward it", step, m, shift,
-                          PERSUADE, who)
+            return _Lever("persuade", d, keys[0], f"persuade {names[0]} to move {step:g} points toward it", step,
+                          _Move("persuade", d, (js[0],), step), PERSUADE, who)
         return _Lever("coalition", d, "+".join(keys),
                       f"build a coalition: {', '.join(names)} each move up to {step:g} points toward it",
-                      step * len(js), m, shift, PERSUADE, who)
+                      step * len(js), _Move("coalition", d, tuple(js), step), PERSUADE, who)
 
     def remove(self, j: int) -> _Lever:
-        scen = self.scen
-        joins = [e for e, ev in enumerate(scen.events) if ev.actor == scen.actors[j].key and ev.type == "join"]
-
-        def m(x: Inputs, h: np.ndarray) -> None:
-            x.active[:, j] = False
-            h[:, joins] = False
-
-        return _Lever("remove", None, scen.actors[j].key, f"if {self.name(j)} stayed out of the talks", np.nan, m, None,
-                      OTHERS, f"the other parties, not {self.me}")
+        return _Lever("remove", None, self.scen.actors[j].key, f"if {self.name(j)} stayed out of the talks", np.nan,
+                      _Move("remove", None, (j,)), OTHERS, f"the other parties, not {self.me}")
 
     def add(self) -> _Lever:
-        n = self.n
-
-        def m(x: Inputs, h: np.ndarray) -> None:
-            x.active[:, n] = True
-
-        cap = self.base_inp.capability[0, n]
-        return _Lever("add", None, self.ally_key, f"bring in a new ally (capability {cap:g}) with its own positions", np.nan, m,
-                      None, PERSUADE, f"{self.me}, by recruiting the ally")
+        cap = self.base_inp.capability[0, self.n]
+        return _Lever("add", None, self.ally_key, f"bring in a new ally (capability {cap:g}) with its own positions", np.nan,
+                      _Move("add", None, (self.n,)), PERSUADE, f"{self.me}, by recruiting the ally")
 
     # -- the two stages ----------------------------------------------------------------------------
     def single(self, targets: list[int]) -> list[_Lever]:
@@ -446,7 +450,7 @@ class _Levers:
             for lev, fc in results:
                 if lev.kind == "persuade" and lev.issue == d:
                     j = self.scen.actor_keys.index(lev.target)  # type: ignore[arg-type]
-                    sh = lev.shift().mean()  # type: ignore[misc]
+                    sh = self.shift(lev).mean()  # type: ignore[union-attr]
                     g = self.gains(fc, base_fc)
                     per_unit.append((g[:, d].mean() / sh if sh > 0 else 0.0, j))
             per_unit.sort(key=lambda t: -t[0])
@@ -461,6 +465,24 @@ class _Levers:
     def gains(self, fc: np.ndarray, base_fc: np.ndarray) -> np.ndarray:
         """Per draw and issue: how much closer to the actor's drawn position a lever's forecast is."""
         return np.abs(base_fc - self.ideal) - np.abs(fc - self.ideal)
+
+
+def shown_arithmetic(f: Callable[[float], str], forecast: float, lever: float, ideal: float,
+                     share: float = float("nan")) -> dict[str, str]:
+    """The numbers of one lever as printed, worked out from the printed digits so that they add up as read.
+
+    ``f`` prints a number with the issue's digits. Returns the texts ``from``, ``to`` and ``ideal`` (the
+    base forecast, the lever's and the actor's position), ``distance`` and ``rest`` (each forecast's
+    distance to the position, from the printed numbers), ``gain`` (their difference; ``signed_gain``
+    with its sign) and ``share`` (gain over distance, as a percentage; the unrounded ``share`` when the
+    printed distance is 0).
+    """
+    f0, f1, x = f(forecast), f(lever), f(ideal)
+    dist, rest = _gap(f0, x), _gap(f1, x)
+    gain = dist - rest
+    return {"from": f0, "to": f1, "ideal": x, "distance": _text(dist), "rest": _text(rest), "gain": _text(gain),
+            "signed_gain": ("" if gain < 0 else "+") + _text(gain),
+            "share": fmt_percent(float(gain / dist)) if dist else fmt_percent(share)}
 
 
 def _gap(a: str, b: str) -> Decimal:
@@ -490,7 +512,8 @@ def _tables(lv: _Levers, targets: list[int], results: list[tuple[_Lever, np.ndar
         for d in targets if lev.issue is None else [lev.issue]:
             x = g[:, d]
             tol = 1e-9 * width[d]
-            shift = lev.shift().mean() if lev.shift is not None else np.nan
+            sh = lv.shift(lev)
+            shift = sh.mean() if sh is not None else np.nan
             med = float(np.median(fc[:, d]))
             gain = float(distance[d] - abs(med - med_ideal[d]))
             rows.append({
@@ -514,3 +537,101 @@ def _tables(lv: _Levers, targets: list[int], results: list[tuple[_Lever, np.ndar
         for d in targets
     ])
     return df, base
+
+
+# -- the plan: tasks, one task, the merge ---------------------------------------------------------
+@dataclass(frozen=True)
+class _AdviceJob:
+    """What every task of one advice shares (sent once): the scenarios, the model, the seed, the actor.
+
+    ``scenario`` is the one the draws are drawn from; ``aug`` the one the model runs (with A's
+    possible new ally, absent unless a lever adds it, of capability ``ally_capability``).
+    """
+
+    scenario: Scenario
+    aug: Scenario
+    model: str
+    params: ModelParams
+    explicit: frozenset[str]
+    seed: int
+    actor: int
+    ally_capability: float
+    low: np.ndarray
+    high: np.ndarray
+    joins: tuple[tuple[int, ...], ...]  # per actor, its join events
+
+
+@dataclass(frozen=True)
+class _AdviceTask:
+    """Some levers (``moves``: the stage's levers ``lever ..``, in order) on draws ``start .. stop`` of the run."""
+
+    lever: int
+    moves: tuple[_Move, ...]
+    start: int
+    stop: int
+
+
+def advice_tasks(moves: list[_Move], draws: int, size: int) -> list[_AdviceTask]:
+    """The levers x draws of one stage cut into tasks of about ``size`` model runs: draws in
+    ranges of at most ``size``, as many levers per task as fill it; levers outer, draws inner."""
+    per = max(1, min(draws, size))
+    nl = max(1, size // per)
+    return [_AdviceTask(i, tuple(moves[i : i + nl]), s0, min(draws, s0 + per))
+            for i in range(0, len(moves), nl) for s0 in range(0, draws, per)]
+
+
+def _apply(mv: _Move, x: Inputs, h: np.ndarray, ideal: np.ndarray, job: _AdviceJob) -> None:
+    """Change the draws ``x`` (and their events ``h``) in place as the move says; ``ideal`` is A's drawn position."""
+    d = mv.issue
+    if mv.kind == "own position":
+        a = job.actor
+        x.position[:, a, d] = np.clip(x.position[:, a, d] + mv.step, job.low[d], job.high[d])
+    elif mv.kind == "salience":
+        a = job.actor
+        x.salience[:, a, d] = np.clip(x.salience[:, a, d] + mv.step, 0.0, 1.0)
+    elif mv.kind in ("persuade", "coalition"):
+        for j in mv.actors:
+            pos = x.position[:, j, d]
+            gap = ideal[:, d] - pos
+            x.position[:, j, d] = pos + np.sign(gap) * np.minimum(np.abs(gap), mv.step)
+    elif mv.kind == "remove":
+        (j,) = mv.actors
+        x.active[:, j] = False
+        h[:, list(job.joins[j])] = False
+    elif mv.kind == "add":
+        x.active[:, mv.actors[0]] = True
+
+
+def _run_advice_task(task: _AdviceTask, job: _AdviceJob) -> np.ndarray:
+    """The final forecasts of one task, shape (levers, draws, D): its draws drawn from the seed
+    (the same numbers as those rows of the whole run), each lever applied to a copy, one model call.
+    Only these forecasts travel back from a worker."""
+    k = task.stop - task.start
+    dr = monte_carlo_draws(job.scenario, k, job.seed, first=task.start)
+    a, x = job.actor, dr.inputs
+    base = Inputs(
+        np.concatenate([x.position, x.position[:, a : a + 1]], axis=1),
+        np.concatenate([x.salience, x.salience[:, a : a + 1]], axis=1),
+        np.concatenate([x.capability, np.full((k, 1), job.ally_capability)], axis=1),
+        np.concatenate([x.active, np.zeros((k, 1), dtype=bool)], axis=1),
+        x.low, x.high, x.status_quo, x.seed,
+    )
+    ideal = x.position[:, a, :]
+    L = len(task.moves)
+    inp = tile(base, L)
+    hap = np.tile(dr.happened, (L, 1))
+    for i, mv in enumerate(task.moves):
+        rows = slice(i * k, (i + 1) * k)
+        sub = Inputs(inp.position[rows], inp.salience[rows], inp.capability[rows], inp.active[rows],
+                     inp.low, inp.high, inp.status_quo, inp.seed[rows])
+        _apply(mv, sub, hap[rows], ideal, job)  # views: writes go into inp / hap
+    tr = simulate(job.aug, job.model, job.params, inputs=inp, happened=hap, explicit=set(job.explicit))
+    return tr.final.reshape(L, k, -1)
+
+
+def merge_advice(tasks: list[_AdviceTask], parts: list[np.ndarray], levers: int, draws: int) -> np.ndarray:
+    """The tasks' forecasts put back in place: shape (levers, draws, D), in the plan's lever order."""
+    out = np.empty((levers, draws, parts[0].shape[-1]))
+    for t, part in zip(tasks, parts):
+        out[t.lever : t.lever + len(t.moves), t.start : t.stop] = part
+    return out

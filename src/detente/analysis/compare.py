@@ -20,11 +20,14 @@ import pandas as pd
 
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
+from ..executor import Executor
+from ..executor import resolve as resolve_executor
+from ..models.base import ModelInputError, ModelParams
 from ..scenario.schema import Scenario, Value, short_name
 from ..serialize import JsonResult, input_sha256, json_value, meta
-from ..simulate import most_likely
-from ._draws import check_seed
-from ._run import run_draws
+from ..simulate import most_likely, simulate
+from ._draws import check_seed, monte_carlo_draws
+from ._run import run_tasks, task_size
 
 _IGNORED_EVENT_FIELDS = {"why", "source", "name"}
 
@@ -224,6 +227,8 @@ def compare(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> Comparison:
     """Forecast every scenario with every model, side by side, and list the input differences.
 
@@ -243,13 +248,16 @@ def compare(
         See :func:`detente.analysis.monte_carlo`.
     budget : Budget, optional
         The limits, for every run together; checked before any runs.
+    scheduler, workers
+        Run the scenario x model runs on a Dask cluster (see :func:`detente.analysis.monte_carlo`);
+        the result is the same bit for bit.
 
     Returns
     -------
     Comparison
     """
     from ..engine import load, model_params, resolve_model
-    from .montecarlo import check_draws, monte_carlo, plan_monte_carlo
+    from .montecarlo import check_draws, plan_monte_carlo, quantile_summary
 
     if not scenarios:
         raise DetenteError([Problem(None, None, "scenarios", "give at least one scenario")])
@@ -286,23 +294,26 @@ def compare(
                    else plan_scenario(f"compare ({m})", sc, m, p, ex, 1, budget=unbounded))
             total += est.seconds
     check_total(f"comparing {len(scens)} scenarios x {len(models)} models", total, b, "fewer draws, scenarios or models")
+    job = CompareJob(tuple(scens), tuple(models), {m: model_params(m, params.get(m)) for m in models},
+                     {m: frozenset(params.get(m) or {}) for m in models}, int(draws), s)
+    with resolve_executor(scheduler, workers) as where:
+        tasks = compare_tasks(job, chunk, b, where)
+        try:
+            parts = run_tasks(run_compare_task, tasks, shared=job, executor=where, runs=[t.stop - t.start for t in tasks],
+                              progress=progress if draws else False, what="compare")
+        except _Refused as e:
+            i, m, reason = e.args
+            raise DetenteError([Problem(scens[i].source_file, None, f"model {m}", reason)]) from None
     rows = []
-    for lab, sc in zip(labels, scens):
-        for m in models:
-            p = model_params(m, params.get(m))
+    for lab, (sc, m, fc) in zip([x for x in labels for _ in models], merge_compare(job, tasks, parts)):
+        for d, iss in enumerate(sc.issues):
             if draws:
-                mc = monte_carlo(sc, m, draws=draws, seed=s, chunk=chunk, params=params.get(m), progress=progress, budget=b,
-                                 point=False)
-                summ = mc.summary().set_index("issue")
-                for iss in sc.issues:
-                    r = summ.loc[iss.key]
-                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": r["median"],
-                                 "lo80": r["lo80"], "hi80": r["hi80"]})
+                q = quantile_summary(fc[:, d])
+                lo, hi = q["intervals"]["80"]
+                rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": q["median"], "lo80": lo, "hi80": hi})
             else:
-                fc = run_draws(sc, m, p, sc.to_inputs(seed=s), most_likely(sc), explicit=set(params.get(m) or {}), progress=False,
-                               budget=b)[0][0]
-                for d, iss in enumerate(sc.issues):
-                    rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[d]), "lo80": np.nan, "hi80": np.nan})
+                rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[0, d]), "lo80": np.nan,
+                             "hi80": np.nan})
     df = pd.DataFrame(rows)
     first = df.set_index(["scenario", "model", "issue"])["forecast"]
     ref_s = [first.get((labels[0], m, i), np.nan) for m, i in zip(df["model"], df["issue"])]
@@ -318,3 +329,72 @@ def compare(
                              else f"the median of {draws:,} Monte Carlo draws (seed {s}: the same draws for every "
                              "scenario where their inputs agree); the interval is the central 80% of the draws")]
     return Comparison(scens, labels, models, int(draws), s, df, ddf, notes)
+
+
+# -- the plan: tasks, one task, the merge ---------------------------------------------------------
+@dataclass(frozen=True)
+class CompareJob:
+    """What every task of one comparison shares (sent once): the scenarios, models, parameters, draws, seed."""
+
+    scenarios: tuple[Scenario, ...]
+    models: tuple[str, ...]
+    params: dict[str, ModelParams]
+    explicit: dict[str, frozenset[str]]
+    draws: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class CompareTask:
+    """Scenario ``scenario`` under ``model``: draws ``start .. stop`` (the one deterministic run when ``draws == 0``)."""
+
+    scenario: int
+    model: str
+    start: int
+    stop: int
+
+
+def compare_tasks(job: CompareJob, chunk: int | None, budget: Budget | None, ex: Executor | None = None
+                  ) -> list[CompareTask]:
+    """One task per scenario x model (scenarios outer), its draws in chunks of
+    :func:`detente.analysis._run.task_size` (the same as its Monte Carlo's)."""
+    out: list[CompareTask] = []
+    for i, sc in enumerate(job.scenarios):
+        for m in job.models:
+            if not job.draws:
+                out.append(CompareTask(i, m, 0, 1))
+                continue
+            size = task_size(sc, m, job.params[m], job.draws, len(sc.actors), len(sc.issues), set(job.explicit[m]), chunk,
+                             budget, ex or Executor())
+            out += [CompareTask(i, m, a, min(job.draws, a + size)) for a in range(0, job.draws, size)]
+    return out
+
+
+def run_compare_task(t: CompareTask, job: CompareJob) -> np.ndarray:
+    """The final forecasts of one task, shape (draws, D): Monte Carlo draws ``start .. stop``
+    drawn from the seed, or the most likely event branch at the point values. A model that cannot
+    run the scenario raises :class:`_Refused`."""
+    sc, m = job.scenarios[t.scenario], t.model
+    if job.draws:
+        dr = monte_carlo_draws(sc, t.stop - t.start, job.seed, lazy=True, first=t.start)
+        inputs, happened = dr.inputs.full(), dr.happened
+    else:
+        inputs, happened = sc.to_inputs(seed=job.seed), most_likely(sc)
+    try:
+        return simulate(sc, m, job.params[m], inputs=inputs, happened=happened, explicit=set(job.explicit[m])).final
+    except ModelInputError as e:
+        raise _Refused(t.scenario, m, str(e)) from None
+
+
+class _Refused(Exception):
+    """A model that cannot run a scenario: ``args`` are the scenario's index, the model and the reason
+    (plain values: the exception crosses from a worker of a cluster)."""
+
+
+def merge_compare(job: CompareJob, tasks: list[CompareTask], parts: list[np.ndarray]
+                  ) -> list[tuple[Scenario, str, np.ndarray]]:
+    """Per scenario x model (scenarios outer), its forecasts: the tasks' rows in draw order."""
+    got: dict[tuple[int, str], list[np.ndarray]] = {}
+    for t, part in zip(tasks, parts):
+        got.setdefault((t.scenario, t.model), []).append(part)
+    return [(sc, m, np.concatenate(got[(i, m)])) for i, sc in enumerate(job.scenarios) for m in job.models]

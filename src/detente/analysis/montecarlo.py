@@ -18,6 +18,7 @@ import pandas as pd
 from .. import models
 from ..api import forecast
 from ..budget import Budget, Estimate, horizon_of, inputs_bytes, plan_scenario
+from ..executor import resolve as resolve_executor
 from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import JsonResult, input_sha256, meta, threshold_probability
@@ -46,16 +47,23 @@ def check_draws(draws: Any) -> int:
 
 def plan_monte_carlo(scenario: Scenario, model: str, params: ModelParams, explicit: set[str] | None, draws: int, *,
                      budget: Budget | None = None, chunk: int | None = None, by_round: bool = False,
-                     copies: int = 1, what: str | None = None, lazy: bool = True) -> Estimate:
+                     copies: int = 1, what: str | None = None, lazy: bool = True, further: bool = True) -> Estimate:
     """Check ``draws`` Monte Carlo draws (times ``copies`` variants of each) against the budget before any is drawn.
 
     Kept per draw: the value of every uncertain input, the events' uniforms
     and outcomes, the final forecasts and the temporaries of drawing; unless the inputs are built chunk
     by chunk (``lazy``, as :func:`monte_carlo` does), also every draw's inputs
-    (once, and once per copy).
+    (once, and once per copy). With ``further`` (as :func:`monte_carlo` runs them, ``copies`` 1), the
+    draws of a model whose rounds only stop the play are planned as they run: played
+    :data:`~detente.stability.NEAR` rounds past the horizon, every round kept (for the median's
+    stability). A model that iterates with its own default count (``ROUNDS_PARAM`` left unset) is
+    planned at that count, as the count is only known from a run.
     """
     from ._draws import uncertain_inputs
 
+    ext = _extension(scenario, model, params, set(explicit or ())) if further and copies == 1 else None
+    if isinstance(ext, tuple):
+        params, explicit, by_round = ext[1], ext[2], True
     n, D, E = len(scenario.actors), len(scenario.issues), len(scenario.events)
     K = len(uncertain_inputs(scenario))
     # + the temporaries of drawing one input's column (raw words, uniforms, the inverse CDF's branches)
@@ -257,6 +265,8 @@ def monte_carlo(
     on_chunk: Callable[[int, int], None] | None = None,
     budget: Budget | None = None,
     point: bool = True,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> MonteCarloResult:
     """Forecast a scenario's distribution over its uncertain inputs and events.
 
@@ -284,6 +294,12 @@ def monte_carlo(
         refused before it starts (:class:`detente.budget.BudgetError`).
     point : bool
         Also forecast the most likely branch (one run), shown beside the median.
+    scheduler : str, Executor or distributed.Client, optional
+        Run the draws on a Dask cluster: a scheduler's address (``"tcp://HOST:8786"``), a
+        :class:`detente.executor.Executor` or a ``distributed.Client`` (see docs/scale.md). The result
+        is the same bit for bit wherever it runs.
+    workers : int, optional
+        Run the draws on a new local Dask cluster of this many worker processes (closed afterwards).
 
     For a model that plays rounds, the median's stability over nearby horizons is
     diagnosed too (``stability``): with a model whose rounds only stop the play, the
@@ -307,26 +323,25 @@ def monte_carlo(
     # an event after the last round is drawn (its stream stays aligned) but is never part of a run
     last = horizon_of(scen, mod, p, explicit) if is_dynamic(mod) else scen.rounds
     inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
-    further, why_not = _further(scen, model, mod, p, explicit, n, budget, chunk)
-    if further is None:
-        plan_monte_carlo(scen, model, p, explicit, n, budget=budget, chunk=chunk, by_round=by_round)
+    further, why_not = _further(scen, model, p, explicit, n, budget, chunk, by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
     stab = None
-    if further is None:
-        fc, hist = run_draws(
-            scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
-            what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget,
-        )
-    else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
-        H, p2, ex2 = further
-        _, full = run_draws(
-            scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
-            what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget,
-        )
-        assert full is not None
-        fc = full[:, min(H, full.shape[1] - 1)].copy()
-        hist = full[:, : H + 1].copy() if by_round else None
-        stab = _median_stability(scen, mod, full, H)
+    with resolve_executor(scheduler, workers) as ex:
+        if further is None:
+            fc, hist = run_draws(
+                scen, model, p, dr.inputs, dr.happened, explicit=explicit, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=by_round, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+        else:  # every draw played NEAR rounds past the horizon: the headline is read at it, the nearby horizons beside
+            H, p2, ex2 = further
+            _, full = run_draws(
+                scen, model, p2, dr.inputs, dr.happened & inside[None, :], explicit=ex2, chunk=chunk, progress=progress,
+                what=f"Monte Carlo ({model})", by_round=True, on_chunk=on_chunk, budget=budget, executor=ex,
+            )
+            assert full is not None
+            fc = full[:, min(H, full.shape[1] - 1)].copy()
+            hist = full[:, : H + 1] if by_round else None  # a view: no second copy of the rounds
+            stab = _median_stability(scen, mod, full, H)
     res = forecast(scen, asked, seed=s, budget=budget, stability=False, **dict(params or {})) if point else None
     notes = [headline_note(n, res is not None)]
     if not dr.uncertain and not any(0 < e.probability < 1 for e in scen.events):
@@ -342,36 +357,55 @@ def monte_carlo(
     return out
 
 
-def _further(scen: Scenario, model: str, mod: Any, p: ModelParams, explicit: set[str], draws: int, budget: Budget | None,
-             chunk: int | None) -> tuple[tuple[int, ModelParams, set[str]] | None, str | None]:
-    """How to play the draws past the horizon for the median's stability: ``((H, params, explicit), None)``,
-    or ``(None, why not)`` (why is None for a model without rounds); checked against the budget."""
-    from ..budget import BudgetError
-    from ..simulate import simulate
+def _extension(scen: Scenario, model: str, p: ModelParams, explicit: set[str],
+               H: int | None = None) -> tuple[int, ModelParams, set[str]] | str | None:
+    """How the draws play past the horizon for the median's stability: ``(H, params, explicit)`` with the
+    rounds raised by :data:`~detente.stability.NEAR`; a sentence saying why not (a model whose rounds do
+    more than stop the play); or None (no rounds, or a ``ROUNDS_PARAM`` left at the model's default and
+    no ``H`` given: only a run tells its count)."""
     from ..stability import NEAR, only_stops, rounds_param
 
+    mod = models.get(model)
     name = rounds_param(mod)
     if name is None:
-        return None, None
+        return None
     if not only_stops(mod):
-        return None, (f"the median's stability over nearby horizons was not checked: {model}'s rounds do more than "
-                      "stop the play, so each horizon would need its own run of every draw")
+        return (f"the median's stability over nearby horizons was not checked: {model}'s rounds do more than "
+                "stop the play, so each horizon would need its own run of every draw")
     if is_dynamic(mod):
         H = horizon_of(scen, mod, p, explicit)
     elif getattr(p, name) is not None:
         H = int(getattr(p, name))
-    else:  # the model's own default: one run at the point values says how many rounds it plays
-        H = int(simulate(scen, model, p, inputs=scen.to_inputs()).position.shape[1] - 1)
-    if H < 1:
-        return None, None
-    p2 = p.model_copy(update={name: H + NEAR})
-    ex2 = set(explicit) | {name}
+    if H is None or H < 1:
+        return None
+    return H, p.model_copy(update={name: H + NEAR}), set(explicit) | {name}
+
+
+def _further(scen: Scenario, model: str, p: ModelParams, explicit: set[str], draws: int, budget: Budget | None,
+             chunk: int | None, by_round: bool) -> tuple[tuple[int, ModelParams, set[str]] | None, str | None]:
+    """Plan the run (against the budget) and say how the draws play: ``((H, params, explicit), None)``
+    past the horizon, or ``(None, why not)`` (why is None for a model without rounds)."""
+    from ..budget import BudgetError
+    from ..simulate import simulate
+    from ..stability import NEAR, rounds_param
+
+    ext = _extension(scen, model, p, explicit)
+    name = rounds_param(models.get(model))
+    if ext is None and name is not None and not is_dynamic(models.get(model)) and getattr(p, name) is None:
+        # the model's own default count: one run at the point values says it (planned first, as one draw)
+        plan_scenario(f"Monte Carlo ({model})", scen, model, p, explicit, 1, budget=budget)
+        T = int(simulate(scen, model, p, inputs=scen.to_inputs()).position.shape[1] - 1)
+        ext = _extension(scen, model, p, explicit, T)
+    if not isinstance(ext, tuple):
+        plan_monte_carlo(scen, model, p, explicit, draws, budget=budget, chunk=chunk, by_round=by_round, further=False)
+        return None, ext
     try:
-        plan_monte_carlo(scen, model, p2, ex2, draws, budget=budget, chunk=chunk, by_round=True)
+        plan_monte_carlo(scen, model, ext[1], ext[2], draws, budget=budget, chunk=chunk, by_round=True, further=False)
     except BudgetError as e:
+        plan_monte_carlo(scen, model, p, explicit, draws, budget=budget, chunk=chunk, by_round=by_round, further=False)
         return None, ("the median's stability over nearby horizons was not checked (the draws would play "
                       f"{NEAR} rounds further): " + "; ".join(pr.reason for pr in e.problems))
-    return (H, p2, ex2), None
+    return ext, None
 
 
 def _median_stability(scen: Scenario, mod: Any, full: np.ndarray, H: int) -> dict[str, dict[str, Any]]:
@@ -461,6 +495,8 @@ def event_effect(
     chunk: int | None = None,
     progress: bool | None = None,
     budget: Budget | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> EventEffect:
     """How one event shapes the forecast: the same draws with the event forced on and off.
 
@@ -470,7 +506,7 @@ def event_effect(
     model : str
     event_key : str
         The event's key.
-    draws, seed, params, chunk, progress, budget
+    draws, seed, params, chunk, progress, budget, scheduler, workers
         As for :func:`monte_carlo`; both branches use the same draws.
 
     Returns
@@ -489,6 +525,7 @@ def event_effect(
     hap = np.concatenate([dr.happened, dr.happened])
     hap[:n, j] = True
     hap[n:, j] = False
-    fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
-                   what=f"event effect ({model})", budget=budget)[0]
+    with resolve_executor(scheduler, workers) as ex:
+        fc = run_draws(scen, model, p, tile(dr.inputs, 2), hap, explicit=explicit, chunk=chunk, progress=progress,
+                       what=f"event effect ({model})", budget=budget, executor=ex)[0]
     return EventEffect(scen, model, event_key, fc[:n], fc[n:])

@@ -280,7 +280,7 @@ class BacktestResult(JsonResult):
             ("<=10", "right"),
             ("MAE - compromise [95% CI]", "right"),
         ):
-            t.add_column(col, justify=just)
+            t.add_column(col, justify=just, overflow="fold" if col == "model" else "ellipsis")  # a grid's specs are long
         for label, s in self.summary.items():
             boot = s.get("mae_diff_vs_compromise")
             diff = (

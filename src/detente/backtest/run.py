@@ -18,17 +18,22 @@ per model (``not_run``) and the model's ``n`` is smaller.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from pydantic import ValidationError
 
+from .. import _cancel
 from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
+from ..executor import Executor
+from ..executor import current as current_executor
+from ..executor import resolve as resolve_executor
 from ..models.base import Inputs, ModelInputError
 from .calibration import FOLDS, issue_difficulties, model_bands, waves
 from .capability import capabilities
@@ -148,6 +153,81 @@ def _specs(models: str | Iterable[str | ModelSpec] | None) -> list[ModelSpec]:
     return out
 
 
+#: The most model configurations one parameter grid may expand to.
+MAX_GRID = 1000
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
+    """``["focal.pi=0.2,0.4", "capability=votes,equal"]`` as ``{"focal.pi": [0.2, 0.4], "capability": [...]}``.
+
+    Raises
+    ------
+    DetenteError
+        On an entry without ``=``, without values, or given twice.
+    """
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, eq, values = item.partition("=")
+        key = key.strip()
+        vals = [_value(v) for v in values.split(",") if v.strip()]
+        if not eq or not key or not vals:
+            raise DetenteError([Problem(None, None, "grid", f"cannot read {item!r}; use MODEL.PARAM=v1,v2,... or "
+                                                            "capability=c1,c2,...")])
+        if key in out:
+            raise DetenteError([Problem(None, None, "grid", f"{key!r} is given twice; list all its values once")])
+        out[key] = vals
+    return out
+
+
+def grid_specs(grid: Mapping[str, Iterable[Any]], models: str | Iterable[str | ModelSpec] | None = None) -> list[ModelSpec]:
+    """The model configurations of a parameter grid.
+
+    ``grid`` maps ``MODEL.PARAM`` to the values to try and, optionally, ``capability`` to the
+    capability conventions to try. Each model named in the grid is run with every combination of
+    its parameters' values (the other parameters at their defaults), each with every capability.
+    A grid of capabilities alone crosses them with ``models`` (default: every model and its
+    variants, as a backtest without a grid). Labels are specs (``focal(pi=0.2,capability=equal)``).
+
+    Raises
+    ------
+    DetenteError
+        On a key that is neither ``MODEL.PARAM`` nor ``capability``, on no values, or on more
+        than :data:`MAX_GRID` configurations.
+    """
+    caps: list[Any] | None = None
+    per_model: dict[str, dict[str, list[Any]]] = {}
+    for key, values in grid.items():
+        vals = list(values)
+        if not vals:
+            raise DetenteError([Problem(None, None, "grid", f"{key!r} has no values")])
+        if key == "capability":
+            caps = [str(v) for v in vals]
+            continue
+        name, dot, param = key.partition(".")
+        if not dot or not name or not param:
+            raise DetenteError([Problem(None, None, "grid", f"cannot read {key!r}; a grid key is MODEL.PARAM or capability")])
+        per_model.setdefault(name, {})[param] = vals
+    if per_model:
+        bases = [ModelSpec(name, name) for name in per_model]
+    else:
+        bases = _specs(models)
+    size = sum(math.prod(len(v) for v in per_model.get(b.name, {}).values()) if per_model else 1 for b in bases)
+    size *= len(caps) if caps else 1
+    if size > MAX_GRID:
+        raise DetenteError([Problem(None, None, "grid", f"the grid has {size:,} model configurations; at most {MAX_GRID:,} "
+                                                        "run at once (split it into several backtests)")])
+    out: list[ModelSpec] = []
+    for b in bases:
+        axes = per_model.get(b.name, {}) if per_model else {}
+        for combo in itertools.product(*axes.values()):
+            params = {**b.params, **dict(zip(axes, combo))}
+            for cap in caps or [b.capability]:
+                body = [f"{k}={v}" for k, v in params.items()] + ([f"capability={cap}"] if cap is not None else [])
+                label = f"{b.name}({','.join(body)})" if body else b.name
+                out.append(ModelSpec(label, b.name, params, cap))
+    return out
+
+
 def issue_seed(seed: int, issue: int, draw: int) -> np.uint64:
     """The seed of one draw of one issue (independent of batching)."""
     return np.uint64(np.random.SeedSequence([int(seed), int(issue), int(draw)]).generate_state(1, np.uint64)[0])
@@ -162,9 +242,12 @@ def _groups(ds: Dataset) -> dict[tuple, list[int]]:
     return groups
 
 
-def build_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: int, seeds: np.ndarray) -> Inputs:
-    """One batch: issue ``idx[b // reps]`` in draw ``b``, actors padded as inactive."""
-    n = max(ds.issues[j].n for j in idx)
+def build_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray], reps: int, seeds: np.ndarray,
+                 pad: int = 0) -> Inputs:
+    """One batch: issue ``idx[b // reps]`` in draw ``b``, actors padded as inactive to the largest
+    issue's (at least ``pad``: a backtest pads to its group's largest, so that no forecast depends,
+    even in its last bit, on which issues share its batch)."""
+    n = max(pad, *(ds.issues[j].n for j in idx))
     B = len(idx) * reps
     pos = np.zeros((B, n, 1))
     sal = np.zeros((B, n, 1))
@@ -237,50 +320,157 @@ def build_proposal_inputs(ds: Dataset, idx: Sequence[int], caps: list[np.ndarray
     )
 
 
-def _forecast_issues(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
-                     seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int], size: int = CHUNK) -> None:
-    """Fill ``fc`` issue by issue (each issue one draw of a batch, ``D = 1``), at most ``size`` draws per model call."""
-    size = max(1, min(CHUNK, size))
-    for idx in _groups(ds).values():
-        per_chunk = max(1, size // reps)
-        for c0 in range(0, len(idx), per_chunk):
-            chunk = idx[c0 : c0 + per_chunk]
-            try:
-                if reps <= size:
-                    inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1))
-                    final = module.run(inp, params).final[:, 0]
-                else:  # one issue, its draws in pieces
-                    final = np.empty(reps)
-                    for r0 in range(0, reps, size):
-                        r1 = min(reps, r0 + size)
-                        inp = build_inputs(ds, chunk, caps, r1 - r0, seeds_all[chunk[0], r0:r1])
-                        final[r0:r1] = module.run(inp, params).final[:, 0]
-            except ModelInputError as exc:
-                skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(chunk)
-                continue
-            fc[chunk] = final.reshape(len(chunk), reps).mean(axis=1)
+@dataclass(frozen=True)
+class BacktestJob:
+    """What every task of one backtest shares (sent once): the dataset, the models, the capabilities, the seeds.
+
+    ``specs[i]`` is run as ``modules[i]`` (a registry name) with ``params[i]`` and the
+    capabilities ``caps[kinds[i]]``; ``seeds[j, k]`` seeds draw ``k`` of issue ``j``.
+    """
+
+    ds: Dataset
+    names: tuple[str, ...]
+    params: tuple[Any, ...]
+    kinds: tuple[str, ...]
+    caps: dict[str, list[np.ndarray]]
+    seeds: np.ndarray
+    reps: int
+    sizes: tuple[int, ...]
 
 
-def _forecast_proposals(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int,
-                        seeds_all: np.ndarray, fc: np.ndarray, skipped_reason: dict[str, int], size: int = CHUNK) -> None:
-    """Fill ``fc`` proposal by proposal, for models that couple issues (``COUPLES_ISSUES``), at most ``size`` draws per call."""
-    size = max(1, size)
-    for idx in _proposals(ds):
+@dataclass(frozen=True)
+class BacktestTask:
+    """Model ``spec`` on some units of the dataset, in order: chunks of issues that share a scale and
+    status quo (each issue one draw of a batch), or, for a model that couples issues, proposals."""
+
+    spec: int
+    units: tuple[tuple[int, ...], ...]
+    pad: int = 0  # the actor axis's width (issues: the group's largest issue)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One task's outcome: per unit, its forecasts (one per issue) or why the model could not take
+    it; or the first unexpected error (``failed``), after which the task ran nothing more."""
+
+    forecasts: tuple[np.ndarray | None, ...]
+    reasons: tuple[str | None, ...]
+    failed: str | None = None
+
+
+def _coupled(module: Any) -> bool:
+    return bool(getattr(module, "COUPLES_ISSUES", False))
+
+
+def backtest_tasks(job: BacktestJob) -> list[BacktestTask]:
+    """Every model's work cut into tasks of about its chunk of draws (``job.sizes``), models in order:
+    issues in chunks of ``size // reps`` within each group of issues that share a scale and status
+    quo (one chunk per task); proposals (models that couple issues) as many per task as fill it."""
+    tasks: list[BacktestTask] = []
+    groups = list(_groups(job.ds).values())
+    props = _proposals(job.ds)
+    for i, name in enumerate(job.names):
+        size, reps = job.sizes[i], job.reps
+        if _coupled(registry.get(name)):
+            per = max(1, size // reps)
+            tasks += [BacktestTask(i, tuple(tuple(u) for u in props[c : c + per])) for c in range(0, len(props), per)]
+        else:
+            per = max(1, max(1, min(CHUNK, size)) // reps)
+            tasks += [BacktestTask(i, (tuple(idx[c : c + per]),), max(job.ds.issues[j].n for j in idx))
+                      for idx in groups for c in range(0, len(idx), per)]
+    return tasks
+
+
+def run_backtest_task(task: BacktestTask, job: BacktestJob) -> TaskResult:
+    """One task: its model on each of its units, the forecast of an issue the mean of its draws."""
+    module = registry.get(job.names[task.spec])
+    params, caps, reps, size = job.params[task.spec], job.caps[job.kinds[task.spec]], job.reps, job.sizes[task.spec]
+    ds, seeds = job.ds, job.seeds
+    fcs: list[np.ndarray | None] = []
+    reasons: list[str | None] = []
+    for unit in task.units:
+        idx = list(unit)
         try:
-            parts = []
-            for r0 in range(0, reps, size):
-                r1 = min(reps, r0 + size)
-                inp = build_proposal_inputs(ds, idx, caps, r1 - r0, seeds_all[idx[0], r0:r1])
-                parts.append(module.run(inp, params).final)
-            final = parts[0] if len(parts) == 1 else np.concatenate(parts)  # (reps, D)
-        except ModelInputError as exc:
-            skipped_reason[str(exc)] = skipped_reason.get(str(exc), 0) + len(idx)
+            try:
+                if _coupled(module):
+                    fc = _forecast_proposal(ds, module, params, caps, reps, seeds, idx, max(1, size))
+                else:
+                    fc = _forecast_chunk(ds, module, params, caps, reps, seeds, idx, max(1, min(CHUNK, size)), task.pad)
+            except ModelInputError as exc:
+                fcs.append(None)
+                reasons.append(str(exc))
+                continue
+        except _cancel.Cancelled:
+            raise
+        except Exception as exc:  # a model bug must not hide every other model's score
+            return TaskResult(tuple(fcs), tuple(reasons), f"{type(exc).__name__}: {exc}")
+        fcs.append(fc)
+        reasons.append(None)
+    return TaskResult(tuple(fcs), tuple(reasons))
+
+
+def _forecast_chunk(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int, seeds_all: np.ndarray,
+                    chunk: list[int], size: int, pad: int = 0) -> np.ndarray:
+    """Issues ``chunk`` (each issue one draw of a batch, ``D = 1``, actors padded to ``pad``), at most
+    ``size`` draws per model call."""
+    if reps <= size:
+        inp = build_inputs(ds, chunk, caps, reps, seeds_all[chunk].reshape(-1), pad)
+        final = module.run(inp, params).final[:, 0]
+    else:  # one issue, its draws in pieces
+        final = np.empty(reps)
+        for r0 in range(0, reps, size):
+            r1 = min(reps, r0 + size)
+            inp = build_inputs(ds, chunk, caps, r1 - r0, seeds_all[chunk[0], r0:r1], pad)
+            final[r0:r1] = module.run(inp, params).final[:, 0]
+    return final.reshape(len(chunk), reps).mean(axis=1)
+
+
+def _forecast_proposal(ds: Dataset, module: Any, params: Any, caps: list[np.ndarray], reps: int, seeds_all: np.ndarray,
+                       idx: list[int], size: int) -> np.ndarray:
+    """One proposal (a model that couples issues, ``COUPLES_ISSUES``), at most ``size`` draws per call."""
+    parts = []
+    for r0 in range(0, reps, size):
+        r1 = min(reps, r0 + size)
+        inp = build_proposal_inputs(ds, idx, caps, r1 - r0, seeds_all[idx[0], r0:r1])
+        parts.append(module.run(inp, params).final)
+    final = parts[0] if len(parts) == 1 else np.concatenate(parts)  # (reps, D)
+    return final.mean(axis=0)
+
+
+def merge_backtest(job: BacktestJob, labels: list[str], tasks: list[BacktestTask], results: list[TaskResult]
+                   ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str]]:
+    """The tasks' outcomes in task order as ``run_models`` returns them (forecasts, not_run, failures)."""
+    n = len(job.ds.issues)
+    fc = {i: np.full(n, np.nan) for i in range(len(labels))}
+    skipped: dict[int, dict[str, int]] = {i: {} for i in range(len(labels))}
+    failed: dict[int, str] = {}
+    for t, r in zip(tasks, results):
+        if t.spec in failed:
             continue
-        fc[idx] = final.mean(axis=0)
+        for unit, f, why in zip(t.units, r.forecasts, r.reasons):
+            if why is not None:
+                skipped[t.spec][why] = skipped[t.spec].get(why, 0) + len(unit)
+            else:
+                fc[t.spec][list(unit)] = f
+        if r.failed is not None:
+            failed[t.spec] = r.failed
+    forecasts: dict[str, np.ndarray] = {}
+    not_run: dict[str, dict[str, Any]] = {}
+    failures: dict[str, str] = {}
+    for i, label in enumerate(labels):
+        if i in failed:
+            failures[label] = failed[i]
+            continue
+        forecasts[label] = fc[i]
+        if skipped[i]:
+            not_run[label] = {"n": int(sum(skipped[i].values())), "reason": "; ".join(skipped[i])}
+    return forecasts, not_run, failures
 
 
-def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budget | None) -> dict[str, int]:
-    """Check every model's runs against the budget before any runs; the draws per call of each model.
+def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budget | None,
+                   ex: Executor | None = None) -> dict[str, int]:
+    """Check every model's runs against the budget before any runs; the draws per call of each model
+    (on a cluster, per task: :meth:`detente.executor.Executor.task_size`).
 
     A model that couples issues runs each proposal as one scenario (its actors
     the union of the issues', its issues the proposal's); any other runs each
@@ -306,7 +496,8 @@ def _plan_backtest(ds: Dataset, specs: list[ModelSpec], reps: int, budget: Budge
         T = int(params.rounds) if "rounds" in module.Params.model_fields else 0
         est = plan(f"backtest ({spec.label})", spec.name, n, D, params, T, len(props) * reps if coupled else runs,
                    budget=unbounded, held=len(ds.issues) * reps * 8, chunk=reps if coupled else CHUNK)
-        sizes[spec.label] = est.chunk
+        n_runs = len(props) * reps if coupled else runs
+        sizes[spec.label] = (ex or Executor()).task_size(n_runs, est.seconds / max(n_runs, 1), est.chunk)
         total += est.seconds
     check_total(f"a backtest of {len(specs)} models on {len(ds.issues)} issues x {reps:,} draws", total, b,
                 "fewer draws or models")
@@ -321,8 +512,11 @@ def run_models(
     draws: int = 0,
     seed: int = 0,
     budget: Budget | None = None,
+    executor: Executor | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str], list[str]]:
-    """Forecast every issue with every model.
+    """Forecast every issue with every model, as tasks (:func:`backtest_tasks`) run by ``executor``
+    (default :func:`detente.executor.current`: in process unless set); the result does not depend on
+    where or in how many tasks they run.
 
     Returns
     -------
@@ -336,15 +530,28 @@ def run_models(
         Capability notes (actors given fallback values).
     """
     reps = max(int(draws), 1)
-    sizes = _plan_backtest(ds, specs, reps, budget)
+    ex = executor if executor is not None else current_executor()
+    sizes = _plan_backtest(ds, specs, reps, budget, ex)
+    job, notes = backtest_job(ds, specs, capability, reps, seed, sizes)
+    tasks = backtest_tasks(job)
+    results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest",
+                     weights=[reps * sum(len(u) for u in t.units) for t in tasks])
+    forecasts, not_run, failures = merge_backtest(job, [s.label for s in specs], tasks, results)
+    return forecasts, not_run, failures, notes
+
+
+def backtest_job(ds: Dataset, specs: list[ModelSpec], capability: str, reps: int, seed: int,
+                 sizes: dict[str, int]) -> tuple[BacktestJob, list[str]]:
+    """Check every model spec and compute what its tasks share; the capability notes.
+
+    Raises
+    ------
+    DetenteError
+        On an unknown model, a bad parameter or capability (the first in spec order).
+    """
     cap_cache: dict[str, tuple[list[np.ndarray], list[str]]] = {}
-    seeds_all = np.array(
-        [[issue_seed(seed, j, k) for k in range(reps)] for j in range(len(ds.issues))], dtype=np.uint64
-    ).reshape(len(ds.issues), reps)
-    forecasts: dict[str, np.ndarray] = {}
-    not_run: dict[str, dict[str, Any]] = {}
-    failures: dict[str, str] = {}
     notes: list[str] = []
+    names, params_, kinds = [], [], []
     for spec in specs:
         try:
             module = registry.get(spec.name)
@@ -362,24 +569,15 @@ def run_models(
             except ValueError as exc:
                 raise DetenteError([Problem(None, None, "capability", str(exc))]) from None
             notes.extend(cap_cache[kind][1])
-        caps = cap_cache[kind][0]
-        fc = np.full(len(ds.issues), np.nan)
-        skipped_reason: dict[str, int] = {}
-        by_proposal = bool(getattr(module, "COUPLES_ISSUES", False))
-        try:
-            (_forecast_proposals if by_proposal else _forecast_issues)(
-                ds, module, params, caps, reps, seeds_all, fc, skipped_reason, sizes[spec.label]
-            )
-        except Exception as exc:  # a model bug must not hide every other model's score
-            failures[spec.label] = f"{type(exc).__name__}: {exc}"
-            continue
-        forecasts[spec.label] = fc
-        if skipped_reason:
-            not_run[spec.label] = {
-                "n": int(sum(skipped_reason.values())),
-                "reason": "; ".join(skipped_reason),
-            }
-    return forecasts, not_run, failures, notes
+        names.append(spec.name)
+        params_.append(params)
+        kinds.append(kind)
+    seeds_all = np.array(
+        [[issue_seed(seed, j, k) for k in range(reps)] for j in range(len(ds.issues))], dtype=np.uint64
+    ).reshape(len(ds.issues), reps)
+    job = BacktestJob(ds, tuple(names), tuple(params_), tuple(kinds), {k: v[0] for k, v in cap_cache.items()},
+                      seeds_all, reps, tuple(sizes[s.label] for s in specs))
+    return job, notes
 
 
 def run_backtest(
@@ -392,6 +590,9 @@ def run_backtest(
     n_boot: int = 2000,
     budget: Budget | None = None,
     holdout_wave: str | None = None,
+    grid: Mapping[str, Iterable[Any]] | None = None,
+    scheduler: Any = None,
+    workers: int | None = None,
 ) -> BacktestResult:
     """Score models against the actual outcomes of a dataset.
 
@@ -422,6 +623,16 @@ def run_backtest(
         Learn every learned part (the track-record bands) from the other waves
         only, and score only this wave. Default: every issue is scored, its
         bands learned by grouped cross-conformal prediction (folds of proposals).
+    grid : dict, optional
+        A parameter grid (:func:`grid_specs`): ``{"MODEL.PARAM": [values], "capability": [conventions]}``;
+        every configuration is scored as one model, beside the models given with ``models`` (with a
+        grid of capabilities alone, those models are what is crossed with them).
+    scheduler : str, Executor or distributed.Client, optional
+        Run the models' tasks (chunks of decisions, per model and grid point) on a Dask cluster:
+        a scheduler's address (``"tcp://HOST:8786"``), an executor or a client (docs/scale.md).
+        The result is the same bit for bit.
+    workers : int, optional
+        Run them on a new local Dask cluster of this many worker processes.
 
     Returns
     -------
@@ -442,8 +653,14 @@ def run_backtest(
         if not train.any():
             raise DetenteError([Problem(None, None, "holdout-wave",
                                         f"{holdout_wave!r} is the dataset's only wave: nothing is left to learn from")])
-    specs = _specs(models)
-    forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget)
+    if grid:
+        gridded = grid_specs(grid, models)
+        named = {k.partition(".")[0] for k in grid if k != "capability"}
+        specs = _specs([*(_specs(models) if models is not None and named else []), *gridded])
+    else:
+        specs = _specs(models)
+    with resolve_executor(scheduler, workers) as ex:
+        forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget, executor=ex)
     try:
         caps = capabilities(ds, cap)[0]
     except ValueError as exc:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import typer
 from rich.console import Console
@@ -42,6 +43,31 @@ MAX_DRAWS = typer.Option(None, "--max-draws", rich_help_panel=_BUDGET, show_defa
                          help="Refuse more model runs than this in one analysis (default 1,000,000).")
 MAX_ROUNDS = typer.Option(None, "--max-rounds", rich_help_panel=_BUDGET, show_default=False,
                           help="Refuse runs of more rounds than this (default 10,000).")
+
+
+# -- where the model runs run: in this process, or on a Dask cluster (detente.executor, docs/scale.md) ----
+_CLUSTER = "Cluster (Dask)"
+SCHEDULER = typer.Option(None, "--scheduler", rich_help_panel=_CLUSTER, show_default=False,
+                         help="Run the model runs on a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (see "
+                              "docs/scale.md); the numbers are the same as in this process.")
+WORKERS = typer.Option(None, "--workers", rich_help_panel=_CLUSTER, show_default=False,
+                       help="Run the model runs on a local Dask cluster of this many worker processes.")
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """The command's ``--scheduler`` / ``--workers``: every analysis in the body runs there (the executor is
+    closed after it); neither: in this process, and dask is not imported."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    from ..executor import resolve, use
+
+    if workers is not None:
+        check_count(workers, "--workers", 1)
+    with resolve(scheduler, workers) as ex, use(ex):
+        err.print(f"[dim]running the model runs {ex.describe()}[/dim]")
+        yield ex
 
 
 # -- the options the analysis commands share ---------------------------------------------------------

@@ -26,7 +26,10 @@ from ._common import (
     MODEL,
     PARAM,
     SCENARIO,
+    SCHEDULER,
+    WORKERS,
     check_count,
+    cluster,
     make_budget,
 )
 
@@ -207,6 +210,8 @@ def sensitivity_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Which inputs drive each issue's forecast: one at a time (tornado) or Sobol indices."""
     from ..analysis import sensitivity
@@ -220,7 +225,8 @@ def sensitivity_cmd(
     check_samples(samples, "--samples")
     check_count(top, "--top", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
+    with cluster(scheduler, workers):
+        res = sensitivity(scenario, model, method, samples=samples, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(res.to_json())
     elif fmt == "csv":
@@ -236,8 +242,11 @@ _PULLED_BY = {"itself": "itself", "persuasion": "persuasion", "others": "others"
 def render_advice_table(adv: Any, top: int = 8) -> None:
     """Print each issue's levers, best first: the ones the actor can pull, then the what-ifs only others decide.
 
-    Forecast, position, gain and "of the way" are medians over the draws (as in the headline);
-    the 10-90% range and "helps in" describe the per-draw gains."""
+    Forecast, position, gain and "of the way" are medians over the draws (as in the headline; gain and
+    "of the way" worked out from the printed forecasts, so they add up as read); the 10-90% range and
+    "helps in" describe the per-draw gains."""
+    from ..analysis.advice import shown_arithmetic
+
     out, _ = _consoles()
     s = adv.scenario
     me = s.actor(adv.actor).short_name()
@@ -247,8 +256,9 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
         iss = s.issue(b["issue"])
         f = iss.fmt
         sub = adv.table[adv.table["issue"] == b["issue"]]
+        apart = shown_arithmetic(f, b["forecast"], b["forecast"], b["ideal"])["distance"]
         for pullable, title in ((True, f"{iss.name}: forecast {f(b['forecast'])}, {me} wants {f(b['ideal'])} "
-                                       f"({f(b['distance'])} points apart)"),
+                                       f"({apart} points apart)"),
                                 (False, f"{iss.name}: what-ifs that only others decide")):
             part = sub[sub["pullable"] == pullable].head(top)
             if part.empty:
@@ -257,10 +267,10 @@ def render_advice_table(adv: Any, top: int = 8) -> None:
             for c, j in [("lever", "left"), ("pulled by", "left"), ("forecast", "right"), ("gain", "right"),
                          ("of the way", "right"), ("10-90% of draws", "right"), ("helps in", "right")]:
                 t.add_column(c, justify=j, style="bold cyan" if c == "gain" else None)  # type: ignore[arg-type]
-            for r in part.to_dict("records"):
-                t.add_row(r["lever"], _PULLED_BY[r["control"]], f(r["forecast"]), f(r["gain"], sign=True),
-                          fmt_percent(r["share_of_distance"]), fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "),
-                          fmt_percent(r["p_helps"]))
+            for r in part.to_dict("records"):  # gain and share from the printed forecasts: they add up as read
+                a = shown_arithmetic(f, b["forecast"], r["forecast"], b["ideal"], r["share_of_distance"])
+                t.add_row(r["lever"], _PULLED_BY[r["control"]], a["to"], a["signed_gain"], a["share"],
+                          fmt_range(r["gain_p10"], r["gain_p90"], iss.scale, sep=" to "), fmt_percent(r["p_helps"]))
             out.print(t)
         tgt = adv.best_persuasion_target(b["issue"])
         if tgt:
@@ -285,6 +295,8 @@ def advise_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Which single lever moves the forecast most toward an actor's own position, and what it costs."""
     from ..analysis import advise
@@ -293,7 +305,8 @@ def advise_cmd(
     fmt = _check_format(fmt)
     check_count(draws, "--draws", 1)
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param), budget=budget)
+    with cluster(scheduler, workers):
+        adv = advise(scenario, actor, issue, model=model, draws=draws, seed=seed, params=parse_params(param), budget=budget)
     if fmt == "json":
         _emit(adv.to_json())
     elif fmt == "csv":
@@ -357,7 +370,7 @@ def render_compare_table(cmp: Any) -> None:
         else:
             d = Table(title=f"Inputs that differ from {cmp.labels[0]}", title_justify="left", header_style="bold")
             for c in ("scenario", "actor", "issue", "field", cmp.labels[0], "this scenario"):
-                d.add_column(c)
+                d.add_column(c, no_wrap=c not in ("actor", "issue", "field"))
             for r in cmp.shown_differences():
                 d.add_row(r["scenario"], r["actor"], r["issue"], r["field"], _show(r["a"]), _show(r["b"]))
             out.print(d)
@@ -382,6 +395,8 @@ def compare_cmd(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Forecast scenarios with models side by side, and list the inputs that differ."""
     from ..analysis import compare
@@ -390,7 +405,8 @@ def compare_cmd(
     names = [m.strip() for m in models.split(",") if m.strip()] if models is not None else None
     check_count(draws, "--draws")
     budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
-    cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
+    with cluster(scheduler, workers):
+        cmp = compare(scenarios, names, draws=draws, seed=seed, budget=budget)
     if fmt == "json":
         _emit(cmp.to_json())
     elif fmt == "csv":

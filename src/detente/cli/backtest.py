@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from ..errors import DetenteError
-from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, check_count, make_budget
+from ._common import MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, SCHEDULER, WORKERS, check_count, cluster, make_budget
 
 
 class Format(str, Enum):
@@ -46,6 +46,11 @@ def backtest(
         None, "--holdout-wave",
         help="Learn the track-record bands (every learned part) from the other waves only and score only this wave.",
     ),
+    grid: Optional[list[str]] = typer.Option(
+        None, "--grid", "-g",
+        help="A parameter grid, repeatable: MODEL.PARAM=v1,v2,... and capability=c1,c2,...; every combination is "
+        "scored as one model (a capability grid alone crosses the --models). See docs/backtest.md.",
+    ),
     explain: int = typer.Option(0, "--explain", help="Explain the N largest misses of each model given with "
                                 "--models (default: of compromise): the smallest change to the inputs that "
                                 "reproduces the decision (see `detente explain`)."),
@@ -53,10 +58,13 @@ def backtest(
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Score every model against real decisions: MAE, RMSE, hit rates, breakdowns, bootstrap CIs, and the coverage
     and interval scores of each model's track-record bands."""
     from ..backtest import load_dataset, run_backtest
+    from ..backtest.run import parse_grid
 
     explanations: list = []
     try:
@@ -64,8 +72,9 @@ def backtest(
         check_count(explain, "--explain")
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         ds = load_dataset(dataset, str(data) if data else None)
-        res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
-                           holdout_wave=holdout_wave)
+        with cluster(scheduler, workers):
+            res = run_backtest(ds, models=models, capability=capability, draws=draws, seed=seed, budget=budget,
+                               holdout_wave=holdout_wave, grid=parse_grid(grid) if grid else None)
         if explain:
             from .record import explain_misses
 

@@ -18,9 +18,12 @@ from ._common import (
     MAX_ROUNDS,
     MAX_SECONDS,
     SALIENCE_SCALE,
+    SCHEDULER,
+    WORKERS,
     Format,
     _write,
     check_count,
+    cluster,
     make_budget,
     out,
     parse_params,
@@ -101,6 +104,8 @@ def forecast(
     max_draws: Optional[int] = MAX_DRAWS,
     max_rounds: Optional[int] = MAX_ROUNDS,
     salience_scale: Optional[int] = SALIENCE_SCALE,
+    scheduler: Optional[str] = SCHEDULER,
+    workers: Optional[int] = WORKERS,
 ) -> None:
     """Forecast a scenario (default: the flagship, the 2019 US-North Korea talks).
 
@@ -118,7 +123,8 @@ def forecast(
     if draws > 0:
         from .analysis import forecast_draws
 
-        return forecast_draws(scenario, model, parse_params(param), draws, seed, format, output, budget=budget)
+        with cluster(scheduler, workers):  # the draws run there (one run stays in this process)
+            return forecast_draws(scenario, model, parse_params(param), draws, seed, format, output, budget=budget)
     result = run_forecast(scenario, model, seed=seed, budget=budget, **parse_params(param))
     if format == Format.json:
         _write(result.to_json(), output)

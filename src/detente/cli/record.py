@@ -134,7 +134,7 @@ def render_explanation(ex: Any) -> None:
     for c in ("issue", "outcome", "forecast", "after the change"):
         t.add_column(c, justify="left" if c == "issue" else "right")
     for key, y in ex.outcome.items():
-        t.add_row(key, f"{y:g} ± {ex.tolerance * (s.issue(key).scale[1] - s.issue(key).scale[0]):g}",
+        t.add_row(s.issue(key).short_name(), f"{y:g} ± {ex.tolerance * (s.issue(key).scale[1] - s.issue(key).scale[0]):g}",
                   _fmt(ex.base[key]), _fmt(ex.forecast[key]) if ex.status() != "already" else "-")
     out.print(t)
     if len(ex.changes):

@@ -18,7 +18,10 @@ def register(app: typer.Typer) -> None:
         MAX_MEMORY,
         MAX_ROUNDS,
         MAX_SECONDS,
+        SCHEDULER,
+        WORKERS,
         _write,
+        cluster,
         err,
         make_budget,
         parse_params,
@@ -39,6 +42,8 @@ def register(app: typer.Typer) -> None:
         max_memory: Optional[str] = MAX_MEMORY,
         max_draws: Optional[int] = MAX_DRAWS,
         max_rounds: Optional[int] = MAX_ROUNDS,
+        scheduler: Optional[str] = SCHEDULER,
+        workers: Optional[int] = WORKERS,
     ) -> None:
         """Write a self-contained HTML report (inputs, charts, run metadata) of a forecast."""
         from ..report import build_report
@@ -50,8 +55,9 @@ def register(app: typer.Typer) -> None:
             except OSError as e:
                 raise DetenteError([Problem(str(png), None, "--png", write_failure(e))]) from None
         try:
-            html = build_report(scenario, model, parse_params(param), seed=seed, draws=draws,
-                                compare=list(compare or []), png_dir=png, budget=budget)
+            with cluster(scheduler, workers):
+                html = build_report(scenario, model, parse_params(param), seed=seed, draws=draws,
+                                    compare=list(compare or []), png_dir=png, budget=budget)
         except OSError as e:  # writing a chart's PNG (reading the scenario fails as a DetenteError)
             if png is None:
                 raise
@@ -81,6 +87,9 @@ def register(app: typer.Typer) -> None:
         max_memory: Optional[str] = MAX_MEMORY,
         max_draws: Optional[int] = MAX_DRAWS,
         max_rounds: Optional[int] = MAX_ROUNDS,
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", rich_help_panel="Cluster (Dask)", show_default=False,
+                                                help="Run the model runs of every request and job on this running "
+                                                     "Dask scheduler, e.g. tcp://10.0.0.5:8786 (see docs/scale.md)."),
     ) -> None:
         """Start the detente web app (browser UI and REST API, docs at /docs).
 
@@ -89,8 +98,6 @@ def register(app: typer.Typer) -> None:
         (--host) it needs an access token (--token); see docs/web.md.
         """
         import secrets
-
-        import uvicorn
 
         from ..web import create_app
         from ..web.guard import LOOPBACK_HOSTS, host_name
@@ -116,33 +123,44 @@ def register(app: typer.Typer) -> None:
             hosts.append(host_name(h))  # type: ignore[union-attr]
         budget = make_budget(max_seconds, max_memory, max_draws, max_rounds)
         path = store or default_store_path()
-        try:
-            application = create_app(path, workers=workers, queue=queue, max_body=int(max_body * 1024 * 1024),
-                                     allow_hosts=hosts, token=token, budget=budget)
-        except StoreError as e:
-            raise DetenteError([Problem(str(path), None, "--store", str(e))]) from None
-        interrupted = application.api.state.runs.interrupted
-        if interrupted:
-            err.print(f"{interrupted} job(s) that were running when the server last stopped are marked interrupted")
+        with cluster(scheduler) as ex:
+            try:
+                application = create_app(path, workers=workers, queue=queue, max_body=int(max_body * 1024 * 1024),
+                                         allow_hosts=hosts, token=token, budget=budget, executor=ex)
+            except StoreError as e:
+                raise DetenteError([Problem(str(path), None, "--store", str(e))]) from None
+            _serve(application, host, port, max_connections, hosts, loopback, path)
 
-        class Server(uvicorn.Server):
-            def handle_exit(self, sig: int, frame: Any) -> None:
-                application.stop()  # every computation stops at its next step; waiting requests answer 503
-                super().handle_exit(sig, frame)
 
-        config = uvicorn.Config(application, host=host, port=port, log_level="warning",
-                                limit_concurrency=max_connections, timeout_graceful_shutdown=5)
-        server = Server(config)
-        shown = f"[{host}]" if ":" in host else host
-        err.print(f"detente web app on http://{shown}:{port}/  (API docs at /docs; runs stored in {path})")
-        if hosts is not None and not loopback:
-            err.print(f"answers to the host names {', '.join(hosts)} (add others with --allow-host)")
-        try:
-            server.run()
-        except SystemExit:  # uvicorn's own exit when it cannot bind
-            pass
-        if not server.started:
-            raise DetenteError([Problem(None, None, "--port", f"could not listen on {shown}:{port} (see the message above)")])
+def _serve(application: Any, host: str, port: int, max_connections: int, hosts: list[str] | None, loopback: bool,
+           path: Any) -> None:
+    """Run the web app with uvicorn until it is stopped (Ctrl-C, SIGTERM)."""
+    import uvicorn
+
+    from ._common import err
+
+    interrupted = application.api.state.runs.interrupted
+    if interrupted:
+        err.print(f"{interrupted} job(s) that were running when the server last stopped are marked interrupted")
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            application.stop()  # every computation stops at its next step; waiting requests answer 503
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning",
+                            limit_concurrency=max_connections, timeout_graceful_shutdown=5)
+    server = Server(config)
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"detente web app on http://{shown}:{port}/  (API docs at /docs; runs stored in {path})")
+    if hosts is not None and not loopback:
+        err.print(f"answers to the host names {', '.join(hosts)} (add others with --allow-host)")
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's own exit when it cannot bind
+        pass
+    if not server.started:
+        raise DetenteError([Problem(None, None, "--port", f"could not listen on {shown}:{port} (see the message above)")])
 
 
 def is_loopback(host: str) -> bool:

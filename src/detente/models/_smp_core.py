@@ -118,6 +118,13 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     does not care), which avoids 0 / 0.
     """
     Bc, n, D = ideal.shape
+    kern = _kernel(Bc * n * pts.shape[1] * D)
+    if kern is not None:
+        den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
+        out = np.empty((Bc, n, pts.shape[1]))
+        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts))
+        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
+        return out
     acc = np.zeros((Bc, n, pts.shape[1]))
     for k in range(D):
         t = sal[:, :, None, k] * (ideal[:, :, None, k] - pts[:, None, :, k])

@@ -3,7 +3,8 @@
 Two sums cost n^3 per turn and dominate the SMP from about ten actors up:
 the coalition strengths of a Probabilistic Condorcet Election (every voter on
 every pair of options, :func:`coalition_rows`) and the third parties' votes
-in every challenge (:func:`third_party_rows`). numpy computes them as
+in every challenge (:func:`third_party_rows`); :func:`distance_rows` does the
+salience-weighted distances (n x m x D) in one pass. numpy computes them as
 temporaries of a few dozen elementwise passes; these kernels compute each
 element once, in registers, and sum in exactly numpy's order:
 
@@ -261,6 +262,28 @@ def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.n
         for j in range(n):
             Sij[b, h, j] = s0[j] + pos[j]
             Sji[b, h, j] = s1[j] + (pos[j] - tot[j])
+
+
+@_jit
+def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+                  out: np.ndarray) -> None:
+    """``_smp_core.distances`` for the rows r = b n + i in [lo, hi): actor i of draw b to every point.
+
+    ``ideal``, ``sal`` (Bc, n, D); ``pts`` (Bc, m, D); ``den`` (Bc, n) the sum of
+    the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
+    """
+    Bc, n, D = ideal.shape
+    m = pts.shape[1]
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        d = den[b, i]
+        for j in range(m):
+            acc = 0.0
+            for k in range(D):
+                t = sal[b, i, k] * (ideal[b, i, k] - pts[b, j, k])
+                acc += t * t
+            out[b, i, j] = np.sqrt(acc / d) if d > 0 else 0.0
 
 
 if COMPILED:

@@ -509,7 +509,7 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
 
 def _fits(fig: Figure, suptitle: Any) -> bool:
     """Whether the panels (with everything drawn on them) and the title stay on the page, apart."""
-    renderer = cast(Any, fig)._get_renderer()
+    renderer = fig._get_renderer()  # type: ignore[attr-defined]
     page = fig.bbox
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()] + [suptitle.get_window_extent(renderer)]
     for i, a in enumerate(boxes):

@@ -49,7 +49,7 @@ DRAIN_MAX = 64 * 1024 * 1024
 def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body: int = MAX_BODY,
                drain: int = DRAIN_MAX, allow_hosts: Iterable[str] | None = LOOPBACK_HOSTS,
                token: str | None = None, retry_after: int = 5, keep_jobs: int = 1000,
-               budget: Budget | None = None) -> Any:
+               budget: Budget | None = None, executor: Any = None) -> Any:
     """Build the web app.
 
     Parameters
@@ -76,6 +76,9 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         The compute budget of every request (default
         :class:`detente.budget.Budget()`); a request over it answers 422 with
         the estimate and the limit before any work starts.
+    executor : detente.executor.Executor, optional
+        Where the model runs of every computation run (``detente serve --scheduler``: a Dask
+        cluster; the caller closes it); default: in the server's worker threads.
 
     Returns
     -------
@@ -91,7 +94,7 @@ def create_app(store: str | Path, *, workers: int = 2, queue: int = 8, max_body:
         When the store cannot be opened or written.
     """
     runs = RunStore(store)
-    pool = WorkPool(workers=workers, queue=queue, retry_after=retry_after)
+    pool = WorkPool(workers=workers, queue=queue, retry_after=retry_after, executor=executor)
     jobs = JobManager(runs, pool, keep=keep_jobs)
 
     def stop() -> None:

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from .. import _cancel
+from ..executor import Executor, use
 
 
 class Busy(Exception):
@@ -44,12 +45,16 @@ class WorkPool:
         Computations waiting for a worker at most; one more is refused with :class:`Busy`.
     retry_after : int
         Seconds a refused client is told to wait (``Retry-After``).
+    executor : Executor, optional
+        Where the computations' model runs run (:func:`detente.executor.use`): a Dask cluster
+        (``detente serve --scheduler``); default in the worker thread itself.
     """
 
-    def __init__(self, workers: int = 2, queue: int = 8, retry_after: int = 5):
+    def __init__(self, workers: int = 2, queue: int = 8, retry_after: int = 5, executor: Executor | None = None):
         if workers < 1 or queue < 0:
             raise ValueError("workers must be >= 1 and queue >= 0")
         self.workers, self.queue_size, self.retry_after = workers, queue, retry_after
+        self.executor = executor
         self._q: _queue.SimpleQueue = _queue.SimpleQueue()
         self._slots = threading.BoundedSemaphore(workers + queue)  # running + waiting
         self._busy = 0
@@ -95,7 +100,7 @@ class WorkPool:
                 if not fut.set_running_or_notify_cancel():
                     continue
                 try:
-                    with _cancel.scope(cancel):
+                    with _cancel.scope(cancel), use(self.executor):
                         result = fn()
                 except BaseException as e:
                     fut.set_exception(e)
