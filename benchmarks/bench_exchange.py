@@ -25,6 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _targets import target_line
 from bench_parse import extract  # the reference commit's src, extracted with git archive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,7 @@ def main() -> None:
     def row(name: str, new: float, ref: float, target: str, ratio: float, ok: bool) -> None:
         print(f"| {name} | {new:.4f} | {ref:.4f} | {ref / new:.1f}x | {target} | {ratio:.2f} | {'yes' if ok else 'NO'} |")
 
+    targets: list[str] = []  # the lines of make bench's summary (benchmarks/targets.py; h-perf's convention)
     c = "cop21 decide"
     row("#13 one run, cop21 15 x 13, decide, 10 rounds", N[c], R[c], f"< {RUN_TARGET:g} s", N[c] / RUN_TARGET, N[c] < RUN_TARGET)
     if "mc" in N:
@@ -128,13 +130,17 @@ def main() -> None:
         k = f"10x3 x10000 {v}"
         sp = R[k] / N[k]
         row(f"#17 10 x 3, 10,000 draws batched, {v}", N[k], R[k], ">= 10x faster", 10 / sp, sp >= 10)
+        targets.append(target_line(f"exchange-10x3:{v}", sp, reference=1.0, ref_label=a.ref))
     k = "100x3 decide"
     for g in ("100x3 greedy passes=10", "100x3 greedy passes=1"):
         ratio = N[k] / R[g]
+        targets.append(target_line(f"exchange-100x3:{g[12:].replace('=', '')}", ratio, reference=None,
+                                   ref_label=a.ref, note=f"decide 10 rounds over {a.ref}'s {g[6:]}"))
         print(f"| #17 100 x 3, decide (10 rounds) against the reference's {g[6:]} | {N[k]:.4f} | {R[g]:.4f} | "
               f"{R[g] / N[k]:.2f}x | <= 2x its time | {ratio / 2:.2f} | {'yes' if ratio <= 2 else 'NO'} |")
     print(f"\nresults bit for bit equal to the reference's: {'yes' if not differ else 'NO: ' + ', '.join(differ)} "
           f"({len(ref_res.files)} arrays over {len(ref_res.files) // 4} cases)")
+    print("\n".join(targets))
 
 
 if __name__ == "__main__":
