@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _targets import target_line
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -277,6 +279,13 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
                     "met" if met else f"MISSED ({now / target:.1f}x the target)"]
         rows.append({"case": case, "now": now, "ref": old, "target": target, "met": met})
         table.append(line)
+        # the line of make bench's summary (benchmarks/targets.py; h-perf's convention)
+        tid = {"a160": "smp-a160", "320x3": "smp-320x3-turn", "7x3": "smp-ktab-7x3", "sobol": "smp-sobol-flagship"}[case]
+        if case == "7x3":
+            print(target_line(tid, x_now, reference=x_old, ref_label=ref, target=target, unit="x"))
+        else:
+            print(target_line(tid, now, reference=old, ref_label=ref, target=target,
+                              unit={"a160": "s", "320x3": "ms", "sobol": "s"}[case]))
     print(_table(["target", "goal", ref, "now", "ratio", ""], table))
     after = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"\nAt the end: {after}. Absolute times scale with the machine's load; the ratios, measured back to "

@@ -34,6 +34,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _targets import target_line
 from _versions import extract  # a commit's src, extracted with git archive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,6 +142,7 @@ def main() -> None:
         refs = "-" if ref is None else f"{ref:.4f}"
         print(f"| {name} | {new:.4f} | {refs} | {ratio} | {target} | {'-' if ok is None else ('yes' if ok else 'NO')} |")
 
+    targets: list[str] = []  # the lines of make bench's summary (benchmarks/targets.py; h-perf's convention)
     c = "cop21 decide"
     row("#13 one run, cop21 15 x 13, decide, 10 rounds", N[c], None, f"{N[c] / RUN_TARGET:.2f} of the target",
         f"< {RUN_TARGET:g} s", N[c] < RUN_TARGET)
@@ -148,11 +150,16 @@ def main() -> None:
         row(f"#13 Monte Carlo {MC_DRAWS:,} draws on cop21 (CPU {N['mc_cpu']:.1f} s)", N["mc"], None,
             f"{N['mc'] / MC_TARGET:.2f} of the target", f"< {MC_TARGET:g} s", N["mc"] < MC_TARGET)
     g, k = "10x3 x10000 greedy", "10x3 x10000 decide"
+    for v, kk in (("decide", k), ("greedy", g)):
+        targets.append(target_line(f"exchange-10x3:{v}", R[g] / N[kk], reference=1.0, ref_label=a.ref,
+                                   note=f"{v} against {a.ref}'s one-shot pass, 10,000 draws"))
     row("#17 10 x 3, 10,000 draws: decide (the default, 10 rounds) against the reference's one-shot pass", N[k], R[g],
         f"{R[g] / N[k]:.2f}x faster", f">= {SPEEDUP:g}x faster", R[g] / N[k] >= SPEEDUP)
     row("#17 10 x 3, 10,000 draws: greedy (one pass) against the reference's", N[g], R[g], f"{R[g] / N[g]:.2f}x faster",
         f">= {SPEEDUP:g}x faster", R[g] / N[g] >= SPEEDUP)
     g, k = "100x3 greedy passes=1", "100x3 decide"
+    targets.append(target_line("exchange-100x3", N[k] / R[g], reference=None, ref_label=a.ref,
+                               note=f"decide 10 rounds over {a.ref}'s one-shot pass"))
     row("#17 100 x 3: decide (10 rounds) against the reference's one-shot pass", N[k], R[g],
         f"{N[k] / R[g]:.2f}x its time", f"<= {WITHIN:g}x its time", N[k] <= WITHIN * R[g])
     for c in CASES["base"]:
@@ -161,6 +168,7 @@ def main() -> None:
         bad = differ[k]
         print(f"\n{what} bit for bit: {'yes' if not bad else 'NO: ' + ', '.join(bad)} ({compared[k]} arrays)", end="")
     print()
+    print("\n".join(targets))
 
 
 if __name__ == "__main__":

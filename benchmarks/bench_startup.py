@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _targets import TARGETS as TARGETS_17
+from _targets import target_line
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "c0a0d05"
 REPEAT = 3
@@ -131,6 +134,17 @@ def main() -> None:
         if ref is not None:
             line += f"  {REFERENCE}: {ref[name]:6.2f} s (ratio {dt / ref[name]:.3f}, {ref[name] / dt:.1f}x faster)"
         print(line)
+    load = f"load {load_before:.1f}-{os.getloadavg()[0]:.1f}"
+    for tid, name, note in (
+            ("import", "import detente", load),
+            ("help", "detente --help", f"whole process, interpreter start included; {load}"),
+            ("first-bdm-forecast", "first bdm forecast, cold cache",
+             f"empty numba cache, import included; after `detente warmup` "
+             f"{ours['first bdm forecast, warm cache']:.2f} s; {load}")):
+        print(target_line(tid, ours[name], reference=None if ref is None else ref[name],
+                          ref_label=REFERENCE if ref is not None else "issue", note=note)
+              if ref is not None else
+              target_line(tid, ours[name], reference=TARGETS_17[tid][4], ref_label="issue", note=note))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ _EXTENSIONS: list[str] = ["detente.cli.forecast", "detente.cli.backtest", "deten
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``detente`` console script."""
+    from ._lazy import defer
+
+    defer()  # typer's help imports rich's markdown and tracebacks, which detente's never shows
     _register_extensions()
     try:
         app(args=argv, prog_name="detente")

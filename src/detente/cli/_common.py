@@ -12,8 +12,8 @@ from typing import Any, Iterator
 import typer
 from rich.console import Console
 
-from .._parse import format_number
 from ..errors import DetenteError, Problem
+from ..numfmt import fixed as format_number
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from .._parse import format_number as _fmt
+from ..numfmt import fixed as _fmt
 from ._common import FORMAT, MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, MODEL, PARAM, SCENARIO, make_budget
 from .analysis import _check_format, _consoles, _emit, _guarded
 
