@@ -16,6 +16,7 @@ from ..numfmt import fixed as _fmt
 from ._common import FORMAT, MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, MODEL, PARAM, SCENARIO, make_budget
 from .analysis import _check_format, _consoles, _emit, _guarded
 
+OUTPUT = typer.Option(None, "--output", help="Write the JSON or CSV to this file.")
 OUTCOME = typer.Option(None, "--outcome", "-o",
                        help="The outcome, e.g. deal=15,sanctions=0 (default: the scenario's recorded outcome).")
 
@@ -106,7 +107,7 @@ def score_cmd(
     neighbourhood: float = typer.Option(0.05, "--neighbourhood", help="Half-width of the outcome's neighbourhood, "
                                         "as a share of each issue's scale (0.05: +/-5 points on 0-100)."),
     fmt: str = FORMAT,
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON or CSV to this file."),
+    output: Optional[Path] = OUTPUT,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
@@ -171,7 +172,7 @@ def explain_cmd(
                                               "(default: about 10 s of computing, 4,000-40,000)."),
     param: Optional[list[str]] = PARAM,
     fmt: str = FORMAT,
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON or CSV to this file."),
+    output: Optional[Path] = OUTPUT,
     max_seconds: Optional[float] = MAX_SECONDS,
     max_memory: Optional[str] = MAX_MEMORY,
     max_draws: Optional[int] = MAX_DRAWS,
