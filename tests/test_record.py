@@ -309,6 +309,29 @@ def test_web_score_and_explain(tmp_path):
             assert r.status_code == 422 and needle in r.text and "Traceback" not in r.text
 
 
+def test_web_score_runs_what_the_command_line_runs(tmp_path):
+    """The web panel takes the scenario's own seed (as `detente score` does), `draws: 0` as point forecasts
+    only, and parameters given without a model for the scenario's own model."""
+    from fastapi.testclient import TestClient
+
+    from detente.web import create_app
+
+    seeded = {**SMALL, "model": {"name": "median", "seed": 7}}
+    app = create_app(tmp_path / "runs.sqlite3")
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1", headers={"X-Detente": "1"}) as c:
+        r = c.post("/api/score", json={"scenario": seeded, "models": ["compromise", "median"], "draws": 60})
+        assert r.status_code == 200, r.text
+        ref = score(detente.load(seeded), ["compromise", "median"], draws=60, seed=7).to_dict()
+        assert r.json()["score"]["models"] == json.loads(json.dumps(ref["models"]))
+        assert r.json()["score"]["meta"]["seed"] == 7
+        r = c.post("/api/score", json={"scenario": SMALL, "models": ["compromise"], "draws": 0})
+        assert r.status_code == 200, r.text
+        assert r.json()["score"]["meta"]["draws"] == 0
+        r = c.post("/api/score", json={"scenario": SMALL, "models": ["compromise"], "draws": 0,
+                                       "params": {"nonsense": 1}})
+        assert r.status_code == 422 and "nonsense" in r.text  # the parameters reached the model, not dropped
+
+
 def test_score_table_headlines_the_median_with_draws_and_the_branch_beside_it():
     import os
     import subprocess

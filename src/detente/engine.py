@@ -73,3 +73,11 @@ def _reason(err: Any) -> str:
         return (f"at most {err['ctx']['le']:,}, the model's hard cap on rounds, got {err.get('input')!r} "
                 "(below the cap, the compute budget's --max-rounds applies)")
     return err["msg"]
+
+
+def scenario_seed(scenario: Scenario, seed: int | None) -> int:
+    """The seed of a run: the one given, else the scenario's own (``model: {seed: ...}``), else 0."""
+    if seed is not None:
+        return seed
+    choice = scenario.model
+    return choice.seed if choice is not None and choice.seed is not None else 0

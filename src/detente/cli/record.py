@@ -16,19 +16,18 @@ from ..numfmt import fixed as _fmt
 from ._common import FORMAT, MAX_DRAWS, MAX_MEMORY, MAX_ROUNDS, MAX_SECONDS, MODEL, PARAM, SCENARIO, make_budget
 from .analysis import _check_format, _consoles, _emit, _guarded
 
-OUTPUT = typer.Option(None, "--output", help="Write the JSON or CSV to this file.")
-OUTCOME = typer.Option(None, "--outcome", "-o",
+#: ``-o`` is ``--output`` here, as on forecast and report (it once meant ``--outcome`` on these two commands).
+OUTPUT = typer.Option(None, "--output", "-o", help="Write the JSON or CSV to this file.")
+OUTCOME = typer.Option(None, "--outcome",
                        help="The outcome, e.g. deal=15,sanctions=0 (default: the scenario's recorded outcome).")
 
 
 def _scenario_seed(scenario: str, seed: Optional[int]) -> tuple[Any, int]:
     """The scenario, and the seed: the one given, else the scenario's own, else 0."""
-    from ..engine import load
+    from ..engine import load, scenario_seed
 
     scen = load(scenario)
-    if seed is None:
-        seed = scen.model.seed if scen.model is not None and scen.model.seed is not None else 0
-    return scen, seed
+    return scen, scenario_seed(scen, seed)
 
 
 def _show(res: Any, fmt: str, output: Optional[Path], table: Any) -> None:
