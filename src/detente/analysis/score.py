@@ -46,6 +46,9 @@ from .montecarlo import check_draws, monte_carlo, plan_monte_carlo
 
 #: The central band of the draws reported, in percent.
 BAND = 80
+#: Monte Carlo draws per model where a score is part of something else (the report's section, the web
+#: panel) and nobody asked for a number.
+SCORE_DRAWS = 200
 
 
 @dataclass

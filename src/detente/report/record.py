@@ -11,14 +11,13 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-#: Monte Carlo draws per model for the score when the report draws none itself.
-SCORE_DRAWS = 200
+from ..analysis.score import SCORE_DRAWS  # draws per model for the score when the report draws none itself
 
 
 def plan_record(scen: Any, model: str, params: dict[str, Any], draws: int, budget: Any) -> float:
     """The estimated seconds of the section (every model's score and one explanation), checked per step."""
     from .. import models as registry
-    from ..analysis.explain import plan_explain
+    from ..analysis.explain import default_evaluations, plan_explain
     from ..analysis.montecarlo import plan_monte_carlo
     from ..engine import model_params
 
@@ -27,18 +26,14 @@ def plan_record(scen: Any, model: str, params: dict[str, Any], draws: int, budge
     total = 0.0
     n = draws or SCORE_DRAWS
     for m in registry.names():
+        if draws and m == model:  # the score takes the report's own Monte Carlo, which plan_report counts
+            continue
         ps = params if m == model else {}
         p = model_params(m, ps)
         total += plan_monte_carlo(scen, m, p, set(ps), n, budget=budget, what=f"score: Monte Carlo ({m})").seconds
     p = model_params(model, params)
-    est = plan_explain(scen, model, p, set(params), _evaluations(scen, model, p, set(params)), budget)
+    est = plan_explain(scen, model, p, set(params), default_evaluations(scen, model, p, set(params)), budget)
     return total + est
-
-
-def _evaluations(scen: Any, model: str, p: Any, explicit: set[str]) -> int:
-    from ..analysis.explain import default_evaluations
-
-    return default_evaluations(scen, model, p, explicit)
 
 
 def record_data(scen: Any, model: str, params: dict[str, Any], *, draws: int, seed: int, budget: Any,
