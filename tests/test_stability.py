@@ -125,3 +125,44 @@ def test_the_flagship_window_equals_separate_runs_and_holds_the_headline(model):
                for h in range(a, b + 1)]
         assert st["horizon_range"] == pytest.approx([min(ref), max(ref)], abs=1e-9), key
         assert min(ref) - 1e-9 <= r.forecast[key] <= max(ref) + 1e-9
+
+
+def _first_repeat_reference(S: np.ndarray, tol: float, start: int = 0) -> tuple[int, int] | None:
+    """Slow and plain: the first round t whose state equals an earlier one (every position within tol, NaN
+    where NaN), and the most recent such earlier round."""
+    for t in range(start + 1, len(S)):
+        for a in range(t - 1, start - 1, -1):
+            if all((abs(S[a, i] - S[t, i]) <= tol) or (np.isnan(S[a, i]) and np.isnan(S[t, i]))
+                   for i in range(S.shape[1])):
+                return t, a
+    return None
+
+
+def test_repeat_search_agrees_with_a_plain_search():
+    """diagnose() looks only at rounds whose sum of positions is near (a shortcut): on drifting runs,
+    planted cycles, states within the tolerance and NaN actors it finds what comparing everything finds."""
+    rng = np.random.default_rng(11)
+    width = 100.0
+    tol = 1e-9 * width
+    for case in range(120):
+        L, n = int(rng.integers(3, 40)), int(rng.integers(1, 6))
+        S = rng.uniform(0, 100, (L + 1, n))
+        if case % 3:  # plant a repeat: a later round copies an earlier one, nudged within (or just past) tol
+            a, t = sorted(rng.choice(L + 1, 2, replace=False))
+            S[t] = S[a] + rng.choice([0.0, 0.5 * tol, 2 * tol]) * rng.choice([-1, 1], n)
+        if case % 4 == 0:
+            S[:, 0] = np.nan
+        if case % 5 == 0:  # sums equal, positions not: the shortcut must not stop at the sum
+            S[-1] = S[0][::-1] if n > 1 else S[-1]
+        start = int(rng.integers(0, 2))
+        f = np.nan_to_num(S).mean(axis=1)
+        st = diagnose(f, S, horizon=L, width=width, start=start)
+        ref = _first_repeat_reference(S, tol, start)
+        if ref is None:
+            assert st["cycle_length"] == 0 and st["settled_at"] is None, case
+        else:
+            t, a = ref
+            if t - a == 1:
+                assert st["settled_at"] == a and st["cycle_length"] == 0, case
+            else:
+                assert st["cycle_length"] == t - a and st["settled_at"] is None, case

@@ -120,11 +120,22 @@ def diagnose(forecast: np.ndarray, states: np.ndarray, horizon: int, width: floa
     tol = STATE_TOL * max(width, 1e-300)
     cycle, cyc_from = 0, 0
     settled: int | None = None
+    # Each round is compared with every earlier one: to keep that linear in the actors, a round is a
+    # candidate only if its sum of positions is within n * tol of this round's (necessary for every
+    # position to be within tol, with room for the sums' round-off); only candidates are compared whole.
+    Z = np.where(np.isnan(S), 0.0, S)
+    sig = Z.sum(axis=1)
+    n = max(S.shape[1], 1)
+    stol = n * tol + 8 * n * np.finfo(float).eps * (float(np.abs(Z).max(initial=0.0)) + 1.0)
     for t in range(start + 1, L + 1):
-        diff = np.abs(S[start:t] - S[t])
-        same = np.all((diff <= tol) | (np.isnan(S[start:t]) & np.isnan(S[t])), axis=1)
+        cand = np.flatnonzero(np.abs(sig[start:t] - sig[t]) <= stol)
+        if not cand.size:
+            continue
+        earlier = S[start + cand]
+        diff = np.abs(earlier - S[t])
+        same = np.all((diff <= tol) | (np.isnan(earlier) & np.isnan(S[t])), axis=1)
         if same.any():
-            first = start + int(np.flatnonzero(same)[-1])  # the most recent equal state
+            first = start + int(cand[np.flatnonzero(same)[-1]])  # the most recent equal state
             p = t - first
             if p == 1:
                 settled = first
