@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DetenteError, Problem
 from ..scenario.schema import Scenario
+from ..simulate import most_likely
 
 #: The neighbourhood of an outcome, as a share of its issue's scale (either side): a forecast
 #: within it "reproduces" the outcome.
@@ -87,15 +88,12 @@ def recorded_events(scenario: Scenario) -> tuple[np.ndarray, dict[str, str]]:
     from (``"record"`` or ``"most likely"``).
     """
     rec = scenario.record.events if scenario.record is not None else {}
-    happened = np.zeros(len(scenario.events), dtype=bool)
+    happened = most_likely(scenario)[0]  # the most likely branch, where the record is silent
     basis: dict[str, str] = {}
     for j, e in enumerate(scenario.events):
         if e.key in rec:
             happened[j] = rec[e.key].happened
-            basis[e.key] = "record"
-        else:
-            happened[j] = e.probability > 0.5
-            basis[e.key] = "most likely"
+        basis[e.key] = "record" if e.key in rec else "most likely"
     return happened, basis
 
 

@@ -19,7 +19,7 @@ from ..scenario.schema import Scenario
 from ..simulate import simulate
 from ._draws import LazyInputs
 
-__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "chunk_size", "task_size",
+__all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "task_size",
            "run_chunk", "DrawJob"]
 #: Show a progress bar when a run is expected to take longer than this (seconds).
 PROGRESS_AFTER = 1.0
@@ -41,18 +41,11 @@ def resolve(scenario: Any, model: str | None,
     return scen, model, p, set(params)
 
 
-def chunk_size(scenario: Scenario, model: str, params: ModelParams, n: int, D: int, explicit: set[str] | None,
-               chunk: int | None, budget: Budget | None) -> int:
-    """Draws per model call: ``chunk`` (default :data:`DEFAULT_CHUNK`), fewer when one chunk of
-    runs would hold more than the budget's chunk memory (see :meth:`detente.budget.Budget.chunk`)."""
-    m = models.get(model)
-    cost = run_cost(m, n, D, params, horizon_of(scenario, m, params, explicit))
-    return resolve_budget(budget).chunk(cost, chunk)
-
-
 def task_size(scenario: Scenario, model: str, params: ModelParams, B: int, n: int, D: int, explicit: set[str] | None,
               chunk: int | None, budget: Budget | None, ex: Executor) -> int:
-    """Draws per task: :func:`chunk_size` in process; on a cluster, as :meth:`Executor.task_size` cuts
+    """Draws per task: in process, ``chunk`` (default :data:`DEFAULT_CHUNK`), fewer when one chunk of runs
+    would hold more than the budget's chunk memory (:meth:`detente.budget.Budget.chunk`); on a cluster, as
+    :meth:`Executor.task_size` cuts
     ``B`` draws (the caller's ``chunk``, when given, is kept: a task is then one model call of that size)."""
     m = models.get(model)
     cost = run_cost(m, n, D, params, horizon_of(scenario, m, params, explicit))

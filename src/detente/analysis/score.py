@@ -270,7 +270,8 @@ def score(
             fc = run_draws(scen, m, p, inputs, happened, explicit=set(ps), progress=False, budget=budget)[0]
             mc = _same_draws((given or {}).get(m), scen, m, p, n, s)
             if mc is None and n:
-                mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress, budget=budget)
+                mc = monte_carlo(scen, m, draws=n, seed=s, params=ps, chunk=chunk, progress=progress, budget=budget,
+                                 point=False)  # the most likely branch is run above, with the record's events too
         except BudgetError:
             raise
         except DetenteError as e:  # the model cannot run this scenario
