@@ -57,10 +57,9 @@ def test_the_sentence_is_recomputed_from_the_json(flagship):
         assert lv["share_of_distance"] == pytest.approx(lv["gain"] / iss["distance"])
 
 
-def _closes_on_its_digits(m: re.Match) -> bool:
+def _closes_on_its_digits(m: re.Match) -> None:
     """The sentence's arithmetic, recomputed from its own text: the distances are the printed forecasts'
-    distances to the printed position, the gain their difference, the share the gain over the distance.
-    Returns whether rounding the unrounded distances and gain on their own would have broken it."""
+    distances to the printed position, the gain their difference, the share the gain over the distance."""
     from decimal import Decimal
 
     f0, f1, ideal = Decimal(m["f0"]), Decimal(m["f1"]), Decimal(m["ideal"])
@@ -69,7 +68,6 @@ def _closes_on_its_digits(m: re.Match) -> bool:
     assert rest == abs(f1 - ideal), m.group(0)
     assert gain == dist - rest, m.group(0)
     assert m["share"] == fmt_percent(float(gain / dist)), m.group(0)
-    return True
 
 
 def test_every_sentence_adds_up_on_the_digits_it_prints():

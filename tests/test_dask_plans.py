@@ -38,8 +38,10 @@ def test_advice_with_a_chunk_on_a_client_the_caller_owns(dask_cluster):
     """A given chunk is kept (a task is then one model call of that size); the caller's client stays open."""
     local = advise("korea-2019-window", "dprk", issue="sanctions", model="compromise", draws=25, seed=1, progress=False)
     client = dask_cluster.client()
+    before = dask_cluster.executed()
     remote = advise("korea-2019-window", "dprk", issue="sanctions", model="compromise", draws=25, seed=1, chunk=9,
                     progress=False, scheduler=client)
+    _ran_on_the_cluster(dask_cluster, before, 3)  # 25 draws in calls of 9: at least three tasks
     pd.testing.assert_frame_equal(local.table, remote.table, check_exact=True)
     assert client.status == "running"
 
@@ -67,8 +69,10 @@ def test_compare_refusal_from_a_worker_names_the_scenario_and_model(dask_cluster
     path.write_text(json.dumps(scen))
     with pytest.raises(DetenteError) as here:
         compare([str(path)], models=["nash"])
+    before = dask_cluster.executed()
     with pytest.raises(DetenteError) as there:
         compare([str(path)], models=["nash"], scheduler=dask_cluster.address)
+    _ran_on_the_cluster(dask_cluster, before, 1)  # the refusal came from a worker
     assert there.value.problems == here.value.problems
     assert here.value.problems[0].field == "model nash" and str(path) in str(here.value.problems[0])
 
