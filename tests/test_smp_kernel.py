@@ -49,20 +49,26 @@ def _wide(rng: np.random.Generator, shape, low=-3.0, high=3.0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("path", ["compiled", "pure"])
-def test_pairwise_sum_is_numpys_sum(path):
+def test_coalition_sums_add_the_voters_in_numpys_order(path):
+    # two options, one at 0: C[0, 1] and C[1, 0] are numpy's sums of max(0, +-x) over the voters,
+    # for lengths around each branch of numpy's pairwise summation (8 running sums, halves above 128)
     kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
     rng = np.random.default_rng(0)
-    lengths = list(range(0, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, 3849, 20000]
+    lengths = list(range(1, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, 3849, 20000]
     for n in lengths:
-        a = _wide(rng, n + 7, -8, 8)
-        istack, fstack = np.empty(3 * kern.STACK, dtype=np.int64), np.empty(kern.STACK)
-        assert kern.pairwise_sum(a, 5, n, istack, fstack) == a[5 : 5 + n].sum(), n
+        x = _wide(rng, n, -8, 8)
+        V = np.zeros((1, n, 2))
+        V[0, :, 0] = x
+        C = np.zeros((1, 2, 2))
+        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n), C)
+        assert C[0, 0, 1] == np.maximum(x, 0.0).sum(), n
+        assert C[0, 1, 0] == np.maximum(-x, 0.0).sum(), n
 
 
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "third_party_rows", "distance_rows", "pairwise_sum"):
+    for name in ("coalition_rows", "_coalition_span", "third_party_rows", "distance_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 

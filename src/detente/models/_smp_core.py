@@ -155,7 +155,6 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         With ``C(a, a) = 1e-8``.
     """
     Bc, Nv, M = V.shape
-    Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
     C = np.zeros((Bc, M, M))
     rows = np.arange(M) if opt is None else np.flatnonzero(opt.any(axis=0))
     kern = _kernel(Bc * len(rows) * M * Nv)
@@ -163,9 +162,12 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         mark = np.zeros(M, dtype=np.bool_)
         mark[rows] = True
         wc = np.ascontiguousarray(w, dtype=float)
+        Vc = np.ascontiguousarray(V, dtype=float)
         code = kern.RULES.index(rule)
-        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vt, wc, mark, code, C), Bc * M, Bc * len(rows) * M * Nv)
+        plan = kern.pairwise_plan(Nv)
+        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, C), Bc * M, Bc * len(rows) * M * Nv)
     else:
+        Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
         step = max(1, BLOCK // max(1, Bc * M * Nv))
         wb = w[:, None, None, :]
         for r0 in range(0, len(rows), step):
