@@ -195,3 +195,20 @@ def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
     assert (out["numpy"][:, 0] == 0).all()
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), nq=st.integers(1, 40), M=st.integers(1, 70),
+       density=st.sampled_from([0.05, 0.3, 1.0]))
+def test_conditional_pce_over_each_elections_options_equals_the_whole_product(monkeypatch, seed, Bc, nq, M, density):
+    # from GATHER_MIN_OPTIONS options on, the PCE sums only the rows of each election's own options
+    rng = np.random.default_rng(seed)
+    Q = rng.random((Bc, nq, M)) < density
+    C = rng.uniform(1e-8, 10, (Bc, M, M))
+    P = core.victory(C, "Linear")
+    out = {}
+    for gather in (False, True):
+        monkeypatch.setattr(core, "GATHER_MIN_OPTIONS", 1 if gather else 1 << 30)
+        monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
+        out[gather] = core.pce(C, P, Q, "Conditional")
+    _equal(out[True], out[False])
