@@ -170,7 +170,7 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
 
 
 #: Options summed at once by :func:`coalition_rows` (its running sums then stay in the first-level cache).
-SPAN = 128
+SPAN = 256
 
 
 @_jit
@@ -240,8 +240,8 @@ def _third_vote(u_ni: float, u_nn: float, u_nj: float, wn: float, s0: float, ssu
 @_jit
 def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndarray, b_m: np.ndarray, s0: np.ndarray,
                      ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
-    """:func:`_third_vote` with the ``Prop`` rule for every target j of the views (all of one length, indexed
-    from 0 so that the compiler sees no negative index and vectorises), added to ``tot`` and ``pos``."""
+    """:func:`_third_vote` with the ``Prop`` rule for every target j (the loop starts at 0, so that the compiler
+    sees no negative index and vectorises), added to ``tot`` and ``pos``."""
     for j in range(a_m.shape[0]):
         u_nj = b_m[j] * R + a_m[j]
         v0 = wn * (u_ni - u_nj)
@@ -288,10 +288,12 @@ def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.n
             b_m = Bm[b, m]
             u_ni = a_m[h] + b_m[h] * R
             u_nn = b_m[m] * R + a_m[m]
-            if rule == 0:  # the default rule, in loops of its own that the compiler vectorises
-                _third_span_prop(u_ni, u_nn, R, wn, a_m[:m], b_m[:m], s0[:m], ssum[:m], tot[:m], pos[:m])
-                _third_span_prop(u_ni, u_nn, R, wn, a_m[m + 1:], b_m[m + 1:], s0[m + 1:], ssum[m + 1:], tot[m + 1:],
-                                 pos[m + 1:])
+            if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
+                # over every target, m included, whose sums are then put back as they were (m is no
+                # third party of a challenge to itself): one loop instead of two around m
+                tot_m, pos_m = tot[m], pos[m]
+                _third_span_prop(u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
+                tot[m], pos[m] = tot_m, pos_m
             else:
                 for j in range(n):
                     if j != m:
