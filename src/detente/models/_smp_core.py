@@ -375,6 +375,12 @@ def challenges(
     wj = w[:, None, :]  # weight of the target j
     third = commit == "SemiCommit"  # NoCommit / FullCommit: E_join_i == E_join_j, no third-party votes
     kern = _kernel(Bc * n * n * n) if third else None
+    if kern is not None and pmodel is None:  # KTAB's defaults: the whole challenge in one compiled pass per row
+        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, sigma))
+        actc = np.ascontiguousarray(act, dtype=np.bool_)
+        code = kern.RULES.index(rule)
+        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n)
+        return target, prob, gain
     step = n if kern is not None else max(1, BLOCK // max(1, Bc * n * n))
     for h0 in range(0, n, step):
         hs = ar[h0 : h0 + step]

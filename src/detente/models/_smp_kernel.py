@@ -169,6 +169,72 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
             _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, False, resp, resn)
 
 
+@_jit
+def _pair_term(b: int, v: int, a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
+    """Voter v's terms ``max(0, x)`` and ``max(0, -x)``, x = vote(w_v, V[v, a] - V[v, c])."""
+    x = vote(wb[v], V[b, v, a] - V[b, v, c], rule)
+    return (x if x > 0.0 else 0.0), (-x if x < 0.0 else 0.0)
+
+
+@_jit
+def _pair_sums(b: int, a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
+    """The sums over at most 128 voters of ``max(0, x_v)`` and ``max(0, -x_v)``, x_v = vote(w_v, V[v, a] -
+    V[v, c]), in numpy's order (eight running sums, see :func:`pairwise_plan`), one pair at a time in
+    registers: for few options, where :func:`_coalition_span`'s loops over the options are too short."""
+    Nv = V.shape[1]
+    if Nv < 8:
+        rp = -0.0
+        rq = -0.0
+        for v in range(Nv):
+            tp, tq = _pair_term(b, v, a, c, V, wb, rule)
+            rp += tp
+            rq += tq
+        return rp, rq
+    p0, q0 = _pair_term(b, 0, a, c, V, wb, rule)
+    p1, q1 = _pair_term(b, 1, a, c, V, wb, rule)
+    p2, q2 = _pair_term(b, 2, a, c, V, wb, rule)
+    p3, q3 = _pair_term(b, 3, a, c, V, wb, rule)
+    p4, q4 = _pair_term(b, 4, a, c, V, wb, rule)
+    p5, q5 = _pair_term(b, 5, a, c, V, wb, rule)
+    p6, q6 = _pair_term(b, 6, a, c, V, wb, rule)
+    p7, q7 = _pair_term(b, 7, a, c, V, wb, rule)
+    end = Nv - Nv % 8
+    for i in range(8, end, 8):
+        tp, tq = _pair_term(b, i, a, c, V, wb, rule)
+        p0 += tp
+        q0 += tq
+        tp, tq = _pair_term(b, i + 1, a, c, V, wb, rule)
+        p1 += tp
+        q1 += tq
+        tp, tq = _pair_term(b, i + 2, a, c, V, wb, rule)
+        p2 += tp
+        q2 += tq
+        tp, tq = _pair_term(b, i + 3, a, c, V, wb, rule)
+        p3 += tp
+        q3 += tq
+        tp, tq = _pair_term(b, i + 4, a, c, V, wb, rule)
+        p4 += tp
+        q4 += tq
+        tp, tq = _pair_term(b, i + 5, a, c, V, wb, rule)
+        p5 += tp
+        q5 += tq
+        tp, tq = _pair_term(b, i + 6, a, c, V, wb, rule)
+        p6 += tp
+        q6 += tq
+        tp, tq = _pair_term(b, i + 7, a, c, V, wb, rule)
+        p7 += tp
+        q7 += tq
+    rp = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
+    rq = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    for v in range(end, Nv):
+        tp, tq = _pair_term(b, v, a, c, V, wb, rule)
+        rp += tp
+        rq += tq
+    return rp, rq
+
+
+#: Below this many options (and up to 128 voters) :func:`coalition_rows` sums one pair at a time (:func:`_pair_sums`).
+FEW_OPTIONS = 32
 #: Options summed at once by :func:`coalition_rows` (its running sums then stay in the first-level cache).
 SPAN = 256
 
@@ -200,6 +266,15 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
         if not rows[a]:
             continue
         wb = w[b]
+        if M < FEW_OPTIONS and Nv <= 128:
+            for c in range(M):
+                if rule == 0 and c < a and rows[c]:
+                    continue  # done by row c
+                pos, neg = _pair_sums(b, a, c, V, wb, rule)
+                C[b, a, c] = pos
+                if rule == 0 and c > a and rows[c]:
+                    C[b, c, a] = neg
+            continue
         if rule == 0:
             for c0 in range(a + 1, M, SPAN):
                 c1 = min(M, c0 + SPAN)
@@ -254,6 +329,40 @@ def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndar
 
 
 @_jit
+def _third_row(b: int, h: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray, s0: np.ndarray,
+               s1: np.ndarray, rule: int, tot: np.ndarray, pos: np.ndarray, ssum: np.ndarray) -> None:
+    """The third parties' votes on initiator h's challenges (draw b) to every target j: their sums
+    ``tot[j]`` and the sums of their positive parts ``pos[j]``, in numpy's order (third party by third
+    party). ``s0``, ``s1`` (n,) the principals' strengths S0_hj, S0_jh; ``ssum`` a work array."""
+    n = A.shape[1]
+    for j in range(n):
+        tot[j] = -0.0
+        pos[j] = -0.0
+        ssum[j] = s0[j] + s1[j]
+    for m in range(n):  # the third party
+        if m == h:
+            continue
+        R = Rhat[b, h, m]
+        wn = w[b, m]
+        a_m = A[b, m]
+        b_m = Bm[b, m]
+        u_ni = a_m[h] + b_m[h] * R
+        u_nn = b_m[m] * R + a_m[m]
+        if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
+            # over every target, m included, whose sums are then put back as they were (m is no
+            # third party of a challenge to itself): one loop instead of two around m
+            tot_m, pos_m = tot[m], pos[m]
+            _third_span_prop(u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
+            tot[m], pos[m] = tot_m, pos_m
+        else:
+            for j in range(n):
+                if j != m:
+                    v = _third_vote(u_ni, u_nn, b_m[j] * R + a_m[j], wn, s0[j], ssum[j], rule)
+                    tot[j] += v
+                    pos[j] += v if v > 0.0 else 0.0
+
+
+@_jit
 def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
                      S0ij: np.ndarray, S0ji: np.ndarray, rule: int, Sij: np.ndarray, Sji: np.ndarray) -> None:
     """``_smp_core._third_parties`` for the rows r = b n + h in [lo, hi): initiator h of draw b, every target j.
@@ -275,34 +384,78 @@ def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.n
         h = r % n
         s0 = S0ij[b, h]
         s1 = S0ji[b, h]
-        for j in range(n):
-            tot[j] = -0.0
-            pos[j] = -0.0
-            ssum[j] = s0[j] + s1[j]
-        for m in range(n):  # the third party
-            if m == h:
-                continue
-            R = Rhat[b, h, m]
-            wn = w[b, m]
-            a_m = A[b, m]
-            b_m = Bm[b, m]
-            u_ni = a_m[h] + b_m[h] * R
-            u_nn = b_m[m] * R + a_m[m]
-            if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
-                # over every target, m included, whose sums are then put back as they were (m is no
-                # third party of a challenge to itself): one loop instead of two around m
-                tot_m, pos_m = tot[m], pos[m]
-                _third_span_prop(u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
-                tot[m], pos[m] = tot_m, pos_m
-            else:
-                for j in range(n):
-                    if j != m:
-                        v = _third_vote(u_ni, u_nn, b_m[j] * R + a_m[j], wn, s0[j], ssum[j], rule)
-                        tot[j] += v
-                        pos[j] += v if v > 0.0 else 0.0
+        _third_row(b, h, A, Bm, Rhat, w, s0, s1, rule, tot, pos, ssum)
         for j in range(n):
             Sij[b, h, j] = s0[j] + pos[j]
             Sji[b, h, j] = s1[j] + (pos[j] - tot[j])
+
+
+#: ``_smp_core``'s constants of a challenge (literals here: numba freezes module constants into its cache).
+FLOOR_CHALLENGE, MIN_GAIN, TIE_TOL = 1e-10, 1e-5, 1e-9
+
+
+@_jit
+def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
+                   sigma: np.ndarray, act: np.ndarray, rule: int, target: np.ndarray, prob: np.ndarray,
+                   gain: np.ndarray) -> None:
+    """``_smp_core.challenges`` with KTAB's defaults (SemiCommit, the linear ratio) for the rows
+    r = b n + h in [lo, hi): initiator h of draw b. Every step is numpy's, in numpy's order:
+
+    u_hh = A[h, h] + Bm[h, h] R_hh, u_hj = Bm[h, j] R_hh + A[h, j], u_jh = A[j, h] + Bm[j, h] R_hj,
+    u_jj = Bm[j, j] R_hj + A[j, j] (R = Rhat[b, h]); the principals' votes a_i = vote(w_h, u_hh - u_hj),
+    a_j = vote(w_j, u_jh - u_jj), S0_ij = (1e-10 + max(a_i, 0)) + max(a_j, 0), S0_ji likewise with -a;
+    the third parties (:func:`_third_row`); pi = S_ij / (S_ij + S_ji); the gain
+    ((1 - s_j) 2) u_hh + s_j ((pi 2) u_hh + ((1 - pi) 2) u_hj) - (u_hh + u_hj) where both are active,
+    j != h and it exceeds 1e-5; the target is the first j within the tie tolerance of the best gain.
+    Fills ``target`` (-1 for none), ``prob`` and ``gain`` (Bc, n).
+    """
+    Bc, n, _ = A.shape
+    tot = np.empty(n)
+    pos = np.empty(n)
+    ssum = np.empty(n)
+    s0 = np.empty(n)
+    s1 = np.empty(n)
+    g = np.empty(n)
+    pi = np.empty(n)
+    u_ij = np.empty(n)
+    for r in range(lo, hi):
+        b = r // n
+        h = r % n
+        Rh = Rhat[b, h]
+        Rhh = Rh[h]
+        u_ii = A[b, h, h] + Bm[b, h, h] * Rhh
+        for j in range(n):
+            u_ij[j] = Bm[b, h, j] * Rhh + A[b, h, j]
+            u_ji = A[b, j, h] + Bm[b, j, h] * Rh[j]
+            u_jj = Bm[b, j, j] * Rh[j] + A[b, j, j]
+            a_i = vote(w[b, h], u_ii - u_ij[j], rule)
+            a_j = vote(w[b, j], u_ji - u_jj, rule)
+            s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
+            s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        _third_row(b, h, A, Bm, Rhat, w, s0, s1, rule, tot, pos, ssum)
+        best = -np.inf
+        for j in range(n):
+            sij = s0[j] + pos[j]
+            sji = s1[j] + (pos[j] - tot[j])
+            pi[j] = sij / (sij + sji)
+            sj = sigma[b, j]
+            gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
+            if not (act[b, h] and act[b, j] and j != h and gj > MIN_GAIN):
+                gj = -np.inf
+            g[j] = gj
+            best = max(best, gj)
+        if np.isfinite(best):
+            thr = best - TIE_TOL * max(abs(best), 1.0)
+            tj = 0
+            while g[tj] < thr:
+                tj += 1
+            target[b, h] = tj
+            prob[b, h] = pi[tj]
+            gain[b, h] = best
+        else:
+            target[b, h] = -1
+            prob[b, h] = 0.0
+            gain[b, h] = 0.0
 
 
 @_jit
