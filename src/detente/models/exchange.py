@@ -55,7 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .. import _cancel
 from ._common import issue_weights
@@ -117,10 +117,31 @@ class Params(ModelParams):
         Exchange rounds to play (default 10 for ``decide`` and
         ``random-rate``, as Decide's default; 1 for ``greedy``). A draw stops early after a round without
         exchange (nothing could change after it).
+    arithmetic : {"float", "decimal"}
+        ``decide`` only. ``float`` (default): the compiled loop in double
+        precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
+        operation by operation, ``_exchange_decimal.py``), which settles the
+        moves that Decide's rounding decides as Decide does; slow (plain Python).
+    ties : {"first", "decide"}
+        ``first`` (default): gains within a relative 1e-12 are tied and the
+        exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
+        Decide's own order with its coin switched off (exact gains, equal
+        ones in the order of Decide's last sort).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
+    arithmetic: Literal["float", "decimal"] = "float"
+    ties: Literal["first", "decide"] = "first"
+
+    @model_validator(mode="after")
+    def _decimal_only_for_decide(self) -> "Params":
+        if self.arithmetic == "decimal" and self.variant != "decide":
+            raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
+        if self.ties == "decide" and self.arithmetic != "decimal":
+            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "is rounding noise)")
+        return self
 
     def rounds_played(self) -> int:
         """``passes``, or the variant's default."""
@@ -480,6 +501,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     R = params.rounds_played()
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
+    if params.arithmetic == "decimal":
+        from . import _exchange_decimal
+
+        return _exchange_decimal.run(inputs, R, params.ties)
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
@@ -572,7 +597,10 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     fixed = THREADS * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
         fixed += THREADS * max(R * M, _CALL_WORK) * F8
-    return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
+    flops = float(R) * (200.0 * M + 5.0 * M * n * D)
+    if params.arithmetic == "decimal":  # plain Python over decimals: about 10x this estimate (measured on cop21)
+        flops *= 10.0
+    return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
