@@ -79,23 +79,40 @@ class _Round:
     def __init__(self, x, s, c, members, W, t, edges) -> None:
         self.x, self.s, self.c, self.members, self.W = x, s, c, members, W
         self.t, self.edges = t, edges
+        # per issue: each member's place, its term (x s) c, and the running sums of the terms in member order
+        self.place = [{k: m for m, k in enumerate(mem)} for mem in members]
+        self.terms = [[x[k][l] * s[k][l] * c[k] for k in mem] for l, mem in enumerate(members)]
+        self.prefix = []
+        for terms in self.terms:
+            run, acc = ZERO, [ZERO]
+            for v in terms:
+                run = run + v
+                acc.append(run)
+            self.prefix.append(acc)
 
     def outcome(self, issue: int, table: dict[int, Decimal], actor: int, pos: Decimal, actor_last: bool = True) -> Decimal:
-        """Issue's outcome: round-start positions, the exchange's table of moved actors, ``actor`` at ``pos``.
+        """Issue's outcome numerator: round-start positions, the exchange's table of moved actors, ``actor`` at
+        ``pos``, summed over the members in order (the same sums as Decide's, so the same digits).
 
         ``actor_last``: the actor's position is set after the table (else before, so the table wins).
         """
-        x, s, c = self.x, self.s, self.c
-        num: Decimal | int = 0
-        for k in self.members[issue]:
-            v = x[k][issue]
-            if k == actor and not actor_last:
-                v = pos
-            if k in table:
-                v = table[k]
-            if k == actor and actor_last:
-                v = pos
-            num = num + v * s[k][issue] * c[k]
+        x = self.x
+        changed = dict(table)
+        if actor_last or actor not in table:
+            changed[actor] = pos
+        changed = {k: v for k, v in changed.items() if v != x[k][issue]}  # the same value gives the same term
+        if not changed:
+            return self.prefix[issue][-1]
+        place, mem = self.place[issue], self.members[issue]
+        first = min(place[k] for k in changed)
+        num = self.prefix[issue][first]  # the sum of the unchanged members before the first changed one
+        s, c, terms = self.s, self.c, self.terms[issue]
+        for m in range(first, len(mem)):
+            k = mem[m]
+            if k in changed:
+                num = num + changed[k] * s[k][issue] * c[k]
+            else:
+                num = num + terms[m]
         return num  # the numerator; callers divide by W or use it as is
 
     def valid(self, side: _Side, m: Decimal) -> bool:
@@ -263,7 +280,7 @@ def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
     c = [_dec(v) for v in c_in]
     W = []
     for l in range(D):
-        tot: Decimal | int = 0
+        tot = ZERO
         for k in members[l]:
             tot = tot + s[k][l] * c[k]
         W.append(tot)
@@ -274,7 +291,7 @@ def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
     last = 0
     for t in range(1, rounds + 1):
         r = _Round(x, s, c, members, W, t, edges)
-        O = [r.outcome(l, {}, -1, ZERO) / W[l] if W[l] != 0 else ZERO for l in range(D)]
+        O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
         left = [[x[k][l] <= O[l] for l in range(D)] for k in range(n)]
         pending: list[_Exchange] = []
         for p in range(D):
@@ -290,6 +307,12 @@ def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
                     _size(r, e)
                     pending.append(e)
         pending = [e for e in pending if e.ok]
+        supplies: dict[tuple[int, int], list[_Exchange]] = {}  # (actor, issue) -> the exchanges it supplies in
+        demands: dict[tuple[int, int], list[_Exchange]] = {}
+        for e in pending:
+            for side in (e.I, e.J):
+                supplies.setdefault((side.actor, side.sup), []).append(e)
+                demands.setdefault((side.actor, side.dem), []).append(e)
         realised: list[_Exchange] = []
         while pending:
             if ties == "decide":
@@ -299,14 +322,15 @@ def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
                 top = max(e.gain for e in pending)
                 floor = top - TIE_REL * max(ONE, top)
                 E = next(e for e in pending if e.gain >= floor)  # pending stays in the order formed
-            pending.remove(E)
             realised.append(E)
-            keep = []
-            for X in pending:
-                _recalculate(r, X, E)
-                if X.ok:
-                    keep.append(X)
-            pending = keep
+            E.ok = False  # no longer pending
+            touched = {id(X): X for key in ((E.I.actor, E.I.sup), (E.J.actor, E.J.sup)) for X in supplies.get(key, ())}
+            touched.update((id(X), X) for key in ((E.J.actor, E.J.dem), (E.I.actor, E.I.dem))
+                           for X in demands.get(key, ()))
+            for X in touched.values():
+                if X.ok:  # still pending: recalculated (the others are untouched by E)
+                    _recalculate(r, X, E)
+            pending = [X for X in pending if X.ok]
         y = [row[:] for row in x]
         rows = []
         for E in realised:
