@@ -357,11 +357,12 @@ def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
     return vote, trades, counts, last
 
 
-def run(inputs: Inputs, rounds: int, ties: str = "first") -> Trajectory:
+def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None) -> Trajectory:
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
-    ``trades`` with room for 4 n D exchanges a round, ``active``); see :func:`play` for ``ties``.
+    ``trades`` with room for 4 n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
+    a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
     B, n, D = inputs.shape
     part = inputs.active[:, :, None] & (inputs.capability[:, :, None] > 0) & (inputs.salience > 0)
@@ -374,8 +375,11 @@ def run(inputs: Inputs, rounds: int, ties: str = "first") -> Trajectory:
     played = []
     for b in range(B):
         _cancel.check()  # a cancelled web request stops between two draws
+        mine: list | None = None if edges is None else []
         vote[b], tr, exchanges[b], last[b] = play(inputs.position[b], inputs.salience[b], inputs.capability[b],
-                                                  part[b], lo, hi, rounds, ties)
+                                                  part[b], lo, hi, rounds, ties, mine)
+        if edges is not None:
+            edges.append(mine)
         played.append(tr)
     M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))  # the most candidates of a round
     K = min(M, 4 * n * D)
