@@ -176,8 +176,8 @@ def test_float_leaves_decides_arithmetic_only_at_a_knife_edge(name):
 
 
 def test_float_and_decimal_agree_until_a_knife_edge_on_random_scenarios():
-    from detente.models.base import Inputs
     from _exchange_reference import random_case
+    from detente.models.base import Inputs
 
     rng = np.random.default_rng(13)
     compared = 0
