@@ -24,7 +24,11 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     Decide's). Exact gain ties (Decide flips an unseeded coin) go to the
     exchange formed first, which is what Decide does with its coin switched
     off: the result is deterministic. The loop runs compiled
-    (``_exchange_kernel.py``).
+    (``_exchange_kernel.py``), in double precision; ``arithmetic="decimal"``
+    plays it in Decide's own 28-digit decimal arithmetic instead
+    (``_exchange_decimal.py``, slow), which settles the moves Decide's
+    rounding decides as Decide does, and ``ties="decide"`` with it takes
+    Decide's tie order with its coin off: together, Decide's own run.
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
