@@ -270,7 +270,8 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
         return _play(x, s, c, part, low, high, rounds, ties, edges)
 
 
-def _play(x_in, s_in, c_in, part, low, high, rounds, ties, edges):
+def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
+          rounds: int, ties: str, edges: list | None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     n, D = x_in.shape
     members = [[k for k in range(n) if part[k, l]] for l in range(D)]
     lo = [_dec(v) if h > v else ZERO for v, h in zip(low, high)]  # an issue without a range stays as it is
