@@ -65,6 +65,11 @@ def test_coalition_sums_add_the_voters_in_numpys_order(path):
         assert C[0, 1, 0] == np.maximum(-x, 0.0).sum(), n
 
 
+def test_the_kernels_constants_are_the_models():
+    for name in ("BIN_SCALE", "FLOOR_CHALLENGE", "MIN_GAIN", "TIE_TOL"):
+        assert getattr(_smp_kernel, name) == getattr(core, name), name
+
+
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED

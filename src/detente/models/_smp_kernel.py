@@ -170,66 +170,38 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
 
 
 @_jit
-def _pair_term(b: int, v: int, a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
-    """Voter v's terms ``max(0, x)`` and ``max(0, -x)``, x = vote(w_v, V[v, a] - V[v, c])."""
+def _pair_add(p: float, q: float, b: int, v: int, a: int, c: int, V: np.ndarray, wb: np.ndarray,
+              rule: int) -> tuple[float, float]:
+    """``p + max(0, x)`` and ``q + max(0, -x)``, x = vote(w_v, V[v, a] - V[v, c]) (voter v's terms added)."""
     x = vote(wb[v], V[b, v, a] - V[b, v, c], rule)
-    return (x if x > 0.0 else 0.0), (-x if x < 0.0 else 0.0)
+    return p + (x if x > 0.0 else 0.0), q + (-x if x < 0.0 else 0.0)
 
 
 @_jit
 def _pair_sums(b: int, a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
     """The sums over at most 128 voters of ``max(0, x_v)`` and ``max(0, -x_v)``, x_v = vote(w_v, V[v, a] -
     V[v, c]), in numpy's order (eight running sums, see :func:`pairwise_plan`), one pair at a time in
-    registers: for few options, where :func:`_coalition_span`'s loops over the options are too short."""
+    registers: for few options, where :func:`_coalition_span`'s loops over the options are too short.
+    (numpy starts each running sum at its first term; starting at -0.0 and adding it is the same.)"""
     Nv = V.shape[1]
-    if Nv < 8:
-        rp = -0.0
-        rq = -0.0
-        for v in range(Nv):
-            tp, tq = _pair_term(b, v, a, c, V, wb, rule)
-            rp += tp
-            rq += tq
-        return rp, rq
-    p0, q0 = _pair_term(b, 0, a, c, V, wb, rule)
-    p1, q1 = _pair_term(b, 1, a, c, V, wb, rule)
-    p2, q2 = _pair_term(b, 2, a, c, V, wb, rule)
-    p3, q3 = _pair_term(b, 3, a, c, V, wb, rule)
-    p4, q4 = _pair_term(b, 4, a, c, V, wb, rule)
-    p5, q5 = _pair_term(b, 5, a, c, V, wb, rule)
-    p6, q6 = _pair_term(b, 6, a, c, V, wb, rule)
-    p7, q7 = _pair_term(b, 7, a, c, V, wb, rule)
-    end = Nv - Nv % 8
-    for i in range(8, end, 8):
-        tp, tq = _pair_term(b, i, a, c, V, wb, rule)
-        p0 += tp
-        q0 += tq
-        tp, tq = _pair_term(b, i + 1, a, c, V, wb, rule)
-        p1 += tp
-        q1 += tq
-        tp, tq = _pair_term(b, i + 2, a, c, V, wb, rule)
-        p2 += tp
-        q2 += tq
-        tp, tq = _pair_term(b, i + 3, a, c, V, wb, rule)
-        p3 += tp
-        q3 += tq
-        tp, tq = _pair_term(b, i + 4, a, c, V, wb, rule)
-        p4 += tp
-        q4 += tq
-        tp, tq = _pair_term(b, i + 5, a, c, V, wb, rule)
-        p5 += tp
-        q5 += tq
-        tp, tq = _pair_term(b, i + 6, a, c, V, wb, rule)
-        p6 += tp
-        q6 += tq
-        tp, tq = _pair_term(b, i + 7, a, c, V, wb, rule)
-        p7 += tp
-        q7 += tq
-    rp = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
-    rq = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+    end = Nv - Nv % 8 if Nv >= 8 else 0
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = -0.0
+    q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = -0.0
+    for i in range(0, end, 8):
+        p0, q0 = _pair_add(p0, q0, b, i, a, c, V, wb, rule)
+        p1, q1 = _pair_add(p1, q1, b, i + 1, a, c, V, wb, rule)
+        p2, q2 = _pair_add(p2, q2, b, i + 2, a, c, V, wb, rule)
+        p3, q3 = _pair_add(p3, q3, b, i + 3, a, c, V, wb, rule)
+        p4, q4 = _pair_add(p4, q4, b, i + 4, a, c, V, wb, rule)
+        p5, q5 = _pair_add(p5, q5, b, i + 5, a, c, V, wb, rule)
+        p6, q6 = _pair_add(p6, q6, b, i + 6, a, c, V, wb, rule)
+        p7, q7 = _pair_add(p7, q7, b, i + 7, a, c, V, wb, rule)
+    rp = rq = -0.0
+    if end > 0:
+        rp = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
+        rq = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
     for v in range(end, Nv):
-        tp, tq = _pair_term(b, v, a, c, V, wb, rule)
-        rp += tp
-        rq += tq
+        rp, rq = _pair_add(rp, rq, b, v, a, c, V, wb, rule)
     return rp, rq
 
 
