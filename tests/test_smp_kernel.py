@@ -74,7 +74,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_pair_sums", "third_party_rows", "_third_row", "challenge_rows",
-                 "distance_rows"):
+                 "distance_rows", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -245,3 +245,19 @@ def test_conditional_pce_over_each_elections_options_equals_the_whole_product(mo
         monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
         out[gather] = core.pce(C, P, Q, "Conditional")
     _equal(out[True], out[False])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), n=st.integers(1, 14), D=st.integers(1, 3))
+def test_clusters_equal_numpy(monkeypatch, seed, Bc, n, D):
+    # positions on a coarse grid with steps under the 1e-3 tolerance: chains of near actors, so that
+    # labels travel several steps before they settle
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, (Bc, n, D)) * 0.0006
+    act = rng.random((Bc, n)) < 0.85
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = core.clusters(x, act)
+    _equal(out["compiled"], out["numpy"])
+    _equal(out["pure"], out["numpy"])

@@ -525,6 +525,12 @@ def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
     Bc, n, D = x.shape
     diff = x[:, :, None, :] - x[:, None, :, :]
     near = (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
+    kern = _kernel(Bc * n * n)
+    if kern is not None:
+        lab = np.empty((Bc, n), dtype=np.int64)
+        nearc, actc = np.ascontiguousarray(near), np.ascontiguousarray(act, dtype=np.bool_)
+        _rows(lambda lo, hi: kern.cluster_rows(lo, hi, nearc, actc, lab), Bc, Bc * n * n)
+        return np.where(act, lab, -1)
     lab = np.where(act, np.arange(n)[None, :], n)
     while True:
         new = np.min(np.where(near, lab[:, None, :], n), axis=-1)

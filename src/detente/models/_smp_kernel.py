@@ -452,5 +452,30 @@ def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.
             out[b, i, j] = np.sqrt(acc / d) if d > 0 else 0.0
 
 
+@_jit
+def cluster_rows(lo: int, hi: int, near: np.ndarray, act: np.ndarray, lab: np.ndarray) -> None:
+    """``_smp_core.clusters``' labels for the draws lo <= b < hi: starting from each active actor's own index
+    (n for the inactive), every actor takes the smallest label among its near actors and itself, all at
+    once, until nothing changes, as numpy's loop does (integers only: the same labels). Fills ``lab`` (Bc, n)."""
+    Bc, n, _ = near.shape
+    new = np.empty(n, dtype=lab.dtype)
+    for b in range(lo, hi):
+        cur = lab[b]
+        for i in range(n):
+            cur[i] = i if act[b, i] else n
+        changed = True
+        while changed:
+            for i in range(n):
+                m = n
+                for j in range(n):
+                    if near[b, i, j] and cur[j] < m:
+                        m = cur[j]
+                new[i] = min(m, cur[i]) if act[b, i] else n
+            changed = False
+            for i in range(n):
+                changed = changed or new[i] != cur[i]
+                cur[i] = new[i]
+
+
 if COMPILED:
     guard_cache(__file__, coalition_rows)
