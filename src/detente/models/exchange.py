@@ -24,7 +24,11 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     Decide's). Exact gain ties (Decide flips an unseeded coin) go to the
     exchange formed first, which is what Decide does with its coin switched
     off: the result is deterministic. The loop runs compiled
-    (``_exchange_kernel.py``).
+    (``_exchange_kernel.py``), in double precision; ``arithmetic="decimal"``
+    plays it in Decide's own 28-digit decimal arithmetic instead
+    (``_exchange_decimal.py``, slow), which settles the moves Decide's
+    rounding decides as Decide does, and ``ties="decide"`` with it takes
+    Decide's tie order with its coin off: together, Decide's own run.
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -50,14 +54,13 @@ way in a forecast and in a backtest.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .. import _cancel
+from . import _jit
 from ._common import issue_weights
 from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
@@ -89,8 +92,6 @@ BACKTEST_VARIANTS = ({"variant": "greedy"},)
 _CHUNK_CELLS = 2_000_000
 #: Gains at or below this are not exchanges (``greedy``).
 _TOL = 1e-12
-#: Worker threads over the draws of a batch (``decide``; results do not depend on it).
-THREADS = max(1, min(2, os.cpu_count() or 1))
 #: ``decide`` and ``random-rate`` keep room in ``extras["trades"]`` for this many exchanges per actor-issue
 #: cell and round (at most the number of candidates); a draw with a round of more is played again.
 _ROOM = 4
@@ -117,10 +118,31 @@ class Params(ModelParams):
         Exchange rounds to play (default 10 for ``decide`` and
         ``random-rate``, as Decide's default; 1 for ``greedy``). A draw stops early after a round without
         exchange (nothing could change after it).
+    arithmetic : {"float", "decimal"}
+        ``decide`` only. ``float`` (default): the compiled loop in double
+        precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
+        operation by operation, ``_exchange_decimal.py``), which settles the
+        moves that Decide's rounding decides as Decide does; slow (plain Python).
+    ties : {"first", "decide"}
+        ``first`` (default): gains within a relative 1e-12 are tied and the
+        exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
+        Decide's own order with its coin switched off (exact gains, equal
+        ones in the order of Decide's last sort).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
+    arithmetic: Literal["float", "decimal"] = "float"
+    ties: Literal["first", "decide"] = "first"
+
+    @model_validator(mode="after")
+    def _decimal_only_for_decide(self) -> "Params":
+        if self.arithmetic == "decimal" and self.variant != "decide":
+            raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
+        if self.ties == "decide" and self.arithmetic != "decimal":
+            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "is rounding noise)")
+        return self
 
     def rounds_played(self) -> int:
         """``passes``, or the variant's default."""
@@ -331,22 +353,13 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     exchanges = np.zeros((B, R + 1), dtype=np.int64)
     rounds = np.zeros(B, dtype=np.int64)
-    step = max(1, min(-(-B // THREADS), _CALL_WORK // (n * n * D * D * max(R, 1))))
-    flag = _cancel.current()
 
-    def call(b0: int) -> None:
-        if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
-            raise _cancel.Cancelled()
-        sl = slice(b0, min(B, b0 + step))
+    def call(b0: int, b1: int) -> None:
+        sl = slice(b0, b1)
         kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
 
-    starts = range(0, B, step)
-    if THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(call, starts))
-    else:
-        for b0 in starts:
-            call(b0)
+    # one call per thread, at most _CALL_WORK each (a cancelled web request stops between two calls)
+    _jit.split_rows(B, call, per_thread=1, max_rows=_CALL_WORK // (n * n * D * D * max(R, 1)))
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
                       extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
@@ -430,8 +443,7 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     # same alone or in a batch; a draw with a round of more (not seen on any example) is played again
     # with room for M, and every draw's array widened to M
     K = min(M, _ROOM * n * D)
-    step = max(1, min(-(-B // THREADS), _CALL_WORK // per_draw))
-    flag = _cancel.current()  # read here: the worker threads do not share the caller's context
+    flag = _cancel.current()
     trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
     exchanges = np.empty((B, R + 1), dtype=np.int64)
 
@@ -442,13 +454,8 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
         kern.play(x100[rows], sal[rows], cap[rows], part[rows], R, mode, u, scale, base,
                   vote[rows], trades[rows], exchanges[rows], last[rows])
 
-    starts = [slice(b0, min(B, b0 + step)) for b0 in range(0, B, step)]
-    if THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(call, starts, [trades] * len(starts)))
-    else:
-        for sl in starts:
-            call(sl, trades)
+    # one call per thread, at most _CALL_WORK each
+    _jit.split_rows(B, lambda b0, b1: call(slice(b0, b1), trades), per_thread=1, max_rows=_CALL_WORK // per_draw)
     over = np.flatnonzero(last < 0)  # draws with a round of more than K exchanges: again, with room for M
     if over.size:
         wide = np.full((B, R + 1, M, len(TRADE_FIELDS)), np.nan)
@@ -481,6 +488,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     R = params.rounds_played()
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
+    if params.arithmetic == "decimal":
+        from . import _exchange_decimal
+
+        return _exchange_decimal.run(inputs, R, params.ties)
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
@@ -573,22 +584,34 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
     if K < M:  # a round of more than K exchanges widens every draw's trades to M (both arrays held while copying)
         per += R1 * M * len(TRADE_FIELDS) * F8
-    fixed = THREADS * M * (29 + 4 * n) * F8
+    fixed = _jit.threads() * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
-        fixed += THREADS * max(R * M, _CALL_WORK) * F8
-    return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
+        fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
+    flops = float(R) * (200.0 * M + 5.0 * M * n * D)
+    if params.arithmetic == "decimal":  # plain Python over decimals: about 10x this estimate (measured on cop21)
+        flops *= 10.0
+    return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "
           "actor, not from position[t-1] to position[t]")
 
 
+_DIGITS = ("in Decide's arithmetic (arithmetic=decimal) a move that brings an outcome onto a partner's position is "
+           "stopped or not by the last of 28 digits of that outcome, which a change of the issue's scale changes (as "
+           "it changes Decide's own results)")
+
+
 def conformance_exceptions(params: Params) -> dict[str, str]:
     """Checks of :mod:`detente.models.conformance` the ``decide`` and ``random-rate`` variants do not pass, with the reason."""
+    if params.variant == "decide" and params.arithmetic == "decimal":
+        return {"hooks": _HOOKS, "affine": _DIGITS,
+                "order": _DIGITS.replace("a change of the issue's scale changes", "another order of the actors changes (every "
+                                         "sum runs over the actors in the file's order, as Decide's do)")}
     if params.variant == "decide":
         return {"hooks": _HOOKS}
     if params.variant == "random-rate":
