@@ -240,118 +240,124 @@ def play(x_in, s_in, c_in, part_in, rounds, mode, u, scale, base, vote, trades, 
                 S *= 2
             nw = m
             forming = True
+            gone = -1
             na = 0
             realised = 0
             while True:
                 # size every exchange of the work list from its current supply positions
                 for wi in range(nw):
                     e = work[wi]
-                    i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
-                    sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
-                    wJp, wIq = w[j, P], w[i, Q]
-                    supI, supJ, demI, demJ = fv[e, SUPI], fv[e, SUPJ], fv[e, DEMI], fv[e, DEMJ]
-                    distJ = abs(demI - supJ)  # J all the way to I on p
-                    distI = abs(demJ - supI)  # I all the way to J on q
-                    Dp = wJp * distJ / W[P]
-                    if mode == 0:
-                        Dq = Dp * (sIp + sJp) / (sIq + sJq)
+                    if e == gone:  # the exchange just realised leaves the tree
+                        leaf = -1.0
                     else:
-                        Dq = Dp * fv[e, RATE]
-                    mI = Dq * W[Q] / wIq
-                    mJ = distJ
-                    if mI > distI:
-                        Dq = wIq * distI / W[Q]
+                        i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+                        sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
+                        wJp, wIq = w[j, P], w[i, Q]
+                        supI, supJ, demI, demJ = fv[e, SUPI], fv[e, SUPJ], fv[e, DEMI], fv[e, DEMJ]
+                        distJ = abs(demI - supJ)  # J all the way to I on p
+                        distI = abs(demJ - supI)  # I all the way to J on q
+                        Dp = wJp * distJ / W[P]
                         if mode == 0:
-                            Dp = Dq * (sIq + sJq) / (sIp + sJp)
+                            Dq = Dp * (sIp + sJp) / (sIq + sJq)
                         else:
-                            Dp = Dq / fv[e, RATE]
-                        mI = distI
-                        mJ = Dp * W[P] / wJp
-                    if supI > demJ:
-                        mI = -mI
-                    if supJ > demI:
-                        mJ = -mJ
-                    if mode == 0:
-                        gI = abs(Dq * sIq - Dp * sIp)
-                        gJ = gI
-                    else:
-                        gI = sIp * Dp - sIq * Dq
-                        gJ = sJq * Dq - sJp * Dp
-                    hsI, hsJ, hfI, hfJ = fv[e, HSI], fv[e, HSJ], iv[e, HFI], iv[e, HFJ]
-                    ok = _move_ok(supI, mI, hsI, hfI) and _move_ok(supJ, mJ, hsJ, hfJ)
-                    if gI < EPS or gJ < EPS:
-                        ok = False
-                    if ok:
-                        # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
-                        for side in range(2):
-                            if side == 0:
-                                k, a_iss, b_iss, sup, mv, xb, kb = i, Q, P, supI, mI, demJ, j
-                            else:
-                                k, a_iss, b_iss, sup, mv, xb, kb = j, P, Q, supJ, mJ, demI, i
-                            tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
-                            # the issue's outcome with k at its supply position (n0) and moved (n1), the
-                            # others at the round start or in the exchange's table
-                            Wa = W[a_iss]
-                            wk = w[k, a_iss]
-                            xk = x0[k, a_iss]
-                            n0 = O[a_iss] + wk * (sup - xk) / Wa
-                            for idx in range(ovc[e, tb]):
-                                a = ova[e, tb, idx]
-                                if a != k:
-                                    n0 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
-                            pos = sup + mv
-                            n1 = O[a_iss] + wk * (pos - xk) / Wa
-                            for idx in range(ovc[e, tb]):
-                                a = ova[e, tb, idx]
-                                if a != k:
-                                    n1 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
-                            if not _passes(n0, n1, xb):
-                                continue
-                            delta = abs(xb - n0) * Wa / wk
-                            DA = wk * delta / Wa
+                            Dq = Dp * fv[e, RATE]
+                        mI = Dq * W[Q] / wIq
+                        mJ = distJ
+                        if mI > distI:
+                            Dq = wIq * distI / W[Q]
                             if mode == 0:
-                                DB = DA * (s[k, a_iss] + s[kb, a_iss]) / (s[k, b_iss] + s[kb, b_iss])
-                            elif side == 0:
-                                DB = DA / fv[e, RATE]  # A = I on q, B = J on p
+                                Dp = Dq * (sIq + sJq) / (sIp + sJp)
                             else:
-                                DB = DA * fv[e, RATE]  # A = J on p, B = I on q
-                            mB = DB * W[b_iss] / w[kb, b_iss]
-                            if mode == 0:
-                                gI = abs(DB * s[kb, b_iss] - DA * s[kb, a_iss])
-                                gJ = gI
-                            else:
-                                if side == 0:
-                                    Dq, Dp = DA, DB
-                                else:
-                                    Dq, Dp = DB, DA
-                                gI = sIp * Dp - sIq * Dq
-                                gJ = sJq * Dq - sJp * Dp
-                            if side == 0:
-                                mI = -delta if supI > demJ else delta
-                                mJ = -mB if supJ > demI else mB
-                            else:
-                                mJ = -delta if supJ > demI else delta
-                                mI = -mB if supI > demJ else mB
+                                Dp = Dq / fv[e, RATE]
+                            mI = distI
+                            mJ = Dp * W[P] / wJp
+                        if supI > demJ:
+                            mI = -mI
+                        if supJ > demI:
+                            mJ = -mJ
+                        if mode == 0:
+                            gI = abs(Dq * sIq - Dp * sIp)
+                            gJ = gI
+                        else:
+                            gI = sIp * Dp - sIq * Dq
+                            gJ = sJq * Dq - sJp * Dp
+                        hsI, hsJ, hfI, hfJ = fv[e, HSI], fv[e, HSJ], iv[e, HFI], iv[e, HFJ]
                         ok = _move_ok(supI, mI, hsI, hfI) and _move_ok(supJ, mJ, hsJ, hfJ)
-                        if mode == 1 and (gI < EPS or gJ < EPS):
+                        if gI < EPS or gJ < EPS:
                             ok = False
-                    fv[e, MVI] = mI
-                    fv[e, MVJ] = mJ
-                    fv[e, GAIN] = gI
-                    fv[e, GAINJ] = gJ
-                    valid[e] = ok
-                    if not forming:
+                        if ok:
+                            # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
+                            for side in range(2):
+                                if side == 0:
+                                    k, a_iss, b_iss, sup, mv, xb, kb = i, Q, P, supI, mI, demJ, j
+                                else:
+                                    k, a_iss, b_iss, sup, mv, xb, kb = j, P, Q, supJ, mJ, demI, i
+                                tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
+                                # the issue's outcome with k at its supply position (n0) and moved (n1), the
+                                # others at the round start or in the exchange's table
+                                Wa = W[a_iss]
+                                wk = w[k, a_iss]
+                                xk = x0[k, a_iss]
+                                n0 = O[a_iss] + wk * (sup - xk) / Wa
+                                for idx in range(ovc[e, tb]):
+                                    a = ova[e, tb, idx]
+                                    if a != k:
+                                        n0 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
+                                pos = sup + mv
+                                n1 = O[a_iss] + wk * (pos - xk) / Wa
+                                for idx in range(ovc[e, tb]):
+                                    a = ova[e, tb, idx]
+                                    if a != k:
+                                        n1 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
+                                if not _passes(n0, n1, xb):
+                                    continue
+                                delta = abs(xb - n0) * Wa / wk
+                                DA = wk * delta / Wa
+                                if mode == 0:
+                                    DB = DA * (s[k, a_iss] + s[kb, a_iss]) / (s[k, b_iss] + s[kb, b_iss])
+                                elif side == 0:
+                                    DB = DA / fv[e, RATE]  # A = I on q, B = J on p
+                                else:
+                                    DB = DA * fv[e, RATE]  # A = J on p, B = I on q
+                                mB = DB * W[b_iss] / w[kb, b_iss]
+                                if mode == 0:
+                                    gI = abs(DB * s[kb, b_iss] - DA * s[kb, a_iss])
+                                    gJ = gI
+                                else:
+                                    if side == 0:
+                                        Dq, Dp = DA, DB
+                                    else:
+                                        Dq, Dp = DB, DA
+                                    gI = sIp * Dp - sIq * Dq
+                                    gJ = sJq * Dq - sJp * Dp
+                                if side == 0:
+                                    mI = -delta if supI > demJ else delta
+                                    mJ = -mB if supJ > demI else mB
+                                else:
+                                    mJ = -delta if supJ > demI else delta
+                                    mI = -mB if supI > demJ else mB
+                            ok = _move_ok(supI, mI, hsI, hfI) and _move_ok(supJ, mJ, hsJ, hfJ)
+                            if mode == 1 and (gI < EPS or gJ < EPS):
+                                ok = False
+                        fv[e, MVI] = mI
+                        fv[e, MVJ] = mJ
+                        fv[e, GAIN] = gI
+                        fv[e, GAINJ] = gJ
+                        valid[e] = ok
+                        if forming:
+                            continue
                         # a re-sized exchange: its gain in the tree; an invalid one leaves the pending set
                         if not ok:
                             na -= 1
-                        kk = S + e
-                        tree[kk] = gI if ok else -1.0
+                        leaf = gI if ok else -1.0
+                    kk = S + e
+                    tree[kk] = leaf
+                    kk //= 2
+                    while kk >= 1:
+                        ga = tree[2 * kk]
+                        gb = tree[2 * kk + 1]
+                        tree[kk] = ga if ga >= gb else gb
                         kk //= 2
-                        while kk >= 1:
-                            ga = tree[2 * kk]
-                            gb = tree[2 * kk + 1]
-                            tree[kk] = ga if ga >= gb else gb
-                            kk //= 2
                 if forming:
                     # the pending exchanges are the valid ones, in the order formed: a max tree of their
                     # gains and, per actor-issue cell, the pending exchanges that cell takes part in
@@ -432,16 +438,8 @@ def play(x_in, s_in, c_in, part_in, rounds, mode, u, scale, base, vote, trades, 
                             if gm > g_best:
                                 g_best = gm
                                 E = e
-                valid[E] = False
+                valid[E] = False  # its leaf leaves the tree in the next pass of the sizing loop (work[0])
                 na -= 1
-                kk = S + E
-                tree[kk] = -1.0
-                kk //= 2
-                while kk >= 1:
-                    ga = tree[2 * kk]
-                    gb = tree[2 * kk + 1]
-                    tree[kk] = ga if ga >= gb else gb
-                    kk //= 2
                 i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
                 yI = fv[E, SUPI] + fv[E, MVI]
                 yJ = fv[E, SUPJ] + fv[E, MVJ]
@@ -469,7 +467,9 @@ def play(x_in, s_in, c_in, part_in, rounds, mode, u, scale, base, vote, trades, 
                 # the pending exchanges that share a cell with E (no other can be touched): continue
                 # supplies, track demands; the touched ones go to the work list to be re-sized
                 stamp += 1
-                nw = 0
+                gone = E
+                work[0] = E
+                nw = 1
                 for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
                     for idx in range(cstart[cell], cstart[cell + 1]):
                         X = clist[idx]
