@@ -7,6 +7,7 @@ every engine). Each function prints a markdown table and returns its rows.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -354,9 +355,9 @@ def bench_bdm(budget_s: float = 60.0) -> list[dict]:
     scaled to 10 rounds); it is not run for n = 300. Times are the best of 3
     passes (1 for B = 10,000), after a first call that loads the compiled kernel.
     """
-    from detente.models import bdm
+    from detente.models import _jit, bdm
 
-    print(f"## bdm ({_machine()}, {bdm.THREADS} worker threads)\n")
+    print(f"## bdm ({_machine()}, {_jit.threads()} worker threads)\n")
     first = _bdm_first_call()
     print(f"First call in a fresh process: import numba {first['numba_import']:.2f} s; first bdm.run "
           f"{first['cached']:.2f} s with the kernel cache, {first['compile']:.1f} s compiling (empty cache)\n",
@@ -374,12 +375,16 @@ def bench_bdm(budget_s: float = 60.0) -> list[dict]:
     inp = Inputs.build(np.broadcast_to(x, (B, x.size))[:, :, None], s, c, low=4, high=10)
     bdm.run(inp.take(slice(0, 100)))
     emission = {}
-    threads = bdm.THREADS
+    threads = _jit.threads()
+    saved = os.environ.get(_jit.THREADS_ENV)
     for th in sorted({1, threads}):
-        bdm.THREADS = th
+        os.environ[_jit.THREADS_ENV] = str(th)
         best = min(_timed(lambda: bdm.run(inp)) for _ in range(5))
         emission[th] = best / B * 1000.0
-    bdm.THREADS = threads
+    if saved is None:
+        os.environ.pop(_jit.THREADS_ENV)
+    else:
+        os.environ[_jit.THREADS_ENV] = saved
     ms = emission[threads]
     print(f"EC emission case, 10 actors, 10 rounds, B = {B:,}: {ms:.4f} ms/run with {threads} threads "
           f"({ms / BDM_TARGET_MS:.2f} x the {BDM_TARGET_MS} ms target), {emission[1]:.4f} ms/run with 1 "

@@ -325,7 +325,7 @@ def test_batched_equals_one_by_one(variant):
 def test_threads_do_not_change_results(monkeypatch, threads):
     inp = random_batch(5, B=30)
     a = bdm.run(inp, bdm.Params(rounds=6))
-    monkeypatch.setattr(bdm, "THREADS", threads)
+    monkeypatch.setenv("DETENTE_THREADS", str(threads))
     monkeypatch.setattr(bdm, "PARALLEL_MIN_WORK", 0)
     b = bdm.run(inp, bdm.Params(rounds=6))
     np.testing.assert_array_equal(a.position, b.position)

@@ -33,6 +33,14 @@ installing. numba discards a cache entry when the source file's time stamp or
 size, the function's bytecode, the numba version or the CPU differ;
 :func:`guard_cache` adds a check of the source's content, so that an edited
 kernel with the same size and time stamp cannot load stale machine code.
+
+Threads: a model's batch is a set of independent rows (draws x issues), and
+:func:`split_rows` shares them out to :func:`threads` threads (the compiled
+kernels release the GIL). ``DETENTE_THREADS`` sets that number for every model
+(default: ``min(2, cores)``); a Dask worker started by ``--workers N`` gets the
+machine's cores divided by N (:func:`detente.executor.worker_environment`).
+Every row is computed by the same code whichever thread takes it, so the
+numbers do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -50,6 +59,10 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 DISABLE_ENV = "DETENTE_NO_NUMBA"
+#: The environment variable that sets the models' kernel threads (:func:`threads`).
+THREADS_ENV = "DETENTE_THREADS"
+#: The most kernel threads ``DETENTE_THREADS`` may ask for (a bound on a setting read from outside).
+MAX_THREADS = 1024
 #: The suffix of the name under which :func:`pure_module` loads a plain-Python copy.
 PURE_SUFFIX = "_pure"
 
@@ -131,3 +144,82 @@ def guard_cache(source_file: str, kernel: Any, *also: str) -> None:
         stamp.write_text(digest + "\n")
     except OSError:  # pragma: no cover - a read-only cache: numba's own checks still apply
         pass
+
+
+def default_threads() -> int:
+    """Kernel threads when ``DETENTE_THREADS`` is not set: two, or one on a one-core machine."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def threads() -> int:
+    """The models' kernel threads: ``$DETENTE_THREADS`` (a whole number from 1 to :data:`MAX_THREADS`), else
+    :func:`default_threads`. Read at every call, so a process (a Dask worker) follows its own environment.
+
+    Raises
+    ------
+    DetenteError
+        The variable is set to anything else (named, with the value and how to fix it).
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return default_threads()
+    try:
+        k = int(raw)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_THREADS:
+        from ..errors import DetenteError, Problem
+
+        raise DetenteError([Problem(None, None, THREADS_ENV, f"the environment variable {THREADS_ENV} must be a whole "
+                                    f"number of threads from 1 to {MAX_THREADS}, got {raw!r}; unset it for the "
+                                    f"default ({default_threads()} on this machine)")])
+    return k
+
+
+def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = True, per_thread: int = 4,
+               max_rows: int | None = None, warm: bool = False) -> None:
+    """``fill(lo, hi)`` over the rows ``0 .. rows`` in pieces, shared out to :func:`threads` threads.
+
+    Each row must be independent of the others (``fill`` writes its own rows only), so the split
+    changes no number. Before each piece the cancel flag of the calling context
+    (:func:`detente._cancel.current`: a web job's cancel, a cancelled task on a Dask worker) is read,
+    and :class:`~detente._cancel.Cancelled` raised once it is set: a long batch stops within a piece.
+
+    Parameters
+    ----------
+    rows : int
+    fill : callable(lo, hi)
+    parallel : bool
+        False: one thread (the batch is too small to share, or the kernel is plain Python, which holds
+        the GIL).
+    per_thread : int
+        Pieces per thread (more balance the threads better).
+    max_rows : int, optional
+        The most rows of one piece (so that a cancel is seen soon), however many threads.
+    warm : bool
+        Call ``fill(0, 0)`` once in this thread before starting threads (a numba kernel is then
+        compiled, or loaded from its cache, once, not in two threads at once).
+    """
+    from .. import _cancel
+
+    flag = _cancel.current()  # read here: the pool's threads do not share the caller's context
+    T = min(threads(), rows) if parallel else 1
+    step = rows if T <= 1 else -(-rows // (max(1, per_thread) * T))
+    if max_rows is not None:
+        step = min(step, int(max_rows))
+    step = max(1, step)
+
+    def piece(lo: int) -> None:
+        if flag is not None and flag.is_set():
+            raise _cancel.Cancelled()
+        fill(lo, min(rows, lo + step))
+
+    starts = range(0, rows, step)
+    if T <= 1 or len(starts) <= 1:
+        for lo in starts:
+            piece(lo)
+        return
+    if warm:
+        fill(0, 0)
+    with ThreadPoolExecutor(T) as pool:
+        list(pool.map(piece, starts))

@@ -14,8 +14,6 @@ memory stays O(Bc n^2).
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import numpy as np
@@ -40,9 +38,7 @@ MARKOV_MAX_ITER = 2000
 #: Below this many elements of an O(n^3) sum (draws x n^3) the numpy code runs; from it on the
 #: compiled kernels of :mod:`._smp_kernel` (same numbers), when numba is installed.
 KERNEL_MIN_WORK = 1 << 15
-#: Threads sharing a kernel's rows (each fills its own rows: the split changes no result).
-THREADS = max(1, min(2, os.cpu_count() or 1))
-#: Below this many elements a kernel runs on one thread.
+#: Below this many elements a kernel runs on one thread (else on ``DETENTE_THREADS``, :func:`._jit.threads`).
 PARALLEL_MIN_WORK = 1 << 18
 #: Whether the kernels may be used at all (tests switch them off to compare with numpy).
 USE_KERNELS = True
@@ -62,15 +58,12 @@ def _kernel(work: int) -> Any:
 
 
 def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
-    """``fill(lo, hi)`` over ``rows`` rows, shared out to :data:`THREADS` threads when ``work`` is large."""
-    threads = min(THREADS, rows)
-    if threads <= 1 or work < PARALLEL_MIN_WORK:
-        fill(0, rows)
-        return
-    step = -(-rows // (4 * threads))
-    fill(0, 0)  # compiles (or loads) the kernel here first: numba must not compile in two threads at once
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda lo: fill(lo, min(rows, lo + step)), range(0, rows, step)))
+    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
+    (each fills its own rows: the split changes no result)."""
+    from . import _jit
+
+    # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
+    _jit.split_rows(rows, fill, parallel=work >= PARALLEL_MIN_WORK, warm=True)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:

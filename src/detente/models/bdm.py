@@ -32,9 +32,9 @@ rounds of a row run in a compiled kernel (``_bdm_kernel.py``, numba) that
 loops over the actors and performs the floating-point operations of the plain
 reference :mod:`detente.models.bdm_reference` (the documented mirror of the
 spec) in the same order, so positions, exponents and moves equal the
-reference's exactly. Rows are split over
-``THREADS`` worker threads; the results do not depend on the split. numba is
-imported, and the kernels loaded from numba's on-disk cache (filled by
+reference's exactly. Rows are split over ``DETENTE_THREADS`` threads
+(:func:`detente.models._jit.split_rows`); the results do not depend on the
+split. numba is imported, and the kernels loaded from numba's on-disk cache (filled by
 ``detente warmup`` after installing, else compiled on the very first use),
 when a big batch first runs, not when the module is imported. Small batches
 (below ``PURE_MAX_WORK``), and every batch when numba is not installed, run
@@ -53,14 +53,13 @@ Mesquita's group decision model", *Journal of Theoretical Politics* 23(4):
 
 from __future__ import annotations
 
-import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
+from . import _jit
 from ._common import issue_weights
 from .base import F8, MAX_ROUNDS, Cost, Inputs, ModelInputError, ModelParams, Perspective, Trajectory
 from .bdm_reference import CAPITULATION, COMPROMISE, CONFRONTATION, NONE
@@ -88,10 +87,10 @@ MOVE_NAMES = {CONFRONTATION: "confrontation", COMPROMISE: "compromise", CAPITULA
 #: What a round did (the exponents it used, the offer each actor took) and the value of a round
 #: in which nothing happened (round 0, inactive actors, rounds after a stop).
 ROUND_RECORDS: dict[str, Any] = {"risk": 1.0, "move_type": NONE, "move_counterpart": -1}
-#: Worker threads over the rows of a batch (results do not depend on it).
-THREADS = max(1, min(2, os.cpu_count() or 1))
 #: Below this much work (rows x n^2 x rounds) a batch runs in the calling thread.
 PARALLEL_MIN_WORK = 200_000
+#: The most work (rows x n^2 x rounds) of one call of the kernel: a cancel is seen between two calls.
+PIECE_WORK = 1 << 24
 
 
 class Params(ModelParams):
@@ -199,8 +198,6 @@ def _kernel(work: float = float("inf"), fn: str = "run_rows") -> Any:
 
     A small batch runs compiled all the same once this process has loaded ``fn``'s compiled code
     (a report's explanation runs thousands of small batches after its Monte Carlo loaded it)."""
-    from . import _jit
-
     name = __name__.rpartition(".")[0] + "._bdm_kernel"
     loaded = sys.modules.get(name)
     if not _jit.numba_available() or (
@@ -341,14 +338,11 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     def work(lo: int, hi: int) -> None:
         kern.run_rows(lo, hi, x, w, s, act, fw, delta, past, *flags, *arrays)
 
-    threads = min(THREADS, M) if kern.COMPILED else 1  # plain Python holds the GIL
-    if threads > 1 and M * n * n * max(R, 1) >= PARALLEL_MIN_WORK:
-        # rows are independent: each thread fills its own rows (the kernel releases the GIL)
-        step = -(-M // (4 * threads))
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda lo: work(lo, min(M, lo + step)), range(0, M, step)))
-    else:
-        work(0, M)
+    # rows are independent: each thread fills its own rows (the compiled kernel releases the GIL; plain
+    # Python holds it, so one thread then)
+    row_work = n * n * max(R, 1)
+    _jit.split_rows(M, work, parallel=kern.COMPILED and M * row_work >= PARALLEL_MIN_WORK,
+                    max_rows=max(1, PIECE_WORK // row_work))
     pos, forecast, mean = out["position"], out["forecast"], out["mean"]
     rounds = out["rounds"]
     cyc = out["cycle_length"]
@@ -475,8 +469,6 @@ def warmup() -> bool:
     ~20 s compiling it. Returns False (and does nothing) without numba.
     """
     global PURE_MAX_WORK
-    from . import _jit
-
     if not _jit.numba_available():
         return False
     saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled kernels
@@ -534,5 +526,5 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     """
     R1 = int(params.rounds) + 1
     per = D * (5 * n * F8 + R1 * n * (21 + F8) + R1 * 6 * F8)
-    fixed = THREADS * (4 * n * n + 16 * n) * F8
+    fixed = _jit.threads() * (4 * n * n + 16 * n) * F8
     return Cost(flops_per_draw=20.0 * n * n * D * R1, bytes_per_draw=per, bytes_fixed=fixed)

@@ -50,14 +50,13 @@ way in a forecast and in a backtest.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from .. import _cancel
+from . import _jit
 from ._common import issue_weights
 from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
@@ -89,8 +88,6 @@ BACKTEST_VARIANTS = ({"variant": "greedy"},)
 _CHUNK_CELLS = 2_000_000
 #: Gains at or below this are not exchanges (``greedy``).
 _TOL = 1e-12
-#: Worker threads over the draws of a batch (``decide``; results do not depend on it).
-THREADS = max(1, min(2, os.cpu_count() or 1))
 #: ``decide`` and ``random-rate`` keep room in ``extras["trades"]`` for this many exchanges per actor-issue
 #: cell and round (at most the number of candidates); a draw with a round of more is played again.
 _ROOM = 4
@@ -331,22 +328,13 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     exchanges = np.zeros((B, R + 1), dtype=np.int64)
     rounds = np.zeros(B, dtype=np.int64)
-    step = max(1, min(-(-B // THREADS), _CALL_WORK // (n * n * D * D * max(R, 1))))
-    flag = _cancel.current()
 
-    def call(b0: int) -> None:
-        if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
-            raise _cancel.Cancelled()
-        sl = slice(b0, min(B, b0 + step))
+    def call(b0: int, b1: int) -> None:
+        sl = slice(b0, b1)
         kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
 
-    starts = range(0, B, step)
-    if THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(call, starts))
-    else:
-        for b0 in starts:
-            call(b0)
+    # one call per thread, at most _CALL_WORK each (a cancelled web request stops between two calls)
+    _jit.split_rows(B, call, per_thread=1, max_rows=_CALL_WORK // (n * n * D * D * max(R, 1)))
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
                       extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
@@ -428,8 +416,7 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     # same alone or in a batch; a draw with a round of more (not seen on any example) is played again
     # with room for M, and every draw's array widened to M
     K = min(M, _ROOM * n * D)
-    step = max(1, min(-(-B // THREADS), _CALL_WORK // per_draw))
-    flag = _cancel.current()  # read here: the worker threads do not share the caller's context
+    flag = _cancel.current()
     trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
     exchanges = np.empty((B, R + 1), dtype=np.int64)
 
@@ -442,13 +429,8 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
         if not isinstance(rows, slice):  # fancy indexing gave copies
             vote[rows], trades[rows], exchanges[rows], last[rows] = out
 
-    starts = [slice(b0, min(B, b0 + step)) for b0 in range(0, B, step)]
-    if THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(call, starts, [trades] * len(starts)))
-    else:
-        for sl in starts:
-            call(sl, trades)
+    # one call per thread, at most _CALL_WORK each
+    _jit.split_rows(B, lambda b0, b1: call(slice(b0, b1), trades), per_thread=1, max_rows=_CALL_WORK // per_draw)
     over = np.flatnonzero(last < 0)  # draws with a round of more than K exchanges: again, with room for M
     if over.size:
         wide = np.full((B, R + 1, M, len(TRADE_FIELDS)), np.nan)
@@ -569,9 +551,9 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     M = _max_candidates(n, D)
     K = min(M, 4 * n * D)
     per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
-    fixed = THREADS * M * (29 + 4 * n) * F8
+    fixed = _jit.threads() * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
-        fixed += THREADS * max(R * M, _CALL_WORK) * F8
+        fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
     return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
 
 

@@ -1,0 +1,155 @@
+"""The models' kernel threads: one setting (``DETENTE_THREADS``, :func:`detente.models._jit.threads`) and one
+row splitter (:func:`detente.models._jit.split_rows`) for bdm, smp and exchange; the numbers do not depend
+on the thread count, bit for bit."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from detente import _cancel
+from detente.errors import DetenteError
+from detente.models import _jit, _smp_core, bdm, exchange, smp
+from detente.models.base import Inputs
+
+
+def test_threads_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(_jit.THREADS_ENV, raising=False)
+    assert _jit.threads() == _jit.default_threads() >= 1
+    monkeypatch.setenv(_jit.THREADS_ENV, " 3 ")
+    assert _jit.threads() == 3
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", "100000"])
+def test_a_bad_thread_count_is_a_clear_problem(monkeypatch, bad):
+    monkeypatch.setenv(_jit.THREADS_ENV, bad)
+    with pytest.raises(DetenteError) as e:
+        _jit.threads()
+    text = str(e.value)
+    assert "DETENTE_THREADS" in text and repr(bad) in text and "1 to 1024" in text
+
+
+def test_the_cli_says_which_variable_is_wrong(monkeypatch, capsys):
+    from detente.cli import main
+
+    monkeypatch.setenv(_jit.THREADS_ENV, "lots")
+    code = main(["forecast", "korea-2019", "--model", "bdm", "--draws", "50"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "DETENTE_THREADS" in err and "'lots'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("rows,max_rows,per_thread", [(0, None, 4), (1, None, 4), (10, None, 4), (37, 5, 4),
+                                                      (37, None, 1), (8, 1, 2)])
+def test_split_rows_fills_every_row_once(monkeypatch, threads, rows, max_rows, per_thread):
+    monkeypatch.setenv(_jit.THREADS_ENV, str(threads))
+    seen = np.zeros(rows, dtype=int)
+    lock = threading.Lock()
+    pieces = []
+
+    def fill(lo: int, hi: int) -> None:
+        with lock:
+            seen[lo:hi] += 1
+            pieces.append(hi - lo)
+
+    _jit.split_rows(rows, fill, per_thread=per_thread, max_rows=max_rows)
+    assert (seen == 1).all()
+    assert max_rows is None or max(pieces, default=0) <= max_rows
+    if threads > 1 and rows >= threads:
+        assert len(pieces) >= threads  # shared out: at least a piece per thread
+
+
+def test_split_rows_stops_at_a_cancel():
+    """A set cancel flag stops the batch before its next piece (a web job's cancel, a cancelled Dask task)."""
+    flag = threading.Event()
+    done = []
+
+    def fill(lo: int, hi: int) -> None:
+        done.append(lo)
+        if len(done) == 3:
+            flag.set()
+
+    with _cancel.scope(flag), pytest.raises(_cancel.Cancelled):
+        _jit.split_rows(100, fill, parallel=False, max_rows=1)
+    assert len(done) == 3
+
+
+class _Pools:
+    """Counts the thread pools :func:`_jit.split_rows` opens (so a test sees the threads were used)."""
+
+    def __init__(self, monkeypatch):
+        self.opened = 0
+        real = _jit.ThreadPoolExecutor
+
+        def counting(*a, **kw):
+            self.opened += 1
+            return real(*a, **kw)
+
+        monkeypatch.setattr(_jit, "ThreadPoolExecutor", counting)
+
+
+def _random(seed: int, B: int, n: int, D: int) -> Inputs:
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 100, (B, n, D))
+    pos[: B // 3] = np.round(pos[: B // 3] / 10) * 10  # shared positions and ties
+    sal = rng.uniform(0.05, 1, (B, n, D))
+    cap = rng.uniform(0.1, 1, (B, n))
+    return Inputs.build(pos, sal, cap, low=0, high=100, seed=np.arange(B, dtype=np.int64) + 11)
+
+
+def _same(a, b) -> None:
+    assert np.array_equal(a.position, b.position)  # bit for bit
+    assert np.array_equal(a.forecast, b.forecast)
+    assert np.array_equal(a.rounds, b.rounds)
+    for k in a.extras:
+        assert np.array_equal(a.extras[k], b.extras[k], equal_nan=np.asarray(a.extras[k]).dtype.kind == "f"), k
+
+
+def _one_and_two(monkeypatch, run) -> None:
+    """``run()`` with 1 and with 2 kernel threads: identical numbers, and threads used only with 2."""
+    pools = _Pools(monkeypatch)
+    monkeypatch.setenv(_jit.THREADS_ENV, "1")
+    one = run()
+    assert pools.opened == 0
+    monkeypatch.setenv(_jit.THREADS_ENV, "2")
+    two = run()
+    assert pools.opened > 0
+    _same(one, two)
+
+
+def test_bdm_is_the_same_on_one_and_two_threads(monkeypatch):
+    assert _jit.numba_available(), "the test extra installs numba: the compiled kernel must be tested"
+    monkeypatch.setattr(bdm, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(bdm, "PURE_MAX_WORK", -1)
+    inp = _random(1, 40, 7, 2)
+    _one_and_two(monkeypatch, lambda: bdm.run(inp, bdm.Params(rounds=12)))
+
+
+def test_bdm_pieces_do_not_change_results(monkeypatch):
+    """Pieces of at most PIECE_WORK (a cancel is seen between two) give the same numbers as one call."""
+    monkeypatch.setattr(bdm, "PURE_MAX_WORK", -1)
+    monkeypatch.setenv(_jit.THREADS_ENV, "1")
+    inp = _random(2, 30, 6, 2)
+    whole = bdm.run(inp, bdm.Params(rounds=10))
+    monkeypatch.setattr(bdm, "PIECE_WORK", 6 * 6 * 10 * 7)  # 7 rows a call
+    _same(whole, bdm.run(inp, bdm.Params(rounds=10)))
+
+
+def test_smp_is_the_same_on_one_and_two_threads(monkeypatch):
+    assert _jit.numba_available(), "the test extra installs numba: the compiled kernels must be tested"
+    monkeypatch.setattr(_smp_core, "KERNEL_MIN_WORK", 0)
+    monkeypatch.setattr(_smp_core, "PARALLEL_MIN_WORK", 0)
+    inp = _random(3, 6, 9, 2)
+    _one_and_two(monkeypatch, lambda: smp.run(inp, smp.Params(rounds=4)))
+
+
+@pytest.mark.parametrize("variant", ["decide", "random-rate", "greedy"])
+def test_exchange_is_the_same_on_one_and_two_threads(monkeypatch, variant):
+    assert _jit.numba_available(), "the test extra installs numba: the compiled loop must be tested"
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+    monkeypatch.setattr(exchange, "_CALL_WORK", 1)  # one draw a call: many calls over the threads
+    inp = _random(4, 9, 6, 3)
+    _one_and_two(monkeypatch, lambda: exchange.run(inp, exchange.Params(variant=variant, passes=3)))
