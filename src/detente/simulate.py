@@ -242,7 +242,9 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
         if past is not None and changed.any():
             past[changed] = np.nan  # earlier states no longer describe the same bargaining
     out = _joined(model, pieces, hap, rounds_of, H, ended)
-    return out, None if cut is None else _joined(model, cut, hap, rounds_of, cut_at, np.minimum(ended, cut_at))
+    if cut is None or cut_at is None:
+        return out, None
+    return out, _joined(model, cut, hap, rounds_of, cut_at, np.minimum(ended, cut_at))
 
 
 def _joined(model: Any, pieces: list[Trajectory], hap: np.ndarray, rounds_of: list[int], H: int,
