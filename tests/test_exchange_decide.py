@@ -135,6 +135,31 @@ def test_decimal_with_decides_tie_order_is_decides_coin_off_run(name):
     np.testing.assert_allclose(tr.forecast[0, 1:11], np.array(rec["forecast"]), rtol=0, atol=1e-9)
 
 
+def _reversed(name, tmp_path):
+    """The file with its #A rows and its #D rows each listed in reverse order, every other line in place."""
+    lines = (DATA / name).read_text(encoding="utf-8").split("\n")
+    for tag in ("#A", "#D"):
+        at = [i for i, line in enumerate(lines) if line.lstrip("'\"").startswith(tag)]
+        for i, line in zip(at, [lines[i] for i in at][::-1]):
+            lines[i] = line
+    path = tmp_path / name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(RANGES["coin_off"]["reversed"]["files"]))
+def test_decimal_follows_decide_when_the_actors_are_listed_in_reverse(name, tmp_path):
+    # Decide's sums run over the actors in the file's order, so its digits, and with them its knife-edges and
+    # exact ties, depend on that order: its coin-off run on the reversed file is another run
+    rec, orig = RANGES["coin_off"]["reversed"]["files"][name], RANGES["coin_off"]["files"][name]
+    assert np.abs(np.array(rec["forecast"]) - np.array(orig["forecast"])).max() > 0.5
+    s = api.load(str(_reversed(name, tmp_path)))
+    assert rec["issues"] == s.issue_keys
+    tr = exchange.run(s.to_inputs(), exchange.Params(arithmetic="decimal", ties="decide"))
+    assert list(tr.extras["exchanges"][0, 1:11]) == rec["exchanges"]
+    np.testing.assert_allclose(tr.forecast[0, 1:11], np.array(rec["forecast"]), rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_decimal_with_detentes_tie_rule_is_decides_code_with_that_rule(name):
     from detente._parse import slug
