@@ -25,7 +25,8 @@ its code copied):
 - the thresholds (1e-10) are the binary double 1e-10, compared exactly.
 
 A tie (gains within a relative 1e-12) goes to the exchange formed first, as in the float loop; with
-``ties="decide"`` the choice is Decide's own with its coin switched off (:func:`play`). Plain Python over :class:`decimal.Decimal`: about a hundred times slower than the compiled loop.
+``ties="decide"`` the choice is Decide's own with its coin switched off (:func:`play`). Plain Python
+over :class:`decimal.Decimal`: about a hundred times slower than the compiled loop.
 """
 
 from __future__ import annotations
