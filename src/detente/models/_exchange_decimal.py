@@ -8,8 +8,9 @@ binds on exact comparisons of an outcome with a partner's position: when an earl
 an outcome exactly on a partner, whether the next move on that issue is capped depends on the last
 digits of that outcome. To settle those knife-edges as Decide does, this module redoes Decide's
 arithmetic in the same number type, with every product, quotient and sum grouped as Decide groups it
-(read from its model code at commit 51dee664 and checked against its runs; written here from the
-description in ``../shared/specs/exchange-decide.md``, none of its code copied):
+(learnt by reading its model code, release 2025.3.1 on PyPI, and checked against its runs; written here
+from the description in ``../shared/specs/exchange-decide.md`` and ``docs/models/exchange.md``, none of
+its code copied):
 
 - inputs as the decimal numbers the file gives (a float's shortest repr, which is the file's text for
   any number of at most 15 significant digits); a position on 0-100 as ``(x - lower) * (100 / (upper -
@@ -23,8 +24,9 @@ description in ``../shared/specs/exchange-decide.md``, none of its code copied):
   0.1 the binary doubles Decide passes (converted exactly);
 - the thresholds (1e-10) are the binary double 1e-10, compared exactly.
 
-A tie (gains within a relative 1e-12) goes to the exchange formed first, as in the float loop.
-Plain Python over :class:`decimal.Decimal`: about a hundred times slower than the compiled loop.
+A tie (gains within a relative 1e-12) goes to the exchange formed first, as in the float loop; with
+``ties="decide"`` the choice is Decide's own with its coin switched off (:func:`play`). Plain Python
+over :class:`decimal.Decimal`: about a hundred times slower than the compiled loop.
 """
 
 from __future__ import annotations
