@@ -76,6 +76,20 @@ def _check_beside_value_and_error(fork: bool) -> None:
     assert "a reason" in e.value.report() and "x.yaml" in e.value.report()
 
 
+def test_beside_without_a_thread_runs_when_asked(monkeypatch):
+    """Where forking is unsafe, a step that would only hold the GIL in a thread (drawing charts) runs when
+    its value is wanted, once, and its error reaches the caller then."""
+    monkeypatch.setattr(build.threading, "active_count", lambda: 2)
+    ran: list[int] = []
+    job = build._Beside(lambda: ran.append(1) or "drawn", thread=False)
+    assert ran == [] and job._proc is None and job._thread is None
+    assert job.result() == "drawn" and ran == [1]
+    job.stop()  # nothing to stop
+    job = build._Beside(_fail, thread=False)
+    with pytest.raises(DetenteError):
+        job.result()
+
+
 def test_beside_stop_ends_a_child_at_once():
     _fresh("""
         import time

@@ -147,3 +147,13 @@ def test_forecast_within_a_small_rounds_budget(monkeypatch):
         with monkeypatch.context() as mp:
             mp.delattr(bdm, "TRUNCATE_INFO")
             assert detente.forecast(FLAGSHIP, "bdm", budget=b).to_json() == one
+
+
+@pytest.mark.parametrize("model", ["smp", "bdm"])
+@pytest.mark.parametrize("scenario", ["korea-2019", "emission-ec-1994"])
+def test_forecast_the_same_either_way_for_every_declaring_model(monkeypatch, model, scenario):
+    """smp too (its run settles on the flagship: the check then plays nothing either way), and the EC
+    emission case, whose bdm forecast oscillates without repeating a state."""
+    one = detente.forecast(scenario, model).to_json()
+    monkeypatch.delattr(models.get(model), "TRUNCATE_INFO")
+    assert detente.forecast(scenario, model).to_json() == one
