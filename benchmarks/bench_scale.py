@@ -12,7 +12,7 @@ and checked to give the same numbers bit for bit (the script fails otherwise):
 
 * ``sobol``: Sobol sensitivity of a synthetic 100-actor, 3-issue scenario with ``smp`` (``--uncertain``
   actors' capabilities ranged +/-30 %, ``--samples`` base samples: ``samples x (uncertain + 2)`` model
-  runs; the default, 16 x 6 = 96 runs, is about a minute of work on one core of an idle machine);
+  runs; the default, 32 x 6 = 192 runs, is about 40 s of CPU time on one core);
 * ``mc``: Monte Carlo of the flagship with ``bdm`` (``--draws`` draws; 200,000 is about 45 s on one core);
 * ``grid``: a backtest parameter grid on the 322 DEU decisions (``smp`` under each ``--grid-rules`` voting
   rule x each ``--grid-capabilities`` capability convention, beside the compromise reference);
@@ -28,9 +28,13 @@ run, as ``TARGET`` lines (ids ``scale-speedup:WORKLOAD`` and ``scale-overhead:WO
 benchmarks/_targets.py). The machine is shared: the load average (``uptime``) is printed before and
 after; a ratio below target on a loaded machine says how busy the cores were. What the backend itself
 costs is printed apart from the load: the share of the wall time the workers were not computing (the
-cluster's task stream: scheduling, transfer, the client's own work).
+cluster's task stream: scheduling, transfer, the client's own work), and the two ratios again from
+CPU time instead of wall time: a way's time on idle cores is taken as its busiest worker's CPU
+seconds, or all its CPU seconds (client, scheduler and workers) over the cores when that is more;
+the in-process run's, as its CPU seconds. That is what idle cores would give, and a loaded machine
+changes it much less than the wall times (it still slows every process somewhat: caches, memory).
 
-Run: ``.venv/bin/python benchmarks/bench_scale.py [--only sobol,mc --samples 16 --draws 200000 --repeat 2]``.
+Run: ``.venv/bin/python benchmarks/bench_scale.py [--only sobol,mc --samples 32 --draws 200000 --repeat 2]``.
 """
 
 from __future__ import annotations
@@ -93,13 +97,19 @@ def kernel_threads(k: int | None):
             os.environ[_jit.THREADS_ENV] = saved
 
 
+def cpu_now(ex: Any) -> tuple[float, dict[str, float]]:
+    """CPU seconds used so far by this process (its threads: the client, a LocalCluster's scheduler) and by
+    each worker process of ``ex`` (None: in process)."""
+    return time.process_time(), (ex.client.run(time.process_time) if ex is not None else {})
+
+
 def same(a: Any, b: Any) -> bool:
     return bool(a.equals(b)) if hasattr(a, "equals") else bool(np.array_equal(a, b))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--samples", type=int, default=16, help="Sobol base samples (a power of two).")
+    ap.add_argument("--samples", type=int, default=32, help="Sobol base samples (a power of two).")
     ap.add_argument("--uncertain", type=int, default=4, help="Ranged capabilities (Sobol factors).")
     ap.add_argument("--draws", type=int, default=200_000, help="bdm Monte Carlo draws of the flagship.")
     ap.add_argument("--grid-rules", default="Prop,Binary", help="smp voting rules of the backtest grid.")
@@ -165,19 +175,26 @@ def main(argv: list[str] | None = None) -> int:
             for ex in clusters.values():
                 warm(scheduler=ex)
             best = dict.fromkeys(ways, math.inf)
+            cpu = dict.fromkeys(ways, math.inf)  # CPU seconds: this process (client, scheduler) + the workers
+            span = dict.fromkeys(ways, math.inf)  # CPU seconds of the busiest worker
             idle = {1: 0.0, 2: 0.0}
             ref = None
             for r in range(args.repeat):  # interleaved, so that a change of the machine's load hits every way
                 print(f"  round {r + 1}:", end="", flush=True)
                 for way in ways:
                     n = {"1 worker": 1, "2 workers": 2}.get(way)
-                    if n is None:
+                    ex = clusters.get(n) if n is not None else None
+                    c0 = cpu_now(ex)
+                    if ex is None:
                         with kernel_threads(1 if way == ways[0] else None):
                             out, t = timed(run)
                     else:
-                        ex = clusters[n]
                         with get_task_stream(client=ex.client) as stream:
                             out, t = timed(lambda ex=ex: run(scheduler=ex))
+                    c1 = cpu_now(ex)
+                    here, workers = c1[0] - c0[0], [c1[1][w] - c0[1][w] for w in c1[1]]
+                    cpu[way] = min(cpu[way], here + sum(workers))
+                    span[way] = min(span[way], max(workers) if workers else here)
                     ref = out if ref is None else ref
                     if not same(out, ref):
                         print(f"\n  {way}: the result DIFFERS from the in-process run")
@@ -198,23 +215,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  speed-up 1 -> 2 workers {speedup:6.2f}x  (target >= 1.7x)")
             print(f"  overhead of 1 worker over in process {overhead:+.1f} %  (target < 10 % for work of >= 30 s; "
                   f"this work: {t0:.0f} s on one core)")
+            # on idle cores: a way takes the busiest worker's CPU time, or all its CPU time (client and scheduler
+            # included) shared out to the cores when that is longer
+            cores = os.cpu_count() or 1
+            est = {w: max(span[w], cpu[w] / cores) for w in ("1 worker", "2 workers")}
+            cpu_speedup = est["1 worker"] / est["2 workers"]
+            cpu_overhead = 100 * (est["1 worker"] / cpu[ways[0]] - 1)
+            print("  CPU seconds (best of the rounds): " + ", ".join(f"{w} {cpu[w]:.1f}" for w in ways)
+                  + f"; busiest worker: 1 worker {span['1 worker']:.1f}, 2 workers {span['2 workers']:.1f}")
+            print(f"  from CPU time (what idle cores would give): speed-up {cpu_speedup:.2f}x, overhead {cpu_overhead:+.1f} %")
             ld = os.getloadavg()[0]
             print(target_line(f"scale-speedup:{key}", speedup, note=f"{label}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s "
-                              f"(1 kernel thread each); load {ld:.1f}"))
+                              f"(1 kernel thread each); from CPU time {cpu_speedup:.2f}x; load {ld:.1f}"))
             print(target_line(f"scale-overhead:{key}", overhead, note=f"{label}: in process {t0:.1f} s, 1 worker {t1:.1f} s "
                               f"(1 kernel thread); {'' if t0 >= 30 else 'SHORTER than the 30 s the target is for; '}"
-                              f"load {ld:.1f}"))
-            rows.append((label, t0, t1, t2, td, speedup, overhead, idle[1], idle[2]))
+                              f"from CPU time {cpu_overhead:+.1f} %; load {ld:.1f}"))
+            rows.append((label, t0, t1, t2, td, speedup, overhead, idle[1], idle[2], cpu_speedup, cpu_overhead))
     finally:
         for ex in clusters.values():
             ex.close()
     print(f"\nafter: {load()}")
     print(f"\n| workload | in process (1 thread) | 1 worker | 2 workers | in process ({default} threads) | speed-up (>= 1.7x) "
-          "| overhead (< 10 %) | workers idle (1 / 2) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for label, t0, t1, t2, td, sp, ov, i1, i2 in rows:
+          "| overhead (< 10 %) | workers idle (1 / 2) | from CPU time: speed-up, overhead |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label, t0, t1, t2, td, sp, ov, i1, i2, csp, cov in rows:
         print(f"| {label} | {t0:.1f} s | {t1:.1f} s | {t2:.1f} s | {td:.1f} s | {sp:.2f}x | {ov:+.1f} % | "
-              f"{100 * i1:.1f} % / {100 * i2:.1f} % |")
+              f"{100 * i1:.1f} % / {100 * i2:.1f} % | {csp:.2f}x, {cov:+.1f} % |")
     return 0
 
 

@@ -13,7 +13,7 @@ from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError
 from .result import Result
-from .simulate import horizon, is_dynamic, most_likely, simulate
+from .simulate import events_within, horizon, is_dynamic, most_likely, simulate
 from .stability import examined_rounds, only_stops, rounds_param
 from .stability import stability as diagnose_stability
 
@@ -98,7 +98,7 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
 def branch_note(scen: Any, last: int | None = None) -> str | None:
     """What one run does with the uncertain events up to round ``last``: each takes its likelier outcome
     (None without such events)."""
-    uncertain = [e for e in scen.events if 0 < e.probability < 1 and (last is None or scen.event_round(e) <= last)]
+    uncertain = [e for e, within in zip(scen.events, events_within(scen, last)) if within and 0 < e.probability < 1]
     if not uncertain:
         return None
     return ("one run on the most likely branch: each uncertain event takes its likelier outcome ("

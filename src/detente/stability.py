@@ -247,7 +247,7 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
         stop the play (:func:`only_stops`) and this run stopped before ``horizon``, the longer run is
         this one held at its final state, and no run is played.
     """
-    from .simulate import most_likely, simulate
+    from .simulate import events_within, most_likely, simulate
 
     model = models.get(model_name)
     name = rounds_param(model)
@@ -257,7 +257,7 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
     p = params.model_copy(update={name: L})
     hap = most_likely(scenario) if happened is None else np.array(happened, dtype=bool).reshape(1, -1)
     if getattr(model, "DYNAMIC", False):  # a one-shot model plays the events within the scenario's horizon anyway
-        hap &= np.array([scenario.event_round(e) <= horizon for e in scenario.events], dtype=bool)[None, :]
+        hap &= events_within(scenario, horizon)[None, :]
     if run is not None and happened is None and only_stops(model) and run.position.shape[1] - 1 < horizon:
         tr = run  # it stopped by itself: played further, it stops at the same round (held below)
     else:
