@@ -338,3 +338,20 @@ def test_every_drawing_entry_point_refuses_a_bad_number_of_draws_alike(bad):
             call()
         (p,) = e.value.problems
         assert p.field == "draws" and f"expected a whole number >= 1, got {bad!r}" in p.reason
+
+
+@pytest.mark.parametrize("K, N, seed", [(1, 1, 0), (3, 8, 5), (58, 64, 0), (7, 256, 123)])
+def test_saltelli_sample_is_salibs_bit_for_bit(K, N, seed):
+    import warnings
+
+    from SALib.sample import sobol as sobol_sample
+
+    from detente.analysis.sensitivity import saltelli
+
+    problem = {"num_vars": K, "names": [f"x{i}" for i in range(K)], "bounds": [[0.0, 1.0]] * K}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = sobol_sample.sample(problem, N, calc_second_order=False, scramble=True, seed=seed)
+        got = saltelli(K, N, seed)
+    assert got.shape == want.shape == (N * (K + 2), K)
+    assert np.array_equal(got, want)

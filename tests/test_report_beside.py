@@ -165,8 +165,11 @@ def test_score_takes_given_draws_only_when_they_are_its_own(monkeypatch):
 
 def test_perspective_map_fits_its_page_without_overlaps():
     """The fixed grid: every text inside the figure, panels' decorations clear of each other, on the
-    flagship and on a scenario with long actor names and large stakes."""
+    flagship and on a scenario with long actor names and large stakes. Where the grid does not fit and the
+    map falls back to matplotlib's constrained layout (cropped when saved), the same holds on the cropped
+    page: the fallback panels are checked too, and the long names and stakes do reach it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
 
     from detente.models import bdm
     from detente.report import charts
@@ -176,7 +179,8 @@ def test_perspective_map_fits_its_page_without_overlaps():
     long = detente.load(FLAGSHIP).model_dump(mode="json")
     for a in long["actors"]:
         a["name"] = a["name"] + " and its many allies abroad"
-    fallbacks: list[str] = []
+    fallbacks: list[tuple[float, str]] = []
+    checked = 0
     for raw, stake in ((base, 1.0), (long, -123456.7), (long, 3.3e-4)):  # stakes with long tick labels, too
         scen = detente.load(raw)
         view = bdm.perspective(scen.to_inputs())
@@ -186,11 +190,15 @@ def test_perspective_map_fits_its_page_without_overlaps():
             FigureCanvasAgg(fig)
             r = fig.canvas.get_renderer()
             fig.draw(r)
-            if getattr(fig, "_detente_tight", False):  # fell back to the constrained layout: cropped when saved
-                fig.set_size_inches(*fig.get_tightbbox(r).size, forward=False)
-                fallbacks.append((stake, key))
-                continue
             page = fig.bbox
+            if getattr(fig, "_detente_tight", False):  # fell back to the constrained layout: cropped when saved
+                fallbacks.append((stake, key))
+                # the constrained layout is kept as the labels were placed for it (no layout engine runs again)
+                assert charts._bbox(fig) == "tight" and type(fig.get_layout_engine()).__name__ == "PlaceHolderLayoutEngine"
+                pad = fig.dpi * float(__import__("matplotlib").rcParams["savefig.pad_inches"])
+                crop = fig.get_tightbbox(r)  # inches: what savefig keeps
+                page = Bbox.from_extents(crop.x0 * fig.dpi - pad, crop.y0 * fig.dpi - pad,
+                                         crop.x1 * fig.dpi + pad, crop.y1 * fig.dpi + pad)
             # each panel with everything drawn on it (tick labels, titles, captions, point labels)
             boxes = [ax.get_tightbbox(r) for ax in fig.axes if ax.get_visible()]
             boxes.append(fig._suptitle.get_window_extent(r))
@@ -200,7 +208,10 @@ def test_perspective_map_fits_its_page_without_overlaps():
                 for b in boxes[i + 1:]:
                     w = min(a.x1, b.x1) - max(a.x0, b.x0)
                     h = min(a.y1, b.y1) - max(a.y0, b.y0)
-                    assert not (w > 0 and h > 0), (key, a, b)
+                    assert not (w > 0 and h > 0), (key, stake, a, b)
             svg = charts.to_svg(fig, "t")
             assert svg.startswith("<svg") and np.isfinite(x).any()
+            checked += 1
+    assert checked == 9
     assert not [f for f in fallbacks if f[0] == 1.0], fallbacks  # the flagship's maps fit the fixed grid
+    assert fallbacks, "no map fell back to the constrained layout: the fallback went untested"

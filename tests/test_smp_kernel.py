@@ -49,20 +49,26 @@ def _wide(rng: np.random.Generator, shape, low=-3.0, high=3.0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("path", ["compiled", "pure"])
-def test_pairwise_sum_is_numpys_sum(path):
+def test_coalition_sums_add_the_voters_in_numpys_order(path):
+    # two options, one at 0: C[0, 1] and C[1, 0] are numpy's sums of max(0, +-x) over the voters,
+    # for lengths around each branch of numpy's pairwise summation (8 running sums, halves above 128)
     kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
     rng = np.random.default_rng(0)
-    lengths = list(range(0, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, 3849, 20000]
+    lengths = list(range(1, 140)) + [247, 248, 249, 256, 257, 487, 488, 489, 968, 1000, 3849, 20000]
     for n in lengths:
-        a = _wide(rng, n + 7, -8, 8)
-        istack, fstack = np.empty(3 * kern.STACK, dtype=np.int64), np.empty(kern.STACK)
-        assert kern.pairwise_sum(a, 5, n, istack, fstack) == a[5 : 5 + n].sum(), n
+        x = _wide(rng, n, -8, 8)
+        V = np.zeros((1, n, 2))
+        V[0, :, 0] = x
+        C = np.zeros((1, 2, 2))
+        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n), C)
+        assert C[0, 0, 1] == np.maximum(x, 0.0).sum(), n
+        assert C[0, 1, 0] == np.maximum(-x, 0.0).sum(), n
 
 
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "third_party_rows", "distance_rows", "pairwise_sum"):
+    for name in ("coalition_rows", "_coalition_span", "third_party_rows", "distance_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -189,3 +195,20 @@ def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
     assert (out["numpy"][:, 0] == 0).all()
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), nq=st.integers(1, 40), M=st.integers(1, 70),
+       density=st.sampled_from([0.05, 0.3, 1.0]))
+def test_conditional_pce_over_each_elections_options_equals_the_whole_product(monkeypatch, seed, Bc, nq, M, density):
+    # from GATHER_MIN_OPTIONS options on, the PCE sums only the rows of each election's own options
+    rng = np.random.default_rng(seed)
+    Q = rng.random((Bc, nq, M)) < density
+    C = rng.uniform(1e-8, 10, (Bc, M, M))
+    P = core.victory(C, "Linear")
+    out = {}
+    for gather in (False, True):
+        monkeypatch.setattr(core, "GATHER_MIN_OPTIONS", 1 if gather else 1 << 30)
+        monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
+        out[gather] = core.pce(C, P, Q, "Conditional")
+    _equal(out[True], out[False])

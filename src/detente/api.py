@@ -13,7 +13,7 @@ from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError
 from .result import Result
-from .simulate import events_within, horizon, is_dynamic, most_likely, simulate
+from .simulate import events_within, horizon, is_dynamic, most_likely, simulate, simulate_prefix
 from .stability import examined_rounds, only_stops, rounds_param
 from .stability import stability as diagnose_stability
 
@@ -66,8 +66,15 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
     notes += run_notes(scen, model, p, set(params))
     plan_scenario(f"forecast ({model})", scen, model, p, set(params), 1, budget=budget, history=True)
     inputs = scen.to_inputs(seed=seed or 0)
+    longer = _stability_rounds(scen, mod, p, set(params), budget) if stability else None
+    long = None  # the stability check's run, when the forecast reads off it
     try:
-        traj = simulate(scen, model, p, inputs=inputs, happened=most_likely(scen), explicit=set(params))
+        if longer is not None:  # one run to the check's rounds gives the forecast too (TRUNCATE_INFO)
+            H, L = longer
+            long, traj = simulate_prefix(scen, model, p.model_copy(update={"rounds": L}), H, inputs=inputs,
+                                         happened=_within(scen, most_likely(scen), H), explicit=set(params) | {"rounds"})
+        else:
+            traj = simulate(scen, model, p, inputs=inputs, happened=most_likely(scen), explicit=set(params))
     except ModelInputError as e:
         raise DetenteError([Problem(scen.source_file, None, f"model {model}", str(e))]) from None
     model_notes = getattr(mod, "notes", None)
@@ -90,9 +97,32 @@ def forecast(scenario: Any, model: str | None = None, *, seed: int | None = None
                          + "; ".join(pr.reason for pr in e.problems))
         else:
             stab = diagnose_stability(scen, model, p, H, explicit=set(params), seed=seed or 0, max_rounds=b.rounds,
-                                      run=traj)
+                                      run=traj, long=long)
     last = horizon(scen, mod, p, set(params)) if is_dynamic(mod) else scen.rounds
     return Result(scen, model, p, traj, seed=seed, notes=notes, branch=branch_note(scen, last), stability=stab)
+
+
+def _stability_rounds(scen: Any, mod: Any, p: Any, explicit: set[str], budget: Budget | None) -> tuple[int, int] | None:
+    """``(H, L)`` when the forecast's run to H rounds reads off the stability check's run to L (a dynamic model
+    that declares ``TRUNCATE_INFO``, a check within the budget that plays further than H), else None."""
+    if not is_dynamic(mod) or getattr(mod, "TRUNCATE_INFO", None) is None:
+        return None
+    H = horizon(scen, mod, p, explicit)
+    b = resolve_budget(budget)
+    L = examined_rounds(H, b.rounds)
+    if not 1 <= H < L:
+        return None
+    try:
+        plan_scenario(f"stability check ({mod.NAME})", scen, mod.NAME, p.model_copy(update={"rounds": L}),
+                      explicit | {"rounds"}, 1, budget=b)
+    except BudgetError:
+        return None  # the forecast runs alone, and says why the check was skipped
+    return H, L
+
+
+def _within(scen: Any, happened: Any, H: int) -> Any:
+    """The events' outcomes with those after round ``H`` left out (the stability check's branch)."""
+    return happened & events_within(scen, H)[None, :]
 
 
 def branch_note(scen: Any, last: int | None = None) -> str | None:

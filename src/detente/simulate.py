@@ -142,8 +142,55 @@ def simulate(
 
     if not is_dynamic(model):
         return _simulate_static(scenario, model, params, inp, hap, rounds_of)
+    return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, horizon(scenario, model, params, explicit))[0]
 
+
+def simulate_prefix(
+    scenario: Scenario,
+    model_name: str,
+    params: ModelParams,
+    shorter: int,
+    *,
+    inputs: Inputs | None = None,
+    happened: np.ndarray | None = None,
+    explicit: set[str] | None = None,
+) -> tuple[Trajectory, Trajectory]:
+    """One run, and the run with fewer rounds read off it (a model that declares ``TRUNCATE_INFO``).
+
+    Returns ``(run, prefix)``: what :func:`simulate` returns with these arguments, and what it returns
+    with ``rounds`` set to ``shorter`` (the same, bit for bit: the model's segment that ``shorter``
+    ends in is cut by :func:`detente.models.base.truncate` instead of played again).
+
+    Raises
+    ------
+    ValueError
+        For a model that plays no rounds or does not declare ``TRUNCATE_INFO``, or ``shorter`` outside
+        1 .. the run's rounds.
+    """
+    _cancel.check()
+    model = models.get(model_name)
+    if not is_dynamic(model) or getattr(model, "TRUNCATE_INFO", None) is None:
+        raise ValueError(f"{model_name}: a run with fewer rounds cannot be read off a longer one (TRUNCATE_INFO)")
+    inp = scenario.to_inputs() if inputs is None else inputs
+    B = inp.shape[0]
+    E = len(scenario.events)
+    hap = most_likely(scenario, B) if happened is None else np.asarray(happened, dtype=bool).reshape(B, E)
+    rounds_of = [scenario.event_round(e) for e in scenario.events]
     H = horizon(scenario, model, params, explicit)
+    if not 1 <= shorter <= H:
+        raise ValueError(f"expected a shorter run of 1 to {H} rounds, got {shorter}")
+    out, prefix = _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, int(shorter))
+    assert prefix is not None
+    return out, prefix
+
+
+def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray,
+                      rounds_of: list[int], H: int, cut_at: int | None = None) -> tuple[Trajectory, Trajectory | None]:
+    """:func:`simulate` of a model that plays rounds, to ``H`` rounds; with ``cut_at``, also the run to
+    ``cut_at`` rounds, read off this one (see :func:`simulate_prefix`)."""
+    from .models.base import truncate
+
+    B, E = hap.shape
     order = sorted(range(E), key=lambda e: (rounds_of[e], scenario.events[e].type != "deadline"))
     alive = np.ones(B, dtype=bool)
     ended = np.full(B, H, dtype=int)
@@ -160,6 +207,7 @@ def simulate(
         inp = replace(inp, span=_span(inp))
     boundaries = sorted({r for r in rounds_of if 1 < r <= H}) + [H + 1]
     pieces: list[Trajectory] = []
+    cut: list[Trajectory] | None = None  # the pieces of the run to cut_at rounds
     D = inp.shape[2]
     idle = np.zeros((B, D), dtype=bool)
     past: np.ndarray | None = None
@@ -170,7 +218,13 @@ def simulate(
             _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
-            tr = _fit(model.run(inp, seg_params), k, model.ROUND_RECORDS)
+            raw = model.run(inp, seg_params)
+            if cut_at is not None and cut is None and t < cut_at <= b - 1:  # the shorter run ends in this segment
+                # read off the model's own output (before the runner holds anything: _freeze writes in place)
+                short = _fit(truncate(model, raw, cut_at - t), cut_at - t, model.ROUND_RECORDS)
+                _freeze(short, ~alive[:, None] | idle, model.ROUND_RECORDS)
+                cut = [*pieces, short]
+            tr = _fit(raw, k, model.ROUND_RECORDS)
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.
@@ -193,6 +247,15 @@ def simulate(
         idle &= ~changed[:, None]
         if past is not None and changed.any():
             past[changed] = np.nan  # earlier states no longer describe the same bargaining
+    out = _joined(model, pieces, hap, rounds_of, H, ended)
+    if cut is None or cut_at is None:
+        return out, None
+    return out, _joined(model, cut, hap, rounds_of, cut_at, np.minimum(ended, cut_at))
+
+
+def _joined(model: Any, pieces: list[Trajectory], hap: np.ndarray, rounds_of: list[int], H: int,
+            ended: np.ndarray) -> Trajectory:
+    """The segments of a run to ``H`` rounds as its trajectory."""
     out = _concat(pieces)
     # A model that stopped early (converged) in the last segment: drop the padding after it.
     last_start = out.position.shape[1] - 1 - (pieces[-1].position.shape[1] - 1)

@@ -223,7 +223,7 @@ def examined_rounds(horizon: int, max_rounds: int | None = None) -> int:
 
 def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon: int, *,
               explicit: set[str] | None = None, seed: int = 0, max_rounds: int | None = None,
-              happened: np.ndarray | None = None, run: Any = None) -> dict[str, dict[str, Any]] | None:
+              happened: np.ndarray | None = None, run: Any = None, long: Any = None) -> dict[str, dict[str, Any]] | None:
     """Per issue key, the stability of a forecast (see the module docstring); None for a one-shot model.
 
     Parameters
@@ -246,6 +246,10 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
         The forecast's own run to ``horizon`` (on the default branch). When the model's rounds only
         stop the play (:func:`only_stops`) and this run stopped before ``horizon``, the longer run is
         this one held at its final state, and no run is played.
+    long : Trajectory, optional
+        The run already played to :func:`examined_rounds` on this branch (the default one, events after
+        ``horizon`` left out), as :func:`detente.simulate.simulate_prefix` plays it for the forecast: no
+        run is played.
     """
     from .simulate import events_within, most_likely, simulate
 
@@ -258,7 +262,9 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
     hap = most_likely(scenario) if happened is None else np.array(happened, dtype=bool).reshape(1, -1)
     if getattr(model, "DYNAMIC", False):  # a one-shot model plays the events within the scenario's horizon anyway
         hap &= events_within(scenario, horizon)[None, :]
-    if run is not None and happened is None and only_stops(model) and run.position.shape[1] - 1 < horizon:
+    if long is not None:
+        tr = long
+    elif run is not None and happened is None and only_stops(model) and run.position.shape[1] - 1 < horizon:
         tr = run  # it stopped by itself: played further, it stops at the same round (held below)
     else:
         tr = simulate(scenario, model_name, p, inputs=scenario.to_inputs(seed=seed), happened=hap,

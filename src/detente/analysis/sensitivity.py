@@ -297,10 +297,27 @@ def check_samples(n: int, field: str = "samples", given: Any = None) -> int:
     return n
 
 
+def saltelli(K: int, N: int, seed: int) -> np.ndarray:
+    """Saltelli's sample without second order on [0, 1]^K: the rows of SALib's
+    ``SALib.sample.sobol.sample(..., calc_second_order=False, scramble=True, seed=seed)``, equal to them
+    bit for bit, built with numpy instead of SALib's Python loop over every element (1.8 s at N = 1,024
+    and K = 58). For each of the N points of a scrambled Sobol' sequence in 2K dimensions (A its first
+    K coordinates, B the others): A, then A with its k-th coordinate taken from B for k = 1 .. K, then B.
+    """
+    from scipy.stats import qmc
+
+    base = qmc.Sobol(d=2 * K, scramble=True, seed=seed).random(N)
+    A, B = base[:, :K], base[:, K:]
+    X = np.repeat(A[:, None, :], K + 2, axis=1)
+    k = np.arange(K)
+    X[:, 1 + k, k] = B
+    X[:, K + 1] = B
+    return X.reshape(N * (K + 2), K)
+
+
 def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, samples: int, events: bool,
            chunk, progress, budget: Budget | None = None, where: tuple[Any, Any] = (None, None)) -> SensitivityResult:
     from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import sobol as sobol_sample
 
     try:
         N = int(samples)
@@ -322,8 +339,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     names = [u.key(scen) for u in unc] + [f"event.{scen.events[j].key}" for j in ev_idx]
     problem = {"num_vars": K, "names": names, "bounds": [[0.0, 1.0]] * K}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SALib's advice to use a power of two is in our docstring
-        X = sobol_sample.sample(problem, N, calc_second_order=False, scramble=True, seed=seed)
+        warnings.simplefilter("ignore")  # scipy's advice to use a power of two is in our docstring
+        X = saltelli(K, N, seed)
     R = X.shape[0]
     # every run's inputs are built chunk by chunk from its row of values (on a cluster, by the worker)
     values = np.empty((R, len(unc)))

@@ -33,6 +33,10 @@ BIN_SCALE = 1e-8
 TIE_TOL = 1e-9
 #: Max elements of one O(n^3) temporary block.
 BLOCK = 1 << 16
+#: From this many options on, the Conditional PCE sums only the entries of each election's own options
+#: (einsum's dot product of each such row, which gives the numbers of the whole matrix product bit for bit:
+#: ``tests/test_smp_kernel.py``); below, the whole product is cheaper than gathering the rows.
+GATHER_MIN_OPTIONS = 32
 #: Iteration cap of the Markov PCEs (they converge in far fewer steps).
 MARKOV_MAX_ITER = 2000
 #: Below this many elements of an O(n^3) sum (draws x n^3) the numpy code runs; from it on the
@@ -148,7 +152,6 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         With ``C(a, a) = 1e-8``.
     """
     Bc, Nv, M = V.shape
-    Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
     C = np.zeros((Bc, M, M))
     rows = np.arange(M) if opt is None else np.flatnonzero(opt.any(axis=0))
     kern = _kernel(Bc * len(rows) * M * Nv)
@@ -156,9 +159,12 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         mark = np.zeros(M, dtype=np.bool_)
         mark[rows] = True
         wc = np.ascontiguousarray(w, dtype=float)
+        Vc = np.ascontiguousarray(V, dtype=float)
         code = kern.RULES.index(rule)
-        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vt, wc, mark, code, C), Bc * M, Bc * len(rows) * M * Nv)
+        plan = kern.pairwise_plan(Nv)
+        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, C), Bc * M, Bc * len(rows) * M * Nv)
     else:
+        Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
         step = max(1, BLOCK // max(1, Bc * M * Nv))
         wb = w[:, None, None, :]
         for r0 in range(0, len(rows), step):
@@ -232,8 +238,17 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     has = Mq[..., 0] > 0
     if model == "Conditional":
         logP = np.log(np.maximum(P, 1e-300))
-        L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
-        L = np.where(Q, L, -np.inf)
+        M = Q.shape[-1]
+        if M < GATHER_MIN_OPTIONS:
+            L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
+            L = np.where(Q, L, -np.inf)
+        else:  # only the entries that count (a in q): the same dot products over b, row by row
+            L = np.full(Q.shape, -np.inf)
+            bq, qq, aq = np.nonzero(Q)
+            step = max(1, BLOCK // M)
+            for k0 in range(0, len(bq), step):
+                b, q, a = bq[k0 : k0 + step], qq[k0 : k0 + step], aq[k0 : k0 + step]
+                L[b, q, a] = np.einsum("kj,kj->k", Qf[b, q], logP[b, a])
         mx = np.max(L, axis=-1, keepdims=True)
         mx = np.where(np.isfinite(mx), mx, 0.0)
         p = np.where(Q, np.exp(L - mx), 0.0)

@@ -13,7 +13,8 @@ element once, in registers, and sum in exactly numpy's order:
   with 8 running sums combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) +
   (r6 + r7)) and the leftover terms added one by one; above 128, the two
   halves (the first a multiple of 8 terms long) summed recursively and
-  added. :func:`pairwise_sum` does the same.
+  added. :func:`pairwise_plan` writes that order down as a program, which
+  :func:`coalition_rows` runs for many sums side by side.
 * numpy sums any other axis (the third parties in ``_third_parties``) term
   by term in index order, which the loops below do.
 
@@ -64,121 +65,165 @@ def vote(w: float, d: float, rule: int) -> float:
     return (2.0 / 3.0) * w * d
 
 
-@_jit
-def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
-    """numpy's sum of ``a[lo:lo + n]`` for n <= 128 (see the module doc)."""
-    if n < 8:
-        res = -0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
+def pairwise_plan(n: int) -> np.ndarray:
+    """numpy's pairwise summation of n terms as a program for :func:`coalition_rows` (plain Python, not compiled).
 
-
-#: Depth of :func:`pairwise_sum`'s stack: halving from 2^63 terms down to 128 takes 57 levels.
-STACK = 64
-
-
-@_jit
-def pairwise_sum(a: np.ndarray, lo: int, n: int, istack: np.ndarray, fstack: np.ndarray) -> float:
-    """numpy's sum of ``a[lo:lo + n]`` (pairwise summation, see the module doc).
-
-    Above 128 terms numpy sums the two halves recursively and adds them; numba's
-    cache cannot hold a recursive function (its cached copy crashed on load), so
-    the recursion runs on explicit stacks: ``istack`` (3 x :data:`STACK` ints:
-    start, length, which half is pending) and ``fstack`` (:data:`STACK` floats:
-    the first half's sum), allocated once by the caller.
+    One row per step, in the order numpy does them: ``(0, lo, len)`` sums the
+    block ``lo .. lo + len`` (at most 128 terms, see :func:`_block_sum`) onto a
+    stack; ``(1, 0, 0)`` replaces the two top sums by first + second (numpy adds
+    the sum of the first half to the sum of the second).
     """
-    if n <= 128:
-        return _block_sum(a, lo, n)
-    top = 0
-    istack[0], istack[1], istack[2] = lo, n, 0
-    while True:
-        f_lo, f_n = istack[3 * top], istack[3 * top + 1]
-        if f_n > 128:  # a frame seen for the first time: descend into its first half
-            half = f_n // 2
-            half -= half % 8
-            top += 1
-            istack[3 * top], istack[3 * top + 1], istack[3 * top + 2] = f_lo, half, 0
+    ops: list[tuple[int, int, int]] = []
+    todo = [(0, 0, n)]  # (0, lo, len): sum a block; (1, 0, 0): add the two top sums
+    while todo:
+        kind, lo, m = todo.pop()
+        if kind == 1 or m <= 128:
+            ops.append((kind, lo, m))
             continue
-        res = _block_sum(a, f_lo, f_n)
-        while True:  # hand the sum up until a frame still needs its second half
-            top -= 1
-            if top < 0:
-                return res
-            if istack[3 * top + 2] == 0:
-                fstack[top] = res
-                istack[3 * top + 2] = 1
-                p_lo, p_n = istack[3 * top], istack[3 * top + 1]
-                half = p_n // 2
-                half -= half % 8
-                top += 1
-                istack[3 * top], istack[3 * top + 1], istack[3 * top + 2] = p_lo + half, p_n - half, 0
-                break
-            res = fstack[top] + res
+        half = m // 2
+        half -= half % 8
+        todo += [(1, 0, 0), (0, lo + half, m - half), (0, lo, half)]  # popped last first
+    return np.array(ops, dtype=np.int64).reshape(-1, 3)
 
 
 @_jit
-def coalition_rows(lo: int, hi: int, Vt: np.ndarray, w: np.ndarray, rows: np.ndarray, rule: int,
-                   C: np.ndarray) -> None:
-    """``C[b, a, c] = sum_v max(0, vote(w[b, v], Vt[b, a, v] - Vt[b, c, v]))`` for the rows r = b M + a in [lo, hi).
+def _coalition_terms(wv: float, va: float, row: np.ndarray, rule: int, both: bool, first: bool, pk: np.ndarray,
+                     nk: np.ndarray) -> None:
+    """One voter's terms ``max(0, vote(wv, va - row[c]))`` set into (``first``) or added to ``pk``, and with
+    ``both`` (rule ``Prop``) ``max(0, -wv (va - row[c]))`` into ``nk``. Every array is a view of the same
+    length, indexed from 0 (so that the compiler sees no negative index and vectorises the loops)."""
+    L = row.shape[0]
+    if both:
+        if first:
+            for c in range(L):
+                x = wv * (va - row[c])
+                pk[c] = x if x > 0.0 else 0.0
+                nk[c] = -x if x < 0.0 else 0.0
+        else:
+            for c in range(L):
+                x = wv * (va - row[c])
+                pk[c] += x if x > 0.0 else 0.0
+                nk[c] += -x if x < 0.0 else 0.0
+    elif first:
+        for c in range(L):
+            x = vote(wv, va - row[c], rule)
+            pk[c] = x if x > 0.0 else 0.0
+    else:
+        for c in range(L):
+            x = vote(wv, va - row[c], rule)
+            pk[c] += x if x > 0.0 else 0.0
 
-    ``Vt`` (Bc, M, Nv) each option's utility to each voter; ``rows`` (M,) marks the
-    options whose rows are computed (others are left as they are). The floor and
-    the diagonal are the caller's (as in ``_smp_core.coalitions``).
+
+@_jit
+def _combine8(r: np.ndarray, res: np.ndarray) -> None:
+    """``res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` elementwise (numpy's order), ``r`` (8, L)."""
+    for c in range(res.shape[0]):
+        res[c] = ((r[0, c] + r[1, c]) + (r[2, c] + r[3, c])) + ((r[4, c] + r[5, c]) + (r[6, c] + r[7, c]))
+
+
+@_jit
+def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndarray, rule: int, both: bool,
+                    plan: np.ndarray, rp: np.ndarray, rn: np.ndarray, sp: np.ndarray, sn: np.ndarray) -> None:
+    """The sums over the voters of ``max(0, vote(w_v, V[v, a] - V[v, c]))`` for c0 <= c < c1, left in ``sp[0, :c1 - c0]``.
+
+    With ``both`` (the ``Prop`` rule only) also the sums of ``max(0, -w_v (V[v, a] - V[v, c]))``,
+    which are the sums for the pairs (c, a), in ``sn[0, :c1 - c0]``. The voters are summed in numpy's
+    pairwise order (``plan``, see :func:`pairwise_plan`) for every c at once: the innermost loops run
+    over the options c, which are contiguous in ``V`` (Nv, M), so that the compiler vectorises them;
+    each option's sum still adds its own terms in numpy's order. ``rp``, ``rn`` (8, M) hold the eight
+    running sums of a block, ``sp``, ``sn`` (depth, M) the stack of block sums.
     """
-    Bc, M, Nv = Vt.shape
-    tmp = np.empty(Nv)
-    tmp2 = np.empty(Nv)
-    istack = np.empty(3 * STACK, dtype=np.int64)
-    fstack = np.empty(STACK)
+    L = c1 - c0
+    top = -1
+    for s in range(plan.shape[0]):
+        if plan[s, 0] == 1:
+            lo_p, hi_p = sp[top - 1, :L], sp[top, :L]
+            for c in range(L):
+                lo_p[c] = lo_p[c] + hi_p[c]
+            if both:
+                lo_n, hi_n = sn[top - 1, :L], sn[top, :L]
+                for c in range(L):
+                    lo_n[c] = lo_n[c] + hi_n[c]
+            top -= 1
+            continue
+        lo = plan[s, 1]
+        m = plan[s, 2]
+        top += 1
+        resp = sp[top, :L]
+        resn = sn[top, :L]
+        if m < 8:
+            resp[:] = -0.0
+            resn[:] = -0.0
+            first = lo
+        else:
+            end = m - m % 8
+            for i in range(end):  # eight running sums, started at the block's first eight terms
+                v = lo + i
+                k = i % 8
+                _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
+            _combine8(rp[:, :L], resp)
+            if both:
+                _combine8(rn[:, :L], resn)
+            first = lo + end
+        for v in range(first, lo + m):  # the terms after the last full eight, one by one
+            _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, False, resp, resn)
+
+
+#: Options summed at once by :func:`coalition_rows` (its running sums then stay in the first-level cache).
+SPAN = 256
+
+
+@_jit
+def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndarray, rule: int, plan: np.ndarray,
+                   C: np.ndarray) -> None:
+    """``C[b, a, c] = sum_v max(0, vote(w[b, v], V[b, v, a] - V[b, v, c]))`` for the rows r = b M + a in [lo, hi).
+
+    ``V`` (Bc, Nv, M) each voter's utility of each option; ``rows`` (M,) marks the
+    options whose rows are computed (others are left as they are); ``plan`` is
+    :func:`pairwise_plan` (Nv). The floor and the diagonal are the caller's (as in
+    ``_smp_core.coalitions``).
+
+    With the default rule, w (V_a - V_c) = -(w (V_c - V_a)) exactly (IEEE negation is
+    exact), so one pass over the voters gives C[a, c] and C[c, a]: row a does the pairs
+    c > a (and c's entry when row c is wanted), and the pairs c < a whose row c is not
+    wanted. Each row writes only entries no other row writes, so threads may share rows.
+    """
+    Bc, Nv, M = V.shape
+    depth = plan.shape[0] + 1
+    rp = np.empty((8, SPAN))
+    rn = np.empty((8, SPAN))
+    sp = np.empty((depth, SPAN))
+    sn = np.empty((depth, SPAN))
     for r in range(lo, hi):
         b = r // M
         a = r % M
         if not rows[a]:
             continue
         wb = w[b]
-        va = Vt[b, a]
         if rule == 0:
-            # the default rule: w (V_a - V_c) = -(w (V_c - V_a)) exactly (IEEE negation is exact), so
-            # one pass over the voters gives C[a, c] and C[c, a]: row a does the pairs c > a, and
-            # c's entry when row c is wanted, and the pairs c < a whose row c is not wanted
-            for c in range(M):
-                if c == a or (c < a and rows[c]):
-                    continue
-                vc = Vt[b, c]
-                for v in range(Nv):
-                    x = wb[v] * (va[v] - vc[v])
-                    tmp[v] = x if x > 0.0 else 0.0
-                    tmp2[v] = -x if x < 0.0 else 0.0
-                C[b, a, c] = pairwise_sum(tmp, 0, Nv, istack, fstack)
-                if rows[c]:
-                    C[b, c, a] = pairwise_sum(tmp2, 0, Nv, istack, fstack)
+            for c0 in range(a + 1, M, SPAN):
+                c1 = min(M, c0 + SPAN)
+                _coalition_span(b, a, c0, c1, V, wb, rule, True, plan, rp, rn, sp, sn)
+                for c in range(c0, c1):
+                    C[b, a, c] = sp[0, c - c0]
+                    if rows[c]:
+                        C[b, c, a] = sn[0, c - c0]
+            lone = False
+            for c in range(a):
+                lone = lone or not rows[c]
+            if lone:
+                for c0 in range(0, a, SPAN):
+                    c1 = min(a, c0 + SPAN)
+                    _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
+                    for c in range(c0, c1):
+                        if not rows[c]:
+                            C[b, a, c] = sp[0, c - c0]
             continue
-        for c in range(M):
-            vc = Vt[b, c]
-            for v in range(Nv):
-                x = vote(wb[v], va[v] - vc[v], rule)
-                tmp[v] = x if x > 0.0 else 0.0
-            C[b, a, c] = pairwise_sum(tmp, 0, Nv, istack, fstack)
+        for c0 in range(0, M, SPAN):
+            c1 = min(M, c0 + SPAN)
+            _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
+            for c in range(c0, c1):
+                C[b, a, c] = sp[0, c - c0]
 
 
 @_jit
@@ -193,10 +238,11 @@ def _third_vote(u_ni: float, u_nn: float, u_nj: float, wn: float, s0: float, ssu
 
 
 @_jit
-def _third_span_prop(j0: int, j1: int, u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndarray,
-                     b_m: np.ndarray, s0: np.ndarray, ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
-    """:func:`_third_vote` with the ``Prop`` rule for the targets j0 <= j < j1, added to ``tot`` and ``pos``."""
-    for j in range(j0, j1):
+def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndarray, b_m: np.ndarray, s0: np.ndarray,
+                     ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
+    """:func:`_third_vote` with the ``Prop`` rule for every target j (the loop starts at 0, so that the compiler
+    sees no negative index and vectorises), added to ``tot`` and ``pos``."""
+    for j in range(a_m.shape[0]):
         u_nj = b_m[j] * R + a_m[j]
         v0 = wn * (u_ni - u_nj)
         den = abs(v0) + ssum[j]
@@ -242,9 +288,12 @@ def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.n
             b_m = Bm[b, m]
             u_ni = a_m[h] + b_m[h] * R
             u_nn = b_m[m] * R + a_m[m]
-            if rule == 0:  # the default rule, in loops of its own that the compiler vectorises
-                _third_span_prop(0, m, u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
-                _third_span_prop(m + 1, n, u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
+            if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
+                # over every target, m included, whose sums are then put back as they were (m is no
+                # third party of a challenge to itself): one loop instead of two around m
+                tot_m, pos_m = tot[m], pos[m]
+                _third_span_prop(u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
+                tot[m], pos[m] = tot_m, pos_m
             else:
                 for j in range(n):
                     if j != m:

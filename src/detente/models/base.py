@@ -64,6 +64,20 @@ Optional
     shorter one: the stability diagnostics (:mod:`detente.stability`) and the
     Monte Carlo median's stability read nearby horizons off one run instead
     of playing each.
+``TRUNCATE_INFO`` : dict of str -> value, for a ``ROUNDS_ONLY_STOP`` model
+    Declares that the whole trajectory of a run given k rounds, ``info``
+    included, reads off a run of the same inputs given more rounds
+    (:func:`truncate`): the positions, forecasts and extras of rounds 0..k,
+    ``rounds`` capped at k, and every ``info`` array of this dict reset, in
+    the rows that played more than k rounds, to what a run stopped by its
+    rounds reports: the value given (e.g. ``0`` or ``False``), ``"rounds"``
+    (k, the rounds played) or ``"final"`` (the forecast after round k). A
+    row is a draw, or a draw and issue for an info array of shape (B, D)
+    where the model reports ``info["issue_rounds"]``; info arrays not named
+    do not depend on the rounds. The conformance suite checks the result
+    bit for bit against the run given k rounds (``truncate``), so one run to
+    the stability check's horizon gives the forecast too
+    (:func:`detente.simulate.simulate_prefix`).
 ``notes(traj, b, actors, issues) -> list[str]``
     What a reader must know about draw ``b`` of this run, in sentences:
     above all a fallback and why (``nash`` returns the status quo when no
@@ -408,6 +422,48 @@ class Trajectory:
             {k: v[idx] for k, v in self.extras.items()},
             {k: v[idx] for k, v in self.info.items()},
         )
+
+
+def truncate(model: Any, traj: Trajectory, k: int) -> Trajectory:
+    """The trajectory ``model.run`` returns given ``k`` rounds, read off ``traj``, a run of the same inputs
+    given more (a model that declares ``TRUNCATE_INFO``; see the module docstring). New arrays throughout.
+
+    Raises
+    ------
+    ValueError
+        For a model that does not declare ``TRUNCATE_INFO`` (and ``ROUNDS_ONLY_STOP``).
+    """
+    spec = getattr(model, "TRUNCATE_INFO", None)
+    if spec is None or not getattr(model, "ROUNDS_ONLY_STOP", False):
+        raise ValueError(f"{getattr(model, 'NAME', model)} does not declare TRUNCATE_INFO and ROUNDS_ONLY_STOP")
+    k = int(k)
+    T = min(traj.position.shape[1] - 1, k)  # a run stopped by itself before k rounds may be shorter
+    rounds = np.minimum(traj.rounds, k)
+    per_issue = traj.info.get("issue_rounds")
+    B = traj.position.shape[0]
+    info: dict[str, np.ndarray] = {}
+    for name, value in traj.info.items():
+        a = np.array(value, copy=True)
+        if name in spec:
+            by_issue = per_issue is not None and a.shape == np.shape(per_issue)
+            played = np.asarray(per_issue) if by_issue else traj.rounds.reshape((B,) + (1,) * (a.ndim - 1))
+            over = np.broadcast_to(played > k, a.shape)
+            how = spec[name]
+            if isinstance(how, str) and how == "rounds":
+                fill: Any = k
+            elif isinstance(how, str) and how == "final":
+                fill = traj.forecast[:, T] if by_issue else traj.forecast[:, T].reshape(a.shape)
+            else:
+                fill = how
+            a = np.where(over, fill, a).astype(a.dtype, copy=False)
+        info[name] = a
+    return Trajectory(
+        traj.position[:, : T + 1].copy(),
+        traj.forecast[:, : T + 1].copy(),
+        rounds.astype(traj.rounds.dtype, copy=False),
+        {name: v[:, : T + 1].copy() for name, v in traj.extras.items()},
+        info,
+    )
 
 
 #: One move of one actor on one issue in one round, the same shape for every model

@@ -53,6 +53,7 @@ Mesquita's group decision model", *Journal of Theoretical Politics* 23(4):
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Literal
 
 import numpy as np
@@ -74,6 +75,10 @@ DYNAMIC = True
 #: The rounds only stop the play (the stopping rules look at the state, not at the rounds left):
 #: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
 ROUNDS_ONLY_STOP = True
+#: The run given fewer rounds reads off a longer one, info included (a row stopped by the rounds
+#: reports no cycle, not converged, its final forecast as the range): ``truncate`` in the conformance suite.
+TRUNCATE_INFO: dict[str, Any] = {"cycle_length": 0, "converged": False, "cycle_min": "final", "cycle_max": "final",
+                                 "issue_rounds": "rounds"}
 #: Both readings of the model, and a status quo term, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"variant": "paper"}, {"Q": 0.6, "own_perspective": True})
 
@@ -188,10 +193,16 @@ def _row_deltas(inputs: Inputs) -> np.ndarray:
 PURE_MAX_WORK = 4000
 
 
-def _kernel(work: float = float("inf")) -> Any:
-    """The kernels for ``work`` units: numba-compiled, or plain Python when small or without numba."""
-    if work <= PURE_MAX_WORK or not _jit.numba_available():
-        return _jit.pure_module(__name__.rpartition(".")[0] + "._bdm_kernel")
+def _kernel(work: float = float("inf"), fn: str = "run_rows") -> Any:
+    """The kernels for ``work`` units: numba-compiled, or plain Python when small or without numba.
+
+    A small batch runs compiled all the same once this process has loaded ``fn``'s compiled code
+    (a report's explanation runs thousands of small batches after its Monte Carlo loaded it)."""
+    name = __name__.rpartition(".")[0] + "._bdm_kernel"
+    loaded = sys.modules.get(name)
+    if not _jit.numba_available() or (
+            work <= PURE_MAX_WORK and not getattr(getattr(loaded, fn, None), "signatures", None)):
+        return _jit.pure_module(name)
     from . import _bdm_kernel  # numba compiles (or loads from its cache) on first call
 
     return _bdm_kernel
@@ -223,7 +234,7 @@ def probabilities(x: Any, w: Any, r: Any = None, *, variant: str = "scholz2011_c
     delta = np.where(act, x, -np.inf).max(axis=1) - np.where(act, x, np.inf).min(axis=1)
     out = np.empty(x.shape + (x.shape[1],))
     x, w, r, act, delta = (_own(a) for a in (x, w, r, act, delta))
-    _kernel(x.size * x.shape[1]).probability_rows(x, w, r, act, np.ascontiguousarray(delta), variant == "paper", out)
+    _kernel(x.size * x.shape[1], "probability_rows").probability_rows(x, w, r, act, np.ascontiguousarray(delta), variant == "paper", out)
     return out
 
 
@@ -399,7 +410,7 @@ def expected_utilities(inputs: Inputs, params: Params = Params()) -> dict[str, n
     x, w, s, act, fw, delta = _checked_rows(inputs)
     eu_self = np.empty((M, n, n))
     eu_other = np.empty((M, n, n))
-    _kernel(M * n * n).eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
+    _kernel(M * n * n, "eu_rows").eu_rows(x, w, s, act, fw, delta, params.variant == "paper", bool(params.own_perspective),
                       float(params.Q), float(params.T), 0.5, eu_self, eu_other)
 
     def shaped(a: np.ndarray) -> np.ndarray:  # (M, n, n) -> (B, n, n, D)

@@ -58,6 +58,13 @@ The checks (names as in :data:`CHECKS`):
     forecasts and extras, bit for bit (a run that stopped early repeats its
     final round), so that one long run can stand for every shorter horizon.
 
+``truncate``
+    For a model that declares ``TRUNCATE_INFO``: the whole trajectory of a
+    run given more rounds, read off by :func:`~detente.models.base.truncate`
+    at the rounds of a shorter run (and at one round), equals the shorter run
+    bit for bit: shapes, positions, forecasts, ``rounds``, every extra and
+    every ``info`` array.
+
 A model may declare checks it is documented not to pass with a function
 ``conformance_exceptions(params) -> {check: reason}``; they are skipped for
 those parameters and reported with the reason. The checks of
@@ -74,10 +81,10 @@ from typing import Any, Callable, Iterable, NoReturn
 
 import numpy as np
 
-from .base import Inputs, ModelInputError, ModelParams, Trajectory
+from .base import Inputs, ModelInputError, ModelParams, Trajectory, truncate
 
 CHECKS = ("attributes", "params", "output", "deterministic", "batched", "inactive", "order", "affine", "needs", "hooks",
-          "rounds_only_stop")
+          "rounds_only_stop", "truncate")
 #: The core of the protocol, which no model may declare an exception for: a model that could
 #: skip them all would pass the suite while checking nothing.
 NOT_EXEMPTABLE = ("attributes", "params", "output", "deterministic", "batched")
@@ -533,6 +540,33 @@ def check_rounds_only_stop(model: str | ModuleType, inputs: Inputs, params: Mode
         _equal("rounds_only_stop", m, f"extras[{name!r}]", cut(short.extras[name]), cut(long.extras[name]))
 
 
+def check_truncate(model: str | ModuleType, inputs: Inputs, params: ModelParams) -> None:
+    """For a model that declares ``TRUNCATE_INFO``: the run given ``rounds + 3`` rounds, truncated to
+    ``rounds`` (and to 1), is the run given that many rounds, bit for bit, ``info`` included."""
+    m = _resolve(model)
+    if getattr(m, "TRUNCATE_INFO", None) is None:
+        return
+    if not getattr(m, "ROUNDS_ONLY_STOP", False) or not m.DYNAMIC:
+        _fail("truncate", m, "TRUNCATE_INFO needs a dynamic model that declares ROUNDS_ONLY_STOP")
+    if not isinstance(m.TRUNCATE_INFO, dict):
+        _fail("truncate", m, "TRUNCATE_INFO must be a dict of info names")
+    k = int(params.rounds)  # type: ignore[attr-defined]
+    long = m.run(inputs, params.model_copy(update={"rounds": k + 3}))
+    for cut in sorted({k, 1}):
+        short = m.run(inputs, params.model_copy(update={"rounds": cut}))
+        got = truncate(m, long, cut)
+        what = f"truncated to {cut} of {k + 3} rounds"
+        _equal("truncate", m, f"position {what}", got.position, short.position)
+        _equal("truncate", m, f"forecast {what}", got.forecast, short.forecast)
+        _equal("truncate", m, f"rounds {what}", got.rounds, short.rounds)
+        if set(got.extras) != set(short.extras) or set(got.info) != set(short.info):
+            _fail("truncate", m, f"{what}: the extras or info names differ")
+        for name in short.extras:
+            _equal("truncate", m, f"extras[{name!r}] {what}", got.extras[name], short.extras[name])
+        for name in short.info:
+            _equal("truncate", m, f"info[{name!r}] {what}", got.info[name], short.info[name])
+
+
 _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "output": check_output,
     "deterministic": check_deterministic,
@@ -541,6 +575,7 @@ _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "needs": check_needs,
     "hooks": check_hooks,
     "rounds_only_stop": check_rounds_only_stop,
+    "truncate": check_truncate,
 }
 
 

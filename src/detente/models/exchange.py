@@ -24,7 +24,11 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     Decide's). Exact gain ties (Decide flips an unseeded coin) go to the
     exchange formed first, which is what Decide does with its coin switched
     off: the result is deterministic. The loop runs compiled
-    (``_exchange_kernel.py``).
+    (``_exchange_kernel.py``), in double precision; ``arithmetic="decimal"``
+    plays it in Decide's own 28-digit decimal arithmetic instead
+    (``_exchange_decimal.py``, slow), which settles the moves Decide's
+    rounding decides as Decide does, and ``ties="decide"`` with it takes
+    Decide's tie order with its coin off: together, Decide's own run.
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -53,7 +57,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .. import _cancel
 from . import _jit
@@ -114,10 +118,31 @@ class Params(ModelParams):
         Exchange rounds to play (default 10 for ``decide`` and
         ``random-rate``, as Decide's default; 1 for ``greedy``). A draw stops early after a round without
         exchange (nothing could change after it).
+    arithmetic : {"float", "decimal"}
+        ``decide`` only. ``float`` (default): the compiled loop in double
+        precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
+        operation by operation, ``_exchange_decimal.py``), which settles the
+        moves that Decide's rounding decides as Decide does; slow (plain Python).
+    ties : {"first", "decide"}
+        ``first`` (default): gains within a relative 1e-12 are tied and the
+        exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
+        Decide's own order with its coin switched off (exact gains, equal
+        ones in the order of Decide's last sort).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
+    arithmetic: Literal["float", "decimal"] = "float"
+    ties: Literal["first", "decide"] = "first"
+
+    @model_validator(mode="after")
+    def _decimal_only_for_decide(self) -> "Params":
+        if self.arithmetic == "decimal" and self.variant != "decide":
+            raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
+        if self.ties == "decide" and self.arithmetic != "decimal":
+            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "is rounding noise)")
+        return self
 
     def rounds_played(self) -> int:
         """``passes``, or the variant's default."""
@@ -462,6 +487,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     R = params.rounds_played()
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
+    if params.arithmetic == "decimal":
+        from . import _exchange_decimal
+
+        return _exchange_decimal.run(inputs, R, params.ties)
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
@@ -554,19 +583,31 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     fixed = _jit.threads() * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
         fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
-    return Cost(flops_per_draw=float(R) * (200.0 * M + 5.0 * M * n * D), bytes_per_draw=per, bytes_fixed=fixed)
+    flops = float(R) * (200.0 * M + 5.0 * M * n * D)
+    if params.arithmetic == "decimal":  # plain Python over decimals: about 10x this estimate (measured on cop21)
+        flops *= 10.0
+    return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "
           "actor, not from position[t-1] to position[t]")
 
 
+_DIGITS = ("in Decide's arithmetic (arithmetic=decimal) a move that brings an outcome onto a partner's position is "
+           "stopped or not by the last of 28 digits of that outcome, which a change of the issue's scale changes (as "
+           "it changes Decide's own results)")
+
+
 def conformance_exceptions(params: Params) -> dict[str, str]:
     """Checks of :mod:`detente.models.conformance` the ``decide`` and ``random-rate`` variants do not pass, with the reason."""
+    if params.variant == "decide" and params.arithmetic == "decimal":
+        return {"hooks": _HOOKS, "affine": _DIGITS,
+                "order": _DIGITS.replace("a change of the issue's scale changes", "another order of the actors changes (every "
+                                         "sum runs over the actors in the file's order, as Decide's do)")}
     if params.variant == "decide":
         return {"hooks": _HOOKS}
     if params.variant == "random-rate":

@@ -64,6 +64,8 @@ DYNAMIC = True
 #: The rounds only stop the play (the stopping rules look at the state, not at the rounds left):
 #: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
 ROUNDS_ONLY_STOP = True
+#: The run given fewer turns reads off a longer one, info included (``truncate`` in the conformance suite).
+TRUNCATE_INFO: dict[str, Any] = {"turns": "rounds"}
 #: Stochastic transitions (seeded per draw) and the consistent preset, for the conformance suite.
 CONFORMANCE_PARAMS: tuple[dict[str, Any], ...] = ({}, {"state_transitions": "Stochastic"}, {"preset": "consistent"})
 

@@ -100,16 +100,20 @@ class _Beside:
     child process, which sends its JSON-able value back through a pipe; where
     forking is not safe (other threads running, as in the web app, or no
     ``fork``) it runs in a worker thread (the models' compiled kernels release
-    the GIL, so it still overlaps the drawing in part). The value does not
+    the GIL, so it still overlaps the drawing in part), or, with ``thread``
+    False (a step in Python throughout, such as drawing charts), when
+    :meth:`result` asks for it. The value does not
     depend on where it ran: every step is seeded. :meth:`result` waits and
     returns the value, or raises the step's exception in the caller;
     :meth:`stop` ends the child of an abandoned report.
     """
 
-    def __init__(self, fn: Callable[[], Any]):
+    def __init__(self, fn: Callable[[], Any], thread: bool = True):
         self._value: Any = None
         self._error: BaseException | None = None
         self._proc: Any = None
+        self._thread: threading.Thread | None = None
+        self._later: Callable[[], Any] | None = None
         if hasattr(os, "fork") and threading.active_count() == 1:
             import multiprocessing
 
@@ -118,9 +122,11 @@ class _Beside:
             self._proc = ctx.Process(target=_child, args=(fn, child), name="detente-report-step", daemon=True)
             self._proc.start()
             child.close()
-        else:
+        elif thread:
             self._thread = threading.Thread(target=self._run, args=(fn,), name="detente-report-step", daemon=True)
             self._thread.start()
+        else:  # not worth a thread (it would hold the GIL): computed when its value is wanted
+            self._later = fn
 
     def _run(self, fn: Callable[[], Any]) -> None:
         try:
@@ -141,6 +147,10 @@ class _Beside:
             if not ok:
                 raise payload
             return payload
+        if self._later is not None:
+            fn, self._later = self._later, None
+            return fn()
+        assert self._thread is not None
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -369,32 +379,41 @@ def compute(
     # the record's section needs nothing more of the report (its score takes the report's draws): it runs
     # beside the drawing (see _Beside)
     record_job = _Beside(lambda: _record(scen, result.model, params, draws, seed, budget, mc)) if record else None
+    jobs: list[_Beside] = [] if record_job is None else [record_job]
     try:
         return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
-                        record_job, png_dir, step)
+                        record_job, png_dir, step, jobs)
     finally:
-        if record_job is not None:
-            record_job.stop()  # cancelled or failed before its value was wanted
+        for job in jobs:
+            job.stop()  # cancelled or failed before its value was wanted
 
 
 def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: list[Any], seed: int | None,
              draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
-             png_dir: Any, step: "_Steps") -> dict[str, Any]:
-    """:func:`compute` after the forecast, with the record's section computing beside it."""
+             png_dir: Any, step: "_Steps", jobs: "list[_Beside] | None" = None) -> dict[str, Any]:
+    """:func:`compute` after the forecast, with the record's section and the perspective map computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
     if out_charts.png_dir is not None:
         out_charts.png_dir.mkdir(parents=True, exist_ok=True)
     rdict = mc.to_dict(history=True) if mc is not None else result.to_dict()
     notes = list(rdict["meta"].get("notes", []))
+    # the perspective map is a chart of the report: its figures (the heaviest) are drawn beside the others
+    perspective, view_job = (_perspective(out_charts, scen, model, result, notes,
+                                          CONTROLS.get(interface, CONTROLS["cli"])) if figures else (None, None))
+    if view_job is not None and jobs is not None:
+        jobs.append(view_job)
 
     step(0.5, "drawing the trajectories")
     _trajectory_charts(out_charts, scen, result, branch=mc is not None)
     if mc is not None:
         step(0.55, "drawing the Monte Carlo charts")
         _monte_carlo_charts(out_charts, scen, mc)
-    perspective = (_perspective(out_charts, scen, model, result, notes, CONTROLS.get(interface, CONTROLS["cli"]), step)
-                   if figures else None)  # the perspective map is a chart of the report
+    if view_job is not None:
+        step(0.6, "how the actors see each other")
+        drawn, pngs = view_job.result()
+        out_charts.extend(drawn)
+        out_charts.pngs.extend(Path(p) for p in pngs)
     sens = _sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity else None
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
     record_section = None
@@ -448,22 +467,28 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
 
 
 def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, notes: list[str],
-                 controls: dict[str, str], step: "_Steps") -> dict[str, str] | None:
-    """The model's perspective map (one chart per issue), or a note naming the models that draw one."""
+                 controls: dict[str, str]) -> tuple[dict[str, str] | None, "_Beside | None"]:
+    """The model's perspective map (its title and description, and its charts, one per issue, drawn beside the
+    rest: :meth:`_Beside.result` gives ``(charts, png paths)``), or a note naming the models that draw one."""
     model_module = registry.get(model)
     if not hasattr(model_module, "perspective"):
         with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
         notes.append(f"Perspective map: {model} does not describe how each actor sees its rivals"
                      + (f"; {', '.join(with_view)} does ({controls['model'].format(name=with_view[0])})."
                         if with_view else "."))
-        return None
-    step(0.6, "how the actors see each other")
+        return None, None
     view = model_module.perspective(scen.to_inputs(), result.params)
-    for key, x, y in perspective_panels(view, scen):
-        out_charts.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                       lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
-                                                      quadrants=view.quadrants, title=view.title))
-    return {"title": view.title, "description": view.description}
+    panels = list(perspective_panels(view, scen))
+
+    def draw() -> tuple[list[dict[str, Any]], list[str]]:
+        maps = _Charts(out_charts.png_dir, out_charts.dpi, out_charts.drawn)
+        for key, x, y in panels:
+            maps.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
+                     lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                                    quadrants=view.quadrants, title=view.title))
+        return list(maps), [str(p) for p in maps.pngs]
+
+    return {"title": view.title, "description": view.description}, _Beside(draw, thread=False)
 
 
 def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any,

@@ -1,0 +1,400 @@
+"""Decide's equal-gain rounds in Decide's own arithmetic: 28-digit decimals, operation by operation.
+
+The ``decide`` variant of :mod:`detente.models.exchange` with ``arithmetic="decimal"``. The algorithm is
+the one of ``docs/models/exchange.md`` (steps 1-8) and of the compiled loop (``_exchange_kernel.py``);
+what differs is the arithmetic. Decide (github:foarsitter/decide-exchange-model) computes in Python's
+:mod:`decimal` with its default context (28 significant digits, round half even), and its outcome cap
+binds on exact comparisons of an outcome with a partner's position: when an earlier exchange has put
+an outcome exactly on a partner, whether the next move on that issue is capped depends on the last
+digits of that outcome. To settle those knife-edges as Decide does, this module redoes Decide's
+arithmetic in the same number type, with every product, quotient and sum grouped as Decide groups it
+(read from its model code at commit 51dee664 and checked against its runs; written here from the
+description in ``../shared/specs/exchange-decide.md``, none of its code copied):
+
+- inputs as the decimal numbers the file gives (a float's shortest repr, which is the file's text for
+  any number of at most 15 significant digits); a position on 0-100 as ``(x - lower) * (100 / (upper -
+  lower))``;
+- ``W`` and the outcome's numerator summed actor by actor in the file's order, each term ``(x s) c``;
+- a move ``m`` shifts an outcome by ``(|m| s) c / W``; an outcome shift ``D`` asks a move
+  ``(D W) / (c s)``; the rate is ``(s_a + s_b) / (s_c + s_d)``, applied as ``rate * D``;
+- the outcome cap puts the mover where ``(partner W - numerator) / (s c)`` says, the numerator with
+  the mover at its supply position;
+- the new start position as ``((1 - s) 0.4) y + 0.1 y + ((1 - (1 - s) 0.4) - 0.1) x0``, with 0.4 and
+  0.1 the binary doubles Decide passes (converted exactly);
+- the thresholds (1e-10) are the binary double 1e-10, compared exactly.
+
+A tie (gains within a relative 1e-12) goes to the exchange formed first, as in the float loop.
+Plain Python over :class:`decimal.Decimal`: about a hundred times slower than the compiled loop.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+
+import numpy as np
+
+from .. import _cancel
+from ._common import issue_weights
+from .base import Inputs, Trajectory
+
+#: Decide's arithmetic: Python's default decimal context.
+CONTEXT = decimal.Context(prec=28, rounding=decimal.ROUND_HALF_EVEN)
+#: Decide's thresholds and weights are binary doubles compared and used exactly.
+EPS = Decimal(1e-10)
+SALIENCE_WEIGHT = Decimal(0.4)
+FIXED_WEIGHT = Decimal(0.1)
+#: Gains this close (relative, as in the float loop) are a tie; the exchange formed first wins.
+TIE_REL = Decimal("1e-12")
+ZERO, ONE, HUNDRED = Decimal(0), Decimal(1), Decimal(100)
+#: An outcome cap that binds with the partner this close to the outcome before (or after) the move binds by
+#: a hair: the float loop (whose outcomes are exact only to about 1e-14) takes such a partner to be on the
+#: outcome, and lets the move through (``_exchange_kernel.ON``).
+KNIFE = Decimal(1e-9)
+
+
+def _dec(v: float) -> Decimal:
+    """The decimal a file's number was read from (a float's shortest repr)."""
+    return Decimal(repr(float(v)))
+
+
+class _Side:
+    """One actor of an exchange: it supplies (moves on) one issue and demands the other."""
+
+    __slots__ = ("actor", "sup", "dem", "pos", "demand_pos", "start", "moves", "move", "y")
+
+    def __init__(self, actor: int, sup: int, dem: int, x: list[list[Decimal]]) -> None:
+        self.actor, self.sup, self.dem = actor, sup, dem
+        self.pos = x[actor][sup]  # where it moves from (moved on by a realised exchange that it continues)
+        self.demand_pos = x[actor][dem]  # its round-start position on the issue it demands
+        self.start = self.pos
+        self.moves: list[Decimal] = []
+        self.move = ZERO
+        self.y = ZERO
+
+
+class _Round:
+    """The state of one round: the round-start positions and what every exchange needs from them."""
+
+    def __init__(self, x, s, c, members, W, t, edges) -> None:
+        self.x, self.s, self.c, self.members, self.W = x, s, c, members, W
+        self.t, self.edges = t, edges
+        # per issue: each member's place, its term (x s) c, and the running sums of the terms in member order
+        self.place = [{k: m for m, k in enumerate(mem)} for mem in members]
+        self.terms = [[x[k][l] * s[k][l] * c[k] for k in mem] for l, mem in enumerate(members)]
+        self.prefix = []
+        for terms in self.terms:
+            run, acc = ZERO, [ZERO]
+            for v in terms:
+                run = run + v
+                acc.append(run)
+            self.prefix.append(acc)
+
+    def outcome(self, issue: int, table: dict[int, Decimal], actor: int, pos: Decimal, actor_last: bool = True) -> Decimal:
+        """Issue's outcome numerator: round-start positions, the exchange's table of moved actors, ``actor`` at
+        ``pos``, summed over the members in order (the same sums as Decide's, so the same digits).
+
+        ``actor_last``: the actor's position is set after the table (else before, so the table wins).
+        """
+        x = self.x
+        changed = dict(table)
+        if actor_last or actor not in table:
+            changed[actor] = pos
+        changed = {k: v for k, v in changed.items() if v != x[k][issue]}  # the same value gives the same term
+        if not changed:
+            return self.prefix[issue][-1]
+        place, mem = self.place[issue], self.members[issue]
+        first = min(place[k] for k in changed)
+        num = self.prefix[issue][first]  # the sum of the unchanged members before the first changed one
+        s, c, terms = self.s, self.c, self.terms[issue]
+        for m in range(first, len(mem)):
+            k = mem[m]
+            if k in changed:
+                num = num + changed[k] * s[k][issue] * c[k]
+            else:
+                num = num + terms[m]
+        return num  # the numerator; callers divide by W or use it as is
+
+    def valid(self, side: _Side, m: Decimal) -> bool:
+        """Decide's validity of a side's move ``m`` (its history ``side.moves`` ends with ``m``)."""
+        a = abs(m)
+        if a > 100 or a <= EPS:
+            return False
+        y = side.pos + m
+        if y < 0 or y > 100:
+            return False
+        if sum(side.moves) > 100:
+            return False
+        lo, hi = min(side.moves), max(side.moves)
+        return (lo < 0 and hi < 0) or (lo > 0 and hi > 0)
+
+
+class _Exchange:
+    __slots__ = ("I", "J", "p", "q", "table", "gain", "ok", "order")
+
+    def __init__(self, I: _Side, J: _Side, p: int, q: int, order: int) -> None:
+        self.I, self.J, self.p, self.q, self.order = I, J, p, q, order
+        self.table: dict[int, dict[int, Decimal]] = {}
+        self.gain = ZERO
+        self.ok = True
+
+
+def _gain(e: _Exchange) -> Decimal:
+    return e.gain
+
+
+def _sc(r: _Round, side: _Side) -> Decimal:
+    return r.s[side.actor][side.sup] * r.c[side.actor]
+
+
+def _shift(r: _Round, side: _Side, dist: Decimal) -> Decimal:
+    """The outcome shift of a move of ``dist`` by ``side`` on its supply issue."""
+    return dist * r.s[side.actor][side.sup] * r.c[side.actor] / r.W[side.sup]
+
+
+def _rate(r: _Round, a: _Side, b: _Side) -> Decimal:
+    """Outcome shift on ``b``'s supply issue per unit of shift on ``a``'s (equal gain)."""
+    s = r.s
+    return (s[a.actor][a.sup] + s[b.actor][a.sup]) / (s[a.actor][b.sup] + s[b.actor][b.sup])
+
+
+def _move_for(r: _Round, side: _Side, shift: Decimal) -> Decimal:
+    """The move of ``side`` that shifts its supply issue's outcome by ``shift``."""
+    return shift * r.W[side.sup] / _sc(r, side)
+
+
+def _size(r: _Round, e: _Exchange) -> None:
+    """Steps 4-5: the equal-gain sizes of ``e`` from its sides' current supply positions, then the outcome cap."""
+    I, J, s = e.I, e.J, r.s
+    dp = _shift(r, J, abs(I.demand_pos - J.pos))  # J all the way to I on p
+    dq = _rate(r, J, I) * dp
+    I.move = _move_for(r, I, dq)
+    J.move = abs(I.demand_pos - J.pos)
+    if abs(I.move) > abs(J.demand_pos - I.pos):  # I would pass J on q: I all the way instead
+        dq = _shift(r, I, abs(J.demand_pos - I.pos))
+        dp = _rate(r, I, J) * dq
+        I.move = abs(J.demand_pos - I.pos)
+        J.move = _move_for(r, J, dp)
+    if I.pos > J.demand_pos:
+        I.move = -I.move
+    if J.pos > I.demand_pos:
+        J.move = -J.move
+    I.moves.append(I.move)
+    J.moves.append(J.move)
+    I.y, J.y = I.pos + I.move, J.pos + J.move
+    e.gain = abs(dq * s[I.actor][e.q] - dp * s[I.actor][e.p])
+    e.ok = r.valid(I, I.move) and r.valid(J, J.move) and not e.gain < EPS
+    if not e.ok:
+        return
+    for A, B in ((I, J), (J, I)):
+        _cap(r, e, A, B)
+    e.ok = r.valid(I, I.move) and r.valid(J, J.move)
+
+
+def _cap(r: _Round, e: _Exchange, A: _Side, B: _Side) -> None:
+    """Step 5 for side ``A``: if ``B``'s position lies strictly between A's issue's outcome before and after
+    A's move, shrink the move to put the outcome on B (exact comparisons, as Decide's)."""
+    a, W = A.sup, r.W[A.sup]
+    table = e.table.get(a, {})
+    o0 = r.outcome(a, table, A.actor, A.pos) / W
+    o1 = r.outcome(a, table, A.actor, A.y) / W
+    xb = B.demand_pos
+    if (xb - o0 >= 0 and xb - o1 >= 0) or (xb - o0 <= 0 and xb - o1 <= 0):
+        return
+    if r.edges is not None and min(abs(xb - o0), abs(xb - o1)) < KNIFE:
+        r.edges.append((r.t, e.I.actor, e.J.actor, e.p, e.q, A.actor, a, xb - o0))
+    num = r.outcome(a, table, A.actor, A.pos, actor_last=False)
+    m_a = abs((xb * W - num) / _sc(r, A))
+    dA = _shift(r, A, m_a)
+    dB = _rate(r, A, B) * dA
+    m_b = abs(_move_for(r, B, dB))
+    A.move = -m_a if A.pos > B.demand_pos else m_a
+    B.move = -m_b if B.pos > A.demand_pos else m_b
+    A.moves[-1], B.moves[-1] = A.move, B.move
+    A.y, B.y = A.pos + A.move, B.pos + B.move
+    e.gain = abs(dB * r.s[B.actor][B.sup] - dA * r.s[B.actor][A.sup])
+
+
+def _recalculate(r: _Round, X: _Exchange, E: _Exchange) -> None:
+    """Step 7: after ``E`` is realised, continue X's sides that supply what E's sides supplied, record E's
+    moves on the issues X's sides demand, and re-size X if either happened."""
+    continued = [False, False]
+    for k, side in enumerate((X.I, X.J)):
+        for es in (E.I, E.J):
+            if side.actor == es.actor and side.sup == es.sup:
+                side.pos = es.y  # moves on from where E left it, its own earlier move kept in its history
+                continued[k] = True
+                break
+    touched = continued[0] or continued[1]
+    if touched:  # a side not continued starts afresh
+        for k, side in enumerate((X.I, X.J)):
+            if not continued[k]:
+                side.moves.pop()
+    for es, other in ((E.J, E.I), (E.I, E.J)):
+        if any(side.actor == es.actor and side.dem == es.dem for side in (X.J, X.I)):
+            tab = X.table.setdefault(es.dem, {})
+            prev = tab.get(other.actor)
+            if prev is None:
+                tab[other.actor] = other.y
+            elif other.start <= prev:
+                tab[other.actor] = prev if prev < other.y else other.y
+            else:
+                tab[other.actor] = prev if prev > other.y else other.y
+            if not touched:
+                X.I.moves.pop()
+                X.J.moves.pop()
+                touched = True
+    if touched:
+        _size(r, X)
+
+
+def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
+         rounds: int, ties: str = "first", edges: list | None = None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+    """Play up to ``rounds`` of Decide's rounds on one draw, in Decide's decimal arithmetic.
+
+    ``x`` (n, D) positions on the issues' own scales (``low``-``high``), ``s`` (n, D) saliences, ``c`` (n,)
+    capabilities, ``part`` (n, D) who takes part. Returns the voting positions on 0-100 as floats
+    (rounds + 1, n, D; row 0 the input), per round the realised exchanges (I, J, p, q, I from, I to, J from,
+    J to, gain; positions on 0-100, floats), the number of exchanges per round, and the last round with an
+    exchange (a round without one ends the play: nothing could change after it).
+
+    ``ties``: ``"first"``, detente's rule (gains within a relative 1e-12 are tied, the exchange formed first
+    wins); ``"decide"``, Decide's with its coin switched off: the pending exchanges sorted by their exact
+    gains before every choice, highest first, by a stable sort (equal gains keep the order of the last
+    sort, i.e. of their gains then, and in the end the order formed), and the first taken.
+
+    ``edges``: a list to which every outcome cap that binds by a hair is appended (see :data:`KNIFE`):
+    (round, I, J, p, q, the capped actor, its issue, partner minus outcome before the move).
+    """
+    with decimal.localcontext(CONTEXT):
+        return _play(x, s, c, part, low, high, rounds, ties, edges)
+
+
+def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
+          rounds: int, ties: str, edges: list | None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+    n, D = x_in.shape
+    members = [[k for k in range(n) if part[k, l]] for l in range(D)]
+    lo = [_dec(v) if h > v else ZERO for v, h in zip(low, high)]  # an issue without a range stays as it is
+    step = [HUNDRED / (_dec(h) - _dec(v)) if h > v else ONE for v, h in zip(low, high)]
+    x = [[(_dec(x_in[k, l]) - lo[l]) * step[l] if part[k, l] else ZERO for l in range(D)] for k in range(n)]
+    s = [[_dec(s_in[k, l]) if part[k, l] else ZERO for l in range(D)] for k in range(n)]
+    c = [_dec(v) for v in c_in]
+    W = []
+    for l in range(D):
+        tot = ZERO
+        for k in members[l]:
+            tot = tot + s[k][l] * c[k]
+        W.append(tot)
+    vote = np.empty((rounds + 1, n, D))
+    vote[0] = [[float(v) for v in row] for row in x]
+    counts = np.zeros(rounds + 1, dtype=np.int64)
+    trades: list[list[tuple]] = [[]]
+    last = 0
+    for t in range(1, rounds + 1):
+        r = _Round(x, s, c, members, W, t, edges)
+        O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
+        left = [[x[k][l] <= O[l] for l in range(D)] for k in range(n)]
+        pending: list[_Exchange] = []
+        for p in range(D):
+            for q in range(p + 1, D):
+                both = [k for k in range(n) if part[k, p] and part[k, q]]
+                pairs = [(a, b) for a in both if not left[a][p] and not left[a][q]
+                         for b in both if left[b][p] and left[b][q]]
+                pairs += [(a, b) for a in both if left[a][p] and not left[a][q]
+                          for b in both if not left[b][p] and left[b][q]]
+                for a, b in pairs:
+                    i, j = (b, a) if s[a][p] / s[a][q] < s[b][p] / s[b][q] else (a, b)
+                    e = _Exchange(_Side(i, q, p, x), _Side(j, p, q, x), p, q, len(pending))
+                    _size(r, e)
+                    pending.append(e)
+        pending = [e for e in pending if e.ok]
+        supplies: dict[tuple[int, int], list[_Exchange]] = {}  # (actor, issue) -> the exchanges it supplies in
+        demands: dict[tuple[int, int], list[_Exchange]] = {}
+        for e in pending:
+            for side in (e.I, e.J):
+                supplies.setdefault((side.actor, side.sup), []).append(e)
+                demands.setdefault((side.actor, side.dem), []).append(e)
+        realised: list[_Exchange] = []
+        while pending:
+            if ties == "decide":
+                pending.sort(key=_gain, reverse=True)  # stable: equal gains keep their order
+                E = pending[0]
+            else:
+                top = max(e.gain for e in pending)
+                floor = top - TIE_REL * max(ONE, top)
+                E = next(e for e in pending if e.gain >= floor)  # pending stays in the order formed
+            realised.append(E)
+            E.ok = False  # no longer pending
+            touched = {id(X): X for key in ((E.I.actor, E.I.sup), (E.J.actor, E.J.sup)) for X in supplies.get(key, ())}
+            touched.update((id(X), X) for key in ((E.J.actor, E.J.dem), (E.I.actor, E.I.dem))
+                           for X in demands.get(key, ()))
+            for X in touched.values():
+                if X.ok:  # still pending: recalculated (the others are untouched by E)
+                    _recalculate(r, X, E)
+            pending = [X for X in pending if X.ok]
+        y = [row[:] for row in x]
+        rows = []
+        for E in realised:
+            rows.append((E.I.actor, E.J.actor, E.p, E.q, float(E.I.pos), float(E.I.y), float(E.J.pos),
+                         float(E.J.y), float(E.gain)))
+            for side in (E.I, E.J):
+                y[side.actor][side.sup] = side.y
+        trades.append(rows)
+        counts[t] = len(realised)
+        vote[t] = [[float(v) for v in row] for row in y]
+        if not realised:
+            vote[t + 1 :] = vote[t]
+            trades += [[] for _ in range(rounds - t)]
+            break
+        last = t
+        new = [row[:] for row in x]
+        for E in realised:
+            for side in (E.I, E.J):
+                sal = s[side.actor][side.sup]
+                keep_w = (1 - sal) * SALIENCE_WEIGHT
+                new[side.actor][side.sup] = (keep_w * side.y + FIXED_WEIGHT * side.y
+                                             + (1 - keep_w - FIXED_WEIGHT) * side.start)
+        x = new
+    return vote, trades, counts, last
+
+
+def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None) -> Trajectory:
+    """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
+
+    The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
+    ``trades`` with room for 4 n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
+    a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
+    """
+    B, n, D = inputs.shape
+    part = inputs.active[:, :, None] & (inputs.capability[:, :, None] > 0) & (inputs.salience > 0)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+    base = np.where(hi > lo, lo, 0.0)
+    scale = np.where(hi > lo, 100.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
+    vote = np.empty((B, rounds + 1, n, D))
+    exchanges = np.zeros((B, rounds + 1), dtype=np.int64)
+    last = np.zeros(B, dtype=np.int64)
+    played = []
+    for b in range(B):
+        _cancel.check()  # a cancelled web request stops between two draws
+        mine: list | None = None if edges is None else []
+        vote[b], tr, exchanges[b], last[b] = play(inputs.position[b], inputs.salience[b], inputs.capability[b],
+                                                  part[b], lo, hi, rounds, ties, mine)
+        if edges is not None:
+            edges.append(mine)
+        played.append(tr)
+    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))  # the most candidates of a round
+    K = min(M, 4 * n * D)
+    if any(len(rows) > K for tr in played for rows in tr):
+        K = M
+    trades = np.full((B, rounds + 1, K, 10), np.nan)
+    for b, tr in enumerate(played):
+        for t, rows in enumerate(tr):
+            for k, (i, j, p, q, i0, i1, j0, j1, g) in enumerate(rows):
+                trades[b, t, k] = (i, j, p, q, i0 / scale[q] + base[q], i1 / scale[q] + base[q],
+                                   j0 / scale[p] + base[p], j1 / scale[p] + base[p], g, g)
+    pos = vote / scale + base
+    pos = np.where(vote == vote[:, :1], inputs.position[:, None], pos)  # cells that never moved keep their input
+    w = issue_weights(inputs, "capability_salience")
+    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
+    return Trajectory(position=pos, forecast=forecast, rounds=last,
+                      extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, rounds)})
