@@ -378,3 +378,20 @@ def test_workers_share_the_cores_out(monkeypatch):
     with pytest.raises(DetenteError, match="kernel threads per worker"):
         executor.local(2, threads=0)
 
+
+
+def test_tasks_come_in_whole_waves():
+    """Memory-capped tasks are evened out to a multiple of the worker threads (3 tasks on 2 workers would
+    leave one worker the last task alone), unless that makes them shorter than MIN_TASK_SECONDS."""
+
+    class TwoThreads(executor.Executor):
+        distributed = True
+        parallelism = 2
+
+    ex = TwoThreads()
+    assert ex.task_size(48, 1.0, 16) == 12  # 4 tasks of 12, not 3 of 16
+    assert ex.task_size(100, 0.1, 40) == 25  # 4 of 25, not 3 of 40
+    assert ex.task_size(192, 1.0, 16) == 16  # 12 tasks already
+    assert ex.task_size(7, 1.0, 100) == 4  # one task per thread
+    assert ex.task_size(30, 0.02, 10) == 10  # 4 tasks of 8 would each compute under 0.25 s: 3 of 10
+    assert executor.Executor().task_size(48, 1.0, 16) == 16  # in process: the memory chunk

@@ -94,13 +94,23 @@ class Executor:
         """Items (draws, runs) per task: ``cap`` in process (one model call per memory chunk); on a cluster,
         just enough tasks to keep every worker thread busy (:data:`TASKS_PER_THREAD` each), each long enough
         (:data:`MIN_TASK_SECONDS` by the estimate ``item_seconds``) for scheduling to stay cheap, and never
-        more than ``cap`` items (the memory chunk: then there are more tasks)."""
+        more than ``cap`` items (the memory chunk: then there are more tasks, as many as the worker threads
+        times a whole number when the tasks stay long enough, so that no thread is left the last one alone)."""
         cap = max(1, int(cap))
         if not self.distributed or items <= 1:
             return cap
-        balanced = math.ceil(items / (self.parallelism * TASKS_PER_THREAD))
+        slots = self.parallelism * TASKS_PER_THREAD
+        balanced = math.ceil(items / slots)
         floor = math.ceil(MIN_TASK_SECONDS / max(item_seconds, 1e-12))
-        return max(1, min(cap, max(balanced, floor), items))
+        size = max(1, min(cap, max(balanced, floor), items))
+        n = math.ceil(items / size)
+        if n > slots and n % slots:
+            # whole waves (3 tasks on 2 workers would leave one worker the last task alone): a little smaller
+            # tasks, as long as each stays long enough
+            even = math.ceil(items / (math.ceil(n / slots) * slots))
+            if even >= min(floor, size):
+                size = even
+        return size
 
     # -- sharing ------------------------------------------------------------------------------------
     def share(self, value: Any) -> Shared:
