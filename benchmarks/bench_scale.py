@@ -29,10 +29,12 @@ benchmarks/_targets.py). The machine is shared: the load average (``uptime``) is
 after; a ratio below target on a loaded machine says how busy the cores were. What the backend itself
 costs is printed apart from the load: the share of the wall time the workers were not computing (the
 cluster's task stream: scheduling, transfer, the client's own work), and the two ratios again from
-CPU time instead of wall time: a way's time on idle cores is taken as its busiest worker's CPU
-seconds, or all its CPU seconds (client, scheduler and workers) over the cores when that is more;
-the in-process run's, as its CPU seconds. That is what idle cores would give, and a loaded machine
-changes it much less than the wall times (it still slows every process somewhat: caches, memory).
+CPU time instead of wall time: a cluster way's time on idle cores is bounded by this process's CPU
+seconds (the client's own work before and after the tasks and the scheduler's, as if none of it
+overlapped the tasks) plus its busiest worker's, or all its CPU seconds over the cores when that is
+more; the in-process run's is its CPU seconds. That bound (a pessimistic one for the cluster) is
+what idle cores would give, and a loaded machine changes it much less than the wall times (it
+still slows every process somewhat: caches, memory).
 
 Run: ``.venv/bin/python benchmarks/bench_scale.py [--only sobol,mc --samples 32 --draws 200000 --repeat 2]``.
 """
@@ -177,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             best = dict.fromkeys(ways, math.inf)
             cpu = dict.fromkeys(ways, math.inf)  # CPU seconds: this process (client, scheduler) + the workers
             span = dict.fromkeys(ways, math.inf)  # CPU seconds of the busiest worker
+            client = dict.fromkeys(ways, math.inf)  # CPU seconds of this process
             idle = {1: 0.0, 2: 0.0}
             ref = None
             for r in range(args.repeat):  # interleaved, so that a change of the machine's load hits every way
@@ -195,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                     here, workers = c1[0] - c0[0], [c1[1][w] - c0[1][w] for w in c1[1]]
                     cpu[way] = min(cpu[way], here + sum(workers))
                     span[way] = min(span[way], max(workers) if workers else here)
+                    client[way] = min(client[way], here)
                     ref = out if ref is None else ref
                     if not same(out, ref):
                         print(f"\n  {way}: the result DIFFERS from the in-process run")
@@ -215,14 +219,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  speed-up 1 -> 2 workers {speedup:6.2f}x  (target >= 1.7x)")
             print(f"  overhead of 1 worker over in process {overhead:+.1f} %  (target < 10 % for work of >= 30 s; "
                   f"this work: {t0:.0f} s on one core)")
-            # on idle cores: a way takes the busiest worker's CPU time, or all its CPU time (client and scheduler
-            # included) shared out to the cores when that is longer
+            # on idle cores, at most: this process's CPU time (the client's own work before and after the tasks,
+            # and the scheduler's), as if none of it overlapped the tasks, plus the busiest worker's, or all
+            # the CPU time shared out to the cores when that is longer
             cores = os.cpu_count() or 1
-            est = {w: max(span[w], cpu[w] / cores) for w in ("1 worker", "2 workers")}
+            est = {w: max(client[w] + span[w], cpu[w] / cores) for w in ("1 worker", "2 workers")}
             cpu_speedup = est["1 worker"] / est["2 workers"]
             cpu_overhead = 100 * (est["1 worker"] / cpu[ways[0]] - 1)
             print("  CPU seconds (best of the rounds): " + ", ".join(f"{w} {cpu[w]:.1f}" for w in ways)
-                  + f"; busiest worker: 1 worker {span['1 worker']:.1f}, 2 workers {span['2 workers']:.1f}")
+                  + f"; of which this process (client, scheduler): 1 worker {client['1 worker']:.1f}, 2 workers "
+                  f"{client['2 workers']:.1f}; busiest worker: 1 worker {span['1 worker']:.1f}, 2 workers "
+                  f"{span['2 workers']:.1f}")
             print(f"  from CPU time (what idle cores would give): speed-up {cpu_speedup:.2f}x, overhead {cpu_overhead:+.1f} %")
             ld = os.getloadavg()[0]
             print(target_line(f"scale-speedup:{key}", speedup, note=f"{label}: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s "
