@@ -7,7 +7,7 @@ written), for this tree and for the reference commit's ``src`` (extracted with `
 run with this venv's libraries and its own numba cache in ``.bench/``), alternating which goes
 first; one untimed run of each fills the caches. Cases:
 
-* ``report``: the command of the issue's target, the "What happened" section included (every
+* ``report``: exactly the command of the issue's target, the "What happened" section included (every
   model scored against the record and bdm's explanation of it, added after the target was set);
 * ``report without the record``: ``build_report(..., record=False)``, the report the target was
   set for.
@@ -34,10 +34,11 @@ from pathlib import Path
 from _targets import target_line
 from _versions import ROOT, extract
 
-REF = "ec4c906"
-ARGS = ["korea-2019", "-m", "bdm", "--draws", "1000", "--seed", "1"]
+REF = "55bc571"
+#: Exactly the command of the issue's target (the scenario's own seed).
+ARGS = ["korea-2019", "-m", "bdm", "--draws", "1000"]
 NO_RECORD = ("import sys; from detente.report import build_report; "
-             "open(sys.argv[1], 'w').write(build_report('korea-2019', 'bdm', seed=1, draws=1000, record=False))")
+             "open(sys.argv[1], 'w').write(build_report('korea-2019', 'bdm', draws=1000, record=False))")
 CASES = {
     "report": lambda out: ["-m", "detente", "report", *ARGS, "-o", out],
     "report without the record": lambda out: ["-c", NO_RECORD, out],
@@ -66,8 +67,9 @@ def text_of(html: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF}: main before issue #17's "
-                    "report work); 'none' times this tree only")
+    ap.add_argument("--ref", default=REF, help=f"the reference commit (default {REF}: main at the start of the "
+                    "session that drew the perspective map beside the rest; ec4c906 is main before issue #17's report "
+                    "work); 'none' times this tree only")
     ap.add_argument("--rounds", type=int, default=2, help="timed runs of each case and version (default 2)")
     a = ap.parse_args()
     load0 = os.getloadavg()[0]

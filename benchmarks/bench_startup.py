@@ -1,11 +1,12 @@
 """What a user waits for before anything is computed: import, ``--help``, the first bdm forecast.
 
-Run: ``.venv/bin/python benchmarks/bench_startup.py [--quick]``. Every figure is
-taken in fresh processes (the minimum of ``REPEAT``), for this tree and, in the
-same run, for the reference commit ``c0a0d05`` (before issue #17), which is
-checked out with ``git worktree add`` into a temporary folder and run with this
-venv's libraries (its ``src`` first on ``PYTHONPATH``). Each line prints the
-figure, its target and the ratio to the reference's figure.
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--quick] [--ref COMMIT] [--repeat N]``. Every
+figure is taken in fresh processes (the minimum of ``--repeat``, default ``REPEAT``), for this tree
+and, in the same run, for the reference commit (default ``c0a0d05``, before issue #17), which is
+checked out with ``git worktree add`` into a temporary folder and run with this venv's libraries
+(its ``src`` first on ``PYTHONPATH``). Each line prints the figure, its target and the ratio to the
+reference's figure; import and ``--help`` alternate between the two trees, run by run, so that both
+see the same load.
 
 * ``import detente``: the import alone, timed inside a fresh interpreter.
 * ``detente --help``: the whole process, interpreter start included.
@@ -78,14 +79,29 @@ def _outer(argv: list[str], env: dict[str, str]) -> float:
     return dt
 
 
-def measure(src: Path, help_module: str, warm: list[str] | None, label: str) -> dict[str, float]:
-    """Every figure for the tree whose package is in ``src``."""
+def startup(trees: dict[str, tuple[Path, str]], repeat: int) -> dict[str, dict[str, float]]:
+    """``import detente`` and ``detente --help`` of each tree (label -> (src, the module ``-m`` runs)), the
+    trees alternating run by run; the minimum of ``repeat`` each."""
+    out: dict[str, dict[str, float]] = {label: {"import detente": float("inf"), "detente --help": float("inf")}
+                                        for label in trees}
+    with tempfile.TemporaryDirectory(prefix="numba-cache-startup-") as tmp:
+        for r in range(repeat):
+            for label in list(trees)[:: 1 if r % 2 == 0 else -1]:
+                src, help_module = trees[label]
+                env = _env(src, Path(tmp) / label)
+                fig = out[label]
+                fig["import detente"] = min(fig["import detente"], _inner(IMPORT, env))
+                fig["detente --help"] = min(fig["detente --help"],
+                                            _outer([sys.executable, "-m", help_module, "--help"], env))
+    return out
+
+
+def measure(src: Path, warm: list[str] | None, label: str) -> dict[str, float]:
+    """The first bdm forecast and the first compiled run, cold and warm, for the tree whose package is in ``src``."""
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=f"numba-cache-{label}-") as tmp:
         cache = Path(tmp)
         env = _env(src, cache)
-        out["import detente"] = min(_inner(IMPORT, env) for _ in range(REPEAT))
-        out["detente --help"] = min(_outer([sys.executable, "-m", help_module, "--help"], env) for _ in range(REPEAT))
         # cold: an empty numba cache (each cold figure is one run: the second would be warm)
         out["first bdm forecast, cold cache"] = _inner(FORECAST, env)
         shutil.rmtree(cache)
@@ -103,46 +119,68 @@ def measure(src: Path, help_module: str, warm: list[str] | None, label: str) -> 
     return out
 
 
-def reference() -> dict[str, float] | None:
-    """The figures of commit c0a0d05, from a temporary worktree."""
-    tmp = Path(tempfile.mkdtemp(prefix="detente-ref-"))
-    tree = tmp / "tree"
-    add = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), REFERENCE],
-                         capture_output=True, text=True, check=False)
-    if add.returncode != 0:
-        print(f"bench_startup: cannot check out the reference {REFERENCE}: {add.stderr.strip()}")
-        return None
-    try:
-        return measure(tree / "src", "detente.cli", None, "ref")
-    finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+def _commands(src: Path) -> tuple[str, list[str] | None]:
+    """The module ``-m`` runs for ``--help`` and the install step (``detente warmup``) of a tree, if it has them."""
+    main = "detente" if (src / "detente" / "__main__.py").exists() else "detente.cli"
+    has_warmup = any("warmup" in f.read_text(encoding="utf-8") for f in (src / "detente" / "cli").glob("*.py"))
+    return main, (["-m", main, "warmup"] if has_warmup else None)
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv[1:]
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="this tree only (no reference, no ratios)")
+    ap.add_argument("--ref", default=REFERENCE, help=f"the reference commit (default {REFERENCE}, before issue #17)")
+    ap.add_argument("--repeat", type=int, default=10, help="runs of import and --help per tree (default 10)")
+    ap.add_argument("--startup-only", action="store_true", help="import and --help only")
+    a = ap.parse_args()
     load_before = os.getloadavg()[0]
-    ours = measure(ROOT / "src", "detente", ["-m", "detente", "warmup"], "ours")
-    ref = None if quick else reference()
-    print(f"bench_startup: fresh processes, minimum of {REPEAT} (cold: one run); reference {REFERENCE} "
-          f"from a temporary git worktree with this venv's libraries; load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after (on {os.cpu_count()} cores)")
+    src = ROOT / "src"
+    tmp = Path(tempfile.mkdtemp(prefix="detente-ref-"))
+    tree = tmp / "tree"
+    trees = {"ours": (src, _commands(src)[0])}
+    if not a.quick:
+        add = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), a.ref],
+                             capture_output=True, text=True, check=False)
+        if add.returncode != 0:
+            print(f"bench_startup: cannot check out the reference {a.ref}: {add.stderr.strip()}")
+        else:
+            trees["ref"] = (tree / "src", _commands(tree / "src")[0])
+    try:
+        fast = startup(trees, a.repeat)
+        ours = dict(fast["ours"])
+        ref = dict(fast["ref"]) if "ref" in fast else None
+        if not a.startup_only:
+            ours.update(measure(src, _commands(src)[1], "ours"))
+            if ref is not None:
+                ref.update(measure(tree / "src", _commands(tree / "src")[1], "ref"))
+    finally:
+        if "ref" in trees:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True,
+                           check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"bench_startup: fresh processes, import and --help the minimum of {a.repeat} (the trees alternating), "
+          f"the forecasts of {REPEAT} (cold: one run); reference {a.ref} from a temporary git worktree with this "
+          f"venv's libraries; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          f"(on {os.cpu_count()} cores)")
     for name, dt in ours.items():
         target = TARGETS[name]
-        line = f"  {name:<48} {dt:7.2f} s"
+        line = f"  {name:<48} {dt:7.3f} s"
         line += f"  target {target:.2f} s ({'met' if dt <= target else 'MISSED'}, ratio {dt / target:.2f})" if target else " " * 36
         if ref is not None:
-            line += f"  {REFERENCE}: {ref[name]:6.2f} s (ratio {dt / ref[name]:.3f}, {ref[name] / dt:.1f}x faster)"
+            line += f"  {a.ref}: {ref[name]:7.3f} s (ratio {dt / ref[name]:.3f})"
         print(line)
     load = f"load {load_before:.1f}-{os.getloadavg()[0]:.1f}"
-    for tid, name, note in (
-            ("import", "import detente", load),
-            ("help", "detente --help", f"whole process, interpreter start included; {load}"),
-            ("first-bdm-forecast", "first bdm forecast, cold cache",
-             f"empty numba cache, import included; after `detente warmup` "
-             f"{ours['first bdm forecast, warm cache']:.2f} s; {load}")):
+    rows = [("import", "import detente", f"import time inside a fresh interpreter; {load}"),
+            ("help", "detente --help", f"whole process, interpreter start included; {load}")]
+    if not a.startup_only:
+        rows.append(("first-bdm-forecast", "first bdm forecast, cold cache",
+                     f"empty numba cache, import included; after `detente warmup` "
+                     f"{ours['first bdm forecast, warm cache']:.2f} s; {load}"))
+    for tid, name, note in rows:
         print(target_line(tid, ours[name], reference=None if ref is None else ref[name],
-                          ref_label=REFERENCE if ref is not None else "issue", note=note)
+                          ref_label=a.ref if ref is not None else "issue", note=note)
               if ref is not None else
               target_line(tid, ours[name], reference=TARGETS_17[tid][4], ref_label="issue", note=note))
 

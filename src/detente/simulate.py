@@ -134,12 +134,7 @@ def simulate(
     """
     _cancel.check()
     model = models.get(model_name)
-    inp = scenario.to_inputs() if inputs is None else inputs
-    B = inp.shape[0]
-    E = len(scenario.events)
-    hap = most_likely(scenario, B) if happened is None else np.asarray(happened, dtype=bool).reshape(B, E)
-    rounds_of = [scenario.event_round(e) for e in scenario.events]
-
+    inp, hap, rounds_of = _timeline(scenario, inputs, happened)
     if not is_dynamic(model):
         return _simulate_static(scenario, model, params, inp, hap, rounds_of)
     return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, horizon(scenario, model, params, explicit))[0]
@@ -171,17 +166,24 @@ def simulate_prefix(
     model = models.get(model_name)
     if not is_dynamic(model) or getattr(model, "TRUNCATE_INFO", None) is None:
         raise ValueError(f"{model_name}: a run with fewer rounds cannot be read off a longer one (TRUNCATE_INFO)")
-    inp = scenario.to_inputs() if inputs is None else inputs
-    B = inp.shape[0]
-    E = len(scenario.events)
-    hap = most_likely(scenario, B) if happened is None else np.asarray(happened, dtype=bool).reshape(B, E)
-    rounds_of = [scenario.event_round(e) for e in scenario.events]
+    inp, hap, rounds_of = _timeline(scenario, inputs, happened)
     H = horizon(scenario, model, params, explicit)
     if not 1 <= shorter <= H:
         raise ValueError(f"expected a shorter run of 1 to {H} rounds, got {shorter}")
     out, prefix = _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, int(shorter))
     assert prefix is not None
     return out, prefix
+
+
+def _timeline(scenario: Scenario, inputs: Inputs | None,
+              happened: np.ndarray | None) -> tuple[Inputs, np.ndarray, list[int]]:
+    """The draws' inputs (default: the point values), which events happen in each (default: the most likely
+    branch), and every event's round."""
+    inp = scenario.to_inputs() if inputs is None else inputs
+    B = inp.shape[0]
+    E = len(scenario.events)
+    hap = most_likely(scenario, B) if happened is None else np.asarray(happened, dtype=bool).reshape(B, E)
+    return inp, hap, [scenario.event_round(e) for e in scenario.events]
 
 
 def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray,

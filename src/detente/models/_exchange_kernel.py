@@ -83,406 +83,25 @@ def _passes(n0, n1, xb):
 
 
 @_inline
-def _outcome(l, k, pos, x0, w, W, O, ovc, ova, ovv, e, tb):
-    """Issue ``l``'s outcome with actor ``k`` at ``pos``, the others at the round start or in table ``tb`` of
-    exchange ``e`` (``ovc[e, tb]`` entries: actors ``ova[e, tb]`` in increasing order, at ``ovv[e, tb]``)."""
-    o = O[l] + w[k, l] * (pos - x0[k, l]) / W[l]
-    for idx in range(ovc[e, tb]):
-        a = ova[e, tb, idx]
-        if a != k:
-            o += w[a, l] * (ovv[e, tb, idx] - x0[a, l]) / W[l]
-    return o
-
-
-@_inline
-def _size(e, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O):
-    """Size exchange ``e`` from its current supply positions (no passing, outcome caps).
-
-    ``mode`` 0: the equal-gain rate; ``GAIN`` = ``GAINJ`` = the common gain.
-    ``mode`` 1: the exchange's own rate ``fv[e, RATE]`` (= D_q / D_p); ``GAIN`` is I's gain, ``GAINJ`` J's.
-    """
-    i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
-    sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
-    wJp, wIq = w[j, P], w[i, Q]
-    distJ = abs(fv[e, DEMI] - fv[e, SUPJ])  # J all the way to I on p
-    distI = abs(fv[e, DEMJ] - fv[e, SUPI])  # I all the way to J on q
-    Dp = wJp * distJ / W[P]
-    if mode == 0:
-        Dq = Dp * (sIp + sJp) / (sIq + sJq)
-    else:
-        Dq = Dp * fv[e, RATE]
-    mI = Dq * W[Q] / wIq
-    mJ = distJ
-    if mI > distI:
-        Dq = wIq * distI / W[Q]
-        if mode == 0:
-            Dp = Dq * (sIq + sJq) / (sIp + sJp)
-        else:
-            Dp = Dq / fv[e, RATE]
-        mI = distI
-        mJ = Dp * W[P] / wJp
-    if fv[e, SUPI] > fv[e, DEMJ]:
-        mI = -mI
-    if fv[e, SUPJ] > fv[e, DEMI]:
-        mJ = -mJ
-    if mode == 0:
-        g = abs(Dq * sIq - Dp * sIp)
-        gJ = g
-    else:
-        g = sIp * Dp - sIq * Dq
-        gJ = sJq * Dq - sJp * Dp
-    ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
-    if g < EPS or gJ < EPS:
-        ok = False
-    if ok:
-        # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
-        for side in range(2):
-            if side == 0:
-                k, a_iss, b_iss, sup, m, xb = i, Q, P, fv[e, SUPI], mI, fv[e, DEMJ]
-            else:
-                k, a_iss, b_iss, sup, m, xb = j, P, Q, fv[e, SUPJ], mJ, fv[e, DEMI]
-            tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
-            n0 = _outcome(a_iss, k, sup, x0, w, W, O, ovc, ova, ovv, e, tb)
-            n1 = _outcome(a_iss, k, sup + m, x0, w, W, O, ovc, ova, ovv, e, tb)
-            if not _passes(n0, n1, xb):
-                continue
-            b = j if side == 0 else i
-            delta = abs(xb - n0) * W[a_iss] / w[k, a_iss]
-            DA = w[k, a_iss] * delta / W[a_iss]
-            if mode == 0:
-                DB = DA * (s[k, a_iss] + s[b, a_iss]) / (s[k, b_iss] + s[b, b_iss])
-            elif side == 0:
-                DB = DA / fv[e, RATE]  # A = I on q, B = J on p
-            else:
-                DB = DA * fv[e, RATE]  # A = J on p, B = I on q
-            mB = DB * W[b_iss] / w[b, b_iss]
-            if mode == 0:
-                g = abs(DB * s[b, b_iss] - DA * s[b, a_iss])
-                gJ = g
-            else:
-                Dq, Dp = (DA, DB) if side == 0 else (DB, DA)
-                g = sIp * Dp - sIq * Dq
-                gJ = sJq * Dq - sJp * Dp
-            if side == 0:
-                mI = -delta if fv[e, SUPI] > fv[e, DEMJ] else delta
-                mJ = -mB if fv[e, SUPJ] > fv[e, DEMI] else mB
-            else:
-                mJ = -delta if fv[e, SUPJ] > fv[e, DEMI] else delta
-                mI = -mB if fv[e, SUPI] > fv[e, DEMJ] else mB
-        ok = _move_ok(fv[e, SUPI], mI, fv[e, HSI], iv[e, HFI]) and _move_ok(fv[e, SUPJ], mJ, fv[e, HSJ], iv[e, HFJ])
-        if mode == 1 and (g < EPS or gJ < EPS):
-            ok = False
-    fv[e, MVI] = mI
-    fv[e, MVJ] = mJ
-    fv[e, GAIN] = g
-    fv[e, GAINJ] = gJ
-    valid[e] = ok
-
-
-@_inline
-def _push(fv, iv, e, side, m):
-    """Keep move ``m`` in the history of this round of side ``side`` (0: I, 1: J) of exchange ``e``."""
-    fv[e, HSI + side] += m
+def _sign_flag(flag, m):
+    """A side's move-history flag after one more move ``m`` (0 none, +1 all positive, -1 all negative, 2 mixed or zero)."""
     sgn = 2 if m == 0.0 else (1 if m > 0 else -1)
-    if iv[e, HFI + side] == 0:
-        iv[e, HFI + side] = sgn
-    elif iv[e, HFI + side] != sgn:
-        iv[e, HFI + side] = 2
-
-
-@_inline
-def _continue(X, side, actor, issue, fv, iv, i, Q, yI, j, P, yJ):
-    """Side ``side`` of ``X`` (``actor`` supplying ``issue``), if it is one of the realised exchange's suppliers
-    (``i`` on ``Q`` to ``yI``, ``j`` on ``P`` to ``yJ``), moves on from there, keeping its move so far."""
-    if actor == i and issue == Q:
-        y = yI
-    elif actor == j and issue == P:
-        y = yJ
-    else:
-        return False
-    _push(fv, iv, X, side, fv[X, MVI + side])
-    fv[X, SUPI + side] = y
-    return True
-
-
-@_inline
-def _track(ovc, ova, ovv, e, tb, a, y, start):
-    """Record actor ``a`` at ``y`` in table ``tb`` (0: issue p, 1: issue q) of exchange ``e`` (keeping, as
-    Decide does, the earlier value on one side of it). A table lists its actors in increasing order."""
-    cnt = ovc[e, tb]
-    idx = 0
-    while idx < cnt and ova[e, tb, idx] < a:
-        idx += 1
-    if idx < cnt and ova[e, tb, idx] == a:
-        prev = ovv[e, tb, idx]
-        if start <= prev:
-            ovv[e, tb, idx] = prev if prev < y else y
-        else:
-            ovv[e, tb, idx] = prev if prev > y else y
-        return
-    for k in range(cnt, idx, -1):
-        ova[e, tb, k] = ova[e, tb, k - 1]
-        ovv[e, tb, k] = ovv[e, tb, k - 1]
-    ova[e, tb, idx] = a
-    ovv[e, tb, idx] = y
-    ovc[e, tb] = cnt + 1
-
-
-@_inline
-def _tree_set(tree, S, e, g):
-    """Set leaf ``e`` of the max tree (``S`` leaves from index ``S``) to ``g`` and update its ancestors."""
-    k = S + e
-    tree[k] = g
-    k //= 2
-    while k >= 1:
-        a = tree[2 * k]
-        b = tree[2 * k + 1]
-        tree[k] = a if a >= b else b
-        k //= 2
-
-
-@_inline
-def _tree_first(tree, S, floor):
-    """The first leaf (lowest index) whose value is at least ``floor`` (the root must be)."""
-    k = 1
-    while k < S:
-        k *= 2
-        if tree[k] < floor:
-            k += 1
-    return k - S
+    if flag == 0:
+        return sgn
+    return flag if flag == sgn else 2
 
 
 @_jit
-def _play_one(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts,
-              x0, w, W, O, left, group, y, traded, fv, iv, valid, ovc, ova, ovv, tree, cstart, clist, seen,
-              best_g, best_e):
-    """Play up to ``rounds`` of Decide's rounds on one draw; returns the last round with an exchange, or -1
-    when a round realised more exchanges than ``trades`` has room for. The arguments after ``counts`` are
-    scratch tables (see :func:`play`)."""
-    n, D = x_in.shape
-    K = trades.shape[1]
-    S = tree.shape[0] // 2
-    for k in range(n):
-        for l in range(D):
-            x0[k, l] = x_in[k, l]
-            w[k, l] = c[k] * s[k, l] if part[k, l] else 0.0
-    for l in range(D):
-        W[l] = 0.0
-        for k in range(n):
-            W[l] += w[k, l]
-    for k in range(n):
-        for l in range(D):
-            vote[0, k, l] = x0[k, l]
-    trades[0] = np.nan
-    drawn = 0  # random numbers of ``u`` used so far (mode 1: one per candidate formed, in order)
-    stamp = 0
-    last = 0
-    for t in range(1, rounds + 1):
-        for l in range(D):
-            num = 0.0
-            for k in range(n):
-                num += w[k, l] * x0[k, l]
-            O[l] = num / W[l] if W[l] > 0 else 0.0
-            for k in range(n):
-                left[k, l] = x0[k, l] <= O[l]
-        # every candidate exchange, in Decide's order: issue pairs in file order, then
-        # (right, right) x (left, left) actors, then (left, right) x (right, left), actors in file order
-        m = 0
-        for P in range(D):
-            for Q in range(P + 1, D):
-                for k in range(n):
-                    group[k] = (1 if left[k, P] else 0) + (2 if left[k, Q] else 0) if (part[k, P] and part[k, Q]) else -1
-                for g1, g2 in ((0, 3), (1, 2)):
-                    for a in range(n):
-                        if group[a] != g1:
-                            continue
-                        for b in range(n):
-                            if group[b] != g2:
-                                continue
-                            # I: the larger s_p / s_q (the first actor on equality)
-                            if s[a, P] * s[b, Q] < s[b, P] * s[a, Q]:
-                                i, j = b, a
-                            else:
-                                i, j = a, b
-                            iv[m, AI], iv[m, AJ], iv[m, PP], iv[m, QQ] = i, j, P, Q
-                            fv[m, SUPI] = x0[i, Q]
-                            fv[m, SUPJ] = x0[j, P]
-                            fv[m, DEMI] = x0[i, P]
-                            fv[m, DEMJ] = x0[j, Q]
-                            fv[m, HSI] = 0.0
-                            fv[m, HSJ] = 0.0
-                            iv[m, HFI] = 0
-                            iv[m, HFJ] = 0
-                            ovc[m, 0] = 0
-                            ovc[m, 1] = 0
-                            if mode == 1:
-                                # a rate D_q / D_p drawn uniformly between J's indifference rate and I's
-                                lo = s[j, P] / s[j, Q]
-                                hi = s[i, P] / s[i, Q]
-                                fv[m, RATE] = lo + u[drawn] * (hi - lo)
-                                drawn += 1
-                            _size(m, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
-                            m += 1
-        # the pending exchanges are the valid ones, in the order formed: a max tree of their gains
-        # (mode 0) and, per actor-issue cell, the pending exchanges that cell takes part in (each has 4)
-        na = 0
-        for e in range(S):
-            tree[S + e] = fv[e, GAIN] if e < m and valid[e] else -1.0
-            if e < m and valid[e]:
-                na += 1
-        for k in range(S - 1, 0, -1):
-            a = tree[2 * k]
-            b = tree[2 * k + 1]
-            tree[k] = a if a >= b else b
-        for cell in range(n * D + 1):
-            cstart[cell] = 0
-        for e in range(m):
-            if not valid[e]:  # an invalid exchange never becomes valid again: it is in no list
-                continue
-            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
-            cstart[i * D + P + 1] += 1
-            cstart[i * D + Q + 1] += 1
-            cstart[j * D + P + 1] += 1
-            cstart[j * D + Q + 1] += 1
-        for cell in range(n * D):
-            cstart[cell + 1] += cstart[cell]
-        for e in range(m):
-            if not valid[e]:
-                continue
-            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
-            for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
-                clist[cstart[cell]] = e
-                cstart[cell] += 1
-        for cell in range(n * D, 0, -1):  # back to the starts
-            cstart[cell] = cstart[cell - 1]
-        cstart[0] = 0
-        for k in range(n):
-            for l in range(D):
-                y[k, l] = x0[k, l]
-                traded[k, l] = False
-        realised = 0
-        while na > 0:
-            E = -1
-            if mode == 0:
-                # the highest gain; a tie (within TIE_REL) goes to the exchange formed first
-                g_best = tree[1]
-                floor = g_best - TIE_REL * max(1.0, g_best)
-                E = _tree_first(tree, S, floor)
-            else:
-                # mutual best choice: the first exchange that is the best of both its actors (by each
-                # one's own gain, the first formed on equality); if none is, the highest smaller gain
-                for k in range(n):
-                    best_g[k] = -1.0
-                    best_e[k] = -1
-                for e in range(m):
-                    if not valid[e]:
-                        continue
-                    if fv[e, GAIN] > best_g[iv[e, AI]]:
-                        best_g[iv[e, AI]] = fv[e, GAIN]
-                        best_e[iv[e, AI]] = e
-                    if fv[e, GAINJ] > best_g[iv[e, AJ]]:
-                        best_g[iv[e, AJ]] = fv[e, GAINJ]
-                        best_e[iv[e, AJ]] = e
-                for e in range(m):
-                    if valid[e] and best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
-                        E = e
-                        break
-                if E < 0:
-                    g_best = -1.0
-                    for e in range(m):
-                        if not valid[e]:
-                            continue
-                        g = min(fv[e, GAIN], fv[e, GAINJ])
-                        if g > g_best:
-                            g_best = g
-                            E = e
-            valid[E] = False
-            _tree_set(tree, S, E, -1.0)
-            na -= 1
-            i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
-            yI = fv[E, SUPI] + fv[E, MVI]
-            yJ = fv[E, SUPJ] + fv[E, MVJ]
-            yI = min(100.0, max(0.0, yI))
-            yJ = min(100.0, max(0.0, yJ))
-            if realised >= K:
-                return -1
-            row = trades[t, realised]
-            row[0] = i
-            row[1] = j
-            row[2] = P
-            row[3] = Q
-            # positions back on the issues' own scales: I moves on q, J on p
-            row[4] = fv[E, SUPI] / scale[Q] + base[Q]
-            row[5] = yI / scale[Q] + base[Q]
-            row[6] = fv[E, SUPJ] / scale[P] + base[P]
-            row[7] = yJ / scale[P] + base[P]
-            row[8] = fv[E, GAIN]
-            row[9] = fv[E, GAINJ]
-            realised += 1
-            y[i, Q] = yI
-            y[j, P] = yJ
-            traded[i, Q] = True
-            traded[j, P] = True
-            # the pending exchanges that share a cell with E (no other can be touched): continue
-            # supplies, track demands, re-size; an invalid one leaves the pending set
-            stamp += 1
-            for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
-                for idx in range(cstart[cell], cstart[cell + 1]):
-                    X = clist[idx]
-                    if not valid[X] or seen[X] == stamp:
-                        continue
-                    seen[X] = stamp
-                    xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
-                    # supply continuation (I supplies q, J supplies p)
-                    went_i = _continue(X, 0, xi, xq, fv, iv, i, Q, yI, j, P, yJ)
-                    went_j = _continue(X, 1, xj, xp, fv, iv, i, Q, yI, j, P, yJ)
-                    touched = went_i or went_j
-                    # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and the reverse
-                    if (xj == j and xq == Q) or (xi == j and xp == Q):
-                        _track(ovc, ova, ovv, X, 1 if xq == Q else 0, i, yI, x0[i, Q])
-                        touched = True
-                    if (xj == i and xq == P) or (xi == i and xp == P):
-                        _track(ovc, ova, ovv, X, 1 if xq == P else 0, j, yJ, x0[j, P])
-                        touched = True
-                    if touched:
-                        _size(X, mode, fv, iv, valid, ovc, ova, ovv, x0, s, w, W, O)
-                        if valid[X]:
-                            _tree_set(tree, S, X, fv[X, GAIN])
-                        else:
-                            _tree_set(tree, S, X, -1.0)
-                            na -= 1
-        counts[t] = realised
-        trades[t, realised:] = np.nan
-        for k in range(n):
-            for l in range(D):
-                vote[t, k, l] = y[k, l]
-        if realised == 0:
-            for tt in range(t + 1, rounds + 1):
-                counts[tt] = 0
-                trades[tt] = np.nan
-                for k in range(n):
-                    for l in range(D):
-                        vote[tt, k, l] = y[k, l]
-            break
-        last = t
-        for k in range(n):
-            for l in range(D):
-                if traded[k, l]:
-                    x0[k, l] = x0[k, l] + (y[k, l] - x0[k, l]) * (FIXED + SALIENCE * (1.0 - s[k, l]))
-    return last
-
-
-@_jit
-def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, last):
+def play(x_in, s_in, c_in, part_in, rounds, mode, u, scale, base, vote, trades, counts, last):
     """Play up to ``rounds`` of Decide's rounds on each draw of a batch (in place: ``vote``, ``trades``,
     ``counts``, ``last``).
 
     Parameters
     ----------
-    x_in, s : (B, n, D) float
+    x_in, s_in : (B, n, D) float
         Positions on 0-100 and saliences.
-    c : (B, n) float
-    part : (B, n, D) bool
+    c_in : (B, n) float
+    part_in : (B, n, D) bool
         Who takes part in each issue.
     rounds : int
     mode : int
@@ -502,19 +121,32 @@ def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, l
     last : (B,) int, out
         The last round with an exchange; -1 for a draw with a round of more than K exchanges (its
         outputs are then incomplete).
+
+    One function body on purpose: every table is a local of this function and every helper takes
+    numbers only, so the loop makes no reference-count operation on an array (numba makes two atomic
+    ones per array argument of every helper call it inlines: a third of the time before).
+
+    Each round: every candidate is formed, then sized (``_size`` in the docs: the no-passing and
+    outcome caps of step 4), realised one at a time by gain from a max tree over the candidates (the
+    first of the near-ties by a descent to the leftmost leaf within the tie window); after each, only
+    the pending exchanges that share one of its four actor-issue cells are visited (no other can be
+    touched: per-cell lists built once a round), updated (supply continuation, demand tracking) and
+    re-sized. Formation and re-sizing share one sizing loop over a work list.
     """
     B, n, D = x_in.shape
+    K = trades.shape[2]
     # the most candidates one round can form: every issue pair with the actors split in two halves
     M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
-    S = 1
-    while S < M:
-        S *= 2
+    S_max = 1
+    while S_max < M:
+        S_max *= 2
     x0 = np.empty((n, D))
     w = np.empty((n, D))
     W = np.empty(D)
     O = np.empty(D)
     left = np.empty((n, D), np.bool_)
-    group = np.empty(n, np.int64)
+    groups = np.empty((4, n), np.int64)  # per issue pair: the actors of each (side on p, side on q) group
+    gsize = np.empty(4, np.int64)
     y = np.empty((n, D))
     traded = np.empty((n, D), np.bool_)
     fv = np.empty((M, NF))
@@ -523,19 +155,400 @@ def play(x_in, s, c, part, rounds, mode, u, scale, base, vote, trades, counts, l
     ovc = np.zeros((M, 2), np.int64)
     ova = np.empty((M, 2, n), np.int64)
     ovv = np.empty((M, 2, n))
-    tree = np.empty(2 * S)
+    tree = np.empty(2 * S_max)
     cstart = np.empty(n * D + 1, np.int64)
     clist = np.empty(4 * M, np.int64)
     seen = np.zeros(M, np.int64)
+    work = np.empty(M, np.int64)
     best_g = np.empty(n)
     best_e = np.empty(n, np.int64)
+    stamp = 0
     for b in range(B):
+        s = s_in[b]
+        part = part_in[b]
+        for k in range(n):
+            for l in range(D):
+                x0[k, l] = x_in[b, k, l]
+                w[k, l] = c_in[b, k] * s[k, l] if part[k, l] else 0.0
+        for l in range(D):
+            W[l] = 0.0
+            for k in range(n):
+                W[l] += w[k, l]
+        for k in range(n):
+            for l in range(D):
+                vote[b, 0, k, l] = x0[k, l]
         counts[b, 0] = 0
-        seen[:] = 0
-        r = _play_one(x_in[b], s[b], c[b], part[b], rounds, mode, u[b], scale, base, vote[b], trades[b], counts[b],
-                      x0, w, W, O, left, group, y, traded, fv, iv, valid, ovc, ova, ovv, tree, cstart, clist, seen,
-                      best_g, best_e)
-        last[b] = r
+        trades[b, 0] = np.nan
+        drawn = 0  # random numbers of ``u`` used so far (mode 1: one per candidate formed, in order)
+        lastround = 0
+        overflow = False
+        for t in range(1, rounds + 1):
+            for l in range(D):
+                num = 0.0
+                for k in range(n):
+                    num += w[k, l] * x0[k, l]
+                O[l] = num / W[l] if W[l] > 0 else 0.0
+                for k in range(n):
+                    left[k, l] = x0[k, l] <= O[l]
+            # every candidate exchange, in Decide's order: issue pairs in file order, then
+            # (right, right) x (left, left) actors, then (left, right) x (right, left), actors in file order
+            m = 0
+            for P in range(D):
+                for Q in range(P + 1, D):
+                    for g in range(4):
+                        gsize[g] = 0
+                    for k in range(n):
+                        if part[k, P] and part[k, Q]:
+                            g = (1 if left[k, P] else 0) + (2 if left[k, Q] else 0)
+                            groups[g, gsize[g]] = k
+                            gsize[g] += 1
+                    for g1 in range(2):
+                        g2 = 3 - g1
+                        for ia in range(gsize[g1]):
+                            a = groups[g1, ia]
+                            for ib in range(gsize[g2]):
+                                bb = groups[g2, ib]
+                                # I: the larger s_p / s_q (the first actor on equality)
+                                if s[a, P] * s[bb, Q] < s[bb, P] * s[a, Q]:
+                                    i, j = bb, a
+                                else:
+                                    i, j = a, bb
+                                iv[m, AI] = i
+                                iv[m, AJ] = j
+                                iv[m, PP] = P
+                                iv[m, QQ] = Q
+                                fv[m, SUPI] = x0[i, Q]
+                                fv[m, SUPJ] = x0[j, P]
+                                fv[m, DEMI] = x0[i, P]
+                                fv[m, DEMJ] = x0[j, Q]
+                                fv[m, HSI] = 0.0
+                                fv[m, HSJ] = 0.0
+                                iv[m, HFI] = 0
+                                iv[m, HFJ] = 0
+                                ovc[m, 0] = 0
+                                ovc[m, 1] = 0
+                                if mode == 1:
+                                    # a rate D_q / D_p drawn uniformly between J's indifference rate and I's
+                                    lo = s[j, P] / s[j, Q]
+                                    hi = s[i, P] / s[i, Q]
+                                    fv[m, RATE] = lo + u[b, drawn] * (hi - lo)
+                                    drawn += 1
+                                work[m] = m
+                                m += 1
+            S = 1
+            while S < m:
+                S *= 2
+            nw = m
+            forming = True
+            gone = -1
+            na = 0
+            realised = 0
+            while True:
+                # size every exchange of the work list from its current supply positions
+                for wi in range(nw):
+                    e = work[wi]
+                    if e == gone:  # the exchange just realised leaves the tree
+                        leaf = -1.0
+                    else:
+                        i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+                        sIp, sIq, sJp, sJq = s[i, P], s[i, Q], s[j, P], s[j, Q]
+                        wJp, wIq = w[j, P], w[i, Q]
+                        supI, supJ, demI, demJ = fv[e, SUPI], fv[e, SUPJ], fv[e, DEMI], fv[e, DEMJ]
+                        distJ = abs(demI - supJ)  # J all the way to I on p
+                        distI = abs(demJ - supI)  # I all the way to J on q
+                        Dp = wJp * distJ / W[P]
+                        if mode == 0:
+                            Dq = Dp * (sIp + sJp) / (sIq + sJq)
+                        else:
+                            Dq = Dp * fv[e, RATE]
+                        mI = Dq * W[Q] / wIq
+                        mJ = distJ
+                        if mI > distI:
+                            Dq = wIq * distI / W[Q]
+                            if mode == 0:
+                                Dp = Dq * (sIq + sJq) / (sIp + sJp)
+                            else:
+                                Dp = Dq / fv[e, RATE]
+                            mI = distI
+                            mJ = Dp * W[P] / wJp
+                        if supI > demJ:
+                            mI = -mI
+                        if supJ > demI:
+                            mJ = -mJ
+                        if mode == 0:
+                            gI = abs(Dq * sIq - Dp * sIp)
+                            gJ = gI
+                        else:
+                            gI = sIp * Dp - sIq * Dq
+                            gJ = sJq * Dq - sJp * Dp
+                        hsI, hsJ, hfI, hfJ = fv[e, HSI], fv[e, HSJ], iv[e, HFI], iv[e, HFJ]
+                        ok = _move_ok(supI, mI, hsI, hfI) and _move_ok(supJ, mJ, hsJ, hfJ)
+                        if gI < EPS or gJ < EPS:
+                            ok = False
+                        if ok:
+                            # the outcome cap, first for I (supplies q, partner J at demJ on q), then for J
+                            for side in range(2):
+                                if side == 0:
+                                    k, a_iss, b_iss, sup, mv, xb, kb = i, Q, P, supI, mI, demJ, j
+                                else:
+                                    k, a_iss, b_iss, sup, mv, xb, kb = j, P, Q, supJ, mJ, demI, i
+                                tb = 1 - side  # I supplies q: the q table (1); J supplies p: the p table (0)
+                                # the issue's outcome with k at its supply position (n0) and moved (n1), the
+                                # others at the round start or in the exchange's table
+                                Wa = W[a_iss]
+                                wk = w[k, a_iss]
+                                xk = x0[k, a_iss]
+                                n0 = O[a_iss] + wk * (sup - xk) / Wa
+                                for idx in range(ovc[e, tb]):
+                                    a = ova[e, tb, idx]
+                                    if a != k:
+                                        n0 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
+                                pos = sup + mv
+                                n1 = O[a_iss] + wk * (pos - xk) / Wa
+                                for idx in range(ovc[e, tb]):
+                                    a = ova[e, tb, idx]
+                                    if a != k:
+                                        n1 += w[a, a_iss] * (ovv[e, tb, idx] - x0[a, a_iss]) / Wa
+                                if not _passes(n0, n1, xb):
+                                    continue
+                                delta = abs(xb - n0) * Wa / wk
+                                DA = wk * delta / Wa
+                                if mode == 0:
+                                    DB = DA * (s[k, a_iss] + s[kb, a_iss]) / (s[k, b_iss] + s[kb, b_iss])
+                                elif side == 0:
+                                    DB = DA / fv[e, RATE]  # A = I on q, B = J on p
+                                else:
+                                    DB = DA * fv[e, RATE]  # A = J on p, B = I on q
+                                mB = DB * W[b_iss] / w[kb, b_iss]
+                                if mode == 0:
+                                    gI = abs(DB * s[kb, b_iss] - DA * s[kb, a_iss])
+                                    gJ = gI
+                                else:
+                                    if side == 0:
+                                        Dq, Dp = DA, DB
+                                    else:
+                                        Dq, Dp = DB, DA
+                                    gI = sIp * Dp - sIq * Dq
+                                    gJ = sJq * Dq - sJp * Dp
+                                if side == 0:
+                                    mI = -delta if supI > demJ else delta
+                                    mJ = -mB if supJ > demI else mB
+                                else:
+                                    mJ = -delta if supJ > demI else delta
+                                    mI = -mB if supI > demJ else mB
+                            ok = _move_ok(supI, mI, hsI, hfI) and _move_ok(supJ, mJ, hsJ, hfJ)
+                            if mode == 1 and (gI < EPS or gJ < EPS):
+                                ok = False
+                        fv[e, MVI] = mI
+                        fv[e, MVJ] = mJ
+                        fv[e, GAIN] = gI
+                        fv[e, GAINJ] = gJ
+                        valid[e] = ok
+                        if forming:
+                            continue
+                        # a re-sized exchange: its gain in the tree; an invalid one leaves the pending set
+                        if not ok:
+                            na -= 1
+                        leaf = gI if ok else -1.0
+                    kk = S + e
+                    tree[kk] = leaf
+                    kk //= 2
+                    while kk >= 1:
+                        ga = tree[2 * kk]
+                        gb = tree[2 * kk + 1]
+                        tree[kk] = ga if ga >= gb else gb
+                        kk //= 2
+                if forming:
+                    # the pending exchanges are the valid ones, in the order formed: a max tree of their
+                    # gains and, per actor-issue cell, the pending exchanges that cell takes part in
+                    forming = False
+                    for e in range(S):
+                        if e < m and valid[e]:
+                            tree[S + e] = fv[e, GAIN]
+                            na += 1
+                        else:
+                            tree[S + e] = -1.0
+                    for kk in range(S - 1, 0, -1):
+                        ga = tree[2 * kk]
+                        gb = tree[2 * kk + 1]
+                        tree[kk] = ga if ga >= gb else gb
+                    for cell in range(n * D + 1):
+                        cstart[cell] = 0
+                    for e in range(m):
+                        if valid[e]:  # an invalid exchange never becomes valid again: it is in no list
+                            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+                            cstart[i * D + P + 1] += 1
+                            cstart[i * D + Q + 1] += 1
+                            cstart[j * D + P + 1] += 1
+                            cstart[j * D + Q + 1] += 1
+                    for cell in range(n * D):
+                        cstart[cell + 1] += cstart[cell]
+                    for e in range(m):
+                        if valid[e]:
+                            i, j, P, Q = iv[e, AI], iv[e, AJ], iv[e, PP], iv[e, QQ]
+                            for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
+                                clist[cstart[cell]] = e
+                                cstart[cell] += 1
+                    for cell in range(n * D, 0, -1):  # back to the starts
+                        cstart[cell] = cstart[cell - 1]
+                    cstart[0] = 0
+                    for k in range(n):
+                        for l in range(D):
+                            y[k, l] = x0[k, l]
+                            traded[k, l] = False
+                if na <= 0:
+                    break
+                E = -1
+                if mode == 0:
+                    # the highest gain; a tie (within TIE_REL) goes to the exchange formed first: the
+                    # leftmost leaf at or above the floor
+                    g_best = tree[1]
+                    floor = g_best - TIE_REL * max(1.0, g_best)
+                    kk = 1
+                    while kk < S:
+                        kk *= 2
+                        if tree[kk] < floor:
+                            kk += 1
+                    E = kk - S
+                else:
+                    # mutual best choice: the first exchange that is the best of both its actors (by each
+                    # one's own gain, the first formed on equality); if none is, the highest smaller gain
+                    for k in range(n):
+                        best_g[k] = -1.0
+                        best_e[k] = -1
+                    for e in range(m):
+                        if not valid[e]:
+                            continue
+                        if fv[e, GAIN] > best_g[iv[e, AI]]:
+                            best_g[iv[e, AI]] = fv[e, GAIN]
+                            best_e[iv[e, AI]] = e
+                        if fv[e, GAINJ] > best_g[iv[e, AJ]]:
+                            best_g[iv[e, AJ]] = fv[e, GAINJ]
+                            best_e[iv[e, AJ]] = e
+                    for e in range(m):
+                        if valid[e] and best_e[iv[e, AI]] == e and best_e[iv[e, AJ]] == e:
+                            E = e
+                            break
+                    if E < 0:
+                        g_best = -1.0
+                        for e in range(m):
+                            if not valid[e]:
+                                continue
+                            gm = min(fv[e, GAIN], fv[e, GAINJ])
+                            if gm > g_best:
+                                g_best = gm
+                                E = e
+                valid[E] = False  # its leaf leaves the tree in the next pass of the sizing loop (work[0])
+                na -= 1
+                i, j, P, Q = iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ]
+                yI = fv[E, SUPI] + fv[E, MVI]
+                yJ = fv[E, SUPJ] + fv[E, MVJ]
+                yI = min(100.0, max(0.0, yI))
+                yJ = min(100.0, max(0.0, yJ))
+                if realised >= K:
+                    overflow = True
+                    break
+                # positions back on the issues' own scales: I moves on q, J on p
+                trades[b, t, realised, 0] = i
+                trades[b, t, realised, 1] = j
+                trades[b, t, realised, 2] = P
+                trades[b, t, realised, 3] = Q
+                trades[b, t, realised, 4] = fv[E, SUPI] / scale[Q] + base[Q]
+                trades[b, t, realised, 5] = yI / scale[Q] + base[Q]
+                trades[b, t, realised, 6] = fv[E, SUPJ] / scale[P] + base[P]
+                trades[b, t, realised, 7] = yJ / scale[P] + base[P]
+                trades[b, t, realised, 8] = fv[E, GAIN]
+                trades[b, t, realised, 9] = fv[E, GAINJ]
+                realised += 1
+                y[i, Q] = yI
+                y[j, P] = yJ
+                traded[i, Q] = True
+                traded[j, P] = True
+                # the pending exchanges that share a cell with E (no other can be touched): continue
+                # supplies, track demands; the touched ones go to the work list to be re-sized
+                stamp += 1
+                gone = E
+                work[0] = E
+                nw = 1
+                for cell in (i * D + P, i * D + Q, j * D + P, j * D + Q):
+                    for idx in range(cstart[cell], cstart[cell + 1]):
+                        X = clist[idx]
+                        if not valid[X] or seen[X] == stamp:
+                            continue
+                        seen[X] = stamp
+                        xi, xj, xp, xq = iv[X, AI], iv[X, AJ], iv[X, PP], iv[X, QQ]
+                        touched = False
+                        # supply continuation (X's I supplies q, X's J supplies p): a side that is one of
+                        # E's suppliers moves on from where E left it, keeping its move so far
+                        for side in range(2):
+                            actor = xi if side == 0 else xj
+                            issue = xq if side == 0 else xp
+                            if actor == i and issue == Q:
+                                yy = yI
+                            elif actor == j and issue == P:
+                                yy = yJ
+                            else:
+                                continue
+                            mv = fv[X, MVI + side]
+                            fv[X, HSI + side] += mv
+                            iv[X, HFI + side] = _sign_flag(iv[X, HFI + side], mv)
+                            fv[X, SUPI + side] = yy
+                            touched = True
+                        # demand tracking: a side demanding what E's J demands (Q) sees E's I there, and
+                        # one demanding what E's I demands (P) sees E's J there (the exchange's table of
+                        # that issue, in increasing actor order; an actor already in it keeps, as Decide
+                        # does, the value on its round-start side)
+                        for which in range(2):
+                            if which == 0:
+                                if not ((xj == j and xq == Q) or (xi == j and xp == Q)):
+                                    continue
+                                tb, a, yy, start = (1 if xq == Q else 0), i, yI, x0[i, Q]
+                            else:
+                                if not ((xj == i and xq == P) or (xi == i and xp == P)):
+                                    continue
+                                tb, a, yy, start = (1 if xq == P else 0), j, yJ, x0[j, P]
+                            touched = True
+                            cnt = ovc[X, tb]
+                            idx2 = 0
+                            while idx2 < cnt and ova[X, tb, idx2] < a:
+                                idx2 += 1
+                            if idx2 < cnt and ova[X, tb, idx2] == a:
+                                prev = ovv[X, tb, idx2]
+                                if start <= prev:
+                                    ovv[X, tb, idx2] = prev if prev < yy else yy
+                                else:
+                                    ovv[X, tb, idx2] = prev if prev > yy else yy
+                                continue
+                            for k2 in range(cnt, idx2, -1):
+                                ova[X, tb, k2] = ova[X, tb, k2 - 1]
+                                ovv[X, tb, k2] = ovv[X, tb, k2 - 1]
+                            ova[X, tb, idx2] = a
+                            ovv[X, tb, idx2] = yy
+                            ovc[X, tb] = cnt + 1
+                        if touched:
+                            work[nw] = X
+                            nw += 1
+            if overflow:
+                break
+            counts[b, t] = realised
+            trades[b, t, realised:] = np.nan
+            for k in range(n):
+                for l in range(D):
+                    vote[b, t, k, l] = y[k, l]
+            if realised == 0:
+                for tt in range(t + 1, rounds + 1):
+                    counts[b, tt] = 0
+                    trades[b, tt] = np.nan
+                    for k in range(n):
+                        for l in range(D):
+                            vote[b, tt, k, l] = y[k, l]
+                break
+            lastround = t
+            for k in range(n):
+                for l in range(D):
+                    if traded[k, l]:
+                        x0[k, l] = x0[k, l] + (y[k, l] - x0[k, l]) * (FIXED + SALIENCE * (1.0 - s[k, l]))
+        last[b] = -1 if overflow else lastround
 
 
 @_jit

@@ -464,21 +464,19 @@ def moves(traj: Trajectory, b: int, t: int, actors: list[str], issues: list[str]
 def warmup() -> bool:
     """Compile the numba kernels into numba's on-disk cache (``detente warmup``).
 
-    Runs every kernel once, compiled, on a three-actor problem, so that the
-    first real run of a fresh install loads machine code instead of spending
-    ~20 s compiling it. Returns False (and does nothing) without numba.
+    Runs every kernel once, compiled, on a three-actor problem in a batch of copies just past
+    :data:`PURE_MAX_WORK` (so the compiled kernels run without changing any module setting, which a
+    run in another thread would see), so that the first real run of a fresh install loads machine
+    code instead of spending ~20 s compiling it. Returns False (and does nothing) without numba.
     """
-    global PURE_MAX_WORK
     if not _jit.numba_available():
         return False
-    saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled kernels
-    try:
-        inputs = Inputs.build(np.array([0.0, 40.0, 100.0]), np.array([0.5, 1.0, 0.8]), np.array([1.0, 2.0, 3.0]))
-        run(inputs, Params(rounds=2))
-        expected_utilities(inputs, Params())
-        probabilities([[0.0, 40.0, 100.0]], [[1.0, 2.0, 3.0]])
-    finally:
-        PURE_MAX_WORK = saved
+    copies = int(PURE_MAX_WORK) // 9 + 1  # work of a copy: 3 x 3 actor pairs (x rounds)
+    x, s, c = np.array([0.0, 40.0, 100.0]), np.array([0.5, 1.0, 0.8]), np.array([1.0, 2.0, 3.0])
+    inputs = Inputs.build(np.tile(x, (copies, 1))[:, :, None], np.tile(s, (copies, 1))[:, :, None], np.tile(c, (copies, 1)))
+    run(inputs, Params(rounds=2))
+    expected_utilities(inputs, Params())
+    probabilities(np.tile(x, (copies, 1)), np.tile(c, (copies, 1)))
     return True
 
 

@@ -386,20 +386,22 @@ def _kernel(work: float = float("inf")) -> Any:
 
 
 def warmup() -> bool:
-    """Compile the exchange loops into numba's on-disk cache (``detente warmup``); False without numba."""
-    global PURE_MAX_WORK
+    """Compile the exchange loops into numba's on-disk cache (``detente warmup``); False without numba.
+
+    Plays a three-actor problem in a batch of copies just past :data:`PURE_MAX_WORK`, so that both
+    variants' runs take the compiled loops (no module setting is changed, so a run in another thread
+    is not affected).
+    """
     from . import _jit
 
     if not _jit.numba_available():
         return False
-    saved, PURE_MAX_WORK = PURE_MAX_WORK, -1  # force the compiled loop
-    try:
-        tiny = Inputs.build([[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]], [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]],
-                            [1.0, 1.0, 1.0], low=[0.0, 0.0], high=[100.0, 100.0])
-        run(tiny, Params(passes=2))
-        run(tiny, Params(variant="greedy"))
-    finally:
-        PURE_MAX_WORK = saved
+    copies = int(PURE_MAX_WORK) // (_max_candidates(3, 2) * 2) + 1  # work of a copy: 2 candidates x 2 rounds
+    tiny = Inputs.build(np.tile([[[100.0, 0.0], [0.0, 100.0], [50.0, 50.0]]], (copies, 1, 1)),
+                        np.tile([[[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]], (copies, 1, 1)),
+                        np.ones((copies, 3)), low=[0.0, 0.0], high=[100.0, 100.0])
+    run(tiny, Params(passes=2))
+    run(tiny, Params(variant="greedy"))
     return True
 
 
@@ -445,14 +447,12 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
     trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))  # filled by the loop
     exchanges = np.empty((B, R + 1), dtype=np.int64)
 
-    def call(rows: np.ndarray | slice, trades: np.ndarray) -> None:
+    def call(rows: slice, trades: np.ndarray) -> None:
         if flag is not None and flag.is_set():  # a cancelled web request stops between two calls
             raise _cancel.Cancelled()
         u = _uniforms(inputs.seed[rows], R * M) if mode == 1 else np.zeros((len(vote[rows]), 1))
-        out = (vote[rows], trades[rows], exchanges[rows], last[rows])
-        kern.play(x100[rows], sal[rows], cap[rows], part[rows], R, mode, u, scale, base, *out)
-        if not isinstance(rows, slice):  # fancy indexing gave copies
-            vote[rows], trades[rows], exchanges[rows], last[rows] = out
+        kern.play(x100[rows], sal[rows], cap[rows], part[rows], R, mode, u, scale, base,
+                  vote[rows], trades[rows], exchanges[rows], last[rows])
 
     # one call per thread, at most _CALL_WORK each
     _jit.split_rows(B, lambda b0, b1: call(slice(b0, b1), trades), per_thread=1, max_rows=_CALL_WORK // per_draw)
@@ -461,7 +461,8 @@ def _run_kernel(inputs: Inputs, R: int, mode: int) -> Trajectory:
         wide = np.full((B, R + 1, M, len(TRADE_FIELDS)), np.nan)
         wide[:, :, :K] = trades
         trades = wide
-        call(over, trades)
+        for b in over:  # one draw a call: its rows are views, written in place (no copy of the wide rows)
+            call(slice(b, b + 1), trades)
     pos = vote / scale[None, None, None, :] + base[None, None, None, :]
     # cells that never moved keep their input value bit for bit
     pos = np.where(vote == x100[:, None], inputs.position[:, None], pos)
@@ -568,7 +569,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     every pair of issues, about a dozen float arrays of n x n x D x D) and the
     recorded positions and trades of every pass. ``decide`` and ``random-rate``: per
     draw, the voting positions of every round and the trades (room for 4 n D per
-    round); per thread, the compiled loop's tables of the round's candidates (M of
+    round, at most M; when that is fewer than M, also the M-wide copy a round with more
+    exchanges makes of every draw's trades); per thread, the compiled loop's tables of the round's candidates (M of
     them, each with two n-wide tables of recorded actors and positions) and, for
     ``random-rate``, the random numbers of one call's draws (R M each).
     """
@@ -578,8 +580,10 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
         per = 14 * n * n * D * D * F8 + 4 * R1 * n * D * F8
         return Cost(flops_per_draw=100.0 * n * n * D * D * R1, bytes_per_draw=per)
     M = _max_candidates(n, D)
-    K = min(M, 4 * n * D)
+    K = min(M, _ROOM * n * D)
     per = 6 * R1 * n * D * F8 + R1 * K * len(TRADE_FIELDS) * F8 + 4 * n * D * F8
+    if K < M:  # a round of more than K exchanges widens every draw's trades to M (both arrays held while copying)
+        per += R1 * M * len(TRADE_FIELDS) * F8
     fixed = _jit.threads() * M * (29 + 4 * n) * F8
     if params.variant == "random-rate":
         fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
