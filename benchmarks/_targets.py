@@ -1,4 +1,4 @@
-"""Issue #17's targets, one line each, as every bench script prints them for ``make bench``'s summary.
+"""Issue #17's targets (and issue #16's scaling), one line each, as every bench script prints them for ``make bench``'s summary.
 
 The convention (also in docs/performance.md): a line on stdout that starts with ``TARGET `` and holds
 ``key=value`` fields, shell-quoted (read back with :func:`shlex.split`)::
@@ -34,6 +34,9 @@ TARGETS: dict[str, tuple[str, float, str, str, float | None]] = {
     "smp-ktab-7x3": ("smp vs KTAB at 7 x 3, batched", 20.0, "ge", "x", 3.6),
     "exchange-10x3": ("exchange 10 x 3 batched, speed-up", 10.0, "ge", "x", 1.0),
     "exchange-100x3": ("exchange 100 x 3, full Decide, time over today's one pass", 2.0, "le", "x", None),
+    # issue #16 (benchmarks/bench_scale.py), one line per workload (``:sobol``, ``:mc``)
+    "scale-speedup": ("Dask: 2 local workers over 1 (1 kernel thread each), 2 cores", 1.7, "ge", "x", None),
+    "scale-overhead": ("Dask: 1 worker over in process (1 kernel thread), work >= 30 s", 10.0, "le", "%", None),
 }
 
 

@@ -96,32 +96,74 @@ def test_an_unreachable_scheduler_is_a_clear_problem():
             pass
 
 
-def test_cancel_stops_the_tasks(dask_cluster):
-    """A set cancel flag (the web app's job cancel) cancels what has not run; the workers go idle."""
+def test_cancel_stops_the_tasks_running_on_the_workers(dask_cluster, tmp_path):
+    """A set cancel flag (the web app's job cancel) cancels the tasks not yet started and stops those running:
+    a running task looks at its run's stop event between its pieces of work. The tasks here would each run
+    for ten minutes (a loop looking at the cancel flag, as the models do), so the workers free again, and
+    every started task saying it was stopped, shows they were interrupted, whatever the machine's load."""
     client = dask_cluster.client()
-    before = dask_cluster.executed()
+    marks = _Marks(tmp_path)
     cancel = threading.Event()
     ex = executor.DaskExecutor(client)
-    n_tasks = 200  # 20 s of work for the two workers
-
-    def progress(done: int, total: int) -> None:
-        if done >= 2:
-            cancel.set()
-
-    tasks = [(k, 0.2) for k in range(n_tasks)]
+    n_tasks = 40
+    watcher = threading.Thread(target=lambda: (marks.wait_started(2), cancel.set()), daemon=True)
+    watcher.start()  # cancels once both workers are inside a task
     with pytest.raises(Cancelled):
-        ex.map(_sleepy, tasks, shared=None, progress=progress, cancel=cancel)
-    # the scheduler forgets the cancelled tasks and the workers stop taking them
+        ex.map(_until_stopped, [(k, str(marks.dir)) for k in range(n_tasks)], shared=None, cancel=cancel)
+    started = marks.wait_all_stopped()
+    assert 2 <= len(started) <= 6  # both workers were inside a task; the others were never started
     _wait_idle(client)
-    ran = dask_cluster.executed() - before
-    assert 2 <= ran < n_tasks / 2
 
 
-def _sleepy(task, shared):
+class _Marks:
+    """Files the tasks of :func:`_until_stopped` leave: ``started-K``, then ``stopped-K`` (interrupted) or
+    ``finished-K`` (ran to their end)."""
+
+    def __init__(self, tmp_path, timeout: float = 240.0):
+        self.dir = tmp_path / "marks"
+        self.dir.mkdir()
+        self.timeout = timeout
+
+    def names(self, kind: str) -> set[str]:
+        return {p.name.split("-", 1)[1] for p in self.dir.glob(kind + "-*")}
+
+    def _until(self, ok) -> None:
+        import time
+
+        t0 = time.monotonic()
+        while not ok():
+            assert time.monotonic() - t0 < self.timeout, f"timed out: {sorted(p.name for p in self.dir.iterdir())}"
+            time.sleep(0.05)
+
+    def wait_started(self, n: int) -> None:
+        self._until(lambda: len(self.names("started")) >= n)
+
+    def wait_all_stopped(self) -> set[str]:
+        """Every started task stopped (none ran to its end); the started tasks."""
+        self._until(lambda: self.names("started") == self.names("stopped") | self.names("finished"))
+        assert not self.names("finished"), "a running task was not interrupted"
+        return self.names("started")
+
+
+def _until_stopped(task, shared):
+    """A long task (ten minutes) that looks at the cancel flag every 20 ms, as a model does between its pieces."""
     import time
+    from pathlib import Path
 
-    time.sleep(task[1])
-    return task[0]
+    from detente import _cancel
+
+    k, folder = task
+    (Path(folder) / f"started-{k}").touch()
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 600:
+            _cancel.check()
+            time.sleep(0.02)
+    except _cancel.Cancelled:
+        (Path(folder) / f"stopped-{k}").touch()
+        raise
+    (Path(folder) / f"finished-{k}").touch()
+    return k
 
 
 def _wait_idle(client, timeout: float = 60.0) -> None:
@@ -209,48 +251,56 @@ def test_web_jobs_run_on_the_servers_cluster(dask_cluster, tmp_path):
 
 
 def test_a_web_cancel_cancels_the_cluster_tasks(dask_cluster, tmp_path, monkeypatch):
-    """DELETE /api/jobs/ID stops a job whose work is on the cluster: its remaining tasks are cancelled."""
+    """DELETE /api/jobs/ID stops a job whose work is on the cluster: its remaining tasks are cancelled and the
+    running ones stopped (each would run ten minutes)."""
     from detente.report import build as report_build
 
     client_ = dask_cluster.client()
-    n_tasks, started = 200, threading.Event()  # 20 s of work for the two workers
+    marks = _Marks(tmp_path)
+    n_tasks = 40
 
     def slow(scen, model, params, *, progress=None, cancel=None, **kw):
-        def tick(done, total):
-            progress(done / total, f"{done} of {total}")
-            started.set()
-
-        executor.current().map(_sleepy, [(k, 0.2) for k in range(n_tasks)], progress=tick)
+        executor.current().map(_until_stopped, [(k, str(marks.dir)) for k in range(n_tasks)])
         raise AssertionError("never cancelled")
 
     monkeypatch.setattr(report_build, "compute", slow)
-    before = dask_cluster.executed()
     with _web_client(tmp_path, executor.DaskExecutor(client_)) as client:
         job = client.post("/api/jobs", json={"name": SCEN}).json()
-        assert started.wait(120)
+        marks.wait_started(2)
         assert client.delete(f"/api/jobs/{job['id']}").status_code == 200
         j = _wait_job(client, job["id"])
     assert j["status"] == "cancelled" and j["run_id"] is None
+    started = marks.wait_all_stopped()
+    assert 2 <= len(started) <= 6
     _wait_idle(client_)
-    assert dask_cluster.executed() - before < n_tasks / 2
 
 
-def test_ctrl_c_cancels_the_cluster_tasks(dask_cluster):
+def test_ctrl_c_cancels_the_cluster_tasks(dask_cluster, tmp_path):
     """SIGINT to ``detente forecast --draws N --scheduler ADDR`` while its tasks run: exit 130 with the
-    usual message, and the cluster drops the run's remaining tasks."""
+    usual message, the cluster drops the run's remaining tasks and the running ones stop. Each task is
+    minutes of bdm on 200 actors, so workers that are free again, with no task run to its end, were
+    interrupted, however loaded the machine."""
+    import json
     import signal
     import subprocess
     import sys
     import time
 
+    rng = np.random.default_rng(5)
+    actors = [{"key": f"a{i}", "capability": {"value": 50.0, "low": 40.0, "high": 60.0} if i < 3 else float(rng.uniform(1, 100)),
+               "positions": {f"i{d}": float(rng.uniform(0, 100)) for d in range(3)},
+               "salience": {f"i{d}": float(rng.uniform(10, 90)) for d in range(3)}} for i in range(200)]
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"name": "big", "issues": [{"key": f"i{d}", "scale": [0, 100]} for d in range(3)],
+                               "actors": actors}))
     client = dask_cluster.client()
     before = dask_cluster.executed()
-    cmd = [sys.executable, "-m", "detente", "forecast", SCEN, "--model", "bdm", "--draws", "100000", "--seed", "1",
-           "--format", "json", "--max-seconds", "100000", "--max-memory", "4GB", "--scheduler", dask_cluster.address]
+    cmd = [sys.executable, "-m", "detente", "forecast", str(big), "--model", "bdm", "--draws", "400", "--seed", "1",
+           "--format", "json", "--max-seconds", "1000000", "--max-memory", "4GB", "--scheduler", dask_cluster.address]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         t0 = time.monotonic()
-        while not any(client.processing().values()):  # wait until its tasks run on the workers
+        while sum(client.run(_executing).values()) < 2:  # wait until its tasks run on both workers
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() - t0 < 300, "the tasks never reached the workers"
             time.sleep(0.05)
@@ -262,9 +312,16 @@ def test_ctrl_c_cancels_the_cluster_tasks(dask_cluster):
     assert proc.returncode == 130, err
     assert "interrupted after" in err and "nothing was kept" in err
     assert out == ""
+    t0 = time.monotonic()
+    while sum(client.run(_executing).values()):  # the running tasks stop (each is minutes of work)
+        assert time.monotonic() - t0 < 240, "the running tasks were not interrupted"
+        time.sleep(0.1)
     _wait_idle(client)
-    # 100,000 draws are 50 tasks of 2,000; far fewer ran
-    assert dask_cluster.executed() - before < 25
+    assert dask_cluster.executed() - before <= 4  # the tasks that ran were stopped; none was started after
+
+
+def _executing(dask_worker) -> int:
+    return len(dask_worker.state.executing)
 
 
 def test_sobol_is_reproducible_at_seed_0():
@@ -296,3 +353,45 @@ def test_workers_starts_a_local_cluster_and_closes_it():
         distributed.LocalCluster = real
     _same_mc(local, remote)
     assert len(opened) == 1 and len(opened[0].workers) == 0 and opened[0].status.name == "closed"
+
+
+def test_workers_share_the_cores_out(monkeypatch):
+    """``--workers N``: each worker process gets cores // N kernel threads (DETENTE_THREADS), or the value
+    set here; a bad value is a clear problem before any worker starts."""
+    import os
+
+    from detente.errors import DetenteError
+
+    monkeypatch.delenv("DETENTE_THREADS", raising=False)
+    key = "distributed.nanny.pre-spawn-environ.DETENTE_THREADS"
+    cores = os.cpu_count() or 1
+    assert executor.worker_environment(2)[key] == str(max(1, cores // 2))
+    assert executor.worker_environment(1)[key] == str(cores)
+    assert executor.worker_environment(2, 3)[key] == "3"
+    with executor.local(2) as ex:
+        assert set(ex.client.run(os.environ.get, "DETENTE_THREADS").values()) == {str(max(1, cores // 2))}
+    monkeypatch.setenv("DETENTE_THREADS", "1")
+    assert executor.worker_environment(1)[key] == "1"
+    monkeypatch.setenv("DETENTE_THREADS", "many")
+    with pytest.raises(DetenteError, match="DETENTE_THREADS"):
+        executor.worker_environment(2)
+    with pytest.raises(DetenteError, match="kernel threads per worker"):
+        executor.local(2, threads=0)
+
+
+
+def test_tasks_come_in_whole_waves():
+    """Memory-capped tasks are evened out to a multiple of the worker threads (3 tasks on 2 workers would
+    leave one worker the last task alone), unless that makes them shorter than MIN_TASK_SECONDS."""
+
+    class TwoThreads(executor.Executor):
+        distributed = True
+        parallelism = 2
+
+    ex = TwoThreads()
+    assert ex.task_size(48, 1.0, 16) == 12  # 4 tasks of 12, not 3 of 16
+    assert ex.task_size(100, 0.1, 40) == 25  # 4 of 25, not 3 of 40
+    assert ex.task_size(192, 1.0, 16) == 16  # 12 tasks already
+    assert ex.task_size(7, 1.0, 100) == 4  # one task per thread
+    assert ex.task_size(30, 0.02, 10) == 10  # 4 tasks of 8 would each compute under 0.25 s: 3 of 10
+    assert executor.Executor().task_size(48, 1.0, 16) == 16  # in process: the memory chunk

@@ -94,6 +94,49 @@ def test_backtest_and_a_parameter_grid_on_the_cluster_are_bit_identical(dask_clu
     assert remote.to_json() == local.to_json()
 
 
+def test_a_backtest_on_the_cluster_has_a_progress_bar(dask_cluster, monkeypatch):
+    """The bar follows the backtest's tasks as the workers finish them, as Monte Carlo's does."""
+    bars = []
+
+    class Bar:
+        def __init__(self, what, total):
+            self.what, self.total, self.done, self.stopped = what, total, [], False
+
+        def update(self, task, completed):
+            self.done.append(completed)
+
+        def stop(self):
+            self.stopped = True
+
+    def start(what, total):
+        bars.append(Bar(what, total))
+        return bars[-1], None
+
+    monkeypatch.setattr(executor, "_start_bar", start)
+    full = load_deu()
+    ds = replace(full, issues=full.issues[:40])
+    before = dask_cluster.executed()
+    run_backtest(ds, models="compromise,smp", draws=2, seed=1, n_boot=20, scheduler=dask_cluster.address, progress=True)
+    _ran_on_the_cluster(dask_cluster, before, 2)
+    assert len(bars) == 1
+    bar = bars[0]
+    assert bar.what == "Backtest of 2 models" and bar.stopped
+    assert len(bar.done) >= 2 and bar.done == sorted(bar.done) and bar.done[-1] == bar.total == 2 * 2 * 40
+    # off when asked
+    run_backtest(ds, models="compromise", scheduler=dask_cluster.address, progress=False, n_boot=20)
+    assert len(bars) == 1
+
+
+def test_ctrl_c_during_a_backtest_says_how_far_it_got(monkeypatch):
+    def interrupted(what, total):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executor, "_start_bar", interrupted)
+    full = load_deu()
+    with pytest.raises(KeyboardInterrupt, match=r"^backtest interrupted after [\d,]+ of 40 model runs; nothing was kept$"):
+        run_backtest(replace(full, issues=full.issues[:40]), models="compromise", progress=True, n_boot=10)
+
+
 def test_a_worker_killed_mid_backtest_does_not_change_the_result(fresh_dask_cluster):
     """SIGKILL one of the two workers once a few of the backtest's tasks are back: the scheduler reruns
     the lost ones on the other worker, and every forecast is the in-process one."""

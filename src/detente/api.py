@@ -7,15 +7,13 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-import numpy as np
-
 from . import models
 from .budget import Budget, BudgetError, plan_scenario, resolve_budget
 from .engine import load, model_params, resolve_model
 from .errors import DetenteError, Problem
 from .models.base import ModelInputError
 from .result import Result
-from .simulate import horizon, is_dynamic, most_likely, simulate, simulate_prefix
+from .simulate import events_within, horizon, is_dynamic, most_likely, simulate, simulate_prefix
 from .stability import examined_rounds, only_stops, rounds_param
 from .stability import stability as diagnose_stability
 
@@ -124,13 +122,13 @@ def _stability_rounds(scen: Any, mod: Any, p: Any, explicit: set[str], budget: B
 
 def _within(scen: Any, happened: Any, H: int) -> Any:
     """The events' outcomes with those after round ``H`` left out (the stability check's branch)."""
-    return happened & np.array([scen.event_round(e) <= H for e in scen.events], dtype=bool)[None, :]
+    return happened & events_within(scen, H)[None, :]
 
 
 def branch_note(scen: Any, last: int | None = None) -> str | None:
     """What one run does with the uncertain events up to round ``last``: each takes its likelier outcome
     (None without such events)."""
-    uncertain = [e for e in scen.events if 0 < e.probability < 1 and (last is None or scen.event_round(e) <= last)]
+    uncertain = [e for e, within in zip(scen.events, events_within(scen, last)) if within and 0 < e.probability < 1]
     if not uncertain:
         return None
     return ("one run on the most likely branch: each uncertain event takes its likelier outcome ("

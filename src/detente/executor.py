@@ -25,7 +25,11 @@ Choosing the executor: an analysis takes ``scheduler=`` (an address, an :class:`
 Progress and cancel: :meth:`Executor.run` calls ``progress(done, total)`` in the calling thread as
 tasks finish (``done`` and ``total`` in the tasks' weights: draws, decisions); a set ``cancel``
 event, the web job's cancel flag (:mod:`detente._cancel`) or Ctrl-C cancel every task not yet
-finished on the cluster and raise (:class:`~detente._cancel.Cancelled`, ``KeyboardInterrupt``).
+finished on the cluster and raise (:class:`~detente._cancel.Cancelled`, ``KeyboardInterrupt``); the
+tasks already running stop at their next look at the run's stop event (:class:`_StopFlag`).
+
+Threads: ``--workers N`` shares the machine's cores out between the N worker processes (each gets
+``cores // N`` kernel threads, ``DETENTE_THREADS``: :func:`worker_environment`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from . import _cancel
 from .errors import DetenteError, Problem
 
 __all__ = ["Executor", "DaskExecutor", "Shared", "InProcess", "local", "connect", "resolve", "use", "current",
-           "MIN_TASK_SECONDS", "TASKS_PER_THREAD"]
+           "MIN_TASK_SECONDS", "TASKS_PER_THREAD", "Ticker", "PROGRESS_AFTER"]
 
 #: A task on a cluster should compute at least this long, so that scheduling (a few ms a task) stays under 5 %.
 MIN_TASK_SECONDS = 0.25
@@ -53,6 +57,9 @@ TASKS_PER_THREAD = 1
 CONNECT_TIMEOUT = 15.0
 #: Seconds between two looks at the cancel flag while waiting for a cluster's tasks.
 POLL = 0.02
+
+#: Show a progress bar when a run is expected to take longer than this (seconds).
+PROGRESS_AFTER = 1.0
 
 Progress = Callable[[int, int], None]
 
@@ -87,13 +94,23 @@ class Executor:
         """Items (draws, runs) per task: ``cap`` in process (one model call per memory chunk); on a cluster,
         just enough tasks to keep every worker thread busy (:data:`TASKS_PER_THREAD` each), each long enough
         (:data:`MIN_TASK_SECONDS` by the estimate ``item_seconds``) for scheduling to stay cheap, and never
-        more than ``cap`` items (the memory chunk: then there are more tasks)."""
+        more than ``cap`` items (the memory chunk: then there are more tasks, as many as the worker threads
+        times a whole number when the tasks stay long enough, so that no thread is left the last one alone)."""
         cap = max(1, int(cap))
         if not self.distributed or items <= 1:
             return cap
-        balanced = math.ceil(items / (self.parallelism * TASKS_PER_THREAD))
+        slots = self.parallelism * TASKS_PER_THREAD
+        balanced = math.ceil(items / slots)
         floor = math.ceil(MIN_TASK_SECONDS / max(item_seconds, 1e-12))
-        return max(1, min(cap, max(balanced, floor), items))
+        size = max(1, min(cap, max(balanced, floor), items))
+        n = math.ceil(items / size)
+        if n > slots and n % slots:
+            # whole waves (3 tasks on 2 workers would leave one worker the last task alone): a little smaller
+            # tasks, as long as each stays long enough
+            even = math.ceil(items / (math.ceil(n / slots) * slots))
+            if even >= min(floor, size):
+                size = even
+        return size
 
     # -- sharing ------------------------------------------------------------------------------------
     def share(self, value: Any) -> Shared:
@@ -217,6 +234,7 @@ class DaskExecutor(Executor):
     def run(self, fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: Any = None,
             weights: Sequence[int] | None = None, progress: Progress | None = None,
             cancel: threading.Event | None = None, name: str = "detente") -> Iterator[tuple[int, Any]]:
+        import distributed
         from distributed import as_completed
 
         flags = _flags(cancel)
@@ -229,7 +247,8 @@ class DaskExecutor(Executor):
         futures: list[Any] = []
         try:
             for i in range(len(tasks)):
-                futures.append(self.client.submit(fn, tasks[i], sh.handle, key=f"{run_id}-{i}", pure=False, retries=0))
+                futures.append(self.client.submit(_task, fn, tasks[i], sh.handle, run_id, key=f"{run_id}-{i}", pure=False,
+                                                  retries=0))
             index = {f.key: i for i, f in enumerate(futures)}
             ac = as_completed(futures, loop=self.client.loop)
             wait = flags[0] if flags else threading.Event()
@@ -252,6 +271,8 @@ class DaskExecutor(Executor):
             # anything unfinished (cancel, Ctrl-C, an error, a caller that stopped reading) is cancelled
             pending = [f for f in futures if not f.done()]
             if pending:
+                with contextlib.suppress(Exception):  # the tasks already running stop at their next look
+                    distributed.Event(_stop_name(run_id), client=self.client).set()
                 with contextlib.suppress(Exception):
                     self.client.cancel(pending, force=True)
             for f in futures:
@@ -270,26 +291,77 @@ class DaskExecutor(Executor):
                 self.cluster.close()
 
 
+#: Seconds between two looks of a task running on a worker at its run's stop event.
+STOP_POLL = 0.25
+
+
+def _stop_name(run_id: str) -> str:
+    """The name of the ``distributed.Event`` that tells the running tasks of run ``run_id`` to stop."""
+    return f"{run_id}-stop"
+
+
+class _StopFlag(threading.Event):
+    """The cancel flag (:mod:`detente._cancel`) of a task running on a Dask worker: set once the client set its
+    run's stop event (a cancel, Ctrl-C, an error). Dask cannot interrupt a running task; the models look at this
+    flag between their pieces of work (every model call, every turn of a round-playing model, every piece of a
+    kernel's rows, :func:`detente.models._jit.split_rows`) and raise :class:`~detente._cancel.Cancelled`.
+    A look asks the scheduler at most every :data:`STOP_POLL` seconds."""
+
+    def __init__(self, run_id: str):
+        super().__init__()
+        self.name = _stop_name(run_id)
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        import time
+
+        if super().is_set():
+            return True
+        with self._lock:  # one look at a time (the kernels' threads look too)
+            now = time.monotonic()
+            if now >= self._next:
+                self._next = now + STOP_POLL
+                try:
+                    from distributed import Event, get_client
+
+                    if Event(self.name, client=get_client()).is_set():
+                        self.set()
+                except Exception:  # pragma: no cover - no scheduler to ask (it went away): keep computing
+                    pass
+        return super().is_set()
+
+
+def _task(fn: Callable[[Any, Any], Any], task: Any, shared: Any, run_id: str) -> Any:
+    """``fn(task, shared)`` on a worker, with the run's stop event as the cancel flag the models look at."""
+    with _cancel.scope(_StopFlag(run_id)):
+        return fn(task, shared)
+
+
 def _import_distributed() -> Any:
     from ._extras import import_optional
 
     return import_optional("distributed")
 
 
-def local(workers: int, threads_per_worker: int = 1, **cluster_kw: Any) -> DaskExecutor:
+def local(workers: int, threads_per_worker: int = 1, *, threads: int | None = None, **cluster_kw: Any) -> DaskExecutor:
     """A :class:`DaskExecutor` on a new ``LocalCluster`` of ``workers`` processes (closed with the executor).
 
-    One thread per worker by default: the models hold the GIL in their Python loops, so processes,
-    not threads, run them side by side.
+    One Dask thread per worker by default: the models hold the GIL in their Python loops, so processes,
+    not threads, run them side by side. ``threads`` is each worker's kernel threads (``DETENTE_THREADS``
+    in the worker, :func:`detente.models._jit.threads`); by default the value of ``DETENTE_THREADS`` here
+    when it is set, else the machine's cores shared out: ``cores // (workers x threads_per_worker)``, at
+    least 1, so that N workers do not together start more threads than there are cores.
     """
     n = _count(workers, "workers")
+    k = None if threads is None else _count(threads, "threads", "kernel threads per worker")
     distributed = _import_distributed()
     import dask
 
     kw: dict[str, Any] = {"n_workers": n, "threads_per_worker": int(threads_per_worker), "processes": True,
                           "dashboard_address": ":0", "host": "127.0.0.1"}
     kw.update(cluster_kw)
-    with dask.config.set(worker_environment(n * int(threads_per_worker))):
+    with dask.config.set(worker_environment(n * int(threads_per_worker), k)):
         cluster = distributed.LocalCluster(**kw)
     try:
         client = distributed.Client(cluster)
@@ -299,17 +371,29 @@ def local(workers: int, threads_per_worker: int = 1, **cluster_kw: Any) -> DaskE
     return DaskExecutor(client, cluster=cluster, own=True)
 
 
-def worker_environment(threads: int) -> dict[str, Any]:
-    """Dask config for the worker processes a LocalCluster spawns: glibc's own memory trimming (dask's
-    nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's adaptive mmap threshold,
-    so every large numpy temporary is mapped and unmapped again: the smp model ran 4x slower so), and
-    the machine's cores shared out between the workers' numpy threads (dask's default is one each)."""
+def kernel_threads(threads: int) -> int:
+    """The kernel threads of each of ``threads`` worker threads on this machine: ``DETENTE_THREADS`` when it
+    is set (checked), else the cores shared out (``cores // threads``, at least 1)."""
     import os
 
-    per = str(max(1, (os.cpu_count() or 1) // max(1, threads)))
+    from .models import _jit
+
+    if os.environ.get(_jit.THREADS_ENV, "").strip():
+        return _jit.threads()
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
+def worker_environment(threads: int, kernel: int | None = None) -> dict[str, Any]:
+    """Dask config for the worker processes a LocalCluster of ``threads`` worker threads spawns: glibc's own
+    memory trimming (dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's
+    adaptive mmap threshold, so every large numpy temporary is mapped and unmapped again: the smp model ran
+    4x slower so), and the machine's cores shared out between the workers: ``kernel`` (default
+    :func:`kernel_threads`) threads each for the models' kernels (``DETENTE_THREADS``) and for numpy's
+    BLAS and OpenMP (dask's default is one each)."""
+    per = str(kernel if kernel is not None else kernel_threads(threads))
     env = "distributed.nanny.pre-spawn-environ."
     return {env + "MALLOC_TRIM_THRESHOLD_": None, env + "OMP_NUM_THREADS": per, env + "MKL_NUM_THREADS": per,
-            env + "OPENBLAS_NUM_THREADS": per}
+            env + "OPENBLAS_NUM_THREADS": per, env + "DETENTE_THREADS": per}
 
 
 def connect(address: str, timeout: float | None = None) -> DaskExecutor:
@@ -375,13 +459,13 @@ def _worker_version() -> tuple[str | None, str | None]:
     return __version__, os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
-def _count(n: Any, field: str) -> int:
+def _count(n: Any, field: str, what: str = "worker processes") -> int:
     try:
         k = int(n)
     except (TypeError, ValueError):
         k = 0
     if k < 1 or k != n:
-        raise DetenteError([Problem(None, None, field, f"expected a whole number >= 1 of worker processes, got {n!r}")])
+        raise DetenteError([Problem(None, None, field, f"expected a whole number >= 1 of {what}, got {n!r}")])
     return k
 
 
@@ -433,6 +517,56 @@ def resolve(scheduler: Any = None, workers: Any = None) -> Iterator[Executor]:
         yield ex
     finally:
         ex.close()
+
+
+class Ticker:
+    """A run's ``progress(done, total)`` for :meth:`Executor.run`: calls ``on_chunk(done, total)``, and shows a
+    progress bar on stderr once the run looks like taking more than :data:`PROGRESS_AFTER` seconds (``progress``
+    True: at once; False: never). ``done`` is kept for the message of an interruption."""
+
+    def __init__(self, what: str, progress: bool | None = None, on_chunk: Callable[[int, int], None] | None = None):
+        import time
+
+        self.what, self.progress, self.on_chunk = what, progress, on_chunk
+        self.bar: Any = None
+        self.task: Any = None
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        self.done = done
+        if self.on_chunk is not None:
+            self.on_chunk(done, total)
+        if self.bar is None and self.progress is not False and done < total:
+            elapsed = time.perf_counter() - self.t0
+            if self.progress or elapsed * total / max(done, 1) > PROGRESS_AFTER:
+                self.bar, self.task = _start_bar(self.what, total)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _start_bar(what: str, total: int) -> tuple[Any, Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    bar.start()
+    task = bar.add_task(what, total=total)
+    return bar, task
 
 
 def chunks(total: int, size: int) -> list[tuple[int, int]]:

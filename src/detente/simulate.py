@@ -33,6 +33,12 @@ def most_likely(scenario: Scenario, batch: int = 1) -> np.ndarray:
     return np.broadcast_to(p > 0.5, (batch, len(p))).copy()
 
 
+def events_within(scenario: Scenario, last: int | None) -> np.ndarray:
+    """Which of the scenario's events fall within its first ``last`` rounds (every one for None): an event
+    after the last round played is never part of a run."""
+    return np.array([last is None or scenario.event_round(e) <= last for e in scenario.events], dtype=bool)
+
+
 def is_dynamic(model: Any) -> bool:
     """True for a model that plays rounds (its ``DYNAMIC`` flag)."""
     return bool(model.DYNAMIC)

@@ -251,7 +251,7 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
         ``horizon`` left out), as :func:`detente.simulate.simulate_prefix` plays it for the forecast: no
         run is played.
     """
-    from .simulate import most_likely, simulate
+    from .simulate import events_within, most_likely, simulate
 
     model = models.get(model_name)
     name = rounds_param(model)
@@ -261,7 +261,7 @@ def stability(scenario: Scenario, model_name: str, params: ModelParams, horizon:
     p = params.model_copy(update={name: L})
     hap = most_likely(scenario) if happened is None else np.array(happened, dtype=bool).reshape(1, -1)
     if getattr(model, "DYNAMIC", False):  # a one-shot model plays the events within the scenario's horizon anyway
-        hap &= np.array([scenario.event_round(e) <= horizon for e in scenario.events], dtype=bool)[None, :]
+        hap &= events_within(scenario, horizon)[None, :]
     if long is not None:
         tr = long
     elif run is not None and happened is None and only_stops(model) and run.position.shape[1] - 1 < horizon:

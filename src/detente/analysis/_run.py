@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -12,7 +11,7 @@ import numpy as np
 from .. import models
 from ..budget import DEFAULT_CHUNK, OPS_PER_SECOND, Budget, horizon_of, resolve_budget, run_cost
 from ..errors import DetenteError, Problem
-from ..executor import Executor, chunks
+from ..executor import Executor, Ticker, chunks
 from ..executor import current as current_executor
 from ..models.base import Inputs, ModelInputError, ModelParams
 from ..scenario.schema import Scenario
@@ -21,8 +20,6 @@ from ._draws import LazyInputs
 
 __all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "task_size",
            "run_chunk", "DrawJob"]
-#: Show a progress bar when a run is expected to take longer than this (seconds).
-PROGRESS_AFTER = 1.0
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
@@ -135,7 +132,7 @@ def run_draws(
         busy), lowered to what fits the budget's chunk memory. The result does not depend on it.
     progress : bool, optional
         Force the progress bar on or off; default: shown once the run looks
-        like it will take more than :data:`PROGRESS_AFTER` seconds.
+        like it will take more than :data:`detente.executor.PROGRESS_AFTER` seconds.
     what : str
         What is running, for the progress bar and the interruption message.
     by_round : bool
@@ -169,7 +166,7 @@ def run_draws(
     out = np.empty((B, D))
     hist: np.ndarray | None = None
     T1 = 0  # the longest run's rounds + 1 so far (a draw that stopped early repeats its last forecast)
-    tick = _Ticker(what, progress, on_chunk)
+    tick = Ticker(what, progress, on_chunk)
     try:
         for i, (final, f) in ex.run(run_chunk, tasks, shared=job, weights=[b - a for a, b in bounds], progress=tick,
                                     name=f"detente-{what.split(' ')[0].lower()}"):
@@ -212,7 +209,7 @@ def run_tasks(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: An
     """
     ex = executor if executor is not None else current_executor()
     runs = list(runs) if runs is not None else [1] * len(tasks)
-    tick = _Ticker(what, progress, on_chunk)
+    tick = Ticker(what, progress, on_chunk)
     try:
         return ex.map(fn, tasks, shared=shared, weights=runs, progress=tick, name=f"detente-{what.split(' ')[0].lower()}")
     except KeyboardInterrupt:
@@ -220,47 +217,3 @@ def run_tasks(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: An
                                   "nothing was kept") from None
     finally:
         tick.stop()
-
-
-class _Ticker:
-    """A run's progress: ``on_chunk(done, total)``, and a bar once the run looks slow (or when asked)."""
-
-    def __init__(self, what: str, progress: bool | None, on_chunk: Callable[[int, int], None] | None):
-        self.what, self.progress, self.on_chunk = what, progress, on_chunk
-        self.bar: Any = None
-        self.task: Any = None
-        self.done = 0
-        self.t0 = time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        self.done = done
-        if self.on_chunk is not None:
-            self.on_chunk(done, total)
-        if self.bar is None and self.progress is not False and done < total:
-            elapsed = time.perf_counter() - self.t0
-            if self.progress or elapsed * total / max(done, 1) > PROGRESS_AFTER:
-                self.bar, self.task = _start_bar(self.what, total)
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _start_bar(what: str, total: int):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    bar.start()
-    task = bar.add_task(what, total=total)
-    return bar, task

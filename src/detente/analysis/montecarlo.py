@@ -23,7 +23,7 @@ from ..models.base import F8, ModelParams
 from ..scenario.schema import Scenario
 from ..serialize import JsonResult, input_sha256, meta, threshold_probability
 from ..serialize import finite as _f
-from ..simulate import is_dynamic
+from ..simulate import events_within, is_dynamic
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
 
@@ -322,7 +322,7 @@ def monte_carlo(
     mod = models.get(model)
     # an event after the last round is drawn (its stream stays aligned) but is never part of a run
     last = horizon_of(scen, mod, p, explicit) if is_dynamic(mod) else scen.rounds
-    inside = np.array([last is None or scen.event_round(e) <= last for e in scen.events], dtype=bool)
+    inside = events_within(scen, last)
     further, why_not = _further(scen, model, p, explicit, n, budget, chunk, by_round)
     dr = monte_carlo_draws(scen, n, s, lazy=True)
     stab = None

@@ -31,7 +31,7 @@ from .. import _cancel
 from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
-from ..executor import Executor
+from ..executor import Executor, Ticker
 from ..executor import current as current_executor
 from ..executor import resolve as resolve_executor
 from ..models.base import Inputs, ModelInputError
@@ -513,10 +513,12 @@ def run_models(
     seed: int = 0,
     budget: Budget | None = None,
     executor: Executor | None = None,
+    progress: bool | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]], dict[str, str], list[str]]:
     """Forecast every issue with every model, as tasks (:func:`backtest_tasks`) run by ``executor``
     (default :func:`detente.executor.current`: in process unless set); the result does not depend on
-    where or in how many tasks they run.
+    where or in how many tasks they run. A progress bar follows the tasks once the run looks slow
+    (``progress``: True at once, False never, as for Monte Carlo); Ctrl-C says how far it got.
 
     Returns
     -------
@@ -534,8 +536,15 @@ def run_models(
     sizes = _plan_backtest(ds, specs, reps, budget, ex)
     job, notes = backtest_job(ds, specs, capability, reps, seed, sizes)
     tasks = backtest_tasks(job)
-    results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest",
-                     weights=[reps * sum(len(u) for u in t.units) for t in tasks])
+    weights = [reps * sum(len(u) for u in t.units) for t in tasks]
+    tick = Ticker(f"Backtest of {len(specs)} model{'s' if len(specs) != 1 else ''}", progress)
+    try:
+        results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest", weights=weights, progress=tick)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"backtest interrupted after {tick.done:,} of {sum(weights):,} model runs; "
+                                "nothing was kept") from None
+    finally:
+        tick.stop()
     forecasts, not_run, failures = merge_backtest(job, [s.label for s in specs], tasks, results)
     return forecasts, not_run, failures, notes
 
@@ -613,6 +622,7 @@ def run_backtest(
     grid: Mapping[str, Iterable[Any]] | None = None,
     scheduler: Any = None,
     workers: int | None = None,
+    progress: bool | None = None,
 ) -> BacktestResult:
     """Score models against the actual outcomes of a dataset.
 
@@ -653,6 +663,9 @@ def run_backtest(
         The result is the same bit for bit.
     workers : int, optional
         Run them on a new local Dask cluster of this many worker processes.
+    progress : bool, optional
+        Force the progress bar of the models' runs on or off; default: shown once the run looks like it
+        will take more than a second.
 
     Returns
     -------
@@ -680,7 +693,8 @@ def run_backtest(
     else:
         specs = _specs(models)
     with resolve_executor(scheduler, workers) as ex:
-        forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget, executor=ex)
+        forecasts, not_run, failures, notes = run_models(ds, specs, cap, draws=draws, seed=seed, budget=budget, executor=ex,
+                                                          progress=progress)
         try:
             caps = capabilities(ds, cap)[0]
         except ValueError as exc:

@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             return _internal_error(e)
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         return 2
-    except KeyboardInterrupt:
-        err.print("interrupted")
+    except KeyboardInterrupt as e:
+        err.print(escape(str(e)) or "interrupted")  # how far it got, when the command says (a backtest)
         return 130
     except ImportError as e:
         message = missing_extra(e)

@@ -55,6 +55,17 @@ class Params(ModelParams):
     weights: Literal["capability", "capability_salience"] = "capability"
 
 
+def _bounds(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Where every stakeholder (weight > 0) gains over the disagreement point ``d``: within ``r_i = |d - x_i|``
+    of its position. ``(d[..., None], r, use, lo, hi)``: the interval ``(lo, hi)`` per row (empty: ``lo >= hi``)."""
+    d = np.asarray(d, float)[..., None]
+    r = np.abs(d - x)
+    use = w > 0
+    lo = np.where(use, x - r, -np.inf).max(axis=-1)
+    hi = np.where(use, x + r, np.inf).min(axis=-1)
+    return d, r, use, lo, hi
+
+
 def solve(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Maximise sum_i w_i log(r_i^2 - (p - x_i)^2) over p, per row.
 
@@ -70,11 +81,7 @@ def solve(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> np.ndarray:
     ndarray, shape (...)
         The Nash solution, or ``d`` where no point is feasible.
     """
-    d = np.asarray(d, float)[..., None]
-    r = np.abs(d - x)
-    use = w > 0
-    lo = np.where(use, x - r, -np.inf).max(axis=-1)
-    hi = np.where(use, x + r, np.inf).min(axis=-1)
+    d, r, use, lo, hi = _bounds(x, w, d)
     feasible = (lo < hi) & use.any(axis=-1)
     a = np.where(feasible, lo, 0.0)
     b = np.where(feasible, hi, 0.0)
@@ -119,11 +126,7 @@ FALLBACK_NONE, FALLBACK_AT_SQ, FALLBACK_BOTH_SIDES, FALLBACK_NO_STAKE = 0, 1, 2,
 def _fallback(x: np.ndarray, w: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row (B, D): why no point beats the disagreement point (a ``FALLBACK_*`` code), and the
     first stakeholder sitting at it (-1 for none)."""
-    d = np.asarray(d, float)[..., None]
-    use = w > 0
-    r = np.abs(d - x)
-    lo = np.where(use, x - r, -np.inf).max(axis=-1)
-    hi = np.where(use, x + r, np.inf).min(axis=-1)
+    _, r, use, lo, hi = _bounds(x, w, d)
     at = use & (r == 0)
     why = np.where(~use.any(axis=-1), FALLBACK_NO_STAKE,
                    np.where(at.any(axis=-1), FALLBACK_AT_SQ, np.where(lo < hi, FALLBACK_NONE, FALLBACK_BOTH_SIDES)))
