@@ -229,3 +229,31 @@ def test_perspective_map_fits_its_page_without_overlaps():
     assert checked == 9
     assert not [f for f in fallbacks if f[0] == 1.0], fallbacks  # the flagship's maps fit the fixed grid
     assert fallbacks, "no map fell back to the constrained layout: the fallback went untested"
+
+
+def test_at_most_one_child_beside_the_report():
+    """With a record section computing in a child, the perspective map is drawn in the report's own
+    process: a third process on two cores made the whole report slower (9.9-12.9 s against 8.7-8.9 s
+    before the map moved beside, at idle). Without a record section, the map is drawn in the child."""
+    _fresh("""
+        from test_report_beside import _children_forked
+        assert _children_forked(record=True) == ["record"], _children_forked(record=True)
+        assert _children_forked(record=False) == ["perspective"], _children_forked(record=False)
+    """)
+
+
+def _children_forked(record: bool) -> list[str]:
+    forked: list[str] = []
+    real = build._Beside.__init__
+
+    def counting(self, fn, thread=True, fork=True):
+        real(self, fn, thread=thread, fork=fork)
+        if self._proc is not None:
+            forked.append("perspective" if not thread else "record")
+
+    build._Beside.__init__ = counting
+    try:
+        build.compute(FLAGSHIP, "bdm", draws=40, seed=2, sensitivity=False, record=record)
+    finally:
+        build._Beside.__init__ = real
+    return forked

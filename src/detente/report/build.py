@@ -108,13 +108,13 @@ class _Beside:
     :meth:`stop` ends the child of an abandoned report.
     """
 
-    def __init__(self, fn: Callable[[], Any], thread: bool = True):
+    def __init__(self, fn: Callable[[], Any], thread: bool = True, fork: bool = True):
         self._value: Any = None
         self._error: BaseException | None = None
         self._proc: Any = None
         self._thread: threading.Thread | None = None
         self._later: Callable[[], Any] | None = None
-        if hasattr(os, "fork") and threading.active_count() == 1:
+        if fork and hasattr(os, "fork") and threading.active_count() == 1:
             import multiprocessing
 
             ctx = multiprocessing.get_context("fork")
@@ -399,8 +399,11 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
     rdict = mc.to_dict(history=True) if mc is not None else result.to_dict()
     notes = list(rdict["meta"].get("notes", []))
     # the perspective map is a chart of the report: its figures (the heaviest) are drawn beside the others
+    # (beside only when no record section computes beside already: a third process on two cores made the
+    # whole report slower, 9.9-12.9 s against 8.7-8.9 s at idle)
     perspective, view_job = (_perspective(out_charts, scen, model, result, notes,
-                                          CONTROLS.get(interface, CONTROLS["cli"])) if figures else (None, None))
+                                          CONTROLS.get(interface, CONTROLS["cli"]), beside=record_job is None)
+                             if figures else (None, None))
     if view_job is not None and jobs is not None:
         jobs.append(view_job)
 
@@ -467,9 +470,10 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
 
 
 def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, notes: list[str],
-                 controls: dict[str, str]) -> tuple[dict[str, str] | None, "_Beside | None"]:
+                 controls: dict[str, str], beside: bool = True) -> tuple[dict[str, str] | None, "_Beside | None"]:
     """The model's perspective map (its title and description, and its charts, one per issue, drawn beside the
-    rest: :meth:`_Beside.result` gives ``(charts, png paths)``), or a note naming the models that draw one."""
+    rest, or when asked for with ``beside`` False: :meth:`_Beside.result` gives ``(charts, png paths)``), or a
+    note naming the models that draw one."""
     model_module = registry.get(model)
     if not hasattr(model_module, "perspective"):
         with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
@@ -488,7 +492,7 @@ def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, note
                                                     quadrants=view.quadrants, title=view.title))
         return list(maps), [str(p) for p in maps.pngs]
 
-    return {"title": view.title, "description": view.description}, _Beside(draw, thread=False)
+    return {"title": view.title, "description": view.description}, _Beside(draw, thread=False, fork=beside)
 
 
 def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any,
