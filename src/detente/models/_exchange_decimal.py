@@ -293,6 +293,7 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
     trades: list[list[tuple]] = [[]]
     last = 0
     for t in range(1, rounds + 1):
+        _cancel.check()  # plain Python, ~100x the compiled loop: a cancelled request stops between two rounds
         r = _Round(x, s, c, members, W, t, edges)
         O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
         left = [[x[k][l] <= O[l] for l in range(D)] for k in range(n)]
@@ -364,11 +365,13 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
-    ``trades`` with room for 4 n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
+    ``trades`` with room for ``_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
+    from .exchange import _ROOM, _max_candidates, _taking_part  # (exchange imports this module lazily)
+
     B, n, D = inputs.shape
-    part = inputs.active[:, :, None] & (inputs.capability[:, :, None] > 0) & (inputs.salience > 0)
+    part = _taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
     scale = np.where(hi > lo, 100.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
@@ -377,15 +380,14 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     last = np.zeros(B, dtype=np.int64)
     played = []
     for b in range(B):
-        _cancel.check()  # a cancelled web request stops between two draws
         mine: list | None = None if edges is None else []
         vote[b], tr, exchanges[b], last[b] = play(inputs.position[b], inputs.salience[b], inputs.capability[b],
                                                   part[b], lo, hi, rounds, ties, mine)
         if edges is not None:
             edges.append(mine)
         played.append(tr)
-    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))  # the most candidates of a round
-    K = min(M, 4 * n * D)
+    M = _max_candidates(n, D)
+    K = min(M, _ROOM * n * D)
     if any(len(rows) > K for tr in played for rows in tr):
         K = M
     trades = np.full((B, rounds + 1, K, 10), np.nan)
