@@ -166,8 +166,17 @@ def test_score_takes_given_draws_only_when_they_are_its_own(monkeypatch):
         return real(scen_, m, **kw)
 
     monkeypatch.setitem(score.__globals__, "monte_carlo", counting)
+    planned: list[str] = []
+    real_plan = score.__globals__["plan_monte_carlo"]
+
+    def planning(scen_, m, *a, **kw):
+        planned.append(m)
+        return real_plan(scen_, m, *a, **kw)
+
+    monkeypatch.setitem(score.__globals__, "plan_monte_carlo", planning)
     given = score(scen, ["bdm", "compromise"], draws=150, seed=4, progress=False, given={"bdm": same})
     assert ran == ["compromise"]  # bdm's draws were given
+    assert planned == ["compromise"]  # and its budget plan counts only the Monte Carlo it runs (as plan_record does)
     assert given.table.equals(plain.table)
     for wrong in (other_seed, fewer, other_params, same):
         ran.clear()

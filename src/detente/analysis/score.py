@@ -250,7 +250,7 @@ def score(
     total = 0.0
     for m, (ps, p) in resolved.items():
         total += plan_scenario(f"score ({m})", scen, m, p, set(ps), 2, budget=unbounded).seconds
-        if n:
+        if n and _same_draws((given or {}).get(m), scen, m, p, n, s) is None:  # a given Monte Carlo is reused, not run
             total += plan_monte_carlo(scen, m, p, set(ps), n, budget=unbounded, chunk=chunk,
                                       what=f"score: Monte Carlo ({m})").seconds
     check_total(f"scoring {len(names)} model{'s' if len(names) != 1 else ''}", total, b, "fewer draws or models")
