@@ -314,24 +314,24 @@ def advise(
         shared = ex.share(_AdviceJob(scen, aug, model, p, frozenset(explicit), s, a, float(base_inp.capability[0, -1]),
                                      levers.lo, levers.hi, tuple(levers.joins(j) for j in range(len(scen.actors)))))
 
-        def run_stage(moves: list[_Move]) -> np.ndarray:
+        def run_stage(moves: list[_Move], stage: str) -> np.ndarray:
             size = task_size(aug, model, p, len(moves) * B, len(aug.actors), len(aug.issues), explicit, chunk, budget, ex)
             tasks = advice_tasks(moves, B, size)
             try:
                 parts = run_tasks(_run_advice_task, tasks, shared=shared, executor=ex, progress=progress,
-                                  runs=[len(t.moves) * (t.stop - t.start) for t in tasks], what=f"advice ({model})")
+                                  runs=[len(t.moves) * (t.stop - t.start) for t in tasks], what=f"advice ({model}), {stage}")
             except ModelInputError as e:
                 raise DetenteError([Problem(aug.source_file, None, f"model {model}", str(e))]) from None
             return merge_advice(tasks, parts, len(moves), B)
 
         try:
             stage1 = levers.single(targets)
-            fc1 = run_stage([BASE] + [lev.move for lev in stage1])
+            fc1 = run_stage([BASE] + [lev.move for lev in stage1], "stage 1 (each lever alone)")
             base_fc = fc1[0]
             results = [(lev, fc1[k + 1]) for k, lev in enumerate(stage1)]
             stage2 = levers.further(targets, results, base_fc)
             if stage2:
-                fc2 = run_stage([lev.move for lev in stage2])
+                fc2 = run_stage([lev.move for lev in stage2], "stage 2 (how far, and coalitions)")
                 results += [(lev, fc2[k]) for k, lev in enumerate(stage2)]
         finally:
             ex.forget(shared)
