@@ -70,3 +70,17 @@ def weighted_median(x: np.ndarray, w: np.ndarray, convention: str = "condorcet",
     elif convention != "condorcet":  # pragma: no cover - guarded by the Params literals
         raise ValueError(f"unknown median convention {convention!r}")
     return med
+
+
+#: Room for the realised exchanges of one round, per actor-issue cell (exchange's trades record).
+EXCHANGE_ROOM = 4
+
+
+def exchange_taking_part(inputs: Inputs) -> np.ndarray:
+    """(B, n, D): active actors with capability and salience > 0 on the issue (who may exchange)."""
+    return inputs.active[:, :, None] & (inputs.capability[:, :, None] > 0) & (inputs.salience > 0)
+
+
+def max_exchange_candidates(n: int, D: int) -> int:
+    """The most candidate exchanges of one round: every issue pair, actors split in two halves."""
+    return max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))

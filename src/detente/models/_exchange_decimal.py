@@ -37,7 +37,7 @@ from decimal import Decimal
 import numpy as np
 
 from .. import _cancel
-from ._common import issue_weights
+from ._common import EXCHANGE_ROOM, exchange_taking_part, issue_weights, max_exchange_candidates
 from .base import Inputs, Trajectory
 
 #: Decide's arithmetic: Python's default decimal context.
@@ -365,13 +365,11 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
-    ``trades`` with room for ``_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
+    ``trades`` with room for ``EXCHANGE_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
-    from .exchange import _ROOM, _max_candidates, _taking_part  # (exchange imports this module lazily)
-
     B, n, D = inputs.shape
-    part = _taking_part(inputs)
+    part = exchange_taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
     scale = np.where(hi > lo, 100.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
@@ -386,8 +384,8 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
         if edges is not None:
             edges.append(mine)
         played.append(tr)
-    M = _max_candidates(n, D)
-    K = min(M, _ROOM * n * D)
+    M = max_exchange_candidates(n, D)
+    K = min(M, EXCHANGE_ROOM * n * D)
     if any(len(rows) > K for tr in played for rows in tr):
         K = M
     trades = np.full((B, rounds + 1, K, 10), np.nan)

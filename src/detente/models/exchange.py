@@ -61,7 +61,7 @@ from pydantic import Field, model_validator
 
 from .. import _cancel
 from . import _jit
-from ._common import issue_weights
+from ._common import EXCHANGE_ROOM, exchange_taking_part, issue_weights, max_exchange_candidates
 from .base import F8, Cost, Inputs, ModelParams, Trajectory
 
 NAME = "exchange"
@@ -94,7 +94,9 @@ _CHUNK_CELLS = 2_000_000
 _TOL = 1e-12
 #: ``decide`` and ``random-rate`` keep room in ``extras["trades"]`` for this many exchanges per actor-issue
 #: cell and round (at most the number of candidates); a draw with a round of more is played again.
-_ROOM = 4
+_ROOM = EXCHANGE_ROOM
+_taking_part = exchange_taking_part
+_max_candidates = max_exchange_candidates
 #: Rounds played when ``passes`` is not given.
 DEFAULT_PASSES = {"decide": 10, "random-rate": 10, "greedy": 1}
 
@@ -147,11 +149,6 @@ class Params(ModelParams):
     def rounds_played(self) -> int:
         """``passes``, or the variant's default."""
         return DEFAULT_PASSES[self.variant] if self.passes is None else int(self.passes)
-
-
-def _taking_part(inputs: Inputs) -> np.ndarray:
-    """(B, n, D): active actors with capability and salience > 0 on the issue."""
-    return inputs.active[:, :, None] & (inputs.capability[:, :, None] > 0) & (inputs.salience > 0)
 
 
 def candidates(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) -> dict[str, np.ndarray]:
@@ -403,11 +400,6 @@ def warmup() -> bool:
     run(tiny, Params(passes=2))
     run(tiny, Params(variant="greedy"))
     return True
-
-
-def _max_candidates(n: int, D: int) -> int:
-    """The most candidate exchanges of one round: every issue pair, actors split in two halves."""
-    return max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
 
 
 def _uniforms(seeds: np.ndarray, L: int) -> np.ndarray:
