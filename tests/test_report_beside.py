@@ -90,6 +90,34 @@ def test_beside_without_a_thread_runs_when_asked(monkeypatch):
         job.result()
 
 
+def test_beside_child_kernels_use_one_thread_until_the_parent_waits():
+    """The forked child's kernels run on one thread while the parent draws (a core each), and on the
+    default threads once the parent waits for the value; a DETENTE_THREADS the user set is kept."""
+    _fresh("""
+        import os, time
+        from detente.models import _jit
+        from detente.report import build
+        os.environ.pop("DETENTE_THREADS", None)
+        default = _jit.default_threads()
+
+        def watch():
+            seen = [_jit.threads()]
+            deadline = time.monotonic() + 60
+            while _jit.threads() == seen[0] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return seen + [_jit.threads()]
+
+        job = build._Beside(watch)
+        time.sleep(0.5)  # the child sees one thread while the parent has not asked for the value
+        assert job.result() == [1, default], job
+        assert _jit.threads() == default  # the parent's own setting is untouched
+
+        os.environ["DETENTE_THREADS"] = "3"
+        job = build._Beside(lambda: [_jit.threads(), _jit.threads()])
+        assert job.result() == [3, 3]
+    """)
+
+
 def test_beside_stop_ends_a_child_at_once():
     _fresh("""
         import time

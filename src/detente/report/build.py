@@ -106,10 +106,17 @@ class _Beside:
     depend on where it ran: every step is seeded. :meth:`result` waits and
     returns the value, or raises the step's exception in the caller;
     :meth:`stop` ends the child of an abandoned report.
+
+    A forked child runs the models' kernels on one thread (``DETENTE_THREADS``) while the parent
+    still draws, so that the two processes have a core each (a child with two kernel threads took
+    a share of the parent's core: the parent's drawing is the longer of the two), and on every
+    thread once the parent waits for its value (:meth:`result`). The kernels' split of rows over
+    threads changes no number (:func:`detente.models._jit.split_rows`).
     """
 
     def __init__(self, fn: Callable[[], Any], thread: bool = True, fork: bool = True):
         self._value: Any = None
+        self._waiting: Any = None
         self._error: BaseException | None = None
         self._proc: Any = None
         self._thread: threading.Thread | None = None
@@ -119,7 +126,9 @@ class _Beside:
 
             ctx = multiprocessing.get_context("fork")
             self._conn, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_child, args=(fn, child), name="detente-report-step", daemon=True)
+            self._waiting = ctx.Event()  # set when the parent waits: the child's kernels may use every thread
+            self._proc = ctx.Process(target=_child, args=(fn, child, self._waiting), name="detente-report-step",
+                                     daemon=True)
             self._proc.start()
             child.close()
         elif thread:
@@ -136,6 +145,7 @@ class _Beside:
 
     def result(self) -> Any:
         if self._proc is not None:
+            self._waiting.set()
             try:
                 ok, payload = self._conn.recv()
             except EOFError:  # the child died without a word (killed, out of memory)
@@ -165,8 +175,24 @@ class _Beside:
             self._proc = None
 
 
-def _child(fn: Callable[[], Any], conn: Any) -> None:
-    """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``."""
+#: The environment variable of the models' kernel threads (:func:`detente.models._jit.threads`, read at every
+#: batch).
+_THREADS = "DETENTE_THREADS"
+
+
+def _child(fn: Callable[[], Any], conn: Any, waiting: Any = None) -> None:
+    """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``.
+
+    Until ``waiting`` is set (the parent waits for the value) the kernels run on one thread, unless
+    ``DETENTE_THREADS`` says otherwise; then on as many as before."""
+    if waiting is not None and not os.environ.get(_THREADS, "").strip():
+        os.environ[_THREADS] = "1"
+
+        def widen() -> None:
+            waiting.wait()
+            os.environ.pop(_THREADS, None)
+
+        threading.Thread(target=widen, name="detente-report-step-threads", daemon=True).start()
     try:
         out: tuple[bool, Any] = (True, fn())
     except BaseException as e:
