@@ -112,6 +112,16 @@ def test_beside_child_kernels_use_one_thread_until_the_parent_waits():
         assert job.result() == [1, default], job
         assert _jit.threads() == default  # the parent's own setting is untouched
 
+        # a child that ended before the parent asks: asking does not wait on it (a hang here once)
+        job = build._Beside(lambda: 5)
+        job._proc.join(60)
+        assert not job._proc.is_alive()
+        got = []
+        asking = threading.Thread(target=lambda: got.append(job.result()), daemon=True)
+        asking.start()
+        asking.join(60)
+        assert got == [5]
+
         os.environ["DETENTE_THREADS"] = "3"
         job = build._Beside(lambda: [_jit.threads(), _jit.threads()])
         assert job.result() == [3, 3]

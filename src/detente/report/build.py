@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -126,7 +127,9 @@ class _Beside:
 
             ctx = multiprocessing.get_context("fork")
             self._conn, child = ctx.Pipe(duplex=False)
-            self._waiting = ctx.Event()  # set when the parent waits: the child's kernels may use every thread
+            # 1 once the parent waits: the child's kernels may then use every thread (a flag in shared memory,
+            # which never blocks the parent, unlike an Event whose waiter may be a child that has ended)
+            self._waiting = ctx.RawValue("b", 0)
             self._proc = ctx.Process(target=_child, args=(fn, child, self._waiting), name="detente-report-step",
                                      daemon=True)
             self._proc.start()
@@ -145,7 +148,7 @@ class _Beside:
 
     def result(self) -> Any:
         if self._proc is not None:
-            self._waiting.set()
+            self._waiting.value = 1
             try:
                 ok, payload = self._conn.recv()
             except EOFError:  # the child died without a word (killed, out of memory)
@@ -183,13 +186,14 @@ _THREADS = "DETENTE_THREADS"
 def _child(fn: Callable[[], Any], conn: Any, waiting: Any = None) -> None:
     """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``.
 
-    Until ``waiting`` is set (the parent waits for the value) the kernels run on one thread, unless
+    Until ``waiting.value`` is 1 (the parent waits for the value) the kernels run on one thread, unless
     ``DETENTE_THREADS`` says otherwise; then on as many as before."""
     if waiting is not None and not os.environ.get(_THREADS, "").strip():
         os.environ[_THREADS] = "1"
 
         def widen() -> None:
-            waiting.wait()
+            while not waiting.value:
+                time.sleep(0.02)
             os.environ.pop(_THREADS, None)
 
         threading.Thread(target=widen, name="detente-report-step-threads", daemon=True).start()
