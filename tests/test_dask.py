@@ -355,6 +355,12 @@ def test_workers_starts_a_local_cluster_and_closes_it():
     assert len(opened) == 1 and len(opened[0].workers) == 0 and opened[0].status.name == "closed"
 
 
+def _dask_setting(key):
+    import dask
+
+    return dask.config.get(key)
+
+
 def test_workers_share_the_cores_out(monkeypatch):
     """``--workers N``: each worker process gets cores // N kernel threads (DETENTE_THREADS), or the value
     set here; a bad value is a clear problem before any worker starts."""
@@ -370,6 +376,9 @@ def test_workers_share_the_cores_out(monkeypatch):
     assert executor.worker_environment(2, 3)[key] == "3"
     with executor.local(2) as ex:
         assert set(ex.client.run(os.environ.get, "DETENTE_THREADS").values()) == {str(max(1, cores // 2))}
+        # the cluster's housekeeping is made rarer in the workers (no 10 ms stack sampling of their tasks)
+        assert set(ex.client.run(_dask_setting, "distributed.worker.profile.enabled").values()) == {False}
+        assert set(ex.client.run(_dask_setting, "distributed.admin.tick.interval").values()) == {"1s"}
     monkeypatch.setenv("DETENTE_THREADS", "1")
     assert executor.worker_environment(1)[key] == "1"
     monkeypatch.setenv("DETENTE_THREADS", "many")
