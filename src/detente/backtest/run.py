@@ -31,7 +31,7 @@ from .. import _cancel
 from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
-from ..executor import Executor, Ticker
+from ..executor import Executor, run_all
 from ..executor import current as current_executor
 from ..executor import resolve as resolve_executor
 from ..models.base import Inputs, ModelInputError
@@ -537,14 +537,9 @@ def run_models(
     job, notes = backtest_job(ds, specs, capability, reps, seed, sizes)
     tasks = backtest_tasks(job)
     weights = [reps * sum(len(u) for u in t.units) for t in tasks]
-    tick = Ticker(f"Backtest of {len(specs)} model{'s' if len(specs) != 1 else ''}", progress)
-    try:
-        results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest", weights=weights, progress=tick)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"backtest interrupted after {tick.done:,} of {sum(weights):,} model runs; "
-                                "nothing was kept") from None
-    finally:
-        tick.stop()
+    results = run_all(run_backtest_task, tasks, shared=job, executor=ex, weights=weights, progress=progress,
+                      what=f"Backtest of {len(specs)} model{'s' if len(specs) != 1 else ''}", name="detente-backtest",
+                      subject="backtest")
     forecasts, not_run, failures = merge_backtest(job, [s.label for s in specs], tasks, results)
     return forecasts, not_run, failures, notes
 
