@@ -165,8 +165,11 @@ def _move_for(r: _Round, side: _Side, shift: Decimal) -> Decimal:
     return shift * r.W[side.sup] / _sc(r, side)
 
 
-def _size(r: _Round, e: _Exchange) -> None:
-    """Steps 4-5: the equal-gain sizes of ``e`` from its sides' current supply positions, then the outcome cap."""
+def _size(r: _Round, e: _Exchange, uncapped: int = 0) -> None:
+    """Steps 4-5: the equal-gain sizes of ``e`` from its sides' current supply positions, then the outcome cap.
+
+    ``uncapped``: bit 0 (bit 1) set when I's (J's) outcome cap is known not to bind (the fast path's float
+    evaluation settled it), so its outcomes need not be summed."""
     I, J, s = e.I, e.J, r.s
     dp = _shift(r, J, abs(I.demand_pos - J.pos))  # J all the way to I on p
     dq = _rate(r, J, I) * dp
@@ -188,8 +191,9 @@ def _size(r: _Round, e: _Exchange) -> None:
     e.ok = r.valid(I, I.move) and r.valid(J, J.move) and not e.gain < EPS
     if not e.ok:
         return
-    for A, B in ((I, J), (J, I)):
-        _cap(r, e, A, B)
+    for bit, A, B in ((1, I, J), (2, J, I)):
+        if not uncapped & bit:
+            _cap(r, e, A, B)
     e.ok = r.valid(I, I.move) and r.valid(J, J.move)
 
 

@@ -88,8 +88,9 @@ class _State:
         self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
         self.vals: list[Decimal] = []
 
-    def exchange(self, row: int) -> _Exchange:
-        """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state."""
+    def exchange(self, row: int, hint: bool = False) -> _Exchange:
+        """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
+        caps its float sizing found certainly not binding are not summed again)."""
         k, iv, fv, x = self.k, self.iv, self.fv, self.x
         ai, aj, p, q, ri, rj, fi, fj = (int(v) for v in iv[row, :8])
         I, J = _HSide(ai, q, p, x), _HSide(aj, p, q, x)
@@ -110,7 +111,7 @@ class _State:
             at = np.nonzero(refs >= 0)[0]
             if len(at):
                 e.table[issue] = {int(a): self.vals[int(refs[a])] for a in at}
-        _size(self.r, e)
+        _size(self.r, e, int(self.iv[row, k.NOCAP]) if hint else 0)
         return e
 
     def settle(self, row: int) -> _Exchange:
@@ -205,7 +206,7 @@ def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
             continue
         if code == -3:
             code = st.choose(P)
-        e = st.exchange(int(code))
+        e = st.exchange(int(code), True)
         if not e.ok:
             raise _Escape
         realised.append(e)

@@ -53,9 +53,10 @@ TIE_REL = 1e-12
 
 #: int table ``iv`` columns: I and J, p (I demands it, J supplies it), q (I supplies, J demands), the refs of
 #: I's and J's supply positions (-1: round start; else a row of ``vals``), their earlier moves' sign flags (0 none,
-#: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal).
-AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST = range(9)
-NI = 9
+#: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal), and which outcome caps the last sizing
+#: found certainly not binding (bit 0: I's, bit 1: J's).
+AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP = range(10)
+NI = 10
 #: float table ``fv`` columns: the current moves and their bounds, the earlier moves' sums and bounds, gain, bound.
 MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
 NF = 10
@@ -240,6 +241,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     """Steps 4-5 for row ``r`` (``_exchange_decimal._size``) in float: writes the moves and the gain; returns 1 valid,
     0 invalid, -1 not certain (the caller sizes it in decimal)."""
     n = part.shape[0]
+    iv[r, NOCAP] = 0
     ai = iv[r, AI]
     aj = iv[r, AJ]
     p = iv[r, PP]
@@ -318,6 +320,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
                                         tab, vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
         return -1
+    nocap = 1 if st == 1 else 0
     if st == 2:
         mJ, emJ, g, eg = mb, emb, gg, egg
         exI = exJ = False
@@ -325,6 +328,8 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
                                         tab, vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
         return -1
+    if st == 1:
+        nocap += 2
     if st == 2:
         mI, emI, g, eg = mb, emb, gg, egg
         exI = exJ = False
@@ -340,6 +345,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
         return 0
     if vI < 0 or vJ < 0:
         return -1
+    iv[r, NOCAP] = nocap
     return 1
 
 

@@ -481,9 +481,9 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
     if params.arithmetic == "decimal":
-        from . import _exchange_decimal
+        from . import _exchange_exact
 
-        return _exchange_decimal.run(inputs, R, params.ties)
+        return _exchange_exact.run(inputs, R, params.ties)
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
