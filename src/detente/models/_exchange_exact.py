@@ -25,6 +25,7 @@ knife-edge record (``edges``) are played by the reference.
 from __future__ import annotations
 
 import decimal
+import functools
 from decimal import Decimal
 
 import numpy as np
@@ -67,8 +68,11 @@ def _kernel():
     return _exchange_exact_kernel if _jit.numba_available() else _jit.pure_module(_exchange_exact_kernel.__name__)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _hilo(v: Decimal) -> tuple[float, float, float]:
-    """``v`` as two doubles: its nearest, and the nearest to what remains; and the exponent of its last digit."""
+    """``v`` as two doubles: its nearest, and the nearest to what remains; and the exponent of its last digit (of the
+    first representation seen of that value: any is a safe bound for ``_exact_sub``, which only needs the nonzero
+    digits to lie at or above it)."""
     hi = float(v)
     return hi, float(_WIDE.subtract(v, Decimal(hi))), (float(v.as_tuple().exponent) if v else 1e9)
 

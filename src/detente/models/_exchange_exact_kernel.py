@@ -54,9 +54,9 @@ TIE_REL = 1e-12
 #: int table ``iv`` columns: I and J, p (I demands it, J supplies it), q (I supplies, J demands), the refs of
 #: I's and J's supply positions (-1: round start; else a row of ``vals``), their earlier moves' sign flags (0 none,
 #: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal), and which outcome caps the last sizing
-#: found certainly not binding (bit 0: I's, bit 1: J's).
-AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP = range(10)
-NI = 10
+#: found certainly not binding (bit 0: I's, bit 1: J's), and how many actors its tables hold on p and on q.
+AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1 = range(12)
+NI = 12
 #: float table ``fv`` columns: the current moves and their bounds, the earlier moves' sums and bounds, gain, bound.
 MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
 NF = 10
@@ -161,11 +161,25 @@ def _pos(ref, actor, issue, vals, xv):
 
 
 @_inline
-def _numer(r, slot, issue, actor, pv, pe, actor_last, tab, vals, sf, cf, tf, tot, n, part):
+def _numer(r, slot, issue, actor, pv, pe, actor_last, tab, tabn, vals, sf, cf, tf, tot, n, part):
     """An outcome's numerator: the round's, with the exchange's table and ``actor`` at ``pv`` (see the module)."""
     num = tot[issue, 0]
     e = U * abs(num)
     S = tot[issue, 1]
+    held = tab[r, slot, actor]
+    if tabn == 0 or (tabn == 1 and held >= 0):  # only the actor differs from the round's start (the usual case)
+        if actor_last or held < 0:
+            v = pv
+            ev = pe
+        else:
+            v = vals[held, 0]
+            ev = U * abs(v)
+        t1, e1 = _mul(v, ev, sf[actor, issue], U * sf[actor, issue])
+        t1, e1 = _mul(t1, e1, cf[actor], U * cf[actor])
+        d, ed = _add(t1, e1, -tf[actor, issue], U * abs(tf[actor, issue]))
+        num, e = _add(num, e, d, ed)
+        S += abs(t1)
+        return num, e + (n + 10) * 1e-27 * S
     for k in range(n):
         if not part[k, issue]:
             continue
@@ -187,7 +201,7 @@ def _numer(r, slot, issue, actor, pv, pe, actor_last, tab, vals, sf, cf, tf, tot
 
 
 @_inline
-def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, adl, tab, vals, sf, cf, Wf, tf, tot, n, part):
+def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, adl, tab, tabns, vals, sf, cf, Wf, tf, tot, n, part):
     """Step 5 for side A (``act`` on issue ``a``, from ``ph`` by ``m``) against B (``bact``, supplying ``bsup``, from
     ``bph``; its demand position ``xbh`` on ``a``; A's demand position ``adh`` on ``bsup``).
 
@@ -195,10 +209,11 @@ def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, ad
     2 capped, -1 not certain."""
     W = Wf[a]
     eW = U * W
-    n0, en0 = _numer(r, slot, a, act, ph, U * abs(ph), True, tab, vals, sf, cf, tf, tot, n, part)
+    tabn = tabns[slot]
+    n0, en0 = _numer(r, slot, a, act, ph, U * abs(ph), True, tab, tabn, vals, sf, cf, tf, tot, n, part)
     o0, eo0 = _div(n0, en0, W, eW)
     y, ey = _add(ph, U * abs(ph), m, em)
-    n1, en1 = _numer(r, slot, a, act, y, ey, True, tab, vals, sf, cf, tf, tot, n, part)
+    n1, en1 = _numer(r, slot, a, act, y, ey, True, tab, tabn, vals, sf, cf, tf, tot, n, part)
     o1, eo1 = _div(n1, en1, W, eW)
     d0, ed0 = _add(xbh, U * abs(xbh), -o0, eo0)
     d1, ed1 = _add(xbh, U * abs(xbh), -o1, eo1)
@@ -209,7 +224,7 @@ def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, ad
         return -1, m, em, nan, 0.0, 0.0, 0.0
     if (s0 >= 0 and s1 >= 0) or (s0 <= 0 and s1 <= 0):
         return 1, m, em, nan, 0.0, 0.0, 0.0
-    num, enum = _numer(r, slot, a, act, ph, U * abs(ph), False, tab, vals, sf, cf, tf, tot, n, part)
+    num, enum = _numer(r, slot, a, act, ph, U * abs(ph), False, tab, tabn, vals, sf, cf, tf, tot, n, part)
     t, et = _mul(xbh, U * abs(xbh), W, eW)
     t, et = _add(t, et, -num, enum)
     sa, esa = _mul(sf[act, a], U * sf[act, a], cf[act], U * cf[act])
@@ -317,7 +332,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
         return -1
     # the outcome cap, I then J
     st, mI, emI, mb, emb, gg, egg = _cap(r, 1, q, ai, ih, il, mI, emI, aj, p, jdh, jdl, jh, jl, idh, idl,
-                                        tab, vals, sf, cf, Wf, tf, tot, n, part)
+                                        tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
         return -1
     nocap = 1 if st == 1 else 0
@@ -325,7 +340,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
         mJ, emJ, g, eg = mb, emb, gg, egg
         exI = exJ = False
     st, mJ, emJ, mb, emb, gg, egg = _cap(r, 0, p, aj, jh, jl, mJ, emJ, ai, q, idh, idl, ih, il, jdh, jdl,
-                                        tab, vals, sf, cf, Wf, tf, tot, n, part)
+                                        tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
         return -1
     if st == 1:
@@ -392,6 +407,8 @@ def form(left, part, sf, iv, fv, tab, unsure):
                         iv[P, FI] = 0
                         iv[P, FJ] = 0
                         iv[P, ST] = 1
+                        iv[P, NT0] = 0
+                        iv[P, NT1] = 0
                         for c in range(NF):
                             fv[P, c] = 0.0
                         for k2 in range(n):
@@ -483,6 +500,7 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
                 prev = tab[r, slot, oa]
                 if prev < 0:
                     tab[r, slot, oa] = oref
+                    iv[r, NT0 + slot] += 1
                 else:
                     sh = xv[oa, edem, 0]
                     sl = xv[oa, edem, 1]
