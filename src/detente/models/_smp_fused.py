@@ -321,11 +321,11 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, x: np.ndarray, ideal
 @_jit
 def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarray, c: np.ndarray, act: np.ndarray,
                 e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
-                valid: np.ndarray, centre: np.ndarray, h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray,
-                h_forecast: np.ndarray) -> None:
+                valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
+                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray) -> None:
     """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
     probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
-    state's records at turn t of draw idx[r] (``smp._report``)."""
+    state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals."""
     n, D = x.shape[1], x.shape[2]
     pr = np.empty(Mb)
     byl = np.empty(n)
@@ -341,6 +341,9 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarra
         for m in range(Mb):
             byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
         for i in range(n):
+            for kk in range(D):
+                h_x[b, t, i, kk] = x[b, i, kk]
+                h_ideal[b, t, i, kk] = ideal[b, i, kk]
             h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
             h_cluster[b, t, i] = lr[i]
             h_risk[b, t, i] = R[r, i]
@@ -546,6 +549,36 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
                 x[b, i, k] = nx[i, k]
                 if act[b, i]:
                     ideal[b, i, k] = nx[i, k]
+
+
+@_jit
+def fill_rows(lo: int, hi: int, rounds: np.ndarray, T1: int, h_x: np.ndarray, h_ideal: np.ndarray,
+              h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray,
+              h_target: np.ndarray, h_prob: np.ndarray, h_gain: np.ndarray, h_bI: np.ndarray, h_bR: np.ndarray,
+              h_choice: np.ndarray, h_change: np.ndarray) -> None:
+    """The records of draws lo <= b < hi after their last turn, up to T1 states (``smp._run_chunk``'s): each
+    state repeats the last, each turn did nothing (no challenge, no choice, no change; both sides of every
+    bargain at the positions)."""
+    n, D = h_x.shape[2], h_x.shape[3]
+    for b in range(lo, hi):
+        e = rounds[b]
+        for t in range(e + 1, T1):
+            for i in range(n):
+                for k in range(D):
+                    h_x[b, t, i, k] = h_x[b, e, i, k]
+                    h_ideal[b, t, i, k] = h_ideal[b, e, i, k]
+                    h_bI[b, t, i, k] = h_x[b, e, i, k]
+                    h_bR[b, t, i, k] = h_x[b, e, i, k]
+                h_pce[b, t, i] = h_pce[b, e, i]
+                h_cluster[b, t, i] = h_cluster[b, e, i]
+                h_risk[b, t, i] = h_risk[b, e, i]
+                h_target[b, t, i] = -1
+                h_prob[b, t, i] = 0.0
+                h_gain[b, t, i] = 0.0
+                h_choice[b, t, i] = -1
+            for k in range(D):
+                h_forecast[b, t, k] = h_forecast[b, e, k]
+            h_change[b, t] = 0.0
 
 
 if COMPILED:

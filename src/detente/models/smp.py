@@ -42,6 +42,7 @@ description is silent, and the replication of KTAB's reference run.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 import numpy as np
@@ -512,7 +513,7 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
     h["bI"][:, 0], h["bR"][:, 0] = x0, x0
 
     def par(kernel, m: int, *args) -> None:
-        core._rows(lambda lo, hi: kernel(lo, hi, *args), m, m * n**3)
+        _shared(kernel, m, m * n**3, args)
 
     alive = np.ones(Bc, dtype=bool)
     final = np.zeros(Bc, dtype=bool)
@@ -536,14 +537,8 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
         np.log(lp_in[: m * Mb * Mb], out=lp_out[: m * Mb * Mb])
         par(fz.logits_rows, m, Mb, 1, lp_out, Qr, z_in)
         np.exp(z_in[: m * Mb], out=z_out[: m * Mb])
-        if t == 0:
-            h["pce"][:, 0], h["cluster"][:, 0], h["risk"][:, 0], h["forecast"][:, 0] = 0.0, -1, 0.0, 0.0
-        else:
-            for k in ("pce", "cluster", "risk", "forecast"):
-                h[k][:, t] = h[k][:, t - 1]
-        h["x"][:, t], h["ideal"][:, t] = x, ideal
-        par(fz.record_rows, m, idx, t, Mb, x, c, act, z_out, Qr, R, lab, order, valid, centre, h["pce"],
-            h["cluster"], h["risk"], h["forecast"])
+        par(fz.record_rows, m, idx, t, Mb, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
+            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"])
         alive &= ~final
         if not alive.any():
             break
@@ -553,8 +548,6 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
         par(fz.logits_rows, m, M, n, lp_out, Qs, z_in)
         np.exp(z_in[: m * n * M], out=z_out[: m * n * M])
         t += 1
-        h["target"][:, t], h["prob"][:, t], h["gain"][:, t], h["choice"][:, t], h["change"][:, t] = -1, 0.0, 0.0, -1, 0.0
-        h["bI"][:, t], h["bR"][:, t] = x, x
         par(fz.move_rows, m, idx, go, t, x, ideal, act, z_out, Qs, target, prob, gain, bI, bR, moved, h["target"],
             h["prob"], h["gain"], h["bI"], h["bR"], h["choice"])
         idx2 = idx[go]
@@ -565,7 +558,45 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
         h["change"][idx2, t] = frac
         rounds[idx2] = t
         final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    if (rounds < t).any():  # the draws that stopped early: their last state held, turns that did nothing
+        _shared(fz.fill_rows, Bc, Bc * n * n * (t + 1), (rounds, t + 1, *(h[k] for k in shapes)))
     return {k: v[:, : t + 1] for k, v in h.items()}, rounds
+
+
+_POOL: list[Any] = [None, 0]  # the fused passes' worker threads, and how many
+_POOL_LOCK = threading.Lock()
+_WARM: set[Any] = set()
+
+
+def _shared(kernel: Any, rows: int, work: int, args: tuple) -> None:
+    """``kernel(lo, hi, *args)`` over ``rows`` rows: with enough ``work`` (``_smp_core.PARALLEL_MIN_WORK``), one
+    equal share per kernel thread (``DETENTE_THREADS``), this thread taking the first. The threads are kept
+    between calls (a turn makes seven calls: starting threads for each cost more than a small batch's
+    work). Each row is computed by the same code whichever thread takes it: the split changes no number."""
+    from . import _jit
+
+    T = min(_jit.threads(), rows) if work >= core.PARALLEL_MIN_WORK else 1
+    if T <= 1:
+        kernel(0, rows, *args)
+        return
+    if kernel not in _WARM:  # compiled (or loaded from numba's cache) in one thread, not two at once
+        kernel(0, 0, *args)
+        _WARM.add(kernel)
+    with _POOL_LOCK:
+        if _POOL[1] < T - 1:
+            if _POOL[0] is not None:
+                _POOL[0].shutdown(wait=False)
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL[0], _POOL[1] = ThreadPoolExecutor(T - 1, thread_name_prefix="detente-smp"), T - 1
+        pool = _POOL[0]
+    step = -(-rows // T)
+    futures = [pool.submit(kernel, lo, min(rows, lo + step), *args) for lo in range(step, rows, step)]
+    try:
+        kernel(0, min(rows, step), *args)
+    finally:
+        for f in futures:
+            f.result()
 
 
 def core_rule(rule: str) -> int:
@@ -669,12 +700,20 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
                 pieces.append(a)
         else:
             pieces = [_pad(p[k], T1) for p in parts]
-        out[k] = np.concatenate(pieces, axis=0)
+        out[k] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]  # the chunks' arrays are ours
     # turns after a draw stopped: no challenges, bargains at the positions
     rounds = np.concatenate(rounds)
-    scale = lambda a: a * span + low  # noqa: E731
+
+    def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
+        if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
+            return a * span + low
+        np.multiply(a, span, out=a)
+        return np.add(a, low, out=a)
+
     # round trip through [0, 1]: an actor where it started keeps its input position exactly
-    position = np.where(out["x"] == x01[:, None], np.asarray(inputs.position, float)[:, None], scale(out["x"]))
+    kept = out["x"] == x01[:, None]
+    position = scale(out["x"])
+    np.copyto(position, np.asarray(inputs.position, float)[:, None], where=kept)
     extras = {
         "ideal": scale(out["ideal"]),
         "pce": out["pce"],
