@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from detente import load
 from detente.analysis._draws import monte_carlo_draws
-from detente.models import _smp_fused, smp
 from detente.models import _smp_core as core
+from detente.models import _smp_fused, smp
 from detente.models.base import Inputs
 from detente.simulate import simulate
 

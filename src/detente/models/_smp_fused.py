@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
-from ._smp_kernel import _pair_sums, challenge_one, cluster_labels, vote
+from ._smp_kernel import _pair_sums, challenge_one, cluster_labels
 
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")

@@ -495,6 +495,8 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
     target, prob, gain, bI, bR, moved = i8(Bc, n), f8(Bc, n), f8(Bc, n), f8(Bc, n, D), f8(Bc, n, D), f8(Bc)
     lp_in, lp_out, z_in, z_out = f8(Bc * M * M), f8(Bc * M * M), f8(Bc * n * M), f8(Bc * n * M)
     Qv, Qr, Qs = f8(Bc * n), f8(Bc * n), f8(Bc * n * M)
+    scratch = (dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in,
+               z_out, Qv, Qr, Qs)
     shapes = {"x": ((n, D), float), "ideal": ((n, D), float), "pce": ((n,), float), "cluster": ((n,), np.int64),
               "risk": ((n,), float), "forecast": ((D,), float), "target": ((n,), np.int64), "prob": ((n,), float),
               "gain": ((n,), float), "bI": ((n, D), float), "bR": ((n, D), float), "choice": ((n,), np.int64),
@@ -512,9 +514,25 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
     h["target"][:, 0], h["prob"][:, 0], h["gain"][:, 0], h["choice"][:, 0], h["change"][:, 0] = -1, 0.0, 0.0, -1, 0.0
     h["bI"][:, 0], h["bR"][:, 0] = x0, x0
 
-    def par(kernel, m: int, *args) -> None:
-        _shared(kernel, m, m * n**3, args)
+    threads = _Threads()
 
+    def par(kernel, m: int, *args) -> None:
+        threads.run(kernel, m, m * n**3, args)
+
+    try:
+        return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
+                            (rule, adj, rng, kind, rnd), scratch)
+    finally:
+        threads.close()
+
+
+def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch):
+    """The turns of :func:`_run_chunk_fused` (see there)."""
+    Bc, n, D = x.shape
+    M = n + 1
+    rule, adj, rng, kind, rnd = codes
+    dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in, z_out, Qv, Qr, \
+        Qs = scratch
     alive = np.ones(Bc, dtype=bool)
     final = np.zeros(Bc, dtype=bool)
     rounds = np.zeros(Bc, dtype=int)
@@ -559,44 +577,52 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
         rounds[idx2] = t
         final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
     if (rounds < t).any():  # the draws that stopped early: their last state held, turns that did nothing
-        _shared(fz.fill_rows, Bc, Bc * n * n * (t + 1), (rounds, t + 1, *(h[k] for k in shapes)))
+        par(fz.fill_rows, Bc, rounds, t + 1, *(h[k] for k in shapes))
     return {k: v[:, : t + 1] for k, v in h.items()}, rounds
 
 
-_POOL: list[Any] = [None, 0]  # the fused passes' worker threads, and how many
-_POOL_LOCK = threading.Lock()
 _WARM: set[Any] = set()
+_WARM_LOCK = threading.Lock()
 
 
-def _shared(kernel: Any, rows: int, work: int, args: tuple) -> None:
-    """``kernel(lo, hi, *args)`` over ``rows`` rows: with enough ``work`` (``_smp_core.PARALLEL_MIN_WORK``), one
-    equal share per kernel thread (``DETENTE_THREADS``), this thread taking the first. The threads are kept
-    between calls (a turn makes seven calls: starting threads for each cost more than a small batch's
-    work). Each row is computed by the same code whichever thread takes it: the split changes no number."""
-    from . import _jit
+class _Threads:
+    """The kernel threads of one :func:`_run_chunk_fused` call: started by the first pass that shares its rows
+    out, kept for the call's other passes (a turn makes seven; starting threads for each would cost more
+    than a small batch's work), stopped by :meth:`close`."""
 
-    T = min(_jit.threads(), rows) if work >= core.PARALLEL_MIN_WORK else 1
-    if T <= 1:
-        kernel(0, rows, *args)
-        return
-    if kernel not in _WARM:  # compiled (or loaded from numba's cache) in one thread, not two at once
-        kernel(0, 0, *args)
-        _WARM.add(kernel)
-    with _POOL_LOCK:
-        if _POOL[1] < T - 1:
-            if _POOL[0] is not None:
-                _POOL[0].shutdown(wait=False)
-            from concurrent.futures import ThreadPoolExecutor
+    def __init__(self) -> None:
+        self.pool: Any = None
+        self.size = 0
 
-            _POOL[0], _POOL[1] = ThreadPoolExecutor(T - 1, thread_name_prefix="detente-smp"), T - 1
-        pool = _POOL[0]
-    step = -(-rows // T)
-    futures = [pool.submit(kernel, lo, min(rows, lo + step), *args) for lo in range(step, rows, step)]
-    try:
-        kernel(0, min(rows, step), *args)
-    finally:
-        for f in futures:
-            f.result()
+    def run(self, kernel: Any, rows: int, work: int, args: tuple) -> None:
+        """``kernel(lo, hi, *args)`` over ``rows`` rows: with enough ``work`` (``_smp_core.PARALLEL_MIN_WORK``),
+        one equal share per kernel thread (``DETENTE_THREADS``), this thread taking the first. Each row is
+        computed by the same code whichever thread takes it: the split changes no number."""
+        from . import _jit
+
+        T = min(_jit.threads(), rows) if work >= core.PARALLEL_MIN_WORK else 1
+        if T <= 1:
+            kernel(0, rows, *args)
+            return
+        with _WARM_LOCK:  # compiled (or loaded from numba's cache) in one thread, not two at once
+            if kernel not in _WARM:
+                kernel(0, 0, *args)
+                _WARM.add(kernel)
+        if self.size < T - 1:
+            self.close()
+            self.pool, self.size = _jit.ThreadPoolExecutor(T - 1, thread_name_prefix="detente-smp"), T - 1
+        step = -(-rows // T)
+        futures = [self.pool.submit(kernel, lo, min(rows, lo + step), *args) for lo in range(step, rows, step)]
+        try:
+            kernel(0, min(rows, step), *args)
+        finally:
+            for f in futures:
+                f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool, self.size = None, 0
 
 
 def core_rule(rule: str) -> int:
