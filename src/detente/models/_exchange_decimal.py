@@ -366,7 +366,8 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
 
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
-          rounds: int, ties: str, edges: list | None, rounder=None, round_cls=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+          rounds: int, ties: str, edges: list | None, rounder=None,
+          round_cls=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`)."""
     rounder, round_cls = rounder or _round, round_cls or _Round
     n, D = x_in.shape

@@ -30,9 +30,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from .. import _cancel
-from . import _jit
 from . import _exchange_decimal as ref
+from . import _jit
 from ._common import max_exchange_candidates
 from ._exchange_decimal import CONTEXT, ONE, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
 
@@ -49,6 +48,7 @@ class _HSide(_Side):
     """A side whose earlier moves in the round are known as a float sum with a bound (their decimals are not kept)."""
 
     __slots__ = ("hist",)
+    hist: tuple[float, float] | None
 
 
 class _FRound(_Round):
@@ -143,7 +143,7 @@ class _State:
             exact[int(row)] = ex.gain
         top = max(exact.values())
         floor = top - TIE_REL * max(ONE, top)
-        return next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor)
+        return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
     def add(self, v: Decimal, vals: np.ndarray) -> int:
         vals[len(self.vals)] = _hilo(v)
@@ -197,7 +197,7 @@ def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
-    realised = []
+    realised: list[_Exchange] = []
     E, rI, rJ = -1, -1, -1
     while True:
         code = k.step(P, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
