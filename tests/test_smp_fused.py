@@ -142,3 +142,20 @@ def test_the_flagship_over_its_timeline_equals_numpy(monkeypatch):
                                                    happened=draws.happened))
     assert ref.position.shape[2] == 8
     _same_run(ref, got)
+
+
+def test_degenerate_draws_equal_numpy(monkeypatch):
+    # a draw with no active actor, actors that care about nothing (zero saliences: distance 0 to all), zero
+    # capabilities (the clusters' plain means), shared positions (ties in the report and the challenges)
+    rng = np.random.default_rng(3)
+    for n, D in ((1, 1), (3, 2), (9, 3), (10, 1)):
+        B = 6
+        pos = rng.uniform(0, 100, (B, n, D))
+        pos[:3] = np.round(pos[:3] / 50) * 50
+        sal = rng.uniform(0, 1, (B, n, D)) * (rng.random((B, n, D)) < 0.6)
+        cap = rng.uniform(0, 100, (B, n)) * (rng.random((B, n)) < 0.7)
+        act = rng.random((B, n)) < 0.7
+        act[0] = False
+        inputs = Inputs.build(pos, sal, cap, active=act, low=[0] * D, high=[100] * D)
+        ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=8)))
+        _same_run(ref, got)
