@@ -159,3 +159,14 @@ def test_degenerate_draws_equal_numpy(monkeypatch):
         inputs = Inputs.build(pos, sal, cap, active=act, low=[0] * D, high=[100] * D)
         ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=8)))
         _same_run(ref, got)
+
+
+def test_warmup_compiles_the_fused_passes_and_the_kernels():
+    assert smp.warmup() is True
+    assert smp.USE_FUSED  # restored
+    for kernel in (_smp_fused.valuation_rows, _smp_fused.report_rows, _smp_fused.record_rows,
+                   _smp_fused.turn_rows, _smp_fused.move_rows, _smp_fused.logits_rows, _smp_fused.fill_rows):
+        assert len(kernel.signatures) == 1, kernel  # the one signature every run uses
+    from detente.models import _smp_kernel
+
+    assert _smp_kernel.coalition_rows.signatures and _smp_kernel.challenge_rows.signatures

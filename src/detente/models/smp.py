@@ -763,22 +763,31 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
 def warmup() -> bool:
     """Compile the numba kernels of the O(n^3) sums into numba's on-disk cache (``detente warmup``).
 
-    Runs the model once with the kernels forced on a four-actor problem (one
-    compiled signature serves every size and voting rule). Returns False (and
-    does nothing) without numba.
+    Runs the model with the kernels forced on a four-actor problem, once with the
+    few actors' fused passes (:mod:`._smp_fused`) and once without (one compiled
+    signature serves every size and voting rule). Returns False (and does
+    nothing) without numba.
     """
+    global USE_FUSED
     from . import _jit
 
     if not _jit.numba_available():
         return False
-    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS
+    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS, USE_FUSED
     core.KERNEL_MIN_WORK, core.USE_KERNELS = 0, True
     try:
         inputs = Inputs.build(np.array([[0.0], [40.0], [70.0], [100.0]]), np.full((4, 1), 0.5),
                               np.array([1.0, 2.0, 3.0, 4.0]))
-        run(inputs, Params(rounds=2))
+        for fused in (True, False):
+            USE_FUSED = fused
+            run(inputs, Params(rounds=2))
+        from . import _smp_fused  # the records of draws that stop early (none here): compiled with their types
+
+        f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
+        _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
+                             f[..., None], f[..., None], i, f[..., 0])
     finally:
-        core.KERNEL_MIN_WORK, core.USE_KERNELS = saved
+        core.KERNEL_MIN_WORK, core.USE_KERNELS, USE_FUSED = saved
     return True
 
 
