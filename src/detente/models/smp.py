@@ -411,28 +411,37 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
 #: Up to this many actors a chunk of at least ``_smp_core.KERNEL_MIN_WORK`` (draws x n^3) runs its turns in the
 #: compiled passes of :mod:`._smp_fused` (same numbers), with the settings they cover (:func:`_fused`).
 FUSED_MAX_ACTORS = 30
+#: From this many draws in a chunk the fused passes run whatever the work (below, from
+#: ``_smp_core.KERNEL_MIN_WORK`` draws x n^3 on, like the kernels).
+FUSED_MIN_DRAWS = 8
 #: Whether the fused passes may be used at all (tests switch them off to compare).
 USE_FUSED = True
 _FUSED_OK: bool | None = None
 
 
 def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
-    """The module of fused passes for a chunk of Bc draws of n actors, or None (``_run_chunk`` then).
+    """The module of fused passes for a chunk of Bc draws of n actors, or None (``_run_chunk`` then): with
+    numba, from :data:`FUSED_MIN_DRAWS` draws (a single forecast of few actors stays in numpy, without
+    importing numba).
 
     They cover the Conditional PCE, deterministic transitions, SemiCommit, the linear victory model and
     KTAB's linear ratio in challenges, without an accommodation matrix: KTAB's defaults, with any voting
     rule, risk range and estimate, and bargaining rule.
     """
-    if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS:
+    if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS or not _fused_settings(cfg):
         return None
-    if (cfg.pcem != "Conditional" or cfg.stochastic or cfg.commit != "SemiCommit" or cfg.cvpm is not None
-            or cfg.vpm != "Linear"):
-        return None
-    if core._kernel(Bc * n**3) is None:  # numba absent or disabled, or too little work
+    work = Bc * n**3 if Bc < FUSED_MIN_DRAWS else max(Bc * n**3, core.KERNEL_MIN_WORK)
+    if core._kernel(work) is None:  # numba absent or disabled, or too little work
         return None
     from . import _smp_fused
 
     return _smp_fused if _fused_ok(_smp_fused) else None
+
+
+def _fused_settings(cfg: _Cfg) -> bool:
+    """Are these the settings the fused passes cover?"""
+    return (cfg.pcem == "Conditional" and not cfg.stochastic and cfg.commit == "SemiCommit" and cfg.cvpm is None
+            and cfg.vpm == "Linear")
 
 
 def _fused_ok(fz: Any) -> bool:
@@ -896,7 +905,19 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     """
     T1 = int(params.rounds) + 1
     per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 24 * n * n * F8
+    fixed = 3 * CHUNK
     # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
     # (measured: up to about 3 MB) are held once per call
+    if n <= FUSED_MAX_ACTORS and _fused_settings(_Cfg(params)) and params.accommodation is None \
+            and _FUSED_OK is not False:
+        from . import _jit
+
+        if _jit.numba_available():
+            # the fused passes (from FUSED_MIN_DRAWS draws on): the records (four n x D and eight smaller
+            # fields a state) held at most twice (while they grow past 16 states, or while chunks are
+            # joined), and some six n x n scratch arrays; below FUSED_MIN_DRAWS the numpy path's extra
+            fused = 2 * T1 * (4 * n * D + 7 * n + D + 1) * F8 + (6 * (n + 1) ** 2 + 8 * n * (D + 1)) * F8
+            fixed += FUSED_MIN_DRAWS * max(0.0, per - fused)
+            per = fused
     return Cost(flops_per_draw=T1 * (4.0 * n**3 + 200.0 * n * n + 50.0 * n * D), bytes_per_draw=per,
-                bytes_fixed=3 * CHUNK)
+                bytes_fixed=fixed)
