@@ -170,3 +170,11 @@ def test_warmup_compiles_the_fused_passes_and_the_kernels():
     from detente.models import _smp_kernel
 
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.challenge_rows.signatures
+
+
+@pytest.mark.parametrize("n,D", [(6, 9), (10, 12)])
+def test_many_issues_equal_numpy(monkeypatch, n, D):
+    # from 8 issues on the clusters' squared distances take numpy einsum's steps of eight
+    inputs = _inputs(np.random.default_rng(n + D), 12, n, D)
+    ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=10)))
+    _same_run(ref, got)

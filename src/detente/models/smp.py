@@ -464,7 +464,7 @@ def _fused_ok(fz: Any) -> bool:
                 mine = fz.dot_probe(np.repeat(q, n, axis=1).reshape(-1, n), np.repeat(lp[:, None], 2, 1).reshape(-1, n),
                                     False)
                 ok &= np.array_equal(L.reshape(-1), mine)
-                for D in (1, 2, 3, 4):
+                for D in (1, 2, 3, 4, 9):
                     x, W, w = wide(Bc, n, D), wide(Bc, 2, n), wide(Bc, n)
                     seq = D > 1
                     xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (Bc, D, n)
