@@ -905,7 +905,7 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     """
     T1 = int(params.rounds) + 1
     per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 24 * n * n * F8
-    fixed = 3 * CHUNK
+    fixed: float = 3 * CHUNK
     # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
     # (measured: up to about 3 MB) are held once per call
     if n <= FUSED_MAX_ACTORS and _fused_settings(_Cfg(params)) and params.accommodation is None \
