@@ -34,6 +34,9 @@ TARGETS: dict[str, tuple[str, float, str, str, float | None]] = {
     "smp-ktab-7x3": ("smp vs KTAB at 7 x 3, batched", 20.0, "ge", "x", 3.6),
     "exchange-10x3": ("exchange 10 x 3 batched, speed-up", 10.0, "ge", "x", 1.0),
     "exchange-100x3": ("exchange 100 x 3, full Decide, time over today's one pass", 2.0, "le", "x", None),
+    # issue #13 (benchmarks/bench_exchange.py): Decide's decimal arithmetic, cop21 (15 x 13, 10 rounds)
+    "exchange-decimal-run": ("exchange arithmetic=decimal, cop21, one run", 1.0, "le", "s", None),
+    "exchange-decimal-mc": ("exchange arithmetic=decimal, cop21, Monte Carlo of 1,000 draws", 60.0, "le", "s", None),
     # issue #16 (benchmarks/bench_scale.py), one line per workload (``:sobol``, ``:mc``)
     "scale-speedup": ("Dask: 2 local workers over 1 (1 kernel thread each), 2 cores", 1.7, "ge", "x", None),
     "scale-overhead": ("Dask: 1 worker over in process (1 kernel thread), work >= 30 s", 10.0, "le", "%", None),

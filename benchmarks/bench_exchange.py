@@ -15,7 +15,13 @@ Issue #17's targets, as the issue words them:
   same over one pass (stricter).
 
 Issue #13: Decide's ``cop21`` example (15 actors x 13 issues, tests/data/decide) at 10 rounds of the
-default in under 1 s per run, and a Monte Carlo of 1,000 draws on it in under 60 s.
+default in under 1 s per run, and a Monte Carlo of 1,000 draws on it in under 60 s. Measured for the
+float default (``decide``) and for Decide's decimal arithmetic (``arithmetic=decimal``, the fast exact
+path ``_exchange_exact``), whose reference is the slow pure-decimal path (``_exchange_decimal``, the
+same results bit for bit), timed in the same run (``exchange-decimal-run``: the fast path's time per
+run, its ratio to the slow path's beside it; ``exchange-decimal-mc``: 1,000 draws of cop21 with
+``arithmetic=decimal``; the slow path's figure is its per-run time times 1,000). ``--decimal`` runs
+only these lines.
 
 Three versions, each its package's ``src`` (``git archive`` into a temporary folder) run with this
 venv's libraries in its own interpreter, time the same cases (the flagship's draws made once, by
@@ -30,7 +36,7 @@ back to back, the order rotated, best of 3 (wall clock, and CPU seconds of all t
 ``greedy``'s results must equal ``REF``'s bit for bit. Each row prints the ratio against its
 reference measured in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_exchange.py [--ref COMMIT] [--base COMMIT] [--no-mc]``.
+Run: ``.venv/bin/python benchmarks/bench_exchange.py [--ref COMMIT] [--base COMMIT] [--no-mc] [--decimal]``.
 """
 
 from __future__ import annotations
@@ -156,12 +162,62 @@ def work(src: Path, flag: Path, out: Path, names: list[str], mc: bool, reps: int
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
+    """Issue #13's targets for ``arithmetic=decimal``: the fast exact path against the slow decimal path, same run."""
+    import time
+
+    import numpy as np
+
+    from detente import api
+    from detente.models import _exchange_decimal, exchange
+
+    load = os.getloadavg()[0]
+    inp = api.load(str(FILE)).to_inputs()
+    fast_params = exchange.Params(arithmetic="decimal")
+    exchange.run(inp, fast_params)  # compile or load the kernels
+    fast = slow = float("inf")
+    for _ in range(reps):  # alternate, best of reps
+        c0 = time.process_time()
+        a = exchange.run(inp, fast_params)
+        fast = min(fast, time.process_time() - c0)
+        c0 = time.process_time()
+        b = _exchange_decimal.run(inp, 10, "first")
+        slow = min(slow, time.process_time() - c0)
+    same = all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("position", "forecast")) and \
+        np.array_equal(a.extras["trades"], b.extras["trades"], equal_nan=True)
+    print(f"\n#13 arithmetic=decimal on cop21 (10 rounds), CPU seconds, best of {reps}, load {load:.1f}: fast path "
+          f"{fast:.3f} s, slow decimal path {slow:.3f} s ({slow / fast:.1f}x); the same results bit for bit: "
+          f"{'yes' if same else 'NO'}")
+    lines = [target_line("exchange-decimal-run", fast, reference=slow, ref_label="slow-decimal",
+                         note=f"cop21 15 x 13, 10 rounds, arithmetic=decimal: fast exact path {fast:.3f} s CPU, the slow "
+                              f"pure-decimal path {slow:.3f} s ({slow / fast:.1f}x); load {load:.1f}")]
+    if mc:
+        from detente.analysis import monte_carlo
+
+        scen = api.load(str(FILE))
+        t0, c0 = time.perf_counter(), time.process_time()
+        monte_carlo(scen, "exchange", draws=MC_DRAWS, seed=0, progress=False, params={"arithmetic": "decimal"})
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"#13 Monte Carlo of {MC_DRAWS:,} draws of cop21 with arithmetic=decimal: {wall:.1f} s (CPU {cpu:.1f} s); "
+              f"the slow path would take about {slow * MC_DRAWS:.0f} s")
+        lines.append(target_line("exchange-decimal-mc", wall, reference=slow * MC_DRAWS, ref_label="slow-decimal",
+                                 note=f"{MC_DRAWS:,} draws of cop21, arithmetic=decimal: {wall:.1f} s wall, {cpu:.1f} s "
+                                      f"CPU (the slow path: about {slow * MC_DRAWS:.0f} s, its run time x {MC_DRAWS:,}); "
+                                      f"load {load:.1f}"))
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default=REF, help=f"the targets' reference, the issue's one-shot pass (default {REF})")
     ap.add_argument("--base", default=BASE, help=f"decide's loop before this session's rework (default {BASE})")
-    ap.add_argument("--no-mc", action="store_true", help="skip the Monte Carlo (about 10 s of CPU)")
+    ap.add_argument("--no-mc", action="store_true", help="skip the Monte Carlos (about 10 s of CPU, and 1-3 min for "
+                                                          "arithmetic=decimal)")
+    ap.add_argument("--decimal", action="store_true", help="only issue #13's lines for arithmetic=decimal")
     a = ap.parse_args()
+    if a.decimal:
+        print("\n".join(decimal_lines(not a.no_mc)))
+        return
     import numpy as np
 
     load = os.getloadavg()[0]
@@ -238,6 +294,7 @@ def main() -> None:
         print(f"\n{what} bit for bit: {'yes' if not bad else 'NO: ' + ', '.join(bad)} ({compared[k]} arrays: positions, "
               "forecasts, exchange counts, trades)", end="")
     print()
+    targets += decimal_lines(not a.no_mc)
     print("\n".join(targets))
 
 

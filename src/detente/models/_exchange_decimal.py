@@ -165,8 +165,11 @@ def _move_for(r: _Round, side: _Side, shift: Decimal) -> Decimal:
     return shift * r.W[side.sup] / _sc(r, side)
 
 
-def _size(r: _Round, e: _Exchange) -> None:
-    """Steps 4-5: the equal-gain sizes of ``e`` from its sides' current supply positions, then the outcome cap."""
+def _size(r: _Round, e: _Exchange, uncapped: int = 0) -> None:
+    """Steps 4-5: the equal-gain sizes of ``e`` from its sides' current supply positions, then the outcome cap.
+
+    ``uncapped``: bit 0 (bit 1) set when I's (J's) outcome cap is known not to bind (the fast path's float
+    evaluation settled it), so its outcomes need not be summed."""
     I, J, s = e.I, e.J, r.s
     dp = _shift(r, J, abs(I.demand_pos - J.pos))  # J all the way to I on p
     dq = _rate(r, J, I) * dp
@@ -188,8 +191,9 @@ def _size(r: _Round, e: _Exchange) -> None:
     e.ok = r.valid(I, I.move) and r.valid(J, J.move) and not e.gain < EPS
     if not e.ok:
         return
-    for A, B in ((I, J), (J, I)):
-        _cap(r, e, A, B)
+    for bit, A, B in ((1, I, J), (2, J, I)):
+        if not uncapped & bit:
+            _cap(r, e, A, B)
     e.ok = r.valid(I, I.move) and r.valid(J, J.move)
 
 
@@ -250,6 +254,95 @@ def _recalculate(r: _Round, X: _Exchange, E: _Exchange) -> None:
         _size(r, X)
 
 
+def _setup(x_in, s_in, c_in, part, low, high):
+    """Decide's start: the members of every issue, positions on 0-100, saliences, capabilities and ``W``, in decimal."""
+    n, D = x_in.shape
+    members = [[k for k in range(n) if part[k, l]] for l in range(D)]
+    lo = [_dec(v) if h > v else ZERO for v, h in zip(low, high)]  # an issue without a range stays as it is
+    step = [HUNDRED / (_dec(h) - _dec(v)) if h > v else ONE for v, h in zip(low, high)]
+    x = [[(_dec(x_in[k, l]) - lo[l]) * step[l] if part[k, l] else ZERO for l in range(D)] for k in range(n)]
+    s = [[_dec(s_in[k, l]) if part[k, l] else ZERO for l in range(D)] for k in range(n)]
+    c = [_dec(v) for v in c_in]
+    W = []
+    for l in range(D):
+        tot = ZERO
+        for k in members[l]:
+            tot = tot + s[k][l] * c[k]
+        W.append(tot)
+    return members, x, s, c, W
+
+
+def _voting(x, realised):
+    """Step 8: the voting positions (each realised exchange, in order, puts its sides at their ``y``) and the trade rows."""
+    y = [row[:] for row in x]
+    rows = []
+    for E in realised:
+        rows.append((E.I.actor, E.J.actor, E.p, E.q, float(E.I.pos), float(E.I.y), float(E.J.pos),
+                     float(E.J.y), float(E.gain)))
+        for side in (E.I, E.J):
+            y[side.actor][side.sup] = side.y
+    return y, rows
+
+
+def _new_start(x, s, realised):
+    """Step 8: the next round's start positions."""
+    new = [row[:] for row in x]
+    for E in realised:
+        for side in (E.I, E.J):
+            sal = s[side.actor][side.sup]
+            keep_w = (1 - sal) * SALIENCE_WEIGHT
+            new[side.actor][side.sup] = (keep_w * side.y + FIXED_WEIGHT * side.y
+                                         + (1 - keep_w - FIXED_WEIGHT) * side.start)
+    return new
+
+
+def _round(r: _Round, part: np.ndarray, ties: str) -> list[_Exchange]:
+    """Steps 1-7 of one round from its start (``r``): the exchanges realised, in order."""
+    x, s, W = r.x, r.s, r.W
+    n, D = part.shape
+    O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
+    left = [[x[k][l] <= O[l] for l in range(D)] for k in range(n)]
+    pending: list[_Exchange] = []
+    for p in range(D):
+        for q in range(p + 1, D):
+            both = [k for k in range(n) if part[k, p] and part[k, q]]
+            pairs = [(a, b) for a in both if not left[a][p] and not left[a][q]
+                     for b in both if left[b][p] and left[b][q]]
+            pairs += [(a, b) for a in both if left[a][p] and not left[a][q]
+                      for b in both if not left[b][p] and left[b][q]]
+            for a, b in pairs:
+                i, j = (b, a) if s[a][p] / s[a][q] < s[b][p] / s[b][q] else (a, b)
+                e = _Exchange(_Side(i, q, p, x), _Side(j, p, q, x), p, q, len(pending))
+                _size(r, e)
+                pending.append(e)
+    pending = [e for e in pending if e.ok]
+    supplies: dict[tuple[int, int], list[_Exchange]] = {}  # (actor, issue) -> the exchanges it supplies in
+    demands: dict[tuple[int, int], list[_Exchange]] = {}
+    for e in pending:
+        for side in (e.I, e.J):
+            supplies.setdefault((side.actor, side.sup), []).append(e)
+            demands.setdefault((side.actor, side.dem), []).append(e)
+    realised: list[_Exchange] = []
+    while pending:
+        if ties == "decide":
+            pending.sort(key=_gain, reverse=True)  # stable: equal gains keep their order
+            E = pending[0]
+        else:
+            top = max(e.gain for e in pending)
+            floor = top - TIE_REL * max(ONE, top)
+            E = next(e for e in pending if e.gain >= floor)  # pending stays in the order formed
+        realised.append(E)
+        E.ok = False  # no longer pending
+        touched = {id(X): X for key in ((E.I.actor, E.I.sup), (E.J.actor, E.J.sup)) for X in supplies.get(key, ())}
+        touched.update((id(X), X) for key in ((E.J.actor, E.J.dem), (E.I.actor, E.I.dem))
+                       for X in demands.get(key, ()))
+        for X in touched.values():
+            if X.ok:  # still pending: recalculated (the others are untouched by E)
+                _recalculate(r, X, E)
+        pending = [X for X in pending if X.ok]
+    return realised
+
+
 def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
          rounds: int, ties: str = "first", edges: list | None = None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     """Play up to ``rounds`` of Decide's rounds on one draw, in Decide's decimal arithmetic.
@@ -273,20 +366,12 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
 
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
-          rounds: int, ties: str, edges: list | None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+          rounds: int, ties: str, edges: list | None, rounder=None,
+          round_cls=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+    """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`)."""
+    rounder, round_cls = rounder or _round, round_cls or _Round
     n, D = x_in.shape
-    members = [[k for k in range(n) if part[k, l]] for l in range(D)]
-    lo = [_dec(v) if h > v else ZERO for v, h in zip(low, high)]  # an issue without a range stays as it is
-    step = [HUNDRED / (_dec(h) - _dec(v)) if h > v else ONE for v, h in zip(low, high)]
-    x = [[(_dec(x_in[k, l]) - lo[l]) * step[l] if part[k, l] else ZERO for l in range(D)] for k in range(n)]
-    s = [[_dec(s_in[k, l]) if part[k, l] else ZERO for l in range(D)] for k in range(n)]
-    c = [_dec(v) for v in c_in]
-    W = []
-    for l in range(D):
-        tot = ZERO
-        for k in members[l]:
-            tot = tot + s[k][l] * c[k]
-        W.append(tot)
+    members, x, s, c, W = _setup(x_in, s_in, c_in, part, low, high)
     vote = np.empty((rounds + 1, n, D))
     vote[0] = [[float(v) for v in row] for row in x]
     counts = np.zeros(rounds + 1, dtype=np.int64)
@@ -294,54 +379,9 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
     last = 0
     for t in range(1, rounds + 1):
         _cancel.check()  # plain Python, ~100x the compiled loop: a cancelled request stops between two rounds
-        r = _Round(x, s, c, members, W, t, edges)
-        O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
-        left = [[x[k][l] <= O[l] for l in range(D)] for k in range(n)]
-        pending: list[_Exchange] = []
-        for p in range(D):
-            for q in range(p + 1, D):
-                both = [k for k in range(n) if part[k, p] and part[k, q]]
-                pairs = [(a, b) for a in both if not left[a][p] and not left[a][q]
-                         for b in both if left[b][p] and left[b][q]]
-                pairs += [(a, b) for a in both if left[a][p] and not left[a][q]
-                          for b in both if not left[b][p] and left[b][q]]
-                for a, b in pairs:
-                    i, j = (b, a) if s[a][p] / s[a][q] < s[b][p] / s[b][q] else (a, b)
-                    e = _Exchange(_Side(i, q, p, x), _Side(j, p, q, x), p, q, len(pending))
-                    _size(r, e)
-                    pending.append(e)
-        pending = [e for e in pending if e.ok]
-        supplies: dict[tuple[int, int], list[_Exchange]] = {}  # (actor, issue) -> the exchanges it supplies in
-        demands: dict[tuple[int, int], list[_Exchange]] = {}
-        for e in pending:
-            for side in (e.I, e.J):
-                supplies.setdefault((side.actor, side.sup), []).append(e)
-                demands.setdefault((side.actor, side.dem), []).append(e)
-        realised: list[_Exchange] = []
-        while pending:
-            if ties == "decide":
-                pending.sort(key=_gain, reverse=True)  # stable: equal gains keep their order
-                E = pending[0]
-            else:
-                top = max(e.gain for e in pending)
-                floor = top - TIE_REL * max(ONE, top)
-                E = next(e for e in pending if e.gain >= floor)  # pending stays in the order formed
-            realised.append(E)
-            E.ok = False  # no longer pending
-            touched = {id(X): X for key in ((E.I.actor, E.I.sup), (E.J.actor, E.J.sup)) for X in supplies.get(key, ())}
-            touched.update((id(X), X) for key in ((E.J.actor, E.J.dem), (E.I.actor, E.I.dem))
-                           for X in demands.get(key, ()))
-            for X in touched.values():
-                if X.ok:  # still pending: recalculated (the others are untouched by E)
-                    _recalculate(r, X, E)
-            pending = [X for X in pending if X.ok]
-        y = [row[:] for row in x]
-        rows = []
-        for E in realised:
-            rows.append((E.I.actor, E.J.actor, E.p, E.q, float(E.I.pos), float(E.I.y), float(E.J.pos),
-                         float(E.J.y), float(E.gain)))
-            for side in (E.I, E.J):
-                y[side.actor][side.sup] = side.y
+        r = round_cls(x, s, c, members, W, t, edges)
+        realised = rounder(r, part, ties)
+        y, rows = _voting(x, realised)
         trades.append(rows)
         counts[t] = len(realised)
         vote[t] = [[float(v) for v in row] for row in y]
@@ -350,18 +390,11 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
             trades += [[] for _ in range(rounds - t)]
             break
         last = t
-        new = [row[:] for row in x]
-        for E in realised:
-            for side in (E.I, E.J):
-                sal = s[side.actor][side.sup]
-                keep_w = (1 - sal) * SALIENCE_WEIGHT
-                new[side.actor][side.sup] = (keep_w * side.y + FIXED_WEIGHT * side.y
-                                             + (1 - keep_w - FIXED_WEIGHT) * side.start)
-        x = new
+        x = _new_start(x, s, realised)
     return vote, trades, counts, last
 
 
-def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None) -> Trajectory:
+def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None, player=None) -> Trajectory:
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
@@ -379,7 +412,7 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     played = []
     for b in range(B):
         mine: list | None = None if edges is None else []
-        vote[b], tr, exchanges[b], last[b] = play(inputs.position[b], inputs.salience[b], inputs.capability[b],
+        vote[b], tr, exchanges[b], last[b] = (player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
                                                   part[b], lo, hi, rounds, ties, mine)
         if edges is not None:
             edges.append(mine)

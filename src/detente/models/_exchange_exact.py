@@ -1,0 +1,223 @@
+"""Decide's equal-gain rounds in Decide's decimal arithmetic, fast: the results of :mod:`._exchange_decimal`, bit for bit.
+
+``arithmetic="decimal"`` of :mod:`detente.models.exchange`. The slow reference (:mod:`._exchange_decimal`) sizes
+every candidate exchange in 28-digit decimals, tens of thousands of times a run. Here the candidates are sized
+in double precision with a bound on the distance to Decide's decimal values (``_exchange_exact_kernel``, where
+the bound is proved), and only what needs it is computed in decimal, by the reference's own functions:
+
+- every realised exchange (so the reported moves, gains and positions are Decide's decimals), the round's
+  outcomes, sides and new start positions;
+- every exchange one of whose discrete decisions (a validity test, an outcome cap, a comparison of two
+  actors' salience ratios) the float margin does not settle: an outcome that sits on a partner's position
+  (a knife-edge) or a move at a bound;
+- the choice of the exchange to realise, when two gains lie too close to the tie threshold (detente's rule:
+  within a relative 1e-12 of the best, the exchange formed first).
+
+An exchange's numbers depend only on its two issues' round-start positions, its sides' supply positions, its
+own table of moved partners and its sides' earlier moves; they are recomputed exactly when the reference
+recomputes them (step 7), so the decisions, and with them the realised path, are the reference's. Where an
+earlier move of a side is needed in decimal (a side's moves summing to 100 within the bound) the draw is
+played by the reference instead (:class:`_Escape`; never met on the example files or the tests' scenarios).
+``ties="decide"`` (Decide's exact gain order, which needs every near-equal pair of gains in decimal) and the
+knife-edge record (``edges``) are played by the reference.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+from decimal import Decimal
+
+import numpy as np
+
+from . import _exchange_decimal as ref
+from . import _jit
+from ._common import max_exchange_candidates
+from ._exchange_decimal import CONTEXT, ONE, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
+
+_U, _TINY = 2.0**-52, 1e-290  # as in _exchange_exact_kernel
+#: Precision for a decimal's remainder after its nearest double (``_hilo``): exact for positions on 0-100.
+_WIDE = decimal.Context(prec=400)
+
+
+class _Escape(Exception):
+    """A decision that needs the decimal values of a side's earlier moves: the draw is played by the reference."""
+
+
+class _HSide(_Side):
+    """A side whose earlier moves in the round are known as a float sum with a bound (their decimals are not kept)."""
+
+    __slots__ = ("hist",)
+    hist: tuple[float, float] | None
+
+
+class _FRound(_Round):
+    def valid(self, side, m):
+        h = getattr(side, "hist", None)  # the reference's sides (a round it plays) have none
+        if h is not None:  # the earlier moves stand in as one decimal: their sum test must not depend on it
+            mf = float(m)
+            tot = h[0] + mf
+            if abs(tot - 100.0) <= 2.0 * (h[1] + _U * (abs(mf) + abs(tot))) + _TINY:
+                raise _Escape
+        return _Round.valid(self, side, m)
+
+
+def _kernel():
+    from . import _exchange_exact_kernel
+
+    return _exchange_exact_kernel if _jit.numba_available() else _jit.pure_module(_exchange_exact_kernel.__name__)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _hilo(v: Decimal) -> tuple[float, float, float]:
+    """``v`` as two doubles: its nearest, and the nearest to what remains; and the exponent of its last digit (of the
+    first representation seen of that value: any is a safe bound for ``_exact_sub``, which only needs the nonzero
+    digits to lie at or above it)."""
+    hi = float(v)
+    return hi, float(_WIDE.subtract(v, Decimal(hi))), (float(v.as_tuple().exponent) if v else 1e9)
+
+
+def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None):
+    """:func:`._exchange_decimal.play`, the same results, faster (see the module)."""
+    if ties != "first" or edges is not None:
+        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges)
+    with decimal.localcontext(CONTEXT):
+        return ref._play(x_in, s_in, c_in, part, low, high, rounds, ties, None, _round, _FRound)
+
+
+class _State:
+    """One round's tables (the kernel's) and the decimals they point to."""
+
+    def __init__(self, k, r, x, s, iv, fv, tab) -> None:
+        self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
+        self.vals: list[Decimal] = []
+
+    def exchange(self, row: int, hint: bool = False) -> _Exchange:
+        """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
+        caps its float sizing found certainly not binding are not summed again)."""
+        k, iv, fv, x = self.k, self.iv, self.fv, self.x
+        ai, aj, p, q, ri, rj, fi, fj = (int(v) for v in iv[row, :8])
+        I, J = _HSide(ai, q, p, x), _HSide(aj, p, q, x)
+        if ri >= 0:
+            I.pos = self.vals[ri]
+        if rj >= 0:
+            J.pos = self.vals[rj]
+        for side, f, h, eh in ((I, fi, fv[row, k.HI], fv[row, k.EHI]), (J, fj, fv[row, k.HJ], fv[row, k.EHJ])):
+            side.hist = None
+            if f == 2:
+                side.moves = [ONE, -ONE]
+            elif f != 0:
+                side.moves = [Decimal(float(h))]
+                side.hist = (float(h), float(eh))
+        e = _Exchange(I, J, p, q, row)
+        for slot, issue in ((0, p), (1, q)):
+            refs = self.tab[row, slot]
+            at = np.nonzero(refs >= 0)[0]
+            if len(at):
+                e.table[issue] = {int(a): self.vals[int(refs[a])] for a in at}
+        _size(self.r, e, int(self.iv[row, k.NOCAP]) if hint else 0)
+        return e
+
+    def settle(self, row: int) -> _Exchange:
+        """Size ``row`` in decimal and put the result in the kernel's tables."""
+        k, fv = self.k, self.fv
+        e = self.exchange(row)
+        mi, mj, g = float(e.I.move), float(e.J.move), float(e.gain)
+        fv[row, k.MI], fv[row, k.MJ], fv[row, k.G] = mi, mj, g
+        fv[row, k.EMI], fv[row, k.EMJ], fv[row, k.EG] = k.U * abs(mi), k.U * abs(mj), k.U * g
+        self.iv[row, k.ST] = 1 if e.ok else 0
+        return e
+
+    def choose(self, P: int) -> int:
+        """Step 6 by detente's rule, exactly: the gains that may reach the tie threshold sized in decimal."""
+        k, iv, fv = self.k, self.iv, self.fv
+        pend = np.nonzero(iv[:P, k.ST] == 1)[0]
+        g, e = fv[pend, k.G], 2.0 * fv[pend, k.EG]
+        hi = float((g + e).max())
+        floor_lo = float((g - e).max()) - k.TIE_REL * max(1.0, hi) - 4.0 * k.U * hi
+        exact = {}
+        for row in pend[g + e >= floor_lo]:
+            ex = self.settle(int(row))
+            if not ex.ok:
+                raise _Escape  # a certified valid exchange found invalid in decimal: cannot happen, played safely
+            exact[int(row)] = ex.gain
+        top = max(exact.values())
+        floor = top - TIE_REL * max(ONE, top)
+        return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
+
+    def add(self, v: Decimal, vals: np.ndarray) -> int:
+        vals[len(self.vals)] = _hilo(v)
+        self.vals.append(v)
+        return len(self.vals) - 1
+
+
+def _round(r: _FRound, part: np.ndarray, ties: str) -> list[_Exchange]:
+    """One round (:func:`._exchange_decimal._round`), the reference's result; the reference plays it when a decision
+    needs the decimals of a side's earlier moves."""
+    try:
+        return _fast_round(r, part)
+    except _Escape:
+        return ref._round(r, part, ties)
+
+
+def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
+    k = _kernel()
+    x, s, c, W, members = r.x, r.s, r.c, r.W, r.members
+    n, D = part.shape
+    partb = np.ascontiguousarray(part, dtype=np.bool_)
+    sf = np.array([[float(v) for v in row] for row in s])
+    cf = np.array([float(v) for v in c])
+    Wf = np.array([float(v) for v in W])
+    M = max_exchange_candidates(n, D)
+    iv = np.empty((M, k.NI), dtype=np.int64)
+    fv = np.empty((M, k.NF))
+    tab = np.empty((M, 2, n), dtype=np.int64)
+    unsure = np.empty(M, dtype=np.int64)
+    need = np.empty(M + 1, dtype=np.int64)
+    vals = np.empty((2 * M + 2, 3))
+    xv = np.empty((n, D, 3))
+    tf = np.zeros((n, D))
+    tot = np.empty((D, 2))
+    O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
+    left = np.array([[x[a][l] <= O[l] for l in range(D)] for a in range(n)], dtype=np.bool_)
+    for a in range(n):
+        for l in range(D):
+            xv[a, l] = _hilo(x[a][l])
+    for l in range(D):
+        for m, a in enumerate(members[l]):
+            tf[a, l] = float(r.terms[l][m])
+        tot[l, 0] = float(r.prefix[l][-1])
+        tot[l, 1] = np.abs(tf[:, l]).sum()
+    st = _State(k, r, x, s, iv, fv, tab)
+    P, nu = k.form(left, partb, sf, iv, fv, tab, unsure)
+    for row in unsure[:nu]:
+        a, b, p, q = (int(v) for v in iv[row, :4])
+        if s[a][p] / s[a][q] < s[b][p] / s[b][q]:
+            iv[row, k.AI], iv[row, k.AJ] = b, a
+    nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
+    for row in need[:nn]:
+        st.settle(int(row))
+    realised: list[_Exchange] = []
+    E, rI, rJ = -1, -1, -1
+    while True:
+        code = k.step(P, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
+        E = -1
+        if code == -1:
+            return realised
+        if code == -2:
+            for row in need[1 : 1 + need[0]]:
+                st.settle(int(row))
+            continue
+        if code == -3:
+            code = st.choose(P)
+        e = st.exchange(int(code), True)
+        if not e.ok:
+            raise _Escape
+        realised.append(e)
+        rI, rJ = st.add(e.I.y, vals), st.add(e.J.y, vals)
+        E = int(code)
+
+
+def run(inputs, rounds: int, ties: str = "first"):
+    """:func:`._exchange_decimal.run`, the same results, faster."""
+    return ref.run(inputs, rounds, ties, None, play)

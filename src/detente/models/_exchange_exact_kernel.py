@@ -1,0 +1,578 @@
+"""The float side of the fast exact-decimal exchange path (:mod:`detente.models._exchange_exact`).
+
+Decide computes in 28-digit decimals (:mod:`detente.models._exchange_decimal`, the slow reference, redoes
+that operation by operation). This module evaluates the same candidate exchanges in double precision and,
+beside every value, a bound on how far it can lie from the value Decide's decimals give (running error
+analysis). A discrete decision (is a move valid, does an outcome cap bind, which of two actors is ``I``,
+which exchange is realised) is taken here only when the float margin exceeds twice its bound; every other
+one is handed back to the caller, who recomputes that exchange in decimal exactly as the reference does.
+So the decisions are Decide's, and the values that are reported (the realised exchanges, the positions)
+are always computed in decimal by the caller.
+
+The bound (why a certified decision is Decide's)
+-----------------------------------------------
+Every quantity is computed from decimal values the caller holds exactly (positions, saliences,
+capabilities, ``W``, the round's outcome sums and terms), each given here as its nearest double, which is
+within ``u |v|`` of it (``u = 2**-53``; ``float(Decimal)`` rounds correctly). Each quantity ``v`` of the
+expression is carried with ``e`` such that ``|v - V| <= e``, ``V`` the exact (real) value of the same
+expression on the exact decimal inputs:
+
+- ``a +- b``: ``|fl(a + b) - (A + B)| <= ea + eb + u |fl(a + b)|``;
+- ``a b``: ``|fl(a b) - A B| <= |a| eb + |b| ea + ea eb + u |fl(a b)|``;
+- ``a / b`` with ``|b| > eb``: ``|a / b - A / B| <= (ea + |a| eb / |b|) / (|b| - eb)``, plus ``u |fl(a / b)|``;
+- ``|a|``: the same bound as ``a``.
+
+The helpers below use ``U = 2 u`` where these say ``u`` and multiply the propagated part by ``1 + U``: the
+extra ``u`` per operation covers the rounding of the bound's own arithmetic and Decide's own rounding of
+the same operation (half a unit of the 28th digit, ``5e-28`` relative, against ``1.1e-16``): Decide's
+value ``V_d`` of an expression with the same operations in the same order (this module mirrors
+:mod:`._exchange_decimal` operation by operation) lies within ``5e-28`` relative per operation of ``V``,
+propagated with the same coefficients. The one place whose grouping differs (an outcome's numerator:
+Decide sums the members in file order, here the round's total plus the changed members' differences) adds
+``(n + 10) 1e-27 S`` (``S`` the sum of the magnitudes of the terms), a bound on Decide's rounding of any
+sum of at most ``n + 10`` terms each below ``S``. Hence ``|v - V_d| <= e`` for every carried value, and a
+comparison ``v > c`` whose margin exceeds ``2 e`` (the factor 2 a safety margin for the bound's own
+rounding) has Decide's answer. Comparisons of two values that exist exactly (a position with another)
+are exact here: each such value is held as two doubles ``hi + lo`` (``lo`` the rounded remainder), whose
+lexicographic order is the decimals' order (two 28-digit decimals of the same scale that share ``hi``
+differ by far more than ``lo``'s rounding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import compiling, guard_cache, jit
+
+U = 2.0**-52
+#: Decide's smallest move and gain (the binary double 1e-10, compared exactly).
+EPS = 1e-10
+TINY = 1e-290
+#: detente's tie rule: gains within this (relative) of the best are tied.
+TIE_REL = 1e-12
+
+#: int table ``iv`` columns: I and J, p (I demands it, J supplies it), q (I supplies, J demands), the refs of
+#: I's and J's supply positions (-1: round start; else a row of ``vals``), their earlier moves' sign flags (0 none,
+#: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal), and which outcome caps the last sizing
+#: found certainly not binding (bit 0: I's, bit 1: J's), and how many actors its tables hold on p and on q.
+AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1 = range(12)
+NI = 12
+#: float table ``fv`` columns: the current moves and their bounds, the earlier moves' sums and bounds, gain, bound.
+MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
+NF = 10
+
+COMPILED = compiling(__name__)
+_jit = jit(COMPILED, cache=True, nogil=True)
+_inline = jit(COMPILED, cache=True, nogil=True, inline="always")
+
+
+@_inline
+def _add(a, ea, b, eb):
+    r = a + b
+    return r, (ea + eb) * (1.0 + U) + U * abs(r)
+
+
+@_inline
+def _mul(a, ea, b, eb):
+    r = a * b
+    return r, (abs(a) * eb + abs(b) * ea + ea * eb) * (1.0 + U) + U * abs(r)
+
+
+@_inline
+def _div(a, ea, b, eb):
+    d = abs(b) - eb
+    if not d > 0.0:
+        return 0.0, np.inf
+    r = a / b
+    return r, (ea + abs(a) * eb / abs(b)) / d * (1.0 + 2.0 * U) + U * abs(r)
+
+
+@_inline
+def _sure(m, e):
+    """+1 if ``m`` is certainly > 0, -1 if certainly < 0, 0 if its sign (or zero) is not certain."""
+    b = 2.0 * e + TINY
+    if m > b:
+        return 1
+    if m < -b:
+        return -1
+    return 0
+
+
+@_inline
+def _gt(ah, al, bh, bl):
+    """Exact ``a > b`` of two decimals held as ``hi + lo``."""
+    return ah > bh or (ah == bh and al > bl)
+
+
+@_inline
+def _exact_sub(ah, ae, bh, be):
+    """Is Decide's ``a - b`` exact (its digits fit in 28)? ``ae``, ``be``: the exponents of the decimals' last digits."""
+    d = max(abs(ah - bh), U * (abs(ah) + abs(bh)))
+    if d == 0.0:
+        return True
+    return np.floor(np.log10(d * (1.0 + 1e-9))) - min(ae, be) + 1.0 <= 28.0
+
+
+@_inline
+def _valid(ph, m, em, hs, ehs, hf, ex, yh, yl):
+    """Decide's validity of a move ``m`` from ``ph`` (an exact value) with earlier moves summing to ``hs``
+    (flag ``hf``): 1 valid, 0 invalid, -1 not certain. ``ex``: the move goes all the way to the partner's position
+    ``yh + yl``, by an exact difference, so it ends there exactly."""
+    unsure = False
+    a = abs(m)
+    k = _sure(a - 100.0, em)
+    if k > 0:
+        return 0
+    unsure |= k == 0
+    k = _sure(a - EPS, em)
+    if k < 0:
+        return 0
+    unsure |= k == 0
+    if ex:
+        if _gt(0.0, 0.0, yh, yl) or _gt(yh, yl, 100.0, 0.0):
+            return 0
+    else:
+        y, ey = _add(ph, U * abs(ph), m, em)
+        k = _sure(y, ey)
+        if k < 0:
+            return 0
+        unsure |= k == 0
+        k = _sure(y - 100.0, ey)
+        if k > 0:
+            return 0
+        unsure |= k == 0
+    if hf != 0:
+        t, et = _add(hs, ehs, m, em)
+        k = _sure(t - 100.0, et)
+        if k > 0:
+            return 0
+        unsure |= k == 0
+        sgn = 1 if m > 0.0 else -1
+        if hf != sgn:
+            return 0
+    return -1 if unsure else 1
+
+
+@_inline
+def _pos(ref, actor, issue, vals, xv):
+    if ref < 0:
+        return xv[actor, issue, 0], xv[actor, issue, 1], xv[actor, issue, 2]
+    return vals[ref, 0], vals[ref, 1], vals[ref, 2]
+
+
+@_inline
+def _numer(r, slot, issue, actor, pv, pe, actor_last, tab, tabn, vals, sf, cf, tf, tot, n, part):
+    """An outcome's numerator: the round's, with the exchange's table and ``actor`` at ``pv`` (see the module)."""
+    num = tot[issue, 0]
+    e = U * abs(num)
+    S = tot[issue, 1]
+    held = tab[r, slot, actor]
+    if tabn == 0 or (tabn == 1 and held >= 0):  # only the actor differs from the round's start (the usual case)
+        if actor_last or held < 0:
+            v = pv
+            ev = pe
+        else:
+            v = vals[held, 0]
+            ev = U * abs(v)
+        t1, e1 = _mul(v, ev, sf[actor, issue], U * sf[actor, issue])
+        t1, e1 = _mul(t1, e1, cf[actor], U * cf[actor])
+        d, ed = _add(t1, e1, -tf[actor, issue], U * abs(tf[actor, issue]))
+        num, e = _add(num, e, d, ed)
+        S += abs(t1)
+        return num, e + (n + 10) * 1e-27 * S
+    for k in range(n):
+        if not part[k, issue]:
+            continue
+        ref = tab[r, slot, k]
+        if k == actor and (actor_last or ref < 0):
+            v = pv
+            ev = pe
+        elif ref >= 0:
+            v = vals[ref, 0]
+            ev = U * abs(v)
+        else:
+            continue
+        t1, e1 = _mul(v, ev, sf[k, issue], U * sf[k, issue])
+        t1, e1 = _mul(t1, e1, cf[k], U * cf[k])
+        d, ed = _add(t1, e1, -tf[k, issue], U * abs(tf[k, issue]))
+        num, e = _add(num, e, d, ed)
+        S += abs(t1)
+    return num, e + (n + 10) * 1e-27 * S
+
+
+@_inline
+def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, adl, tab, tabns, vals, sf, cf, Wf, tf, tot, n, part):
+    """Step 5 for side A (``act`` on issue ``a``, from ``ph`` by ``m``) against B (``bact``, supplying ``bsup``, from
+    ``bph``; its demand position ``xbh`` on ``a``; A's demand position ``adh`` on ``bsup``).
+
+    Returns (status, A's move, bound, B's move or nan if B's move is unchanged, bound, gain, bound): status 1 no cap,
+    2 capped, -1 not certain."""
+    W = Wf[a]
+    eW = U * W
+    tabn = tabns[slot]
+    n0, en0 = _numer(r, slot, a, act, ph, U * abs(ph), True, tab, tabn, vals, sf, cf, tf, tot, n, part)
+    o0, eo0 = _div(n0, en0, W, eW)
+    y, ey = _add(ph, U * abs(ph), m, em)
+    n1, en1 = _numer(r, slot, a, act, y, ey, True, tab, tabn, vals, sf, cf, tf, tot, n, part)
+    o1, eo1 = _div(n1, en1, W, eW)
+    d0, ed0 = _add(xbh, U * abs(xbh), -o0, eo0)
+    d1, ed1 = _add(xbh, U * abs(xbh), -o1, eo1)
+    s0 = _sure(d0, ed0)
+    s1 = _sure(d1, ed1)
+    nan = np.nan
+    if s0 == 0 or s1 == 0:
+        return -1, m, em, nan, 0.0, 0.0, 0.0
+    if (s0 >= 0 and s1 >= 0) or (s0 <= 0 and s1 <= 0):
+        return 1, m, em, nan, 0.0, 0.0, 0.0
+    num, enum = _numer(r, slot, a, act, ph, U * abs(ph), False, tab, tabn, vals, sf, cf, tf, tot, n, part)
+    t, et = _mul(xbh, U * abs(xbh), W, eW)
+    t, et = _add(t, et, -num, enum)
+    sa, esa = _mul(sf[act, a], U * sf[act, a], cf[act], U * cf[act])
+    ma, ema = _div(t, et, sa, esa)
+    ma = abs(ma)
+    t, et = _mul(ma, ema, sf[act, a], U * sf[act, a])
+    t, et = _mul(t, et, cf[act], U * cf[act])
+    dA, edA = _div(t, et, W, eW)
+    rn, ern = _add(sf[act, a], U * sf[act, a], sf[bact, a], U * sf[bact, a])
+    rd, erd = _add(sf[act, bsup], U * sf[act, bsup], sf[bact, bsup], U * sf[bact, bsup])
+    rt, ert = _div(rn, ern, rd, erd)
+    dB, edB = _mul(rt, ert, dA, edA)
+    t, et = _mul(dB, edB, Wf[bsup], U * Wf[bsup])
+    sb, esb = _mul(sf[bact, bsup], U * sf[bact, bsup], cf[bact], U * cf[bact])
+    mb, emb = _div(t, et, sb, esb)
+    mb = abs(mb)
+    if _gt(ph, pl, xbh, xbl):
+        ma = -ma
+    if _gt(bph, bpl, adh, adl):
+        mb = -mb
+    g1, eg1 = _mul(dB, edB, sf[bact, bsup], U * sf[bact, bsup])
+    g2, eg2 = _mul(dA, edA, sf[bact, a], U * sf[bact, a])
+    g, eg = _add(g1, eg1, -g2, eg2)
+    return 2, ma, ema, mb, emb, abs(g), eg
+
+
+@_jit
+def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
+    """Steps 4-5 for row ``r`` (``_exchange_decimal._size``) in float: writes the moves and the gain; returns 1 valid,
+    0 invalid, -1 not certain (the caller sizes it in decimal)."""
+    n = part.shape[0]
+    iv[r, NOCAP] = 0
+    ai = iv[r, AI]
+    aj = iv[r, AJ]
+    p = iv[r, PP]
+    q = iv[r, QQ]
+    ih, il, ie = _pos(iv[r, RI], ai, q, vals, xv)
+    jh, jl, je = _pos(iv[r, RJ], aj, p, vals, xv)
+    idh = xv[ai, p, 0]
+    idl = xv[ai, p, 1]
+    jdh = xv[aj, q, 0]
+    jdl = xv[aj, q, 1]
+    exJ = _exact_sub(idh, xv[ai, p, 2], jh, je)  # J all the way to I on p: ends on I exactly
+    exI = False
+    sIp = sf[ai, p]
+    sIq = sf[ai, q]
+    sJp = sf[aj, p]
+    sJq = sf[aj, q]
+    cI = cf[ai]
+    cJ = cf[aj]
+    Wp = Wf[p]
+    Wq = Wf[q]
+    dJ, edJ = _add(idh, U * abs(idh), -jh, U * abs(jh))
+    dJ = abs(dJ)
+    t, et = _mul(dJ, edJ, sJp, U * sJp)
+    t, et = _mul(t, et, cJ, U * cJ)
+    dp, edp = _div(t, et, Wp, U * Wp)
+    rn, ern = _add(sJp, U * sJp, sIp, U * sIp)
+    rd, erd = _add(sJq, U * sJq, sIq, U * sIq)
+    rt, ert = _div(rn, ern, rd, erd)
+    dq, edq = _mul(rt, ert, dp, edp)
+    t, et = _mul(dq, edq, Wq, U * Wq)
+    sc, esc = _mul(sIq, U * sIq, cI, U * cI)
+    mI, emI = _div(t, et, sc, esc)
+    mJ, emJ = dJ, edJ
+    dI, edI = _add(jdh, U * abs(jdh), -ih, U * abs(ih))
+    dI = abs(dI)
+    k = _sure(abs(mI) - dI, emI + edI)
+    if k == 0:
+        return -1
+    if k > 0:
+        exJ = False
+        exI = _exact_sub(jdh, xv[aj, q, 2], ih, ie)
+        t, et = _mul(dI, edI, sIq, U * sIq)
+        t, et = _mul(t, et, cI, U * cI)
+        dq, edq = _div(t, et, Wq, U * Wq)
+        rn, ern = _add(sIq, U * sIq, sJq, U * sJq)
+        rd, erd = _add(sIp, U * sIp, sJp, U * sJp)
+        rt, ert = _div(rn, ern, rd, erd)
+        dp, edp = _mul(rt, ert, dq, edq)
+        mI, emI = dI, edI
+        t, et = _mul(dp, edp, Wp, U * Wp)
+        sc, esc = _mul(sJp, U * sJp, cJ, U * cJ)
+        mJ, emJ = _div(t, et, sc, esc)
+    if _gt(ih, il, jdh, jdl):
+        mI = -mI
+    if _gt(jh, jl, idh, idl):
+        mJ = -mJ
+    g1, eg1 = _mul(dq, edq, sIq, U * sIq)
+    g2, eg2 = _mul(dp, edp, sIp, U * sIp)
+    g, eg = _add(g1, eg1, -g2, eg2)
+    g = abs(g)
+    fv[r, MI] = mI
+    fv[r, MJ] = mJ
+    fv[r, EMI] = emI
+    fv[r, EMJ] = emJ
+    fv[r, G] = g
+    fv[r, EG] = eg
+    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
+    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    vg = _sure(g - EPS, eg)
+    if vI == 0 or vJ == 0 or vg < 0:
+        return 0
+    if vI < 0 or vJ < 0 or vg == 0:
+        return -1
+    # the outcome cap, I then J
+    st, mI, emI, mb, emb, gg, egg = _cap(r, 1, q, ai, ih, il, mI, emI, aj, p, jdh, jdl, jh, jl, idh, idl,
+                                        tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
+    if st < 0:
+        return -1
+    nocap = 1 if st == 1 else 0
+    if st == 2:
+        mJ, emJ, g, eg = mb, emb, gg, egg
+        exI = exJ = False
+    st, mJ, emJ, mb, emb, gg, egg = _cap(r, 0, p, aj, jh, jl, mJ, emJ, ai, q, idh, idl, ih, il, jdh, jdl,
+                                        tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
+    if st < 0:
+        return -1
+    if st == 1:
+        nocap += 2
+    if st == 2:
+        mI, emI, g, eg = mb, emb, gg, egg
+        exI = exJ = False
+    fv[r, MI] = mI
+    fv[r, MJ] = mJ
+    fv[r, EMI] = emI
+    fv[r, EMJ] = emJ
+    fv[r, G] = g
+    fv[r, EG] = eg
+    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
+    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    if vI == 0 or vJ == 0:
+        return 0
+    if vI < 0 or vJ < 0:
+        return -1
+    iv[r, NOCAP] = nocap
+    return 1
+
+
+@_jit
+def form(left, part, sf, iv, fv, tab, unsure):
+    """Steps 1-3: every candidate exchange of the round, in Decide's order, roles by the salience ratios (a ratio
+    comparison that is not certain is listed in ``unsure``, the caller settles it in decimal and swaps I and J).
+    Returns (number of candidates, number listed)."""
+    n, D = part.shape
+    P = 0
+    nu = 0
+    for p in range(D):
+        for q in range(p + 1, D):
+            for kind in range(2):
+                for a in range(n):
+                    if not (part[a, p] and part[a, q]):
+                        continue
+                    if kind == 0 and (left[a, p] or left[a, q]):
+                        continue
+                    if kind == 1 and not (left[a, p] and not left[a, q]):
+                        continue
+                    for b in range(n):
+                        if not (part[b, p] and part[b, q]):
+                            continue
+                        if kind == 0 and not (left[b, p] and left[b, q]):
+                            continue
+                        if kind == 1 and not (not left[b, p] and left[b, q]):
+                            continue
+                        ra, era = _div(sf[a, p], U * sf[a, p], sf[a, q], U * sf[a, q])
+                        rb, erb = _div(sf[b, p], U * sf[b, p], sf[b, q], U * sf[b, q])
+                        k = _sure(rb - ra, era + erb)
+                        i, j = a, b
+                        if k > 0:  # a's ratio below b's: b is I
+                            i, j = b, a
+                        elif k == 0:
+                            unsure[nu] = P
+                            nu += 1
+                        iv[P, AI] = i
+                        iv[P, AJ] = j
+                        iv[P, PP] = p
+                        iv[P, QQ] = q
+                        iv[P, RI] = -1
+                        iv[P, RJ] = -1
+                        iv[P, FI] = 0
+                        iv[P, FJ] = 0
+                        iv[P, ST] = 1
+                        iv[P, NT0] = 0
+                        iv[P, NT1] = 0
+                        for c in range(NF):
+                            fv[P, c] = 0.0
+                        for k2 in range(n):
+                            tab[P, 0, k2] = -1
+                            tab[P, 1, k2] = -1
+                        P += 1
+    return P, nu
+
+
+@_jit
+def size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need):
+    """Size every candidate; returns how many need decimal (listed in ``need``)."""
+    nn = 0
+    for r in range(P):
+        st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+        if st < 0:
+            iv[r, ST] = 2
+            need[nn] = r
+            nn += 1
+        else:
+            iv[r, ST] = st
+    return nn
+
+
+@_inline
+def _commit(fv, iv, r, m_col, em_col, h_col, eh_col, f_col):
+    """A continued side keeps its current move among its earlier ones."""
+    m = fv[r, m_col]
+    h, eh = _add(fv[r, h_col], fv[r, eh_col], m, fv[r, em_col])
+    fv[r, h_col] = h
+    fv[r, eh_col] = eh
+    sgn = 1 if m > 0.0 else -1
+    f = iv[r, f_col]
+    iv[r, f_col] = sgn if f == 0 or f == sgn else 2
+
+
+@_jit
+def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need):
+    """Step 7 after realising row ``E`` (its sides' new positions are ``vals[refI]``, ``vals[refJ]``; ``E`` < 0: none),
+    then step 6's choice by detente's tie rule.
+
+    Returns the row to realise, -1 when nothing is pending, -2 when rows need sizing in decimal (``need[0]`` of them,
+    listed from ``need[1]``), -3 when the choice is not certain (the caller makes it in decimal)."""
+    nn = 0
+    if E >= 0:
+        iv[E, ST] = 0
+        eI = iv[E, AI]
+        eJ = iv[E, AJ]
+        ep = iv[E, PP]
+        eq = iv[E, QQ]
+        # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
+        for r in range(P):
+            if iv[r, ST] != 1:
+                continue
+            ai = iv[r, AI]
+            aj = iv[r, AJ]
+            p = iv[r, PP]
+            q = iv[r, QQ]
+            cI = False
+            cJ = False
+            if ai == eI and q == eq:
+                iv[r, RI] = refI
+                cI = True
+            elif ai == eJ and q == ep:
+                iv[r, RI] = refJ
+                cI = True
+            if aj == eI and p == eq:
+                iv[r, RJ] = refI
+                cJ = True
+            elif aj == eJ and p == ep:
+                iv[r, RJ] = refJ
+                cJ = True
+            touched = cI or cJ
+            if cI:
+                _commit(fv, iv, r, MI, EMI, HI, EHI, FI)
+            if cJ:
+                _commit(fv, iv, r, MJ, EMJ, HJ, EHJ, FJ)
+            for w in range(2):
+                if w == 0:  # (E.J, E.I): E.J demands eq, E.I moved on eq
+                    ea, edem, oa, oref = eJ, eq, eI, refI
+                else:
+                    ea, edem, oa, oref = eI, ep, eJ, refJ
+                if aj == ea and q == edem:
+                    slot = 1
+                elif ai == ea and p == edem:
+                    slot = 0
+                else:
+                    continue
+                prev = tab[r, slot, oa]
+                if prev < 0:
+                    tab[r, slot, oa] = oref
+                    iv[r, NT0 + slot] += 1
+                else:
+                    sh = xv[oa, edem, 0]
+                    sl = xv[oa, edem, 1]
+                    ph = vals[prev, 0]
+                    pl = vals[prev, 1]
+                    yh = vals[oref, 0]
+                    yl = vals[oref, 1]
+                    if not _gt(sh, sl, ph, pl):  # start <= prev: the lower of prev and y (y on a tie)
+                        tab[r, slot, oa] = prev if _gt(yh, yl, ph, pl) else oref
+                    else:  # the higher (y on a tie)
+                        tab[r, slot, oa] = prev if _gt(ph, pl, yh, yl) else oref
+                touched = True
+            if touched:
+                st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+                if st < 0:
+                    iv[r, ST] = 2
+                    need[1 + nn] = r
+                    nn += 1
+                else:
+                    iv[r, ST] = st
+    if nn > 0:
+        need[0] = nn
+        return -2
+    hi = -1.0
+    lo = -1.0
+    for r in range(P):
+        if iv[r, ST] == 1:
+            g = fv[r, G]
+            e = 2.0 * fv[r, EG]
+            if g + e > hi:
+                hi = g + e
+            if g - e > lo:
+                lo = g - e
+    if hi < 0.0:
+        return -1
+    floor_lo = lo - TIE_REL * max(1.0, hi) - 4.0 * U * hi
+    floor_hi = hi - TIE_REL * max(1.0, lo) + 4.0 * U * hi
+    for r in range(P):
+        if iv[r, ST] != 1:
+            continue
+        g = fv[r, G]
+        e = 2.0 * fv[r, EG]
+        if g - e > floor_hi:
+            return r
+        if g + e < floor_lo:
+            continue
+        return -3
+    return -3
+
+
+def warm() -> None:
+    """Compile (or load) every kernel on a tiny case."""
+    n, D = 2, 2
+    part = np.ones((n, D), dtype=np.bool_)
+    left = np.array([[True, True], [False, False]])
+    sf = np.full((n, D), 0.5)
+    iv = np.zeros((4, NI), dtype=np.int64)
+    fv = np.zeros((4, NF))
+    tab = np.full((4, 2, n), -1, dtype=np.int64)
+    unsure = np.zeros(4, dtype=np.int64)
+    P, _ = form(left, part, sf, iv, fv, tab, unsure)
+    xv = np.zeros((n, D, 3))
+    xv[1, :, 0] = 100.0
+    vals = np.zeros((8, 3))
+    cf = np.ones(n)
+    Wf = np.ones(D)
+    tf = np.zeros((n, D))
+    tot = np.zeros((D, 2))
+    need = np.zeros(8, dtype=np.int64)
+    size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need)
+    step(P, -1, -1, -1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need)
+
+
+if COMPILED:
+    guard_cache(__file__, size)

@@ -1,0 +1,133 @@
+"""The fast exact-decimal exchange path (``_exchange_exact``) against the slow reference (``_exchange_decimal``).
+
+The reference redoes Decide's 28-digit decimal arithmetic operation by operation (and is checked against Decide's
+own runs in ``test_exchange_decide.py``). The fast path sizes candidates in float with a proved error bound and
+recomputes in decimal whatever the bound does not settle; it must give the reference's results bit for bit:
+positions, forecasts, exchange counts and every realised exchange (actors, issues, positions, gain), on Decide's
+files (also with the actors listed in reverse), and on random scenarios built to sit on knife-edges and exact ties.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detente import api
+from detente.models import _exchange_decimal, _exchange_exact, _jit, exchange
+from detente.models.base import Inputs
+
+DATA = Path(__file__).parent / "data" / "decide"
+
+
+def _same(a, b):
+    assert np.array_equal(a.extras["exchanges"], b.extras["exchanges"])
+    assert np.array_equal(a.extras["trades"], b.extras["trades"], equal_nan=True)
+    assert np.array_equal(a.position, b.position)
+    assert np.array_equal(a.forecast, b.forecast)
+    assert np.array_equal(a.rounds, b.rounds)
+
+
+def _reversed(name, tmp_path):
+    lines = (DATA / name).read_text(encoding="utf-8").split("\n")
+    for tag in ("#A", "#D"):
+        at = [i for i, line in enumerate(lines) if line.lstrip("'\"").startswith(tag)]
+        for i, line in zip(at, [lines[i] for i in at][::-1]):
+            lines[i] = line
+    path = tmp_path / name
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["sample_data.txt", "cop21.csv", "copenhagen.csv", "knife_edge.csv"])
+def test_fast_is_the_reference_on_decides_files(name):
+    inp = api.load(str(DATA / name)).to_inputs()
+    fast = exchange.run(inp, exchange.Params(arithmetic="decimal"))
+    _same(fast, _exchange_decimal.run(inp, 10, "first"))
+
+
+@pytest.mark.parametrize("name", ["sample_data.txt", "copenhagen.csv"])
+def test_fast_is_the_reference_with_the_actors_reversed(name, tmp_path):
+    inp = api.load(str(_reversed(name, tmp_path))).to_inputs()
+    _same(_exchange_exact.run(inp, 10), _exchange_decimal.run(inp, 10, "first"))
+
+
+def _grid_case(rng):
+    """Positions and saliences on a coarse grid, some actors duplicated: outcomes land exactly on positions (knife-
+    edges), moves end exactly on 0 or 100, and equal actors make exactly equal gains (ties)."""
+    n, D = int(rng.integers(4, 9)), int(rng.integers(2, 6))
+    x = rng.choice([0.0, 10.0, 25.0, 50.0, 60.0, 75.0, 100.0], (n, D))
+    s = rng.choice([0.0, 0.2, 0.25, 0.5, 0.6, 0.75, 1.0], (n, D))
+    c = rng.choice([0.2, 0.5, 1.0], n)
+    for _ in range(int(rng.integers(0, 3))):  # copies of an actor
+        a, b = rng.choice(n, 2, replace=False)
+        x[b], s[b], c[b] = x[a], s[a], c[a]
+    return x, s, c
+
+
+def _inputs(x, s, c):
+    D = x.shape[1]
+    return Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * D, high=[100.0] * D)
+
+
+def test_fast_is_the_reference_on_random_scenarios():
+    from _exchange_reference import random_case
+
+    rng = np.random.default_rng(1313)
+    traded = 0
+    for k in range(60):
+        x, s, c = _grid_case(rng) if k % 2 else random_case(rng, 5)
+        inp = _inputs(x, s, c)
+        ref = _exchange_decimal.run(inp, 6, "first")
+        _same(_exchange_exact.run(inp, 6), ref)
+        traded += int(ref.extras["exchanges"].sum())
+    assert traded > 500  # the scenarios trade
+
+
+def test_fast_meets_knife_edges_and_ties_and_settles_them_in_decimal(monkeypatch):
+    # the grid scenarios do put decisions inside the float bound (else the test above would not test the decimal side)
+    settled = []
+    orig = _exchange_exact._State.settle
+    monkeypatch.setattr(_exchange_exact._State, "settle", lambda self, row: settled.append(row) or orig(self, row))
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        inp = _inputs(*_grid_case(rng))
+        _same(_exchange_exact.run(inp, 5), _exchange_decimal.run(inp, 5, "first"))
+    assert len(settled) > 50
+
+
+def test_the_exact_choice_is_the_references(monkeypatch):
+    # the choice the float margins cannot settle (gains a hair from the tie threshold) is made in decimal by
+    # _State.choose; made that way at every step, the run is still the reference's
+    pure = _jit.pure_module("detente.models._exchange_exact_kernel")
+    step = pure.step
+    calls = []
+
+    def unsure(*args):
+        code = step(*args)
+        calls.append(code)
+        return -3 if code >= 0 else code
+
+    monkeypatch.setattr(pure, "step", unsure)
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: pure)
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        inp = _inputs(*_grid_case(rng))
+        _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
+    assert sum(c >= 0 for c in calls) > 20
+
+
+def test_without_numba_the_same(monkeypatch):
+    pure = _jit.pure_module("detente.models._exchange_exact_kernel")
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: pure)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        inp = _inputs(*_grid_case(rng))
+        _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
+
+
+def test_decides_tie_order_is_the_reference():
+    inp = api.load(str(DATA / "copenhagen.csv")).to_inputs()
+    fast = exchange.run(inp, exchange.Params(arithmetic="decimal", ties="decide", passes=3))
+    _same(fast, _exchange_decimal.run(inp, 3, "decide"))
