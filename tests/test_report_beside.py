@@ -172,10 +172,14 @@ def test_report_html_does_not_depend_on_where_the_record_ran():
 
 
 def _check_html_same_both_ways() -> None:
+    """With the sensitivity analysis too: in a forked child it (and its charts) follows the record's section
+    there, and its charts take their place among the others; every chart is the same SVG, matplotlib's
+    random ids for clip paths and markers renamed in order of appearance."""
     def html() -> str:
-        data = build.compute(FLAGSHIP, "bdm", draws=80, seed=2, sensitivity=False, record=True)
+        data = build.compute(FLAGSHIP, "bdm", draws=80, seed=2, sensitivity=True, record=True)
         data["meta"].pop("created")
-        return re.sub(r"<svg\b.*?</svg>", "<svg/>", render(data), flags=re.S)
+        ids: dict[str, str] = {}
+        return re.sub(r"\b([pm][0-9a-f]{10})\b", lambda m: ids.setdefault(m.group(1), f"id{len(ids)}"), render(data))
 
     assert threading.active_count() == 1
     fork = html()
@@ -187,6 +191,7 @@ def _check_html_same_both_ways() -> None:
         build.threading.active_count = real
     assert fork == thread
     assert 'id="record"' in fork and "Every model against the record" in fork
+    assert fork.count(": sensitivity</title>") == 3  # the sensitivity's charts, one per issue, in their place
 
 
 def test_score_takes_given_draws_only_when_they_are_its_own(monkeypatch):
