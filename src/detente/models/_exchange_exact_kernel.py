@@ -251,6 +251,20 @@ def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, ad
     return 2, ma, ema, mb, emb, abs(g), eg
 
 
+@_inline
+def _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl):
+    """Put the sizes in row ``r``; the validity of I's and J's moves (:func:`_valid`)."""
+    fv[r, MI] = mI
+    fv[r, MJ] = mJ
+    fv[r, EMI] = emI
+    fv[r, EMJ] = emJ
+    fv[r, G] = g
+    fv[r, EG] = eg
+    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
+    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    return vI, vJ
+
+
 @_jit
 def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     """Steps 4-5 for row ``r`` (``_exchange_decimal._size``) in float: writes the moves and the gain; returns 1 valid,
@@ -317,14 +331,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     g2, eg2 = _mul(dp, edp, sIp, U * sIp)
     g, eg = _add(g1, eg1, -g2, eg2)
     g = abs(g)
-    fv[r, MI] = mI
-    fv[r, MJ] = mJ
-    fv[r, EMI] = emI
-    fv[r, EMJ] = emJ
-    fv[r, G] = g
-    fv[r, EG] = eg
-    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
-    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     vg = _sure(g - EPS, eg)
     if vI == 0 or vJ == 0 or vg < 0:
         return 0
@@ -348,14 +355,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     if st == 2:
         mI, emI, g, eg = mb, emb, gg, egg
         exI = exJ = False
-    fv[r, MI] = mI
-    fv[r, MJ] = mJ
-    fv[r, EMI] = emI
-    fv[r, EMJ] = emJ
-    fv[r, G] = g
-    fv[r, EG] = eg
-    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
-    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     if vI == 0 or vJ == 0:
         return 0
     if vI < 0 or vJ < 0:
