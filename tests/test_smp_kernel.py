@@ -73,7 +73,8 @@ def test_the_kernels_constants_are_the_models():
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "_coalition_span", "_pair_sums", "third_party_rows", "_third_row", "challenge_rows",
+    for name in ("coalition_rows", "_coalition_span", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
+                 "challenge_rows", "cluster_labels",
                  "distance_rows", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 

@@ -170,38 +170,38 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
 
 
 @_jit
-def _pair_add(p: float, q: float, b: int, v: int, a: int, c: int, V: np.ndarray, wb: np.ndarray,
+def _pair_add(p: float, q: float, v: int, a: int, c: int, V: np.ndarray, wb: np.ndarray,
               rule: int) -> tuple[float, float]:
-    """``p + max(0, x)`` and ``q + max(0, -x)``, x = vote(w_v, V[v, a] - V[v, c]) (voter v's terms added)."""
-    x = vote(wb[v], V[b, v, a] - V[b, v, c], rule)
+    """``p + max(0, x)`` and ``q + max(0, -x)``, x = vote(w_v, V[v, a] - V[v, c]) (voter v's terms added; V (Nv, M))."""
+    x = vote(wb[v], V[v, a] - V[v, c], rule)
     return p + (x if x > 0.0 else 0.0), q + (-x if x < 0.0 else 0.0)
 
 
 @_jit
-def _pair_sums(b: int, a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
+def _pair_sums(a: int, c: int, V: np.ndarray, wb: np.ndarray, rule: int) -> tuple[float, float]:
     """The sums over at most 128 voters of ``max(0, x_v)`` and ``max(0, -x_v)``, x_v = vote(w_v, V[v, a] -
-    V[v, c]), in numpy's order (eight running sums, see :func:`pairwise_plan`), one pair at a time in
+    V[v, c]) (one draw's V (Nv, M)), in numpy's order (eight running sums, see :func:`pairwise_plan`), one pair at a time in
     registers: for few options, where :func:`_coalition_span`'s loops over the options are too short.
     (numpy starts each running sum at its first term; starting at -0.0 and adding it is the same.)"""
-    Nv = V.shape[1]
+    Nv = V.shape[0]
     end = Nv - Nv % 8 if Nv >= 8 else 0
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = -0.0
     q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = -0.0
     for i in range(0, end, 8):
-        p0, q0 = _pair_add(p0, q0, b, i, a, c, V, wb, rule)
-        p1, q1 = _pair_add(p1, q1, b, i + 1, a, c, V, wb, rule)
-        p2, q2 = _pair_add(p2, q2, b, i + 2, a, c, V, wb, rule)
-        p3, q3 = _pair_add(p3, q3, b, i + 3, a, c, V, wb, rule)
-        p4, q4 = _pair_add(p4, q4, b, i + 4, a, c, V, wb, rule)
-        p5, q5 = _pair_add(p5, q5, b, i + 5, a, c, V, wb, rule)
-        p6, q6 = _pair_add(p6, q6, b, i + 6, a, c, V, wb, rule)
-        p7, q7 = _pair_add(p7, q7, b, i + 7, a, c, V, wb, rule)
+        p0, q0 = _pair_add(p0, q0, i, a, c, V, wb, rule)
+        p1, q1 = _pair_add(p1, q1, i + 1, a, c, V, wb, rule)
+        p2, q2 = _pair_add(p2, q2, i + 2, a, c, V, wb, rule)
+        p3, q3 = _pair_add(p3, q3, i + 3, a, c, V, wb, rule)
+        p4, q4 = _pair_add(p4, q4, i + 4, a, c, V, wb, rule)
+        p5, q5 = _pair_add(p5, q5, i + 5, a, c, V, wb, rule)
+        p6, q6 = _pair_add(p6, q6, i + 6, a, c, V, wb, rule)
+        p7, q7 = _pair_add(p7, q7, i + 7, a, c, V, wb, rule)
     rp = rq = -0.0
     if end > 0:
         rp = ((p0 + p1) + (p2 + p3)) + ((p4 + p5) + (p6 + p7))
         rq = ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
     for v in range(end, Nv):
-        rp, rq = _pair_add(rp, rq, b, v, a, c, V, wb, rule)
+        rp, rq = _pair_add(rp, rq, v, a, c, V, wb, rule)
     return rp, rq
 
 
@@ -242,7 +242,7 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
             for c in range(M):
                 if rule == 0 and c < a and rows[c]:
                     continue  # done by row c
-                pos, neg = _pair_sums(b, a, c, V, wb, rule)
+                pos, neg = _pair_sums(a, c, V[b], wb, rule)
                 C[b, a, c] = pos
                 if rule == 0 and c > a and rows[c]:
                     C[b, c, a] = neg
@@ -301,11 +301,12 @@ def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndar
 
 
 @_jit
-def _third_row(b: int, h: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray, s0: np.ndarray,
+def _third_row(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndarray, s0: np.ndarray,
                s1: np.ndarray, rule: int, tot: np.ndarray, pos: np.ndarray, ssum: np.ndarray) -> None:
-    """The third parties' votes on initiator h's challenges (draw b) to every target j: their sums
-    ``tot[j]`` and the sums of their positive parts ``pos[j]``, in numpy's order (third party by third
-    party). ``s0``, ``s1`` (n,) the principals' strengths S0_hj, S0_jh; ``ssum`` a work array."""
+    """The third parties' votes on initiator h's challenges to every target j (one draw: ``A``, ``Bm`` (n, n),
+    ``Rh`` (n,) h's estimates of the risk attitudes, ``w`` (n,)): their sums ``tot[j]`` and the sums of their
+    positive parts ``pos[j]``, in numpy's order (third party by third party). ``s0``, ``s1`` (n,) the
+    principals' strengths S0_hj, S0_jh; ``ssum`` a work array."""
     n = A.shape[1]
     for j in range(n):
         tot[j] = -0.0
@@ -314,10 +315,10 @@ def _third_row(b: int, h: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, 
     for m in range(n):  # the third party
         if m == h:
             continue
-        R = Rhat[b, h, m]
-        wn = w[b, m]
-        a_m = A[b, m]
-        b_m = Bm[b, m]
+        R = Rh[m]
+        wn = w[m]
+        a_m = A[m]
+        b_m = Bm[m]
         u_ni = a_m[h] + b_m[h] * R
         u_nn = b_m[m] * R + a_m[m]
         if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
@@ -356,7 +357,7 @@ def third_party_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.n
         h = r % n
         s0 = S0ij[b, h]
         s1 = S0ji[b, h]
-        _third_row(b, h, A, Bm, Rhat, w, s0, s1, rule, tot, pos, ssum)
+        _third_row(h, A[b], Bm[b], Rhat[b, h], w[b], s0, s1, rule, tot, pos, ssum)
         for j in range(n):
             Sij[b, h, j] = s0[j] + pos[j]
             Sji[b, h, j] = s1[j] + (pos[j] - tot[j])
@@ -367,11 +368,50 @@ FLOOR_CHALLENGE, MIN_GAIN, TIE_TOL = 1e-10, 1e-5, 1e-9
 
 
 @_jit
+def challenge_one(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray,
+                  act: np.ndarray, rule: int, work: np.ndarray) -> tuple[int, float, float]:
+    """Initiator h's best challenge in one draw (``A``, ``Bm`` (n, n), ``Rh`` (n,) h's estimates of the risk
+    attitudes, ``w``, ``sigma``, ``act`` (n,)), as :func:`challenge_rows` describes: (target or -1, prob, gain).
+    ``work`` (8, n) scratch."""
+    n = A.shape[0]
+    tot, pos, ssum, s0, s1, g, pi, u_ij = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
+    Rhh = Rh[h]
+    u_ii = A[h, h] + Bm[h, h] * Rhh
+    for j in range(n):
+        u_ij[j] = Bm[h, j] * Rhh + A[h, j]
+        u_ji = A[j, h] + Bm[j, h] * Rh[j]
+        u_jj = Bm[j, j] * Rh[j] + A[j, j]
+        a_i = vote(w[h], u_ii - u_ij[j], rule)
+        a_j = vote(w[j], u_ji - u_jj, rule)
+        s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
+        s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+    _third_row(h, A, Bm, Rh, w, s0, s1, rule, tot, pos, ssum)
+    best = -np.inf
+    for j in range(n):
+        sij = s0[j] + pos[j]
+        sji = s1[j] + (pos[j] - tot[j])
+        pi[j] = sij / (sij + sji)
+        sj = sigma[j]
+        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
+        if not (act[h] and act[j] and j != h and gj > MIN_GAIN):
+            gj = -np.inf
+        g[j] = gj
+        best = max(best, gj)
+    if np.isfinite(best):
+        thr = best - TIE_TOL * max(abs(best), 1.0)
+        tj = 0
+        while g[tj] < thr:
+            tj += 1
+        return tj, pi[tj], best
+    return -1, 0.0, 0.0
+
+
+@_jit
 def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
                    sigma: np.ndarray, act: np.ndarray, rule: int, target: np.ndarray, prob: np.ndarray,
                    gain: np.ndarray) -> None:
     """``_smp_core.challenges`` with KTAB's defaults (SemiCommit, the linear ratio) for the rows
-    r = b n + h in [lo, hi): initiator h of draw b. Every step is numpy's, in numpy's order:
+    r = b n + h in [lo, hi): initiator h of draw b (:func:`challenge_one`). Every step is numpy's, in numpy's order:
 
     u_hh = A[h, h] + Bm[h, h] R_hh, u_hj = Bm[h, j] R_hh + A[h, j], u_jh = A[j, h] + Bm[j, h] R_hj,
     u_jj = Bm[j, j] R_hj + A[j, j] (R = Rhat[b, h]); the principals' votes a_i = vote(w_h, u_hh - u_hj),
@@ -382,52 +422,12 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
     Fills ``target`` (-1 for none), ``prob`` and ``gain`` (Bc, n).
     """
     Bc, n, _ = A.shape
-    tot = np.empty(n)
-    pos = np.empty(n)
-    ssum = np.empty(n)
-    s0 = np.empty(n)
-    s1 = np.empty(n)
-    g = np.empty(n)
-    pi = np.empty(n)
-    u_ij = np.empty(n)
+    work = np.empty((8, n))
     for r in range(lo, hi):
         b = r // n
         h = r % n
-        Rh = Rhat[b, h]
-        Rhh = Rh[h]
-        u_ii = A[b, h, h] + Bm[b, h, h] * Rhh
-        for j in range(n):
-            u_ij[j] = Bm[b, h, j] * Rhh + A[b, h, j]
-            u_ji = A[b, j, h] + Bm[b, j, h] * Rh[j]
-            u_jj = Bm[b, j, j] * Rh[j] + A[b, j, j]
-            a_i = vote(w[b, h], u_ii - u_ij[j], rule)
-            a_j = vote(w[b, j], u_ji - u_jj, rule)
-            s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
-            s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
-        _third_row(b, h, A, Bm, Rhat, w, s0, s1, rule, tot, pos, ssum)
-        best = -np.inf
-        for j in range(n):
-            sij = s0[j] + pos[j]
-            sji = s1[j] + (pos[j] - tot[j])
-            pi[j] = sij / (sij + sji)
-            sj = sigma[b, j]
-            gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
-            if not (act[b, h] and act[b, j] and j != h and gj > MIN_GAIN):
-                gj = -np.inf
-            g[j] = gj
-            best = max(best, gj)
-        if np.isfinite(best):
-            thr = best - TIE_TOL * max(abs(best), 1.0)
-            tj = 0
-            while g[tj] < thr:
-                tj += 1
-            target[b, h] = tj
-            prob[b, h] = pi[tj]
-            gain[b, h] = best
-        else:
-            target[b, h] = -1
-            prob[b, h] = 0.0
-            gain[b, h] = 0.0
+        target[b, h], prob[b, h], gain[b, h] = challenge_one(h, A[b], Bm[b], Rhat[b, h], w[b], sigma[b], act[b], rule,
+                                                             work)
 
 
 @_jit
@@ -453,6 +453,26 @@ def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.
 
 
 @_jit
+def cluster_labels(near: np.ndarray, act: np.ndarray, cur: np.ndarray, new: np.ndarray) -> None:
+    """One draw of :func:`cluster_rows`: ``near`` (n, n), ``act`` (n,); fills ``cur`` (n,), ``new`` a work array."""
+    n = near.shape[0]
+    for i in range(n):
+        cur[i] = i if act[i] else n
+    changed = True
+    while changed:
+        for i in range(n):
+            m = n
+            for j in range(n):
+                if near[i, j] and cur[j] < m:
+                    m = cur[j]
+            new[i] = min(m, cur[i]) if act[i] else n
+        changed = False
+        for i in range(n):
+            changed = changed or new[i] != cur[i]
+            cur[i] = new[i]
+
+
+@_jit
 def cluster_rows(lo: int, hi: int, near: np.ndarray, act: np.ndarray, lab: np.ndarray) -> None:
     """``_smp_core.clusters``' labels for the draws lo <= b < hi: starting from each active actor's own index
     (n for the inactive), every actor takes the smallest label among its near actors and itself, all at
@@ -460,21 +480,7 @@ def cluster_rows(lo: int, hi: int, near: np.ndarray, act: np.ndarray, lab: np.nd
     Bc, n, _ = near.shape
     new = np.empty(n, dtype=lab.dtype)
     for b in range(lo, hi):
-        cur = lab[b]
-        for i in range(n):
-            cur[i] = i if act[b, i] else n
-        changed = True
-        while changed:
-            for i in range(n):
-                m = n
-                for j in range(n):
-                    if near[b, i, j] and cur[j] < m:
-                        m = cur[j]
-                new[i] = min(m, cur[i]) if act[b, i] else n
-            changed = False
-            for i in range(n):
-                changed = changed or new[i] != cur[i]
-                cur[i] = new[i]
+        cluster_labels(near[b], act[b], lab[b], new)
 
 
 if COMPILED:

@@ -42,6 +42,7 @@ description is silent, and the replication of KTAB's reference run.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal
 
 import numpy as np
@@ -400,6 +401,237 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     return out, rounds
 
 
+#: Up to this many actors a chunk of at least ``_smp_core.KERNEL_MIN_WORK`` (draws x n^3) runs its turns in the
+#: compiled passes of :mod:`._smp_fused` (same numbers), with the settings they cover (:func:`_fused`).
+FUSED_MAX_ACTORS = 30
+#: Whether the fused passes may be used at all (tests switch them off to compare).
+USE_FUSED = True
+_FUSED_OK: bool | None = None
+
+
+def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
+    """The module of fused passes for a chunk of Bc draws of n actors, or None (``_run_chunk`` then).
+
+    They cover the Conditional PCE, deterministic transitions, SemiCommit, the linear victory model and
+    KTAB's linear ratio in challenges, without an accommodation matrix: KTAB's defaults, with any voting
+    rule, risk range and estimate, and bargaining rule.
+    """
+    if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS:
+        return None
+    if (cfg.pcem != "Conditional" or cfg.stochastic or cfg.commit != "SemiCommit" or cfg.cvpm is not None
+            or cfg.vpm != "Linear"):
+        return None
+    if core._kernel(Bc * n**3) is None:  # numba absent or disabled, or too little work
+        return None
+    from . import _smp_fused
+
+    return _smp_fused if _fused_ok(_smp_fused) else None
+
+
+def _fused_ok(fz: Any) -> bool:
+    """Do the fused passes' dot products sum in ``np.einsum``'s order on this machine? (Checked once.)
+
+    The order is numpy's build's (its baseline SIMD loop), not a standard's: each einsum ``smp`` does is
+    compared, on numbers spread over many magnitudes, with the kernels' :func:`._smp_fused.dot2` (both
+    operands contiguous along the sum) or :func:`._smp_fused.dot_seq` (the centres and forecast on more
+    than one issue); on any difference the fused passes are not used.
+    """
+    global _FUSED_OK
+    if _FUSED_OK is None:
+        rng = np.random.default_rng(0)
+        wide = lambda *sh: rng.uniform(-1, 1, sh) * 10.0 ** rng.uniform(-4, 4, sh)  # noqa: E731
+        ok = True
+        for n in (1, 2, 3, 5, 7, 8, 9, 12, 16, 17, 24, 31, 32):
+            for Bc in (1, 3, 200):
+                q, lp = wide(Bc, 2, n), wide(Bc, n, n)
+                L = core._mm(q, lp.swapaxes(-1, -2))  # the PCEs
+                mine = fz.dot_probe(np.repeat(q, n, axis=1).reshape(-1, n), np.repeat(lp[:, None], 2, 1).reshape(-1, n),
+                                    False)
+                ok &= np.array_equal(L.reshape(-1), mine)
+                for D in (1, 2, 3, 4):
+                    x, W, w = wide(Bc, n, D), wide(Bc, 2, n), wide(Bc, n)
+                    seq = D > 1
+                    xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (Bc, D, n)
+                    cen = core._mm(W, x)  # the report's centres, (Bc, 2, D)
+                    mine = fz.dot_probe(np.repeat(W[:, :, None], D, 2).reshape(-1, n),
+                                        np.repeat(xt[:, None], 2, 1).reshape(-1, n), seq)
+                    ok &= np.array_equal(cen.reshape(-1), mine)
+                    fc = np.einsum("bi,bik->bk", w, x)  # the forecast
+                    ok &= np.array_equal(fc.reshape(-1), fz.dot_probe(np.repeat(w[:, None], D, 1).reshape(-1, n),
+                                                                      xt.reshape(-1, n), seq))
+                    d = x[:, :, None, :] - x[:, None, :, :]  # the clusters' distances
+                    ok &= np.array_equal(np.einsum("bijk,bijk->bij", d, d).reshape(-1),
+                                         fz.dot_probe(d.reshape(-1, D), d.reshape(-1, D), False))
+        _FUSED_OK = bool(ok)
+    return _FUSED_OK
+
+
+def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
+    """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
+
+    Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
+    attitudes and the report's election (over as many clusters as the batch's most, as ``_report``);
+    numpy's log and exp; the records. Per turn: challenges, bargains and the resolution's elections;
+    numpy's log and exp; the moves. Each pass goes over the draws still running, shared out to threads.
+    """
+    Bc, n, D = x0.shape
+    s = np.ascontiguousarray(s, dtype=float)
+    act = np.ascontiguousarray(act, dtype=np.bool_)
+    sigma = s.sum(-1)
+    c = np.where(act, cap, 0.0)
+    wp = np.ascontiguousarray(c * sigma if cfg.cap_sal else c)
+    wc = c * sigma
+    nact = act.sum(-1).astype(np.int64)
+    den = np.ascontiguousarray(np.einsum("bik,bik->bi", s, s))
+    rule, adj, rng = core_rule(cfg.rule), fz.ADJUSTS.index(cfg.adj), fz.RANGES.index(cfg.rrange)
+    kind, rnd = fz.BARGAINS.index(cfg.ivb), bool(cfg.rnd)
+    x = np.ascontiguousarray(x0, dtype=float).copy()
+    ideal = x.copy()
+    M = n + 1
+    f8 = lambda *sh: np.empty(sh)  # noqa: E731
+    i8 = lambda *sh: np.empty(sh, dtype=np.int64)  # noqa: E731
+    dist, R, lab, nclus, order = f8(Bc, n, n), f8(Bc, n), i8(Bc, n), i8(Bc), i8(Bc, n)
+    valid, centre = np.empty((Bc, n), dtype=np.bool_), f8(Bc, n, D)
+    target, prob, gain, bI, bR, moved = i8(Bc, n), f8(Bc, n), f8(Bc, n), f8(Bc, n, D), f8(Bc, n, D), f8(Bc)
+    lp_in, lp_out, z_in, z_out = f8(Bc * M * M), f8(Bc * M * M), f8(Bc * n * M), f8(Bc * n * M)
+    Qv, Qr, Qs = f8(Bc * n), f8(Bc * n), f8(Bc * n * M)
+    scratch = (dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in,
+               z_out, Qv, Qr, Qs)
+    shapes = {"x": ((n, D), float), "ideal": ((n, D), float), "pce": ((n,), float), "cluster": ((n,), np.int64),
+              "risk": ((n,), float), "forecast": ((D,), float), "target": ((n,), np.int64), "prob": ((n,), float),
+              "gain": ((n,), float), "bI": ((n, D), float), "bR": ((n, D), float), "choice": ((n,), np.int64),
+              "change": ((), float)}
+    h: dict[str, np.ndarray] = {}
+
+    def grow(T: int) -> None:
+        for k, (sh, dt) in shapes.items():
+            a = np.empty((Bc, T) + sh, dtype=dt)
+            if k in h:
+                a[:, : h[k].shape[1]] = h[k]
+            h[k] = a
+
+    grow(min(cfg.max_turns, 15) + 1)
+    h["target"][:, 0], h["prob"][:, 0], h["gain"][:, 0], h["choice"][:, 0], h["change"][:, 0] = -1, 0.0, 0.0, -1, 0.0
+    h["bI"][:, 0], h["bR"][:, 0] = x0, x0
+
+    threads = _Threads()
+
+    def par(kernel, m: int, *args) -> None:
+        threads.run(kernel, m, m * n**3, args)
+
+    try:
+        return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
+                            (rule, adj, rng, kind, rnd), scratch)
+    finally:
+        threads.close()
+
+
+def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch):
+    """The turns of :func:`_run_chunk_fused` (see there)."""
+    Bc, n, D = x.shape
+    M = n + 1
+    rule, adj, rng, kind, rnd = codes
+    dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in, z_out, Qv, Qr, \
+        Qs = scratch
+    alive = np.ones(Bc, dtype=bool)
+    final = np.zeros(Bc, dtype=bool)
+    rounds = np.zeros(Bc, dtype=int)
+    first = np.zeros(Bc)
+    t = 0
+    while True:
+        _cancel.check()  # a cancelled web request stops between two turns
+        idx = np.flatnonzero(alive)
+        m = len(idx)
+        if t + 1 >= h["x"].shape[1]:
+            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
+        go = ~final[idx]
+        par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
+        np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
+        par(fz.logits_rows, m, n, 1, lp_out, Qv, z_in)
+        np.exp(z_in[: m * n], out=z_out[: m * n])
+        Mb = max(1, int(nclus[:m].max()))
+        par(fz.report_rows, m, idx, Mb, x, ideal, s, den, wp, c, act, rule, rng, z_out, Qv, R, lab, order, valid,
+            centre, lp_in, Qr)
+        np.log(lp_in[: m * Mb * Mb], out=lp_out[: m * Mb * Mb])
+        par(fz.logits_rows, m, Mb, 1, lp_out, Qr, z_in)
+        np.exp(z_in[: m * Mb], out=z_out[: m * Mb])
+        par(fz.record_rows, m, idx, t, Mb, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
+            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"])
+        alive &= ~final
+        if not alive.any():
+            break
+        par(fz.turn_rows, m, idx, go, x, ideal, s, den, sigma, wp, wc, act, nact, rule, adj, kind, rnd, dist, R,
+            target, prob, gain, bI, bR, lp_in, Qs)
+        np.log(lp_in[: m * M * M], out=lp_out[: m * M * M])
+        par(fz.logits_rows, m, M, n, lp_out, Qs, z_in)
+        np.exp(z_in[: m * n * M], out=z_out[: m * n * M])
+        t += 1
+        par(fz.move_rows, m, idx, go, t, x, ideal, act, z_out, Qs, target, prob, gain, bI, bR, moved, h["target"],
+            h["prob"], h["gain"], h["bI"], h["bR"], h["choice"])
+        idx2 = idx[go]
+        mv = moved[:m][go]
+        if t == 1:
+            first[idx2] = mv
+        frac = mv / (first[idx2] + 1e-4)
+        h["change"][idx2, t] = frac
+        rounds[idx2] = t
+        final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    if (rounds < t).any():  # the draws that stopped early: their last state held, turns that did nothing
+        par(fz.fill_rows, Bc, rounds, t + 1, *(h[k] for k in shapes))
+    return {k: v[:, : t + 1] for k, v in h.items()}, rounds
+
+
+_WARM: set[Any] = set()
+_WARM_LOCK = threading.Lock()
+
+
+class _Threads:
+    """The kernel threads of one :func:`_run_chunk_fused` call: started by the first pass that shares its rows
+    out, kept for the call's other passes (a turn makes seven; starting threads for each would cost more
+    than a small batch's work), stopped by :meth:`close`."""
+
+    def __init__(self) -> None:
+        self.pool: Any = None
+        self.size = 0
+
+    def run(self, kernel: Any, rows: int, work: int, args: tuple) -> None:
+        """``kernel(lo, hi, *args)`` over ``rows`` rows: with enough ``work`` (``_smp_core.PARALLEL_MIN_WORK``),
+        one equal share per kernel thread (``DETENTE_THREADS``), this thread taking the first. Each row is
+        computed by the same code whichever thread takes it: the split changes no number."""
+        from . import _jit
+
+        T = min(_jit.threads(), rows) if work >= core.PARALLEL_MIN_WORK else 1
+        if T <= 1:
+            kernel(0, rows, *args)
+            return
+        with _WARM_LOCK:  # compiled (or loaded from numba's cache) in one thread, not two at once
+            if kernel not in _WARM:
+                kernel(0, 0, *args)
+                _WARM.add(kernel)
+        if self.size < T - 1:
+            self.close()
+            self.pool, self.size = _jit.ThreadPoolExecutor(T - 1, thread_name_prefix="detente-smp"), T - 1
+        step = -(-rows // T)
+        futures = [self.pool.submit(kernel, lo, min(rows, lo + step), *args) for lo in range(step, rows, step)]
+        try:
+            kernel(0, min(rows, step), *args)
+        finally:
+            for f in futures:
+                f.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool, self.size = None, 0
+
+
+def core_rule(rule: str) -> int:
+    """A voting rule's code in the compiled kernels."""
+    from . import _smp_kernel
+
+    return _smp_kernel.RULES.index(rule)
+
+
 def _pad(a: np.ndarray, T1: int) -> np.ndarray:
     """Repeat the last state of axis 1 up to length T1."""
     if a.shape[1] == T1:
@@ -466,7 +698,11 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     rounds: Any = []
     for b0 in range(0, B, bc):
         sl = slice(b0, min(B, b0 + bc))
-        o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
+        fz = _fused(sl.stop - sl.start, n, cfg, A)
+        if fz is not None:
+            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], seeds[sl], cfg, fz)
+        else:
+            o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
         parts.append(o)
         rounds.append(r)
     T1 = max(p["x"].shape[1] for p in parts)
@@ -490,12 +726,20 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
                 pieces.append(a)
         else:
             pieces = [_pad(p[k], T1) for p in parts]
-        out[k] = np.concatenate(pieces, axis=0)
+        out[k] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]  # the chunks' arrays are ours
     # turns after a draw stopped: no challenges, bargains at the positions
     rounds = np.concatenate(rounds)
-    scale = lambda a: a * span + low  # noqa: E731
+
+    def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
+        if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
+            return a * span + low
+        np.multiply(a, span, out=a)
+        return np.add(a, low, out=a)
+
     # round trip through [0, 1]: an actor where it started keeps its input position exactly
-    position = np.where(out["x"] == x01[:, None], np.asarray(inputs.position, float)[:, None], scale(out["x"]))
+    kept = out["x"] == x01[:, None]
+    position = scale(out["x"])
+    np.copyto(position, np.asarray(inputs.position, float)[:, None], where=kept)
     extras = {
         "ideal": scale(out["ideal"]),
         "pce": out["pce"],

@@ -1,0 +1,587 @@
+"""The SMP's turn for few actors in a handful of compiled passes per batch, equal bit for bit to ``smp``'s numpy.
+
+With a few actors (the flagship has eight) a turn of ``smp._run_chunk`` is
+some sixty numpy calls on (draws x n x n) arrays: each is cheap, but their
+passes over memory cost ~30 us per draw and turn. Here each draw's valuation,
+report and turn run in compiled loops, draw by draw (rows shared out to
+threads). Only the logarithms and exponentials of the three PCEs are left to
+numpy (:func:`detente.models.smp._run_chunk_fused` calls ``np.log``/``np.exp``
+on the whole batch between the passes): numpy's own SIMD ``exp``/``log``
+differ from the C library's (which compiled code calls) in the last bit of a
+few per cent of the values.
+
+Every other operation is numpy's, in numpy's order (no fused multiply-add):
+
+* sums along a contiguous axis (``a.sum(-1)``): 0.0 plus numpy's pairwise sum
+  (:func:`np_sum`; one after the other below 8 terms, eight running sums up to 128);
+* ``np.einsum`` dot products with both operands contiguous along the summed
+  axis (the PCEs' ``Q @ log P^T``, the clusters' squared distances, and the
+  centres and forecast on one issue): numpy's baseline SIMD loop, two lanes
+  over even and odd terms, four pairs per step taken last first
+  (:func:`dot2`); with a strided operand (the centres and the forecast on
+  several issues) one term after the other (:func:`dot_seq`). These orders are
+  numpy's build's, not the IEEE standard's: :func:`detente.models.smp._fused_ok`
+  checks them against ``np.einsum`` once per process and the fused path is
+  only used where they agree.
+
+The report's election is over the clusters, padded to the most clusters of any
+draw of the batch (``smp._report``'s M): that count changes numpy's summation
+order, so it is passed in here too (``Mb``), and a draw's report can differ in
+the last bit with the batch it runs in, exactly as numpy's does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import compiling, guard_cache, jit
+from ._smp_kernel import _pair_sums, challenge_one, cluster_labels
+
+COMPILED = compiling(__name__)
+_jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
+
+#: ``_smp_core``'s constants (literals: numba freezes module constants into its cache).
+FLOOR_PCE, EQ_TOL, TIE_TOL, LOG_FLOOR = 1e-8, 1e-3, 1e-9, 1e-300
+#: The bargains' rule by code.
+BARGAINS = ("S2P2", "S1P1", "S2PMax")
+#: Risk ranges and estimates by code.
+RANGES = ("Mid", "Min", "Max")
+ADJUSTS = ("None", "OneThird", "Half", "TwoThirds", "Full")
+
+
+@_jit
+def np_sum(a: np.ndarray, n: int) -> float:
+    """``a[:n].sum()`` as numpy computes it (0.0 plus the pairwise sum; n <= 128)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return 0.0 + res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    end = n - n % 8
+    for i in range(8, end, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(end, n):
+        res += a[i]
+    return 0.0 + res
+
+
+@_jit
+def dot2(a: np.ndarray, b: np.ndarray, n: int) -> float:
+    """``np.einsum`` of ``a[:n] . b[:n]``, both contiguous: two lanes (even, odd terms), in steps of eight
+    terms whose pairs are added last first, then the rest pair by pair; the lanes added; 0.0 plus that."""
+    acc0 = 0.0
+    acc1 = 0.0
+    i = 0
+    while n - i >= 8:
+        acc0 = acc0 + a[i + 6] * b[i + 6]
+        acc1 = acc1 + a[i + 7] * b[i + 7]
+        acc0 = acc0 + a[i + 4] * b[i + 4]
+        acc1 = acc1 + a[i + 5] * b[i + 5]
+        acc0 = acc0 + a[i + 2] * b[i + 2]
+        acc1 = acc1 + a[i + 3] * b[i + 3]
+        acc0 = acc0 + a[i] * b[i]
+        acc1 = acc1 + a[i + 1] * b[i + 1]
+        i += 8
+    while i < n:
+        acc0 = acc0 + a[i] * b[i]
+        if i + 1 < n:
+            acc1 = acc1 + a[i + 1] * b[i + 1]
+        else:
+            acc1 = acc1 + 0.0
+        i += 2
+    return 0.0 + (acc0 + acc1)
+
+
+@_jit
+def dot_seq(a: np.ndarray, b: np.ndarray, n: int) -> float:
+    """``np.einsum`` of ``a[:n] . b[:n]`` with a strided operand: 0.0 plus the terms one after the other."""
+    acc = 0.0
+    for i in range(n):
+        acc = acc + a[i] * b[i]
+    return acc
+
+
+@_jit
+def dot_probe(a: np.ndarray, b: np.ndarray, seq: bool) -> np.ndarray:
+    """:func:`dot2` (or :func:`dot_seq`) of every row of ``a`` and ``b`` (k, n): what ``smp._fused_ok`` compares
+    with ``np.einsum``."""
+    out = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        out[i] = dot_seq(a[i], b[i], a.shape[1]) if seq else dot2(a[i], b[i], a.shape[1])
+    return out
+
+
+@_jit
+def _utility(d: float, r: float) -> float:
+    return (1.0 - d) * (1.0 + min(d, 1.0) * r)
+
+
+@_jit
+def _distances(ideal: np.ndarray, sal: np.ndarray, den: np.ndarray, pts: np.ndarray, m: int, out: np.ndarray) -> None:
+    """``_smp_core.distances`` of one draw: actor i's ideal to the first m points, into out[:, :m]."""
+    n, D = ideal.shape
+    for i in range(n):
+        d = den[i]
+        for j in range(m):
+            acc = 0.0
+            for k in range(D):
+                t = sal[i, k] * (ideal[i, k] - pts[j, k])
+                acc += t * t
+            out[i, j] = np.sqrt(acc / d) if d > 0 else 0.0
+
+
+@_jit
+def _election(V: np.ndarray, M: int, w: np.ndarray, opt: np.ndarray, rule: int, C: np.ndarray, lp: np.ndarray) -> None:
+    """``_smp_core.coalitions`` then ``victory`` (Linear) of one draw: voters' utilities V (Nv, >= M) of the
+    first M options, weights w; ``lp`` (M * M,) gets max(P, 1e-300) (for numpy's log). Only the pairs of
+    options in ``opt`` are summed (the others only ever meet a 0 weight in the PCE); C (>= M, >= M) scratch."""
+    for a in range(M):
+        for c in range(M):
+            C[a, c] = FLOOR_PCE
+    for a in range(M):
+        if not opt[a]:
+            continue
+        for c in range(M):
+            if c == a or not opt[c] or (rule == 0 and c < a):
+                continue
+            pos, neg = _pair_sums(a, c, V, w, rule)
+            C[a, c] = pos + FLOOR_PCE
+            if rule == 0:
+                C[c, a] = neg + FLOOR_PCE
+    for a in range(M):
+        for c in range(M):
+            p = C[a, c] / (C[a, c] + C[c, a])
+            lp[a * M + c] = max(p, LOG_FLOOR)
+
+
+@_jit
+def logits_rows(lo: int, hi: int, M: int, nq: int, logp: np.ndarray, Qf: np.ndarray, z: np.ndarray) -> None:
+    """The Conditional PCE's logits of rows lo <= r < hi: for each of the row's nq elections over M options
+    (``Qf`` (rows * nq * M,) 1.0 for an option in it), L_a = sum_b Q_b log P(a > b) (``logp`` (rows * M * M,)
+    numpy's logs), -inf outside the election, minus the election's largest (0 if none); into ``z``."""
+    for r in range(lo, hi):
+        lg = logp[r * M * M:(r + 1) * M * M]
+        for q in range(nq):
+            o = (r * nq + q) * M
+            qf = Qf[o:o + M]
+            mx = -np.inf
+            for a in range(M):
+                L = dot2(qf, lg[a * M:(a + 1) * M], M) if qf[a] != 0.0 else -np.inf
+                z[o + a] = L
+                mx = max(mx, L)
+            if not np.isfinite(mx):
+                mx = 0.0
+            for a in range(M):
+                z[o + a] = z[o + a] - mx
+
+
+@_jit
+def _pce_probs(e: np.ndarray, qf: np.ndarray, M: int, p: np.ndarray) -> None:
+    """The PCE's probabilities from numpy's exponentials ``e`` of the logits: p = where(Q, e, 0) / its sum."""
+    for a in range(M):
+        p[a] = e[a] if qf[a] != 0.0 else 0.0
+    s = np_sum(p, M)
+    for a in range(M):
+        p[a] = p[a] / s if s > 0 else 0.0
+
+
+@_jit
+def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
+                   den: np.ndarray, wp: np.ndarray, act: np.ndarray, rule: int, dist: np.ndarray, logp: np.ndarray,
+                   Qf: np.ndarray, lab: np.ndarray, nclus: np.ndarray) -> None:
+    """First pass of a state (draw b = idx[r]): distances ``dist[r]``, the valuation's election up to numpy's log
+    (``logp``, ``Qf``: n x n, one election of the active actors), the clusters' labels ``lab[r]`` and count."""
+    n, D = x.shape[1], x.shape[2]
+    V = np.empty((n, n))
+    C = np.empty((n, n))
+    near = np.empty((n, n), dtype=np.bool_)
+    new = np.empty(n, dtype=lab.dtype)
+    diff = np.empty(D)
+    for r in range(lo, hi):
+        b = idx[r]
+        dr = dist[r]
+        _distances(ideal[b], sal[b], den[b], x[b], n, dr)
+        for i in range(n):
+            for j in range(n):
+                V[i, j] = 1.0 - dr[i, j]
+        _election(V, n, wp[b], act[b], rule, C, logp[r * n * n:(r + 1) * n * n])
+        for a in range(n):
+            Qf[r * n + a] = 1.0 if act[b, a] else 0.0
+        xb = x[b]
+        for i in range(n):
+            for j in range(n):
+                for k in range(D):
+                    diff[k] = xb[i, k] - xb[j, k]
+                near[i, j] = (np.sqrt(dot2(diff, diff, D)) < EQ_TOL) and act[b, i] and act[b, j]
+        cluster_labels(near, act[b], lab[r], new)
+        c = 0
+        for i in range(n):
+            if act[b, i]:
+                if lab[r, i] == i:
+                    c += 1
+            else:
+                lab[r, i] = -1
+        nclus[r] = c
+
+
+@_jit
+def _risk(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
+    """``_smp_core.risk_from_p`` of one draw."""
+    n = p.shape[0]
+    big = -np.inf
+    small = np.inf
+    for i in range(n):
+        if act[i]:
+            big = max(big, p[i])
+            small = min(small, p[i])
+    span = big - small
+    ok = np.isfinite(span) and span > 0
+    if not ok:
+        span, big, small = 1.0, 0.0, 0.0
+    for i in range(n):
+        if rng == 1:
+            v = (p[i] - small) / span
+        elif rng == 0:
+            v = (3.0 * p[i] - big - 2.0 * small) / (2.0 * span)
+        else:
+            v = (2.0 * p[i] - big - small) / span
+        R[i] = v if (ok and act[i]) else 0.0
+
+
+@_jit
+def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
+                den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
+                e_val: np.ndarray, Qv: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
+                valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray) -> None:
+    """Second pass of a state: the valuation's probabilities from numpy's exp (``e_val``) and the risk
+    attitudes ``R[r]``; the report's clusters in ``smp._report``'s order (representatives first, padded to
+    ``Mb`` slots), their centres, and their election up to numpy's log (``logp``, ``Qf``: Mb x Mb). ``Qv`` the
+    valuation's elections."""
+    n, D = x.shape[1], x.shape[2]
+    p = np.empty(n)
+    W = np.empty(n)
+    col = np.empty(n)
+    dc = np.empty((n, Mb))
+    V = np.empty((n, Mb))
+    C = np.empty((Mb, Mb))
+    for r in range(lo, hi):
+        b = idx[r]
+        _pce_probs(e_val[r * n:(r + 1) * n], Qv[r * n:(r + 1) * n], n, p)
+        _risk(p, act[b], rng, R[r])
+        lr = lab[r]
+        k = 0
+        for i in range(n):  # argsort(~isrep, stable)[:Mb]
+            if lr[i] == i:
+                order[r, k] = i
+                valid[r, k] = True
+                k += 1
+        for i in range(n):
+            if k >= Mb:
+                break
+            if lr[i] != i:
+                order[r, k] = i
+                valid[r, k] = False
+                k += 1
+        xb = x[b]
+        for m in range(Mb):
+            anyw = False
+            for i in range(n):
+                g = valid[r, m] and lr[i] == order[r, m]
+                W[i] = c[b, i] if g else 0.0
+                anyw = anyw or W[i] > 0
+            if not anyw:
+                for i in range(n):
+                    W[i] = 1.0 if (valid[r, m] and lr[i] == order[r, m]) else 0.0
+            ws = np_sum(W, n)
+            ws = ws if ws > 0 else 1.0
+            for kk in range(D):
+                for i in range(n):
+                    col[i] = xb[i, kk]
+                t = dot2(W, col, n) if D == 1 else dot_seq(W, col, n)
+                centre[r, m, kk] = t / ws
+        _distances(ideal[b], sal[b], den[b], centre[r], Mb, dc)
+        Rr = R[r]
+        for i in range(n):
+            for m in range(Mb):
+                V[i, m] = _utility(dc[i, m], Rr[i])
+        _election(V, Mb, wp[b], valid[r], rule, C, logp[r * Mb * Mb:(r + 1) * Mb * Mb])
+        for m in range(Mb):
+            Qf[r * Mb + m] = 1.0 if valid[r, m] else 0.0
+
+
+@_jit
+def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarray, c: np.ndarray, act: np.ndarray,
+                e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
+                valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
+                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray) -> None:
+    """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
+    probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
+    state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals."""
+    n, D = x.shape[1], x.shape[2]
+    pr = np.empty(Mb)
+    byl = np.empty(n)
+    tied = np.empty(Mb, dtype=np.bool_)
+    w = np.empty(n)
+    col = np.empty(n)
+    for r in range(lo, hi):
+        b = idx[r]
+        _pce_probs(e_rep[r * Mb:(r + 1) * Mb], Qf[r * Mb:(r + 1) * Mb], Mb, pr)
+        lr = lab[r]
+        for i in range(n):
+            byl[i] = 0.0
+        for m in range(Mb):
+            byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
+        for i in range(n):
+            for kk in range(D):
+                h_x[b, t, i, kk] = x[b, i, kk]
+                h_ideal[b, t, i, kk] = ideal[b, i, kk]
+            h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
+            h_cluster[b, t, i] = lr[i]
+            h_risk[b, t, i] = R[r, i]
+        pmax = -np.inf
+        for m in range(Mb):
+            pmax = max(pmax, pr[m])
+        for m in range(Mb):
+            tied[m] = valid[r, m] and pr[m] >= pmax * (1 - TIE_TOL)
+        for kk in range(D):
+            mn = np.inf
+            for m in range(Mb):
+                if tied[m]:
+                    mn = min(mn, centre[r, m, kk])
+            for m in range(Mb):
+                tied[m] = tied[m] and (centre[r, m, kk] if tied[m] else np.inf) <= mn
+        slot = 0
+        for m in range(Mb):
+            if tied[m]:
+                slot = m
+                break
+        best = order[r, slot]
+        anyw = False
+        for i in range(n):
+            w[i] = c[b, i] if lr[i] == best else 0.0
+            anyw = anyw or w[i] > 0
+        if not anyw:
+            for i in range(n):
+                w[i] = 1.0 if lr[i] == best else 0.0
+        ws = np_sum(w, n)
+        if ws <= 0:
+            for i in range(n):
+                w[i] = 1.0
+            ws = np_sum(w, n)
+        xb = x[b]
+        for kk in range(D):
+            for i in range(n):
+                col[i] = xb[i, kk]
+            t_ = dot2(w, col, n) if D == 1 else dot_seq(w, col, n)
+            h_forecast[b, t, kk] = t_ / ws
+
+
+@_jit
+def _bargain(xi: float, xj: float, si: float, sj: float, pI: float, kind: int, rnd: bool) -> tuple[float, float]:
+    """``_smp_core.bargains`` on one issue of one challenge."""
+    pJ = 1.0 - pI
+    if kind == 2:
+        di = max(0.0, pJ - pI)
+        dj = max(0.0, pI - pJ)
+        bI = xi + di * (sj * sj) / (di * (sj * sj) + 1e-6 + (1.0 - di) * (si * si)) * (xj - xi)
+        bR = xj + dj * (si * si) / (dj * (si * si) + 1e-6 + (1.0 - dj) * (sj * sj)) * (xi - xj)
+        return bI, bR
+    if kind == 0:
+        Wi = (si * pI) * (si * pI)
+        Wj = (sj * pJ) * (sj * pJ)
+    else:
+        Wi = si * pI
+        Wj = sj * pJ
+    den = Wi + Wj + 1e-6
+    bI = ((Wi + 1e-6) * xi + Wj * xj) / den
+    bR = (Wi * xi + (Wj + 1e-6) * xj) / den
+    if rnd:
+        bI = np.rint(bI * 10000.0) / 10000.0
+        bR = np.rint(bR * 10000.0) / 10000.0
+    return bI, bR
+
+
+@_jit
+def turn_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
+              den: np.ndarray, sigma: np.ndarray, wp: np.ndarray, wc: np.ndarray, act: np.ndarray, nact: np.ndarray,
+              rule: int, adj: int, kind: int, rnd: bool, dist: np.ndarray, R: np.ndarray, target: np.ndarray,
+              prob: np.ndarray, gain: np.ndarray, bI: np.ndarray, bR: np.ndarray, logp: np.ndarray,
+              Qf: np.ndarray) -> None:
+    """First pass of a turn (rows with ``go[r]``): the challenges, the bargains and the resolution's elections
+    (each actor's, over its status quo and the bargains it is part of) up to numpy's log (``logp``:
+    (n + 1) x (n + 1); ``Qf``: n x (n + 1)); ``smp._step``."""
+    n, D = x.shape[1], x.shape[2]
+    M = n + 1
+    A = np.empty((n, n))
+    Bm = np.empty((n, n))
+    Rh = np.empty(n)
+    ut = np.empty((n, n))
+    work = np.empty((8, n))
+    row = np.empty(n)
+    S = np.empty(n)
+    dI = np.empty((n, n))
+    dR = np.empty((n, n))
+    V = np.empty((n, M))
+    C = np.empty((M, M))
+    opt = np.empty(M, dtype=np.bool_)
+    for r in range(lo, hi):
+        if not go[r]:
+            for k in range(M * M):
+                logp[r * M * M + k] = 0.5
+            for k in range(n * M):
+                Qf[r * n * M + k] = 0.0
+            continue
+        b = idx[r]
+        dr = dist[r]
+        Rr = R[r]
+        for i in range(n):
+            for j in range(n):
+                d = dr[i, j]
+                A[i, j] = 1.0 - d
+                Bm[i, j] = (1.0 - d) * min(d, 1.0)
+                ut[i, j] = _utility(d, Rr[i])
+        for h in range(n):
+            for i in range(n):  # estimate_risk: h's estimate of i's R
+                rh, ri = Rr[h], Rr[i]
+                if adj == 0:
+                    Rh[i] = rh
+                elif adj == 1:
+                    Rh[i] = (2.0 * rh + ri) / 3.0
+                elif adj == 2:
+                    Rh[i] = (rh + ri) / 2.0
+                elif adj == 3:
+                    Rh[i] = (rh + 2.0 * ri) / 3.0
+                else:
+                    Rh[i] = ri
+            target[r, h], prob[r, h], gain[r, h] = challenge_one(h, A, Bm, Rh, wc[b], sigma[b], act[b], rule, work)
+        xb, sb = x[b], sal[b]
+        for i in range(n):
+            j = target[r, i]
+            tj = j if j >= 0 else 0
+            for k in range(D):
+                if j >= 0:
+                    bI[r, i, k], bR[r, i, k] = _bargain(xb[i, k], xb[tj, k], sb[i, k], sb[tj, k], prob[r, i], kind, rnd)
+                else:
+                    bI[r, i, k], bR[r, i, k] = xb[i, k], xb[tj, k]
+        _distances(ideal[b], sb, den[b], bI[r], n, dI)
+        _distances(ideal[b], sb, den[b], bR[r], n, dR)
+        N = float(max(nact[b], 1))
+        for a in range(n):
+            for j in range(n):
+                row[j] = ut[a, j] if act[b, j] else 0.0
+            S[a] = np_sum(row, n)
+        for a in range(n):
+            V[a, 0] = S[a] / N
+            for i in range(n):
+                j = target[r, i]
+                tj = j if j >= 0 else 0
+                V[a, 1 + i] = (S[a] - ut[a, i] - ut[a, tj] + _utility(dI[a, i], Rr[a]) + _utility(dR[a, i], Rr[a])) / N
+        q = Qf[r * n * M:(r + 1) * n * M]
+        opt[0] = True
+        for m in range(n):
+            opt[1 + m] = False
+        for i in range(n):
+            q[i * M] = 1.0
+            for m in range(n):
+                inq = target[r, m] >= 0 and (m == i or target[r, m] == i)
+                q[i * M + 1 + m] = 1.0 if inq else 0.0
+                opt[1 + m] = opt[1 + m] or inq
+        _election(V, M, wp[b], opt, rule, C, logp[r * M * M:(r + 1) * M * M])
+
+
+@_jit
+def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.ndarray, ideal: np.ndarray,
+              act: np.ndarray, e_res: np.ndarray, Qf: np.ndarray, target: np.ndarray, prob: np.ndarray,
+              gain: np.ndarray, bI: np.ndarray, bR: np.ndarray, moved: np.ndarray, h_target: np.ndarray,
+              h_prob: np.ndarray, h_gain: np.ndarray, h_bI: np.ndarray, h_bR: np.ndarray,
+              h_choice: np.ndarray) -> None:
+    """Second pass of a turn: each actor's PCE from numpy's exp (``e_res``), the bargain it adopts (the most
+    probable, the first of ties), the new positions and ideals (in ``x``, ``ideal``), the turn's movement
+    ``moved[r]`` and its records at turn t."""
+    n, D = x.shape[1], x.shape[2]
+    M = n + 1
+    p = np.empty(M)
+    nx = np.empty((n, D))
+    mv = np.empty(n)
+    dd = np.empty(D)
+    for r in range(lo, hi):
+        if not go[r]:
+            continue
+        b = idx[r]
+        for i in range(n):
+            o0 = (r * n + i) * M
+            _pce_probs(e_res[o0:o0 + M], Qf[o0:o0 + M], M, p)
+            pmax = -np.inf
+            for a in range(M):
+                pmax = max(pmax, p[a])
+            o = 0
+            for a in range(M):
+                if Qf[o0 + a] != 0.0 and p[a] >= pmax * (1 - TIE_TOL):
+                    o = a
+                    break
+            m = o - 1
+            mm = max(m, 0)
+            for k in range(D):
+                newp = bI[r, mm, k] if m == i else bR[r, mm, k]
+                nx[i, k] = newp if (m >= 0 and act[b, i]) else x[b, i, k]
+            h_choice[b, t, i] = m if act[b, i] else -1
+        for i in range(n):
+            for k in range(D):
+                dd[k] = (nx[i, k] - x[b, i, k]) * (nx[i, k] - x[b, i, k])
+            mv[i] = np.sqrt(np_sum(dd, D)) if act[b, i] else 0.0
+        moved[r] = np_sum(mv, n)
+        for i in range(n):
+            h_target[b, t, i] = target[r, i]
+            h_prob[b, t, i] = prob[r, i]
+            h_gain[b, t, i] = gain[r, i]
+            for k in range(D):
+                h_bI[b, t, i, k] = bI[r, i, k]
+                h_bR[b, t, i, k] = bR[r, i, k]
+                x[b, i, k] = nx[i, k]
+                if act[b, i]:
+                    ideal[b, i, k] = nx[i, k]
+
+
+@_jit
+def fill_rows(lo: int, hi: int, rounds: np.ndarray, T1: int, h_x: np.ndarray, h_ideal: np.ndarray,
+              h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray,
+              h_target: np.ndarray, h_prob: np.ndarray, h_gain: np.ndarray, h_bI: np.ndarray, h_bR: np.ndarray,
+              h_choice: np.ndarray, h_change: np.ndarray) -> None:
+    """The records of draws lo <= b < hi after their last turn, up to T1 states (``smp._run_chunk``'s): each
+    state repeats the last, each turn did nothing (no challenge, no choice, no change; both sides of every
+    bargain at the positions)."""
+    n, D = h_x.shape[2], h_x.shape[3]
+    for b in range(lo, hi):
+        e = rounds[b]
+        for t in range(e + 1, T1):
+            for i in range(n):
+                for k in range(D):
+                    h_x[b, t, i, k] = h_x[b, e, i, k]
+                    h_ideal[b, t, i, k] = h_ideal[b, e, i, k]
+                    h_bI[b, t, i, k] = h_x[b, e, i, k]
+                    h_bR[b, t, i, k] = h_x[b, e, i, k]
+                h_pce[b, t, i] = h_pce[b, e, i]
+                h_cluster[b, t, i] = h_cluster[b, e, i]
+                h_risk[b, t, i] = h_risk[b, e, i]
+                h_target[b, t, i] = -1
+                h_prob[b, t, i] = 0.0
+                h_gain[b, t, i] = 0.0
+                h_choice[b, t, i] = -1
+            for k in range(D):
+                h_forecast[b, t, k] = h_forecast[b, e, k]
+            h_change[b, t] = 0.0
+
+
+if COMPILED:
+    from . import _smp_kernel
+
+    guard_cache(__file__, np_sum, _smp_kernel.__file__)

@@ -1,0 +1,144 @@
+"""The SMP's fused passes for few actors (detente.models._smp_fused) give the numpy path's numbers, bit for bit.
+
+``smp.run`` runs a chunk of draws of at most ``FUSED_MAX_ACTORS`` actors, with
+the settings the fused passes cover, in a handful of compiled passes per turn
+(``smp._run_chunk_fused``) instead of ``smp._run_chunk``'s numpy calls. The
+numpy path is the reference (``tests/test_smp.py`` checks it against a
+loop-by-loop implementation of the spec, ``tests/test_smp_kernel.py`` its
+compiled O(n^3) sums); here every output of a run is compared with ``==``
+between the two: positions, forecasts, rounds and every extra, on random
+scenarios (with inactive actors, draws stopping at different turns, several
+chunks), on the flagship over its timeline with its events, and with the rows
+shared out to one or two threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detente import load
+from detente.analysis._draws import monte_carlo_draws
+from detente.models import _smp_core as core
+from detente.models import _smp_fused, smp
+from detente.models.base import Inputs
+from detente.simulate import simulate
+
+#: The settings the fused passes cover, beyond KTAB's defaults (each run also mixes in D, n, rounds).
+COMBOS = [
+    {},
+    {"voting_rule": "Binary"},
+    {"voting_rule": "PropCbc", "big_r_range": "Min", "big_r_adjust": "Full"},
+    {"voting_rule": "ASymProsp", "inter_vec_brgn": "S2PMax", "big_r_range": "Max", "big_r_adjust": "None"},
+    {"voting_rule": "Cubic", "inter_vec_brgn": "S1P1", "big_r_adjust": "Half"},
+    {"voting_rule": "PropBin", "big_r_adjust": "TwoThirds", "stop_fraction": 0.2},
+    {"round_bargains": False},
+    {"pce_weights": "capability_salience"},
+]
+
+
+def _inputs(rng: np.random.Generator, B: int, n: int, D: int, clumped: bool = False) -> Inputs:
+    pos = rng.uniform(0, 100, (B, n, D))
+    if clumped:  # several actors at one position: clusters of more than one actor, ties in the report
+        pos = np.round(pos / 25) * 25
+    sal = rng.uniform(0.05, 1, (B, n, D))
+    sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (B, n, 1))
+    cap = rng.uniform(1, 100, (B, n))
+    act = rng.random((B, n)) < 0.85
+    act[:, 0] = True
+    return Inputs.build(pos, sal, cap, active=act, low=[0] * D, high=[100] * D)
+
+
+def _runs(monkeypatch: pytest.MonkeyPatch, fn):
+    """``fn()`` on the numpy path (the fused passes off), then with the fused passes forced at every size."""
+    monkeypatch.setattr(smp, "USE_FUSED", False)
+    ref = fn()
+    monkeypatch.setattr(smp, "USE_FUSED", True)
+    monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)
+    return ref, fn()
+
+
+def _equal(a, b, what: str) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape, what
+    assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), what
+
+
+def _same_run(a, b) -> None:
+    _equal(a.position, b.position, "position")
+    _equal(a.forecast, b.forecast, "forecast")
+    _equal(a.rounds, b.rounds, "rounds")
+    assert a.extras.keys() == b.extras.keys()
+    for key in a.extras:
+        _equal(a.extras[key], b.extras[key], key)
+    assert a.info.keys() == b.info.keys()
+    for key in a.info:
+        _equal(a.info[key], b.info[key], key)
+
+
+def test_the_fused_passes_are_used_and_their_einsum_orders_hold_here():
+    # this machine's numpy sums in the orders the kernels copy: the fused path must be on (not silently off)
+    smp._FUSED_OK = None
+    assert smp._fused_ok(_smp_fused)
+    cfg = smp._Cfg(smp.Params())
+    assert smp._fused(1000, 8, cfg, None) is _smp_fused
+    assert smp._fused(1000, smp.FUSED_MAX_ACTORS + 1, cfg, None) is None
+    assert smp._fused(1000, 8, smp._Cfg(smp.Params(pce_model="MarkovUniform")), None) is None
+    assert smp._fused(1000, 8, smp._Cfg(smp.Params(preset="consistent")), None) is None
+    assert smp._fused(1, 3, cfg, None) is None  # too little work: numpy, without importing numba
+
+
+def test_a_different_einsum_order_turns_the_fused_passes_off(monkeypatch):
+    # the check compares with numpy's einsum: an einsum that sums in another order (here one term after the
+    # other, as numpy would on another build) must be caught
+    def sequential(a, b):
+        out = np.zeros(a.shape[:-1] + b.shape[-1:])
+        for j in range(a.shape[-1]):
+            out += a[..., :, j, None] * b[..., j, None, :]
+        return out
+
+    monkeypatch.setattr(core, "_mm", sequential)
+    monkeypatch.setattr(smp, "_FUSED_OK", None)
+    assert not smp._fused_ok(_smp_fused)
+    assert smp._fused(1000, 8, smp._Cfg(smp.Params()), None) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), B=st.integers(1, 6), n=st.integers(2, 12), D=st.integers(1, 4),
+       rounds=st.integers(1, 14), combo=st.sampled_from(range(len(COMBOS))), clumped=st.booleans())
+def test_fused_runs_equal_numpy_bit_for_bit(monkeypatch, seed, B, n, D, rounds, combo, clumped):
+    inputs = _inputs(np.random.default_rng(seed), B, n, D, clumped)
+    params = smp.Params(rounds=rounds, **COMBOS[combo])
+    ref, got = _runs(monkeypatch, lambda: smp.run(inputs, params))
+    assert smp._fused(B, n, smp._Cfg(params), None) is _smp_fused
+    _same_run(ref, got)
+
+
+def test_fused_runs_over_several_chunks_and_threads_equal_numpy(monkeypatch):
+    # many draws stopping at different turns, in chunks of 13 draws, rows shared out to two threads
+    inputs = _inputs(np.random.default_rng(11), 60, 10, 2)
+    params = smp.Params(rounds=40)
+    monkeypatch.setattr(smp, "CHUNK", 13 * 100)
+    ref, got = _runs(monkeypatch, lambda: smp.run(inputs, params))
+    assert len(set(ref.rounds.tolist())) > 3  # the draws do stop at different turns
+    _same_run(ref, got)
+    monkeypatch.setattr(core, "PARALLEL_MIN_WORK", 0)
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DETENTE_THREADS", threads)
+        _same_run(ref, smp.run(inputs, params))
+
+
+def test_the_flagship_over_its_timeline_equals_numpy(monkeypatch):
+    # korea-2019 (8 actors, 3 issues, two events) with smp over 300 Monte Carlo draws: the runner calls
+    # the model once per segment between the events, with the events' changes in between
+    scenario = load("korea-2019")
+    draws = monte_carlo_draws(scenario, 300, seed=3)
+    assert draws.happened.any(axis=0).all() and not draws.happened.all(axis=0).any()
+    params = smp.Params()
+    ref, got = _runs(monkeypatch, lambda: simulate(scenario, "smp", params, inputs=draws.inputs,
+                                                   happened=draws.happened))
+    assert ref.position.shape[2] == 8
+    _same_run(ref, got)
