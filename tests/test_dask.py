@@ -355,6 +355,12 @@ def test_workers_starts_a_local_cluster_and_closes_it():
     assert len(opened) == 1 and len(opened[0].workers) == 0 and opened[0].status.name == "closed"
 
 
+def _dask_setting(key):
+    import dask
+
+    return dask.config.get(key)
+
+
 def test_workers_share_the_cores_out(monkeypatch):
     """``--workers N``: each worker process gets cores // N kernel threads (DETENTE_THREADS), or the value
     set here; a bad value is a clear problem before any worker starts."""
@@ -370,6 +376,9 @@ def test_workers_share_the_cores_out(monkeypatch):
     assert executor.worker_environment(2, 3)[key] == "3"
     with executor.local(2) as ex:
         assert set(ex.client.run(os.environ.get, "DETENTE_THREADS").values()) == {str(max(1, cores // 2))}
+        # the cluster's housekeeping is made rarer in the workers (no 10 ms stack sampling of their tasks)
+        assert set(ex.client.run(_dask_setting, "distributed.worker.profile.enabled").values()) == {False}
+        assert set(ex.client.run(_dask_setting, "distributed.admin.tick.interval").values()) == {"1s"}
     monkeypatch.setenv("DETENTE_THREADS", "1")
     assert executor.worker_environment(1)[key] == "1"
     monkeypatch.setenv("DETENTE_THREADS", "many")
@@ -395,3 +404,28 @@ def test_tasks_come_in_whole_waves():
     assert ex.task_size(7, 1.0, 100) == 4  # one task per thread
     assert ex.task_size(30, 0.02, 10) == 10  # 4 tasks of 8 would each compute under 0.25 s: 3 of 10
     assert executor.Executor().task_size(48, 1.0, 16) == 16  # in process: the memory chunk
+
+
+def _slow(task, shared):
+    import time
+
+    time.sleep(0.3)
+    return task * 10
+
+
+def test_dropped_tasks_are_cancelled_on_the_cluster():
+    """``drop``: once a result names them, the tasks not yet finished are cancelled (their results never read, the
+    progress counting them as done), the others come back."""
+    import time
+
+    from distributed import get_task_stream
+
+    seen = []
+    with executor.local(1, threads=1) as ex, get_task_stream(client=ex.client) as stream:
+        out = ex.map(_slow, list(range(8)), drop=lambda i, r: range(i + 1, 8) if i == 0 else (),
+                     progress=lambda done, total: seen.append((done, total)))
+        time.sleep(1.5)  # time for 5 more tasks, had they not been cancelled
+    # one worker thread: task 1 (at most 2-3 on a busy machine) ran before the cancel reached it
+    assert out[0] == 0 and out[4:] == [None] * 4 and all(r in (None, 10 * i) for i, r in enumerate(out))
+    assert len(stream.data) <= 4
+    assert seen[-1] == (8, 8)

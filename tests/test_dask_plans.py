@@ -164,3 +164,38 @@ def test_a_worker_killed_mid_backtest_does_not_change_the_result(fresh_dask_clus
     for k in local.forecasts:
         assert np.array_equal(local.forecasts[k], remote.forecasts[k], equal_nan=True), k
     assert remote.to_json() == local.to_json()
+
+
+def test_a_model_that_fails_runs_no_further_task(monkeypatch):
+    """A model that raised in a backtest task is reported, and its later tasks are not run (the other models'
+    all are); the report names the same failure as when every task runs."""
+    import detente
+    from detente.backtest import run as bt
+
+    full = load_deu()
+    ds = replace(full, issues=full.issues[:60])
+    mod = detente.models.get("mean")
+    real, calls = mod.run, []
+
+    def broken(inputs, params):
+        calls.append(inputs.shape[0])
+        raise RuntimeError("boom")
+
+    specs = bt._specs(["mean", "compromise"])
+    sizes = {sp.label: 20 for sp in specs}  # 20 draws per task: several tasks per model
+    job, _ = bt.backtest_job(ds, specs, "votes", 1, 0, sizes)
+    tasks = bt.backtest_tasks(job)
+    n_mean = sum(t.spec == 0 for t in tasks)
+    assert n_mean >= 3
+    monkeypatch.setattr(mod, "run", broken)
+    monkeypatch.setattr(bt, "_plan_backtest", lambda *a, **k: sizes)
+    ran = []
+    task = bt.run_backtest_task
+    monkeypatch.setattr(bt, "run_backtest_task", lambda t, j: ran.append(t.spec) or task(t, j))
+    _, not_run, failures, _ = bt.run_models(ds, specs, "votes", executor=executor.Executor())
+    assert failures == {"mean": "RuntimeError: boom"} and len(calls) == 1
+    assert ran.count(0) == 1 and ran.count(1) == len(tasks) - n_mean
+    # the same report as when every task runs
+    every = bt.merge_backtest(job, [sp.label for sp in specs], tasks, [task(t, job) for t in tasks])
+    assert every[2] == failures
+    monkeypatch.setattr(mod, "run", real)

@@ -11,7 +11,7 @@ import numpy as np
 from .. import models
 from ..budget import DEFAULT_CHUNK, OPS_PER_SECOND, Budget, horizon_of, resolve_budget, run_cost
 from ..errors import DetenteError, Problem
-from ..executor import Executor, Ticker, chunks
+from ..executor import Executor, Ticker, chunks, run_all
 from ..executor import current as current_executor
 from ..models.base import Inputs, ModelInputError, ModelParams
 from ..scenario.schema import Scenario
@@ -207,13 +207,5 @@ def run_tasks(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: An
     AnalysisInterrupted
         On Ctrl-C, saying how many runs were done (the cluster's tasks are cancelled).
     """
-    ex = executor if executor is not None else current_executor()
-    runs = list(runs) if runs is not None else [1] * len(tasks)
-    tick = Ticker(what, progress, on_chunk)
-    try:
-        return ex.map(fn, tasks, shared=shared, weights=runs, progress=tick, name=f"detente-{what.split(' ')[0].lower()}")
-    except KeyboardInterrupt:
-        raise AnalysisInterrupted(f"{what} interrupted after {tick.done:,} of {sum(runs):,} model runs; "
-                                  "nothing was kept") from None
-    finally:
-        tick.stop()
+    return run_all(fn, tasks, shared=shared, executor=executor, weights=runs, progress=progress, what=what,
+                   on_chunk=on_chunk, interrupted=AnalysisInterrupted)

@@ -31,7 +31,7 @@ from .. import _cancel
 from .. import models as registry
 from ..budget import OPS_PER_SECOND, Budget, check_total, plan, resolve_budget
 from ..errors import DetenteError, Problem
-from ..executor import Executor, Ticker
+from ..executor import Executor, run_all
 from ..executor import current as current_executor
 from ..executor import resolve as resolve_executor
 from ..models.base import Inputs, ModelInputError
@@ -445,7 +445,7 @@ def merge_backtest(job: BacktestJob, labels: list[str], tasks: list[BacktestTask
     skipped: dict[int, dict[str, int]] = {i: {} for i in range(len(labels))}
     failed: dict[int, str] = {}
     for t, r in zip(tasks, results):
-        if t.spec in failed:
+        if t.spec in failed or r is None:  # None: not run, a later task of a model that failed
             continue
         for unit, f, why in zip(t.units, r.forecasts, r.reasons):
             if why is not None:
@@ -537,14 +537,16 @@ def run_models(
     job, notes = backtest_job(ds, specs, capability, reps, seed, sizes)
     tasks = backtest_tasks(job)
     weights = [reps * sum(len(u) for u in t.units) for t in tasks]
-    tick = Ticker(f"Backtest of {len(specs)} model{'s' if len(specs) != 1 else ''}", progress)
-    try:
-        results = ex.map(run_backtest_task, tasks, shared=job, name="detente-backtest", weights=weights, progress=tick)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"backtest interrupted after {tick.done:,} of {sum(weights):,} model runs; "
-                                "nothing was kept") from None
-    finally:
-        tick.stop()
+    def drop(i: int, result: TaskResult) -> list[int]:
+        # a model that failed is not run further: its later tasks are dropped (it is reported by its first failing
+        # task in task order, merge_backtest, so the report is the same whichever task fails first)
+        if result.failed is None:
+            return []
+        return [j for j in range(i + 1, len(tasks)) if tasks[j].spec == tasks[i].spec]
+
+    results = run_all(run_backtest_task, tasks, shared=job, executor=ex, weights=weights, progress=progress,
+                      what=f"Backtest of {len(specs)} model{'s' if len(specs) != 1 else ''}", name="detente-backtest",
+                      subject="backtest", drop=drop)
     forecasts, not_run, failures = merge_backtest(job, [s.label for s in specs], tasks, results)
     return forecasts, not_run, failures, notes
 
