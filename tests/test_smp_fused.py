@@ -142,3 +142,39 @@ def test_the_flagship_over_its_timeline_equals_numpy(monkeypatch):
                                                    happened=draws.happened))
     assert ref.position.shape[2] == 8
     _same_run(ref, got)
+
+
+def test_degenerate_draws_equal_numpy(monkeypatch):
+    # a draw with no active actor, actors that care about nothing (zero saliences: distance 0 to all), zero
+    # capabilities (the clusters' plain means), shared positions (ties in the report and the challenges)
+    rng = np.random.default_rng(3)
+    for n, D in ((1, 1), (3, 2), (9, 3), (10, 1)):
+        B = 6
+        pos = rng.uniform(0, 100, (B, n, D))
+        pos[:3] = np.round(pos[:3] / 50) * 50
+        sal = rng.uniform(0, 1, (B, n, D)) * (rng.random((B, n, D)) < 0.6)
+        cap = rng.uniform(0, 100, (B, n)) * (rng.random((B, n)) < 0.7)
+        act = rng.random((B, n)) < 0.7
+        act[0] = False
+        inputs = Inputs.build(pos, sal, cap, active=act, low=[0] * D, high=[100] * D)
+        ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=8)))
+        _same_run(ref, got)
+
+
+def test_warmup_compiles_the_fused_passes_and_the_kernels():
+    assert smp.warmup() is True
+    assert smp.USE_FUSED  # restored
+    for kernel in (_smp_fused.valuation_rows, _smp_fused.report_rows, _smp_fused.record_rows,
+                   _smp_fused.turn_rows, _smp_fused.move_rows, _smp_fused.logits_rows, _smp_fused.fill_rows):
+        assert len(kernel.signatures) == 1, kernel  # the one signature every run uses
+    from detente.models import _smp_kernel
+
+    assert _smp_kernel.coalition_rows.signatures and _smp_kernel.challenge_rows.signatures
+
+
+@pytest.mark.parametrize("n,D", [(6, 9), (10, 12)])
+def test_many_issues_equal_numpy(monkeypatch, n, D):
+    # from 8 issues on the clusters' squared distances take numpy einsum's steps of eight
+    inputs = _inputs(np.random.default_rng(n + D), 12, n, D)
+    ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=10)))
+    _same_run(ref, got)

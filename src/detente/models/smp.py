@@ -327,6 +327,18 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     return newx, newideal, dict(target=target, prob=prob, gain=gain, bI=bI, bR=bR, choice=choice)
 
 
+def _run_state(Bc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A chunk's draws' run state: running, on their last turn, turns run, the first turn's movement."""
+    return np.ones(Bc, dtype=bool), np.zeros(Bc, dtype=bool), np.zeros(Bc, dtype=int), np.zeros(Bc)
+
+
+def _change(t: int, idx: np.ndarray, moved: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Turn t's movement of draws ``idx`` as a fraction of their first turn's (recorded at t = 1)."""
+    if t == 1:
+        first[idx] = moved
+    return moved / (first[idx] + 1e-4)
+
+
 def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     Bc, n, D = x0.shape
     sigma = s.sum(-1)
@@ -347,10 +359,7 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     tn["bR"].append(x0.copy())
     tn["choice"].append(np.full((Bc, n), -1))
     tn["change"].append(np.zeros(Bc))
-    alive = np.ones(Bc, dtype=bool)
-    final = np.zeros(Bc, dtype=bool)
-    rounds = np.zeros(Bc, dtype=int)
-    first = np.zeros(Bc)
+    alive, final, rounds, first = _run_state(Bc)
     t = 0
     while True:
         _cancel.check()  # a cancelled web request stops between two turns
@@ -383,9 +392,7 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
             dist[keep], R[keep], ut[keep], cfg, unif)
         moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
         t += 1
-        if t == 1:
-            first[idx2] = moved
-        frac = moved / (first[idx2] + 1e-4)
+        frac = _change(t, idx2, moved, first)
         rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
                  "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
         for k in ("target", "prob", "gain", "bI", "bR", "choice"):
@@ -404,28 +411,37 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
 #: Up to this many actors a chunk of at least ``_smp_core.KERNEL_MIN_WORK`` (draws x n^3) runs its turns in the
 #: compiled passes of :mod:`._smp_fused` (same numbers), with the settings they cover (:func:`_fused`).
 FUSED_MAX_ACTORS = 30
+#: From this many draws in a chunk the fused passes run whatever the work (below, from
+#: ``_smp_core.KERNEL_MIN_WORK`` draws x n^3 on, like the kernels).
+FUSED_MIN_DRAWS = 8
 #: Whether the fused passes may be used at all (tests switch them off to compare).
 USE_FUSED = True
 _FUSED_OK: bool | None = None
 
 
 def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
-    """The module of fused passes for a chunk of Bc draws of n actors, or None (``_run_chunk`` then).
+    """The module of fused passes for a chunk of Bc draws of n actors, or None (``_run_chunk`` then): with
+    numba, from :data:`FUSED_MIN_DRAWS` draws (a single forecast of few actors stays in numpy, without
+    importing numba).
 
     They cover the Conditional PCE, deterministic transitions, SemiCommit, the linear victory model and
     KTAB's linear ratio in challenges, without an accommodation matrix: KTAB's defaults, with any voting
     rule, risk range and estimate, and bargaining rule.
     """
-    if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS:
+    if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS or not _fused_settings(cfg):
         return None
-    if (cfg.pcem != "Conditional" or cfg.stochastic or cfg.commit != "SemiCommit" or cfg.cvpm is not None
-            or cfg.vpm != "Linear"):
-        return None
-    if core._kernel(Bc * n**3) is None:  # numba absent or disabled, or too little work
+    work = Bc * n**3 if Bc < FUSED_MIN_DRAWS else max(Bc * n**3, core.KERNEL_MIN_WORK)
+    if core._kernel(work) is None:  # numba absent or disabled, or too little work
         return None
     from . import _smp_fused
 
     return _smp_fused if _fused_ok(_smp_fused) else None
+
+
+def _fused_settings(cfg: _Cfg) -> bool:
+    """Are these the settings the fused passes cover?"""
+    return (cfg.pcem == "Conditional" and not cfg.stochastic and cfg.commit == "SemiCommit" and cfg.cvpm is None
+            and cfg.vpm == "Linear")
 
 
 def _fused_ok(fz: Any) -> bool:
@@ -441,14 +457,14 @@ def _fused_ok(fz: Any) -> bool:
         rng = np.random.default_rng(0)
         wide = lambda *sh: rng.uniform(-1, 1, sh) * 10.0 ** rng.uniform(-4, 4, sh)  # noqa: E731
         ok = True
-        for n in (1, 2, 3, 5, 7, 8, 9, 12, 16, 17, 24, 31, 32):
-            for Bc in (1, 3, 200):
+        for n in (1, 2, 3, 7, 8, 9, 16, 17, 31):  # around the lengths where numpy's loops change step
+            for Bc in (1, 40):
                 q, lp = wide(Bc, 2, n), wide(Bc, n, n)
                 L = core._mm(q, lp.swapaxes(-1, -2))  # the PCEs
                 mine = fz.dot_probe(np.repeat(q, n, axis=1).reshape(-1, n), np.repeat(lp[:, None], 2, 1).reshape(-1, n),
                                     False)
                 ok &= np.array_equal(L.reshape(-1), mine)
-                for D in (1, 2, 3, 4):
+                for D in (1, 2, 3, 4, 9):
                     x, W, w = wide(Bc, n, D), wide(Bc, 2, n), wide(Bc, n)
                     seq = D > 1
                     xt = np.ascontiguousarray(x.transpose(0, 2, 1))  # (Bc, D, n)
@@ -533,10 +549,7 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
     rule, adj, rng, kind, rnd = codes
     dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in, z_out, Qv, Qr, \
         Qs = scratch
-    alive = np.ones(Bc, dtype=bool)
-    final = np.zeros(Bc, dtype=bool)
-    rounds = np.zeros(Bc, dtype=int)
-    first = np.zeros(Bc)
+    alive, final, rounds, first = _run_state(Bc)
     t = 0
     while True:
         _cancel.check()  # a cancelled web request stops between two turns
@@ -570,9 +583,7 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
             h["prob"], h["gain"], h["bI"], h["bR"], h["choice"])
         idx2 = idx[go]
         mv = moved[:m][go]
-        if t == 1:
-            first[idx2] = mv
-        frac = mv / (first[idx2] + 1e-4)
+        frac = _change(t, idx2, mv, first)
         h["change"][idx2, t] = frac
         rounds[idx2] = t
         final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
@@ -761,22 +772,31 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
 def warmup() -> bool:
     """Compile the numba kernels of the O(n^3) sums into numba's on-disk cache (``detente warmup``).
 
-    Runs the model once with the kernels forced on a four-actor problem (one
-    compiled signature serves every size and voting rule). Returns False (and
-    does nothing) without numba.
+    Runs the model with the kernels forced on a four-actor problem, once with the
+    few actors' fused passes (:mod:`._smp_fused`) and once without (one compiled
+    signature serves every size and voting rule). Returns False (and does
+    nothing) without numba.
     """
+    global USE_FUSED
     from . import _jit
 
     if not _jit.numba_available():
         return False
-    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS
+    saved = core.KERNEL_MIN_WORK, core.USE_KERNELS, USE_FUSED
     core.KERNEL_MIN_WORK, core.USE_KERNELS = 0, True
     try:
         inputs = Inputs.build(np.array([[0.0], [40.0], [70.0], [100.0]]), np.full((4, 1), 0.5),
                               np.array([1.0, 2.0, 3.0, 4.0]))
-        run(inputs, Params(rounds=2))
+        for fused in (True, False):
+            USE_FUSED = fused
+            run(inputs, Params(rounds=2))
+        from . import _smp_fused  # the records of draws that stop early (none here): compiled with their types
+
+        f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
+        _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
+                             f[..., None], f[..., None], i, f[..., 0])
     finally:
-        core.KERNEL_MIN_WORK, core.USE_KERNELS = saved
+        core.KERNEL_MIN_WORK, core.USE_KERNELS, USE_FUSED = saved
     return True
 
 
@@ -885,7 +905,19 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     """
     T1 = int(params.rounds) + 1
     per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 24 * n * n * F8
+    fixed: float = 3 * CHUNK
     # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
     # (measured: up to about 3 MB) are held once per call
+    if n <= FUSED_MAX_ACTORS and _fused_settings(_Cfg(params)) and params.accommodation is None \
+            and _FUSED_OK is not False:
+        from . import _jit
+
+        if _jit.numba_available():
+            # the fused passes (from FUSED_MIN_DRAWS draws on): the records (four n x D and eight smaller
+            # fields a state) held at most twice (while they grow past 16 states, or while chunks are
+            # joined), and some six n x n scratch arrays; below FUSED_MIN_DRAWS the numpy path's extra
+            fused = 2 * T1 * (4 * n * D + 7 * n + D + 1) * F8 + (6 * (n + 1) ** 2 + 8 * n * (D + 1)) * F8
+            fixed += FUSED_MIN_DRAWS * max(0.0, per - fused)
+            per = fused
     return Cost(flops_per_draw=T1 * (4.0 * n**3 + 200.0 * n * n + 50.0 * n * D), bytes_per_draw=per,
-                bytes_fixed=3 * CHUNK)
+                bytes_fixed=fixed)
