@@ -17,6 +17,7 @@ import pytest
 from detente import api
 from detente.models import _exchange_decimal, _exchange_exact, _jit, exchange
 from detente.models.base import Inputs
+from test_exchange_decide import _reversed  # the file with its actors listed in reverse
 
 DATA = Path(__file__).parent / "data" / "decide"
 
@@ -27,17 +28,6 @@ def _same(a, b):
     assert np.array_equal(a.position, b.position)
     assert np.array_equal(a.forecast, b.forecast)
     assert np.array_equal(a.rounds, b.rounds)
-
-
-def _reversed(name, tmp_path):
-    lines = (DATA / name).read_text(encoding="utf-8").split("\n")
-    for tag in ("#A", "#D"):
-        at = [i for i, line in enumerate(lines) if line.lstrip("'\"").startswith(tag)]
-        for i, line in zip(at, [lines[i] for i in at][::-1]):
-            lines[i] = line
-    path = tmp_path / name
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("name", ["sample_data.txt", "cop21.csv", "copenhagen.csv", "knife_edge.csv"])

@@ -165,7 +165,8 @@ def test_warmup_compiles_the_fused_passes_and_the_kernels():
     assert smp.warmup() is True
     assert smp.USE_FUSED  # restored
     for kernel in (_smp_fused.valuation_rows, _smp_fused.report_rows, _smp_fused.record_rows,
-                   _smp_fused.turn_rows, _smp_fused.move_rows, _smp_fused.logits_rows, _smp_fused.fill_rows):
+                   _smp_fused.turn_rows, _smp_fused.move_rows, _smp_fused.logits_rows, _smp_fused.report_logits_rows,
+                   _smp_fused.fill_rows):
         assert len(kernel.signatures) == 1, kernel  # the one signature every run uses
     from detente.models import _smp_kernel
 
@@ -178,3 +179,38 @@ def test_many_issues_equal_numpy(monkeypatch, n, D):
     inputs = _inputs(np.random.default_rng(n + D), 12, n, D)
     ref, got = _runs(monkeypatch, lambda: smp.run(inputs, smp.Params(rounds=10)))
     _same_run(ref, got)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_draw_in_a_batch_equals_the_draw_alone_bit_for_bit(monkeypatch, fused):
+    # each draw's report elects among its own clusters: padding the election to the batch's most clusters would
+    # change numpy's summation lengths (so the last bit of ``pce``, from about 9 actors) with the batch a draw
+    # runs in. Clumped positions: the draws' cluster counts differ; on both paths, a draw batched with others,
+    # alone, or in chunks of any size has the same numbers (==)
+    monkeypatch.setattr(smp, "USE_FUSED", fused)
+    if fused:
+        monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)
+    rng = np.random.default_rng(16)
+    for n in (9, 11, 14):
+        inputs = _inputs(rng, 10, n, 2, clumped=True)
+        params = smp.Params(rounds=6)
+        assert smp._fused(1, n, smp._Cfg(params), None) is (_smp_fused if fused else None)
+        whole = smp.run(inputs, params)
+        nclus = (whole.extras["cluster"] == np.arange(n)).sum(-1)
+        assert len(set(nclus[:, 0].tolist())) > 1  # the draws elect among different numbers of clusters
+        for b in range(10):
+            one = smp.run(inputs.take(slice(b, b + 1)), params)
+            t = one.position.shape[1]
+            assert one.rounds[0] == whole.rounds[b]
+            _equal(whole.position[b, :t], one.position[0], "position")
+            _equal(whole.forecast[b, :t], one.forecast[0], "forecast")
+            assert whole.extras.keys() == one.extras.keys()
+            for key in whole.extras:
+                _equal(whole.extras[key][b, :t], one.extras[key][0], key)
+        for per_chunk in (1, 3, 4, 7):
+            monkeypatch.setattr(smp, "CHUNK", per_chunk * n * n)
+            _same_run(whole, smp.run(inputs, params))
+        monkeypatch.undo()
+        monkeypatch.setattr(smp, "USE_FUSED", fused)
+        if fused:
+            monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)

@@ -95,27 +95,27 @@ class _State:
     def exchange(self, row: int, hint: bool = False) -> _Exchange:
         """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
         caps its float sizing found certainly not binding are not summed again)."""
-        k, iv, fv, x = self.k, self.iv, self.fv, self.x
-        ai, aj, p, q, ri, rj, fi, fj = (int(v) for v in iv[row, :8])
+        k, x = self.k, self.x
+        ai, aj, p, q, ri, rj, fi, fj, _, nocap, nt0, nt1 = self.iv[row].tolist()
+        hist = self.fv[row].tolist()
         I, J = _HSide(ai, q, p, x), _HSide(aj, p, q, x)
         if ri >= 0:
             I.pos = self.vals[ri]
         if rj >= 0:
             J.pos = self.vals[rj]
-        for side, f, h, eh in ((I, fi, fv[row, k.HI], fv[row, k.EHI]), (J, fj, fv[row, k.HJ], fv[row, k.EHJ])):
+        for side, f, h, eh in ((I, fi, hist[k.HI], hist[k.EHI]), (J, fj, hist[k.HJ], hist[k.EHJ])):
             side.hist = None
             if f == 2:
                 side.moves = [ONE, -ONE]
             elif f != 0:
-                side.moves = [Decimal(float(h))]
-                side.hist = (float(h), float(eh))
+                side.moves = [Decimal(h)]
+                side.hist = (h, eh)
         e = _Exchange(I, J, p, q, row)
-        for slot, issue in ((0, p), (1, q)):
-            refs = self.tab[row, slot]
-            at = np.nonzero(refs >= 0)[0]
-            if len(at):
-                e.table[issue] = {int(a): self.vals[int(refs[a])] for a in at}
-        _size(self.r, e, int(self.iv[row, k.NOCAP]) if hint else 0)
+        for slot, issue, held in ((0, p, nt0), (1, q, nt1)):
+            if held:
+                refs = self.tab[row, slot].tolist()
+                e.table[issue] = {a: self.vals[v] for a, v in enumerate(refs) if v >= 0}
+        _size(self.r, e, nocap if hint else 0)
         return e
 
     def settle(self, row: int) -> _Exchange:
@@ -194,13 +194,15 @@ def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
         a, b, p, q = (int(v) for v in iv[row, :4])
         if s[a][p] / s[a][q] < s[b][p] / s[b][q]:
             iv[row, k.AI], iv[row, k.AJ] = b, a
+    idx = np.empty(k.index_size(n, D, M), dtype=np.int64)
+    k.index(P, iv, n, D, idx)
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
     realised: list[_Exchange] = []
     E, rI, rJ = -1, -1, -1
     while True:
-        code = k.step(P, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
+        code = k.step(P, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx)
         E = -1
         if code == -1:
             return realised

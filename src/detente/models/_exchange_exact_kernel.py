@@ -251,6 +251,20 @@ def _cap(r, slot, a, act, ph, pl, m, em, bact, bsup, xbh, xbl, bph, bpl, adh, ad
     return 2, ma, ema, mb, emb, abs(g), eg
 
 
+@_inline
+def _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl):
+    """Put the sizes in row ``r``; the validity of I's and J's moves (:func:`_valid`)."""
+    fv[r, MI] = mI
+    fv[r, MJ] = mJ
+    fv[r, EMI] = emI
+    fv[r, EMJ] = emJ
+    fv[r, G] = g
+    fv[r, EG] = eg
+    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
+    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    return vI, vJ
+
+
 @_jit
 def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     """Steps 4-5 for row ``r`` (``_exchange_decimal._size``) in float: writes the moves and the gain; returns 1 valid,
@@ -317,14 +331,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     g2, eg2 = _mul(dp, edp, sIp, U * sIp)
     g, eg = _add(g1, eg1, -g2, eg2)
     g = abs(g)
-    fv[r, MI] = mI
-    fv[r, MJ] = mJ
-    fv[r, EMI] = emI
-    fv[r, EMJ] = emJ
-    fv[r, G] = g
-    fv[r, EG] = eg
-    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
-    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     vg = _sure(g - EPS, eg)
     if vI == 0 or vJ == 0 or vg < 0:
         return 0
@@ -348,14 +355,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     if st == 2:
         mI, emI, g, eg = mb, emb, gg, egg
         exI = exJ = False
-    fv[r, MI] = mI
-    fv[r, MJ] = mJ
-    fv[r, EMI] = emI
-    fv[r, EMJ] = emJ
-    fv[r, G] = g
-    fv[r, EG] = eg
-    vI = _valid(ih, mI, emI, fv[r, HI], fv[r, EHI], iv[r, FI], exI, jdh, jdl)
-    vJ = _valid(jh, mJ, emJ, fv[r, HJ], fv[r, EHJ], iv[r, FJ], exJ, idh, idl)
+    vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     if vI == 0 or vJ == 0:
         return 0
     if vI < 0 or vJ < 0:
@@ -418,6 +418,47 @@ def form(left, part, sf, iv, fv, tab, unsure):
     return P, nu
 
 
+def index_size(n: int, D: int, M: int) -> int:
+    """The length of :func:`index`'s array."""
+    return 2 * (n * D + 1) + 5 * M
+
+
+@_jit
+def index(P, iv, n, D, idx):
+    """Per actor-issue, the rows in which it supplies and those in which it demands (two CSR tables in ``idx``,
+    then a mark per row), so that step 7 visits only the rows a realised exchange can touch."""
+    keys = n * D
+    M = iv.shape[0]
+    o_sr = keys + 1
+    o_ds = o_sr + 2 * M
+    o_dr = o_ds + keys + 1
+    o_mk = o_dr + 2 * M
+    for k in range(keys + 1):
+        idx[k] = 0
+        idx[o_ds + k] = 0
+    for r in range(P):
+        idx[iv[r, AI] * D + iv[r, QQ] + 1] += 1
+        idx[iv[r, AJ] * D + iv[r, PP] + 1] += 1
+        idx[o_ds + iv[r, AI] * D + iv[r, PP] + 1] += 1
+        idx[o_ds + iv[r, AJ] * D + iv[r, QQ] + 1] += 1
+    for k in range(keys):
+        idx[k + 1] += idx[k]
+        idx[o_ds + k + 1] += idx[o_ds + k]
+    cur = np.empty(2 * keys, dtype=np.int64)
+    for k in range(keys):
+        cur[k] = idx[k]
+        cur[keys + k] = idx[o_ds + k]
+    for r in range(P):
+        for key in (iv[r, AI] * D + iv[r, QQ], iv[r, AJ] * D + iv[r, PP]):
+            idx[o_sr + cur[key]] = r
+            cur[key] += 1
+        for key in (iv[r, AI] * D + iv[r, PP], iv[r, AJ] * D + iv[r, QQ]):
+            idx[o_dr + cur[keys + key]] = r
+            cur[keys + key] += 1
+    for r in range(M):
+        idx[o_mk + r] = -1
+
+
 @_jit
 def size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need):
     """Size every candidate; returns how many need decimal (listed in ``need``)."""
@@ -446,7 +487,7 @@ def _commit(fv, iv, r, m_col, em_col, h_col, eh_col, f_col):
 
 
 @_jit
-def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need):
+def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx):
     """Step 7 after realising row ``E`` (its sides' new positions are ``vals[refI]``, ``vals[refJ]``; ``E`` < 0: none),
     then step 6's choice by detente's tie rule.
 
@@ -460,67 +501,87 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
         ep = iv[E, PP]
         eq = iv[E, QQ]
         # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
-        for r in range(P):
-            if iv[r, ST] != 1:
-                continue
-            ai = iv[r, AI]
-            aj = iv[r, AJ]
-            p = iv[r, PP]
-            q = iv[r, QQ]
-            cI = False
-            cJ = False
-            if ai == eI and q == eq:
-                iv[r, RI] = refI
-                cI = True
-            elif ai == eJ and q == ep:
-                iv[r, RI] = refJ
-                cI = True
-            if aj == eI and p == eq:
-                iv[r, RJ] = refI
-                cJ = True
-            elif aj == eJ and p == ep:
-                iv[r, RJ] = refJ
-                cJ = True
-            touched = cI or cJ
-            if cI:
-                _commit(fv, iv, r, MI, EMI, HI, EHI, FI)
-            if cJ:
-                _commit(fv, iv, r, MJ, EMJ, HJ, EHJ, FJ)
-            for w in range(2):
-                if w == 0:  # (E.J, E.I): E.J demands eq, E.I moved on eq
-                    ea, edem, oa, oref = eJ, eq, eI, refI
-                else:
-                    ea, edem, oa, oref = eI, ep, eJ, refJ
-                if aj == ea and q == edem:
-                    slot = 1
-                elif ai == ea and p == edem:
-                    slot = 0
-                else:
+        n = part.shape[0]
+        D = part.shape[1]
+        keys = n * D
+        M = iv.shape[0]
+        o_ds = keys + 1 + 2 * M
+        o_mk = o_ds + keys + 1 + 2 * M
+        for li in range(4):
+            if li == 0:
+                o_s, key = 0, eI * D + eq
+            elif li == 1:
+                o_s, key = 0, eJ * D + ep
+            elif li == 2:
+                o_s, key = o_ds, eJ * D + eq
+            else:
+                o_s, key = o_ds, eI * D + ep
+            o_r = o_s + keys + 1
+            for t in range(idx[o_s + key], idx[o_s + key + 1]):
+                r = idx[o_r + t]
+                if idx[o_mk + r] == E:
                     continue
-                prev = tab[r, slot, oa]
-                if prev < 0:
-                    tab[r, slot, oa] = oref
-                    iv[r, NT0 + slot] += 1
-                else:
-                    sh = xv[oa, edem, 0]
-                    sl = xv[oa, edem, 1]
-                    ph = vals[prev, 0]
-                    pl = vals[prev, 1]
-                    yh = vals[oref, 0]
-                    yl = vals[oref, 1]
-                    if not _gt(sh, sl, ph, pl):  # start <= prev: the lower of prev and y (y on a tie)
-                        tab[r, slot, oa] = prev if _gt(yh, yl, ph, pl) else oref
-                    else:  # the higher (y on a tie)
-                        tab[r, slot, oa] = prev if _gt(ph, pl, yh, yl) else oref
-                touched = True
-            if touched:
-                st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
-                if st < 0:
-                    iv[r, ST] = 2
-                    need[1 + nn] = r
-                    nn += 1
-                else:
-                    iv[r, ST] = st
+                idx[o_mk + r] = E
+                if iv[r, ST] != 1:
+                    continue
+                ai = iv[r, AI]
+                aj = iv[r, AJ]
+                p = iv[r, PP]
+                q = iv[r, QQ]
+                cI = False
+                cJ = False
+                if ai == eI and q == eq:
+                    iv[r, RI] = refI
+                    cI = True
+                elif ai == eJ and q == ep:
+                    iv[r, RI] = refJ
+                    cI = True
+                if aj == eI and p == eq:
+                    iv[r, RJ] = refI
+                    cJ = True
+                elif aj == eJ and p == ep:
+                    iv[r, RJ] = refJ
+                    cJ = True
+                touched = cI or cJ
+                if cI:
+                    _commit(fv, iv, r, MI, EMI, HI, EHI, FI)
+                if cJ:
+                    _commit(fv, iv, r, MJ, EMJ, HJ, EHJ, FJ)
+                for w in range(2):
+                    if w == 0:  # (E.J, E.I): E.J demands eq, E.I moved on eq
+                        ea, edem, oa, oref = eJ, eq, eI, refI
+                    else:
+                        ea, edem, oa, oref = eI, ep, eJ, refJ
+                    if aj == ea and q == edem:
+                        slot = 1
+                    elif ai == ea and p == edem:
+                        slot = 0
+                    else:
+                        continue
+                    prev = tab[r, slot, oa]
+                    if prev < 0:
+                        tab[r, slot, oa] = oref
+                        iv[r, NT0 + slot] += 1
+                    else:
+                        sh = xv[oa, edem, 0]
+                        sl = xv[oa, edem, 1]
+                        ph = vals[prev, 0]
+                        pl = vals[prev, 1]
+                        yh = vals[oref, 0]
+                        yl = vals[oref, 1]
+                        if not _gt(sh, sl, ph, pl):  # start <= prev: the lower of prev and y (y on a tie)
+                            tab[r, slot, oa] = prev if _gt(yh, yl, ph, pl) else oref
+                        else:  # the higher (y on a tie)
+                            tab[r, slot, oa] = prev if _gt(ph, pl, yh, yl) else oref
+                    touched = True
+                if touched:
+                    st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+                    if st < 0:
+                        iv[r, ST] = 2
+                        need[1 + nn] = r
+                        nn += 1
+                    else:
+                        iv[r, ST] = st
     if nn > 0:
         need[0] = nn
         return -2
@@ -571,7 +632,9 @@ def warm() -> None:
     tot = np.zeros((D, 2))
     need = np.zeros(8, dtype=np.int64)
     size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need)
-    step(P, -1, -1, -1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need)
+    idx = np.zeros(index_size(n, D, 4), dtype=np.int64)
+    index(P, iv, n, D, idx)
+    step(P, -1, -1, -1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx)
 
 
 if COMPILED:

@@ -24,10 +24,11 @@ Every other operation is numpy's, in numpy's order (no fused multiply-add):
   checks them against ``np.einsum`` once per process and the fused path is
   only used where they agree.
 
-The report's election is over the clusters, padded to the most clusters of any
-draw of the batch (``smp._report``'s M): that count changes numpy's summation
-order, so it is passed in here too (``Mb``), and a draw's report can differ in
-the last bit with the batch it runs in, exactly as numpy's does.
+The report's election is over each draw's own clusters (``smp._report``'s M,
+the draw's count): that count sets numpy's summation lengths, so each row sums
+over its own count (``nclus``), in buffers laid out for the batch's most
+(``Mb``); the slots past a row's count are only ever passed through numpy's
+log (1.0) and exp (-inf), elementwise.
 """
 
 from __future__ import annotations
@@ -172,16 +173,34 @@ def logits_rows(lo: int, hi: int, M: int, nq: int, logp: np.ndarray, Qf: np.ndar
         lg = logp[r * M * M:(r + 1) * M * M]
         for q in range(nq):
             o = (r * nq + q) * M
-            qf = Qf[o:o + M]
-            mx = -np.inf
-            for a in range(M):
-                L = dot2(qf, lg[a * M:(a + 1) * M], M) if qf[a] != 0.0 else -np.inf
-                z[o + a] = L
-                mx = max(mx, L)
-            if not np.isfinite(mx):
-                mx = 0.0
-            for a in range(M):
-                z[o + a] = z[o + a] - mx
+            _logits(lg, Qf[o:o + M], M, z[o:o + M])
+
+
+@_jit
+def report_logits_rows(lo: int, hi: int, Mb: int, nclus: np.ndarray, logp: np.ndarray, Qf: np.ndarray,
+                       z: np.ndarray) -> None:
+    """:func:`logits_rows` of the report's elections (one per row), each over the row's own clusters
+    (Mr = max(1, nclus[r]); ``logp`` Mr x Mr at r * Mb * Mb, ``Qf`` and ``z`` at r * Mb); -inf past Mr."""
+    for r in range(lo, hi):
+        Mr = max(1, nclus[r])
+        o = r * Mb
+        _logits(logp[r * Mb * Mb:r * Mb * Mb + Mr * Mr], Qf[o:o + Mr], Mr, z[o:o + Mr])
+        for a in range(Mr, Mb):
+            z[o + a] = -np.inf
+
+
+@_jit
+def _logits(lg: np.ndarray, qf: np.ndarray, M: int, z: np.ndarray) -> None:
+    """One election's logits over M options (``lg`` M x M numpy's logs, ``qf`` 1.0 for an option in it)."""
+    mx = -np.inf
+    for a in range(M):
+        L = dot2(qf, lg[a * M:(a + 1) * M], M) if qf[a] != 0.0 else -np.inf
+        z[a] = L
+        mx = max(mx, L)
+    if not np.isfinite(mx):
+        mx = 0.0
+    for a in range(M):
+        z[a] = z[a] - mx
 
 
 @_jit
@@ -258,14 +277,15 @@ def _risk(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
 
 
 @_jit
-def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
-                den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
+def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x: np.ndarray, ideal: np.ndarray,
+                sal: np.ndarray, den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
                 e_val: np.ndarray, Qv: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
                 valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray) -> None:
     """Second pass of a state: the valuation's probabilities from numpy's exp (``e_val``) and the risk
     attitudes ``R[r]``; the report's clusters in ``smp._report``'s order (representatives first, padded to
-    ``Mb`` slots), their centres, and their election up to numpy's log (``logp``, ``Qf``: Mb x Mb). ``Qv`` the
-    valuation's elections."""
+    the row's Mr = max(1, nclus[r]) slots), their centres, and their election up to numpy's log (``logp``:
+    Mr x Mr at r * Mb * Mb, then 1.0 up to (r + 1) * Mb * Mb; ``Qf``: Mb at r * Mb). ``Qv`` the valuation's
+    elections."""
     n, D = x.shape[1], x.shape[2]
     p = np.empty(n)
     W = np.empty(n)
@@ -278,21 +298,22 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, x: np.ndarray, ideal
         _pce_probs(e_val[r * n:(r + 1) * n], Qv[r * n:(r + 1) * n], n, p)
         _risk(p, act[b], rng, R[r])
         lr = lab[r]
+        Mr = max(1, nclus[r])
         k = 0
-        for i in range(n):  # argsort(~isrep, stable)[:Mb]
+        for i in range(n):  # argsort(~isrep, stable)[:Mr]
             if lr[i] == i:
                 order[r, k] = i
                 valid[r, k] = True
                 k += 1
         for i in range(n):
-            if k >= Mb:
+            if k >= Mr:
                 break
             if lr[i] != i:
                 order[r, k] = i
                 valid[r, k] = False
                 k += 1
         xb = x[b]
-        for m in range(Mb):
+        for m in range(Mr):
             anyw = False
             for i in range(n):
                 g = valid[r, m] and lr[i] == order[r, m]
@@ -308,24 +329,28 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, x: np.ndarray, ideal
                     col[i] = xb[i, kk]
                 t = dot2(W, col, n) if D == 1 else dot_seq(W, col, n)
                 centre[r, m, kk] = t / ws
-        _distances(ideal[b], sal[b], den[b], centre[r], Mb, dc)
+        _distances(ideal[b], sal[b], den[b], centre[r], Mr, dc)
         Rr = R[r]
         for i in range(n):
-            for m in range(Mb):
+            for m in range(Mr):
                 V[i, m] = _utility(dc[i, m], Rr[i])
-        _election(V, Mb, wp[b], valid[r], rule, C, logp[r * Mb * Mb:(r + 1) * Mb * Mb])
+        o = r * Mb * Mb
+        _election(V, Mr, wp[b], valid[r], rule, C, logp[o:o + Mr * Mr])
+        for k in range(o + Mr * Mr, o + Mb * Mb):
+            logp[k] = 1.0
         for m in range(Mb):
-            Qf[r * Mb + m] = 1.0 if valid[r, m] else 0.0
+            Qf[r * Mb + m] = 1.0 if (m < Mr and valid[r, m]) else 0.0
 
 
 @_jit
-def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarray, c: np.ndarray, act: np.ndarray,
-                e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
+def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.ndarray, x: np.ndarray, c: np.ndarray,
+                act: np.ndarray, e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
                 valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
                 h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray) -> None:
     """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
     probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
-    state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals."""
+    state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals. Row r's
+    election is over its own Mr = max(1, nclus[r]) slots, at r * Mb."""
     n, D = x.shape[1], x.shape[2]
     pr = np.empty(Mb)
     byl = np.empty(n)
@@ -334,11 +359,12 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarra
     col = np.empty(n)
     for r in range(lo, hi):
         b = idx[r]
-        _pce_probs(e_rep[r * Mb:(r + 1) * Mb], Qf[r * Mb:(r + 1) * Mb], Mb, pr)
+        Mr = max(1, nclus[r])
+        _pce_probs(e_rep[r * Mb:r * Mb + Mr], Qf[r * Mb:r * Mb + Mr], Mr, pr)
         lr = lab[r]
         for i in range(n):
             byl[i] = 0.0
-        for m in range(Mb):
+        for m in range(Mr):
             byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
         for i in range(n):
             for kk in range(D):
@@ -348,19 +374,19 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, x: np.ndarra
             h_cluster[b, t, i] = lr[i]
             h_risk[b, t, i] = R[r, i]
         pmax = -np.inf
-        for m in range(Mb):
+        for m in range(Mr):
             pmax = max(pmax, pr[m])
-        for m in range(Mb):
+        for m in range(Mr):
             tied[m] = valid[r, m] and pr[m] >= pmax * (1 - TIE_TOL)
         for kk in range(D):
             mn = np.inf
-            for m in range(Mb):
+            for m in range(Mr):
                 if tied[m]:
                     mn = min(mn, centre[r, m, kk])
-            for m in range(Mb):
+            for m in range(Mr):
                 tied[m] = tied[m] and (centre[r, m, kk] if tied[m] else np.inf) <= mn
         slot = 0
-        for m in range(Mb):
+        for m in range(Mr):
             if tied[m]:
                 slot = m
                 break

@@ -243,11 +243,29 @@ def _report(x, ideal, s, R, wp, cap, act, cfg):
     capability-weighted mean position (plain mean if their capabilities are
     all 0), and among clusters tied for the highest probability the one with
     the lexicographically smallest position (issue 1 first) wins.
+
+    Each draw elects among its own clusters (the draws grouped by their count):
+    padding to a batch's most would change numpy's summation lengths, so the
+    last bit of a draw's numbers with the draws it runs with.
     """
     Bc, n, D = x.shape
     lab = core.clusters(x, act)
+    Ms = np.maximum(1, (lab == np.arange(n)[None, :]).sum(-1))
+    Mu = np.unique(Ms)
+    if len(Mu) == 1:
+        return (lab,) + _elect(x, ideal, s, R, wp, cap, act, lab, int(Mu[0]), cfg)
+    p_actor, fc = np.empty((Bc, n)), np.empty((Bc, D))
+    for M in Mu:
+        g = np.flatnonzero(Ms == M)
+        p_actor[g], fc[g] = _elect(x[g], ideal[g], s[g], R[g], wp[g], cap[g], act[g], lab[g], int(M), cfg)
+    return lab, p_actor, fc
+
+
+def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
+    """:func:`_report`'s election among the clusters (labels ``lab``) of draws with M clusters (M >= 1):
+    each actor's PCE probability and the forecast."""
+    Bc, n, D = x.shape
     isrep = lab == np.arange(n)[None, :]
-    M = max(1, int(isrep.sum(-1).max()))
     order = np.argsort(~isrep, axis=-1, kind="stable")[:, :M]
     valid = np.take_along_axis(isrep, order, -1)
     G = valid[:, :, None] & (lab[:, None, :] == order[:, :, None])  # (Bc, M, n): members of each cluster
@@ -278,7 +296,7 @@ def _report(x, ideal, s, R, wp, cap, act, cfg):
     w = np.where(none[:, None], 1.0, w)
     ws = w.sum(-1, keepdims=True)
     fc = np.einsum("bi,bik->bk", w, x) / ws
-    return lab, p_actor, fc
+    return p_actor, fc
 
 
 def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
@@ -486,7 +504,7 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
-    attitudes and the report's election (over as many clusters as the batch's most, as ``_report``);
+    attitudes and the report's election (over each draw's own clusters, as ``_report``);
     numpy's log and exp; the records. Per turn: challenges, bargains and the resolution's elections;
     numpy's log and exp; the moves. Each pass goes over the draws still running, shared out to threads.
     """
@@ -563,12 +581,12 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         par(fz.logits_rows, m, n, 1, lp_out, Qv, z_in)
         np.exp(z_in[: m * n], out=z_out[: m * n])
         Mb = max(1, int(nclus[:m].max()))
-        par(fz.report_rows, m, idx, Mb, x, ideal, s, den, wp, c, act, rule, rng, z_out, Qv, R, lab, order, valid,
-            centre, lp_in, Qr)
+        par(fz.report_rows, m, idx, Mb, nclus, x, ideal, s, den, wp, c, act, rule, rng, z_out, Qv, R, lab, order,
+            valid, centre, lp_in, Qr)
         np.log(lp_in[: m * Mb * Mb], out=lp_out[: m * Mb * Mb])
-        par(fz.logits_rows, m, Mb, 1, lp_out, Qr, z_in)
+        par(fz.report_logits_rows, m, Mb, nclus, lp_out, Qr, z_in)
         np.exp(z_in[: m * Mb], out=z_out[: m * Mb])
-        par(fz.record_rows, m, idx, t, Mb, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
+        par(fz.record_rows, m, idx, t, Mb, nclus, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
             h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"])
         alive &= ~final
         if not alive.any():
