@@ -588,6 +588,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
+        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
+            flops *= 15.0
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
