@@ -430,10 +430,12 @@ def worker_environment(threads: int, kernel: int | None = None) -> dict[str, Any
     4x slower so), and the machine's cores shared out between the workers: ``kernel`` (default
     :func:`kernel_threads`) threads each for the models' kernels (``DETENTE_THREADS``) and for numpy's
     BLAS and OpenMP (dask's default is one each)."""
+    from .models import _jit
+
     per = str(kernel if kernel is not None else kernel_threads(threads))
     env = "distributed.nanny.pre-spawn-environ."
     return {env + "MALLOC_TRIM_THRESHOLD_": None, env + "OMP_NUM_THREADS": per, env + "MKL_NUM_THREADS": per,
-            env + "OPENBLAS_NUM_THREADS": per, env + "DETENTE_THREADS": per}
+            env + "OPENBLAS_NUM_THREADS": per, env + _jit.THREADS_ENV: per}
 
 
 def connect(address: str, timeout: float | None = None) -> DaskExecutor:

@@ -183,23 +183,20 @@ class _Beside:
             self._proc = None
 
 
-#: The environment variable of the models' kernel threads (:func:`detente.models._jit.threads`, read at every
-#: batch).
-_THREADS = "DETENTE_THREADS"
-
-
 def _child(fn: Callable[[], Any], conn: Any, waiting: Any = None) -> None:
     """A :class:`_Beside` child: run ``fn`` and send ``(True, value)`` or ``(False, exception)``.
 
     Until ``waiting.value`` is 1 (the parent waits for the value) the kernels run on one thread, unless
     ``DETENTE_THREADS`` says otherwise; then on as many as before."""
-    if waiting is not None and not os.environ.get(_THREADS, "").strip():
-        os.environ[_THREADS] = "1"
+    from ..models._jit import THREADS_ENV  # the kernels' threads, read at every batch
+
+    if waiting is not None and not os.environ.get(THREADS_ENV, "").strip():
+        os.environ[THREADS_ENV] = "1"
 
         def widen() -> None:
             while not waiting.value:
                 time.sleep(0.02)
-            os.environ.pop(_THREADS, None)
+            os.environ.pop(THREADS_ENV, None)
 
         threading.Thread(target=widen, name="detente-report-step-threads", daemon=True).start()
     try:
@@ -415,7 +412,8 @@ def compute(
     # beside the drawing (see _Beside)
     # in a forked child the sensitivity analysis and its charts follow the record's section there: the parent's
     # drawing is the longer path (about 7.5 CPU s against the child's 5), and this evens the two
-    with_sens = bool(record and sensitivity and _forks())
+    forks = _forks()
+    with_sens = bool(record and sensitivity and forks)
     png = Path(png_dir) if png_dir is not None else None
 
     def beside() -> Any:
@@ -426,7 +424,7 @@ def compute(
         sens = _sensitivity(out, scen, result.model, params, seed, budget, _Steps(None, None))
         return rec, (sens, list(out), [str(p) for p in out.pngs])
 
-    record_job = _Beside(beside) if record else None
+    record_job = _Beside(beside, fork=forks) if record else None
     jobs: list[_Beside] = [] if record_job is None else [record_job]
     try:
         return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
