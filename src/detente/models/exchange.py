@@ -586,6 +586,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     if params.variant == "random-rate":
         fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
+    # the factors below are measured ratios of CPU time to the float loop's (the estimate above is itself a
+    # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
         if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21

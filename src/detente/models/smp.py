@@ -43,6 +43,7 @@ description is silent, and the replication of KTAB's reference run.
 from __future__ import annotations
 
 import threading
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -497,6 +498,10 @@ def _fused_ok(fz: Any) -> bool:
                     ok &= np.array_equal(np.einsum("bijk,bijk->bij", d, d).reshape(-1),
                                          fz.dot_probe(d.reshape(-1, D), d.reshape(-1, D), False))
         _FUSED_OK = bool(ok)
+        if not ok:  # the same numbers either way, only slower: say so once, where a user can see it
+            warnings.warn("smp: this numpy sums its dot products in an order the compiled few-actor passes do not "
+                          "copy, so smp runs on its numpy path (the same numbers, several times slower)",
+                          RuntimeWarning, stacklevel=2)
     return _FUSED_OK
 
 
