@@ -28,7 +28,15 @@ knife-edge record (``edges``) are played by the reference.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
+import functools
+import os
+import pickle
+import select
+import signal
+import sys
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -36,7 +44,7 @@ import numpy as np
 from .. import _cancel
 from . import _exchange_decimal as ref
 from . import _jit
-from ._common import max_exchange_candidates
+from ._common import exchange_taking_part, max_exchange_candidates
 from ._exchange_decimal import CONTEXT, FIXED_WEIGHT, ONE, SALIENCE_WEIGHT, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
 
 _U, _TINY = 2.0**-52, 1e-290  # as in _exchange_exact_kernel
@@ -387,6 +395,111 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         moved[(aj, p)] = jy, jyf
 
 
+#: A batch is split over processes when its work (draws x n^2 x D^2) is at least this: about 0.3 s of one core (a
+#: 15 x 13 draw is ~38,000 and takes ~60 ms); a fork and the results' way back cost a few milliseconds.
+SPLIT_WORK = 200_000
+
+
+def processes(B: int, n: int, D: int) -> int:
+    """How many processes play a batch of ``B`` draws of ``n`` actors on ``D`` issues (:func:`run`): the kernels'
+    threads (``DETENTE_THREADS``, default 2), at most one per two draws, on Linux (``fork``) and for enough work."""
+    if not sys.platform.startswith("linux") or B * n * n * D * D < SPLIT_WORK:
+        return 1
+    return max(1, min(_jit.threads(), B // 2))
+
+
 def run(inputs, rounds: int, ties: str = "first"):
-    """:func:`._exchange_decimal.run`, the same results, faster."""
-    return ref.run(inputs, rounds, ties, None, play)
+    """:func:`._exchange_decimal.run`, the same results, faster.
+
+    Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
+    :func:`processes` forked children, each playing every k-th draw and sending back its plays (pickled, through a
+    pipe), while this process plays its own share: each draw's play depends on nothing else, so the result is the
+    same bit for bit however the draws are split."""
+    k = processes(*inputs.shape)
+    if k <= 1:
+        return ref.run(inputs, rounds, ties, None, play)
+    part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+
+    def share(j: int) -> list:
+        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties)
+                for b in range(j, inputs.shape[0], k)]
+
+    _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
+    children: list[tuple[int, int]] = []
+    try:
+        for j in range(1, k):
+            children.append(_fork(functools.partial(share, j)))
+        shares = [share(0)]
+        while children:
+            shares.append(_collect(*children.pop(0)))
+    finally:
+        for pid, fd in children:  # an error, a cancel or Ctrl-C here: the children's work is not wanted
+            _end(pid, fd)
+    played = [shares[b % k][b // k] for b in range(inputs.shape[0])]
+    return ref.trajectory(inputs, rounds, played)
+
+
+def _fork(fn) -> tuple[int, int]:
+    """Run ``fn()`` in a forked child that writes ``(True, value)`` or ``(False, error)``, pickled, to a pipe and
+    ends (``os._exit``: no exit handlers, no flush of streams a thread of this process may have held); returns the
+    child's pid and the pipe's reading end."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of forking a threaded process; the child touches no lock
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(r)
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            except BaseException as e:  # handed to the parent, which raises it
+                try:
+                    payload = pickle.dumps((False, e))
+                except Exception:
+                    payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, fd: int) -> list:
+    """A :func:`_fork` child's value (its error raised here), once it has sent it; the cancel flag looked at while
+    waiting (a cancel, or Ctrl-C, ends the child)."""
+    chunks = []
+    try:
+        while True:
+            if not select.select([fd], [], [], 0.05)[0]:
+                _cancel.check()
+                continue
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    except BaseException:
+        _end(pid, fd)
+        raise
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError(f"a process playing decimal draws ended without a result (wait status {status})")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+def _end(pid: int, fd: int) -> None:
+    """Stop a :func:`_fork` child whose value is not wanted."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)
