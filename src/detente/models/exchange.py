@@ -352,10 +352,12 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
     pos = np.empty((B, R + 1, n, D))
+    # room for every exchange of a round: each takes four actor-issue cells of its own, so a round has at
+    # most n D / 4 (fewer than K), and the loop writes every element (NaN past each round's rows)
     K = min(_max_candidates(n, D), 4 * n * D)
-    trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
-    exchanges = np.zeros((B, R + 1), dtype=np.int64)
-    rounds = np.zeros(B, dtype=np.int64)
+    trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))
+    exchanges = np.empty((B, R + 1), dtype=np.int64)
+    rounds = np.empty(B, dtype=np.int64)
 
     def call(b0: int, b1: int) -> None:
         sl = slice(b0, b1)
