@@ -150,9 +150,9 @@ def _counting(monkeypatch):
     orig_settle, orig_realise = _exchange_exact._State.settle, _exchange_exact._State.realise
     monkeypatch.setattr(_exchange_exact._State, "settle", lambda self, row: settled.append(row) or orig_settle(self, row))
 
-    def realise(self, row):
+    def realise(self, row, *more):
         paths.append(int(self.iv[row, self.k.PATH]))
-        return orig_realise(self, row)
+        return orig_realise(self, row, *more)
 
     monkeypatch.setattr(_exchange_exact._State, "realise", realise)
     return settled, paths
