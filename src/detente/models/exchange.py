@@ -29,10 +29,10 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     (``_exchange_exact.py``: float sizing with a proved error bound, and
     decimals wherever that bound does not settle a decision, giving the
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
-    14x the float loop's time), which settles the moves Decide's
+    9x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
     Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run.
+    about 200x the float loop): together, Decide's own run.
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -129,8 +129,8 @@ class Params(ModelParams):
         precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
-        does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` about 150x (the pure-decimal path).
+        does; about 9x the float loop's CPU time (``_exchange_exact.py``), and
+        with ``ties=decide`` about 200x (the pure-decimal path).
     ties : {"first", "decide"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
@@ -593,10 +593,10 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
     # the factors below are measured ratios of CPU time to the float loop's (the estimate above is itself a
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
-    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
-        flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
-            flops *= 15.0
+    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 8.5x the float loop's CPU on
+        flops *= 9.0  # cop21 (57-63 ms against 6.7-7.4 ms a draw, both on one core, the same run, load 9.7 on 2 cores)
+        if params.ties == "decide":  # played by the pure-decimal path: 1.45 s against 0.062 s on cop21 (load 11)
+            flops *= 24.0
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
