@@ -77,10 +77,10 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
     return hi, float(_WIDE.subtract(v, Decimal(hi))), (float(v.as_tuple().exponent) if v else 1e9)
 
 
-def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None):
+def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
     """:func:`._exchange_decimal.play`, the same results, faster (see the module)."""
     if ties != "first" or edges is not None:
-        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges)
+        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges, seed)
     with decimal.localcontext(CONTEXT):
         return ref._play(x_in, s_in, c_in, part, low, high, rounds, ties, None, _round, _FRound)
 

@@ -32,7 +32,9 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     14x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
     Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run.
+    about 150x the float loop): together, Decide's own run; ``ties="coin"``
+    flips Decide's coin from the draw's seed (Decide's run after
+    ``random.seed(seed)``, about 200x the float loop).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -131,25 +133,30 @@ class Params(ModelParams):
         which settles the moves that Decide's rounding decides as Decide
         does; about 14x the float loop's time (``_exchange_exact.py``), and
         with ``ties=decide`` about 150x (the pure-decimal path).
-    ties : {"first", "decide"}
+    ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
         Decide's own order with its coin switched off (exact gains, equal
-        ones in the order of Decide's last sort).
+        ones in the order of Decide's last sort). ``coin``
+        (``arithmetic=decimal`` only): Decide's own order with its coin,
+        flipped from each draw's seed (``random.Random(seed)``): a draw with
+        seed k is the run Decide makes after ``random.seed(k)``. ``decide``
+        and ``coin`` are played by the pure-decimal path (about 150x and
+        200x the float loop's time).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
     arithmetic: Literal["float", "decimal"] = "float"
-    ties: Literal["first", "decide"] = "first"
+    ties: Literal["first", "decide", "coin"] = "first"
 
     @model_validator(mode="after")
     def _decimal_only_for_decide(self) -> "Params":
         if self.arithmetic == "decimal" and self.variant != "decide":
             raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
-        if self.ties == "decide" and self.arithmetic != "decimal":
-            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
-                             "is rounding noise)")
+        if self.ties in ("decide", "coin") and self.arithmetic != "decimal":
+            raise ValueError(f"ties={self.ties} needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "and its exact ties, gains within 1e-20, are rounding noise)")
         return self
 
     def rounds_played(self) -> int:
@@ -592,6 +599,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
         if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
             flops *= 15.0
+        elif params.ties == "coin":  # the pure-decimal path with Decide's list: 2.6 s against 2.0 s for decide on cop21
+            flops *= 20.0
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
