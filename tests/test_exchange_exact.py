@@ -121,3 +121,51 @@ def test_without_numba_the_same(monkeypatch):
     for _ in range(4):
         inp = _inputs(*_grid_case(rng))
         _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
+
+
+# Decide's own list (``ties="decide"``: its coin off; ``ties="coin"``: its coin from the draw's seed) on the fast path:
+# the kernel sorts the list, every near-tie sized in decimal, and recalculates every listing (double ones included).
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+@pytest.mark.parametrize("name", ["sample_data.txt", "copenhagen.csv", "knife_edge.csv"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_decides_files(name, ties, monkeypatch):
+    inp = api.load(str(DATA / name)).to_inputs(batch=2, seed=3)
+    slow = []
+    for f in ("_round", "_coin_round"):
+        real = getattr(_exchange_decimal, f)
+        monkeypatch.setattr(_exchange_decimal, f, lambda *a, real=real: slow.append(1) or real(*a))
+    fast = _exchange_exact.run(inp, 10, ties)
+    monkeypatch.undo()
+    # the fast path plays the rounds, not the reference: at most one round of ten per draw on sample_data (a side's
+    # earlier moves summing to 100 within the bound), none elsewhere
+    assert len(slow) <= (2 if name == "sample_data.txt" else 0), len(slow)
+    _same(fast, _exchange_decimal.run(inp, 10, ties))
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_random_scenarios(ties):
+    from _exchange_reference import random_case
+
+    rng = np.random.default_rng(2024)
+    flips = 0
+    for k in range(40):
+        x, s, c = _grid_case(rng) if k % 2 else random_case(rng, 5)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        ref = _exchange_decimal.run(inp, 6, ties)
+        _same(_exchange_exact.run(inp, 6, ties), ref)
+        if ties == "coin":  # a run whose coin is never flipped would not test it: count the runs that differ
+            flips += not np.array_equal(ref.forecast, _exchange_decimal.run(inp, 6, "decide").forecast)
+    assert ties == "decide" or flips >= 5
+
+
+def test_coin_on_the_fast_path_without_numba(monkeypatch):
+    pure = _jit.pure_module("detente.models._exchange_exact_kernel")
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: pure)
+    rng = np.random.default_rng(9)
+    for k in range(4):
+        x, s, c = _grid_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        _same(_exchange_exact.run(inp, 3, "coin"), _exchange_decimal.run(inp, 3, "coin"))

@@ -79,10 +79,10 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
 
 def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
     """:func:`._exchange_decimal.play`, the same results, faster (see the module)."""
-    if ties != "first" or edges is not None:
+    if edges is not None:
         return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges, seed)
     with decimal.localcontext(CONTEXT):
-        return ref._play(x_in, s_in, c_in, part, low, high, rounds, ties, None, _round, _FRound)
+        return ref._play(x_in, s_in, c_in, part, low, high, rounds, ties, None, _round, _FRound, seed, _coin_round)
 
 
 class _State:
@@ -91,6 +91,7 @@ class _State:
     def __init__(self, k, r, x, s, iv, fv, tab) -> None:
         self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
         self.vals: list[Decimal] = []
+        self.gains: dict[int, Decimal] = {}  # the rows sized in decimal: their exact gains (Decide's list needs them)
 
     def exchange(self, row: int, hint: bool = False) -> _Exchange:
         """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
@@ -126,6 +127,7 @@ class _State:
         fv[row, k.MI], fv[row, k.MJ], fv[row, k.G] = mi, mj, g
         fv[row, k.EMI], fv[row, k.EMJ], fv[row, k.EG] = k.U * abs(mi), k.U * abs(mj), k.U * g
         self.iv[row, k.ST] = 1 if e.ok else 0
+        self.gains[row] = e.gain
         return e
 
     def choose(self, P: int) -> int:
@@ -155,12 +157,25 @@ def _round(r: _FRound, part: np.ndarray, ties: str) -> list[_Exchange]:
     """One round (:func:`._exchange_decimal._round`), the reference's result; the reference plays it when a decision
     needs the decimals of a side's earlier moves."""
     try:
-        return _fast_round(r, part)
+        return _fast_round(r, part) if ties == "first" else _list_round(r, part, None)[0]
     except _Escape:
         return ref._round(r, part, ties)
 
 
-def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
+def _coin_round(r: _FRound, part: np.ndarray) -> tuple[list[_Exchange], list[tuple]]:
+    """One round with Decide's coin (:func:`._exchange_decimal._coin_round`), the reference's result (the reference
+    plays it, from the same state of the coin, when a decision needs the decimals of a side's earlier moves)."""
+    state = r.rng.getstate()
+    try:
+        return _list_round(r, part, r.rng)
+    except _Escape:
+        r.rng.setstate(state)
+        return ref._coin_round(r, part)
+
+
+def _prepare(r: _FRound, part: np.ndarray):
+    """Steps 1-5 on the kernel's tables: every candidate formed and sized (in decimal where the float bound does not
+    settle it). Returns the kernel, the state, the number of candidates and the tables."""
     k = _kernel()
     x, s, c, W, members = r.x, r.s, r.c, r.W, r.members
     n, D = part.shape
@@ -199,6 +214,11 @@ def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
+    return k, st, P, (iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx)
+
+
+def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
+    k, st, P, (iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx) = _prepare(r, part)
     realised: list[_Exchange] = []
     E, rI, rJ = -1, -1, -1
     while True:
@@ -223,3 +243,102 @@ def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
 def run(inputs, rounds: int, ties: str = "first"):
     """:func:`._exchange_decimal.run`, the same results, faster."""
     return ref.run(inputs, rounds, ties, None, play)
+
+
+def _list_round(r: _FRound, part: np.ndarray, rng) -> tuple[list[_Exchange], list[tuple]]:
+    """One round with Decide's own list (:func:`._exchange_decimal._coin_round` with ``rng``, else the list with the
+    coin off, ``ties="decide"``), the reference's result.
+
+    The list holds row ids (a row listed twice appears twice), every candidate formed to start with. Before each choice
+    the kernel sorts it stably by gain (:func:`arrange`); neighbours whose gains the float bound does not set more than
+    1e-20 apart are sized in decimal first, and sorted by their exact gains (so the order, which Decide keeps among
+    equal gains from sort to sort, and the coin's ties are Decide's). The realised exchange is sized in decimal; the
+    kernel recalculates every listing it touches (:func:`recalc`, Decide's double listings and an exchange against
+    itself included). The voting positions are the realised exchanges as they stand at the end of the round: one
+    re-sized after it was realised is sized again in decimal from its final state."""
+    k, st, P, (iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx) = _prepare(r, part)
+    khi = fv[:P, k.G].copy()
+    klo = np.zeros(P)
+    kerr = 2.0 * fv[:P, k.EG]
+    kex = np.zeros(P, dtype=np.bool_)
+    exact: dict[int, Decimal] = {}
+    sized = np.zeros(P, dtype=np.int64)
+
+    def settle(row: int) -> _Exchange:
+        e = st.settle(row)
+        exact[row] = e.gain
+        khi[row], klo[row], _ = _hilo(e.gain)
+        kerr[row] = 0.0
+        kex[row] = True
+        return e
+
+    for row, g in st.gains.items():  # the rows sized in decimal while formed: their gains are exact
+        exact[row] = g
+        khi[row], klo[row], _ = _hilo(g)
+        kerr[row] = 0.0
+        kex[row] = True
+    lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
+    lst[:P] = np.arange(P)
+    dst = np.empty(P + 1, dtype=np.int64)
+    seen = np.full(P, -1, dtype=np.int64)
+    keep = np.zeros(P, dtype=np.int64)
+    rem = np.empty(P, dtype=np.int64)
+    N, first, sort_no, stamp = P, True, 0, 0
+    realised: list[int] = []
+    rows: list[tuple] = []
+    final: dict[int, tuple[_Exchange, int]] = {}
+    while N > 0:
+        while True:
+            nn = k.arrange(lst, N, khi, klo, kerr, kex, dst, need, seen, sort_no, first)
+            sort_no += 1
+            if nn == 0:
+                break
+            for row in need[:nn].tolist():
+                settle(row)
+        first = False
+        lst, dst = dst, lst
+        E = int(lst[0])
+        if rng is not None and N > 1:
+            nxt = int(lst[1])
+            if nxt == E or (kex[E] and kex[nxt] and abs(exact[E] - exact[nxt]) < ref.TIE_COIN):
+                if rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
+                    lst[N] = E
+                    E = nxt
+                    lst[: N - 1] = lst[2 : N + 1].copy()
+                    N -= 1
+                else:  # tails: the first is taken and the next listed again at the end
+                    lst[N] = nxt
+                    lst[:N] = lst[1 : N + 1].copy()
+            else:
+                lst[: N - 1] = lst[1:N].copy()
+                N -= 1
+        else:
+            lst[: N - 1] = lst[1:N].copy()
+            N -= 1
+        if iv[E, k.ST] != 1:
+            continue  # not valid: dropped
+        e = st.exchange(E, True)
+        if not e.ok:
+            raise _Escape
+        realised.append(E)
+        rows.append(ref._row(e))
+        final[E] = (e, int(sized[E]))
+        rI, rJ = st.add(e.I.y, vals), st.add(e.J.y, vals)
+        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
+                      idx, khi, klo, kerr, kex, sized)
+        stamp += 1
+        for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
+            ok = settle(row).ok
+            while ok:
+                keep[row] += 1
+                if left == 0:
+                    break
+                left -= 1
+                code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
+                              sized)
+                ok = settle(row).ok if code < 0 else code == 1
+        N = k.compact(lst, N, keep)
+    objs = {}
+    for row, (e, at) in final.items():  # re-sized after it was realised: its final state, in decimal
+        objs[row] = e if sized[row] == at else st.exchange(row)
+    return [objs[row] for row in realised], rows
