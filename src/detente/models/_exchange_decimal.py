@@ -2,7 +2,7 @@
 
 The reference of the ``decide`` variant of :mod:`detente.models.exchange` with ``arithmetic="decimal"``: the
 fast path that runs it (:mod:`._exchange_exact`) gives this module's results bit for bit and plays with it
-(``ties="decide"``, the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
+(the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
 the one of ``docs/models/exchange.md`` (steps 1-8) and of the compiled loop (``_exchange_kernel.py``);
 what differs is the arithmetic. Decide (github:foarsitter/decide-exchange-model) computes in Python's
 :mod:`decimal` with its default context (28 significant digits, round half even), and its outcome cap
@@ -87,6 +87,7 @@ class _Round:
     def __init__(self, x, s, c, members, W, t, edges) -> None:
         self.x, self.s, self.c, self.members, self.W = x, s, c, members, W
         self.t, self.edges = t, edges
+        self.rng: random.Random | None = None  # Decide's coin (ties="coin"), set by the caller
         # per issue: each member's place, its term (x s) c, and the running sums of the terms in member order
         self.place = [{k: m for m, k in enumerate(mem)} for mem in members]
         self.terms = [[x[k][l] * s[k][l] * c[k] for k in mem] for l, mem in enumerate(members)]
@@ -346,6 +347,7 @@ def _coin_round(r: _Round, part: np.ndarray) -> tuple[list[_Exchange], list[tupl
     realised: list[_Exchange] = []
     rows: list[tuple] = []
     rng = r.rng
+    assert rng is not None
     while lst:
         lst.sort(key=_gain, reverse=True)
         E = lst.pop(0)

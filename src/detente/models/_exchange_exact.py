@@ -18,8 +18,9 @@ own table of moved partners and its sides' earlier moves; they are recomputed ex
 recomputes them (step 7), so the decisions, and with them the realised path, are the reference's. Where an
 earlier move of a side is needed in decimal (a side's moves summing to 100 within the bound) the draw is
 played by the reference instead (:class:`_Escape`; never met on the example files or the tests' scenarios).
-``ties="decide"`` (Decide's exact gain order, which needs every near-equal pair of gains in decimal) and the
-knife-edge record (``edges``) are played by the reference.
+``ties="decide"`` and ``ties="coin"`` (Decide's own list, its coin off or on) are played by :func:`_list_round`: the
+kernel keeps and sorts Decide's list, every near-tie in it sized in decimal. The knife-edge record (``edges``) is
+played by the reference.
 """
 
 from __future__ import annotations
@@ -165,11 +166,13 @@ def _round(r: _FRound, part: np.ndarray, ties: str) -> list[_Exchange]:
 def _coin_round(r: _FRound, part: np.ndarray) -> tuple[list[_Exchange], list[tuple]]:
     """One round with Decide's coin (:func:`._exchange_decimal._coin_round`), the reference's result (the reference
     plays it, from the same state of the coin, when a decision needs the decimals of a side's earlier moves)."""
-    state = r.rng.getstate()
+    rng = r.rng
+    assert rng is not None
+    state = rng.getstate()
     try:
-        return _list_round(r, part, r.rng)
+        return _list_round(r, part, rng)
     except _Escape:
-        r.rng.setstate(state)
+        rng.setstate(state)
         return ref._coin_round(r, part)
 
 

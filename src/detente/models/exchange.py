@@ -31,10 +31,9 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
     14x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run; ``ties="coin"``
-    flips Decide's coin from the draw's seed (Decide's run after
-    ``random.seed(seed)``, about 200x the float loop).
+    Decide's tie order with its coin off (about 40x the float loop):
+    together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
+    draw's seed (Decide's run after ``random.seed(seed)``, about 40x too).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -132,7 +131,7 @@ class Params(ModelParams):
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
         does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` about 150x (the pure-decimal path).
+        with ``ties=decide`` or ``ties=coin`` about 40x.
     ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
@@ -141,8 +140,8 @@ class Params(ModelParams):
         (``arithmetic=decimal`` only): Decide's own order with its coin,
         flipped from each draw's seed (``random.Random(seed)``): a draw with
         seed k is the run Decide makes after ``random.seed(k)``. ``decide``
-        and ``coin`` are played by the pure-decimal path (about 150x and
-        200x the float loop's time).
+        and ``coin`` take about 3.5 times ``first``'s time (every near-tie
+        in Decide's list is sized in decimal).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
@@ -597,15 +596,14 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
-            flops *= 15.0
-        elif params.ties == "coin":  # the pure-decimal path with Decide's list: 2.6 s against 2.0 s for decide on cop21
-            flops *= 20.0
+        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.37 s
+            flops *= 4.0  # (decide) and 0.41 s (coin) against 0.11 s for ties=first (the same run, load 8.4-8.8 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"},
+                      {"arithmetic": "decimal", "ties": "coin"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "
