@@ -429,10 +429,10 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
           rounds: int, ties: str, edges: list | None, rounder=None,
-          round_cls=None, seed: int = 0, coin_rounder=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+          round_cls=None, seed: int = 0) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`).
 
-    ``ties="coin"``: the rounds are ``coin_rounder``'s (default :func:`_coin_round`), on one coin stream for the whole
+    ``ties="coin"``: the rounds are :func:`_coin_round`'s, on one coin stream for the whole
     draw (``r.rng``)."""
     rounder, round_cls = rounder or _round, round_cls or _Round
     rng = random.Random(int(seed)) if ties == "coin" else None
@@ -448,7 +448,7 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
         r = round_cls(x, s, c, members, W, t, edges)
         if rng is not None:
             r.rng = rng
-            realised, rows = (coin_rounder or _coin_round)(r, part)
+            realised, rows = _coin_round(r, part)
         else:
             realised, rows = rounder(r, part, ties), None
         y, rows = _voting(x, realised, rows)
