@@ -31,9 +31,9 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
     14x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (about 40x the float loop):
+    Decide's tie order with its coin off (30-40x the float loop):
     together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
-    draw's seed (Decide's run after ``random.seed(seed)``, about 40x too).
+    draw's seed (Decide's run after ``random.seed(seed)``, 30-40x too).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -131,7 +131,7 @@ class Params(ModelParams):
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
         does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` or ``ties=coin`` about 40x.
+        with ``ties=decide`` or ``ties=coin`` 30-40x.
     ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
@@ -140,7 +140,7 @@ class Params(ModelParams):
         (``arithmetic=decimal`` only): Decide's own order with its coin,
         flipped from each draw's seed (``random.Random(seed)``): a draw with
         seed k is the run Decide makes after ``random.seed(k)``. ``decide``
-        and ``coin`` take about 3.5 times ``first``'s time (every near-tie
+        and ``coin`` take about 5 times ``first``'s time (every near-tie
         in Decide's list is sized in decimal).
     """
 
@@ -601,8 +601,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.37 s
-            flops *= 4.0  # (decide) and 0.41 s (coin) against 0.11 s for ties=first (the same run, load 8.4-8.8 on 2 cores)
+        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
+            flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
