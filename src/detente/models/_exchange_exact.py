@@ -322,6 +322,17 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
+    def record(self, E: int, vals: np.ndarray, xv: np.ndarray) -> tuple[tuple, Decimal, Decimal, int, int]:
+        """Realise row ``E`` (:meth:`realise`): its trade row (as :func:`._exchange_decimal._row` makes it), I's and J's
+        decimal voting positions and their refs in ``vals``."""
+        iy, jy, g = self.realise(E)
+        ai, aj, p, q, ri, rj = self.iv[E, :6].tolist()
+        i0 = vals[ri, 0] if ri >= 0 else xv[ai, q, 0]
+        j0 = vals[rj, 0] if rj >= 0 else xv[aj, p, 0]
+        rI, rJ = self.add(iy, vals), self.add(jy, vals)
+        row = (ai, aj, p, q, float(i0), float(vals[rI, 0]), float(j0), float(vals[rJ, 0]), float(g))
+        return row, iy, jy, rI, rJ
+
     def add(self, v: Decimal, vals: np.ndarray) -> int:
         vals[len(self.vals)] = _hilo(v)
         self.vals.append(v)
@@ -409,15 +420,10 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         if code == -3:
             code = st.choose(P)
         E = int(code)
-        iy, jy, g = st.realise(E)
-        ai, aj, p, q, ri, rj = iv[E, :6].tolist()
-        i0 = vals[ri, 0] if ri >= 0 else xv[ai, q, 0]
-        j0 = vals[rj, 0] if rj >= 0 else xv[aj, p, 0]
-        rI, rJ = st.add(iy, vals), st.add(jy, vals)
-        iyf, jyf = float(vals[rI, 0]), float(vals[rJ, 0])
-        rows.append((ai, aj, p, q, float(i0), iyf, float(j0), jyf, float(g)))
-        moved[(ai, q)] = iy, iyf
-        moved[(aj, p)] = jy, jyf
+        row, iy, jy, rI, rJ = st.record(E, vals, xv)
+        rows.append(row)
+        moved[(row[0], row[3])] = iy, row[5]
+        moved[(row[1], row[2])] = jy, row[7]
 
 
 def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
@@ -495,15 +501,10 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
             continue  # not valid: dropped
         if len(st.vals) + 2 > len(vals):
             raise _Escape  # more realised exchanges than the room kept (an exchange realised again and again)
-        iy, jy, g = st.realise(E)
-        ai, aj, p, q, ri, rj = iv[E, :6].tolist()
-        i0 = vals[ri, 0] if ri >= 0 else xv[ai, q, 0]
-        j0 = vals[rj, 0] if rj >= 0 else xv[aj, p, 0]
-        rI, rJ = st.add(iy, vals), st.add(jy, vals)
-        iyf, jyf = float(vals[rI, 0]), float(vals[rJ, 0])
-        rows.append((ai, aj, p, q, float(i0), iyf, float(j0), jyf, float(g)))
+        trade, iy, jy, rI, rJ = st.record(E, vals, xv)
+        rows.append(trade)
         realised.append(E)
-        final[E] = (iy, jy, iyf, jyf, int(sized[E]))
+        final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
         nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
                       idx, khi, klo, kerr, kex, sized)
         stamp += 1

@@ -519,6 +519,40 @@ def _commit(fv, iv, r, m_col, em_col, h_col, eh_col, f_col):
 
 
 @_inline
+def _touched(E, mark, iv, part, idx, out):
+    """The rows in which an actor-issue of row ``E`` supplies or demands (those step 7 may touch), each once (marked
+    with ``mark`` in :func:`index`'s marks), written to ``out``; returns how many."""
+    eI = iv[E, AI]
+    eJ = iv[E, AJ]
+    ep = iv[E, PP]
+    eq = iv[E, QQ]
+    D = part.shape[1]
+    keys = part.shape[0] * D
+    M = iv.shape[0]
+    o_ds = keys + 1 + 2 * M
+    o_mk = o_ds + keys + 1 + 2 * M
+    c = 0
+    for li in range(4):
+        if li == 0:
+            o_s, key = 0, eI * D + eq
+        elif li == 1:
+            o_s, key = 0, eJ * D + ep
+        elif li == 2:
+            o_s, key = o_ds, eJ * D + eq
+        else:
+            o_s, key = o_ds, eI * D + ep
+        o_r = o_s + keys + 1
+        for t in range(idx[o_s + key], idx[o_s + key + 1]):
+            r = idx[o_r + t]
+            if idx[o_mk + r] == mark:
+                continue
+            idx[o_mk + r] = mark
+            out[c] = r
+            c += 1
+    return c
+
+
+@_inline
 def _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv):
     """Step 7 for row ``r`` after the exchange of I ``eI`` (supplying ``eq``, demanding ``ep``, now at ``vals[refI]``) and
     J ``eJ`` (supplying ``ep``, now at ``vals[refJ]``): continue its sides that supply what E's supplied, record E's
@@ -591,38 +625,20 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
         ep = iv[E, PP]
         eq = iv[E, QQ]
         # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
-        n = part.shape[0]
-        D = part.shape[1]
-        keys = n * D
-        M = iv.shape[0]
-        o_ds = keys + 1 + 2 * M
-        o_mk = o_ds + keys + 1 + 2 * M
-        for li in range(4):
-            if li == 0:
-                o_s, key = 0, eI * D + eq
-            elif li == 1:
-                o_s, key = 0, eJ * D + ep
-            elif li == 2:
-                o_s, key = o_ds, eJ * D + eq
-            else:
-                o_s, key = o_ds, eI * D + ep
-            o_r = o_s + keys + 1
-            for t in range(idx[o_s + key], idx[o_s + key + 1]):
-                r = idx[o_r + t]
-                if idx[o_mk + r] == E:
-                    continue
-                idx[o_mk + r] = E
-                if iv[r, ST] != 1:
-                    continue
-                touched = _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv)
-                if touched:
-                    st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
-                    if st < 0:
-                        iv[r, ST] = 2
-                        need[1 + nn] = r
-                        nn += 1
-                    else:
-                        iv[r, ST] = st
+        rows = np.empty(iv.shape[0], dtype=np.int64)
+        for i in range(_touched(E, E, iv, part, idx, rows)):
+            r = rows[i]
+            if iv[r, ST] != 1:
+                continue
+            touched = _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv)
+            if touched:
+                st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+                if st < 0:
+                    iv[r, ST] = 2
+                    need[1 + nn] = r
+                    nn += 1
+                else:
+                    iv[r, ST] = st
     if nn > 0:
         need[0] = nn
         return -2
@@ -694,46 +710,24 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     for r in range(P):
         if iv[r, ST] != 1:
             keep[r] = 0
-    eI = iv[E, AI]
-    eJ = iv[E, AJ]
-    ep = iv[E, PP]
-    eq = iv[E, QQ]
-    n = part.shape[0]
-    D = part.shape[1]
-    keys = n * D
-    M = iv.shape[0]
-    o_ds = keys + 1 + 2 * M
-    o_mk = o_ds + keys + 1 + 2 * M
     nn = 0
-    for li in range(4):
-        if li == 0:
-            o_s, key = 0, eI * D + eq
-        elif li == 1:
-            o_s, key = 0, eJ * D + ep
-        elif li == 2:
-            o_s, key = o_ds, eJ * D + eq
-        else:
-            o_s, key = o_ds, eI * D + ep
-        o_r = o_s + keys + 1
-        for t in range(idx[o_s + key], idx[o_s + key + 1]):
-            r = idx[o_r + t]
-            if idx[o_mk + r] == stamp:
-                continue
-            idx[o_mk + r] = stamp
-            m = keep[r]
-            if m == 0:
-                continue
-            keep[r] = 0
-            for k in range(m):
-                st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
-                if st < 0:
-                    need[nn] = r
-                    rem[nn] = m - k - 1
-                    nn += 1
-                    break
-                if st == 0:
-                    break
-                keep[r] += 1
+    rows = np.empty(iv.shape[0], dtype=np.int64)
+    for i in range(_touched(E, stamp, iv, part, idx, rows)):
+        r = rows[i]
+        m = keep[r]
+        if m == 0:
+            continue
+        keep[r] = 0
+        for k in range(m):
+            st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+            if st < 0:
+                need[nn] = r
+                rem[nn] = m - k - 1
+                nn += 1
+                break
+            if st == 0:
+                break
+            keep[r] += 1
     return nn
 
 
