@@ -75,7 +75,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
-                 "distance_rows", "cluster_rows"):
+                 "distance_rows", "utility_rows", "victory_rows", "_distance", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -246,6 +246,21 @@ def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
     assert (out["numpy"][:, 0] == 0).all()
+    R = rng.uniform(-1, 1, (Bc, n))  # the utilities of those distances in one pass
+    want = core.utility(out["numpy"], R[:, :, None])
+    for path in PATHS:
+        _use(monkeypatch, path)
+        _equal(core.utilities(ideal, sal, pts, R), want)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), M=st.integers(1, 40))
+def test_linear_victory_equals_numpy(monkeypatch, seed, Bc, M):
+    C = 1e-8 + _wide(np.random.default_rng(seed), (Bc, M, M), -8, 3) ** 2
+    want = C / (C + C.swapaxes(-1, -2))
+    for path in PATHS:
+        _use(monkeypatch, path)
+        _equal(core.victory(C, "Linear"), want)
 
 
 @SETTINGS

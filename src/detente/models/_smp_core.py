@@ -132,6 +132,22 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     return np.sqrt(q)
 
 
+def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``utility(distances(ideal, sal, pts), R[:, :, None])``, shape (Bc, n, m): each actor's utility of each
+    point, in one compiled pass (without the distances' array) when the kernels run; the same numbers."""
+    Bc, n, D = ideal.shape
+    m = pts.shape[1]
+    work = Bc * n * m * D
+    kern = _kernel(work)
+    if kern is None:
+        return utility(distances(ideal, sal, pts), R[:, :, None])
+    den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
+    out = np.empty((Bc, n, m))
+    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts, den, R))
+    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
+    return out
+
+
 def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None) -> np.ndarray:
     """Coalition strengths ``C(a, b) = 1e-8 + sum_v max(0, vote(w_v, V[v, a] - V[v, b]))``.
 
@@ -188,7 +204,15 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
     """
     Ct = C.swapaxes(-1, -2)
     if model == "Linear":
-        return C / (C + Ct)
+        M = C.shape[-1]
+        Bc = C.size // max(1, M * M)
+        kern = _kernel(Bc * M * M * M) if C.ndim == 3 else None  # compiled (on threads) where the coalitions were
+        if kern is None:
+            return C / (C + Ct)
+        P = np.empty(C.shape)
+        Cc = np.ascontiguousarray(C, dtype=float)
+        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M * M)
+        return P
     if model in ("Square", "Quartic", "Octic"):
         k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]
         m = np.maximum(C, Ct)

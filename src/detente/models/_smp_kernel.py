@@ -480,6 +480,17 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
 
 
 @_jit
+def _distance(ideal: np.ndarray, sal: np.ndarray, pt: np.ndarray, d: float) -> float:
+    """``_smp_core.distances`` of one actor (``ideal``, ``sal`` (D,); ``d`` the sum of its squared saliences) to
+    one point ``pt`` (D,)."""
+    acc = 0.0
+    for k in range(ideal.shape[0]):
+        t = sal[k] * (ideal[k] - pt[k])
+        acc += t * t
+    return np.sqrt(acc / d) if d > 0 else 0.0
+
+
+@_jit
 def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
                   out: np.ndarray) -> None:
     """``_smp_core.distances`` for the rows r = b n + i in [lo, hi): actor i of draw b to every point.
@@ -492,13 +503,37 @@ def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.
     for r in range(lo, hi):
         b = r // n
         i = r % n
-        d = den[b, i]
         for j in range(m):
-            acc = 0.0
-            for k in range(D):
-                t = sal[b, i, k] * (ideal[b, i, k] - pts[b, j, k])
-                acc += t * t
-            out[b, i, j] = np.sqrt(acc / d) if d > 0 else 0.0
+            out[b, i, j] = _distance(ideal[b, i], sal[b, i], pts[b, j], den[b, i])
+
+
+@_jit
+def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+                 R: np.ndarray, out: np.ndarray) -> None:
+    """``_smp_core.utility(_smp_core.distances(ideal, sal, pts), R[:, :, None])`` for the rows r = b n + i in
+    [lo, hi), without the distances' array: U = (1 - d)(1 + min(d, 1) R_i), numpy's operations in numpy's
+    order, d as :func:`distance_rows` gives it. ``R`` (Bc, n); fills ``out`` (Bc, n, m)."""
+    Bc, n, D = ideal.shape
+    m = pts.shape[1]
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        ri = R[b, i]
+        for j in range(m):
+            d = _distance(ideal[b, i], sal[b, i], pts[b, j], den[b, i])
+            out[b, i, j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
+
+
+@_jit
+def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
+    """``_smp_core.victory(C, "Linear")`` for the rows r = b M + a in [lo, hi): P[a, c] = C[a, c] / (C[a, c] +
+    C[c, a]). Fills ``P`` (Bc, M, M)."""
+    M = C.shape[1]
+    for r in range(lo, hi):
+        b = r // M
+        a = r % M
+        for c in range(M):
+            P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
 
 
 @_jit

@@ -273,7 +273,7 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     W = np.where(W.sum(-1, keepdims=True) > 0, W, G.astype(float))
     Wsum = W.sum(-1, keepdims=True)
     centre = core._mm(W, x) / np.where(Wsum > 0, Wsum, 1.0)  # (Bc, M, D)
-    Vr = core.utility(core.distances(ideal, s, centre), R[:, :, None])
+    Vr = core.utilities(ideal, s, centre, R)
     C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
     P = core.victory(C, cfg.vpm)
     pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
@@ -310,9 +310,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     N = np.maximum(nact, 1).astype(float)[:, None, None]
     S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
     u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
-    Rr = R[:, :, None]
-    Vb = (S[:, :, None] - ut - u_tj + core.utility(core.distances(ideal, s, bI), Rr)
-          + core.utility(core.distances(ideal, s, bR), Rr)) / N
+    Vb = (S[:, :, None] - ut - u_tj + core.utilities(ideal, s, bI, R) + core.utilities(ideal, s, bR, R)) / N
     V = np.concatenate([S[:, :, None] / N, Vb], axis=-1)  # (Bc, n_a, 1 + n)
     k = np.arange(n)
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
