@@ -119,7 +119,7 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     if kern is not None:
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
-        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts))
+        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1)))
         _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
         return out
     acc = np.zeros((Bc, n, pts.shape[1]))
@@ -143,7 +143,7 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
         return utility(distances(ideal, sal, pts), R[:, :, None])
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
     out = np.empty((Bc, n, m))
-    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts, den, R))
+    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1), den, R))
     _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
     return out
 

@@ -480,48 +480,60 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
 
 
 @_jit
-def _distance(ideal: np.ndarray, sal: np.ndarray, pt: np.ndarray, d: float) -> float:
-    """``_smp_core.distances`` of one actor (``ideal``, ``sal`` (D,); ``d`` the sum of its squared saliences) to
-    one point ``pt`` (D,)."""
-    acc = 0.0
-    for k in range(ideal.shape[0]):
-        t = sal[k] * (ideal[k] - pt[k])
-        acc += t * t
-    return np.sqrt(acc / d) if d > 0 else 0.0
+def _distance_row(b: int, i: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, d: float,
+                  out: np.ndarray) -> None:
+    """``_smp_core.distances`` of actor i of draw b to every point: ``out`` (m,) (``ideal``, ``sal`` (Bc, n, D),
+    ``ptsT`` (Bc, D, m) the points issue by issue, ``d`` the sum of i's squared saliences). The issues are
+    summed in numpy's order (from 0.0, issue by issue); the loops over the points are vectorised."""
+    m = out.shape[0]
+    for j in range(m):
+        out[j] = 0.0
+    for k in range(ideal.shape[2]):
+        sk = sal[b, i, k]
+        xk = ideal[b, i, k]
+        p = ptsT[b, k]
+        for j in range(m):
+            t = sk * (xk - p[j])
+            out[j] += t * t
+    if d > 0:
+        for j in range(m):
+            out[j] = np.sqrt(out[j] / d)
+    else:
+        for j in range(m):
+            out[j] = 0.0
 
 
 @_jit
-def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
                   out: np.ndarray) -> None:
     """``_smp_core.distances`` for the rows r = b n + i in [lo, hi): actor i of draw b to every point.
 
-    ``ideal``, ``sal`` (Bc, n, D); ``pts`` (Bc, m, D); ``den`` (Bc, n) the sum of
-    the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
+    ``ideal``, ``sal`` (Bc, n, D); ``ptsT`` (Bc, D, m) the points issue by issue; ``den`` (Bc, n)
+    the sum of the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
     """
     Bc, n, D = ideal.shape
-    m = pts.shape[1]
     for r in range(lo, hi):
         b = r // n
         i = r % n
-        for j in range(m):
-            out[b, i, j] = _distance(ideal[b, i], sal[b, i], pts[b, j], den[b, i])
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], out[b, i])
 
 
 @_jit
-def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
                  R: np.ndarray, out: np.ndarray) -> None:
     """``_smp_core.utility(_smp_core.distances(ideal, sal, pts), R[:, :, None])`` for the rows r = b n + i in
     [lo, hi), without the distances' array: U = (1 - d)(1 + min(d, 1) R_i), numpy's operations in numpy's
-    order, d as :func:`distance_rows` gives it. ``R`` (Bc, n); fills ``out`` (Bc, n, m)."""
+    order, d as :func:`distance_rows` gives it (``ptsT`` (Bc, D, m)). ``R`` (Bc, n); fills ``out`` (Bc, n, m)."""
     Bc, n, D = ideal.shape
-    m = pts.shape[1]
     for r in range(lo, hi):
         b = r // n
         i = r % n
         ri = R[b, i]
-        for j in range(m):
-            d = _distance(ideal[b, i], sal[b, i], pts[b, j], den[b, i])
-            out[b, i, j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
+        row = out[b, i]
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], row)
+        for j in range(row.shape[0]):
+            d = row[j]
+            row[j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
 
 
 @_jit
