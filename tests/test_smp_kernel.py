@@ -278,6 +278,14 @@ def test_conditional_pce_over_each_elections_options_equals_the_whole_product(mo
         monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
         out[gather] = core.pce(C, P, Q, "Conditional")
     _equal(out[True], out[False])
+    # the whole product with every step out of place, as the PCE was first written (its logs and exps now
+    # run in place: the same numbers)
+    logP = np.log(np.maximum(P, 1e-300))
+    L = np.where(Q, np.einsum("...ij,...jk->...ik", Q.astype(float), logP.swapaxes(-1, -2)), -np.inf)
+    mx = np.max(L, axis=-1, keepdims=True)
+    p = np.where(Q, np.exp(L - np.where(np.isfinite(mx), mx, 0.0)), 0.0)
+    s = p.sum(-1, keepdims=True)
+    _equal(out[False], np.divide(p, s, out=np.zeros_like(p), where=s > 0))
 
 
 @SETTINGS

@@ -261,7 +261,8 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     Mq = Qf.sum(-1, keepdims=True)
     has = Mq[..., 0] > 0
     if model == "Conditional":
-        logP = np.log(np.maximum(P, 1e-300))
+        logP = np.maximum(P, 1e-300)
+        np.log(logP, out=logP)  # in place: at a few hundred options each new array costs its page faults
         M = Q.shape[-1]
         if M < GATHER_MIN_OPTIONS:
             L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
@@ -275,7 +276,9 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
                 L[b, q, a] = np.einsum("kj,kj->k", Qf[b, q], logP[b, a])
         mx = np.max(L, axis=-1, keepdims=True)
         mx = np.where(np.isfinite(mx), mx, 0.0)
-        p = np.where(Q, np.exp(L - mx), 0.0)
+        L -= mx
+        p = np.exp(L, out=L)
+        p[~Q] = 0.0
         s = p.sum(-1, keepdims=True)
         return np.divide(p, s, out=np.zeros_like(p), where=s > 0)
     p = np.divide(Qf, Mq, out=np.zeros_like(Qf), where=Mq > 0)
