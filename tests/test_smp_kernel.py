@@ -66,8 +66,26 @@ def test_coalition_sums_add_the_voters_in_numpys_order(path):
 
 
 def test_the_kernels_constants_are_the_models():
+    from detente.models import _smp_fused
+
     for name in ("BIN_SCALE", "FLOOR_CHALLENGE", "MIN_GAIN", "TIE_TOL"):
         assert getattr(_smp_kernel, name) == getattr(core, name), name
+    for name in ("FLOOR_PCE", "EQ_TOL", "TIE_TOL"):  # the fused passes' copies (literals for numba's cache)
+        assert getattr(_smp_fused, name) == getattr(core, name), name
+
+
+def test_the_fused_passes_stay_below_the_sizes_where_the_methods_change():
+    # the fused passes copy the PCE's whole product and the pair-at-a-time coalition sums, which numpy's
+    # path and the kernels use below GATHER_MIN_OPTIONS and FEW_OPTIONS options: a resolution has n + 1
+    assert smp.FUSED_MAX_ACTORS + 1 < min(core.GATHER_MIN_OPTIONS, _smp_kernel.FEW_OPTIONS)
+    cfg = smp._Cfg(smp.Params())
+    assert smp._fused(64, smp.FUSED_MAX_ACTORS, cfg, None) is not None
+    old = core.GATHER_MIN_OPTIONS
+    try:
+        core.GATHER_MIN_OPTIONS = smp.FUSED_MAX_ACTORS  # were it lowered, the fused passes step aside
+        assert smp._fused(64, smp.FUSED_MAX_ACTORS, cfg, None) is None
+    finally:
+        core.GATHER_MIN_OPTIONS = old
 
 
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():

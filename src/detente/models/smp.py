@@ -499,7 +499,12 @@ def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
     if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS or not _fused_settings(cfg):
         return None
     work = Bc * n**3 if Bc < FUSED_MIN_DRAWS else max(Bc * n**3, core.KERNEL_MIN_WORK)
-    if core._kernel(work) is None:  # numba absent or disabled, or too little work
+    kern = core._kernel(work)
+    if kern is None:  # numba absent or disabled, or too little work
+        return None
+    # the passes copy the PCE's whole product and the coalitions' pair-at-a-time sums: the resolution's
+    # n + 1 options must stay below the sizes where numpy's path and the kernels change method
+    if n + 1 >= min(core.GATHER_MIN_OPTIONS, kern.FEW_OPTIONS):
         return None
     from . import _smp_fused
 
@@ -554,7 +559,7 @@ def _fused_ok(fz: Any) -> bool:
     return _FUSED_OK
 
 
-def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
+def _run_chunk_fused(x0, s, cap, act, cfg, fz):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
@@ -628,8 +633,6 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         m = len(idx)
-        if t + 1 >= h["x"].shape[1]:
-            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         go = ~final[idx]
         par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
         np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
@@ -646,6 +649,8 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         alive &= ~final
         if not alive.any():
             break
+        if t + 1 >= h["x"].shape[1]:  # room for the turn's record and the next state (not after the last state)
+            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         par(fz.turn_rows, m, idx, go, x, ideal, s, den, sigma, wp, wc, act, nact, rule, adj, kind, rnd, dist, R,
             target, prob, gain, bI, bR, lp_in, Qs)
         np.log(lp_in[: m * M * M], out=lp_out[: m * M * M])
@@ -740,7 +745,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         sl = slice(b0, min(B, b0 + bc))
         fz = _fused(sl.stop - sl.start, n, cfg, A)
         if fz is not None:
-            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], seeds[sl], cfg, fz)
+            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz)
         else:
             o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
         parts.append(o)
