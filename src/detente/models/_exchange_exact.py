@@ -29,8 +29,17 @@ played by the reference.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
+import functools
+import math
+import os
+import pickle
 import random
+import select
+import signal
+import sys
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -38,7 +47,7 @@ import numpy as np
 from .. import _cancel
 from . import _exchange_decimal as ref
 from . import _jit
-from ._common import max_exchange_candidates
+from ._common import exchange_taking_part, max_exchange_candidates
 from ._exchange_decimal import CONTEXT, FIXED_WEIGHT, ONE, SALIENCE_WEIGHT, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
 
 _U, _TINY = 2.0**-52, 1e-290  # as in _exchange_exact_kernel
@@ -102,8 +111,11 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
         return _hilo_wide(v)
     m, P = int(s[:i] + s[i + 1 :]), _POW10[k]
     hi = m / P
-    a, b = hi.as_integer_ratio()
-    return hi, (m * b - a * P) / (P * b), float(-k)
+    f, e = math.frexp(hi)  # hi = a 2**(e - 53), a whole
+    a, sh = int(f * 9007199254740992.0), 53 - e
+    if sh >= 0:
+        return hi, ((m << sh) - a * P) / (P << sh), float(-k)
+    return hi, (m - (a << -sh) * P) / P, float(-k)
 
 
 def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
@@ -126,6 +138,7 @@ class _Draw:
         self.cf = np.array([float(v) for v in c])
         self.Wf = np.array([float(v) for v in W])
         self.xv = np.empty((n, D, 3))
+        self.xvm = _flat(self.xv)
         for a in range(n):
             for l in range(D):
                 self.xv[a, l] = _hilo(x[a][l])
@@ -139,6 +152,7 @@ class _Draw:
         self.unsure = np.empty(M, dtype=np.int64)
         self.need = np.empty(M + 1, dtype=np.int64)
         self.vals = np.empty((2 * M + 2, 3))
+        self.valsm = _flat(self.vals)
         self.idx = np.empty(k.index_size(n, D, M), dtype=np.int64)
         self.keep: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}  # a cell's weights of y and x0 in step 8
 
@@ -158,13 +172,15 @@ class _Draw:
         its float):
         the next round's start positions; their float images updated."""
         new = [row[:] for row in x]
+        D, xvm = len(x[0]), self.xvm
         for (a, l), (y, _) in moved.items():
             w = self.keep.get((a, l))
             if w is None:
                 keep_w = (1 - s[a][l]) * SALIENCE_WEIGHT
                 w = self.keep[(a, l)] = (keep_w, 1 - keep_w - FIXED_WEIGHT)
             new[a][l] = w[0] * y + FIXED_WEIGHT * y + w[1] * x[a][l]
-            self.xv[a, l] = _hilo(new[a][l])
+            j = 3 * (a * D + l)
+            xvm[j], xvm[j + 1], xvm[j + 2] = _hilo(new[a][l])
             self.moved.append((a, l))
         return new
 
@@ -207,6 +223,7 @@ class _State:
         self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
         self.vals: list[Decimal] = []
         self.settled: dict[int, _Exchange] = {}  # row -> its last sizing in decimal
+        self.his: list[float] = []  # the floats of vals
 
     def exchange(self, row: int, hint: bool = False) -> _Exchange:
         """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
@@ -248,21 +265,21 @@ class _State:
         self.iv[row, k.ST] = 1 if e.ok else 0
         return e
 
-    def realise(self, row: int) -> tuple[Decimal, Decimal, Decimal]:
+    def realise(self, row: int, cols: list[int]) -> tuple[Decimal, Decimal, Decimal]:
         """The decimal voting positions of I and J and the gain of pending row ``row``, the exchange to realise.
 
         If its last sizing was the kernel's, with every decision certain (``PATH``), only the operations of the
         reference's ``_size`` whose results stand at its end are done, in its order: the sizes of step 4, or those of
         the last outcome cap that binds (which replace every earlier size). Else its last sizing was in decimal
-        (:meth:`settle`)."""
-        k, iv, x = self.k, self.iv, self.x
-        path = int(iv[row, k.PATH])
+        (:meth:`settle`). ``cols``: the row's ``iv`` as a list."""
+        k, x = self.k, self.x
+        path = cols[k.PATH]
         if not path & k.CERTAIN:
             e = self.settled[row]
             if not e.ok:
                 raise _Escape  # a pending exchange found invalid in decimal: cannot happen, played safely
             return e.I.y, e.J.y, e.gain
-        ai, aj, p, q, ri, rj = iv[row, :6].tolist()
+        ai, aj, p, q, ri, rj = cols[:6]
         ip = self.vals[ri] if ri >= 0 else x[ai][q]
         jp = self.vals[rj] if rj >= 0 else x[aj][p]
         idem, jdem = x[ai][p], x[aj][q]
@@ -322,21 +339,31 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
-    def record(self, E: int, vals: np.ndarray, xv: np.ndarray) -> tuple[tuple, Decimal, Decimal, int, int]:
+    def record(self, E: int, vm: memoryview, xh: list) -> tuple[tuple, Decimal, Decimal, int, int]:
         """Realise row ``E`` (:meth:`realise`): its trade row (as :func:`._exchange_decimal._row` makes it), I's and J's
-        decimal voting positions and their refs in ``vals``."""
-        iy, jy, g = self.realise(E)
-        ai, aj, p, q, ri, rj = self.iv[E, :6].tolist()
-        i0 = vals[ri, 0] if ri >= 0 else xv[ai, q, 0]
-        j0 = vals[rj, 0] if rj >= 0 else xv[aj, p, 0]
-        rI, rJ = self.add(iy, vals), self.add(jy, vals)
-        row = (ai, aj, p, q, float(i0), float(vals[rI, 0]), float(j0), float(vals[rJ, 0]), float(g))
-        return row, iy, jy, rI, rJ
+        decimal voting positions and their refs in the kernel's ``vals`` (``vm``; ``xh``: the round-start floats)."""
+        cols = self.iv[E].tolist()
+        iy, jy, g = self.realise(E, cols)
+        ai, aj, p, q, ri, rj = cols[:6]
+        i0 = self.his[ri] if ri >= 0 else xh[ai][q]
+        j0 = self.his[rj] if rj >= 0 else xh[aj][p]
+        rI, iyf = self.add(iy, vm)
+        rJ, jyf = self.add(jy, vm)
+        return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rJ
 
-    def add(self, v: Decimal, vals: np.ndarray) -> int:
-        vals[len(self.vals)] = _hilo(v)
+    def add(self, v: Decimal, vm: memoryview) -> tuple[int, float]:
+        """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
+        i = len(self.vals)
+        hi, lo, e = _hilo(v)
+        vm[3 * i], vm[3 * i + 1], vm[3 * i + 2] = hi, lo, e
         self.vals.append(v)
-        return len(self.vals) - 1
+        self.his.append(hi)
+        return i, hi
+
+
+def _flat(a: np.ndarray) -> memoryview:
+    """A flat view of a float array (item writes far cheaper than numpy's)."""
+    return memoryview(a).cast("B").cast("d")
 
 
 def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
@@ -405,6 +432,8 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
     st, P = _prepare(r, d)
     iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
     sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
+    xh = xv[:, :, 0].tolist()
+    vm = d.valsm
     rows: list[tuple] = []
     moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
     E, rI, rJ = -1, -1, -1
@@ -420,10 +449,10 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         if code == -3:
             code = st.choose(P)
         E = int(code)
-        row, iy, jy, rI, rJ = st.record(E, vals, xv)
-        rows.append(row)
-        moved[(row[0], row[3])] = iy, row[5]
-        moved[(row[1], row[2])] = jy, row[7]
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
+        rows.append(trade)
+        moved[(trade[0], trade[3])] = iy, trade[5]
+        moved[(trade[1], trade[2])] = jy, trade[7]
 
 
 def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
@@ -468,6 +497,7 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     keep = np.zeros(P, dtype=np.int64)
     rem = np.empty(P, dtype=np.int64)
     N, first, sort_no, stamp = P, True, 0, 0
+    vm, xh = d.valsm, xv[:, :, 0].tolist()
     rows: list[tuple] = []
     realised: list[int] = []
     final: dict[int, tuple[Decimal, Decimal, float, float, int]] = {}
@@ -501,7 +531,7 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
             continue  # not valid: dropped
         if len(st.vals) + 2 > len(vals):
             raise _Escape  # more realised exchanges than the room kept (an exchange realised again and again)
-        trade, iy, jy, rI, rJ = st.record(E, vals, xv)
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
         rows.append(trade)
         realised.append(E)
         final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
@@ -531,6 +561,111 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     return rows, moved
 
 
+#: A batch is split over processes when its work (draws x n^2 x D^2) is at least this: about 0.3 s of one core (a
+#: 15 x 13 draw is ~38,000 and takes ~60 ms); a fork and the results' way back cost a few milliseconds.
+SPLIT_WORK = 200_000
+
+
+def processes(B: int, n: int, D: int) -> int:
+    """How many processes play a batch of ``B`` draws of ``n`` actors on ``D`` issues (:func:`run`): the kernels'
+    threads (``DETENTE_THREADS``, default 2), at most one per two draws, on Linux (``fork``) and for enough work."""
+    if not sys.platform.startswith("linux") or B * n * n * D * D < SPLIT_WORK:
+        return 1
+    return max(1, min(_jit.threads(), B // 2))
+
+
 def run(inputs, rounds: int, ties: str = "first"):
-    """:func:`._exchange_decimal.run`, the same results, faster."""
-    return ref.run(inputs, rounds, ties, None, play)
+    """:func:`._exchange_decimal.run`, the same results, faster.
+
+    Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
+    :func:`processes` forked children, each playing every k-th draw and sending back its plays (pickled, through a
+    pipe), while this process plays its own share: each draw's play depends on nothing else, so the result is the
+    same bit for bit however the draws are split."""
+    k = processes(*inputs.shape)
+    if k <= 1:
+        return ref.run(inputs, rounds, ties, None, play)
+    part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+
+    def share(j: int) -> list:
+        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
+                     int(inputs.seed[b])) for b in range(j, inputs.shape[0], k)]
+
+    _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
+    children: list[tuple[int, int]] = []
+    try:
+        for j in range(1, k):
+            children.append(_fork(functools.partial(share, j)))
+        shares = [share(0)]
+        while children:
+            shares.append(_collect(*children.pop(0)))
+    finally:
+        for pid, fd in children:  # an error, a cancel or Ctrl-C here: the children's work is not wanted
+            _end(pid, fd)
+    played = [shares[b % k][b // k] for b in range(inputs.shape[0])]
+    return ref.trajectory(inputs, rounds, played)
+
+
+def _fork(fn) -> tuple[int, int]:
+    """Run ``fn()`` in a forked child that writes ``(True, value)`` or ``(False, error)``, pickled, to a pipe and
+    ends (``os._exit``: no exit handlers, no flush of streams a thread of this process may have held); returns the
+    child's pid and the pipe's reading end."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of forking a threaded process; the child touches no lock
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(r)
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            except BaseException as e:  # handed to the parent, which raises it
+                try:
+                    payload = pickle.dumps((False, e))
+                except Exception:
+                    payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, fd: int) -> list:
+    """A :func:`_fork` child's value (its error raised here), once it has sent it; the cancel flag looked at while
+    waiting (a cancel, or Ctrl-C, ends the child)."""
+    chunks = []
+    try:
+        while True:
+            if not select.select([fd], [], [], 0.05)[0]:
+                _cancel.check()
+                continue
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    except BaseException:
+        _end(pid, fd)
+        raise
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError(f"a process playing decimal draws ended without a result (wait status {status})")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+def _end(pid: int, fd: int) -> None:
+    """Stop a :func:`_fork` child whose value is not wanted."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)
