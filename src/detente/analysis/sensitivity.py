@@ -428,8 +428,8 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         with np.errstate(all="ignore"):
             # SALib seeds its bootstrap only when `if seed:` holds, so a seed of 0 would have left the confidence
             # intervals to the global random state: seed + 1 keeps every seed reproducible (the numbers SALib gives)
-            for k, v in sobol_indices(Y[:, varies], K, N, seed + 1).items():
-                S[k][varies] = v
+            for name, v in sobol_indices(Y[:, varies], K, N, seed + 1).items():
+                S[name][varies] = v
     for d, iss in enumerate(scen.issues):
         if not varies[d]:
             notes.append(f"{iss.key}: the forecast does not vary; every index is 0")
