@@ -233,17 +233,6 @@ for line in sys.stdin:
         sensitivity("korea-2019", "smp", "sobol", samples=64)
         dt, res = best(lambda: sensitivity("korea-2019", "smp", "sobol", samples=arg), reps)
         ans = [dt, res.runs]
-    elif kind == "sobol-one-lane":  # the same with its chunks one after another, where they run side by side
-        from detente.analysis import _run, sensitivity
-        if not hasattr(_run, "lanes"):
-            ans = None
-        else:
-            real, _run.lanes = _run.lanes, lambda *a: 1
-            try:
-                dt, res = best(lambda: sensitivity("korea-2019", "smp", "sobol", samples=arg), reps)
-            finally:
-                _run.lanes = real
-            ans = [dt, res.runs]
     print(json.dumps(ans), flush=True)
 """
 
@@ -324,7 +313,6 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
     requests = {"a160": ("a160", str(a160), reps), "320x3": ("320x3", None, max(1, reps - 1)),
                 "7x3": ("7x3", [str(d3), 1000], reps), "sobol": ("sobol", sobol_samples, 1)}
     got: dict[str, dict[str, list]] = {"ref": {}, "now": {}}
-    one_lane = None
     peaks = [blas_peak_gflops()]
     with tempfile.TemporaryDirectory(prefix="bench-smp-") as d:
         workers = {"ref": Worker(extract(ref, Path(d)), SMP_WORKER), "now": Worker(ROOT / "src", SMP_WORKER)}
@@ -333,11 +321,6 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
                 for which in (("ref", "now") if i % 2 == 0 else ("now", "ref")):
                     got[which][case] = workers[which].ask(*req)
                     print(f"  {case} {which}: {got[which][case][0]:.4g}", file=sys.stderr, flush=True)
-            # the Sobol's chunks side by side (one per kernel thread) against one after another (each with the
-            # kernel threads), in the version that has both
-            one_lane = workers["now"].ask("sobol-one-lane", sobol_samples, 1)
-            if one_lane is not None:
-                print(f"  sobol now, chunks one by one: {one_lane[0]:.4g}", file=sys.stderr, flush=True)
         finally:
             for w in workers.values():
                 w.close()
@@ -366,14 +349,6 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
         else:
             print(target_line(tid, now, reference=old, ref_label=ref, target=target,
                               unit={"a160": "s", "320x3": "ms", "sobol": "s"}[case]))
-    if one_lane is not None:
-        print(target_line("smp-sobol-flagship:chunks-one-by-one", one_lane[0], reference=got["ref"]["sobol"][0],
-                          ref_label=ref, target=SMP_TARGETS["sobol"], unit="s",
-                          note="now, with run_draws' chunks one after another (each with the kernel threads) instead "
-                          f"of side by side; side by side: {got['now']['sobol'][0]:.3g} s"))
-        table.append([f"Sobol, the chunks one after another (N={sobol_samples})", f"<= {SMP_TARGETS['sobol']:g} s",
-                      f"{got['ref']['sobol'][0]:.4g}", f"{one_lane[0]:.4g}",
-                      f"{one_lane[0] / got['ref']['sobol'][0]:.3f} (now / {ref})", "(variant)"])
     # share of the peak flops of both cores at n >= 160 (the flops from the run's shape, the same in both versions)
     peak = 2 * max(peaks)
     shares: dict[str, dict[str, float]] = {}

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
-from .. import _cancel, models
+from .. import models
 from ..budget import DEFAULT_CHUNK, OPS_PER_SECOND, Budget, horizon_of, resolve_budget, run_cost
 from ..errors import DetenteError, Problem
 from ..executor import Executor, Ticker, chunks, run_all
@@ -20,7 +19,7 @@ from ..simulate import simulate_forecasts
 from ._draws import LazyInputs
 
 __all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "task_size",
-           "lanes", "run_chunk", "DrawJob"]
+           "run_chunk", "DrawJob"]
 
 
 class AnalysisInterrupted(KeyboardInterrupt):
@@ -40,30 +39,17 @@ def resolve(scenario: Any, model: str | None,
 
 
 def task_size(scenario: Scenario, model: str, params: ModelParams, B: int, n: int, D: int, explicit: set[str] | None,
-              chunk: int | None, budget: Budget | None, ex: Executor, lanes: int = 1) -> int:
+              chunk: int | None, budget: Budget | None, ex: Executor) -> int:
     """Draws per task: in process, ``chunk`` (default :data:`DEFAULT_CHUNK`), fewer when one chunk of runs
-    would hold more than the budget's chunk memory (:meth:`detente.budget.Budget.chunk`), and shared out
-    between ``lanes`` chunks that run side by side (so that they hold together what one chunk would); on a
-    cluster, as :meth:`Executor.task_size` cuts
+    would hold more than the budget's chunk memory (:meth:`detente.budget.Budget.chunk`); on a cluster, as
+    :meth:`Executor.task_size` cuts
     ``B`` draws (the caller's ``chunk``, when given, is kept: a task is then one model call of that size)."""
     m = models.get(model)
     cost = run_cost(m, n, D, params, horizon_of(scenario, m, params, explicit))
     cap = resolve_budget(budget).chunk(cost, chunk)
-    if lanes > 1:
-        return max(1, -(-min(cap, B) // lanes))
     if chunk is not None:
         return cap
     return ex.task_size(B, cost.flops_per_draw / OPS_PER_SECOND, cap)
-
-
-def lanes(ex: Executor, B: int, chunk: int | None = None) -> int:
-    """Chunks of a :func:`run_draws` of ``B`` draws that run side by side: in process and without a ``chunk``
-    from the caller, one per kernel thread (:func:`detente.models._jit.threads`; each chunk's model then runs
-    its kernels on one thread: a model's serial parts, numpy's and Python's, run side by side too); else 1
-    (the caller's chunks one after another; on a cluster, its workers share the chunks out)."""
-    from ..models import _jit
-
-    return 1 if ex.distributed or chunk is not None or B <= 1 else _jit.threads()
 
 
 @dataclass(frozen=True)
@@ -143,9 +129,8 @@ def run_draws(
     explicit : set of str, optional
         Parameters the user set (passed to :func:`detente.simulate.simulate`).
     chunk : int, optional
-        Draws per model call, one call after another (default: :data:`DEFAULT_CHUNK` shared out between
-        chunks that run side by side, one per kernel thread, see :func:`lanes`; on a cluster, sized to keep
-        every worker busy), lowered to what fits the budget's chunk memory. The result does not depend on it.
+        Draws per model call (default :data:`DEFAULT_CHUNK`; on a cluster, sized to keep every worker
+        busy), lowered to what fits the budget's chunk memory. The result does not depend on it.
     progress : bool, optional
         Force the progress bar on or off; default: shown once the run looks
         like it will take more than :data:`detente.executor.PROGRESS_AFTER` seconds.
@@ -172,8 +157,7 @@ def run_draws(
     if chunk is not None and int(chunk) < 1:
         raise DetenteError([Problem(None, None, "chunk", f"expected a positive number of draws, got {chunk!r}")])
     ex = executor if executor is not None else current_executor()
-    k = lanes(ex, B, chunk)
-    size = task_size(scenario, model, params, B, n, D, explicit, chunk, budget, ex, k)
+    size = task_size(scenario, model, params, B, n, D, explicit, chunk, budget, ex)
     # on a cluster a worker builds a chunk's inputs from its rows of drawn values (the template is sent once)
     template = inputs.template() if isinstance(inputs, LazyInputs) and ex.distributed else None
     rows_only = template is not None
@@ -184,14 +168,9 @@ def run_draws(
     hist: np.ndarray | None = None
     T1 = 0  # the longest run's rounds + 1 so far (a draw that stopped early repeats its last forecast)
     tick = Ticker(what, progress, on_chunk)
-    weights = [b - a for a, b in bounds]
-    if k > 1 and len(bounds) > 1:
-        results = _side_by_side(tasks, job, k, weights, tick)
-    else:
-        results = ex.run(run_chunk, tasks, shared=job, weights=weights, progress=tick,
-                         name=f"detente-{what.split(' ')[0].lower()}")
     try:
-        for i, (final, f) in results:
+        for i, (final, f) in ex.run(run_chunk, tasks, shared=job, weights=[b - a for a, b in bounds], progress=tick,
+                                    name=f"detente-{what.split(' ')[0].lower()}"):
             sl = slice(*bounds[i])
             out[sl] = final
             if by_round:
@@ -207,43 +186,10 @@ def run_draws(
         raise AnalysisInterrupted(f"{what} interrupted after {tick.done:,} of {B:,} model runs; "
                                   "nothing was kept") from None
     finally:
-        getattr(results, "close", lambda: None)()  # threads running chunks side by side: the rest dropped, the running ones waited for
         tick.stop()
     if not by_round or hist is None:
         return out, None
     return out, hist[:, :T1]
-
-
-def _side_by_side(tasks: Sequence[Any], job: DrawJob, k: int, weights: list[int],
-                  progress: Callable[[int, int], None]) -> Iterator[tuple[int, Any]]:
-    """:func:`run_chunk` of every task on ``k`` threads of this process, each chunk's model on one kernel
-    thread; yields ``(i, result)`` in the tasks' order, calling ``progress(done, total)`` in this thread.
-
-    A chunk's numbers do not depend on the thread or on what runs beside it (a model is a pure function of
-    its inputs). Each task runs in a copy of this context (a web job's cancel flag reaches it); when this
-    generator stops early (an error, Ctrl-C, ``progress`` raising, the caller closing it) the tasks not
-    started are dropped and the running ones are waited for.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..models import _jit
-
-    def one(i: int) -> Any:
-        with _jit.kernel_threads(1):
-            return run_chunk(tasks[i], job)
-
-    total, done = sum(weights), 0
-    pool = ThreadPoolExecutor(k, thread_name_prefix="detente-chunk")
-    try:
-        futures = [pool.submit(contextvars.copy_context().run, one, i) for i in range(len(tasks))]
-        for i, fut in enumerate(futures):
-            _cancel.check()  # as in process: nothing more is taken once the run's cancel flag is set
-            result = fut.result()
-            done += weights[i]
-            progress(done, total)
-            yield i, result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_tasks(fn: Callable[[Any, Any], Any], tasks: Sequence[Any], *, shared: Any, executor: Executor | None = None,

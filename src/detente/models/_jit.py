@@ -45,7 +45,6 @@ numbers do not depend on the thread count.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import hashlib
 import importlib.util
@@ -154,34 +153,15 @@ def default_threads() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-#: The kernel threads set for the calling context by :func:`kernel_threads` (None: :func:`threads` decides).
-_THREADS_HERE: contextvars.ContextVar[int | None] = contextvars.ContextVar("detente_kernel_threads", default=None)
-
-
-@contextlib.contextmanager
-def kernel_threads(k: int) -> Iterator[None]:
-    """Run the body with ``k`` kernel threads (:func:`threads`) in this thread only: a caller that runs several
-    batches side by side, each in its own thread, gives each one thread."""
-    token = _THREADS_HERE.set(max(1, int(k)))
-    try:
-        yield
-    finally:
-        _THREADS_HERE.reset(token)
-
-
 def threads() -> int:
-    """The models' kernel threads: as :func:`kernel_threads` set them in this context, else ``$DETENTE_THREADS``
-    (a whole number from 1 to :data:`MAX_THREADS`), else :func:`default_threads`. Read at every call, so a
-    process (a Dask worker) follows its own environment.
+    """The models' kernel threads: ``$DETENTE_THREADS`` (a whole number from 1 to :data:`MAX_THREADS`), else
+    :func:`default_threads`. Read at every call, so a process (a Dask worker) follows its own environment.
 
     Raises
     ------
     DetenteError
         The variable is set to anything else (named, with the value and how to fix it).
     """
-    here = _THREADS_HERE.get()
-    if here is not None:
-        return here
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
         return default_threads()
