@@ -28,7 +28,16 @@ knife-edge record (``edges``) are played by the reference.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
+import functools
+import math
+import os
+import pickle
+import select
+import signal
+import sys
+import warnings
 from decimal import Decimal
 
 import numpy as np
@@ -36,7 +45,7 @@ import numpy as np
 from .. import _cancel
 from . import _exchange_decimal as ref
 from . import _jit
-from ._common import max_exchange_candidates
+from ._common import exchange_taking_part, max_exchange_candidates
 from ._exchange_decimal import CONTEXT, FIXED_WEIGHT, ONE, SALIENCE_WEIGHT, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
 
 _U, _TINY = 2.0**-52, 1e-290  # as in _exchange_exact_kernel
@@ -100,8 +109,11 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
         return _hilo_wide(v)
     m, P = int(s[:i] + s[i + 1 :]), _POW10[k]
     hi = m / P
-    a, b = hi.as_integer_ratio()
-    return hi, (m * b - a * P) / (P * b), float(-k)
+    f, e = math.frexp(hi)  # hi = a 2**(e - 53), a whole
+    a, sh = int(f * 9007199254740992.0), 53 - e
+    if sh >= 0:
+        return hi, ((m << sh) - a * P) / (P << sh), float(-k)
+    return hi, (m - (a << -sh) * P) / P, float(-k)
 
 
 def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None):
@@ -124,6 +136,7 @@ class _Draw:
         self.cf = np.array([float(v) for v in c])
         self.Wf = np.array([float(v) for v in W])
         self.xv = np.empty((n, D, 3))
+        self.xvm = _flat(self.xv)
         for a in range(n):
             for l in range(D):
                 self.xv[a, l] = _hilo(x[a][l])
@@ -137,6 +150,7 @@ class _Draw:
         self.unsure = np.empty(M, dtype=np.int64)
         self.need = np.empty(M + 1, dtype=np.int64)
         self.vals = np.empty((2 * M + 2, 3))
+        self.valsm = _flat(self.vals)
         self.idx = np.empty(k.index_size(n, D, M), dtype=np.int64)
         self.keep: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}  # a cell's weights of y and x0 in step 8
 
@@ -156,13 +170,15 @@ class _Draw:
         its float):
         the next round's start positions; their float images updated."""
         new = [row[:] for row in x]
+        D, xvm = len(x[0]), self.xvm
         for (a, l), (y, _) in moved.items():
             w = self.keep.get((a, l))
             if w is None:
                 keep_w = (1 - s[a][l]) * SALIENCE_WEIGHT
                 w = self.keep[(a, l)] = (keep_w, 1 - keep_w - FIXED_WEIGHT)
             new[a][l] = w[0] * y + FIXED_WEIGHT * y + w[1] * x[a][l]
-            self.xv[a, l] = _hilo(new[a][l])
+            j = 3 * (a * D + l)
+            xvm[j], xvm[j + 1], xvm[j + 2] = _hilo(new[a][l])
             self.moved.append((a, l))
         return new
 
@@ -203,6 +219,7 @@ class _State:
         self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
         self.vals: list[Decimal] = []
         self.settled: dict[int, _Exchange] = {}  # row -> its last sizing in decimal
+        self.his: list[float] = []  # the floats of vals
 
     def exchange(self, row: int, hint: bool = False) -> _Exchange:
         """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
@@ -244,21 +261,21 @@ class _State:
         self.iv[row, k.ST] = 1 if e.ok else 0
         return e
 
-    def realise(self, row: int) -> tuple[Decimal, Decimal, Decimal]:
+    def realise(self, row: int, cols: list[int]) -> tuple[Decimal, Decimal, Decimal]:
         """The decimal voting positions of I and J and the gain of pending row ``row``, the exchange to realise.
 
         If its last sizing was the kernel's, with every decision certain (``PATH``), only the operations of the
         reference's ``_size`` whose results stand at its end are done, in its order: the sizes of step 4, or those of
         the last outcome cap that binds (which replace every earlier size). Else its last sizing was in decimal
-        (:meth:`settle`)."""
-        k, iv, x = self.k, self.iv, self.x
-        path = int(iv[row, k.PATH])
+        (:meth:`settle`). ``cols``: the row's ``iv`` as a list."""
+        k, x = self.k, self.x
+        path = cols[k.PATH]
         if not path & k.CERTAIN:
             e = self.settled[row]
             if not e.ok:
                 raise _Escape  # a pending exchange found invalid in decimal: cannot happen, played safely
             return e.I.y, e.J.y, e.gain
-        ai, aj, p, q, ri, rj = iv[row, :6].tolist()
+        ai, aj, p, q, ri, rj = cols[:6]
         ip = self.vals[ri] if ri >= 0 else x[ai][q]
         jp = self.vals[rj] if rj >= 0 else x[aj][p]
         idem, jdem = x[ai][p], x[aj][q]
@@ -318,10 +335,19 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
-    def add(self, v: Decimal, vals: np.ndarray) -> int:
-        vals[len(self.vals)] = _hilo(v)
+    def add(self, v: Decimal, vm: memoryview) -> tuple[int, float]:
+        """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
+        i = len(self.vals)
+        hi, lo, e = _hilo(v)
+        vm[3 * i], vm[3 * i + 1], vm[3 * i + 2] = hi, lo, e
         self.vals.append(v)
-        return len(self.vals) - 1
+        self.his.append(hi)
+        return i, hi
+
+
+def _flat(a: np.ndarray) -> memoryview:
+    """A flat view of a float array (item writes far cheaper than numpy's)."""
+    return memoryview(a).cast("B").cast("d")
 
 
 def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
@@ -361,6 +387,8 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
+    xh = xv[:, :, 0].tolist()
+    vm = d.valsm
     rows: list[tuple] = []
     moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
     E, rI, rJ = -1, -1, -1
@@ -376,17 +404,123 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         if code == -3:
             code = st.choose(P)
         E = int(code)
-        iy, jy, g = st.realise(E)
-        ai, aj, p, q, ri, rj = iv[E, :6].tolist()
-        i0 = vals[ri, 0] if ri >= 0 else xv[ai, q, 0]
-        j0 = vals[rj, 0] if rj >= 0 else xv[aj, p, 0]
-        rI, rJ = st.add(iy, vals), st.add(jy, vals)
-        iyf, jyf = float(vals[rI, 0]), float(vals[rJ, 0])
-        rows.append((ai, aj, p, q, float(i0), iyf, float(j0), jyf, float(g)))
+        cols = iv[E].tolist()
+        iy, jy, g = st.realise(E, cols)
+        ai, aj, p, q, ri, rj = cols[:6]
+        i0 = st.his[ri] if ri >= 0 else xh[ai][q]
+        j0 = st.his[rj] if rj >= 0 else xh[aj][p]
+        rI, iyf = st.add(iy, vm)
+        rJ, jyf = st.add(jy, vm)
+        rows.append((ai, aj, p, q, i0, iyf, j0, jyf, float(g)))
         moved[(ai, q)] = iy, iyf
         moved[(aj, p)] = jy, jyf
 
 
+#: A batch is split over processes when its work (draws x n^2 x D^2) is at least this: about 0.3 s of one core (a
+#: 15 x 13 draw is ~38,000 and takes ~60 ms); a fork and the results' way back cost a few milliseconds.
+SPLIT_WORK = 200_000
+
+
+def processes(B: int, n: int, D: int) -> int:
+    """How many processes play a batch of ``B`` draws of ``n`` actors on ``D`` issues (:func:`run`): the kernels'
+    threads (``DETENTE_THREADS``, default 2), at most one per two draws, on Linux (``fork``) and for enough work."""
+    if not sys.platform.startswith("linux") or B * n * n * D * D < SPLIT_WORK:
+        return 1
+    return max(1, min(_jit.threads(), B // 2))
+
+
 def run(inputs, rounds: int, ties: str = "first"):
-    """:func:`._exchange_decimal.run`, the same results, faster."""
-    return ref.run(inputs, rounds, ties, None, play)
+    """:func:`._exchange_decimal.run`, the same results, faster.
+
+    Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
+    :func:`processes` forked children, each playing every k-th draw and sending back its plays (pickled, through a
+    pipe), while this process plays its own share: each draw's play depends on nothing else, so the result is the
+    same bit for bit however the draws are split."""
+    k = processes(*inputs.shape)
+    if k <= 1:
+        return ref.run(inputs, rounds, ties, None, play)
+    part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+
+    def share(j: int) -> list:
+        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties)
+                for b in range(j, inputs.shape[0], k)]
+
+    _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
+    children: list[tuple[int, int]] = []
+    try:
+        for j in range(1, k):
+            children.append(_fork(functools.partial(share, j)))
+        shares = [share(0)]
+        while children:
+            shares.append(_collect(*children.pop(0)))
+    finally:
+        for pid, fd in children:  # an error, a cancel or Ctrl-C here: the children's work is not wanted
+            _end(pid, fd)
+    played = [shares[b % k][b // k] for b in range(inputs.shape[0])]
+    return ref.trajectory(inputs, rounds, played)
+
+
+def _fork(fn) -> tuple[int, int]:
+    """Run ``fn()`` in a forked child that writes ``(True, value)`` or ``(False, error)``, pickled, to a pipe and
+    ends (``os._exit``: no exit handlers, no flush of streams a thread of this process may have held); returns the
+    child's pid and the pipe's reading end."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of forking a threaded process; the child touches no lock
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(r)
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            except BaseException as e:  # handed to the parent, which raises it
+                try:
+                    payload = pickle.dumps((False, e))
+                except Exception:
+                    payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, fd: int) -> list:
+    """A :func:`_fork` child's value (its error raised here), once it has sent it; the cancel flag looked at while
+    waiting (a cancel, or Ctrl-C, ends the child)."""
+    chunks = []
+    try:
+        while True:
+            if not select.select([fd], [], [], 0.05)[0]:
+                _cancel.check()
+                continue
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    except BaseException:
+        _end(pid, fd)
+        raise
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError(f"a process playing decimal draws ended without a result (wait status {status})")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+def _end(pid: int, fd: int) -> None:
+    """Stop a :func:`_fork` child whose value is not wanted."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)
