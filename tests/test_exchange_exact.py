@@ -121,3 +121,82 @@ def test_without_numba_the_same(monkeypatch):
     for _ in range(4):
         inp = _inputs(*_grid_case(rng))
         _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
+
+
+def test_hilo_is_the_decimal_remainder():
+    # _hilo (whole-number arithmetic on the digits) gives what _hilo_wide computes in wide decimals: the nearest
+    # double, the nearest double to the remainder, the exponent of the last digit
+    import decimal
+    from decimal import Decimal
+
+    rng = np.random.default_rng(3)
+    with decimal.localcontext(_exchange_decimal.CONTEXT):
+        vals = [Decimal(int(rng.integers(0, 10**15))) / Decimal(int(rng.integers(1, 10**15))) * Decimal(int(k))
+                for k in rng.integers(1, 100, 300)]
+        vals += [Decimal(repr(float(v))) * Decimal("0.4") + Decimal(1) / Decimal(3) for v in rng.uniform(0, 100, 100)]
+    vals += [Decimal(v) for v in ("0", "100", "50", "50.0", "0.1", "12.500", "1E+1", "1.5E-7", "0.0000012", "-3.25",
+                                  "99.99999999999999999999999999", "0.3333333333333333333333333333", "1E-30", "0E-5")]
+    for v in vals:
+        fast, wide = _exchange_exact._hilo(v), _exchange_exact._hilo_wide(v)
+        assert fast == wide, (v, fast, wide)
+        assert fast[0] == float(v)
+
+
+def _counting(monkeypatch):
+    """Count the rows sized in decimal (``settle``) and record the certified path of every realised row."""
+    settled, paths = [], []
+    orig_settle, orig_realise = _exchange_exact._State.settle, _exchange_exact._State.realise
+    monkeypatch.setattr(_exchange_exact._State, "settle", lambda self, row: settled.append(row) or orig_settle(self, row))
+
+    def realise(self, row):
+        paths.append(int(self.iv[row, self.k.PATH]))
+        return orig_realise(self, row)
+
+    monkeypatch.setattr(_exchange_exact._State, "realise", realise)
+    return settled, paths
+
+
+def test_a_whole_move_between_the_bounds_is_certain_in_float(monkeypatch):
+    # actors on 0 and 100 only: every move that goes all the way to its partner is exactly 100 long (valid: Decide
+    # refuses only a move longer than 100); the float bound alone cannot tell 100 from a hair above, the kernel's
+    # exact-difference rule (_quantum) can: none of these decisions goes to decimal, and the run is the reference's
+    settled, paths = _counting(monkeypatch)
+    rng = np.random.default_rng(21)
+    traded = 0
+    for _ in range(6):
+        n, D = 6, 3
+        x = rng.choice([0.0, 100.0], (n, D))
+        s = rng.uniform(0.2, 1.0, (n, D))
+        c = rng.uniform(0.2, 1.0, n)
+        inp = _inputs(x, s, c)
+        ref = _exchange_decimal.run(inp, 1, "first")
+        _same(_exchange_exact.run(inp, 1), ref)
+        traded += int(ref.extras["exchanges"].sum())
+    assert traded >= 6 and len(paths) == traded
+    assert not settled, len(settled)
+
+
+def test_the_realised_sizes_follow_every_certified_path(monkeypatch):
+    # a realised row whose float sizing was certain is sized in decimal along its path only (_State.realise): the
+    # random scenarios realise rows down each path (J all the way, I all the way, I's cap, J's cap) and rows sized in
+    # decimal, and the runs are the reference's bit for bit
+    from _exchange_reference import random_case
+
+    settled, paths = _counting(monkeypatch)
+    k = _exchange_exact._kernel()
+    rng = np.random.default_rng(1414)
+    for j in range(30):
+        x, s, c = _grid_case(rng) if j % 2 else random_case(rng, 5)
+        inp = _inputs(x, s, c)
+        _same(_exchange_exact.run(inp, 4), _exchange_decimal.run(inp, 4, "first"))
+    kinds = {"decimal": 0, "J all the way": 0, "I all the way": 0, "I's cap": 0, "J's cap": 0}
+    for pth in paths:
+        if not pth & k.CERTAIN:
+            kinds["decimal"] += 1
+        elif pth & k.CAP_J:
+            kinds["J's cap"] += 1
+        elif pth & k.CAP_I:
+            kinds["I's cap"] += 1
+        else:
+            kinds["I all the way" if pth & k.ALL_I else "J all the way"] += 1
+    assert min(kinds.values()) >= 3, kinds

@@ -73,7 +73,7 @@ def test_the_kernels_constants_are_the_models():
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "_coalition_span", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
+    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
                  "distance_rows", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
@@ -105,6 +105,23 @@ def test_coalitions_with_more_than_128_voters_equal_numpy(monkeypatch):
         for path in ("numpy", "compiled"):
             _use(monkeypatch, path)
             out[path] = core.coalitions(V, w, "Prop")
+        _equal(out["compiled"], out["numpy"])
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_coalitions_of_many_options_and_voters_equal_numpy(monkeypatch, rule):
+    # from 32 options on the options are summed side by side, and each running sum takes up to four of a
+    # block's voters in one pass (blocks of 8 to 128 voters, halves above): every block length and remainder
+    rng = np.random.default_rng(3)
+    for Nv in list(range(1, 70, 3)) + [127, 128, 129, 160, 249, 300, 321]:
+        M = 33 + Nv % 7
+        V = _wide(rng, (2, Nv, M), -9 if rule in ("Binary", "PropBin") else -3, 1)
+        w = rng.uniform(0, 5, (2, Nv)) * (rng.random((2, Nv)) < 0.9)
+        opt = rng.random((2, M)) < 0.8 if Nv % 2 else None
+        out = {}
+        for path in ("numpy", "compiled"):
+            _use(monkeypatch, path)
+            out[path] = core.coalitions(V, w, rule, opt=opt)
         _equal(out["compiled"], out["numpy"])
 
 
