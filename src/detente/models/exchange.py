@@ -352,18 +352,23 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
     pos = np.empty((B, R + 1, n, D))
+    # room for every exchange of a round: each takes four actor-issue cells of its own, so a round has at
+    # most n D / 4 (fewer than K), and the loop writes every element (NaN past each round's rows)
     K = min(_max_candidates(n, D), 4 * n * D)
-    trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
-    exchanges = np.zeros((B, R + 1), dtype=np.int64)
-    rounds = np.zeros(B, dtype=np.int64)
+    trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))
+    exchanges = np.empty((B, R + 1), dtype=np.int64)
+    rounds = np.empty(B, dtype=np.int64)
+
+    forecast = np.empty((B, R + 1, D))
 
     def call(b0: int, b1: int) -> None:
         sl = slice(b0, b1)
         kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
+        # the forecast of these rows, in the same thread (numpy's sums row by row: the same numbers as on the batch)
+        forecast[sl] = (w[sl, None] * pos[sl]).sum(axis=2) / w[sl].sum(axis=1)[:, None]
 
     # one call per thread, at most _CALL_WORK each (a cancelled web request stops between two calls)
     _jit.split_rows(B, call, per_thread=1, max_rows=_CALL_WORK // (n * n * D * D * max(R, 1)))
-    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
                       extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
 
