@@ -116,7 +116,7 @@ class _State:
             if held:
                 refs = self.tab[row, slot].tolist()
                 e.table[issue] = {a: self.vals[v] for a, v in enumerate(refs) if v >= 0}
-        _size(self.r, e, nocap if hint else 0)
+        _size(self.r, e, nocap & 3 if hint else 0)
         return e
 
     def settle(self, row: int) -> _Exchange:
@@ -151,6 +151,10 @@ class _State:
         vals[len(self.vals)] = _hilo(v)
         self.vals.append(v)
         return len(self.vals) - 1
+
+
+class _Before(_State):
+    """The rows' states as they were before a step's recalculation (kept by the kernel), with the round's decimals."""
 
 
 def _round(r: _FRound, part: np.ndarray, ties: str) -> list[_Exchange]:
@@ -250,70 +254,127 @@ def _list_round(r: _FRound, part: np.ndarray, rng) -> tuple[list[_Exchange], lis
     coin off, ``ties="decide"``), the reference's result.
 
     The list holds row ids (a row listed twice appears twice), every candidate formed to start with. Before each choice
-    the kernel sorts it stably by gain (:func:`arrange`); neighbours whose gains the float bound does not set more than
-    1e-20 apart are sized in decimal first, and sorted by their exact gains (so the order, which Decide keeps among
-    equal gains from sort to sort, and the coin's ties are Decide's). The realised exchange is sized in decimal; the
-    kernel recalculates every listing it touches (:func:`recalc`, Decide's double listings and an exchange against
-    itself included). The voting positions are the realised exchanges as they stand at the end of the round: one
-    re-sized after it was realised is sized again in decimal from its final state."""
+    the kernel sorts it stably by gain as far as the float bounds settle it (:func:`arrange`): listings whose gains it
+    cannot order are kept together as a group, in an order from which Decide's follows once their exact gains are known
+    (a stable sort by exact gain). A group is sized in decimal and ordered only when Decide's list shows its order: when
+    it reaches the top (the choice, and the coin's comparison of the first two within 1e-20), or when one of its rows is
+    re-sized to a gain that may equal another's of the group (then its place before the re-sizing decides their order
+    from now on: :func:`split`; the gains before are computed from the rows' kept states). The realised exchange is
+    sized in decimal; the kernel recalculates every listing it touches (:func:`recalc`, Decide's double listings and an
+    exchange against itself included). The voting positions are the realised exchanges as they stand at the end of the
+    round: one re-sized after it was realised is sized again in decimal from its final state."""
     k, st, P, (iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx) = _prepare(r, part)
+    n = partb.shape[0]
     khi = fv[:P, k.G].copy()
     klo = np.zeros(P)
     kerr = 2.0 * fv[:P, k.EG]
     kex = np.zeros(P, dtype=np.bool_)
-    exact: dict[int, Decimal] = {}
     sized = np.zeros(P, dtype=np.int64)
+    exact: dict[int, tuple[int, Decimal]] = {}  # row -> (its count of sizings then, its exact gain)
+    prev: dict[int, tuple[int, Decimal]] = {}  # the one before
 
-    def settle(row: int) -> _Exchange:
-        e = st.settle(row)
-        exact[row] = e.gain
-        khi[row], klo[row], _ = _hilo(e.gain)
-        kerr[row] = 0.0
-        kex[row] = True
-        return e
-
-    for row, g in st.gains.items():  # the rows sized in decimal while formed: their gains are exact
-        exact[row] = g
+    def known(row: int, g: Decimal) -> None:
+        if row in exact and exact[row][0] != sized[row]:
+            prev[row] = exact[row]
+        exact[row] = (int(sized[row]), g)
         khi[row], klo[row], _ = _hilo(g)
         kerr[row] = 0.0
         kex[row] = True
+
+    def settle(row: int) -> _Exchange:
+        e = st.settle(row)
+        known(row, e.gain)
+        return e
+
+    for row, g in st.gains.items():  # the rows sized in decimal while formed: their gains are exact
+        known(row, g)
     lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
     lst[:P] = np.arange(P)
+    lab = np.arange(P + 1, dtype=np.int64)
     dst = np.empty(P + 1, dtype=np.int64)
-    seen = np.full(P, -1, dtype=np.int64)
+    dlab = np.empty(P + 1, dtype=np.int64)
+    ust, uen, uord = (np.empty(P + 1, dtype=np.int64) for _ in range(3))
+    uhi, ulo = np.empty(P + 1), np.empty(P + 1)
     keep = np.zeros(P, dtype=np.int64)
     rem = np.empty(P, dtype=np.int64)
-    N, first, sort_no, stamp = P, True, 0, 0
+    snap = np.full(P, -1, dtype=np.int64)
+    osz = np.zeros(P, dtype=np.int64)
+    siv, sfv, stab = np.empty_like(iv[:P]), np.empty_like(fv[:P]), np.empty_like(tab[:P])
+    groups = np.empty(2 * P + 2, dtype=np.int64)
+    old = _Before(k, r, st.x, st.s, siv, sfv, stab)
+    old.vals = st.vals
+    N, first, stamp, nl = P, True, 0, P + 1
     realised: list[int] = []
     rows: list[tuple] = []
     final: dict[int, tuple[_Exchange, int]] = {}
-    while N > 0:
-        while True:
-            nn = k.arrange(lst, N, khi, klo, kerr, kex, dst, need, seen, sort_no, first)
-            sort_no += 1
-            if nn == 0:
-                break
-            for row in need[:nn].tolist():
+
+    def order(a: int, b: int, gain) -> None:
+        """Decide's order of the group ``lst[a:b]`` (a stable sort by ``gain(row)``), each listing then alone."""
+        nonlocal nl
+        seg = lst[a:b].tolist()
+        seg.sort(key=gain, reverse=True)
+        lst[a:b] = seg
+        lab[a:b] = np.arange(nl, nl + b - a)
+        nl += b - a
+
+    def now(row: int) -> Decimal:
+        if not kex[row]:
+            settle(row)
+        return exact[row][1]
+
+    def resolve(a: int, b: int) -> None:
+        for row in set(lst[a:b].tolist()):
+            if not kex[row]:
                 settle(row)
+        order(a, b, lambda row: exact[row][1])
+
+    def before(row: int) -> Decimal:
+        """The row's exact gain before this step's recalculation."""
+        if snap[row] != stamp or osz[row] == sized[row]:
+            return now(row)
+        for got in (exact.get(row), prev.get(row)):
+            if got is not None and got[0] == osz[row]:
+                return got[1]
+        return old.exchange(row).gain
+
+    def end(a: int) -> int:
+        b = a + 1
+        while b < N and lab[b] == lab[a]:
+            b += 1
+        return b
+
+    while N > 0:
+        nl = k.arrange(lst, lab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord)
         first = False
-        lst, dst = dst, lst
+        lst, dst, lab, dlab = dst, lst, dlab, lab
+        b0 = end(0)
+        if b0 > 1:
+            resolve(0, b0)
         E = int(lst[0])
         if rng is not None and N > 1:
+            if b0 == 1:  # the next group may hold a gain within 1e-20 of the first: then it is ordered too
+                b1 = end(1)
+                hi = max(khi[v] + kerr[v] + k.U * abs(khi[v]) for v in lst[1:b1].tolist())
+                if hi + 4e-20 >= khi[E] - kerr[E] - k.U * abs(khi[E]):
+                    if not kex[E]:
+                        settle(E)
+                    resolve(1, b1)
             nxt = int(lst[1])
-            if nxt == E or (kex[E] and kex[nxt] and abs(exact[E] - exact[nxt]) < ref.TIE_COIN):
+            if nxt == E or (kex[E] and kex[nxt] and abs(exact[E][1] - exact[nxt][1]) < ref.TIE_COIN):
                 if rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
-                    lst[N] = E
+                    lst[N], lab[N] = E, nl
                     E = nxt
-                    lst[: N - 1] = lst[2 : N + 1].copy()
+                    lst[: N - 1], lab[: N - 1] = lst[2 : N + 1].copy(), lab[2 : N + 1].copy()
                     N -= 1
                 else:  # tails: the first is taken and the next listed again at the end
-                    lst[N] = nxt
-                    lst[:N] = lst[1 : N + 1].copy()
+                    lst[N], lab[N] = nxt, nl
+                    lst[:N], lab[:N] = lst[1 : N + 1].copy(), lab[1 : N + 1].copy()
+                nl += 1
             else:
-                lst[: N - 1] = lst[1:N].copy()
+                lst[: N - 1], lab[: N - 1] = lst[1:N].copy(), lab[1:N].copy()
                 N -= 1
         else:
-            lst[: N - 1] = lst[1:N].copy()
+            lst[: N - 1], lab[: N - 1] = lst[1:N].copy(), lab[1:N].copy()
             N -= 1
         if iv[E, k.ST] != 1:
             continue  # not valid: dropped
@@ -324,9 +385,9 @@ def _list_round(r: _FRound, part: np.ndarray, rng) -> tuple[list[_Exchange], lis
         rows.append(ref._row(e))
         final[E] = (e, int(sized[E]))
         rI, rJ = st.add(e.I.y, vals), st.add(e.J.y, vals)
-        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
-                      idx, khi, klo, kerr, kex, sized)
         stamp += 1
+        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
+                      idx, khi, klo, kerr, kex, sized, snap, siv, sfv, stab, osz)
         for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
             ok = settle(row).ok
             while ok:
@@ -337,7 +398,10 @@ def _list_round(r: _FRound, part: np.ndarray, rng) -> tuple[list[_Exchange], lis
                 code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
                               sized)
                 ok = settle(row).ok if code < 0 else code == 1
-        N = k.compact(lst, N, keep)
+        N = k.compact(lst, lab, N, keep)
+        ng, nl = k.split(lst, lab, N, khi, kerr, snap, stamp, osz, sized, nl, groups)
+        for g in range(ng):
+            order(int(groups[2 * g]), int(groups[2 * g + 1]), before)
     objs = {}
     for row, (e, at) in final.items():  # re-sized after it was realised: its final state, in decimal
         objs[row] = e if sized[row] == at else st.exchange(row)
