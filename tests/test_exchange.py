@@ -525,3 +525,35 @@ def test_greedy_compiled_loop_gives_the_numpy_numbers_bit_for_bit(monkeypatch):
         np.testing.assert_array_equal(fast.rounds, slow.rounds)
         np.testing.assert_array_equal(fast.extras["exchanges"], slow.extras["exchanges"])
         np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])
+
+
+@pytest.mark.parametrize("n, D", [(2, 2), (3, 1), (5, 2), (10, 3), (12, 5)])
+def test_greedy_compiled_loop_split_over_threads_gives_the_numpy_numbers(monkeypatch, n, D):
+    # the compiled loop visits only the candidates that can have a gain and takes the best remaining one
+    # (ties by flat index) instead of sorting them all; calls of a few draws each, over two threads, with
+    # each thread's forecast: everything equals the numpy pass over the whole batch, NaN padding included
+    rng = np.random.default_rng(100 + 10 * n + D)
+    B = 60
+    x = rng.uniform(0, 100, (B, n, D))
+    x[::2] = (x[::2] / 25).round() * 25  # coarse grids: many exact gain ties, and actors on an outcome
+    s = rng.uniform(0, 1, (B, n, D))
+    s[::3] = (s[::3] * 4).round() / 4  # some zero saliences (out of an issue), equal ratios
+    c = rng.uniform(0.1, 1, (B, n)).round(1)
+    act = rng.uniform(size=(B, n)) > 0.15
+    act[:, 0] = True  # someone votes on every issue (else the forecast is 0 / 0)
+    inp = Inputs.build(x, s, c, active=act, low=np.zeros(D), high=np.full(D, 100.0))
+    monkeypatch.setenv("DETENTE_THREADS", "2")
+    for passes in (1, 3):
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+        monkeypatch.setattr(exchange, "_CALL_WORK", 3 * n * n * D * D * passes)  # three draws a call
+        fast = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))
+        slow = exchange.run(inp, exchange.Params(variant="greedy", passes=passes))
+        if D > 1 and n > 2:
+            assert slow.extras["exchanges"].sum() > B
+        for got, want in ((fast.position, slow.position), (fast.forecast, slow.forecast), (fast.rounds, slow.rounds),
+                          (fast.extras["exchanges"], slow.extras["exchanges"])):
+            assert got.shape == want.shape
+            assert np.array_equal(got, want)
+        assert fast.extras["trades"].shape == slow.extras["trades"].shape
+        assert np.array_equal(fast.extras["trades"], slow.extras["trades"], equal_nan=True)

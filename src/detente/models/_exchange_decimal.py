@@ -2,7 +2,7 @@
 
 The reference of the ``decide`` variant of :mod:`detente.models.exchange` with ``arithmetic="decimal"``: the
 fast path that runs it (:mod:`._exchange_exact`) gives this module's results bit for bit and plays with it
-(``ties="decide"``, the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
+(the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
 the one of ``docs/models/exchange.md`` (steps 1-8) and of the compiled loop (``_exchange_kernel.py``);
 what differs is the arithmetic. Decide (github:foarsitter/decide-exchange-model) computes in Python's
 :mod:`decimal` with its default context (28 significant digits, round half even), and its outcome cap
@@ -87,6 +87,7 @@ class _Round:
     def __init__(self, x, s, c, members, W, t, edges) -> None:
         self.x, self.s, self.c, self.members, self.W = x, s, c, members, W
         self.t, self.edges = t, edges
+        self.rng: random.Random | None = None  # Decide's coin (ties="coin"), set by the caller
         # per issue: each member's place, its term (x s) c, and the running sums of the terms in member order
         self.place = [{k: m for m, k in enumerate(mem)} for mem in members]
         self.terms = [[x[k][l] * s[k][l] * c[k] for k in mem] for l, mem in enumerate(members)]
@@ -346,6 +347,7 @@ def _coin_round(r: _Round, part: np.ndarray) -> tuple[list[_Exchange], list[tupl
     realised: list[_Exchange] = []
     rows: list[tuple] = []
     rng = r.rng
+    assert rng is not None
     while lst:
         lst.sort(key=_gain, reverse=True)
         E = lst.pop(0)
@@ -427,10 +429,10 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
           rounds: int, ties: str, edges: list | None, rounder=None,
-          round_cls=None, seed: int = 0, coin_rounder=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+          round_cls=None, seed: int = 0) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`).
 
-    ``ties="coin"``: the rounds are ``coin_rounder``'s (default :func:`_coin_round`), on one coin stream for the whole
+    ``ties="coin"``: the rounds are :func:`_coin_round`'s, on one coin stream for the whole
     draw (``r.rng``)."""
     rounder, round_cls = rounder or _round, round_cls or _Round
     rng = random.Random(int(seed)) if ties == "coin" else None
@@ -446,7 +448,7 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
         r = round_cls(x, s, c, members, W, t, edges)
         if rng is not None:
             r.rng = rng
-            realised, rows = (coin_rounder or _coin_round)(r, part)
+            realised, rows = _coin_round(r, part)
         else:
             realised, rows = rounder(r, part, ties), None
         y, rows = _voting(x, realised, rows)
@@ -470,32 +472,46 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     ``"coin"`` each draw's coin comes from its own seed, ``inputs.seed[b]``). ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
-    B, n, D = inputs.shape
+    B = inputs.shape[0]
     part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+    played = []
+    for b in range(B):
+        mine: list | None = None if edges is None else []
+        played.append((player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
+                                       part[b], lo, hi, rounds, ties, mine, int(inputs.seed[b])))
+        if edges is not None:
+            edges.append(mine)
+    return trajectory(inputs, rounds, played)
+
+
+def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
+    """:func:`run`'s result from every draw's :func:`play` (``played``, in the batch's order)."""
+    B, n, D = inputs.shape
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
     scale = np.where(hi > lo, 100.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
     vote = np.empty((B, rounds + 1, n, D))
     exchanges = np.zeros((B, rounds + 1), dtype=np.int64)
     last = np.zeros(B, dtype=np.int64)
-    played = []
-    for b in range(B):
-        mine: list | None = None if edges is None else []
-        vote[b], tr, exchanges[b], last[b] = (player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
-                                                  part[b], lo, hi, rounds, ties, mine, int(inputs.seed[b]))
-        if edges is not None:
-            edges.append(mine)
-        played.append(tr)
+    for b, (v, _, ex, la) in enumerate(played):
+        vote[b], exchanges[b], last[b] = v, ex, la
     M = max_exchange_candidates(n, D)
     K = min(M, EXCHANGE_ROOM * n * D)
-    if any(len(rows) > K for tr in played for rows in tr):
+    if any(len(rows) > K for _, tr, _, _ in played for rows in tr):
         K = M
     trades = np.full((B, rounds + 1, K, 10), np.nan)
-    for b, tr in enumerate(played):
+    for b, (_, tr, _, _) in enumerate(played):
         for t, rows in enumerate(tr):
-            for k, (i, j, p, q, i0, i1, j0, j1, g) in enumerate(rows):
-                trades[b, t, k] = (i, j, p, q, i0 / scale[q] + base[q], i1 / scale[q] + base[q],
-                                   j0 / scale[p] + base[p], j1 / scale[p] + base[p], g, g)
+            if not len(rows):
+                continue
+            a = np.array(rows, dtype=float)  # (I, J, p, q, I from, I to, J from, J to, gain), positions on 0-100
+            p, q = a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
+            out = trades[b, t, : len(a)]
+            out[:, :4] = a[:, :4]
+            out[:, 4], out[:, 5] = a[:, 4] / scale[q] + base[q], a[:, 5] / scale[q] + base[q]
+            out[:, 6], out[:, 7] = a[:, 6] / scale[p] + base[p], a[:, 7] / scale[p] + base[p]
+            out[:, 8] = out[:, 9] = a[:, 8]
     pos = vote / scale + base
     pos = np.where(vote == vote[:, :1], inputs.position[:, None], pos)  # cells that never moved keep their input
     w = issue_weights(inputs, "capability_salience")

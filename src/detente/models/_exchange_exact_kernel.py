@@ -36,6 +36,12 @@ rounding) has Decide's answer. Comparisons of two values that exist exactly (a p
 are exact here: each such value is held as two doubles ``hi + lo`` (``lo`` the rounded remainder), whose
 lexicographic order is the decimals' order (two 28-digit decimals of the same scale that share ``hi``
 differ by far more than ``lo``'s rounding).
+
+One more decision is exact although its float is not: a move all the way to the partner's position by an exact
+decimal difference (:func:`_exact_sub`) is a whole multiple of ``10**e``, ``e`` the lower of the two positions'
+last-digit exponents; when ``e <= 2`` (so that 100 is a multiple too) and ``10**e`` exceeds three times the bound,
+a length within the bound of 100 is 100 exactly: not above it (:func:`_valid`). On round scales (actors on 0 and 100)
+this is the common case that would otherwise go to decimal.
 """
 
 from __future__ import annotations
@@ -54,11 +60,13 @@ TIE_REL = 1e-12
 #: int table ``iv`` columns: I and J, p (I demands it, J supplies it), q (I supplies, J demands), the refs of
 #: I's and J's supply positions (-1: round start; else a row of ``vals``), their earlier moves' sign flags (0 none,
 #: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal), and which outcome caps the last sizing
-#: found certainly not binding (bit 0: I's, bit 1: J's), and how many actors its tables hold on p and on q.
-AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1 = range(12)
-NI = 12
-#: ``NOCAP`` bit 2: the last sizing (certain, valid) moved I all the way to J's position on q (step 4's second branch).
-ALL_I = 4
+#: found certainly not binding (bit 0: I's, bit 1: J's), how many actors its tables hold on p and on q, and the path
+#: of its last sizing when every decision of it was certain (:data:`CERTAIN` set; else 0).
+AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1, PATH = range(13)
+NI = 13
+#: ``PATH`` bits: I moves all the way to J's position on q (the second branch of step 4); I's outcome cap binds;
+#: J's outcome cap binds (J's is computed after I's, so it decides the sizes when both bind); the path is certain.
+ALL_I, CAP_I, CAP_J, CERTAIN = 1, 2, 4, 8
 #: float table ``fv`` columns: the current moves and their bounds, the earlier moves' sums and bounds, gain, bound.
 MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
 NF = 10
@@ -116,13 +124,28 @@ def _exact_sub(ah, ae, bh, be):
 
 
 @_inline
+def _quantum(ah, ae, bh, be):
+    """``10**min(ae, be)`` if Decide's ``a - b`` is exact (:func:`_exact_sub`) and 100 is a multiple of it (the
+    difference is then a whole multiple of it, as 100 is), else 0."""
+    e = min(ae, be)
+    if e > 2.0 or not _exact_sub(ah, ae, bh, be):
+        return 0.0
+    return 10.0**e
+
+
+@_inline
 def _valid(ph, m, em, hs, ehs, hf, ex, yh, yl):
     """Decide's validity of a move ``m`` from ``ph`` (an exact value) with earlier moves summing to ``hs``
-    (flag ``hf``): 1 valid, 0 invalid, -1 not certain. ``ex``: the move goes all the way to the partner's position
-    ``yh + yl``, by an exact difference, so it ends there exactly."""
+    (flag ``hf``): 1 valid, 0 invalid, -1 not certain. ``ex`` > 0: the move goes all the way to the partner's position
+    ``yh + yl``, by an exact difference, so it ends there exactly, and its length is a whole multiple of ``ex`` (a
+    power of ten, at most 100: :func:`_quantum`); 0: not so."""
     unsure = False
     a = abs(m)
     k = _sure(a - 100.0, em)
+    if k == 0 and ex > 4.0 * em + TINY:
+        # the length, within 3 em of 100 (the bound, and _sure's margin 2 em), is a multiple of ex, as 100 is, and
+        # ex exceeds 3 em: it is 100, not above (a whole move between the bounds 0 and 100, common on round scales)
+        k = -1
     if k > 0:
         return 0
     unsure |= k == 0
@@ -130,7 +153,7 @@ def _valid(ph, m, em, hs, ehs, hf, ex, yh, yl):
     if k < 0:
         return 0
     unsure |= k == 0
-    if ex:
+    if ex > 0.0:
         if _gt(0.0, 0.0, yh, yl) or _gt(yh, yl, 100.0, 0.0):
             return 0
     else:
@@ -273,6 +296,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     0 invalid, -1 not certain (the caller sizes it in decimal)."""
     n = part.shape[0]
     iv[r, NOCAP] = 0
+    iv[r, PATH] = 0
     ai = iv[r, AI]
     aj = iv[r, AJ]
     p = iv[r, PP]
@@ -283,8 +307,8 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     idl = xv[ai, p, 1]
     jdh = xv[aj, q, 0]
     jdl = xv[aj, q, 1]
-    exJ = _exact_sub(idh, xv[ai, p, 2], jh, je)  # J all the way to I on p: ends on I exactly
-    exI = False
+    exJ = _quantum(idh, xv[ai, p, 2], jh, je)  # J all the way to I on p: ends on I exactly
+    exI = 0.0
     sIp = sf[ai, p]
     sIq = sf[ai, q]
     sJp = sf[aj, p]
@@ -311,9 +335,11 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     k = _sure(abs(mI) - dI, emI + edI)
     if k == 0:
         return -1
+    path = CERTAIN
     if k > 0:
-        exJ = False
-        exI = _exact_sub(jdh, xv[aj, q, 2], ih, ie)
+        path |= ALL_I
+        exJ = 0.0
+        exI = _quantum(jdh, xv[aj, q, 2], ih, ie)
         t, et = _mul(dI, edI, sIq, U * sIq)
         t, et = _mul(t, et, cI, U * cI)
         dq, edq = _div(t, et, Wq, U * Wq)
@@ -346,8 +372,9 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
         return -1
     nocap = 1 if st == 1 else 0
     if st == 2:
+        path |= CAP_I
         mJ, emJ, g, eg = mb, emb, gg, egg
-        exI = exJ = False
+        exI = exJ = 0.0
     st, mJ, emJ, mb, emb, gg, egg = _cap(r, 0, p, aj, jh, jl, mJ, emJ, ai, q, idh, idl, ih, il, jdh, jdl,
                                         tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
@@ -355,14 +382,16 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     if st == 1:
         nocap += 2
     if st == 2:
+        path |= CAP_J
         mI, emI, g, eg = mb, emb, gg, egg
-        exI = exJ = False
+        exI = exJ = 0.0
     vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     if vI == 0 or vJ == 0:
         return 0
     if vI < 0 or vJ < 0:
         return -1
-    iv[r, NOCAP] = nocap + (ALL_I if k > 0 else 0)
+    iv[r, NOCAP] = nocap
+    iv[r, PATH] = path
     return 1
 
 
@@ -411,6 +440,7 @@ def form(left, part, sf, iv, fv, tab, unsure):
                         iv[P, ST] = 1
                         iv[P, NT0] = 0
                         iv[P, NT1] = 0
+                        iv[P, PATH] = 0
                         for c in range(NF):
                             fv[P, c] = 0.0
                         for k2 in range(n):
@@ -489,6 +519,40 @@ def _commit(fv, iv, r, m_col, em_col, h_col, eh_col, f_col):
 
 
 @_inline
+def _touched(E, mark, iv, part, idx, out):
+    """The rows in which an actor-issue of row ``E`` supplies or demands (those step 7 may touch), each once (marked
+    with ``mark`` in :func:`index`'s marks), written to ``out``; returns how many."""
+    eI = iv[E, AI]
+    eJ = iv[E, AJ]
+    ep = iv[E, PP]
+    eq = iv[E, QQ]
+    D = part.shape[1]
+    keys = part.shape[0] * D
+    M = iv.shape[0]
+    o_ds = keys + 1 + 2 * M
+    o_mk = o_ds + keys + 1 + 2 * M
+    c = 0
+    for li in range(4):
+        if li == 0:
+            o_s, key = 0, eI * D + eq
+        elif li == 1:
+            o_s, key = 0, eJ * D + ep
+        elif li == 2:
+            o_s, key = o_ds, eJ * D + eq
+        else:
+            o_s, key = o_ds, eI * D + ep
+        o_r = o_s + keys + 1
+        for t in range(idx[o_s + key], idx[o_s + key + 1]):
+            r = idx[o_r + t]
+            if idx[o_mk + r] == mark:
+                continue
+            idx[o_mk + r] = mark
+            out[c] = r
+            c += 1
+    return c
+
+
+@_inline
 def _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv):
     """Step 7 for row ``r`` after the exchange of I ``eI`` (supplying ``eq``, demanding ``ep``, now at ``vals[refI]``) and
     J ``eJ`` (supplying ``ep``, now at ``vals[refJ]``): continue its sides that supply what E's supplied, record E's
@@ -561,38 +625,20 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
         ep = iv[E, PP]
         eq = iv[E, QQ]
         # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
-        n = part.shape[0]
-        D = part.shape[1]
-        keys = n * D
-        M = iv.shape[0]
-        o_ds = keys + 1 + 2 * M
-        o_mk = o_ds + keys + 1 + 2 * M
-        for li in range(4):
-            if li == 0:
-                o_s, key = 0, eI * D + eq
-            elif li == 1:
-                o_s, key = 0, eJ * D + ep
-            elif li == 2:
-                o_s, key = o_ds, eJ * D + eq
-            else:
-                o_s, key = o_ds, eI * D + ep
-            o_r = o_s + keys + 1
-            for t in range(idx[o_s + key], idx[o_s + key + 1]):
-                r = idx[o_r + t]
-                if idx[o_mk + r] == E:
-                    continue
-                idx[o_mk + r] = E
-                if iv[r, ST] != 1:
-                    continue
-                touched = _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv)
-                if touched:
-                    st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
-                    if st < 0:
-                        iv[r, ST] = 2
-                        need[1 + nn] = r
-                        nn += 1
-                    else:
-                        iv[r, ST] = st
+        rows = np.empty(iv.shape[0], dtype=np.int64)
+        for i in range(_touched(E, E, iv, part, idx, rows)):
+            r = rows[i]
+            if iv[r, ST] != 1:
+                continue
+            touched = _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv)
+            if touched:
+                st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+                if st < 0:
+                    iv[r, ST] = 2
+                    need[1 + nn] = r
+                    nn += 1
+                else:
+                    iv[r, ST] = st
     if nn > 0:
         need[0] = nn
         return -2
@@ -660,7 +706,9 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
 
     Before its first recalculation a visited row's state is kept (``siv``, ``sfv``, ``stab``; ``osz`` its count of
     sizings, ``snap`` set to ``stamp``): its place in the list may still have to be found from its gain before
-    (:func:`split`)."""
+    (:func:`split`). A re-sizing that certainly keeps the gain keeps the row's key and counts as none (``osz``): no
+    outcome cap binds before or after, step 4 takes the same branch, and the side that moves all the way (whose
+    distance to its partner is the gain's only variable then) moves from the same position."""
     for r in range(P):
         keep[r] = 0
     for i in range(N):
@@ -668,69 +716,46 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     for r in range(P):
         if iv[r, ST] != 1:
             keep[r] = 0
-    eI = iv[E, AI]
-    eJ = iv[E, AJ]
-    ep = iv[E, PP]
-    eq = iv[E, QQ]
-    n = part.shape[0]
-    D = part.shape[1]
-    keys = n * D
-    M = iv.shape[0]
-    o_ds = keys + 1 + 2 * M
-    o_mk = o_ds + keys + 1 + 2 * M
     nn = 0
-    for li in range(4):
-        if li == 0:
-            o_s, key = 0, eI * D + eq
-        elif li == 1:
-            o_s, key = 0, eJ * D + ep
-        elif li == 2:
-            o_s, key = o_ds, eJ * D + eq
-        else:
-            o_s, key = o_ds, eI * D + ep
-        o_r = o_s + keys + 1
-        for t in range(idx[o_s + key], idx[o_s + key + 1]):
-            r = idx[o_r + t]
-            if idx[o_mk + r] == stamp:
-                continue
-            idx[o_mk + r] = stamp
-            m = keep[r]
-            if m == 0:
-                continue
-            keep[r] = 0
-            snap[r] = stamp
+    n = part.shape[0]
+    rows = np.empty(iv.shape[0], dtype=np.int64)
+    for i in range(_touched(E, stamp, iv, part, idx, rows)):
+        r = rows[i]
+        m = keep[r]
+        if m == 0:
+            continue
+        keep[r] = 0
+        snap[r] = stamp
+        osz[r] = sized[r]
+        for c in range(NI):
+            siv[r, c] = iv[r, c]
+        for c in range(NF):
+            sfv[r, c] = fv[r, c]
+        for c in range(n):
+            stab[r, 0, c] = tab[r, 0, c]
+            stab[r, 1, c] = tab[r, 1, c]
+        okh = khi[r]
+        okl = klo[r]
+        oke = kerr[r]
+        okx = kex[r]
+        for k in range(m):
+            st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+            if st < 0:
+                need[nn] = r
+                rem[nn] = m - k - 1
+                nn += 1
+                break
+            if st == 0:
+                break
+            keep[r] += 1
+        c0 = siv[r, PATH]
+        if (keep[r] == m and iv[r, ST] == 1 and iv[r, PATH] == c0 and c0 & (CERTAIN | CAP_I | CAP_J) == CERTAIN
+                and (iv[r, RI] == siv[r, RI] if c0 & ALL_I else iv[r, RJ] == siv[r, RJ])):
+            khi[r] = okh
+            klo[r] = okl
+            kerr[r] = oke
+            kex[r] = okx
             osz[r] = sized[r]
-            for c in range(NI):
-                siv[r, c] = iv[r, c]
-            for c in range(NF):
-                sfv[r, c] = fv[r, c]
-            for c in range(n):
-                stab[r, 0, c] = tab[r, 0, c]
-                stab[r, 1, c] = tab[r, 1, c]
-            okh = khi[r]
-            okl = klo[r]
-            oke = kerr[r]
-            okx = kex[r]
-            for k in range(m):
-                st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
-                if st < 0:
-                    need[nn] = r
-                    rem[nn] = m - k - 1
-                    nn += 1
-                    break
-                if st == 0:
-                    break
-                keep[r] += 1
-            c0 = siv[r, NOCAP]
-            if (keep[r] == m and iv[r, ST] == 1 and iv[r, NOCAP] == c0 and c0 & 3 == 3
-                    and (iv[r, RI] == siv[r, RI] if c0 & ALL_I else iv[r, RJ] == siv[r, RJ])):
-                # no outcome cap before or after, the same branch of step 4, and the same supply position of the side
-                # that moves all the way (the gain's only variable there): the same decimal gain
-                khi[r] = okh
-                klo[r] = okl
-                kerr[r] = oke
-                kex[r] = okx
-                osz[r] = sized[r]
     return nn
 
 
@@ -899,6 +924,20 @@ def warm() -> None:
     idx = np.zeros(index_size(n, D, 4), dtype=np.int64)
     index(P, iv, n, D, idx)
     step(P, -1, -1, -1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx)
+    # Decide's list (ties "decide" and "coin")
+    lst, lab = np.arange(P + 1), np.arange(P + 1)
+    dst, dlab, ust, uen, uord = (np.zeros(P + 1, dtype=np.int64) for _ in range(5))
+    uhi, ulo = np.zeros(P + 1), np.zeros(P + 1)
+    khi, klo, kerr = fv[:P, G].copy(), np.zeros(P), np.zeros(P)
+    kex = np.zeros(P, dtype=np.bool_)
+    sized, keep, rem, snap, osz = (np.zeros(P, dtype=np.int64) for _ in range(5))
+    siv, sfv, stab = iv[:P].copy(), fv[:P].copy(), tab[:P].copy()
+    nl = arrange(lst, lab, P, khi, kerr, dst, dlab, P + 1, True, ust, uen, uhi, ulo, uord)
+    recalc(P, 0, 0, 1, 1, dst, P, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx, khi, klo,
+           kerr, kex, sized, snap, siv, sfv, stab, osz)
+    redo(0, 0, 0, 1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+    N = compact(dst, dlab, P, keep)
+    split(dst, dlab, N, khi, kerr, snap, 1, osz, sized, nl, np.zeros(2 * P + 2, dtype=np.int64))
 
 
 if COMPILED:

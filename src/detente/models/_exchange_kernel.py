@@ -551,113 +551,196 @@ def play(x_in, s_in, c_in, part_in, rounds, mode, u, scale, base, vote, trades, 
         last[b] = -1 if overflow else lastround
 
 
-@_jit
-def _greedy_round(x, s, part, w, W, O, side, gain, fi, mi, mj, new_x, rows):
-    """One round of the ``greedy`` variant on one draw; returns the exchanges realised.
-
-    The same floating-point operations, in the same order, as the numpy version
-    (``exchange.candidates``, ``exchange._select`` and ``exchange.play_round``), one candidate
-    ``(i, j, p, q)`` at a time in flat order; ``new_x`` gets the positions after the round and
-    ``rows`` one row per realised exchange, in the order chosen.
-    """
-    n, D = x.shape
-    for l in range(D):
-        tot = 0.0
-        for k in range(n):
-            tot += w[k, l]
-        W[l] = tot if tot > 0 else 1.0
-        num = 0.0
-        for k in range(n):
-            num += w[k, l] * x[k, l]
-        O[l] = num / W[l]
-        for k in range(n):
-            d = x[k, l] - O[l]
-            side[k, l] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) if part[k, l] else 0.0
-    f = 0
-    npos = 0
-    for i in range(n):
-        for j in range(n):
-            for P in range(D):
-                for Q in range(D):
-                    g = 0.0
-                    adv = s[i, P] * s[j, Q] - s[i, Q] * s[j, P]
-                    if side[i, P] * side[j, P] < 0 and side[i, Q] * side[j, Q] < 0 and adv > 0:
-                        dp_max = min(w[j, P] * abs(x[i, P] - x[j, P]) / W[P], abs(x[i, P] - O[P]))
-                        dq_max = min(w[i, Q] * abs(x[j, Q] - x[i, Q]) / W[Q], abs(x[j, Q] - O[Q]))
-                        r = (s[i, P] + s[j, P]) / (s[i, Q] + s[j, Q])
-                        dp = min(dp_max, dq_max / r)
-                        dq = dp * r
-                        g = dp * adv / (s[i, Q] + s[j, Q])
-                        d = x[i, P] - x[j, P]
-                        mj[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dp * W[P] / w[j, P]
-                        d = x[j, Q] - x[i, Q]
-                        mi[f] = (1.0 if d > 0 else (-1.0 if d < 0 else 0.0)) * dq * W[Q] / w[i, Q]
-                    if g > 1e-12:
-                        gain[npos] = g
-                        fi[npos] = f
-                        npos += 1
-                    f += 1
-    order = np.argsort(-gain[:npos], kind="mergesort")
-    used = np.zeros((n, D), np.bool_)
-    for k in range(n):
-        for l in range(D):
-            new_x[k, l] = x[k, l]
-    count = 0
-    for o in order:
-        f = fi[o]
-        i = f // (n * D * D)
-        j = (f // (D * D)) % n
-        P = (f // D) % D
-        Q = f % D
-        if used[i, P] or used[i, Q] or used[j, P] or used[j, Q]:
-            continue
-        used[i, P] = used[i, Q] = used[j, P] = used[j, Q] = True
-        new_x[j, P] = x[j, P] + mj[f]
-        new_x[i, Q] = x[i, Q] + mi[f]
-        row = rows[count]
-        row[0] = i
-        row[1] = j
-        row[2] = P
-        row[3] = Q
-        row[4] = x[i, Q]
-        row[5] = x[i, Q] + mi[f]
-        row[6] = x[j, P]
-        row[7] = x[j, P] + mj[f]
-        row[8] = gain[o]
-        row[9] = gain[o]
-        count += 1
-    return count
+#: The ``greedy`` loop's compiler options: a division by zero gives inf or NaN, as numpy's does.
+_jit_np = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
+_inline_np = jit(COMPILED, cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-@_jit
-def greedy(x_in, s, c, part, rounds, pos, trades, counts, last):
+@_inline_np
+def _sgn(d):
+    """numpy's ``sign`` of a float, NaN giving 0 (the callers only compare its products with 0)."""
+    return 1.0 if d > 0 else (-1.0 if d < 0 else 0.0)
+
+
+@_inline_np
+def _first(g, code, bg, bcode):
+    """Does a candidate of gain ``g`` and flat index ``code`` come before the best so far? (Decreasing gain,
+    then increasing flat index: numpy's stable sort of the flat candidates by decreasing gain.)"""
+    return g > bg or (g == bg and code < bcode)
+
+
+@_jit_np
+def greedy(x_in, s_in, c, part_in, rounds, pos, trades, counts, last):
     """The ``greedy`` variant on each draw of a batch: up to ``rounds`` rounds, a draw stops after a round
-    without exchange (later rounds repeat its positions). Outputs as :func:`play` (``pos`` for ``vote``)."""
+    without exchange (later rounds repeat its positions). Outputs as :func:`play` (``pos`` for ``vote``),
+    every element written (the caller may pass them uninitialised): ``trades`` NaN past each round's rows;
+    its room ``K`` must be at least ``n D / 4``, the most exchanges a round can realise (each takes four
+    cells of its own: ``exchange._greedy_room``).
+
+    The same floating-point operations on every candidate as the numpy version (``exchange.candidates``,
+    ``exchange._select`` and ``exchange.play_round``), and the same choice: numpy sorts the candidates
+    ``(i, j, p, q)`` with a gain above ``_TOL`` by decreasing gain, ties in flat order, and realises them
+    greedily, each actor-issue cell at most once. Here only the candidates that can have a gain are
+    visited: per issue pair ``p < q``, the pairs of actors on opposite sides of both outcomes (the
+    actors grouped by their two sides), and of the four ordered candidates of such a pair,
+    ``(a, b, p, q)``, ``(b, a, q, p)`` (the same advantage ``s_ap s_bq - s_aq s_bp``, bit for bit) and
+    ``(b, a, p, q)``, ``(a, b, q, p)`` (its negative), the two whose advantage is positive. Then the best
+    remaining candidate (decreasing gain, then flat index) is realised, the candidates sharing one of its
+    four cells dropped, and so on: the same sequence as the sorted greedy pass. One function body and
+    preallocated tables: no allocation and no array handed to a helper per draw.
+    """
     B, n, D = x_in.shape
-    F = n * n * D * D
+    K = trades.shape[2]
+    NT = trades.shape[3]
+    F = max(1, n * (n - 1) * D * (D - 1) // 2)  # candidates with a positive advantage: at most half of i != j, p != q
     W = np.empty(D)
     O = np.empty(D)
     side = np.empty((n, D))
     w = np.empty((n, D))
+    used = np.empty((n, D), np.bool_)
+    groups = np.empty((4, n), np.int64)
+    gsize = np.empty(4, np.int64)
     gain = np.empty(F)
-    fi = np.empty(F, np.int64)
     mi = np.empty(F)
     mj = np.empty(F)
+    ci = np.empty(F, np.int64)
+    cj = np.empty(F, np.int64)
+    cp = np.empty(F, np.int64)
+    cq = np.empty(F, np.int64)
     for b in range(B):
+        s = s_in[b]
+        part = part_in[b]
         for k in range(n):
             for l in range(D):
-                w[k, l] = c[b, k] * s[b, k, l] * (1.0 if part[b, k, l] else 0.0)
-        pos[b, 0] = x_in[b]
+                w[k, l] = c[b, k] * s[k, l] * (1.0 if part[k, l] else 0.0)
+                pos[b, 0, k, l] = x_in[b, k, l]
+        for r in range(K):
+            for f in range(NT):
+                trades[b, 0, r, f] = np.nan
+        counts[b, 0] = 0
+        last[b] = 0
         t = 1
         while t <= rounds:
-            k = _greedy_round(pos[b, t - 1], s[b], part[b], w, W, O, side, gain, fi, mi, mj, pos[b, t], trades[b, t])
-            counts[b, t] = k
-            if k == 0:
+            x = pos[b, t - 1]
+            for l in range(D):
+                tot = 0.0
+                for k in range(n):
+                    tot += w[k, l]
+                W[l] = tot if tot > 0 else 1.0
+                num = 0.0
+                for k in range(n):
+                    num += w[k, l] * x[k, l]
+                O[l] = num / W[l]
+                for k in range(n):
+                    side[k, l] = _sgn(x[k, l] - O[l]) if part[k, l] else 0.0
+            m = 0
+            for P0 in range(D):
+                for Q0 in range(P0 + 1, D):
+                    for g in range(4):
+                        gsize[g] = 0
+                    for k in range(n):
+                        if side[k, P0] != 0.0 and side[k, Q0] != 0.0:
+                            g = (1 if side[k, P0] > 0 else 0) + (2 if side[k, Q0] > 0 else 0)
+                            groups[g, gsize[g]] = k
+                            gsize[g] += 1
+                    for g1 in range(2):  # (-, -) with (+, +), (+, -) with (-, +)
+                        g2 = 3 - g1
+                        for ia in range(gsize[g1]):
+                            a = groups[g1, ia]
+                            for ib in range(gsize[g2]):
+                                bb = groups[g2, ib]
+                                adv0 = s[a, P0] * s[bb, Q0] - s[a, Q0] * s[bb, P0]
+                                if adv0 == 0.0:
+                                    continue
+                                for half in range(2):
+                                    # adv0 > 0: (a, b, p, q) and (b, a, q, p); else (b, a, p, q) and (a, b, q, p)
+                                    if adv0 > 0:
+                                        i, j, P, Q = a, bb, P0, Q0
+                                    else:
+                                        i, j, P, Q = bb, a, P0, Q0
+                                    if half == 1:
+                                        i, j, P, Q = j, i, Q, P
+                                    adv = s[i, P] * s[j, Q] - s[i, Q] * s[j, P]
+                                    dp_max = min(w[j, P] * abs(x[i, P] - x[j, P]) / W[P], abs(x[i, P] - O[P]))
+                                    dq_max = min(w[i, Q] * abs(x[j, Q] - x[i, Q]) / W[Q], abs(x[j, Q] - O[Q]))
+                                    r = (s[i, P] + s[j, P]) / (s[i, Q] + s[j, Q])
+                                    dp = min(dp_max, dq_max / r)
+                                    dq = dp * r
+                                    gv = dp * adv / (s[i, Q] + s[j, Q])
+                                    gain[m] = gv
+                                    mj[m] = _sgn(x[i, P] - x[j, P]) * dp * W[P] / w[j, P]
+                                    mi[m] = _sgn(x[j, Q] - x[i, Q]) * dq * W[Q] / w[i, Q]
+                                    ci[m] = i
+                                    cj[m] = j
+                                    cp[m] = P
+                                    cq[m] = Q
+                                    if gv > 1e-12:
+                                        m += 1
+            for k in range(n):
+                for l in range(D):
+                    used[k, l] = False
+                    pos[b, t, k, l] = x[k, l]
+            # the best candidate, realised; the rest kept (in place, in order) unless they share a cell with it
+            best = 0
+            for e in range(1, m):
+                if _first(gain[e], ((ci[e] * n + cj[e]) * D + cp[e]) * D + cq[e], gain[best],
+                          ((ci[best] * n + cj[best]) * D + cp[best]) * D + cq[best]):
+                    best = e
+            count = 0
+            while m > 0:
+                i, j, P, Q = ci[best], cj[best], cp[best], cq[best]
+                g = gain[best]
+                used[i, P] = True
+                used[i, Q] = True
+                used[j, P] = True
+                used[j, Q] = True
+                pos[b, t, j, P] = x[j, P] + mj[best]
+                pos[b, t, i, Q] = x[i, Q] + mi[best]
+                trades[b, t, count, 0] = i
+                trades[b, t, count, 1] = j
+                trades[b, t, count, 2] = P
+                trades[b, t, count, 3] = Q
+                trades[b, t, count, 4] = x[i, Q]
+                trades[b, t, count, 5] = x[i, Q] + mi[best]
+                trades[b, t, count, 6] = x[j, P]
+                trades[b, t, count, 7] = x[j, P] + mj[best]
+                trades[b, t, count, 8] = g
+                trades[b, t, count, 9] = g
+                count += 1
+                k = 0
+                best = -1
+                for e in range(m):
+                    i, j, P, Q = ci[e], cj[e], cp[e], cq[e]
+                    if used[i, P] or used[i, Q] or used[j, P] or used[j, Q]:
+                        continue
+                    gain[k] = gain[e]
+                    mi[k] = mi[e]
+                    mj[k] = mj[e]
+                    ci[k] = i
+                    cj[k] = j
+                    cp[k] = P
+                    cq[k] = Q
+                    if best < 0 or _first(gain[k], ((i * n + j) * D + P) * D + Q, gain[best],
+                                          ((ci[best] * n + cj[best]) * D + cp[best]) * D + cq[best]):
+                        best = k
+                    k += 1
+                m = k
+            for r in range(count, K):
+                for f in range(NT):
+                    trades[b, t, r, f] = np.nan
+            counts[b, t] = count
+            if count == 0:
                 break
             last[b] = t
             t += 1
         for tt in range(t + 1, rounds + 1):
-            pos[b, tt] = pos[b, t]
+            counts[b, tt] = 0
+            for k in range(n):
+                for l in range(D):
+                    pos[b, tt, k, l] = pos[b, t, k, l]
+            for r in range(K):
+                for f in range(NT):
+                    trades[b, tt, r, f] = np.nan
     return True
 
 

@@ -31,10 +31,9 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
     14x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run; ``ties="coin"``
-    flips Decide's coin from the draw's seed (Decide's run after
-    ``random.seed(seed)``, about 200x the float loop).
+    Decide's tie order with its coin off (30-40x the float loop):
+    together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
+    draw's seed (Decide's run after ``random.seed(seed)``, 30-40x too).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -132,7 +131,7 @@ class Params(ModelParams):
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
         does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` about 150x (the pure-decimal path).
+        with ``ties=decide`` or ``ties=coin`` 30-40x.
     ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
@@ -141,8 +140,8 @@ class Params(ModelParams):
         (``arithmetic=decimal`` only): Decide's own order with its coin,
         flipped from each draw's seed (``random.Random(seed)``): a draw with
         seed k is the run Decide makes after ``random.seed(k)``. ``decide``
-        and ``coin`` are played by the pure-decimal path (about 150x and
-        200x the float loop's time).
+        and ``coin`` take about 5 times ``first``'s time (every near-tie
+        in Decide's list is sized in decimal).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
@@ -283,18 +282,25 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
     return x + delta, chosen.reshape(B, -1).sum(axis=1), trades
 
 
-def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
-    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none).
+def _greedy_room(n: int, D: int) -> int:
+    """Rows of ``extras["trades"]`` per round of ``greedy``: the most exchanges one of its rounds can realise.
 
-    K depends on the sizes only (room for 4 n D exchanges a round, at most the number of
-    candidates M), not on the batch, so a draw's array is the same alone or in a batch; a
-    round with more exchanges than that (not seen on any example) widens K to M.
+    Every exchange takes four actor-issue cells (``i`` and ``j`` on ``p`` and ``q``; ``i != j`` and
+    ``p != q``, else it has no gain) and a cell trades at most once a round, so a round realises at most
+    ``n D / 4``. It depends on the sizes only, so a draw's array is the same alone or in a batch.
+    (Before issue #17's work the room was ``min(M, 4 n D)`` rows, M the candidates of a round: the same
+    rows, with more NaN padding; 120 MB for 10,000 draws at 10 x 3, which cost more to allocate than the
+    loop took.)
     """
+    return max(1, n * D // 4)
+
+
+def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
+    """Per draw and round lists of trade rows as one (B, R + 1, K, 10) array, NaN-padded (round 0 has none);
+    K is :func:`_greedy_room`."""
     B = len(trades)
-    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
-    K = min(M, 4 * n * D)
-    if any(len(r) > K for per in trades for r in per):
-        K = max(M, max(len(r) for per in trades for r in per))
+    K = _greedy_room(n, D)
+    assert all(len(r) <= K for per in trades for r in per), "a greedy round realised more than n D / 4 exchanges"
     out = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     for b, per in enumerate(trades):
         for t, r in enumerate(per, start=1):
@@ -359,18 +365,23 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
     pos = np.empty((B, R + 1, n, D))
-    K = min(_max_candidates(n, D), 4 * n * D)
-    trades = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
-    exchanges = np.zeros((B, R + 1), dtype=np.int64)
-    rounds = np.zeros(B, dtype=np.int64)
+    # room for every exchange of a round (the loop relies on it); the loop writes every element (NaN past each
+    # round's rows), so the outputs are allocated empty
+    K = _greedy_room(n, D)
+    trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))
+    exchanges = np.empty((B, R + 1), dtype=np.int64)
+    rounds = np.empty(B, dtype=np.int64)
+
+    forecast = np.empty((B, R + 1, D))
 
     def call(b0: int, b1: int) -> None:
         sl = slice(b0, b1)
         kern.greedy(x[sl], sal[sl], cap[sl], part[sl], R, pos[sl], trades[sl], exchanges[sl], rounds[sl])
+        # the forecast of these rows, in the same thread (numpy's sums row by row: the same numbers as on the batch)
+        forecast[sl] = (w[sl, None] * pos[sl]).sum(axis=2) / w[sl].sum(axis=1)[:, None]
 
     # one call per thread, at most _CALL_WORK each (a cancelled web request stops between two calls)
     _jit.split_rows(B, call, per_thread=1, max_rows=_CALL_WORK // (n * n * D * D * max(R, 1)))
-    forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
     return Trajectory(position=pos, forecast=forecast, rounds=rounds,
                       extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, R)})
 
@@ -597,15 +608,14 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
-            flops *= 15.0
-        elif params.ties == "coin":  # the pure-decimal path with Decide's list: 2.6 s against 2.0 s for decide on cop21
-            flops *= 20.0
+        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
+            flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"},
+                      {"arithmetic": "decimal", "ties": "coin"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "
