@@ -328,3 +328,73 @@ def test_coin_split_over_processes_is_each_draw_alone():
         alone = _exchange_exact.run(inp.take(slice(b, b + 1)), 3, "coin")
         assert np.array_equal(batch.forecast[b : b + 1], alone.forecast)
         assert np.array_equal(batch.extras["trades"][b : b + 1], alone.extras["trades"], equal_nan=True)
+
+
+# The list's lazy order: listings whose gains the float bounds cannot order are kept as a group (in an order from which
+# Decide's follows by a stable sort on exact gains) and ordered in decimal only when Decide's list shows it: at the top,
+# or when one of them is re-sized to a gain that may equal another's of the group (ordered then by the gains before the
+# re-sizing). Scenarios made of copies of a few actors on a coarse grid put many exact ties below the top, re-size them
+# while their group is unordered, and (with the coin) list rows twice.
+
+
+def _tie_case(rng):
+    n, D = int(rng.integers(6, 11)), int(rng.integers(3, 6))
+    kinds = int(rng.integers(2, 4))
+    x0 = rng.choice([0.0, 25.0, 50.0, 75.0, 100.0], (kinds, D))
+    s0 = rng.choice([0.25, 0.5, 1.0], (kinds, D))
+    c0 = rng.choice([0.5, 1.0], kinds)
+    who = rng.integers(0, kinds, n)
+    x, s, c = x0[who].copy(), s0[who].copy(), c0[who].copy()
+    for a in rng.choice(n, int(rng.integers(0, 3)), replace=False):  # a few actors off the copies
+        x[a, rng.integers(0, D)] = rng.choice([10.0, 40.0, 60.0, 90.0])
+    return x, s, c
+
+
+class _Watch:
+    """The kernel, with what its list calls returned counted."""
+
+    def __init__(self, k):
+        self.k, self.groups, self.split_rows, self.top = k, 0, 0, 0
+
+    def __getattr__(self, name):
+        return getattr(self.k, name)
+
+    def split(self, lst, lab, N, *rest):
+        ng, nl = self.k.split(lst, lab, N, *rest)
+        out = rest[-1]
+        self.groups += ng
+        self.split_rows += sum(int(out[2 * g + 1] - out[2 * g]) for g in range(ng))
+        return ng, nl
+
+    def arrange(self, *args):
+        nl = self.k.arrange(*args)
+        dlab, N = args[6], args[2]
+        self.top += N > 1 and dlab[0] == dlab[1]
+        return nl
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_lazy_groups_of_ties_are_the_references(ties, monkeypatch):
+    watch = _Watch(_exchange_exact._kernel())
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: watch)
+    olds = []  # gains sized from a row's state before a recalculation
+    orig = _exchange_exact._State.exchange
+
+    def exchange(self, row, hint=False):
+        olds.append(isinstance(self, _exchange_exact._Before))
+        return orig(self, row, hint)
+
+    monkeypatch.setattr(_exchange_exact._State, "exchange", exchange)
+    rng = np.random.default_rng(4242)
+    flips = 0
+    for k in range(24):
+        x, s, c = _tie_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        ref = _exchange_decimal.run(inp, 5, ties)
+        _same(_exchange_exact.run(inp, 5, ties), ref)
+        if ties == "coin":
+            flips += not np.array_equal(ref.forecast, _exchange_decimal.run(inp, 5, "decide").forecast)
+    # the scenarios do what they are for: groups of ties reach the top, and groups are ordered after a re-sizing
+    assert watch.top > 200 and watch.groups > 100 and sum(olds) > 100, (vars(watch), sum(olds))
+    assert ties == "decide" or flips >= 5

@@ -457,17 +457,25 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         moved[(trade[1], trade[2])] = jy, trade[7]
 
 
+class _Before(_State):
+    """The rows' states as they were before a step's recalculation (kept by the kernel), with the round's decimals."""
+
+
 def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
     """One round with Decide's own list (:func:`._exchange_decimal._coin_round` with the coin ``rng``; with ``rng``
     None the list with the coin off, ``ties="decide"``), the reference's result.
 
     The list holds row numbers (a row listed twice appears twice), every candidate formed to start with. Before each
-    choice the kernel sorts it stably by gain (``arrange``); neighbours whose gains the float bound does not set more
-    than 1e-20 apart are sized in decimal first and sorted by their exact gains, so the order Decide's stable sort
-    keeps among equal gains, and which gains its coin sees as tied, are Decide's. The realised exchange is sized in
-    decimal (:meth:`_State.realise`); the kernel recalculates every listing it touches (``recalc``: a row listed twice
-    twice, one still listed after it was realised against itself). The voting positions are those of the realised
-    exchanges as they stand at the end of the round: one re-sized after it was realised is sized again in decimal."""
+    choice the kernel sorts it stably by gain as far as the float bounds settle it (``arrange``): listings whose gains
+    it cannot order are kept together as a group, in an order from which Decide's follows once their exact gains are
+    known (a stable sort by exact gain). A group is sized in decimal and ordered only when Decide's list shows its
+    order: when it reaches the top (the choice, and the coin's comparison of the first two within 1e-20), or when one of
+    its rows is re-sized to a gain that may equal another's of the group (its place before the re-sizing then decides
+    their order from now on: ``split``; the gains before come from the rows' states the kernel kept). The realised
+    exchange is sized in decimal (:meth:`_State.realise`); the kernel recalculates every listing it touches
+    (``recalc``: a row listed twice twice, one still listed after it was realised against itself). The voting
+    positions are those of the realised exchanges as they stand at the end of the round: one re-sized after it was
+    realised is sized again in decimal."""
     k = d.k
     st, P = _prepare(r, d)
     iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
@@ -476,58 +484,108 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     klo = np.zeros(P)
     kerr = 2.0 * fv[:P, k.EG]
     kex = np.zeros(P, dtype=np.bool_)
-    exact: dict[int, Decimal] = {}
     sized = np.zeros(P, dtype=np.int64)
+    exact: dict[int, tuple[int, Decimal]] = {}  # row -> (its count of sizings then, its exact gain)
+    prev: dict[int, tuple[int, Decimal]] = {}  # the one before that
+
+    def known(row: int, g: Decimal) -> None:
+        got = exact.get(row)
+        if got is not None and got[0] != sized[row]:
+            prev[row] = got
+        exact[row] = (int(sized[row]), g)
+        khi[row], klo[row], _ = _hilo(g)
+        kerr[row] = 0.0
+        kex[row] = True
 
     def settle(row: int) -> _Exchange:
         e = st.settle(row)
-        exact[row] = e.gain
-        khi[row], klo[row], _ = _hilo(e.gain)
-        kerr[row] = 0.0
-        kex[row] = True
+        known(row, e.gain)
         return e
 
     for row, e in st.settled.items():  # the rows sized in decimal while formed: their gains are exact
-        exact[row] = e.gain
-        khi[row], klo[row], _ = _hilo(e.gain)
-        kerr[row] = 0.0
-        kex[row] = True
+        known(row, e.gain)
     lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
     lst[:P] = np.arange(P)
+    lab = np.arange(P + 1, dtype=np.int64)  # listings with the same label next to each other: one group
     dst = np.empty(P + 1, dtype=np.int64)
-    seen = np.full(P, -1, dtype=np.int64)
+    dlab = np.empty(P + 1, dtype=np.int64)
+    ust, uen, uord = (np.empty(P + 1, dtype=np.int64) for _ in range(3))
+    uhi, ulo = np.empty(P + 1), np.empty(P + 1)
     keep = np.zeros(P, dtype=np.int64)
     rem = np.empty(P, dtype=np.int64)
-    N, first, sort_no, stamp = P, True, 0, 0
+    snap = np.full(P, -1, dtype=np.int64)
+    osz = np.zeros(P, dtype=np.int64)
+    siv, sfv, stab = np.empty_like(iv[:P]), np.empty_like(fv[:P]), np.empty_like(tab[:P])
+    groups = np.empty(2 * P + 2, dtype=np.int64)
+    old = _Before(k, r, st.x, st.s, siv, sfv, stab)
+    old.vals = st.vals
+    N, first, stamp, nl = P, True, 0, P + 1
     vm, xh = d.valsm, xv[:, :, 0].tolist()
     rows: list[tuple] = []
     realised: list[int] = []
     final: dict[int, tuple[Decimal, Decimal, float, float, int]] = {}
+
+    def order(a: int, b: int, gain) -> None:
+        """Decide's order of the group ``lst[a:b]`` (a stable sort by ``gain(row)``, highest first), each listing then
+        alone."""
+        nonlocal nl
+        seg = lst[a:b].tolist()
+        seg.sort(key=gain, reverse=True)
+        lst[a:b] = seg
+        lab[a:b] = np.arange(nl, nl + b - a)
+        nl += b - a
+
+    def now(row: int) -> Decimal:
+        if not kex[row]:
+            settle(row)
+        return exact[row][1]
+
+    def before(row: int) -> Decimal:
+        """The row's exact gain before this step's recalculation."""
+        if snap[row] != stamp or osz[row] == sized[row]:
+            return now(row)
+        for got in (exact.get(row), prev.get(row)):
+            if got is not None and got[0] == osz[row]:
+                return got[1]
+        return old.exchange(row).gain
+
+    def end(a: int) -> int:
+        """The end of the group that starts at ``a``."""
+        b = a + 1
+        while b < N and lab[b] == lab[a]:
+            b += 1
+        return b
+
     while N > 0:
-        while True:
-            nn = k.arrange(lst, N, khi, klo, kerr, kex, dst, need, seen, sort_no, first)
-            sort_no += 1
-            if nn == 0:
-                break
-            for row in need[:nn].tolist():
-                settle(row)
+        nl = k.arrange(lst, lab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord)
         first = False
-        lst, dst = dst, lst
+        lst, dst, lab, dlab = dst, lst, dlab, lab
+        b0 = end(0)
+        if b0 > 1:
+            order(0, b0, now)
         E = int(lst[0])
         tie = False
         if rng is not None and N > 1:
+            if b0 == 1:  # the next group may hold a gain within 1e-20 of the first: then it is ordered too
+                b1 = end(1)
+                hi = max(khi[v] + kerr[v] + k.U * abs(khi[v]) for v in lst[1:b1].tolist())
+                if hi + 4e-20 >= khi[E] - kerr[E] - k.U * abs(khi[E]):
+                    now(E)
+                    order(1, b1, now)
             nxt = int(lst[1])
-            tie = nxt == E or bool(kex[E] and kex[nxt] and abs(exact[E] - exact[nxt]) < ref.TIE_COIN)
+            tie = nxt == E or bool(kex[E] and kex[nxt] and abs(exact[E][1] - exact[nxt][1]) < ref.TIE_COIN)
         if tie and rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
-            lst[N] = E
+            lst[N], lab[N] = E, nl
             E = nxt
-            lst[: N - 1] = lst[2 : N + 1].copy()
+            lst[: N - 1], lab[: N - 1] = lst[2 : N + 1].copy(), lab[2 : N + 1].copy()
             N -= 1
+            nl += 1
         elif tie:  # tails: the first is taken and the next listed again at the end
-            lst[N] = nxt
-            lst[:N] = lst[1 : N + 1].copy()
+            lst[N], lab[N] = nxt, nl
+            lst[:N], lab[:N] = lst[1 : N + 1].copy(), lab[1 : N + 1].copy()
+            nl += 1
         else:
-            lst[: N - 1] = lst[1:N].copy()
+            lst[: N - 1], lab[: N - 1] = lst[1:N].copy(), lab[1:N].copy()
             N -= 1
         if iv[E, k.ST] != 1:
             continue  # not valid: dropped
@@ -537,9 +595,9 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
         rows.append(trade)
         realised.append(E)
         final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
-        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
-                      idx, khi, klo, kerr, kex, sized)
         stamp += 1
+        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
+                      idx, khi, klo, kerr, kex, sized, snap, siv, sfv, stab, osz)
         for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
             ok = settle(row).ok
             while ok:
@@ -550,7 +608,10 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
                 code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
                               sized)
                 ok = settle(row).ok if code < 0 else code == 1
-        N = k.compact(lst, N, keep)
+        N = k.compact(lst, lab, N, keep)
+        ng, nl = k.split(lst, lab, N, khi, kerr, snap, stamp, osz, sized, nl, groups)
+        for g in range(ng):
+            order(int(groups[2 * g]), int(groups[2 * g + 1]), before)
     moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
     for row in realised:
         iy, jy, iyf, jyf, at = final[row]

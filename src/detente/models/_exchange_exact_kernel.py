@@ -694,7 +694,7 @@ def redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi
 
 @_jit
 def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx,
-           khi, klo, kerr, kex, sized):
+           khi, klo, kerr, kex, sized, snap, siv, sfv, stab, osz):
     """Step 7 as Decide's own list runs it (``ties`` "decide" and "coin"), after realising row ``E``.
 
     ``lst[:N]``: Decide's list after ``E`` was taken from it (row ids; a row can be listed more than once, ``E`` too).
@@ -702,7 +702,13 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     recalculates every valid listing), ``E`` itself against itself if it is still listed; ``keep[r]``: how many of row
     ``r``'s listings stay (all of a valid untouched row's, none of an invalid one's, and of a recalculated row those
     recalculated while it stayed valid). A recalculation the float bound cannot settle stops its row: the row is listed
-    in ``need`` with ``rem`` listings left. Returns how many rows need decimal."""
+    in ``need`` with ``rem`` listings left. Returns how many rows need decimal.
+
+    Before its first recalculation a visited row's state is kept (``siv``, ``sfv``, ``stab``; ``osz`` its count of
+    sizings, ``snap`` set to ``stamp``): its place in the list may still have to be found from its gain before
+    (:func:`split`). A re-sizing that certainly keeps the gain keeps the row's key and counts as none (``osz``): no
+    outcome cap binds before or after, step 4 takes the same branch, and the side that moves all the way (whose
+    distance to its partner is the gain's only variable then) moves from the same position."""
     for r in range(P):
         keep[r] = 0
     for i in range(N):
@@ -711,6 +717,7 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
         if iv[r, ST] != 1:
             keep[r] = 0
     nn = 0
+    n = part.shape[0]
     rows = np.empty(iv.shape[0], dtype=np.int64)
     for i in range(_touched(E, stamp, iv, part, idx, rows)):
         r = rows[i]
@@ -718,6 +725,19 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
         if m == 0:
             continue
         keep[r] = 0
+        snap[r] = stamp
+        osz[r] = sized[r]
+        for c in range(NI):
+            siv[r, c] = iv[r, c]
+        for c in range(NF):
+            sfv[r, c] = fv[r, c]
+        for c in range(n):
+            stab[r, 0, c] = tab[r, 0, c]
+            stab[r, 1, c] = tab[r, 1, c]
+        okh = khi[r]
+        okl = klo[r]
+        oke = kerr[r]
+        okx = kex[r]
         for k in range(m):
             st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
             if st < 0:
@@ -728,69 +748,157 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
             if st == 0:
                 break
             keep[r] += 1
+        c0 = siv[r, PATH]
+        if (keep[r] == m and iv[r, ST] == 1 and iv[r, PATH] == c0 and c0 & (CERTAIN | CAP_I | CAP_J) == CERTAIN
+                and (iv[r, RI] == siv[r, RI] if c0 & ALL_I else iv[r, RJ] == siv[r, RJ])):
+            khi[r] = okh
+            klo[r] = okl
+            kerr[r] = oke
+            kex[r] = okx
+            osz[r] = sized[r]
     return nn
 
 
 @_jit
-def compact(lst, N, keep):
-    """Keep, in order, the first ``keep[r]`` listings of every row ``r`` in ``lst[:N]``; returns the new length."""
+def compact(lst, lab, N, keep):
+    """Keep, in order, the first ``keep[r]`` listings of every row ``r`` in ``lst[:N]`` (and their labels ``lab``);
+    returns the new length."""
     out = 0
     for i in range(N):
         r = lst[i]
         if keep[r] > 0:
             keep[r] -= 1
             lst[out] = r
+            lab[out] = lab[i]
             out += 1
     return out
 
 
-@_jit
-def arrange(src, N, khi, klo, kerr, kex, dst, need, seen, stamp, first):
-    """Decide's stable sort of its list: ``dst[:N]`` is ``src[:N]`` ordered by gain, highest first, equal gains in
-    ``src``'s order. A row's key is its exact decimal gain as two doubles ``khi + klo`` when ``kex`` is set, else its
-    float gain with the bound ``kerr``. Then every two neighbours whose gains are not certainly more than 1e-20 apart
-    must both be exact (their order, and Decide's coin, may hang on the last digits): the rows that are not are
-    listed in ``need`` for the caller to settle before arranging again. Returns how many.
+@_inline
+def _half(v, khi, kerr):
+    """Half the width of the interval that holds row ``v``'s exact gain around ``khi[v]``."""
+    return kerr[v] + U * abs(khi[v]) + TINY
 
-    ``first``: ``src`` is in the order formed (a merge sort); else it is the last sort's order with a few re-sized
-    rows and appended listings (an insertion sort)."""
+
+@_jit
+def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord):
+    """Decide's stable sort of its list, as far as the float gains settle it.
+
+    The list is held as groups: runs of equal labels in ``src[:N]`` (``slab``). A group's listings are in an order
+    (its "pre-order") such that Decide's order of them is that order sorted stably by exact gain: a group's internal
+    order is unknown until its gains are (:func:`split` and the caller's resolution). A listing alone in its group is
+    at its place. ``khi`` with the bound ``kerr`` (0 for an exact gain, then ``khi`` is its nearest double) holds every
+    row's gain.
+
+    The groups of ``src`` (its units) are sorted by the top of their gains' intervals, and units whose intervals
+    overlap, directly or through others, are merged into one group whose pre-order is their order in ``src`` (Decide's
+    stable sort keeps equal gains in the list's order, and a unit's listings come before or after another's as wholes).
+    Writes the groups in order to ``dst``, each with a new label from ``nl``; returns the next free label.
+
+    ``first``: ``src`` is in the order formed (a merge sort of the units); else it is the last sort's order with a few
+    re-sized or appended listings (an insertion sort)."""
+    nu = 0
+    i = 0
+    while i < N:
+        j = i + 1
+        while j < N and slab[j] == slab[i]:
+            j += 1
+        hi = -np.inf
+        lo = np.inf
+        for t in range(i, j):
+            v = src[t]
+            h = _half(v, khi, kerr)
+            hi = max(hi, khi[v] + h)
+            lo = min(lo, khi[v] - h)
+        ust[nu] = i
+        uen[nu] = j
+        uhi[nu] = hi
+        ulo[nu] = lo
+        nu += 1
+        i = j
     if first:
-        a = np.empty(N)
-        for i in range(N):
-            a[i] = -klo[src[i]]
-        o1 = np.argsort(a, kind="mergesort")
-        for i in range(N):
-            a[i] = -khi[src[o1[i]]]
-        o2 = np.argsort(a, kind="mergesort")
-        for i in range(N):
-            dst[i] = src[o1[o2[i]]]
+        o = np.argsort(-uhi[:nu], kind="mergesort")
+        for u in range(nu):
+            uord[u] = o[u]
     else:
-        for i in range(N):
-            v = src[i]
-            h = khi[v]
-            lo = klo[v]
-            j = i
-            while j > 0:
-                u = dst[j - 1]
-                if khi[u] > h or (khi[u] == h and klo[u] >= lo):
-                    break
-                dst[j] = u
+        for u in range(nu):
+            h = uhi[u]
+            j = u
+            while j > 0 and uhi[uord[j - 1]] < h:
+                uord[j] = uord[j - 1]
                 j -= 1
-            dst[j] = v
-    nn = 0
-    for i in range(N - 1):
-        a_ = dst[i]
-        b_ = dst[i + 1]
-        if a_ == b_ or (kex[a_] and kex[b_]):
-            continue
-        gap = (khi[a_] - khi[b_]) + (klo[a_] - klo[b_])
-        if gap <= kerr[a_] + kerr[b_] + 4e-20 + U * (abs(khi[a_]) + abs(khi[b_])):
-            for v in (a_, b_):
-                if not kex[v] and seen[v] != stamp:
-                    seen[v] = stamp
-                    need[nn] = v
-                    nn += 1
-    return nn
+            uord[j] = u
+    out = 0
+    k = 0
+    while k < nu:
+        glo = ulo[uord[k]]
+        m = k + 1
+        while m < nu and uhi[uord[m]] >= glo:
+            glo = min(glo, ulo[uord[m]])
+            m += 1
+        for a in range(k + 1, m):  # the group's units in their order in src
+            u = uord[a]
+            b = a
+            while b > k and ust[uord[b - 1]] > ust[u]:
+                uord[b] = uord[b - 1]
+                b -= 1
+            uord[b] = u
+        for a in range(k, m):
+            u = uord[a]
+            for t in range(ust[u], uen[u]):
+                dst[out] = src[t]
+                dlab[out] = nl
+                out += 1
+        nl += 1
+        k = m
+    return nl
+
+
+@_jit
+def split(lst, lab, N, khi, kerr, snap, stamp, osz, sized, nl, out):
+    """After a recalculation: the groups whose order must be found now, from their gains before it.
+
+    A listing re-sized in this step (``snap`` is ``stamp`` and its count of sizings moved) sits in its group's
+    pre-order at an unknown place. That place matters only against a listing of another row of the group whose exact
+    gain may now equal its own (intervals that overlap): such a group is listed in ``out`` (start, end) for the caller
+    to order by the gains before the step. In every other group the re-sized listings get labels of their own (they tie
+    nothing in the group; the rest of the group keeps its pre-order). Returns (groups listed, next free label)."""
+    ng = 0
+    i = 0
+    while i < N:
+        j = i + 1
+        while j < N and lab[j] == lab[i]:
+            j += 1
+        if j - i > 1:
+            clash = False
+            moved = False
+            for a in range(i, j):
+                ra = lst[a]
+                if snap[ra] != stamp or osz[ra] == sized[ra]:
+                    continue
+                moved = True
+                ha = _half(ra, khi, kerr)
+                for b in range(i, j):
+                    rb = lst[b]
+                    if rb == ra:
+                        continue
+                    if abs(khi[ra] - khi[rb]) <= ha + _half(rb, khi, kerr):
+                        clash = True
+                        break
+                if clash:
+                    break
+            if clash:
+                out[2 * ng] = i
+                out[2 * ng + 1] = j
+                ng += 1
+            elif moved:
+                for a in range(i, j):
+                    ra = lst[a]
+                    if snap[ra] == stamp and osz[ra] != sized[ra]:
+                        lab[a] = nl
+                        nl += 1
+        i = j
+    return ng, nl
 
 
 def warm() -> None:
@@ -816,6 +924,20 @@ def warm() -> None:
     idx = np.zeros(index_size(n, D, 4), dtype=np.int64)
     index(P, iv, n, D, idx)
     step(P, -1, -1, -1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx)
+    # Decide's list (ties "decide" and "coin")
+    lst, lab = np.arange(P + 1), np.arange(P + 1)
+    dst, dlab, ust, uen, uord = (np.zeros(P + 1, dtype=np.int64) for _ in range(5))
+    uhi, ulo = np.zeros(P + 1), np.zeros(P + 1)
+    khi, klo, kerr = fv[:P, G].copy(), np.zeros(P), np.zeros(P)
+    kex = np.zeros(P, dtype=np.bool_)
+    sized, keep, rem, snap, osz = (np.zeros(P, dtype=np.int64) for _ in range(5))
+    siv, sfv, stab = iv[:P].copy(), fv[:P].copy(), tab[:P].copy()
+    nl = arrange(lst, lab, P, khi, kerr, dst, dlab, P + 1, True, ust, uen, uhi, ulo, uord)
+    recalc(P, 0, 0, 1, 1, dst, P, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx, khi, klo,
+           kerr, kex, sized, snap, siv, sfv, stab, osz)
+    redo(0, 0, 0, 1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+    N = compact(dst, dlab, P, keep)
+    split(dst, dlab, N, khi, kerr, snap, 1, osz, sized, nl, np.zeros(2 * P + 2, dtype=np.int64))
 
 
 if COMPILED:
