@@ -403,32 +403,46 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     ``trades`` with room for ``EXCHANGE_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
-    B, n, D = inputs.shape
+    B = inputs.shape[0]
     part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+    played = []
+    for b in range(B):
+        mine: list | None = None if edges is None else []
+        played.append((player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
+                                       part[b], lo, hi, rounds, ties, mine))
+        if edges is not None:
+            edges.append(mine)
+    return trajectory(inputs, rounds, played)
+
+
+def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
+    """:func:`run`'s result from every draw's :func:`play` (``played``, in the batch's order)."""
+    B, n, D = inputs.shape
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
     scale = np.where(hi > lo, 100.0 / np.where(hi > lo, hi - lo, 1.0), 1.0)
     vote = np.empty((B, rounds + 1, n, D))
     exchanges = np.zeros((B, rounds + 1), dtype=np.int64)
     last = np.zeros(B, dtype=np.int64)
-    played = []
-    for b in range(B):
-        mine: list | None = None if edges is None else []
-        vote[b], tr, exchanges[b], last[b] = (player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
-                                                  part[b], lo, hi, rounds, ties, mine)
-        if edges is not None:
-            edges.append(mine)
-        played.append(tr)
+    for b, (v, _, ex, la) in enumerate(played):
+        vote[b], exchanges[b], last[b] = v, ex, la
     M = max_exchange_candidates(n, D)
     K = min(M, EXCHANGE_ROOM * n * D)
-    if any(len(rows) > K for tr in played for rows in tr):
+    if any(len(rows) > K for _, tr, _, _ in played for rows in tr):
         K = M
     trades = np.full((B, rounds + 1, K, 10), np.nan)
-    for b, tr in enumerate(played):
+    for b, (_, tr, _, _) in enumerate(played):
         for t, rows in enumerate(tr):
-            for k, (i, j, p, q, i0, i1, j0, j1, g) in enumerate(rows):
-                trades[b, t, k] = (i, j, p, q, i0 / scale[q] + base[q], i1 / scale[q] + base[q],
-                                   j0 / scale[p] + base[p], j1 / scale[p] + base[p], g, g)
+            if not len(rows):
+                continue
+            a = np.array(rows, dtype=float)  # (I, J, p, q, I from, I to, J from, J to, gain), positions on 0-100
+            p, q = a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
+            out = trades[b, t, : len(a)]
+            out[:, :4] = a[:, :4]
+            out[:, 4], out[:, 5] = a[:, 4] / scale[q] + base[q], a[:, 5] / scale[q] + base[q]
+            out[:, 6], out[:, 7] = a[:, 6] / scale[p] + base[p], a[:, 7] / scale[p] + base[p]
+            out[:, 8] = out[:, 9] = a[:, 8]
     pos = vote / scale + base
     pos = np.where(vote == vote[:, :1], inputs.position[:, None], pos)  # cells that never moved keep their input
     w = issue_weights(inputs, "capability_salience")

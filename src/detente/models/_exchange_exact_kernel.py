@@ -36,6 +36,12 @@ rounding) has Decide's answer. Comparisons of two values that exist exactly (a p
 are exact here: each such value is held as two doubles ``hi + lo`` (``lo`` the rounded remainder), whose
 lexicographic order is the decimals' order (two 28-digit decimals of the same scale that share ``hi``
 differ by far more than ``lo``'s rounding).
+
+One more decision is exact although its float is not: a move all the way to the partner's position by an exact
+decimal difference (:func:`_exact_sub`) is a whole multiple of ``10**e``, ``e`` the lower of the two positions'
+last-digit exponents; when ``e <= 2`` (so that 100 is a multiple too) and ``10**e`` exceeds three times the bound,
+a length within the bound of 100 is 100 exactly: not above it (:func:`_valid`). On round scales (actors on 0 and 100)
+this is the common case that would otherwise go to decimal.
 """
 
 from __future__ import annotations
@@ -54,9 +60,13 @@ TIE_REL = 1e-12
 #: int table ``iv`` columns: I and J, p (I demands it, J supplies it), q (I supplies, J demands), the refs of
 #: I's and J's supply positions (-1: round start; else a row of ``vals``), their earlier moves' sign flags (0 none,
 #: +1, -1, 2 mixed), status (1 pending, 0 gone, 2 to be sized in decimal), and which outcome caps the last sizing
-#: found certainly not binding (bit 0: I's, bit 1: J's), and how many actors its tables hold on p and on q.
-AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1 = range(12)
-NI = 12
+#: found certainly not binding (bit 0: I's, bit 1: J's), how many actors its tables hold on p and on q, and the path
+#: of its last sizing when every decision of it was certain (:data:`CERTAIN` set; else 0).
+AI, AJ, PP, QQ, RI, RJ, FI, FJ, ST, NOCAP, NT0, NT1, PATH = range(13)
+NI = 13
+#: ``PATH`` bits: I moves all the way to J's position on q (the second branch of step 4); I's outcome cap binds;
+#: J's outcome cap binds (J's is computed after I's, so it decides the sizes when both bind); the path is certain.
+ALL_I, CAP_I, CAP_J, CERTAIN = 1, 2, 4, 8
 #: float table ``fv`` columns: the current moves and their bounds, the earlier moves' sums and bounds, gain, bound.
 MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
 NF = 10
@@ -114,13 +124,28 @@ def _exact_sub(ah, ae, bh, be):
 
 
 @_inline
+def _quantum(ah, ae, bh, be):
+    """``10**min(ae, be)`` if Decide's ``a - b`` is exact (:func:`_exact_sub`) and 100 is a multiple of it (the
+    difference is then a whole multiple of it, as 100 is), else 0."""
+    e = min(ae, be)
+    if e > 2.0 or not _exact_sub(ah, ae, bh, be):
+        return 0.0
+    return 10.0**e
+
+
+@_inline
 def _valid(ph, m, em, hs, ehs, hf, ex, yh, yl):
     """Decide's validity of a move ``m`` from ``ph`` (an exact value) with earlier moves summing to ``hs``
-    (flag ``hf``): 1 valid, 0 invalid, -1 not certain. ``ex``: the move goes all the way to the partner's position
-    ``yh + yl``, by an exact difference, so it ends there exactly."""
+    (flag ``hf``): 1 valid, 0 invalid, -1 not certain. ``ex`` > 0: the move goes all the way to the partner's position
+    ``yh + yl``, by an exact difference, so it ends there exactly, and its length is a whole multiple of ``ex`` (a
+    power of ten, at most 100: :func:`_quantum`); 0: not so."""
     unsure = False
     a = abs(m)
     k = _sure(a - 100.0, em)
+    if k == 0 and ex > 4.0 * em + TINY:
+        # the length, within 3 em of 100 (the bound, and _sure's margin 2 em), is a multiple of ex, as 100 is, and
+        # ex exceeds 3 em: it is 100, not above (a whole move between the bounds 0 and 100, common on round scales)
+        k = -1
     if k > 0:
         return 0
     unsure |= k == 0
@@ -128,7 +153,7 @@ def _valid(ph, m, em, hs, ehs, hf, ex, yh, yl):
     if k < 0:
         return 0
     unsure |= k == 0
-    if ex:
+    if ex > 0.0:
         if _gt(0.0, 0.0, yh, yl) or _gt(yh, yl, 100.0, 0.0):
             return 0
     else:
@@ -271,6 +296,7 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     0 invalid, -1 not certain (the caller sizes it in decimal)."""
     n = part.shape[0]
     iv[r, NOCAP] = 0
+    iv[r, PATH] = 0
     ai = iv[r, AI]
     aj = iv[r, AJ]
     p = iv[r, PP]
@@ -281,8 +307,8 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     idl = xv[ai, p, 1]
     jdh = xv[aj, q, 0]
     jdl = xv[aj, q, 1]
-    exJ = _exact_sub(idh, xv[ai, p, 2], jh, je)  # J all the way to I on p: ends on I exactly
-    exI = False
+    exJ = _quantum(idh, xv[ai, p, 2], jh, je)  # J all the way to I on p: ends on I exactly
+    exI = 0.0
     sIp = sf[ai, p]
     sIq = sf[ai, q]
     sJp = sf[aj, p]
@@ -309,9 +335,11 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     k = _sure(abs(mI) - dI, emI + edI)
     if k == 0:
         return -1
+    path = CERTAIN
     if k > 0:
-        exJ = False
-        exI = _exact_sub(jdh, xv[aj, q, 2], ih, ie)
+        path |= ALL_I
+        exJ = 0.0
+        exI = _quantum(jdh, xv[aj, q, 2], ih, ie)
         t, et = _mul(dI, edI, sIq, U * sIq)
         t, et = _mul(t, et, cI, U * cI)
         dq, edq = _div(t, et, Wq, U * Wq)
@@ -344,8 +372,9 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
         return -1
     nocap = 1 if st == 1 else 0
     if st == 2:
+        path |= CAP_I
         mJ, emJ, g, eg = mb, emb, gg, egg
-        exI = exJ = False
+        exI = exJ = 0.0
     st, mJ, emJ, mb, emb, gg, egg = _cap(r, 0, p, aj, jh, jl, mJ, emJ, ai, q, idh, idl, ih, il, jdh, jdl,
                                         tab, (iv[r, NT0], iv[r, NT1]), vals, sf, cf, Wf, tf, tot, n, part)
     if st < 0:
@@ -353,14 +382,16 @@ def size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part):
     if st == 1:
         nocap += 2
     if st == 2:
+        path |= CAP_J
         mI, emI, g, eg = mb, emb, gg, egg
-        exI = exJ = False
+        exI = exJ = 0.0
     vI, vJ = _keep(r, iv, fv, mI, emI, mJ, emJ, g, eg, ih, jh, exI, exJ, jdh, jdl, idh, idl)
     if vI == 0 or vJ == 0:
         return 0
     if vI < 0 or vJ < 0:
         return -1
     iv[r, NOCAP] = nocap
+    iv[r, PATH] = path
     return 1
 
 
@@ -409,6 +440,7 @@ def form(left, part, sf, iv, fv, tab, unsure):
                         iv[P, ST] = 1
                         iv[P, NT0] = 0
                         iv[P, NT1] = 0
+                        iv[P, PATH] = 0
                         for c in range(NF):
                             fv[P, c] = 0.0
                         for k2 in range(n):

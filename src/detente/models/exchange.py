@@ -276,18 +276,25 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
     return x + delta, chosen.reshape(B, -1).sum(axis=1), trades
 
 
-def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
-    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none).
+def _greedy_room(n: int, D: int) -> int:
+    """Rows of ``extras["trades"]`` per round of ``greedy``: the most exchanges one of its rounds can realise.
 
-    K depends on the sizes only (room for 4 n D exchanges a round, at most the number of
-    candidates M), not on the batch, so a draw's array is the same alone or in a batch; a
-    round with more exchanges than that (not seen on any example) widens K to M.
+    Every exchange takes four actor-issue cells (``i`` and ``j`` on ``p`` and ``q``; ``i != j`` and
+    ``p != q``, else it has no gain) and a cell trades at most once a round, so a round realises at most
+    ``n D / 4``. It depends on the sizes only, so a draw's array is the same alone or in a batch.
+    (Before issue #17's work the room was ``min(M, 4 n D)`` rows, M the candidates of a round: the same
+    rows, with more NaN padding; 120 MB for 10,000 draws at 10 x 3, which cost more to allocate than the
+    loop took.)
     """
+    return max(1, n * D // 4)
+
+
+def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
+    """Per draw and round lists of trade rows as one (B, R + 1, K, 10) array, NaN-padded (round 0 has none);
+    K is :func:`_greedy_room`."""
     B = len(trades)
-    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
-    K = min(M, 4 * n * D)
-    if any(len(r) > K for per in trades for r in per):
-        K = max(M, max(len(r) for per in trades for r in per))
+    K = _greedy_room(n, D)
+    assert all(len(r) <= K for per in trades for r in per), "a greedy round realised more than n D / 4 exchanges"
     out = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     for b, per in enumerate(trades):
         for t, r in enumerate(per, start=1):
@@ -352,9 +359,9 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
     pos = np.empty((B, R + 1, n, D))
-    # room for every exchange of a round: each takes four actor-issue cells of its own, so a round has at
-    # most n D / 4 (fewer than K), and the loop writes every element (NaN past each round's rows)
-    K = min(_max_candidates(n, D), 4 * n * D)
+    # room for every exchange of a round (the loop relies on it); the loop writes every element (NaN past each
+    # round's rows), so the outputs are allocated empty
+    K = _greedy_room(n, D)
     trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))
     exchanges = np.empty((B, R + 1), dtype=np.int64)
     rounds = np.empty(B, dtype=np.int64)
