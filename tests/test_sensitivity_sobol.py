@@ -90,3 +90,41 @@ def test_sobol_analysis_with_an_issue_that_does_not_vary():
     assert (df.loc["y", ["S1", "S1_conf", "ST", "ST_conf"]].to_numpy() == 0).all()
     assert df.loc[("x", "a.position.x"), "S1"] == pytest.approx(1.0, abs=0.05)
     assert df.loc[("x", "a.position.x"), "S1_conf"] > 0
+
+
+def test_inputs_mapped_on_the_bases_are_the_inputs_of_the_rows():
+    # the Sobol analysis applies each input's distribution to A's and B's rows only (saltelli_rows): the
+    # same values as applying it to every row of the sample, for every kind of distribution
+    import detente
+    from detente.analysis._draws import uncertain_inputs
+    from detente.analysis.sensitivity import saltelli_bases, saltelli_rows
+
+    s = detente.load({"name": "kinds", "issues": [{"key": "x"}], "actors": [
+        {"key": "a", "capability": {"value": 10, "low": 5, "high": 15}, "positions": {"x": {"value": 30, "sd": 20, "dist": "normal"}},
+         "salience": {"x": {"value": 50, "low": 10, "high": 90, "dist": "uniform"}}},
+        {"key": "b", "capability": 10, "positions": {"x": {"value": 80, "low": 60, "high": 100}}, "salience": {"x": 50}}]})
+    unc = uncertain_inputs(s)
+    assert {u.value.dist for u in unc} == {"normal", "uniform", None}  # None: the default, triangular
+    K, N = len(unc), 64
+    A, B = saltelli_bases(K, N, 9)
+    X = saltelli(K, N, 9)
+    assert np.array_equal(saltelli_rows(A, B), X)
+    va = np.column_stack([u.ppf(A[:, k]) for k, u in enumerate(unc)])
+    vb = np.column_stack([u.ppf(B[:, k]) for k, u in enumerate(unc)])
+    want = np.column_stack([u.ppf(X[:, k]) for k, u in enumerate(unc)])
+    assert np.array_equal(saltelli_rows(va, vb), want)
+
+
+def test_sobol_of_events_alone():
+    import detente
+    from detente.analysis import sensitivity
+
+    s = detente.load({"name": "ev", "rounds": 4, "issues": [{"key": "x"}], "actors": [
+        {"key": "a", "capability": 10, "positions": {"x": 20}, "salience": {"x": 50}},
+        {"key": "b", "capability": 10, "positions": {"x": 80}, "salience": {"x": 50}}],
+        "events": [{"name": "b moves", "type": "change", "actor": "b", "round": 2, "probability": 0.5,
+                    "changes": {"positions": {"x": 40}}}]})
+    res = sensitivity(s, "compromise", "sobol", samples=64, seed=0)
+    (row,) = res.to_frame().to_dict("records")
+    assert row["input"] == "event.b-moves" or row["field"] == "event"
+    assert row["S1"] == pytest.approx(1.0, abs=0.1) and row["ST"] == pytest.approx(1.0, abs=0.1)

@@ -95,7 +95,7 @@ def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monk
         for _ in range(5):
             _jit.split_rows(40, fill)
         pool_threads = {t for t in threading.enumerate() if t.name.startswith("detente-kernel")}
-        assert 1 <= len(pool_threads) <= 2 and names == {t.name for t in pool_threads}
+        assert 1 <= len(pool_threads) <= 2 and names and names <= {t.name for t in pool_threads}
     assert (seen == 5).all()
     assert set(threading.enumerate()) <= before  # the block's pool is stopped
     from concurrent.futures import ThreadPoolExecutor

@@ -305,10 +305,25 @@ def saltelli(K: int, N: int, seed: int) -> np.ndarray:
     and K = 58). For each of the N points of a scrambled Sobol' sequence in 2K dimensions (A its first
     K coordinates, B the others): A, then A with its k-th coordinate taken from B for k = 1 .. K, then B.
     """
+    A, B = saltelli_bases(K, N, seed)
+    return saltelli_rows(A, B)
+
+
+def saltelli_bases(K: int, N: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two base samples A and B (each N x K) of :func:`saltelli`: the first and last K coordinates of
+    N points of a scrambled Sobol' sequence in 2K dimensions."""
     from scipy.stats import qmc
 
     base = qmc.Sobol(d=2 * K, scramble=True, seed=seed).random(N)
-    A, B = base[:, :K], base[:, K:]
+    return base[:, :K], base[:, K:]
+
+
+def saltelli_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The rows of Saltelli's sample from its bases A and B (N x K each): for each of the N points, A, then A
+    with its k-th column taken from B for k = 1 .. K, then B; N (K + 2) rows of K. Any values that are an
+    elementwise function of A's and B's (inputs mapped through their distributions) give that function of
+    the sample's rows, computed on 2N rows instead of N (K + 2)."""
+    N, K = A.shape
     X = np.repeat(A[:, None, :], K + 2, axis=1)
     k = np.arange(K)
     X[:, 1 + k, k] = B
@@ -401,16 +416,22 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
     names = [u.key(scen) for u in unc] + [f"event.{scen.events[j].key}" for j in ev_idx]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's advice to use a power of two is in our docstring
-        X = saltelli(K, N, seed)
-    R = X.shape[0]
-    # every run's inputs are built chunk by chunk from its row of values (on a cluster, by the worker)
-    values = np.empty((R, len(unc)))
+        A, B = saltelli_bases(K, N, seed)
+    R = N * (K + 2)
+    # every run's inputs are built chunk by chunk from its row of values (on a cluster, by the worker): the
+    # values of Saltelli's rows (:func:`saltelli`), each input's distribution applied to A's and B's only
+    U = len(unc)
+    va, vb = np.empty((N, U)), np.empty((N, U))
     for k, inp in enumerate(unc):
-        values[:, k] = inp.ppf(X[:, k])
+        va[:, k], vb[:, k] = inp.ppf(A[:, k]), inp.ppf(B[:, k])
+    # the values of row (i, c) of Saltelli's sample: input k from B where c is 1 + k (or B's row), else from A
+    values = saltelli_rows(np.hstack([va, A[:, U:]]), np.hstack([vb, B[:, U:]]))
+    events = values[:, U:]  # the events' uniforms (their columns are the sample's own)
+    values = np.ascontiguousarray(values[:, :U])
     batch = LazyInputs(scen, seed, values, unc, same_seed=True)  # the same randomness in every run
     hap = most_likely(scen, R)
     for m, j in enumerate(ev_idx):
-        hap[:, j] = X[:, len(unc) + m] < scen.events[j].probability
+        hap[:, j] = events[:, m] < scen.events[j].probability
     with resolve_executor(*where) as ex:  # opened once the analysis is checked (a cluster takes seconds to start)
         Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress,
                       what=f"Sobol ({model})", budget=budget, executor=ex)[0]

@@ -480,25 +480,72 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
 
 
 @_jit
-def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+def _distance_row(b: int, i: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, d: float,
+                  out: np.ndarray) -> None:
+    """``_smp_core.distances`` of actor i of draw b to every point: ``out`` (m,) (``ideal``, ``sal`` (Bc, n, D),
+    ``ptsT`` (Bc, D, m) the points issue by issue, ``d`` the sum of i's squared saliences). The issues are
+    summed in numpy's order (from 0.0, issue by issue); the loops over the points are vectorised."""
+    m = out.shape[0]
+    for j in range(m):
+        out[j] = 0.0
+    for k in range(ideal.shape[2]):
+        sk = sal[b, i, k]
+        xk = ideal[b, i, k]
+        p = ptsT[b, k]
+        for j in range(m):
+            t = sk * (xk - p[j])
+            out[j] += t * t
+    if d > 0:
+        for j in range(m):
+            out[j] = np.sqrt(out[j] / d)
+    else:
+        for j in range(m):
+            out[j] = 0.0
+
+
+@_jit
+def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
                   out: np.ndarray) -> None:
     """``_smp_core.distances`` for the rows r = b n + i in [lo, hi): actor i of draw b to every point.
 
-    ``ideal``, ``sal`` (Bc, n, D); ``pts`` (Bc, m, D); ``den`` (Bc, n) the sum of
-    the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
+    ``ideal``, ``sal`` (Bc, n, D); ``ptsT`` (Bc, D, m) the points issue by issue; ``den`` (Bc, n)
+    the sum of the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
     """
     Bc, n, D = ideal.shape
-    m = pts.shape[1]
     for r in range(lo, hi):
         b = r // n
         i = r % n
-        d = den[b, i]
-        for j in range(m):
-            acc = 0.0
-            for k in range(D):
-                t = sal[b, i, k] * (ideal[b, i, k] - pts[b, j, k])
-                acc += t * t
-            out[b, i, j] = np.sqrt(acc / d) if d > 0 else 0.0
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], out[b, i])
+
+
+@_jit
+def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
+                 R: np.ndarray, out: np.ndarray) -> None:
+    """``_smp_core.utility(_smp_core.distances(ideal, sal, pts), R[:, :, None])`` for the rows r = b n + i in
+    [lo, hi), without the distances' array: U = (1 - d)(1 + min(d, 1) R_i), numpy's operations in numpy's
+    order, d as :func:`distance_rows` gives it (``ptsT`` (Bc, D, m)). ``R`` (Bc, n); fills ``out`` (Bc, n, m)."""
+    Bc, n, D = ideal.shape
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        ri = R[b, i]
+        row = out[b, i]
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], row)
+        for j in range(row.shape[0]):
+            d = row[j]
+            row[j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
+
+
+@_jit
+def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
+    """``_smp_core.victory(C, "Linear")`` for the rows r = b M + a in [lo, hi): P[a, c] = C[a, c] / (C[a, c] +
+    C[c, a]). Fills ``P`` (Bc, M, M)."""
+    M = C.shape[1]
+    for r in range(lo, hi):
+        b = r // M
+        a = r % M
+        for c in range(M):
+            P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
 
 
 @_jit

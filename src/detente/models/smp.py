@@ -273,7 +273,7 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     W = np.where(W.sum(-1, keepdims=True) > 0, W, G.astype(float))
     Wsum = W.sum(-1, keepdims=True)
     centre = core._mm(W, x) / np.where(Wsum > 0, Wsum, 1.0)  # (Bc, M, D)
-    Vr = core.utility(core.distances(ideal, s, centre), R[:, :, None])
+    Vr = core.utilities(ideal, s, centre, R)
     C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
     P = core.victory(C, cfg.vpm)
     pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
@@ -310,9 +310,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     N = np.maximum(nact, 1).astype(float)[:, None, None]
     S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
     u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
-    Rr = R[:, :, None]
-    Vb = (S[:, :, None] - ut - u_tj + core.utility(core.distances(ideal, s, bI), Rr)
-          + core.utility(core.distances(ideal, s, bR), Rr)) / N
+    Vb = (S[:, :, None] - ut - u_tj + core.utilities(ideal, s, bI, R) + core.utilities(ideal, s, bR, R)) / N
     V = np.concatenate([S[:, :, None] / N, Vb], axis=-1)  # (Bc, n_a, 1 + n)
     k = np.arange(n)
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
@@ -501,7 +499,12 @@ def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
     if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS or not _fused_settings(cfg):
         return None
     work = Bc * n**3 if Bc < FUSED_MIN_DRAWS else max(Bc * n**3, core.KERNEL_MIN_WORK)
-    if core._kernel(work) is None:  # numba absent or disabled, or too little work
+    kern = core._kernel(work)
+    if kern is None:  # numba absent or disabled, or too little work
+        return None
+    # the passes copy the PCE's whole product and the coalitions' pair-at-a-time sums: the resolution's
+    # n + 1 options must stay below the sizes where numpy's path and the kernels change method
+    if n + 1 >= min(core.GATHER_MIN_OPTIONS, kern.FEW_OPTIONS):
         return None
     from . import _smp_fused
 
@@ -556,7 +559,7 @@ def _fused_ok(fz: Any) -> bool:
     return _FUSED_OK
 
 
-def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
+def _run_chunk_fused(x0, s, cap, act, cfg, fz):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
@@ -630,8 +633,6 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         m = len(idx)
-        if t + 1 >= h["x"].shape[1]:
-            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         go = ~final[idx]
         par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
         np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
@@ -648,6 +649,8 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         alive &= ~final
         if not alive.any():
             break
+        if t + 1 >= h["x"].shape[1]:  # room for the turn's record and the next state (not after the last state)
+            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         par(fz.turn_rows, m, idx, go, x, ideal, s, den, sigma, wp, wc, act, nact, rule, adj, kind, rnd, dist, R,
             target, prob, gain, bI, bR, lp_in, Qs)
         np.log(lp_in[: m * M * M], out=lp_out[: m * M * M])
@@ -742,7 +745,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         sl = slice(b0, min(B, b0 + bc))
         fz = _fused(sl.stop - sl.start, n, cfg, A)
         if fz is not None:
-            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], seeds[sl], cfg, fz)
+            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz)
         else:
             o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
         parts.append(o)
