@@ -41,6 +41,7 @@ import signal
 import sys
 import warnings
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -339,7 +340,7 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
-    def record(self, E: int, vm: memoryview, xh: list) -> tuple[tuple, Decimal, Decimal, int, int]:
+    def record(self, E: int, vm: Any, xh: list) -> tuple[tuple, Decimal, Decimal, int, int]:
         """Realise row ``E`` (:meth:`realise`): its trade row (as :func:`._exchange_decimal._row` makes it), I's and J's
         decimal voting positions and their refs in the kernel's ``vals`` (``vm``; ``xh``: the round-start floats)."""
         cols = self.iv[E].tolist()
@@ -351,7 +352,7 @@ class _State:
         rJ, jyf = self.add(jy, vm)
         return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rJ
 
-    def add(self, v: Decimal, vm: memoryview) -> tuple[int, float]:
+    def add(self, v: Decimal, vm: Any) -> tuple[int, float]:
         """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
         i = len(self.vals)
         hi, lo, e = _hilo(v)
@@ -361,9 +362,10 @@ class _State:
         return i, hi
 
 
-def _flat(a: np.ndarray) -> memoryview:
-    """A flat view of a float array (item writes far cheaper than numpy's)."""
-    return memoryview(a).cast("B").cast("d")
+def _flat(a: np.ndarray) -> Any:
+    """A flat view of a float array (item writes far cheaper than numpy's): a memoryview of format ``d`` (typed
+    Any: typeshed's memoryview takes whole numbers only)."""
+    return memoryview(a.data).cast("B").cast("d")
 
 
 def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:

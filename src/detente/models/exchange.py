@@ -29,7 +29,7 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     (``_exchange_exact.py``: float sizing with a proved error bound, and
     decimals wherever that bound does not settle a decision, giving the
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
-    14x the float loop's time), which settles the moves Decide's
+    9x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
     Decide's tie order with its coin off (30-40x the float loop):
     together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
@@ -130,7 +130,7 @@ class Params(ModelParams):
         precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
-        does; about 14x the float loop's time (``_exchange_exact.py``), and
+        does; about 9x the float loop's CPU time (``_exchange_exact.py``), and
         with ``ties=decide`` or ``ties=coin`` 30-40x.
     ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
@@ -606,8 +606,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
     # the factors below are measured ratios of CPU time to the float loop's (the estimate above is itself a
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
-    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
-        flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
+    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 8.5x the float loop's CPU on
+        flops *= 9.0  # cop21 (57-63 ms against 6.7-7.4 ms a draw, both on one core, the same run, load 9.7 on 2 cores)
         if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
             flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
