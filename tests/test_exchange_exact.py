@@ -9,6 +9,8 @@ files (also with the actors listed in reverse), and on random scenarios built to
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +123,208 @@ def test_without_numba_the_same(monkeypatch):
     for _ in range(4):
         inp = _inputs(*_grid_case(rng))
         _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
+
+
+# Decide's own list (``ties="decide"``: its coin off; ``ties="coin"``: its coin from the draw's seed) on the fast path:
+# the kernel sorts the list, every near-tie sized in decimal, and recalculates every listing (double ones included).
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+@pytest.mark.parametrize("name", ["sample_data.txt", "copenhagen.csv", "knife_edge.csv"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_decides_files(name, ties, monkeypatch):
+    inp = api.load(str(DATA / name)).to_inputs(batch=2, seed=3)
+    slow = []
+    for f in ("_round", "_coin_round"):
+        real = getattr(_exchange_decimal, f)
+        monkeypatch.setattr(_exchange_decimal, f, lambda *a, real=real: slow.append(1) or real(*a))
+    fast = _exchange_exact.run(inp, 10, ties)
+    monkeypatch.undo()
+    # the fast path plays the rounds, not the reference: at most one round of ten per draw on sample_data (a side's
+    # earlier moves summing to 100 within the bound), none elsewhere
+    assert len(slow) <= (2 if name == "sample_data.txt" else 0), len(slow)
+    _same(fast, _exchange_decimal.run(inp, 10, ties))
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_random_scenarios(ties):
+    from _exchange_reference import random_case
+
+    rng = np.random.default_rng(2024)
+    flips = 0
+    for k in range(40):
+        x, s, c = _grid_case(rng) if k % 2 else random_case(rng, 5)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        ref = _exchange_decimal.run(inp, 6, ties)
+        _same(_exchange_exact.run(inp, 6, ties), ref)
+        if ties == "coin":  # a run whose coin is never flipped would not test it: count the runs that differ
+            flips += not np.array_equal(ref.forecast, _exchange_decimal.run(inp, 6, "decide").forecast)
+    assert ties == "decide" or flips >= 5
+
+
+def test_coin_on_the_fast_path_without_numba(monkeypatch):
+    pure = _jit.pure_module("detente.models._exchange_exact_kernel")
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: pure)
+    rng = np.random.default_rng(9)
+    for k in range(4):
+        x, s, c = _grid_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        _same(_exchange_exact.run(inp, 3, "coin"), _exchange_decimal.run(inp, 3, "coin"))
+def test_hilo_is_the_decimal_remainder():
+    # _hilo (whole-number arithmetic on the digits) gives what _hilo_wide computes in wide decimals: the nearest
+    # double, the nearest double to the remainder, the exponent of the last digit
+    import decimal
+    from decimal import Decimal
+
+    rng = np.random.default_rng(3)
+    with decimal.localcontext(_exchange_decimal.CONTEXT):
+        vals = [Decimal(int(rng.integers(0, 10**15))) / Decimal(int(rng.integers(1, 10**15))) * Decimal(int(k))
+                for k in rng.integers(1, 100, 300)]
+        vals += [Decimal(repr(float(v))) * Decimal("0.4") + Decimal(1) / Decimal(3) for v in rng.uniform(0, 100, 100)]
+    vals += [Decimal(v) for v in ("0", "100", "50", "50.0", "0.1", "12.500", "1E+1", "1.5E-7", "0.0000012", "-3.25",
+                                  "99.99999999999999999999999999", "0.3333333333333333333333333333", "1E-30", "0E-5")]
+    for v in vals:
+        fast, wide = _exchange_exact._hilo(v), _exchange_exact._hilo_wide(v)
+        assert fast == wide, (v, fast, wide)
+        assert fast[0] == float(v)
+
+
+def _counting(monkeypatch):
+    """Count the rows sized in decimal (``settle``) and record the certified path of every realised row."""
+    settled, paths = [], []
+    orig_settle, orig_realise = _exchange_exact._State.settle, _exchange_exact._State.realise
+    monkeypatch.setattr(_exchange_exact._State, "settle", lambda self, row: settled.append(row) or orig_settle(self, row))
+
+    def realise(self, row, *more):
+        paths.append(int(self.iv[row, self.k.PATH]))
+        return orig_realise(self, row, *more)
+
+    monkeypatch.setattr(_exchange_exact._State, "realise", realise)
+    return settled, paths
+
+
+def test_a_whole_move_between_the_bounds_is_certain_in_float(monkeypatch):
+    # actors on 0 and 100 only: every move that goes all the way to its partner is exactly 100 long (valid: Decide
+    # refuses only a move longer than 100); the float bound alone cannot tell 100 from a hair above, the kernel's
+    # exact-difference rule (_quantum) can: none of these decisions goes to decimal, and the run is the reference's
+    settled, paths = _counting(monkeypatch)
+    rng = np.random.default_rng(21)
+    traded = 0
+    for _ in range(6):
+        n, D = 6, 3
+        x = rng.choice([0.0, 100.0], (n, D))
+        s = rng.uniform(0.2, 1.0, (n, D))
+        c = rng.uniform(0.2, 1.0, n)
+        inp = _inputs(x, s, c)
+        ref = _exchange_decimal.run(inp, 1, "first")
+        _same(_exchange_exact.run(inp, 1), ref)
+        traded += int(ref.extras["exchanges"].sum())
+    assert traded >= 6 and len(paths) == traded
+    assert not settled, len(settled)
+
+
+def test_the_realised_sizes_follow_every_certified_path(monkeypatch):
+    # a realised row whose float sizing was certain is sized in decimal along its path only (_State.realise): the
+    # random scenarios realise rows down each path (J all the way, I all the way, I's cap, J's cap) and rows sized in
+    # decimal, and the runs are the reference's bit for bit
+    from _exchange_reference import random_case
+
+    settled, paths = _counting(monkeypatch)
+    k = _exchange_exact._kernel()
+    rng = np.random.default_rng(1414)
+    for j in range(30):
+        x, s, c = _grid_case(rng) if j % 2 else random_case(rng, 5)
+        inp = _inputs(x, s, c)
+        _same(_exchange_exact.run(inp, 4), _exchange_decimal.run(inp, 4, "first"))
+    kinds = {"decimal": 0, "J all the way": 0, "I all the way": 0, "I's cap": 0, "J's cap": 0}
+    for pth in paths:
+        if not pth & k.CERTAIN:
+            kinds["decimal"] += 1
+        elif pth & k.CAP_J:
+            kinds["J's cap"] += 1
+        elif pth & k.CAP_I:
+            kinds["I's cap"] += 1
+        else:
+            kinds["I all the way" if pth & k.ALL_I else "J all the way"] += 1
+    assert min(kinds.values()) >= 3, kinds
+
+
+def _split(monkeypatch, k):
+    """Split every batch over ``k`` processes (whatever its size), recording the children forked."""
+    forked = []
+    orig = _exchange_exact._fork
+
+    def fork(fn):
+        forked.append(orig(fn))
+        return forked[-1]
+
+    monkeypatch.setattr(_exchange_exact, "SPLIT_WORK", 0)
+    monkeypatch.setenv("DETENTE_THREADS", str(k))
+    monkeypatch.setattr(_exchange_exact, "_fork", fork)
+    return forked
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_draws_split_over_processes_give_the_same_result(monkeypatch):
+    # each draw's play is independent: played by forked children (every k-th draw each) or in one process, the
+    # batch's result is the same bit for bit, and every child has ended
+    from _exchange_reference import random_case
+
+    rng = np.random.default_rng(17)
+    cases = [random_case(rng, 4) for _ in range(7)]
+    n, D = max(x.shape[0] for x, _, _ in cases), max(x.shape[1] for x, _, _ in cases)
+    x, s, c = np.full((7, n, D), 50.0), np.zeros((7, n, D)), np.full((7, n), 0.5)
+    for b, (xb, sb, cb) in enumerate(cases):  # a batch of draws of different sizes (zero salience: sits out)
+        x[b, : xb.shape[0], : xb.shape[1]], s[b, : sb.shape[0], : sb.shape[1]], c[b, : cb.shape[0]] = xb, sb, cb
+    inp = Inputs.build(x, s, c, low=[0.0] * D, high=[100.0] * D)
+    one = _exchange_exact.run(inp, 5)
+    assert one.extras["exchanges"].sum() > 20
+    for k in (2, 3):
+        forked = _split(monkeypatch, k)
+        _same(_exchange_exact.run(inp, 5), one)
+        assert len(forked) == k - 1 and all(_gone(pid) for pid, _ in forked)
+    _same(one, _exchange_decimal.run(inp, 5, "first"))
+
+
+def test_a_childs_error_is_raised_and_a_cancel_ends_the_children(monkeypatch):
+    from detente import _cancel
+
+    inp = api.load(str(DATA / "sample_data.txt")).to_inputs()
+    inp = Inputs.build(np.repeat(inp.position, 4, 0), np.repeat(inp.salience, 4, 0), np.repeat(inp.capability, 4, 0),
+                       low=inp.low, high=inp.high)
+    forked = _split(monkeypatch, 2)
+    parent, play = os.getpid(), _exchange_exact.play
+
+    def failing(*a, **k):  # draw 1 is the child's: it fails there
+        if os.getpid() != parent:
+            raise ValueError("a child's error")
+        return play(*a, **k)
+
+    monkeypatch.setattr(_exchange_exact, "play", failing)
+    with pytest.raises(ValueError, match="a child's error"):
+        _exchange_exact.run(inp, 10)
+    monkeypatch.setattr(_exchange_exact, "play", play)
+    ev = threading.Event()
+    ev.set()
+    with _cancel.scope(ev), pytest.raises(_cancel.Cancelled):
+        _exchange_exact.run(inp, 10)
+    assert len(forked) == 2 and all(_gone(pid) for pid, _ in forked)
+
+
+def test_coin_split_over_processes_is_each_draw_alone():
+    # a batch big enough to be split over forked processes: each draw's coin still comes from its own seed
+    inp = api.load(str(DATA / "cop21.csv")).to_inputs(batch=6, seed=40)
+    assert _exchange_exact.processes(*inp.shape) > 1 or _jit.threads() < 2
+    batch = _exchange_exact.run(inp, 3, "coin")
+    for b in (0, 5):
+        alone = _exchange_exact.run(inp.take(slice(b, b + 1)), 3, "coin")
+        assert np.array_equal(batch.forecast[b : b + 1], alone.forecast)
+        assert np.array_equal(batch.extras["trades"][b : b + 1], alone.extras["trades"], equal_nan=True)

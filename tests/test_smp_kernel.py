@@ -66,16 +66,34 @@ def test_coalition_sums_add_the_voters_in_numpys_order(path):
 
 
 def test_the_kernels_constants_are_the_models():
+    from detente.models import _smp_fused
+
     for name in ("BIN_SCALE", "FLOOR_CHALLENGE", "MIN_GAIN", "TIE_TOL"):
         assert getattr(_smp_kernel, name) == getattr(core, name), name
+    for name in ("FLOOR_PCE", "EQ_TOL", "TIE_TOL"):  # the fused passes' copies (literals for numba's cache)
+        assert getattr(_smp_fused, name) == getattr(core, name), name
+
+
+def test_the_fused_passes_stay_below_the_sizes_where_the_methods_change():
+    # the fused passes copy the PCE's whole product and the pair-at-a-time coalition sums, which numpy's
+    # path and the kernels use below GATHER_MIN_OPTIONS and FEW_OPTIONS options: a resolution has n + 1
+    assert smp.FUSED_MAX_ACTORS + 1 < min(core.GATHER_MIN_OPTIONS, _smp_kernel.FEW_OPTIONS)
+    cfg = smp._Cfg(smp.Params())
+    assert smp._fused(64, smp.FUSED_MAX_ACTORS, cfg, None) is not None
+    old = core.GATHER_MIN_OPTIONS
+    try:
+        core.GATHER_MIN_OPTIONS = smp.FUSED_MAX_ACTORS  # were it lowered, the fused passes step aside
+        assert smp._fused(64, smp.FUSED_MAX_ACTORS, cfg, None) is None
+    finally:
+        core.GATHER_MIN_OPTIONS = old
 
 
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "_coalition_span", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
+    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
-                 "distance_rows", "cluster_rows"):
+                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -105,6 +123,23 @@ def test_coalitions_with_more_than_128_voters_equal_numpy(monkeypatch):
         for path in ("numpy", "compiled"):
             _use(monkeypatch, path)
             out[path] = core.coalitions(V, w, "Prop")
+        _equal(out["compiled"], out["numpy"])
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_coalitions_of_many_options_and_voters_equal_numpy(monkeypatch, rule):
+    # from 32 options on the options are summed side by side, and each running sum takes up to four of a
+    # block's voters in one pass (blocks of 8 to 128 voters, halves above): every block length and remainder
+    rng = np.random.default_rng(3)
+    for Nv in list(range(1, 70, 3)) + [127, 128, 129, 160, 249, 300, 321]:
+        M = 33 + Nv % 7
+        V = _wide(rng, (2, Nv, M), -9 if rule in ("Binary", "PropBin") else -3, 1)
+        w = rng.uniform(0, 5, (2, Nv)) * (rng.random((2, Nv)) < 0.9)
+        opt = rng.random((2, M)) < 0.8 if Nv % 2 else None
+        out = {}
+        for path in ("numpy", "compiled"):
+            _use(monkeypatch, path)
+            out[path] = core.coalitions(V, w, rule, opt=opt)
         _equal(out["compiled"], out["numpy"])
 
 
@@ -229,6 +264,21 @@ def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
     assert (out["numpy"][:, 0] == 0).all()
+    R = rng.uniform(-1, 1, (Bc, n))  # the utilities of those distances in one pass
+    want = core.utility(out["numpy"], R[:, :, None])
+    for path in PATHS:
+        _use(monkeypatch, path)
+        _equal(core.utilities(ideal, sal, pts, R), want)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), M=st.integers(1, 40))
+def test_linear_victory_equals_numpy(monkeypatch, seed, Bc, M):
+    C = 1e-8 + _wide(np.random.default_rng(seed), (Bc, M, M), -8, 3) ** 2
+    want = C / (C + C.swapaxes(-1, -2))
+    for path in PATHS:
+        _use(monkeypatch, path)
+        _equal(core.victory(C, "Linear"), want)
 
 
 @SETTINGS
@@ -246,6 +296,14 @@ def test_conditional_pce_over_each_elections_options_equals_the_whole_product(mo
         monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
         out[gather] = core.pce(C, P, Q, "Conditional")
     _equal(out[True], out[False])
+    # the whole product with every step out of place, as the PCE was first written (its logs and exps now
+    # run in place: the same numbers)
+    logP = np.log(np.maximum(P, 1e-300))
+    L = np.where(Q, np.einsum("...ij,...jk->...ik", Q.astype(float), logP.swapaxes(-1, -2)), -np.inf)
+    mx = np.max(L, axis=-1, keepdims=True)
+    p = np.where(Q, np.exp(L - np.where(np.isfinite(mx), mx, 0.0)), 0.0)
+    s = p.sum(-1, keepdims=True)
+    _equal(out[False], np.divide(p, s, out=np.zeros_like(p), where=s > 0))
 
 
 @SETTINGS

@@ -77,6 +77,42 @@ def test_split_rows_stops_at_a_cancel():
     assert len(done) == 3
 
 
+def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monkeypatch):
+    """Inside ``shared_threads`` every call runs its pieces on the same threads, stopped at the block's end (no
+    thread is left behind); an executor given is used as it is; a cancel still stops between pieces."""
+    monkeypatch.setenv(_jit.THREADS_ENV, "2")
+    names: set[str] = set()
+    seen = np.zeros(40, dtype=int)
+    lock = threading.Lock()
+
+    def fill(lo: int, hi: int) -> None:
+        with lock:
+            names.add(threading.current_thread().name)
+            seen[lo:hi] += 1
+
+    before = set(threading.enumerate())
+    with _jit.shared_threads():
+        for _ in range(5):
+            _jit.split_rows(40, fill)
+        pool_threads = {t for t in threading.enumerate() if t.name.startswith("detente-kernel")}
+        assert 1 <= len(pool_threads) <= 2 and names and names <= {t.name for t in pool_threads}
+    assert (seen == 5).all()
+    assert set(threading.enumerate()) <= before  # the block's pool is stopped
+    from concurrent.futures import ThreadPoolExecutor
+
+    names.clear()
+    with ThreadPoolExecutor(2, thread_name_prefix="given") as ex:
+        _jit.split_rows(40, fill, executor=ex)
+    assert names and all(n.startswith("given") for n in names) and (seen == 6).all()
+    flag = threading.Event()
+
+    def stop(lo: int, hi: int) -> None:
+        flag.set()
+
+    with _jit.shared_threads(), _cancel.scope(flag), pytest.raises(_cancel.Cancelled):
+        _jit.split_rows(100, stop, max_rows=1, per_thread=1)
+
+
 class _Pools:
     """Counts the thread pools :func:`_jit.split_rows` opens (so a test sees the threads were used)."""
 

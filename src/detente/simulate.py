@@ -140,6 +140,33 @@ def simulate(
     return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, horizon(scenario, model, params, explicit))[0]
 
 
+def simulate_forecasts(
+    scenario: Scenario,
+    model_name: str,
+    params: ModelParams,
+    *,
+    inputs: Inputs | None = None,
+    happened: np.ndarray | None = None,
+    explicit: set[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The forecasts of :func:`simulate` with these arguments, bit for bit, without the rest of the history.
+
+    Returns ``(final, forecast)``: ``trajectory.final`` (B, D) and ``trajectory.forecast`` (B, T + 1, D).
+    A model that plays rounds is run in the same segments, but the segments' positions and the model's
+    extras are not joined into one history (what an analysis over many draws never reads: joining them
+    was a tenth of a Sobol analysis of the flagship with smp).
+    """
+    _cancel.check()
+    model = models.get(model_name)
+    inp, hap, rounds_of = _timeline(scenario, inputs, happened)
+    if not is_dynamic(model):
+        tr = _simulate_static(scenario, model, params, inp, hap, rounds_of)
+    else:
+        H = horizon(scenario, model, params, explicit)
+        tr = _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=True)[0]
+    return tr.final, tr.forecast
+
+
 def simulate_prefix(
     scenario: Scenario,
     model_name: str,
@@ -187,9 +214,12 @@ def _timeline(scenario: Scenario, inputs: Inputs | None,
 
 
 def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray,
-                      rounds_of: list[int], H: int, cut_at: int | None = None) -> tuple[Trajectory, Trajectory | None]:
+                      rounds_of: list[int], H: int, cut_at: int | None = None,
+                      forecasts_only: bool = False) -> tuple[Trajectory, Trajectory | None]:
     """:func:`simulate` of a model that plays rounds, to ``H`` rounds; with ``cut_at``, also the run to
-    ``cut_at`` rounds, read off this one (see :func:`simulate_prefix`)."""
+    ``cut_at`` rounds, read off this one (see :func:`simulate_prefix`). With ``forecasts_only`` (not with
+    ``cut_at``), only the result's ``forecast``, ``rounds`` and ``info`` are the run's: its ``position``
+    has no actors and its ``extras`` are empty (see :func:`simulate_forecasts`)."""
     from .models.base import truncate
 
     B, E = hap.shape
@@ -227,16 +257,20 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
                 _freeze(short, ~alive[:, None] | idle, model.ROUND_RECORDS)
                 cut = [*pieces, short]
             tr = _fit(raw, k, model.ROUND_RECORDS)
+            if forecasts_only:
+                tr = replace(tr, extras={})
             # Draws past their deadline stay where they were, and so do draws (or, for a model
             # that reports per-issue rounds, issues) whose model had already stopped (converged
             # or cycled) when no event since has changed anything.
             _freeze(tr, ~alive[:, None] | idle, model.ROUND_RECORDS)
-            pieces.append(tr)
             inp = replace(inp, position=tr.position[:, -1].copy())
             # every state before the next segment's start, for models that detect repeats
             seen = tr.position[:, :-1]
             past = seen.copy() if past is None else np.concatenate([past, seen], axis=1)
             idle |= _stopped(tr, k, D)
+            if forecasts_only:  # the positions are read: keep only their round axis (the joins use its length)
+                tr = replace(tr, position=tr.position[:, :, :0])
+            pieces.append(tr)
             t = b - 1
         before = inp
         for e in order:

@@ -15,7 +15,7 @@ from ..executor import Executor, Ticker, chunks, run_all
 from ..executor import current as current_executor
 from ..models.base import Inputs, ModelInputError, ModelParams
 from ..scenario.schema import Scenario
-from ..simulate import simulate
+from ..simulate import simulate_forecasts
 from ._draws import LazyInputs
 
 __all__ = ["DEFAULT_CHUNK", "AnalysisInterrupted", "resolve", "run_draws", "run_tasks", "task_size",
@@ -76,8 +76,9 @@ def run_chunk(task: tuple[int, Any, np.ndarray], job: DrawJob) -> tuple[np.ndarr
     start, rows, happened = task
     inputs = rows if isinstance(rows, Inputs) else job.template.build(start, rows)  # type: ignore[union-attr]
     explicit = None if job.explicit is None else set(job.explicit)
-    tr = simulate(job.scenario, job.model, job.params, inputs=inputs, happened=happened, explicit=explicit)
-    return tr.final, (tr.forecast if job.by_round else None)
+    final, forecast = simulate_forecasts(job.scenario, job.model, job.params, inputs=inputs, happened=happened,
+                                         explicit=explicit)
+    return final, (forecast if job.by_round else None)
 
 
 class _Chunks(Sequence):
@@ -111,7 +112,7 @@ def run_draws(
     budget: Budget | None = None,
     executor: Executor | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Forecasts of every draw, running ``simulate`` in chunks, in process or on a cluster.
+    """Forecasts of every draw, running ``simulate`` (its forecasts only) in chunks, in process or on a cluster.
 
     Returns the final forecasts, shape (B, D), and with ``by_round`` the
     forecast after every round, shape (B, T + 1, D) (a draw that stopped early

@@ -6,7 +6,11 @@ in double precision with a bound on the distance to Decide's decimal values (``_
 the bound is proved), and only what needs it is computed in decimal, by the reference's own functions:
 
 - every realised exchange (so the reported moves, gains and positions are Decide's decimals), the round's
-  outcomes, sides and new start positions;
+  outcomes, sides and new start positions; a realised exchange whose float sizing was certain is computed along
+  the path that sizing took (which branch of step 4, which outcome cap binds: ``_State.realise``), by the same
+  decimal operations as the reference's, in the same order, leaving out only those whose results the reference
+  overwrites; the float images of the decimals (``_Draw``) are kept across a draw's rounds and change only where
+  a round moved a cell;
 - every exchange one of whose discrete decisions (a validity test, an outcome cap, a comparison of two
   actors' salience ratios) the float margin does not settle: an outcome that sits on a partner's position
   (a knife-edge) or a move at a bound;
@@ -18,22 +22,33 @@ own table of moved partners and its sides' earlier moves; they are recomputed ex
 recomputes them (step 7), so the decisions, and with them the realised path, are the reference's. Where an
 earlier move of a side is needed in decimal (a side's moves summing to 100 within the bound) the draw is
 played by the reference instead (:class:`_Escape`; never met on the example files or the tests' scenarios).
-``ties="decide"`` (Decide's exact gain order, which needs every near-equal pair of gains in decimal) and the
-knife-edge record (``edges``) are played by the reference.
+``ties="decide"`` and ``ties="coin"`` (Decide's own list, its coin off or on) are played by :func:`_list_round`: the
+kernel keeps and sorts Decide's list, every near-tie in it sized in decimal. The knife-edge record (``edges``) is
+played by the reference.
 """
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import functools
+import math
+import os
+import pickle
+import random
+import select
+import signal
+import sys
+import warnings
 from decimal import Decimal
 
 import numpy as np
 
+from .. import _cancel
 from . import _exchange_decimal as ref
 from . import _jit
-from ._common import max_exchange_candidates
-from ._exchange_decimal import CONTEXT, ONE, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
+from ._common import exchange_taking_part, max_exchange_candidates
+from ._exchange_decimal import CONTEXT, FIXED_WEIGHT, ONE, SALIENCE_WEIGHT, TIE_REL, ZERO, _Exchange, _Round, _Side, _size
 
 _U, _TINY = 2.0**-52, 1e-290  # as in _exchange_exact_kernel
 #: Precision for a decimal's remainder after its nearest double (``_hilo``): exact for positions on 0-100.
@@ -68,21 +83,137 @@ def _kernel():
     return _exchange_exact_kernel if _jit.numba_available() else _jit.pure_module(_exchange_exact_kernel.__name__)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _hilo(v: Decimal) -> tuple[float, float, float]:
-    """``v`` as two doubles: its nearest, and the nearest to what remains; and the exponent of its last digit (of the
-    first representation seen of that value: any is a safe bound for ``_exact_sub``, which only needs the nonzero
-    digits to lie at or above it)."""
+#: 10**k, for the exact remainders of :func:`_hilo`.
+_POW10 = [10**k for k in range(64)]
+
+
+def _hilo_wide(v: Decimal) -> tuple[float, float, float]:
+    """:func:`_hilo` by decimal arithmetic (any decimal)."""
     hi = float(v)
     return hi, float(_WIDE.subtract(v, Decimal(hi))), (float(v.as_tuple().exponent) if v else 1e9)
 
 
-def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None):
+def _hilo(v: Decimal) -> tuple[float, float, float]:
+    """``v`` as two doubles: its nearest, and the nearest to what remains; and the exponent of its last digit (of this
+    representation of the value: any is a safe bound for ``_exact_sub``, which only needs the nonzero digits to lie at
+    or above it).
+
+    From ``v``'s digits as a whole number ``m`` times ``10**e``: both doubles are the correctly rounded quotients of
+    whole numbers (Python's ``int / int``), the values :func:`_hilo_wide` gets in decimal, a few times faster."""
+    s = str(v)
+    if not v or "E" in s or "e" in s:
+        return _hilo_wide(v)
+    i = s.find(".")
+    if i < 0:
+        return _hilo_wide(v)  # a whole number (the positions' bounds, 0 and 100; rare otherwise)
+    k = len(s) - i - 1
+    if k >= len(_POW10):
+        return _hilo_wide(v)
+    m, P = int(s[:i] + s[i + 1 :]), _POW10[k]
+    hi = m / P
+    f, e = math.frexp(hi)  # hi = a 2**(e - 53), a whole
+    a, sh = int(f * 9007199254740992.0), 53 - e
+    if sh >= 0:
+        return hi, ((m << sh) - a * P) / (P << sh), float(-k)
+    return hi, (m - (a << -sh) * P) / P, float(-k)
+
+
+def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
     """:func:`._exchange_decimal.play`, the same results, faster (see the module)."""
-    if ties != "first" or edges is not None:
-        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges)
+    if edges is not None:
+        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges, seed)
     with decimal.localcontext(CONTEXT):
-        return ref._play(x_in, s_in, c_in, part, low, high, rounds, ties, None, _round, _FRound)
+        return _play(x_in, s_in, c_in, part, low, high, rounds, ties, seed)
+
+
+class _Draw:
+    """One draw's float images of its decimals, the kernel's inputs, kept across its rounds (a round changes only the
+    cells it moved), and the kernel's tables, made once a draw."""
+
+    def __init__(self, k, x, s, c, W, part) -> None:
+        n, D = part.shape
+        self.k = k
+        self.part = np.ascontiguousarray(part, dtype=np.bool_)
+        self.sf = np.array([[float(v) for v in row] for row in s])
+        self.cf = np.array([float(v) for v in c])
+        self.Wf = np.array([float(v) for v in W])
+        self.xv = np.empty((n, D, 3))
+        self.xvm = _flat(self.xv)
+        for a in range(n):
+            for l in range(D):
+                self.xv[a, l] = _hilo(x[a][l])
+        self.tf = np.zeros((n, D))
+        self.tot = np.empty((D, 2))
+        self.moved = [(a, l) for a in range(n) for l in range(D) if part[a, l]]  # the cells whose terms are stale
+        M = max_exchange_candidates(n, D)
+        self.iv = np.empty((M, k.NI), dtype=np.int64)
+        self.fv = np.empty((M, k.NF))
+        self.tab = np.empty((M, 2, n), dtype=np.int64)
+        self.unsure = np.empty(M, dtype=np.int64)
+        self.need = np.empty(M + 1, dtype=np.int64)
+        self.vals = np.empty((2 * M + 2, 3))
+        self.valsm = _flat(self.vals)
+        self.idx = np.empty(k.index_size(n, D, M), dtype=np.int64)
+        self.keep: dict[tuple[int, int], tuple[Decimal, Decimal]] = {}  # a cell's weights of y and x0 in step 8
+
+    def start(self, r: _Round) -> None:
+        """The round's terms and outcome sums as floats (those of the cells moved since the last round)."""
+        issues = set()
+        for a, l in self.moved:
+            self.tf[a, l] = float(r.terms[l][r.place[l][a]])
+            issues.add(l)
+        for l in issues:
+            self.tot[l, 0] = float(r.prefix[l][-1])
+            self.tot[l, 1] = np.abs(self.tf[:, l]).sum()
+        self.moved = []
+
+    def next_start(self, x, s, moved) -> list[list[Decimal]]:
+        """Step 8 (:func:`._exchange_decimal._new_start`) for the cells ``moved`` (cell -> its final voting position and
+        its float):
+        the next round's start positions; their float images updated."""
+        new = [row[:] for row in x]
+        D, xvm = len(x[0]), self.xvm
+        for (a, l), (y, _) in moved.items():
+            w = self.keep.get((a, l))
+            if w is None:
+                keep_w = (1 - s[a][l]) * SALIENCE_WEIGHT
+                w = self.keep[(a, l)] = (keep_w, 1 - keep_w - FIXED_WEIGHT)
+            new[a][l] = w[0] * y + FIXED_WEIGHT * y + w[1] * x[a][l]
+            j = 3 * (a * D + l)
+            xvm[j], xvm[j + 1], xvm[j + 2] = _hilo(new[a][l])
+            self.moved.append((a, l))
+        return new
+
+
+def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
+          rounds: int, ties: str = "first", seed: int = 0) -> tuple[np.ndarray, list, np.ndarray, int]:
+    """:func:`._exchange_decimal._play` with the rounds of :func:`_round` (the same values, in the same form); with
+    ``ties`` "decide" or "coin" those of :func:`_list_round` (the coin ``random.Random(seed)``, one for the draw)."""
+    rng = random.Random(int(seed)) if ties == "coin" else None
+    n, D = x_in.shape
+    members, x, s, c, W = ref._setup(x_in, s_in, c_in, part, low, high)
+    d = _Draw(_kernel(), x, s, c, W, part)
+    vote = np.empty((rounds + 1, n, D))
+    vote[0] = d.xv[:, :, 0]
+    counts = np.zeros(rounds + 1, dtype=np.int64)
+    trades: list = [[]]
+    last = 0
+    for t in range(1, rounds + 1):
+        _cancel.check()  # a cancelled request stops between two rounds
+        r = _FRound(x, s, c, members, W, t, None)
+        rows, moved = _round(r, d) if ties == "first" else _decides_list(r, d, ties, rng)
+        vote[t] = d.xv[:, :, 0]
+        trades.append(rows)
+        counts[t] = len(rows)
+        if not rows:
+            vote[t + 1 :] = vote[t]
+            trades += [[] for _ in range(rounds - t)]
+            break
+        for (a, l), (_, yf) in moved.items():
+            vote[t, a, l] = yf
+        last = t
+        x = d.next_start(x, s, moved)
+    return vote, trades, counts, last
 
 
 class _State:
@@ -91,12 +222,15 @@ class _State:
     def __init__(self, k, r, x, s, iv, fv, tab) -> None:
         self.k, self.r, self.x, self.s, self.iv, self.fv, self.tab = k, r, x, s, iv, fv, tab
         self.vals: list[Decimal] = []
+        self.settled: dict[int, _Exchange] = {}  # row -> its last sizing in decimal
+        self.his: list[float] = []  # the floats of vals
 
     def exchange(self, row: int, hint: bool = False) -> _Exchange:
         """Row ``row`` sized in decimal by the reference's ``_size``, from the row's state (``hint``: the outcome
         caps its float sizing found certainly not binding are not summed again)."""
-        k, x = self.k, self.x
-        ai, aj, p, q, ri, rj, fi, fj, _, nocap, nt0, nt1 = self.iv[row].tolist()
+        k, x, iv = self.k, self.x, self.iv
+        ai, aj, p, q, ri, rj, fi, fj = iv[row, :8].tolist()
+        nocap, nt0, nt1 = int(iv[row, k.NOCAP]), int(iv[row, k.NT0]), int(iv[row, k.NT1])
         hist = self.fv[row].tolist()
         I, J = _HSide(ai, q, p, x), _HSide(aj, p, q, x)
         if ri >= 0:
@@ -113,20 +247,80 @@ class _State:
         e = _Exchange(I, J, p, q, row)
         for slot, issue, held in ((0, p, nt0), (1, q, nt1)):
             if held:
-                refs = self.tab[row, slot].tolist()
-                e.table[issue] = {a: self.vals[v] for a, v in enumerate(refs) if v >= 0}
+                e.table[issue] = self.table(row, slot)
         _size(self.r, e, nocap if hint else 0)
         return e
+
+    def table(self, row: int, slot: int) -> dict[int, Decimal]:
+        """Row ``row``'s table of moved partners on its issue ``slot`` (0: p, 1: q)."""
+        return {a: self.vals[v] for a, v in enumerate(self.tab[row, slot].tolist()) if v >= 0}
 
     def settle(self, row: int) -> _Exchange:
         """Size ``row`` in decimal and put the result in the kernel's tables."""
         k, fv = self.k, self.fv
-        e = self.exchange(row)
+        e = self.settled[row] = self.exchange(row)
         mi, mj, g = float(e.I.move), float(e.J.move), float(e.gain)
         fv[row, k.MI], fv[row, k.MJ], fv[row, k.G] = mi, mj, g
         fv[row, k.EMI], fv[row, k.EMJ], fv[row, k.EG] = k.U * abs(mi), k.U * abs(mj), k.U * g
         self.iv[row, k.ST] = 1 if e.ok else 0
         return e
+
+    def realise(self, row: int, cols: list[int]) -> tuple[Decimal, Decimal, Decimal]:
+        """The decimal voting positions of I and J and the gain of pending row ``row``, the exchange to realise.
+
+        If its last sizing was the kernel's, with every decision certain (``PATH``), only the operations of the
+        reference's ``_size`` whose results stand at its end are done, in its order: the sizes of step 4, or those of
+        the last outcome cap that binds (which replace every earlier size). Else its last sizing was in decimal
+        (:meth:`settle`). ``cols``: the row's ``iv`` as a list."""
+        k, x = self.k, self.x
+        path = cols[k.PATH]
+        if not path & k.CERTAIN:
+            e = self.settled[row]
+            if not e.ok:
+                raise _Escape  # a pending exchange found invalid in decimal: cannot happen, played safely
+            return e.I.y, e.J.y, e.gain
+        ai, aj, p, q, ri, rj = cols[:6]
+        ip = self.vals[ri] if ri >= 0 else x[ai][q]
+        jp = self.vals[rj] if rj >= 0 else x[aj][p]
+        idem, jdem = x[ai][p], x[aj][q]
+        if path & k.CAP_J:  # J's cap is computed after I's: its sizes stand
+            jy, iy, g = self._capped(row, 0, p, aj, jp, jdem, ai, q, ip, idem)
+            return iy, jy, g
+        if path & k.CAP_I:
+            return self._capped(row, 1, q, ai, ip, idem, aj, p, jp, jdem)
+        r = self.r
+        s, c, W = r.s, r.c, r.W
+        if path & k.ALL_I:  # I all the way to J's position on q
+            mi = abs(jdem - ip)
+            dq = mi * s[ai][q] * c[ai] / W[q]
+            dp = (s[ai][q] + s[aj][q]) / (s[ai][p] + s[aj][p]) * dq
+            mj = dp * W[p] / (s[aj][p] * c[aj])
+        else:  # J all the way to I's position on p
+            mj = abs(idem - jp)
+            dp = mj * s[aj][p] * c[aj] / W[p]
+            dq = (s[aj][p] + s[ai][p]) / (s[aj][q] + s[ai][q]) * dp
+            mi = dq * W[q] / (s[ai][q] * c[ai])
+        iy = ip + (-mi if ip > jdem else mi)
+        jy = jp + (-mj if jp > idem else mj)
+        return iy, jy, abs(dq * s[ai][q] - dp * s[ai][p])
+
+    def _capped(self, row: int, slot: int, a: int, A: int, apos: Decimal, adem: Decimal, B: int, b: int,
+                bpos: Decimal, bdem: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+        """The sizes of the reference's ``_cap`` where it binds, for side ``A`` (supplying ``a`` from ``apos``; its
+        demand position ``adem`` on ``b``) against ``B`` (supplying ``b`` from ``bpos``; its demand position ``bdem``
+        on ``a``): A's and B's voting positions and the gain."""
+        r = self.r
+        s, c, W = r.s, r.c, r.W
+        table = self.table(row, slot) if self.iv[row, self.k.NT0 + slot] else {}
+        num = r.outcome(a, table, A, apos, actor_last=False)
+        Wa = W[a]
+        m_a = abs((bdem * Wa - num) / (s[A][a] * c[A]))
+        dA = m_a * s[A][a] * c[A] / Wa
+        dB = (s[A][a] + s[B][a]) / (s[A][b] + s[B][b]) * dA
+        m_b = abs(dB * W[b] / (s[B][b] * c[B]))
+        ay = apos + (-m_a if apos > bdem else m_a)
+        by = bpos + (-m_b if bpos > adem else m_b)
+        return ay, by, abs(dB * s[B][b] - dA * s[B][a])
 
     def choose(self, P: int) -> int:
         """Step 6 by detente's rule, exactly: the gains that may reach the tie threshold sized in decimal."""
@@ -145,81 +339,333 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
-    def add(self, v: Decimal, vals: np.ndarray) -> int:
-        vals[len(self.vals)] = _hilo(v)
+    def record(self, E: int, vm: memoryview, xh: list) -> tuple[tuple, Decimal, Decimal, int, int]:
+        """Realise row ``E`` (:meth:`realise`): its trade row (as :func:`._exchange_decimal._row` makes it), I's and J's
+        decimal voting positions and their refs in the kernel's ``vals`` (``vm``; ``xh``: the round-start floats)."""
+        cols = self.iv[E].tolist()
+        iy, jy, g = self.realise(E, cols)
+        ai, aj, p, q, ri, rj = cols[:6]
+        i0 = self.his[ri] if ri >= 0 else xh[ai][q]
+        j0 = self.his[rj] if rj >= 0 else xh[aj][p]
+        rI, iyf = self.add(iy, vm)
+        rJ, jyf = self.add(jy, vm)
+        return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rJ
+
+    def add(self, v: Decimal, vm: memoryview) -> tuple[int, float]:
+        """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
+        i = len(self.vals)
+        hi, lo, e = _hilo(v)
+        vm[3 * i], vm[3 * i + 1], vm[3 * i + 2] = hi, lo, e
         self.vals.append(v)
-        return len(self.vals) - 1
+        self.his.append(hi)
+        return i, hi
 
 
-def _round(r: _FRound, part: np.ndarray, ties: str) -> list[_Exchange]:
-    """One round (:func:`._exchange_decimal._round`), the reference's result; the reference plays it when a decision
-    needs the decimals of a side's earlier moves."""
+def _flat(a: np.ndarray) -> memoryview:
+    """A flat view of a float array (item writes far cheaper than numpy's)."""
+    return memoryview(a).cast("B").cast("d")
+
+
+def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    """One round (:func:`._exchange_decimal._round`), the reference's result: the trade rows (as
+    :func:`._exchange_decimal._voting` makes them) and every moved cell's final voting position. The reference plays
+    the round when a decision needs the decimals of a side's earlier moves."""
     try:
-        return _fast_round(r, part)
+        return _fast_round(r, d)
     except _Escape:
-        return ref._round(r, part, ties)
+        return _moved(r, ref._round(r, d.part, "first"))
 
 
-def _fast_round(r: _FRound, part: np.ndarray) -> list[_Exchange]:
-    k = _kernel()
-    x, s, c, W, members = r.x, r.s, r.c, r.W, r.members
-    n, D = part.shape
-    partb = np.ascontiguousarray(part, dtype=np.bool_)
-    sf = np.array([[float(v) for v in row] for row in s])
-    cf = np.array([float(v) for v in c])
-    Wf = np.array([float(v) for v in W])
-    M = max_exchange_candidates(n, D)
-    iv = np.empty((M, k.NI), dtype=np.int64)
-    fv = np.empty((M, k.NF))
-    tab = np.empty((M, 2, n), dtype=np.int64)
-    unsure = np.empty(M, dtype=np.int64)
-    need = np.empty(M + 1, dtype=np.int64)
-    vals = np.empty((2 * M + 2, 3))
-    xv = np.empty((n, D, 3))
-    tf = np.zeros((n, D))
-    tot = np.empty((D, 2))
+def _moved(r: _Round, realised: list[_Exchange], rows: list[tuple] | None = None):
+    """The trade rows and every moved cell's final voting position of the reference's exchanges ``realised``."""
+    _, rows = ref._voting(r.x, realised, rows)
+    moved = {}
+    for E in realised:
+        for side in (E.I, E.J):
+            moved[(side.actor, side.sup)] = side.y, float(side.y)
+    return rows, moved
+
+
+def _decides_list(r: _FRound, d: _Draw, ties: str, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    """One round with Decide's own list (:func:`_list_round`), the reference's result: its coin-off order (``ties``
+    "decide") or its coin (``rng``); the reference plays the round (from the same state of the coin) when a decision
+    needs the decimals of a side's earlier moves."""
+    state = rng.getstate() if rng is not None else None
+    try:
+        return _list_round(r, d, rng)
+    except _Escape:
+        if rng is None:
+            return _moved(r, ref._round(r, d.part, ties))
+        rng.setstate(state)
+        r.rng = rng
+        return _moved(r, *ref._coin_round(r, d.part))
+
+
+def _prepare(r: _FRound, d: _Draw) -> tuple[_State, int]:
+    """Steps 1-5 on the draw's tables: every candidate of the round formed and sized (in decimal where the float
+    bound does not settle it). Returns the round's state and the number of candidates."""
+    k = d.k
+    x, W = r.x, r.W
+    n, D = d.part.shape
+    d.start(r)
+    iv, fv, tab, vals, xv, need, partb = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part
+    sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
+    s = r.s
     O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
     left = np.array([[x[a][l] <= O[l] for l in range(D)] for a in range(n)], dtype=np.bool_)
-    for a in range(n):
-        for l in range(D):
-            xv[a, l] = _hilo(x[a][l])
-    for l in range(D):
-        for m, a in enumerate(members[l]):
-            tf[a, l] = float(r.terms[l][m])
-        tot[l, 0] = float(r.prefix[l][-1])
-        tot[l, 1] = np.abs(tf[:, l]).sum()
     st = _State(k, r, x, s, iv, fv, tab)
-    P, nu = k.form(left, partb, sf, iv, fv, tab, unsure)
-    for row in unsure[:nu]:
+    P, nu = k.form(left, partb, sf, iv, fv, tab, d.unsure)
+    for row in d.unsure[:nu]:
         a, b, p, q = (int(v) for v in iv[row, :4])
         if s[a][p] / s[a][q] < s[b][p] / s[b][q]:
             iv[row, k.AI], iv[row, k.AJ] = b, a
-    idx = np.empty(k.index_size(n, D, M), dtype=np.int64)
+    idx = d.idx
     k.index(P, iv, n, D, idx)
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
-    realised: list[_Exchange] = []
+    return st, P
+
+
+def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    k = d.k
+    st, P = _prepare(r, d)
+    iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
+    sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
+    xh = xv[:, :, 0].tolist()
+    vm = d.valsm
+    rows: list[tuple] = []
+    moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
     E, rI, rJ = -1, -1, -1
     while True:
         code = k.step(P, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx)
         E = -1
         if code == -1:
-            return realised
+            return rows, moved
         if code == -2:
             for row in need[1 : 1 + need[0]]:
                 st.settle(int(row))
             continue
         if code == -3:
             code = st.choose(P)
-        e = st.exchange(int(code), True)
-        if not e.ok:
-            raise _Escape
-        realised.append(e)
-        rI, rJ = st.add(e.I.y, vals), st.add(e.J.y, vals)
         E = int(code)
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
+        rows.append(trade)
+        moved[(trade[0], trade[3])] = iy, trade[5]
+        moved[(trade[1], trade[2])] = jy, trade[7]
+
+
+def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    """One round with Decide's own list (:func:`._exchange_decimal._coin_round` with the coin ``rng``; with ``rng``
+    None the list with the coin off, ``ties="decide"``), the reference's result.
+
+    The list holds row numbers (a row listed twice appears twice), every candidate formed to start with. Before each
+    choice the kernel sorts it stably by gain (``arrange``); neighbours whose gains the float bound does not set more
+    than 1e-20 apart are sized in decimal first and sorted by their exact gains, so the order Decide's stable sort
+    keeps among equal gains, and which gains its coin sees as tied, are Decide's. The realised exchange is sized in
+    decimal (:meth:`_State.realise`); the kernel recalculates every listing it touches (``recalc``: a row listed twice
+    twice, one still listed after it was realised against itself). The voting positions are those of the realised
+    exchanges as they stand at the end of the round: one re-sized after it was realised is sized again in decimal."""
+    k = d.k
+    st, P = _prepare(r, d)
+    iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
+    sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
+    khi = fv[:P, k.G].copy()
+    klo = np.zeros(P)
+    kerr = 2.0 * fv[:P, k.EG]
+    kex = np.zeros(P, dtype=np.bool_)
+    exact: dict[int, Decimal] = {}
+    sized = np.zeros(P, dtype=np.int64)
+
+    def settle(row: int) -> _Exchange:
+        e = st.settle(row)
+        exact[row] = e.gain
+        khi[row], klo[row], _ = _hilo(e.gain)
+        kerr[row] = 0.0
+        kex[row] = True
+        return e
+
+    for row, e in st.settled.items():  # the rows sized in decimal while formed: their gains are exact
+        exact[row] = e.gain
+        khi[row], klo[row], _ = _hilo(e.gain)
+        kerr[row] = 0.0
+        kex[row] = True
+    lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
+    lst[:P] = np.arange(P)
+    dst = np.empty(P + 1, dtype=np.int64)
+    seen = np.full(P, -1, dtype=np.int64)
+    keep = np.zeros(P, dtype=np.int64)
+    rem = np.empty(P, dtype=np.int64)
+    N, first, sort_no, stamp = P, True, 0, 0
+    vm, xh = d.valsm, xv[:, :, 0].tolist()
+    rows: list[tuple] = []
+    realised: list[int] = []
+    final: dict[int, tuple[Decimal, Decimal, float, float, int]] = {}
+    while N > 0:
+        while True:
+            nn = k.arrange(lst, N, khi, klo, kerr, kex, dst, need, seen, sort_no, first)
+            sort_no += 1
+            if nn == 0:
+                break
+            for row in need[:nn].tolist():
+                settle(row)
+        first = False
+        lst, dst = dst, lst
+        E = int(lst[0])
+        tie = False
+        if rng is not None and N > 1:
+            nxt = int(lst[1])
+            tie = nxt == E or bool(kex[E] and kex[nxt] and abs(exact[E] - exact[nxt]) < ref.TIE_COIN)
+        if tie and rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
+            lst[N] = E
+            E = nxt
+            lst[: N - 1] = lst[2 : N + 1].copy()
+            N -= 1
+        elif tie:  # tails: the first is taken and the next listed again at the end
+            lst[N] = nxt
+            lst[:N] = lst[1 : N + 1].copy()
+        else:
+            lst[: N - 1] = lst[1:N].copy()
+            N -= 1
+        if iv[E, k.ST] != 1:
+            continue  # not valid: dropped
+        if len(st.vals) + 2 > len(vals):
+            raise _Escape  # more realised exchanges than the room kept (an exchange realised again and again)
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
+        rows.append(trade)
+        realised.append(E)
+        final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
+        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
+                      idx, khi, klo, kerr, kex, sized)
+        stamp += 1
+        for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
+            ok = settle(row).ok
+            while ok:
+                keep[row] += 1
+                if left == 0:
+                    break
+                left -= 1
+                code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
+                              sized)
+                ok = settle(row).ok if code < 0 else code == 1
+        N = k.compact(lst, N, keep)
+    moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
+    for row in realised:
+        iy, jy, iyf, jyf, at = final[row]
+        if sized[row] != at:  # re-sized after it was realised: its final state, in decimal
+            e = st.exchange(row)
+            iy, jy, iyf, jyf = e.I.y, e.J.y, float(e.I.y), float(e.J.y)
+        ai, aj, p, q = iv[row, :4].tolist()
+        moved[(ai, q)] = iy, iyf
+        moved[(aj, p)] = jy, jyf
+    return rows, moved
+
+
+#: A batch is split over processes when its work (draws x n^2 x D^2) is at least this: about 0.3 s of one core (a
+#: 15 x 13 draw is ~38,000 and takes ~60 ms); a fork and the results' way back cost a few milliseconds.
+SPLIT_WORK = 200_000
+
+
+def processes(B: int, n: int, D: int) -> int:
+    """How many processes play a batch of ``B`` draws of ``n`` actors on ``D`` issues (:func:`run`): the kernels'
+    threads (``DETENTE_THREADS``, default 2), at most one per two draws, on Linux (``fork``) and for enough work."""
+    if not sys.platform.startswith("linux") or B * n * n * D * D < SPLIT_WORK:
+        return 1
+    return max(1, min(_jit.threads(), B // 2))
 
 
 def run(inputs, rounds: int, ties: str = "first"):
-    """:func:`._exchange_decimal.run`, the same results, faster."""
-    return ref.run(inputs, rounds, ties, None, play)
+    """:func:`._exchange_decimal.run`, the same results, faster.
+
+    Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
+    :func:`processes` forked children, each playing every k-th draw and sending back its plays (pickled, through a
+    pipe), while this process plays its own share: each draw's play depends on nothing else, so the result is the
+    same bit for bit however the draws are split."""
+    k = processes(*inputs.shape)
+    if k <= 1:
+        return ref.run(inputs, rounds, ties, None, play)
+    part = exchange_taking_part(inputs)
+    lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+
+    def share(j: int) -> list:
+        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
+                     int(inputs.seed[b])) for b in range(j, inputs.shape[0], k)]
+
+    _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
+    children: list[tuple[int, int]] = []
+    try:
+        for j in range(1, k):
+            children.append(_fork(functools.partial(share, j)))
+        shares = [share(0)]
+        while children:
+            shares.append(_collect(*children.pop(0)))
+    finally:
+        for pid, fd in children:  # an error, a cancel or Ctrl-C here: the children's work is not wanted
+            _end(pid, fd)
+    played = [shares[b % k][b // k] for b in range(inputs.shape[0])]
+    return ref.trajectory(inputs, rounds, played)
+
+
+def _fork(fn) -> tuple[int, int]:
+    """Run ``fn()`` in a forked child that writes ``(True, value)`` or ``(False, error)``, pickled, to a pipe and
+    ends (``os._exit``: no exit handlers, no flush of streams a thread of this process may have held); returns the
+    child's pid and the pipe's reading end."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12 warns of forking a threaded process; the child touches no lock
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.close(r)
+            try:
+                payload = pickle.dumps((True, fn()), protocol=pickle.HIGHEST_PROTOCOL)
+                code = 0
+            except BaseException as e:  # handed to the parent, which raises it
+                try:
+                    payload = pickle.dumps((False, e))
+                except Exception:
+                    payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _collect(pid: int, fd: int) -> list:
+    """A :func:`_fork` child's value (its error raised here), once it has sent it; the cancel flag looked at while
+    waiting (a cancel, or Ctrl-C, ends the child)."""
+    chunks = []
+    try:
+        while True:
+            if not select.select([fd], [], [], 0.05)[0]:
+                _cancel.check()
+                continue
+            b = os.read(fd, 1 << 20)
+            if not b:
+                break
+            chunks.append(b)
+    except BaseException:
+        _end(pid, fd)
+        raise
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError(f"a process playing decimal draws ended without a result (wait status {status})")
+    ok, value = pickle.loads(b"".join(chunks))
+    if not ok:
+        raise value
+    return value
+
+
+def _end(pid: int, fd: int) -> None:
+    """Stop a :func:`_fork` child whose value is not wanted."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(fd)

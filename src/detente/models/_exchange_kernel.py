@@ -573,7 +573,9 @@ def _first(g, code, bg, bcode):
 def greedy(x_in, s_in, c, part_in, rounds, pos, trades, counts, last):
     """The ``greedy`` variant on each draw of a batch: up to ``rounds`` rounds, a draw stops after a round
     without exchange (later rounds repeat its positions). Outputs as :func:`play` (``pos`` for ``vote``),
-    every element written (the caller may pass them uninitialised): ``trades`` NaN past each round's rows.
+    every element written (the caller may pass them uninitialised): ``trades`` NaN past each round's rows;
+    its room ``K`` must be at least ``n D / 4``, the most exchanges a round can realise (each takes four
+    cells of its own: ``exchange._greedy_room``).
 
     The same floating-point operations on every candidate as the numpy version (``exchange.candidates``,
     ``exchange._select`` and ``exchange.play_round``), and the same choice: numpy sorts the candidates

@@ -45,13 +45,15 @@ numbers do not depend on the thread count.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -176,8 +178,48 @@ def threads() -> int:
     return k
 
 
+class _SharedThreads:
+    """The pool of :func:`shared_threads`: started at its first use, grown when more threads are asked for."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pools: list[ThreadPoolExecutor] = []  # the last is in use (an earlier one may still finish a call)
+        self.size = 0
+
+    def get(self, T: int) -> ThreadPoolExecutor:
+        with self.lock:  # a chunk's report asks from its own thread while the turn does
+            if self.size < T:
+                self.pools.append(ThreadPoolExecutor(T, thread_name_prefix="detente-kernel"))
+                self.size = T
+            return self.pools[-1]
+
+    def close(self) -> None:
+        with self.lock:
+            for pool in self.pools:
+                pool.shutdown()
+            self.pools, self.size = [], 0
+
+
+_shared: contextvars.ContextVar[_SharedThreads | None] = contextvars.ContextVar("detente_threads", default=None)
+
+
+@contextmanager
+def shared_threads() -> Iterator[None]:
+    """Within the block, :func:`split_rows` hands its pieces to one pool of threads, started at its first use
+    and stopped at the end, instead of starting threads at every call (a model's turn makes several calls:
+    starting threads costs about as much as a small call's work). A context variable: threads started in a
+    copy of this context (``contextvars.copy_context``) share the pool too."""
+    shared = _SharedThreads()
+    token = _shared.set(shared)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+        shared.close()
+
+
 def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = True, per_thread: int = 4,
-               max_rows: int | None = None, warm: bool = False) -> None:
+               max_rows: int | None = None, warm: bool = False, executor: Executor | None = None) -> None:
     """``fill(lo, hi)`` over the rows ``0 .. rows`` in pieces, shared out to :func:`threads` threads.
 
     Each row must be independent of the others (``fill`` writes its own rows only), so the split
@@ -199,6 +241,9 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     warm : bool
         Call ``fill(0, 0)`` once in this thread before starting threads (a numba kernel is then
         compiled, or loaded from its cache, once, not in two threads at once).
+    executor : Executor, optional
+        Where the pieces run (with at least :func:`threads` workers); else the pool of the enclosing
+        :func:`shared_threads` block, else threads started for this call.
     """
     from .. import _cancel
 
@@ -221,5 +266,11 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         return
     if warm:
         fill(0, 0)
+    shared = _shared.get() if executor is None else None
+    if executor is None and shared is not None:
+        executor = shared.get(T)
+    if executor is not None:
+        list(executor.map(piece, starts))
+        return
     with ThreadPoolExecutor(T) as pool:
         list(pool.map(piece, starts))

@@ -119,7 +119,7 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     if kern is not None:
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
-        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts))
+        args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1)))
         _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
         return out
     acc = np.zeros((Bc, n, pts.shape[1]))
@@ -130,6 +130,22 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     ok = den > 0
     q = np.divide(acc, den[:, :, None], out=np.zeros_like(acc), where=ok[:, :, None])
     return np.sqrt(q)
+
+
+def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``utility(distances(ideal, sal, pts), R[:, :, None])``, shape (Bc, n, m): each actor's utility of each
+    point, in one compiled pass (without the distances' array) when the kernels run; the same numbers."""
+    Bc, n, D = ideal.shape
+    m = pts.shape[1]
+    work = Bc * n * m * D
+    kern = _kernel(work)
+    if kern is None:
+        return utility(distances(ideal, sal, pts), R[:, :, None])
+    den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
+    out = np.empty((Bc, n, m))
+    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1), den, R))
+    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
+    return out
 
 
 def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None) -> np.ndarray:
@@ -188,7 +204,15 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
     """
     Ct = C.swapaxes(-1, -2)
     if model == "Linear":
-        return C / (C + Ct)
+        M = C.shape[-1]
+        Bc = C.size // max(1, M * M)
+        kern = _kernel(Bc * M * M * M) if C.ndim == 3 else None  # compiled (on threads) where the coalitions were
+        if kern is None:
+            return C / (C + Ct)
+        P = np.empty(C.shape)
+        Cc = np.ascontiguousarray(C, dtype=float)
+        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M * M)
+        return P
     if model in ("Square", "Quartic", "Octic"):
         k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]
         m = np.maximum(C, Ct)
@@ -237,7 +261,8 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
     Mq = Qf.sum(-1, keepdims=True)
     has = Mq[..., 0] > 0
     if model == "Conditional":
-        logP = np.log(np.maximum(P, 1e-300))
+        logP = np.maximum(P, 1e-300)
+        np.log(logP, out=logP)  # in place: at a few hundred options each new array costs its page faults
         M = Q.shape[-1]
         if M < GATHER_MIN_OPTIONS:
             L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
@@ -251,7 +276,9 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
                 L[b, q, a] = np.einsum("kj,kj->k", Qf[b, q], logP[b, a])
         mx = np.max(L, axis=-1, keepdims=True)
         mx = np.where(np.isfinite(mx), mx, 0.0)
-        p = np.where(Q, np.exp(L - mx), 0.0)
+        L -= mx
+        p = np.exp(L, out=L)
+        p[~Q] = 0.0
         s = p.sum(-1, keepdims=True)
         return np.divide(p, s, out=np.zeros_like(p), where=s > 0)
     p = np.divide(Qf, Mq, out=np.zeros_like(Qf), where=Mq > 0)

@@ -115,6 +115,47 @@ def _coalition_terms(wv: float, va: float, row: np.ndarray, rule: int, both: boo
 
 
 @_jit
+def _coalition_terms4(w0: float, w1: float, w2: float, w3: float, a0: float, a1: float, a2: float, a3: float,
+                      r0: np.ndarray, r1: np.ndarray, r2: np.ndarray, r3: np.ndarray, rule: int, both: bool,
+                      first: bool, pk: np.ndarray, nk: np.ndarray) -> None:
+    """:func:`_coalition_terms` for four voters of the same running sum one after the other (voters v, v + 8,
+    v + 16, v + 24 of a block), in one pass over the options: each ``pk[c]`` gets the same additions in the same
+    order as four calls would give it, but is read and written once instead of four times."""
+    L = r0.shape[0]
+    if both:
+        for c in range(L):
+            x = w0 * (a0 - r0[c])
+            if first:
+                p = x if x > 0.0 else 0.0
+                q = -x if x < 0.0 else 0.0
+            else:
+                p = pk[c] + (x if x > 0.0 else 0.0)
+                q = nk[c] + (-x if x < 0.0 else 0.0)
+            x = w1 * (a1 - r1[c])
+            p += x if x > 0.0 else 0.0
+            q += -x if x < 0.0 else 0.0
+            x = w2 * (a2 - r2[c])
+            p += x if x > 0.0 else 0.0
+            q += -x if x < 0.0 else 0.0
+            x = w3 * (a3 - r3[c])
+            pk[c] = p + (x if x > 0.0 else 0.0)
+            nk[c] = q + (-x if x < 0.0 else 0.0)
+    else:
+        for c in range(L):
+            x = vote(w0, a0 - r0[c], rule)
+            if first:
+                p = x if x > 0.0 else 0.0
+            else:
+                p = pk[c] + (x if x > 0.0 else 0.0)
+            x = vote(w1, a1 - r1[c], rule)
+            p += x if x > 0.0 else 0.0
+            x = vote(w2, a2 - r2[c], rule)
+            p += x if x > 0.0 else 0.0
+            x = vote(w3, a3 - r3[c], rule)
+            pk[c] = p + (x if x > 0.0 else 0.0)
+
+
+@_jit
 def _combine8(r: np.ndarray, res: np.ndarray) -> None:
     """``res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` elementwise (numpy's order), ``r`` (8, L)."""
     for c in range(res.shape[0]):
@@ -157,10 +198,18 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
             first = lo
         else:
             end = m - m % 8
-            for i in range(end):  # eight running sums, started at the block's first eight terms
-                v = lo + i
-                k = i % 8
-                _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
+            for k in range(8):  # eight running sums: sum k takes the block's terms k, k + 8, k + 16, ... in turn
+                for i in range(k, end, 32):
+                    v = lo + i
+                    if i + 24 < end:  # four of them in one pass over the options
+                        _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], V[b, v, a], V[b, v + 8, a],
+                                          V[b, v + 16, a], V[b, v + 24, a], V[b, v, c0:c1], V[b, v + 8, c0:c1],
+                                          V[b, v + 16, c0:c1], V[b, v + 24, c0:c1], rule, both, i < 8, rp[k, :L],
+                                          rn[k, :L])
+                        continue
+                    for j in range(i, end, 8):
+                        _coalition_terms(wb[lo + j], V[b, lo + j, a], V[b, lo + j, c0:c1], rule, both, j < 8,
+                                         rp[k, :L], rn[k, :L])
             _combine8(rp[:, :L], resp)
             if both:
                 _combine8(rn[:, :L], resn)
@@ -431,25 +480,72 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
 
 
 @_jit
-def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, den: np.ndarray,
+def _distance_row(b: int, i: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, d: float,
+                  out: np.ndarray) -> None:
+    """``_smp_core.distances`` of actor i of draw b to every point: ``out`` (m,) (``ideal``, ``sal`` (Bc, n, D),
+    ``ptsT`` (Bc, D, m) the points issue by issue, ``d`` the sum of i's squared saliences). The issues are
+    summed in numpy's order (from 0.0, issue by issue); the loops over the points are vectorised."""
+    m = out.shape[0]
+    for j in range(m):
+        out[j] = 0.0
+    for k in range(ideal.shape[2]):
+        sk = sal[b, i, k]
+        xk = ideal[b, i, k]
+        p = ptsT[b, k]
+        for j in range(m):
+            t = sk * (xk - p[j])
+            out[j] += t * t
+    if d > 0:
+        for j in range(m):
+            out[j] = np.sqrt(out[j] / d)
+    else:
+        for j in range(m):
+            out[j] = 0.0
+
+
+@_jit
+def distance_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
                   out: np.ndarray) -> None:
     """``_smp_core.distances`` for the rows r = b n + i in [lo, hi): actor i of draw b to every point.
 
-    ``ideal``, ``sal`` (Bc, n, D); ``pts`` (Bc, m, D); ``den`` (Bc, n) the sum of
-    the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
+    ``ideal``, ``sal`` (Bc, n, D); ``ptsT`` (Bc, D, m) the points issue by issue; ``den`` (Bc, n)
+    the sum of the squared saliences (numpy's, passed in). Fills ``out`` (Bc, n, m).
     """
     Bc, n, D = ideal.shape
-    m = pts.shape[1]
     for r in range(lo, hi):
         b = r // n
         i = r % n
-        d = den[b, i]
-        for j in range(m):
-            acc = 0.0
-            for k in range(D):
-                t = sal[b, i, k] * (ideal[b, i, k] - pts[b, j, k])
-                acc += t * t
-            out[b, i, j] = np.sqrt(acc / d) if d > 0 else 0.0
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], out[b, i])
+
+
+@_jit
+def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, den: np.ndarray,
+                 R: np.ndarray, out: np.ndarray) -> None:
+    """``_smp_core.utility(_smp_core.distances(ideal, sal, pts), R[:, :, None])`` for the rows r = b n + i in
+    [lo, hi), without the distances' array: U = (1 - d)(1 + min(d, 1) R_i), numpy's operations in numpy's
+    order, d as :func:`distance_rows` gives it (``ptsT`` (Bc, D, m)). ``R`` (Bc, n); fills ``out`` (Bc, n, m)."""
+    Bc, n, D = ideal.shape
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        ri = R[b, i]
+        row = out[b, i]
+        _distance_row(b, i, ideal, sal, ptsT, den[b, i], row)
+        for j in range(row.shape[0]):
+            d = row[j]
+            row[j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
+
+
+@_jit
+def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
+    """``_smp_core.victory(C, "Linear")`` for the rows r = b M + a in [lo, hi): P[a, c] = C[a, c] / (C[a, c] +
+    C[c, a]). Fills ``P`` (Bc, M, M)."""
+    M = C.shape[1]
+    for r in range(lo, hi):
+        b = r // M
+        a = r % M
+        for c in range(M):
+            P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
 
 
 @_jit

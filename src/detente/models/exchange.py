@@ -31,8 +31,9 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
     14x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run.
+    Decide's tie order with its coin off (30-40x the float loop):
+    together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
+    draw's seed (Decide's run after ``random.seed(seed)``, 30-40x too).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -130,26 +131,31 @@ class Params(ModelParams):
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
         does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` about 150x (the pure-decimal path).
-    ties : {"first", "decide"}
+        with ``ties=decide`` or ``ties=coin`` 30-40x.
+    ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
         Decide's own order with its coin switched off (exact gains, equal
-        ones in the order of Decide's last sort).
+        ones in the order of Decide's last sort). ``coin``
+        (``arithmetic=decimal`` only): Decide's own order with its coin,
+        flipped from each draw's seed (``random.Random(seed)``): a draw with
+        seed k is the run Decide makes after ``random.seed(k)``. ``decide``
+        and ``coin`` take about 5 times ``first``'s time (every near-tie
+        in Decide's list is sized in decimal).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
     arithmetic: Literal["float", "decimal"] = "float"
-    ties: Literal["first", "decide"] = "first"
+    ties: Literal["first", "decide", "coin"] = "first"
 
     @model_validator(mode="after")
     def _decimal_only_for_decide(self) -> "Params":
         if self.arithmetic == "decimal" and self.variant != "decide":
             raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
-        if self.ties == "decide" and self.arithmetic != "decimal":
-            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
-                             "is rounding noise)")
+        if self.ties in ("decide", "coin") and self.arithmetic != "decimal":
+            raise ValueError(f"ties={self.ties} needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "and its exact ties, gains within 1e-20, are rounding noise)")
         return self
 
     def rounds_played(self) -> int:
@@ -276,18 +282,25 @@ def play_round(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray) ->
     return x + delta, chosen.reshape(B, -1).sum(axis=1), trades
 
 
-def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
-    """Per draw and round lists of trade rows as one (B, R + 1, K, 9) array, NaN-padded (round 0 has none).
+def _greedy_room(n: int, D: int) -> int:
+    """Rows of ``extras["trades"]`` per round of ``greedy``: the most exchanges one of its rounds can realise.
 
-    K depends on the sizes only (room for 4 n D exchanges a round, at most the number of
-    candidates M), not on the batch, so a draw's array is the same alone or in a batch; a
-    round with more exchanges than that (not seen on any example) widens K to M.
+    Every exchange takes four actor-issue cells (``i`` and ``j`` on ``p`` and ``q``; ``i != j`` and
+    ``p != q``, else it has no gain) and a cell trades at most once a round, so a round realises at most
+    ``n D / 4``. It depends on the sizes only, so a draw's array is the same alone or in a batch.
+    (Before issue #17's work the room was ``min(M, 4 n D)`` rows, M the candidates of a round: the same
+    rows, with more NaN padding; 120 MB for 10,000 draws at 10 x 3, which cost more to allocate than the
+    loop took.)
     """
+    return max(1, n * D // 4)
+
+
+def _pack(trades: list[list[np.ndarray]], R: int, n: int, D: int) -> np.ndarray:
+    """Per draw and round lists of trade rows as one (B, R + 1, K, 10) array, NaN-padded (round 0 has none);
+    K is :func:`_greedy_room`."""
     B = len(trades)
-    M = max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
-    K = min(M, 4 * n * D)
-    if any(len(r) > K for per in trades for r in per):
-        K = max(M, max(len(r) for per in trades for r in per))
+    K = _greedy_room(n, D)
+    assert all(len(r) <= K for per in trades for r in per), "a greedy round realised more than n D / 4 exchanges"
     out = np.full((B, R + 1, K, len(TRADE_FIELDS)), np.nan)
     for b, per in enumerate(trades):
         for t, r in enumerate(per, start=1):
@@ -352,9 +365,9 @@ def _run_greedy_compiled(inputs: Inputs, R: int) -> Trajectory:
     sal = np.ascontiguousarray(inputs.salience, dtype=float)
     cap = np.ascontiguousarray(inputs.capability, dtype=float)
     pos = np.empty((B, R + 1, n, D))
-    # room for every exchange of a round: each takes four actor-issue cells of its own, so a round has at
-    # most n D / 4 (fewer than K), and the loop writes every element (NaN past each round's rows)
-    K = min(_max_candidates(n, D), 4 * n * D)
+    # room for every exchange of a round (the loop relies on it); the loop writes every element (NaN past each
+    # round's rows), so the outputs are allocated empty
+    K = _greedy_room(n, D)
     trades = np.empty((B, R + 1, K, len(TRADE_FIELDS)))
     exchanges = np.empty((B, R + 1), dtype=np.int64)
     rounds = np.empty(B, dtype=np.int64)
@@ -595,13 +608,14 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
         flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
-            flops *= 15.0
+        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
+            flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"},
+                      {"arithmetic": "decimal", "ties": "coin"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "

@@ -42,7 +42,6 @@ description is silent, and the replication of KTAB's reference run.
 
 from __future__ import annotations
 
-import threading
 import warnings
 from typing import Any, Literal
 
@@ -274,7 +273,7 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     W = np.where(W.sum(-1, keepdims=True) > 0, W, G.astype(float))
     Wsum = W.sum(-1, keepdims=True)
     centre = core._mm(W, x) / np.where(Wsum > 0, Wsum, 1.0)  # (Bc, M, D)
-    Vr = core.utility(core.distances(ideal, s, centre), R[:, :, None])
+    Vr = core.utilities(ideal, s, centre, R)
     C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
     P = core.victory(C, cfg.vpm)
     pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
@@ -311,9 +310,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     N = np.maximum(nact, 1).astype(float)[:, None, None]
     S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
     u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
-    Rr = R[:, :, None]
-    Vb = (S[:, :, None] - ut - u_tj + core.utility(core.distances(ideal, s, bI), Rr)
-          + core.utility(core.distances(ideal, s, bR), Rr)) / N
+    Vb = (S[:, :, None] - ut - u_tj + core.utilities(ideal, s, bI, R) + core.utilities(ideal, s, bR, R)) / N
     V = np.concatenate([S[:, :, None] / N, Vb], axis=-1)  # (Bc, n_a, 1 + n)
     k = np.arange(n)
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
@@ -379,52 +376,104 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     tn["choice"].append(np.full((Bc, n), -1))
     tn["change"].append(np.zeros(Bc))
     alive, final, rounds, first = _run_state(Bc)
+    from . import _jit
+
+    beside = _Beside(Bc * n**3)
     t = 0
-    while True:
-        _cancel.check()  # a cancelled web request stops between two turns
-        idx = np.flatnonzero(alive)
-        sub = lambda a: a[idx]  # noqa: E731
-        dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
-        lab, pa, fc = _report(sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg)
-        if t == 0:
-            rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
-                   "forecast": np.zeros((Bc, D))}
-        else:
-            rec = {k: st[k][-1].copy() for k in ("pce", "cluster", "risk", "forecast")}
-        rec["pce"][idx], rec["cluster"][idx], rec["risk"][idx], rec["forecast"][idx] = pa, lab, R, fc
-        st["x"].append(x.copy())
-        st["ideal"].append(ideal.copy())
-        for k, v in rec.items():
-            st[k].append(v)
-        alive &= ~final
-        if not alive.any():
-            break
-        keep = alive[idx]
-        idx2 = idx[keep]
-        unif = None
-        if gens is not None:
-            unif = np.zeros((len(idx2), n))
-            for r, b in enumerate(idx2):
-                unif[r, act[b]] = gens[b].random(int(nact[b]))
-        newx, newideal, info = _step(
-            x[idx2], ideal[idx2], s[idx2], sigma[idx2], wp[idx2], wc[idx2], act[idx2], nact[idx2], A,
-            dist[keep], R[keep], ut[keep], cfg, unif)
-        moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
-        t += 1
-        frac = _change(t, idx2, moved, first)
-        rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
-                 "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
-        for k in ("target", "prob", "gain", "bI", "bR", "choice"):
-            rec_t[k][idx2] = info[k]
-        rec_t["change"][idx2] = frac
-        for k, v in rec_t.items():
-            tn[k].append(v)
-        x[idx2] = newx
-        ideal[idx2] = newideal
-        rounds[idx2] = t
-        final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    with _jit.shared_threads():  # one pool of kernel threads for the chunk's calls (several a turn)
+        try:
+            while True:
+                _cancel.check()  # a cancelled web request stops between two turns
+                idx = np.flatnonzero(alive)
+                sub = lambda a: a[idx]  # noqa: E731
+                dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
+                # the report does not feed the turn: with enough work it runs in a thread beside it
+                report = beside.start(_report, sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg,
+                                      alone=not (alive & ~final).any())
+                st["x"].append(x.copy())
+                st["ideal"].append(ideal.copy())
+                alive &= ~final
+                if alive.any():
+                    step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
+                lab, pa, fc = report()
+                if t == 0:
+                    rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
+                           "forecast": np.zeros((Bc, D))}
+                else:
+                    rec = {k: st[k][-1].copy() for k in ("pce", "cluster", "risk", "forecast")}
+                rec["pce"][idx], rec["cluster"][idx], rec["risk"][idx], rec["forecast"][idx] = pa, lab, R, fc
+                for k, v in rec.items():
+                    st[k].append(v)
+                if not alive.any():
+                    break
+                t += 1
+                idx2, newx, newideal, info, frac = step(t, first)
+                rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
+                         "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
+                for k in ("target", "prob", "gain", "bI", "bR", "choice"):
+                    rec_t[k][idx2] = info[k]
+                rec_t["change"][idx2] = frac
+                for k, v in rec_t.items():
+                    tn[k].append(v)
+                x[idx2] = newx
+                ideal[idx2] = newideal
+                rounds[idx2] = t
+                final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+        finally:
+            beside.close()
     out = {k: np.stack(v, axis=1) for k, v in {**st, **tn}.items()}
     return out, rounds
+
+
+def _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut):
+    """:func:`_run_chunk`'s turn from the state of the draws ``idx`` for those still ``alive``: the new
+    positions and the turn's record, and a function of (t, first) that gives them with the movement."""
+    n = x.shape[1]
+    keep = alive[idx]
+    idx2 = idx[keep]
+    unif = None
+    if gens is not None:
+        unif = np.zeros((len(idx2), n))
+        for r, b in enumerate(idx2):
+            unif[r, act[b]] = gens[b].random(int(nact[b]))
+    newx, newideal, info = _step(
+        x[idx2], ideal[idx2], s[idx2], sigma[idx2], wp[idx2], wc[idx2], act[idx2], nact[idx2], A,
+        dist[keep], R[keep], ut[keep], cfg, unif)
+    moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
+    return lambda t, first: (idx2, newx, newideal, info, _change(t, idx2, moved, first))
+
+
+class _Beside:
+    """Runs a chunk's report in one thread beside its turn, when the chunk has ``work`` (draws x n^3) enough
+    for the compiled kernels' threads (``_smp_core.PARALLEL_MIN_WORK``) and more than one kernel thread: while
+    one side runs numpy's single-threaded passes, the other's kernels use the core it leaves. Both sides
+    compute what they computed one after the other (the report reads only its own copies of the state), so
+    no number changes; the report's thread runs in the caller's context (its cancel flag)."""
+
+    def __init__(self, work: int) -> None:
+        from . import _jit
+
+        self.on = work >= core.PARALLEL_MIN_WORK and core._kernel(work) is not None and _jit.threads() > 1
+        self.pool: Any = None
+
+    def start(self, f: Any, *args: Any, alone: bool = False) -> Any:
+        """``f(*args)`` started beside (or run now, when off or ``alone``: nothing to overlap); returns a
+        function that gives its result."""
+        if not self.on or alone:
+            out = f(*args)
+            return lambda: out
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="detente-smp-report")
+        fut = self.pool.submit(contextvars.copy_context().run, f, *args)
+        return fut.result
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
 
 
 #: Up to this many actors a chunk of at least ``_smp_core.KERNEL_MIN_WORK`` (draws x n^3) runs its turns in the
@@ -450,7 +499,12 @@ def _fused(Bc: int, n: int, cfg: _Cfg, A: np.ndarray | None) -> Any:
     if not USE_FUSED or A is not None or n > FUSED_MAX_ACTORS or not _fused_settings(cfg):
         return None
     work = Bc * n**3 if Bc < FUSED_MIN_DRAWS else max(Bc * n**3, core.KERNEL_MIN_WORK)
-    if core._kernel(work) is None:  # numba absent or disabled, or too little work
+    kern = core._kernel(work)
+    if kern is None:  # numba absent or disabled, or too little work
+        return None
+    # the passes copy the PCE's whole product and the coalitions' pair-at-a-time sums: the resolution's
+    # n + 1 options must stay below the sizes where numpy's path and the kernels change method
+    if n + 1 >= min(core.GATHER_MIN_OPTIONS, kern.FEW_OPTIONS):
         return None
     from . import _smp_fused
 
@@ -505,7 +559,7 @@ def _fused_ok(fz: Any) -> bool:
     return _FUSED_OK
 
 
-def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
+def _run_chunk_fused(x0, s, cap, act, cfg, fz):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
@@ -553,16 +607,17 @@ def _run_chunk_fused(x0, s, cap, act, seeds, cfg, fz):
     h["target"][:, 0], h["prob"][:, 0], h["gain"][:, 0], h["choice"][:, 0], h["change"][:, 0] = -1, 0.0, 0.0, -1, 0.0
     h["bI"][:, 0], h["bR"][:, 0] = x0, x0
 
-    threads = _Threads()
+    from . import _jit
 
     def par(kernel, m: int, *args) -> None:
-        threads.run(kernel, m, m * n**3, args)
+        """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
+        equal share per kernel thread; each row is computed by the same code whichever thread takes it."""
+        _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=m * n**3 >= core.PARALLEL_MIN_WORK,
+                        per_thread=1, warm=True)
 
-    try:
+    with _jit.shared_threads():  # one pool for the chunk's passes (a turn makes seven)
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
                             (rule, adj, rng, kind, rnd), scratch)
-    finally:
-        threads.close()
 
 
 def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch):
@@ -578,8 +633,6 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         m = len(idx)
-        if t + 1 >= h["x"].shape[1]:
-            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         go = ~final[idx]
         par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
         np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
@@ -596,6 +649,8 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         alive &= ~final
         if not alive.any():
             break
+        if t + 1 >= h["x"].shape[1]:  # room for the turn's record and the next state (not after the last state)
+            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
         par(fz.turn_rows, m, idx, go, x, ideal, s, den, sigma, wp, wc, act, nact, rule, adj, kind, rnd, dist, R,
             target, prob, gain, bI, bR, lp_in, Qs)
         np.log(lp_in[: m * M * M], out=lp_out[: m * M * M])
@@ -613,50 +668,6 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
     if (rounds < t).any():  # the draws that stopped early: their last state held, turns that did nothing
         par(fz.fill_rows, Bc, rounds, t + 1, *(h[k] for k in shapes))
     return {k: v[:, : t + 1] for k, v in h.items()}, rounds
-
-
-_WARM: set[Any] = set()
-_WARM_LOCK = threading.Lock()
-
-
-class _Threads:
-    """The kernel threads of one :func:`_run_chunk_fused` call: started by the first pass that shares its rows
-    out, kept for the call's other passes (a turn makes seven; starting threads for each would cost more
-    than a small batch's work), stopped by :meth:`close`."""
-
-    def __init__(self) -> None:
-        self.pool: Any = None
-        self.size = 0
-
-    def run(self, kernel: Any, rows: int, work: int, args: tuple) -> None:
-        """``kernel(lo, hi, *args)`` over ``rows`` rows: with enough ``work`` (``_smp_core.PARALLEL_MIN_WORK``),
-        one equal share per kernel thread (``DETENTE_THREADS``), this thread taking the first. Each row is
-        computed by the same code whichever thread takes it: the split changes no number."""
-        from . import _jit
-
-        T = min(_jit.threads(), rows) if work >= core.PARALLEL_MIN_WORK else 1
-        if T <= 1:
-            kernel(0, rows, *args)
-            return
-        with _WARM_LOCK:  # compiled (or loaded from numba's cache) in one thread, not two at once
-            if kernel not in _WARM:
-                kernel(0, 0, *args)
-                _WARM.add(kernel)
-        if self.size < T - 1:
-            self.close()
-            self.pool, self.size = _jit.ThreadPoolExecutor(T - 1, thread_name_prefix="detente-smp"), T - 1
-        step = -(-rows // T)
-        futures = [self.pool.submit(kernel, lo, min(rows, lo + step), *args) for lo in range(step, rows, step)]
-        try:
-            kernel(0, min(rows, step), *args)
-        finally:
-            for f in futures:
-                f.result()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool, self.size = None, 0
 
 
 def core_rule(rule: str) -> int:
@@ -734,7 +745,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         sl = slice(b0, min(B, b0 + bc))
         fz = _fused(sl.stop - sl.start, n, cfg, A)
         if fz is not None:
-            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], seeds[sl], cfg, fz)
+            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz)
         else:
             o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
         parts.append(o)
