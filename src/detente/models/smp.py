@@ -378,49 +378,42 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     alive, final, rounds, first = _run_state(Bc)
     from . import _jit
 
-    beside = _Beside(Bc * n**3)
     t = 0
     with _jit.shared_threads():  # one pool of kernel threads for the chunk's calls (several a turn)
-        try:
-            while True:
-                _cancel.check()  # a cancelled web request stops between two turns
-                idx = np.flatnonzero(alive)
-                sub = lambda a: a[idx]  # noqa: E731
-                dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
-                # the report does not feed the turn: with enough work it runs in a thread beside it
-                report = beside.start(_report, sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg,
-                                      alone=not (alive & ~final).any())
-                st["x"].append(x.copy())
-                st["ideal"].append(ideal.copy())
-                alive &= ~final
-                if alive.any():
-                    step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
-                lab, pa, fc = report()
-                if t == 0:
-                    rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
-                           "forecast": np.zeros((Bc, D))}
-                else:
-                    rec = {k: st[k][-1].copy() for k in ("pce", "cluster", "risk", "forecast")}
-                rec["pce"][idx], rec["cluster"][idx], rec["risk"][idx], rec["forecast"][idx] = pa, lab, R, fc
-                for k, v in rec.items():
-                    st[k].append(v)
-                if not alive.any():
-                    break
-                t += 1
-                idx2, newx, newideal, info, frac = step(t, first)
-                rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
-                         "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
-                for k in ("target", "prob", "gain", "bI", "bR", "choice"):
-                    rec_t[k][idx2] = info[k]
-                rec_t["change"][idx2] = frac
-                for k, v in rec_t.items():
-                    tn[k].append(v)
-                x[idx2] = newx
-                ideal[idx2] = newideal
-                rounds[idx2] = t
-                final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
-        finally:
-            beside.close()
+        while True:
+            _cancel.check()  # a cancelled web request stops between two turns
+            idx = np.flatnonzero(alive)
+            sub = lambda a: a[idx]  # noqa: E731
+            dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
+            lab, pa, fc = _report(sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg)
+            st["x"].append(x.copy())
+            st["ideal"].append(ideal.copy())
+            alive &= ~final
+            if alive.any():
+                step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
+            if t == 0:
+                rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
+                       "forecast": np.zeros((Bc, D))}
+            else:
+                rec = {k: st[k][-1].copy() for k in ("pce", "cluster", "risk", "forecast")}
+            rec["pce"][idx], rec["cluster"][idx], rec["risk"][idx], rec["forecast"][idx] = pa, lab, R, fc
+            for k, v in rec.items():
+                st[k].append(v)
+            if not alive.any():
+                break
+            t += 1
+            idx2, newx, newideal, info, frac = step(t, first)
+            rec_t = {"target": np.full((Bc, n), -1), "prob": np.zeros((Bc, n)), "gain": np.zeros((Bc, n)),
+                     "bI": x.copy(), "bR": x.copy(), "choice": np.full((Bc, n), -1), "change": np.zeros(Bc)}
+            for k in ("target", "prob", "gain", "bI", "bR", "choice"):
+                rec_t[k][idx2] = info[k]
+            rec_t["change"][idx2] = frac
+            for k, v in rec_t.items():
+                tn[k].append(v)
+            x[idx2] = newx
+            ideal[idx2] = newideal
+            rounds[idx2] = t
+            final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
     out = {k: np.stack(v, axis=1) for k, v in {**st, **tn}.items()}
     return out, rounds
 
@@ -441,39 +434,6 @@ def _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist,
         dist[keep], R[keep], ut[keep], cfg, unif)
     moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
     return lambda t, first: (idx2, newx, newideal, info, _change(t, idx2, moved, first))
-
-
-class _Beside:
-    """Runs a chunk's report in one thread beside its turn, when the chunk has ``work`` (draws x n^3) enough
-    for the compiled kernels' threads (``_smp_core.PARALLEL_MIN_WORK``) and more than one kernel thread: while
-    one side runs numpy's single-threaded passes, the other's kernels use the core it leaves. Both sides
-    compute what they computed one after the other (the report reads only its own copies of the state), so
-    no number changes; the report's thread runs in the caller's context (its cancel flag)."""
-
-    def __init__(self, work: int) -> None:
-        from . import _jit
-
-        self.on = work >= core.PARALLEL_MIN_WORK and core._kernel(work) is not None and _jit.threads() > 1
-        self.pool: Any = None
-
-    def start(self, f: Any, *args: Any, alone: bool = False) -> Any:
-        """``f(*args)`` started beside (or run now, when off or ``alone``: nothing to overlap); returns a
-        function that gives its result."""
-        if not self.on or alone:
-            out = f(*args)
-            return lambda: out
-        import contextvars
-        from concurrent.futures import ThreadPoolExecutor
-
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="detente-smp-report")
-        fut = self.pool.submit(contextvars.copy_context().run, f, *args)
-        return fut.result
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
 
 
 #: Up to this many actors a chunk of at least ``_smp_core.KERNEL_MIN_WORK`` (draws x n^3) runs its turns in the
