@@ -557,3 +557,23 @@ def test_greedy_compiled_loop_split_over_threads_gives_the_numpy_numbers(monkeyp
             assert np.array_equal(got, want)
         assert fast.extras["trades"].shape == slow.extras["trades"].shape
         assert np.array_equal(fast.extras["trades"], slow.extras["trades"], equal_nan=True)
+
+
+def test_greedy_compiled_loop_with_every_pair_a_candidate(monkeypatch):
+    # half the actors at one corner, half at the other, on every issue: every pair is on opposite sides of
+    # every outcome, so a round forms the most candidates there can be (the compiled loop's tables are that big)
+    rng = np.random.default_rng(3)
+    B, n, D = 20, 10, 4
+    x = np.where(np.arange(n)[None, :, None] < n // 2, 10.0, 90.0) + np.zeros((B, n, D))
+    s = rng.uniform(0.1, 1, (B, n, D))
+    c = rng.uniform(0.1, 1, (B, n))
+    inp = Inputs.build(x, s, c, low=np.zeros(D), high=np.full(D, 100.0))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
+    fast = exchange.run(inp, exchange.Params(variant="greedy", passes=2))
+    monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))
+    slow = exchange.run(inp, exchange.Params(variant="greedy", passes=2))
+    cand = exchange.candidates(x, s, c, np.ones((B, n, D), bool))
+    assert ((cand["gain"] > 0).reshape(B, -1).sum(axis=1) == 2 * exchange._max_candidates(n, D)).all()
+    assert (slow.extras["exchanges"][:, 1] == n * D // 4).any()  # a round with as many exchanges as there is room for
+    assert np.array_equal(fast.position, slow.position) and np.array_equal(fast.forecast, slow.forecast)
+    assert np.array_equal(fast.extras["trades"], slow.extras["trades"], equal_nan=True)

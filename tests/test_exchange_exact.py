@@ -125,6 +125,52 @@ def test_without_numba_the_same(monkeypatch):
         _same(_exchange_exact.run(inp, 3), _exchange_decimal.run(inp, 3, "first"))
 
 
+# Decide's own list (``ties="decide"``: its coin off; ``ties="coin"``: its coin from the draw's seed) on the fast path:
+# the kernel sorts the list, every near-tie sized in decimal, and recalculates every listing (double ones included).
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+@pytest.mark.parametrize("name", ["sample_data.txt", "copenhagen.csv", "knife_edge.csv"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_decides_files(name, ties, monkeypatch):
+    inp = api.load(str(DATA / name)).to_inputs(batch=2, seed=3)
+    slow = []
+    for f in ("_round", "_coin_round"):
+        real = getattr(_exchange_decimal, f)
+        monkeypatch.setattr(_exchange_decimal, f, lambda *a, real=real: slow.append(1) or real(*a))
+    fast = _exchange_exact.run(inp, 10, ties)
+    monkeypatch.undo()
+    # the fast path plays the rounds, not the reference: at most one round of ten per draw on sample_data (a side's
+    # earlier moves summing to 100 within the bound), none elsewhere
+    assert len(slow) <= (2 if name == "sample_data.txt" else 0), len(slow)
+    _same(fast, _exchange_decimal.run(inp, 10, ties))
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_decides_list_on_the_fast_path_is_the_reference_on_random_scenarios(ties):
+    from _exchange_reference import random_case
+
+    rng = np.random.default_rng(2024)
+    flips = 0
+    for k in range(40):
+        x, s, c = _grid_case(rng) if k % 2 else random_case(rng, 5)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        ref = _exchange_decimal.run(inp, 6, ties)
+        _same(_exchange_exact.run(inp, 6, ties), ref)
+        if ties == "coin":  # a run whose coin is never flipped would not test it: count the runs that differ
+            flips += not np.array_equal(ref.forecast, _exchange_decimal.run(inp, 6, "decide").forecast)
+    assert ties == "decide" or flips >= 5
+
+
+def test_coin_on_the_fast_path_without_numba(monkeypatch):
+    pure = _jit.pure_module("detente.models._exchange_exact_kernel")
+    monkeypatch.setattr(_exchange_exact, "_kernel", lambda: pure)
+    rng = np.random.default_rng(9)
+    for k in range(4):
+        x, s, c = _grid_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        _same(_exchange_exact.run(inp, 3, "coin"), _exchange_decimal.run(inp, 3, "coin"))
 def test_hilo_is_the_decimal_remainder():
     # _hilo (whole-number arithmetic on the digits) gives what _hilo_wide computes in wide decimals: the nearest
     # double, the nearest double to the remainder, the exponent of the last digit
@@ -271,3 +317,14 @@ def test_a_childs_error_is_raised_and_a_cancel_ends_the_children(monkeypatch):
     with _cancel.scope(ev), pytest.raises(_cancel.Cancelled):
         _exchange_exact.run(inp, 10)
     assert len(forked) == 2 and all(_gone(pid) for pid, _ in forked)
+
+
+def test_coin_split_over_processes_is_each_draw_alone():
+    # a batch big enough to be split over forked processes: each draw's coin still comes from its own seed
+    inp = api.load(str(DATA / "cop21.csv")).to_inputs(batch=6, seed=40)
+    assert _exchange_exact.processes(*inp.shape) > 1 or _jit.threads() < 2
+    batch = _exchange_exact.run(inp, 3, "coin")
+    for b in (0, 5):
+        alone = _exchange_exact.run(inp.take(slice(b, b + 1)), 3, "coin")
+        assert np.array_equal(batch.forecast[b : b + 1], alone.forecast)
+        assert np.array_equal(batch.extras["trades"][b : b + 1], alone.extras["trades"], equal_nan=True)

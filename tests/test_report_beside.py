@@ -173,16 +173,26 @@ def test_report_html_does_not_depend_on_where_the_record_ran():
 
 def _check_html_same_both_ways() -> None:
     """With the sensitivity analysis too: in a forked child it (and its charts) follows the record's section
-    there, and its charts take their place among the others; every chart is the same SVG, matplotlib's
-    random ids for clip paths and markers renamed in order of appearance."""
+    there unless the report's own process took it first (a shared step), and its charts take their place among
+    the others; every chart is the same SVG, matplotlib's random ids for clip paths and markers renamed in
+    order of appearance."""
     def html() -> str:
         data = build.compute(FLAGSHIP, "bdm", draws=80, seed=2, sensitivity=True, record=True)
         data["meta"].pop("created")
         ids: dict[str, str] = {}
-        return re.sub(r"\b([pm][0-9a-f]{10})\b", lambda m: ids.setdefault(m.group(1), f"id{len(ids)}"), render(data))
+        # clip paths and markers (p..., m...) and a scatter's marker paths (C0_0_...)
+        return re.sub(r"\b((?:[pm]|C\d+_\d+_)[0-9a-f]{10})\b", lambda m: ids.setdefault(m.group(1), f"id{len(ids)}"),
+                      render(data))
 
     assert threading.active_count() == 1
     fork = html()
+    parent, real_take = os.getpid(), build._Shared.take
+    try:  # each shared step (the score, the sensitivity) computed by the child alone, then by the parent alone
+        for who in ("child", "parent"):
+            build._Shared.take = lambda self, name, who=who: (os.getpid() == parent) == (who == "parent")
+            assert html() == fork, who
+    finally:
+        build._Shared.take = real_take
     real = build.threading.active_count
     build.threading.active_count = lambda: 2  # the thread path, as in the web app
     try:

@@ -2,7 +2,7 @@
 
 The reference of the ``decide`` variant of :mod:`detente.models.exchange` with ``arithmetic="decimal"``: the
 fast path that runs it (:mod:`._exchange_exact`) gives this module's results bit for bit and plays with it
-(``ties="decide"``, the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
+(the knife-edge record, a round it cannot settle), and the tests compare the two. The algorithm is
 the one of ``docs/models/exchange.md`` (steps 1-8) and of the compiled loop (``_exchange_kernel.py``);
 what differs is the arithmetic. Decide (github:foarsitter/decide-exchange-model) computes in Python's
 :mod:`decimal` with its default context (28 significant digits, round half even), and its outcome cap
@@ -27,13 +27,15 @@ its code copied):
 - the thresholds (1e-10) are the binary double 1e-10, compared exactly.
 
 A tie (gains within a relative 1e-12) goes to the exchange formed first, as in the float loop; with
-``ties="decide"`` the choice is Decide's own with its coin switched off (:func:`play`). Plain Python
-over :class:`decimal.Decimal`: 150-200 times slower than the compiled loop.
+``ties="decide"`` the choice is Decide's own with its coin switched off, with ``ties="coin"`` Decide's own
+with its coin, drawn from the draw's seed (:func:`play`). Plain Python over :class:`decimal.Decimal`:
+150-200 times slower than the compiled loop.
 """
 
 from __future__ import annotations
 
 import decimal
+import random
 from decimal import Decimal
 
 import numpy as np
@@ -50,6 +52,8 @@ SALIENCE_WEIGHT = Decimal(0.4)
 FIXED_WEIGHT = Decimal(0.1)
 #: Gains this close (relative, as in the float loop) are a tie; the exchange formed first wins.
 TIE_REL = Decimal("1e-12")
+#: Decide's coin is flipped when the two best gains differ by less than this (the binary double, compared exactly).
+TIE_COIN = Decimal(1e-20)
 ZERO, ONE, HUNDRED = Decimal(0), Decimal(1), Decimal(100)
 #: An outcome cap that binds with the partner this close to the outcome before (or after) the move binds by
 #: a hair: the float loop (whose outcomes are exact only to about 1e-14) takes such a partner to be on the
@@ -83,6 +87,7 @@ class _Round:
     def __init__(self, x, s, c, members, W, t, edges) -> None:
         self.x, self.s, self.c, self.members, self.W = x, s, c, members, W
         self.t, self.edges = t, edges
+        self.rng: random.Random | None = None  # Decide's coin (ties="coin"), set by the caller
         # per issue: each member's place, its term (x s) c, and the running sums of the terms in member order
         self.place = [{k: m for m, k in enumerate(mem)} for mem in members]
         self.terms = [[x[k][l] * s[k][l] * c[k] for k in mem] for l, mem in enumerate(members)]
@@ -274,16 +279,20 @@ def _setup(x_in, s_in, c_in, part, low, high):
     return members, x, s, c, W
 
 
-def _voting(x, realised):
-    """Step 8: the voting positions (each realised exchange, in order, puts its sides at their ``y``) and the trade rows."""
+def _row(E: _Exchange) -> tuple:
+    """The trade row of a realised exchange (positions on 0-100, floats), as it stands when realised."""
+    return (E.I.actor, E.J.actor, E.p, E.q, float(E.I.pos), float(E.I.y), float(E.J.pos), float(E.J.y), float(E.gain))
+
+
+def _voting(x, realised, rows=None):
+    """Step 8: the voting positions (each realised exchange, in order, puts its sides at their ``y`` as they stand at
+    the end of the round, as Decide's loop reads them) and the trade rows (``rows``: recorded when each was realised;
+    else read now: the same unless an exchange changed after it was realised, which only Decide's coin makes)."""
     y = [row[:] for row in x]
-    rows = []
     for E in realised:
-        rows.append((E.I.actor, E.J.actor, E.p, E.q, float(E.I.pos), float(E.I.y), float(E.J.pos),
-                     float(E.J.y), float(E.gain)))
         for side in (E.I, E.J):
             y[side.actor][side.sup] = side.y
-    return y, rows
+    return y, [_row(E) for E in realised] if rows is None else rows
 
 
 def _new_start(x, s, realised):
@@ -298,8 +307,8 @@ def _new_start(x, s, realised):
     return new
 
 
-def _round(r: _Round, part: np.ndarray, ties: str) -> list[_Exchange]:
-    """Steps 1-7 of one round from its start (``r``): the exchanges realised, in order."""
+def _form(r: _Round, part: np.ndarray) -> list[_Exchange]:
+    """Steps 1-5: every candidate exchange of the round, sized, valid or not, in the order formed."""
     x, s, W = r.x, r.s, r.W
     n, D = part.shape
     O = [r.prefix[l][-1] / W[l] if W[l] != 0 else ZERO for l in range(D)]
@@ -317,7 +326,55 @@ def _round(r: _Round, part: np.ndarray, ties: str) -> list[_Exchange]:
                 e = _Exchange(_Side(i, q, p, x), _Side(j, p, q, x), p, q, len(pending))
                 _size(r, e)
                 pending.append(e)
-    pending = [e for e in pending if e.ok]
+    return pending
+
+
+def _coin_round(r: _Round, part: np.ndarray) -> tuple[list[_Exchange], list[tuple]]:
+    """Steps 1-7 with Decide's coin (``ties="coin"``): Decide's pending list as Decide keeps it.
+
+    Every candidate, valid or not, starts in the list in the order formed. Before every choice the list is sorted by
+    gain, highest first, by a stable sort, and the first is taken. If the next one's gain is within 1e-20 of it, the
+    coin (``r.rng.random()``, Python's :class:`random.Random` seeded with the draw's seed, one number per flip) decides:
+    at least 0.5, the first goes back to the end of the list and the next is taken instead; below, the first is taken
+    and a second reference to the next is appended at the end (Decide's quirk: an exchange listed twice is
+    recalculated twice after each realised exchange, its sides' move histories holding the new move twice, and after
+    it is realised its other reference is recalculated against itself, so it can be realised again). An exchange
+    taken that is not valid is dropped; a valid one is realised and every valid entry of the list is recalculated
+    against it (step 7; the invalid ones are dropped). Returns the exchanges realised, in order (one twice if it was
+    realised twice), and their trade rows as they stood when realised.
+    """
+    lst = _form(r, part)
+    realised: list[_Exchange] = []
+    rows: list[tuple] = []
+    rng = r.rng
+    assert rng is not None
+    while lst:
+        lst.sort(key=_gain, reverse=True)
+        E = lst.pop(0)
+        if lst and abs(E.gain - lst[0].gain) < TIE_COIN:
+            if rng.random() >= 0.5:
+                lst.append(E)
+                E = lst.pop(0)
+            else:
+                lst.append(lst[0])
+        if not E.ok:
+            continue
+        realised.append(E)
+        rows.append(_row(E))
+        kept = []
+        for X in lst:
+            if X.ok:
+                _recalculate(r, X, E)
+                if X.ok:
+                    kept.append(X)
+        lst = kept
+    return realised, rows
+
+
+def _round(r: _Round, part: np.ndarray, ties: str) -> list[_Exchange]:
+    """Steps 1-7 of one round from its start (``r``): the exchanges realised, in order (``ties`` "first" or "decide";
+    "coin" is :func:`_coin_round`)."""
+    pending = [e for e in _form(r, part) if e.ok]
     supplies: dict[tuple[int, int], list[_Exchange]] = {}  # (actor, issue) -> the exchanges it supplies in
     demands: dict[tuple[int, int], list[_Exchange]] = {}
     for e in pending:
@@ -346,7 +403,8 @@ def _round(r: _Round, part: np.ndarray, ties: str) -> list[_Exchange]:
 
 
 def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
-         rounds: int, ties: str = "first", edges: list | None = None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+         rounds: int, ties: str = "first", edges: list | None = None,
+         seed: int = 0) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
     """Play up to ``rounds`` of Decide's rounds on one draw, in Decide's decimal arithmetic.
 
     ``x`` (n, D) positions on the issues' own scales (``low``-``high``), ``s`` (n, D) saliences, ``c`` (n,)
@@ -358,20 +416,26 @@ def play(x: np.ndarray, s: np.ndarray, c: np.ndarray, part: np.ndarray, low: np.
     ``ties``: ``"first"``, detente's rule (gains within a relative 1e-12 are tied, the exchange formed first
     wins); ``"decide"``, Decide's with its coin switched off: the pending exchanges sorted by their exact
     gains before every choice, highest first, by a stable sort (equal gains keep the order of the last
-    sort, i.e. of their gains then, and in the end the order formed), and the first taken.
+    sort, i.e. of their gains then, and in the end the order formed), and the first taken; ``"coin"``, Decide's
+    with its coin (:func:`_coin_round`), drawn from ``random.Random(seed)``: the run Decide makes after Python's
+    ``random.seed(seed)`` (Decide draws nothing else from :mod:`random` in an equal-gain run).
 
     ``edges``: a list to which every outcome cap that binds by a hair is appended (see :data:`KNIFE`):
     (round, I, J, p, q, the capped actor, its issue, partner minus outcome before the move).
     """
     with decimal.localcontext(CONTEXT):
-        return _play(x, s, c, part, low, high, rounds, ties, edges)
+        return _play(x, s, c, part, low, high, rounds, ties, edges, seed=seed)
 
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
           rounds: int, ties: str, edges: list | None, rounder=None,
-          round_cls=None) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
-    """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`)."""
+          round_cls=None, seed: int = 0) -> tuple[np.ndarray, list[list[tuple]], np.ndarray, int]:
+    """:func:`play`'s rounds; ``rounder`` plays one round (default :func:`_round`) on a ``round_cls`` (:class:`_Round`).
+
+    ``ties="coin"``: the rounds are :func:`_coin_round`'s, on one coin stream for the whole
+    draw (``r.rng``)."""
     rounder, round_cls = rounder or _round, round_cls or _Round
+    rng = random.Random(int(seed)) if ties == "coin" else None
     n, D = x_in.shape
     members, x, s, c, W = _setup(x_in, s_in, c_in, part, low, high)
     vote = np.empty((rounds + 1, n, D))
@@ -382,8 +446,12 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
     for t in range(1, rounds + 1):
         _cancel.check()  # plain Python, ~100x the compiled loop: a cancelled request stops between two rounds
         r = round_cls(x, s, c, members, W, t, edges)
-        realised = rounder(r, part, ties)
-        y, rows = _voting(x, realised)
+        if rng is not None:
+            r.rng = rng
+            realised, rows = _coin_round(r, part)
+        else:
+            realised, rows = rounder(r, part, ties), None
+        y, rows = _voting(x, realised, rows)
         trades.append(rows)
         counts[t] = len(realised)
         vote[t] = [[float(v) for v in row] for row in y]
@@ -400,7 +468,8 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
-    ``trades`` with room for ``EXCHANGE_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties``. ``edges``:
+    ``trades`` with room for ``EXCHANGE_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties`` (with
+    ``"coin"`` each draw's coin comes from its own seed, ``inputs.seed[b]``). ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
     """
     B = inputs.shape[0]
@@ -410,7 +479,7 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     for b in range(B):
         mine: list | None = None if edges is None else []
         played.append((player or play)(inputs.position[b], inputs.salience[b], inputs.capability[b],
-                                       part[b], lo, hi, rounds, ties, mine))
+                                       part[b], lo, hi, rounds, ties, mine, int(inputs.seed[b])))
         if edges is not None:
             edges.append(mine)
     return trajectory(inputs, rounds, played)

@@ -22,8 +22,9 @@ own table of moved partners and its sides' earlier moves; they are recomputed ex
 recomputes them (step 7), so the decisions, and with them the realised path, are the reference's. Where an
 earlier move of a side is needed in decimal (a side's moves summing to 100 within the bound) the draw is
 played by the reference instead (:class:`_Escape`; never met on the example files or the tests' scenarios).
-``ties="decide"`` (Decide's exact gain order, which needs every near-equal pair of gains in decimal) and the
-knife-edge record (``edges``) are played by the reference.
+``ties="decide"`` and ``ties="coin"`` (Decide's own list, its coin off or on) are played by :func:`_list_round`: the
+kernel keeps and sorts Decide's list, every near-tie in it sized in decimal. The knife-edge record (``edges``) is
+played by the reference.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ import functools
 import math
 import os
 import pickle
+import random
 import select
 import signal
 import sys
 import warnings
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -116,12 +119,12 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
     return hi, (m - (a << -sh) * P) / P, float(-k)
 
 
-def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None):
+def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
     """:func:`._exchange_decimal.play`, the same results, faster (see the module)."""
-    if ties != "first" or edges is not None:
-        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges)
+    if edges is not None:
+        return ref.play(x_in, s_in, c_in, part, low, high, rounds, ties, edges, seed)
     with decimal.localcontext(CONTEXT):
-        return _play(x_in, s_in, c_in, part, low, high, rounds)
+        return _play(x_in, s_in, c_in, part, low, high, rounds, ties, seed)
 
 
 class _Draw:
@@ -184,8 +187,10 @@ class _Draw:
 
 
 def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray, low: np.ndarray, high: np.ndarray,
-          rounds: int) -> tuple[np.ndarray, list, np.ndarray, int]:
-    """:func:`._exchange_decimal._play` with the rounds of :func:`_round` (the same values, in the same form)."""
+          rounds: int, ties: str = "first", seed: int = 0) -> tuple[np.ndarray, list, np.ndarray, int]:
+    """:func:`._exchange_decimal._play` with the rounds of :func:`_round` (the same values, in the same form); with
+    ``ties`` "decide" or "coin" those of :func:`_list_round` (the coin ``random.Random(seed)``, one for the draw)."""
+    rng = random.Random(int(seed)) if ties == "coin" else None
     n, D = x_in.shape
     members, x, s, c, W = ref._setup(x_in, s_in, c_in, part, low, high)
     d = _Draw(_kernel(), x, s, c, W, part)
@@ -197,7 +202,7 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
     for t in range(1, rounds + 1):
         _cancel.check()  # a cancelled request stops between two rounds
         r = _FRound(x, s, c, members, W, t, None)
-        rows, moved = _round(r, d)
+        rows, moved = _round(r, d) if ties == "first" else _decides_list(r, d, ties, rng)
         vote[t] = d.xv[:, :, 0]
         trades.append(rows)
         counts[t] = len(rows)
@@ -335,7 +340,19 @@ class _State:
         floor = top - TIE_REL * max(ONE, top)
         return int(next(row for row in pend if exact.get(int(row), ZERO - ONE) >= floor))
 
-    def add(self, v: Decimal, vm: memoryview) -> tuple[int, float]:
+    def record(self, E: int, vm: Any, xh: list) -> tuple[tuple, Decimal, Decimal, int, int]:
+        """Realise row ``E`` (:meth:`realise`): its trade row (as :func:`._exchange_decimal._row` makes it), I's and J's
+        decimal voting positions and their refs in the kernel's ``vals`` (``vm``; ``xh``: the round-start floats)."""
+        cols = self.iv[E].tolist()
+        iy, jy, g = self.realise(E, cols)
+        ai, aj, p, q, ri, rj = cols[:6]
+        i0 = self.his[ri] if ri >= 0 else xh[ai][q]
+        j0 = self.his[rj] if rj >= 0 else xh[aj][p]
+        rI, iyf = self.add(iy, vm)
+        rJ, jyf = self.add(jy, vm)
+        return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rJ
+
+    def add(self, v: Decimal, vm: Any) -> tuple[int, float]:
         """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
         i = len(self.vals)
         hi, lo, e = _hilo(v)
@@ -345,9 +362,10 @@ class _State:
         return i, hi
 
 
-def _flat(a: np.ndarray) -> memoryview:
-    """A flat view of a float array (item writes far cheaper than numpy's)."""
-    return memoryview(a).cast("B").cast("d")
+def _flat(a: np.ndarray) -> Any:
+    """A flat view of a float array (item writes far cheaper than numpy's): a memoryview of format ``d`` (typed
+    Any: typeshed's memoryview takes whole numbers only)."""
+    return memoryview(a.data).cast("B").cast("d")
 
 
 def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
@@ -357,8 +375,12 @@ def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tup
     try:
         return _fast_round(r, d)
     except _Escape:
-        realised = ref._round(r, d.part, "first")
-    _, rows = ref._voting(r.x, realised)
+        return _moved(r, ref._round(r, d.part, "first"))
+
+
+def _moved(r: _Round, realised: list[_Exchange], rows: list[tuple] | None = None):
+    """The trade rows and every moved cell's final voting position of the reference's exchanges ``realised``."""
+    _, rows = ref._voting(r.x, realised, rows)
     moved = {}
     for E in realised:
         for side in (E.I, E.J):
@@ -366,7 +388,24 @@ def _round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tup
     return rows, moved
 
 
-def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+def _decides_list(r: _FRound, d: _Draw, ties: str, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    """One round with Decide's own list (:func:`_list_round`), the reference's result: its coin-off order (``ties``
+    "decide") or its coin (``rng``); the reference plays the round (from the same state of the coin) when a decision
+    needs the decimals of a side's earlier moves."""
+    state = rng.getstate() if rng is not None else None
+    try:
+        return _list_round(r, d, rng)
+    except _Escape:
+        if rng is None:
+            return _moved(r, ref._round(r, d.part, ties))
+        rng.setstate(state)
+        r.rng = rng
+        return _moved(r, *ref._coin_round(r, d.part))
+
+
+def _prepare(r: _FRound, d: _Draw) -> tuple[_State, int]:
+    """Steps 1-5 on the draw's tables: every candidate of the round formed and sized (in decimal where the float
+    bound does not settle it). Returns the round's state and the number of candidates."""
     k = d.k
     x, W = r.x, r.W
     n, D = d.part.shape
@@ -387,6 +426,14 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
     nn = k.size_all(P, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need)
     for row in need[:nn]:
         st.settle(int(row))
+    return st, P
+
+
+def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    k = d.k
+    st, P = _prepare(r, d)
+    iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
+    sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
     xh = xv[:, :, 0].tolist()
     vm = d.valsm
     rows: list[tuple] = []
@@ -404,16 +451,116 @@ def _fast_round(r: _FRound, d: _Draw) -> tuple[list[tuple], dict[tuple[int, int]
         if code == -3:
             code = st.choose(P)
         E = int(code)
-        cols = iv[E].tolist()
-        iy, jy, g = st.realise(E, cols)
-        ai, aj, p, q, ri, rj = cols[:6]
-        i0 = st.his[ri] if ri >= 0 else xh[ai][q]
-        j0 = st.his[rj] if rj >= 0 else xh[aj][p]
-        rI, iyf = st.add(iy, vm)
-        rJ, jyf = st.add(jy, vm)
-        rows.append((ai, aj, p, q, i0, iyf, j0, jyf, float(g)))
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
+        rows.append(trade)
+        moved[(trade[0], trade[3])] = iy, trade[5]
+        moved[(trade[1], trade[2])] = jy, trade[7]
+
+
+def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int, int], tuple[Decimal, float]]]:
+    """One round with Decide's own list (:func:`._exchange_decimal._coin_round` with the coin ``rng``; with ``rng``
+    None the list with the coin off, ``ties="decide"``), the reference's result.
+
+    The list holds row numbers (a row listed twice appears twice), every candidate formed to start with. Before each
+    choice the kernel sorts it stably by gain (``arrange``); neighbours whose gains the float bound does not set more
+    than 1e-20 apart are sized in decimal first and sorted by their exact gains, so the order Decide's stable sort
+    keeps among equal gains, and which gains its coin sees as tied, are Decide's. The realised exchange is sized in
+    decimal (:meth:`_State.realise`); the kernel recalculates every listing it touches (``recalc``: a row listed twice
+    twice, one still listed after it was realised against itself). The voting positions are those of the realised
+    exchanges as they stand at the end of the round: one re-sized after it was realised is sized again in decimal."""
+    k = d.k
+    st, P = _prepare(r, d)
+    iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
+    sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
+    khi = fv[:P, k.G].copy()
+    klo = np.zeros(P)
+    kerr = 2.0 * fv[:P, k.EG]
+    kex = np.zeros(P, dtype=np.bool_)
+    exact: dict[int, Decimal] = {}
+    sized = np.zeros(P, dtype=np.int64)
+
+    def settle(row: int) -> _Exchange:
+        e = st.settle(row)
+        exact[row] = e.gain
+        khi[row], klo[row], _ = _hilo(e.gain)
+        kerr[row] = 0.0
+        kex[row] = True
+        return e
+
+    for row, e in st.settled.items():  # the rows sized in decimal while formed: their gains are exact
+        exact[row] = e.gain
+        khi[row], klo[row], _ = _hilo(e.gain)
+        kerr[row] = 0.0
+        kex[row] = True
+    lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
+    lst[:P] = np.arange(P)
+    dst = np.empty(P + 1, dtype=np.int64)
+    seen = np.full(P, -1, dtype=np.int64)
+    keep = np.zeros(P, dtype=np.int64)
+    rem = np.empty(P, dtype=np.int64)
+    N, first, sort_no, stamp = P, True, 0, 0
+    vm, xh = d.valsm, xv[:, :, 0].tolist()
+    rows: list[tuple] = []
+    realised: list[int] = []
+    final: dict[int, tuple[Decimal, Decimal, float, float, int]] = {}
+    while N > 0:
+        while True:
+            nn = k.arrange(lst, N, khi, klo, kerr, kex, dst, need, seen, sort_no, first)
+            sort_no += 1
+            if nn == 0:
+                break
+            for row in need[:nn].tolist():
+                settle(row)
+        first = False
+        lst, dst = dst, lst
+        E = int(lst[0])
+        tie = False
+        if rng is not None and N > 1:
+            nxt = int(lst[1])
+            tie = nxt == E or bool(kex[E] and kex[nxt] and abs(exact[E] - exact[nxt]) < ref.TIE_COIN)
+        if tie and rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
+            lst[N] = E
+            E = nxt
+            lst[: N - 1] = lst[2 : N + 1].copy()
+            N -= 1
+        elif tie:  # tails: the first is taken and the next listed again at the end
+            lst[N] = nxt
+            lst[:N] = lst[1 : N + 1].copy()
+        else:
+            lst[: N - 1] = lst[1:N].copy()
+            N -= 1
+        if iv[E, k.ST] != 1:
+            continue  # not valid: dropped
+        if len(st.vals) + 2 > len(vals):
+            raise _Escape  # more realised exchanges than the room kept (an exchange realised again and again)
+        trade, iy, jy, rI, rJ = st.record(E, vm, xh)
+        rows.append(trade)
+        realised.append(E)
+        final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
+        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
+                      idx, khi, klo, kerr, kex, sized)
+        stamp += 1
+        for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
+            ok = settle(row).ok
+            while ok:
+                keep[row] += 1
+                if left == 0:
+                    break
+                left -= 1
+                code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
+                              sized)
+                ok = settle(row).ok if code < 0 else code == 1
+        N = k.compact(lst, N, keep)
+    moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
+    for row in realised:
+        iy, jy, iyf, jyf, at = final[row]
+        if sized[row] != at:  # re-sized after it was realised: its final state, in decimal
+            e = st.exchange(row)
+            iy, jy, iyf, jyf = e.I.y, e.J.y, float(e.I.y), float(e.J.y)
+        ai, aj, p, q = iv[row, :4].tolist()
         moved[(ai, q)] = iy, iyf
         moved[(aj, p)] = jy, jyf
+    return rows, moved
 
 
 #: A batch is split over processes when its work (draws x n^2 x D^2) is at least this: about 0.3 s of one core (a
@@ -443,8 +590,8 @@ def run(inputs, rounds: int, ties: str = "first"):
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
 
     def share(j: int) -> list:
-        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties)
-                for b in range(j, inputs.shape[0], k)]
+        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
+                     int(inputs.seed[b])) for b in range(j, inputs.shape[0], k)]
 
     _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
     children: list[tuple[int, int]] = []

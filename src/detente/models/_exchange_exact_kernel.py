@@ -518,6 +518,98 @@ def _commit(fv, iv, r, m_col, em_col, h_col, eh_col, f_col):
     iv[r, f_col] = sgn if f == 0 or f == sgn else 2
 
 
+@_inline
+def _touched(E, mark, iv, part, idx, out):
+    """The rows in which an actor-issue of row ``E`` supplies or demands (those step 7 may touch), each once (marked
+    with ``mark`` in :func:`index`'s marks), written to ``out``; returns how many."""
+    eI = iv[E, AI]
+    eJ = iv[E, AJ]
+    ep = iv[E, PP]
+    eq = iv[E, QQ]
+    D = part.shape[1]
+    keys = part.shape[0] * D
+    M = iv.shape[0]
+    o_ds = keys + 1 + 2 * M
+    o_mk = o_ds + keys + 1 + 2 * M
+    c = 0
+    for li in range(4):
+        if li == 0:
+            o_s, key = 0, eI * D + eq
+        elif li == 1:
+            o_s, key = 0, eJ * D + ep
+        elif li == 2:
+            o_s, key = o_ds, eJ * D + eq
+        else:
+            o_s, key = o_ds, eI * D + ep
+        o_r = o_s + keys + 1
+        for t in range(idx[o_s + key], idx[o_s + key + 1]):
+            r = idx[o_r + t]
+            if idx[o_mk + r] == mark:
+                continue
+            idx[o_mk + r] = mark
+            out[c] = r
+            c += 1
+    return c
+
+
+@_inline
+def _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv):
+    """Step 7 for row ``r`` after the exchange of I ``eI`` (supplying ``eq``, demanding ``ep``, now at ``vals[refI]``) and
+    J ``eJ`` (supplying ``ep``, now at ``vals[refJ]``): continue its sides that supply what E's supplied, record E's
+    moves on the issues its sides demand. True if either happened (the row must be re-sized)."""
+    ai = iv[r, AI]
+    aj = iv[r, AJ]
+    p = iv[r, PP]
+    q = iv[r, QQ]
+    cI = False
+    cJ = False
+    if ai == eI and q == eq:
+        iv[r, RI] = refI
+        cI = True
+    elif ai == eJ and q == ep:
+        iv[r, RI] = refJ
+        cI = True
+    if aj == eI and p == eq:
+        iv[r, RJ] = refI
+        cJ = True
+    elif aj == eJ and p == ep:
+        iv[r, RJ] = refJ
+        cJ = True
+    touched = cI or cJ
+    if cI:
+        _commit(fv, iv, r, MI, EMI, HI, EHI, FI)
+    if cJ:
+        _commit(fv, iv, r, MJ, EMJ, HJ, EHJ, FJ)
+    for w in range(2):
+        if w == 0:  # (E.J, E.I): E.J demands eq, E.I moved on eq
+            ea, edem, oa, oref = eJ, eq, eI, refI
+        else:
+            ea, edem, oa, oref = eI, ep, eJ, refJ
+        if aj == ea and q == edem:
+            slot = 1
+        elif ai == ea and p == edem:
+            slot = 0
+        else:
+            continue
+        prev = tab[r, slot, oa]
+        if prev < 0:
+            tab[r, slot, oa] = oref
+            iv[r, NT0 + slot] += 1
+        else:
+            sh = xv[oa, edem, 0]
+            sl = xv[oa, edem, 1]
+            ph = vals[prev, 0]
+            pl = vals[prev, 1]
+            yh = vals[oref, 0]
+            yl = vals[oref, 1]
+            if not _gt(sh, sl, ph, pl):  # start <= prev: the lower of prev and y (y on a tie)
+                tab[r, slot, oa] = prev if _gt(yh, yl, ph, pl) else oref
+            else:  # the higher (y on a tie)
+                tab[r, slot, oa] = prev if _gt(ph, pl, yh, yl) else oref
+        touched = True
+    return touched
+
+
 @_jit
 def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx):
     """Step 7 after realising row ``E`` (its sides' new positions are ``vals[refI]``, ``vals[refJ]``; ``E`` < 0: none),
@@ -533,87 +625,20 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
         ep = iv[E, PP]
         eq = iv[E, QQ]
         # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
-        n = part.shape[0]
-        D = part.shape[1]
-        keys = n * D
-        M = iv.shape[0]
-        o_ds = keys + 1 + 2 * M
-        o_mk = o_ds + keys + 1 + 2 * M
-        for li in range(4):
-            if li == 0:
-                o_s, key = 0, eI * D + eq
-            elif li == 1:
-                o_s, key = 0, eJ * D + ep
-            elif li == 2:
-                o_s, key = o_ds, eJ * D + eq
-            else:
-                o_s, key = o_ds, eI * D + ep
-            o_r = o_s + keys + 1
-            for t in range(idx[o_s + key], idx[o_s + key + 1]):
-                r = idx[o_r + t]
-                if idx[o_mk + r] == E:
-                    continue
-                idx[o_mk + r] = E
-                if iv[r, ST] != 1:
-                    continue
-                ai = iv[r, AI]
-                aj = iv[r, AJ]
-                p = iv[r, PP]
-                q = iv[r, QQ]
-                cI = False
-                cJ = False
-                if ai == eI and q == eq:
-                    iv[r, RI] = refI
-                    cI = True
-                elif ai == eJ and q == ep:
-                    iv[r, RI] = refJ
-                    cI = True
-                if aj == eI and p == eq:
-                    iv[r, RJ] = refI
-                    cJ = True
-                elif aj == eJ and p == ep:
-                    iv[r, RJ] = refJ
-                    cJ = True
-                touched = cI or cJ
-                if cI:
-                    _commit(fv, iv, r, MI, EMI, HI, EHI, FI)
-                if cJ:
-                    _commit(fv, iv, r, MJ, EMJ, HJ, EHJ, FJ)
-                for w in range(2):
-                    if w == 0:  # (E.J, E.I): E.J demands eq, E.I moved on eq
-                        ea, edem, oa, oref = eJ, eq, eI, refI
-                    else:
-                        ea, edem, oa, oref = eI, ep, eJ, refJ
-                    if aj == ea and q == edem:
-                        slot = 1
-                    elif ai == ea and p == edem:
-                        slot = 0
-                    else:
-                        continue
-                    prev = tab[r, slot, oa]
-                    if prev < 0:
-                        tab[r, slot, oa] = oref
-                        iv[r, NT0 + slot] += 1
-                    else:
-                        sh = xv[oa, edem, 0]
-                        sl = xv[oa, edem, 1]
-                        ph = vals[prev, 0]
-                        pl = vals[prev, 1]
-                        yh = vals[oref, 0]
-                        yl = vals[oref, 1]
-                        if not _gt(sh, sl, ph, pl):  # start <= prev: the lower of prev and y (y on a tie)
-                            tab[r, slot, oa] = prev if _gt(yh, yl, ph, pl) else oref
-                        else:  # the higher (y on a tie)
-                            tab[r, slot, oa] = prev if _gt(ph, pl, yh, yl) else oref
-                    touched = True
-                if touched:
-                    st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
-                    if st < 0:
-                        iv[r, ST] = 2
-                        need[1 + nn] = r
-                        nn += 1
-                    else:
-                        iv[r, ST] = st
+        rows = np.empty(iv.shape[0], dtype=np.int64)
+        for i in range(_touched(E, E, iv, part, idx, rows)):
+            r = rows[i]
+            if iv[r, ST] != 1:
+                continue
+            touched = _touch(r, eI, eJ, ep, eq, refI, refJ, iv, fv, tab, vals, xv)
+            if touched:
+                st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+                if st < 0:
+                    iv[r, ST] = 2
+                    need[1 + nn] = r
+                    nn += 1
+                else:
+                    iv[r, ST] = st
     if nn > 0:
         need[0] = nn
         return -2
@@ -642,6 +667,130 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
             continue
         return -3
     return -3
+
+
+@_inline
+def _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized):
+    """One recalculation of row ``r`` against the realised row ``E`` (step 7): 1 valid, 0 invalid, -1 not certain
+    (status 2: the caller sizes it in decimal). Its sort key becomes its float gain and bound."""
+    touched = _touch(r, iv[E, AI], iv[E, AJ], iv[E, PP], iv[E, QQ], refI, refJ, iv, fv, tab, vals, xv)
+    if not touched:
+        return 1
+    st = size(r, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part)
+    iv[r, ST] = 2 if st < 0 else st
+    khi[r] = fv[r, G]
+    klo[r] = 0.0
+    kerr[r] = 2.0 * fv[r, EG]
+    kex[r] = False
+    sized[r] += 1
+    return st
+
+
+@_jit
+def redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized):
+    """:func:`_redo` (for the caller's listings left after a recalculation it settled in decimal)."""
+    return _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+
+
+@_jit
+def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx,
+           khi, klo, kerr, kex, sized):
+    """Step 7 as Decide's own list runs it (``ties`` "decide" and "coin"), after realising row ``E``.
+
+    ``lst[:N]``: Decide's list after ``E`` was taken from it (row ids; a row can be listed more than once, ``E`` too).
+    Every valid row that shares a supplying or demanding actor-issue with ``E`` is recalculated once per listing (Decide
+    recalculates every valid listing), ``E`` itself against itself if it is still listed; ``keep[r]``: how many of row
+    ``r``'s listings stay (all of a valid untouched row's, none of an invalid one's, and of a recalculated row those
+    recalculated while it stayed valid). A recalculation the float bound cannot settle stops its row: the row is listed
+    in ``need`` with ``rem`` listings left. Returns how many rows need decimal."""
+    for r in range(P):
+        keep[r] = 0
+    for i in range(N):
+        keep[lst[i]] += 1
+    for r in range(P):
+        if iv[r, ST] != 1:
+            keep[r] = 0
+    nn = 0
+    rows = np.empty(iv.shape[0], dtype=np.int64)
+    for i in range(_touched(E, stamp, iv, part, idx, rows)):
+        r = rows[i]
+        m = keep[r]
+        if m == 0:
+            continue
+        keep[r] = 0
+        for k in range(m):
+            st = _redo(r, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
+            if st < 0:
+                need[nn] = r
+                rem[nn] = m - k - 1
+                nn += 1
+                break
+            if st == 0:
+                break
+            keep[r] += 1
+    return nn
+
+
+@_jit
+def compact(lst, N, keep):
+    """Keep, in order, the first ``keep[r]`` listings of every row ``r`` in ``lst[:N]``; returns the new length."""
+    out = 0
+    for i in range(N):
+        r = lst[i]
+        if keep[r] > 0:
+            keep[r] -= 1
+            lst[out] = r
+            out += 1
+    return out
+
+
+@_jit
+def arrange(src, N, khi, klo, kerr, kex, dst, need, seen, stamp, first):
+    """Decide's stable sort of its list: ``dst[:N]`` is ``src[:N]`` ordered by gain, highest first, equal gains in
+    ``src``'s order. A row's key is its exact decimal gain as two doubles ``khi + klo`` when ``kex`` is set, else its
+    float gain with the bound ``kerr``. Then every two neighbours whose gains are not certainly more than 1e-20 apart
+    must both be exact (their order, and Decide's coin, may hang on the last digits): the rows that are not are
+    listed in ``need`` for the caller to settle before arranging again. Returns how many.
+
+    ``first``: ``src`` is in the order formed (a merge sort); else it is the last sort's order with a few re-sized
+    rows and appended listings (an insertion sort)."""
+    if first:
+        a = np.empty(N)
+        for i in range(N):
+            a[i] = -klo[src[i]]
+        o1 = np.argsort(a, kind="mergesort")
+        for i in range(N):
+            a[i] = -khi[src[o1[i]]]
+        o2 = np.argsort(a, kind="mergesort")
+        for i in range(N):
+            dst[i] = src[o1[o2[i]]]
+    else:
+        for i in range(N):
+            v = src[i]
+            h = khi[v]
+            lo = klo[v]
+            j = i
+            while j > 0:
+                u = dst[j - 1]
+                if khi[u] > h or (khi[u] == h and klo[u] >= lo):
+                    break
+                dst[j] = u
+                j -= 1
+            dst[j] = v
+    nn = 0
+    for i in range(N - 1):
+        a_ = dst[i]
+        b_ = dst[i + 1]
+        if a_ == b_ or (kex[a_] and kex[b_]):
+            continue
+        gap = (khi[a_] - khi[b_]) + (klo[a_] - klo[b_])
+        if gap <= kerr[a_] + kerr[b_] + 4e-20 + U * (abs(khi[a_]) + abs(khi[b_])):
+            for v in (a_, b_):
+                if not kex[v] and seen[v] != stamp:
+                    seen[v] = stamp
+                    need[nn] = v
+                    nn += 1
+    return nn
 
 
 def warm() -> None:

@@ -592,7 +592,9 @@ def greedy(x_in, s_in, c, part_in, rounds, pos, trades, counts, last):
     B, n, D = x_in.shape
     K = trades.shape[2]
     NT = trades.shape[3]
-    F = max(1, n * (n - 1) * D * (D - 1) // 2)  # candidates with a positive advantage: at most half of i != j, p != q
+    # the most candidates of a round: per issue pair, x y + z w pairs of actors on opposite sides of both (x + y + z + w
+    # <= n, so at most floor(n / 2) ceil(n / 2) pairs), two candidates each
+    F = 2 * max(1, (D * (D - 1) // 2) * (n // 2) * (n - n // 2))
     W = np.empty(D)
     O = np.empty(D)
     side = np.empty((n, D))

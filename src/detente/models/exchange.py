@@ -29,10 +29,11 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     (``_exchange_exact.py``: float sizing with a proved error bound, and
     decimals wherever that bound does not settle a decision, giving the
     results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
-    14x the float loop's time), which settles the moves Decide's
+    9x the float loop's time), which settles the moves Decide's
     rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (played by the pure-decimal path,
-    about 150x the float loop): together, Decide's own run.
+    Decide's tie order with its coin off (30-40x the float loop):
+    together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
+    draw's seed (Decide's run after ``random.seed(seed)``, 30-40x too).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -129,27 +130,32 @@ class Params(ModelParams):
         precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
-        does; about 14x the float loop's time (``_exchange_exact.py``), and
-        with ``ties=decide`` about 150x (the pure-decimal path).
-    ties : {"first", "decide"}
+        does; about 9x the float loop's CPU time (``_exchange_exact.py``), and
+        with ``ties=decide`` or ``ties=coin`` 30-40x.
+    ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
         Decide's own order with its coin switched off (exact gains, equal
-        ones in the order of Decide's last sort).
+        ones in the order of Decide's last sort). ``coin``
+        (``arithmetic=decimal`` only): Decide's own order with its coin,
+        flipped from each draw's seed (``random.Random(seed)``): a draw with
+        seed k is the run Decide makes after ``random.seed(k)``. ``decide``
+        and ``coin`` take about 5 times ``first``'s time (every near-tie
+        in Decide's list is sized in decimal).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
     arithmetic: Literal["float", "decimal"] = "float"
-    ties: Literal["first", "decide"] = "first"
+    ties: Literal["first", "decide", "coin"] = "first"
 
     @model_validator(mode="after")
     def _decimal_only_for_decide(self) -> "Params":
         if self.arithmetic == "decimal" and self.variant != "decide":
             raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
-        if self.ties == "decide" and self.arithmetic != "decimal":
-            raise ValueError("ties=decide needs arithmetic=decimal (in double precision Decide's exact gain order "
-                             "is rounding noise)")
+        if self.ties in ("decide", "coin") and self.arithmetic != "decimal":
+            raise ValueError(f"ties={self.ties} needs arithmetic=decimal (in double precision Decide's exact gain order "
+                             "and its exact ties, gains within 1e-20, are rounding noise)")
         return self
 
     def rounds_played(self) -> int:
@@ -600,15 +606,16 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
     # the factors below are measured ratios of CPU time to the float loop's (the estimate above is itself a
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
-    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 14x the float loop's time on
-        flops *= 15.0  # cop21 (0.14 s against 0.010 s of CPU, the same run, load 5.8 on 2 cores)
-        if params.ties == "decide":  # played by the pure-decimal path: 1.6-2.0 s against 0.09-0.13 s on cop21
-            flops *= 15.0
+    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 8.5x the float loop's CPU on
+        flops *= 9.0  # cop21 (57-63 ms against 6.7-7.4 ms a draw, both on one core, the same run, load 9.7 on 2 cores)
+        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
+            flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
 #: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"})
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"},
+                      {"arithmetic": "decimal", "ties": "coin"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "

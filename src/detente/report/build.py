@@ -409,35 +409,62 @@ def compute(
                 figures=figures, record=record)
     result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
     # the record's section needs nothing more of the report (its score takes the report's draws): it runs
-    # beside the drawing (see _Beside)
-    # in a forked child the sensitivity analysis and its charts follow the record's section there: the parent's
-    # drawing is the longer path (about 7.5 CPU s against the child's 5), and this evens the two
+    # beside the drawing (see _Beside). In a forked child its explanation comes first; the section's score and
+    # the sensitivity analysis (with its charts) are shared steps (_Shared): each is computed by whichever
+    # process reaches it first, the child after the explanation or the parent after its drawing, so that the two
+    # processes end near together whatever each one's share of the machine
     forks = _forks()
-    with_sens = bool(record and sensitivity and forks)
+    shared = _Shared(("score", "sensitivity")) if record and forks else None
+    with_sens = bool(shared is not None and sensitivity)
     png = Path(png_dir) if png_dir is not None else None
 
     def beside() -> Any:
-        rec = _record(scen, result.model, params, draws, seed, budget, mc)
-        if not with_sens:
-            return rec
-        out = _Charts(png, drawn=figures)
-        sens = _sensitivity(out, scen, result.model, params, seed, budget, _Steps(None, None))
-        return rec, (sens, list(out), [str(p) for p in out.pngs])
+        if shared is None:  # a thread, or no fork: the whole section here, the sensitivity in the caller
+            return _record(scen, result.model, params, draws, seed, budget, mc)
+        out: dict[str, Any] = {"explain": _record_part("explain", scen, result.model, params, draws, seed, budget)}
+        if out["explain"] is not None and shared.take("score"):
+            out["score"] = _record_part("score", scen, result.model, params, draws, seed, budget, mc)
+        if with_sens and shared.take("sensitivity"):
+            drawn = _Charts(png, drawn=figures)
+            sens = _sensitivity(drawn, scen, result.model, params, seed, budget, _Steps(None, None))
+            out["sensitivity"] = (sens, list(drawn), [str(p) for p in drawn.pngs])
+        return out
 
     record_job = _Beside(beside, fork=forks) if record else None
     jobs: list[_Beside] = [] if record_job is None else [record_job]
     try:
         return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
-                        record_job, png_dir, step, jobs, sens_beside=with_sens)
+                        record_job, png_dir, step, jobs, shared=shared)
     finally:
         for job in jobs:
             job.stop()  # cancelled or failed before its value was wanted
 
 
+class _Shared:
+    """Steps of the report that either its forked child or the report's own process computes: each is taken
+    once, by whichever asks first (a flag per step in shared memory, set under its lock). Made before the child
+    is forked. Every step is seeded, so its value does not depend on who computed it."""
+
+    def __init__(self, names: Sequence[str]):
+        import multiprocessing
+
+        self.names = list(names)
+        self._taken = multiprocessing.get_context("fork").Array("b", len(self.names))  # with a lock
+
+    def take(self, name: str) -> bool:
+        """True for the first caller of ``name`` (in either process), False after."""
+        i = self.names.index(name)
+        with self._taken.get_lock():
+            if self._taken[i]:
+                return False
+            self._taken[i] = 1
+            return True
+
+
 def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: list[Any], seed: int | None,
              draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
              png_dir: Any, step: "_Steps", jobs: "list[_Beside] | None" = None,
-             sens_beside: bool = False) -> dict[str, Any]:
+             shared: "_Shared | None" = None) -> dict[str, Any]:
     """:func:`compute` after the forecast, with the record's section and the perspective map computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
@@ -464,18 +491,25 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
         drawn, pngs = view_job.result()
         out_charts.extend(drawn)
         out_charts.pngs.extend(Path(p) for p in pngs)
-    sens = (_sensitivity(out_charts, scen, model, params, seed, budget, step) if sensitivity and not sens_beside
-            else None)
+    # the section's score, here when the child has not taken it yet (it takes it after its explanation)
+    score_here = (_record_part("score", scen, model, params, draws, seed, budget, mc)
+                  if shared is not None and _has_record(scen) and shared.take("score") else None)
+    sens = (_sensitivity(out_charts, scen, model, params, seed, budget, step)
+            if sensitivity and (shared is None or shared.take("sensitivity")) else None)
     at, at_png = len(out_charts), len(out_charts.pngs)  # where the sensitivity's charts go when drawn beside
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
     record_section = None
     if record_job is not None:
-        step(0.9, "scoring every model against the record" + (", sensitivity analysis" if sens_beside else ""))
+        step(0.9, "scoring every model against the record")
         record_section = record_job.result()
-        if sens_beside:
-            record_section, (sens, drawn, pngs) = record_section
-            out_charts[at:at] = drawn
-            out_charts.pngs[at_png:at_png] = [Path(p) for p in pngs]
+        if shared is not None:
+            got = record_section
+            if "sensitivity" in got:
+                sens, drawn, pngs = got["sensitivity"]
+                out_charts[at:at] = drawn
+                out_charts.pngs[at_png:at_png] = [Path(p) for p in pngs]
+            record_section = (None if got["explain"] is None else
+                              {"score": got["score"] if score_here is None else score_here, "explain": got["explain"]})
     step(0.95, "finishing")
     data = _report_data(scen, result, mc, rdict, out_charts, sens, comparison, perspective, notes, seed, draws,
                         record_section)
@@ -622,6 +656,23 @@ def _record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int
 
     return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget,
                        monte_carlo=mc)
+
+
+def _has_record(scen: Any) -> bool:
+    return scen.record is not None and bool(scen.record.issues)
+
+
+def _record_part(part: str, scen: Any, model: str, params: dict[str, Any], draws: int, seed: int | None, budget: Any,
+                 mc: Any = None) -> dict[str, Any] | None:
+    """One part of :func:`_record`'s section, ``score`` or ``explain`` (None without a record)."""
+    if not _has_record(scen):
+        return None
+    from .record import record_explain, record_score
+
+    if part == "score":
+        return record_score(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget,
+                            monte_carlo=mc)
+    return record_explain(scen, model, dict(params), seed=int(seed or 0), budget=budget)
 
 
 def _report_data(scen: Any, result: Any, mc: Any, rdict: dict[str, Any], out_charts: "_Charts", sens: Any,

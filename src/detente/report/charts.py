@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -67,7 +68,9 @@ def _figure(width: float, height: float, layout: Literal["constrained"] | None =
     """A new figure with detente's style applied (laid out by matplotlib's constrained layout, or by hand
     when ``layout`` is None)."""
     cast(Any, matplotlib.rcParams).update(_STYLE)  # its stubs accept only literal keys
-    return Figure(figsize=(width, height), dpi=100, layout=layout)
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def actor_colors(scenario: Any) -> dict[str, str]:
@@ -465,8 +468,10 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         ax.plot([-lim, lim], [lim, -lim], color="#cccccc", lw=0.8, ls=":")
         # rivals at (nearly) the same point share one label instead of overprinting
         groups: list[tuple[float, float, list[str]]] = []
+        if pts:  # one artist for the panel's points, in the rivals' colours (7 pt across, as a 6 pt marker and its edge were)
+            ax.scatter([x for _, x, _ in pts], [y for _, _, y in pts], s=49, c=[colors[o] for o, _, _ in pts],
+                       marker="o", linewidths=0, zorder=2)
         for other, x, y in pts:
-            ax.plot(x, y, "o", color=colors[other], ms=6, label=name[other])
             for gx, gy, names in groups:
                 if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
                     names.append(name[other])
@@ -630,7 +635,11 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
         assert best is not None  # the first candidate always sets it
         _, dx, dy, ha, va, box = best
         far = abs(dx) + abs(dy) > 10
+        # a point inside the axes is labelled whatever happens: no test of it at every drawing (matplotlib's
+        # default, which hides the label of a point outside, stays for the others)
+        inside = frame.x0 <= cx <= frame.x1 and frame.y0 <= cy <= frame.y1
         ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
+                          annotation_clip=False if inside else None,
                           arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5, shrinkA=0, shrinkB=3) if far else None)
         taken.append(box)
         out.append(ann)

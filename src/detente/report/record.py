@@ -42,14 +42,27 @@ def record_data(scen: Any, model: str, params: dict[str, Any], *, draws: int, se
 
     ``monte_carlo``: the report's own Monte Carlo of ``model``, which the score uses instead of
     drawing the same draws again."""
-    from ..analysis import explain, score
-
     if scen.record is None or not scen.record.issues:
         return None
-    sc = score(scen, draws=draws or SCORE_DRAWS, seed=seed, params={model: params}, progress=False, budget=budget,
-               given=None if monte_carlo is None else {model: monte_carlo})
-    ex = explain(scen, model=model, seed=seed, params=params, budget=budget)
-    return {"score": sc.to_dict(), "explain": ex.to_dict()}
+    sc = record_score(scen, model, params, draws=draws, seed=seed, budget=budget, monte_carlo=monte_carlo)
+    return {"score": sc, "explain": record_explain(scen, model, params, seed=seed, budget=budget)}
+
+
+def record_score(scen: Any, model: str, params: dict[str, Any], *, draws: int, seed: int, budget: Any,
+                 monte_carlo: Any = None) -> dict:
+    """The section's score of every model (``score`` of :func:`record_data`): a step of its own, so that the
+    report may compute it in either of its processes (the value does not depend on where: it is seeded)."""
+    from ..analysis import score
+
+    return score(scen, draws=draws or SCORE_DRAWS, seed=seed, params={model: params}, progress=False, budget=budget,
+                 given=None if monte_carlo is None else {model: monte_carlo}).to_dict()
+
+
+def record_explain(scen: Any, model: str, params: dict[str, Any], *, seed: int, budget: Any) -> dict:
+    """The section's explanation by ``model`` (``explain`` of :func:`record_data`)."""
+    from ..analysis import explain
+
+    return explain(scen, model=model, seed=seed, params=params, budget=budget).to_dict()
 
 
 def _e(x: Any) -> str:
