@@ -132,23 +132,12 @@ def simulate(
         ``info["ended_round"]`` (B,) and ``extras["active"]`` (B, T+1, n),
         who takes part in each round (the segments' concatenated).
     """
-    _cancel.check()
-    model = models.get(model_name)
-    inp, hap, rounds_of = _timeline(scenario, inputs, happened)
-    if not is_dynamic(model):
-        return _simulate_static(scenario, model, params, inp, hap, rounds_of)
-    return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, horizon(scenario, model, params, explicit))[0]
+    return _run(scenario, model_name, params, inputs, happened, explicit, forecasts_only=False)
 
 
-def simulate_forecasts(
-    scenario: Scenario,
-    model_name: str,
-    params: ModelParams,
-    *,
-    inputs: Inputs | None = None,
-    happened: np.ndarray | None = None,
-    explicit: set[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+def simulate_forecasts(scenario: Scenario, model_name: str, params: ModelParams, *, inputs: Inputs | None = None,
+                       happened: np.ndarray | None = None,
+                       explicit: set[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The forecasts of :func:`simulate` with these arguments, bit for bit, without the rest of the history.
 
     Returns ``(final, forecast)``: ``trajectory.final`` (B, D) and ``trajectory.forecast`` (B, T + 1, D).
@@ -156,15 +145,20 @@ def simulate_forecasts(
     extras are not joined into one history (what an analysis over many draws never reads: joining them
     was a tenth of a Sobol analysis of the flagship with smp).
     """
+    tr = _run(scenario, model_name, params, inputs, happened, explicit, forecasts_only=True)
+    return tr.final, tr.forecast
+
+
+def _run(scenario: Scenario, model_name: str, params: ModelParams, inputs: Inputs | None, happened: np.ndarray | None,
+         explicit: set[str] | None, forecasts_only: bool) -> Trajectory:
+    """:func:`simulate` (with ``forecasts_only``, a trajectory whose forecasts, rounds and info only are the run's)."""
     _cancel.check()
     model = models.get(model_name)
     inp, hap, rounds_of = _timeline(scenario, inputs, happened)
     if not is_dynamic(model):
-        tr = _simulate_static(scenario, model, params, inp, hap, rounds_of)
-    else:
-        H = horizon(scenario, model, params, explicit)
-        tr = _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=True)[0]
-    return tr.final, tr.forecast
+        return _simulate_static(scenario, model, params, inp, hap, rounds_of)
+    H = horizon(scenario, model, params, explicit)
+    return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=forecasts_only)[0]
 
 
 def simulate_prefix(

@@ -426,12 +426,12 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         va[:, k], vb[:, k] = inp.ppf(A[:, k]), inp.ppf(B[:, k])
     # the values of row (i, c) of Saltelli's sample: input k from B where c is 1 + k (or B's row), else from A
     values = saltelli_rows(np.hstack([va, A[:, U:]]), np.hstack([vb, B[:, U:]]))
-    ev_u = values[:, U:]  # the events' uniforms (their columns are the sample's own)
+    event_u = values[:, U:]  # the events' uniforms (their columns are the sample's own)
     values = np.ascontiguousarray(values[:, :U])
     batch = LazyInputs(scen, seed, values, unc, same_seed=True)  # the same randomness in every run
     hap = most_likely(scen, R)
     for m, j in enumerate(ev_idx):
-        hap[:, j] = ev_u[:, m] < scen.events[j].probability
+        hap[:, j] = event_u[:, m] < scen.events[j].probability
     with resolve_executor(*where) as ex:  # opened once the analysis is checked (a cluster takes seconds to start)
         Y = run_draws(scen, model, p, batch, hap, explicit=explicit, chunk=chunk, progress=progress,
                       what=f"Sobol ({model})", budget=budget, executor=ex)[0]
