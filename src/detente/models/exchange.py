@@ -131,7 +131,7 @@ class Params(ModelParams):
         operation by operation, the results of ``_exchange_decimal.py``),
         which settles the moves that Decide's rounding decides as Decide
         does; about 9x the float loop's CPU time (``_exchange_exact.py``), and
-        with ``ties=decide`` or ``ties=coin`` 30-40x.
+        with ``ties=decide`` or ``ties=coin`` about 20x.
     ties : {"first", "decide", "coin"}
         ``first`` (default): gains within a relative 1e-12 are tied and the
         exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
@@ -140,8 +140,8 @@ class Params(ModelParams):
         (``arithmetic=decimal`` only): Decide's own order with its coin,
         flipped from each draw's seed (``random.Random(seed)``): a draw with
         seed k is the run Decide makes after ``random.seed(k)``. ``decide``
-        and ``coin`` take about 5 times ``first``'s time (every near-tie
-        in Decide's list is sized in decimal).
+        and ``coin`` take about 2-2.5 times ``first``'s time (the near-ties
+        of Decide's list that decide an order are sized in decimal).
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
@@ -608,8 +608,8 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
     if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 8.5x the float loop's CPU on
         flops *= 9.0  # cop21 (57-63 ms against 6.7-7.4 ms a draw, both on one core, the same run, load 9.7 on 2 cores)
-        if params.ties in ("decide", "coin"):  # Decide's own list, every near-tie sized in decimal: on cop21 0.33 s
-            flops *= 6.0  # (decide) and 0.27 s (coin) against 0.057 s for ties=first (the same run, load 10 on 2 cores)
+        if params.ties in ("decide", "coin"):  # Decide's own list, its near-ties ordered lazily: on cop21 147 ms
+            flops *= 3.0  # (decide) and 125 ms (coin) against 60 ms for ties=first a draw (the same run, load 7.5-12.5)
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
