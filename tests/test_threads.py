@@ -95,7 +95,9 @@ def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monk
         for _ in range(5):
             _jit.split_rows(40, fill)
         pool_threads = {t for t in threading.enumerate() if t.name.startswith("detente-kernel")}
-        assert 1 <= len(pool_threads) <= 2 and names and names <= {t.name for t in pool_threads}
+        pool_names, me = {t.name for t in pool_threads}, threading.current_thread().name
+        # the pieces ran on the pool's threads and this one (which takes the first piece instead of waiting)
+        assert 1 <= len(pool_threads) <= 2 and names & pool_names and names <= pool_names | {me}
     assert (seen == 5).all()
     assert set(threading.enumerate()) <= before  # the block's pool is stopped
     from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +105,8 @@ def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monk
     names.clear()
     with ThreadPoolExecutor(2, thread_name_prefix="given") as ex:
         _jit.split_rows(40, fill, executor=ex)
-    assert names and all(n.startswith("given") for n in names) and (seen == 6).all()
+    assert any(n.startswith("given") for n in names) and names <= {n for n in names if n.startswith("given")} | {me}
+    assert (seen == 6).all()
     flag = threading.Event()
 
     def stop(lo: int, hi: int) -> None:
