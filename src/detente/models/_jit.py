@@ -269,19 +269,20 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     shared = _shared.get() if executor is None else None
     if executor is None and shared is not None:
         executor = shared.get(T)
-    if executor is not None:  # the first piece in this thread, which would otherwise only wait
-        futures = [executor.submit(piece, lo) for lo in starts[1:]]
-        errors: list[BaseException] = []
-        try:
-            piece(starts[0])
-        finally:  # every piece has ended before this returns or raises (none still writes the caller's arrays)
-            for f in futures:
-                try:
-                    f.result()
-                except BaseException as e:  # raised below, after the others have ended
-                    errors.append(e)
-        if errors:
-            raise errors[0]
-        return
-    with ThreadPoolExecutor(T) as pool:
-        list(pool.map(piece, starts))
+    own = None
+    if executor is None:  # no pool given or shared: threads for this call
+        executor = own = ThreadPoolExecutor(T)
+    futures = [executor.submit(piece, lo) for lo in starts[1:]]
+    errors: list[BaseException] = []
+    try:
+        piece(starts[0])  # the first piece in this thread, which would otherwise only wait
+    finally:  # every piece has ended before this returns or raises (none still writes the caller's arrays)
+        for f in futures:
+            try:
+                f.result()
+            except BaseException as e:  # raised below, after the others have ended
+                errors.append(e)
+        if own is not None:
+            own.shutdown()
+    if errors:
+        raise errors[0]
