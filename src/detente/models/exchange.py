@@ -664,6 +664,11 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
         flops = float(R) * (1400.0 * M + 70_000.0)
         if params.ties in ("decide", "coin"):  # Decide's own list, its near-ties ordered lazily
             flops *= 1.5
+        # memory: each of up to DETENTE_THREADS processes plays one draw at a time with one draw's tables (``fixed``);
+        # the plays are Python objects until the batch's trajectory is built: about 400 bytes per actor, issue and
+        # round (traced peaks of 6 shapes, 4-200 draws, 1 and 2 processes: the estimate 1.6-2.6x the peak), and the
+        # trades of the result
+        per = 400 * R1 * n * D + R1 * K * len(TRADE_FIELDS) * F8
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
