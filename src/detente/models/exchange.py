@@ -165,8 +165,11 @@ class Params(ModelParams):
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
-    arithmetic: Literal["float", "decimal"] | None = None
-    ties: Literal["first", "decide", "coin"] | None = None
+    arithmetic: Literal["float", "decimal"] | None = Field(
+        None, description="decide only; left out: decimal (Decide's digits), or float when ties=first is given")
+    ties: Literal["first", "decide", "coin"] | None = Field(
+        None, description="left out: coin (Decide's coin from the draw's seed) for decide when arithmetic is left out "
+                          "too, else first")
 
     @model_validator(mode="before")
     @classmethod
@@ -545,7 +548,7 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if params.arithmetic == "decimal":
         from . import _exchange_exact
 
-        traj = _exchange_exact.run(inputs, R, params.ties)
+        traj = _exchange_exact.run(inputs, R, params.ties or "first")  # never None once validated
         if params.ties == "coin":  # which of Decide's runs each draw is (read by :func:`notes`)
             traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
         return traj
