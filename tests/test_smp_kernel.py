@@ -60,7 +60,8 @@ def test_coalition_sums_add_the_voters_in_numpys_order(path):
         V = np.zeros((1, n, 2))
         V[0, :, 0] = x
         C = np.zeros((1, 2, 2))
-        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n), C)
+        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n),
+                            np.zeros((1, 0, 2), dtype=np.bool_), C)
         assert C[0, 0, 1] == np.maximum(x, 0.0).sum(), n
         assert C[0, 1, 0] == np.maximum(-x, 0.0).sum(), n
 
@@ -99,16 +100,19 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
 
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), rule=st.sampled_from(RULES), Bc=st.integers(1, 3), M=st.sampled_from([1, 2, 3, 5, 8, 12, 33, 45]),
-       Nv=st.sampled_from([1, 2, 7, 8, 9, 16, 31]), masked=st.booleans())
-def test_coalitions_equal_numpy(monkeypatch, seed, rule, Bc, M, Nv, masked):
+       Nv=st.sampled_from([1, 2, 7, 8, 9, 16, 31]), masked=st.booleans(), elections=st.sampled_from([None, 1, 3]))
+def test_coalitions_equal_numpy(monkeypatch, seed, rule, Bc, M, Nv, masked, elections):
     rng = np.random.default_rng(seed)
     V = _wide(rng, (Bc, Nv, M), -9, 1)  # tiny differences reach the Binary rule's step
     w = rng.uniform(0, 5, (Bc, Nv)) * (rng.random((Bc, Nv)) < 0.9)
     opt = rng.random((Bc, M)) < 0.7 if masked else None
+    among = None if elections is None else rng.random((Bc, elections, M)) < 0.3
+    if among is not None and opt is not None:
+        among &= opt[:, None, :]
     out = {}
     for path in PATHS:
         _use(monkeypatch, path)
-        out[path] = core.coalitions(V, w, rule, opt=opt)
+        out[path] = core.coalitions(V, w, rule, opt=opt, among=among)
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
 
@@ -136,11 +140,42 @@ def test_coalitions_of_many_options_and_voters_equal_numpy(monkeypatch, rule):
         V = _wide(rng, (2, Nv, M), -9 if rule in ("Binary", "PropBin") else -3, 1)
         w = rng.uniform(0, 5, (2, Nv)) * (rng.random((2, Nv)) < 0.9)
         opt = rng.random((2, M)) < 0.8 if Nv % 2 else None
+        # a third of the time only the pairs of a few elections (sparse, or one of every option)
+        among = None
+        if Nv % 3 == 1:
+            among = rng.random((2, 4, M)) < (0.15 if Nv % 2 else 1.0)
+            among &= True if opt is None else opt[:, None, :]
         out = {}
         for path in ("numpy", "compiled"):
             _use(monkeypatch, path)
-            out[path] = core.coalitions(V, w, rule, opt=opt)
+            out[path] = core.coalitions(V, w, rule, opt=opt, among=among)
         _equal(out["compiled"], out["numpy"])
+
+
+@pytest.mark.parametrize("model", ["Conditional", "MarkovIncentive", "MarkovUniform"])
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
+def test_elections_read_only_the_pairs_among_their_options(monkeypatch, model, path):
+    # the resolution computes the coalitions of the pairs of each actor's own election only (among=Q):
+    # every PCE over those elections gives the numbers it gives from the coalitions of every pair
+    _use(monkeypatch, path)
+    rng = np.random.default_rng(7)
+    for M, nq, Nv in ((6, 5, 9), (40, 39, 40), (70, 69, 150)):
+        for rule in ("Prop", "Binary", "ASymProsp"):
+            V = _wide(rng, (2, Nv, M), -4, 1)
+            w = rng.uniform(0, 5, (2, Nv))
+            Q = np.zeros((2, nq, M), dtype=bool)
+            Q[:, :, 0] = True  # the status quo, then an actor's own bargain and a few that target it
+            Q[:, np.arange(nq), 1 + np.arange(nq)] = rng.random((2, nq)) < 0.9
+            Q[:, :, 1:] |= rng.random((2, nq, M - 1)) < 2.0 / M
+            Q[:, -1, :] = rng.random((2, M)) < 0.5  # one large election
+            opt = Q.any(1)
+            for vpm in ("Linear", "Binary"):
+                C_all = core.coalitions(V, w, rule, opt=opt)
+                C_few = core.coalitions(V, w, rule, opt=opt, among=Q)
+                pair = np.einsum("bqa,bqc->bac", Q.astype(float), Q.astype(float)) > 0
+                _equal(C_few[pair], C_all[pair])
+                _equal(core.pce(C_few, core.victory(C_few, vpm), Q, model),
+                       core.pce(C_all, core.victory(C_all, vpm), Q, model))
 
 
 @SETTINGS

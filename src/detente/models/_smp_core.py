@@ -148,7 +148,8 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     return out
 
 
-def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None) -> np.ndarray:
+def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None,
+               among: np.ndarray | None = None) -> np.ndarray:
     """Coalition strengths ``C(a, b) = 1e-8 + sum_v max(0, vote(w_v, V[v, a] - V[v, b]))``.
 
     Parameters
@@ -161,6 +162,12 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         Voting rule.
     opt : ndarray of bool, shape (Bc, M), optional
         Options that matter; rows of other options are left at the floor.
+    among : ndarray of bool, shape (Bc, nq, M), optional
+        The elections that will read C (as :func:`pce`'s ``Q``): only the pairs of options that are
+        both options of one election are computed, the others are left at the floor. A PCE reads
+        no other pair (an option outside its election enters its sums times 0), so its result is the
+        same; the resolution's elections (an actor's status quo and the few bargains it is part of)
+        need a few per cent of the pairs of all the bargains.
 
     Returns
     -------
@@ -178,7 +185,9 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         Vc = np.ascontiguousarray(V, dtype=float)
         code = kern.RULES.index(rule)
         plan = kern.pairwise_plan(Nv)
-        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, C), Bc * M, Bc * len(rows) * M * Nv)
+        Qc = np.zeros((Bc, 0, M), dtype=np.bool_) if among is None else np.ascontiguousarray(among, dtype=np.bool_)
+        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, Qc, C), Bc * M,
+              Bc * len(rows) * M * Nv)
     else:
         Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
         step = max(1, BLOCK // max(1, Bc * M * Nv))
@@ -189,6 +198,9 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
             v = vote(wb, d, rule)
             np.maximum(v, 0.0, out=v)
             C[:, rr] = v.sum(-1)
+        if among is not None:
+            Qf = among.astype(float)
+            C[~(_mm(Qf.swapaxes(-1, -2), Qf) > 0)] = 0.0
     C += FLOOR_PCE
     idx = np.arange(M)
     C[:, idx, idx] = FLOOR_PCE

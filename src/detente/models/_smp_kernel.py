@@ -163,16 +163,18 @@ def _combine8(r: np.ndarray, res: np.ndarray) -> None:
 
 
 @_jit
-def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndarray, rule: int, both: bool,
+def _coalition_span(va: np.ndarray, X: np.ndarray, c0: int, c1: int, wb: np.ndarray, rule: int, both: bool,
                     plan: np.ndarray, rp: np.ndarray, rn: np.ndarray, sp: np.ndarray, sn: np.ndarray) -> None:
-    """The sums over the voters of ``max(0, vote(w_v, V[v, a] - V[v, c]))`` for c0 <= c < c1, left in ``sp[0, :c1 - c0]``.
+    """The sums over the voters of ``max(0, vote(w_v, va[v] - X[v, c]))`` for c0 <= c < c1, left in ``sp[0, :c1 - c0]``.
 
-    With ``both`` (the ``Prop`` rule only) also the sums of ``max(0, -w_v (V[v, a] - V[v, c]))``,
-    which are the sums for the pairs (c, a), in ``sn[0, :c1 - c0]``. The voters are summed in numpy's
-    pairwise order (``plan``, see :func:`pairwise_plan`) for every c at once: the innermost loops run
-    over the options c, which are contiguous in ``V`` (Nv, M), so that the compiler vectorises them;
-    each option's sum still adds its own terms in numpy's order. ``rp``, ``rn`` (8, M) hold the eight
-    running sums of a block, ``sp``, ``sn`` (depth, M) the stack of block sums.
+    ``va`` (Nv,) each voter's utility of the row's option a, ``X`` (Nv, *) each voter's utility of the
+    options c (one draw's V (Nv, M), or the columns of a row gathered). With ``both`` (the ``Prop`` rule
+    only) also the sums of ``max(0, -w_v (va[v] - X[v, c]))``, which are the sums for the pairs (c, a), in
+    ``sn[0, :c1 - c0]``. The voters are summed in numpy's pairwise order (``plan``, see
+    :func:`pairwise_plan`) for every c at once: the innermost loops run over the options c, which are
+    contiguous in ``X``, so that the compiler vectorises them; each option's sum still adds its own terms
+    in numpy's order. ``rp``, ``rn`` (8, *) hold the eight running sums of a block, ``sp``, ``sn``
+    (depth, *) the stack of block sums.
     """
     L = c1 - c0
     top = -1
@@ -202,20 +204,19 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
                 for i in range(k, end, 32):
                     v = lo + i
                     if i + 24 < end:  # four of them in one pass over the options
-                        _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], V[b, v, a], V[b, v + 8, a],
-                                          V[b, v + 16, a], V[b, v + 24, a], V[b, v, c0:c1], V[b, v + 8, c0:c1],
-                                          V[b, v + 16, c0:c1], V[b, v + 24, c0:c1], rule, both, i < 8, rp[k, :L],
-                                          rn[k, :L])
+                        _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], va[v], va[v + 8], va[v + 16],
+                                          va[v + 24], X[v, c0:c1], X[v + 8, c0:c1], X[v + 16, c0:c1],
+                                          X[v + 24, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
                         continue
                     for j in range(i, end, 8):
-                        _coalition_terms(wb[lo + j], V[b, lo + j, a], V[b, lo + j, c0:c1], rule, both, j < 8,
-                                         rp[k, :L], rn[k, :L])
+                        _coalition_terms(wb[lo + j], va[lo + j], X[lo + j, c0:c1], rule, both, j < 8, rp[k, :L],
+                                         rn[k, :L])
             _combine8(rp[:, :L], resp)
             if both:
                 _combine8(rn[:, :L], resn)
             first = lo + end
         for v in range(first, lo + m):  # the terms after the last full eight, one by one
-            _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, False, resp, resn)
+            _coalition_terms(wb[v], va[v], X[v, c0:c1], rule, both, False, resp, resn)
 
 
 @_jit
@@ -261,19 +262,37 @@ SPAN = 256
 
 
 @_jit
+def _needed(b: int, a: int, among: np.ndarray, need: np.ndarray) -> bool:
+    """``need[c]``: options a and c are both options of one of draw b's elections (``among`` (Bc, nq, M));
+    False when a is an option of none."""
+    need[:] = False
+    found = False
+    for q in range(among.shape[1]):
+        if among[b, q, a]:
+            found = True
+            for c in range(need.shape[0]):
+                need[c] = need[c] or among[b, q, c]
+    return found
+
+
+@_jit
 def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndarray, rule: int, plan: np.ndarray,
-                   C: np.ndarray) -> None:
+                   among: np.ndarray, C: np.ndarray) -> None:
     """``C[b, a, c] = sum_v max(0, vote(w[b, v], V[b, v, a] - V[b, v, c]))`` for the rows r = b M + a in [lo, hi).
 
     ``V`` (Bc, Nv, M) each voter's utility of each option; ``rows`` (M,) marks the
     options whose rows are computed (others are left as they are); ``plan`` is
     :func:`pairwise_plan` (Nv). The floor and the diagonal are the caller's (as in
-    ``_smp_core.coalitions``).
+    ``_smp_core.coalitions``). ``among`` (Bc, nq, M): with nq > 0, only the pairs of
+    options that are both options of one of the draw's nq elections are computed
+    (the PCEs read no other); with nq = 0 every entry of the rows.
 
     With the default rule, w (V_a - V_c) = -(w (V_c - V_a)) exactly (IEEE negation is
     exact), so one pass over the voters gives C[a, c] and C[c, a]: row a does the pairs
     c > a (and c's entry when row c is wanted), and the pairs c < a whose row c is not
     wanted. Each row writes only entries no other row writes, so threads may share rows.
+    A row's wanted options c > a that are not all of them are gathered into a block of
+    their own (``X``) first, so that the loops over them stay contiguous.
     """
     Bc, Nv, M = V.shape
     depth = plan.shape[0] + 1
@@ -281,45 +300,85 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     rn = np.empty((8, SPAN))
     sp = np.empty((depth, SPAN))
     sn = np.empty((depth, SPAN))
+    need = np.empty(M, dtype=np.bool_)
+    cols = np.empty(M, dtype=np.int64)
+    X = np.empty((Nv, SPAN))
+    va = np.empty(Nv)
+    some = among.shape[1] > 0
     for r in range(lo, hi):
         b = r // M
         a = r % M
         if not rows[a]:
             continue
+        if some:
+            if not _needed(b, a, among, need):
+                continue
+        else:
+            need[:] = True
         wb = w[b]
+        Vb = V[b]
         if M < FEW_OPTIONS and Nv <= 128:
             for c in range(M):
-                if rule == 0 and c < a and rows[c]:
-                    continue  # done by row c
-                pos, neg = _pair_sums(a, c, V[b], wb, rule)
+                if not need[c] or (rule == 0 and c < a and rows[c]):
+                    continue  # not wanted, or done by row c
+                pos, neg = _pair_sums(a, c, Vb, wb, rule)
                 C[b, a, c] = pos
                 if rule == 0 and c > a and rows[c]:
                     C[b, c, a] = neg
             continue
+        for v in range(Nv):
+            va[v] = Vb[v, a]
         if rule == 0:
-            for c0 in range(a + 1, M, SPAN):
-                c1 = min(M, c0 + SPAN)
-                _coalition_span(b, a, c0, c1, V, wb, rule, True, plan, rp, rn, sp, sn)
-                for c in range(c0, c1):
-                    C[b, a, c] = sp[0, c - c0]
+            L = 0
+            for c in range(a + 1, M):
+                if need[c]:
+                    cols[L] = c
+                    L += 1
+            whole = L == M - a - 1  # every c > a: straight from V
+            for i0 in range(0, L, SPAN):
+                i1 = min(L, i0 + SPAN)
+                if whole:
+                    _coalition_span(va, Vb, a + 1 + i0, a + 1 + i1, wb, rule, True, plan, rp, rn, sp, sn)
+                else:
+                    for v in range(Nv):
+                        for i in range(i0, i1):
+                            X[v, i - i0] = Vb[v, cols[i]]
+                    _coalition_span(va, X, 0, i1 - i0, wb, rule, True, plan, rp, rn, sp, sn)
+                for i in range(i0, i1):
+                    c = cols[i]
+                    C[b, a, c] = sp[0, i - i0]
                     if rows[c]:
-                        C[b, c, a] = sn[0, c - c0]
+                        C[b, c, a] = sn[0, i - i0]
+            if some:
+                continue  # a wanted c < a is in an election, so rows[c]: row c did it
             lone = False
             for c in range(a):
                 lone = lone or not rows[c]
             if lone:
                 for c0 in range(0, a, SPAN):
                     c1 = min(a, c0 + SPAN)
-                    _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
+                    _coalition_span(va, Vb, c0, c1, wb, rule, False, plan, rp, rn, sp, sn)
                     for c in range(c0, c1):
                         if not rows[c]:
                             C[b, a, c] = sp[0, c - c0]
             continue
-        for c0 in range(0, M, SPAN):
-            c1 = min(M, c0 + SPAN)
-            _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
-            for c in range(c0, c1):
-                C[b, a, c] = sp[0, c - c0]
+        L = 0
+        for c in range(M):
+            if need[c]:
+                cols[L] = c
+                L += 1
+        whole = L == M
+        for i0 in range(0, L, SPAN):
+            i1 = min(L, i0 + SPAN)
+            if whole:
+                _coalition_span(va, Vb, i0, i1, wb, rule, False, plan, rp, rn, sp, sn)
+            else:
+                for v in range(Nv):
+                    for i in range(i0, i1):
+                        X[v, i - i0] = Vb[v, cols[i]]
+                _coalition_span(va, X, 0, i1 - i0, wb, rule, False, plan, rp, rn, sp, sn)
+            for i in range(i0, i1):
+                C[b, a, cols[i]] = sp[0, i - i0]
 
 
 @_jit

@@ -316,7 +316,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
     Q[:, :, 0] = True
     Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
-    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1))
+    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1), among=Q)  # only the pairs of each actor's own election
     P = core.victory(C, cfg.vpm)
     p = core.pce(C, P, Q, cfg.pcem)
     if unif is None:
