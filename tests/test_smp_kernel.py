@@ -92,7 +92,7 @@ def test_the_fused_passes_stay_below_the_sizes_where_the_methods_change():
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
+    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code

@@ -61,6 +61,13 @@ def _kernel(work: int) -> Any:
     return _smp_kernel
 
 
+def _turn_kernel(Bc: int, n: int) -> Any:
+    """:func:`_kernel` for an O(n^2) pass (distances, utilities, clusters) of a turn of n actors: compiled
+    wherever the turn's O(n^3) sums are (draws x n^3 from ``KERNEL_MIN_WORK``), however small the pass
+    itself (numba is then loaded anyway; at 160 actors on one issue numpy's passes took 2 ms a turn)."""
+    return _kernel(Bc * n**3)
+
+
 def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
     (each fills its own rows: the split changes no result)."""
@@ -115,7 +122,7 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     does not care), which avoids 0 / 0.
     """
     Bc, n, D = ideal.shape
-    kern = _kernel(Bc * n * pts.shape[1] * D)
+    kern = _turn_kernel(Bc, n)
     if kern is not None:
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
@@ -138,7 +145,7 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     Bc, n, D = ideal.shape
     m = pts.shape[1]
     work = Bc * n * m * D
-    kern = _kernel(work)
+    kern = _turn_kernel(Bc, n)
     if kern is None:
         return utility(distances(ideal, sal, pts), R[:, :, None])
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
@@ -564,7 +571,7 @@ def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
     Bc, n, D = x.shape
     diff = x[:, :, None, :] - x[:, None, :, :]
     near = (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
-    kern = _kernel(Bc * n * n)
+    kern = _turn_kernel(Bc, n)
     if kern is not None:
         lab = np.empty((Bc, n), dtype=np.int64)
         nearc, actc = np.ascontiguousarray(near), np.ascontiguousarray(act, dtype=np.bool_)
