@@ -388,7 +388,8 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
         print(target_line(f"smp-peak:{case}", shares[case]["now"], reference=shares[case]["ref"], ref_label=ref,
                           note=f"{flops / 1e9:.3g} GFLOP in {secs['now']:.3g} s; peak {peak:.1f} GFLOP/s (2 cores)"))
     worst = min(shares, key=lambda c: shares[c]["now"])
-    print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"], reference=shares[worst]["ref"], ref_label=ref,
+    print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"],
+                      reference=shares[worst]["ref"], ref_label=ref,
                       note=f"the lower of a160 and 320x3 ({worst}); peak {peak:.1f} GFLOP/s = 2 cores x numpy's "
                       f"1-thread float64 matmul (best of {len(peaks)} measurements: "
                       f"{', '.join(f'{p:.1f}' for p in peaks)} GFLOP/s per core)"))

@@ -94,7 +94,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
-                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows"):
+                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -282,6 +282,9 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
+    from detente.models import _smp_pce
+
+    assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures
 
 
 @SETTINGS
@@ -326,11 +329,13 @@ def test_conditional_pce_over_each_elections_options_equals_the_whole_product(mo
     C = rng.uniform(1e-8, 10, (Bc, M, M))
     P = core.victory(C, "Linear")
     out = {}
-    for gather in (False, True):
+    for gather in (False, True, "compiled"):
         monkeypatch.setattr(core, "GATHER_MIN_OPTIONS", 1 if gather else 1 << 30)
         monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
+        _use(monkeypatch, "compiled" if gather == "compiled" else "numpy")  # compiled: _smp_pce's sums
         out[gather] = core.pce(C, P, Q, "Conditional")
     _equal(out[True], out[False])
+    _equal(out["compiled"], out[False])
     # the whole product with every step out of place, as the PCE was first written (its logs and exps now
     # run in place: the same numbers)
     logP = np.log(np.maximum(P, 1e-300))
@@ -355,3 +360,42 @@ def test_clusters_equal_numpy(monkeypatch, seed, Bc, n, D):
         out[path] = core.clusters(x, act)
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_near_pairs_at_the_tolerance_are_numpys(monkeypatch, path):
+    # pairs at distances around 1e-3, down to the last bits: the kernel decides the clear ones itself and
+    # leaves any pair within a millionth of the threshold to numpy's own sum (unsure); the near matrix and the
+    # clusters are numpy's either way
+    _use(monkeypatch, path)
+    kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
+    rng = np.random.default_rng(11)
+    for D in (1, 2, 3, 5):
+        for scale in (1e-3 * (1 + 1e-12), 1e-3 * (1 + 1e-5), 1e-3 * (1 - 1e-5), 2e-3):
+            Bc, n = 2, 9
+            u = rng.normal(size=(Bc, n, D))
+            u /= np.linalg.norm(u, axis=-1, keepdims=True)
+            x = 0.5 + np.cumsum(u * scale * rng.choice([1.0, 1.0 - 1e-15, 1.0 + 1e-15], (Bc, n, 1)), axis=1)
+            act = rng.random((Bc, n)) < 0.9
+            near, unsure = np.empty((Bc, n, n), dtype=bool), np.zeros(Bc * n, dtype=bool)
+            kern.near_rows(0, Bc * n, x, np.ascontiguousarray(x.transpose(0, 2, 1)), act, core.EQ_TOL, near, unsure)
+            ref = core._near(x, act)
+            sure = ~unsure.reshape(Bc, n)
+            _equal(near[sure], ref[sure])  # every row it is sure of is numpy's
+            assert unsure.any() == (abs(scale / 1e-3 - 1) < 1e-6)  # steps of 1e-3 (1 + 1e-12) are unsure
+            got = core.clusters(x, act)
+            _use(monkeypatch, "numpy")
+            _equal(got, core.clusters(x, act))
+            _use(monkeypatch, path)
+
+
+def test_the_compiled_pce_sums_in_numpys_order_or_steps_aside(monkeypatch):
+    # the check that lets the large-n PCE use the compiled dot products holds on this machine (as the
+    # few-actor passes' does), and a numpy that summed otherwise would get numpy's path back
+    from detente.models import _smp_pce
+
+    assert core._pce_dots_ok(_smp_pce)
+    monkeypatch.setattr(core, "_kernel", lambda work: _smp_kernel)
+    assert core._pce_kernel(1) is _smp_pce
+    monkeypatch.setattr(core, "_PCE_DOTS_OK", False)
+    assert core._pce_kernel(1) is None

@@ -250,6 +250,38 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
     raise ValueError(f"unknown victory model {model!r}")  # pragma: no cover
 
 
+_PCE_DOTS_OK: bool | None = None
+
+
+def _pce_kernel(work: int) -> Any:
+    """The compiled sums of the Conditional PCE (:mod:`._smp_pce`) for ``work`` elements (elections x
+    options x options), or None: numpy's then (without numba, below ``KERNEL_MIN_WORK``, or when this
+    numpy's einsum does not sum in the kernel's order, :func:`_pce_dots_ok`)."""
+    if _kernel(work) is None:
+        return None
+    from . import _smp_pce
+
+    return _smp_pce if _pce_dots_ok(_smp_pce) else None
+
+
+def _pce_dots_ok(kern: Any) -> bool:
+    """Does ``np.einsum("kj,kj->k", ...)``, as :func:`pce` calls it, sum in the order of the kernel's dot
+    product (:func:`._smp_fused.dot2`) at the lengths of elections over many options? Checked once, on numbers
+    spread over many magnitudes, for lengths around each step of the loop (the few-actor passes check the
+    shorter lengths and the matrix product themselves)."""
+    global _PCE_DOTS_OK
+    if _PCE_DOTS_OK is None:
+        rng = np.random.default_rng(0)
+        ok = True
+        for n in list(range(GATHER_MIN_OPTIONS, GATHER_MIN_OPTIONS + 17)) + [64, 100, 127, 128, 129, 161, 255, 321, 1000]:
+            a = rng.uniform(-1, 1, (6, n)) * 10.0 ** rng.uniform(-4, 4, (6, n))
+            b = rng.uniform(-1, 1, (6, n)) * 10.0 ** rng.uniform(-4, 4, (6, n))
+            a[:3] = rng.random((3, n)) < 0.5  # 0/1 rows, as an election's
+            ok &= np.array_equal(np.einsum("kj,kj->k", a, b), kern.dot_rows(a, b))
+        _PCE_DOTS_OK = bool(ok)
+    return _PCE_DOTS_OK
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Stacked matrix products summed in index order, whatever the batch size.
 
@@ -276,17 +308,20 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         Probabilities (0 outside each election's options, rows sum to 1).
         An election with no option gets all zeros.
     """
-    Qf = Q.astype(float)
-    Mq = Qf.sum(-1, keepdims=True)
-    has = Mq[..., 0] > 0
     if model == "Conditional":
         logP = np.maximum(P, 1e-300)
         np.log(logP, out=logP)  # in place: at a few hundred options each new array costs its page faults
         M = Q.shape[-1]
         if M < GATHER_MIN_OPTIONS:
-            L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
+            L = _mm(Q.astype(float), logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
             L = np.where(Q, L, -np.inf)
+        elif (kern := _pce_kernel(Q.shape[0] * Q.shape[1] * M * M)) is not None:  # the same, compiled
+            L = np.empty(Q.shape)
+            Qc = np.ascontiguousarray(Q, dtype=np.bool_)
+            _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
+                  int(Q.sum()) * M)
         else:  # only the entries that count (a in q): the same dot products over b, row by row
+            Qf = Q.astype(float)
             L = np.full(Q.shape, -np.inf)
             bq, qq, aq = np.nonzero(Q)
             step = max(1, BLOCK // M)
@@ -300,6 +335,9 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         p[~Q] = 0.0
         s = p.sum(-1, keepdims=True)
         return np.divide(p, s, out=np.zeros_like(p), where=s > 0)
+    Qf = Q.astype(float)
+    Mq = Qf.sum(-1, keepdims=True)
+    has = Mq[..., 0] > 0
     p = np.divide(Qf, Mq, out=np.zeros_like(Qf), where=Mq > 0)
     PT = P.swapaxes(-1, -2)
     running = has.copy()
@@ -559,6 +597,12 @@ def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray,
     return bI, bR
 
 
+def _near(x: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Pairs of active positions at Euclidean distance < 1e-3, (Bc, n, n)."""
+    diff = x[:, :, None, :] - x[:, None, :, :]
+    return (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
+
+
 def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
     """Single-linkage clusters of the active positions at Euclidean distance < 1e-3.
 
@@ -569,14 +613,19 @@ def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
         (-1 for inactive actors).
     """
     Bc, n, D = x.shape
-    diff = x[:, :, None, :] - x[:, None, :, :]
-    near = (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
     kern = _turn_kernel(Bc, n)
     if kern is not None:
+        actc = np.ascontiguousarray(act, dtype=np.bool_)
+        near = np.empty((Bc, n, n), dtype=np.bool_)
+        unsure = np.zeros(Bc * n, dtype=np.bool_)
+        xc, xt = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(x.transpose(0, 2, 1), dtype=float)
+        _rows(lambda lo, hi: kern.near_rows(lo, hi, xc, xt, actc, EQ_TOL, near, unsure), Bc * n, Bc * n * n * D)
+        if unsure.any():  # a distance within a millionth of the tolerance: numpy's own sum decides
+            near = _near(x, act)
         lab = np.empty((Bc, n), dtype=np.int64)
-        nearc, actc = np.ascontiguousarray(near), np.ascontiguousarray(act, dtype=np.bool_)
-        _rows(lambda lo, hi: kern.cluster_rows(lo, hi, nearc, actc, lab), Bc, Bc * n * n)
+        _rows(lambda lo, hi: kern.cluster_rows(lo, hi, near, actc, lab), Bc, Bc * n * n)
         return np.where(act, lab, -1)
+    near = _near(x, act)
     lab = np.where(act, np.arange(n)[None, :], n)
     while True:
         new = np.min(np.where(near, lab[:, None, :], n), axis=-1)

@@ -253,13 +253,13 @@ def _coalition_span(va: np.ndarray, X: np.ndarray, c0: int, c1: int, wb: np.ndar
                                           va[v + 24], X[v, c0:c1], X[v + 8, c0:c1], X[v + 16, c0:c1],
                                           X[v + 24, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
                         continue
-                    j = i
+                    rest = i
                     if i + 8 < end:  # two of them in one pass
                         v = lo + i
                         _coalition_terms2(wb[v], wb[v + 8], va[v], va[v + 8], X[v, c0:c1], X[v + 8, c0:c1], rule,
                                           both, i < 8, rp[k, :L], rn[k, :L])
-                        j = i + 16
-                    for j in range(j, end, 8):
+                        rest = i + 16
+                    for j in range(rest, end, 8):
                         _coalition_terms(wb[lo + j], va[lo + j], X[lo + j, c0:c1], rule, both, j < 8, rp[k, :L],
                                          rn[k, :L])
             _combine8(rp[:, :L], resp)
@@ -674,6 +674,47 @@ def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
         a = r % M
         for c in range(M):
             P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
+
+
+#: The relative margin around the squared tolerance inside which :func:`near_rows` leaves the decision to numpy.
+NEAR_MARGIN = 1e-6
+
+
+@_jit
+def near_rows(lo: int, hi: int, x: np.ndarray, xT: np.ndarray, act: np.ndarray, tol: float, near: np.ndarray,
+              unsure: np.ndarray) -> None:
+    """``_smp_core._near`` for the rows r = b n + i in [lo, hi): ``near[b, i, j]`` = both active and
+    ``sqrt(sum_k (x[b, i, k] - x[b, j, k])^2) < tol``, without the (n, n, D) differences (``x`` (Bc, n, D),
+    ``xT`` (Bc, D, n)).
+
+    numpy sums the D squares in the order of its einsum loop, here they are summed one after the
+    other: the two sums differ by at most 2 D units in the last place (every term >= 0), and the
+    square root is monotone and correctly rounded. So a sum below tol^2 (1 - 2 NEAR_MARGIN) is near
+    whichever order numpy takes, one above tol^2 (1 + 2 NEAR_MARGIN) is not; in between (an actor a
+    millionth of the tolerance from the threshold) ``unsure[r]`` is set and the caller takes numpy's
+    own answer for the whole batch. Fills ``near`` (Bc, n, n) and ``unsure`` (Bc n,)."""
+    Bc, n, D = x.shape
+    t2 = tol * tol
+    below = t2 * (1.0 - 2.0 * NEAR_MARGIN)
+    above = t2 * (1.0 + 2.0 * NEAR_MARGIN)
+    s = np.empty(n)
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        row = near[b, i]
+        for j in range(n):
+            s[j] = 0.0
+        for k in range(D):
+            xi = x[b, i, k]
+            p = xT[b, k]
+            for j in range(n):
+                d = xi - p[j]
+                s[j] += d * d
+        doubt = False
+        for j in range(n):
+            row[j] = s[j] < below and act[b, i] and act[b, j]
+            doubt = doubt or (s[j] >= below and s[j] <= above)
+        unsure[r] = doubt
 
 
 @_jit
