@@ -316,7 +316,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
     Q[:, :, 0] = True
     Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
-    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1))
+    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1), among=Q)  # only the pairs of each actor's own election
     P = core.victory(C, cfg.vpm)
     p = core.pce(C, P, Q, cfg.pcem)
     if unif is None:
@@ -784,7 +784,9 @@ def warmup() -> bool:
         for fused in (True, False):
             USE_FUSED = fused
             run(inputs, Params(rounds=2))
-        from . import _smp_fused  # the records of draws that stop early (none here): compiled with their types
+        from . import _smp_fused, _smp_pce  # the records of draws that stop early (none here): compiled with their types
+
+        _smp_pce.warmup()  # the PCE over many options (none here)
 
         f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
         _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
