@@ -237,10 +237,19 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
     D = inp.shape[2]
     idle = np.zeros((B, D), dtype=bool)
     past: np.ndarray | None = None
+    # a model's own forecasts-only run (the protocol's optional hook; it reads no earlier positions)
+    fast = getattr(model, "run_forecasts", None) if forecasts_only and cut_at is None else None
     t = 0
     for b in boundaries:
         k = b - 1 - t
-        if k > 0:
+        if k > 0 and fast is not None:
+            _cancel.check()
+            tr, inp = _segment_forecasts(fast, inp, params.model_copy(update={"rounds": k}), k,
+                                         ~alive[:, None] | idle)
+            idle |= _stopped(tr, k, D)
+            pieces.append(tr)
+            t = b - 1
+        elif k > 0:
             _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
@@ -281,6 +290,38 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
     if cut is None or cut_at is None:
         return out, None
     return out, _joined(model, cut, hap, rounds_of, cut_at, np.minimum(ended, cut_at))
+
+
+def _segment_forecasts(fast: Any, inp: Inputs, seg_params: ModelParams, k: int,
+                       mask: np.ndarray) -> tuple[Trajectory, Inputs]:
+    """One segment of ``k`` rounds with a model's ``run_forecasts``: the segment as :func:`_simulate_dynamic`'s
+    forecasts-only pieces hold it (its ``position`` without actors) and the next segment's inputs. As
+    :func:`_fit` and :func:`_freeze` treat ``run``'s result: the forecasts cut or padded to ``k`` rounds, and
+    where ``mask`` (B, D) is true the segment's start held (forecast and final positions)."""
+    raw = fast(replace(inp, past=None), seg_params)
+    final = np.array(raw.position[:, -1], dtype=float)  # (B, n, D); a copy the next segment may own
+    T = raw.forecast.shape[1] - 1
+    forecast = raw.forecast
+    if T != k:
+        if T > k:
+            raise ValueError(f"run_forecasts played {T} rounds where {k} were asked for")  # pragma: no cover
+        forecast = forecast[:, np.concatenate([np.arange(T + 1), np.full(k - T, T)])]
+    else:
+        forecast = forecast.copy() if not forecast.flags.writeable else forecast
+    rounds = np.minimum(raw.rounds, k)
+    info = dict(raw.info)
+    if mask.any():
+        b, d = np.nonzero(mask)
+        forecast[b, :, d] = forecast[b, :1, d]
+        final[b, :, d] = np.asarray(inp.position, dtype=float)[b, :, d]
+        per_issue = info.get("issue_rounds")
+        if per_issue is not None and np.shape(per_issue) == mask.shape:
+            per_issue[mask] = 0
+        whole = mask.all(axis=1)
+        rounds[whole] = 0
+    B, D = forecast.shape[0], forecast.shape[2]
+    tr = Trajectory(np.empty((B, k + 1, 0, D)), forecast, rounds, {}, info)
+    return tr, replace(inp, position=final)
 
 
 def _joined(model: Any, pieces: list[Trajectory], hap: np.ndarray, rounds_of: list[int], H: int,

@@ -346,11 +346,13 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
 def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.ndarray, x: np.ndarray, c: np.ndarray,
                 act: np.ndarray, e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
                 valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
-                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray) -> None:
+                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray,
+                full: bool) -> None:
     """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
     probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
     state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals. Row r's
-    election is over its own Mr = max(1, nclus[r]) slots, at r * Mb."""
+    election is over its own Mr = max(1, nclus[r]) slots, at r * Mb. Without ``full``, the forecast only
+    (the other records are not written: ``smp.run_forecasts``)."""
     n, D = x.shape[1], x.shape[2]
     pr = np.empty(Mb)
     byl = np.empty(n)
@@ -362,17 +364,18 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.nd
         Mr = max(1, nclus[r])
         _pce_probs(e_rep[r * Mb:r * Mb + Mr], Qf[r * Mb:r * Mb + Mr], Mr, pr)
         lr = lab[r]
-        for i in range(n):
-            byl[i] = 0.0
-        for m in range(Mr):
-            byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
-        for i in range(n):
-            for kk in range(D):
-                h_x[b, t, i, kk] = x[b, i, kk]
-                h_ideal[b, t, i, kk] = ideal[b, i, kk]
-            h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
-            h_cluster[b, t, i] = lr[i]
-            h_risk[b, t, i] = R[r, i]
+        if full:
+            for i in range(n):
+                byl[i] = 0.0
+            for m in range(Mr):
+                byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
+            for i in range(n):
+                for kk in range(D):
+                    h_x[b, t, i, kk] = x[b, i, kk]
+                    h_ideal[b, t, i, kk] = ideal[b, i, kk]
+                h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
+                h_cluster[b, t, i] = lr[i]
+                h_risk[b, t, i] = R[r, i]
         pmax = -np.inf
         for m in range(Mr):
             pmax = max(pmax, pr[m])
@@ -529,10 +532,10 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
               act: np.ndarray, e_res: np.ndarray, Qf: np.ndarray, target: np.ndarray, prob: np.ndarray,
               gain: np.ndarray, bI: np.ndarray, bR: np.ndarray, moved: np.ndarray, h_target: np.ndarray,
               h_prob: np.ndarray, h_gain: np.ndarray, h_bI: np.ndarray, h_bR: np.ndarray,
-              h_choice: np.ndarray) -> None:
+              h_choice: np.ndarray, full: bool) -> None:
     """Second pass of a turn: each actor's PCE from numpy's exp (``e_res``), the bargain it adopts (the most
     probable, the first of ties), the new positions and ideals (in ``x``, ``ideal``), the turn's movement
-    ``moved[r]`` and its records at turn t."""
+    ``moved[r]`` and (with ``full``) its records at turn t."""
     n, D = x.shape[1], x.shape[2]
     M = n + 1
     p = np.empty(M)
@@ -559,19 +562,22 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
             for k in range(D):
                 newp = bI[r, mm, k] if m == i else bR[r, mm, k]
                 nx[i, k] = newp if (m >= 0 and act[b, i]) else x[b, i, k]
-            h_choice[b, t, i] = m if act[b, i] else -1
+            if full:
+                h_choice[b, t, i] = m if act[b, i] else -1
         for i in range(n):
             for k in range(D):
                 dd[k] = (nx[i, k] - x[b, i, k]) * (nx[i, k] - x[b, i, k])
             mv[i] = np.sqrt(np_sum(dd, D)) if act[b, i] else 0.0
         moved[r] = np_sum(mv, n)
         for i in range(n):
-            h_target[b, t, i] = target[r, i]
-            h_prob[b, t, i] = prob[r, i]
-            h_gain[b, t, i] = gain[r, i]
+            if full:
+                h_target[b, t, i] = target[r, i]
+                h_prob[b, t, i] = prob[r, i]
+                h_gain[b, t, i] = gain[r, i]
+                for k in range(D):
+                    h_bI[b, t, i, k] = bI[r, i, k]
+                    h_bR[b, t, i, k] = bR[r, i, k]
             for k in range(D):
-                h_bI[b, t, i, k] = bI[r, i, k]
-                h_bR[b, t, i, k] = bR[r, i, k]
                 x[b, i, k] = nx[i, k]
                 if act[b, i]:
                     ideal[b, i, k] = nx[i, k]
