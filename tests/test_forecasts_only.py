@@ -26,8 +26,11 @@ def _inputs(rng: np.random.Generator, B: int, n: int, D: int) -> Inputs:
     return Inputs.build(pos, sal, rng.uniform(1, 100, (B, n)), active=act, low=[0] * D, high=[100] * D)
 
 
-def _same(full, fast) -> None:
+def _same(full, fast, ends=None) -> None:
     B, _, n, D = full.position.shape
+    if ends is not None:  # every_round=False: the first and last states' forecasts, the same final positions
+        assert np.array_equal(ends.forecast, full.forecast[:, [0, -1]])
+        assert np.array_equal(ends.position, fast.position) and np.array_equal(ends.rounds, full.rounds)
     assert fast.position.shape == (B, 1, n, D) and fast.extras == {}
     assert np.array_equal(fast.position[:, 0], full.position[:, -1])
     assert np.array_equal(fast.forecast, full.forecast)
@@ -47,7 +50,7 @@ def test_smp_run_forecasts_is_runs_bit_for_bit(monkeypatch, fused):
         p = smp.Params(rounds=rounds, **params)
         full = smp.run(inputs, p)
         assert len(set(full.rounds.tolist())) > 1  # draws stop at different turns
-        _same(full, smp.run_forecasts(inputs, p))
+        _same(full, smp.run_forecasts(inputs, p), smp.run_forecasts(inputs, p, every_round=False))
         conformance.check_forecasts_only(smp, inputs, p)
 
 
@@ -63,7 +66,7 @@ def test_smp_run_forecasts_in_chunks_and_threads_is_runs(monkeypatch):
         monkeypatch.setattr(smp, "CHUNK", chunk)
         for threads in ("1", "2", "3"):
             monkeypatch.setenv("DETENTE_THREADS", threads)
-            _same(ref, smp.run_forecasts(inputs, params))
+            _same(ref, smp.run_forecasts(inputs, params), smp.run_forecasts(inputs, params, every_round=False))
             got = smp.run(inputs, params)
             for k in ("position", "forecast", "rounds"):
                 assert np.array_equal(getattr(got, k), getattr(ref, k))
@@ -86,4 +89,20 @@ def test_the_runner_uses_run_forecasts_and_gives_simulates_forecasts(monkeypatch
     assert calls and set(calls) == {"fast"}
     assert (tr.rounds < tr.forecast.shape[1] - 1).any()  # some draws stopped early
     assert np.array_equal(forecast, tr.forecast) and np.array_equal(final, tr.final)
+    # the final forecasts only (Sobol): the model is asked for each segment's first and last state
+    final2, none = simulate_forecasts(scen, "smp", p, inputs=d.inputs, happened=d.happened, every_round=False)
+    assert none is None and np.array_equal(final2, tr.final)
+
+
+def test_final_forecasts_only_on_a_timeline_with_a_deadline():
+    # draws past a deadline and draws held still (stopped before an event that changed nothing): their final
+    # forecasts, asked for alone, are simulate's
+    from test_simulate_forecasts import _timeline
+
+    scen = _timeline()
+    d = monte_carlo_draws(scen, 64, seed=4)
+    p = model_params("smp", {})
+    tr = simulate(scen, "smp", p, inputs=d.inputs, happened=d.happened)
+    final, _ = simulate_forecasts(scen, "smp", p, inputs=d.inputs, happened=d.happened, every_round=False)
+    assert np.array_equal(final, tr.final)
 

@@ -216,9 +216,10 @@ def _pce_probs(e: np.ndarray, qf: np.ndarray, M: int, p: np.ndarray) -> None:
 @_jit
 def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
                    den: np.ndarray, wp: np.ndarray, act: np.ndarray, rule: int, dist: np.ndarray, logp: np.ndarray,
-                   Qf: np.ndarray, lab: np.ndarray, nclus: np.ndarray) -> None:
+                   Qf: np.ndarray, lab: np.ndarray, nclus: np.ndarray, rep: np.ndarray) -> None:
     """First pass of a state (draw b = idx[r]): distances ``dist[r]``, the valuation's election up to numpy's log
-    (``logp``, ``Qf``: n x n, one election of the active actors), the clusters' labels ``lab[r]`` and count."""
+    (``logp``, ``Qf``: n x n, one election of the active actors), the clusters' labels ``lab[r]`` and count
+    (for the rows whose forecast is wanted, ``rep[r]``; else a count of 1)."""
     n, D = x.shape[1], x.shape[2]
     V = np.empty((n, n))
     C = np.empty((n, n))
@@ -235,6 +236,9 @@ def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.n
         _election(V, n, wp[b], act[b], rule, C, logp[r * n * n:(r + 1) * n * n])
         for a in range(n):
             Qf[r * n + a] = 1.0 if act[b, a] else 0.0
+        if not rep[r]:
+            nclus[r] = 1
+            continue
         xb = x[b]
         for i in range(n):
             for j in range(n):
@@ -280,12 +284,12 @@ def _risk(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
 def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x: np.ndarray, ideal: np.ndarray,
                 sal: np.ndarray, den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
                 e_val: np.ndarray, Qv: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
-                valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray) -> None:
+                valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray, rep: np.ndarray) -> None:
     """Second pass of a state: the valuation's probabilities from numpy's exp (``e_val``) and the risk
     attitudes ``R[r]``; the report's clusters in ``smp._report``'s order (representatives first, padded to
     the row's Mr = max(1, nclus[r]) slots), their centres, and their election up to numpy's log (``logp``:
     Mr x Mr at r * Mb * Mb, then 1.0 up to (r + 1) * Mb * Mb; ``Qf``: Mb at r * Mb). ``Qv`` the valuation's
-    elections."""
+    elections. The report only for the rows whose forecast is wanted (``rep[r]``; the others' ``logp`` 1.0)."""
     n, D = x.shape[1], x.shape[2]
     p = np.empty(n)
     W = np.empty(n)
@@ -297,6 +301,12 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
         b = idx[r]
         _pce_probs(e_val[r * n:(r + 1) * n], Qv[r * n:(r + 1) * n], n, p)
         _risk(p, act[b], rng, R[r])
+        if not rep[r]:
+            for k in range(r * Mb * Mb, (r + 1) * Mb * Mb):
+                logp[k] = 1.0
+            for m in range(Mb):
+                Qf[r * Mb + m] = 0.0
+            continue
         lr = lab[r]
         Mr = max(1, nclus[r])
         k = 0
@@ -347,12 +357,12 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.nd
                 act: np.ndarray, e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
                 valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
                 h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray,
-                full: bool) -> None:
+                full: bool, rep: np.ndarray) -> None:
     """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
     probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
     state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals. Row r's
     election is over its own Mr = max(1, nclus[r]) slots, at r * Mb. Without ``full``, the forecast only
-    (the other records are not written: ``smp.run_forecasts``)."""
+    (the other records are not written: ``smp.run_forecasts``), of the rows with ``rep[r]``."""
     n, D = x.shape[1], x.shape[2]
     pr = np.empty(Mb)
     byl = np.empty(n)
@@ -360,6 +370,8 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.nd
     w = np.empty(n)
     col = np.empty(n)
     for r in range(lo, hi):
+        if not rep[r]:
+            continue
         b = idx[r]
         Mr = max(1, nclus[r])
         _pce_probs(e_rep[r * Mb:r * Mb + Mr], Qf[r * Mb:r * Mb + Mr], Mr, pr)

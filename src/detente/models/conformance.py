@@ -68,7 +68,8 @@ The checks (names as in :data:`CHECKS`):
 ``forecasts_only``
     For a dynamic model that defines ``run_forecasts``: its forecasts, ``rounds``
     and every ``info`` array equal ``run``'s bit for bit, its ``position`` is
-    ``run``'s final state alone (B, 1, n, D), and its ``extras`` are empty.
+    ``run``'s final state alone (B, 1, n, D), and its ``extras`` are empty;
+    with ``every_round=False`` its forecasts are ``run``'s first and last.
 
 A model may declare checks it is documented not to pass with a function
 ``conformance_exceptions(params) -> {check: reason}``; they are skipped for
@@ -593,6 +594,11 @@ def check_forecasts_only(model: str | ModuleType, inputs: Inputs, params: ModelP
         _fail("forecasts_only", m, "run_forecasts' info names differ from run's")
     for name in full.info:
         _equal("forecasts_only", m, f"info[{name!r}]", got.info[name], full.info[name])
+    ends = fast(inputs, params, every_round=False)
+    _equal("forecasts_only", m, "first and last forecasts (every_round=False)", ends.forecast,
+           full.forecast[:, [0, -1]])
+    _equal("forecasts_only", m, "final position (every_round=False)", ends.position, got.position)
+    _equal("forecasts_only", m, "rounds (every_round=False)", ends.rounds, full.rounds)
 
 
 _INPUT_CHECKS: dict[str, Callable[..., Any]] = {

@@ -519,7 +519,7 @@ def _fused_ok(fz: Any) -> bool:
     return _FUSED_OK
 
 
-def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = True):
+def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = True, every: bool = True):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
@@ -527,7 +527,9 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
     numpy's log and exp; the records. Per turn: challenges, bargains and the resolution's elections;
     numpy's log and exp; the moves. Each pass goes over the draws still running, shared out to threads
     (with ``split``; else in this thread). Without ``full``, only the forecasts are recorded: the records
-    are then ``{"forecast": (Bc, T + 1, D), "x": the final positions (Bc, n, D)}``.
+    are then ``{"forecast": (Bc, T + 1, D), "x": the final positions (Bc, n, D)}``; without ``every`` too, the
+    report (the clusters and their election) runs only at each draw's first and last state, and ``forecast``
+    is (Bc, 2, D): those two states' forecasts.
     """
     Bc, n, D = x0.shape
     s = np.ascontiguousarray(s, dtype=float)
@@ -580,7 +582,7 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
             kernel(0, m, *args)
 
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
-                            (rule, adj, rng, kind, rnd), scratch, full)
+                            (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
     def par(kernel, m: int, *args) -> None:
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
@@ -590,10 +592,11 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
 
     with _jit.shared_threads():  # one pool for the chunk's passes (a turn makes seven)
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
-                            (rule, adj, rng, kind, rnd), scratch, full)
+                            (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
 
-def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch, full):
+def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch, full,
+                 every):
     """The turns of :func:`_run_chunk_fused` (see there)."""
     Bc, n, D = x.shape
     M = n + 1
@@ -601,24 +604,26 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
     dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in, z_out, Qv, Qr, \
         Qs = scratch
     alive, final, rounds, first = _run_state(Bc)
+    every_row = np.ones(Bc, dtype=np.bool_)
     t = 0
     while True:
         _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         m = len(idx)
         go = ~final[idx]
-        par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
+        rep = every_row if every or t == 0 else ~go  # the rows whose forecast is wanted: each draw's first and last
+        par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus, rep)
         np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
         par(fz.logits_rows, m, n, 1, lp_out, Qv, z_in)
         np.exp(z_in[: m * n], out=z_out[: m * n])
         Mb = max(1, int(nclus[:m].max()))
         par(fz.report_rows, m, idx, Mb, nclus, x, ideal, s, den, wp, c, act, rule, rng, z_out, Qv, R, lab, order,
-            valid, centre, lp_in, Qr)
+            valid, centre, lp_in, Qr, rep)
         np.log(lp_in[: m * Mb * Mb], out=lp_out[: m * Mb * Mb])
         par(fz.report_logits_rows, m, Mb, nclus, lp_out, Qr, z_in)
         np.exp(z_in[: m * Mb], out=z_out[: m * Mb])
         par(fz.record_rows, m, idx, t, Mb, nclus, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
-            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"], full)
+            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"], full, rep)
         alive &= ~final
         if not alive.any():
             break
@@ -639,6 +644,9 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
             h["change"][idx2, t] = frac
         rounds[idx2] = t
         final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    if not every:  # the first and the last state's forecasts (at the turns each draw ran)
+        fc = h["forecast"]
+        return {"forecast": np.stack([fc[:, 0], fc[np.arange(Bc), rounds]], axis=1), "x": x}, rounds
     if not full:  # a draw that stopped early repeats its last forecast
         fc = h["forecast"][:, : t + 1]
         if (rounds < t).any():
@@ -696,18 +704,20 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         turn's fractional movement), ``active``. ``info``: ``turns``,
         ``capability``, ``salience_rescaled``.
     """
-    return _run(inputs, params, True)
+    return _run(inputs, params, True, True)
 
 
-def run_forecasts(inputs: Inputs, params: Params = Params()) -> Trajectory:
+def run_forecasts(inputs: Inputs, params: Params = Params(), every_round: bool = True) -> Trajectory:
     """:func:`run`'s forecasts, rounds and info, bit for bit, without the rest of its history (the protocol's
     optional hook, :mod:`detente.models.base`): ``position`` holds the final state only (B, 1, n, D) and
-    ``extras`` is empty. The compiled few-actor passes then record nothing but the forecasts."""
-    return _run(inputs, params, False)
+    ``extras`` is empty; without ``every_round``, ``forecast`` holds the first and the last state's only
+    (B, 2, D). The compiled few-actor passes then record nothing but those forecasts, and without
+    ``every_round`` find and elect the clusters of positions (the report) at those two states only."""
+    return _run(inputs, params, False, every_round)
 
 
-def _run(inputs: Inputs, params: Params, full: bool) -> Trajectory:
-    """:func:`run` (``full``) or :func:`run_forecasts`."""
+def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
+    """:func:`run` (``full``) or :func:`run_forecasts` (``every``: every round's forecast)."""
     cfg = _Cfg(params)
     B, n, D = inputs.shape
     A = None
@@ -729,7 +739,7 @@ def _run(inputs: Inputs, params: Params, full: bool) -> Trajectory:
     cap = np.clip(np.nan_to_num(np.asarray(inputs.capability, float)), 0.0, None)
     act = np.asarray(inputs.active, bool)
     seeds = np.asarray(inputs.seed, dtype=np.uint64)
-    parts, rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full)
+    parts, rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
     T1 = max(p["forecast"].shape[1] for p in parts)
     rounds = np.concatenate(rounds)
 
@@ -793,7 +803,8 @@ def _run(inputs: Inputs, params: Params, full: bool) -> Trajectory:
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
 
 
-def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
+def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool,
+            every: bool = True) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
     """The records and rounds of every chunk of draws (at most ``CHUNK`` // n^2 each), in order.
 
     A batch the fused passes take with enough work (``_smp_core.PARALLEL_MIN_WORK``) is cut into one chunk per
@@ -815,11 +826,12 @@ def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool) -> tuple[list[dict[st
         sl = slice(*bounds[i])
         fz = _fused(sl.stop - sl.start, n, cfg, A)
         if fz is not None:
-            out[i] = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz, full, split)
+            out[i] = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz, full, split, every)
         else:
             o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
             if not full:
-                o = {"forecast": o["forecast"], "x": np.ascontiguousarray(o["x"][:, -1])}
+                fc = o["forecast"] if every else o["forecast"][:, [0, -1]]
+                o = {"forecast": fc, "x": np.ascontiguousarray(o["x"][:, -1])}
             out[i] = o, r
 
     if whole and len(bounds) > 1:
