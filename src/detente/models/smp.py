@@ -584,7 +584,7 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
                             (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
-    def par(kernel, m: int, *args) -> None:
+    def par(kernel, m: int, *args) -> None:  # type: ignore[no-redef]
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
         equal share per kernel thread; each row is computed by the same code whichever thread takes it."""
         _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=m * n**3 >= core.PARALLEL_MIN_WORK,
@@ -739,9 +739,9 @@ def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
     cap = np.clip(np.nan_to_num(np.asarray(inputs.capability, float)), 0.0, None)
     act = np.asarray(inputs.active, bool)
     seeds = np.asarray(inputs.seed, dtype=np.uint64)
-    parts, rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
+    parts, chunk_rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
     T1 = max(p["forecast"].shape[1] for p in parts)
-    rounds = np.concatenate(rounds)
+    rounds = np.concatenate(chunk_rounds)
 
     def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
         if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
