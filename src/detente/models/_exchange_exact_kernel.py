@@ -702,7 +702,8 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     recalculates every valid listing), ``E`` itself against itself if it is still listed; ``keep[r]``: how many of row
     ``r``'s listings stay (all of a valid untouched row's, none of an invalid one's, and of a recalculated row those
     recalculated while it stayed valid; 0 on entry for every row not listed, as :func:`compact` leaves it). A
-    recalculation the float bound cannot settle stops its row: the row is listed in ``need`` with ``rem`` listings left. Returns how many rows need decimal.
+    recalculation the float bound cannot settle stops its row: the row is listed in ``need`` with ``rem`` listings left.
+    Returns how many rows need decimal.
 
     Before its first recalculation a visited row's state is kept (``siv``, ``sfv``, ``stab``; ``osz`` its count of
     sizings, ``snap`` set to ``stamp``): its place in the list may still have to be found from its gain before
