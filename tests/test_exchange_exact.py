@@ -377,14 +377,20 @@ class _Watch:
 def test_lazy_groups_of_ties_are_the_references(ties, monkeypatch):
     watch = _Watch(_exchange_exact._kernel())
     monkeypatch.setattr(_exchange_exact, "_kernel", lambda: watch)
-    olds = []  # gains sized from a row's state before a recalculation
-    orig = _exchange_exact._State.exchange
+    olds = []  # gains sized from a row's state before a recalculation (along its certain path, else in full)
+    orig, orig_gain = _exchange_exact._State.exchange, _exchange_exact._State.gain
 
     def exchange(self, row, hint=False):
         olds.append(isinstance(self, _exchange_exact._Before))
         return orig(self, row, hint)
 
+    def gain(self, row):
+        g = orig_gain(self, row)
+        olds.append(g is not None and isinstance(self, _exchange_exact._Before))
+        return g
+
     monkeypatch.setattr(_exchange_exact._State, "exchange", exchange)
+    monkeypatch.setattr(_exchange_exact._State, "gain", gain)
     rng = np.random.default_rng(4242)
     flips = 0
     for k in range(24):
@@ -398,3 +404,30 @@ def test_lazy_groups_of_ties_are_the_references(ties, monkeypatch):
     # the scenarios do what they are for: groups of ties reach the top, and groups are ordered after a re-sizing
     assert watch.top > 200 and watch.groups > 100 and sum(olds) > 100, (vars(watch), sum(olds))
     assert ties == "decide" or flips >= 5
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_a_gain_along_its_certain_path_is_the_whole_sizings(ties, monkeypatch):
+    # the lazy list sizes a listed row's exact gain (now, or before a recalculation) along the path its certain float
+    # sizing took (_State.gain, realise's operations) instead of a whole decimal sizing: every such gain, on the tie
+    # scenarios and on cop21, is the one the whole sizing (_State.exchange, the reference's _size) gives
+    orig = _exchange_exact._State.gain
+    checked = []
+
+    def gain(self, row):
+        g = orig(self, row)
+        if g is not None:
+            whole = self.exchange(row)
+            assert whole.ok and g == whole.gain and str(g) == str(whole.gain), (row, g, whole.gain)
+            checked.append(isinstance(self, _exchange_exact._Before))
+        return g
+
+    monkeypatch.setattr(_exchange_exact._State, "gain", gain)
+    rng = np.random.default_rng(77)
+    for k in range(10):
+        x, s, c = _tie_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        _same(_exchange_exact.run(inp, 4, ties), _exchange_decimal.run(inp, 4, ties))
+    _exchange_exact.run(api.load(str(DATA / "cop21.csv")).to_inputs(batch=1, seed=5), 3, ties)
+    assert sum(checked) > 50 and len(checked) - sum(checked) > 50, (sum(checked), len(checked))

@@ -266,6 +266,16 @@ class _State:
         self.iv[row, k.ST] = 1 if e.ok else 0
         return e
 
+    def gain(self, row: int) -> Decimal | None:
+        """Row ``row``'s exact gain (what the reference's ``_size`` gives from the row's state) if its last sizing was
+        the kernel's, with every decision certain, and found it valid: along that path (:meth:`realise`, a few decimal
+        operations where :meth:`exchange` sums outcomes and tests validity again). Else None."""
+        k = self.k
+        cols = self.iv[row].tolist()
+        if cols[k.PATH] & k.CERTAIN and cols[k.ST] == 1:
+            return self.realise(row, cols)[2]
+        return None
+
     def realise(self, row: int, cols: list[int]) -> tuple[Decimal, Decimal, Decimal]:
         """The decimal voting positions of I and J and the gain of pending row ``row``, the exchange to realise.
 
@@ -537,7 +547,11 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
 
     def now(row: int) -> Decimal:
         if not kex[row]:
-            settle(row)
+            g = st.gain(row)
+            if g is None:
+                settle(row)
+            else:
+                known(row, g)
         return exact[row][1]
 
     def before(row: int) -> Decimal:
@@ -547,7 +561,8 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
         for got in (exact.get(row), prev.get(row)):
             if got is not None and got[0] == osz[row]:
                 return got[1]
-        return old.exchange(row).gain
+        g = old.gain(row)
+        return old.exchange(row).gain if g is None else g
 
     def end(a: int) -> int:
         """The end of the group that starts at ``a``."""
