@@ -351,7 +351,8 @@ def _tie_case(rng):
 
 
 class _Watch:
-    """The kernel, with what its list calls returned counted."""
+    """The kernel, with what its list's steps (``advance``) asked of the caller counted: groups to order after a
+    re-sizing (and their listings), and a group at the top."""
 
     def __init__(self, k):
         self.k, self.groups, self.split_rows, self.top = k, 0, 0, 0
@@ -359,32 +360,36 @@ class _Watch:
     def __getattr__(self, name):
         return getattr(self.k, name)
 
-    def split(self, lst, lab, N, *rest):
-        ng, nl = self.k.split(lst, lab, N, *rest)
-        out = rest[-1]
-        self.groups += ng
-        self.split_rows += sum(int(out[2 * g + 1] - out[2 * g]) for g in range(ng))
-        return ng, nl
-
-    def arrange(self, *args):
-        nl = self.k.arrange(*args)
-        dlab, N = args[6], args[2]
-        self.top += N > 1 and dlab[0] == dlab[1]
-        return nl
+    def advance(self, *args):
+        code = self.k.advance(*args)
+        k, S, LI = self.k, args[5], args[6]
+        if code == k.R_GROUPS:
+            ng = int(S[k.S_NG])
+            out = LI[k.L_GROUPS]
+            self.groups += ng
+            self.split_rows += sum(int(out[2 * g + 1] - out[2 * g]) for g in range(ng))
+        self.top += code == k.R_TOP
+        return code
 
 
 @pytest.mark.parametrize("ties", ["decide", "coin"])
 def test_lazy_groups_of_ties_are_the_references(ties, monkeypatch):
     watch = _Watch(_exchange_exact._kernel())
     monkeypatch.setattr(_exchange_exact, "_kernel", lambda: watch)
-    olds = []  # gains sized from a row's state before a recalculation
-    orig = _exchange_exact._State.exchange
+    olds = []  # gains sized from a row's state before a recalculation (along its certain path, else in full)
+    orig, orig_gain = _exchange_exact._State.exchange, _exchange_exact._State.gain
 
     def exchange(self, row, hint=False):
         olds.append(isinstance(self, _exchange_exact._Before))
         return orig(self, row, hint)
 
+    def gain(self, row):
+        g = orig_gain(self, row)
+        olds.append(g is not None and isinstance(self, _exchange_exact._Before))
+        return g
+
     monkeypatch.setattr(_exchange_exact._State, "exchange", exchange)
+    monkeypatch.setattr(_exchange_exact._State, "gain", gain)
     rng = np.random.default_rng(4242)
     flips = 0
     for k in range(24):
@@ -398,3 +403,30 @@ def test_lazy_groups_of_ties_are_the_references(ties, monkeypatch):
     # the scenarios do what they are for: groups of ties reach the top, and groups are ordered after a re-sizing
     assert watch.top > 200 and watch.groups > 100 and sum(olds) > 100, (vars(watch), sum(olds))
     assert ties == "decide" or flips >= 5
+
+
+@pytest.mark.parametrize("ties", ["decide", "coin"])
+def test_a_gain_along_its_certain_path_is_the_whole_sizings(ties, monkeypatch):
+    # the lazy list sizes a listed row's exact gain (now, or before a recalculation) along the path its certain float
+    # sizing took (_State.gain, realise's operations) instead of a whole decimal sizing: every such gain, on the tie
+    # scenarios and on cop21, is the one the whole sizing (_State.exchange, the reference's _size) gives
+    orig = _exchange_exact._State.gain
+    checked = []
+
+    def gain(self, row):
+        g = orig(self, row)
+        if g is not None:
+            whole = self.exchange(row)
+            assert whole.ok and g == whole.gain and str(g) == str(whole.gain), (row, g, whole.gain)
+            checked.append(isinstance(self, _exchange_exact._Before))
+        return g
+
+    monkeypatch.setattr(_exchange_exact._State, "gain", gain)
+    rng = np.random.default_rng(77)
+    for k in range(10):
+        x, s, c = _tie_case(rng)
+        inp = Inputs.build(x.tolist(), s.tolist(), c.tolist(), low=[0.0] * x.shape[1], high=[100.0] * x.shape[1],
+                           seed=[k])
+        _same(_exchange_exact.run(inp, 4, ties), _exchange_decimal.run(inp, 4, ties))
+    _exchange_exact.run(api.load(str(DATA / "cop21.csv")).to_inputs(batch=1, seed=5), 3, ties)
+    assert sum(checked) > 50 and len(checked) - sum(checked) > 50, (sum(checked), len(checked))
