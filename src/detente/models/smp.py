@@ -584,11 +584,17 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
                             (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
+    one = _jit.threads() <= 1
+
     def par(kernel, m: int, *args) -> None:
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
-        equal share per kernel thread; each row is computed by the same code whichever thread takes it."""
-        _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=m * n**3 >= core.PARALLEL_MIN_WORK,
-                        per_thread=1, warm=True)
+        equal share per kernel thread; each row is computed by the same code whichever thread takes it. On one
+        thread, or with too little work, the kernel is called here directly (as before the passes moved onto
+        ``split_rows``: its set-up, some microseconds a call, is a few per cent of a small batch's turn)."""
+        if one or m * n**3 < core.PARALLEL_MIN_WORK:
+            kernel(0, m, *args)
+            return
+        _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=True, per_thread=1, warm=True)
 
     with _jit.shared_threads():  # one pool for the chunk's passes (a turn makes seven)
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
