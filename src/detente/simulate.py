@@ -136,21 +136,22 @@ def simulate(
 
 
 def simulate_forecasts(scenario: Scenario, model_name: str, params: ModelParams, *, inputs: Inputs | None = None,
-                       happened: np.ndarray | None = None,
-                       explicit: set[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       happened: np.ndarray | None = None, explicit: set[str] | None = None,
+                       every_round: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """The forecasts of :func:`simulate` with these arguments, bit for bit, without the rest of the history.
 
-    Returns ``(final, forecast)``: ``trajectory.final`` (B, D) and ``trajectory.forecast`` (B, T + 1, D).
-    A model that plays rounds is run in the same segments, but the segments' positions and the model's
-    extras are not joined into one history (what an analysis over many draws never reads: joining them
-    was a tenth of a Sobol analysis of the flagship with smp).
+    Returns ``(final, forecast)``: ``trajectory.final`` (B, D) and ``trajectory.forecast`` (B, T + 1, D)
+    (None without ``every_round``: the final forecasts only). A model that plays rounds is run in the same
+    segments, but the segments' positions and the model's extras are not joined into one history (what an
+    analysis over many draws never reads: joining them was a tenth of a Sobol analysis of the flagship with
+    smp); a model with the protocol's ``run_forecasts`` does not build them at all.
     """
-    tr = _run(scenario, model_name, params, inputs, happened, explicit, forecasts_only=True)
-    return tr.final, tr.forecast
+    tr = _run(scenario, model_name, params, inputs, happened, explicit, forecasts_only=True, every_round=every_round)
+    return tr.final, (tr.forecast if every_round else None)
 
 
 def _run(scenario: Scenario, model_name: str, params: ModelParams, inputs: Inputs | None, happened: np.ndarray | None,
-         explicit: set[str] | None, forecasts_only: bool) -> Trajectory:
+         explicit: set[str] | None, forecasts_only: bool, every_round: bool = True) -> Trajectory:
     """:func:`simulate` (with ``forecasts_only``, a trajectory whose forecasts, rounds and info only are the run's)."""
     _cancel.check()
     model = models.get(model_name)
@@ -158,7 +159,8 @@ def _run(scenario: Scenario, model_name: str, params: ModelParams, inputs: Input
     if not is_dynamic(model):
         return _simulate_static(scenario, model, params, inp, hap, rounds_of)
     H = horizon(scenario, model, params, explicit)
-    return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=forecasts_only)[0]
+    return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=forecasts_only,
+                             every_round=every_round)[0]
 
 
 def simulate_prefix(
@@ -208,12 +210,13 @@ def _timeline(scenario: Scenario, inputs: Inputs | None,
 
 
 def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray,
-                      rounds_of: list[int], H: int, cut_at: int | None = None,
-                      forecasts_only: bool = False) -> tuple[Trajectory, Trajectory | None]:
+                      rounds_of: list[int], H: int, cut_at: int | None = None, forecasts_only: bool = False,
+                      every_round: bool = True) -> tuple[Trajectory, Trajectory | None]:
     """:func:`simulate` of a model that plays rounds, to ``H`` rounds; with ``cut_at``, also the run to
     ``cut_at`` rounds, read off this one (see :func:`simulate_prefix`). With ``forecasts_only`` (not with
     ``cut_at``), only the result's ``forecast``, ``rounds`` and ``info`` are the run's: its ``position``
-    has no actors and its ``extras`` are empty (see :func:`simulate_forecasts`)."""
+    has no actors and its ``extras`` are empty (see :func:`simulate_forecasts`); without ``every_round`` (a model
+    with ``run_forecasts``) only its final forecasts are the run's."""
     from .models.base import truncate
 
     B, E = hap.shape
@@ -237,10 +240,19 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
     D = inp.shape[2]
     idle = np.zeros((B, D), dtype=bool)
     past: np.ndarray | None = None
+    # a model's own forecasts-only run (the protocol's optional hook; it reads no earlier positions)
+    fast = getattr(model, "run_forecasts", None) if forecasts_only and cut_at is None else None
     t = 0
     for b in boundaries:
         k = b - 1 - t
-        if k > 0:
+        if k > 0 and fast is not None:
+            _cancel.check()
+            tr, inp = _segment_forecasts(fast, inp, params.model_copy(update={"rounds": k}), k,
+                                         ~alive[:, None] | idle, every_round)
+            idle |= _stopped(tr, k, D)
+            pieces.append(tr)
+            t = b - 1
+        elif k > 0:
             _cancel.check()
             seg_params = params.model_copy(update={"rounds": k})
             inp = replace(inp, past=past)
@@ -281,6 +293,44 @@ def _simulate_dynamic(scenario: Scenario, model: Any, params: ModelParams, inp: 
     if cut is None or cut_at is None:
         return out, None
     return out, _joined(model, cut, hap, rounds_of, cut_at, np.minimum(ended, cut_at))
+
+
+def _segment_forecasts(fast: Any, inp: Inputs, seg_params: ModelParams, k: int, mask: np.ndarray,
+                       every_round: bool = True) -> tuple[Trajectory, Inputs]:
+    """One segment of ``k`` rounds with a model's ``run_forecasts``: the segment as :func:`_simulate_dynamic`'s
+    forecasts-only pieces hold it (its ``position`` without actors) and the next segment's inputs. As
+    :func:`_fit` and :func:`_freeze` treat ``run``'s result: the forecasts cut or padded to ``k`` rounds, and
+    where ``mask`` (B, D) is true the segment's start held (forecast and final positions). Without
+    ``every_round`` the model gives the first and last state's forecasts, and the rounds between hold the last."""
+    if every_round:
+        raw = fast(replace(inp, past=None), seg_params)
+    else:
+        raw = fast(replace(inp, past=None), seg_params, every_round=False)
+    final = np.array(raw.position[:, -1], dtype=float)  # (B, n, D); a copy the next segment may own
+    T = raw.forecast.shape[1] - 1
+    forecast = raw.forecast
+    if not every_round:
+        forecast = forecast[:, np.minimum(np.arange(k + 1), 1)]
+    elif T != k:
+        if T > k:
+            raise ValueError(f"run_forecasts played {T} rounds where {k} were asked for")  # pragma: no cover
+        forecast = forecast[:, np.concatenate([np.arange(T + 1), np.full(k - T, T)])]
+    else:
+        forecast = forecast.copy() if not forecast.flags.writeable else forecast
+    rounds = np.minimum(raw.rounds, k)
+    info = dict(raw.info)
+    if mask.any():
+        b, d = np.nonzero(mask)
+        forecast[b, :, d] = forecast[b, :1, d]
+        final[b, :, d] = np.asarray(inp.position, dtype=float)[b, :, d]
+        per_issue = info.get("issue_rounds")
+        if per_issue is not None and np.shape(per_issue) == mask.shape:
+            per_issue[mask] = 0
+        whole = mask.all(axis=1)
+        rounds[whole] = 0
+    B, D = forecast.shape[0], forecast.shape[2]
+    tr = Trajectory(np.empty((B, k + 1, 0, D)), forecast, rounds, {}, info)
+    return tr, replace(inp, position=final)
 
 
 def _joined(model: Any, pieces: list[Trajectory], hap: np.ndarray, rounds_of: list[int], H: int,

@@ -77,8 +77,8 @@ def run_chunk(task: tuple[int, Any, np.ndarray], job: DrawJob) -> tuple[np.ndarr
     inputs = rows if isinstance(rows, Inputs) else job.template.build(start, rows)  # type: ignore[union-attr]
     explicit = None if job.explicit is None else set(job.explicit)
     final, forecast = simulate_forecasts(job.scenario, job.model, job.params, inputs=inputs, happened=happened,
-                                         explicit=explicit)
-    return final, (forecast if job.by_round else None)
+                                         explicit=explicit, every_round=job.by_round)
+    return final, forecast
 
 
 class _Chunks(Sequence):

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
-from ._smp_kernel import _pair_sums, challenge_one, cluster_labels
+from ._smp_kernel import FLOOR_CHALLENGE, MIN_GAIN, _pair_sums, cluster_labels, vote
 
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
@@ -216,9 +216,10 @@ def _pce_probs(e: np.ndarray, qf: np.ndarray, M: int, p: np.ndarray) -> None:
 @_jit
 def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
                    den: np.ndarray, wp: np.ndarray, act: np.ndarray, rule: int, dist: np.ndarray, logp: np.ndarray,
-                   Qf: np.ndarray, lab: np.ndarray, nclus: np.ndarray) -> None:
+                   Qf: np.ndarray, lab: np.ndarray, nclus: np.ndarray, rep: np.ndarray) -> None:
     """First pass of a state (draw b = idx[r]): distances ``dist[r]``, the valuation's election up to numpy's log
-    (``logp``, ``Qf``: n x n, one election of the active actors), the clusters' labels ``lab[r]`` and count."""
+    (``logp``, ``Qf``: n x n, one election of the active actors), the clusters' labels ``lab[r]`` and count
+    (for the rows whose forecast is wanted, ``rep[r]``; else a count of 1)."""
     n, D = x.shape[1], x.shape[2]
     V = np.empty((n, n))
     C = np.empty((n, n))
@@ -235,6 +236,9 @@ def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.n
         _election(V, n, wp[b], act[b], rule, C, logp[r * n * n:(r + 1) * n * n])
         for a in range(n):
             Qf[r * n + a] = 1.0 if act[b, a] else 0.0
+        if not rep[r]:
+            nclus[r] = 1
+            continue
         xb = x[b]
         for i in range(n):
             for j in range(n):
@@ -280,12 +284,12 @@ def _risk(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
 def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x: np.ndarray, ideal: np.ndarray,
                 sal: np.ndarray, den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
                 e_val: np.ndarray, Qv: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
-                valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray) -> None:
+                valid: np.ndarray, centre: np.ndarray, logp: np.ndarray, Qf: np.ndarray, rep: np.ndarray) -> None:
     """Second pass of a state: the valuation's probabilities from numpy's exp (``e_val``) and the risk
     attitudes ``R[r]``; the report's clusters in ``smp._report``'s order (representatives first, padded to
     the row's Mr = max(1, nclus[r]) slots), their centres, and their election up to numpy's log (``logp``:
     Mr x Mr at r * Mb * Mb, then 1.0 up to (r + 1) * Mb * Mb; ``Qf``: Mb at r * Mb). ``Qv`` the valuation's
-    elections."""
+    elections. The report only for the rows whose forecast is wanted (``rep[r]``; the others' ``logp`` 1.0)."""
     n, D = x.shape[1], x.shape[2]
     p = np.empty(n)
     W = np.empty(n)
@@ -297,6 +301,12 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
         b = idx[r]
         _pce_probs(e_val[r * n:(r + 1) * n], Qv[r * n:(r + 1) * n], n, p)
         _risk(p, act[b], rng, R[r])
+        if not rep[r]:
+            for k in range(r * Mb * Mb, (r + 1) * Mb * Mb):
+                logp[k] = 1.0
+            for m in range(Mb):
+                Qf[r * Mb + m] = 0.0
+            continue
         lr = lab[r]
         Mr = max(1, nclus[r])
         k = 0
@@ -346,11 +356,13 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
 def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.ndarray, x: np.ndarray, c: np.ndarray,
                 act: np.ndarray, e_rep: np.ndarray, Qf: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
                 valid: np.ndarray, centre: np.ndarray, ideal: np.ndarray, h_x: np.ndarray, h_ideal: np.ndarray,
-                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray) -> None:
+                h_pce: np.ndarray, h_cluster: np.ndarray, h_risk: np.ndarray, h_forecast: np.ndarray,
+                full: bool, rep: np.ndarray) -> None:
     """Third pass of a state: the clusters' probabilities from numpy's exp (``e_rep``), each actor's, the most
     probable cluster (ties: the smallest centre, issue by issue) and its capability-weighted position: the
     state's records at turn t of draw idx[r] (``smp._report``), with its positions and ideals. Row r's
-    election is over its own Mr = max(1, nclus[r]) slots, at r * Mb."""
+    election is over its own Mr = max(1, nclus[r]) slots, at r * Mb. Without ``full``, the forecast only
+    (the other records are not written: ``smp.run_forecasts``), of the rows with ``rep[r]``."""
     n, D = x.shape[1], x.shape[2]
     pr = np.empty(Mb)
     byl = np.empty(n)
@@ -358,21 +370,24 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.nd
     w = np.empty(n)
     col = np.empty(n)
     for r in range(lo, hi):
+        if not rep[r]:
+            continue
         b = idx[r]
         Mr = max(1, nclus[r])
         _pce_probs(e_rep[r * Mb:r * Mb + Mr], Qf[r * Mb:r * Mb + Mr], Mr, pr)
         lr = lab[r]
-        for i in range(n):
-            byl[i] = 0.0
-        for m in range(Mr):
-            byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
-        for i in range(n):
-            for kk in range(D):
-                h_x[b, t, i, kk] = x[b, i, kk]
-                h_ideal[b, t, i, kk] = ideal[b, i, kk]
-            h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
-            h_cluster[b, t, i] = lr[i]
-            h_risk[b, t, i] = R[r, i]
+        if full:
+            for i in range(n):
+                byl[i] = 0.0
+            for m in range(Mr):
+                byl[order[r, m]] = pr[m] if valid[r, m] else 0.0
+            for i in range(n):
+                for kk in range(D):
+                    h_x[b, t, i, kk] = x[b, i, kk]
+                    h_ideal[b, t, i, kk] = ideal[b, i, kk]
+                h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
+                h_cluster[b, t, i] = lr[i]
+                h_risk[b, t, i] = R[r, i]
         pmax = -np.inf
         for m in range(Mr):
             pmax = max(pmax, pr[m])
@@ -437,6 +452,66 @@ def _bargain(xi: float, xj: float, si: float, sj: float, pI: float, kind: int, r
 
 
 @_jit
+def _challenge(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray,
+               act: np.ndarray, rule: int, work: np.ndarray) -> tuple[int, float, float]:
+    """Initiator h's best challenge in one draw: ``_smp_kernel.challenge_one``'s numbers (the same operations in
+    the same order: each target's third-party sums run third party by third party), in one function the
+    compiler sees whole (a third less time at the flagship's eight actors than its calls into the large-n
+    kernels' helpers). ``work`` (8, n) scratch."""
+    n = A.shape[0]
+    tot, pos, ssum, s0, s1, g, pi, u_ij = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
+    Rhh = Rh[h]
+    u_ii = A[h, h] + Bm[h, h] * Rhh
+    for j in range(n):  # the principals' votes
+        u_ij[j] = Bm[h, j] * Rhh + A[h, j]
+        u_ji = A[j, h] + Bm[j, h] * Rh[j]
+        u_jj = Bm[j, j] * Rh[j] + A[j, j]
+        a_i = vote(w[h], u_ii - u_ij[j], rule)
+        a_j = vote(w[j], u_ji - u_jj, rule)
+        s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
+        s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        tot[j] = -0.0
+        pos[j] = -0.0
+        ssum[j] = s0[j] + s1[j]
+    for m in range(n):  # third party m's votes on the challenges to every target j (j = m is put back after)
+        if m == h:
+            continue
+        R = Rh[m]
+        wn = w[m]
+        u_ni = A[m, h] + Bm[m, h] * R
+        u_nn = Bm[m, m] * R + A[m, m]
+        tm, pm = tot[m], pos[m]
+        for j in range(n):
+            u_nj = Bm[m, j] * R + A[m, j]
+            v0 = vote(wn, u_ni - u_nj, rule)
+            den = abs(v0) + ssum[j]
+            pin = ((v0 if v0 > 0.0 else 0.0) + s0[j]) / den
+            beta = u_nj - u_nn
+            v = vote(wn, ((u_nn - u_ni) - beta) * pin + beta, rule)
+            tot[j] += v
+            pos[j] += v if v > 0.0 else 0.0
+        tot[m], pos[m] = tm, pm
+    best = -np.inf
+    for j in range(n):
+        sij = s0[j] + pos[j]
+        sji = s1[j] + (pos[j] - tot[j])
+        pi[j] = sij / (sij + sji)
+        sj = sigma[j]
+        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
+        if not (act[h] and act[j] and j != h and gj > MIN_GAIN):
+            gj = -np.inf
+        g[j] = gj
+        best = max(best, gj)
+    if np.isfinite(best):
+        thr = best - TIE_TOL * max(abs(best), 1.0)
+        tj = 0
+        while g[tj] < thr:
+            tj += 1
+        return tj, pi[tj], best
+    return -1, 0.0, 0.0
+
+
+@_jit
 def turn_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, x: np.ndarray, ideal: np.ndarray, sal: np.ndarray,
               den: np.ndarray, sigma: np.ndarray, wp: np.ndarray, wc: np.ndarray, act: np.ndarray, nact: np.ndarray,
               rule: int, adj: int, kind: int, rnd: bool, dist: np.ndarray, R: np.ndarray, target: np.ndarray,
@@ -488,7 +563,7 @@ def turn_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, x: np.ndarray, 
                     Rh[i] = (rh + 2.0 * ri) / 3.0
                 else:
                     Rh[i] = ri
-            target[r, h], prob[r, h], gain[r, h] = challenge_one(h, A, Bm, Rh, wc[b], sigma[b], act[b], rule, work)
+            target[r, h], prob[r, h], gain[r, h] = _challenge(h, A, Bm, Rh, wc[b], sigma[b], act[b], rule, work)
         xb, sb = x[b], sal[b]
         for i in range(n):
             j = target[r, i]
@@ -529,10 +604,10 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
               act: np.ndarray, e_res: np.ndarray, Qf: np.ndarray, target: np.ndarray, prob: np.ndarray,
               gain: np.ndarray, bI: np.ndarray, bR: np.ndarray, moved: np.ndarray, h_target: np.ndarray,
               h_prob: np.ndarray, h_gain: np.ndarray, h_bI: np.ndarray, h_bR: np.ndarray,
-              h_choice: np.ndarray) -> None:
+              h_choice: np.ndarray, full: bool) -> None:
     """Second pass of a turn: each actor's PCE from numpy's exp (``e_res``), the bargain it adopts (the most
     probable, the first of ties), the new positions and ideals (in ``x``, ``ideal``), the turn's movement
-    ``moved[r]`` and its records at turn t."""
+    ``moved[r]`` and (with ``full``) its records at turn t."""
     n, D = x.shape[1], x.shape[2]
     M = n + 1
     p = np.empty(M)
@@ -559,19 +634,22 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
             for k in range(D):
                 newp = bI[r, mm, k] if m == i else bR[r, mm, k]
                 nx[i, k] = newp if (m >= 0 and act[b, i]) else x[b, i, k]
-            h_choice[b, t, i] = m if act[b, i] else -1
+            if full:
+                h_choice[b, t, i] = m if act[b, i] else -1
         for i in range(n):
             for k in range(D):
                 dd[k] = (nx[i, k] - x[b, i, k]) * (nx[i, k] - x[b, i, k])
             mv[i] = np.sqrt(np_sum(dd, D)) if act[b, i] else 0.0
         moved[r] = np_sum(mv, n)
         for i in range(n):
-            h_target[b, t, i] = target[r, i]
-            h_prob[b, t, i] = prob[r, i]
-            h_gain[b, t, i] = gain[r, i]
+            if full:
+                h_target[b, t, i] = target[r, i]
+                h_prob[b, t, i] = prob[r, i]
+                h_gain[b, t, i] = gain[r, i]
+                for k in range(D):
+                    h_bI[b, t, i, k] = bI[r, i, k]
+                    h_bR[b, t, i, k] = bR[r, i, k]
             for k in range(D):
-                h_bI[b, t, i, k] = bI[r, i, k]
-                h_bR[b, t, i, k] = bR[r, i, k]
                 x[b, i, k] = nx[i, k]
                 if act[b, i]:
                     ideal[b, i, k] = nx[i, k]

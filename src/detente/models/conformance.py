@@ -65,6 +65,12 @@ The checks (names as in :data:`CHECKS`):
     bit for bit: shapes, positions, forecasts, ``rounds``, every extra and
     every ``info`` array.
 
+``forecasts_only``
+    For a dynamic model that defines ``run_forecasts``: its forecasts, ``rounds``
+    and every ``info`` array equal ``run``'s bit for bit, its ``position`` is
+    ``run``'s final state alone (B, 1, n, D), and its ``extras`` are empty;
+    with ``every_round=False`` its forecasts are ``run``'s first and last.
+
 A model may declare checks it is documented not to pass with a function
 ``conformance_exceptions(params) -> {check: reason}``; they are skipped for
 those parameters and reported with the reason. The checks of
@@ -84,7 +90,7 @@ import numpy as np
 from .base import Inputs, ModelInputError, ModelParams, Trajectory, truncate
 
 CHECKS = ("attributes", "params", "output", "deterministic", "batched", "inactive", "order", "affine", "needs", "hooks",
-          "rounds_only_stop", "truncate")
+          "rounds_only_stop", "truncate", "forecasts_only")
 #: The core of the protocol, which no model may declare an exception for: a model that could
 #: skip them all would pass the suite while checking nothing.
 NOT_EXEMPTABLE = ("attributes", "params", "output", "deterministic", "batched")
@@ -94,7 +100,7 @@ MAX_ROUNDS = 4
 #: shifting a scale by an integer and scaling it by a power of two are exact.
 GRID = 2.0**-6
 MOVE_KEYS = {"actor", "issue", "from", "to", "counterpart", "kind", "why"}
-_HOOKS = ("moves", "render_round", "summarize", "perspective", "warmup", "cost")
+_HOOKS = ("moves", "render_round", "summarize", "perspective", "warmup", "cost", "run_forecasts")
 
 
 class ConformanceError(AssertionError):
@@ -567,6 +573,34 @@ def check_truncate(model: str | ModuleType, inputs: Inputs, params: ModelParams)
             _equal("truncate", m, f"info[{name!r}] {what}", got.info[name], short.info[name])
 
 
+def check_forecasts_only(model: str | ModuleType, inputs: Inputs, params: ModelParams) -> None:
+    """For a dynamic model with ``run_forecasts``: ``run``'s forecasts, rounds, info and final positions, bit for
+    bit, with the final state as its only positions and no extras."""
+    m = _resolve(model)
+    fast = getattr(m, "run_forecasts", None)
+    if fast is None:
+        return
+    if not m.DYNAMIC:
+        _fail("forecasts_only", m, "run_forecasts is for a dynamic model (the runner calls it per segment)")
+    full, got = m.run(inputs, params), fast(inputs, params)
+    B, _, n, D = full.position.shape
+    if got.position.shape != (B, 1, n, D) or got.extras:
+        _fail("forecasts_only", m, f"run_forecasts must return the final positions alone, shape {(B, 1, n, D)}, "
+                                   f"and no extras; got {got.position.shape} and {sorted(got.extras)}")
+    _equal("forecasts_only", m, "final position", got.position[:, 0], full.position[:, -1])
+    _equal("forecasts_only", m, "forecast", got.forecast, full.forecast)
+    _equal("forecasts_only", m, "rounds", got.rounds, full.rounds)
+    if set(got.info) != set(full.info):
+        _fail("forecasts_only", m, "run_forecasts' info names differ from run's")
+    for name in full.info:
+        _equal("forecasts_only", m, f"info[{name!r}]", got.info[name], full.info[name])
+    ends = fast(inputs, params, every_round=False)
+    _equal("forecasts_only", m, "first and last forecasts (every_round=False)", ends.forecast,
+           full.forecast[:, [0, -1]])
+    _equal("forecasts_only", m, "final position (every_round=False)", ends.position, got.position)
+    _equal("forecasts_only", m, "rounds (every_round=False)", ends.rounds, full.rounds)
+
+
 _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "output": check_output,
     "deterministic": check_deterministic,
@@ -576,6 +610,7 @@ _INPUT_CHECKS: dict[str, Callable[..., Any]] = {
     "hooks": check_hooks,
     "rounds_only_stop": check_rounds_only_stop,
     "truncate": check_truncate,
+    "forecasts_only": check_forecasts_only,
 }
 
 
@@ -625,8 +660,11 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
         except Exception as e:  # a crash is a failure of that check
             report[check] = "failed"
             failures.append(f"{m.NAME}: {check}: raised {type(e).__name__}: {e}")
-        else:
-            report.setdefault(check, "ok")
+        else:  # passed: "ok", also when an earlier parameter set skipped it ("ok; skipped with ...")
+            if check not in report:
+                report[check] = "ok"
+            elif report[check].startswith("skipped"):
+                report[check] = f"ok; {report[check]}"
 
     attempt("attributes", lambda: check_attributes(m))
     attempt("params", lambda: check_params(m))

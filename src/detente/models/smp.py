@@ -519,13 +519,17 @@ def _fused_ok(fz: Any) -> bool:
     return _FUSED_OK
 
 
-def _run_chunk_fused(x0, s, cap, act, cfg, fz):
+def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = True, every: bool = True):
     """:func:`_run_chunk` in the compiled passes of :mod:`._smp_fused` (the same numbers, bit for bit).
 
     Per state: the valuation's election and the clusters; numpy's log; the logits; numpy's exp; the risk
     attitudes and the report's election (over each draw's own clusters, as ``_report``);
     numpy's log and exp; the records. Per turn: challenges, bargains and the resolution's elections;
-    numpy's log and exp; the moves. Each pass goes over the draws still running, shared out to threads.
+    numpy's log and exp; the moves. Each pass goes over the draws still running, shared out to threads
+    (with ``split``; else in this thread). Without ``full``, only the forecasts are recorded: the records
+    are then ``{"forecast": (Bc, T + 1, D), "x": the final positions (Bc, n, D)}``; without ``every`` too, the
+    report (the clusters and their election) runs only at each draw's first and last state, and ``forecast``
+    is (Bc, 2, D): those two states' forecasts.
     """
     Bc, n, D = x0.shape
     s = np.ascontiguousarray(s, dtype=float)
@@ -555,6 +559,9 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz):
               "gain": ((n,), float), "bI": ((n, D), float), "bR": ((n, D), float), "choice": ((n,), np.int64),
               "change": ((), float)}
     h: dict[str, np.ndarray] = {}
+    if not full:  # the forecasts only; the passes get one-element stand-ins of the other records' types
+        h = {k: np.empty((1, 1) + (1,) * len(sh), dtype=dt) for k, (sh, dt) in shapes.items() if k != "forecast"}
+        shapes = {"forecast": shapes["forecast"]}
 
     def grow(T: int) -> None:
         for k, (sh, dt) in shapes.items():
@@ -564,12 +571,20 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz):
             h[k] = a
 
     grow(min(cfg.max_turns, 15) + 1)
-    h["target"][:, 0], h["prob"][:, 0], h["gain"][:, 0], h["choice"][:, 0], h["change"][:, 0] = -1, 0.0, 0.0, -1, 0.0
-    h["bI"][:, 0], h["bR"][:, 0] = x0, x0
+    if full:
+        h["target"][:, 0], h["prob"][:, 0], h["gain"][:, 0], h["choice"][:, 0], h["change"][:, 0] = -1, 0.0, 0.0, -1, 0.0
+        h["bI"][:, 0], h["bR"][:, 0] = x0, x0
 
     from . import _jit
 
-    def par(kernel, m: int, *args) -> None:
+    if not split:
+        def par(kernel, m: int, *args) -> None:
+            kernel(0, m, *args)
+
+        return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
+                            (rule, adj, rng, kind, rnd), scratch, full, every or full)
+
+    def par(kernel, m: int, *args) -> None:  # type: ignore[no-redef]
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
         equal share per kernel thread; each row is computed by the same code whichever thread takes it."""
         _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=m * n**3 >= core.PARALLEL_MIN_WORK,
@@ -577,10 +592,11 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz):
 
     with _jit.shared_threads():  # one pool for the chunk's passes (a turn makes seven)
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
-                            (rule, adj, rng, kind, rnd), scratch)
+                            (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
 
-def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch):
+def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes, codes, scratch, full,
+                 every):
     """The turns of :func:`_run_chunk_fused` (see there)."""
     Bc, n, D = x.shape
     M = n + 1
@@ -588,29 +604,31 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
     dist, R, lab, nclus, order, valid, centre, target, prob, gain, bI, bR, moved, lp_in, lp_out, z_in, z_out, Qv, Qr, \
         Qs = scratch
     alive, final, rounds, first = _run_state(Bc)
+    every_row = np.ones(Bc, dtype=np.bool_)
     t = 0
     while True:
         _cancel.check()  # a cancelled web request stops between two turns
         idx = np.flatnonzero(alive)
         m = len(idx)
         go = ~final[idx]
-        par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus)
+        rep = every_row if every or t == 0 else ~go  # the rows whose forecast is wanted: each draw's first and last
+        par(fz.valuation_rows, m, idx, x, ideal, s, den, wp, act, rule, dist, lp_in, Qv, lab, nclus, rep)
         np.log(lp_in[: m * n * n], out=lp_out[: m * n * n])
         par(fz.logits_rows, m, n, 1, lp_out, Qv, z_in)
         np.exp(z_in[: m * n], out=z_out[: m * n])
         Mb = max(1, int(nclus[:m].max()))
         par(fz.report_rows, m, idx, Mb, nclus, x, ideal, s, den, wp, c, act, rule, rng, z_out, Qv, R, lab, order,
-            valid, centre, lp_in, Qr)
+            valid, centre, lp_in, Qr, rep)
         np.log(lp_in[: m * Mb * Mb], out=lp_out[: m * Mb * Mb])
         par(fz.report_logits_rows, m, Mb, nclus, lp_out, Qr, z_in)
         np.exp(z_in[: m * Mb], out=z_out[: m * Mb])
         par(fz.record_rows, m, idx, t, Mb, nclus, x, c, act, z_out, Qr, R, lab, order, valid, centre, ideal, h["x"],
-            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"])
+            h["ideal"], h["pce"], h["cluster"], h["risk"], h["forecast"], full, rep)
         alive &= ~final
         if not alive.any():
             break
-        if t + 1 >= h["x"].shape[1]:  # room for the turn's record and the next state (not after the last state)
-            grow(min(cfg.max_turns + 1, 2 * h["x"].shape[1]))
+        if t + 1 >= h["forecast"].shape[1]:  # room for the turn's record and the next state (not after the last)
+            grow(min(cfg.max_turns + 1, 2 * h["forecast"].shape[1]))
         par(fz.turn_rows, m, idx, go, x, ideal, s, den, sigma, wp, wc, act, nact, rule, adj, kind, rnd, dist, R,
             target, prob, gain, bI, bR, lp_in, Qs)
         np.log(lp_in[: m * M * M], out=lp_out[: m * M * M])
@@ -618,13 +636,22 @@ def _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h,
         np.exp(z_in[: m * n * M], out=z_out[: m * n * M])
         t += 1
         par(fz.move_rows, m, idx, go, t, x, ideal, act, z_out, Qs, target, prob, gain, bI, bR, moved, h["target"],
-            h["prob"], h["gain"], h["bI"], h["bR"], h["choice"])
+            h["prob"], h["gain"], h["bI"], h["bR"], h["choice"], full)
         idx2 = idx[go]
         mv = moved[:m][go]
         frac = _change(t, idx2, mv, first)
-        h["change"][idx2, t] = frac
+        if full:
+            h["change"][idx2, t] = frac
         rounds[idx2] = t
         final[idx2] = (t >= cfg.max_turns) | ((t >= 2) & (frac < cfg.stop))
+    if not every:  # the first and the last state's forecasts (at the turns each draw ran)
+        fc = h["forecast"]
+        return {"forecast": np.stack([fc[:, 0], fc[np.arange(Bc), rounds]], axis=1), "x": x}, rounds
+    if not full:  # a draw that stopped early repeats its last forecast
+        fc = h["forecast"][:, : t + 1]
+        if (rounds < t).any():
+            fc = np.take_along_axis(fc, np.minimum(np.arange(t + 1)[None, :], rounds[:, None])[:, :, None], 1)
+        return {"forecast": fc, "x": x}, rounds
     if (rounds < t).any():  # the draws that stopped early: their last state held, turns that did nothing
         par(fz.fill_rows, Bc, rounds, t + 1, *(h[k] for k in shapes))
     return {k: v[:, : t + 1] for k, v in h.items()}, rounds
@@ -677,6 +704,20 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         turn's fractional movement), ``active``. ``info``: ``turns``,
         ``capability``, ``salience_rescaled``.
     """
+    return _run(inputs, params, True, True)
+
+
+def run_forecasts(inputs: Inputs, params: Params = Params(), every_round: bool = True) -> Trajectory:
+    """:func:`run`'s forecasts, rounds and info, bit for bit, without the rest of its history (the protocol's
+    optional hook, :mod:`detente.models.base`): ``position`` holds the final state only (B, 1, n, D) and
+    ``extras`` is empty; without ``every_round``, ``forecast`` holds the first and the last state's only
+    (B, 2, D). The compiled few-actor passes then record nothing but those forecasts, and without
+    ``every_round`` find and elect the clusters of positions (the report) at those two states only."""
+    return _run(inputs, params, False, every_round)
+
+
+def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
+    """:func:`run` (``full``) or :func:`run_forecasts` (``every``: every round's forecast)."""
     cfg = _Cfg(params)
     B, n, D = inputs.shape
     A = None
@@ -698,19 +739,26 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     cap = np.clip(np.nan_to_num(np.asarray(inputs.capability, float)), 0.0, None)
     act = np.asarray(inputs.active, bool)
     seeds = np.asarray(inputs.seed, dtype=np.uint64)
-    bc = max(1, CHUNK // max(1, n * n))
-    parts: list[Any] = []
-    rounds: Any = []
-    for b0 in range(0, B, bc):
-        sl = slice(b0, min(B, b0 + bc))
-        fz = _fused(sl.stop - sl.start, n, cfg, A)
-        if fz is not None:
-            o, r = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz)
-        else:
-            o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
-        parts.append(o)
-        rounds.append(r)
-    T1 = max(p["x"].shape[1] for p in parts)
+    parts, chunk_rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
+    T1 = max(p["forecast"].shape[1] for p in parts)
+    rounds = np.concatenate(chunk_rounds)
+
+    def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
+        if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
+            return a * span + low
+        np.multiply(a, span, out=a)
+        return np.add(a, low, out=a)
+
+    info = {"turns": rounds.copy(), "capability": cap.copy(), "salience_rescaled": rescaled}
+    if not full:
+        join = lambda arrs: np.concatenate(arrs, axis=0) if len(arrs) > 1 else arrs[0]  # noqa: E731
+        xf = join([p["x"] for p in parts])[:, None]
+        forecast = join([_pad(p["forecast"], T1) for p in parts])
+        # as run's last state: an actor where it started keeps its input position exactly
+        kept = xf == x01[:, None]
+        position = scale(xf)
+        np.copyto(position, np.asarray(inputs.position, float)[:, None], where=kept)
+        return Trajectory(position=position, forecast=scale(forecast), rounds=rounds, extras={}, info=info)
     out = {}
     for k in parts[0]:
         if k in _TURN_DEFAULTS:
@@ -733,13 +781,6 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
             pieces = [_pad(p[k], T1) for p in parts]
         out[k] = np.concatenate(pieces, axis=0) if len(pieces) > 1 else pieces[0]  # the chunks' arrays are ours
     # turns after a draw stopped: no challenges, bargains at the positions
-    rounds = np.concatenate(rounds)
-
-    def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
-        if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
-            return a * span + low
-        np.multiply(a, span, out=a)
-        return np.add(a, low, out=a)
 
     # round trip through [0, 1]: an actor where it started keeps its input position exactly
     kept = out["x"] == x01[:, None]
@@ -759,8 +800,54 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
         "change": out["change"],
         "active": Trajectory.active_rounds(inputs, position.shape[1] - 1),
     }
-    info = {"turns": rounds.copy(), "capability": cap.copy(), "salience_rescaled": rescaled}
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
+
+
+def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool,
+            every: bool = True) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
+    """The records and rounds of every chunk of draws (at most ``CHUNK`` // n^2 each), in order.
+
+    A batch the fused passes take with enough work (``_smp_core.PARALLEL_MIN_WORK``) is cut into one chunk per
+    kernel thread (or more, each at most ``CHUNK`` // n^2), and the threads run whole chunks, each its own turns
+    from start to end: no thread waits for the other between the passes of a turn, and numpy's logs and exps
+    run on both. A draw's numbers do not depend on the draws it runs with, so neither do the results.
+    """
+    from . import _jit
+
+    B, n, _ = x01.shape
+    bc = max(1, CHUNK // max(1, n * n))
+    T = _jit.threads()
+    whole = _fused(B, n, cfg, A) is not None and B * n**3 >= core.PARALLEL_MIN_WORK and T > 1
+    size = min(bc, -(-B // T)) if whole else bc
+    bounds = [(b0, min(B, b0 + size)) for b0 in range(0, B, size)]
+    out: list[Any] = [None] * len(bounds)
+
+    def one(i: int, split: bool) -> None:
+        sl = slice(*bounds[i])
+        fz = _fused(sl.stop - sl.start, n, cfg, A)
+        if fz is not None:
+            out[i] = _run_chunk_fused(x01[sl], sal[sl], cap[sl], act[sl], cfg, fz, full, split, every)
+        else:
+            o, r = _run_chunk(x01[sl], sal[sl], cap[sl], act[sl], A, seeds[sl], cfg)
+            if not full:
+                fc = o["forecast"] if every else o["forecast"][:, [0, -1]]
+                o = {"forecast": fc, "x": np.ascontiguousarray(o["x"][:, -1])}
+            out[i] = o, r
+
+    if whole and len(bounds) > 1:
+        import contextvars
+
+        ctx = contextvars.copy_context()  # the caller's cancel flag, seen in every thread
+
+        def fill(lo: int, hi: int) -> None:
+            for i in range(lo, hi):
+                ctx.copy().run(one, i, False)
+
+        _jit.split_rows(len(bounds), fill, parallel=True, per_thread=1, warm=False)
+    else:
+        for i in range(len(bounds)):
+            one(i, True)
+    return [o for o, _ in out], [r for _, r in out]
 
 
 def warmup() -> bool:
