@@ -315,8 +315,9 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
     base samples; the issue's target is for 1,024). Prints one line per target,
     and the share of the machine's peak flops at a160 and 320 x 3 (``smp-peak``:
     :func:`smp_flops` over the time and over two cores' :func:`blas_peak_gflops`,
-    measured before and after the cases). ``cases``: the targets to measure (``smp_large`` on the
-    command line: a160 and 320 x 3 only, with the share of peak).
+    measured before and after the cases). ``cases`` limits the run to some of them (on the command line
+    ``smp_large``: a160 and 320 x 3 only, with the share of peak; ``smp_fewactors``: the 7 x 3 batch and the
+    Sobol analysis only).
     """
     import tempfile
 
@@ -387,12 +388,13 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
                       "met" if shares[case]["now"] >= 25 else "MISSED"])
         print(target_line(f"smp-peak:{case}", shares[case]["now"], reference=shares[case]["ref"], ref_label=ref,
                           note=f"{flops / 1e9:.3g} GFLOP in {secs['now']:.3g} s; peak {peak:.1f} GFLOP/s (2 cores)"))
-    worst = min(shares, key=lambda c: shares[c]["now"])
-    print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"],
-                      reference=shares[worst]["ref"], ref_label=ref,
-                      note=f"the lower of a160 and 320x3 ({worst}); peak {peak:.1f} GFLOP/s = 2 cores x numpy's "
-                      f"1-thread float64 matmul (best of {len(peaks)} measurements: "
-                      f"{', '.join(f'{p:.1f}' for p in peaks)} GFLOP/s per core)"))
+    worst = min(shares, key=lambda c: shares[c]["now"]) if shares else None
+    if worst is not None:
+        print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"],
+                          reference=shares[worst]["ref"], ref_label=ref,
+                          note=f"the lower of a160 and 320x3 ({worst}); peak {peak:.1f} GFLOP/s = 2 cores x numpy's "
+                          f"1-thread float64 matmul (best of {len(peaks)} measurements: "
+                          f"{', '.join(f'{p:.1f}' for p in peaks)} GFLOP/s per core)"))
     print(_table(["target", "goal", ref, "now", "ratio", ""], table))
     print(f"\nPeak: {peak:.1f} GFLOP/s for both cores (numpy's one-thread 1,024^2 float64 matrix product, "
           f"{', '.join(f'{p:.1f}' for p in peaks)} GFLOP/s per core before / after). Flops: "
@@ -537,7 +539,8 @@ def _timed(f) -> float:
 # ============================================================================ main
 
 ENGINES = {"smp": bench_smp, "smp_targets": bench_smp_targets, "bdm": bench_bdm,
-           "smp_large": lambda: bench_smp_targets(cases=("a160", "320x3"))}
+           "smp_large": lambda: bench_smp_targets(cases=("a160", "320x3")),
+           "smp_fewactors": lambda: bench_smp_targets(cases=("7x3", "sobol"))}
 
 
 def main(argv: list[str] | None = None) -> None:

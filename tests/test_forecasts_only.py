@@ -54,9 +54,11 @@ def test_smp_run_forecasts_is_runs_bit_for_bit(monkeypatch, fused):
         conformance.check_forecasts_only(smp, inputs, p)
 
 
-def test_smp_run_forecasts_in_chunks_and_threads_is_runs(monkeypatch):
+@pytest.mark.parametrize("whole", [False, True])
+def test_smp_run_forecasts_in_chunks_and_threads_is_runs(monkeypatch, whole):
     # several chunks, each run whole by one of the kernel threads (its own turns start to end), or its passes'
     # rows shared out: the same numbers with 1, 2 or 3 threads, in chunks of 13 draws or of a third of the batch
+    monkeypatch.setattr(smp, "WHOLE_CHUNKS", whole)
     inputs = _inputs(np.random.default_rng(11), 70, 9, 2)
     params = smp.Params(rounds=40)
     monkeypatch.setenv("DETENTE_THREADS", "1")

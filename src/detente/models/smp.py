@@ -584,11 +584,17 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
                             (rule, adj, rng, kind, rnd), scratch, full, every or full)
 
+    one = _jit.threads() <= 1
+
     def par(kernel, m: int, *args) -> None:  # type: ignore[no-redef]
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
-        equal share per kernel thread; each row is computed by the same code whichever thread takes it."""
-        _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=m * n**3 >= core.PARALLEL_MIN_WORK,
-                        per_thread=1, warm=True)
+        equal share per kernel thread; each row is computed by the same code whichever thread takes it. On one
+        thread, or with too little work, the kernel is called here directly (as before the passes moved onto
+        ``split_rows``: its set-up, some microseconds a call, is a few per cent of a small batch's turn)."""
+        if one or m * n**3 < core.PARALLEL_MIN_WORK:
+            kernel(0, m, *args)
+            return
+        _jit.split_rows(m, lambda lo, hi: kernel(lo, hi, *args), parallel=True, per_thread=1, warm=True)
 
     with _jit.shared_threads():  # one pool for the chunk's passes (a turn makes seven)
         return _turns_fused(x, ideal, s, den, sigma, c, wp, wc, act, nact, cfg, fz, par, h, grow, shapes,
@@ -803,21 +809,29 @@ def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
     return Trajectory(position=position, forecast=scale(out["forecast"]), rounds=rounds, extras=extras, info=info)
 
 
+#: Whether the kernel threads run whole chunks of the fused passes (:func:`_chunks`), each its own turns, instead
+#: of sharing out each pass's rows. The same numbers and CPU; off: on the loaded shared machine it was slower
+#: (Sobol of the flagship, N = 512: 10.3-10.6 s against 5.5-9.2 s wall, load 8-10; GIL hand-offs between two
+#: threads that both run Python between their kernels, as the analysis layer's side-by-side chunks were).
+WHOLE_CHUNKS = False
+
+
 def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool,
             every: bool = True) -> tuple[list[dict[str, np.ndarray]], list[np.ndarray]]:
     """The records and rounds of every chunk of draws (at most ``CHUNK`` // n^2 each), in order.
 
-    A batch the fused passes take with enough work (``_smp_core.PARALLEL_MIN_WORK``) is cut into one chunk per
-    kernel thread (or more, each at most ``CHUNK`` // n^2), and the threads run whole chunks, each its own turns
-    from start to end: no thread waits for the other between the passes of a turn, and numpy's logs and exps
-    run on both. A draw's numbers do not depend on the draws it runs with, so neither do the results.
+    With :data:`WHOLE_CHUNKS`, a batch the fused passes take with enough work (``_smp_core.PARALLEL_MIN_WORK``)
+    is cut into one chunk per kernel thread (or more, each at most ``CHUNK`` // n^2), and the threads run whole
+    chunks, each its own turns from start to end (no barrier between the passes of a turn; numpy's logs and
+    exps on both); else each chunk's passes share out their rows. A draw's numbers do not depend on the draws
+    it runs with, so neither do the results.
     """
     from . import _jit
 
     B, n, _ = x01.shape
     bc = max(1, CHUNK // max(1, n * n))
     T = _jit.threads()
-    whole = _fused(B, n, cfg, A) is not None and B * n**3 >= core.PARALLEL_MIN_WORK and T > 1
+    whole = WHOLE_CHUNKS and _fused(B, n, cfg, A) is not None and B * n**3 >= core.PARALLEL_MIN_WORK and T > 1
     size = min(bc, -(-B // T)) if whole else bc
     bounds = [(b0, min(B, b0 + size)) for b0 in range(0, B, size)]
     out: list[Any] = [None] * len(bounds)
