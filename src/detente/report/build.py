@@ -411,16 +411,16 @@ def compute(
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
     png = Path(png_dir) if png_dir is not None else None
-    # without a record section to compute, the charts that need no forecast (the power chart, the perspective map)
-    # and the sensitivity analysis with its charts start at once in a forked child, beside the Monte Carlo and the
-    # other charts (_early)
-    early = (_early(scen, model, params, seed, budget, sensitivity, png, CONTROLS.get(interface, CONTROLS["cli"]))
+    # without a record section to compute, the charts that need no forecast (the perspective map, the power chart)
+    # start at once in a forked child, beside the Monte Carlo and the other charts; the report's own process takes
+    # those the child has not begun when its own are drawn (_Early)
+    early = (_Early(scen, model, params, png, CONTROLS.get(interface, CONTROLS["cli"]))
              if figures and not record and _forks() else None)
     try:
         result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
     except BaseException:
         if early is not None:
-            early.stop()
+            early.job.stop()
         raise
     # the record's section needs nothing more of the report (its score takes the report's draws): it runs
     # beside the drawing (see _Beside). In a forked child its explanation comes first; the section's score and
@@ -446,7 +446,7 @@ def compute(
     record_job = _Beside(beside, fork=forks) if record else None
     jobs: list[_Beside] = [] if record_job is None else [record_job]
     if early is not None:
-        jobs.append(early)
+        jobs.append(early.job)
     try:
         return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
                         record_job, png_dir, step, jobs, shared=shared, shipped=shipped, early=early)
@@ -480,7 +480,7 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
              draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
              png_dir: Any, step: "_Steps", jobs: "list[_Beside] | None" = None,
              shared: "_Shared | None" = None, shipped: dict[str, Any] | None = None,
-             early: "_Beside | None" = None) -> dict[str, Any]:
+             early: "_Early | None" = None) -> dict[str, Any]:
     """:func:`compute` after the forecast, with the record's section and the perspective map computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
@@ -491,9 +491,9 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
     # the perspective map is a chart of the report: its figures (the heaviest) are drawn beside the others
     # (beside only when no record section computes beside already: a third process on two cores made the
     # whole report slower, 9.9-12.9 s against 8.7-8.9 s at idle)
-    perspective: Any = None
     if early is not None:
-        view_job = None
+        perspective, view_job = early.perspective, None
+        notes.extend(early.notes)
     else:
         perspective, view_job = (_perspective(out_charts, scen, model, result.params, notes,
                                               CONTROLS.get(interface, CONTROLS["cli"]), beside=record_job is None)
@@ -512,26 +512,18 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
         drawn, pngs = view_job.result()
         out_charts.extend(drawn)
         out_charts.pngs.extend(Path(p) for p in pngs)
-    early_sens: Any = None
-    if early is not None:
-        step(0.6, "how the actors see each other")
-        got = early.result()
-        perspective, early_notes, *maps = got["perspective"]
-        notes.extend(early_notes)
-        out_charts.extend(maps[0])
-        out_charts.pngs.extend(Path(p) for p in maps[1])
-        out_charts[at_power:at_power] = got["power"][0]
-        out_charts.pngs[at_power_png:at_power_png] = [Path(p) for p in got["power"][1]]
-        if got.get("sensitivity") is not None:
-            early_sens, drawn, pngs = got["sensitivity"]
-            out_charts.extend(drawn)
-            out_charts.pngs.extend(Path(p) for p in pngs)
+    at_maps, at_maps_png = len(out_charts), len(out_charts.pngs)  # where the early child's maps go
     # the section's score, here when the child has not taken it yet (it takes it after its explanation)
     score_here = (_record_part("score", scen, model, params, draws, seed, budget, mc)
                   if shared is not None and _has_record(scen) and shared.take("score") else None)
-    sens = (early_sens if early is not None else
-            _sensitivity(out_charts, scen, model, params, seed, budget, step)
+    sens = (_sensitivity(out_charts, scen, model, params, seed, budget, step)
             if sensitivity and (shared is None or shared.take("sensitivity")) else None)
+    if early is not None:  # the early child's charts, in their places (the later place first)
+        step(0.8, "how the actors see each other")
+        got = early.finish()
+        for (charts_, pngs_), at_c, at_p in ((got["maps"], at_maps, at_maps_png), (got["power"], at_power, at_power_png)):
+            out_charts[at_c:at_c] = charts_
+            out_charts.pngs[at_p:at_p] = [Path(x) for x in pngs_]
     at, at_png = len(out_charts), len(out_charts.pngs)  # where the sensitivity's charts go when drawn beside
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
     record_section = shipped
@@ -579,34 +571,47 @@ def _power_chart(out_charts: "_Charts", scen: Any) -> None:
     out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
 
 
-def _early(scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any, sensitivity: bool,
-           png: Path | None, controls: dict[str, str]) -> "_Beside":
-    """Start the charts that need no forecast (the power chart, the perspective map) and the sensitivity analysis
-    with its charts in a forked child. Its value: ``{"power": (charts, pngs), "perspective": (its title and
-    description or None, notes, charts, pngs), "sensitivity": (rows, charts, pngs) or None}``. The model's
-    parameters are those the forecast runs with (:func:`detente.engine.model_params`, the forecast's ``params``)."""
-    if png is not None:
-        png.mkdir(parents=True, exist_ok=True)
+class _Early:
+    """The charts that need no forecast, started in a forked child before the Monte Carlo: the perspective map's
+    figures (one per issue) and the power chart, as shared steps (:class:`_Shared`). The child draws them in that
+    order; the report's own process, once its own charts are drawn, takes those the child has not begun, from the
+    last (:meth:`finish`), so that the two end near together. Where each is drawn changes nothing: the same figure
+    from the same data. The map's data (the model's view, a few milliseconds) is computed here, before the fork,
+    with the parameters the forecast runs with (:func:`detente.engine.model_params`, the forecast's ``params``)."""
 
-    def run() -> dict[str, Any]:
+    def __init__(self, scen: Any, model: str, params: dict[str, Any], png: Path | None, controls: dict[str, str]):
         from ..engine import model_params
 
-        out: dict[str, Any] = {}
-        power = _Charts(png)
-        _power_chart(power, scen)
-        out["power"] = (list(power), [str(p) for p in power.pngs])
-        notes: list[str] = []
-        perspective, view_job = _perspective(_Charts(png), scen, model, model_params(model, params), notes, controls,
-                                             beside=False)
-        out["perspective"] = (perspective, notes, *(view_job.result() if view_job is not None else ([], [])))
-        out["sensitivity"] = None
-        if sensitivity:
-            drawn = _Charts(png)
-            sens = _sensitivity(drawn, scen, model, params, seed, budget, _Steps(None, None))
-            out["sensitivity"] = (sens, list(drawn), [str(p) for p in drawn.pngs])
-        return out
+        if png is not None:
+            png.mkdir(parents=True, exist_ok=True)
+        self.scen, self.png = scen, png
+        self.notes: list[str] = []
+        self.perspective, self._maps = _perspective_maps(scen, model, model_params(model, params), self.notes, controls)
+        self.names = [f"map:{k}" for k in self._maps] + ["power"]
+        self.shared = _Shared(self.names)
+        self.job = _Beside(self._child, thread=False)
 
-    return _Beside(run, thread=False)
+    def draw(self, name: str) -> tuple[list[dict[str, Any]], list[str]]:
+        drawn = _Charts(self.png)
+        if name == "power":
+            _power_chart(drawn, self.scen)
+        else:
+            self._maps[name[4:]](drawn)
+        return list(drawn), [str(p) for p in drawn.pngs]
+
+    def _child(self) -> dict[str, Any]:
+        return {name: self.draw(name) for name in self.names if self.shared.take(name)}
+
+    def finish(self) -> dict[str, tuple[list, list]]:
+        """The steps the child has not begun, drawn here (the last first); then the child's; all as
+        ``{"maps": (charts, pngs), "power": (charts, pngs)}`` in the report's order."""
+        mine = {name: self.draw(name) for name in reversed(self.names) if self.shared.take(name)}
+        done = {**self.job.result(), **mine}
+        maps: tuple[list, list] = ([], [])
+        for name in self.names[:-1]:
+            maps[0].extend(done[name][0])
+            maps[1].extend(done[name][1])
+        return {"maps": maps, "power": done["power"]}
 
 
 def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, Any]:
@@ -628,30 +633,45 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
     return data
 
 
-def _perspective(out_charts: "_Charts", scen: Any, model: str, mparams: Any, notes: list[str],
-                 controls: dict[str, str], beside: bool = True) -> tuple[dict[str, str] | None, "_Beside | None"]:
-    """The model's perspective map (its title and description, and its charts, one per issue, drawn beside the
-    rest, or when asked for with ``beside`` False: :meth:`_Beside.result` gives ``(charts, png paths)``), or a
-    note naming the models that draw one."""
+def _perspective_maps(scen: Any, model: str, mparams: Any, notes: list[str], controls: dict[str, str]
+                      ) -> tuple[dict[str, str] | None, dict[str, Callable[["_Charts"], None]]]:
+    """The perspective map's title and description and a function per issue that draws its figure into the
+    charts given (none, and a note naming the models that draw one, for a model without a map)."""
     model_module = registry.get(model)
     if not hasattr(model_module, "perspective"):
         with_view = [m for m in registry.names() if hasattr(registry.get(m), "perspective")]
         notes.append(f"Perspective map: {model} does not describe how each actor sees its rivals"
                      + (f"; {', '.join(with_view)} does ({controls['model'].format(name=with_view[0])})."
                         if with_view else "."))
-        return None, None
+        return None, {}
     view = model_module.perspective(scen.to_inputs(), mparams)
-    panels = list(perspective_panels(view, scen))
+
+    def one(key: str, x: Any, y: Any) -> Callable[["_Charts"], None]:
+        return lambda drawn: drawn.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
+                                       lambda: charts.quadrant_figure(scen, key, x, y,
+                                                                      axis_labels=(view.x_label, view.y_label),
+                                                                      quadrants=view.quadrants, title=view.title))
+
+    return ({"title": view.title, "description": view.description},
+            {key: one(key, x, y) for key, x, y in perspective_panels(view, scen)})
+
+
+def _perspective(out_charts: "_Charts", scen: Any, model: str, mparams: Any, notes: list[str],
+                 controls: dict[str, str], beside: bool = True) -> tuple[dict[str, str] | None, "_Beside | None"]:
+    """The model's perspective map (its title and description, and its charts, one per issue, drawn beside the
+    rest, or when asked for with ``beside`` False: :meth:`_Beside.result` gives ``(charts, png paths)``), or a
+    note naming the models that draw one."""
+    perspective, maps = _perspective_maps(scen, model, mparams, notes, controls)
+    if perspective is None:
+        return None, None
 
     def draw() -> tuple[list[dict[str, Any]], list[str]]:
-        maps = _Charts(out_charts.png_dir, out_charts.dpi, out_charts.drawn)
-        for key, x, y in panels:
-            maps.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                     lambda: charts.quadrant_figure(scen, key, x, y, axis_labels=(view.x_label, view.y_label),
-                                                    quadrants=view.quadrants, title=view.title))
-        return list(maps), [str(p) for p in maps.pngs]
+        drawn = _Charts(out_charts.png_dir, out_charts.dpi, out_charts.drawn)
+        for one in maps.values():
+            one(drawn)
+        return list(drawn), [str(p) for p in drawn.pngs]
 
-    return {"title": view.title, "description": view.description}, _Beside(draw, thread=False, fork=beside)
+    return perspective, _Beside(draw, thread=False, fork=beside)
 
 
 def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any,
