@@ -100,8 +100,6 @@ def test_affine_rescaling_of_the_scale(name, seed, which, B, n, D, power, shift)
 #: Any other check must pass with at least one parameter set.
 FULLY_EXEMPT = {
     ("smp", "inactive"): "test_smp_inactive_equals_removed_up_to_round_off (to 1e-9 of the scale, tie-free inputs)",
-    ("exchange", "hooks"): "a decide round's moves run from where each exchange found the actor: "
-                           "tests/test_exchange.py checks the moves against the trades (two per exchange)",
 }
 
 

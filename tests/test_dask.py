@@ -46,6 +46,28 @@ def test_monte_carlo_on_the_cluster_is_bit_identical(dask_cluster, chunk):
     _same_mc(local, remote)
 
 
+def test_exchange_coin_is_the_same_in_one_process_in_forked_players_and_on_the_cluster(dask_cluster, monkeypatch):
+    """The exchange model's default flips Decide's tie coin from each draw's own seed: the draws are the same bit for
+    bit whether a batch plays in this process, is split over forked players (DETENTE_THREADS, decimal arithmetic
+    holds the GIL) or runs as tasks on a cluster (each worker forking its own players, or not)."""
+    from pathlib import Path
+
+    from detente.models import _exchange_exact
+
+    scen = str(Path(__file__).parent / "data" / "decide" / "sample_data.txt")  # exact gain ties in every round
+    assert _exchange_exact.processes(60, 10, 6) == 2  # one call of 60 draws is split over two processes
+    forked = monte_carlo(scen, "exchange", draws=60, seed=3, point=False, chunk=60)
+    small = monte_carlo(scen, "exchange", draws=60, seed=3, point=False, chunk=7)  # too little work a call to split
+    remote = monte_carlo(scen, "exchange", draws=60, seed=3, point=False, chunk=13, scheduler=dask_cluster.address)
+    monkeypatch.setenv("DETENTE_THREADS", "1")
+    assert _exchange_exact.processes(60, 10, 6) == 1
+    alone = monte_carlo(scen, "exchange", draws=60, seed=3, point=False, chunk=60)
+    for other in (small, remote, alone):
+        _same_mc(forked, other)
+    # the file has no ranges: the draws differ by their coin alone, and they do
+    assert len({tuple(row) for row in forked.forecasts.reshape(60, -1).round(9)}) > 5
+
+
 def test_monte_carlo_by_round_on_the_cluster(dask_cluster):
     """Every round's forecast (the fan chart's data) comes back in the draws' order too."""
     local = monte_carlo(SCEN, "bdm", draws=40, seed=5, point=False, by_round=True)

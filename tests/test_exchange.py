@@ -19,6 +19,10 @@ from detente.models import compromise, exchange
 from detente.models.base import Inputs
 
 GREEDY = exchange.Params(variant="greedy")
+#: The float loop (``arithmetic=float``, ties to the exchange formed first): the default until issue #13's switch to
+#: Decide's decimals and coin. The tests below of the compiled loop, its scalar reference and its plain-Python copy
+#: pin it; the hand-derived cases run the default too.
+FLOAT = exchange.Params(arithmetic="float")
 
 
 def _inputs(x, s, c, active=None):
@@ -205,13 +209,13 @@ def test_no_trade_gives_the_compromise_point():
     s = rng.uniform(0.1, 1, (6, 1))
     c = rng.uniform(1, 5, 6)
     one = _inputs(x, s, c)
-    for params in (GREEDY, exchange.Params()):
+    for params in (GREEDY, FLOAT, exchange.Params()):
         assert exchange.run(one, params).final == pytest.approx(compromise.run(one).final, rel=1e-15)
     # saliences in the same proportion for everybody: no one has a comparative advantage
     x2 = rng.uniform(0, 100, (6, 3))
     s2 = np.outer(rng.uniform(0.2, 1, 6), [0.3, 0.6, 0.9])
     two = _inputs(x2, s2, c)
-    for params in (GREEDY, exchange.Params()):
+    for params in (GREEDY, FLOAT, exchange.Params()):
         tr = exchange.run(two, params)
         assert tr.extras["exchanges"].sum() == 0
         assert tr.final == pytest.approx(compromise.run(two).final, rel=1e-12)
@@ -219,6 +223,7 @@ def test_no_trade_gives_the_compromise_point():
 
 @pytest.mark.parametrize("variant", ["greedy", "decide"])
 def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws(variant):
+    # the float loop; with Decide's coin (the default) a draw's result depends on its seed too: tests/test_exchange_decide.py
     rng = np.random.default_rng(8)
     x = rng.uniform(0, 100, (3, 6, 3)).round()
     s = rng.uniform(0.1, 1, (3, 6, 3)).round(2)
@@ -226,10 +231,11 @@ def test_inactive_actors_are_as_if_removed_and_batches_equal_single_draws(varian
     act = np.ones((3, 6), bool)
     act[1, 2] = False
     act[2, 0] = False
-    batch = exchange.run(Inputs.build(x, s, c, active=act, low=np.zeros(3), high=np.full(3, 100.0)), exchange.Params(variant=variant, passes=2))
+    batch = exchange.run(Inputs.build(x, s, c, active=act, low=np.zeros(3), high=np.full(3, 100.0)), exchange.Params(variant=variant, passes=2, arithmetic="float"))
     for b in range(3):
         keep = act[b]
-        alone = exchange.run(_inputs(x[b][keep], s[b][keep], c[b][keep]), exchange.Params(variant=variant, passes=2))
+        alone = exchange.run(_inputs(x[b][keep], s[b][keep], c[b][keep]),
+                             exchange.Params(variant=variant, passes=2, arithmetic="float"))
         np.testing.assert_allclose(batch.final[b], alone.final[0], rtol=1e-13)
         np.testing.assert_allclose(batch.position[b, -1][keep], alone.position[0, -1], rtol=1e-13)
         np.testing.assert_array_equal(batch.position[b, -1][~keep], x[b][~keep])
@@ -341,7 +347,7 @@ def _decide_vs_reference(x, s, c, rounds, low=None, high=None):
     x100 = (x - low) * 100 / (high - low)
     part = (s > 0) & (c[:, None] > 0)
     ref, trades = reference_rounds(x100.tolist(), s.tolist(), c.tolist(), part.tolist(), rounds)
-    tr = exchange.run(Inputs.build(x, s, c, low=low, high=high), exchange.Params(passes=rounds))
+    tr = exchange.run(Inputs.build(x, s, c, low=low, high=high), exchange.Params(arithmetic="float", passes=rounds))
     return tr, np.asarray(ref) * (high - low) / 100 + low, trades
 
 
@@ -365,7 +371,8 @@ def test_decide_matches_the_slow_reference_on_random_scenarios():
     assert traded > 200
 
 
-def test_recalculation_changes_the_second_trade():
+@pytest.mark.parametrize("arithmetic", ["float", None])  # the float loop, and the default (Decide's decimals and coin)
+def test_recalculation_changes_the_second_trade(arithmetic):
     # Equal capabilities, two issues on 0-100. A = (20, 80), s = (.6, .4); B = (0, 80), s = (.8, .2); C = (100, 20),
     # s = (.4, .4). W_p = 1.8, O_p = (12 + 0 + 40)/1.8 = 28.89; W_q = 1, O_q = 32 + 16 + 8 = 56. A and B are left of
     # O_p and right of O_q, C the reverse: the candidates are (A, C) and (B, C).
@@ -381,7 +388,7 @@ def test_recalculation_changes_the_second_trade():
     x = np.array([[20, 80], [0, 80], [100, 20]], float)
     s = np.array([[0.6, 0.4], [0.8, 0.2], [0.4, 0.4]])
     c = np.ones(3)
-    tr = exchange.run(_inputs(x, s, c), exchange.Params(passes=1))
+    tr = exchange.run(_inputs(x, s, c), exchange.Params(arithmetic=arithmetic, passes=1))
     rows = tr.extras["trades"][0, 1]
     Dp2 = (12 + 0.4 * 73) / 1.8 - 20  # O_p with C at 73, down to A's 20
     Dq2 = Dp2 * (0.4 + 0.6) / (0.4 + 0.4)
@@ -401,7 +408,8 @@ def test_recalculation_changes_the_second_trade():
     np.testing.assert_allclose(tr2.position[0], ref, rtol=1e-12)
 
 
-def test_an_outcome_on_the_partner_moves_on_past_it():
+@pytest.mark.parametrize("arithmetic", ["float", None])  # the float loop, and the default (Decide's decimals and coin)
+def test_an_outcome_on_the_partner_moves_on_past_it(arithmetic):
     # Decide's outcome limit binds only when the partner lies strictly between the outcome before and after the
     # move, so an outcome already on the partner's position moves on past it (docs/models/exchange.md, step 5).
     # Equal capabilities, two issues on 0-100: A = (0, 100), s = (.8, .2); B = (100, 50), s = (.2, .8);
@@ -414,14 +422,14 @@ def test_an_outcome_on_the_partner_moves_on_past_it():
     # theory's reading, the outcome may not move off B, the move would shrink to 0 and nothing would trade).
     x = [[0, 100], [100, 50], [0, 0]]
     s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.2]]
-    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
+    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(arithmetic=arithmetic, passes=2))
     np.testing.assert_allclose(tr.extras["trades"][0, 1, 0], [0, 1, 0, 1, 100, 50, 100, 37.5, 5, 5], rtol=1e-12)
     assert tr.extras["exchanges"][0, 1] == 1
     np.testing.assert_allclose(tr.forecast[0, 1], [7.5 / 1.5, 50 / 1.2], rtol=1e-12)
     # Decide itself (decide-exchange-model 2025.3.1, coin off; tests/data/decide/knife_edge.csv is this case) reports
     # p 5.0, q 41.666666666666... after round 1 and p 4.8333333, q 50.0 after round 2
     s2 = api.load(str(Path(__file__).parent / "data" / "decide" / "knife_edge.csv"))
-    tr2 = exchange.run(s2.to_inputs(), exchange.Params(passes=2))
+    tr2 = exchange.run(s2.to_inputs(), exchange.Params(arithmetic=arithmetic, passes=2))
     np.testing.assert_allclose(tr2.forecast[0, 1:], [[5.0, 41.66666666666666], [4.833333333333333, 50.0]], rtol=1e-12)
 
 
@@ -450,9 +458,9 @@ def test_a_round_with_more_exchanges_than_room_is_played_again_with_room_for_eve
     inp = Inputs.build(rng.uniform(0, 100, (B, n, 3)), rng.uniform(0.1, 1, (B, n, 3)), rng.uniform(0.1, 1, (B, n)),
                        low=np.zeros(3), high=np.full(3, 100.0))
     monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
-    roomy = exchange.run(inp)
+    roomy = exchange.run(inp, FLOAT)
     monkeypatch.setattr(exchange, "_ROOM", 0)  # room for no exchange: every draw that trades is played again
-    tight = exchange.run(inp)
+    tight = exchange.run(inp, FLOAT)
     M = exchange._max_candidates(n, 3)
     assert tight.extras["trades"].shape == (B, 11, M, len(exchange.TRADE_FIELDS))
     K = roomy.extras["trades"].shape[2]
@@ -464,14 +472,15 @@ def test_a_round_with_more_exchanges_than_room_is_played_again_with_room_for_eve
         np.testing.assert_array_equal(a, b)
 
 
-def test_decide_new_start_positions_by_hand():
+@pytest.mark.parametrize("arithmetic", ["float", None])  # the float loop, and the default (Decide's decimals and coin)
+def test_decide_new_start_positions_by_hand(arithmetic):
     # the two-actor trade of test_hand_derived_two_issue_trade: round 1 moves A to 100 on q and B to 100 on p. Round 2
     # starts from B_p = 0 + 100*(.1 + .4*.8) = 42 and A_q = 42: O = (80 + 8.4 + 25)/1.5 = 75.6 on both; A (100 > 75.6 on
     # p, 42 < 75.6 on q) and B trade again, J = B moving all 58 to A on p shifts O_p by .2*58/1.5 = 7.73, and A's
     # equal-gain move on q is 7.73*1.5/.2 = 58, exactly to B: both end at 100 again.
     x = [[100, 0], [0, 100], [50, 50]]
     s = [[0.8, 0.2], [0.2, 0.8], [0.5, 0.5]]
-    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(passes=2))
+    tr = exchange.run(_inputs(x, s, [1, 1, 1]), exchange.Params(arithmetic=arithmetic, passes=2))
     rows = tr.extras["trades"][0]
     np.testing.assert_allclose(rows[1, 0], [0, 1, 0, 1, 0, 100, 0, 100, 8.0, 8.0], rtol=1e-12)
     np.testing.assert_allclose(rows[2, 0, :8], [0, 1, 0, 1, 42, 100, 42, 100], rtol=1e-12)
@@ -485,11 +494,12 @@ def test_decide_is_deterministic_and_passes_counts_rounds():
     s = rng.uniform(0.1, 1, (2, 8, 4)).round(1)
     c = rng.uniform(0.1, 1, (2, 8)).round(1)
     inp = Inputs.build(x, s, c, low=np.zeros(4), high=np.full(4, 100.0))
-    a, b = exchange.run(inp), exchange.run(inp)
-    np.testing.assert_array_equal(a.position, b.position)
-    assert a.position.shape[1] == 11  # Decide's default: 10 rounds
-    three = exchange.run(inp, exchange.Params(passes=3))
-    np.testing.assert_array_equal(three.position, a.position[:, :4])
+    for arithmetic in ("float", None):  # the float loop, and the default (Decide's coin: fixed by the draws' seeds)
+        a, b = exchange.run(inp, exchange.Params(arithmetic=arithmetic)), exchange.run(inp, exchange.Params(arithmetic=arithmetic))
+        np.testing.assert_array_equal(a.position, b.position)
+        assert a.position.shape[1] == 11  # Decide's default: 10 rounds
+        three = exchange.run(inp, exchange.Params(arithmetic=arithmetic, passes=3))
+        np.testing.assert_array_equal(three.position, a.position[:, :4])
 
 
 def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
@@ -497,9 +507,9 @@ def test_plain_python_loop_gives_the_compiled_numbers_bit_for_bit(monkeypatch):
     inp = Inputs.build(rng.uniform(0, 100, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7, 3)), rng.uniform(0.1, 1, (3, 7)),
                        low=np.zeros(3), high=np.full(3, 100.0))
     monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)  # compiled (where numba is installed: CI has it)
-    fast = exchange.run(inp, exchange.Params(passes=4))
+    fast = exchange.run(inp, exchange.Params(arithmetic="float", passes=4))
     monkeypatch.setattr(exchange, "PURE_MAX_WORK", float("inf"))  # plain Python
-    slow = exchange.run(inp, exchange.Params(passes=4))
+    slow = exchange.run(inp, exchange.Params(arithmetic="float", passes=4))
     assert fast.extras["exchanges"].sum() > 10
     np.testing.assert_array_equal(fast.position, slow.position)
     np.testing.assert_array_equal(fast.extras["trades"], slow.extras["trades"])

@@ -1,4 +1,4 @@
-"""The exchange model's default against Decide itself, on Decide's own example files.
+"""The exchange model against Decide itself, on Decide's own example files.
 
 ``tests/data/decide/decide_ranges.json`` holds, per file, round and issue, the lowest and highest
 forecast Decide produced over repeated runs (its tie coin seeded 0, 1, 2, ... plus one run with
@@ -11,14 +11,16 @@ What holds, and is tested here (docs/models/exchange.md, "Against Decide"):
 - ``-p arithmetic=decimal`` (Decide's 28-digit decimal arithmetic, operation by operation) *is*
   Decide: with ``ties=decide`` it gives Decide's coin-off run, with detente's tie rule Decide's
   ``first_tie`` run, exchange for exchange and round for round, on all three files.
-- The default (double precision) plays the same exchanges as the decimal run until Decide's
+- The float model (``arithmetic=float``: double precision) plays the same exchanges as the decimal run until Decide's
   decimals stop a move by a hair (an outcome a unit of the 26th digit off a partner's position,
   a "knife-edge") that exact arithmetic lets through; every difference between the two starts at
   such a knife-edge, on the example files and on random scenarios.
-- ``-p arithmetic=decimal ties=coin`` flips Decide's tie coin from the draw's seed: with seed k it is Decide's own
-  run after ``random.seed(k)`` (``decide_seeded.json``, seeds 0-9 on every file).
+- ``-p arithmetic=decimal ties=coin``, the default since issue #13, flips Decide's tie coin from the draw's seed:
+  with seed k it is Decide's own run after ``random.seed(k)`` (``decide_seeded.json``, seeds 0-9 on every file),
+  so every run of the default is one of the runs that make up Decide's spread; a forecast with seed k says so.
 - Decide's runs differ only by that coin, so its spread is the range of equally valid results of
-  the model. The default's one result lands inside that range on all but a few forecasts: a range
+  the model. The float model's (``arithmetic=float``, the default before issue #13) one result lands inside that
+  range on all but a few forecasts: a range
   from a couple of hundred runs under-samples the spread's edges (Decide's own ``first_tie`` run
   lands outside it too), and after a knife-edge the default follows another path. So the tests
   ask that a forecast outside the range miss it by less than ``SHARE`` of the round's widest
@@ -52,8 +54,9 @@ INSIDE = 0.9
 
 
 def _forecasts(name):
+    """The float model's run (``arithmetic=float``, detente's tie rule: the default before issue #13)."""
     s = api.load(str(DATA / name))
-    tr = exchange.run(s.to_inputs())
+    tr = exchange.run(s.to_inputs(), exchange.Params(arithmetic="float"))
     return s, tr
 
 
@@ -75,7 +78,7 @@ def test_every_example_file_was_measured_often_enough():
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_default_within_the_spread_of_decides_own_runs_round_by_round(name):
+def test_float_within_the_spread_of_decides_own_runs_round_by_round(name):
     s, tr = _forecasts(name)
     out = _outside(name, tr.forecast[0, 1:11])
     rec = RANGES["files"][name]
@@ -92,7 +95,7 @@ def test_default_within_the_spread_of_decides_own_runs_round_by_round(name):
 
 
 #: Against the spread of Decide's coin runs alone (its coin-off run left out), the forecasts outside it (round,
-#: issue), as docs/models/exchange.md lists them: the default's, and those of ``arithmetic=decimal ties=decide``,
+#: issue), as docs/models/exchange.md lists them: the float model's, and those of ``arithmetic=decimal ties=decide``,
 #: which are Decide's coin-off run's own (that run is not inside its coin runs' spread everywhere either).
 COIN_MISSES = {
     "sample_data.txt": ({(8, "kleine-of-grote-ring")}, set()),
@@ -114,8 +117,8 @@ def test_against_decides_coin_runs_alone(name):
         out = _outside(name, got, coin)
         return {(t + 1, s.issue_keys[k]) for t, k in zip(*np.nonzero(out > 1e-4))}
 
-    default, decide = COIN_MISSES[name]
-    assert misses(_run(name)[1].forecast[0, 1:11]) == default
+    floats, decide = COIN_MISSES[name]
+    assert misses(_run(name, arithmetic="float")[1].forecast[0, 1:11]) == floats
     assert misses(_run(name, arithmetic="decimal", ties="decide")[1].forecast[0, 1:11]) == decide
     assert misses(off) == decide
 
@@ -222,9 +225,9 @@ def _first_difference(a, b):
 
 @pytest.mark.parametrize("name", FILES)
 def test_float_leaves_decides_arithmetic_only_at_a_knife_edge(name):
-    # the default (double precision) and Decide's arithmetic play the same exchanges, in the same order, with the same
-    # sizes, until Decide's decimals stop a move by a hair that exact arithmetic (and the float loop) lets through
-    _, fl = _run(name)
+    # the float model (double precision) and Decide's arithmetic play the same exchanges, in the same order, with the
+    # same sizes, until Decide's decimals stop a move by a hair that exact arithmetic (and the float loop) lets through
+    _, fl = _run(name, arithmetic="float")
     dec, edges = _decimal_with_edges(name)
     first_edge = min((e[0] for e in edges), default=None)
     first_diff = _first_difference(fl, dec)
@@ -244,7 +247,7 @@ def test_float_and_decimal_agree_until_a_knife_edge_on_random_scenarios():
         x, sal, c = random_case(rng, 4)
         n, D = x.shape
         inp = Inputs.build(x.tolist(), sal.tolist(), c.tolist(), low=[0.0] * D, high=[100.0] * D)
-        fl = exchange.run(inp, exchange.Params(passes=4))
+        fl = exchange.run(inp, exchange.Params(arithmetic="float", passes=4))
         edges: list = []
         dec = _exchange_decimal.run(inp, 4, "first", edges)
         first_edge = min((e[0] for e in edges[0]), default=5)
@@ -256,12 +259,32 @@ def test_float_and_decimal_agree_until_a_knife_edge_on_random_scenarios():
 
 
 def test_decimal_arithmetic_is_for_the_equal_gain_model_only():
-    with pytest.raises(ValueError, match="variant=decide only"):
+    with pytest.raises(ValueError, match="arithmetic=decimal is for variant=decide only"):
         exchange.Params(variant="greedy", arithmetic="decimal")
+    with pytest.raises(ValueError, match="ties=coin is for variant=decide only"):
+        exchange.Params(variant="random-rate", ties="coin")
     with pytest.raises(ValueError, match="ties=decide needs arithmetic=decimal"):
-        exchange.Params(ties="decide")
+        exchange.Params(arithmetic="float", ties="decide")
     with pytest.raises(ValueError, match="ties=coin needs arithmetic=decimal"):
-        exchange.Params(ties="coin")
+        exchange.Params(arithmetic="float", ties="coin")
+
+
+def _pair(**params):
+    p = exchange.Params(**params)
+    return p.arithmetic, p.ties
+
+
+def test_the_default_is_decides_decimals_and_coin_and_a_given_half_keeps_its_earlier_meaning():
+    # left out together: the variant's own (Decide's run for decide; the float loop, the only one, for the others)
+    assert _pair() == _pair(variant="decide") == _pair(arithmetic=None, ties=None) == ("decimal", "coin")
+    assert _pair(variant="greedy") == _pair(variant="random-rate") == ("float", "first")
+    # one of them given: the other as before the switch, so every explicit setting keeps its result
+    assert _pair(arithmetic="float") == _pair(ties="first") == ("float", "first")
+    assert _pair(arithmetic="decimal") == ("decimal", "first")
+    assert _pair(ties="decide") == ("decimal", "decide") and _pair(ties="coin") == ("decimal", "coin")
+    # the validated value holds the choice: an explicit default is the default (one row of the calibration table)
+    assert exchange.Params() == exchange.Params(arithmetic="decimal", ties="coin")
+    assert exchange.Params().model_dump()["ties"] == "coin"
 
 
 # Decide's coin, reproduced: ``-p arithmetic=decimal ties=coin`` flips Decide's tie coin from the draw's seed
@@ -324,3 +347,22 @@ def test_coin_depends_only_on_the_draws_seed():
         assert np.array_equal(batch.extras[key][[2, 0]], swapped.extras[key], equal_nan=True)
     assert np.array_equal(batch.forecast[2:3], alone.forecast) and np.array_equal(batch.forecast[[2, 0]], swapped.forecast)
     assert not np.array_equal(batch.forecast[0], batch.forecast[1])  # seeds 7 and 8 differ on this file
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_default_forecast_is_decides_run_after_random_seed_and_says_so(name):
+    # the issue's criterion: the default reproduces Decide round by round; with seed k (0 when none is given) it is the
+    # run Decide makes after random.seed(k), one of the runs whose spread the ranges record
+    rec = SEEDED["files"][name]
+    for seed in (None, 3):
+        k = seed or 0
+        run = next(r for r in rec["runs"] if r["seed"] == k)
+        res = api.forecast(str(DATA / name), model="exchange", seed=seed)
+        tr = res.trajectory
+        assert list(tr.extras["exchanges"][0, 1:11]) == run["exchanges"]
+        np.testing.assert_allclose(tr.forecast[0, 1:11], np.array(run["forecast"]), rtol=0, atol=1e-9)
+        notes = [n for n in res.to_dict()["meta"]["notes"] if "coin" in n]
+        assert len(notes) == 1 and f"random.seed({k})" in notes[0] and f"seed {k}:" in notes[0]
+    # the float model says nothing of a coin
+    res = api.forecast(str(DATA / name), model="exchange", arithmetic="float")
+    assert not [n for n in res.to_dict()["meta"]["notes"] if "coin" in n]

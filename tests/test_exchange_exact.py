@@ -351,7 +351,8 @@ def _tie_case(rng):
 
 
 class _Watch:
-    """The kernel, with what its list calls returned counted."""
+    """The kernel, with what its list's steps (``advance``) asked of the caller counted: groups to order after a
+    re-sizing (and their listings), and a group at the top."""
 
     def __init__(self, k):
         self.k, self.groups, self.split_rows, self.top = k, 0, 0, 0
@@ -359,18 +360,16 @@ class _Watch:
     def __getattr__(self, name):
         return getattr(self.k, name)
 
-    def split(self, lst, lab, N, *rest):
-        ng, nl = self.k.split(lst, lab, N, *rest)
-        out = rest[-1]
-        self.groups += ng
-        self.split_rows += sum(int(out[2 * g + 1] - out[2 * g]) for g in range(ng))
-        return ng, nl
-
-    def arrange(self, *args):
-        nl = self.k.arrange(*args)
-        dlab, N = args[6], args[2]
-        self.top += N > 1 and dlab[0] == dlab[1]
-        return nl
+    def advance(self, *args):
+        code = self.k.advance(*args)
+        k, S, LI = self.k, args[5], args[6]
+        if code == k.R_GROUPS:
+            ng = int(S[k.S_NG])
+            out = LI[k.L_GROUPS]
+            self.groups += ng
+            self.split_rows += sum(int(out[2 * g + 1] - out[2 * g]) for g in range(ng))
+        self.top += code == k.R_TOP
+        return code
 
 
 @pytest.mark.parametrize("ties", ["decide", "coin"])

@@ -60,7 +60,8 @@ def test_coalition_sums_add_the_voters_in_numpys_order(path):
         V = np.zeros((1, n, 2))
         V[0, :, 0] = x
         C = np.zeros((1, 2, 2))
-        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n), C)
+        kern.coalition_rows(0, 2, V, np.ones((1, n)), np.ones(2, dtype=np.bool_), 0, kern.pairwise_plan(n),
+                            np.zeros((1, 0, 2), dtype=np.bool_), C)
         assert C[0, 0, 1] == np.maximum(x, 0.0).sum(), n
         assert C[0, 1, 0] == np.maximum(-x, 0.0).sum(), n
 
@@ -91,24 +92,27 @@ def test_the_fused_passes_stay_below_the_sizes_where_the_methods_change():
 def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
-    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
+    for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
-                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows"):
+                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), rule=st.sampled_from(RULES), Bc=st.integers(1, 3), M=st.sampled_from([1, 2, 3, 5, 8, 12, 33, 45]),
-       Nv=st.sampled_from([1, 2, 7, 8, 9, 16, 31]), masked=st.booleans())
-def test_coalitions_equal_numpy(monkeypatch, seed, rule, Bc, M, Nv, masked):
+       Nv=st.sampled_from([1, 2, 7, 8, 9, 16, 31]), masked=st.booleans(), elections=st.sampled_from([None, 1, 3]))
+def test_coalitions_equal_numpy(monkeypatch, seed, rule, Bc, M, Nv, masked, elections):
     rng = np.random.default_rng(seed)
     V = _wide(rng, (Bc, Nv, M), -9, 1)  # tiny differences reach the Binary rule's step
     w = rng.uniform(0, 5, (Bc, Nv)) * (rng.random((Bc, Nv)) < 0.9)
     opt = rng.random((Bc, M)) < 0.7 if masked else None
+    among = None if elections is None else rng.random((Bc, elections, M)) < 0.3
+    if among is not None and opt is not None:
+        among &= opt[:, None, :]
     out = {}
     for path in PATHS:
         _use(monkeypatch, path)
-        out[path] = core.coalitions(V, w, rule, opt=opt)
+        out[path] = core.coalitions(V, w, rule, opt=opt, among=among)
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
 
@@ -136,11 +140,42 @@ def test_coalitions_of_many_options_and_voters_equal_numpy(monkeypatch, rule):
         V = _wide(rng, (2, Nv, M), -9 if rule in ("Binary", "PropBin") else -3, 1)
         w = rng.uniform(0, 5, (2, Nv)) * (rng.random((2, Nv)) < 0.9)
         opt = rng.random((2, M)) < 0.8 if Nv % 2 else None
+        # a third of the time only the pairs of a few elections (sparse, or one of every option)
+        among = None
+        if Nv % 3 == 1:
+            among = rng.random((2, 4, M)) < (0.15 if Nv % 2 else 1.0)
+            among &= True if opt is None else opt[:, None, :]
         out = {}
         for path in ("numpy", "compiled"):
             _use(monkeypatch, path)
-            out[path] = core.coalitions(V, w, rule, opt=opt)
+            out[path] = core.coalitions(V, w, rule, opt=opt, among=among)
         _equal(out["compiled"], out["numpy"])
+
+
+@pytest.mark.parametrize("model", ["Conditional", "MarkovIncentive", "MarkovUniform"])
+@pytest.mark.parametrize("path", ["numpy", "compiled"])
+def test_elections_read_only_the_pairs_among_their_options(monkeypatch, model, path):
+    # the resolution computes the coalitions of the pairs of each actor's own election only (among=Q):
+    # every PCE over those elections gives the numbers it gives from the coalitions of every pair
+    _use(monkeypatch, path)
+    rng = np.random.default_rng(7)
+    for M, nq, Nv in ((6, 5, 9), (40, 39, 40), (70, 69, 150)):
+        for rule in ("Prop", "Binary", "ASymProsp"):
+            V = _wide(rng, (2, Nv, M), -4, 1)
+            w = rng.uniform(0, 5, (2, Nv))
+            Q = np.zeros((2, nq, M), dtype=bool)
+            Q[:, :, 0] = True  # the status quo, then an actor's own bargain and a few that target it
+            Q[:, np.arange(nq), 1 + np.arange(nq)] = rng.random((2, nq)) < 0.9
+            Q[:, :, 1:] |= rng.random((2, nq, M - 1)) < 2.0 / M
+            Q[:, -1, :] = rng.random((2, M)) < 0.5  # one large election
+            opt = Q.any(1)
+            for vpm in ("Linear", "Binary"):
+                C_all = core.coalitions(V, w, rule, opt=opt)
+                C_few = core.coalitions(V, w, rule, opt=opt, among=Q)
+                pair = np.einsum("bqa,bqc->bac", Q.astype(float), Q.astype(float)) > 0
+                _equal(C_few[pair], C_all[pair])
+                _equal(core.pce(C_few, core.victory(C_few, vpm), Q, model),
+                       core.pce(C_all, core.victory(C_all, vpm), Q, model))
 
 
 @SETTINGS
@@ -247,6 +282,9 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
+    from detente.models import _smp_pce
+
+    assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures
 
 
 @SETTINGS
@@ -291,11 +329,13 @@ def test_conditional_pce_over_each_elections_options_equals_the_whole_product(mo
     C = rng.uniform(1e-8, 10, (Bc, M, M))
     P = core.victory(C, "Linear")
     out = {}
-    for gather in (False, True):
+    for gather in (False, True, "compiled"):
         monkeypatch.setattr(core, "GATHER_MIN_OPTIONS", 1 if gather else 1 << 30)
         monkeypatch.setattr(core, "BLOCK", 97)  # several blocks of rows
+        _use(monkeypatch, "compiled" if gather == "compiled" else "numpy")  # compiled: _smp_pce's sums
         out[gather] = core.pce(C, P, Q, "Conditional")
     _equal(out[True], out[False])
+    _equal(out["compiled"], out[False])
     # the whole product with every step out of place, as the PCE was first written (its logs and exps now
     # run in place: the same numbers)
     logP = np.log(np.maximum(P, 1e-300))
@@ -320,3 +360,42 @@ def test_clusters_equal_numpy(monkeypatch, seed, Bc, n, D):
         out[path] = core.clusters(x, act)
     _equal(out["compiled"], out["numpy"])
     _equal(out["pure"], out["numpy"])
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_near_pairs_at_the_tolerance_are_numpys(monkeypatch, path):
+    # pairs at distances around 1e-3, down to the last bits: the kernel decides the clear ones itself and
+    # leaves any pair within a millionth of the threshold to numpy's own sum (unsure); the near matrix and the
+    # clusters are numpy's either way
+    _use(monkeypatch, path)
+    kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
+    rng = np.random.default_rng(11)
+    for D in (1, 2, 3, 5):
+        for scale in (1e-3 * (1 + 1e-12), 1e-3 * (1 + 1e-5), 1e-3 * (1 - 1e-5), 2e-3):
+            Bc, n = 2, 9
+            u = rng.normal(size=(Bc, n, D))
+            u /= np.linalg.norm(u, axis=-1, keepdims=True)
+            x = 0.5 + np.cumsum(u * scale * rng.choice([1.0, 1.0 - 1e-15, 1.0 + 1e-15], (Bc, n, 1)), axis=1)
+            act = rng.random((Bc, n)) < 0.9
+            near, unsure = np.empty((Bc, n, n), dtype=bool), np.zeros(Bc * n, dtype=bool)
+            kern.near_rows(0, Bc * n, x, np.ascontiguousarray(x.transpose(0, 2, 1)), act, core.EQ_TOL, near, unsure)
+            ref = core._near(x, act)
+            sure = ~unsure.reshape(Bc, n)
+            _equal(near[sure], ref[sure])  # every row it is sure of is numpy's
+            assert unsure.any() == (abs(scale / 1e-3 - 1) < 1e-6)  # steps of 1e-3 (1 + 1e-12) are unsure
+            got = core.clusters(x, act)
+            _use(monkeypatch, "numpy")
+            _equal(got, core.clusters(x, act))
+            _use(monkeypatch, path)
+
+
+def test_the_compiled_pce_sums_in_numpys_order_or_steps_aside(monkeypatch):
+    # the check that lets the large-n PCE use the compiled dot products holds on this machine (as the
+    # few-actor passes' does), and a numpy that summed otherwise would get numpy's path back
+    from detente.models import _smp_pce
+
+    assert core._pce_dots_ok(_smp_pce)
+    monkeypatch.setattr(core, "_kernel", lambda work: _smp_kernel)
+    assert core._pce_kernel(1) is _smp_pce
+    monkeypatch.setattr(core, "_PCE_DOTS_OK", False)
+    assert core._pce_kernel(1) is None

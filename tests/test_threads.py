@@ -191,4 +191,5 @@ def test_exchange_is_the_same_on_one_and_two_threads(monkeypatch, variant):
     monkeypatch.setattr(exchange, "PURE_MAX_WORK", -1)
     monkeypatch.setattr(exchange, "_CALL_WORK", 1)  # one draw a call: many calls over the threads
     inp = _random(4, 9, 6, 3)
-    _one_and_two(monkeypatch, lambda: exchange.run(inp, exchange.Params(variant=variant, passes=3)))
+    # the compiled float loop (the default, Decide's decimals, plays in forked processes: tests/test_dask.py)
+    _one_and_two(monkeypatch, lambda: exchange.run(inp, exchange.Params(variant=variant, passes=3, arithmetic="float")))

@@ -490,11 +490,14 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     st, P = _prepare(r, d)
     iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
     sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
-    khi = fv[:P, k.G].copy()
-    klo = np.zeros(P)
-    kerr = 2.0 * fv[:P, k.EG]
+    LI = np.zeros((k.NL, 2 * P + 2), dtype=np.int64)  # the kernel's int arrays, one a row (advance)
+    LF = np.zeros((k.NFL, P + 1))
+    lst, lab, keep, rem, snap, osz, sized, groups = (LI[j] for j in (k.L_LST, k.L_LAB, k.L_KEEP, k.L_REM, k.L_SNAP,
+                                                                     k.L_OSZ, k.L_SIZED, k.L_GROUPS))
+    khi, klo, kerr = LF[k.F_KHI], LF[k.F_KLO], LF[k.F_KERR]
+    khi[:P] = fv[:P, k.G]
+    kerr[:P] = 2.0 * fv[:P, k.EG]
     kex = np.zeros(P, dtype=np.bool_)
-    sized = np.zeros(P, dtype=np.int64)
     exact: dict[int, tuple[int, Decimal]] = {}  # row -> (its count of sizings then, its exact gain)
     prev: dict[int, tuple[int, Decimal]] = {}  # the one before that
 
@@ -514,22 +517,14 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
 
     for row, e in st.settled.items():  # the rows sized in decimal while formed: their gains are exact
         known(row, e.gain)
-    lst = np.empty(P + 1, dtype=np.int64)  # the list never grows: a tie's extra listing replaces the one taken
-    lst[:P] = np.arange(P)
-    lab = np.arange(P + 1, dtype=np.int64)  # listings with the same label next to each other: one group
-    dst = np.empty(P + 1, dtype=np.int64)
-    dlab = np.empty(P + 1, dtype=np.int64)
-    ust, uen, uord = (np.empty(P + 1, dtype=np.int64) for _ in range(3))
-    uhi, ulo = np.empty(P + 1), np.empty(P + 1)
-    keep = np.zeros(P, dtype=np.int64)
-    rem = np.empty(P, dtype=np.int64)
-    snap = np.full(P, -1, dtype=np.int64)
-    osz = np.zeros(P, dtype=np.int64)
+    lst[:P] = np.arange(P)  # the list never grows: a tie's extra listing replaces the one taken
+    lab[: P + 1] = np.arange(P + 1)  # listings with the same label next to each other: one group
+    snap[:P] = -1
+    S = np.zeros(9, dtype=np.int64)  # the kernel's state (advance)
+    S[k.S_N], S[k.S_NL], S[k.S_FIRST], S[k.S_COIN] = P, P + 1, 1, rng is not None
     siv, sfv, stab = np.empty_like(iv[:P]), np.empty_like(fv[:P]), np.empty_like(tab[:P])
-    groups = np.empty(2 * P + 2, dtype=np.int64)
     old = _Before(k, r, st.x, st.s, siv, sfv, stab)
     old.vals = st.vals
-    N, first, stamp, nl = P, True, 0, P + 1
     vm, xh = d.valsm, xv[:, :, 0].tolist()
     rows: list[tuple] = []
     realised: list[int] = []
@@ -538,12 +533,12 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     def order(a: int, b: int, gain) -> None:
         """Decide's order of the group ``lst[a:b]`` (a stable sort by ``gain(row)``, highest first), each listing then
         alone."""
-        nonlocal nl
+        nl = int(S[k.S_NL])
         seg = lst[a:b].tolist()
         seg.sort(key=gain, reverse=True)
         lst[a:b] = seg
         lab[a:b] = np.arange(nl, nl + b - a)
-        nl += b - a
+        S[k.S_NL] = nl + b - a
 
     def now(row: int) -> Decimal:
         if not kex[row]:
@@ -556,7 +551,7 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
 
     def before(row: int) -> Decimal:
         """The row's exact gain before this step's recalculation."""
-        if snap[row] != stamp or osz[row] == sized[row]:
+        if snap[row] != S[k.S_STAMP] or osz[row] == sized[row]:
             return now(row)
         for got in (exact.get(row), prev.get(row)):
             if got is not None and got[0] == osz[row]:
@@ -564,69 +559,73 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
         g = old.gain(row)
         return old.exchange(row).gain if g is None else g
 
-    def end(a: int) -> int:
-        """The end of the group that starts at ``a``."""
-        b = a + 1
-        while b < N and lab[b] == lab[a]:
-            b += 1
-        return b
-
-    while N > 0:
-        nl = k.arrange(lst, lab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord)
-        first = False
-        lst, dst, lab, dlab = dst, lst, dlab, lab
-        b0 = end(0)
-        if b0 > 1:
-            order(0, b0, now)
-        E = int(lst[0])
-        tie = False
-        if rng is not None and N > 1:
-            if b0 == 1:  # the next group may hold a gain within 1e-20 of the first: then it is ordered too
-                b1 = end(1)
-                hi = max(khi[v] + kerr[v] + k.U * abs(khi[v]) for v in lst[1:b1].tolist())
-                if hi + 4e-20 >= khi[E] - kerr[E] - k.U * abs(khi[E]):
-                    now(E)
-                    order(1, b1, now)
-            nxt = int(lst[1])
-            tie = nxt == E or bool(kex[E] and kex[nxt] and abs(exact[E][1] - exact[nxt][1]) < ref.TIE_COIN)
-        if tie and rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
-            lst[N], lab[N] = E, nl
-            E = nxt
-            lst[: N - 1], lab[: N - 1] = lst[2 : N + 1].copy(), lab[2 : N + 1].copy()
-            N -= 1
-            nl += 1
-        elif tie:  # tails: the first is taken and the next listed again at the end
-            lst[N], lab[N] = nxt, nl
-            lst[:N], lab[:N] = lst[1 : N + 1].copy(), lab[1 : N + 1].copy()
-            nl += 1
+    advance = k.advance
+    phase, E, rI, rJ = k.PH_ARRANGE, -1, -1, -1
+    while True:
+        code = advance(phase, E, rI, rJ, P, S, LI, LF, kex, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need, idx,
+                       siv, sfv, stab)
+        if code < 0:
+            if code == k.R_DONE:
+                break
+            if code == k.R_TOP:
+                order(0, int(S[k.S_B0]), now)
+                phase = k.PH_TOPPED
+                continue
+            if code == k.R_NEXT:
+                now(int(lst[0]))
+                order(1, int(S[k.S_B1]), now)
+                phase = k.PH_NEXTED
+                continue
+            if code == k.R_SETTLE:
+                nn = int(S[k.S_NN])
+                for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
+                    ok = settle(row).ok
+                    while ok:
+                        keep[row] += 1
+                        if left == 0:
+                            break
+                        left -= 1
+                        code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr,
+                                      kex, sized)
+                        ok = settle(row).ok if code < 0 else code == 1
+                phase = k.PH_COMPACT
+                continue
+            if code == k.R_GROUPS:
+                for g in range(int(S[k.S_NG])):
+                    order(int(groups[2 * g]), int(groups[2 * g + 1]), before)
+                phase = k.PH_ARRANGE
+                continue
+            # R_TIE: the first two listings may tie (the same row, or exact gains a hair apart): the coin, if they do
+            N = int(S[k.S_N])
+            E, nxt = int(lst[0]), int(lst[1])
+            tie = nxt == E or abs(exact[E][1] - exact[nxt][1]) < ref.TIE_COIN
+            nl = int(S[k.S_NL])
+            if tie and rng.random() >= 0.5:  # heads: the next is taken, the first goes to the end
+                lst[N], lab[N] = E, nl
+                E = nxt
+                lst[: N - 1], lab[: N - 1] = lst[2 : N + 1].copy(), lab[2 : N + 1].copy()
+                N -= 1
+                nl += 1
+            elif tie:  # tails: the first is taken and the next listed again at the end
+                lst[N], lab[N] = nxt, nl
+                lst[:N], lab[:N] = lst[1 : N + 1].copy(), lab[1 : N + 1].copy()
+                nl += 1
+            else:
+                lst[: N - 1], lab[: N - 1] = lst[1:N].copy(), lab[1:N].copy()
+                N -= 1
+            S[k.S_N], S[k.S_NL] = N, nl
+            if iv[E, k.ST] != 1:
+                phase = k.PH_ARRANGE
+                continue  # not valid: dropped
         else:
-            lst[: N - 1], lab[: N - 1] = lst[1:N].copy(), lab[1:N].copy()
-            N -= 1
-        if iv[E, k.ST] != 1:
-            continue  # not valid: dropped
+            E = code
         if len(st.vals) + 2 > len(vals):
             raise _Escape  # more realised exchanges than the room kept (an exchange realised again and again)
         trade, iy, jy, rI, rJ = st.record(E, vm, xh)
         rows.append(trade)
         realised.append(E)
         final[E] = (iy, jy, trade[5], trade[7], int(sized[E]))
-        stamp += 1
-        nn = k.recalc(P, E, rI, rJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, need,
-                      idx, khi, klo, kerr, kex, sized, snap, siv, sfv, stab, osz)
-        for row, left in zip(need[:nn].tolist(), rem[:nn].tolist()):
-            ok = settle(row).ok
-            while ok:
-                keep[row] += 1
-                if left == 0:
-                    break
-                left -= 1
-                code = k.redo(row, E, rI, rJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, partb, khi, klo, kerr, kex,
-                              sized)
-                ok = settle(row).ok if code < 0 else code == 1
-        N = k.compact(lst, lab, N, keep)
-        ng, nl = k.split(lst, lab, N, khi, kerr, snap, stamp, osz, sized, nl, groups)
-        for g in range(ng):
-            order(int(groups[2 * g]), int(groups[2 * g + 1]), before)
+        phase = k.PH_RECALC
     moved: dict[tuple[int, int], tuple[Decimal, float]] = {}
     for row in realised:
         iy, jy, iyf, jyf, at = final[row]

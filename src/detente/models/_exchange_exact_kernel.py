@@ -701,21 +701,23 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     Every valid row that shares a supplying or demanding actor-issue with ``E`` is recalculated once per listing (Decide
     recalculates every valid listing), ``E`` itself against itself if it is still listed; ``keep[r]``: how many of row
     ``r``'s listings stay (all of a valid untouched row's, none of an invalid one's, and of a recalculated row those
-    recalculated while it stayed valid). A recalculation the float bound cannot settle stops its row: the row is listed
-    in ``need`` with ``rem`` listings left. Returns how many rows need decimal.
+    recalculated while it stayed valid; 0 on entry for every row not listed, as :func:`compact` leaves it). A
+    recalculation the float bound cannot settle stops its row: the row is listed in ``need`` with ``rem`` listings left.
+    Returns how many rows need decimal.
 
     Before its first recalculation a visited row's state is kept (``siv``, ``sfv``, ``stab``; ``osz`` its count of
     sizings, ``snap`` set to ``stamp``): its place in the list may still have to be found from its gain before
     (:func:`split`). A re-sizing that certainly keeps the gain keeps the row's key and counts as none (``osz``): no
     outcome cap binds before or after, step 4 takes the same branch, and the side that moves all the way (whose
     distance to its partner is the gain's only variable then) moves from the same position."""
-    for r in range(P):
-        keep[r] = 0
+    # keep is 0 for every row not listed (compact leaves it so): only the listed rows are counted
+    for i in range(N):
+        keep[lst[i]] = 0
     for i in range(N):
         keep[lst[i]] += 1
-    for r in range(P):
-        if iv[r, ST] != 1:
-            keep[r] = 0
+    for i in range(N):
+        if iv[lst[i], ST] != 1:
+            keep[lst[i]] = 0
     nn = 0
     n = part.shape[0]
     rows = np.empty(iv.shape[0], dtype=np.int64)
@@ -901,6 +903,123 @@ def split(lst, lab, N, khi, kerr, snap, stamp, osz, sized, nl, out):
     return ng, nl
 
 
+#: :func:`advance`'s phases (where it takes up Decide's list) and its answers other than a row to realise.
+PH_ARRANGE, PH_TOPPED, PH_NEXTED, PH_RECALC, PH_COMPACT = range(5)
+R_DONE, R_TOP, R_NEXT, R_TIE, R_SETTLE, R_GROUPS = -1, -2, -3, -4, -5, -6
+#: :func:`advance`'s state ``S``: the list's length, the next free label, the first sort still to come, the step's
+#: stamp, the ends of the first two groups, the coin on, how many rows need decimal, how many groups to order.
+S_N, S_NL, S_FIRST, S_STAMP, S_B0, S_B1, S_COIN, S_NN, S_NG = range(9)
+#: :func:`advance`'s int table ``LI``: one row per array (each at least ``2 P + 2`` long).
+L_LST, L_LAB, L_DST, L_DLAB, L_KEEP, L_REM, L_SNAP, L_OSZ, L_SIZED, L_UST, L_UEN, L_UORD, L_GROUPS = range(13)
+NL = 13
+#: :func:`advance`'s float table ``LF`` (rows at least ``P + 1`` long): every row's sort key (gain, its remainder when
+#: exact, its bound; see :func:`arrange`) and :func:`arrange`'s units' tops and bottoms.
+F_KHI, F_KLO, F_KERR, F_UHI, F_ULO = range(5)
+NFL = 5
+
+
+@_inline
+def _end(lab, N, a):
+    """The end of the group of the list that starts at ``a``."""
+    b = a + 1
+    while b < N and lab[b] == lab[a]:
+        b += 1
+    return b
+
+
+@_jit
+def advance(phase, E, refI, refJ, P, S, LI, LF, kex, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx, siv,
+            sfv, stab):
+    """One step of Decide's own list (``ties`` "decide" and "coin"), from ``phase`` up to the next thing only the caller
+    can do (:func:`detente.models._exchange_exact._list_round`, whose loop this is, in the same order):
+
+    - ``PH_RECALC`` (row ``E`` was realised, its sides now at ``vals[refI]``, ``vals[refJ]``): a new stamp,
+      :func:`recalc`; rows that need decimal: ``R_SETTLE`` (``S[S_NN]`` of them in ``need``, their listings left in
+      ``rem``); the caller settles them and comes back at
+    - ``PH_COMPACT``: :func:`compact`, :func:`split`; groups to order from the gains before the step: ``R_GROUPS``
+      (``S[S_NG]`` of them, in ``LI[L_GROUPS]``); the caller orders them and comes back at
+    - ``PH_ARRANGE``: ``R_DONE`` if the list is empty, else :func:`arrange` (into ``LI[L_DST]``, copied back to the
+      list); a first group of more than one listing: ``R_TOP`` (it ends at ``S[S_B0]``; the caller orders it by the
+      exact gains now) and back at
+    - ``PH_TOPPED``: with the coin, a first listing alone whose gain's interval comes within 4e-20 of the next group's
+      (which ends at ``S[S_B1]``): ``R_NEXT`` (the caller sizes the first exactly and orders the next group), back at
+    - ``PH_NEXTED``: with the coin, a second listing that may tie the first (the same row, or both gains exact and
+      within 2e-20 in float, which holds every pair within Decide's 1e-20): ``R_TIE``, the caller flips the coin and
+      takes a listing itself. Else the first listing is taken; a row that is not valid is dropped and the list
+      arranged again; a valid one is returned, to be realised.
+    """
+    N = S[S_N]
+    coin = S[S_COIN] != 0
+    khi = LF[F_KHI]
+    klo = LF[F_KLO]
+    kerr = LF[F_KERR]
+    lst = LI[L_LST]
+    lab = LI[L_LAB]
+    if phase == PH_RECALC:
+        stamp = S[S_STAMP] + 1
+        S[S_STAMP] = stamp
+        nn = recalc(P, E, refI, refJ, stamp, lst, N, LI[L_KEEP], LI[L_REM], iv, fv, tab, vals, xv, sf, cf, Wf, tf,
+                    tot, part, need, idx, khi, klo, kerr, kex, LI[L_SIZED], LI[L_SNAP], siv, sfv, stab, LI[L_OSZ])
+        if nn > 0:
+            S[S_NN] = nn
+            return R_SETTLE
+        phase = PH_COMPACT
+    if phase == PH_COMPACT:
+        N = compact(lst, lab, N, LI[L_KEEP])
+        S[S_N] = N
+        ng, nl = split(lst, lab, N, khi, kerr, LI[L_SNAP], S[S_STAMP], LI[L_OSZ], LI[L_SIZED], S[S_NL],
+                       LI[L_GROUPS])
+        S[S_NL] = nl
+        if ng > 0:
+            S[S_NG] = ng
+            return R_GROUPS
+        phase = PH_ARRANGE
+    dst = LI[L_DST]
+    dlab = LI[L_DLAB]
+    while True:
+        if phase == PH_ARRANGE:
+            if N <= 0:
+                return R_DONE
+            nl = arrange(lst, lab, N, khi, kerr, dst, dlab, S[S_NL], S[S_FIRST] != 0, LI[L_UST], LI[L_UEN],
+                         LF[F_UHI], LF[F_ULO], LI[L_UORD])
+            S[S_FIRST] = 0
+            S[S_NL] = nl
+            for i in range(N):
+                lst[i] = dst[i]
+                lab[i] = dlab[i]
+            b0 = _end(lab, N, 0)
+            S[S_B0] = b0
+            if b0 > 1:
+                return R_TOP
+            phase = PH_TOPPED
+        E = lst[0]
+        if phase == PH_TOPPED:
+            if coin and N > 1 and S[S_B0] == 1:
+                b1 = _end(lab, N, 1)
+                hi = -np.inf
+                for t in range(1, b1):
+                    v = lst[t]
+                    hi = max(hi, khi[v] + kerr[v] + U * abs(khi[v]))
+                if hi + 4e-20 >= khi[E] - kerr[E] - U * abs(khi[E]):
+                    S[S_B1] = b1
+                    return R_NEXT
+            phase = PH_NEXTED
+        if coin and N > 1:
+            nxt = lst[1]
+            if nxt == E:
+                return R_TIE
+            if kex[E] and kex[nxt] and abs((khi[E] - khi[nxt]) + (klo[E] - klo[nxt])) <= 2e-20:
+                return R_TIE
+        for i in range(N - 1):
+            lst[i] = lst[i + 1]
+            lab[i] = lab[i + 1]
+        N -= 1
+        S[S_N] = N
+        if iv[E, ST] == 1:
+            return E
+        phase = PH_ARRANGE
+
+
 def warm() -> None:
     """Compile (or load) every kernel on a tiny case."""
     n, D = 2, 2
@@ -938,6 +1057,16 @@ def warm() -> None:
     redo(0, 0, 0, 1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
     N = compact(dst, dlab, P, keep)
     split(dst, dlab, N, khi, kerr, snap, 1, osz, sized, nl, np.zeros(2 * P + 2, dtype=np.int64))
+    LI = np.zeros((NL, 2 * P + 2), dtype=np.int64)
+    LI[L_LST, :P] = np.arange(P)
+    LI[L_LAB] = np.arange(2 * P + 2)
+    LF = np.zeros((NFL, P + 1))
+    S = np.zeros(9, dtype=np.int64)
+    S[S_N], S[S_NL], S[S_FIRST], S[S_COIN] = P, P + 1, 1, 1
+    iv[:P, ST] = 1
+    for ph in (PH_ARRANGE, PH_RECALC):
+        advance(ph, 0, 0, 1, P, S, LI, LF, kex, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx, siv, sfv,
+                stab)
 
 
 if COMPILED:

@@ -61,6 +61,13 @@ def _kernel(work: int) -> Any:
     return _smp_kernel
 
 
+def _turn_kernel(Bc: int, n: int) -> Any:
+    """:func:`_kernel` for an O(n^2) pass (distances, utilities, clusters) of a turn of n actors: compiled
+    wherever the turn's O(n^3) sums are (draws x n^3 from ``KERNEL_MIN_WORK``), however small the pass
+    itself (numba is then loaded anyway; at 160 actors on one issue numpy's passes took 2 ms a turn)."""
+    return _kernel(Bc * n**3)
+
+
 def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
     (each fills its own rows: the split changes no result)."""
@@ -115,7 +122,7 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
     does not care), which avoids 0 / 0.
     """
     Bc, n, D = ideal.shape
-    kern = _kernel(Bc * n * pts.shape[1] * D)
+    kern = _turn_kernel(Bc, n)
     if kern is not None:
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
@@ -138,7 +145,7 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     Bc, n, D = ideal.shape
     m = pts.shape[1]
     work = Bc * n * m * D
-    kern = _kernel(work)
+    kern = _turn_kernel(Bc, n)
     if kern is None:
         return utility(distances(ideal, sal, pts), R[:, :, None])
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
@@ -148,7 +155,8 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     return out
 
 
-def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None) -> np.ndarray:
+def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None,
+               among: np.ndarray | None = None) -> np.ndarray:
     """Coalition strengths ``C(a, b) = 1e-8 + sum_v max(0, vote(w_v, V[v, a] - V[v, b]))``.
 
     Parameters
@@ -161,6 +169,12 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         Voting rule.
     opt : ndarray of bool, shape (Bc, M), optional
         Options that matter; rows of other options are left at the floor.
+    among : ndarray of bool, shape (Bc, nq, M), optional
+        The elections that will read C (as :func:`pce`'s ``Q``): only the pairs of options that are
+        both options of one election are computed, the others are left at the floor. A PCE reads
+        no other pair (an option outside its election enters its sums times 0), so its result is the
+        same; the resolution's elections (an actor's status quo and the few bargains it is part of)
+        need a few per cent of the pairs of all the bargains.
 
     Returns
     -------
@@ -178,7 +192,9 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         Vc = np.ascontiguousarray(V, dtype=float)
         code = kern.RULES.index(rule)
         plan = kern.pairwise_plan(Nv)
-        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, C), Bc * M, Bc * len(rows) * M * Nv)
+        Qc = np.zeros((Bc, 0, M), dtype=np.bool_) if among is None else np.ascontiguousarray(among, dtype=np.bool_)
+        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, Qc, C), Bc * M,
+              Bc * len(rows) * M * Nv)
     else:
         Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
         step = max(1, BLOCK // max(1, Bc * M * Nv))
@@ -189,6 +205,9 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
             v = vote(wb, d, rule)
             np.maximum(v, 0.0, out=v)
             C[:, rr] = v.sum(-1)
+        if among is not None:
+            Qf = among.astype(float)
+            C[~(_mm(Qf.swapaxes(-1, -2), Qf) > 0)] = 0.0
     C += FLOOR_PCE
     idx = np.arange(M)
     C[:, idx, idx] = FLOOR_PCE
@@ -231,6 +250,38 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
     raise ValueError(f"unknown victory model {model!r}")  # pragma: no cover
 
 
+_PCE_DOTS_OK: bool | None = None
+
+
+def _pce_kernel(work: int) -> Any:
+    """The compiled sums of the Conditional PCE (:mod:`._smp_pce`) for ``work`` elements (elections x
+    options x options), or None: numpy's then (without numba, below ``KERNEL_MIN_WORK``, or when this
+    numpy's einsum does not sum in the kernel's order, :func:`_pce_dots_ok`)."""
+    if _kernel(work) is None:
+        return None
+    from . import _smp_pce
+
+    return _smp_pce if _pce_dots_ok(_smp_pce) else None
+
+
+def _pce_dots_ok(kern: Any) -> bool:
+    """Does ``np.einsum("kj,kj->k", ...)``, as :func:`pce` calls it, sum in the order of the kernel's dot
+    product (:func:`._smp_fused.dot2`) at the lengths of elections over many options? Checked once, on numbers
+    spread over many magnitudes, for lengths around each step of the loop (the few-actor passes check the
+    shorter lengths and the matrix product themselves)."""
+    global _PCE_DOTS_OK
+    if _PCE_DOTS_OK is None:
+        rng = np.random.default_rng(0)
+        ok = True
+        for n in list(range(GATHER_MIN_OPTIONS, GATHER_MIN_OPTIONS + 17)) + [64, 100, 127, 128, 129, 161, 255, 321, 1000]:
+            a = rng.uniform(-1, 1, (6, n)) * 10.0 ** rng.uniform(-4, 4, (6, n))
+            b = rng.uniform(-1, 1, (6, n)) * 10.0 ** rng.uniform(-4, 4, (6, n))
+            a[:3] = rng.random((3, n)) < 0.5  # 0/1 rows, as an election's
+            ok &= np.array_equal(np.einsum("kj,kj->k", a, b), kern.dot_rows(a, b))
+        _PCE_DOTS_OK = bool(ok)
+    return _PCE_DOTS_OK
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Stacked matrix products summed in index order, whatever the batch size.
 
@@ -257,17 +308,20 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         Probabilities (0 outside each election's options, rows sum to 1).
         An election with no option gets all zeros.
     """
-    Qf = Q.astype(float)
-    Mq = Qf.sum(-1, keepdims=True)
-    has = Mq[..., 0] > 0
     if model == "Conditional":
         logP = np.maximum(P, 1e-300)
         np.log(logP, out=logP)  # in place: at a few hundred options each new array costs its page faults
         M = Q.shape[-1]
         if M < GATHER_MIN_OPTIONS:
-            L = _mm(Qf, logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
+            L = _mm(Q.astype(float), logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
             L = np.where(Q, L, -np.inf)
+        elif (kern := _pce_kernel(Q.shape[0] * Q.shape[1] * M * M)) is not None:  # the same, compiled
+            L = np.empty(Q.shape)
+            Qc = np.ascontiguousarray(Q, dtype=np.bool_)
+            _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
+                  int(Q.sum()) * M)
         else:  # only the entries that count (a in q): the same dot products over b, row by row
+            Qf = Q.astype(float)
             L = np.full(Q.shape, -np.inf)
             bq, qq, aq = np.nonzero(Q)
             step = max(1, BLOCK // M)
@@ -281,6 +335,9 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         p[~Q] = 0.0
         s = p.sum(-1, keepdims=True)
         return np.divide(p, s, out=np.zeros_like(p), where=s > 0)
+    Qf = Q.astype(float)
+    Mq = Qf.sum(-1, keepdims=True)
+    has = Mq[..., 0] > 0
     p = np.divide(Qf, Mq, out=np.zeros_like(Qf), where=Mq > 0)
     PT = P.swapaxes(-1, -2)
     running = has.copy()
@@ -540,6 +597,12 @@ def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray,
     return bI, bR
 
 
+def _near(x: np.ndarray, act: np.ndarray) -> np.ndarray:
+    """Pairs of active positions at Euclidean distance < 1e-3, (Bc, n, n)."""
+    diff = x[:, :, None, :] - x[:, None, :, :]
+    return (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
+
+
 def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
     """Single-linkage clusters of the active positions at Euclidean distance < 1e-3.
 
@@ -550,14 +613,19 @@ def clusters(x: np.ndarray, act: np.ndarray) -> np.ndarray:
         (-1 for inactive actors).
     """
     Bc, n, D = x.shape
-    diff = x[:, :, None, :] - x[:, None, :, :]
-    near = (np.sqrt(np.einsum("bijk,bijk->bij", diff, diff)) < EQ_TOL) & act[:, :, None] & act[:, None, :]
-    kern = _kernel(Bc * n * n)
+    kern = _turn_kernel(Bc, n)
     if kern is not None:
+        actc = np.ascontiguousarray(act, dtype=np.bool_)
+        near = np.empty((Bc, n, n), dtype=np.bool_)
+        unsure = np.zeros(Bc * n, dtype=np.bool_)
+        xc, xt = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(x.transpose(0, 2, 1), dtype=float)
+        _rows(lambda lo, hi: kern.near_rows(lo, hi, xc, xt, actc, EQ_TOL, near, unsure), Bc * n, Bc * n * n * D)
+        if unsure.any():  # a distance within a millionth of the tolerance: numpy's own sum decides
+            near = _near(x, act)
         lab = np.empty((Bc, n), dtype=np.int64)
-        nearc, actc = np.ascontiguousarray(near), np.ascontiguousarray(act, dtype=np.bool_)
-        _rows(lambda lo, hi: kern.cluster_rows(lo, hi, nearc, actc, lab), Bc, Bc * n * n)
+        _rows(lambda lo, hi: kern.cluster_rows(lo, hi, near, actc, lab), Bc, Bc * n * n)
         return np.where(act, lab, -1)
+    near = _near(x, act)
     lab = np.where(act, np.arange(n)[None, :], n)
     while True:
         new = np.min(np.where(near, lab[:, None, :], n), axis=-1)

@@ -91,19 +91,24 @@ def _coalition_terms(wv: float, va: float, row: np.ndarray, rule: int, both: boo
                      nk: np.ndarray) -> None:
     """One voter's terms ``max(0, vote(wv, va - row[c]))`` set into (``first``) or added to ``pk``, and with
     ``both`` (rule ``Prop``) ``max(0, -wv (va - row[c]))`` into ``nk``. Every array is a view of the same
-    length, indexed from 0 (so that the compiler sees no negative index and vectorises the loops)."""
+    length, indexed from 0 (so that the compiler sees no negative index and vectorises the loops).
+
+    ``nk`` takes ``- min(x, 0)`` (subtracted; for ``first`` from -0.0) rather than ``max(-x, 0)``
+    added: one vector operation instead of three, and the same number except for the sign of a zero
+    (q - x is q + (-x) exactly; q - 0 and q + 0 differ only for q = -0), which no sum of the running
+    sums can turn into anything but a zero's sign, erased when the caller adds the floor."""
     L = row.shape[0]
     if both:
         if first:
             for c in range(L):
                 x = wv * (va - row[c])
                 pk[c] = x if x > 0.0 else 0.0
-                nk[c] = -x if x < 0.0 else 0.0
+                nk[c] = -0.0 - (x if x < 0.0 else 0.0)
         else:
             for c in range(L):
                 x = wv * (va - row[c])
                 pk[c] += x if x > 0.0 else 0.0
-                nk[c] += -x if x < 0.0 else 0.0
+                nk[c] -= x if x < 0.0 else 0.0
     elif first:
         for c in range(L):
             x = vote(wv, va - row[c], rule)
@@ -123,23 +128,34 @@ def _coalition_terms4(w0: float, w1: float, w2: float, w3: float, a0: float, a1:
     order as four calls would give it, but is read and written once instead of four times."""
     L = r0.shape[0]
     if both:
-        for c in range(L):
-            x = w0 * (a0 - r0[c])
-            if first:
+        if first:
+            for c in range(L):
+                x = w0 * (a0 - r0[c])
                 p = x if x > 0.0 else 0.0
-                q = -x if x < 0.0 else 0.0
-            else:
+                q = -0.0 - (x if x < 0.0 else 0.0)
+                x = w1 * (a1 - r1[c])
+                p += x if x > 0.0 else 0.0
+                q -= x if x < 0.0 else 0.0
+                x = w2 * (a2 - r2[c])
+                p += x if x > 0.0 else 0.0
+                q -= x if x < 0.0 else 0.0
+                x = w3 * (a3 - r3[c])
+                pk[c] = p + (x if x > 0.0 else 0.0)
+                nk[c] = q - (x if x < 0.0 else 0.0)
+        else:
+            for c in range(L):
+                x = w0 * (a0 - r0[c])
                 p = pk[c] + (x if x > 0.0 else 0.0)
-                q = nk[c] + (-x if x < 0.0 else 0.0)
-            x = w1 * (a1 - r1[c])
-            p += x if x > 0.0 else 0.0
-            q += -x if x < 0.0 else 0.0
-            x = w2 * (a2 - r2[c])
-            p += x if x > 0.0 else 0.0
-            q += -x if x < 0.0 else 0.0
-            x = w3 * (a3 - r3[c])
-            pk[c] = p + (x if x > 0.0 else 0.0)
-            nk[c] = q + (-x if x < 0.0 else 0.0)
+                q = nk[c] - (x if x < 0.0 else 0.0)
+                x = w1 * (a1 - r1[c])
+                p += x if x > 0.0 else 0.0
+                q -= x if x < 0.0 else 0.0
+                x = w2 * (a2 - r2[c])
+                p += x if x > 0.0 else 0.0
+                q -= x if x < 0.0 else 0.0
+                x = w3 * (a3 - r3[c])
+                pk[c] = p + (x if x > 0.0 else 0.0)
+                nk[c] = q - (x if x < 0.0 else 0.0)
     else:
         for c in range(L):
             x = vote(w0, a0 - r0[c], rule)
@@ -156,6 +172,35 @@ def _coalition_terms4(w0: float, w1: float, w2: float, w3: float, a0: float, a1:
 
 
 @_jit
+def _coalition_terms2(w0: float, w1: float, a0: float, a1: float, r0: np.ndarray, r1: np.ndarray, rule: int,
+                      both: bool, first: bool, pk: np.ndarray, nk: np.ndarray) -> None:
+    """:func:`_coalition_terms4` for two voters (v, v + 8): the last two terms of a running sum whose count
+    is not a multiple of four."""
+    L = r0.shape[0]
+    if both:
+        for c in range(L):
+            x = w0 * (a0 - r0[c])
+            if first:
+                p = x if x > 0.0 else 0.0
+                q = -0.0 - (x if x < 0.0 else 0.0)
+            else:
+                p = pk[c] + (x if x > 0.0 else 0.0)
+                q = nk[c] - (x if x < 0.0 else 0.0)
+            x = w1 * (a1 - r1[c])
+            pk[c] = p + (x if x > 0.0 else 0.0)
+            nk[c] = q - (x if x < 0.0 else 0.0)
+    else:
+        for c in range(L):
+            x = vote(w0, a0 - r0[c], rule)
+            if first:
+                p = x if x > 0.0 else 0.0
+            else:
+                p = pk[c] + (x if x > 0.0 else 0.0)
+            x = vote(w1, a1 - r1[c], rule)
+            pk[c] = p + (x if x > 0.0 else 0.0)
+
+
+@_jit
 def _combine8(r: np.ndarray, res: np.ndarray) -> None:
     """``res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` elementwise (numpy's order), ``r`` (8, L)."""
     for c in range(res.shape[0]):
@@ -163,16 +208,18 @@ def _combine8(r: np.ndarray, res: np.ndarray) -> None:
 
 
 @_jit
-def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndarray, rule: int, both: bool,
+def _coalition_span(va: np.ndarray, X: np.ndarray, c0: int, c1: int, wb: np.ndarray, rule: int, both: bool,
                     plan: np.ndarray, rp: np.ndarray, rn: np.ndarray, sp: np.ndarray, sn: np.ndarray) -> None:
-    """The sums over the voters of ``max(0, vote(w_v, V[v, a] - V[v, c]))`` for c0 <= c < c1, left in ``sp[0, :c1 - c0]``.
+    """The sums over the voters of ``max(0, vote(w_v, va[v] - X[v, c]))`` for c0 <= c < c1, left in ``sp[0, :c1 - c0]``.
 
-    With ``both`` (the ``Prop`` rule only) also the sums of ``max(0, -w_v (V[v, a] - V[v, c]))``,
-    which are the sums for the pairs (c, a), in ``sn[0, :c1 - c0]``. The voters are summed in numpy's
-    pairwise order (``plan``, see :func:`pairwise_plan`) for every c at once: the innermost loops run
-    over the options c, which are contiguous in ``V`` (Nv, M), so that the compiler vectorises them;
-    each option's sum still adds its own terms in numpy's order. ``rp``, ``rn`` (8, M) hold the eight
-    running sums of a block, ``sp``, ``sn`` (depth, M) the stack of block sums.
+    ``va`` (Nv,) each voter's utility of the row's option a, ``X`` (Nv, *) each voter's utility of the
+    options c (one draw's V (Nv, M), or the columns of a row gathered). With ``both`` (the ``Prop`` rule
+    only) also the sums of ``max(0, -w_v (va[v] - X[v, c]))``, which are the sums for the pairs (c, a), in
+    ``sn[0, :c1 - c0]``. The voters are summed in numpy's pairwise order (``plan``, see
+    :func:`pairwise_plan`) for every c at once: the innermost loops run over the options c, which are
+    contiguous in ``X``, so that the compiler vectorises them; each option's sum still adds its own terms
+    in numpy's order. ``rp``, ``rn`` (8, *) hold the eight running sums of a block, ``sp``, ``sn``
+    (depth, *) the stack of block sums.
     """
     L = c1 - c0
     top = -1
@@ -202,20 +249,25 @@ def _coalition_span(b: int, a: int, c0: int, c1: int, V: np.ndarray, wb: np.ndar
                 for i in range(k, end, 32):
                     v = lo + i
                     if i + 24 < end:  # four of them in one pass over the options
-                        _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], V[b, v, a], V[b, v + 8, a],
-                                          V[b, v + 16, a], V[b, v + 24, a], V[b, v, c0:c1], V[b, v + 8, c0:c1],
-                                          V[b, v + 16, c0:c1], V[b, v + 24, c0:c1], rule, both, i < 8, rp[k, :L],
-                                          rn[k, :L])
+                        _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], va[v], va[v + 8], va[v + 16],
+                                          va[v + 24], X[v, c0:c1], X[v + 8, c0:c1], X[v + 16, c0:c1],
+                                          X[v + 24, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
                         continue
-                    for j in range(i, end, 8):
-                        _coalition_terms(wb[lo + j], V[b, lo + j, a], V[b, lo + j, c0:c1], rule, both, j < 8,
-                                         rp[k, :L], rn[k, :L])
+                    rest = i
+                    if i + 8 < end:  # two of them in one pass
+                        v = lo + i
+                        _coalition_terms2(wb[v], wb[v + 8], va[v], va[v + 8], X[v, c0:c1], X[v + 8, c0:c1], rule,
+                                          both, i < 8, rp[k, :L], rn[k, :L])
+                        rest = i + 16
+                    for j in range(rest, end, 8):
+                        _coalition_terms(wb[lo + j], va[lo + j], X[lo + j, c0:c1], rule, both, j < 8, rp[k, :L],
+                                         rn[k, :L])
             _combine8(rp[:, :L], resp)
             if both:
                 _combine8(rn[:, :L], resn)
             first = lo + end
         for v in range(first, lo + m):  # the terms after the last full eight, one by one
-            _coalition_terms(wb[v], V[b, v, a], V[b, v, c0:c1], rule, both, False, resp, resn)
+            _coalition_terms(wb[v], va[v], X[v, c0:c1], rule, both, False, resp, resn)
 
 
 @_jit
@@ -260,20 +312,68 @@ FEW_OPTIONS = 32
 SPAN = 256
 
 
+#: The vector width the spans of :func:`coalition_rows` are padded to (8 doubles: one AVX-512 register, two AVX).
+LANES = 8
+
+
+@_jit
+def _span(va: np.ndarray, Vb: np.ndarray, X: np.ndarray, cols: np.ndarray, c_first: int, i0: int, i1: int,
+          whole: bool, wb: np.ndarray, rule: int, both: bool, plan: np.ndarray, rp: np.ndarray, rn: np.ndarray,
+          sp: np.ndarray, sn: np.ndarray) -> int:
+    """:func:`_coalition_span` of the options ``cols[i0:i1]``: with ``whole`` they are ``c_first + i0 ..
+    c_first + i1`` of ``Vb`` (Nv, M), read in place; else gathered into ``X`` (Nv, SPAN) first. The span is
+    padded to whole vectors of :data:`LANES` (the compiler's vector loops then leave no scalar remainder):
+    in place with options before the first (when there are so many), gathered with zeros; the padding's
+    sums are computed and not used. Returns the padding: option ``cols[i]``'s sums are at ``pad + i - i0``."""
+    L = i1 - i0
+    pad = (-L) % LANES
+    if whole:
+        c0 = c_first + i0
+        if pad > c0:
+            pad = 0
+        _coalition_span(va, Vb, c0 - pad, c_first + i1, wb, rule, both, plan, rp, rn, sp, sn)
+        return pad
+    for v in range(Vb.shape[0]):
+        for i in range(i0, i1):
+            X[v, i - i0] = Vb[v, cols[i]]
+        for i in range(L, L + pad):
+            X[v, i] = 0.0
+    _coalition_span(va, X, 0, L + pad, wb, rule, both, plan, rp, rn, sp, sn)
+    return 0
+
+
+@_jit
+def _needed(b: int, a: int, among: np.ndarray, need: np.ndarray) -> bool:
+    """``need[c]``: options a and c are both options of one of draw b's elections (``among`` (Bc, nq, M));
+    False when a is an option of none."""
+    need[:] = False
+    found = False
+    for q in range(among.shape[1]):
+        if among[b, q, a]:
+            found = True
+            for c in range(need.shape[0]):
+                need[c] = need[c] or among[b, q, c]
+    return found
+
+
 @_jit
 def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndarray, rule: int, plan: np.ndarray,
-                   C: np.ndarray) -> None:
+                   among: np.ndarray, C: np.ndarray) -> None:
     """``C[b, a, c] = sum_v max(0, vote(w[b, v], V[b, v, a] - V[b, v, c]))`` for the rows r = b M + a in [lo, hi).
 
     ``V`` (Bc, Nv, M) each voter's utility of each option; ``rows`` (M,) marks the
     options whose rows are computed (others are left as they are); ``plan`` is
     :func:`pairwise_plan` (Nv). The floor and the diagonal are the caller's (as in
-    ``_smp_core.coalitions``).
+    ``_smp_core.coalitions``). ``among`` (Bc, nq, M): with nq > 0, only the pairs of
+    options that are both options of one of the draw's nq elections are computed
+    (the PCEs read no other); with nq = 0 every entry of the rows.
 
     With the default rule, w (V_a - V_c) = -(w (V_c - V_a)) exactly (IEEE negation is
     exact), so one pass over the voters gives C[a, c] and C[c, a]: row a does the pairs
     c > a (and c's entry when row c is wanted), and the pairs c < a whose row c is not
     wanted. Each row writes only entries no other row writes, so threads may share rows.
+    A row's wanted options c > a that are not all of them are gathered into a block of
+    their own (``X``) first, so that the loops over them stay contiguous.
     """
     Bc, Nv, M = V.shape
     depth = plan.shape[0] + 1
@@ -281,45 +381,73 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     rn = np.empty((8, SPAN))
     sp = np.empty((depth, SPAN))
     sn = np.empty((depth, SPAN))
+    need = np.empty(M, dtype=np.bool_)
+    cols = np.empty(M, dtype=np.int64)
+    X = np.empty((Nv, SPAN))
+    va = np.empty(Nv)
+    some = among.shape[1] > 0
     for r in range(lo, hi):
         b = r // M
         a = r % M
         if not rows[a]:
             continue
+        if some:
+            if not _needed(b, a, among, need):
+                continue
+        else:
+            need[:] = True
         wb = w[b]
+        Vb = V[b]
         if M < FEW_OPTIONS and Nv <= 128:
             for c in range(M):
-                if rule == 0 and c < a and rows[c]:
-                    continue  # done by row c
-                pos, neg = _pair_sums(a, c, V[b], wb, rule)
+                if not need[c] or (rule == 0 and c < a and rows[c]):
+                    continue  # not wanted, or done by row c
+                pos, neg = _pair_sums(a, c, Vb, wb, rule)
                 C[b, a, c] = pos
                 if rule == 0 and c > a and rows[c]:
                     C[b, c, a] = neg
             continue
+        for v in range(Nv):
+            va[v] = Vb[v, a]
         if rule == 0:
-            for c0 in range(a + 1, M, SPAN):
-                c1 = min(M, c0 + SPAN)
-                _coalition_span(b, a, c0, c1, V, wb, rule, True, plan, rp, rn, sp, sn)
-                for c in range(c0, c1):
-                    C[b, a, c] = sp[0, c - c0]
+            L = 0
+            for c in range(a + 1, M):
+                if need[c]:
+                    cols[L] = c
+                    L += 1
+            whole = L == M - a - 1  # every c > a: straight from V
+            for i0 in range(0, L, SPAN):
+                i1 = min(L, i0 + SPAN)
+                pad = _span(va, Vb, X, cols, a + 1, i0, i1, whole, wb, rule, True, plan, rp, rn, sp, sn)
+                for i in range(i0, i1):
+                    c = cols[i]
+                    C[b, a, c] = sp[0, pad + i - i0]
                     if rows[c]:
-                        C[b, c, a] = sn[0, c - c0]
+                        C[b, c, a] = sn[0, pad + i - i0]
+            if some:
+                continue  # a wanted c < a is in an election, so rows[c]: row c did it
             lone = False
             for c in range(a):
                 lone = lone or not rows[c]
             if lone:
                 for c0 in range(0, a, SPAN):
                     c1 = min(a, c0 + SPAN)
-                    _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
+                    _coalition_span(va, Vb, c0, c1, wb, rule, False, plan, rp, rn, sp, sn)
                     for c in range(c0, c1):
                         if not rows[c]:
                             C[b, a, c] = sp[0, c - c0]
             continue
-        for c0 in range(0, M, SPAN):
-            c1 = min(M, c0 + SPAN)
-            _coalition_span(b, a, c0, c1, V, wb, rule, False, plan, rp, rn, sp, sn)
-            for c in range(c0, c1):
-                C[b, a, c] = sp[0, c - c0]
+        L = 0
+        for c in range(M):
+            if need[c]:
+                cols[L] = c
+                L += 1
+        whole = L == M
+        for i0 in range(0, L, SPAN):
+            i1 = min(L, i0 + SPAN)
+            pad = _span(va, Vb, X, cols, 0, i0, i1, whole, wb, rule, False, plan, rp, rn, sp, sn)
+            for i in range(i0, i1):
+                C[b, a, cols[i]] = sp[0, pad + i - i0]
 
 
 @_jit
@@ -546,6 +674,47 @@ def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
         a = r % M
         for c in range(M):
             P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
+
+
+#: The relative margin around the squared tolerance inside which :func:`near_rows` leaves the decision to numpy.
+NEAR_MARGIN = 1e-6
+
+
+@_jit
+def near_rows(lo: int, hi: int, x: np.ndarray, xT: np.ndarray, act: np.ndarray, tol: float, near: np.ndarray,
+              unsure: np.ndarray) -> None:
+    """``_smp_core._near`` for the rows r = b n + i in [lo, hi): ``near[b, i, j]`` = both active and
+    ``sqrt(sum_k (x[b, i, k] - x[b, j, k])^2) < tol``, without the (n, n, D) differences (``x`` (Bc, n, D),
+    ``xT`` (Bc, D, n)).
+
+    numpy sums the D squares in the order of its einsum loop, here they are summed one after the
+    other: the two sums differ by at most 2 D units in the last place (every term >= 0), and the
+    square root is monotone and correctly rounded. So a sum below tol^2 (1 - 2 NEAR_MARGIN) is near
+    whichever order numpy takes, one above tol^2 (1 + 2 NEAR_MARGIN) is not; in between (an actor a
+    millionth of the tolerance from the threshold) ``unsure[r]`` is set and the caller takes numpy's
+    own answer for the whole batch. Fills ``near`` (Bc, n, n) and ``unsure`` (Bc n,)."""
+    Bc, n, D = x.shape
+    t2 = tol * tol
+    below = t2 * (1.0 - 2.0 * NEAR_MARGIN)
+    above = t2 * (1.0 + 2.0 * NEAR_MARGIN)
+    s = np.empty(n)
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        row = near[b, i]
+        for j in range(n):
+            s[j] = 0.0
+        for k in range(D):
+            xi = x[b, i, k]
+            p = xT[b, k]
+            for j in range(n):
+                d = xi - p[j]
+                s[j] += d * d
+        doubt = False
+        for j in range(n):
+            row[j] = s[j] < below and act[b, i] and act[b, j]
+            doubt = doubt or (s[j] >= below and s[j] <= above)
+        unsure[r] = doubt
 
 
 @_jit

@@ -660,8 +660,11 @@ def check_model(model: str | ModuleType, *, examples: int = 3, seed: int = 0) ->
         except Exception as e:  # a crash is a failure of that check
             report[check] = "failed"
             failures.append(f"{m.NAME}: {check}: raised {type(e).__name__}: {e}")
-        else:
-            report.setdefault(check, "ok")
+        else:  # passed: "ok", also when an earlier parameter set skipped it ("ok; skipped with ...")
+            if check not in report:
+                report[check] = "ok"
+            elif report[check].startswith("skipped"):
+                report[check] = f"ok; {report[check]}"
 
     attempt("attributes", lambda: check_attributes(m))
     attempt("params", lambda: check_params(m))

@@ -21,19 +21,23 @@ Three variants (``variant``), described in full in ``docs/models/exchange.md``:
     forecast is the compromise point of the voting positions; every traded
     actor-issue then starts the next round at
     ``x0 + (y - x0) (0.1 + 0.4 (1 - s))``. ``passes`` rounds (default 10, as
-    Decide's). Exact gain ties (Decide flips an unseeded coin) go to the
-    exchange formed first, which is what Decide does with its coin switched
-    off: the result is deterministic. The loop runs compiled
-    (``_exchange_kernel.py``), in double precision; ``arithmetic="decimal"``
-    plays it in Decide's own 28-digit decimal arithmetic instead
+    Decide's). By default (``arithmetic="decimal"``, ``ties="coin"``) the
+    rounds are played in Decide's own 28-digit decimal arithmetic
     (``_exchange_exact.py``: float sizing with a proved error bound, and
     decimals wherever that bound does not settle a decision, giving the
-    results of the pure-decimal ``_exchange_decimal.py`` bit for bit, about
-    9x the float loop's time), which settles the moves Decide's
-    rounding decides as Decide does, and ``ties="decide"`` with it takes
-    Decide's tie order with its coin off (30-40x the float loop):
-    together, Decide's own run; ``ties="coin"`` flips Decide's coin from the
-    draw's seed (Decide's run after ``random.seed(seed)``, 30-40x too).
+    results of the pure-decimal ``_exchange_decimal.py`` bit for bit), which
+    settles the moves Decide's rounding decides as Decide does, and exact
+    gain ties (within 1e-20) are settled by Decide's coin, flipped from the
+    draw's seed: a run with seed k is the run Decide makes after
+    ``random.seed(k)``, so every run is one of Decide's runs and a Monte
+    Carlo over seeds samples Decide's own spread. ``ties="decide"`` takes
+    Decide's order with its coin off, ``ties="first"`` detente's
+    deterministic rule (the exchange formed first wins). ``arithmetic="float"``
+    plays the rounds in the compiled double-precision loop
+    (``_exchange_kernel.py``, with ``ties="first"``): the default until issue
+    #13's switch: deterministic, about 18x faster (cop21: 7 against 125 ms
+    a draw), and outside the spread of Decide's runs in a few forecasts
+    (docs/models/exchange.md).
 ``random-rate``
     Decide's second model, in the same rounds: each candidate exchange gets
     its own rate (the ratio of the two outcome shifts) drawn uniformly
@@ -90,8 +94,9 @@ ROUNDS_PARAM = "passes"
 #: ``passes`` only stops the play: a longer run, cut, is the shorter one (``rounds_only_stop`` in the conformance suite).
 ROUNDS_ONLY_STOP = True
 
-#: The one-shot greedy pass detente shipped first, scored beside the default in a default backtest.
-BACKTEST_VARIANTS = ({"variant": "greedy"},)
+#: Scored beside the default (Decide's decimals and coin) in a default backtest, each under its own label: the
+#: one-shot greedy pass detente shipped first, and the float loop that was the default before issue #13's switch.
+BACKTEST_VARIANTS = ({"variant": "greedy"}, {"arithmetic": "float"})
 
 #: Largest number of candidate exchanges (draws x n^2 x D^2) evaluated at once (``greedy``).
 _CHUNK_CELLS = 2_000_000
@@ -104,6 +109,9 @@ _taking_part = exchange_taking_part
 _max_candidates = max_exchange_candidates
 #: Rounds played when ``passes`` is not given.
 DEFAULT_PASSES = {"decide": 10, "random-rate": 10, "greedy": 1}
+#: ``arithmetic`` and ``ties`` when neither is given: Decide's own run (its decimals, its coin from the draw's
+#: seed) for ``decide``; the float loop, the only one, for the others.
+DEFAULT_ARITHMETIC = {"decide": ("decimal", "coin"), "random-rate": ("float", "first"), "greedy": ("float", "first")}
 
 #: The columns of ``extras["trades"]``: I demands issue p and moves on q toward J; J moves on p toward I.
 #: ``gain`` is I's gain, ``gain_j`` J's (the same number except under ``random-rate``).
@@ -125,32 +133,65 @@ class Params(ModelParams):
         Exchange rounds to play (default 10 for ``decide`` and
         ``random-rate``, as Decide's default; 1 for ``greedy``). A draw stops early after a round without
         exchange (nothing could change after it).
-    arithmetic : {"float", "decimal"}
-        ``decide`` only. ``float`` (default): the compiled loop in double
-        precision. ``decimal``: Decide's own arithmetic (28-digit decimals,
-        operation by operation, the results of ``_exchange_decimal.py``),
-        which settles the moves that Decide's rounding decides as Decide
-        does; about 9x the float loop's CPU time (``_exchange_exact.py``), and
-        with ``ties=decide`` or ``ties=coin`` about 20x.
-    ties : {"first", "decide", "coin"}
-        ``first`` (default): gains within a relative 1e-12 are tied and the
-        exchange formed first wins. ``decide`` (``arithmetic=decimal`` only):
-        Decide's own order with its coin switched off (exact gains, equal
-        ones in the order of Decide's last sort). ``coin``
-        (``arithmetic=decimal`` only): Decide's own order with its coin,
-        flipped from each draw's seed (``random.Random(seed)``): a draw with
-        seed k is the run Decide makes after ``random.seed(k)``. ``decide``
-        and ``coin`` take about 2-2.5 times ``first``'s time (the near-ties
-        of Decide's list that decide an order are sized in decimal).
+    arithmetic : {"float", "decimal"}, optional
+        ``decide`` only. ``decimal``: Decide's own arithmetic (28-digit
+        decimals, operation by operation, the results of
+        ``_exchange_decimal.py``), which settles the moves that Decide's
+        rounding decides as Decide does; about 9x the float loop's CPU time
+        (``_exchange_exact.py``), and with ``ties=decide`` or ``ties=coin``
+        about 20x. ``float``: the compiled loop in double precision.
+    ties : {"first", "decide", "coin"}, optional
+        ``first``: gains within a relative 1e-12 are tied and the exchange
+        formed first wins. ``decide`` (``arithmetic=decimal`` only): Decide's
+        own order with its coin switched off (exact gains, equal ones in the
+        order of Decide's last sort). ``coin`` (``arithmetic=decimal`` only):
+        Decide's own order with its coin, flipped from each draw's seed
+        (``random.Random(seed)``): a draw with seed k is the run Decide makes
+        after ``random.seed(k)``. ``decide`` and ``coin`` take about 2-2.5
+        times ``first``'s time (the near-ties of Decide's list that decide an
+        order are sized in decimal).
+
+    ``arithmetic`` and ``ties`` left out (``None``) are the variant's own:
+    ``decimal`` and ``coin`` for ``decide`` (Decide's own run under the draw's
+    seed, the default since issue #13), ``float`` and ``first`` for
+    ``random-rate`` and ``greedy`` (their only ones). Giving one of the two
+    keeps what it meant before that default: the other is then ``ties=first``,
+    or ``arithmetic=float`` (``decimal`` where ``ties=decide`` or ``coin``
+    needs it). So ``arithmetic=float`` is the float model of earlier releases,
+    ``arithmetic=decimal`` Decide's arithmetic with detente's tie rule, and
+    ``ties=coin`` the default. The validated value holds the choice made,
+    never ``None``.
     """
 
     variant: Literal["decide", "random-rate", "greedy"] = "decide"
     passes: int | None = Field(None, ge=0, le=1000)
-    arithmetic: Literal["float", "decimal"] = "float"
-    ties: Literal["first", "decide", "coin"] = "first"
+    arithmetic: Literal["float", "decimal"] | None = Field(
+        None, description="decide only; left out: decimal (Decide's digits), or float when ties=first is given")
+    ties: Literal["first", "decide", "coin"] | None = Field(
+        None, description="left out: coin (Decide's coin from the draw's seed) for decide when arithmetic is left out "
+                          "too, else first")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variants_own(cls, data: Any) -> Any:
+        """Fill in ``arithmetic`` and ``ties`` left out (see the class docstring)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        arithmetic, ties = data.get("arithmetic"), data.get("ties")
+        if arithmetic is None and ties is None:
+            own = DEFAULT_ARITHMETIC.get(data.get("variant", "decide"), ("float", "first"))
+            data["arithmetic"], data["ties"] = own
+        elif ties is None:
+            data["ties"] = "first"
+        elif arithmetic is None:
+            data["arithmetic"] = "decimal" if ties in ("decide", "coin") else "float"
+        return data
 
     @model_validator(mode="after")
     def _decimal_only_for_decide(self) -> "Params":
+        if self.ties in ("decide", "coin") and self.variant != "decide":
+            raise ValueError(f"ties={self.ties} is for variant=decide only, not variant={self.variant}")
         if self.arithmetic == "decimal" and self.variant != "decide":
             raise ValueError(f"arithmetic=decimal is for variant=decide only, not variant={self.variant}")
         if self.ties in ("decide", "coin") and self.arithmetic != "decimal":
@@ -507,7 +548,10 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if params.arithmetic == "decimal":
         from . import _exchange_exact
 
-        return _exchange_exact.run(inputs, R, params.ties)
+        traj = _exchange_exact.run(inputs, R, params.ties or "first")  # never None once validated
+        if params.ties == "coin":  # which of Decide's runs each draw is (read by :func:`notes`)
+            traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
+        return traj
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
@@ -567,6 +611,17 @@ def render_round(traj: Trajectory, b: int, t: int, actors: list[str], issues: li
     return {"exchanges": int(traj.extras["exchanges"][b, t]), "trades": trades}
 
 
+def notes(traj: Trajectory, b: int, actors: list[str], issues: list[str]) -> list[str]:
+    """With Decide's coin (``ties=coin``, the default): which of Decide's runs draw ``b`` is."""
+    seeds = traj.info.get("coin_seed")
+    if seeds is None:
+        return []
+    k = int(seeds[b])
+    return [f"Decide's tie coin is flipped from seed {k}: this forecast is the run Decide makes after random.seed({k}); "
+            "where two exchanges gain exactly the same, another seed can give another of Decide's runs (a Monte Carlo "
+            "shows their spread)"]
+
+
 def summarize(traj: Trajectory, b: int, issues: list[str]) -> dict[str, dict[str, Any]]:
     """Per issue of draw ``b``: the compromise point before any exchange and the shift the exchanges made."""
     return {
@@ -604,18 +659,26 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     if params.variant == "random-rate":
         fixed += _jit.threads() * max(R * M, _CALL_WORK) * F8
     flops = float(R) * (200.0 * M + 5.0 * M * n * D)
-    # the factors below are measured ratios of CPU time to the float loop's (the estimate above is itself a
-    # deliberate upper bound, about 50x the float loop's measured time on cop21, so these runs are over-counted alike)
-    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): about 8.5x the float loop's CPU on
-        flops *= 9.0  # cop21 (57-63 ms against 6.7-7.4 ms a draw, both on one core, the same run, load 9.7 on 2 cores)
-        if params.ties in ("decide", "coin"):  # Decide's own list, its near-ties ordered lazily: on cop21 147 ms
-            flops *= 3.0  # (decide) and 125 ms (coin) against 60 ms for ties=first a draw (the same run, load 7.5-12.5)
+    if params.arithmetic == "decimal":  # the fast exact path (_exchange_exact): Python over decimals, its own measure
+        # (the float estimate above over-counts the float loop some 20-60x, and the decimal path does not scale with it):
+        # per round, about 14 us of CPU per possible candidate and 0.5 ms besides with ties=coin at most (measured on
+        # 9 shapes from 8 x 3 to 60 x 2 and cop21's 15 x 13, 8 draws, one process, load 3-5 on 2 cores), ties=first
+        # about 0.65 of that; counted here at about 1.5x those (at OPS_PER_SECOND): cop21 0.93 s a draw against 0.12-0.19
+        flops = float(R) * (1400.0 * M + 70_000.0)
+        if params.ties in ("decide", "coin"):  # Decide's own list, its near-ties ordered lazily
+            flops *= 1.5
+        # memory: each of up to DETENTE_THREADS processes plays one draw at a time with one draw's tables (``fixed``);
+        # the plays are Python objects until the batch's trajectory is built: about 400 bytes per actor, issue and
+        # round (traced peaks of 6 shapes, 4-200 draws, 1 and 2 processes: the estimate 1.6-2.6x the peak), and the
+        # trades of the result
+        per = 400 * R1 * n * D + R1 * K * len(TRADE_FIELDS) * F8
     return Cost(flops_per_draw=flops, bytes_per_draw=per, bytes_fixed=fixed)
 
 
-#: The conformance suite runs every variant.
-CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "decimal"},
-                      {"arithmetic": "decimal", "ties": "coin"})
+#: The conformance suite runs every variant: besides the default (Decide's decimals and coin), the float loop,
+#: Decide's decimals with detente's tie rule, and the other two variants.
+CONFORMANCE_PARAMS = ({"variant": "greedy"}, {"variant": "random-rate"}, {"arithmetic": "float"},
+                      {"arithmetic": "decimal"})
 
 _HOOKS = ("a round starts from Decide's new start positions, not from the previous round's voting positions, and an "
           "actor-issue can move in several exchanges of one round: each move runs from where its exchange found the "

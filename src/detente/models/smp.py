@@ -316,7 +316,7 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
     Q[:, :, 0] = True
     Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
-    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1))
+    C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1), among=Q)  # only the pairs of each actor's own election
     P = core.victory(C, cfg.vpm)
     p = core.pce(C, P, Q, cfg.pcem)
     if unif is None:
@@ -586,7 +586,7 @@ def _run_chunk_fused(x0, s, cap, act, cfg, fz, full: bool = True, split: bool = 
 
     one = _jit.threads() <= 1
 
-    def par(kernel, m: int, *args) -> None:
+    def par(kernel, m: int, *args) -> None:  # type: ignore[no-redef]
         """``kernel(lo, hi, *args)`` over ``m`` rows: with enough work (``_smp_core.PARALLEL_MIN_WORK``), one
         equal share per kernel thread; each row is computed by the same code whichever thread takes it. On one
         thread, or with too little work, the kernel is called here directly (as before the passes moved onto
@@ -745,9 +745,9 @@ def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
     cap = np.clip(np.nan_to_num(np.asarray(inputs.capability, float)), 0.0, None)
     act = np.asarray(inputs.active, bool)
     seeds = np.asarray(inputs.seed, dtype=np.uint64)
-    parts, rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
+    parts, chunk_rounds = _chunks(x01, sal, cap, act, A, seeds, cfg, full, every)
     T1 = max(p["forecast"].shape[1] for p in parts)
-    rounds = np.concatenate(rounds)
+    rounds = np.concatenate(chunk_rounds)
 
     def scale(a: np.ndarray) -> np.ndarray:  # a * span + low, in place (the same numbers, no temporaries)
         if np.broadcast_shapes(a.shape, span.shape, low.shape) != a.shape:  # pragma: no cover - (D,) bounds
@@ -885,7 +885,9 @@ def warmup() -> bool:
         for fused in (True, False):
             USE_FUSED = fused
             run(inputs, Params(rounds=2))
-        from . import _smp_fused  # the records of draws that stop early (none here): compiled with their types
+        from . import _smp_fused, _smp_pce  # the records of draws that stop early (none here): compiled with their types
+
+        _smp_pce.warmup()  # the PCE over many options (none here)
 
         f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
         _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
