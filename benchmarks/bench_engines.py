@@ -315,8 +315,8 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
     base samples; the issue's target is for 1,024). Prints one line per target,
     and the share of the machine's peak flops at a160 and 320 x 3 (``smp-peak``:
     :func:`smp_flops` over the time and over two cores' :func:`blas_peak_gflops`,
-    measured before and after the cases). ``cases``: the targets to measure (``smp_large`` on the
-    command line: a160 and 320 x 3 only, with the share of peak; ``smp_fewactors``: the 7 x 3 batch and the
+    measured before and after the cases). ``cases`` limits the run to some of them (on the command line
+    ``smp_large``: a160 and 320 x 3 only, with the share of peak; ``smp_fewactors``: the 7 x 3 batch and the
     Sobol analysis only).
     """
     import tempfile
@@ -388,8 +388,8 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
                       "met" if shares[case]["now"] >= 25 else "MISSED"])
         print(target_line(f"smp-peak:{case}", shares[case]["now"], reference=shares[case]["ref"], ref_label=ref,
                           note=f"{flops / 1e9:.3g} GFLOP in {secs['now']:.3g} s; peak {peak:.1f} GFLOP/s (2 cores)"))
-    if shares:
-        worst = min(shares, key=lambda c: shares[c]["now"])
+    worst = min(shares, key=lambda c: shares[c]["now"]) if shares else None
+    if worst is not None:
         print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"],
                           reference=shares[worst]["ref"], ref_label=ref,
                           note=f"the lower of a160 and 320x3 ({worst}); peak {peak:.1f} GFLOP/s = 2 cores x numpy's "

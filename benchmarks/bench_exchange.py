@@ -23,7 +23,11 @@ run, its ratio to the slow path's beside it; ``exchange-decimal-mc``: 1,000 draw
 ``arithmetic=decimal``; the slow path's figure is its per-run time times 1,000). The Monte Carlo runs in
 process, as ``detente montecarlo`` does by default: each model call's draws are split over ``DETENTE_THREADS``
 (default 2) forked processes (decimal arithmetic holds the GIL), so its wall time is what the target is about,
-its CPU (this process and its children) printed beside. ``--decimal`` runs only these lines.
+its CPU (this process and its children) printed beside. ``exchange-decimal-coin-mc``: the same Monte Carlo with
+Decide's coin (``ties=coin``; 86.6 s idle at the end of the session before, ``COIN_REF``), its ratio against
+``COIN_REF``'s code (its ``src`` extracted with ``git archive``, in its own interpreter with this venv's libraries, its
+kernels compiled or loaded before the timing) timed in the same run, after this tree's. ``--decimal`` runs only these
+lines.
 
 Three versions, each its package's ``src`` (``git archive`` into a temporary folder) run with this
 venv's libraries in its own interpreter, time the same cases (the flagship's draws made once, by
@@ -59,6 +63,8 @@ from _versions import extract  # a commit's src, extracted with git archive
 
 ROOT = Path(__file__).resolve().parents[1]
 REF, BASE = "5351b1d", "55bc571"
+#: The decimal coin Monte Carlo's reference: the code at the end of the session before this one's work on it.
+COIN_REF = "aa83d71"
 FILE = ROOT / "tests" / "data" / "decide" / "cop21.csv"
 RUN_TARGET, MC_TARGET, MC_DRAWS, SPEEDUP, WITHIN = 1.0, 60.0, 1000, 10.0, 2.0
 DRAWS = 10_000
@@ -115,6 +121,29 @@ if mc:
     times["mc"], times["mc|cpu"] = time.perf_counter() - t0, time.process_time() - c0
 np.savez(out + ".npz", **res)
 print(json.dumps(times))
+'''
+
+#: Run in one version's interpreter: the Monte Carlo of ``MC_DRAWS`` draws of cop21 with ``arithmetic=decimal`` and the
+#: given ``ties`` (after a small one that loads or compiles the kernels); prints its wall and CPU seconds (this process
+#: and its forked players) as JSON.
+MC_WORKER = r'''
+import json, resource, sys, time
+from detente import api
+from detente.analysis import monte_carlo
+from detente.budget import Budget
+
+file, draws, ties = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+scen = api.load(file)
+params = {"arithmetic": "decimal", "ties": ties}
+budget = Budget.of(seconds=36_000)  # the budget's estimate is set for the slowest machines: lifted
+monte_carlo(scen, "exchange", draws=4, seed=1, progress=False, params=params, budget=budget)  # load the kernels
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+t0, c0 = time.perf_counter(), time.process_time()
+monte_carlo(scen, "exchange", draws=draws, seed=0, progress=False, params=params, budget=budget)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu += (after.ru_utime - kids.ru_utime) + (after.ru_stime - kids.ru_stime)
+print(json.dumps({"wall": wall, "cpu": cpu}))
 '''
 
 #: The cases each version runs.
@@ -177,7 +206,7 @@ def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
 
     load = os.getloadavg()[0]
     inp = api.load(str(FILE)).to_inputs()
-    fast_params = exchange.Params(arithmetic="decimal")
+    fast_params = exchange.Params(arithmetic="decimal", ties="first")  # the slow path below: ties="first"
     exchange.run(inp, fast_params)  # compile or load the kernels
     fast = slow = float("inf")
     for _ in range(reps):  # alternate, best of reps
@@ -206,8 +235,8 @@ def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0, c0 = time.perf_counter(), time.process_time()
         # the budget's estimate (its flops per second are set for the slowest machines) would refuse it: lifted
-        monte_carlo(scen, "exchange", draws=MC_DRAWS, seed=0, progress=False, params={"arithmetic": "decimal"},
-                    budget=Budget.of(seconds=36_000))
+        monte_carlo(scen, "exchange", draws=MC_DRAWS, seed=0, progress=False,
+                    params={"arithmetic": "decimal", "ties": "first"}, budget=Budget.of(seconds=36_000))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu += (after.ru_utime - kids.ru_utime) + (after.ru_stime - kids.ru_stime)  # the forked players' CPU
@@ -222,7 +251,33 @@ def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
                                       f"CPU over up to {procs} processes (the slow path: about {slow * MC_DRAWS:.0f} s, "
                                       f"its run time x {MC_DRAWS:,}); load {load:.1f} at the start, "
                                       f"{os.getloadavg()[0]:.1f} at the end"))
+        lines.append(coin_mc_line(load))
     return lines
+
+
+def mc_run(src: Path, ties: str) -> dict[str, float]:
+    """:data:`MC_WORKER` under ``src``: the wall and CPU seconds of the decimal Monte Carlo with ``ties``."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    proc = subprocess.run([sys.executable, "-c", MC_WORKER, str(FILE), str(MC_DRAWS), ties], env=env,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        sys.exit(f"bench_exchange: the Monte Carlo on {src} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def coin_mc_line(load: float) -> str:
+    """``exchange-decimal-coin-mc``: the decimal Monte Carlo with Decide's coin, this tree then :data:`COIN_REF`."""
+    new = mc_run(ROOT / "src", "coin")
+    with tempfile.TemporaryDirectory(prefix="bench-exchange-coin-") as d:
+        old = mc_run(extract(COIN_REF, Path(d)), "coin")
+    ratio = old["wall"] / new["wall"]
+    print(f"#13 Monte Carlo of {MC_DRAWS:,} draws of cop21 with arithmetic=decimal ties=coin: {new['wall']:.1f} s wall, "
+          f"CPU {new['cpu']:.1f} s; {COIN_REF}'s code in the same run {old['wall']:.1f} s wall, CPU {old['cpu']:.1f} s "
+          f"({ratio:.2f}x faster)")
+    return target_line("exchange-decimal-coin-mc", new["wall"], reference=old["wall"], ref_label=COIN_REF,
+                       note=f"{MC_DRAWS:,} draws of cop21, arithmetic=decimal ties=coin: {new['wall']:.1f} s wall, "
+                            f"{new['cpu']:.1f} s CPU; {COIN_REF}'s code {old['wall']:.1f} s wall, {old['cpu']:.1f} s CPU "
+                            f"({ratio:.2f}x); load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
 def same(old: Any, new: Any, trades: bool) -> bool:

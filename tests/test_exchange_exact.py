@@ -430,3 +430,34 @@ def test_a_gain_along_its_certain_path_is_the_whole_sizings(ties, monkeypatch):
         _same(_exchange_exact.run(inp, 4, ties), _exchange_decimal.run(inp, 4, ties))
     _exchange_exact.run(api.load(str(DATA / "cop21.csv")).to_inputs(batch=1, seed=5), 3, ties)
     assert sum(checked) > 50 and len(checked) - sum(checked) > 50, (sum(checked), len(checked))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_lists_resort_is_a_stable_sort(compiled):
+    # arrange's sort of the list's units after a step (_resort: a chain in order, the few others sorted and merged in)
+    # is a stable sort by top, highest first, whatever the keys: lists sorted but for a few re-sized units, ties, NaN-
+    # free infinities, and lists in no order at all
+    k = _exchange_exact._kernel() if compiled else _jit.pure_module("detente.models._exchange_exact_kernel")
+    rng = np.random.default_rng(3)
+    for trial in range(400 if compiled else 60):
+        nu = int(rng.integers(0, 200))
+        u = np.sort(rng.choice([0.1, 0.2, 0.3, 0.5, 0.7, 1.0, *rng.random(5)], nu))[::-1].copy()
+        for _ in range(int(rng.integers(0, 50))):
+            if nu:
+                u[rng.integers(nu)] = rng.choice([rng.random(), 0.5, 0.0, np.inf])
+        if trial % 7 == 0:
+            u = rng.random(nu)
+        o = np.full(nu, -1, dtype=np.int64)
+        k._resort(u, nu, o)
+        assert np.array_equal(o, np.argsort(-u, kind="stable")), trial
+    # a NaN top (no order): the insertion sort's own order, as before the chain
+    u = np.array([0.5, np.nan, 0.7, 0.2, np.nan, 0.9])
+    want: list[int] = []
+    for v in range(len(u)):
+        j = len(want)
+        while j > 0 and u[want[j - 1]] < u[v]:
+            j -= 1
+        want.insert(j, v)
+    o = np.empty(len(u), dtype=np.int64)
+    k._resort(u, len(u), o)
+    assert o.tolist() == want

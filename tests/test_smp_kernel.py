@@ -94,7 +94,8 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
-                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows"):
+                 "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
+                 "risk_utility_rows", "_zigzag"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -399,3 +400,16 @@ def test_the_compiled_pce_sums_in_numpys_order_or_steps_aside(monkeypatch):
     assert core._pce_kernel(1) is _smp_pce
     monkeypatch.setattr(core, "_PCE_DOTS_OK", False)
     assert core._pce_kernel(1) is None
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_utilities_at_a_turn_equal_numpy(monkeypatch, path):
+    # U(d, R) = (1 - d)(1 + min(d, 1) R) of each actor's row, distances past 1 included
+    rng = np.random.default_rng(4)
+    for Bc, n, m in ((1, 1, 1), (2, 7, 9), (1, 40, 41)):
+        d = rng.uniform(0, 1.3, (Bc, n, m))
+        R = rng.uniform(-1, 1, (Bc, n, 1))
+        _use(monkeypatch, "numpy")
+        want = core.utility(d, R)
+        _use(monkeypatch, path)
+        _equal(core.utility(d, R), want)

@@ -701,23 +701,21 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
     Every valid row that shares a supplying or demanding actor-issue with ``E`` is recalculated once per listing (Decide
     recalculates every valid listing), ``E`` itself against itself if it is still listed; ``keep[r]``: how many of row
     ``r``'s listings stay (all of a valid untouched row's, none of an invalid one's, and of a recalculated row those
-    recalculated while it stayed valid; 0 on entry for every row not listed, as :func:`compact` leaves it). A
-    recalculation the float bound cannot settle stops its row: the row is listed in ``need`` with ``rem`` listings left.
-    Returns how many rows need decimal.
+    recalculated while it stayed valid; 0 for every row on entry, as :func:`compact` leaves it). A recalculation the
+    float bound cannot settle stops its row: the row is listed in ``need`` with ``rem`` listings left. Returns how many
+    rows need decimal.
 
-    Before its first recalculation a visited row's state is kept (``siv``, ``sfv``, ``stab``; ``osz`` its count of
+    Before its first recalculation a visited row's state is kept (``siv``, ``sfv``; of ``stab`` the tables it holds
+    actors in, the only ones read from it; ``osz`` its count of
     sizings, ``snap`` set to ``stamp``): its place in the list may still have to be found from its gain before
     (:func:`split`). A re-sizing that certainly keeps the gain keeps the row's key and counts as none (``osz``): no
     outcome cap binds before or after, step 4 takes the same branch, and the side that moves all the way (whose
     distance to its partner is the gain's only variable then) moves from the same position."""
-    # keep is 0 for every row not listed (compact leaves it so): only the listed rows are counted
+    # keep is 0 for every row on entry (compact leaves it so): the valid rows' listings are counted
     for i in range(N):
-        keep[lst[i]] = 0
-    for i in range(N):
-        keep[lst[i]] += 1
-    for i in range(N):
-        if iv[lst[i], ST] != 1:
-            keep[lst[i]] = 0
+        r = lst[i]
+        if iv[r, ST] == 1:
+            keep[r] += 1
     nn = 0
     n = part.shape[0]
     rows = np.empty(iv.shape[0], dtype=np.int64)
@@ -733,9 +731,10 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
             siv[r, c] = iv[r, c]
         for c in range(NF):
             sfv[r, c] = fv[r, c]
-        for c in range(n):
-            stab[r, 0, c] = tab[r, 0, c]
-            stab[r, 1, c] = tab[r, 1, c]
+        for sl in range(2):  # a table is read only where the row's count says it holds actors (siv's NT0, NT1)
+            if iv[r, NT0 + sl] > 0:
+                for c in range(n):
+                    stab[r, sl, c] = tab[r, sl, c]
         okh = khi[r]
         okl = klo[r]
         oke = kerr[r]
@@ -782,6 +781,95 @@ def _half(v, khi, kerr):
     return kerr[v] + U * abs(khi[v]) + TINY
 
 
+@_inline
+def _before(uhi, a, b):
+    """Unit ``a`` comes before unit ``b`` in a stable sort by top, highest first: a higher top, or the same and first."""
+    return uhi[a] > uhi[b] or (uhi[a] == uhi[b] and a < b)
+
+
+@_jit
+def _resort(uhi, nu, uord):
+    """``uord[:nu]``: the units ``0..nu-1`` in a stable sort by ``uhi``, highest first (the order of an insertion sort
+    that moves a unit up past every lower top), for a list sorted but for a few units (the last sort's order with the
+    re-sized ones): in about ``nu`` steps plus a sort of the few.
+
+    Any stable sort of the same keys gives the same order, the one by (top, highest first; then place). The units are
+    split into a chain that is in that order (places increasing, tops not increasing: a unit is added if its top is
+    not above the chain's last; a unit above it takes the place of at most four at the chain's end that are lower,
+    which are set aside, else it is set aside itself) and the rest, sorted by the same key; the two are merged by it.
+    A NaN top (no order) is sorted by the insertion sort itself."""
+    for u in range(nu):
+        if not uhi[u] == uhi[u]:
+            for v in range(nu):
+                h = uhi[v]
+                j = v
+                while j > 0 and uhi[uord[j - 1]] < h:
+                    uord[j] = uord[j - 1]
+                    j -= 1
+                uord[j] = v
+            return
+    kept = np.empty(nu, dtype=np.int64)
+    rest = np.empty(nu, dtype=np.int64)
+    nk = 0
+    nr = 0
+    for u in range(nu):
+        h = uhi[u]
+        if nk == 0 or uhi[kept[nk - 1]] >= h:
+            kept[nk] = u
+            nk += 1
+            continue
+        lo = 0  # the first place of the chain whose top is below h (the chain's tops do not increase)
+        hi = nk - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if uhi[kept[mid]] < h:
+                hi = mid
+            else:
+                lo = mid + 1
+        if nk - lo <= 4:
+            for t in range(lo, nk):
+                rest[nr] = kept[t]
+                nr += 1
+            nk = lo
+            kept[nk] = u
+            nk += 1
+        else:
+            rest[nr] = u
+            nr += 1
+    if nr > 32:
+        srt = np.sort(rest[:nr])
+        o = np.argsort(-uhi[srt], kind="mergesort")
+        for t in range(nr):
+            rest[t] = srt[o[t]]
+    else:
+        for t in range(1, nr):
+            v = rest[t]
+            j = t
+            while j > 0 and _before(uhi, v, rest[j - 1]):
+                rest[j] = rest[j - 1]
+                j -= 1
+            rest[j] = v
+    i = 0
+    j = 0
+    o2 = 0
+    while i < nk and j < nr:
+        if _before(uhi, kept[i], rest[j]):
+            uord[o2] = kept[i]
+            i += 1
+        else:
+            uord[o2] = rest[j]
+            j += 1
+        o2 += 1
+    while i < nk:
+        uord[o2] = kept[i]
+        i += 1
+        o2 += 1
+    while j < nr:
+        uord[o2] = rest[j]
+        j += 1
+        o2 += 1
+
+
 @_jit
 def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord):
     """Decide's stable sort of its list, as far as the float gains settle it.
@@ -823,13 +911,7 @@ def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, u
         for u in range(nu):
             uord[u] = o[u]
     else:
-        for u in range(nu):
-            h = uhi[u]
-            j = u
-            while j > 0 and uhi[uord[j - 1]] < h:
-                uord[j] = uord[j - 1]
-                j -= 1
-            uord[j] = u
+        _resort(uhi, nu, uord)
     out = 0
     k = 0
     while k < nu:

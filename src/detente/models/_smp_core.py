@@ -110,7 +110,18 @@ def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
 
 
 def utility(d: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """``U(d, R) = (1 - d)(1 + d R)`` for d <= 1, else ``(1 - d)(1 + R)``."""
+    """``U(d, R) = (1 - d)(1 + d R)`` for d <= 1, else ``(1 - d)(1 + R)``.
+
+    Each actor's utilities at a turn (``d`` (Bc, n, m), ``r`` (Bc, n, 1)) are computed in one compiled
+    pass where the turn's kernels run (the same operations in the same order: the same numbers)."""
+    if d.ndim == 3 and r.shape == d.shape[:2] + (1,):
+        Bc, n, m = d.shape
+        kern = _turn_kernel(Bc, n)
+        if kern is not None:
+            out = np.empty(d.shape)
+            dc, rc = np.ascontiguousarray(d, dtype=float), np.ascontiguousarray(r[:, :, 0], dtype=float)
+            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4)
+            return out
     return (1.0 - d) * (1.0 + np.minimum(d, 1.0) * r)
 
 

@@ -357,6 +357,13 @@ def _needed(b: int, a: int, among: np.ndarray, need: np.ndarray) -> bool:
 
 
 @_jit
+def _zigzag(k: int, M: int) -> int:
+    """The k-th row of a draw in the order 0, M - 1, 1, M - 2, ...: row a sums the M - 1 - a options after it
+    (default rule), so that a contiguous run of rows (a thread's piece) costs about as much as any other."""
+    return k // 2 if k % 2 == 0 else M - 1 - k // 2
+
+
+@_jit
 def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndarray, rule: int, plan: np.ndarray,
                    among: np.ndarray, C: np.ndarray) -> None:
     """``C[b, a, c] = sum_v max(0, vote(w[b, v], V[b, v, a] - V[b, v, c]))`` for the rows r = b M + a in [lo, hi).
@@ -371,7 +378,8 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     With the default rule, w (V_a - V_c) = -(w (V_c - V_a)) exactly (IEEE negation is
     exact), so one pass over the voters gives C[a, c] and C[c, a]: row a does the pairs
     c > a (and c's entry when row c is wanted), and the pairs c < a whose row c is not
-    wanted. Each row writes only entries no other row writes, so threads may share rows.
+    wanted. Each row writes only entries no other row writes, so threads may share rows;
+    r = b M + k is option a = :func:`_zigzag` (k) of draw b (pieces of equal cost).
     A row's wanted options c > a that are not all of them are gathered into a block of
     their own (``X``) first, so that the loops over them stay contiguous.
     """
@@ -388,7 +396,7 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     some = among.shape[1] > 0
     for r in range(lo, hi):
         b = r // M
-        a = r % M
+        a = _zigzag(r % M, M)
         if not rows[a]:
             continue
         if some:
@@ -662,6 +670,22 @@ def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.
         for j in range(row.shape[0]):
             d = row[j]
             row[j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
+
+
+@_jit
+def risk_utility_rows(lo: int, hi: int, d: np.ndarray, R: np.ndarray, out: np.ndarray) -> None:
+    """``_smp_core.utility(d, R[:, :, None])`` for the rows r = b n + i in [lo, hi): (1 - d)(1 + min(d, 1) R_i),
+    numpy's operations in numpy's order (``d`` (Bc, n, m), ``R`` (Bc, n)). Fills ``out`` (Bc, n, m)."""
+    n = d.shape[1]
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        ri = R[b, i]
+        row = d[b, i]
+        o = out[b, i]
+        for j in range(row.shape[0]):
+            x = row[j]
+            o[j] = (1.0 - x) * (1.0 + min(x, 1.0) * ri)
 
 
 @_jit

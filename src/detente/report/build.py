@@ -405,9 +405,23 @@ def compute(
     scen = load(scenario)
     model, params = resolve_model(scen, model, params)  # one choice for the forecast and every analysis
     compare = [load(c) for c in compare]
+    # a shipped scenario's usual report: its record section was computed when detente was built (_shipped)
+    shipped = _shipped_record(scen, model, params, draws, seed) if record else None
+    record = record and shipped is None
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
-    result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
+    png = Path(png_dir) if png_dir is not None else None
+    # without a record section to compute, the charts that need no forecast (the power chart, the perspective map)
+    # and the sensitivity analysis with its charts start at once in a forked child, beside the Monte Carlo and the
+    # other charts (_early)
+    early = (_early(scen, model, params, seed, budget, sensitivity, png, CONTROLS.get(interface, CONTROLS["cli"]))
+             if figures and not record and _forks() else None)
+    try:
+        result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
+    except BaseException:
+        if early is not None:
+            early.stop()
+        raise
     # the record's section needs nothing more of the report (its score takes the report's draws): it runs
     # beside the drawing (see _Beside). In a forked child its explanation comes first; the section's score and
     # the sensitivity analysis (with its charts) are shared steps (_Shared): each is computed by whichever
@@ -416,7 +430,6 @@ def compute(
     forks = _forks()
     shared = _Shared(("score", "sensitivity")) if record and forks else None
     with_sens = bool(shared is not None and sensitivity)
-    png = Path(png_dir) if png_dir is not None else None
 
     def beside() -> Any:
         if shared is None:  # a thread, or no fork: the whole section here, the sensitivity in the caller
@@ -432,9 +445,11 @@ def compute(
 
     record_job = _Beside(beside, fork=forks) if record else None
     jobs: list[_Beside] = [] if record_job is None else [record_job]
+    if early is not None:
+        jobs.append(early)
     try:
         return _compute(scen, result, mc, params, compare, seed, draws, sensitivity, budget, interface, figures,
-                        record_job, png_dir, step, jobs, shared=shared)
+                        record_job, png_dir, step, jobs, shared=shared, shipped=shipped, early=early)
     finally:
         for job in jobs:
             job.stop()  # cancelled or failed before its value was wanted
@@ -464,7 +479,8 @@ class _Shared:
 def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: list[Any], seed: int | None,
              draws: int, sensitivity: bool, budget: Any, interface: str, figures: bool, record_job: "_Beside | None",
              png_dir: Any, step: "_Steps", jobs: "list[_Beside] | None" = None,
-             shared: "_Shared | None" = None) -> dict[str, Any]:
+             shared: "_Shared | None" = None, shipped: dict[str, Any] | None = None,
+             early: "_Beside | None" = None) -> dict[str, Any]:
     """:func:`compute` after the forecast, with the record's section and the perspective map computing beside it."""
     model = result.model
     out_charts = _Charts(Path(png_dir) if png_dir is not None else None, drawn=figures)
@@ -475,14 +491,19 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
     # the perspective map is a chart of the report: its figures (the heaviest) are drawn beside the others
     # (beside only when no record section computes beside already: a third process on two cores made the
     # whole report slower, 9.9-12.9 s against 8.7-8.9 s at idle)
-    perspective, view_job = (_perspective(out_charts, scen, model, result, notes,
-                                          CONTROLS.get(interface, CONTROLS["cli"]), beside=record_job is None)
-                             if figures else (None, None))
+    perspective: Any = None
+    if early is not None:
+        view_job = None
+    else:
+        perspective, view_job = (_perspective(out_charts, scen, model, result.params, notes,
+                                              CONTROLS.get(interface, CONTROLS["cli"]), beside=record_job is None)
+                                 if figures else (None, None))
     if view_job is not None and jobs is not None:
         jobs.append(view_job)
 
     step(0.5, "drawing the trajectories")
-    _trajectory_charts(out_charts, scen, result, branch=mc is not None)
+    _trajectory_charts(out_charts, scen, result, branch=mc is not None, power=early is None)
+    at_power, at_power_png = len(out_charts), len(out_charts.pngs)
     if mc is not None:
         step(0.55, "drawing the Monte Carlo charts")
         _monte_carlo_charts(out_charts, scen, mc)
@@ -491,14 +512,29 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
         drawn, pngs = view_job.result()
         out_charts.extend(drawn)
         out_charts.pngs.extend(Path(p) for p in pngs)
+    early_sens: Any = None
+    if early is not None:
+        step(0.6, "how the actors see each other")
+        got = early.result()
+        perspective, early_notes, *maps = got["perspective"]
+        notes.extend(early_notes)
+        out_charts.extend(maps[0])
+        out_charts.pngs.extend(Path(p) for p in maps[1])
+        out_charts[at_power:at_power] = got["power"][0]
+        out_charts.pngs[at_power_png:at_power_png] = [Path(p) for p in got["power"][1]]
+        if got.get("sensitivity") is not None:
+            early_sens, drawn, pngs = got["sensitivity"]
+            out_charts.extend(drawn)
+            out_charts.pngs.extend(Path(p) for p in pngs)
     # the section's score, here when the child has not taken it yet (it takes it after its explanation)
     score_here = (_record_part("score", scen, model, params, draws, seed, budget, mc)
                   if shared is not None and _has_record(scen) and shared.take("score") else None)
-    sens = (_sensitivity(out_charts, scen, model, params, seed, budget, step)
+    sens = (early_sens if early is not None else
+            _sensitivity(out_charts, scen, model, params, seed, budget, step)
             if sensitivity and (shared is None or shared.take("sensitivity")) else None)
     at, at_png = len(out_charts), len(out_charts.pngs)  # where the sensitivity's charts go when drawn beside
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
-    record_section = None
+    record_section = shipped
     if record_job is not None:
         step(0.9, "scoring every model against the record")
         record_section = record_job.result()
@@ -528,13 +564,49 @@ def _forecasts(scen: Any, model: str, params: dict[str, Any], seed: int | None, 
     return forecast(scen, model, seed=seed, budget=budget, **params), None
 
 
-def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bool = False) -> None:
-    """Positions by round per issue (of the most likely branch, labelled so, in a run with draws), and power."""
+def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bool = False, power: bool = True) -> None:
+    """Positions by round per issue (of the most likely branch, labelled so, in a run with draws), and power
+    (unless ``power`` is False: :func:`_power_chart` draws it elsewhere)."""
     for iss in scen.issues:
         out_charts.add("trajectories", f"trajectory-{iss.key}",
                        f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
                        lambda: charts.trajectory_figure(result, iss.key, branch=branch))
+    if power:
+        _power_chart(out_charts, scen)
+
+
+def _power_chart(out_charts: "_Charts", scen: Any) -> None:
     out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
+
+
+def _early(scen: Any, model: str, params: dict[str, Any], seed: int | None, budget: Any, sensitivity: bool,
+           png: Path | None, controls: dict[str, str]) -> "_Beside":
+    """Start the charts that need no forecast (the power chart, the perspective map) and the sensitivity analysis
+    with its charts in a forked child. Its value: ``{"power": (charts, pngs), "perspective": (its title and
+    description or None, notes, charts, pngs), "sensitivity": (rows, charts, pngs) or None}``. The model's
+    parameters are those the forecast runs with (:func:`detente.engine.model_params`, the forecast's ``params``)."""
+    if png is not None:
+        png.mkdir(parents=True, exist_ok=True)
+
+    def run() -> dict[str, Any]:
+        from ..engine import model_params
+
+        out: dict[str, Any] = {}
+        power = _Charts(png)
+        _power_chart(power, scen)
+        out["power"] = (list(power), [str(p) for p in power.pngs])
+        notes: list[str] = []
+        perspective, view_job = _perspective(_Charts(png), scen, model, model_params(model, params), notes, controls,
+                                             beside=False)
+        out["perspective"] = (perspective, notes, *(view_job.result() if view_job is not None else ([], [])))
+        out["sensitivity"] = None
+        if sensitivity:
+            drawn = _Charts(png)
+            sens = _sensitivity(drawn, scen, model, params, seed, budget, _Steps(None, None))
+            out["sensitivity"] = (sens, list(drawn), [str(p) for p in drawn.pngs])
+        return out
+
+    return _Beside(run, thread=False)
 
 
 def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, Any]:
@@ -556,7 +628,7 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
     return data
 
 
-def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, notes: list[str],
+def _perspective(out_charts: "_Charts", scen: Any, model: str, mparams: Any, notes: list[str],
                  controls: dict[str, str], beside: bool = True) -> tuple[dict[str, str] | None, "_Beside | None"]:
     """The model's perspective map (its title and description, and its charts, one per issue, drawn beside the
     rest, or when asked for with ``beside`` False: :meth:`_Beside.result` gives ``(charts, png paths)``), or a
@@ -568,7 +640,7 @@ def _perspective(out_charts: "_Charts", scen: Any, model: str, result: Any, note
                      + (f"; {', '.join(with_view)} does ({controls['model'].format(name=with_view[0])})."
                         if with_view else "."))
         return None, None
-    view = model_module.perspective(scen.to_inputs(), result.params)
+    view = model_module.perspective(scen.to_inputs(), mparams)
     panels = list(perspective_panels(view, scen))
 
     def draw() -> tuple[list[dict[str, Any]], list[str]]:
@@ -656,6 +728,16 @@ def _record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int
 
     return record_data(scen, model, dict(params), draws=int(draws or 0), seed=int(seed or 0), budget=budget,
                        monte_carlo=mc)
+
+
+def _shipped_record(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int | None) -> dict[str, Any] | None:
+    """The record's section as shipped for exactly this report (:mod:`detente.report._shipped`), marked so, or None."""
+    if not _has_record(scen):
+        return None
+    from ._shipped import lookup
+
+    got = lookup(scen, model, params, int(draws or 0), seed)
+    return None if got is None else {**got, "shipped": True}
 
 
 def _has_record(scen: Any) -> bool:

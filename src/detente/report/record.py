@@ -13,6 +13,11 @@ from typing import Any
 
 from ..analysis.score import SCORE_DRAWS  # draws per model for the score when the report draws none itself
 
+#: Said under a section that shipped with detente (:mod:`detente.report._shipped`) instead of computing.
+SHIPPED_NOTE = ("This section was computed when this version of detente was built, from exactly this scenario, "
+                "model, parameters, draws and seed: every step is seeded, so computing it now gives the same "
+                "numbers (the tests recompute it).")
+
 
 def plan_record(scen: Any, model: str, params: dict[str, Any], draws: int, budget: Any) -> float:
     """The estimated seconds of the section (every model's score and one explanation), checked per step."""
@@ -123,4 +128,6 @@ def render_record(rec: dict[str, Any] | None) -> str:
                        f'<td class="num">{rng}</td><td>{"yes" if c["inside_range"] else "no"}</td></tr>')
         out.append("</tbody></table>")
     out.append('<p class="note">' + "<br>".join(_e(n) for n in ex["meta"].get("notes", [])) + "</p>")
+    if rec.get("shipped"):
+        out.append(f'<p class="note">{SHIPPED_NOTE}</p>')
     return "".join(out)
