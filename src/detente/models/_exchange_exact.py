@@ -490,7 +490,7 @@ def _list_round(r: _FRound, d: _Draw, rng) -> tuple[list[tuple], dict[tuple[int,
     st, P = _prepare(r, d)
     iv, fv, tab, vals, xv, need, partb, idx = d.iv, d.fv, d.tab, d.vals, d.xv, d.need, d.part, d.idx
     sf, cf, Wf, tf, tot = d.sf, d.cf, d.Wf, d.tf, d.tot
-    LI = np.zeros((k.NL, 2 * P + 2), dtype=np.int64)  # the kernel's int arrays, one a row (advance)
+    LI = np.zeros((k.NL, P + 1), dtype=np.int64)  # the kernel's int arrays, one a row (advance)
     LF = np.zeros((k.NFL, P + 1))
     lst, lab, keep, rem, snap, osz, sized, groups = (LI[j] for j in (k.L_LST, k.L_LAB, k.L_KEEP, k.L_REM, k.L_SNAP,
                                                                      k.L_OSZ, k.L_SIZED, k.L_GROUPS))

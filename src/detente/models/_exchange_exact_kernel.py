@@ -991,7 +991,8 @@ R_DONE, R_TOP, R_NEXT, R_TIE, R_SETTLE, R_GROUPS = -1, -2, -3, -4, -5, -6
 #: :func:`advance`'s state ``S``: the list's length, the next free label, the first sort still to come, the step's
 #: stamp, the ends of the first two groups, the coin on, how many rows need decimal, how many groups to order.
 S_N, S_NL, S_FIRST, S_STAMP, S_B0, S_B1, S_COIN, S_NN, S_NG = range(9)
-#: :func:`advance`'s int table ``LI``: one row per array (each at least ``2 P + 2`` long).
+#: :func:`advance`'s int table ``LI``: one row per array, each ``P + 1`` long (the list never grows: a tie's extra
+#: listing replaces the one taken; :func:`split`'s groups hold two listings at least, so ``2 ng <= N <= P + 1``).
 L_LST, L_LAB, L_DST, L_DLAB, L_KEEP, L_REM, L_SNAP, L_OSZ, L_SIZED, L_UST, L_UEN, L_UORD, L_GROUPS = range(13)
 NL = 13
 #: :func:`advance`'s float table ``LF`` (rows at least ``P + 1`` long): every row's sort key (gain, its remainder when
@@ -1139,9 +1140,9 @@ def warm() -> None:
     redo(0, 0, 0, 1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)
     N = compact(dst, dlab, P, keep)
     split(dst, dlab, N, khi, kerr, snap, 1, osz, sized, nl, np.zeros(2 * P + 2, dtype=np.int64))
-    LI = np.zeros((NL, 2 * P + 2), dtype=np.int64)
+    LI = np.zeros((NL, P + 1), dtype=np.int64)
     LI[L_LST, :P] = np.arange(P)
-    LI[L_LAB] = np.arange(2 * P + 2)
+    LI[L_LAB] = np.arange(P + 1)
     LF = np.zeros((NFL, P + 1))
     S = np.zeros(9, dtype=np.int64)
     S[S_N], S[S_NL], S[S_FIRST], S[S_COIN] = P, P + 1, 1, 1

@@ -2,11 +2,16 @@
 
 Two sums cost n^3 per turn and dominate the SMP from about ten actors up:
 the coalition strengths of a Probabilistic Condorcet Election (every voter on
-every pair of options, :func:`coalition_rows`) and the third parties' votes
-in every challenge (:func:`third_party_rows`); :func:`distance_rows` does the
-salience-weighted distances (n x m x D) in one pass. numpy computes them as
-temporaries of a few dozen elementwise passes; these kernels compute each
-element once, in registers, and sum in exactly numpy's order:
+every pair of options, :func:`coalition_rows`; for the resolution only the pairs
+that share an actor's election) and the third parties' votes in every challenge
+(:func:`challenge_rows`, :func:`third_party_rows`). The O(n^2) passes of a turn
+run here too: the salience-weighted distances and utilities (:func:`distance_rows`,
+:func:`utility_rows`, :func:`risk_utility_rows`), the linear victory probabilities
+(:func:`victory_rows`), the clusters (:func:`near_rows`, :func:`cluster_rows`).
+numpy computes them as temporaries of a few dozen elementwise passes; these
+kernels compute each element once, in registers (their inner loops run over a
+contiguous axis, without branches, and compile to AVX-512 vectors where the CPU
+has them), and sum in exactly numpy's order:
 
 * numpy sums a contiguous last axis (the voters in ``coalitions``) by
   pairwise summation: below 8 terms one after the other; up to 128 terms
@@ -21,7 +26,11 @@ element once, in registers, and sum in exactly numpy's order:
 Every elementwise operation is the one numpy does, in the same order (no
 fused multiply-add: numba compiles without fast-math), so the results are
 identical bit for bit; ``tests/test_smp_kernel.py`` checks it on random
-inputs for every voting rule, compiled and as plain Python.
+inputs for every voting rule, compiled and as plain Python. Two places take
+another way to the same result, each argued where it is: the coalitions'
+negative sums subtract ``min(x, 0)`` (a zero's sign may differ, the floor the
+caller adds erases it), and :func:`near_rows` decides only the comparisons its
+own order of the squares cannot get wrong, leaving the others to numpy.
 
 Each kernel fills the rows ``lo <= r < hi`` of its output (a row: one draw
 and one option, or one draw and one initiator), so that threads can share
@@ -128,34 +137,23 @@ def _coalition_terms4(w0: float, w1: float, w2: float, w3: float, a0: float, a1:
     order as four calls would give it, but is read and written once instead of four times."""
     L = r0.shape[0]
     if both:
-        if first:
-            for c in range(L):
-                x = w0 * (a0 - r0[c])
+        for c in range(L):
+            x = w0 * (a0 - r0[c])
+            if first:
                 p = x if x > 0.0 else 0.0
                 q = -0.0 - (x if x < 0.0 else 0.0)
-                x = w1 * (a1 - r1[c])
-                p += x if x > 0.0 else 0.0
-                q -= x if x < 0.0 else 0.0
-                x = w2 * (a2 - r2[c])
-                p += x if x > 0.0 else 0.0
-                q -= x if x < 0.0 else 0.0
-                x = w3 * (a3 - r3[c])
-                pk[c] = p + (x if x > 0.0 else 0.0)
-                nk[c] = q - (x if x < 0.0 else 0.0)
-        else:
-            for c in range(L):
-                x = w0 * (a0 - r0[c])
+            else:
                 p = pk[c] + (x if x > 0.0 else 0.0)
                 q = nk[c] - (x if x < 0.0 else 0.0)
-                x = w1 * (a1 - r1[c])
-                p += x if x > 0.0 else 0.0
-                q -= x if x < 0.0 else 0.0
-                x = w2 * (a2 - r2[c])
-                p += x if x > 0.0 else 0.0
-                q -= x if x < 0.0 else 0.0
-                x = w3 * (a3 - r3[c])
-                pk[c] = p + (x if x > 0.0 else 0.0)
-                nk[c] = q - (x if x < 0.0 else 0.0)
+            x = w1 * (a1 - r1[c])
+            p += x if x > 0.0 else 0.0
+            q -= x if x < 0.0 else 0.0
+            x = w2 * (a2 - r2[c])
+            p += x if x > 0.0 else 0.0
+            q -= x if x < 0.0 else 0.0
+            x = w3 * (a3 - r3[c])
+            pk[c] = p + (x if x > 0.0 else 0.0)
+            nk[c] = q - (x if x < 0.0 else 0.0)
     else:
         for c in range(L):
             x = vote(w0, a0 - r0[c], rule)

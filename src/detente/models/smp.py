@@ -810,10 +810,13 @@ def _run(inputs: Inputs, params: Params, full: bool, every: bool) -> Trajectory:
 
 
 #: Whether the kernel threads run whole chunks of the fused passes (:func:`_chunks`), each its own turns, instead
-#: of sharing out each pass's rows. The same numbers and CPU; off: on the loaded shared machine it was slower
-#: (Sobol of the flagship, N = 512: 10.3-10.6 s against 5.5-9.2 s wall, load 8-10; GIL hand-offs between two
-#: threads that both run Python between their kernels, as the analysis layer's side-by-side chunks were).
-WHOLE_CHUNKS = False
+#: of sharing out each pass's rows (the same numbers). With the machine to itself (this process's group at the
+#: highest priority on the shared 2-core machine), a Sobol of the flagship (N = 1,024) took 5.79 s this way
+#: against 8.30 s sharing out each pass and 9.01 s on one thread (~8.5-9 s of CPU each): the passes' barriers
+#: and the serial logs and exps left the second core mostly idle. On the loaded machine without priority the
+#: order turns round (10.3-10.6 s against 5.5-9.2 s at N = 512, load 8-10): the scheduler favours the thread
+#: that keeps waiting on the other.
+WHOLE_CHUNKS = True
 
 
 def _chunks(x01, sal, cap, act, A, seeds, cfg, full: bool,
