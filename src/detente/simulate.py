@@ -302,10 +302,7 @@ def _segment_forecasts(fast: Any, inp: Inputs, seg_params: ModelParams, k: int, 
     :func:`_fit` and :func:`_freeze` treat ``run``'s result: the forecasts cut or padded to ``k`` rounds, and
     where ``mask`` (B, D) is true the segment's start held (forecast and final positions). Without
     ``every_round`` the model gives the first and last state's forecasts, and the rounds between hold the last."""
-    if every_round:
-        raw = fast(replace(inp, past=None), seg_params)
-    else:
-        raw = fast(replace(inp, past=None), seg_params, every_round=False)
+    raw = fast(replace(inp, past=None), seg_params, every_round=every_round)
     final = np.array(raw.position[:, -1], dtype=float)  # (B, n, D); a copy the next segment may own
     T = raw.forecast.shape[1] - 1
     forecast = raw.forecast
