@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import contextvars
 import warnings
-from contextlib import nullcontext
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
