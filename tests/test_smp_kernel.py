@@ -35,6 +35,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     assert kern.COMPILED == (path == "compiled")
     monkeypatch.setattr(core, "_kernel", lambda work: kern)
     monkeypatch.setattr(core, "PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
+    monkeypatch.setattr(core, "PASS_PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
 
 
 def _equal(a, b) -> None:

@@ -296,6 +296,8 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         work()
     finally:  # every piece has ended before this returns or raises (none still writes the caller's arrays)
         for f in futures:
+            if f.cancel():  # still queued behind another caller's pieces: none is left for it, it never runs
+                continue
             try:
                 f.result()
             except BaseException as e:  # raised below, after the others have ended

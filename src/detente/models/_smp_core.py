@@ -68,13 +68,18 @@ def _turn_kernel(Bc: int, n: int) -> Any:
     return _kernel(Bc * n**3)
 
 
-def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
-    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
-    (each fills its own rows: the split changes no result)."""
+#: The O(n^2) elementwise passes of a turn (distances, utilities) are shared out to the kernel threads from
+#: this many elements (at ~0.5 ns an element, shorter passes cost less than handing them out).
+PASS_PARALLEL_MIN_WORK = 1 << 20
+
+
+def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None) -> None:
+    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
+    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result)."""
     from . import _jit
 
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
-    _jit.split_rows(rows, fill, parallel=work >= PARALLEL_MIN_WORK, warm=True)
+    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -120,7 +125,8 @@ def utility(d: np.ndarray, r: np.ndarray) -> np.ndarray:
         if kern is not None:
             out = np.empty(d.shape)
             dc, rc = np.ascontiguousarray(d, dtype=float), np.ascontiguousarray(r[:, :, 0], dtype=float)
-            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4)
+            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4,
+                  PASS_PARALLEL_MIN_WORK)
             return out
     return (1.0 - d) * (1.0 + np.minimum(d, 1.0) * r)
 
@@ -138,7 +144,8 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1)))
-        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
+        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D,
+              PASS_PARALLEL_MIN_WORK)
         return out
     acc = np.zeros((Bc, n, pts.shape[1]))
     for k in range(D):
@@ -162,7 +169,7 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
     out = np.empty((Bc, n, m))
     args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1), den, R))
-    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
+    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work, PASS_PARALLEL_MIN_WORK)
     return out
 
 
