@@ -5,7 +5,9 @@
 #   make bench  - every benchmark in benchmarks/, each target printed with its ratio
 #   make docs-img - regenerate the pictures in docs/img from the flagship run (needs chromium)
 # After installing, `detente warmup` compiles the numba kernels into numba's cache once, so
-# that no forecast waits for the compiler.
+# that no forecast waits for the compiler; the package's modules are byte-compiled too, as pip
+# does for a package it installs (an editable install does not, and every process then compiles
+# the modules it imports again when PYTHONDONTWRITEBYTECODE is set).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,11 +22,13 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e '.[all]'
+	@$(BIN)/python -m compileall -q src/detente
 	@$(BIN)/detente warmup
 	@touch $@
 
 $(TESTSTAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	@$(BIN)/python -m compileall -q src/detente
 	@$(BIN)/detente warmup
 	@touch $@ $(STAMP)
 

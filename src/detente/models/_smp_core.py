@@ -166,6 +166,31 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     return out
 
 
+def resolution_values(ideal: np.ndarray, sal: np.ndarray, bI: np.ndarray, bR: np.ndarray, R: np.ndarray,
+                      ut: np.ndarray, S: np.ndarray, tj: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """The resolution's values, shape (Bc, n, 1 + n): each voter i's value of the status quo, ``S_i / N``, and of
+    every initiator j's bargain, ``(S_i - ut[i, j] - ut[i, tj[j]] + U_i(bI_j) + U_i(bR_j)) / N`` (``S`` (Bc, n)
+    each voter's sum of its utilities of the active actors' positions, ``ut`` (Bc, n, n) those utilities, ``tj``
+    (Bc, n) j's target, ``N`` (Bc,) the active actors). One compiled pass where the turn's kernels run (numpy's
+    operations in numpy's order: the same numbers), without the n x n temporaries."""
+    Bc, n, D = ideal.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is None:
+        Nb = N[:, None, None]
+        u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
+        Vb = (S[:, :, None] - ut - u_tj + utilities(ideal, sal, bI, R) + utilities(ideal, sal, bR, R)) / Nb
+        return np.concatenate([S[:, :, None] / Nb, Vb], axis=-1)
+    den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
+    V = np.empty((Bc, n, 1 + n))
+    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, bI.transpose(0, 2, 1),
+                                                                 bR.transpose(0, 2, 1)))
+    rest = (den, np.ascontiguousarray(R, dtype=float), np.ascontiguousarray(ut, dtype=float),
+            np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(tj, dtype=np.int64),
+            np.ascontiguousarray(N, dtype=float))
+    _rows(lambda lo, hi: kern.resolution_values_rows(lo, hi, *args, *rest, V), Bc * n, Bc * n * n * (2 * D + 4))
+    return V
+
+
 def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None,
                among: np.ndarray | None = None) -> np.ndarray:
     """Coalition strengths ``C(a, b) = 1e-8 + sum_v max(0, vote(w_v, V[v, a] - V[v, b]))``.
@@ -241,7 +266,7 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
             return C / (C + Ct)
         P = np.empty(C.shape)
         Cc = np.ascontiguousarray(C, dtype=float)
-        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M * M)
+        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M)  # one division an entry
         return P
     if model in ("Square", "Quartic", "Octic"):
         k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]
