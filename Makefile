@@ -35,10 +35,10 @@ $(TESTSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	@$(BIN)/detente forecast
 
-# the suite on two worker processes; tests that share a fixture built once per module or session run on one
-# worker (tests/conftest.py); docs/development.md says how to run a part of it
+# the suite on two worker processes, each module's tests on one of them, the longest modules first
+# (tests/conftest.py); docs/development.md says how to run a part of it
 test: $(TESTSTAMP)
-	@$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
+	@$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(TESTSTAMP)
 	@$(BIN)/ruff check src tests benchmarks

@@ -79,27 +79,10 @@ def fresh_dask_cluster(tmp_path):
     cluster.stop()
 
 
-# -- the suite on two processes (pytest-xdist: `make test` runs `pytest -n 2 --dist loadgroup`) -------------
-def _shared_fixture(item: pytest.Item) -> str | None:
-    """The group a test runs in: the name of a session-scoped fixture of this suite that it uses (the Dask
-    cluster), else its module's path when it uses a module-scoped fixture of this suite; None when it uses
-    neither. A group runs on one worker, so a shared fixture is built once, as in a serial run."""
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return None
-    module = None
-    for name in item.fixturenames:
-        defs = info.name2fixturedefs.get(name) or ()
-        for d in defs[-1:]:  # the definition this test gets
-            mod = getattr(d.func, "__module__", "")
-            if not (mod == "conftest" or mod.startswith("test_")):
-                continue  # pytest's own (tmp_path_factory...) and plugins' fixtures are per worker anyway
-            if d.scope == "session":
-                return name
-            if d.scope in ("package", "module"):
-                module = item.nodeid.split("::", 1)[0]
-    return module
-
+# -- the suite on two processes (pytest-xdist: `make test` runs `pytest -n 2 --dist loadscope --no-loadscope-reorder`) --
+# loadscope keeps each module's tests on one worker, so a module-scoped fixture (a report, a backtest, a browser)
+# is built once, as in a serial run. (xdist's loadgroup would also keep the two Dask modules together, but with
+# pytest 9 its groups are not applied: it renames nodes through an attribute pytest 9 no longer reads.)
 
 #: The modules holding the longest tests (a fresh numba cache compiled, reports built in fresh interpreters, a
 #: server under a memory limit, clusters), sent to the workers first so that neither waits alone on one of
@@ -108,12 +91,7 @@ FIRST = ("test_packaging.py", "test_report_beside.py", "test_budget.py", "test_r
          "test_web_editor.py", "test_tables.py", "test_record.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        group = _shared_fixture(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
     if hasattr(config, "workerinput"):  # an xdist worker (every worker sorts alike, as xdist requires)
         rank = {name: i for i, name in enumerate(FIRST)}
         items.sort(key=lambda it: rank.get(it.path.name, len(FIRST)))
