@@ -1,6 +1,6 @@
 # detente: the commands every user and developer needs.
 #   make run    - create .venv (if missing), install detente with every extra, forecast the flagship scenario
-#   make test   - create .venv with the test extras (if missing), run the whole test suite (two processes)
+#   make test   - create .venv with the test extras (if missing), run the whole test suite
 #   make lint   - ruff (style, imports, bugs) and mypy (types) over the package
 #   make bench  - every benchmark in benchmarks/, each target printed with its ratio
 #   make docs-img - regenerate the pictures in docs/img from the flagship run (needs chromium)
@@ -35,10 +35,9 @@ $(TESTSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	@$(BIN)/detente forecast
 
-# the suite on two worker processes, each module's tests on one of them, the longest modules first
-# (tests/conftest.py); docs/development.md says how to run a part of it
+# the whole suite in one process (docs/development.md: how to run a part of it, or on two workers)
 test: $(TESTSTAMP)
-	@$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
+	@$(BIN)/python -m pytest
 
 lint: $(TESTSTAMP)
 	@$(BIN)/ruff check src tests benchmarks

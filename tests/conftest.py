@@ -79,7 +79,7 @@ def fresh_dask_cluster(tmp_path):
     cluster.stop()
 
 
-# -- the suite on two processes (pytest-xdist: `make test` runs `pytest -n 2 --dist loadscope --no-loadscope-reorder`) --
+# -- the suite on two processes (pytest-xdist: `pytest -n 2 --dist loadscope --no-loadscope-reorder`; docs/development.md) --
 # loadscope keeps each module's tests on one worker, so a module-scoped fixture (a report, a backtest, a browser)
 # is built once, as in a serial run. (xdist's loadgroup would also keep the two Dask modules together, but with
 # pytest 9 its groups are not applied: it renames nodes through an attribute pytest 9 no longer reads.)
