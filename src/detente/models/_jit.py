@@ -271,33 +271,13 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         executor = shared.get(T)
     own = None
     if executor is None:  # no pool given or shared: threads for this call
-        executor = own = ThreadPoolExecutor(T - 1)
-    # this thread and T - 1 of the pool's take the pieces in turn, each the next one left: T threads at work,
-    # not T + 1 on T cores (this thread would otherwise only wait), and a piece that took longer holds no one up
-    todo = iter(starts)
-    lock = threading.Lock()
-    failed = threading.Event()
-
-    def work() -> None:
-        while not failed.is_set():
-            with lock:
-                lo = next(todo, None)
-            if lo is None:
-                return
-            try:
-                piece(lo)
-            except BaseException:
-                failed.set()  # the others take no further piece
-                raise
-
-    futures = [executor.submit(work) for _ in range(min(T, len(starts)) - 1)]
+        executor = own = ThreadPoolExecutor(T)
+    futures = [executor.submit(piece, lo) for lo in starts[1:]]
     errors: list[BaseException] = []
     try:
-        work()
+        piece(starts[0])  # the first piece in this thread, which would otherwise only wait
     finally:  # every piece has ended before this returns or raises (none still writes the caller's arrays)
         for f in futures:
-            if f.cancel():  # still queued behind another caller's pieces: none is left for it, it never runs
-                continue
             try:
                 f.result()
             except BaseException as e:  # raised below, after the others have ended

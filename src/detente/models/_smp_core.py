@@ -68,18 +68,13 @@ def _turn_kernel(Bc: int, n: int) -> Any:
     return _kernel(Bc * n**3)
 
 
-#: The O(n^2) elementwise passes of a turn (distances, utilities) are shared out to the kernel threads from
-#: this many elements (at ~0.5 ns an element, shorter passes cost less than handing them out).
-PASS_PARALLEL_MIN_WORK = 1 << 20
-
-
-def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None) -> None:
-    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
-    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result)."""
+def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
+    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
+    (each fills its own rows: the split changes no result)."""
     from . import _jit
 
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
-    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True)
+    _jit.split_rows(rows, fill, parallel=work >= PARALLEL_MIN_WORK, warm=True)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -125,8 +120,7 @@ def utility(d: np.ndarray, r: np.ndarray) -> np.ndarray:
         if kern is not None:
             out = np.empty(d.shape)
             dc, rc = np.ascontiguousarray(d, dtype=float), np.ascontiguousarray(r[:, :, 0], dtype=float)
-            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4,
-                  PASS_PARALLEL_MIN_WORK)
+            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4)
             return out
     return (1.0 - d) * (1.0 + np.minimum(d, 1.0) * r)
 
@@ -144,8 +138,7 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1)))
-        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D,
-              PASS_PARALLEL_MIN_WORK)
+        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
         return out
     acc = np.zeros((Bc, n, pts.shape[1]))
     for k in range(D):
@@ -169,33 +162,8 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
     out = np.empty((Bc, n, m))
     args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1), den, R))
-    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work, PASS_PARALLEL_MIN_WORK)
+    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
     return out
-
-
-def resolution_values(ideal: np.ndarray, sal: np.ndarray, bI: np.ndarray, bR: np.ndarray, R: np.ndarray,
-                      ut: np.ndarray, S: np.ndarray, tj: np.ndarray, N: np.ndarray) -> np.ndarray:
-    """The resolution's values, shape (Bc, n, 1 + n): each voter i's value of the status quo, ``S_i / N``, and of
-    every initiator j's bargain, ``(S_i - ut[i, j] - ut[i, tj[j]] + U_i(bI_j) + U_i(bR_j)) / N`` (``S`` (Bc, n)
-    each voter's sum of its utilities of the active actors' positions, ``ut`` (Bc, n, n) those utilities, ``tj``
-    (Bc, n) j's target, ``N`` (Bc,) the active actors). One compiled pass where the turn's kernels run (numpy's
-    operations in numpy's order: the same numbers), without the n x n temporaries."""
-    Bc, n, D = ideal.shape
-    kern = _turn_kernel(Bc, n)
-    if kern is None:
-        Nb = N[:, None, None]
-        u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
-        Vb = (S[:, :, None] - ut - u_tj + utilities(ideal, sal, bI, R) + utilities(ideal, sal, bR, R)) / Nb
-        return np.concatenate([S[:, :, None] / Nb, Vb], axis=-1)
-    den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
-    V = np.empty((Bc, n, 1 + n))
-    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, bI.transpose(0, 2, 1),
-                                                                 bR.transpose(0, 2, 1)))
-    rest = (den, np.ascontiguousarray(R, dtype=float), np.ascontiguousarray(ut, dtype=float),
-            np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(tj, dtype=np.int64),
-            np.ascontiguousarray(N, dtype=float))
-    _rows(lambda lo, hi: kern.resolution_values_rows(lo, hi, *args, *rest, V), Bc * n, Bc * n * n * (2 * D + 4))
-    return V
 
 
 def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None,
@@ -273,7 +241,7 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
             return C / (C + Ct)
         P = np.empty(C.shape)
         Cc = np.ascontiguousarray(C, dtype=float)
-        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M)  # one division an entry
+        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M * M)
         return P
     if model in ("Square", "Quartic", "Octic"):
         k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]

@@ -310,11 +310,6 @@ FEW_OPTIONS = 32
 SPAN = 256
 
 
-#: A row of :func:`coalition_rows` whose wanted options c > a are at least 1 / DENSE of them sums them all in
-#: place and keeps the wanted ones (each option's sums are its own: the same numbers), rather than gathering them:
-#: a gathered option costs ~1 ns per voter to gather against ~0.35 ns to sum.
-DENSE = 4
-
 #: The vector width the spans of :func:`coalition_rows` are padded to (8 doubles: one AVX-512 register, two AVX).
 LANES = 8
 
@@ -324,8 +319,7 @@ def _span(va: np.ndarray, Vb: np.ndarray, X: np.ndarray, cols: np.ndarray, c_fir
           whole: bool, wb: np.ndarray, rule: int, both: bool, plan: np.ndarray, rp: np.ndarray, rn: np.ndarray,
           sp: np.ndarray, sn: np.ndarray) -> int:
     """:func:`_coalition_span` of the options ``cols[i0:i1]``: with ``whole`` they are ``c_first + i0 ..
-    c_first + i1`` of ``Vb`` (Nv, M), read in place; else gathered into ``X`` (Nv SPAN,) first, as an
-    (Nv, L + padding) block. The span is
+    c_first + i1`` of ``Vb`` (Nv, M), read in place; else gathered into ``X`` (Nv, SPAN) first. The span is
     padded to whole vectors of :data:`LANES` (the compiler's vector loops then leave no scalar remainder):
     in place with options before the first (when there are so many), gathered with zeros; the padding's
     sums are computed and not used. Returns the padding: option ``cols[i]``'s sums are at ``pad + i - i0``."""
@@ -337,14 +331,12 @@ def _span(va: np.ndarray, Vb: np.ndarray, X: np.ndarray, cols: np.ndarray, c_fir
             pad = 0
         _coalition_span(va, Vb, c0 - pad, c_first + i1, wb, rule, both, plan, rp, rn, sp, sn)
         return pad
-    W = L + pad
-    Xw = X[: Vb.shape[0] * W].reshape(Vb.shape[0], W)  # rows W apart, not SPAN: a few hundred bytes, not 2 KB
     for v in range(Vb.shape[0]):
         for i in range(i0, i1):
-            Xw[v, i - i0] = Vb[v, cols[i]]
-        for i in range(L, W):
-            Xw[v, i] = 0.0
-    _coalition_span(va, Xw, 0, W, wb, rule, both, plan, rp, rn, sp, sn)
+            X[v, i - i0] = Vb[v, cols[i]]
+        for i in range(L, L + pad):
+            X[v, i] = 0.0
+    _coalition_span(va, X, 0, L + pad, wb, rule, both, plan, rp, rn, sp, sn)
     return 0
 
 
@@ -397,7 +389,7 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     sn = np.empty((depth, SPAN))
     need = np.empty(M, dtype=np.bool_)
     cols = np.empty(M, dtype=np.int64)
-    X = np.empty(Nv * SPAN)  # the gathered options, (Nv, L) at a time (:func:`_span`)
+    X = np.empty((Nv, SPAN))
     va = np.empty(Nv)
     some = among.shape[1] > 0
     for r in range(lo, hi):
@@ -430,18 +422,11 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
                     cols[L] = c
                     L += 1
             whole = L == M - a - 1  # every c > a: straight from V
-            if not whole and L * DENSE >= M - a - 1:  # most of them: every c > a from V too, kept where wanted
-                for c in range(a + 1, M):
-                    cols[c - a - 1] = c
-                L = M - a - 1
-                whole = True
             for i0 in range(0, L, SPAN):
                 i1 = min(L, i0 + SPAN)
                 pad = _span(va, Vb, X, cols, a + 1, i0, i1, whole, wb, rule, True, plan, rp, rn, sp, sn)
                 for i in range(i0, i1):
                     c = cols[i]
-                    if not need[c]:
-                        continue
                     C[b, a, c] = sp[0, pad + i - i0]
                     if rows[c]:
                         C[b, c, a] = sn[0, pad + i - i0]
@@ -683,36 +668,6 @@ def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.
         for j in range(row.shape[0]):
             d = row[j]
             row[j] = (1.0 - d) * (1.0 + min(d, 1.0) * ri)
-
-
-@_jit
-def resolution_values_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, bIT: np.ndarray, bRT: np.ndarray,
-                           den: np.ndarray, R: np.ndarray, ut: np.ndarray, S: np.ndarray, tj: np.ndarray,
-                           N: np.ndarray, V: np.ndarray) -> None:
-    """``_smp_core.resolution_values`` for the rows r = b n + i in [lo, hi): voter i's values of the status quo
-    ``V[b, i, 0] = S[b, i] / N[b]`` and of every bargain j, ``((((S - ut[i, j]) - ut[i, tj[j]]) + uI) + uR) / N``
-    with uI, uR voter i's utilities of j's bargain positions (``bIT``, ``bRT`` (Bc, D, n): as :func:`utility_rows`
-    computes them), numpy's operations in numpy's order. Fills ``V`` (Bc, n, 1 + n)."""
-    Bc, n, D = ideal.shape
-    uI = np.empty(n)
-    uR = np.empty(n)
-    for r in range(lo, hi):
-        b = r // n
-        i = r % n
-        ri = R[b, i]
-        _distance_row(b, i, ideal, sal, bIT, den[b, i], uI)
-        _distance_row(b, i, ideal, sal, bRT, den[b, i], uR)
-        Nb = N[b]
-        si = S[b, i]
-        row = V[b, i]
-        ui = ut[b, i]
-        tb = tj[b]
-        row[0] = si / Nb
-        for j in range(n):
-            d = uI[j]
-            e = uR[j]
-            row[1 + j] = ((((si - ui[j]) - ui[tb[j]]) + (1.0 - d) * (1.0 + min(d, 1.0) * ri))
-                          + (1.0 - e) * (1.0 + min(e, 1.0) * ri)) / Nb
 
 
 @_jit

@@ -81,13 +81,11 @@ def scenario_sha256(scen: Any) -> str:
 
 def _keys(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int) -> tuple[dict, dict]:
     """The keys of the section's score and explanation: everything each depends on."""
-    if not draws:  # the score's own draws (imported only then: a report with draws looks up before any analysis)
-        from ..analysis.score import SCORE_DRAWS
+    from ..analysis.score import SCORE_DRAWS
 
-        draws = SCORE_DRAWS
     common = {**_environment(), "scenario_sha256": scenario_sha256(scen), "model": model,
               "params": json.loads(json.dumps(params, sort_keys=True)), "seed": int(seed)}
-    return {**common, "draws": int(draws)}, common
+    return {**common, "draws": int(draws or SCORE_DRAWS)}, common
 
 
 @lru_cache(maxsize=1)
