@@ -79,13 +79,15 @@ def scenario_sha256(scen: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _keys(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int) -> tuple[dict, dict]:
-    """The keys of the section's score and explanation: everything each depends on."""
+def _keys(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int,
+          scen_hash: str | None = None) -> tuple[dict, dict]:
+    """The keys of the section's score and explanation: everything each depends on (``scen_hash``: the
+    scenario's :func:`scenario_sha256`, when the caller has it already)."""
     if not draws:  # the score's own draws (imported only then: a report with draws looks up before any analysis)
         from ..analysis.score import SCORE_DRAWS
 
         draws = SCORE_DRAWS
-    common = {**_environment(), "scenario_sha256": scenario_sha256(scen), "model": model,
+    common = {**_environment(), "scenario_sha256": scen_hash or scenario_sha256(scen), "model": model,
               "params": json.loads(json.dumps(params, sort_keys=True)), "seed": int(seed)}
     return {**common, "draws": int(draws)}, common
 
@@ -106,7 +108,7 @@ def lookup(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int 
     scen_hash = scenario_sha256(scen)
     if not any(e["key"].get("scenario_sha256") == scen_hash for e in shipped.get("score", [])):
         return None
-    score_key, explain_key = _keys(scen, model, params, draws, int(seed or 0))
+    score_key, explain_key = _keys(scen, model, params, draws, int(seed or 0), scen_hash)
     sc = next((e["value"] for e in shipped["score"] if e["key"] == score_key), None)
     ex = next((e["value"] for e in shipped["explain"] if e["key"] == explain_key), None)
     if sc is None or ex is None:
