@@ -35,9 +35,9 @@ $(TESTSTAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	@$(BIN)/detente forecast
 
-# the whole suite in one process (docs/development.md: how to run a part of it, or on two workers)
+# the whole suite on two worker processes, each module's tests on one worker (docs/development.md)
 test: $(TESTSTAMP)
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(TESTSTAMP)
 	@$(BIN)/ruff check src tests benchmarks
