@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _jit
+
 #: Positions closer than this (Euclidean, [0, 1] scale) are "the same".
 EQ_TOL = 1e-3
 #: A challenge is made only for a gain above this.
@@ -52,8 +54,6 @@ def _kernel(work: int) -> Any:
     """The compiled kernel module for a sum of ``work`` elements, or None (numpy then)."""
     if not USE_KERNELS or work < KERNEL_MIN_WORK:
         return None
-    from . import _jit
-
     if not _jit.numba_available():
         return None
     from . import _smp_kernel
@@ -76,8 +76,6 @@ PASS_PARALLEL_MIN_WORK = 1 << 20
 def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
     (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result)."""
-    from . import _jit
-
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
     _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True)
 
@@ -358,7 +356,9 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         if M < GATHER_MIN_OPTIONS:
             L = _mm(Q.astype(float), logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
             L = np.where(Q, L, -np.inf)
-        elif (kern := _pce_kernel(Q.shape[0] * Q.shape[1] * M * M)) is not None:  # the same, compiled
+        # the same, compiled; an election counts as a turn of M actors (Bc M^3: the kernels' measure of a turn),
+        # so that one draw's single election over many options (the valuation's, the report's) is compiled too
+        elif (kern := _pce_kernel(Q.shape[0] * max(Q.shape[1], M) * M * M)) is not None:
             L = np.empty(Q.shape)
             Qc = np.ascontiguousarray(Q, dtype=np.bool_)
             _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
