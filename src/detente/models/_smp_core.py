@@ -363,6 +363,11 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
             Qc = np.ascontiguousarray(Q, dtype=np.bool_)
             _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
                   int(Q.sum()) * M)
+            # the kernel took each row's largest off already, and left -inf outside the elections, whose exp is 0:
+            # the steps below that would change nothing are left out
+            p = np.exp(L, out=L)
+            s = p.sum(-1, keepdims=True)
+            return np.divide(p, s, out=p, where=s > 0)  # a row with no option is all 0 already
         else:  # only the entries that count (a in q): the same dot products over b, row by row
             Qf = Q.astype(float)
             L = np.full(Q.shape, -np.inf)
@@ -608,9 +613,17 @@ def _pair_victory(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray:
 def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: str, rnd: bool):
     """Bargain positions of every initiator with its target, shape (Bc, n, D) each.
 
-    Rows of actors who made no challenge hold their own position.
+    Rows of actors who made no challenge hold their own position. Compiled (one pass, numpy's operations in
+    numpy's order: the same numbers) where the turn's kernels run.
     """
     Bc, n, D = x.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is not None:
+        bI, bR = np.empty((Bc, n, D)), np.empty((Bc, n, D))
+        xc, sc = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(s, dtype=float)
+        kern.bargain_rows(0, Bc * n, xc, sc, np.ascontiguousarray(target, dtype=np.int64),
+                          np.ascontiguousarray(prob, dtype=float), kern.BARGAINS.index(kind), bool(rnd), bI, bR)
+        return bI, bR
     has = target >= 0
     tj = np.where(has, target, 0)
     xj = np.take_along_axis(x, tj[:, :, None], 1)

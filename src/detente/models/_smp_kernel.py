@@ -741,6 +741,61 @@ def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
             P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
 
 
+#: The bargaining rules by code (``_smp_core.bargains``' ``kind``).
+BARGAINS = ("S2P2", "S1P1", "S2PMax")
+
+
+@_jit
+def bargain_rows(lo: int, hi: int, x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: int,
+                 rnd: bool, bI: np.ndarray, bR: np.ndarray) -> None:
+    """``_smp_core.bargains`` for the rows r = b n + i in [lo, hi): initiator i of draw b with its target j
+    (``target`` (Bc, n), -1 for none: i's own position and that of actor 0), numpy's operations in numpy's
+    order. ``S2P2``/``S1P1`` (``kind`` 0/1): W_i = (s_i p)^e, W_j = (s_j (1 - p))^e (e = 2: a square, which numpy
+    computes as x * x; e = 1: the number itself), den = (W_i + W_j) + 1e-6, bI = ((W_i + 1e-6) x_i + W_j x_j) / den,
+    bR = (W_i x_i + (W_j + 1e-6) x_j) / den, rounded to 1e-4 with ``rnd`` as numpy rounds (rint(y * 1e4) / 1e4);
+    ``S2PMax`` (2): d_i = max(0, (1 - p) - p), bI = x_i + ((d_i s_j^2) / ((d_i s_j^2 + 1e-6) + (1 - d_i) s_i^2))
+    (x_j - x_i), bR likewise from j's side. Fills ``bI``, ``bR`` (Bc, n, D)."""
+    Bc, n, D = x.shape
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        j = target[b, i]
+        has = j >= 0
+        tj = j if has else 0
+        pI = prob[b, i]
+        pJ = 1.0 - pI
+        for k in range(D):
+            xi = x[b, i, k]
+            xj = x[b, tj, k]
+            if not has:
+                bI[b, i, k] = xi
+                bR[b, i, k] = xj
+                continue
+            si = s[b, i, k]
+            sj = s[b, tj, k]
+            if kind == 2:
+                di = max(0.0, pJ - pI)
+                dj = max(0.0, pI - pJ)
+                sj2 = sj * sj
+                si2 = si * si
+                bI[b, i, k] = xi + di * sj2 / (di * sj2 + 1e-6 + (1.0 - di) * si2) * (xj - xi)
+                bR[b, i, k] = xj + dj * si2 / (dj * si2 + 1e-6 + (1.0 - dj) * sj2) * (xi - xj)
+                continue
+            wi = si * pI
+            wj = sj * pJ
+            if kind == 0:
+                wi = wi * wi
+                wj = wj * wj
+            den = wi + wj + 1e-6
+            u = ((wi + 1e-6) * xi + wj * xj) / den
+            v = (wi * xi + (wj + 1e-6) * xj) / den
+            if rnd:
+                u = np.rint(u * 10000.0) / 10000.0
+                v = np.rint(v * 10000.0) / 10000.0
+            bI[b, i, k] = u
+            bR[b, i, k] = v
+
+
 #: The relative margin around the squared tolerance inside which :func:`near_rows` leaves the decision to numpy.
 NEAR_MARGIN = 1e-6
 
