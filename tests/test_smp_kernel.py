@@ -281,9 +281,12 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
     _assert_same_run(smp.run(inputs, params), ref)
 
 
-def test_a_large_run_is_the_same_on_one_thread_and_with_its_report_beside(monkeypatch):
-    # from BESIDE_MIN_ACTORS actors a single draw's report runs in a thread beside the turn (two kernel threads);
-    # one thread runs them one after the other: the same numbers, and the same as numpy's
+@pytest.mark.parametrize("during", [True, False])
+def test_a_large_run_is_the_same_on_one_thread_and_with_its_report_beside(monkeypatch, during):
+    # from BESIDE_MIN_ACTORS actors a single draw's report runs beside the turn (two kernel threads): in the
+    # turn's thread while the other starts on the challenges (REPORT_DURING_CHALLENGES), or in a thread of its
+    # own; one thread runs them one after the other: the same numbers, and the same as numpy's
+    monkeypatch.setattr(smp, "REPORT_DURING_CHALLENGES", during)
     inputs = _inputs(np.random.default_rng(5), 1, smp.BESIDE_MIN_ACTORS + 6, 2)
     params = smp.Params(rounds=3)
     monkeypatch.setenv(_jit.THREADS_ENV, "1")

@@ -73,11 +73,14 @@ def _turn_kernel(Bc: int, n: int) -> Any:
 PASS_PARALLEL_MIN_WORK = 1 << 20
 
 
-def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None) -> None:
+def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None,
+          meanwhile: Callable[[], None] | None = None) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
-    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result)."""
+    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result); ``meanwhile``
+    as :func:`._jit.split_rows` takes it (this thread's other work, while the others start on the rows)."""
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
-    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True)
+    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True,
+                    meanwhile=meanwhile)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -470,6 +473,7 @@ def challenges(
     rule: str,
     commit: str,
     pmodel: str | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best challenge.
 
@@ -489,6 +493,9 @@ def challenges(
     pmodel : str or None
         None for KTAB's linear ratio in the challenge; else a victory model
         applied to the coalition strengths.
+    meanwhile : callable(), optional
+        Other work of the caller's, done by this thread while the other kernel threads start on the
+        challenges (then it joins them); else first.
 
     Returns
     -------
@@ -511,8 +518,11 @@ def challenges(
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, sigma))
         actc = np.ascontiguousarray(act, dtype=np.bool_)
         code = kern.RULES.index(rule)
-        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n)
+        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
+              meanwhile=meanwhile)
         return target, prob, gain
+    if meanwhile is not None:
+        meanwhile()
     step = n if kern is not None else max(1, BLOCK // max(1, Bc * n * n))
     for h0 in range(0, n, step):
         hs = ar[h0 : h0 + step]
