@@ -96,7 +96,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
-                 "risk_utility_rows", "_zigzag", "resolution_values_rows"):
+                 "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -281,9 +281,12 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
     _assert_same_run(smp.run(inputs, params), ref)
 
 
-def test_a_large_run_is_the_same_on_one_thread_and_with_its_report_beside(monkeypatch):
-    # from BESIDE_MIN_ACTORS actors a single draw's report runs in a thread beside the turn (two kernel threads);
-    # one thread runs them one after the other: the same numbers, and the same as numpy's
+@pytest.mark.parametrize("during", [True, False])
+def test_a_large_run_is_the_same_on_one_thread_and_with_its_report_beside(monkeypatch, during):
+    # from BESIDE_MIN_ACTORS actors a single draw's report runs beside the turn (two kernel threads): in the
+    # turn's thread while the other starts on the challenges (REPORT_DURING_CHALLENGES), or in a thread of its
+    # own; one thread runs them one after the other: the same numbers, and the same as numpy's
+    monkeypatch.setattr(smp, "REPORT_DURING_CHALLENGES", during)
     inputs = _inputs(np.random.default_rng(5), 1, smp.BESIDE_MIN_ACTORS + 6, 2)
     params = smp.Params(rounds=3)
     monkeypatch.setenv(_jit.THREADS_ENV, "1")
@@ -313,6 +316,27 @@ def test_the_resolutions_values_equal_numpy(monkeypatch, path):
         _equal(core.resolution_values(ideal, sal, bI, bR, R, ut, S, tj, N), want)
 
 
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_the_bargains_equal_numpy(monkeypatch, path):
+    # every bargaining rule, rounded or not, initiators without a target (their own position and actor 0's),
+    # win probabilities of 0, 1/2 and 1, saliences of 0, positions spread over many magnitudes
+    rng = np.random.default_rng(8)
+    for Bc, n, D in ((1, 1, 1), (2, 7, 3), (1, 40, 2)):
+        x = rng.uniform(0, 1, (Bc, n, D)) * 10.0 ** rng.uniform(-6, 0, (Bc, n, D))
+        s = rng.uniform(0, 1, (Bc, n, D)) * (rng.random((Bc, n, D)) < 0.8)
+        target = rng.integers(-1, n, (Bc, n))
+        prob = rng.choice([0.0, 0.5, 1.0, 0.3, 0.99], (Bc, n)) * (rng.random((Bc, n)) < 0.5) + \
+            rng.uniform(0, 1, (Bc, n)) * (rng.random((Bc, n)) >= 0.5)
+        for kind in _smp_kernel.BARGAINS:
+            for rnd in (False, True):
+                _use(monkeypatch, "numpy")
+                want = core.bargains(x, s, target, prob, kind, rnd)
+                _use(monkeypatch, path)
+                got = core.bargains(x, s, target, prob, kind, rnd)
+                _equal(got[0], want[0])
+                _equal(got[1], want[1])
+
+
 def test_coalitions_of_rows_with_most_of_their_pairs_wanted_equal_numpy(monkeypatch):
     # a row whose wanted options after it are at least 1 / DENSE of them sums them all in place and keeps the
     # wanted ones; fewer are gathered; all of them straight: every kind in one call, many voters
@@ -337,7 +361,7 @@ def test_warmup_compiles_the_kernels():
     from detente.models import _smp_pce
 
     assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures
-    assert _smp_kernel.resolution_values_rows.signatures
+    assert _smp_kernel.resolution_values_rows.signatures and _smp_kernel.bargain_rows.signatures
 
 
 @SETTINGS

@@ -62,6 +62,44 @@ def test_split_rows_fills_every_row_once(monkeypatch, threads, rows, max_rows, p
         assert len(pieces) >= threads  # shared out: at least a piece per thread
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_split_rows_does_its_callers_other_work_meanwhile_and_one_thread_keeps_the_pieces_here(monkeypatch, threads):
+    """``meanwhile`` runs once in the calling thread (while the other threads take pieces, then it joins them);
+    inside ``one_thread`` every piece runs in the calling thread; its exception is raised after the pieces."""
+    monkeypatch.setenv(_jit.THREADS_ENV, str(threads))
+    me = threading.current_thread().name
+    seen = np.zeros(40, dtype=int)
+    lock = threading.Lock()
+    where: list[str] = []
+
+    def fill(lo: int, hi: int) -> None:
+        with lock:
+            seen[lo:hi] += 1
+
+    def other() -> None:
+        where.append(threading.current_thread().name)
+        names = set()
+
+        def inner(lo: int, hi: int) -> None:
+            names.add(threading.current_thread().name)
+
+        with _jit.one_thread():
+            _jit.split_rows(30, inner)
+        assert names == {me}
+
+    with _jit.shared_threads():
+        _jit.split_rows(40, fill, meanwhile=other)
+    assert where == [me] and (seen == 1).all()
+
+    def bad() -> None:
+        raise ValueError("meanwhile failed")
+
+    seen[:] = 0
+    with _jit.shared_threads(), pytest.raises(ValueError, match="meanwhile failed"):
+        _jit.split_rows(40, fill, meanwhile=bad)
+    assert threads == 1 or seen.sum() <= 40  # the pieces started ended before the error was raised
+
+
 def test_split_rows_stops_at_a_cancel():
     """A set cancel flag stops the batch before its next piece (a web job's cancel, a cancelled Dask task)."""
     flag = threading.Event()

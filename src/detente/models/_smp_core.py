@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _jit
+
 #: Positions closer than this (Euclidean, [0, 1] scale) are "the same".
 EQ_TOL = 1e-3
 #: A challenge is made only for a gain above this.
@@ -52,8 +54,6 @@ def _kernel(work: int) -> Any:
     """The compiled kernel module for a sum of ``work`` elements, or None (numpy then)."""
     if not USE_KERNELS or work < KERNEL_MIN_WORK:
         return None
-    from . import _jit
-
     if not _jit.numba_available():
         return None
     from . import _smp_kernel
@@ -73,13 +73,14 @@ def _turn_kernel(Bc: int, n: int) -> Any:
 PASS_PARALLEL_MIN_WORK = 1 << 20
 
 
-def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None) -> None:
+def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None,
+          meanwhile: Callable[[], None] | None = None) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
-    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result)."""
-    from . import _jit
-
+    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result); ``meanwhile``
+    as :func:`._jit.split_rows` takes it (this thread's other work, while the others start on the rows)."""
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
-    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True)
+    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True,
+                    meanwhile=meanwhile)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -358,11 +359,18 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         if M < GATHER_MIN_OPTIONS:
             L = _mm(Q.astype(float), logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
             L = np.where(Q, L, -np.inf)
-        elif (kern := _pce_kernel(Q.shape[0] * Q.shape[1] * M * M)) is not None:  # the same, compiled
+        # the same, compiled; an election counts as a turn of M actors (Bc M^3: the kernels' measure of a turn),
+        # so that one draw's single election over many options (the valuation's, the report's) is compiled too
+        elif (kern := _pce_kernel(Q.shape[0] * max(Q.shape[1], M) * M * M)) is not None:
             L = np.empty(Q.shape)
             Qc = np.ascontiguousarray(Q, dtype=np.bool_)
             _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
                   int(Q.sum()) * M)
+            # the kernel took each row's largest off already, and left -inf outside the elections, whose exp is 0:
+            # the steps below that would change nothing are left out
+            p = np.exp(L, out=L)
+            s = p.sum(-1, keepdims=True)
+            return np.divide(p, s, out=p, where=s > 0)  # a row with no option is all 0 already
         else:  # only the entries that count (a in q): the same dot products over b, row by row
             Qf = Q.astype(float)
             L = np.full(Q.shape, -np.inf)
@@ -465,6 +473,7 @@ def challenges(
     rule: str,
     commit: str,
     pmodel: str | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best challenge.
 
@@ -484,6 +493,9 @@ def challenges(
     pmodel : str or None
         None for KTAB's linear ratio in the challenge; else a victory model
         applied to the coalition strengths.
+    meanwhile : callable(), optional
+        Other work of the caller's, done by this thread while the other kernel threads start on the
+        challenges (then it joins them); else first.
 
     Returns
     -------
@@ -506,8 +518,11 @@ def challenges(
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, sigma))
         actc = np.ascontiguousarray(act, dtype=np.bool_)
         code = kern.RULES.index(rule)
-        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n)
+        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
+              meanwhile=meanwhile)
         return target, prob, gain
+    if meanwhile is not None:
+        meanwhile()
     step = n if kern is not None else max(1, BLOCK // max(1, Bc * n * n))
     for h0 in range(0, n, step):
         hs = ar[h0 : h0 + step]
@@ -608,9 +623,17 @@ def _pair_victory(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray:
 def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: str, rnd: bool):
     """Bargain positions of every initiator with its target, shape (Bc, n, D) each.
 
-    Rows of actors who made no challenge hold their own position.
+    Rows of actors who made no challenge hold their own position. Compiled (one pass, numpy's operations in
+    numpy's order: the same numbers) where the turn's kernels run.
     """
     Bc, n, D = x.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is not None:
+        bI, bR = np.empty((Bc, n, D)), np.empty((Bc, n, D))
+        xc, sc = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(s, dtype=float)
+        kern.bargain_rows(0, Bc * n, xc, sc, np.ascontiguousarray(target, dtype=np.int64),
+                          np.ascontiguousarray(prob, dtype=float), kern.BARGAINS.index(kind), bool(rnd), bI, bR)
+        return bI, bR
     has = target >= 0
     tj = np.where(has, target, 0)
     xj = np.take_along_axis(x, tj[:, :, None], 1)
