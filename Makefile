@@ -1,11 +1,13 @@
 # detente: the commands every user and developer needs.
 #   make run    - create .venv (if missing), install detente with every extra, forecast the flagship scenario
-#   make test   - create .venv with the test extras (if missing), lint, run the whole test suite
+#   make test   - create .venv with the test extras (if missing), run the whole test suite
 #   make lint   - ruff (style, imports, bugs) and mypy (types) over the package
 #   make bench  - every benchmark in benchmarks/, each target printed with its ratio
 #   make docs-img - regenerate the pictures in docs/img from the flagship run (needs chromium)
 # After installing, `detente warmup` compiles the numba kernels into numba's cache once, so
-# that no forecast waits for the compiler.
+# that no forecast waits for the compiler; the package's modules are byte-compiled too, as pip
+# does for a package it installs (an editable install does not, and every process then compiles
+# the modules it imports again when PYTHONDONTWRITEBYTECODE is set).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,19 +22,22 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e '.[all]'
+	@$(BIN)/python -m compileall -q src/detente
 	@$(BIN)/detente warmup
 	@touch $@
 
 $(TESTSTAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	@$(BIN)/python -m compileall -q src/detente
 	@$(BIN)/detente warmup
 	@touch $@ $(STAMP)
 
 run: $(STAMP)
 	@$(BIN)/detente forecast
 
+# the whole suite on two worker processes, each module's tests on one worker (docs/development.md)
 test: $(TESTSTAMP)
-	@$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(TESTSTAMP)
 	@$(BIN)/ruff check src tests benchmarks

@@ -5,7 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_report.py [--ref COMMIT] [--rounds N]``
 Each case runs as a whole fresh process (interpreter start, imports, the report, the HTML file
 written), for this tree and for the reference commit's ``src`` (extracted with ``git archive``,
 run with this venv's libraries and its own numba cache in ``.bench/``), alternating which goes
-first; one untimed run of each fills the caches. Cases:
+first; one untimed run of each fills the caches. Both trees are byte-compiled first, as installing a package does
+(pip compiles what it installs; an editable install under ``PYTHONDONTWRITEBYTECODE``, as on this machine, would
+otherwise compile every module of detente again in every process: about 0.2 CPU seconds of the report). Cases:
 
 * ``report``: exactly the command of the issue's target, the "What happened" section included (every
   model scored against the record and bdm's explanation of it, added after the target was set);
@@ -24,6 +26,7 @@ summary (benchmarks/targets.py).
 from __future__ import annotations
 
 import argparse
+import compileall
 import math
 import os
 import re
@@ -90,6 +93,8 @@ def main() -> None:
             versions[a.ref] = (extract(a.ref, Path(d)), bench / f"numba-{a.ref}")
         best: dict[tuple[str, str], tuple[float, float]] = {}
         html: dict[str, str] = {}
+        for src, _ in versions.values():  # as an install does (see the module's docstring)
+            compileall.compile_dir(str(src / "detente"), quiet=1)
         for label, (src, cache) in versions.items():  # untimed: fills numba's cache (a compile the first time)
             out = str(Path(d) / f"warm-{label}.html")
             run(src, cache, CASES["report"](out))

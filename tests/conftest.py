@@ -77,3 +77,21 @@ def fresh_dask_cluster(tmp_path):
     cluster = DaskCluster(tmp_path / "dask", workers=2)
     yield cluster
     cluster.stop()
+
+
+# -- the suite on two processes (pytest-xdist: `pytest -n 2 --dist loadscope --no-loadscope-reorder`; docs/development.md) --
+# loadscope keeps each module's tests on one worker, so a module-scoped fixture (a report, a backtest, a browser)
+# is built once, as in a serial run. (xdist's loadgroup would also keep the two Dask modules together, but with
+# pytest 9 its groups are not applied: it renames nodes through an attribute pytest 9 no longer reads.)
+
+#: The modules holding the longest tests (a fresh numba cache compiled, reports built in fresh interpreters, a
+#: server under a memory limit, clusters), sent to the workers first so that neither waits alone on one of
+#: them at the end; the order of the others, and of every module's own tests, is the files' order.
+FIRST = ("test_packaging.py", "test_report_beside.py", "test_budget.py", "test_report_shipped.py", "test_dask.py",
+         "test_web_editor.py", "test_tables.py", "test_record.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker (every worker sorts alike, as xdist requires)
+        rank = {name: i for i, name in enumerate(FIRST)}
+        items.sort(key=lambda it: rank.get(it.path.name, len(FIRST)))

@@ -319,7 +319,16 @@ def test_ctrl_c_cancels_the_cluster_tasks(dask_cluster, tmp_path):
     before = dask_cluster.executed()
     cmd = [sys.executable, "-m", "detente", "forecast", str(big), "--model", "bdm", "--draws", "400", "--seed", "1",
            "--format", "json", "--max-seconds", "1000000", "--max-memory", "4GB", "--scheduler", dask_cluster.address]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The child must get SIGINT's default action whatever this process has: a suite started in the background by a
+    # non-interactive shell (`make test &` in a script, as CI wrappers do) ignores SIGINT, an ignored signal stays
+    # ignored across exec, and a detente started that way rightly keeps ignoring Ctrl-C (the shell's way of
+    # keeping background jobs out of the terminal's Ctrl-C): the run would then finish and exit 0. A handled signal
+    # is reset to its default at exec, so Python in the child installs its KeyboardInterrupt handler.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, old)
     try:
         t0 = time.monotonic()
         while sum(client.run(_executing).values()) < 2:  # wait until its tasks run on both workers
@@ -340,6 +349,37 @@ def test_ctrl_c_cancels_the_cluster_tasks(dask_cluster, tmp_path):
         time.sleep(0.1)
     _wait_idle(client)
     assert dask_cluster.executed() - before <= 4  # the tasks that ran were stopped; none was started after
+
+
+def _child_sigint(handler) -> int:
+    """SIGINT's ignore bit in a child started while this process has ``handler`` for SIGINT (the kernel's view)."""
+    import signal
+    import subprocess
+    import sys
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        out = subprocess.run([sys.executable, "-c", "print(open('/proc/self/status').read())"], capture_output=True,
+                             text=True, check=True).stdout
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return int(next(line for line in out.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+
+
+def _sigint_ignored(mask: int) -> bool:
+    import signal
+
+    return bool(mask & (1 << (signal.SIGINT - 1)))
+
+
+def test_a_child_started_while_sigint_is_ignored_ignores_it_and_the_ctrl_c_test_resets_it():
+    """Why the Ctrl-C test resets SIGINT around its Popen: a child of a process that ignores SIGINT ignores it too
+    (so the Ctrl-C test failed whenever the suite itself was started in the background by a script), while a
+    child of a process that handles it starts with the default action."""
+    import signal
+
+    assert _sigint_ignored(_child_sigint(signal.SIG_IGN))
+    assert not _sigint_ignored(_child_sigint(signal.default_int_handler))
 
 
 def _executing(dask_worker) -> int:

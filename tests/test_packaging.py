@@ -159,7 +159,8 @@ def test_warmup_compiles_the_one_signature_every_run_uses():
 def test_after_warmup_a_fresh_process_loads_the_kernels_from_the_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # a cache of its own, empty
     env.pop("DETENTE_NO_NUMBA", None)
-    warm = subprocess.run([sys.executable, "-m", "detente", "warmup"], env=env, capture_output=True, text=True, timeout=600)
+    # every kernel compiled from nothing (minutes of CPU on a loaded machine): the limit is a hang guard, so wide
+    warm = subprocess.run([sys.executable, "-m", "detente", "warmup"], env=env, capture_output=True, text=True, timeout=1800)
     assert warm.returncode == 0, warm.stderr
     assert list(tmp_path.rglob("*.nbc")) and list(tmp_path.rglob("_bdm_kernel.sha256"))
     proc = subprocess.run([sys.executable, "-c", (

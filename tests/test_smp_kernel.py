@@ -35,6 +35,7 @@ def _use(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     assert kern.COMPILED == (path == "compiled")
     monkeypatch.setattr(core, "_kernel", lambda work: kern)
     monkeypatch.setattr(core, "PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
+    monkeypatch.setattr(core, "PASS_PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
 
 
 def _equal(a, b) -> None:
@@ -95,7 +96,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "cluster_labels",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
-                 "risk_utility_rows", "_zigzag"):
+                 "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -280,12 +281,87 @@ def test_a_large_smp_run_equals_numpy_bit_for_bit(monkeypatch):
     _assert_same_run(smp.run(inputs, params), ref)
 
 
+@pytest.mark.parametrize("during", [True, False])
+def test_a_large_run_is_the_same_on_one_thread_and_with_its_report_beside(monkeypatch, during):
+    # from BESIDE_MIN_ACTORS actors a single draw's report runs beside the turn (two kernel threads): in the
+    # turn's thread while the other starts on the challenges (REPORT_DURING_CHALLENGES), or in a thread of its
+    # own; one thread runs them one after the other: the same numbers, and the same as numpy's
+    monkeypatch.setattr(smp, "REPORT_DURING_CHALLENGES", during)
+    inputs = _inputs(np.random.default_rng(5), 1, smp.BESIDE_MIN_ACTORS + 6, 2)
+    params = smp.Params(rounds=3)
+    monkeypatch.setenv(_jit.THREADS_ENV, "1")
+    one = smp.run(inputs, params)
+    monkeypatch.setenv(_jit.THREADS_ENV, "2")
+    beside = smp.run(inputs, params)
+    _assert_same_run(beside, one)
+    _use(monkeypatch, "numpy")
+    _assert_same_run(smp.run(inputs, params), one)
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_the_resolutions_values_equal_numpy(monkeypatch, path):
+    # (S - ut[i, j] - ut[i, tj[j]] + U_i(bI_j) + U_i(bR_j)) / N and S / N, distances past 1 and no salience included
+    rng = np.random.default_rng(6)
+    for Bc, n, D in ((1, 1, 1), (2, 7, 3), (1, 40, 2)):
+        ideal, bI, bR = (rng.uniform(-0.5, 1.5, (Bc, n, D)) for _ in range(3))
+        sal = rng.uniform(0, 1, (Bc, n, D)) * (rng.random((Bc, n, D)) < 0.8)
+        sal[:, 0] = 0.0
+        R, S = rng.uniform(-1, 1, (Bc, n)), _wide(rng, (Bc, n))
+        ut = _wide(rng, (Bc, n, n))
+        tj = rng.integers(0, n, (Bc, n))
+        N = rng.integers(1, n + 1, Bc).astype(float)
+        _use(monkeypatch, "numpy")
+        want = core.resolution_values(ideal, sal, bI, bR, R, ut, S, tj, N)
+        _use(monkeypatch, path)
+        _equal(core.resolution_values(ideal, sal, bI, bR, R, ut, S, tj, N), want)
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_the_bargains_equal_numpy(monkeypatch, path):
+    # every bargaining rule, rounded or not, initiators without a target (their own position and actor 0's),
+    # win probabilities of 0, 1/2 and 1, saliences of 0, positions spread over many magnitudes
+    rng = np.random.default_rng(8)
+    for Bc, n, D in ((1, 1, 1), (2, 7, 3), (1, 40, 2)):
+        x = rng.uniform(0, 1, (Bc, n, D)) * 10.0 ** rng.uniform(-6, 0, (Bc, n, D))
+        s = rng.uniform(0, 1, (Bc, n, D)) * (rng.random((Bc, n, D)) < 0.8)
+        target = rng.integers(-1, n, (Bc, n))
+        prob = rng.choice([0.0, 0.5, 1.0, 0.3, 0.99], (Bc, n)) * (rng.random((Bc, n)) < 0.5) + \
+            rng.uniform(0, 1, (Bc, n)) * (rng.random((Bc, n)) >= 0.5)
+        for kind in _smp_kernel.BARGAINS:
+            for rnd in (False, True):
+                _use(monkeypatch, "numpy")
+                want = core.bargains(x, s, target, prob, kind, rnd)
+                _use(monkeypatch, path)
+                got = core.bargains(x, s, target, prob, kind, rnd)
+                _equal(got[0], want[0])
+                _equal(got[1], want[1])
+
+
+def test_coalitions_of_rows_with_most_of_their_pairs_wanted_equal_numpy(monkeypatch):
+    # a row whose wanted options after it are at least 1 / DENSE of them sums them all in place and keeps the
+    # wanted ones; fewer are gathered; all of them straight: every kind in one call, many voters
+    rng = np.random.default_rng(7)
+    for Nv, M in ((40, 60), (161, 90)):
+        V = _wide(rng, (1, Nv, M))
+        w = rng.uniform(0, 5, (1, Nv)) * (rng.random((1, Nv)) < 0.9)
+        among = np.zeros((1, 6, M), dtype=bool)
+        among[0, 0] = rng.random(M) < 0.9  # dense
+        among[0, 1] = rng.random(M) < 0.3  # around 1 / DENSE
+        among[0, 2:] = rng.random((4, M)) < 0.05  # sparse
+        out = {}
+        for path in ("numpy", "compiled"):
+            _use(monkeypatch, path)
+            out[path] = core.coalitions(V, w, "Prop", opt=among.any(1), among=among)
+        _equal(out["compiled"], out["numpy"])
+
+
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
     from detente.models import _smp_pce
 
     assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures
+    assert _smp_kernel.resolution_values_rows.signatures and _smp_kernel.bargain_rows.signatures
 
 
 @SETTINGS

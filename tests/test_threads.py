@@ -62,6 +62,44 @@ def test_split_rows_fills_every_row_once(monkeypatch, threads, rows, max_rows, p
         assert len(pieces) >= threads  # shared out: at least a piece per thread
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_split_rows_does_its_callers_other_work_meanwhile_and_one_thread_keeps_the_pieces_here(monkeypatch, threads):
+    """``meanwhile`` runs once in the calling thread (while the other threads take pieces, then it joins them);
+    inside ``one_thread`` every piece runs in the calling thread; its exception is raised after the pieces."""
+    monkeypatch.setenv(_jit.THREADS_ENV, str(threads))
+    me = threading.current_thread().name
+    seen = np.zeros(40, dtype=int)
+    lock = threading.Lock()
+    where: list[str] = []
+
+    def fill(lo: int, hi: int) -> None:
+        with lock:
+            seen[lo:hi] += 1
+
+    def other() -> None:
+        where.append(threading.current_thread().name)
+        names = set()
+
+        def inner(lo: int, hi: int) -> None:
+            names.add(threading.current_thread().name)
+
+        with _jit.one_thread():
+            _jit.split_rows(30, inner)
+        assert names == {me}
+
+    with _jit.shared_threads():
+        _jit.split_rows(40, fill, meanwhile=other)
+    assert where == [me] and (seen == 1).all()
+
+    def bad() -> None:
+        raise ValueError("meanwhile failed")
+
+    seen[:] = 0
+    with _jit.shared_threads(), pytest.raises(ValueError, match="meanwhile failed"):
+        _jit.split_rows(40, fill, meanwhile=bad)
+    assert threads == 1 or seen.sum() <= 40  # the pieces started ended before the error was raised
+
+
 def test_split_rows_stops_at_a_cancel():
     """A set cancel flag stops the batch before its next piece (a web job's cancel, a cancelled Dask task)."""
     flag = threading.Event()
@@ -84,11 +122,15 @@ def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monk
     names: set[str] = set()
     seen = np.zeros(40, dtype=int)
     lock = threading.Lock()
+    second = threading.Event()
 
     def fill(lo: int, hi: int) -> None:
         with lock:
             names.add(threading.current_thread().name)
             seen[lo:hi] += 1
+            if len(names) > 1:
+                second.set()
+        second.wait(10)  # the first thread in holds its piece until another thread has taken one
 
     before = set(threading.enumerate())
     with _jit.shared_threads():
@@ -96,13 +138,14 @@ def test_split_rows_uses_the_shared_pool_of_its_block_or_the_executor_given(monk
             _jit.split_rows(40, fill)
         pool_threads = {t for t in threading.enumerate() if t.name.startswith("detente-kernel")}
         pool_names, me = {t.name for t in pool_threads}, threading.current_thread().name
-        # the pieces ran on the pool's threads and this one (which takes the first piece instead of waiting)
+        # the pieces ran on the pool's threads and this one (which takes pieces too instead of waiting)
         assert 1 <= len(pool_threads) <= 2 and names & pool_names and names <= pool_names | {me}
     assert (seen == 5).all()
     assert set(threading.enumerate()) <= before  # the block's pool is stopped
     from concurrent.futures import ThreadPoolExecutor
 
     names.clear()
+    second.clear()
     with ThreadPoolExecutor(2, thread_name_prefix="given") as ex:
         _jit.split_rows(40, fill, executor=ex)
     assert any(n.startswith("given") for n in names) and names <= {n for n in names if n.startswith("given")} | {me}

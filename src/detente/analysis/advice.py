@@ -48,10 +48,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
@@ -65,6 +64,9 @@ from ..simulate import most_likely, simulate
 from ._draws import actor_index, check_seed, issue_index, monte_carlo_draws, tile
 from ._run import resolve, run_draws, run_tasks, task_size
 from .montecarlo import check_draws
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Lever sizes, as shares of the issue scale (positions) or of the salience scale.
 OWN_SHIFTS = (0.10, 0.25)
@@ -527,6 +529,7 @@ def _tables(lv: _Levers, targets: list[int], results: list[tuple[_Lever, np.ndar
                 "p_helps": float(np.mean(x > tol)),
                 "gain_per_unit": float(x.mean() / shift) if shift and np.isfinite(shift) and shift > 0 else np.nan,
             })
+    import pandas as pd  # only where a frame is made
     df = pd.DataFrame(rows)
     order = {scen.issues[d].key: i for i, d in enumerate(targets)}
     df = df.assign(_o=df["issue"].map(order), _x=~df["pullable"])

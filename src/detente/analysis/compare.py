@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..budget import Budget, check_total, plan_scenario, resolve_budget
 from ..errors import DetenteError, Problem
@@ -28,6 +27,9 @@ from ..serialize import JsonResult, input_sha256, json_value, meta
 from ..simulate import most_likely, simulate
 from ._draws import check_seed, monte_carlo_draws
 from ._run import run_tasks, task_size
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _IGNORED_EVENT_FIELDS = {"why", "source", "name"}
 
@@ -314,6 +316,7 @@ def compare(
             else:
                 rows.append({"scenario": lab, "model": m, "issue": iss.key, "forecast": float(fc[0, d]), "lo80": np.nan,
                              "hi80": np.nan})
+    import pandas as pd  # only where a frame is made
     df = pd.DataFrame(rows)
     first = df.set_index(["scenario", "model", "issue"])["forecast"]
     ref_s = [first.get((labels[0], m, i), np.nan) for m, i in zip(df["model"], df["issue"])]

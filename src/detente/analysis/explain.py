@@ -49,10 +49,9 @@ cannot reach is reported as such, with the closest forecast found.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from ..budget import Budget, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
@@ -63,6 +62,9 @@ from ..serialize import json_value as _clean
 from ._draws import Input, all_inputs, check_seed, set_input, tile
 from ._record import NEIGHBOURHOOD, check_share, recorded_events, target_outcome
 from ._run import resolve, run_draws
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Default tolerance: the forecast must come within this share of the scale of the outcome (the
 #: outcome's neighbourhood, as :mod:`detente.analysis.score` defines it).
@@ -489,6 +491,7 @@ def _changes(scen: Scenario, sp: _Space, z: np.ndarray) -> pd.DataFrame:
             "units": float(z[k]), "unit": float(sp.unit[k]), "unit_basis": sp.basis[k],
             "range_low": v.low, "range_high": v.high, "inside_range": inside,
         })
+    import pandas as pd  # only where a frame is made
     df = pd.DataFrame(rows, columns=["input", "label", "kind", "actor", "issue", "from", "to", "change", "units", "unit",
                                      "unit_basis", "range_low", "range_high", "inside_range"])
     df.insert(0, "rank", np.arange(1, len(df) + 1))

@@ -10,10 +10,9 @@ the chunk size, and the same seed gives the same numbers bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from .. import models
 from ..api import forecast
@@ -26,6 +25,9 @@ from ..serialize import finite as _f
 from ..simulate import events_within, is_dynamic
 from ._draws import Input, check_seed, event_index, monte_carlo_draws
 from ._run import resolve, run_draws
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Central intervals reported, as coverage in percent.
 INTERVALS = (50, 80, 95)
@@ -172,6 +174,7 @@ class MonteCarloResult(JsonResult):
             row["label"] = iss.label_for(q["median"])
             row["most_likely"] = self.most_likely(iss.key)
             rows.append(row)
+        import pandas as pd  # only where a frame is made
         return pd.DataFrame(rows)
 
     def thresholds(self) -> pd.DataFrame:
@@ -180,6 +183,7 @@ class MonteCarloResult(JsonResult):
         for iss in self.scenario.issues:
             for t in self.distribution(iss.key)["thresholds"]:
                 rows.append({"issue": iss.key, **t})
+        import pandas as pd  # only where a frame is made
         return pd.DataFrame(rows, columns=["issue", "name", "value", "direction", "probability"])
 
     def fan(self, quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> dict[str, dict[float, np.ndarray]]:
@@ -197,6 +201,7 @@ class MonteCarloResult(JsonResult):
     def to_frame(self) -> pd.DataFrame:
         """Tidy draws: one row per draw x issue, columns ``draw, issue, forecast``."""
         B, D = self.forecasts.shape
+        import pandas as pd  # only where a frame is made
         return pd.DataFrame(
             {
                 "draw": np.repeat(np.arange(B), D),
@@ -471,6 +476,7 @@ class EventEffect:
                     "share_down": float(np.mean(x < 0)),
                 }
             )
+        import pandas as pd  # only where a frame is made
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:

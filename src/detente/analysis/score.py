@@ -27,10 +27,9 @@ scenario (``nash`` without a status quo) is listed with its reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .. import models as registry
 from ..budget import Budget, BudgetError, check_total, plan_scenario, resolve_budget
@@ -43,6 +42,9 @@ from ._draws import check_seed
 from ._record import NEIGHBOURHOOD, check_share, recorded_events, target_outcome
 from ._run import run_draws
 from .montecarlo import check_draws, monte_carlo, plan_monte_carlo
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The central band of the draws reported, in percent.
 BAND = 80
@@ -108,6 +110,7 @@ class ScoreResult(JsonResult):
                 row["mean_p_near"] = float(sub["p_near"].mean())
                 row["inside_band"] = int((sub["where"] == "inside").sum())
             rows.append(row)
+        import pandas as pd  # only where a frame is made
         return pd.DataFrame(rows)
 
     def headline(self) -> list[str]:
@@ -321,6 +324,7 @@ def score(
                      "their most likely branch)")
     events = {e.key: {"happened": bool(rec_happened[j]), "basis": basis[e.key], "most_likely": bool(likely[j])}
               for j, e in enumerate(scen.events)}
+    import pandas as pd  # only where a frame is made
     table = pd.DataFrame(rows)
     if not given_record:
         table = table.drop(columns=["forecast_given_record", "error_given_record"])

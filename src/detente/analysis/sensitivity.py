@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..budget import Budget, Estimate, inputs_bytes, plan_scenario
 from ..errors import DetenteError, Problem
@@ -39,6 +38,9 @@ from ..serialize import json_value as _clean
 from ..simulate import most_likely
 from ._draws import Input, LazyInputs, all_inputs, check_seed, set_input, tile, uncertain_inputs
 from ._run import resolve, run_draws
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Default half-ranges for inputs without a range, as shares.
 DEFAULT_SHARES = {"position": 0.10, "salience": 0.20, "capability": 0.20}
@@ -280,6 +282,7 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
                          "actor": ev.actor, "field": "event",
                          "input_issue": None, "low": 0.0, "high": 1.0, "issue": iss.key, "base": fc[0, d],
                          "forecast_low": flo, "forecast_high": fhi, "swing": fhi - flo})
+    import pandas as pd  # only where a frame is made
     df = pd.DataFrame(rows)
     df["abs_swing"] = df["swing"].abs()
     order = {k: i for i, k in enumerate(scen.issue_keys)}
@@ -457,6 +460,7 @@ def _sobol(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed:
         for k in range(K):
             rows.append({**described[k], "issue": iss.key, "S1": float(S["S1"][d, k]), "S1_conf": float(S["S1_conf"][d, k]),
                          "ST": float(S["ST"][d, k]), "ST_conf": float(S["ST_conf"][d, k])})
+    import pandas as pd  # only where a frame is made
     df = pd.DataFrame(rows)
     order = {k: i for i, k in enumerate(scen.issue_keys)}
     df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "ST"], ascending=[True, False], kind="stable")

@@ -485,8 +485,16 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
     return trajectory(inputs, rounds, played)
 
 
+def packed_rows(trades: list[list[tuple]]) -> tuple[np.ndarray, list[int]]:
+    """A draw's trade rows (:func:`play`'s, per round) as one float array (rows, 9), rounds in order, and each round's
+    count of rows: the form :func:`trajectory` reads them in (a process playing draws for another sends them so)."""
+    flat = [row for rows in trades for row in rows]
+    return np.array(flat, dtype=float).reshape(len(flat), 9), [len(rows) for rows in trades]
+
+
 def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
-    """:func:`run`'s result from every draw's :func:`play` (``played``, in the batch's order)."""
+    """:func:`run`'s result from every draw's :func:`play` (``played``, in the batch's order; a draw's trade rows as
+    :func:`play` gives them or :func:`packed_rows`)."""
     B, n, D = inputs.shape
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
@@ -496,22 +504,26 @@ def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
     last = np.zeros(B, dtype=np.int64)
     for b, (v, _, ex, la) in enumerate(played):
         vote[b], exchanges[b], last[b] = v, ex, la
+    packs = [tr if isinstance(tr, tuple) else packed_rows(tr) for _, tr, _, _ in played]
+    lens = np.array([pk[1] for pk in packs], dtype=np.int64).reshape(B, rounds + 1)
     M = max_exchange_candidates(n, D)
     K = min(M, EXCHANGE_ROOM * n * D)
-    if any(len(rows) > K for _, tr, _, _ in played for rows in tr):
+    if lens.size and lens.max() > K:
         K = M
     trades = np.full((B, rounds + 1, K, 10), np.nan)
-    for b, (_, tr, _, _) in enumerate(played):
-        for t, rows in enumerate(tr):
-            if not len(rows):
-                continue
-            a = np.array(rows, dtype=float)  # (I, J, p, q, I from, I to, J from, J to, gain), positions on 0-100
-            p, q = a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
-            out = trades[b, t, : len(a)]
-            out[:, :4] = a[:, :4]
-            out[:, 4], out[:, 5] = a[:, 4] / scale[q] + base[q], a[:, 5] / scale[q] + base[q]
-            out[:, 6], out[:, 7] = a[:, 6] / scale[p] + base[p], a[:, 7] / scale[p] + base[p]
-            out[:, 8] = out[:, 9] = a[:, 8]
+    if lens.sum():
+        # every row of the batch at once, each (I, J, p, q, I from, I to, J from, J to, gain), positions on 0-100,
+        # to its draw, round and place in the round: the same numbers as round by round
+        a = np.concatenate([pk[0] for pk in packs])
+        cell = np.repeat(np.arange(lens.size), lens.ravel())  # the (draw, round) of each row, flat
+        place = np.arange(len(a)) - np.repeat(np.cumsum(lens.ravel()) - lens.ravel(), lens.ravel())
+        p, q = a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
+        out = np.empty((len(a), 10))
+        out[:, :4] = a[:, :4]
+        out[:, 4], out[:, 5] = a[:, 4] / scale[q] + base[q], a[:, 5] / scale[q] + base[q]
+        out[:, 6], out[:, 7] = a[:, 6] / scale[p] + base[p], a[:, 7] / scale[p] + base[p]
+        out[:, 8] = out[:, 9] = a[:, 8]
+        trades[cell // (rounds + 1), cell % (rounds + 1), place] = out
     pos = vote / scale + base
     pos = np.where(vote == vote[:, :1], inputs.position[:, None], pos)  # cells that never moved keep their input
     w = issue_weights(inputs, "capability_salience")

@@ -102,21 +102,22 @@ def _hilo(v: Decimal) -> tuple[float, float, float]:
     From ``v``'s digits as a whole number ``m`` times ``10**e``: both doubles are the correctly rounded quotients of
     whole numbers (Python's ``int / int``), the values :func:`_hilo_wide` gets in decimal, a few times faster."""
     s = str(v)
-    if not v or "E" in s or "e" in s:
-        return _hilo_wide(v)
     i = s.find(".")
-    if i < 0:
-        return _hilo_wide(v)  # a whole number (the positions' bounds, 0 and 100; rare otherwise)
+    if i < 0 or not v or "E" in s or "e" in s:
+        return _hilo_wide(v)  # a whole number (the positions' bounds, 0 and 100; rare otherwise), 0, an exponent
     k = len(s) - i - 1
-    if k >= len(_POW10):
+    if k >= 64:
         return _hilo_wide(v)
-    m, P = int(s[:i] + s[i + 1 :]), _POW10[k]
+    m, P = int(s.replace(".", "", 1)), _POW10[k]
     hi = m / P
-    f, e = math.frexp(hi)  # hi = a 2**(e - 53), a whole
+    f, e = _frexp(hi)  # hi = a 2**(e - 53), a whole
     a, sh = int(f * 9007199254740992.0), 53 - e
     if sh >= 0:
         return hi, ((m << sh) - a * P) / (P << sh), float(-k)
     return hi, (m - (a << -sh) * P) / P, float(-k)
+
+
+_frexp = math.frexp
 
 
 def play(x_in, s_in, c_in, part, low, high, rounds, ties="first", edges=None, seed=0):
@@ -356,20 +357,18 @@ class _State:
         cols = self.iv[E].tolist()
         iy, jy, g = self.realise(E, cols)
         ai, aj, p, q, ri, rj = cols[:6]
-        i0 = self.his[ri] if ri >= 0 else xh[ai][q]
-        j0 = self.his[rj] if rj >= 0 else xh[aj][p]
-        rI, iyf = self.add(iy, vm)
-        rJ, jyf = self.add(jy, vm)
-        return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rJ
-
-    def add(self, v: Decimal, vm: Any) -> tuple[int, float]:
-        """Keep the decimal ``v`` (its float images in the kernel's ``vals``, flat ``vm``): its ref, its float."""
-        i = len(self.vals)
-        hi, lo, e = _hilo(v)
-        vm[3 * i], vm[3 * i + 1], vm[3 * i + 2] = hi, lo, e
-        self.vals.append(v)
-        self.his.append(hi)
-        return i, hi
+        his, vals = self.his, self.vals
+        i0 = his[ri] if ri >= 0 else xh[ai][q]
+        j0 = his[rj] if rj >= 0 else xh[aj][p]
+        rI = len(vals)  # both kept: their float images in vm, their refs rI and rI + 1
+        j = 3 * rI
+        vm[j], vm[j + 1], vm[j + 2] = iyf, _, _ = _hilo(iy)
+        vm[j + 3], vm[j + 4], vm[j + 5] = jyf, _, _ = _hilo(jy)
+        vals.append(iy)
+        vals.append(jy)
+        his.append(iyf)
+        his.append(jyf)
+        return (ai, aj, p, q, i0, iyf, j0, jyf, float(g)), iy, jy, rI, rI + 1
 
 
 def _flat(a: np.ndarray) -> Any:
@@ -655,32 +654,76 @@ def run(inputs, rounds: int, ties: str = "first"):
     """:func:`._exchange_decimal.run`, the same results, faster.
 
     Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
-    :func:`processes` forked children, each playing every k-th draw and sending back its plays (pickled, through a
-    pipe), while this process plays its own share: each draw's play depends on nothing else, so the result is the
-    same bit for bit however the draws are split."""
+    :func:`processes` forked children, while this process plays its share: process ``j`` plays draw ``j``, then
+    each process takes the next draw nobody has taken (:class:`_Next`), so that none waits for another at the end of
+    the batch; a child sends back its plays (their trade rows packed, :func:`._exchange_decimal.packed_rows`;
+    pickled, through a pipe). Each draw's play depends on nothing else, so the result is the same bit for bit however
+    the draws are split."""
+    B = inputs.shape[0]
     k = processes(*inputs.shape)
     if k <= 1:
         return ref.run(inputs, rounds, ties, None, play)
     part = exchange_taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
+    nxt = _Next(k)
 
-    def share(j: int) -> list:
-        return [play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
-                     int(inputs.seed[b])) for b in range(j, inputs.shape[0], k)]
+    def share(j: int, pack: bool) -> list:
+        out = []
+        b = j
+        while b < B:
+            got = play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
+                       int(inputs.seed[b]))
+            if pack:
+                got = (got[0], ref.packed_rows(got[1]), got[2], got[3])
+            out.append((b, got))
+            b = nxt.take()
+        return out
 
     _kernel().warm()  # every kernel loaded (or compiled) here, before the fork: a child never compiles
     children: list[tuple[int, int]] = []
     try:
         for j in range(1, k):
-            children.append(_fork(functools.partial(share, j)))
-        shares = [share(0)]
+            children.append(_fork(functools.partial(share, j, True)))
+        shares = [share(0, False)]
         while children:
             shares.append(_collect(*children.pop(0)))
     finally:
         for pid, fd in children:  # an error, a cancel or Ctrl-C here: the children's work is not wanted
             _end(pid, fd)
-    played = [shares[b % k][b // k] for b in range(inputs.shape[0])]
+        nxt.close()
+    played: list = [None] * B
+    for got in shares:
+        for b, one in got:
+            played[b] = one
     return ref.trajectory(inputs, rounds, played)
+
+
+class _Next:
+    """The next draw to play, shared by the processes of :func:`run` (forked after it is made): draws ``0 .. k-1``
+    are the processes' first, the rest are taken one at a time (a counter in shared memory under a lock)."""
+
+    def __init__(self, k: int) -> None:
+        import mmap
+        import multiprocessing
+
+        self.mem = mmap.mmap(-1, 8)
+        self.mem[:] = int(k).to_bytes(8, "little")
+        self.lock = multiprocessing.get_context("fork").Lock()
+
+    def take(self) -> int:
+        # held for a few microseconds; a process killed while holding it (only by the kernel: the parent ends its
+        # children only when it takes no more) would hold it for ever: then this stops instead of waiting
+        if not self.lock.acquire(timeout=600):
+            raise RuntimeError("a process playing decimal draws stopped while taking the next draw")
+        try:
+            b = int.from_bytes(self.mem[:8], "little")
+            self.mem[:8] = (b + 1).to_bytes(8, "little")
+        finally:
+            self.lock.release()
+        return b
+
+    def close(self) -> None:
+        self.mem.close()
 
 
 def _fork(fn) -> tuple[int, int]:

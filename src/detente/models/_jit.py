@@ -148,9 +148,17 @@ def guard_cache(source_file: str, kernel: Any, *also: str) -> None:
         pass
 
 
+_CPUS: list[int] = []
+
+
 def default_threads() -> int:
-    """Kernel threads when ``DETENTE_THREADS`` is not set: two, or one on a one-core machine."""
-    return max(1, min(2, os.cpu_count() or 1))
+    """Kernel threads when ``DETENTE_THREADS`` is not set: two, or one on a one-core machine.
+
+    The core count is read once per process (``os.cpu_count`` reads a file of the kernel's each time: ~7 us,
+    at each of the ~200 kernel calls of a 160-actor smp run)."""
+    if not _CPUS:
+        _CPUS.append(os.cpu_count() or 1)
+    return max(1, min(2, _CPUS[0]))
 
 
 def threads() -> int:
@@ -218,8 +226,25 @@ def shared_threads() -> Iterator[None]:
         shared.close()
 
 
+_alone: contextvars.ContextVar[bool] = contextvars.ContextVar("detente_alone", default=False)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Within the block, :func:`split_rows` runs every piece in the calling thread: for work done while the other
+    kernel threads are busy with other rows (a ``meanwhile`` of :func:`split_rows`), whose pieces would otherwise
+    go to an idle thread of the pool (more threads at work than cores). A context variable: it holds for this
+    thread's context only."""
+    token = _alone.set(True)
+    try:
+        yield
+    finally:
+        _alone.reset(token)
+
+
 def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = True, per_thread: int = 4,
-               max_rows: int | None = None, warm: bool = False, executor: Executor | None = None) -> None:
+               max_rows: int | None = None, warm: bool = False, executor: Executor | None = None,
+               meanwhile: Callable[[], None] | None = None) -> None:
     """``fill(lo, hi)`` over the rows ``0 .. rows`` in pieces, shared out to :func:`threads` threads.
 
     Each row must be independent of the others (``fill`` writes its own rows only), so the split
@@ -244,11 +269,15 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     executor : Executor, optional
         Where the pieces run (with at least :func:`threads` workers); else the pool of the enclosing
         :func:`shared_threads` block, else threads started for this call.
+    meanwhile : callable(), optional
+        Other work for this thread: called once the other threads have started on the pieces, before
+        this thread joins them (on one thread, before the pieces). Its exception is raised after every
+        piece has ended.
     """
     from .. import _cancel
 
     flag = _cancel.current()  # read here: the pool's threads do not share the caller's context
-    T = min(threads(), rows) if parallel else 1
+    T = min(threads(), rows) if parallel and not _alone.get() else 1
     step = rows if T <= 1 else -(-rows // (max(1, per_thread) * T))
     if max_rows is not None:
         step = min(step, int(max_rows))
@@ -261,6 +290,8 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
 
     starts = range(0, rows, step)
     if T <= 1 or len(starts) <= 1:
+        if meanwhile is not None:
+            meanwhile()
         for lo in starts:
             piece(lo)
         return
@@ -271,13 +302,35 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         executor = shared.get(T)
     own = None
     if executor is None:  # no pool given or shared: threads for this call
-        executor = own = ThreadPoolExecutor(T)
-    futures = [executor.submit(piece, lo) for lo in starts[1:]]
+        executor = own = ThreadPoolExecutor(T - 1)
+    # this thread and T - 1 of the pool's take the pieces in turn, each the next one left: T threads at work,
+    # not T + 1 on T cores (this thread would otherwise only wait), and a piece that took longer holds no one up
+    todo = iter(starts)
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def work() -> None:
+        while not failed.is_set():
+            with lock:
+                lo = next(todo, None)
+            if lo is None:
+                return
+            try:
+                piece(lo)
+            except BaseException:
+                failed.set()  # the others take no further piece
+                raise
+
+    futures = [executor.submit(work) for _ in range(min(T, len(starts)) - 1)]
     errors: list[BaseException] = []
     try:
-        piece(starts[0])  # the first piece in this thread, which would otherwise only wait
+        if meanwhile is not None:
+            meanwhile()
+        work()
     finally:  # every piece has ended before this returns or raises (none still writes the caller's arrays)
         for f in futures:
+            if f.cancel():  # still queued behind another caller's pieces: none is left for it, it never runs
+                continue
             try:
                 f.result()
             except BaseException as e:  # raised below, after the others have ended

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import _jit
+
 #: Positions closer than this (Euclidean, [0, 1] scale) are "the same".
 EQ_TOL = 1e-3
 #: A challenge is made only for a gain above this.
@@ -52,8 +54,6 @@ def _kernel(work: int) -> Any:
     """The compiled kernel module for a sum of ``work`` elements, or None (numpy then)."""
     if not USE_KERNELS or work < KERNEL_MIN_WORK:
         return None
-    from . import _jit
-
     if not _jit.numba_available():
         return None
     from . import _smp_kernel
@@ -68,13 +68,19 @@ def _turn_kernel(Bc: int, n: int) -> Any:
     return _kernel(Bc * n**3)
 
 
-def _rows(fill: Callable[[int, int], None], rows: int, work: int) -> None:
-    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is large
-    (each fills its own rows: the split changes no result)."""
-    from . import _jit
+#: The O(n^2) elementwise passes of a turn (distances, utilities) are shared out to the kernel threads from
+#: this many elements (at ~0.5 ns an element, shorter passes cost less than handing them out).
+PASS_PARALLEL_MIN_WORK = 1 << 20
 
+
+def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None,
+          meanwhile: Callable[[], None] | None = None) -> None:
+    """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
+    (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result); ``meanwhile``
+    as :func:`._jit.split_rows` takes it (this thread's other work, while the others start on the rows)."""
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
-    _jit.split_rows(rows, fill, parallel=work >= PARALLEL_MIN_WORK, warm=True)
+    _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True,
+                    meanwhile=meanwhile)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -120,7 +126,8 @@ def utility(d: np.ndarray, r: np.ndarray) -> np.ndarray:
         if kern is not None:
             out = np.empty(d.shape)
             dc, rc = np.ascontiguousarray(d, dtype=float), np.ascontiguousarray(r[:, :, 0], dtype=float)
-            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4)
+            _rows(lambda lo, hi: kern.risk_utility_rows(lo, hi, dc, rc, out), Bc * n, Bc * n * m * 4,
+                  PASS_PARALLEL_MIN_WORK)
             return out
     return (1.0 - d) * (1.0 + np.minimum(d, 1.0) * r)
 
@@ -138,7 +145,8 @@ def distances(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray) -> np.ndarray
         den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
         out = np.empty((Bc, n, pts.shape[1]))
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1)))
-        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D)
+        _rows(lambda lo, hi: kern.distance_rows(lo, hi, *args, den, out), Bc * n, Bc * n * pts.shape[1] * D,
+              PASS_PARALLEL_MIN_WORK)
         return out
     acc = np.zeros((Bc, n, pts.shape[1]))
     for k in range(D):
@@ -162,8 +170,33 @@ def utilities(ideal: np.ndarray, sal: np.ndarray, pts: np.ndarray, R: np.ndarray
     den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
     out = np.empty((Bc, n, m))
     args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, pts.transpose(0, 2, 1), den, R))
-    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work)
+    _rows(lambda lo, hi: kern.utility_rows(lo, hi, *args, out), Bc * n, work, PASS_PARALLEL_MIN_WORK)
     return out
+
+
+def resolution_values(ideal: np.ndarray, sal: np.ndarray, bI: np.ndarray, bR: np.ndarray, R: np.ndarray,
+                      ut: np.ndarray, S: np.ndarray, tj: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """The resolution's values, shape (Bc, n, 1 + n): each voter i's value of the status quo, ``S_i / N``, and of
+    every initiator j's bargain, ``(S_i - ut[i, j] - ut[i, tj[j]] + U_i(bI_j) + U_i(bR_j)) / N`` (``S`` (Bc, n)
+    each voter's sum of its utilities of the active actors' positions, ``ut`` (Bc, n, n) those utilities, ``tj``
+    (Bc, n) j's target, ``N`` (Bc,) the active actors). One compiled pass where the turn's kernels run (numpy's
+    operations in numpy's order: the same numbers), without the n x n temporaries."""
+    Bc, n, D = ideal.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is None:
+        Nb = N[:, None, None]
+        u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
+        Vb = (S[:, :, None] - ut - u_tj + utilities(ideal, sal, bI, R) + utilities(ideal, sal, bR, R)) / Nb
+        return np.concatenate([S[:, :, None] / Nb, Vb], axis=-1)
+    den = np.ascontiguousarray(np.einsum("bik,bik->bi", sal, sal))
+    V = np.empty((Bc, n, 1 + n))
+    args = tuple(np.ascontiguousarray(a, dtype=float) for a in (ideal, sal, bI.transpose(0, 2, 1),
+                                                                 bR.transpose(0, 2, 1)))
+    rest = (den, np.ascontiguousarray(R, dtype=float), np.ascontiguousarray(ut, dtype=float),
+            np.ascontiguousarray(S, dtype=float), np.ascontiguousarray(tj, dtype=np.int64),
+            np.ascontiguousarray(N, dtype=float))
+    _rows(lambda lo, hi: kern.resolution_values_rows(lo, hi, *args, *rest, V), Bc * n, Bc * n * n * (2 * D + 4))
+    return V
 
 
 def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None = None,
@@ -241,7 +274,7 @@ def victory(C: np.ndarray, model: str) -> np.ndarray:
             return C / (C + Ct)
         P = np.empty(C.shape)
         Cc = np.ascontiguousarray(C, dtype=float)
-        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M * M)
+        _rows(lambda lo, hi: kern.victory_rows(lo, hi, Cc, P), Bc * M, Bc * M * M)  # one division an entry
         return P
     if model in ("Square", "Quartic", "Octic"):
         k = {"Square": 2, "Quartic": 4, "Octic": 8}[model]
@@ -326,11 +359,18 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
         if M < GATHER_MIN_OPTIONS:
             L = _mm(Q.astype(float), logP.swapaxes(-1, -2))  # L[q, a] = sum_{b in q} log P(a > b)
             L = np.where(Q, L, -np.inf)
-        elif (kern := _pce_kernel(Q.shape[0] * Q.shape[1] * M * M)) is not None:  # the same, compiled
+        # the same, compiled; an election counts as a turn of M actors (Bc M^3: the kernels' measure of a turn),
+        # so that one draw's single election over many options (the valuation's, the report's) is compiled too
+        elif (kern := _pce_kernel(Q.shape[0] * max(Q.shape[1], M) * M * M)) is not None:
             L = np.empty(Q.shape)
             Qc = np.ascontiguousarray(Q, dtype=np.bool_)
             _rows(lambda lo, hi: kern.logit_rows(lo, hi, Qc, logP, L), Q.shape[0] * Q.shape[1],
                   int(Q.sum()) * M)
+            # the kernel took each row's largest off already, and left -inf outside the elections, whose exp is 0:
+            # the steps below that would change nothing are left out
+            p = np.exp(L, out=L)
+            s = p.sum(-1, keepdims=True)
+            return np.divide(p, s, out=p, where=s > 0)  # a row with no option is all 0 already
         else:  # only the entries that count (a in q): the same dot products over b, row by row
             Qf = Q.astype(float)
             L = np.full(Q.shape, -np.inf)
@@ -433,6 +473,7 @@ def challenges(
     rule: str,
     commit: str,
     pmodel: str | None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best challenge.
 
@@ -452,6 +493,9 @@ def challenges(
     pmodel : str or None
         None for KTAB's linear ratio in the challenge; else a victory model
         applied to the coalition strengths.
+    meanwhile : callable(), optional
+        Other work of the caller's, done by this thread while the other kernel threads start on the
+        challenges (then it joins them); else first.
 
     Returns
     -------
@@ -474,8 +518,11 @@ def challenges(
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, sigma))
         actc = np.ascontiguousarray(act, dtype=np.bool_)
         code = kern.RULES.index(rule)
-        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n)
+        _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
+              meanwhile=meanwhile)
         return target, prob, gain
+    if meanwhile is not None:
+        meanwhile()
     step = n if kern is not None else max(1, BLOCK // max(1, Bc * n * n))
     for h0 in range(0, n, step):
         hs = ar[h0 : h0 + step]
@@ -576,9 +623,17 @@ def _pair_victory(a: np.ndarray, b: np.ndarray, model: str) -> np.ndarray:
 def bargains(x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: str, rnd: bool):
     """Bargain positions of every initiator with its target, shape (Bc, n, D) each.
 
-    Rows of actors who made no challenge hold their own position.
+    Rows of actors who made no challenge hold their own position. Compiled (one pass, numpy's operations in
+    numpy's order: the same numbers) where the turn's kernels run.
     """
     Bc, n, D = x.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is not None:
+        bI, bR = np.empty((Bc, n, D)), np.empty((Bc, n, D))
+        xc, sc = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(s, dtype=float)
+        kern.bargain_rows(0, Bc * n, xc, sc, np.ascontiguousarray(target, dtype=np.int64),
+                          np.ascontiguousarray(prob, dtype=float), kern.BARGAINS.index(kind), bool(rnd), bI, bR)
+        return bI, bR
     has = target >= 0
     tj = np.where(has, target, 0)
     xj = np.take_along_axis(x, tj[:, :, None], 1)

@@ -77,25 +77,33 @@ def np_sum(a: np.ndarray, n: int) -> float:
 
 @_jit
 def dot2(a: np.ndarray, b: np.ndarray, n: int) -> float:
-    """``np.einsum`` of ``a[:n] . b[:n]``, both contiguous: two lanes (even, odd terms), in steps of eight
-    terms whose pairs are added last first, then the rest pair by pair; the lanes added; 0.0 plus that."""
+    """``np.einsum`` of ``a[:n] . b[:n]``, both contiguous: :func:`dot2_at` from the starts of both."""
+    return dot2_at(a, 0, b, 0, n)
+
+
+@_jit
+def dot2_at(a: np.ndarray, ia: int, b: np.ndarray, ib: int, n: int) -> float:
+    """``np.einsum`` of ``a[ia:ia + n] . b[ib:ib + n]``, both contiguous (indexed in place: a slice costs numba a
+    reference count, an atomic increment and decrement, as much as a dot product of a few terms): two lanes
+    (even, odd terms), in steps of eight terms whose pairs are added last first, then the rest pair by pair;
+    the lanes added; 0.0 plus that."""
     acc0 = 0.0
     acc1 = 0.0
     i = 0
     while n - i >= 8:
-        acc0 = acc0 + a[i + 6] * b[i + 6]
-        acc1 = acc1 + a[i + 7] * b[i + 7]
-        acc0 = acc0 + a[i + 4] * b[i + 4]
-        acc1 = acc1 + a[i + 5] * b[i + 5]
-        acc0 = acc0 + a[i + 2] * b[i + 2]
-        acc1 = acc1 + a[i + 3] * b[i + 3]
-        acc0 = acc0 + a[i] * b[i]
-        acc1 = acc1 + a[i + 1] * b[i + 1]
+        acc0 = acc0 + a[ia + i + 6] * b[ib + i + 6]
+        acc1 = acc1 + a[ia + i + 7] * b[ib + i + 7]
+        acc0 = acc0 + a[ia + i + 4] * b[ib + i + 4]
+        acc1 = acc1 + a[ia + i + 5] * b[ib + i + 5]
+        acc0 = acc0 + a[ia + i + 2] * b[ib + i + 2]
+        acc1 = acc1 + a[ia + i + 3] * b[ib + i + 3]
+        acc0 = acc0 + a[ia + i] * b[ib + i]
+        acc1 = acc1 + a[ia + i + 1] * b[ib + i + 1]
         i += 8
     while i < n:
-        acc0 = acc0 + a[i] * b[i]
+        acc0 = acc0 + a[ia + i] * b[ib + i]
         if i + 1 < n:
-            acc1 = acc1 + a[i + 1] * b[i + 1]
+            acc1 = acc1 + a[ia + i + 1] * b[ib + i + 1]
         else:
             acc1 = acc1 + 0.0
         i += 2
@@ -170,10 +178,9 @@ def logits_rows(lo: int, hi: int, M: int, nq: int, logp: np.ndarray, Qf: np.ndar
     (``Qf`` (rows * nq * M,) 1.0 for an option in it), L_a = sum_b Q_b log P(a > b) (``logp`` (rows * M * M,)
     numpy's logs), -inf outside the election, minus the election's largest (0 if none); into ``z``."""
     for r in range(lo, hi):
-        lg = logp[r * M * M:(r + 1) * M * M]
         for q in range(nq):
             o = (r * nq + q) * M
-            _logits(lg, Qf[o:o + M], M, z[o:o + M])
+            _logits_at(logp, r * M * M, Qf, o, M, z, o)
 
 
 @_jit
@@ -184,23 +191,25 @@ def report_logits_rows(lo: int, hi: int, Mb: int, nclus: np.ndarray, logp: np.nd
     for r in range(lo, hi):
         Mr = max(1, nclus[r])
         o = r * Mb
-        _logits(logp[r * Mb * Mb:r * Mb * Mb + Mr * Mr], Qf[o:o + Mr], Mr, z[o:o + Mr])
+        _logits_at(logp, r * Mb * Mb, Qf, o, Mr, z, o)
         for a in range(Mr, Mb):
             z[o + a] = -np.inf
 
 
 @_jit
-def _logits(lg: np.ndarray, qf: np.ndarray, M: int, z: np.ndarray) -> None:
-    """One election's logits over M options (``lg`` M x M numpy's logs, ``qf`` 1.0 for an option in it)."""
+def _logits_at(lg: np.ndarray, il: int, qf: np.ndarray, iq: int, M: int, z: np.ndarray, iz: int) -> None:
+    """One election's logits over M options: ``lg[il:il + M * M]`` numpy's logs (M x M), ``qf[iq:iq + M]`` 1.0 for
+    an option in it; into ``z[iz:iz + M]`` (indexed in place: a slice per dot product would cost numba a
+    reference count each, an atomic increment and decrement, as much as the product of a few terms)."""
     mx = -np.inf
     for a in range(M):
-        L = dot2(qf, lg[a * M:(a + 1) * M], M) if qf[a] != 0.0 else -np.inf
-        z[a] = L
+        L = dot2_at(qf, iq, lg, il + a * M, M) if qf[iq + a] != 0.0 else -np.inf
+        z[iz + a] = L
         mx = max(mx, L)
     if not np.isfinite(mx):
         mx = 0.0
     for a in range(M):
-        z[a] = z[a] - mx
+        z[iz + a] = z[iz + a] - mx
 
 
 @_jit
@@ -451,28 +460,33 @@ def _bargain(xi: float, xj: float, si: float, sj: float, pI: float, kind: int, r
     return bI, bR
 
 
+#: The rows of :func:`_challenge`'s scratch: third-party sums and positive parts, the principals' strengths and
+#: their sum, gains, win probabilities, the initiator's utilities of the targets' positions.
+TOT, POS, SSUM, S0, S1, G, PI, UIJ = 0, 1, 2, 3, 4, 5, 6, 7
+
+
 @_jit
 def _challenge(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray,
                act: np.ndarray, rule: int, work: np.ndarray) -> tuple[int, float, float]:
     """Initiator h's best challenge in one draw: ``_smp_kernel.challenge_one``'s numbers (the same operations in
     the same order: each target's third-party sums run third party by third party), in one function the
     compiler sees whole (a third less time at the flagship's eight actors than its calls into the large-n
-    kernels' helpers). ``work`` (8, n) scratch."""
+    kernels' helpers). ``work`` (8, n) scratch, indexed in place (its rows as slices would cost numba a
+    reference count each, an atomic increment and decrement, at every initiator)."""
     n = A.shape[0]
-    tot, pos, ssum, s0, s1, g, pi, u_ij = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
     Rhh = Rh[h]
     u_ii = A[h, h] + Bm[h, h] * Rhh
     for j in range(n):  # the principals' votes
-        u_ij[j] = Bm[h, j] * Rhh + A[h, j]
+        work[UIJ, j] = Bm[h, j] * Rhh + A[h, j]
         u_ji = A[j, h] + Bm[j, h] * Rh[j]
         u_jj = Bm[j, j] * Rh[j] + A[j, j]
-        a_i = vote(w[h], u_ii - u_ij[j], rule)
+        a_i = vote(w[h], u_ii - work[UIJ, j], rule)
         a_j = vote(w[j], u_ji - u_jj, rule)
-        s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
-        s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
-        tot[j] = -0.0
-        pos[j] = -0.0
-        ssum[j] = s0[j] + s1[j]
+        work[S0, j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
+        work[S1, j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        work[TOT, j] = -0.0
+        work[POS, j] = -0.0
+        work[SSUM, j] = work[S0, j] + work[S1, j]
     for m in range(n):  # third party m's votes on the challenges to every target j (j = m is put back after)
         if m == h:
             continue
@@ -480,34 +494,35 @@ def _challenge(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndar
         wn = w[m]
         u_ni = A[m, h] + Bm[m, h] * R
         u_nn = Bm[m, m] * R + A[m, m]
-        tm, pm = tot[m], pos[m]
+        tm, pm = work[TOT, m], work[POS, m]
         for j in range(n):
             u_nj = Bm[m, j] * R + A[m, j]
             v0 = vote(wn, u_ni - u_nj, rule)
-            den = abs(v0) + ssum[j]
-            pin = ((v0 if v0 > 0.0 else 0.0) + s0[j]) / den
+            den = abs(v0) + work[SSUM, j]
+            pin = ((v0 if v0 > 0.0 else 0.0) + work[S0, j]) / den
             beta = u_nj - u_nn
             v = vote(wn, ((u_nn - u_ni) - beta) * pin + beta, rule)
-            tot[j] += v
-            pos[j] += v if v > 0.0 else 0.0
-        tot[m], pos[m] = tm, pm
+            work[TOT, j] += v
+            work[POS, j] += v if v > 0.0 else 0.0
+        work[TOT, m], work[POS, m] = tm, pm
     best = -np.inf
     for j in range(n):
-        sij = s0[j] + pos[j]
-        sji = s1[j] + (pos[j] - tot[j])
-        pi[j] = sij / (sij + sji)
+        sij = work[S0, j] + work[POS, j]
+        sji = work[S1, j] + (work[POS, j] - work[TOT, j])
+        work[PI, j] = sij / (sij + sji)
         sj = sigma[j]
-        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
+        pij, uij = work[PI, j], work[UIJ, j]
+        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pij * 2.0 * u_ii + (1.0 - pij) * 2.0 * uij) - (u_ii + uij)
         if not (act[h] and act[j] and j != h and gj > MIN_GAIN):
             gj = -np.inf
-        g[j] = gj
+        work[G, j] = gj
         best = max(best, gj)
     if np.isfinite(best):
         thr = best - TIE_TOL * max(abs(best), 1.0)
         tj = 0
-        while g[tj] < thr:
+        while work[G, tj] < thr:
             tj += 1
-        return tj, pi[tj], best
+        return tj, work[PI, tj], best
     return -1, 0.0, 0.0
 
 
@@ -550,6 +565,7 @@ def turn_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, x: np.ndarray, 
                 A[i, j] = 1.0 - d
                 Bm[i, j] = (1.0 - d) * min(d, 1.0)
                 ut[i, j] = _utility(d, Rr[i])
+        wcb, sigb, actb = wc[b], sigma[b], act[b]
         for h in range(n):
             for i in range(n):  # estimate_risk: h's estimate of i's R
                 rh, ri = Rr[h], Rr[i]
@@ -563,7 +579,7 @@ def turn_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, x: np.ndarray, 
                     Rh[i] = (rh + 2.0 * ri) / 3.0
                 else:
                     Rh[i] = ri
-            target[r, h], prob[r, h], gain[r, h] = _challenge(h, A, Bm, Rh, wc[b], sigma[b], act[b], rule, work)
+            target[r, h], prob[r, h], gain[r, h] = _challenge(h, A, Bm, Rh, wcb, sigb, actb, rule, work)
         xb, sb = x[b], sal[b]
         for i in range(n):
             j = target[r, i]

@@ -96,113 +96,117 @@ def pairwise_plan(n: int) -> np.ndarray:
 
 
 @_jit
-def _coalition_terms(wv: float, va: float, row: np.ndarray, rule: int, both: bool, first: bool, pk: np.ndarray,
-                     nk: np.ndarray) -> None:
-    """One voter's terms ``max(0, vote(wv, va - row[c]))`` set into (``first``) or added to ``pk``, and with
-    ``both`` (rule ``Prop``) ``max(0, -wv (va - row[c]))`` into ``nk``. Every array is a view of the same
-    length, indexed from 0 (so that the compiler sees no negative index and vectorises the loops).
+def _coalition_terms(wv: float, va: float, X: np.ndarray, v: int, c0: int, L: int, rule: int, both: bool,
+                     first: bool, pk: np.ndarray, nk: np.ndarray, k: int) -> None:
+    """One voter's terms ``max(0, vote(wv, va - X[v, c0 + c]))``, c < L, set into (``first``) or added to
+    ``pk[k, :L]``, and with ``both`` (rule ``Prop``) ``max(0, -wv (va - X[v, c0 + c]))`` into ``nk[k, :L]``.
+
+    The arrays are indexed in place, not sliced (a slice is a new array whose memory numba counts
+    references to: an atomic increment and decrement, which cost as much as a short loop's work), with
+    unsigned column indices: numba adds no check for a negative index to them, which would keep the
+    compiler from vectorising the loops (each option's sums are still its own: the same numbers).
 
     ``nk`` takes ``- min(x, 0)`` (subtracted; for ``first`` from -0.0) rather than ``max(-x, 0)``
     added: one vector operation instead of three, and the same number except for the sign of a zero
     (q - x is q + (-x) exactly; q - 0 and q + 0 differ only for q = -0), which no sum of the running
     sums can turn into anything but a zero's sign, erased when the caller adds the floor."""
-    L = row.shape[0]
+    cu = np.uint64(c0)  # unsigned: numba then adds no negative-index check, and the loops vectorise
     if both:
         if first:
-            for c in range(L):
-                x = wv * (va - row[c])
-                pk[c] = x if x > 0.0 else 0.0
-                nk[c] = -0.0 - (x if x < 0.0 else 0.0)
+            for c in range(np.uint64(L)):
+                x = wv * (va - X[v, cu + c])
+                pk[k, c] = x if x > 0.0 else 0.0
+                nk[k, c] = -0.0 - (x if x < 0.0 else 0.0)
         else:
-            for c in range(L):
-                x = wv * (va - row[c])
-                pk[c] += x if x > 0.0 else 0.0
-                nk[c] -= x if x < 0.0 else 0.0
+            for c in range(np.uint64(L)):
+                x = wv * (va - X[v, cu + c])
+                pk[k, c] += x if x > 0.0 else 0.0
+                nk[k, c] -= x if x < 0.0 else 0.0
     elif first:
-        for c in range(L):
-            x = vote(wv, va - row[c], rule)
-            pk[c] = x if x > 0.0 else 0.0
+        for c in range(np.uint64(L)):
+            x = vote(wv, va - X[v, cu + c], rule)
+            pk[k, c] = x if x > 0.0 else 0.0
     else:
-        for c in range(L):
-            x = vote(wv, va - row[c], rule)
-            pk[c] += x if x > 0.0 else 0.0
+        for c in range(np.uint64(L)):
+            x = vote(wv, va - X[v, cu + c], rule)
+            pk[k, c] += x if x > 0.0 else 0.0
 
 
 @_jit
 def _coalition_terms4(w0: float, w1: float, w2: float, w3: float, a0: float, a1: float, a2: float, a3: float,
-                      r0: np.ndarray, r1: np.ndarray, r2: np.ndarray, r3: np.ndarray, rule: int, both: bool,
-                      first: bool, pk: np.ndarray, nk: np.ndarray) -> None:
+                      X: np.ndarray, v: int, c0: int, L: int, rule: int, both: bool, first: bool, pk: np.ndarray,
+                      nk: np.ndarray, k: int) -> None:
     """:func:`_coalition_terms` for four voters of the same running sum one after the other (voters v, v + 8,
-    v + 16, v + 24 of a block), in one pass over the options: each ``pk[c]`` gets the same additions in the same
-    order as four calls would give it, but is read and written once instead of four times."""
-    L = r0.shape[0]
+    v + 16, v + 24 of a block), in one pass over the options: each ``pk[k, c]`` gets the same additions in the
+    same order as four calls would give it, but is read and written once instead of four times."""
+    cu = np.uint64(c0)  # unsigned: numba then adds no negative-index check, and the loops vectorise
     if both:
-        for c in range(L):
-            x = w0 * (a0 - r0[c])
+        for c in range(np.uint64(L)):
+            x = w0 * (a0 - X[v, cu + c])
             if first:
                 p = x if x > 0.0 else 0.0
                 q = -0.0 - (x if x < 0.0 else 0.0)
             else:
-                p = pk[c] + (x if x > 0.0 else 0.0)
-                q = nk[c] - (x if x < 0.0 else 0.0)
-            x = w1 * (a1 - r1[c])
+                p = pk[k, c] + (x if x > 0.0 else 0.0)
+                q = nk[k, c] - (x if x < 0.0 else 0.0)
+            x = w1 * (a1 - X[v + 8, cu + c])
             p += x if x > 0.0 else 0.0
             q -= x if x < 0.0 else 0.0
-            x = w2 * (a2 - r2[c])
+            x = w2 * (a2 - X[v + 16, cu + c])
             p += x if x > 0.0 else 0.0
             q -= x if x < 0.0 else 0.0
-            x = w3 * (a3 - r3[c])
-            pk[c] = p + (x if x > 0.0 else 0.0)
-            nk[c] = q - (x if x < 0.0 else 0.0)
+            x = w3 * (a3 - X[v + 24, cu + c])
+            pk[k, c] = p + (x if x > 0.0 else 0.0)
+            nk[k, c] = q - (x if x < 0.0 else 0.0)
     else:
-        for c in range(L):
-            x = vote(w0, a0 - r0[c], rule)
+        for c in range(np.uint64(L)):
+            x = vote(w0, a0 - X[v, cu + c], rule)
             if first:
                 p = x if x > 0.0 else 0.0
             else:
-                p = pk[c] + (x if x > 0.0 else 0.0)
-            x = vote(w1, a1 - r1[c], rule)
+                p = pk[k, c] + (x if x > 0.0 else 0.0)
+            x = vote(w1, a1 - X[v + 8, cu + c], rule)
             p += x if x > 0.0 else 0.0
-            x = vote(w2, a2 - r2[c], rule)
+            x = vote(w2, a2 - X[v + 16, cu + c], rule)
             p += x if x > 0.0 else 0.0
-            x = vote(w3, a3 - r3[c], rule)
-            pk[c] = p + (x if x > 0.0 else 0.0)
+            x = vote(w3, a3 - X[v + 24, cu + c], rule)
+            pk[k, c] = p + (x if x > 0.0 else 0.0)
 
 
 @_jit
-def _coalition_terms2(w0: float, w1: float, a0: float, a1: float, r0: np.ndarray, r1: np.ndarray, rule: int,
-                      both: bool, first: bool, pk: np.ndarray, nk: np.ndarray) -> None:
+def _coalition_terms2(w0: float, w1: float, a0: float, a1: float, X: np.ndarray, v: int, c0: int, L: int, rule: int,
+                      both: bool, first: bool, pk: np.ndarray, nk: np.ndarray, k: int) -> None:
     """:func:`_coalition_terms4` for two voters (v, v + 8): the last two terms of a running sum whose count
     is not a multiple of four."""
-    L = r0.shape[0]
+    cu = np.uint64(c0)  # unsigned: numba then adds no negative-index check, and the loops vectorise
     if both:
-        for c in range(L):
-            x = w0 * (a0 - r0[c])
+        for c in range(np.uint64(L)):
+            x = w0 * (a0 - X[v, cu + c])
             if first:
                 p = x if x > 0.0 else 0.0
                 q = -0.0 - (x if x < 0.0 else 0.0)
             else:
-                p = pk[c] + (x if x > 0.0 else 0.0)
-                q = nk[c] - (x if x < 0.0 else 0.0)
-            x = w1 * (a1 - r1[c])
-            pk[c] = p + (x if x > 0.0 else 0.0)
-            nk[c] = q - (x if x < 0.0 else 0.0)
+                p = pk[k, c] + (x if x > 0.0 else 0.0)
+                q = nk[k, c] - (x if x < 0.0 else 0.0)
+            x = w1 * (a1 - X[v + 8, cu + c])
+            pk[k, c] = p + (x if x > 0.0 else 0.0)
+            nk[k, c] = q - (x if x < 0.0 else 0.0)
     else:
-        for c in range(L):
-            x = vote(w0, a0 - r0[c], rule)
+        for c in range(np.uint64(L)):
+            x = vote(w0, a0 - X[v, cu + c], rule)
             if first:
                 p = x if x > 0.0 else 0.0
             else:
-                p = pk[c] + (x if x > 0.0 else 0.0)
-            x = vote(w1, a1 - r1[c], rule)
-            pk[c] = p + (x if x > 0.0 else 0.0)
+                p = pk[k, c] + (x if x > 0.0 else 0.0)
+            x = vote(w1, a1 - X[v + 8, cu + c], rule)
+            pk[k, c] = p + (x if x > 0.0 else 0.0)
 
 
 @_jit
-def _combine8(r: np.ndarray, res: np.ndarray) -> None:
-    """``res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` elementwise (numpy's order), ``r`` (8, L)."""
-    for c in range(res.shape[0]):
-        res[c] = ((r[0, c] + r[1, c]) + (r[2, c] + r[3, c])) + ((r[4, c] + r[5, c]) + (r[6, c] + r[7, c]))
+def _combine8(r: np.ndarray, res: np.ndarray, top: int, L: int) -> None:
+    """``res[top, c] = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` for c < L (numpy's order), ``r`` (8, *)."""
+    for c in range(L):
+        res[top, c] = ((r[0, c] + r[1, c]) + (r[2, c] + r[3, c])) + ((r[4, c] + r[5, c]) + (r[6, c] + r[7, c]))
 
 
 @_jit
@@ -223,23 +227,20 @@ def _coalition_span(va: np.ndarray, X: np.ndarray, c0: int, c1: int, wb: np.ndar
     top = -1
     for s in range(plan.shape[0]):
         if plan[s, 0] == 1:
-            lo_p, hi_p = sp[top - 1, :L], sp[top, :L]
             for c in range(L):
-                lo_p[c] = lo_p[c] + hi_p[c]
+                sp[top - 1, c] = sp[top - 1, c] + sp[top, c]
             if both:
-                lo_n, hi_n = sn[top - 1, :L], sn[top, :L]
                 for c in range(L):
-                    lo_n[c] = lo_n[c] + hi_n[c]
+                    sn[top - 1, c] = sn[top - 1, c] + sn[top, c]
             top -= 1
             continue
         lo = plan[s, 1]
         m = plan[s, 2]
         top += 1
-        resp = sp[top, :L]
-        resn = sn[top, :L]
         if m < 8:
-            resp[:] = -0.0
-            resn[:] = -0.0
+            for c in range(L):
+                sp[top, c] = -0.0
+                sn[top, c] = -0.0
             first = lo
         else:
             end = m - m % 8
@@ -248,24 +249,21 @@ def _coalition_span(va: np.ndarray, X: np.ndarray, c0: int, c1: int, wb: np.ndar
                     v = lo + i
                     if i + 24 < end:  # four of them in one pass over the options
                         _coalition_terms4(wb[v], wb[v + 8], wb[v + 16], wb[v + 24], va[v], va[v + 8], va[v + 16],
-                                          va[v + 24], X[v, c0:c1], X[v + 8, c0:c1], X[v + 16, c0:c1],
-                                          X[v + 24, c0:c1], rule, both, i < 8, rp[k, :L], rn[k, :L])
+                                          va[v + 24], X, v, c0, L, rule, both, i < 8, rp, rn, k)
                         continue
                     rest = i
                     if i + 8 < end:  # two of them in one pass
-                        v = lo + i
-                        _coalition_terms2(wb[v], wb[v + 8], va[v], va[v + 8], X[v, c0:c1], X[v + 8, c0:c1], rule,
-                                          both, i < 8, rp[k, :L], rn[k, :L])
+                        _coalition_terms2(wb[v], wb[v + 8], va[v], va[v + 8], X, v, c0, L, rule, both, i < 8, rp,
+                                          rn, k)
                         rest = i + 16
                     for j in range(rest, end, 8):
-                        _coalition_terms(wb[lo + j], va[lo + j], X[lo + j, c0:c1], rule, both, j < 8, rp[k, :L],
-                                         rn[k, :L])
-            _combine8(rp[:, :L], resp)
+                        _coalition_terms(wb[lo + j], va[lo + j], X, lo + j, c0, L, rule, both, j < 8, rp, rn, k)
+            _combine8(rp, sp, top, L)
             if both:
-                _combine8(rn[:, :L], resn)
+                _combine8(rn, sn, top, L)
             first = lo + end
         for v in range(first, lo + m):  # the terms after the last full eight, one by one
-            _coalition_terms(wb[v], va[v], X[v, c0:c1], rule, both, False, resp, resn)
+            _coalition_terms(wb[v], va[v], X, v, c0, L, rule, both, False, sp, sn, top)
 
 
 @_jit
@@ -310,6 +308,11 @@ FEW_OPTIONS = 32
 SPAN = 256
 
 
+#: A row of :func:`coalition_rows` whose wanted options c > a are at least 1 / DENSE of them sums them all in
+#: place and keeps the wanted ones (each option's sums are its own: the same numbers), rather than gathering them:
+#: a gathered option costs ~1 ns per voter to gather against ~0.35 ns to sum.
+DENSE = 4
+
 #: The vector width the spans of :func:`coalition_rows` are padded to (8 doubles: one AVX-512 register, two AVX).
 LANES = 8
 
@@ -319,7 +322,8 @@ def _span(va: np.ndarray, Vb: np.ndarray, X: np.ndarray, cols: np.ndarray, c_fir
           whole: bool, wb: np.ndarray, rule: int, both: bool, plan: np.ndarray, rp: np.ndarray, rn: np.ndarray,
           sp: np.ndarray, sn: np.ndarray) -> int:
     """:func:`_coalition_span` of the options ``cols[i0:i1]``: with ``whole`` they are ``c_first + i0 ..
-    c_first + i1`` of ``Vb`` (Nv, M), read in place; else gathered into ``X`` (Nv, SPAN) first. The span is
+    c_first + i1`` of ``Vb`` (Nv, M), read in place; else gathered into ``X`` (Nv SPAN,) first, as an
+    (Nv, L + padding) block. The span is
     padded to whole vectors of :data:`LANES` (the compiler's vector loops then leave no scalar remainder):
     in place with options before the first (when there are so many), gathered with zeros; the padding's
     sums are computed and not used. Returns the padding: option ``cols[i]``'s sums are at ``pad + i - i0``."""
@@ -331,12 +335,14 @@ def _span(va: np.ndarray, Vb: np.ndarray, X: np.ndarray, cols: np.ndarray, c_fir
             pad = 0
         _coalition_span(va, Vb, c0 - pad, c_first + i1, wb, rule, both, plan, rp, rn, sp, sn)
         return pad
+    W = L + pad
+    Xw = X[: Vb.shape[0] * W].reshape(Vb.shape[0], W)  # rows W apart, not SPAN: a few hundred bytes, not 2 KB
     for v in range(Vb.shape[0]):
         for i in range(i0, i1):
-            X[v, i - i0] = Vb[v, cols[i]]
-        for i in range(L, L + pad):
-            X[v, i] = 0.0
-    _coalition_span(va, X, 0, L + pad, wb, rule, both, plan, rp, rn, sp, sn)
+            Xw[v, i - i0] = Vb[v, cols[i]]
+        for i in range(L, W):
+            Xw[v, i] = 0.0
+    _coalition_span(va, Xw, 0, W, wb, rule, both, plan, rp, rn, sp, sn)
     return 0
 
 
@@ -389,7 +395,7 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
     sn = np.empty((depth, SPAN))
     need = np.empty(M, dtype=np.bool_)
     cols = np.empty(M, dtype=np.int64)
-    X = np.empty((Nv, SPAN))
+    X = np.empty(Nv * SPAN)  # the gathered options, (Nv, L) at a time (:func:`_span`)
     va = np.empty(Nv)
     some = among.shape[1] > 0
     for r in range(lo, hi):
@@ -422,11 +428,18 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
                     cols[L] = c
                     L += 1
             whole = L == M - a - 1  # every c > a: straight from V
+            if not whole and L * DENSE >= M - a - 1:  # most of them: every c > a from V too, kept where wanted
+                for c in range(a + 1, M):
+                    cols[c - a - 1] = c
+                L = M - a - 1
+                whole = True
             for i0 in range(0, L, SPAN):
                 i1 = min(L, i0 + SPAN)
                 pad = _span(va, Vb, X, cols, a + 1, i0, i1, whole, wb, rule, True, plan, rp, rn, sp, sn)
                 for i in range(i0, i1):
                     c = cols[i]
+                    if not need[c]:
+                        continue
                     C[b, a, c] = sp[0, pad + i - i0]
                     if rows[c]:
                         C[b, c, a] = sn[0, pad + i - i0]
@@ -468,12 +481,14 @@ def _third_vote(u_ni: float, u_nn: float, u_nj: float, wn: float, s0: float, ssu
 
 
 @_jit
-def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, a_m: np.ndarray, b_m: np.ndarray, s0: np.ndarray,
-                     ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
-    """:func:`_third_vote` with the ``Prop`` rule for every target j (the loop starts at 0, so that the compiler
-    sees no negative index and vectorises), added to ``tot`` and ``pos``."""
-    for j in range(a_m.shape[0]):
-        u_nj = b_m[j] * R + a_m[j]
+def _third_span_prop(u_ni: float, u_nn: float, R: float, wn: float, A: np.ndarray, Bm: np.ndarray, m: int,
+                     s0: np.ndarray, ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
+    """:func:`_third_vote` of third party m with the ``Prop`` rule for every target j, added to ``tot`` and ``pos``
+    (``A``, ``Bm`` (n, n) indexed in place: a row's slice would cost numba a reference count, an atomic increment
+    and decrement, at every third party; the loop starts at 0, so that the compiler sees no negative index and
+    vectorises)."""
+    for j in range(A.shape[1]):
+        u_nj = Bm[m, j] * R + A[m, j]
         v0 = wn * (u_ni - u_nj)
         den = abs(v0) + ssum[j]
         pin = ((v0 if v0 > 0.0 else 0.0) + s0[j]) / den
@@ -500,20 +515,18 @@ def _third_row(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndar
             continue
         R = Rh[m]
         wn = w[m]
-        a_m = A[m]
-        b_m = Bm[m]
-        u_ni = a_m[h] + b_m[h] * R
-        u_nn = b_m[m] * R + a_m[m]
+        u_ni = A[m, h] + Bm[m, h] * R
+        u_nn = Bm[m, m] * R + A[m, m]
         if rule == 0:  # the default rule, in a loop of its own that the compiler vectorises
             # over every target, m included, whose sums are then put back as they were (m is no
             # third party of a challenge to itself): one loop instead of two around m
             tot_m, pos_m = tot[m], pos[m]
-            _third_span_prop(u_ni, u_nn, R, wn, a_m, b_m, s0, ssum, tot, pos)
+            _third_span_prop(u_ni, u_nn, R, wn, A, Bm, m, s0, ssum, tot, pos)
             tot[m], pos[m] = tot_m, pos_m
         else:
             for j in range(n):
                 if j != m:
-                    v = _third_vote(u_ni, u_nn, b_m[j] * R + a_m[j], wn, s0[j], ssum[j], rule)
+                    v = _third_vote(u_ni, u_nn, Bm[m, j] * R + A[m, j], wn, s0[j], ssum[j], rule)
                     tot[j] += v
                     pos[j] += v if v > 0.0 else 0.0
 
@@ -671,6 +684,36 @@ def utility_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.
 
 
 @_jit
+def resolution_values_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray, bIT: np.ndarray, bRT: np.ndarray,
+                           den: np.ndarray, R: np.ndarray, ut: np.ndarray, S: np.ndarray, tj: np.ndarray,
+                           N: np.ndarray, V: np.ndarray) -> None:
+    """``_smp_core.resolution_values`` for the rows r = b n + i in [lo, hi): voter i's values of the status quo
+    ``V[b, i, 0] = S[b, i] / N[b]`` and of every bargain j, ``((((S - ut[i, j]) - ut[i, tj[j]]) + uI) + uR) / N``
+    with uI, uR voter i's utilities of j's bargain positions (``bIT``, ``bRT`` (Bc, D, n): as :func:`utility_rows`
+    computes them), numpy's operations in numpy's order. Fills ``V`` (Bc, n, 1 + n)."""
+    Bc, n, D = ideal.shape
+    uI = np.empty(n)
+    uR = np.empty(n)
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        ri = R[b, i]
+        _distance_row(b, i, ideal, sal, bIT, den[b, i], uI)
+        _distance_row(b, i, ideal, sal, bRT, den[b, i], uR)
+        Nb = N[b]
+        si = S[b, i]
+        row = V[b, i]
+        ui = ut[b, i]
+        tb = tj[b]
+        row[0] = si / Nb
+        for j in range(n):
+            d = uI[j]
+            e = uR[j]
+            row[1 + j] = ((((si - ui[j]) - ui[tb[j]]) + (1.0 - d) * (1.0 + min(d, 1.0) * ri))
+                          + (1.0 - e) * (1.0 + min(e, 1.0) * ri)) / Nb
+
+
+@_jit
 def risk_utility_rows(lo: int, hi: int, d: np.ndarray, R: np.ndarray, out: np.ndarray) -> None:
     """``_smp_core.utility(d, R[:, :, None])`` for the rows r = b n + i in [lo, hi): (1 - d)(1 + min(d, 1) R_i),
     numpy's operations in numpy's order (``d`` (Bc, n, m), ``R`` (Bc, n)). Fills ``out`` (Bc, n, m)."""
@@ -696,6 +739,61 @@ def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
         a = r % M
         for c in range(M):
             P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
+
+
+#: The bargaining rules by code (``_smp_core.bargains``' ``kind``).
+BARGAINS = ("S2P2", "S1P1", "S2PMax")
+
+
+@_jit
+def bargain_rows(lo: int, hi: int, x: np.ndarray, s: np.ndarray, target: np.ndarray, prob: np.ndarray, kind: int,
+                 rnd: bool, bI: np.ndarray, bR: np.ndarray) -> None:
+    """``_smp_core.bargains`` for the rows r = b n + i in [lo, hi): initiator i of draw b with its target j
+    (``target`` (Bc, n), -1 for none: i's own position and that of actor 0), numpy's operations in numpy's
+    order. ``S2P2``/``S1P1`` (``kind`` 0/1): W_i = (s_i p)^e, W_j = (s_j (1 - p))^e (e = 2: a square, which numpy
+    computes as x * x; e = 1: the number itself), den = (W_i + W_j) + 1e-6, bI = ((W_i + 1e-6) x_i + W_j x_j) / den,
+    bR = (W_i x_i + (W_j + 1e-6) x_j) / den, rounded to 1e-4 with ``rnd`` as numpy rounds (rint(y * 1e4) / 1e4);
+    ``S2PMax`` (2): d_i = max(0, (1 - p) - p), bI = x_i + ((d_i s_j^2) / ((d_i s_j^2 + 1e-6) + (1 - d_i) s_i^2))
+    (x_j - x_i), bR likewise from j's side. Fills ``bI``, ``bR`` (Bc, n, D)."""
+    Bc, n, D = x.shape
+    for r in range(lo, hi):
+        b = r // n
+        i = r % n
+        j = target[b, i]
+        has = j >= 0
+        tj = j if has else 0
+        pI = prob[b, i]
+        pJ = 1.0 - pI
+        for k in range(D):
+            xi = x[b, i, k]
+            xj = x[b, tj, k]
+            if not has:
+                bI[b, i, k] = xi
+                bR[b, i, k] = xj
+                continue
+            si = s[b, i, k]
+            sj = s[b, tj, k]
+            if kind == 2:
+                di = max(0.0, pJ - pI)
+                dj = max(0.0, pI - pJ)
+                sj2 = sj * sj
+                si2 = si * si
+                bI[b, i, k] = xi + di * sj2 / (di * sj2 + 1e-6 + (1.0 - di) * si2) * (xj - xi)
+                bR[b, i, k] = xj + dj * si2 / (dj * si2 + 1e-6 + (1.0 - dj) * sj2) * (xi - xj)
+                continue
+            wi = si * pI
+            wj = sj * pJ
+            if kind == 0:
+                wi = wi * wi
+                wj = wj * wj
+            den = wi + wj + 1e-6
+            u = ((wi + 1e-6) * xi + wj * xj) / den
+            v = (wi * xi + (wj + 1e-6) * xj) / den
+            if rnd:
+                u = np.rint(u * 10000.0) / 10000.0
+                v = np.rint(v * 10000.0) / 10000.0
+            bI[b, i, k] = u
+            bR[b, i, k] = v
 
 
 #: The relative margin around the squared tolerance inside which :func:`near_rows` leaves the decision to numpy.

@@ -23,8 +23,9 @@ _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
 
 @_jit
 def logit_rows(lo: int, hi: int, Q: np.ndarray, logP: np.ndarray, L: np.ndarray) -> None:
-    """``L[b, q, a] = einsum(Q[b, q] (as 0.0 / 1.0), logP[b, a])`` where ``Q[b, q, a]``, -inf elsewhere, for
-    the rows r = b nq + q in [lo, hi) (``Q`` (Bc, nq, M) bool, ``logP`` (Bc, M, M)). Fills ``L`` (Bc, nq, M)."""
+    """``L[b, q, a] = einsum(Q[b, q] (as 0.0 / 1.0), logP[b, a])`` where ``Q[b, q, a]``, -inf elsewhere, minus
+    the row's largest (0 if it has no option: numpy's ``L -= where(isfinite(max), max, 0)``, the same numbers),
+    for the rows r = b nq + q in [lo, hi) (``Q`` (Bc, nq, M) bool, ``logP`` (Bc, M, M)). Fills ``L`` (Bc, nq, M)."""
     Bc, nq, M = Q.shape
     qf = np.empty(M)
     for r in range(lo, hi):
@@ -32,8 +33,15 @@ def logit_rows(lo: int, hi: int, Q: np.ndarray, logP: np.ndarray, L: np.ndarray)
         q = r % nq
         for c in range(M):
             qf[c] = 1.0 if Q[b, q, c] else 0.0
+        mx = -np.inf
         for a in range(M):
-            L[b, q, a] = dot2(qf, logP[b, a], M) if Q[b, q, a] else -np.inf
+            v = dot2(qf, logP[b, a], M) if Q[b, q, a] else -np.inf
+            L[b, q, a] = v
+            mx = max(mx, v)
+        if not np.isfinite(mx):
+            mx = 0.0
+        for a in range(M):
+            L[b, q, a] = L[b, q, a] - mx
 
 
 @_jit

@@ -42,7 +42,10 @@ description is silent, and the replication of KTAB's reference run.
 
 from __future__ import annotations
 
+import contextvars
 import warnings
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -299,19 +302,19 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     return p_actor, fc
 
 
-def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif):
-    """One turn from a state; returns the new state and the turn's record."""
+def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, meanwhile=None):
+    """One turn from a state; returns the new state and the turn's record. ``meanwhile``: other work for this
+    thread while the kernel threads start on the challenges (``_smp_core.challenges``)."""
     Bc, n, D = x.shape
     Rhat = core.estimate_risk(R, cfg.adj)
-    target, prob, gain = core.challenges(dist, Rhat, wc, sigma, act, cfg.rule, cfg.commit, cfg.cvpm)
+    target, prob, gain = core.challenges(dist, Rhat, wc, sigma, act, cfg.rule, cfg.commit, cfg.cvpm,
+                                         meanwhile=meanwhile)
     bI, bR = core.bargains(x, s, target, prob, cfg.ivb, cfg.rnd)
     has = target >= 0
     tj = np.where(has, target, 0)
-    N = np.maximum(nact, 1).astype(float)[:, None, None]
+    N = np.maximum(nact, 1).astype(float)
     S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
-    u_tj = np.take_along_axis(ut, np.broadcast_to(tj[:, None, :], (Bc, n, n)), 2)
-    Vb = (S[:, :, None] - ut - u_tj + core.utilities(ideal, s, bI, R) + core.utilities(ideal, s, bR, R)) / N
-    V = np.concatenate([S[:, :, None] / N, Vb], axis=-1)  # (Bc, n_a, 1 + n)
+    V = core.resolution_values(ideal, s, bI, bR, R, ut, S, tj, N)  # (Bc, n_a, 1 + n)
     k = np.arange(n)
     Q = np.zeros((Bc, n, n + 1), dtype=bool)
     Q[:, :, 0] = True
@@ -355,6 +358,18 @@ def _change(t: int, idx: np.ndarray, moved: np.ndarray, first: np.ndarray) -> np
     return moved / (first[idx] + 1e-4)
 
 
+#: From this many actors, in a chunk of at most :data:`BESIDE_MAX_DRAWS` draws, with more than one kernel thread,
+#: :func:`_run_chunk` runs each state's report in a thread beside the turn from that state (the same numbers):
+#: both have stretches of numpy that run on one core, which the other then fills.
+BESIDE_MIN_ACTORS = 64
+BESIDE_MAX_DRAWS = 4
+#: Whether that report runs in the turn's own thread while the other kernel threads start on the challenges
+#: (``_jit.split_rows``' ``meanwhile``; then this thread joins them), rather than in a thread of its own: the
+#: same numbers; no third thread on two cores, and the report's Python (numpy's calls on small arrays) no
+#: longer holds the interpreter's lock while the turn's thread waits for it.
+REPORT_DURING_CHALLENGES = True
+
+
 def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     Bc, n, D = x0.shape
     sigma = s.sum(-1)
@@ -379,18 +394,41 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     from . import _jit
 
     t = 0
-    with _jit.shared_threads():  # one pool of kernel threads for the chunk's calls (several a turn)
+    # a few draws of many actors: each state's report (its clusters and their election) runs beside the turn
+    # from that state, which does not read it (the two share the kernel threads; each is its own numbers)
+    beside = n >= BESIDE_MIN_ACTORS and Bc <= BESIDE_MAX_DRAWS and _jit.threads() > 1
+    report_thread = (ThreadPoolExecutor(1, thread_name_prefix="detente-report") if beside and not REPORT_DURING_CHALLENGES
+                     else nullcontext())
+    # one pool of kernel threads for the chunk's calls (several a turn)
+    with _jit.shared_threads(), report_thread as side:
         while True:
             _cancel.check()  # a cancelled web request stops between two turns
             idx = np.flatnonzero(alive)
             sub = lambda a: a[idx]  # noqa: E731
             dist, R, ut = _valuation(sub(x), sub(ideal), sub(s), sub(wp), sub(act), cfg)
-            lab, pa, fc = _report(sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg)
+            rep_args = (sub(x), sub(ideal), sub(s), R, sub(wp), sub(c), sub(act), cfg)
             st["x"].append(x.copy())
             st["ideal"].append(ideal.copy())
             alive &= ~final
-            if alive.any():
-                step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
+            if alive.any() and beside and REPORT_DURING_CHALLENGES:
+                # the state's report in this thread while the other kernel threads start on the challenges
+                got: list[Any] = []
+                def report_now() -> None:
+                    with _jit.one_thread():  # the other kernel threads have the challenges
+                        got.append(_report(*rep_args))
+
+                step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut, report_now)
+                lab, pa, fc = got[0]
+            elif alive.any() and beside:  # the state's report in a thread of its own while the turn is played
+                rep = side.submit(contextvars.copy_context().run, _report, *rep_args)
+                try:
+                    step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
+                finally:
+                    lab, pa, fc = rep.result()  # (its own arrays only; waited for before anything is raised)
+            else:
+                lab, pa, fc = _report(*rep_args)
+                if alive.any():
+                    step = _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut)
             if t == 0:
                 rec = {"pce": np.zeros((Bc, n)), "cluster": np.full((Bc, n), -1), "risk": np.zeros((Bc, n)),
                        "forecast": np.zeros((Bc, D))}
@@ -418,9 +456,10 @@ def _run_chunk(x0, s, cap, act, A, seeds, cfg):
     return out, rounds
 
 
-def _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut):
+def _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist, R, ut, meanwhile=None):
     """:func:`_run_chunk`'s turn from the state of the draws ``idx`` for those still ``alive``: the new
-    positions and the turn's record, and a function of (t, first) that gives them with the movement."""
+    positions and the turn's record, and a function of (t, first) that gives them with the movement
+    (``meanwhile``: see :func:`_step`)."""
     n = x.shape[1]
     keep = alive[idx]
     idx2 = idx[keep]
@@ -431,7 +470,7 @@ def _turn(x, ideal, s, sigma, wp, wc, act, nact, A, cfg, gens, idx, alive, dist,
             unif[r, act[b]] = gens[b].random(int(nact[b]))
     newx, newideal, info = _step(
         x[idx2], ideal[idx2], s[idx2], sigma[idx2], wp[idx2], wc[idx2], act[idx2], nact[idx2], A,
-        dist[keep], R[keep], ut[keep], cfg, unif)
+        dist[keep], R[keep], ut[keep], cfg, unif, meanwhile)
     moved = np.where(act[idx2], np.sqrt(((newx - x[idx2]) ** 2).sum(-1)), 0.0).sum(-1)
     return lambda t, first: (idx2, newx, newideal, info, _change(t, idx2, moved, first))
 
@@ -872,8 +911,9 @@ def warmup() -> bool:
 
     Runs the model with the kernels forced on a four-actor problem, once with the
     few actors' fused passes (:mod:`._smp_fused`) and once without (one compiled
-    signature serves every size and voting rule). Returns False (and does
-    nothing) without numba.
+    signature serves every size and voting rule), then with the ``consistent``
+    preset (whose challenges weigh third parties in their own pass). Returns
+    False (and does nothing) without numba.
     """
     global USE_FUSED
     from . import _jit
@@ -888,6 +928,7 @@ def warmup() -> bool:
         for fused in (True, False):
             USE_FUSED = fused
             run(inputs, Params(rounds=2))
+        run(inputs, Params(rounds=2, preset="consistent"))  # its challenges' third parties (third_party_rows)
         from . import _smp_fused, _smp_pce  # the records of draws that stop early (none here): compiled with their types
 
         _smp_pce.warmup()  # the PCE over many options (none here)

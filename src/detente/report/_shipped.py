@@ -83,11 +83,13 @@ def _keys(scen: Any, model: str, params: dict[str, Any], draws: int, seed: int,
           scen_hash: str | None = None) -> tuple[dict, dict]:
     """The keys of the section's score and explanation: everything each depends on (``scen_hash``: the
     scenario's :func:`scenario_sha256`, when the caller has it already)."""
-    from ..analysis.score import SCORE_DRAWS
+    if not draws:  # the score's own draws (imported only then: a report with draws looks up before any analysis)
+        from ..analysis.score import SCORE_DRAWS
 
+        draws = SCORE_DRAWS
     common = {**_environment(), "scenario_sha256": scen_hash or scenario_sha256(scen), "model": model,
               "params": json.loads(json.dumps(params, sort_keys=True)), "seed": int(seed)}
-    return {**common, "draws": int(draws or SCORE_DRAWS)}, common
+    return {**common, "draws": int(draws)}, common
 
 
 @lru_cache(maxsize=1)

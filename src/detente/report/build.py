@@ -14,8 +14,9 @@ import os
 import re
 import threading
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import numpy as np
 
@@ -502,28 +503,32 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
         jobs.append(view_job)
 
     step(0.5, "drawing the trajectories")
-    _trajectory_charts(out_charts, scen, result, branch=mc is not None, power=early is None)
-    at_power, at_power_png = len(out_charts), len(out_charts.pngs)
+    # with the early child, the charts that need the forecast are planned here and drawn by either process
+    planned = _Planned() if early is not None else out_charts
+    _trajectory_charts(planned, scen, result, branch=mc is not None, power=early is None)
     if mc is not None:
         step(0.55, "drawing the Monte Carlo charts")
-        _monte_carlo_charts(out_charts, scen, mc)
+        _monte_carlo_charts(planned, scen, mc)
+    if early is not None:
+        early.send(cast(_Planned, planned))
     if view_job is not None:
         step(0.6, "how the actors see each other")
         drawn, pngs = view_job.result()
         out_charts.extend(drawn)
         out_charts.pngs.extend(Path(p) for p in pngs)
-    at_maps, at_maps_png = len(out_charts), len(out_charts.pngs)  # where the early child's maps go
     # the section's score, here when the child has not taken it yet (it takes it after its explanation)
     score_here = (_record_part("score", scen, model, params, draws, seed, budget, mc)
                   if shared is not None and _has_record(scen) and shared.take("score") else None)
     sens = (_sensitivity(out_charts, scen, model, params, seed, budget, step)
             if sensitivity and (shared is None or shared.take("sensitivity")) else None)
-    if early is not None:  # the early child's charts, in their places (the later place first)
-        step(0.8, "how the actors see each other")
-        got = early.finish()
-        for (charts_, pngs_), at_c, at_p in ((got["maps"], at_maps, at_maps_png), (got["power"], at_power, at_power_png)):
-            out_charts[at_c:at_c] = charts_
-            out_charts.pngs[at_p:at_p] = [Path(x) for x in pngs_]
+    if early is not None:  # the charts drawn by either process, in their places: before the sensitivity's
+        step(0.8, "drawing the charts")
+        by_name = early.finish()
+        steps = list(cast(_Planned, planned).steps)
+        trajectories = [n for n in steps if n.startswith("trajectory-")]
+        order = trajectories + ["power"] + [n for n in steps if n not in trajectories] + early.names[:-1]
+        out_charts[0:0] = [c for n in order for c in by_name[n][0]]
+        out_charts.pngs[0:0] = [Path(p) for n in order for p in by_name[n][1]]
     at, at_png = len(out_charts), len(out_charts.pngs)  # where the sensitivity's charts go when drawn beside
     comparison = _comparison(out_charts, scen, compare, model, params, seed, budget, step, draws) if compare else None
     record_section = shipped
@@ -562,7 +567,7 @@ def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bo
     for iss in scen.issues:
         out_charts.add("trajectories", f"trajectory-{iss.key}",
                        f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
-                       lambda: charts.trajectory_figure(result, iss.key, branch=branch))
+                       partial(charts.trajectory_figure, result, iss.key, branch=branch))
     if power:
         _power_chart(out_charts, scen)
 
@@ -571,15 +576,35 @@ def _power_chart(out_charts: "_Charts", scen: Any) -> None:
     out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
 
 
+class _Planned(_Charts):
+    """Charts recorded, not drawn: each ``add`` kept as a step (section, id, title, figure) to be drawn later, by
+    either process of the report (:class:`_Early`); the figures are partials of :mod:`.charts`' functions, so
+    that the steps can be sent to the child."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: dict[str, tuple[str, str, str, Callable[[], Any]]] = {}
+
+    def add(self, section: str, cid: str, title: str, figure: Callable[[], Any]) -> None:
+        self.steps[cid] = (section, cid, title, figure)
+
+
 class _Early:
-    """The charts that need no forecast, started in a forked child before the Monte Carlo: the perspective map's
-    figures (one per issue) and the power chart, as shared steps (:class:`_Shared`). The child draws them in that
-    order; the report's own process, once its own charts are drawn, takes those the child has not begun, from the
-    last (:meth:`finish`), so that the two end near together. Where each is drawn changes nothing: the same figure
-    from the same data. The map's data (the model's view, a few milliseconds) is computed here, before the fork,
-    with the parameters the forecast runs with (:func:`detente.engine.model_params`, the forecast's ``params``)."""
+    """The report's charts drawn by two processes: a child forked before the Monte Carlo and the report's own.
+
+    The charts that need no forecast (the perspective map's figures, one per issue, and the power chart) are
+    shared steps (:class:`_Shared`) from the start: the child draws them in that order. Once the forecast is
+    made, the report's own process sends the child the charts that need it (the trajectories and the Monte Carlo
+    charts, :meth:`send`): the child goes on with those, from the first, when it is done with its own; the report's
+    own process, after its own work (the sensitivity analysis and its charts), takes those the child has not begun,
+    from the last, then the early ones likewise (:meth:`finish`), so that the two end near together whatever each
+    one's share of the machine. Where each is drawn changes nothing: the same figure from the same data. The map's
+    data (the model's view, a few milliseconds) is computed here, before the fork, with the parameters the
+    forecast runs with (:func:`detente.engine.model_params`, the forecast's ``params``)."""
 
     def __init__(self, scen: Any, model: str, params: dict[str, Any], png: Path | None, controls: dict[str, str]):
+        import multiprocessing
+
         from ..engine import model_params
 
         if png is not None:
@@ -589,29 +614,54 @@ class _Early:
         self.perspective, self._maps = _perspective_maps(scen, model, model_params(model, params), self.notes, controls)
         self.names = [f"map:{k}" for k in self._maps] + ["power"]
         self.shared = _Shared(self.names)
-        self.job = _Beside(self._child, thread=False)
+        # the charts that need the forecast: every one a report can have, taken by name once sent
+        self.later = _Shared([f"{kind}-{k}" for k in scen.issue_keys for kind in ("trajectory", "fan", "dist")])
+        self._steps: dict[str, tuple[str, str, str, Callable[[], Any]]] = {}
+        self._send: Any = None
+        recv = None
+        forks = _forks()
+        if forks:
+            recv, self._send = multiprocessing.get_context("fork").Pipe(duplex=False)
+        self.job = _Beside(lambda: self._child(recv), thread=False, fork=forks)
+        if recv is not None:
+            recv.close()  # the child's end
 
     def draw(self, name: str) -> tuple[list[dict[str, Any]], list[str]]:
         drawn = _Charts(self.png)
         if name == "power":
             _power_chart(drawn, self.scen)
-        else:
+        elif name.startswith("map:"):
             self._maps[name[4:]](drawn)
+        else:
+            drawn.add(*self._steps[name])
         return list(drawn), [str(p) for p in drawn.pngs]
 
-    def _child(self) -> dict[str, Any]:
-        return {name: self.draw(name) for name in self.names if self.shared.take(name)}
+    def _child(self, recv: Any) -> dict[str, Any]:
+        if self._send is not None:
+            self._send.close()  # the parent's end, in the child
+        out = {name: self.draw(name) for name in self.names if self.shared.take(name)}
+        if recv is not None:
+            self._steps = recv.recv()
+            recv.close()
+        out.update((name, self.draw(name)) for name in self._steps if self.later.take(name))
+        return out
+
+    def send(self, planned: _Planned) -> None:
+        """The charts that need the forecast, as steps (their figures partials of :mod:`.charts`' functions)."""
+        self._steps = dict(planned.steps)
+        if self._send is not None:
+            self._send.send(self._steps)
+            self._send.close()
+            self._send = None
 
     def finish(self) -> dict[str, tuple[list, list]]:
-        """The steps the child has not begun, drawn here (the last first); then the child's; all as
-        ``{"maps": (charts, pngs), "power": (charts, pngs)}`` in the report's order."""
-        mine = {name: self.draw(name) for name in reversed(self.names) if self.shared.take(name)}
-        done = {**self.job.result(), **mine}
-        maps: tuple[list, list] = ([], [])
-        for name in self.names[:-1]:
-            maps[0].extend(done[name][0])
-            maps[1].extend(done[name][1])
-        return {"maps": maps, "power": done["power"]}
+        """The steps the child has not begun, drawn here (the last first: the charts that need the forecast, then
+        the early ones); then the child's; all as ``{name: (charts, pngs)}``."""
+        if self._send is not None:  # nothing sent (a failure before): the child ends after its own
+            self.send(_Planned())
+        mine = {name: self.draw(name) for name in reversed(self._steps) if self.later.take(name)}
+        mine.update((name, self.draw(name)) for name in reversed(self.names) if self.shared.take(name))
+        return {**self.job.result(), **mine}
 
 
 def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, Any]:
@@ -624,12 +674,12 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
         if q is not None:
             branch = [h["forecast"][iss.key] for h in history] if len(history) == len(data["rounds"]) else None
             out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
-                           lambda: charts.fan_figure(scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
+                           partial(charts.fan_figure, scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
         f = data["finals"].get(iss.key)
         if f is not None:
             out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
-                           lambda: charts.distribution_figure(scen, iss.key, f, point=mc.most_likely(iss.key),
-                                                              median=float(np.median(np.asarray(f, float)))))
+                           partial(charts.distribution_figure, scen, iss.key, f, point=mc.most_likely(iss.key),
+                                   median=float(np.median(np.asarray(f, float)))))
     return data
 
 

@@ -10,6 +10,7 @@ else a fixed palette by actor order (:func:`actor_colors`).
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import io
 import re
@@ -22,7 +23,10 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 import numpy as np
+from matplotlib import cbook
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_mixed import MixedModeRenderer
+from matplotlib.backends.backend_svg import FigureCanvasSVG, RendererSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -71,6 +75,51 @@ def _figure(width: float, height: float, layout: Literal["constrained"] | None =
     fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
+
+
+#: Width, height and descent of each text measured for SVG output, by text, font and kind (plain or math): a
+#: function of those alone (matplotlib measures SVG text on its own fixed-size font outlines), kept for the process.
+_SVG_TEXT_METRICS: dict[tuple[str, Any, Any], tuple[float, float, float]] = {}
+#: At most this many texts kept (a report has a few hundred distinct ones).
+_SVG_TEXT_METRICS_MAX = 20_000
+
+
+class _RendererSVG(RendererSVG):
+    """matplotlib's SVG renderer, with each text measured once per process.
+
+    matplotlib caches a text's measure per renderer, and saving one figure makes two SVG renderers (the layout
+    and crop pass, then the drawing), so every chart measured every text again, each time through FreeType's
+    layout of the string (about 40 % of a chart's SVG output). The measure depends only on the text, its font
+    and its kind, so it is kept here: the SVG written is the same."""
+
+    def get_text_width_height_descent(self, s: str, prop: Any, ismath: Any) -> tuple[float, float, float]:
+        if ismath == "TeX":  # measured by TeX, which matplotlib caches itself
+            return super().get_text_width_height_descent(s, prop, ismath)
+        key = (s, prop.copy(), ismath)  # a copy: a FontProperties hashes by its (mutable) state
+        got = _SVG_TEXT_METRICS.get(key)
+        if got is None:
+            got = super().get_text_width_height_descent(s, prop, ismath)
+            if len(_SVG_TEXT_METRICS) >= _SVG_TEXT_METRICS_MAX:
+                _SVG_TEXT_METRICS.clear()
+            _SVG_TEXT_METRICS[key] = got
+        return got
+
+
+class _SVGCanvas(FigureCanvasSVG):
+    """matplotlib's SVG canvas, drawing through :class:`_RendererSVG` (:func:`to_svg` saves through it as
+    ``savefig`` saves through matplotlib's: the figure's canvas switched for the save, then put back)."""
+
+    def print_svg(self, filename: Any, *, bbox_inches_restore: Any = None, metadata: Any = None, **_: Any) -> None:
+        with cbook.open_file_cm(filename, "w", encoding="utf-8") as opened:
+            fh: Any = opened if cbook.file_requires_unicode(opened) else codecs.getwriter("utf-8")(opened)
+            dpi = self.figure.dpi
+            self.figure.dpi = 72  # one unit a point, as matplotlib's (print_figure puts the figure's dpi back)
+            width, height = self.figure.get_size_inches()
+            renderer = MixedModeRenderer(self.figure, width, height, dpi,
+                                         _RendererSVG(width * 72, height * 72, fh, image_dpi=dpi, metadata=metadata),
+                                         bbox_inches_restore=bbox_inches_restore)
+            self.figure.draw(cast(Any, renderer))  # a renderer by delegation
+            renderer.finalize()
 
 
 def actor_colors(scenario: Any) -> dict[str, str]:
@@ -662,7 +711,11 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
         Added as the SVG's ``<title>`` (read by screen readers).
     """
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches=_bbox(fig))
+    canvas = fig.canvas
+    try:  # what savefig does (switch to the SVG canvas, print, switch back), with detente's SVG canvas
+        _SVGCanvas(fig).print_figure(buf, format="svg", bbox_inches=_bbox(fig))
+    finally:
+        fig.set_canvas(canvas)
     svg = _SVG_HEAD.sub(r"\1", buf.getvalue(), count=1)
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.S)
     svg = svg.replace("<svg ", '<svg role="img" class="chart" ', 1)
@@ -672,7 +725,7 @@ def to_svg(fig: Figure, title: str | None = None) -> str:
     return svg
 
 
-def _bbox(fig: Figure) -> str | None:
+def _bbox(fig: Figure) -> Literal["tight"] | None:
     """``savefig``'s ``bbox_inches``: cropped to the drawing ("tight", which costs a second drawing pass),
     except for a figure laid out by hand (no layout engine), which fits its page already (checked)."""
     return "tight" if fig.get_layout_engine() is not None or getattr(fig, "_detente_tight", False) else None
