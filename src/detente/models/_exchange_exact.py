@@ -650,8 +650,9 @@ def processes(B: int, n: int, D: int) -> int:
     return max(1, min(_jit.threads(), B // 2))
 
 
-def run(inputs, rounds: int, ties: str = "first"):
-    """:func:`._exchange_decimal.run`, the same results, faster.
+def run(inputs, rounds: int, ties: str = "first", forecasts_only: bool = False):
+    """:func:`._exchange_decimal.run`, the same results, faster (``forecasts_only``: its forecasts-only form, without
+    the record of trades; a child then sends no trade rows).
 
     Decimal arithmetic holds the GIL, so where threads would not help the draws are split over
     :func:`processes` forked children, while this process plays its share: process ``j`` plays draw ``j``, then
@@ -662,7 +663,7 @@ def run(inputs, rounds: int, ties: str = "first"):
     B = inputs.shape[0]
     k = processes(*inputs.shape)
     if k <= 1:
-        return ref.run(inputs, rounds, ties, None, play)
+        return ref.run(inputs, rounds, ties, None, play, forecasts_only)
     part = exchange_taking_part(inputs)
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     nxt = _Next(k)
@@ -673,7 +674,9 @@ def run(inputs, rounds: int, ties: str = "first"):
         while b < B:
             got = play(inputs.position[b], inputs.salience[b], inputs.capability[b], part[b], lo, hi, rounds, ties, None,
                        int(inputs.seed[b]))
-            if pack:
+            if forecasts_only:
+                got = (got[0], None, got[2], got[3])
+            elif pack:
                 got = (got[0], ref.packed_rows(got[1]), got[2], got[3])
             out.append((b, got))
             b = nxt.take()
@@ -695,7 +698,7 @@ def run(inputs, rounds: int, ties: str = "first"):
     for got in shares:
         for b, one in got:
             played[b] = one
-    return ref.trajectory(inputs, rounds, played)
+    return ref.trajectory(inputs, rounds, played, forecasts_only)
 
 
 class _Next:
