@@ -448,6 +448,8 @@ def compute(
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
     png = Path(png_dir) if png_dir is not None else None
+    if png is not None and figures:
+        _charts()  # matplotlib draws the PNG files: imported before any child is forked (a missing extra says so here)
     # with PNG files (drawn by matplotlib, 0.1-0.7 s a chart) and no record section to compute, the charts that need
     # no forecast (the perspective map, the power chart) start at once in a forked child, beside the Monte Carlo and
     # the other charts; the report's own process takes those the child has not begun when its own are drawn
