@@ -16,9 +16,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-matplotlib = pytest.importorskip("matplotlib")
-
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
