@@ -44,7 +44,10 @@ round, the most a round can realise, where ``REF``'s has ``min(M, 4 n D)``: the 
 NaN). Each row prints the ratio against its
 reference measured in the same run.
 
-Run: ``.venv/bin/python benchmarks/bench_exchange.py [--ref COMMIT] [--base COMMIT] [--no-mc] [--decimal]``.
+Run: ``.venv/bin/python benchmarks/bench_exchange.py [--ref COMMIT] [--base COMMIT] [--no-mc] [--decimal]
+[--draws N] [--coin-ref COMMIT] [--skip-first]``: ``--draws`` sets the Monte Carlos' draws (default 1,000, the target's;
+fewer for a shorter run, the ratios then read as A/B), ``--coin-ref`` the coin Monte Carlo's reference (default
+``COIN_REF``), ``--skip-first`` leaves out the decimal Monte Carlo with detente's tie rule.
 """
 
 from __future__ import annotations
@@ -67,6 +70,8 @@ REF, BASE = "5351b1d", "55bc571"
 COIN_REF = "aa83d71"
 FILE = ROOT / "tests" / "data" / "decide" / "cop21.csv"
 RUN_TARGET, MC_TARGET, MC_DRAWS, SPEEDUP, WITHIN = 1.0, 60.0, 1000, 10.0, 2.0
+#: The draws of the target (``--draws`` may ask for fewer: the coin line's target is then proportional to them).
+MC_TARGET_DRAWS = 1000
 DRAWS = 10_000
 
 #: Run in each version's interpreter: time the cases named in argv (best of ``reps`` after a warm-up), save the results.
@@ -200,8 +205,9 @@ def work(src: Path, flag: Path, out: Path, names: list[str], mc: bool, reps: int
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
-    """Issue #13's targets for ``arithmetic=decimal``: the fast exact path against the slow decimal path, same run."""
+def decimal_lines(mc: bool, reps: int = 3, coin_ref: str = COIN_REF, first_mc: bool = True) -> list[str]:
+    """Issue #13's targets for ``arithmetic=decimal``: the fast exact path against the slow decimal path, same run;
+    the coin Monte Carlo against ``coin_ref``'s code (``first_mc``: also the Monte Carlo with detente's tie rule)."""
     import time
 
     import numpy as np
@@ -229,7 +235,9 @@ def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
     lines = [target_line("exchange-decimal-run", fast, reference=slow, ref_label="slow-decimal",
                          note=f"cop21 15 x 13, 10 rounds, arithmetic=decimal: fast exact path {fast:.3f} s CPU, the slow "
                               f"pure-decimal path {slow:.3f} s ({slow / fast:.1f}x); load {load:.1f}")]
-    if mc:
+    if mc and not first_mc:
+        lines.append(coin_mc_line(load, coin_ref))
+    elif mc:
         import resource
 
         from detente.analysis import monte_carlo
@@ -256,7 +264,7 @@ def decimal_lines(mc: bool, reps: int = 3) -> list[str]:
                                       f"CPU over up to {procs} processes (the slow path: about {slow * MC_DRAWS:.0f} s, "
                                       f"its run time x {MC_DRAWS:,}); load {load:.1f} at the start, "
                                       f"{os.getloadavg()[0]:.1f} at the end"))
-        lines.append(coin_mc_line(load))
+        lines.append(coin_mc_line(load, coin_ref))
     return lines
 
 
@@ -270,18 +278,26 @@ def mc_run(src: Path, ties: str) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def coin_mc_line(load: float) -> str:
-    """``exchange-decimal-coin-mc``: the decimal Monte Carlo with Decide's coin, this tree then :data:`COIN_REF`."""
+def coin_mc_line(load: float, coin_ref: str = COIN_REF) -> str:
+    """``exchange-decimal-coin-mc``: the decimal Monte Carlo with Decide's coin, this tree then ``coin_ref``'s code
+    (:data:`COIN_REF` by default), then, when the draws are fewer than the target's (an A/B on a shared machine),
+    this tree again: its figures the mean of its two runs, which bracket the reference's in time."""
     new = mc_run(ROOT / "src", "coin")
     with tempfile.TemporaryDirectory(prefix="bench-exchange-coin-") as d:
-        old = mc_run(extract(COIN_REF, Path(d)), "coin")
+        old = mc_run(extract(coin_ref, Path(d)), "coin")
+    if MC_DRAWS < MC_TARGET_DRAWS:
+        again = mc_run(ROOT / "src", "coin")
+        new = {k: (new[k] + again[k]) / 2 for k in new}
     ratio = old["wall"] / new["wall"]
     print(f"#13 Monte Carlo of {MC_DRAWS:,} draws of cop21 with arithmetic=decimal ties=coin: {new['wall']:.1f} s wall, "
-          f"CPU {new['cpu']:.1f} s; {COIN_REF}'s code in the same run {old['wall']:.1f} s wall, CPU {old['cpu']:.1f} s "
+          f"CPU {new['cpu']:.1f} s; {coin_ref}'s code in the same run {old['wall']:.1f} s wall, CPU {old['cpu']:.1f} s "
           f"({ratio:.2f}x faster)")
-    return target_line("exchange-decimal-coin-mc", new["wall"], reference=old["wall"], ref_label=COIN_REF,
+    tid, extra = "exchange-decimal-coin-mc", {}
+    if MC_DRAWS < MC_TARGET_DRAWS:  # fewer draws (--draws): the target in proportion
+        tid, extra = f"{tid}:draws{MC_DRAWS}", {"target": MC_TARGET * MC_DRAWS / MC_TARGET_DRAWS}
+    return target_line(tid, new["wall"], reference=old["wall"], ref_label=coin_ref, **extra,
                        note=f"{MC_DRAWS:,} draws of cop21, arithmetic=decimal ties=coin: {new['wall']:.1f} s wall, "
-                            f"{new['cpu']:.1f} s CPU; {COIN_REF}'s code {old['wall']:.1f} s wall, {old['cpu']:.1f} s CPU "
+                            f"{new['cpu']:.1f} s CPU; {coin_ref}'s code {old['wall']:.1f} s wall, {old['cpu']:.1f} s CPU "
                             f"({ratio:.2f}x); load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
 
 
@@ -306,9 +322,16 @@ def main() -> None:
     ap.add_argument("--no-mc", action="store_true", help="skip the Monte Carlos (about 10 s of CPU, and 1-3 min for "
                                                           "arithmetic=decimal)")
     ap.add_argument("--decimal", action="store_true", help="only issue #13's lines for arithmetic=decimal")
+    ap.add_argument("--draws", type=int, default=MC_TARGET_DRAWS,
+                    help="the Monte Carlos' draws (default the target's 1,000; fewer: a shorter A/B run)")
+    ap.add_argument("--coin-ref", default=COIN_REF, help=f"the coin Monte Carlo's reference (default {COIN_REF})")
+    ap.add_argument("--skip-first", action="store_true",
+                    help="with --decimal: leave out the decimal Monte Carlo with detente's tie rule")
     a = ap.parse_args()
+    global MC_DRAWS
+    MC_DRAWS = max(1, a.draws)
     if a.decimal:
-        print("\n".join(decimal_lines(not a.no_mc)))
+        print("\n".join(decimal_lines(not a.no_mc, coin_ref=a.coin_ref, first_mc=not a.skip_first)))
         return
     import numpy as np
 
@@ -383,7 +406,7 @@ def main() -> None:
         print(f"\n{what} bit for bit: {'yes' if not bad else 'NO: ' + ', '.join(bad)} ({compared[k]} arrays: positions, "
               "forecasts, exchange counts, trades)", end="")
     print()
-    targets += decimal_lines(not a.no_mc)
+    targets += decimal_lines(not a.no_mc, coin_ref=a.coin_ref)
     print("\n".join(targets))
 
 

@@ -355,3 +355,27 @@ def test_saltelli_sample_is_salibs_bit_for_bit(K, N, seed):
         got = saltelli(K, N, seed)
     assert got.shape == want.shape == (N * (K + 2), K)
     assert np.array_equal(got, want)
+
+
+def test_oat_rows_are_the_table_without_pandas():
+    """``oat_rows`` (the report's path) gives the rows of ``sensitivity(method="oat")``'s table, in its order,
+    and its top drivers: on the flagship and on a scenario whose swings tie (stable order) or are not numbers."""
+    import math
+
+    from detente.analysis.sensitivity import oat_rows
+
+    cases = [("korea-2019", "bdm", 0), ("korea-2019", "compromise", 3)]
+    for scen, model, seed in cases:
+        res = detente.sensitivity(scen, model, method="oat", seed=seed, progress=False)
+        rows, top = oat_rows(scen, model, seed=seed)
+        want = res.to_frame().to_dict("records")
+        assert [list(r) for r in rows] == [list(r) for r in want]
+        def missing(v):  # the frame shows a missing value (None) as not-a-number
+            return v is None or (isinstance(v, float) and math.isnan(v))
+
+        for a, b in zip(rows, want):
+            for k in a:
+                assert a[k] == b[k] or (missing(a[k]) and missing(b[k])), (k, a[k], b[k])
+        assert top == res.top_drivers(5)
+    ties = [r["abs_swing"] for r in oat_rows("korea-2019", "compromise")[0]]
+    assert len(ties) != len(set(ties))  # ties happen: their order is the table's

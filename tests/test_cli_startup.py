@@ -70,3 +70,16 @@ def test_deferred_modules_work_on_first_use():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_console_script_ends_without_teardown_keeping_exit_codes_and_handlers(tmp_path):
+    """``detente.cli.finish``: the command's exit code, its output flushed, the exit handlers run (here one
+    that writes a file), for a command that succeeds and one that fails on bad input (2)."""
+    for argv, code, says in ((["models"], 0, "bdm"), (["forecast", str(tmp_path / "nope.yaml")], 2, "not found")):
+        mark = tmp_path / f"handler-{code}"
+        script = (f"import atexit, sys; atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
+                  f"sys.argv = ['detente', *{argv!r}]\nfrom detente.__main__ import run\nrun()")
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == code, proc.stdout + proc.stderr
+        assert says in proc.stdout + proc.stderr
+        assert mark.read_text() == "ran"

@@ -448,7 +448,7 @@ def test_the_lists_resort_is_a_stable_sort(compiled):
         if trial % 7 == 0:
             u = rng.random(nu)
         o = np.full(nu, -1, dtype=np.int64)
-        k._resort(u, nu, o)
+        k._resort(u, nu, o, *(np.empty(nu, dtype=np.int64) for _ in range(3)))
         assert np.array_equal(o, np.argsort(-u, kind="stable")), trial
     # a NaN top (no order): the insertion sort's own order, as before the chain
     u = np.array([0.5, np.nan, 0.7, 0.2, np.nan, 0.9])
@@ -459,5 +459,25 @@ def test_the_lists_resort_is_a_stable_sort(compiled):
             j -= 1
         want.insert(j, v)
     o = np.empty(len(u), dtype=np.int64)
-    k._resort(u, len(u), o)
+    k._resort(u, len(u), o, *(np.empty(len(u), dtype=np.int64) for _ in range(3)))
     assert o.tolist() == want
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_the_lists_merge_sort_is_numpys_stable_sort(compiled):
+    # _msort (the kernel allocates nothing: its own merge sort, where numpy's argsort stood) orders units as numpy's
+    # stable argsort of -key does: highest first, equal keys in unit order, NaN last, -0.0 equal to 0.0
+    k = _exchange_exact._kernel() if compiled else _jit.pure_module("detente.models._exchange_exact_kernel")
+    rng = np.random.default_rng(8)
+    for trial in range(300 if compiled else 40):
+        m = int(rng.integers(0, 150))
+        key = rng.choice([0.1, 0.5, 0.0, -0.0, np.inf, -np.inf, np.nan, *rng.random(4)], m)
+        units = np.arange(m, dtype=np.int64)
+        if trial % 3 == 0:  # any units, in any order: a sort by (key, unit)
+            units = rng.permutation(m).astype(np.int64)
+        want = sorted(units.tolist(), key=lambda u: (np.isnan(key[u]), -key[u] if not np.isnan(key[u]) else 0.0, u))
+        got = units.copy()
+        k._msort(got, m, key, np.empty(m, dtype=np.int64))
+        assert got.tolist() == want, trial
+        if trial % 3:
+            assert got.tolist() == np.argsort(-key, kind="stable").tolist(), trial

@@ -108,3 +108,41 @@ def test_final_forecasts_only_on_a_timeline_with_a_deadline():
     final, _ = simulate_forecasts(scen, "smp", p, inputs=d.inputs, happened=d.happened, every_round=False)
     assert np.array_equal(final, tr.final)
 
+
+
+@pytest.mark.parametrize("params", [{}, {"ties": "decide"}, {"arithmetic": "decimal"}, {"arithmetic": "float"},
+                                    {"variant": "random-rate"}, {"variant": "greedy"}])
+def test_exchange_run_forecasts_is_runs_bit_for_bit(params):
+    # a static model's hook: exchange's (Decide's decimals without the record of trades, its draws split over
+    # processes as run splits them; the float loops' history dropped) gives run's forecasts, rounds, info and final
+    # positions; the conformance suite's check of the hook passes
+    from pathlib import Path
+
+    from detente.models import exchange
+
+    scen = load(str(Path(__file__).parent / "data" / "decide" / "cop21.csv"))
+    inputs = monte_carlo_draws(scen, 6, seed=4).inputs
+    p = exchange.Params(passes=4, **params)
+    full = exchange.run(inputs, p)
+    _same(full, exchange.run_forecasts(inputs, p), exchange.run_forecasts(inputs, p, every_round=False))
+    conformance.check_forecasts_only(exchange, inputs, p)
+
+
+def test_the_runner_uses_a_static_models_run_forecasts(monkeypatch):
+    # exchange plays no rounds of the timeline: simulate_forecasts calls its hook once, never run, and gives
+    # simulate's forecasts (the flagship's draws, events on and off)
+    from detente.models import exchange
+
+    scen = load("korea-2019")
+    d = monte_carlo_draws(scen, 24, seed=3)
+    p = model_params("exchange", {})
+    tr = simulate(scen, "exchange", p, inputs=d.inputs, happened=d.happened)
+    calls = []
+    real, fast = exchange.run, exchange.run_forecasts
+    monkeypatch.setattr(exchange, "run", lambda *a, **k: calls.append("run") or real(*a, **k))
+    monkeypatch.setattr(exchange, "run_forecasts", lambda *a, **k: calls.append("fast") or fast(*a, **k))
+    final, forecast = simulate_forecasts(scen, "exchange", p, inputs=d.inputs, happened=d.happened)
+    assert calls == ["fast"]
+    assert np.array_equal(forecast, tr.forecast) and np.array_equal(final, tr.final)
+    final2, none = simulate_forecasts(scen, "exchange", p, inputs=d.inputs, happened=d.happened, every_round=False)
+    assert none is None and np.array_equal(final2, tr.final)

@@ -79,7 +79,9 @@ def test_place_labels_keeps_labels_apart_and_inside():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from detente.report.charts import _box_distance, _overlap, place_labels
+    from detente.report._svg import box_distance as _box_distance
+    from detente.report._svg import overlap as _overlap
+    from detente.report.charts import place_labels
 
     rng = np.random.default_rng(4)
     for trial in range(5):

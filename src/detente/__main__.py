@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:  # pragma: no cover - the console script
-    sys.exit(main())
+    code = main()
+    cli = sys.modules.get("detente.cli")
+    if cli is None:  # the command line could not start (a missing extra)
+        sys.exit(code)
+    cli.finish(code)  # without the interpreter's teardown when that is safe
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -157,7 +157,8 @@ def _run(scenario: Scenario, model_name: str, params: ModelParams, inputs: Input
     model = models.get(model_name)
     inp, hap, rounds_of = _timeline(scenario, inputs, happened)
     if not is_dynamic(model):
-        return _simulate_static(scenario, model, params, inp, hap, rounds_of)
+        return _simulate_static(scenario, model, params, inp, hap, rounds_of, forecasts_only=forecasts_only,
+                                every_round=every_round)
     H = horizon(scenario, model, params, explicit)
     return _simulate_dynamic(scenario, model, params, inp, hap, rounds_of, H, forecasts_only=forecasts_only,
                              every_round=every_round)[0]
@@ -418,7 +419,12 @@ def _concat(pieces: list[Trajectory]) -> Trajectory:
     )
 
 
-def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray, rounds_of: list[int]) -> Trajectory:
+def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: Inputs, hap: np.ndarray,
+                     rounds_of: list[int], *, forecasts_only: bool = False, every_round: bool = True) -> Trajectory:
+    """:func:`simulate` of a model that plays no rounds of the timeline: the events up to the scenario's horizon
+    applied, then one run. With ``forecasts_only``, a model's ``run_forecasts`` (the protocol's optional hook) runs
+    instead of ``run``: only the result's forecasts (without ``every_round``, the first and last), rounds and info
+    are the run's."""
     B = inp.shape[0]
     H = scenario.rounds
     order = sorted(range(len(rounds_of)), key=lambda e: (rounds_of[e], scenario.events[e].type != "deadline"))
@@ -432,7 +438,8 @@ def _simulate_static(scenario: Scenario, model: Any, params: ModelParams, inp: I
             alive &= ~hap[:, e]
             continue
         inp = _apply_event(scenario, inp, e, hap[:, e] & alive)
-    tr = model.run(inp, params)
+    fast = getattr(model, "run_forecasts", None) if forecasts_only else None
+    tr = model.run(inp, params) if fast is None else fast(inp, params, every_round=every_round)
     tr.info["events_happened"] = hap if H is None else hap & (np.array(rounds_of, dtype=int) <= H)[None, :]
     tr.info["ended_round"] = ended
     return tr

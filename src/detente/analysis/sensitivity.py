@@ -129,19 +129,7 @@ class SensitivityResult(JsonResult):
         """
         df = self.table if issue is None else self.table[self.table["issue"] == issue]
         df = df.sort_values(self._score(), ascending=False, kind="stable").head(k)
-        out = []
-        for r in df.to_dict("records"):
-            if self.method == "oat":
-                iss = self.scenario.issue(r["issue"])
-                out.append(f"{r['label']}: +/- {iss.fmt(r['abs_swing'] / 2)} points on the {iss.short_name()} forecast")
-            else:
-                # Sobol estimates can fall slightly below 0 by sampling error: say "about 0%"
-                s1, st = (max(0.0, 100 * r[c]) for c in ("S1", "ST"))
-                out.append(
-                    f"{r['label']}: {s1:.0f}% of the variance of the {self.scenario.issue(r['issue']).short_name()} forecast alone, "
-                    f"{st:.0f}% with interactions"
-                )
-        return out
+        return [_driver(self.scenario, self.method, r) for r in df.to_dict("records")]
 
     def to_dict(self) -> dict[str, Any]:
         """``{"scenario", "model", "params", "method", "issues": {KEY: [rows]}, "top_drivers", "meta"}``."""
@@ -160,6 +148,17 @@ class SensitivityResult(JsonResult):
             "meta": meta(self.seed, samples=self.samples, runs=self.runs, input_sha256=input_sha256(self.scenario),
                          notes=self.notes),
         }
+
+
+def _driver(scenario: Scenario, method: str, r: dict[str, Any]) -> str:
+    """One of :meth:`SensitivityResult.top_drivers`, from its row of the table."""
+    if method == "oat":
+        iss = scenario.issue(r["issue"])
+        return f"{r['label']}: +/- {iss.fmt(r['abs_swing'] / 2)} points on the {iss.short_name()} forecast"
+    # Sobol estimates can fall slightly below 0 by sampling error: say "about 0%"
+    s1, st = (max(0.0, 100 * r[c]) for c in ("S1", "ST"))
+    return (f"{r['label']}: {s1:.0f}% of the variance of the {scenario.issue(r['issue']).short_name()} forecast alone, "
+            f"{st:.0f}% with interactions")
 
 
 def _describe(inp: Input, scenario: Scenario) -> dict[str, Any]:
@@ -243,8 +242,50 @@ def plan_oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str] | No
                          held_per_run=inputs_bytes(n, D, E) + 2 * D * F8, chunk=R)
 
 
+def oat_rows(scenario: Any, model: str | None = None, *, seed: int = 0, params: dict[str, Any] | None = None,
+             budget: Budget | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The one-at-a-time analysis as plain rows, without pandas: what a report draws.
+
+    The rows are those of :func:`sensitivity`'s ``table`` (``method="oat"``, its defaults otherwise), in its
+    order (by issue, then by ``|swing|``, largest first), each a dict of the table's columns; beside them its
+    :meth:`~SensitivityResult.top_drivers` (5). The same numbers: the same runs, not another method.
+
+    Returns
+    -------
+    rows : list of dict
+    top_drivers : list of str
+    """
+    scen, model, p, explicit = resolve(scenario, model, params)
+    rows, _, _ = _oat_runs(scen, model, p, explicit, check_seed(seed), None, True, budget)
+    order = {k: i for i, k in enumerate(scen.issue_keys)}
+
+    def by_swing(r: dict[str, Any]) -> tuple[bool, float]:  # largest first, not-a-number last (as pandas sorts)
+        a = abs(float(r["swing"]))
+        return (a != a, -a if a == a else 0.0)
+
+    for r in rows:
+        r["abs_swing"] = abs(r["swing"])
+    # sorted() is stable, as the table's sort: equal keys keep the order the runs made them in
+    table = sorted(rows, key=lambda r: (order[r["issue"]], *by_swing(r)))
+    top = sorted(table, key=by_swing)[:5]
+    return table, [_driver(scen, "oat", r) for r in top]
+
+
 def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool,
          budget: Budget | None = None, where: tuple[Any, Any] = (None, None)) -> SensitivityResult:
+    rows, R, notes = _oat_runs(scen, model, p, explicit, seed, shares, events, budget, where)
+    import pandas as pd  # only where a frame is made
+    df = pd.DataFrame(rows)
+    df["abs_swing"] = df["swing"].abs()
+    order = {k: i for i, k in enumerate(scen.issue_keys)}
+    df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "abs_swing"], ascending=[True, False], kind="stable")
+    df = df.drop(columns="_o").reset_index(drop=True)
+    return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
+
+
+def _oat_runs(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: int, shares, events: bool,
+              budget: Budget | None = None, where: tuple[Any, Any] = (None, None)) -> tuple[list[dict[str, Any]], int, list[str]]:
+    """The one-at-a-time analysis's runs: its rows (unsorted), the runs made and its notes."""
     inputs = all_inputs(scen)
     E = len(scen.events)
     ev_idx = list(range(E)) if events else []
@@ -282,15 +323,9 @@ def _oat(scen: Scenario, model: str, p: ModelParams, explicit: set[str], seed: i
                          "actor": ev.actor, "field": "event",
                          "input_issue": None, "low": 0.0, "high": 1.0, "issue": iss.key, "base": fc[0, d],
                          "forecast_low": flo, "forecast_high": fhi, "swing": fhi - flo})
-    import pandas as pd  # only where a frame is made
-    df = pd.DataFrame(rows)
-    df["abs_swing"] = df["swing"].abs()
-    order = {k: i for i, k in enumerate(scen.issue_keys)}
-    df = df.assign(_o=df["issue"].map(order)).sort_values(["_o", "abs_swing"], ascending=[True, False], kind="stable")
-    df = df.drop(columns="_o").reset_index(drop=True)
     notes = ["one at a time on the most likely event branch; inputs without a range moved by "
              + ", ".join(f"{k} +/-{100 * v:g}%" for k, v in {**DEFAULT_SHARES, **(shares or {})}.items())]
-    return SensitivityResult(scen, model, p, "oat", df, seed=seed, runs=R, notes=notes)
+    return rows, R, notes
 
 
 def check_samples(n: int, field: str = "samples", given: Any = None) -> int:

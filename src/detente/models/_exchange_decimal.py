@@ -464,13 +464,15 @@ def _play(x_in: np.ndarray, s_in: np.ndarray, c_in: np.ndarray, part: np.ndarray
     return vote, trades, counts, last
 
 
-def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None, player=None) -> Trajectory:
+def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = None, player=None,
+        forecasts_only: bool = False) -> Trajectory:
     """The ``decide`` variant in decimal arithmetic for every draw of a batch, one draw after another.
 
     The same :class:`~detente.models.base.Trajectory` as the compiled loop's (``extras``: ``exchanges``,
     ``trades`` with room for ``EXCHANGE_ROOM`` n D exchanges a round, ``active``); see :func:`play` for ``ties`` (with
     ``"coin"`` each draw's coin comes from its own seed, ``inputs.seed[b]``). ``edges``:
     a list that gets, per draw, the list of its outcome caps that bound by a hair (:func:`play`).
+    ``forecasts_only``: :func:`trajectory`'s forecasts-only form (the protocol's ``run_forecasts``).
     """
     B = inputs.shape[0]
     part = exchange_taking_part(inputs)
@@ -482,7 +484,7 @@ def run(inputs: Inputs, rounds: int, ties: str = "first", edges: list | None = N
                                        part[b], lo, hi, rounds, ties, mine, int(inputs.seed[b])))
         if edges is not None:
             edges.append(mine)
-    return trajectory(inputs, rounds, played)
+    return trajectory(inputs, rounds, played, forecasts_only)
 
 
 def packed_rows(trades: list[list[tuple]]) -> tuple[np.ndarray, list[int]]:
@@ -492,9 +494,11 @@ def packed_rows(trades: list[list[tuple]]) -> tuple[np.ndarray, list[int]]:
     return np.array(flat, dtype=float).reshape(len(flat), 9), [len(rows) for rows in trades]
 
 
-def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
+def trajectory(inputs: Inputs, rounds: int, played: list, forecasts_only: bool = False) -> Trajectory:
     """:func:`run`'s result from every draw's :func:`play` (``played``, in the batch's order; a draw's trade rows as
-    :func:`play` gives them or :func:`packed_rows`)."""
+    :func:`play` gives them or :func:`packed_rows`). ``forecasts_only``: the same forecasts, rounds and info, bit for
+    bit, with the final positions alone (B, 1, n, D) and no extras: no record of trades (the trade rows of ``played``
+    are not read and may be None)."""
     B, n, D = inputs.shape
     lo, hi = np.asarray(inputs.low, float), np.asarray(inputs.high, float)
     base = np.where(hi > lo, lo, 0.0)
@@ -504,6 +508,9 @@ def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
     last = np.zeros(B, dtype=np.int64)
     for b, (v, _, ex, la) in enumerate(played):
         vote[b], exchanges[b], last[b] = v, ex, la
+    if forecasts_only:
+        pos, forecast = _positions(inputs, vote, base, scale)
+        return Trajectory(position=pos[:, -1:].copy(), forecast=forecast, rounds=last)
     packs = [tr if isinstance(tr, tuple) else packed_rows(tr) for _, tr, _, _ in played]
     lens = np.array([pk[1] for pk in packs], dtype=np.int64).reshape(B, rounds + 1)
     M = max_exchange_candidates(n, D)
@@ -524,9 +531,15 @@ def trajectory(inputs: Inputs, rounds: int, played: list) -> Trajectory:
         out[:, 6], out[:, 7] = a[:, 6] / scale[p] + base[p], a[:, 7] / scale[p] + base[p]
         out[:, 8] = out[:, 9] = a[:, 8]
         trades[cell // (rounds + 1), cell % (rounds + 1), place] = out
+    pos, forecast = _positions(inputs, vote, base, scale)
+    return Trajectory(position=pos, forecast=forecast, rounds=last,
+                      extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, rounds)})
+
+
+def _positions(inputs: Inputs, vote: np.ndarray, base: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The voting positions ``vote`` (B, T + 1, n, D, on 0-100) on the issues' own scales, and their forecasts."""
     pos = vote / scale + base
     pos = np.where(vote == vote[:, :1], inputs.position[:, None], pos)  # cells that never moved keep their input
     w = issue_weights(inputs, "capability_salience")
     forecast = (w[:, None] * pos).sum(axis=2) / w.sum(axis=1)[:, None]
-    return Trajectory(position=pos, forecast=forecast, rounds=last,
-                      extras={"exchanges": exchanges, "trades": trades, "active": Trajectory.active_rounds(inputs, rounds)})
+    return pos, forecast

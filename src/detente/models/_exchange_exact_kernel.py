@@ -72,8 +72,11 @@ MI, MJ, EMI, EMJ, HI, HJ, EHI, EHJ, G, EG = range(10)
 NF = 10
 
 COMPILED = compiling(__name__)
-_jit = jit(COMPILED, cache=True, nogil=True)
-_inline = jit(COMPILED, cache=True, nogil=True, inline="always")
+#: Without numba's reference counting (``_nrt=False``): no function here allocates (every scratch array comes from
+#: the caller), and with it numba counted references to every array argument at every call of a helper, atomically
+#: (``size``: about 40 atomic operations a sizing, 66,000 sizings a ``cop21`` draw; a fifth of a draw's CPU).
+_jit = jit(COMPILED, cache=True, nogil=True, _nrt=False)
+_inline = jit(COMPILED, cache=True, nogil=True, inline="always", _nrt=False)
 
 
 @_inline
@@ -451,8 +454,16 @@ def form(left, part, sf, iv, fv, tab, unsure):
 
 
 def index_size(n: int, D: int, M: int) -> int:
-    """The length of :func:`index`'s array."""
-    return 2 * (n * D + 1) + 5 * M
+    """The length of :func:`index`'s array (its two tables, a mark per row, then room for the rows step 7 visits and
+    :func:`index`'s own counters)."""
+    return 2 * (n * D + 1) + 6 * M + 2 * n * D
+
+
+@_inline
+def _scratch(idx, keys, M):
+    """The part of :func:`index`'s array that holds the rows step 7 visits (:func:`_touched`'s ``out``)."""
+    o = 2 * (keys + 1) + 5 * M
+    return idx[o : o + M]
 
 
 @_jit
@@ -476,7 +487,8 @@ def index(P, iv, n, D, idx):
     for k in range(keys):
         idx[k + 1] += idx[k]
         idx[o_ds + k + 1] += idx[o_ds + k]
-    cur = np.empty(2 * keys, dtype=np.int64)
+    o_cur = 2 * (keys + 1) + 6 * M
+    cur = idx[o_cur : o_cur + 2 * keys]
     for k in range(keys):
         cur[k] = idx[k]
         cur[keys + k] = idx[o_ds + k]
@@ -625,7 +637,7 @@ def step(P, E, refI, refJ, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, nee
         ep = iv[E, PP]
         eq = iv[E, QQ]
         # E's sides: I (eI) supplies eq, demands ep, now at vals[refI]; J (eJ) supplies ep, demands eq, at vals[refJ]
-        rows = np.empty(iv.shape[0], dtype=np.int64)
+        rows = _scratch(idx, part.shape[0] * part.shape[1], iv.shape[0])
         for i in range(_touched(E, E, iv, part, idx, rows)):
             r = rows[i]
             if iv[r, ST] != 1:
@@ -718,7 +730,7 @@ def recalc(P, E, refI, refJ, stamp, lst, N, keep, rem, iv, fv, tab, vals, xv, sf
             keep[r] += 1
     nn = 0
     n = part.shape[0]
-    rows = np.empty(iv.shape[0], dtype=np.int64)
+    rows = _scratch(idx, n * part.shape[1], iv.shape[0])
     for i in range(_touched(E, stamp, iv, part, idx, rows)):
         r = rows[i]
         m = keep[r]
@@ -787,8 +799,61 @@ def _before(uhi, a, b):
     return uhi[a] > uhi[b] or (uhi[a] == uhi[b] and a < b)
 
 
+@_inline
+def _ahead(key, a, b):
+    """Unit ``a`` comes before unit ``b`` in a stable sort by ``key``, highest first, NaN last (numpy's stable argsort
+    of ``-key``): a strict order of the units, so every sort by it gives the same order."""
+    ka = key[a]
+    kb = key[b]
+    if ka > kb:
+        return True
+    if ka == kb:
+        return a < b
+    if ka < kb:
+        return False
+    if ka == ka:  # b is NaN, a is not
+        return True
+    if kb == kb:
+        return False
+    return a < b
+
+
 @_jit
-def _resort(uhi, nu, uord):
+def _msort(units, m, key, tmp):
+    """Sort ``units[:m]`` by :func:`_ahead` (a merge sort, bottom up, through ``tmp``: nothing allocated)."""
+    w = 1
+    while w < m:
+        lo = 0
+        while lo < m:
+            mid = min(lo + w, m)
+            hi = min(lo + 2 * w, m)
+            i = lo
+            j = mid
+            o = lo
+            while i < mid and j < hi:
+                if _ahead(key, units[j], units[i]):
+                    tmp[o] = units[j]
+                    j += 1
+                else:
+                    tmp[o] = units[i]
+                    i += 1
+                o += 1
+            while i < mid:
+                tmp[o] = units[i]
+                i += 1
+                o += 1
+            while j < hi:
+                tmp[o] = units[j]
+                j += 1
+                o += 1
+            lo = hi
+        for t in range(m):
+            units[t] = tmp[t]
+        w *= 2
+
+
+@_jit
+def _resort(uhi, nu, uord, kept, rest, tmp):
     """``uord[:nu]``: the units ``0..nu-1`` in a stable sort by ``uhi``, highest first (the order of an insertion sort
     that moves a unit up past every lower top), for a list sorted but for a few units (the last sort's order with the
     re-sized ones): in about ``nu`` steps plus a sort of the few.
@@ -797,7 +862,7 @@ def _resort(uhi, nu, uord):
     split into a chain that is in that order (places increasing, tops not increasing: a unit is added if its top is
     not above the chain's last; a unit above it takes the place of at most four at the chain's end that are lower,
     which are set aside, else it is set aside itself) and the rest, sorted by the same key; the two are merged by it.
-    A NaN top (no order) is sorted by the insertion sort itself."""
+    A NaN top (no order) is sorted by the insertion sort itself. ``kept``, ``rest``, ``tmp``: room for ``nu`` units."""
     for u in range(nu):
         if not uhi[u] == uhi[u]:
             for v in range(nu):
@@ -808,8 +873,6 @@ def _resort(uhi, nu, uord):
                     j -= 1
                 uord[j] = v
             return
-    kept = np.empty(nu, dtype=np.int64)
-    rest = np.empty(nu, dtype=np.int64)
     nk = 0
     nr = 0
     for u in range(nu):
@@ -836,11 +899,8 @@ def _resort(uhi, nu, uord):
         else:
             rest[nr] = u
             nr += 1
-    if nr > 32:
-        srt = np.sort(rest[:nr])
-        o = np.argsort(-uhi[srt], kind="mergesort")
-        for t in range(nr):
-            rest[t] = srt[o[t]]
+    if nr > 32:  # no NaN here: by top, highest first, then by unit
+        _msort(rest, nr, uhi, tmp)
     else:
         for t in range(1, nr):
             v = rest[t]
@@ -871,7 +931,7 @@ def _resort(uhi, nu, uord):
 
 
 @_jit
-def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord):
+def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, uord, kept, rest, tmp):
     """Decide's stable sort of its list, as far as the float gains settle it.
 
     The list is held as groups: runs of equal labels in ``src[:N]`` (``slab``). A group's listings are in an order
@@ -886,7 +946,7 @@ def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, u
     Writes the groups in order to ``dst``, each with a new label from ``nl``; returns the next free label.
 
     ``first``: ``src`` is in the order formed (a merge sort of the units); else it is the last sort's order with a few
-    re-sized or appended listings (an insertion sort)."""
+    re-sized or appended listings (an insertion sort). ``kept``, ``rest``, ``tmp``: room for the sorts (``N`` each)."""
     nu = 0
     i = 0
     while i < N:
@@ -906,12 +966,12 @@ def arrange(src, slab, N, khi, kerr, dst, dlab, nl, first, ust, uen, uhi, ulo, u
         ulo[nu] = lo
         nu += 1
         i = j
-    if first:
-        o = np.argsort(-uhi[:nu], kind="mergesort")
+    if first:  # a stable sort by top, highest first (NaN last)
         for u in range(nu):
-            uord[u] = o[u]
+            uord[u] = u
+        _msort(uord, nu, uhi, tmp)
     else:
-        _resort(uhi, nu, uord)
+        _resort(uhi, nu, uord, kept, rest, tmp)
     out = 0
     k = 0
     while k < nu:
@@ -994,7 +1054,9 @@ S_N, S_NL, S_FIRST, S_STAMP, S_B0, S_B1, S_COIN, S_NN, S_NG = range(9)
 #: :func:`advance`'s int table ``LI``: one row per array, each ``P + 1`` long (the list never grows: a tie's extra
 #: listing replaces the one taken; :func:`split`'s groups hold two listings at least, so ``2 ng <= N <= P + 1``).
 L_LST, L_LAB, L_DST, L_DLAB, L_KEEP, L_REM, L_SNAP, L_OSZ, L_SIZED, L_UST, L_UEN, L_UORD, L_GROUPS = range(13)
-NL = 13
+#: and the sorts' room (:func:`arrange`).
+L_KEPT, L_REST, L_TMP = 13, 14, 15
+NL = 16
 #: :func:`advance`'s float table ``LF`` (rows at least ``P + 1`` long): every row's sort key (gain, its remainder when
 #: exact, its bound; see :func:`arrange`) and :func:`arrange`'s units' tops and bottoms.
 F_KHI, F_KLO, F_KERR, F_UHI, F_ULO = range(5)
@@ -1064,7 +1126,7 @@ def advance(phase, E, refI, refJ, P, S, LI, LF, kex, iv, fv, tab, vals, xv, sf, 
             if N <= 0:
                 return R_DONE
             nl = arrange(lst, lab, N, khi, kerr, dst, dlab, S[S_NL], S[S_FIRST] != 0, LI[L_UST], LI[L_UEN],
-                         LF[F_UHI], LF[F_ULO], LI[L_UORD])
+                         LF[F_UHI], LF[F_ULO], LI[L_UORD], LI[L_KEPT], LI[L_REST], LI[L_TMP])
             S[S_FIRST] = 0
             S[S_NL] = nl
             for i in range(N):
@@ -1134,7 +1196,9 @@ def warm() -> None:
     kex = np.zeros(P, dtype=np.bool_)
     sized, keep, rem, snap, osz = (np.zeros(P, dtype=np.int64) for _ in range(5))
     siv, sfv, stab = iv[:P].copy(), fv[:P].copy(), tab[:P].copy()
-    nl = arrange(lst, lab, P, khi, kerr, dst, dlab, P + 1, True, ust, uen, uhi, ulo, uord)
+    kept, rest, tmp = (np.zeros(P + 1, dtype=np.int64) for _ in range(3))
+    nl = arrange(lst, lab, P, khi, kerr, dst, dlab, P + 1, True, ust, uen, uhi, ulo, uord, kept, rest, tmp)
+    _resort(uhi, P, uord, kept, rest, tmp)
     recalc(P, 0, 0, 1, 1, dst, P, keep, rem, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, need, idx, khi, klo,
            kerr, kex, sized, snap, siv, sfv, stab, osz)
     redo(0, 0, 0, 1, iv, fv, tab, vals, xv, sf, cf, Wf, tf, tot, part, khi, klo, kerr, kex, sized)

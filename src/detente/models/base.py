@@ -78,7 +78,7 @@ Optional
     bit for bit against the run given k rounds (``truncate``), so one run to
     the stability check's horizon gives the forecast too
     (:func:`detente.simulate.simulate_prefix`).
-``run_forecasts(inputs, params, every_round=True) -> Trajectory``, for a ``DYNAMIC`` model
+``run_forecasts(inputs, params, every_round=True) -> Trajectory``
     ``run``'s forecasts, ``rounds`` and ``info``, bit for bit, without the
     rest of its history: ``position`` holds the final state alone (shape
     (B, 1, n, D)) and ``extras`` is empty; with ``every_round=False``,
@@ -87,10 +87,12 @@ Optional
     calls it instead of ``run`` where only the forecasts are read (Monte
     Carlo, sensitivity: :func:`detente.simulate.simulate_forecasts`; an
     analysis that reads the final forecasts only, as Sobol's, asks for two
-    states), so a model need not build round-by-round records nobody reads;
-    it then passes no ``Inputs.past`` (a model that reads ``past`` does not
-    define this hook). Without the hook the runner calls ``run`` and drops
-    the history (checked by the conformance suite, ``forecasts_only``).
+    states), so a model need not build round-by-round records nobody reads:
+    a ``DYNAMIC`` model's per segment, a static model's once in place of
+    ``run``. A dynamic model's then gets no ``Inputs.past`` (a model that
+    reads ``past`` does not define this hook). Without the hook the runner
+    calls ``run`` and drops the history (checked by the conformance suite,
+    ``forecasts_only``).
 ``notes(traj, b, actors, issues) -> list[str]``
     What a reader must know about draw ``b`` of this run, in sentences:
     above all a fallback and why (``nash`` returns the status quo when no

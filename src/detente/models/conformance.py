@@ -66,7 +66,7 @@ The checks (names as in :data:`CHECKS`):
     every ``info`` array.
 
 ``forecasts_only``
-    For a dynamic model that defines ``run_forecasts``: its forecasts, ``rounds``
+    For a model that defines ``run_forecasts``: its forecasts, ``rounds``
     and every ``info`` array equal ``run``'s bit for bit, its ``position`` is
     ``run``'s final state alone (B, 1, n, D), and its ``extras`` are empty;
     with ``every_round=False`` its forecasts are ``run``'s first and last.
@@ -574,14 +574,12 @@ def check_truncate(model: str | ModuleType, inputs: Inputs, params: ModelParams)
 
 
 def check_forecasts_only(model: str | ModuleType, inputs: Inputs, params: ModelParams) -> None:
-    """For a dynamic model with ``run_forecasts``: ``run``'s forecasts, rounds, info and final positions, bit for
-    bit, with the final state as its only positions and no extras."""
+    """For a model with ``run_forecasts``: ``run``'s forecasts, rounds, info and final positions, bit for bit, with
+    the final state as its only positions and no extras."""
     m = _resolve(model)
     fast = getattr(m, "run_forecasts", None)
     if fast is None:
         return
-    if not m.DYNAMIC:
-        _fail("forecasts_only", m, "run_forecasts is for a dynamic model (the runner calls it per segment)")
     full, got = m.run(inputs, params), fast(inputs, params)
     B, _, n, D = full.position.shape
     if got.position.shape != (B, 1, n, D) or got.extras:

@@ -555,6 +555,28 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
 
 
+def run_forecasts(inputs: Inputs, params: Params = Params(), every_round: bool = True) -> Trajectory:
+    """:func:`run`'s forecasts, rounds and info, bit for bit, without the rest of its history (the protocol's
+    optional hook, :mod:`detente.models.base`; a Monte Carlo reads nothing else): ``position`` holds the final
+    positions only (B, 1, n, D) and ``extras`` is empty; without ``every_round``, ``forecast`` holds the first and
+    the last state's only (B, 2, D). Decide's decimals (``arithmetic=decimal``) then build no record of trades
+    (13 rounds x 780 NaN-padded rows a ``cop21`` draw, 0.8 MB) and their processes send none back; the float loops
+    run as :func:`run` and drop the rest."""
+    if params.variant == "decide" and params.arithmetic == "decimal":
+        from . import _exchange_exact
+
+        traj = _exchange_exact.run(inputs, params.rounds_played(), params.ties or "first", forecasts_only=True)
+        if params.ties == "coin":
+            traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
+    else:
+        full = run(inputs, params)
+        traj = Trajectory(position=full.position[:, -1:].copy(), forecast=full.forecast, rounds=full.rounds,
+                          info=full.info)
+    if not every_round:
+        traj.forecast = traj.forecast[:, [0, -1]]
+    return traj
+
+
 def _trades(traj: Trajectory, b: int, t: int) -> np.ndarray:
     """The rows of ``extras["trades"]`` realised in round ``t`` of draw ``b``, in order."""
     if t == 0:

@@ -27,13 +27,18 @@ def monte_carlo_arrays(mc: Any) -> dict[str, Any]:
 
 def sensitivity_rows(res: Any) -> dict[str, Any]:
     """One-at-a-time sensitivity: ``{base: {issue: x}, rows: {issue: [(label, at low, at high)]}}``."""
+    return oat_chart_rows(res.to_frame().to_dict("records"), res.top_drivers(5))
+
+
+def oat_chart_rows(table: list[dict[str, Any]], top_drivers: list[str]) -> dict[str, Any]:
+    """:func:`sensitivity_rows` from the table's rows (:func:`detente.analysis.sensitivity.oat_rows`, no pandas)."""
     rows: dict[str, list] = {}
     base: dict[str, float] = {}
-    for r in res.to_frame().to_dict("records"):
+    for r in table:
         k = r["issue"]
         rows.setdefault(k, []).append((str(r["label"]), float(r["forecast_low"]), float(r["forecast_high"])))
         base[k] = float(r["base"])
-    return {"base": base, "rows": rows, "top_drivers": list(res.top_drivers(5))}
+    return {"base": base, "rows": rows, "top_drivers": list(top_drivers)}
 
 
 def perspective_panels(view: Any, scen: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:

@@ -14,9 +14,8 @@ import os
 import re
 import threading
 import time
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Sequence, cast
+from typing import Any, Callable, NamedTuple, Sequence, cast
 
 import numpy as np
 
@@ -26,8 +25,8 @@ from ..api import forecast, load
 from ..calibrate import band_note
 from ..engine import resolve_model
 from ..serialize import input_sha256, meta, threshold_probability
-from . import charts
-from ._adapt import monte_carlo_arrays, perspective_panels, sensitivity_rows
+from . import _svg
+from ._adapt import monte_carlo_arrays, oat_chart_rows, perspective_panels
 
 Progress = Callable[[float, str], None]
 
@@ -45,7 +44,7 @@ def scenario_tables(scen: Any) -> dict[str, Any]:
         }
         for i in scen.issues
     ]
-    colors = charts.actor_colors(scen)
+    colors = _svg.actor_colors(scen)
     actors = [
         {
             "key": a.key, "name": a.name, "group": a.group, "color": colors[a.key], "notes": a.notes,
@@ -78,6 +77,23 @@ class _Steps:
             self.progress(frac, message)
 
 
+class Chart(NamedTuple):
+    """A chart of the report, to be drawn: its kind and the arguments of its writer.
+
+    The report's SVG comes from the writer of that name in :mod:`._svg` (a few milliseconds a chart, no
+    matplotlib), where there is one, else from matplotlib (:mod:`.charts`' ``<kind>_figure``, through
+    :func:`.charts.to_svg`); PNG files always come from matplotlib's figure. Plain data, so that a chart can be
+    sent to the report's child process."""
+
+    kind: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def _chart(kind: str, *args: Any, **kwargs: Any) -> Chart:
+    return Chart(kind, args, kwargs)
+
+
 class _Charts(list):
     """The charts of a report as SVG, optionally also written as PNG files; none when not ``drawn``."""
 
@@ -86,13 +102,33 @@ class _Charts(list):
         self.png_dir, self.dpi, self.drawn = png_dir, dpi, drawn
         self.pngs: list[Path] = []
 
-    def add(self, section: str, cid: str, title: str, figure: Callable[[], Any]) -> None:
+    def add(self, section: str, cid: str, title: str, chart: Chart) -> None:
         if not self.drawn:
             return
-        fig = figure()
-        self.append({"section": section, "id": cid, "title": title, "svg": charts.to_svg(fig, title)})
+        writer = _svg.WRITERS.get(chart.kind)
+        fig = None
+        if writer is not None:
+            svg = writer(*chart.args, svg_title=title, **chart.kwargs)
+        else:
+            fig = _figure(chart)
+            svg = _charts().to_svg(fig, title)
+        self.append({"section": section, "id": cid, "title": title, "svg": svg})
         if self.png_dir is not None:
-            self.pngs.append(charts.to_png(fig, self.png_dir / f"{cid}.png", dpi=self.dpi))
+            self.pngs.append(_charts().to_png(fig if fig is not None else _figure(chart), self.png_dir / f"{cid}.png",
+                                              dpi=self.dpi))
+
+
+def _charts() -> Any:
+    """:mod:`.charts` (matplotlib), imported only when a chart has no SVG writer of its own or PNG files are
+    asked for."""
+    from . import charts
+
+    return charts
+
+
+def _figure(chart: Chart) -> Any:
+    """The chart as a matplotlib figure (:mod:`.charts`' ``<kind>_figure``)."""
+    return getattr(_charts(), f"{chart.kind}_figure")(*chart.args, **chart.kwargs)
 
 
 def _forks() -> bool:
@@ -228,10 +264,10 @@ def _run_monte_carlo(scen: Any, model: str, params: dict, draws: int, seed: int 
 
 
 def _run_sensitivity(scen: Any, model: str, params: dict, seed: int | None, budget: Any = None) -> dict:
-    from ..analysis import sensitivity
+    """One-at-a-time sensitivity's rows for the tornado charts (as plain rows: no pandas on the report's path)."""
+    from ..analysis.sensitivity import oat_rows
 
-    res = sensitivity(scen, model, method="oat", params=params, seed=int(seed or 0), progress=False, budget=budget)
-    return sensitivity_rows(res)
+    return oat_chart_rows(*oat_rows(scen, model, params=params, seed=int(seed or 0), budget=budget))
 
 
 # ----------------------------------------------------------------------------- compute
@@ -412,11 +448,15 @@ def compute(
     plan_report(scen, model, params, draws=draws, sensitivity=sensitivity, compare=compare, budget=budget,
                 figures=figures, record=record)
     png = Path(png_dir) if png_dir is not None else None
-    # without a record section to compute, the charts that need no forecast (the perspective map, the power chart)
-    # start at once in a forked child, beside the Monte Carlo and the other charts; the report's own process takes
-    # those the child has not begun when its own are drawn (_Early)
+    if png is not None and figures:
+        _charts()  # matplotlib draws the PNG files: imported before any child is forked (a missing extra says so here)
+    # with PNG files (drawn by matplotlib, 0.1-0.7 s a chart) and no record section to compute, the charts that need
+    # no forecast (the perspective map, the power chart) start at once in a forked child, beside the Monte Carlo and
+    # the other charts; the report's own process takes those the child has not begun when its own are drawn
+    # (_Early). Without PNG files every chart is a few milliseconds of SVG (._svg): a child would cost more than
+    # it saves (0.1-0.15 CPU s more per report at load 8)
     early = (_Early(scen, model, params, png, CONTROLS.get(interface, CONTROLS["cli"]))
-             if figures and not record and _forks() else None)
+             if figures and not record and png is not None and _forks() else None)
     try:
         result, mc = _forecasts(scen, model, params, seed, draws, step, budget)
     except BaseException:
@@ -489,15 +529,16 @@ def _compute(scen: Any, result: Any, mc: Any, params: dict[str, Any], compare: l
         out_charts.png_dir.mkdir(parents=True, exist_ok=True)
     rdict = mc.to_dict(history=True) if mc is not None else result.to_dict()
     notes = list(rdict["meta"].get("notes", []))
-    # the perspective map is a chart of the report: its figures (the heaviest) are drawn beside the others
-    # (beside only when no record section computes beside already: a third process on two cores made the
-    # whole report slower, 9.9-12.9 s against 8.7-8.9 s at idle)
+    # the perspective map is a chart of the report: with PNG files its figures (matplotlib's heaviest) are drawn
+    # beside the others (beside only when no record section computes beside already: a third process on two cores
+    # made the whole report slower, 9.9-12.9 s against 8.7-8.9 s at idle); its SVG alone is drawn here
     if early is not None:
         perspective, view_job = early.perspective, None
         notes.extend(early.notes)
     else:
         perspective, view_job = (_perspective(out_charts, scen, model, result.params, notes,
-                                              CONTROLS.get(interface, CONTROLS["cli"]), beside=record_job is None)
+                                              CONTROLS.get(interface, CONTROLS["cli"]),
+                                              beside=record_job is None and out_charts.png_dir is not None)
                                  if figures else (None, None))
     if view_job is not None and jobs is not None:
         jobs.append(view_job)
@@ -567,26 +608,26 @@ def _trajectory_charts(out_charts: "_Charts", scen: Any, result: Any, branch: bo
     for iss in scen.issues:
         out_charts.add("trajectories", f"trajectory-{iss.key}",
                        f"{iss.name}: positions by round" + (" (most likely branch)" if branch else ""),
-                       partial(charts.trajectory_figure, result, iss.key, branch=branch))
+                       _chart("trajectory", result, iss.key, branch=branch))
     if power:
         _power_chart(out_charts, scen)
 
 
 def _power_chart(out_charts: "_Charts", scen: Any) -> None:
-    out_charts.add("power", "power", "Effective power (capability x salience)", lambda: charts.power_figure(scen))
+    out_charts.add("power", "power", "Effective power (capability x salience)", _chart("power", scen))
 
 
 class _Planned(_Charts):
     """Charts recorded, not drawn: each ``add`` kept as a step (section, id, title, figure) to be drawn later, by
-    either process of the report (:class:`_Early`); the figures are partials of :mod:`.charts`' functions, so
+    either process of the report (:class:`_Early`); the charts are plain data (:class:`Chart`), so
     that the steps can be sent to the child."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.steps: dict[str, tuple[str, str, str, Callable[[], Any]]] = {}
+        self.steps: dict[str, tuple[str, str, str, Chart]] = {}
 
-    def add(self, section: str, cid: str, title: str, figure: Callable[[], Any]) -> None:
-        self.steps[cid] = (section, cid, title, figure)
+    def add(self, section: str, cid: str, title: str, chart: Chart) -> None:
+        self.steps[cid] = (section, cid, title, chart)
 
 
 class _Early:
@@ -616,7 +657,7 @@ class _Early:
         self.shared = _Shared(self.names)
         # the charts that need the forecast: every one a report can have, taken by name once sent
         self.later = _Shared([f"{kind}-{k}" for k in scen.issue_keys for kind in ("trajectory", "fan", "dist")])
-        self._steps: dict[str, tuple[str, str, str, Callable[[], Any]]] = {}
+        self._steps: dict[str, tuple[str, str, str, Chart]] = {}
         self._send: Any = None
         recv = None
         forks = _forks()
@@ -647,7 +688,7 @@ class _Early:
         return out
 
     def send(self, planned: _Planned) -> None:
-        """The charts that need the forecast, as steps (their figures partials of :mod:`.charts`' functions)."""
+        """The charts that need the forecast, as steps (:class:`Chart`)."""
         self._steps = dict(planned.steps)
         if self._send is not None:
             self._send.send(self._steps)
@@ -674,12 +715,12 @@ def _monte_carlo_charts(out_charts: "_Charts", scen: Any, mc: Any) -> dict[str, 
         if q is not None:
             branch = [h["forecast"][iss.key] for h in history] if len(history) == len(data["rounds"]) else None
             out_charts.add("monte_carlo", f"fan-{iss.key}", f"{iss.name}: Monte Carlo spread",
-                           partial(charts.fan_figure, scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
+                           _chart("fan", scen, iss.key, data["rounds"], q, point=branch, draws=data["draws"]))
         f = data["finals"].get(iss.key)
         if f is not None:
             out_charts.add("monte_carlo", f"dist-{iss.key}", f"{iss.name}: distribution of the final forecast",
-                           partial(charts.distribution_figure, scen, iss.key, f, point=mc.most_likely(iss.key),
-                                   median=float(np.median(np.asarray(f, float)))))
+                           _chart("distribution", scen, iss.key, f, point=mc.most_likely(iss.key),
+                                  median=float(np.median(np.asarray(f, float)))))
     return data
 
 
@@ -698,9 +739,8 @@ def _perspective_maps(scen: Any, model: str, mparams: Any, notes: list[str], con
 
     def one(key: str, x: Any, y: Any) -> Callable[["_Charts"], None]:
         return lambda drawn: drawn.add("quadrants", f"quadrant-{key}", f"{scen.issue(key).name}: {view.title}",
-                                       lambda: charts.quadrant_figure(scen, key, x, y,
-                                                                      axis_labels=(view.x_label, view.y_label),
-                                                                      quadrants=view.quadrants, title=view.title))
+                                       _chart("quadrant", scen, key, x, y, axis_labels=(view.x_label, view.y_label),
+                                              quadrants=view.quadrants, title=view.title))
 
     return ({"title": view.title, "description": view.description},
             {key: one(key, x, y) for key, x, y in perspective_panels(view, scen)})
@@ -735,8 +775,8 @@ def _sensitivity(out_charts: "_Charts", scen: Any, model: str, params: dict[str,
         rows = sens["rows"].get(iss.key)
         if rows:
             out_charts.add("sensitivity", f"tornado-{iss.key}", f"{iss.name}: sensitivity",
-                           lambda: charts.tornado_figure(f"{iss.name}: what moves the forecast", sens["base"][iss.key],
-                                                         rows, xlabel=f"forecast of {iss.short_name()}"))
+                           _chart("tornado", f"{iss.name}: what moves the forecast", sens["base"][iss.key], rows,
+                                  xlabel=f"forecast of {iss.short_name()}"))
     return sens
 
 
@@ -755,7 +795,7 @@ def _comparison(out_charts: "_Charts", scen: Any, compare: list[Any], model: str
         for label in cmp.labels
     ]
     diffs = cmp.shown_differences()
-    out_charts.add("comparison", "comparison", "Comparison of forecasts", lambda: charts.comparison_figure(scen, rows))
+    out_charts.add("comparison", "comparison", "Comparison of forecasts", _chart("comparison", scen, rows))
     return {"rows": [{"scenario": n, "forecast": fc} for n, fc in rows], "issues": scen.issue_keys, "differences": diffs,
             "notes": list(cmp.notes)}
 

@@ -11,10 +11,8 @@ else a fixed palette by actor order (:func:`actor_colors`).
 from __future__ import annotations
 
 import codecs
-import datetime as _dt
 import io
 import re
-import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence, cast
 
@@ -33,17 +31,21 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from ..numfmt import fmt_percent
 from ..serialize import threshold_probability
 
-#: Colours for actors without their own, in actor order (colour-blind friendly first).
-PALETTE = [
-    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
-    "#8c6d31", "#843c39", "#7b4173", "#3182bd",
-]
-FORECAST_COLOR = "#111111"
-#: The most likely branch beside a Monte Carlo forecast (thin, dotted: not the headline).
-BRANCH_COLOR = "#7a7a7a"
-INK = "#222222"
-GRID = "#e3e3e3"
+# the palette, colours and the helpers shared with the report's own SVG writers (:mod:`._svg`, no matplotlib)
+from ._svg import (
+    BRANCH_COLOR,
+    FORECAST_COLOR,
+    GRID,
+    INK,
+    PALETTE,
+    actor_colors,
+    actor_label,
+    round_labels,
+)
+from ._svg import QUADRANT_MARGINS as _QUADRANT_MARGINS
+from ._svg import compact_tick as _compact_tick
+from ._svg import place as _place
+from ._svg import short as _short
 
 _STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
@@ -122,38 +124,6 @@ class _SVGCanvas(FigureCanvasSVG):
             renderer.finalize()
 
 
-def actor_colors(scenario: Any) -> dict[str, str]:
-    """One colour per actor key: the actor's own ``color``, else the palette by order.
-
-    Parameters
-    ----------
-    scenario : Scenario
-
-    Returns
-    -------
-    dict of str -> str
-    """
-    out: dict[str, str] = {}
-    for n, a in enumerate(scenario.actors):
-        out[a.key] = a.color or PALETTE[n % len(PALETTE)]
-    return out
-
-
-def actor_label(actor: Any) -> str:
-    """An actor's label in every chart: its display name shortened by the one rule
-    (:meth:`detente.scenario.Actor.short_name`), never its key."""
-    return str(actor.short_name())
-
-
-def _short(text: str, width: int = 28, lines: int = 2) -> str:
-    """``text`` wrapped to ``width`` columns, at most ``lines`` lines."""
-    parts = textwrap.wrap(str(text), width) or [""]
-    if len(parts) > lines:
-        parts = parts[:lines]
-        parts[-1] = parts[-1][: width - 1].rstrip() + "\u2026"
-    return "\n".join(parts)
-
-
 def _scale_axis(ax: Any, issue: Any, axis: str = "y", wrap: int = 32) -> None:
     """Label an axis with the issue's scale labels (or its plain numbers)."""
     lo, hi = issue.scale
@@ -167,18 +137,6 @@ def _scale_axis(ax: Any, issue: Any, axis: str = "y", wrap: int = 32) -> None:
         names = [f"{_short(issue.labels[t], wrap)} ({t:g})" for t in ticks]
         (ax.set_yticks if axis == "y" else ax.set_xticks)(ticks)
         (ax.set_yticklabels if axis == "y" else ax.set_xticklabels)(names, fontsize=7.5)
-
-
-def round_labels(scenario: Any, rounds: int) -> list[str]:
-    """Tick labels for rounds 0..rounds: dates from the calendar when there is one."""
-    cal = scenario.calendar
-    if cal is None:
-        return [str(t) for t in range(rounds + 1)]
-    out = []
-    for t in range(rounds + 1):
-        d: _dt.date = cal.date_of(max(t, 1)) if t else cal.start
-        out.append("start" if t == 0 else f"{d:%b %Y}")
-    return out
 
 
 def _round_axis(ax: Any, scenario: Any, rounds: int) -> None:
@@ -590,37 +548,6 @@ def _fit_title(ax: Any, who: str, inches: float, fontsize: float, **kw: Any) -> 
             title.set_text(f"as {who[:keep].rstrip()}\u2026 sees it")
 
 
-def _compact_tick(v: float, _pos: Any = None) -> str:
-    """A tick label of a few characters: three significant digits, a short exponent (1.5e5, 2e−4)."""
-    if v == 0:
-        return "0"
-    text = re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{v:.3g}")
-    return text.replace("-", "\u2212")
-
-
-#: The perspective map's fixed grid, inches: left, right, top, bottom margins, gaps between panels (x, y).
-_QUADRANT_MARGINS = (0.7, 0.2, 0.62, 0.45, 0.7, 0.72)
-
-# Candidate label offsets (points) from the labelled point, nearest first: (dx, dy, ha, va).
-_NEAR = [(4, 3, "left", "bottom"), (4, -3, "left", "top"), (-4, 3, "right", "bottom"), (-4, -3, "right", "top"),
-         (0, 6, "center", "bottom"), (0, -6, "center", "top")]
-_FAR = [(dx * 3, dy * 3, ha, va) for dx, dy, ha, va in _NEAR] + [(dx * 6, dy * 6, ha, va) for dx, dy, ha, va in _NEAR]
-
-
-def _overlap(a: Any, b: Any) -> float:
-    """The area shared by two display-space boxes (x0, y0, x1, y1)."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
-
-
-def _box_distance(box: Any, point: Any) -> float:
-    """Distance in pixels from a display-space point to the nearest point of a box."""
-    dx = max(box[0] - point[0], 0.0, point[0] - box[2])
-    dy = max(box[1] - point[1], 0.0, point[1] - box[3])
-    return float(np.hypot(dx, dy))
-
-
 def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: float = 6.5, marker_pt: float = 6) -> list[Any]:
     """Label points so that labels overlap neither each other, nor the points, nor the axes' edges.
 
@@ -654,35 +581,20 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
     for txt in ax.texts:  # corner captions and other text already on the axes
         bb = txt.get_window_extent(renderer)
         taken.append((bb.x0, bb.y0, bb.x1, bb.y1))
-    out = []
-    for k in sorted(range(len(items)), key=lambda k: (centres[k][0], -centres[k][1])):
-        x, y, text = items[k]
+    sizes = []
+    for x, y, text in items:
         # measure the text once; every candidate box is that size, placed by its offset and alignment
         probe = ax.annotate(text, (x, y), xytext=(0, 0), textcoords="offset points", fontsize=fontsize,
                             ha="left", va="bottom")
         bb = probe.get_window_extent(renderer)
         probe.remove()
-        w, h = bb.width, bb.height
+        sizes.append((bb.width, bb.height))
+    spots = _place(centres, sizes, frame_box, taken, to_px)  # the greedy choice, shared with the SVG writer
+    out = []
+    for k in sorted(range(len(items)), key=lambda k: (centres[k][0], -centres[k][1])):
+        x, y, text = items[k]
+        dx, dy, ha, va, _box = spots[k]
         cx, cy = centres[k]
-        best = None
-        for rank, (dx, dy, ha, va) in enumerate(_NEAR + _FAR):
-            x0 = cx + dx * to_px - {"left": 0.0, "center": w / 2, "right": w}[ha]
-            y0 = cy + dy * to_px - {"bottom": 0.0, "top": h}[va]
-            box = (x0, y0, x0 + w, y0 + h)
-            clash = sum(_overlap(box, o) for o in taken)
-            inside = _overlap(box, frame_box)
-            outside = (box[2] - box[0]) * (box[3] - box[1]) - inside
-            # a label nearer to another point than to its own reads as that point's label
-            own = _box_distance(box, centres[k])
-            ambiguous = sum(max(0.0, own - _box_distance(box, c)) for j, c in enumerate(centres) if j != k)
-            # overlaps first, then ambiguity, then a small preference for near offsets
-            cost = 1000 * (clash + 2 * outside) + 40 * ambiguous + 0.5 * rank
-            if best is None or cost < best[0]:
-                best = (cost, dx, dy, ha, va, box)
-            if clash == 0 and outside <= 0 and ambiguous == 0:
-                break
-        assert best is not None  # the first candidate always sets it
-        _, dx, dy, ha, va, box = best
         far = abs(dx) + abs(dy) > 10
         # a point inside the axes is labelled whatever happens: no test of it at every drawing (matplotlib's
         # default, which hides the label of a point outside, stays for the others)
@@ -690,7 +602,6 @@ def place_labels(ax: Any, items: list[tuple[float, float, str]], *, fontsize: fl
         ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
                           annotation_clip=False if inside else None,
                           arrowprops=dict(arrowstyle="-", color="#999999", lw=0.5, shrinkA=0, shrinkB=3) if far else None)
-        taken.append(box)
         out.append(ann)
     return out
 
