@@ -809,6 +809,24 @@ FAR = [(dx * 3, dy * 3, ha, va) for dx, dy, ha, va in NEAR] + [(dx * 6, dy * 6, 
 Box = tuple[float, float, float, float]
 
 
+class QuadrantGrid:
+    """The perspective map's layout, the same for its SVG (:func:`quadrant`) and its matplotlib figure
+    (:func:`detente.report.charts.quadrant_figure`): the actors shown (``show``, at most 4 panels a row), their
+    colours and names, the figure's size and each panel's (inches), and the margins (:data:`QUADRANT_MARGINS`)."""
+
+    def __init__(self, scenario: Any, actor_keys: Iterable[str] | None = None):
+        self.colors = actor_colors(scenario)
+        self.keys = scenario.actor_keys
+        self.name = {a.key: actor_label(a) for a in scenario.actors}
+        self.show = list(actor_keys or self.keys)
+        self.ncol = min(4, len(self.show))
+        self.nrow = int(np.ceil(len(self.show) / self.ncol))
+        self.width, self.height = 2.6 * self.ncol + 1.6, 2.5 * self.nrow + 0.8
+        self.left, self.right, self.top, self.bottom, self.gap_x, self.gap_y = QUADRANT_MARGINS
+        self.panel_w = (self.width - self.left - self.right - (self.ncol - 1) * self.gap_x) / self.ncol
+        self.panel_h = (self.height - self.top - self.bottom - (self.nrow - 1) * self.gap_y) / self.nrow
+
+
 def overlap(a: Any, b: Any) -> float:
     """The area shared by two boxes (x0, y0, x1, y1)."""
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -863,16 +881,10 @@ def quadrant(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other: np.nd
              svg_title: str | None = None) -> str:
     """:func:`detente.report.charts.quadrant_figure` as SVG: a model's perspective map for one issue, a panel
     per actor, each rival a point at ``(eu_self[i, j], eu_other[i, j])``, on the same fixed grid."""
-    colors = actor_colors(scenario)
-    keys = scenario.actor_keys
-    name = {a.key: actor_label(a) for a in scenario.actors}
-    show = [k for k in (actor_keys or keys)]
-    ncol = min(4, len(show))
-    nrow = int(np.ceil(len(show) / ncol))
-    width, height = 2.6 * ncol + 1.6, 2.5 * nrow + 0.8
-    left, right, top, bottom, gap_x, gap_y = QUADRANT_MARGINS
-    panel_w = (width - left - right - (ncol - 1) * gap_x) / ncol
-    panel_h = (height - top - bottom - (nrow - 1) * gap_y) / nrow
+    g = QuadrantGrid(scenario, actor_keys)
+    colors, keys, name, show, ncol = g.colors, g.keys, g.name, g.show, g.ncol
+    width, height, panel_w, panel_h = g.width, g.height, g.panel_w, g.panel_h
+    left, top, gap_x, gap_y = g.left, g.top, g.gap_x, g.gap_y
     W, H = width * 72, height * 72
     doc = Doc(W, H)
     for n, key in enumerate(show):

@@ -42,7 +42,7 @@ from ._svg import (
     actor_label,
     round_labels,
 )
-from ._svg import QUADRANT_MARGINS as _QUADRANT_MARGINS
+from ._svg import QuadrantGrid as _QuadrantGrid
 from ._svg import compact_tick as _compact_tick
 from ._svg import place as _place
 from ._svg import short as _short
@@ -446,20 +446,14 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
     title : str
         Follows the issue's name in the figure's title.
     """
-    colors = actor_colors(scenario)
-    keys = scenario.actor_keys
-    name = {a.key: actor_label(a) for a in scenario.actors}
-    show = [k for k in (actor_keys or keys)]
-    ncol = min(4, len(show))
-    nrow = int(np.ceil(len(show) / ncol))
-    width, height = 2.6 * ncol + 1.6, 2.5 * nrow + 0.8
+    g = _QuadrantGrid(scenario, actor_keys)
+    colors, keys, name, show, ncol, nrow = g.colors, g.keys, g.name, g.show, g.ncol, g.nrow
+    width, height, panel_w, panel_h = g.width, g.height, g.panel_w, g.panel_h
+    left, right, top, bottom, gap_x, gap_y = g.left, g.right, g.top, g.bottom, g.gap_x, g.gap_y
     fig = _figure(width, height, layout=None)
     # the panels are alike, so a fixed grid (margins in inches: the suptitle and a panel's title above, tick
     # labels and axis labels left and below) replaces the constrained layout, which measured every tick label
     # of every panel on each draw
-    (left, right, top, bottom, gap_x, gap_y) = _QUADRANT_MARGINS
-    panel_w = (width - left - right - (ncol - 1) * gap_x) / ncol
-    panel_h = (height - top - bottom - (nrow - 1) * gap_y) / nrow
     axes = fig.subplots(nrow, ncol, squeeze=False, gridspec_kw={
         "left": left / width, "right": 1 - right / width, "top": 1 - top / height, "bottom": bottom / height,
         "wspace": gap_x / panel_w, "hspace": gap_y / panel_h}).ravel()
