@@ -827,6 +827,21 @@ class QuadrantGrid:
         self.panel_h = (self.height - self.top - self.bottom - (self.nrow - 1) * self.gap_y) / self.nrow
 
 
+def label_groups(pts: Sequence[tuple[str, float, float]], lim: float,
+                 name: dict[str, str]) -> list[tuple[float, float, list[str]]]:
+    """A perspective-map panel's labels: rivals ``(key, x, y)`` at (nearly) the same point (within 4 % of the
+    panel's half-width ``lim`` on both axes, of the first such rival) share one label, ``(x, y, names)``."""
+    groups: list[tuple[float, float, list[str]]] = []
+    for other, x, y in pts:
+        for gx, gy, names in groups:
+            if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
+                names.append(name[other])
+                break
+        else:
+            groups.append((x, y, [name[other]]))
+    return groups
+
+
 def overlap(a: Any, b: Any) -> float:
     """The area shared by two boxes (x0, y0, x1, y1)."""
     w = min(a[2], b[2]) - max(a[0], b[0])
@@ -903,17 +918,10 @@ def quadrant(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other: np.nd
         ax.hline(0, "#888888", 0.8)
         ax.vline(0, "#888888", 0.8)
         ax.plot([-lim, lim], [lim, -lim], "#cccccc", 0.8, ":")
-        groups: list[tuple[float, float, list[str]]] = []
         dots = ax.layer(2.0)
         for other, x, y in pts:
             dots.circle(float(ax.X(x)), float(ax.Y(y)), 3.5, colors[other])
-        for other, x, y in pts:
-            for gx, gy, names in groups:
-                if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
-                    names.append(name[other])
-                    break
-            else:
-                groups.append((x, y, [name[other]]))
+        groups = label_groups(pts, lim, name)
         texts = ax.layer(3.0)
         taken: list[Box] = []
 

@@ -44,6 +44,7 @@ from ._svg import (
 )
 from ._svg import QuadrantGrid as _QuadrantGrid
 from ._svg import compact_tick as _compact_tick
+from ._svg import label_groups as _label_groups
 from ._svg import place as _place
 from ._svg import short as _short
 
@@ -468,17 +469,10 @@ def quadrant_figure(scenario: Any, issue_key: str, eu_self: np.ndarray, eu_other
         ax.axvline(0, color="#888888", lw=0.8)
         ax.plot([-lim, lim], [lim, -lim], color="#cccccc", lw=0.8, ls=":")
         # rivals at (nearly) the same point share one label instead of overprinting
-        groups: list[tuple[float, float, list[str]]] = []
         if pts:  # one artist for the panel's points, in the rivals' colours (7 pt across, as a 6 pt marker and its edge were)
             ax.scatter([x for _, x, _ in pts], [y for _, _, y in pts], s=49, c=[colors[o] for o, _, _ in pts],
                        marker="o", linewidths=0, zorder=2)
-        for other, x, y in pts:
-            for gx, gy, names in groups:
-                if abs(gx - x) <= 0.04 * lim and abs(gy - y) <= 0.04 * lim:
-                    names.append(name[other])
-                    break
-            else:
-                groups.append((x, y, [name[other]]))
+        groups = _label_groups(pts, lim, name)
         labels.append((ax, [(gx, gy, ", ".join(names)) for gx, gy, names in groups]))
         if not pts:
             ax.text(0.5, 0.5, "not taking part", transform=ax.transAxes, ha="center", va="center",
