@@ -546,13 +546,19 @@ def run(inputs: Inputs, params: Params = Params()) -> Trajectory:
     if params.variant == "greedy":
         return _run_greedy(inputs, R)
     if params.arithmetic == "decimal":
-        from . import _exchange_exact
-
-        traj = _exchange_exact.run(inputs, R, params.ties or "first")  # never None once validated
-        if params.ties == "coin":  # which of Decide's runs each draw is (read by :func:`notes`)
-            traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
-        return traj
+        return _run_decimal(inputs, params)
     return _run_kernel(inputs, R, 1 if params.variant == "random-rate" else 0)
+
+
+def _run_decimal(inputs: Inputs, params: Params, forecasts_only: bool = False) -> Trajectory:
+    """Decide's decimals (:mod:`._exchange_exact`) for :func:`run` and :func:`run_forecasts`."""
+    from . import _exchange_exact
+
+    traj = _exchange_exact.run(inputs, params.rounds_played(), params.ties or "first",  # never None once validated
+                               forecasts_only=forecasts_only)
+    if params.ties == "coin":  # which of Decide's runs each draw is (read by :func:`notes`)
+        traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
+    return traj
 
 
 def run_forecasts(inputs: Inputs, params: Params = Params(), every_round: bool = True) -> Trajectory:
@@ -562,12 +568,8 @@ def run_forecasts(inputs: Inputs, params: Params = Params(), every_round: bool =
     the last state's only (B, 2, D). Decide's decimals (``arithmetic=decimal``) then build no record of trades
     (13 rounds x 780 NaN-padded rows a ``cop21`` draw, 0.8 MB) and their processes send none back; the float loops
     run as :func:`run` and drop the rest."""
-    if params.variant == "decide" and params.arithmetic == "decimal":
-        from . import _exchange_exact
-
-        traj = _exchange_exact.run(inputs, params.rounds_played(), params.ties or "first", forecasts_only=True)
-        if params.ties == "coin":
-            traj.info["coin_seed"] = np.asarray(inputs.seed, dtype=np.uint64).copy()
+    if params.variant != "greedy" and params.arithmetic == "decimal":  # as :func:`run` chooses
+        traj = _run_decimal(inputs, params, forecasts_only=True)
     else:
         full = run(inputs, params)
         traj = Trajectory(position=full.position[:, -1:].copy(), forecast=full.forecast, rounds=full.rounds,
