@@ -251,6 +251,15 @@ def test_any_valid_scenario_survives_yaml(s):
     assert reloaded(dump_yaml(s), "t.yaml").model_dump() == s.model_dump()
 
 
+@pytest.mark.parametrize("text", ["\x85", "a\u2028b", "x\u2029 y"])
+def test_yaml_keeps_the_characters_yaml_reads_as_line_breaks(text):
+    """NEL, LS and PS in a text survive the YAML round trip (hypothesis found NEL folded to a space)."""
+    s = Scenario.model_validate({"name": "t", "description": text, "issues": [{"key": "i0", "scale": [0, 1]}],
+                                 "actors": [{"key": f"a{i}", "capability": 1, "positions": {"i0": 0},
+                                             "salience": {"i0": 0}} for i in range(2)]})
+    assert reloaded(dump_yaml(s), "t.yaml").description == text
+
+
 @SETTINGS
 @given(scenarios(csv=True))
 def test_any_valid_scenario_survives_csv(s):

@@ -40,9 +40,23 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
     return d
 
 
+class _Dumper(yaml.SafeDumper):
+    """YAML's safe dumper, but a string holding a character YAML reads as a line break (NEL, LS, PS) is written
+    double-quoted, where it is escaped (``\\N``, ``\\L``, ``\\P``): in a plain or single-quoted scalar a reader
+    folds it to a space, so the text would not come back as written."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump_yaml(s: Scenario) -> str:
     """The scenario as YAML text."""
-    return yaml.safe_dump(scenario_to_dict(s), sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(scenario_to_dict(s), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
 
 _VALUE_PARTS = ("low", "high", "why", "source")
@@ -176,7 +190,7 @@ def workbook_sheets(s: Scenario) -> dict[str, list[list[Any]]]:
 
 def _yaml_scalar(v: Any) -> str:
     """A model parameter as one line of YAML (read back by the bounded YAML reader)."""
-    text = yaml.safe_dump(_plain(v), default_flow_style=True, allow_unicode=True, width=10**9).strip()
+    text = yaml.dump(_plain(v), Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=10**9).strip()
     return text[:-4].rstrip() if text.endswith("\n...") else text
 
 
