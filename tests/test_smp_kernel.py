@@ -94,7 +94,8 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
-                 "challenge_rows", "cluster_labels",
+                 "challenge_rows", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
+                 "challenge_rows_pruned", "cluster_labels",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
                  "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
@@ -225,6 +226,72 @@ def test_challenges_with_tied_targets_equal_numpy(monkeypatch):
     for a, b, c in zip(out["numpy"], out["compiled"], out["pure"]):
         _equal(b, a)
         _equal(c, a)
+
+
+def _challenge_problem(rng: np.random.Generator, Bc: int, n: int, copies: int, huge: bool):
+    """Challenge inputs as a turn makes them, with exact ties (actors copied), inactive actors, total saliences of
+    exactly 0 and 1, and (``huge``) weights so large that the search may not bound some targets."""
+    dist = rng.uniform(0, 1, (Bc, n, n)) * rng.uniform(0.2, 1.2)
+    for _ in range(copies):  # actor b becomes a copy of actor a: its gains tie with a's exactly
+        a, b = rng.choice(n, 2, replace=False)
+        dist[:, b] = dist[:, a]
+        dist[:, :, b] = dist[:, :, a]
+    dist[:, np.arange(n), np.arange(n)] = 0.0
+    R = rng.uniform(-1, 1, (Bc, n))
+    sigma = rng.uniform(0, 1, (Bc, n))
+    sigma[:, rng.random(n) < 0.05] = 0.0
+    sigma[:, rng.random(n) < 0.05] = 1.0
+    cap = rng.uniform(1, 100, (Bc, n)) * (1e14 if huge else 1.0)
+    act = rng.random((Bc, n)) < 0.9
+    Rhat = core.estimate_risk(R, rng.choice(["None", "OneThird", "Full"]))
+    return dist, Rhat, cap * sigma, sigma, act
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 2), n=st.integers(33, 140), copies=st.integers(0, 6),
+       huge=st.booleans())
+def test_the_pruned_challenge_search_equals_the_full_one(monkeypatch, seed, Bc, n, copies, huge):
+    # the default rule's compiled search counts the third parties only of the targets that can be the best or
+    # tie with it (blocks of 32 places, so n > 32 has several): the same targets, probabilities and gains as
+    # the compiled search over every target and as numpy, ties (copied actors) included
+    dist, Rhat, w, sigma, act = _challenge_problem(np.random.default_rng(seed), Bc, n, copies, huge)
+    _use(monkeypatch, "compiled")
+    monkeypatch.setattr(core, "PRUNE_TARGETS", True)  # (the monkeypatch is shared by hypothesis's examples)
+    counted = np.full((Bc, n), -1, dtype=np.int64)
+    pruned = core.challenges(dist, Rhat, w, sigma, act, "Prop", "SemiCommit", None, counted=counted)
+    assert (counted >= 0).all()
+    monkeypatch.setattr(core, "PRUNE_TARGETS", False)
+    full = core.challenges(dist, Rhat, w, sigma, act, "Prop", "SemiCommit", None)
+    _use(monkeypatch, "numpy")
+    ref = core.challenges(dist, Rhat, w, sigma, act, "Prop", "SemiCommit", None)
+    for a, b, c in zip(ref, full, pruned):
+        _equal(b, a)
+        _equal(c, a)
+
+
+def test_the_pruned_challenge_search_skips_most_targets_of_a_large_turn(monkeypatch):
+    # the first turn of a 160-actor problem on one issue (like KTAB's a160): each initiator counts the third
+    # parties of under half of the targets, and chooses as the full search does
+    inputs = _inputs(np.random.default_rng(11), 1, 160, 1)
+    seen = []
+    real = core.challenges
+
+    def record(*args, **kw):
+        seen.append(args)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(core, "challenges", record)
+    smp.run(inputs, smp.Params(rounds=1))
+    monkeypatch.undo()
+    _use(monkeypatch, "compiled")
+    counted = np.zeros((1, 160), dtype=np.int64)
+    pruned = core.challenges(*seen[0], counted=counted)
+    monkeypatch.setattr(core, "PRUNE_TARGETS", False)
+    full = core.challenges(*seen[0])
+    for a, b in zip(full, pruned):
+        _equal(b, a)
+    active = seen[0][4][0]
+    assert counted[0, active].mean() < 0.5 * 160, counted[0, active].mean()
 
 
 _COMBOS = [
@@ -358,6 +425,7 @@ def test_coalitions_of_rows_with_most_of_their_pairs_wanted_equal_numpy(monkeypa
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
+    assert _smp_kernel.challenge_rows.signatures and _smp_kernel.challenge_rows_pruned.signatures
     from detente.models import _smp_pce
 
     assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures

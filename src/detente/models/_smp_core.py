@@ -48,6 +48,9 @@ KERNEL_MIN_WORK = 1 << 15
 PARALLEL_MIN_WORK = 1 << 18
 #: Whether the kernels may be used at all (tests switch them off to compare with numpy).
 USE_KERNELS = True
+#: Whether the compiled challenges with the default rule count the third parties only of the targets that can be
+#: the best (``_smp_kernel.challenge_pruned``: the same numbers; tests switch it off to compare).
+PRUNE_TARGETS = True
 
 
 def _kernel(work: int) -> Any:
@@ -474,6 +477,7 @@ def challenges(
     commit: str,
     pmodel: str | None,
     meanwhile: Callable[[], None] | None = None,
+    counted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best challenge.
 
@@ -496,6 +500,10 @@ def challenges(
     meanwhile : callable(), optional
         Other work of the caller's, done by this thread while the other kernel threads start on the
         challenges (then it joins them); else first.
+    counted : ndarray of int, shape (Bc, n), optional
+        Filled with the number of targets (padding included) whose third parties each initiator counted,
+        when the compiled search that leaves out the targets that cannot win is used (the default rule with
+        numba, :data:`PRUNE_TARGETS`); left as it is otherwise (every target counted).
 
     Returns
     -------
@@ -518,6 +526,18 @@ def challenges(
         args = tuple(np.ascontiguousarray(a, dtype=float) for a in (A, Bm, Rhat, w, sigma))
         actc = np.ascontiguousarray(act, dtype=np.bool_)
         code = kern.RULES.index(rule)
+        if code == 0 and PRUNE_TARGETS:  # the default rule: only the targets that can be the best are counted
+            step = kern.target_block(n)
+            P = -(-n // step) * step
+            perm, iperm = np.empty((Bc, n), dtype=np.int64), np.empty((Bc, n), dtype=np.int64)
+            AP, BmP, errb = np.empty((Bc, n, P)), np.empty((Bc, n, P)), np.empty(Bc)
+            _rows(lambda lo, hi: kern.target_order_rows(lo, hi, *args[:4], perm, iperm, AP, BmP, errb), Bc,
+                  Bc * n * n, least=PASS_PARALLEL_MIN_WORK)
+            got = np.zeros((Bc, n), dtype=np.int64) if counted is None else counted
+            _rows(lambda lo, hi: kern.challenge_rows_pruned(lo, hi, *args, actc, AP, BmP, perm, iperm, errb, step,
+                                                            target, prob, gain, got), Bc * n, Bc * n * n * n,
+                  meanwhile=meanwhile)
+            return target, prob, gain
         _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
               meanwhile=meanwhile)
         return target, prob, gain

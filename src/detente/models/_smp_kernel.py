@@ -626,6 +626,242 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
                                                              work)
 
 
+#: Targets per block of :func:`challenge_pruned`, by the number of actors (up to the first, the block of the first
+#: pair): the compiler's vector loop over the targets takes 32 doubles a step (a shorter block runs in its scalar
+#: remainder), and from some hundreds of actors fewer, longer passes over the third parties cost less.
+TARGET_BLOCKS = ((256, 32), (1 << 62, 64))
+
+
+def target_block(n: int) -> int:
+    """The targets per block of :func:`challenge_pruned` for n actors (:data:`TARGET_BLOCKS`)."""
+    return next(b for top, b in TARGET_BLOCKS if n < top)
+
+
+@_jit
+def target_order_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
+                      perm: np.ndarray, iperm: np.ndarray, AP: np.ndarray, BmP: np.ndarray, errb: np.ndarray) -> None:
+    """What :func:`challenge_rows_pruned` needs of the draws lo <= b < hi besides :func:`challenge_rows`' inputs.
+
+    ``perm`` (Bc, n): the targets in the order their blocks are laid out, by the initiators' summed bound at
+    pi = 1, u[h][h] - u[h][j], largest first (ties by index): targets many initiators could gain most from
+    come first, so that one initiator's few candidates fall in few blocks (the order changes only the work,
+    not a number). ``iperm`` its inverse; ``AP``, ``BmP`` (Bc, n, P) ``A``, ``Bm`` with their columns in that
+    order, zeros after the n-th. ``errb`` (Bc,): a bound on the round-off of any target's third-party sum
+    ``pos - tot``: those sums add n terms each at most 3 D |w_m| (D the spread of every utility u = A + Bm R
+    with |R| <= max |Rhat|: |(u_nn - u_ni) - beta| <= 2 D, |beta| <= D, pin in [0, 1]), so each is off by at
+    most n 2^-53 times the sum of its terms' sizes; 4 times the two of them, to spare."""
+    Bc, n, _ = A.shape
+    P = AP.shape[2]
+    score = np.empty(n)
+    for b in range(lo, hi):
+        for j in range(n):
+            score[j] = 0.0
+        rmax = 0.0
+        for h in range(n):
+            Rhh = Rhat[b, h, h]
+            u_hh = A[b, h, h] + Bm[b, h, h] * Rhh
+            for j in range(n):
+                score[j] -= u_hh - (Bm[b, h, j] * Rhh + A[b, h, j])
+            for m in range(n):
+                rmax = max(rmax, abs(Rhat[b, h, m]))
+        order = np.argsort(score, kind="mergesort")
+        umax = -np.inf
+        umin = np.inf
+        wsum = 0.0
+        for m in range(n):
+            perm[b, m] = order[m]
+            iperm[b, order[m]] = m
+            wsum += abs(w[b, m])
+            for j in range(n):
+                umax = max(umax, A[b, m, j] + abs(Bm[b, m, j]) * rmax)
+                umin = min(umin, A[b, m, j] - abs(Bm[b, m, j]) * rmax)
+        for m in range(n):
+            for p in range(n):
+                AP[b, m, p] = A[b, m, order[p]]
+                BmP[b, m, p] = Bm[b, m, order[p]]
+            for p in range(n, P):
+                AP[b, m, p] = 0.0
+                BmP[b, m, p] = 0.0
+        errb[b] = 4.0 * 2.0 * n * 2.0**-53 * 3.0 * (umax - umin) * wsum
+
+
+@_jit
+def _third_range_prop(h: int, p_lo: int, p_hi: int, AP: np.ndarray, BmP: np.ndarray, iperm: np.ndarray,
+                      Rh: np.ndarray, w: np.ndarray, uni: np.ndarray, unn: np.ndarray, s0: np.ndarray,
+                      ssum: np.ndarray, tot: np.ndarray, pos: np.ndarray) -> None:
+    """:func:`_third_row`'s sums with the ``Prop`` rule for the targets at the places ``p_lo .. p_hi`` of the
+    draw's column order (``AP``, ``BmP``, ``s0``, ``ssum``, ``tot``, ``pos`` are in it): the same operations on
+    the same numbers, third party by third party in index order (the rows of ``AP``, ``BmP``). ``uni[m]``,
+    ``unn[m]``: h's estimates of u[m][h] and u[m][m]. (The loop over the places compiles to vector operations,
+    several vectors a step: a range of a few vectors costs little more than one.)"""
+    n = AP.shape[0]
+    lo = np.uint64(p_lo)
+    K = np.uint64(p_hi - p_lo)
+    for k in range(K):
+        tot[lo + k] = -0.0
+        pos[lo + k] = -0.0
+    for m in range(n):
+        if m == h:
+            continue
+        R = Rh[m]
+        wn = w[m]
+        u_ni = uni[m]
+        u_nn = unn[m]
+        q = iperm[m]  # m's own place, if in the range: m is no third party of a challenge to itself
+        own = p_lo <= q < p_hi
+        tot_q = pos_q = 0.0
+        if own:
+            tot_q, pos_q = tot[q], pos[q]
+        mu = np.uint64(m)
+        for k in range(K):
+            u_nj = BmP[mu, lo + k] * R + AP[mu, lo + k]
+            v0 = wn * (u_ni - u_nj)
+            den = abs(v0) + ssum[lo + k]
+            pin = ((v0 if v0 > 0.0 else 0.0) + s0[lo + k]) / den
+            beta = u_nj - u_nn
+            v = wn * (((u_nn - u_ni) - beta) * pin + beta)
+            tot[lo + k] += v
+            pos[lo + k] += v if v > 0.0 else 0.0
+        if own:
+            tot[q], pos[q] = tot_q, pos_q
+
+
+@_jit
+def _gains_range(h: int, p_lo: int, p_hi: int, n: int, perm: np.ndarray, act: np.ndarray, sigma: np.ndarray,
+                 u_ii: float, uij: np.ndarray, s0: np.ndarray, s1: np.ndarray, tot: np.ndarray, pos: np.ndarray,
+                 g: np.ndarray, pi: np.ndarray, best: float) -> float:
+    """:func:`challenge_one`'s win probabilities and gains of the targets at the places ``p_lo .. p_hi`` (below
+    n), into ``pi``, ``g`` (-inf for no challenge); returns the best of ``best`` and theirs."""
+    for p in range(p_lo, min(p_hi, n)):
+        j = perm[p]
+        sij = s0[p] + pos[p]
+        sji = s1[p] + (pos[p] - tot[p])
+        pi[p] = sij / (sij + sji)
+        sj = sigma[j]
+        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[p] * 2.0 * u_ii + (1.0 - pi[p]) * 2.0 * uij[p]) - (u_ii + uij[p])
+        if not (act[j] and j != h and gj > MIN_GAIN):
+            gj = -np.inf
+        g[p] = gj
+        best = max(best, gj)
+    return best
+
+
+@_jit
+def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP: np.ndarray, perm: np.ndarray,
+                     iperm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray, act: np.ndarray,
+                     errb: float, block: int, s0: np.ndarray, s1: np.ndarray, ssum: np.ndarray, uij: np.ndarray,
+                     ub: np.ndarray, g: np.ndarray, pi: np.ndarray, tot: np.ndarray, pos: np.ndarray,
+                     uni: np.ndarray, unn: np.ndarray, bmax: np.ndarray) -> tuple[int, float, float, int]:
+    """Initiator h's best challenge in one draw with the ``Prop`` rule: :func:`challenge_one`'s (target or -1,
+    prob, gain), with the third parties' votes counted only where a target can be the best or tie with it; and
+    the number of places whose third parties were counted (padding included).
+
+    A target's gain is linear in its win probability pi, which lies in [0, 1] (S_ij > 0, and S_ji >= 0 when the
+    principals' S0_ji exceeds ``errb``, the bound on the round-off of the third parties' part); so its gains at
+    pi = 0 and 1, plus a margin far above their round-off, bound it before its third parties are counted. The
+    targets are laid out in the draw's order ``perm`` (:func:`target_order_rows`: those many initiators could
+    gain most from first), in blocks of ``block`` places, and the blocks are counted one by one, the highest
+    bound first, until the highest left is not above the least gain (``MIN_GAIN``) or is below the tie
+    threshold of the best gain so far (which only rises): such a block holds neither the best target nor one
+    tied with it. Each counted target's numbers are :func:`challenge_one`'s (its sums over the third parties in
+    index order), and the target chosen is the first in index order within the tie tolerance of the best, as
+    there. A target whose S0_ji is not above ``errb`` gets no bound: it is always counted.
+
+    ``AP``, ``BmP`` (n, P) ``A``, ``Bm`` with their columns in the order ``perm`` (P a multiple of ``block``,
+    zeros after the n-th), ``iperm`` the places of the actors. The other arrays are scratch: ``s0`` .. ``pos``
+    (P,), ``uni``, ``unn`` (n,), ``bmax`` (P / block,)."""
+    n = A.shape[0]
+    P = AP.shape[1]
+    nb = P // block
+    if not act[h]:
+        return -1, 0.0, 0.0, 0
+    Rhh = Rh[h]
+    u_ii = A[h, h] + Bm[h, h] * Rhh
+    for m in range(n):
+        uni[m] = A[m, h] + Bm[m, h] * Rh[m]
+        unn[m] = Bm[m, m] * Rh[m] + A[m, m]
+    for p in range(P):
+        ub[p] = -np.inf
+        g[p] = -np.inf
+        s0[p] = 1.0  # the padding's numbers (harmless: their sums are not read)
+        s1[p] = 1.0
+        ssum[p] = 2.0
+        uij[p] = 0.0
+    for p in range(n):
+        j = perm[p]
+        u_ij = Bm[h, j] * Rhh + A[h, j]
+        a_i = w[h] * (u_ii - u_ij)
+        a_j = w[j] * (uni[j] - unn[j])  # u[j][h] - u[j][j]
+        s0[p] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
+        s1[p] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        ssum[p] = s0[p] + s1[p]
+        uij[p] = u_ij
+        if act[j] and j != h:
+            sj = sigma[j]
+            g0 = (1.0 - sj) * 2.0 * u_ii + sj * 2.0 * u_ij - (u_ii + u_ij)
+            g1 = (1.0 - sj) * 2.0 * u_ii + sj * 2.0 * u_ii - (u_ii + u_ij)
+            ub[p] = max(g0, g1) + 1e-12 * (1.0 + abs(u_ii) + abs(u_ij)) * (1.0 + abs(sj))
+            if not s1[p] > errb:
+                ub[p] = np.inf
+    for b in range(nb):
+        x = -np.inf
+        for k in range(b * block, (b + 1) * block):
+            x = max(x, ub[k])
+        bmax[b] = x
+    best = -np.inf
+    thr = -np.inf
+    counted = 0
+    while True:
+        bb = -1
+        x = -np.inf
+        for b in range(nb):  # the block of the highest bound left
+            if bmax[b] > x:
+                x = bmax[b]
+                bb = b
+        if bb < 0 or not x > MIN_GAIN or x < thr:
+            break
+        bmax[bb] = -np.inf
+        p0 = bb * block
+        counted += block
+        _third_range_prop(h, p0, p0 + block, AP, BmP, iperm, Rh, w, uni, unn, s0, ssum, tot, pos)
+        best = _gains_range(h, p0, p0 + block, n, perm, act, sigma, u_ii, uij, s0, s1, tot, pos, g, pi, best)
+        if np.isfinite(best):
+            thr = best - TIE_TOL * max(abs(best), 1.0)
+    if np.isfinite(best):
+        tj = n
+        tp = 0
+        for p in range(n):
+            if g[p] >= thr and perm[p] < tj:
+                tj = perm[p]
+                tp = p
+        return tj, pi[tp], best, counted
+    return -1, 0.0, 0.0, counted
+
+
+@_jit
+def challenge_rows_pruned(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
+                          sigma: np.ndarray, act: np.ndarray, AP: np.ndarray, BmP: np.ndarray, perm: np.ndarray,
+                          iperm: np.ndarray, errb: np.ndarray, block: int, target: np.ndarray, prob: np.ndarray,
+                          gain: np.ndarray, counted: np.ndarray) -> None:
+    """:func:`challenge_rows` with the ``Prop`` rule, the rows r = b n + h in [lo, hi), by
+    :func:`challenge_pruned` (the same numbers); ``AP`` .. ``errb`` from :func:`target_order_rows`, ``block``
+    the places of a block (P a multiple of it). ``counted`` (Bc, n): the places each initiator counted."""
+    Bc, n, _ = A.shape
+    P = AP.shape[2]
+    work = np.empty((9, P))
+    un = np.empty((2, n))
+    bmax = np.empty(P // block)
+    s0, s1, ssum, uij, ub, g, pi, tot, pos = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], \
+        work[8]
+    uni, unn = un[0], un[1]
+    for r in range(lo, hi):
+        b = r // n
+        h = r % n
+        target[b, h], prob[b, h], gain[b, h], counted[b, h] = challenge_pruned(
+            h, A[b], Bm[b], AP[b], BmP[b], perm[b], iperm[b], Rhat[b, h], w[b], sigma[b], act[b], errb[b], block,
+            s0, s1, ssum, uij, ub, g, pi, tot, pos, uni, unn, bmax)
+
+
 @_jit
 def _distance_row(b: int, i: int, ideal: np.ndarray, sal: np.ndarray, ptsT: np.ndarray, d: float,
                   out: np.ndarray) -> None:

@@ -912,7 +912,8 @@ def warmup() -> bool:
     Runs the model with the kernels forced on a four-actor problem, once with the
     few actors' fused passes (:mod:`._smp_fused`) and once without (one compiled
     signature serves every size and voting rule), then with the ``consistent``
-    preset (whose challenges weigh third parties in their own pass). Returns
+    preset (whose challenges weigh third parties in their own pass) and with
+    another voting rule (whose challenges count every target). Returns
     False (and does nothing) without numba.
     """
     global USE_FUSED
@@ -929,6 +930,7 @@ def warmup() -> bool:
             USE_FUSED = fused
             run(inputs, Params(rounds=2))
         run(inputs, Params(rounds=2, preset="consistent"))  # its challenges' third parties (third_party_rows)
+        run(inputs, Params(rounds=2, voting_rule="Binary"))  # the challenges of the other rules (challenge_rows)
         from . import _smp_fused, _smp_pce  # the records of draws that stop early (none here): compiled with their types
 
         _smp_pce.warmup()  # the PCE over many options (none here)
