@@ -4,7 +4,9 @@ Two sums cost n^3 per turn and dominate the SMP from about ten actors up:
 the coalition strengths of a Probabilistic Condorcet Election (every voter on
 every pair of options, :func:`coalition_rows`; for the resolution only the pairs
 that share an actor's election) and the third parties' votes in every challenge
-(:func:`challenge_rows`, :func:`third_party_rows`). The O(n^2) passes of a turn
+(:func:`challenge_rows`, :func:`third_party_rows`; with the default voting rule
+:func:`challenge_rows_pruned`, which counts the third parties only of the targets that
+can be an initiator's best, and gives the same results). The O(n^2) passes of a turn
 run here too: the salience-weighted distances and utilities (:func:`distance_rows`,
 :func:`utility_rows`, :func:`risk_utility_rows`), the linear victory probabilities
 (:func:`victory_rows`), the clusters (:func:`near_rows`, :func:`cluster_rows`).
