@@ -628,9 +628,9 @@ def challenge_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.nda
                                                              work)
 
 
-#: Targets per block of :func:`challenge_pruned`, by the number of actors (up to the first, the block of the first
-#: pair): the compiler's vector loop over the targets takes 32 doubles a step (a shorter block runs in its scalar
-#: remainder), and from some hundreds of actors fewer, longer passes over the third parties cost less.
+#: Targets per block of :func:`challenge_pruned`, by the number of actors: (below n, block) pairs, the first that
+#: applies. The compiler's vector loop over the targets takes 32 doubles a step (a shorter block runs in its scalar
+#: remainder); from some hundreds of actors, fewer and longer passes over the third parties cost less.
 TARGET_BLOCKS = ((256, 32), (1 << 62, 64))
 
 
@@ -649,8 +649,8 @@ def target_order_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.
     come first, so that one initiator's few candidates fall in few blocks (the order changes only the work,
     not a number). ``iperm`` its inverse; ``AP``, ``BmP`` (Bc, n, P) ``A``, ``Bm`` with their columns in that
     order, zeros after the n-th. ``errb`` (Bc,): a bound on the round-off of any target's third-party sum
-    ``pos - tot``: those sums add n terms each at most 3 D |w_m| (D the spread of every utility u = A + Bm R
-    with |R| <= max |Rhat|: |(u_nn - u_ni) - beta| <= 2 D, |beta| <= D, pin in [0, 1]), so each is off by at
+    ``pos - tot``: those sums add n terms each at most 3 S |w_m| (S the spread of every utility u = A + Bm R
+    with |R| <= max |Rhat|: |(u_nn - u_ni) - beta| <= 2 S, |beta| <= S, pin in [0, 1]), so each is off by at
     most n 2^-53 times the sum of its terms' sizes; 4 times the two of them, to spare."""
     Bc, n, _ = A.shape
     P = AP.shape[2]
