@@ -94,7 +94,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     pure = _jit.pure_module("detente.models._smp_kernel")
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
-                 "challenge_rows", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
+                 "challenge_rows", "principals", "challenge_gain", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
                  "challenge_rows_pruned", "cluster_labels",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
                  "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):

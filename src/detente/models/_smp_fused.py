@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
-from ._smp_kernel import FLOOR_CHALLENGE, MIN_GAIN, _pair_sums, cluster_labels, vote
+from ._smp_kernel import MIN_GAIN, _pair_sums, challenge_gain, cluster_labels, principals, vote
 
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
@@ -480,10 +480,7 @@ def _challenge(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndar
         work[UIJ, j] = Bm[h, j] * Rhh + A[h, j]
         u_ji = A[j, h] + Bm[j, h] * Rh[j]
         u_jj = Bm[j, j] * Rh[j] + A[j, j]
-        a_i = vote(w[h], u_ii - work[UIJ, j], rule)
-        a_j = vote(w[j], u_ji - u_jj, rule)
-        work[S0, j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
-        work[S1, j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        work[S0, j], work[S1, j] = principals(vote(w[h], u_ii - work[UIJ, j], rule), vote(w[j], u_ji - u_jj, rule))
         work[TOT, j] = -0.0
         work[POS, j] = -0.0
         work[SSUM, j] = work[S0, j] + work[S1, j]
@@ -512,7 +509,7 @@ def _challenge(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndar
         work[PI, j] = sij / (sij + sji)
         sj = sigma[j]
         pij, uij = work[PI, j], work[UIJ, j]
-        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pij * 2.0 * u_ii + (1.0 - pij) * 2.0 * uij) - (u_ii + uij)
+        gj = challenge_gain(sj, u_ii, uij, pij)
         if not (act[h] and act[j] and j != h and gj > MIN_GAIN):
             gj = -np.inf
         work[G, j] = gj

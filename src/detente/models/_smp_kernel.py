@@ -566,6 +566,20 @@ FLOOR_CHALLENGE, MIN_GAIN, TIE_TOL = 1e-10, 1e-5, 1e-9
 
 
 @_jit
+def principals(a_i: float, a_j: float) -> tuple[float, float]:
+    """The principals' coalition strengths of a challenge, S0_ij and S0_ji, from the initiator's vote ``a_i`` and
+    the target's ``a_j`` (as ``_smp_core.challenges`` computes them)."""
+    return (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0), (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+
+
+@_jit
+def challenge_gain(sj: float, u_ii: float, u_ij: float, pi: float) -> float:
+    """The initiator's expected gain from a challenge won with probability ``pi`` against a target of total
+    salience ``sj`` (as ``_smp_core.challenges`` computes it)."""
+    return (1.0 - sj) * 2.0 * u_ii + sj * (pi * 2.0 * u_ii + (1.0 - pi) * 2.0 * u_ij) - (u_ii + u_ij)
+
+
+@_jit
 def challenge_one(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray,
                   act: np.ndarray, rule: int, work: np.ndarray) -> tuple[int, float, float]:
     """Initiator h's best challenge in one draw (``A``, ``Bm`` (n, n), ``Rh`` (n,) h's estimates of the risk
@@ -579,10 +593,7 @@ def challenge_one(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.n
         u_ij[j] = Bm[h, j] * Rhh + A[h, j]
         u_ji = A[j, h] + Bm[j, h] * Rh[j]
         u_jj = Bm[j, j] * Rh[j] + A[j, j]
-        a_i = vote(w[h], u_ii - u_ij[j], rule)
-        a_j = vote(w[j], u_ji - u_jj, rule)
-        s0[j] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
-        s1[j] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        s0[j], s1[j] = principals(vote(w[h], u_ii - u_ij[j], rule), vote(w[j], u_ji - u_jj, rule))
     _third_row(h, A, Bm, Rh, w, s0, s1, rule, tot, pos, ssum)
     best = -np.inf
     for j in range(n):
@@ -590,7 +601,7 @@ def challenge_one(h: int, A: np.ndarray, Bm: np.ndarray, Rh: np.ndarray, w: np.n
         sji = s1[j] + (pos[j] - tot[j])
         pi[j] = sij / (sij + sji)
         sj = sigma[j]
-        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[j] * 2.0 * u_ii + (1.0 - pi[j]) * 2.0 * u_ij[j]) - (u_ii + u_ij[j])
+        gj = challenge_gain(sj, u_ii, u_ij[j], pi[j])
         if not (act[h] and act[j] and j != h and gj > MIN_GAIN):
             gj = -np.inf
         g[j] = gj
@@ -740,7 +751,7 @@ def _gains_range(h: int, p_lo: int, p_hi: int, n: int, perm: np.ndarray, act: np
         sji = s1[p] + (pos[p] - tot[p])
         pi[p] = sij / (sij + sji)
         sj = sigma[j]
-        gj = (1.0 - sj) * 2.0 * u_ii + sj * (pi[p] * 2.0 * u_ii + (1.0 - pi[p]) * 2.0 * uij[p]) - (u_ii + uij[p])
+        gj = challenge_gain(sj, u_ii, uij[p], pi[p])
         if not (act[j] and j != h and gj > MIN_GAIN):
             gj = -np.inf
         g[p] = gj
@@ -792,17 +803,13 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
     for p in range(n):
         j = perm[p]
         u_ij = Bm[h, j] * Rhh + A[h, j]
-        a_i = w[h] * (u_ii - u_ij)
-        a_j = w[j] * (uni[j] - unn[j])  # u[j][h] - u[j][j]
-        s0[p] = (FLOOR_CHALLENGE + max(a_i, 0.0)) + max(a_j, 0.0)
-        s1[p] = (FLOOR_CHALLENGE + max(-a_i, 0.0)) + max(-a_j, 0.0)
+        s0[p], s1[p] = principals(w[h] * (u_ii - u_ij), w[j] * (uni[j] - unn[j]))  # u[j][h] - u[j][j]
         ssum[p] = s0[p] + s1[p]
         uij[p] = u_ij
         if act[j] and j != h:
             sj = sigma[j]
-            g0 = (1.0 - sj) * 2.0 * u_ii + sj * 2.0 * u_ij - (u_ii + u_ij)
-            g1 = (1.0 - sj) * 2.0 * u_ii + sj * 2.0 * u_ii - (u_ii + u_ij)
-            ub[p] = max(g0, g1) + 1e-12 * (1.0 + abs(u_ii) + abs(u_ij)) * (1.0 + abs(sj))
+            margin = 1e-12 * (1.0 + abs(u_ii) + abs(u_ij)) * (1.0 + abs(sj))  # far above the round-off
+            ub[p] = max(challenge_gain(sj, u_ii, u_ij, 0.0), challenge_gain(sj, u_ii, u_ij, 1.0)) + margin
             if not s1[p] > errb:
                 ub[p] = np.inf
     for b in range(nb):
