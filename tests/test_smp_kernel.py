@@ -95,7 +95,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "principals", "challenge_gain", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
-                 "challenge_rows_pruned", "cluster_labels",
+                 "challenge_rows_pruned", "cluster_labels", "election_plan", "_hub_wants", "election_pair_rows",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
                  "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
@@ -422,9 +422,60 @@ def test_coalitions_of_rows_with_most_of_their_pairs_wanted_equal_numpy(monkeypa
         _equal(out["compiled"], out["numpy"])
 
 
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 3), M=st.integers(32, 90), Nv=st.sampled_from([3, 9, 40, 129, 160]),
+       big=st.integers(0, 3), hub_min=st.sampled_from([2, 3, 10**9]))
+def test_coalitions_election_by_election_equal_the_rows_and_numpy(monkeypatch, seed, Bc, M, Nv, big, hub_min):
+    # the resolution's elections (ELECTION_PAIRS, the default rule): the status quo in every election (a hub), each
+    # actor's own bargain, the bargains that target it (a few large elections), actors that challenge each other
+    # (a pair in two elections), options in no election: the same C as the rows (coalition_rows) and numpy
+    rng = np.random.default_rng(seed)
+    nq = M - 1
+    V = _wide(rng, (Bc, Nv, M), -4, 1)
+    V[:, :, 5] = V[:, :, 4]  # two options alike: sums of zeros
+    w = rng.uniform(0, 5, (Bc, Nv)) * (rng.random((Bc, Nv)) < 0.9)
+    target = rng.integers(0, nq, (Bc, nq))
+    heavy = rng.integers(0, nq, (Bc, max(big, 1)))
+    pick = rng.random((Bc, nq)) < (0.5 if big else 0.0)
+    target = np.where(pick, np.take_along_axis(heavy, rng.integers(0, heavy.shape[1], (Bc, nq)), 1), target)
+    target[:, 1] = 2  # 1 and 2 challenge each other
+    target[:, 2] = 1
+    has = rng.random((Bc, nq)) < 0.9
+    k = np.arange(nq)
+    Q = np.zeros((Bc, nq, M), dtype=bool)
+    Q[:, :, 0] = True
+    Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
+    opt = Q.any(1)
+    monkeypatch.setattr(_smp_kernel, "HUB_ELECTIONS", hub_min)
+    pure = _jit.pure_module("detente.models._smp_kernel")
+    monkeypatch.setattr(pure, "HUB_ELECTIONS", hub_min)
+    out = {}
+    for path, pairs in (("numpy", False), ("compiled", False), ("compiled", True), ("pure", True)):
+        monkeypatch.setattr(core, "ELECTION_PAIRS", pairs)
+        _use(monkeypatch, path)
+        out[path, pairs] = core.coalitions(V, w, "Prop", opt=opt, among=Q)
+    for key in (("compiled", False), ("compiled", True), ("pure", True)):
+        _equal(out[key], out["numpy", False])
+    # every task of the plan, and only the pairs wanted: a hub row or an election's member rows
+    hub, start, members, tasks, smax = _smp_kernel.election_plan(Q, np.ones(M, dtype=np.bool_), hub_min)
+    assert (hub == ((Q.sum(1) >= hub_min) if hub_min <= nq else False)).all()
+    sizes = np.diff(start).reshape(Bc, nq)
+    assert len(tasks) == hub.sum() + np.maximum(sizes - 1, 0).sum()
+
+
+def test_election_plan_leaves_elections_of_options_outside_the_rows_to_the_rows():
+    Q = np.zeros((1, 4, 40), dtype=bool)
+    Q[0, :, :3] = True
+    rows = np.ones(40, dtype=np.bool_)
+    assert len(_smp_kernel.election_plan(Q, rows, 3)[3]) == 3  # hubs 0, 1, 2: three rows, no election rows
+    rows[1] = False
+    assert len(_smp_kernel.election_plan(Q, rows, 3)[3]) == 0  # the caller then sums the rows (coalition_rows)
+
+
 def test_warmup_compiles_the_kernels():
     assert smp.warmup() is True
     assert _smp_kernel.coalition_rows.signatures and _smp_kernel.third_party_rows.signatures
+    assert _smp_kernel.election_plan.signatures and _smp_kernel.election_pair_rows.signatures
     assert _smp_kernel.challenge_rows.signatures and _smp_kernel.challenge_rows_pruned.signatures
     from detente.models import _smp_pce
 

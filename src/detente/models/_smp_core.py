@@ -48,6 +48,9 @@ KERNEL_MIN_WORK = 1 << 15
 PARALLEL_MIN_WORK = 1 << 18
 #: Whether the kernels may be used at all (tests switch them off to compare with numpy).
 USE_KERNELS = True
+#: Whether the compiled coalitions of elections (``among``) with the default rule sum the pairs election by election
+#: (``_smp_kernel.election_pair_rows``: the same numbers; tests switch it off to compare).
+ELECTION_PAIRS = True
 #: Whether the compiled challenges with the default rule count the third parties only of the targets that can be
 #: the best (``_smp_kernel.challenge_pruned``: the same numbers; tests switch it off to compare).
 PRUNE_TARGETS = True
@@ -240,8 +243,15 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         code = kern.RULES.index(rule)
         plan = kern.pairwise_plan(Nv)
         Qc = np.zeros((Bc, 0, M), dtype=np.bool_) if among is None else np.ascontiguousarray(among, dtype=np.bool_)
-        _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, Qc, C), Bc * M,
-              Bc * len(rows) * M * Nv)
+        tasks = None
+        if ELECTION_PAIRS and code == 0 and Qc.shape[1] > 0 and M >= kern.FEW_OPTIONS:
+            hub, start, members, tasks, smax = kern.election_plan(Qc, mark, kern.HUB_ELECTIONS)
+        if tasks is not None and len(tasks):  # the pairs election by election (the same entries, the same numbers)
+            _rows(lambda lo, hi: kern.election_pair_rows(lo, hi, tasks, start, members, hub, smax, Vc, wc, plan, Qc, C),
+                  len(tasks), Bc * len(rows) * M * Nv)
+        else:
+            _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, Qc, C), Bc * M,
+                  Bc * len(rows) * M * Nv)
     else:
         Vt = np.ascontiguousarray(V.transpose(0, 2, 1))  # (Bc, M, Nv)
         step = max(1, BLOCK // max(1, Bc * M * Nv))

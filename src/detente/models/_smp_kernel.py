@@ -471,6 +471,172 @@ def coalition_rows(lo: int, hi: int, V: np.ndarray, w: np.ndarray, rows: np.ndar
                 C[b, a, cols[i]] = sp[0, pad + i - i0]
 
 
+#: An option in at least this many of a draw's elections (the resolution's status quo is in every actor's) is
+#: summed by :func:`election_pair_rows` as a row of its own, against every option it shares an election with; the
+#: other options election by election.
+HUB_ELECTIONS = 3
+
+
+@_jit
+def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                               np.ndarray, int]:
+    """The work of :func:`election_pair_rows` for the elections ``among`` (Bc, nq, M) (each an option set, as
+    ``_smp_core.pce``'s ``Q``): returns ``hub`` (Bc, M), the options in at least ``hub_min`` of their draw's
+    elections; ``start`` (Bc nq + 1,) and ``members``, the options of election e = b nq + q that are no hub
+    (``members[start[e]:start[e + 1]]``, in index order; none for an election with fewer than two);
+    ``tasks`` (K, 3), one row each: (b, -1, a) the row of hub a of draw b, then (b, q, i) the i-th row of
+    election q's members (rows i and s - 2 - i side by side: pieces of equal cost); and the most members of an
+    election. ``tasks`` is empty (and the caller sums the rows, :func:`coalition_rows`) if an election holds an
+    option outside ``rows``."""
+    Bc, nq, M = among.shape
+    count = np.zeros((Bc, M), dtype=np.int64)
+    bad = False
+    for b in range(Bc):
+        for q in range(nq):
+            for a in range(M):
+                if among[b, q, a]:
+                    count[b, a] += 1
+                    bad = bad or not rows[a]
+    hub = np.zeros((Bc, M), dtype=np.bool_)
+    nt = 0
+    for b in range(Bc):
+        for a in range(M):
+            if count[b, a] >= hub_min:
+                hub[b, a] = True
+                nt += 1
+    start = np.zeros(Bc * nq + 1, dtype=np.int64)
+    tot = 0
+    smax = 0
+    for b in range(Bc):
+        for q in range(nq):
+            s = 0
+            for a in range(M):
+                if among[b, q, a] and not hub[b, a]:
+                    s += 1
+            start[b * nq + q] = tot
+            if s >= 2:
+                tot += s
+                nt += s - 1
+                smax = max(smax, s)
+    start[Bc * nq] = tot
+    members = np.empty(tot, dtype=np.int64)
+    tasks = np.empty((0 if bad else nt, 3), dtype=np.int64)
+    if bad:
+        return hub, start, members, tasks, smax
+    k = 0
+    for b in range(Bc):
+        for a in range(M):
+            if hub[b, a]:
+                tasks[k, 0], tasks[k, 1], tasks[k, 2] = b, -1, a
+                k += 1
+    for b in range(Bc):
+        for q in range(nq):
+            e = b * nq + q
+            o = start[e]
+            s = start[e + 1] - o
+            if s < 2:
+                continue
+            s = 0
+            for a in range(M):
+                if among[b, q, a] and not hub[b, a]:
+                    members[o + s] = a
+                    s += 1
+            for j in range(s - 1):
+                tasks[k, 0], tasks[k, 1], tasks[k, 2] = b, q, _zigzag(j, s - 1)
+                k += 1
+    return hub, start, members, tasks, smax
+
+
+@_jit
+def _hub_wants(b: int, a: int, c: int, need: np.ndarray, hub: np.ndarray) -> bool:
+    """Does hub a's row write the pair (a, c): c shares an election with a, and is not a hub before a (whose row
+    writes it)."""
+    return need[c] and c != a and not (c < a and hub[b, c])
+
+
+@_jit
+def election_pair_rows(lo: int, hi: int, tasks: np.ndarray, start: np.ndarray, members: np.ndarray, hub: np.ndarray,
+                       smax: int, V: np.ndarray, w: np.ndarray, plan: np.ndarray, among: np.ndarray,
+                       C: np.ndarray) -> None:
+    """:func:`coalition_rows` with the ``Prop`` rule and elections ``among``, task by task (the rows
+    ``lo <= r < hi`` of ``tasks``, :func:`election_plan`): the same entries of ``C``, the same numbers.
+
+    A hub's row sums it against every option it shares an election with, both ways (C[a, c] and C[c, a] from
+    one pass, as :func:`coalition_rows` does), whole or gathered as there. An election's members are gathered
+    once into an (Nv, s) block, and its row i sums member i against the members after it, straight from the
+    block: where :func:`coalition_rows` gathers each row's few wanted options anew (or sums them all), the
+    pairs of a few large elections (an actor many challenge) are summed as densely as an election over
+    every option. Each pair's sums are its own, in numpy's order (:func:`_coalition_span`): the same
+    numbers wherever its options sit. Every pair is written by the tasks of one election or one hub, except
+    a pair of members of two elections (two actors who challenge each other), which both write: the same
+    numbers from the same terms, whichever thread writes last.
+    """
+    Bc, Nv, M = V.shape
+    nq = among.shape[1]
+    depth = plan.shape[0] + 1
+    rp = np.empty((8, SPAN))
+    rn = np.empty((8, SPAN))
+    sp = np.empty((depth, SPAN))
+    sn = np.empty((depth, SPAN))
+    need = np.empty(M, dtype=np.bool_)
+    cols = np.empty(M, dtype=np.int64)
+    X = np.empty(Nv * SPAN)  # a hub row's gathered options (:func:`_span`)
+    G = np.empty(Nv * max(smax, 1))  # the current election's members, (Nv, s)
+    va = np.empty(Nv)
+    cur = -1
+    for r in range(lo, hi):
+        b = tasks[r, 0]
+        q = tasks[r, 1]
+        i = tasks[r, 2]
+        wb = w[b]
+        Vb = V[b]
+        if q < 0:  # hub i's row
+            a = i
+            _needed(b, a, among, need)
+            L = 0
+            for c in range(M):
+                if _hub_wants(b, a, c, need, hub):
+                    cols[L] = c
+                    L += 1
+            whole = L * DENSE >= M
+            if whole:  # every option from V, kept where wanted
+                for c in range(M):
+                    cols[c] = c
+                L = M
+            for v in range(Nv):
+                va[v] = Vb[v, a]
+            for i0 in range(0, L, SPAN):
+                i1 = min(L, i0 + SPAN)
+                pad = _span(va, Vb, X, cols, 0, i0, i1, whole, wb, 0, True, plan, rp, rn, sp, sn)
+                for k in range(i0, i1):
+                    c = cols[k]
+                    if whole and not _hub_wants(b, a, c, need, hub):
+                        continue
+                    C[b, a, c] = sp[0, pad + k - i0]
+                    C[b, c, a] = sn[0, pad + k - i0]
+            continue
+        e = b * nq + q
+        o = start[e]
+        s = start[e + 1] - o
+        Gq = G[: Nv * s].reshape(Nv, s)
+        if e != cur:  # the election's members, gathered once for its rows in this piece
+            for v in range(Nv):
+                for k in range(s):
+                    Gq[v, k] = Vb[v, members[o + k]]
+            cur = e
+        for v in range(Nv):
+            va[v] = Gq[v, i]
+        a = members[o + i]
+        L = s - 1 - i
+        for i0 in range(0, L, SPAN):
+            i1 = min(L, i0 + SPAN)
+            pad = _span(va, Gq, X, cols, i + 1, i0, i1, True, wb, 0, True, plan, rp, rn, sp, sn)
+            for k in range(i0, i1):
+                c = members[o + i + 1 + k]
+                C[b, a, c] = sp[0, pad + k - i0]
+                C[b, c, a] = sn[0, pad + k - i0]
+
+
 @_jit
 def _third_vote(u_ni: float, u_nn: float, u_nj: float, wn: float, s0: float, ssum: float, rule: int) -> float:
     """Third party n's vote in the challenge of h (i) to j, as ``_smp_core._third_parties`` computes it."""

@@ -931,9 +931,12 @@ def warmup() -> bool:
             run(inputs, Params(rounds=2))
         run(inputs, Params(rounds=2, preset="consistent"))  # its challenges' third parties (third_party_rows)
         run(inputs, Params(rounds=2, voting_rule="Binary"))  # the challenges of the other rules (challenge_rows)
-        from . import _smp_fused, _smp_pce  # the records of draws that stop early (none here): compiled with their types
+        from . import _smp_fused, _smp_kernel, _smp_pce  # the records of draws that stop early (none here): compiled with their types
 
         _smp_pce.warmup()  # the PCE over many options (none here)
+        Q = np.zeros((1, 3, _smp_kernel.FEW_OPTIONS), dtype=bool)  # the resolution's pairs of many options
+        Q[:, :, 0] = Q[0, 0, 1:3] = True
+        core.coalitions(np.zeros((1, 2, Q.shape[2])), np.ones((1, 2)), "Prop", opt=Q.any(1), among=Q)
 
         f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
         _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
