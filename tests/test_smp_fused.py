@@ -215,3 +215,42 @@ def test_a_draw_in_a_batch_equals_the_draw_alone_bit_for_bit(monkeypatch, fused)
         monkeypatch.setattr(smp, "USE_FUSED", fused)
         if fused:
             monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)
+
+
+def test_np_sum_plan_sums_in_numpys_order():
+    # the report's sums of capabilities over any number of actors (numpy's pairwise summation, halves above 128)
+    from detente.models import _smp_kernel
+
+    rng = np.random.default_rng(5)
+    for n in list(range(1, 300)) + [511, 512, 513, 1000, 4097]:
+        a = rng.uniform(-1, 1, n) * 10.0 ** rng.uniform(-8, 8, n)
+        assert np.float64(_smp_fused.np_sum_plan(a, _smp_kernel.pairwise_plan(n))).tobytes() == a.sum().tobytes(), n
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([3, 9, 40, 129, 160]), D=st.integers(1, 3),
+       Bc=st.integers(1, 3))
+def test_the_compiled_report_equals_numpy(monkeypatch, seed, n, D, Bc):
+    # smp._report's clusters, their election and the forecast, its set-up and results compiled (where the turn's
+    # kernels run) and in numpy: clusters of several actors, of capability 0, inactive actors, ties
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (Bc, n, D))
+    copy = rng.random((Bc, n)) < 0.5
+    src = rng.integers(0, n, (Bc, n))
+    x = np.where(copy[:, :, None], np.take_along_axis(x, src[:, :, None].repeat(D, 2), 1), x)
+    ideal = np.clip(x + rng.normal(0, 0.05, x.shape), 0, 1)
+    s = rng.uniform(0.05, 1, (Bc, n, D))
+    R = rng.uniform(-1, 1, (Bc, n))
+    cap = rng.uniform(0, 100, (Bc, n)) * (rng.random((Bc, n)) < 0.7)
+    act = rng.random((Bc, n)) < 0.9
+    cap = np.where(act, cap, 0.0)
+    cfg = smp._Cfg(smp.Params())
+    monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)  # the turn's kernels (and so the compiled report) at every size
+    assert smp._elect_kernels(Bc, n, D) is _smp_fused
+    out = []
+    for compiled in (False, True):
+        monkeypatch.setattr(smp, "USE_ELECT_KERNELS", compiled)
+        out.append(smp._report(x, ideal, s, R, cap * s.sum(-1), cap, act, cfg))
+    for a, b in zip(*out):
+        assert a.dtype == b.dtype and np.array_equal(a, b)

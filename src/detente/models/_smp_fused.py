@@ -130,6 +130,142 @@ def dot_probe(a: np.ndarray, b: np.ndarray, seq: bool) -> np.ndarray:
 
 
 @_jit
+def np_sum_plan(a: np.ndarray, plan: np.ndarray) -> float:
+    """``a.sum()`` as numpy computes it for any length: numpy's pairwise summation as ``plan``
+    (``_smp_kernel.pairwise_plan`` (len(a)): blocks of at most 128 terms summed as :func:`np_sum` sums them,
+    halves added), 0.0 plus the total."""
+    stack = np.empty(plan.shape[0] + 1)
+    top = -1
+    for s in range(plan.shape[0]):
+        if plan[s, 0] == 1:
+            stack[top - 1] = stack[top - 1] + stack[top]
+            top -= 1
+            continue
+        lo, m = plan[s, 1], plan[s, 2]
+        top += 1
+        if m < 8:
+            res = 0.0
+            for i in range(lo, lo + m):
+                res += a[i]
+            stack[top] = res
+            continue
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        end = m - m % 8
+        for i in range(lo + 8, lo + end, 8):
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for i in range(lo + end, lo + m):
+            res += a[i]
+        stack[top] = res
+    return 0.0 + stack[0]
+
+
+@_jit
+def elect_setup_rows(lo: int, hi: int, lab: np.ndarray, cap: np.ndarray, x: np.ndarray, M: int, plan: np.ndarray,
+                     seq: bool, order: np.ndarray, valid: np.ndarray, centre: np.ndarray) -> None:
+    """``smp._elect``'s clusters of the draws lo <= b < hi, as its numpy computes them: ``order`` (Bc, M) the
+    representatives (an actor that is its cluster's label) in index order, then other actors up to M slots;
+    ``valid`` (Bc, M) which slots are clusters; ``centre`` (Bc, M, D) their members' capability-weighted mean
+    positions (plain mean where those weights sum to 0), the weights summed in numpy's order (``plan``:
+    ``_smp_kernel.pairwise_plan`` (n)) and the products as ``np.einsum`` sums them (:func:`dot_seq` with
+    ``seq``, on more than one issue, else :func:`dot2`)."""
+    n, D = x.shape[1], x.shape[2]
+    W = np.empty(n)
+    col = np.empty(n)
+    for b in range(lo, hi):
+        k = 0
+        for i in range(n):  # argsort(~isrep, stable)[:M]
+            if lab[b, i] == i and k < M:
+                order[b, k] = i
+                valid[b, k] = True
+                k += 1
+        for i in range(n):
+            if k >= M:
+                break
+            if lab[b, i] != i:
+                order[b, k] = i
+                valid[b, k] = False
+                k += 1
+        for m in range(M):
+            lead = order[b, m]
+            ok = valid[b, m]
+            for i in range(n):
+                W[i] = cap[b, i] if (ok and lab[b, i] == lead) else 0.0
+            if not np_sum_plan(W, plan) > 0:
+                for i in range(n):
+                    W[i] = 1.0 if (ok and lab[b, i] == lead) else 0.0
+            ws = np_sum_plan(W, plan)
+            ws = ws if ws > 0 else 1.0
+            for kk in range(D):
+                for i in range(n):
+                    col[i] = x[b, i, kk]
+                t = dot_seq(W, col, n) if seq else dot2(W, col, n)
+                centre[b, m, kk] = t / ws
+
+
+@_jit
+def elect_finish_rows(lo: int, hi: int, pr: np.ndarray, order: np.ndarray, valid: np.ndarray, centre: np.ndarray,
+                      lab: np.ndarray, act: np.ndarray, cap: np.ndarray, x: np.ndarray, plan: np.ndarray, seq: bool,
+                      p_actor: np.ndarray, fc: np.ndarray) -> None:
+    """``smp._elect``'s results of the draws lo <= b < hi from the clusters' PCE probabilities ``pr`` (Bc, M), as
+    its numpy computes them: ``p_actor`` (Bc, n) each active actor's cluster's probability; ``fc`` (Bc, D) the
+    capability-weighted position of the most probable cluster (ties: the smallest centre, issue by issue; weights
+    of 0: the plain mean; no active actor: the mean of every position). Sums as :func:`elect_setup_rows`'."""
+    n, D = x.shape[1], x.shape[2]
+    M = pr.shape[1]
+    byl = np.empty(n)
+    tied = np.empty(M, dtype=np.bool_)
+    w = np.empty(n)
+    col = np.empty(n)
+    for b in range(lo, hi):
+        for i in range(n):
+            byl[i] = 0.0
+        for m in range(M):
+            byl[order[b, m]] = pr[b, m] if valid[b, m] else 0.0
+        for i in range(n):
+            p_actor[b, i] = byl[max(lab[b, i], 0)] if act[b, i] else 0.0
+        pmax = pr[b, 0]
+        for m in range(1, M):
+            pmax = max(pmax, pr[b, m])
+        for m in range(M):
+            tied[m] = valid[b, m] and pr[b, m] >= pmax * (1 - TIE_TOL)
+        for kk in range(D):
+            mn = np.inf
+            for m in range(M):
+                mn = min(mn, centre[b, m, kk] if tied[m] else np.inf)
+            for m in range(M):
+                tied[m] = tied[m] and (centre[b, m, kk] if tied[m] else np.inf) <= mn
+        slot = 0
+        for m in range(M):
+            if tied[m]:
+                slot = m
+                break
+        best = order[b, slot]
+        for i in range(n):
+            w[i] = cap[b, i] if lab[b, i] == best else 0.0
+        if not np_sum_plan(w, plan) > 0:
+            for i in range(n):
+                w[i] = 1.0 if lab[b, i] == best else 0.0
+        if np_sum_plan(w, plan) <= 0:
+            for i in range(n):
+                w[i] = 1.0
+        ws = np_sum_plan(w, plan)
+        for kk in range(D):
+            for i in range(n):
+                col[i] = x[b, i, kk]
+            t = dot_seq(w, col, n) if seq else dot2(w, col, n)
+            fc[b, kk] = t / ws
+
+
+@_jit
 def _utility(d: float, r: float) -> float:
     return (1.0 - d) * (1.0 + min(d, 1.0) * r)
 

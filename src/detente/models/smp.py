@@ -266,8 +266,33 @@ def _report(x, ideal, s, R, wp, cap, act, cfg):
 
 def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     """:func:`_report`'s election among the clusters (labels ``lab``) of draws with M clusters (M >= 1):
-    each actor's PCE probability and the forecast."""
+    each actor's PCE probability and the forecast. Its set-up and its results are compiled where the turn's
+    kernels run (:func:`_elect_kernels`: the same numbers)."""
     Bc, n, D = x.shape
+    fz = _elect_kernels(Bc, n, D)
+    if fz is None:
+        order, valid, centre = _elect_setup(lab, cap, x, M)
+    else:
+        lab = np.ascontiguousarray(lab, dtype=np.int64)
+        cap, x = np.ascontiguousarray(cap, dtype=float), np.ascontiguousarray(x, dtype=float)
+        order, valid, centre = np.empty((Bc, M), dtype=np.int64), np.empty((Bc, M), dtype=np.bool_), np.empty((Bc, M, D))
+        fz.elect_setup_rows(0, Bc, lab, cap, x, M, _sum_plan(n), D > 1, order, valid, centre)
+    Vr = core.utilities(ideal, s, centre, R)
+    C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
+    P = core.victory(C, cfg.vpm)
+    pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
+    if fz is None:
+        return _elect_finish(pr, order, valid, centre, lab, act, cap, x)
+    p_actor, fc = np.empty((Bc, n)), np.empty((Bc, D))
+    fz.elect_finish_rows(0, Bc, np.ascontiguousarray(pr, dtype=float), order, valid, centre, lab,
+                         np.ascontiguousarray(act, dtype=np.bool_), cap, x, _sum_plan(n), D > 1, p_actor, fc)
+    return p_actor, fc
+
+
+def _elect_setup(lab, cap, x, M):
+    """:func:`_elect`'s clusters in numpy: the slots' actors ``order`` (Bc, M) (the representatives first),
+    which slots are clusters (``valid``), and the clusters' capability-weighted centres (Bc, M, D)."""
+    n = x.shape[1]
     isrep = lab == np.arange(n)[None, :]
     order = np.argsort(~isrep, axis=-1, kind="stable")[:, :M]
     valid = np.take_along_axis(isrep, order, -1)
@@ -276,10 +301,12 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     W = np.where(W.sum(-1, keepdims=True) > 0, W, G.astype(float))
     Wsum = W.sum(-1, keepdims=True)
     centre = core._mm(W, x) / np.where(Wsum > 0, Wsum, 1.0)  # (Bc, M, D)
-    Vr = core.utilities(ideal, s, centre, R)
-    C = core.coalitions(Vr, wp, cfg.rule, opt=valid)
-    P = core.victory(C, cfg.vpm)
-    pr = core.pce(C, P, valid[:, None, :], cfg.pcem)[:, 0]
+    return order, valid, centre
+
+
+def _elect_finish(pr, order, valid, centre, lab, act, cap, x):
+    """:func:`_elect`'s results in numpy from the clusters' probabilities ``pr`` (Bc, M)."""
+    Bc, n, D = x.shape
     by_label = np.zeros((Bc, n))
     np.put_along_axis(by_label, order, np.where(valid, pr, 0.0), -1)
     p_actor = np.where(act, np.take_along_axis(by_label, np.maximum(lab, 0), -1), 0.0)
@@ -300,6 +327,71 @@ def _elect(x, ideal, s, R, wp, cap, act, lab, M, cfg):
     ws = w.sum(-1, keepdims=True)
     fc = np.einsum("bi,bik->bk", w, x) / ws
     return p_actor, fc
+
+
+#: Whether :func:`_elect` may use its compiled set-up and results (tests switch it off to compare).
+USE_ELECT_KERNELS = True
+_ELECT_OK: dict[tuple[int, int], bool] = {}
+_SUM_PLANS: dict[int, np.ndarray] = {}
+
+
+def _sum_plan(n: int) -> np.ndarray:
+    """numpy's pairwise summation of n terms as a program (``_smp_kernel.pairwise_plan``), made once per n."""
+    if n not in _SUM_PLANS:
+        from . import _smp_kernel
+
+        _SUM_PLANS[n] = _smp_kernel.pairwise_plan(n)
+    return _SUM_PLANS[n]
+
+
+def _elect_kernels(Bc: int, n: int, D: int) -> Any:
+    """The module of :func:`_elect`'s compiled set-up and results (:mod:`._smp_fused`), or None (numpy then):
+    where the turn's kernels run (``_smp_core._turn_kernel``), once they are found to give numpy's numbers at
+    n actors on D issues (:func:`_elect_ok`; the products' order is numpy's build's)."""
+    if not USE_ELECT_KERNELS or core._turn_kernel(Bc, n) is None:
+        return None
+    from . import _smp_fused
+
+    if (n, D) not in _ELECT_OK:
+        _ELECT_OK[n, D] = _elect_ok(_smp_fused, n, D)
+    return _smp_fused if _ELECT_OK[n, D] else None
+
+
+def _elect_ok(fz: Any, n: int, D: int) -> bool:
+    """Do the compiled set-up and results of :func:`_elect` give its numpy's numbers at n actors on D issues?
+    Compared once, on random clusters (some of capability 0, some actors inactive) with numbers spread over
+    many magnitudes, for a few counts of clusters and draws."""
+    rng = np.random.default_rng(n * 31 + D)
+    ok = True
+    for Bc in (1, 3):
+        x = rng.uniform(-1, 1, (Bc, n, D)) * 10.0 ** rng.uniform(-4, 4, (Bc, n, D))
+        cap = rng.uniform(0, 1, (Bc, n)) * 10.0 ** rng.uniform(-4, 4, (Bc, n)) * (rng.random((Bc, n)) < 0.8)
+        act = rng.random((Bc, n)) < 0.9
+        lab = np.arange(n)[None, :].repeat(Bc, 0)
+        join = rng.random((Bc, n)) < 0.6
+        for b in range(Bc):
+            for i in range(1, n):
+                if join[b, i]:
+                    lab[b, i] = lab[b, rng.integers(0, i)]
+        lab = np.where(act, lab, -1)
+        reps = (lab == np.arange(n)[None, :]).sum(-1)
+        for M in sorted({1, int(reps.min()), max(1, int(reps.min()) // 2)}):
+            want = _elect_setup(lab, cap, x, M)
+            got = (np.empty((Bc, M), dtype=np.int64), np.empty((Bc, M), dtype=np.bool_), np.empty((Bc, M, D)))
+            fz.elect_setup_rows(0, Bc, lab, cap, x, M, _sum_plan(n), D > 1, *got)
+            ok &= all(np.array_equal(a, b) for a, b in zip(want, got))
+            pr = rng.uniform(0, 1, (Bc, M)) * want[1]
+            pr[:, -1] = pr[:, 0]  # a tie
+            order, valid, centre = want
+            p_want, fc_want = _elect_finish(pr, order, valid, centre, lab, act, cap, x)
+            p_got, fc_got = np.empty((Bc, n)), np.empty((Bc, D))
+            fz.elect_finish_rows(0, Bc, pr, order, valid, centre, lab, act, cap, x, _sum_plan(n), D > 1, p_got, fc_got)
+            ok &= np.array_equal(p_want, p_got) and np.array_equal(fc_want, fc_got)
+    if not ok:  # the same numbers either way, only slower: say so once, where a user can see it
+        warnings.warn(f"smp: this numpy sums the report's products at {n} actors on {D} issues in an order the "
+                      "compiled report does not copy, so its numpy runs (the same numbers, slower)",
+                      RuntimeWarning, stacklevel=2)
+    return bool(ok)
 
 
 def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, meanwhile=None):
@@ -936,7 +1028,7 @@ def warmup() -> bool:
         _smp_pce.warmup()  # the PCE over many options (none here)
         Q = np.zeros((1, 3, _smp_kernel.FEW_OPTIONS), dtype=bool)  # the resolution's pairs of many options
         Q[:, :, 0] = Q[0, 0, 1:3] = True
-        core.coalitions(np.zeros((1, 2, Q.shape[2])), np.ones((1, 2)), "Prop", opt=Q.any(1), among=Q)
+        core.coalitions(np.zeros((1, 2, Q.shape[2])), np.ones((1, 2)), "Prop", opt=np.any(Q, axis=1), among=Q)
 
         f, i = np.zeros((1, 1, 1)), np.zeros((1, 1, 1), dtype=np.int64)
         _smp_fused.fill_rows(0, 0, np.zeros(1, dtype=np.int64), 1, f[..., None], f[..., None], f, i, f, f, i, f, f,
