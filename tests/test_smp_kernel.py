@@ -578,11 +578,33 @@ def test_near_pairs_at_the_tolerance_are_numpys(monkeypatch, path):
             ref = core._near(x, act)
             sure = ~unsure.reshape(Bc, n)
             _equal(near[sure], ref[sure])  # every row it is sure of is numpy's
-            assert unsure.any() == (abs(scale / 1e-3 - 1) < 1e-6)  # steps of 1e-3 (1 + 1e-12) are unsure
+            # steps of 1e-3 (1 + 1e-12) are unsure on several issues; on one, the kernel decides them as numpy does
+            assert unsure.any() == (D > 1 and abs(scale / 1e-3 - 1) < 1e-6)
             got = core.clusters(x, act)
             _use(monkeypatch, "numpy")
             _equal(got, core.clusters(x, act))
             _use(monkeypatch, path)
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+def test_near_pairs_on_one_issue_are_decided_as_numpy_does(path):
+    # positions of one decimal on a 0-100 scale (KTAB's examples): many pairs exactly the tolerance apart, up to
+    # the rounding of x / 100; on one issue the kernel is sure of every pair, and its near matrix is numpy's
+    kern = _smp_kernel if path == "compiled" else _jit.pure_module("detente.models._smp_kernel")
+    rng = np.random.default_rng(12)
+    Bc, n = 2, 60
+    x = rng.integers(490, 510, (Bc, n, 1)) / 10.0 / 100.0
+    x[:, 1::7] += 1e-3 * (1 - 1e-13)  # and pairs a last bit or so inside and outside it
+    x[:, 2::7] -= 1e-3 * (1 + 1e-13)
+    x[:, 3], x[:, 4] = 0.0, 1e-3  # exactly the tolerance apart: not near (sqrt(1e-3 ** 2) == 1e-3)
+    act = rng.random((Bc, n)) < 0.95
+    act[:, 3:5] = True
+    near, unsure = np.empty((Bc, n, n), dtype=bool), np.zeros(Bc * n, dtype=bool)
+    kern.near_rows(0, Bc * n, x, np.ascontiguousarray(x.transpose(0, 2, 1)), act, core.EQ_TOL, near, unsure)
+    d = np.abs(x[:, :, None, 0] - x[:, None, :, 0])
+    assert (np.abs(d - 1e-3) < 1e-9).sum() > 100  # the case: many pairs at the tolerance
+    assert not unsure.any()
+    _equal(near, core._near(x, act))
 
 
 def test_the_compiled_pce_sums_in_numpys_order_or_steps_aside(monkeypatch):

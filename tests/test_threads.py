@@ -5,6 +5,8 @@ on the thread count, bit for bit."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -236,3 +238,52 @@ def test_exchange_is_the_same_on_one_and_two_threads(monkeypatch, variant):
     inp = _random(4, 9, 6, 3)
     # the compiled float loop (the default, Decide's decimals, plays in forked processes: tests/test_dask.py)
     _one_and_two(monkeypatch, lambda: exchange.run(inp, exchange.Params(variant=variant, passes=3, arithmetic="float")))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("busy", [False, True])
+def test_split_rows_runs_before_once_ahead_of_every_piece(monkeypatch, threads, busy):
+    """``before`` runs once, and every piece starts after it has ended: by another thread while this one does
+    ``meanwhile`` (by this one when no other has started: the pool busy with another caller's work); its
+    exception is raised, with no piece run."""
+    monkeypatch.setenv(_jit.THREADS_ENV, str(threads))
+    me = threading.current_thread().name
+    done = threading.Event()
+    calls: list[str] = []
+    early: list[int] = []
+    seen = np.zeros(40, dtype=int)
+    lock = threading.Lock()
+
+    def before() -> None:
+        time.sleep(0.02)  # long enough that a piece started too early would show
+        calls.append(threading.current_thread().name)
+        done.set()
+
+    def fill(lo: int, hi: int) -> None:
+        with lock:
+            if not done.is_set():
+                early.append(lo)
+            seen[lo:hi] += 1
+
+    release = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        if busy:  # the only other thread is held by someone else's work until the call has ended
+            pool.submit(release.wait, 10)
+        try:
+            _jit.split_rows(40, fill, meanwhile=lambda: None if busy else done.wait(10), before=before,
+                            executor=pool)
+        finally:
+            release.set()
+    assert len(calls) == 1 and not early and (seen == 1).all()
+    if threads == 1 or busy:
+        assert calls == [me]
+    else:
+        assert calls != [me]  # another thread laid it out
+
+    def bad() -> None:
+        raise ValueError("before failed")
+
+    seen[:] = 0
+    with _jit.shared_threads(), pytest.raises(ValueError, match="before failed"):
+        _jit.split_rows(40, fill, meanwhile=lambda: None, before=bad)
+    assert seen.sum() == 0

@@ -244,7 +244,7 @@ def one_thread() -> Iterator[None]:
 
 def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = True, per_thread: int = 4,
                max_rows: int | None = None, warm: bool = False, executor: Executor | None = None,
-               meanwhile: Callable[[], None] | None = None) -> None:
+               meanwhile: Callable[[], None] | None = None, before: Callable[[], None] | None = None) -> None:
     """``fill(lo, hi)`` over the rows ``0 .. rows`` in pieces, shared out to :func:`threads` threads.
 
     Each row must be independent of the others (``fill`` writes its own rows only), so the split
@@ -273,6 +273,11 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         Other work for this thread: called once the other threads have started on the pieces, before
         this thread joins them (on one thread, before the pieces). Its exception is raised after every
         piece has ended.
+    before : callable(), optional
+        Work every piece needs done first (what ``fill`` reads): run once, by the first of the other threads
+        to start, while this thread does ``meanwhile``, so that ``meanwhile`` starts at once (by this thread,
+        if no other has started on it by the end of ``meanwhile``; on one thread, first). No piece starts
+        before it has ended.
     """
     from .. import _cancel
 
@@ -290,6 +295,8 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
 
     starts = range(0, rows, step)
     if T <= 1 or len(starts) <= 1:
+        if before is not None:
+            before()
         if meanwhile is not None:
             meanwhile()
         for lo in starts:
@@ -308,8 +315,28 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     todo = iter(starts)
     lock = threading.Lock()
     failed = threading.Event()
+    ready = threading.Event()
+    claimed = [False]
+
+    def prepare() -> None:  # ``before``, by the first thread to get here; the others wait for it
+        if before is None:
+            return
+        with lock:
+            mine = not claimed[0]
+            claimed[0] = True
+        if not mine:
+            ready.wait()
+            return
+        try:
+            before()
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            ready.set()
 
     def work() -> None:
+        prepare()
         while not failed.is_set():
             with lock:
                 lo = next(todo, None)

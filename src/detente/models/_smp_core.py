@@ -51,6 +51,9 @@ USE_KERNELS = True
 #: Whether the compiled coalitions of elections (``among``) with the default rule sum the pairs election by election
 #: (``_smp_kernel.election_pair_rows``: the same numbers; tests switch it off to compare).
 ELECTION_PAIRS = True
+#: Whether, when the caller has other work during the challenges (``meanwhile``), another thread lays out the
+#: targets' order (``_smp_kernel.target_order_rows``) while this one starts on it (the same numbers).
+ORDER_BESIDE = True
 #: Whether the compiled challenges with the default rule count the third parties only of the targets that can be
 #: the best (``_smp_kernel.challenge_pruned``: the same numbers; tests switch it off to compare).
 PRUNE_TARGETS = True
@@ -80,13 +83,14 @@ PASS_PARALLEL_MIN_WORK = 1 << 20
 
 
 def _rows(fill: Callable[[int, int], None], rows: int, work: int, least: int | None = None,
-          meanwhile: Callable[[], None] | None = None) -> None:
+          meanwhile: Callable[[], None] | None = None, before: Callable[[], None] | None = None) -> None:
     """``fill(lo, hi)`` over ``rows`` rows, shared out to the kernel threads when ``work`` is at least ``least``
     (:data:`PARALLEL_MIN_WORK` by default; each fills its own rows: the split changes no result); ``meanwhile``
-    as :func:`._jit.split_rows` takes it (this thread's other work, while the others start on the rows)."""
+    and ``before`` as :func:`._jit.split_rows` takes them (this thread's other work, while the others start on
+    the rows; what the rows need done first)."""
     # warm: compiles (or loads) the kernel in this thread first: numba must not compile in two threads at once
     _jit.split_rows(rows, fill, parallel=work >= (PARALLEL_MIN_WORK if least is None else least), warm=True,
-                    meanwhile=meanwhile)
+                    meanwhile=meanwhile, before=before)
 
 
 def vote(w: np.ndarray, delta: np.ndarray, rule: str) -> np.ndarray:
@@ -541,12 +545,17 @@ def challenges(
             P = -(-n // step) * step
             perm, iperm = np.empty((Bc, n), dtype=np.int64), np.empty((Bc, n), dtype=np.int64)
             AP, BmP, errb = np.empty((Bc, n, P)), np.empty((Bc, n, P)), np.empty(Bc)
-            _rows(lambda lo, hi: kern.target_order_rows(lo, hi, *args[:4], perm, iperm, AP, BmP, errb), Bc,
-                  Bc * n * n, least=PASS_PARALLEL_MIN_WORK)
+            order = lambda lo, hi: kern.target_order_rows(lo, hi, *args[:4], perm, iperm, AP, BmP, errb)  # noqa: E731
+            before = None
+            if meanwhile is None or not ORDER_BESIDE:
+                _rows(order, Bc, Bc * n * n, least=PASS_PARALLEL_MIN_WORK)
+            else:  # the targets' order by another thread while this one does its other work (a few draws)
+                order(0, 0)  # compiled (or loaded) in this thread first, as ``_rows`` does
+                before = lambda: order(0, Bc)  # noqa: E731
             got = np.zeros((Bc, n), dtype=np.int64) if counted is None else counted
             _rows(lambda lo, hi: kern.challenge_rows_pruned(lo, hi, *args, actc, AP, BmP, perm, iperm, errb, step,
                                                             target, prob, gain, got), Bc * n, Bc * n * n * n,
-                  meanwhile=meanwhile)
+                  meanwhile=meanwhile, before=before)
             return target, prob, gain
         _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
               meanwhile=meanwhile)

@@ -1223,7 +1223,10 @@ def near_rows(lo: int, hi: int, x: np.ndarray, xT: np.ndarray, act: np.ndarray, 
     square root is monotone and correctly rounded. So a sum below tol^2 (1 - 2 NEAR_MARGIN) is near
     whichever order numpy takes, one above tol^2 (1 + 2 NEAR_MARGIN) is not; in between (an actor a
     millionth of the tolerance from the threshold) ``unsure[r]`` is set and the caller takes numpy's
-    own answer for the whole batch. Fills ``near`` (Bc, n, n) and ``unsure`` (Bc n,)."""
+    own answer for the whole batch. On one issue the sum is a single square, numpy's exactly, and such a
+    pair is decided here as numpy decides it (``sqrt(s) < tol``, both square roots correctly rounded): on
+    positions of one decimal on a 0-100 scale, as KTAB's examples have, pairs exactly the tolerance apart
+    are common. Fills ``near`` (Bc, n, n) and ``unsure`` (Bc n,)."""
     Bc, n, D = x.shape
     t2 = tol * tol
     below = t2 * (1.0 - 2.0 * NEAR_MARGIN)
@@ -1244,7 +1247,11 @@ def near_rows(lo: int, hi: int, x: np.ndarray, xT: np.ndarray, act: np.ndarray, 
         doubt = False
         for j in range(n):
             row[j] = s[j] < below and act[b, i] and act[b, j]
-            doubt = doubt or (s[j] >= below and s[j] <= above)
+            if s[j] >= below and s[j] <= above:
+                if D == 1:  # one square: numpy's sum too (0 + d d), so its own comparison decides here
+                    row[j] = np.sqrt(s[j]) < tol and act[b, i] and act[b, j]
+                else:
+                    doubt = True
         unsure[r] = doubt
 
 
