@@ -95,7 +95,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "principals", "challenge_gain", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
-                 "challenge_rows_pruned", "cluster_labels", "election_plan", "_hub_wants", "election_pair_rows",
+                 "challenge_rows_pruned", "cluster_labels", "election_plan", "election_gather", "_hub_wants", "election_pair_rows",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
                  "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
@@ -457,7 +457,7 @@ def test_coalitions_election_by_election_equal_the_rows_and_numpy(monkeypatch, s
     for key in (("compiled", False), ("compiled", True), ("pure", True)):
         _equal(out[key], out["numpy", False])
     # every task of the plan, and only the pairs wanted: a hub row or an election's member rows
-    hub, start, members, tasks, smax = _smp_kernel.election_plan(Q, np.ones(M, dtype=np.bool_), hub_min)
+    hub, start, members, tasks = _smp_kernel.election_plan(Q, np.ones(M, dtype=np.bool_), hub_min)
     assert (hub == ((Q.sum(1) >= hub_min) if hub_min <= nq else False)).all()
     sizes = np.diff(start).reshape(Bc, nq)
     assert len(tasks) == hub.sum() + np.maximum(sizes - 1, 0).sum()

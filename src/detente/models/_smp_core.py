@@ -249,9 +249,10 @@ def coalitions(V: np.ndarray, w: np.ndarray, rule: str, opt: np.ndarray | None =
         Qc = np.zeros((Bc, 0, M), dtype=np.bool_) if among is None else np.ascontiguousarray(among, dtype=np.bool_)
         tasks = None
         if ELECTION_PAIRS and code == 0 and Qc.shape[1] > 0 and M >= kern.FEW_OPTIONS:
-            hub, start, members, tasks, smax = kern.election_plan(Qc, mark, kern.HUB_ELECTIONS)
+            hub, start, members, tasks = kern.election_plan(Qc, mark, kern.HUB_ELECTIONS)
         if tasks is not None and len(tasks):  # the pairs election by election (the same entries, the same numbers)
-            _rows(lambda lo, hi: kern.election_pair_rows(lo, hi, tasks, start, members, hub, smax, Vc, wc, plan, Qc, C),
+            G = kern.election_gather(Vc, Qc.shape[1], start, members)
+            _rows(lambda lo, hi: kern.election_pair_rows(lo, hi, tasks, start, members, hub, G, Vc, wc, plan, Qc, C),
                   len(tasks), Bc * len(rows) * M * Nv)
         else:
             _rows(lambda lo, hi: kern.coalition_rows(lo, hi, Vc, wc, mark, code, plan, Qc, C), Bc * M,

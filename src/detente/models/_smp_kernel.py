@@ -479,14 +479,13 @@ HUB_ELECTIONS = 3
 
 @_jit
 def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                               np.ndarray, int]:
+                                                                               np.ndarray]:
     """The work of :func:`election_pair_rows` for the elections ``among`` (Bc, nq, M) (each an option set, as
     ``_smp_core.pce``'s ``Q``): returns ``hub`` (Bc, M), the options in at least ``hub_min`` of their draw's
     elections; ``start`` (Bc nq + 1,) and ``members``, the options of election e = b nq + q that are no hub
     (``members[start[e]:start[e + 1]]``, in index order; none for an election with fewer than two);
     ``tasks`` (K, 3), one row each: (b, -1, a) the row of hub a of draw b, then (b, q, i) the i-th row of
-    election q's members (rows i and s - 2 - i side by side: pieces of equal cost); and the most members of an
-    election. ``tasks`` is empty (and the caller sums the rows, :func:`coalition_rows`) if an election holds an
+    election q's members (rows i and s - 2 - i side by side: pieces of equal cost). ``tasks`` is empty (and the caller sums the rows, :func:`coalition_rows`) if an election holds an
     option outside ``rows``."""
     Bc, nq, M = among.shape
     count = np.zeros((Bc, M), dtype=np.int64)
@@ -506,7 +505,6 @@ def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np
                 nt += 1
     start = np.zeros(Bc * nq + 1, dtype=np.int64)
     tot = 0
-    smax = 0
     for b in range(Bc):
         for q in range(nq):
             s = 0
@@ -517,12 +515,11 @@ def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np
             if s >= 2:
                 tot += s
                 nt += s - 1
-                smax = max(smax, s)
     start[Bc * nq] = tot
     members = np.empty(tot, dtype=np.int64)
     tasks = np.empty((0 if bad else nt, 3), dtype=np.int64)
     if bad:
-        return hub, start, members, tasks, smax
+        return hub, start, members, tasks
     k = 0
     for b in range(Bc):
         for a in range(M):
@@ -544,7 +541,24 @@ def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np
             for j in range(s - 1):
                 tasks[k, 0], tasks[k, 1], tasks[k, 2] = b, q, _zigzag(j, s - 1)
                 k += 1
-    return hub, start, members, tasks, smax
+    return hub, start, members, tasks
+
+
+@_jit
+def election_gather(V: np.ndarray, nq: int, start: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Each election's members' columns of V (Bc, Nv, M), for :func:`election_pair_rows`: election e = b nq + q's
+    as an (Nv, s) block at Nv start[e] (``start``, ``members`` of :func:`election_plan`), gathered once for
+    every thread's rows."""
+    Bc, Nv, M = V.shape
+    G = np.empty(Nv * start[Bc * nq])
+    for e in range(Bc * nq):
+        o = start[e]
+        s = start[e + 1] - o
+        b = e // nq
+        for v in range(Nv):
+            for k in range(s):
+                G[Nv * o + v * s + k] = V[b, v, members[o + k]]
+    return G
 
 
 @_jit
@@ -556,15 +570,15 @@ def _hub_wants(b: int, a: int, c: int, need: np.ndarray, hub: np.ndarray) -> boo
 
 @_jit
 def election_pair_rows(lo: int, hi: int, tasks: np.ndarray, start: np.ndarray, members: np.ndarray, hub: np.ndarray,
-                       smax: int, V: np.ndarray, w: np.ndarray, plan: np.ndarray, among: np.ndarray,
+                       G: np.ndarray, V: np.ndarray, w: np.ndarray, plan: np.ndarray, among: np.ndarray,
                        C: np.ndarray) -> None:
     """:func:`coalition_rows` with the ``Prop`` rule and elections ``among``, task by task (the rows
     ``lo <= r < hi`` of ``tasks``, :func:`election_plan`): the same entries of ``C``, the same numbers.
 
     A hub's row sums it against every option it shares an election with, both ways (C[a, c] and C[c, a] from
     one pass, as :func:`coalition_rows` does), whole or gathered as there. An election's members are gathered
-    once into an (Nv, s) block, and its row i sums member i against the members after it, straight from the
-    block: where :func:`coalition_rows` gathers each row's few wanted options anew (or sums them all), the
+    once into an (Nv, s) block (``G``, :func:`election_gather`), and its row i sums member i against the members
+    after it, straight from the block: where :func:`coalition_rows` gathers each row's few wanted options anew (or sums them all), the
     pairs of a few large elections (an actor many challenge) are summed as densely as an election over
     every option. Each pair's sums are its own, in numpy's order (:func:`_coalition_span`): the same
     numbers wherever its options sit. Every pair is written by the tasks of one election or one hub, except
@@ -581,9 +595,7 @@ def election_pair_rows(lo: int, hi: int, tasks: np.ndarray, start: np.ndarray, m
     need = np.empty(M, dtype=np.bool_)
     cols = np.empty(M, dtype=np.int64)
     X = np.empty(Nv * SPAN)  # a hub row's gathered options (:func:`_span`)
-    G = np.empty(Nv * max(smax, 1))  # the current election's members, (Nv, s)
     va = np.empty(Nv)
-    cur = -1
     for r in range(lo, hi):
         b = tasks[r, 0]
         q = tasks[r, 1]
@@ -618,12 +630,7 @@ def election_pair_rows(lo: int, hi: int, tasks: np.ndarray, start: np.ndarray, m
         e = b * nq + q
         o = start[e]
         s = start[e + 1] - o
-        Gq = G[: Nv * s].reshape(Nv, s)
-        if e != cur:  # the election's members, gathered once for its rows in this piece
-            for v in range(Nv):
-                for k in range(s):
-                    Gq[v, k] = Vb[v, members[o + k]]
-            cur = e
+        Gq = G[Nv * o: Nv * (o + s)].reshape(Nv, s)
         for v in range(Nv):
             va[v] = Gq[v, i]
         a = members[o + i]
