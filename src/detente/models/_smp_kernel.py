@@ -485,8 +485,8 @@ def election_plan(among: np.ndarray, rows: np.ndarray, hub_min: int) -> tuple[np
     elections; ``start`` (Bc nq + 1,) and ``members``, the options of election e = b nq + q that are no hub
     (``members[start[e]:start[e + 1]]``, in index order; none for an election with fewer than two);
     ``tasks`` (K, 3), one row each: (b, -1, a) the row of hub a of draw b, then (b, q, i) the i-th row of
-    election q's members (rows i and s - 2 - i side by side: pieces of equal cost). ``tasks`` is empty (and the caller sums the rows, :func:`coalition_rows`) if an election holds an
-    option outside ``rows``."""
+    election q's members (rows i and s - 2 - i side by side: pieces of equal cost). ``tasks`` is empty (and
+    the caller sums the rows, :func:`coalition_rows`) if an election holds an option outside ``rows``."""
     Bc, nq, M = among.shape
     count = np.zeros((Bc, M), dtype=np.int64)
     bad = False
