@@ -630,3 +630,31 @@ def test_utilities_at_a_turn_equal_numpy(monkeypatch, path):
         want = core.utility(d, R)
         _use(monkeypatch, path)
         _equal(core.utility(d, R), want)
+
+
+@pytest.mark.parametrize("M", [40, 161])
+def test_the_pce_of_many_small_elections_takes_the_exponentials_it_needs_only(monkeypatch, M):
+    # the resolution's elections (a status quo and a few bargains each, and one large one): the exponentials and
+    # divisions of their own entries only give the numbers of the whole arrays, and numpy's path's
+    assert core._exp_packs_ok()
+    rng = np.random.default_rng(M)
+    for Bc in (1, 2):
+        nq = M - 1
+        Q = np.zeros((Bc, nq, M), dtype=bool)
+        Q[:, :, 0] = True
+        Q[:, np.arange(nq), 1 + np.arange(nq)] = True
+        Q[:, :, 1:] |= rng.random((Bc, nq, M - 1)) < 1.0 / M
+        Q[:, 3, :] = rng.random((Bc, M)) < 0.5
+        Q[:, 5, :] = False  # an election with no option
+        C = rng.uniform(0, 1, (Bc, M, M)) * 10.0 ** rng.uniform(-6, 2, (Bc, M, M)) + core.FLOOR_PCE
+        P = core.victory(C, "Linear")
+        P[:, 0, 1] = 0.0  # a log of the floor
+        out = {}
+        for path, pack in (("numpy", False), ("compiled", False), ("compiled", True)):
+            _use(monkeypatch, path)
+            monkeypatch.setattr(core, "PACK_EXP", pack)
+            out[path, pack] = core.pce(C, P, Q, "Conditional")
+        assert 4 * Q.sum() < Q.size  # the packed case
+        _equal(out["compiled", True], out["compiled", False])
+        _equal(out["compiled", True], out["numpy", False])
+        assert (out["compiled", True][:, 5] == 0).all()

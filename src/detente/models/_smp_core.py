@@ -344,6 +344,46 @@ def _pce_dots_ok(kern: Any) -> bool:
     return _PCE_DOTS_OK
 
 
+#: Whether :func:`pce` may take the exponentials of only its elections' logits when they are few of the entries
+#: (:func:`_pce_packed`; tests switch it off to compare), and below which share of the entries it does.
+PACK_EXP = True
+PACK_MAX_SHARE = 0.25
+_EXP_PACKS_OK: bool | None = None
+
+
+def _exp_packs_ok() -> bool:
+    """Does this numpy's ``np.exp`` give each element the same bits in a packed array as in place (its vector loop
+    the same for every lane and for the loop's remainder)? Checked once, on logits down to -800 and -inf, for
+    lengths around every vector width."""
+    global _EXP_PACKS_OK
+    if _EXP_PACKS_OK is None:
+        rng = np.random.default_rng(0)
+        ok = True
+        for n in list(range(1, 80)) + [161, 257, 1000]:
+            x = -rng.uniform(0, 800, n) * (rng.random(n) < 0.7)
+            x[rng.random(n) < 0.2] = -np.inf
+            whole = np.exp(x)
+            for _ in range(3):
+                idx = np.flatnonzero(rng.random(n) < rng.uniform(0.05, 0.95))
+                ok &= whole.take(idx).tobytes() == np.exp(x.take(idx)).tobytes()
+        _EXP_PACKS_OK = bool(ok)
+    return _EXP_PACKS_OK
+
+
+def _pce_packed(L: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The Conditional PCE's probabilities from its logits ``L`` (-inf outside the elections, whose flat indices
+    are ``idx``): the exponentials and the divisions of those entries only, the others 0 (exp(-inf) = 0, 0 / s =
+    0). Each entry's exp is numpy's own (:func:`_exp_packs_ok`), a division is exact wherever it is done, and the
+    rows are summed as they stand: the numbers of the whole arrays."""
+    p = np.zeros(L.shape)
+    p.put(idx, np.exp(L.take(idx)))
+    s = p.sum(-1)
+    row = idx // L.shape[-1]
+    keep = s.take(row) > 0
+    p.put(idx[keep], p.take(idx[keep]) / s.take(row[keep]))
+    return p
+
+
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Stacked matrix products summed in index order, whatever the batch size.
 
@@ -386,6 +426,10 @@ def pce(C: np.ndarray, P: np.ndarray, Q: np.ndarray, model: str) -> np.ndarray:
                   int(Q.sum()) * M)
             # the kernel took each row's largest off already, and left -inf outside the elections, whose exp is 0:
             # the steps below that would change nothing are left out
+            if Q.shape[1] > 1 and PACK_EXP and _exp_packs_ok():
+                idx = np.flatnonzero(Qc)
+                if PACK_MAX_SHARE * L.size > len(idx):  # many elections of few options each (the resolution's)
+                    return _pce_packed(L, idx)
             p = np.exp(L, out=L)
             s = p.sum(-1, keepdims=True)
             return np.divide(p, s, out=p, where=s > 0)  # a row with no option is all 0 already
