@@ -254,3 +254,38 @@ def test_the_compiled_report_equals_numpy(monkeypatch, seed, n, D, Bc):
         out.append(smp._report(x, ideal, s, R, cap * s.sum(-1), cap, act, cfg))
     for a, b in zip(*out):
         assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([3, 9, 40, 129]), D=st.integers(1, 3), B=st.integers(1, 3),
+       stochastic=st.booleans(), clumped=st.booleans())
+def test_the_compiled_resolution_and_report_equal_numpy(monkeypatch, seed, n, D, B, stochastic, clumped):
+    # smp._run_chunk's turn (the numpy path of many actors) with its resolution's set-up and outcome and its
+    # report's election compiled, or in numpy: the same runs (stochastic transitions keep numpy's draw)
+    rng = np.random.default_rng(seed)
+    inp = _inputs(rng, B, n, D, clumped=clumped)
+    params = smp.Params(rounds=4, state_transitions="Stochastic" if stochastic else "Deterministic")
+    monkeypatch.setattr(smp, "USE_FUSED", False)
+    monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)
+    assert smp._glue_kernels(B, n, D) is _smp_fused and smp._elect_kernels(B, n, D) is _smp_fused
+    out = []
+    for compiled in (False, True):
+        monkeypatch.setattr(smp, "USE_GLUE_KERNELS", compiled)
+        monkeypatch.setattr(smp, "USE_ELECT_KERNELS", compiled)
+        out.append(smp.run(inp, params))
+    _same_run(*out)
+
+
+def test_a_different_sum_order_turns_the_compiled_resolution_off(monkeypatch):
+    # the check compares with numpy: a compiled sum in another order (here the plan of fewer terms) is caught, and
+    # numpy's resolution runs, with a warning
+    from detente.models import _smp_kernel
+
+    monkeypatch.setattr(smp, "_SUM_PLANS", {160: _smp_kernel.pairwise_plan(150)})
+    with pytest.warns(RuntimeWarning, match="resolution"):
+        assert not smp._glue_ok(_smp_fused, 160, 1)
+    monkeypatch.setattr(smp, "_GLUE_OK", {})
+    monkeypatch.setattr(core, "KERNEL_MIN_WORK", 0)
+    with pytest.warns(RuntimeWarning):
+        assert smp._glue_kernels(1, 160, 1) is None

@@ -266,6 +266,59 @@ def elect_finish_rows(lo: int, hi: int, pr: np.ndarray, order: np.ndarray, valid
 
 
 @_jit
+def resolution_setup_rows(lo: int, hi: int, target: np.ndarray, act: np.ndarray, ut: np.ndarray, plan: np.ndarray,
+                          Q: np.ndarray, S: np.ndarray) -> None:
+    """``smp._step``'s set-up of the resolution for the draws lo <= b < hi, as its numpy computes it: the elections
+    ``Q`` (Bc, n, n + 1), actor i's over the status quo (0) and the bargain 1 + j of every initiator j that has a
+    target and is i or targets i; and ``S`` (Bc, n), each voter's sum of its utilities ``ut`` (Bc, n, n) of the
+    active actors' positions, in numpy's order (``plan``: ``_smp_kernel.pairwise_plan`` (n))."""
+    n = act.shape[1]
+    row = np.empty(n)
+    for b in range(lo, hi):
+        for i in range(n):
+            Q[b, i, 0] = True
+            for j in range(n):
+                Q[b, i, 1 + j] = target[b, j] >= 0 and (j == i or target[b, j] == i)
+        for i in range(n):
+            for j in range(n):
+                row[j] = ut[b, i, j] if act[b, j] else 0.0
+            S[b, i] = np_sum_plan(row, plan)
+
+
+@_jit
+def resolution_choice_rows(lo: int, hi: int, p: np.ndarray, Q: np.ndarray, bI: np.ndarray, bR: np.ndarray,
+                           x: np.ndarray, ideal: np.ndarray, act: np.ndarray, newx: np.ndarray, newideal: np.ndarray,
+                           choice: np.ndarray) -> None:
+    """``smp._step``'s outcome of the resolution for the draws lo <= b < hi (deterministic transitions, no
+    accommodation matrix), as its numpy computes it: each actor's choice in its election ``p`` (Bc, n, n + 1) (the
+    first option within the tie tolerance of its most probable, the status quo 0 when none), ``choice`` (Bc, n) the
+    bargain's initiator (-1: the status quo, or inactive), and the new positions and ideals: its side of that bargain
+    (``bI`` if it is the initiator, else ``bR``), or where it was."""
+    n, D = x.shape[1], x.shape[2]
+    M = p.shape[2]
+    for b in range(lo, hi):
+        for i in range(n):
+            pmax = p[b, i, 0]
+            for o in range(1, M):
+                pmax = max(pmax, p[b, i, o])
+            thr = pmax * (1 - TIE_TOL)
+            o = 0
+            for c in range(M):
+                if Q[b, i, c] and p[b, i, c] >= thr:
+                    o = c
+                    break
+            m = o - 1
+            mm = max(m, 0)
+            moves = m >= 0 and act[b, i]
+            for k in range(D):
+                side = bI[b, mm, k] if m == i else bR[b, mm, k]
+                nx = side if moves else x[b, i, k]
+                newx[b, i, k] = nx
+                newideal[b, i, k] = nx if act[b, i] else ideal[b, i, k]
+            choice[b, i] = m if act[b, i] else -1
+
+
+@_jit
 def _utility(d: float, r: float) -> float:
     return (1.0 - d) * (1.0 + min(d, 1.0) * r)
 

@@ -396,7 +396,8 @@ def _elect_ok(fz: Any, n: int, D: int) -> bool:
 
 def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, meanwhile=None):
     """One turn from a state; returns the new state and the turn's record. ``meanwhile``: other work for this
-    thread while the kernel threads start on the challenges (``_smp_core.challenges``)."""
+    thread while the kernel threads start on the challenges (``_smp_core.challenges``). The resolution's set-up
+    and outcome are compiled where the turn's kernels run (:func:`_glue_kernels`: the same numbers)."""
     Bc, n, D = x.shape
     Rhat = core.estimate_risk(R, cfg.adj)
     target, prob, gain = core.challenges(dist, Rhat, wc, sigma, act, cfg.rule, cfg.commit, cfg.cvpm,
@@ -405,15 +406,46 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, mean
     has = target >= 0
     tj = np.where(has, target, 0)
     N = np.maximum(nact, 1).astype(float)
-    S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
+    fz = _glue_kernels(Bc, n, D)
+    if fz is None:
+        Q, S = _resolution_setup(target, act, ut)
+    else:
+        target, act = np.ascontiguousarray(target, dtype=np.int64), np.ascontiguousarray(act, dtype=np.bool_)
+        Q, S = np.empty((Bc, n, n + 1), dtype=np.bool_), np.empty((Bc, n))
+        fz.resolution_setup_rows(0, Bc, target, act, np.ascontiguousarray(ut, dtype=float), _sum_plan(n), Q, S)
     V = core.resolution_values(ideal, s, bI, bR, R, ut, S, tj, N)  # (Bc, n_a, 1 + n)
-    k = np.arange(n)
-    Q = np.zeros((Bc, n, n + 1), dtype=bool)
-    Q[:, :, 0] = True
-    Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
     C = core.coalitions(V, wp, cfg.rule, opt=Q.any(1), among=Q)  # only the pairs of each actor's own election
     P = core.victory(C, cfg.vpm)
     p = core.pce(C, P, Q, cfg.pcem)
+    info = dict(target=target, prob=prob, gain=gain, bI=bI, bR=bR)
+    if fz is not None and unif is None and A is None:
+        newx, newideal, choice = np.empty((Bc, n, D)), np.empty((Bc, n, D)), np.empty((Bc, n), dtype=np.int64)
+        fz.resolution_choice_rows(0, Bc, np.ascontiguousarray(p, dtype=float), Q, *(np.ascontiguousarray(a, dtype=float)
+                                  for a in (bI, bR, x, ideal)), act, newx, newideal, choice)
+        return newx, newideal, {**info, "choice": choice}
+    newx, newideal, choice = _resolution_choice(p, Q, bI, bR, x, ideal, act, A, unif)
+    return newx, newideal, {**info, "choice": choice}
+
+
+def _resolution_setup(target, act, ut):
+    """:func:`_step`'s elections of the resolution ``Q`` (Bc, n, n + 1) (actor i's: the status quo 0 and the bargain
+    1 + j of every initiator j that is i or targets i) and each voter's sum ``S`` (Bc, n) of its utilities of the
+    active actors' positions, in numpy."""
+    Bc, n = act.shape
+    k = np.arange(n)
+    has = target >= 0
+    S = np.where(act[:, None, :], ut, 0.0).sum(-1)  # (Bc, n_a)
+    Q = np.zeros((Bc, n, n + 1), dtype=bool)
+    Q[:, :, 0] = True
+    Q[:, :, 1:] = has[:, None, :] & ((k[:, None] == k[None, :])[None] | (target[:, None, :] == k[None, :, None]))
+    return Q, S
+
+
+def _resolution_choice(p, Q, bI, bR, x, ideal, act, A, unif):
+    """:func:`_step`'s outcome in numpy: each actor's choice in its election (the most probable, or drawn with
+    ``unif``), its new position and ideal, and the chosen bargain's initiator (-1: none)."""
+    n = act.shape[1]
+    k = np.arange(n)
     if unif is None:
         pmax = p.max(-1, keepdims=True)
         o = np.argmax(Q & (p >= pmax * (1 - core.TIE_TOL)), axis=-1)
@@ -435,7 +467,54 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, mean
         newideal = core._mm(Ae, newx) + (1.0 - Ae.sum(-1, keepdims=True)) * ideal
         newideal = np.where(act[:, :, None], newideal, ideal)
     choice = np.where(act, m, -1)
-    return newx, newideal, dict(target=target, prob=prob, gain=gain, bI=bI, bR=bR, choice=choice)
+    return newx, newideal, choice
+
+
+#: Whether :func:`_step` may use its compiled set-up and outcome of the resolution (tests switch it off to compare).
+USE_GLUE_KERNELS = True
+_GLUE_OK: dict[tuple[int, int], bool] = {}
+
+
+def _glue_kernels(Bc: int, n: int, D: int) -> Any:
+    """The module of :func:`_step`'s compiled resolution set-up and outcome (:mod:`._smp_fused`), or None (numpy
+    then): where the turn's kernels run (``_smp_core._turn_kernel``), once they are found to give numpy's numbers
+    at n actors on D issues (:func:`_glue_ok`)."""
+    if not USE_GLUE_KERNELS or core._turn_kernel(Bc, n) is None:
+        return None
+    from . import _smp_fused
+
+    if (n, D) not in _GLUE_OK:
+        _GLUE_OK[n, D] = _glue_ok(_smp_fused, n, D)
+    return _smp_fused if _GLUE_OK[n, D] else None
+
+
+def _glue_ok(fz: Any, n: int, D: int) -> bool:
+    """Do the compiled resolution set-up and outcome give :func:`_step`'s numpy numbers at n actors on D issues?
+    Compared once on random turns (initiators without a target, inactive actors, utilities over many
+    magnitudes, tied probabilities, elections with no probable option)."""
+    rng = np.random.default_rng(n * 17 + D)
+    ok = True
+    for Bc in (1, 3):
+        act = rng.random((Bc, n)) < 0.9
+        target = np.where(rng.random((Bc, n)) < 0.8, rng.integers(0, n, (Bc, n)), -1)
+        ut = rng.uniform(-1, 1, (Bc, n, n)) * 10.0 ** rng.uniform(-4, 4, (Bc, n, n))
+        Q, S = _resolution_setup(target, act, ut)
+        Qk, Sk = np.empty((Bc, n, n + 1), dtype=np.bool_), np.empty((Bc, n))
+        fz.resolution_setup_rows(0, Bc, target, act, ut, _sum_plan(n), Qk, Sk)
+        ok &= np.array_equal(Q, Qk) and S.tobytes() == Sk.tobytes()
+        p = np.where(Q, rng.random(Q.shape), 0.0)
+        p[:, :, 1] = p[:, :, 0] * (1 - 1e-12)  # ties within the tolerance
+        p[:, 0, :] = 0.0  # no option at all
+        bI, bR, x, ideal = (rng.uniform(0, 1, (Bc, n, D)) for _ in range(4))
+        want = _resolution_choice(p, Q, bI, bR, x, ideal, act, None, None)
+        got = (np.empty((Bc, n, D)), np.empty((Bc, n, D)), np.empty((Bc, n), dtype=np.int64))
+        fz.resolution_choice_rows(0, Bc, p, Q, bI, bR, x, ideal, act, *got)
+        ok &= all(a.tobytes() == b.tobytes() for a, b in zip(want, got))
+    if not ok:  # the same numbers either way, only slower: say so once, where a user can see it
+        warnings.warn(f"smp: this numpy sums the resolution's utilities at {n} actors in an order the compiled "
+                      "resolution does not copy, so its numpy runs (the same numbers, slower)",
+                      RuntimeWarning, stacklevel=2)
+    return bool(ok)
 
 
 def _run_state(Bc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
