@@ -95,7 +95,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
     assert _smp_kernel.COMPILED and not pure.COMPILED
     for name in ("coalition_rows", "_coalition_span", "_coalition_terms4", "_coalition_terms2", "_span", "_needed", "_pair_sums", "third_party_rows", "_third_row", "challenge_one",
                  "challenge_rows", "principals", "challenge_gain", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
-                 "challenge_rows_pruned", "cluster_labels", "election_plan", "election_gather", "_hub_wants", "election_pair_rows",
+                 "challenge_rows_pruned", "cluster_labels", "election_plan", "election_gather", "challenge_input_rows", "_hub_wants", "election_pair_rows",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
                  "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
@@ -658,3 +658,20 @@ def test_the_pce_of_many_small_elections_takes_the_exponentials_it_needs_only(mo
         _equal(out["compiled", True], out["compiled", False])
         _equal(out["compiled", True], out["numpy", False])
         assert (out["compiled", True][:, 5] == 0).all()
+
+
+@pytest.mark.parametrize("path", ["compiled", "pure"])
+@pytest.mark.parametrize("adj", list(_smp_kernel.ADJUSTS))
+def test_the_challenges_inputs_equal_numpy(monkeypatch, path, adj):
+    # 1 - d, (1 - d) min(d, 1) and every risk estimate in one compiled pass: numpy's numbers (distances past 1 too)
+    rng = np.random.default_rng(3)
+    dist = rng.uniform(0, 1.3, (2, 37, 37)) * 10.0 ** rng.uniform(-6, 0, (2, 37, 37))
+    R = rng.uniform(-1, 1, (2, 37))
+    _use(monkeypatch, path)
+    got = core.challenge_inputs(dist, R, adj)
+    assert got is not None
+    _equal(got[0], 1.0 - dist)
+    _equal(got[1], (1.0 - dist) * np.minimum(dist, 1.0))
+    _equal(got[2], core.estimate_risk(R, adj))
+    _use(monkeypatch, "numpy")
+    assert core.challenge_inputs(dist, R, adj) is None

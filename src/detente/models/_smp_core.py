@@ -526,6 +526,20 @@ def estimate_risk(R: np.ndarray, adj: str) -> np.ndarray:
     return np.array(out)
 
 
+def challenge_inputs(dist: np.ndarray, R: np.ndarray, adj: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(A, Bm, Rhat)`` for :func:`challenges`: ``1 - dist``, ``(1 - dist) min(dist, 1)`` and :func:`estimate_risk`
+    (R, adj), in one compiled pass where the turn's kernels run (the same numbers); else None."""
+    Bc, n, _ = dist.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is None:
+        return None
+    A, Bm, Rhat = np.empty((Bc, n, n)), np.empty((Bc, n, n)), np.empty((Bc, n, n))
+    d, Rc, code = np.ascontiguousarray(dist, dtype=float), np.ascontiguousarray(R, dtype=float), kern.ADJUSTS.index(adj)
+    _rows(lambda lo, hi: kern.challenge_input_rows(lo, hi, d, Rc, code, A, Bm, Rhat), Bc * n, Bc * n * n * 4,
+          PASS_PARALLEL_MIN_WORK)
+    return A, Bm, Rhat
+
+
 def challenges(
     dist: np.ndarray,
     Rhat: np.ndarray,
@@ -537,6 +551,7 @@ def challenges(
     pmodel: str | None,
     meanwhile: Callable[[], None] | None = None,
     counted: np.ndarray | None = None,
+    terms: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every actor's best challenge.
 
@@ -563,6 +578,8 @@ def challenges(
         Filled with the number of targets (padding included) whose third parties each initiator counted,
         when the compiled search that leaves out the targets that cannot win is used (the default rule with
         numba, :data:`PRUNE_TARGETS`); left as it is otherwise (every target counted).
+    terms : (ndarray, ndarray), optional
+        ``(1 - dist, (1 - dist) min(dist, 1))`` when the caller has them (:func:`challenge_inputs`).
 
     Returns
     -------
@@ -572,8 +589,7 @@ def challenges(
         The initiator's estimated probability of winning and the gain (0 if none).
     """
     Bc, n, _ = dist.shape
-    A = 1.0 - dist
-    Bm = (1.0 - dist) * np.minimum(dist, 1.0)  # U(d, R) = A + Bm R
+    A, Bm = terms if terms is not None else (1.0 - dist, (1.0 - dist) * np.minimum(dist, 1.0))  # U(d, R) = A + Bm R
     ar = np.arange(n)
     target = np.full((Bc, n), -1)
     prob = np.zeros((Bc, n))

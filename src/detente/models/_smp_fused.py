@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
-from ._smp_kernel import MIN_GAIN, _pair_sums, challenge_gain, cluster_labels, principals, vote
+from ._smp_kernel import ADJUSTS, MIN_GAIN, _pair_sums, challenge_gain, cluster_labels, principals, vote  # noqa: F401 (ADJUSTS: smp reads it here)
 
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
@@ -45,9 +45,8 @@ _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
 FLOOR_PCE, EQ_TOL, TIE_TOL, LOG_FLOOR = 1e-8, 1e-3, 1e-9, 1e-300
 #: The bargains' rule by code.
 BARGAINS = ("S2P2", "S1P1", "S2PMax")
-#: Risk ranges and estimates by code.
+#: Risk ranges by code (the estimates: ``_smp_kernel.ADJUSTS``).
 RANGES = ("Mid", "Min", "Max")
-ADJUSTS = ("None", "OneThird", "Half", "TwoThirds", "Full")
 
 
 @_jit

@@ -1112,6 +1112,7 @@ def resolution_values_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray,
     Bc, n, D = ideal.shape
     uI = np.empty(n)
     uR = np.empty(n)
+    ut_t = np.empty(n)  # ut[i, tj[j]], gathered first: the loop over j then runs in vectors
     for r in range(lo, hi):
         b = r // n
         i = r % n
@@ -1123,12 +1124,46 @@ def resolution_values_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray,
         row = V[b, i]
         ui = ut[b, i]
         tb = tj[b]
+        for j in range(n):
+            ut_t[j] = ui[tb[j]]
         row[0] = si / Nb
         for j in range(n):
             d = uI[j]
             e = uR[j]
-            row[1 + j] = ((((si - ui[j]) - ui[tb[j]]) + (1.0 - d) * (1.0 + min(d, 1.0) * ri))
+            row[1 + j] = ((((si - ui[j]) - ut_t[j]) + (1.0 - d) * (1.0 + min(d, 1.0) * ri))
                           + (1.0 - e) * (1.0 + min(e, 1.0) * ri)) / Nb
+
+
+#: The risk estimates of ``_smp_core.estimate_risk`` by code.
+ADJUSTS = ("None", "OneThird", "Half", "TwoThirds", "Full")
+
+
+@_jit
+def challenge_input_rows(lo: int, hi: int, dist: np.ndarray, R: np.ndarray, adj: int, A: np.ndarray, Bm: np.ndarray,
+                         Rhat: np.ndarray) -> None:
+    """The challenges' inputs for the rows r = b n + h in [lo, hi), numpy's operations in numpy's order: the terms of
+    U(d, R) = A + Bm R, ``A = 1 - d`` and ``Bm = (1 - d) min(d, 1)`` (``dist`` (Bc, n, n)), and ``Rhat[b, h, i]``,
+    h's estimate of i's risk attitude (``_smp_core.estimate_risk``, rule ``adj`` of :data:`ADJUSTS`)."""
+    n = dist.shape[1]
+    for r in range(lo, hi):
+        b = r // n
+        h = r % n
+        rh = R[b, h]
+        for i in range(n):
+            d = dist[b, h, i]
+            A[b, h, i] = 1.0 - d
+            Bm[b, h, i] = (1.0 - d) * min(d, 1.0)
+            ri = R[b, i]
+            if adj == 0:
+                Rhat[b, h, i] = rh
+            elif adj == 1:
+                Rhat[b, h, i] = (2.0 * rh + ri) / 3.0
+            elif adj == 2:
+                Rhat[b, h, i] = (rh + ri) / 2.0
+            elif adj == 3:
+                Rhat[b, h, i] = (rh + 2.0 * ri) / 3.0
+            else:
+                Rhat[b, h, i] = ri
 
 
 @_jit
@@ -1152,11 +1187,14 @@ def victory_rows(lo: int, hi: int, C: np.ndarray, P: np.ndarray) -> None:
     """``_smp_core.victory(C, "Linear")`` for the rows r = b M + a in [lo, hi): P[a, c] = C[a, c] / (C[a, c] +
     C[c, a]). Fills ``P`` (Bc, M, M)."""
     M = C.shape[1]
+    col = np.empty(M)  # C[:, a], contiguous: the loop over c then runs in vectors (the divisions dominate)
     for r in range(lo, hi):
         b = r // M
         a = r % M
         for c in range(M):
-            P[b, a, c] = C[b, a, c] / (C[b, a, c] + C[b, c, a])
+            col[c] = C[b, c, a]
+        for c in range(M):
+            P[b, a, c] = C[b, a, c] / (C[b, a, c] + col[c])
 
 
 #: The bargaining rules by code (``_smp_core.bargains``' ``kind``).

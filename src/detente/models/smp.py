@@ -399,9 +399,10 @@ def _step(x, ideal, s, sigma, wp, wc, act, nact, A, dist, R, ut, cfg, unif, mean
     thread while the kernel threads start on the challenges (``_smp_core.challenges``). The resolution's set-up
     and outcome are compiled where the turn's kernels run (:func:`_glue_kernels`: the same numbers)."""
     Bc, n, D = x.shape
-    Rhat = core.estimate_risk(R, cfg.adj)
+    got = core.challenge_inputs(dist, R, cfg.adj)
+    Rhat = core.estimate_risk(R, cfg.adj) if got is None else got[2]
     target, prob, gain = core.challenges(dist, Rhat, wc, sigma, act, cfg.rule, cfg.commit, cfg.cvpm,
-                                         meanwhile=meanwhile)
+                                         meanwhile=meanwhile, terms=None if got is None else got[:2])
     bI, bR = core.bargains(x, s, target, prob, cfg.ivb, cfg.rnd)
     has = target >= 0
     tj = np.where(has, target, 0)
