@@ -315,11 +315,11 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     todo = iter(starts)
     lock = threading.Lock()
     failed = threading.Event()
-    ready = threading.Event()
+    ready = threading.Event() if before is not None else None  # (an Event costs a few us: only when needed)
     claimed = [False]
 
     def prepare() -> None:  # ``before``, by the first thread to get here; the others wait for it
-        if before is None:
+        if before is None or ready is None:
             return
         with lock:
             mine = not claimed[0]
