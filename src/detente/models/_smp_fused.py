@@ -50,16 +50,19 @@ RANGES = ("Mid", "Min", "Max")
 
 
 @_jit
-def np_sum(a: np.ndarray, n: int) -> float:
-    """``a[:n].sum()`` as numpy computes it (0.0 plus the pairwise sum; n <= 128)."""
-    if n < 8:
+def _block_sum(a: np.ndarray, lo: int, m: int) -> float:
+    """numpy's pairwise sum of a block ``a[lo:lo + m]`` of at most 128 terms: one after the other from 0.0 below 8,
+    else eight running sums (from the first eight terms) combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) +
+    (r6 + r7)), then the terms after the last full eight."""
+    if m < 8:
         res = 0.0
-        for i in range(n):
+        for i in range(lo, lo + m):
             res += a[i]
-        return 0.0 + res
-    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-    end = n - n % 8
-    for i in range(8, end, 8):
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    end = m - m % 8
+    for i in range(lo + 8, lo + end, 8):
         r0 += a[i]
         r1 += a[i + 1]
         r2 += a[i + 2]
@@ -69,9 +72,15 @@ def np_sum(a: np.ndarray, n: int) -> float:
         r6 += a[i + 6]
         r7 += a[i + 7]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(end, n):
+    for i in range(lo + end, lo + m):
         res += a[i]
-    return 0.0 + res
+    return res
+
+
+@_jit
+def np_sum(a: np.ndarray, n: int) -> float:
+    """``a[:n].sum()`` as numpy computes it (0.0 plus the pairwise sum, :func:`_block_sum`; n <= 128)."""
+    return 0.0 + _block_sum(a, 0, n)
 
 
 @_jit
@@ -140,30 +149,8 @@ def np_sum_plan(a: np.ndarray, plan: np.ndarray) -> float:
             stack[top - 1] = stack[top - 1] + stack[top]
             top -= 1
             continue
-        lo, m = plan[s, 1], plan[s, 2]
         top += 1
-        if m < 8:
-            res = 0.0
-            for i in range(lo, lo + m):
-                res += a[i]
-            stack[top] = res
-            continue
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        end = m - m % 8
-        for i in range(lo + 8, lo + end, 8):
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for i in range(lo + end, lo + m):
-            res += a[i]
-        stack[top] = res
+        stack[top] = _block_sum(a, plan[s, 1], plan[s, 2])
     return 0.0 + stack[0]
 
 
