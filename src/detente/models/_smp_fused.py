@@ -1,5 +1,9 @@
 """The SMP's turn for few actors in a handful of compiled passes per batch, equal bit for bit to ``smp``'s numpy.
 
+(Since the tenth pass of issue #17 the module also holds the compiled steps of the many-actor turn around its
+kernels: the report's election, ``elect_setup_rows`` / ``elect_finish_rows``, and the resolution's set-up and
+outcome, ``resolution_setup_rows`` / ``resolution_choice_rows``; ``smp`` checks their orders once per process.)
+
 With a few actors (the flagship has eight) a turn of ``smp._run_chunk`` is
 some sixty numpy calls on (draws x n x n) arrays: each is cheap, but their
 passes over memory cost ~30 us per draw and turn. Here each draw's valuation,
@@ -155,6 +159,43 @@ def np_sum_plan(a: np.ndarray, plan: np.ndarray) -> float:
 
 
 @_jit
+def _first_probable(p: np.ndarray, q: np.ndarray, iq: int, M: int) -> int:
+    """An actor's choice in its resolution election, as ``smp._step`` makes it: the first of its options (``q[iq + a]``
+    not 0) whose probability ``p[a]`` is within the tie tolerance of the largest of ``p[:M]``; 0, the status quo,
+    if none."""
+    pmax = -np.inf
+    for a in range(M):
+        pmax = max(pmax, p[a])
+    for a in range(M):
+        if q[iq + a] != 0 and p[a] >= pmax * (1 - TIE_TOL):
+            return a
+    return 0
+
+
+@_jit
+def _most_probable(pr: np.ndarray, valid: np.ndarray, centre: np.ndarray, M: int, tied: np.ndarray) -> int:
+    """The slot of the most probable of M clusters (``pr`` (>= M,) their probabilities, ``valid`` which slots are
+    clusters, ``centre`` (>= M, D)), as ``smp._elect`` picks it: within the tie tolerance of the largest, the
+    smallest centre issue by issue, then the first slot (0 if none); ``tied`` a work array."""
+    pmax = -np.inf
+    for m in range(M):
+        pmax = max(pmax, pr[m])
+    for m in range(M):
+        tied[m] = valid[m] and pr[m] >= pmax * (1 - TIE_TOL)
+    for kk in range(centre.shape[1]):
+        mn = np.inf
+        for m in range(M):
+            if tied[m]:
+                mn = min(mn, centre[m, kk])
+        for m in range(M):
+            tied[m] = tied[m] and (centre[m, kk] if tied[m] else np.inf) <= mn
+    for m in range(M):
+        if tied[m]:
+            return m
+    return 0
+
+
+@_jit
 def elect_setup_rows(lo: int, hi: int, lab: np.ndarray, cap: np.ndarray, x: np.ndarray, M: int, plan: np.ndarray,
                      seq: bool, order: np.ndarray, valid: np.ndarray, centre: np.ndarray) -> None:
     """``smp._elect``'s clusters of the draws lo <= b < hi, as its numpy computes them: ``order`` (Bc, M) the
@@ -218,23 +259,7 @@ def elect_finish_rows(lo: int, hi: int, pr: np.ndarray, order: np.ndarray, valid
             byl[order[b, m]] = pr[b, m] if valid[b, m] else 0.0
         for i in range(n):
             p_actor[b, i] = byl[max(lab[b, i], 0)] if act[b, i] else 0.0
-        pmax = pr[b, 0]
-        for m in range(1, M):
-            pmax = max(pmax, pr[b, m])
-        for m in range(M):
-            tied[m] = valid[b, m] and pr[b, m] >= pmax * (1 - TIE_TOL)
-        for kk in range(D):
-            mn = np.inf
-            for m in range(M):
-                mn = min(mn, centre[b, m, kk] if tied[m] else np.inf)
-            for m in range(M):
-                tied[m] = tied[m] and (centre[b, m, kk] if tied[m] else np.inf) <= mn
-        slot = 0
-        for m in range(M):
-            if tied[m]:
-                slot = m
-                break
-        best = order[b, slot]
+        best = order[b, _most_probable(pr[b], valid[b], centre[b], M, tied)]
         for i in range(n):
             w[i] = cap[b, i] if lab[b, i] == best else 0.0
         if not np_sum_plan(w, plan) > 0:
@@ -284,16 +309,7 @@ def resolution_choice_rows(lo: int, hi: int, p: np.ndarray, Q: np.ndarray, bI: n
     M = p.shape[2]
     for b in range(lo, hi):
         for i in range(n):
-            pmax = p[b, i, 0]
-            for o in range(1, M):
-                pmax = max(pmax, p[b, i, o])
-            thr = pmax * (1 - TIE_TOL)
-            o = 0
-            for c in range(M):
-                if Q[b, i, c] and p[b, i, c] >= thr:
-                    o = c
-                    break
-            m = o - 1
+            m = _first_probable(p[b, i], Q[b, i], 0, M) - 1
             mm = max(m, 0)
             moves = m >= 0 and act[b, i]
             for k in range(D):
@@ -572,24 +588,7 @@ def record_rows(lo: int, hi: int, idx: np.ndarray, t: int, Mb: int, nclus: np.nd
                 h_pce[b, t, i] = byl[max(lr[i], 0)] if act[b, i] else 0.0
                 h_cluster[b, t, i] = lr[i]
                 h_risk[b, t, i] = R[r, i]
-        pmax = -np.inf
-        for m in range(Mr):
-            pmax = max(pmax, pr[m])
-        for m in range(Mr):
-            tied[m] = valid[r, m] and pr[m] >= pmax * (1 - TIE_TOL)
-        for kk in range(D):
-            mn = np.inf
-            for m in range(Mr):
-                if tied[m]:
-                    mn = min(mn, centre[r, m, kk])
-            for m in range(Mr):
-                tied[m] = tied[m] and (centre[r, m, kk] if tied[m] else np.inf) <= mn
-        slot = 0
-        for m in range(Mr):
-            if tied[m]:
-                slot = m
-                break
-        best = order[r, slot]
+        best = order[r, _most_probable(pr, valid[r], centre[r], Mr, tied)]
         anyw = False
         for i in range(n):
             w[i] = c[b, i] if lr[i] == best else 0.0
@@ -809,15 +808,7 @@ def move_rows(lo: int, hi: int, idx: np.ndarray, go: np.ndarray, t: int, x: np.n
         for i in range(n):
             o0 = (r * n + i) * M
             _pce_probs(e_res[o0:o0 + M], Qf[o0:o0 + M], M, p)
-            pmax = -np.inf
-            for a in range(M):
-                pmax = max(pmax, p[a])
-            o = 0
-            for a in range(M):
-                if Qf[o0 + a] != 0.0 and p[a] >= pmax * (1 - TIE_TOL):
-                    o = a
-                    break
-            m = o - 1
+            m = _first_probable(p, Qf, o0, M) - 1
             mm = max(m, 0)
             for k in range(D):
                 newp = bI[r, mm, k] if m == i else bR[r, mm, k]
