@@ -159,6 +159,26 @@ def np_sum_plan(a: np.ndarray, plan: np.ndarray) -> float:
 
 
 @_jit
+def _cluster_slots(lab: np.ndarray, M: int, order: np.ndarray, valid: np.ndarray) -> None:
+    """``smp._elect``'s M slots of a draw's clusters (``lab`` (n,) the actors' labels), as ``argsort(~isrep,
+    stable)[:M]`` orders them: the representatives (an actor that is its cluster's label) in index order, then other
+    actors; ``order`` (>= M,) the slots' actors, ``valid`` whether each is a cluster."""
+    k = 0
+    for i in range(lab.shape[0]):
+        if lab[i] == i and k < M:
+            order[k] = i
+            valid[k] = True
+            k += 1
+    for i in range(lab.shape[0]):
+        if k >= M:
+            break
+        if lab[i] != i:
+            order[k] = i
+            valid[k] = False
+            k += 1
+
+
+@_jit
 def _first_probable(p: np.ndarray, q: np.ndarray, iq: int, M: int) -> int:
     """An actor's choice in its resolution election, as ``smp._step`` makes it: the first of its options (``q[iq + a]``
     not 0) whose probability ``p[a]`` is within the tie tolerance of the largest of ``p[:M]``; 0, the status quo,
@@ -208,19 +228,7 @@ def elect_setup_rows(lo: int, hi: int, lab: np.ndarray, cap: np.ndarray, x: np.n
     W = np.empty(n)
     col = np.empty(n)
     for b in range(lo, hi):
-        k = 0
-        for i in range(n):  # argsort(~isrep, stable)[:M]
-            if lab[b, i] == i and k < M:
-                order[b, k] = i
-                valid[b, k] = True
-                k += 1
-        for i in range(n):
-            if k >= M:
-                break
-            if lab[b, i] != i:
-                order[b, k] = i
-                valid[b, k] = False
-                k += 1
+        _cluster_slots(lab[b], M, order[b], valid[b])
         for m in range(M):
             lead = order[b, m]
             ok = valid[b, m]
@@ -509,19 +517,7 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
             continue
         lr = lab[r]
         Mr = max(1, nclus[r])
-        k = 0
-        for i in range(n):  # argsort(~isrep, stable)[:Mr]
-            if lr[i] == i:
-                order[r, k] = i
-                valid[r, k] = True
-                k += 1
-        for i in range(n):
-            if k >= Mr:
-                break
-            if lr[i] != i:
-                order[r, k] = i
-                valid[r, k] = False
-                k += 1
+        _cluster_slots(lr, Mr, order[r], valid[r])
         xb = x[b]
         for m in range(Mr):
             anyw = False
