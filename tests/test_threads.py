@@ -24,6 +24,27 @@ def test_threads_reads_the_environment(monkeypatch):
     assert _jit.threads() == 3
 
 
+def test_a_block_of_shared_threads_reads_the_settings_once(monkeypatch):
+    """Within ``shared_threads`` (a run) the thread count and numba's switch are read at their first use and
+    hold to the block's end; outside, and in the next block, every call reads the environment again. A bad
+    value read first in a block raises at every call, as outside."""
+    monkeypatch.setenv(_jit.THREADS_ENV, "3")
+    monkeypatch.delenv(_jit.DISABLE_ENV, raising=False)
+    with _jit.shared_threads():
+        assert _jit.threads() == 3 and _jit.numba_available()
+        monkeypatch.setenv(_jit.THREADS_ENV, "1")
+        monkeypatch.setenv(_jit.DISABLE_ENV, "1")
+        assert _jit.threads() == 3 and _jit.numba_available()
+    assert _jit.threads() == 1 and not _jit.numba_available()
+    with _jit.shared_threads():
+        assert _jit.threads() == 1 and not _jit.numba_available()
+    monkeypatch.setenv(_jit.THREADS_ENV, "two")
+    with _jit.shared_threads():
+        for _ in range(2):
+            with pytest.raises(DetenteError, match="DETENTE_THREADS"):
+                _jit.threads()
+
+
 @pytest.mark.parametrize("bad", ["0", "-2", "two", "1.5", "100000"])
 def test_a_bad_thread_count_is_a_clear_problem(monkeypatch, bad):
     monkeypatch.setenv(_jit.THREADS_ENV, bad)

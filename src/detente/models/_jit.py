@@ -58,6 +58,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from .. import _cancel
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 DISABLE_ENV = "DETENTE_NO_NUMBA"
@@ -72,7 +74,18 @@ _load_lock = threading.Lock()
 
 
 def numba_available() -> bool:
-    """Is numba importable (and not disabled by ``DETENTE_NO_NUMBA``)?"""
+    """Is numba importable (and not disabled by ``DETENTE_NO_NUMBA``)? Within a :func:`shared_threads` block,
+    read once, at the block's first call (a model asks before each of a turn's ~25 kernel calls, and reading
+    the environment costs about 1.5 us)."""
+    shared = _shared.get()
+    if shared is None:
+        return _numba_available()
+    if shared.numba is None:
+        shared.numba = _numba_available()
+    return shared.numba
+
+
+def _numba_available() -> bool:
     if os.environ.get(DISABLE_ENV, "") not in ("", "0"):
         return False
     return importlib.util.find_spec("numba") is not None
@@ -163,13 +176,23 @@ def default_threads() -> int:
 
 def threads() -> int:
     """The models' kernel threads: ``$DETENTE_THREADS`` (a whole number from 1 to :data:`MAX_THREADS`), else
-    :func:`default_threads`. Read at every call, so a process (a Dask worker) follows its own environment.
+    :func:`default_threads`. Read at every call, so a process (a Dask worker) follows its own environment;
+    within a :func:`shared_threads` block, once, at the block's first call (a run's setting holds for the run).
 
     Raises
     ------
     DetenteError
         The variable is set to anything else (named, with the value and how to fix it).
     """
+    shared = _shared.get()
+    if shared is None:
+        return _threads()
+    if shared.threads is None:
+        shared.threads = _threads()  # (not kept when it raises: the next call raises the same)
+    return shared.threads
+
+
+def _threads() -> int:
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
         return default_threads()
@@ -193,6 +216,9 @@ class _SharedThreads:
         self.lock = threading.Lock()
         self.pools: list[ThreadPoolExecutor] = []  # the last is in use (an earlier one may still finish a call)
         self.size = 0
+        # the block's settings from the environment, read at their first use (:func:`threads`, :func:`numba_available`)
+        self.threads: int | None = None
+        self.numba: bool | None = None
 
     def get(self, T: int) -> ThreadPoolExecutor:
         with self.lock:  # a chunk's report asks from its own thread while the turn does
@@ -215,8 +241,9 @@ _shared: contextvars.ContextVar[_SharedThreads | None] = contextvars.ContextVar(
 def shared_threads() -> Iterator[None]:
     """Within the block, :func:`split_rows` hands its pieces to one pool of threads, started at its first use
     and stopped at the end, instead of starting threads at every call (a model's turn makes several calls:
-    starting threads costs about as much as a small call's work). A context variable: threads started in a
-    copy of this context (``contextvars.copy_context``) share the pool too."""
+    starting threads costs about as much as a small call's work); and :func:`threads` and
+    :func:`numba_available` read the environment once. A context variable: threads started in a copy of this
+    context (``contextvars.copy_context``) share the pool and the settings too."""
     shared = _SharedThreads()
     token = _shared.set(shared)
     try:
@@ -279,9 +306,13 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
         if no other has started on it by the end of ``meanwhile``; on one thread, first). No piece starts
         before it has ended.
     """
-    from .. import _cancel
-
     flag = _cancel.current()  # read here: the pool's threads do not share the caller's context
+    if not parallel and before is None and meanwhile is None and max_rows is None:  # one piece, here (most calls)
+        if rows > 0:
+            if flag is not None and flag.is_set():
+                raise _cancel.Cancelled()
+            fill(0, rows)
+        return
     T = min(threads(), rows) if parallel and not _alone.get() else 1
     step = rows if T <= 1 else -(-rows // (max(1, per_thread) * T))
     if max_rows is not None:
