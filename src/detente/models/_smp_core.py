@@ -611,7 +611,9 @@ def challenges(
             P = -(-n // step) * step
             perm, iperm = np.empty((Bc, n), dtype=np.int64), np.empty((Bc, n), dtype=np.int64)
             AP, BmP, errb = np.empty((Bc, n, P)), np.empty((Bc, n, P)), np.empty(Bc)
-            order = lambda lo, hi: kern.target_order_rows(lo, hi, *args[:4], perm, iperm, AP, BmP, errb)  # noqa: E731
+            AT, BmT, Ad, Bd = np.empty((Bc, n, n)), np.empty((Bc, n, n)), np.empty((Bc, n)), np.empty((Bc, n))
+            order = lambda lo, hi: kern.target_order_rows(lo, hi, *args[:4], perm, iperm, AP, BmP, errb,  # noqa: E731
+                                                          AT, BmT, Ad, Bd)
             before = None
             if meanwhile is None or not ORDER_BESIDE:
                 _rows(order, Bc, Bc * n * n, least=PASS_PARALLEL_MIN_WORK)
@@ -620,8 +622,8 @@ def challenges(
                 before = lambda: order(0, Bc)  # noqa: E731
             got = np.zeros((Bc, n), dtype=np.int64) if counted is None else counted
             _rows(lambda lo, hi: kern.challenge_rows_pruned(lo, hi, *args, actc, AP, BmP, perm, iperm, errb, step,
-                                                            target, prob, gain, got), Bc * n, Bc * n * n * n,
-                  meanwhile=meanwhile, before=before)
+                                                            AT, BmT, Ad, Bd, target, prob, gain, got), Bc * n,
+                  Bc * n * n * n, meanwhile=meanwhile, before=before)
             return target, prob, gain
         _rows(lambda lo, hi: kern.challenge_rows(lo, hi, *args, actc, code, target, prob, gain), Bc * n, Bc * n * n * n,
               meanwhile=meanwhile)

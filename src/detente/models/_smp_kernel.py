@@ -825,7 +825,8 @@ def target_block(n: int) -> int:
 
 @_jit
 def target_order_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
-                      perm: np.ndarray, iperm: np.ndarray, AP: np.ndarray, BmP: np.ndarray, errb: np.ndarray) -> None:
+                      perm: np.ndarray, iperm: np.ndarray, AP: np.ndarray, BmP: np.ndarray, errb: np.ndarray,
+                      AT: np.ndarray, BmT: np.ndarray, Ad: np.ndarray, Bd: np.ndarray) -> None:
     """What :func:`challenge_rows_pruned` needs of the draws lo <= b < hi besides :func:`challenge_rows`' inputs.
 
     ``perm`` (Bc, n): the targets in the order their blocks are laid out, by the initiators' summed bound at
@@ -835,9 +836,20 @@ def target_order_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.
     order, zeros after the n-th. ``errb`` (Bc,): a bound on the round-off of any target's third-party sum
     ``pos - tot``: those sums add n terms each at most 3 S |w_m| (S the spread of every utility u = A + Bm R
     with |R| <= max |Rhat|: |(u_nn - u_ni) - beta| <= 2 S, |beta| <= S, pin in [0, 1]), so each is off by at
-    most n 2^-53 times the sum of its terms' sizes; 4 times the two of them, to spare."""
+    most n 2^-53 times the sum of its terms' sizes; 4 times the two of them, to spare. ``AT``, ``BmT`` (Bc, n, n)
+    ``A``, ``Bm`` transposed and ``Ad``, ``Bd`` (Bc, n) their diagonals, so that each initiator's set-up reads
+    rows (its column of u[m][h] and the diagonal u[m][m]) and runs in vectors."""
     Bc, n, _ = A.shape
     P = AP.shape[2]
+    for b in range(lo, hi):  # the transposes: strided reads, rows written in turn (faster here than tiles)
+        for j in range(n):
+            for m in range(n):
+                AT[b, j, m] = A[b, m, j]
+            for m in range(n):
+                BmT[b, j, m] = Bm[b, m, j]
+        for m in range(n):
+            Ad[b, m] = A[b, m, m]
+            Bd[b, m] = Bm[b, m, m]
     score = np.empty(n)
     for b in range(lo, hi):
         for j in range(n):
@@ -933,11 +945,12 @@ def _gains_range(h: int, p_lo: int, p_hi: int, n: int, perm: np.ndarray, act: np
 
 
 @_jit
-def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP: np.ndarray, perm: np.ndarray,
-                     iperm: np.ndarray, Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray, act: np.ndarray,
-                     errb: float, block: int, s0: np.ndarray, s1: np.ndarray, ssum: np.ndarray, uij: np.ndarray,
-                     ub: np.ndarray, g: np.ndarray, pi: np.ndarray, tot: np.ndarray, pos: np.ndarray,
-                     uni: np.ndarray, unn: np.ndarray, bmax: np.ndarray) -> tuple[int, float, float, int]:
+def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AT: np.ndarray, BmT: np.ndarray, Ad: np.ndarray,
+                     Bd: np.ndarray, AP: np.ndarray, BmP: np.ndarray, perm: np.ndarray, iperm: np.ndarray,
+                     Rh: np.ndarray, w: np.ndarray, sigma: np.ndarray, act: np.ndarray, errb: float, block: int,
+                     s0: np.ndarray, s1: np.ndarray, ssum: np.ndarray, uij: np.ndarray, ub: np.ndarray, g: np.ndarray,
+                     pi: np.ndarray, tot: np.ndarray, pos: np.ndarray, uni: np.ndarray, unn: np.ndarray,
+                     bmax: np.ndarray, tmp: np.ndarray, done: np.ndarray) -> tuple[int, float, float, int]:
     """Initiator h's best challenge in one draw with the ``Prop`` rule: :func:`challenge_one`'s (target or -1,
     prob, gain), with the third parties' votes counted only where a target can be the best or tie with it; and
     the number of places whose third parties were counted (padding included).
@@ -954,8 +967,10 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
     there. A target whose S0_ji is not above ``errb`` gets no bound: it is always counted.
 
     ``AP``, ``BmP`` (n, P) ``A``, ``Bm`` with their columns in the order ``perm`` (P a multiple of ``block``,
-    zeros after the n-th), ``iperm`` the places of the actors. The other arrays are scratch: ``s0`` .. ``pos``
-    (P,), ``uni``, ``unn`` (n,), ``bmax`` (P / block,)."""
+    zeros after the n-th), ``iperm`` the places of the actors; ``AT``, ``BmT``, ``Ad``, ``Bd`` (n, n), (n,)
+    :func:`target_order_rows`' transposes and diagonals. The set-up computes each target's principals and bound
+    in index order (loops that run in vectors) and then puts them in their places. The other arrays are
+    scratch: ``s0`` .. ``pos`` (P,), ``uni``, ``unn`` (n,), ``bmax``, ``done`` (P / block,), ``tmp`` (5, n)."""
     n = A.shape[0]
     P = AP.shape[1]
     nb = P // block
@@ -963,28 +978,37 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
         return -1, 0.0, 0.0, 0
     Rhh = Rh[h]
     u_ii = A[h, h] + Bm[h, h] * Rhh
-    for m in range(n):
-        uni[m] = A[m, h] + Bm[m, h] * Rh[m]
-        unn[m] = Bm[m, m] * Rh[m] + A[m, m]
-    for p in range(P):
+    for m in range(n):  # u[m][h] and u[m][m], as h estimates them
+        uni[m] = AT[h, m] + BmT[h, m] * Rh[m]
+        unn[m] = Bd[m] * Rh[m] + Ad[m]
+    wh = w[h]
+    for j in range(n):  # each target's principals and bound, in index order (the arithmetic of challenge_one)
+        u_ij = Bm[h, j] * Rhh + A[h, j]
+        a, c = principals(wh * (u_ii - u_ij), w[j] * (uni[j] - unn[j]))  # u[j][h] - u[j][j]
+        sj = sigma[j]
+        margin = 1e-12 * (1.0 + abs(u_ii) + abs(u_ij)) * (1.0 + abs(sj))  # far above the round-off
+        bound = max(challenge_gain(sj, u_ii, u_ij, 0.0), challenge_gain(sj, u_ii, u_ij, 1.0)) + margin
+        bound = bound if c > errb else np.inf
+        tmp[0, j] = a
+        tmp[1, j] = c
+        tmp[2, j] = a + c
+        tmp[3, j] = u_ij
+        tmp[4, j] = bound if act[j] & (j != h) else -np.inf
+    for j in range(n):  # into their places
+        p = iperm[j]
+        s0[p] = tmp[0, j]
+        s1[p] = tmp[1, j]
+        ssum[p] = tmp[2, j]
+        uij[p] = tmp[3, j]
+        ub[p] = tmp[4, j]
+        g[p] = -np.inf
+    for p in range(n, P):  # the padding's numbers (harmless: their sums are not read)
         ub[p] = -np.inf
         g[p] = -np.inf
-        s0[p] = 1.0  # the padding's numbers (harmless: their sums are not read)
+        s0[p] = 1.0
         s1[p] = 1.0
         ssum[p] = 2.0
         uij[p] = 0.0
-    for p in range(n):
-        j = perm[p]
-        u_ij = Bm[h, j] * Rhh + A[h, j]
-        s0[p], s1[p] = principals(w[h] * (u_ii - u_ij), w[j] * (uni[j] - unn[j]))  # u[j][h] - u[j][j]
-        ssum[p] = s0[p] + s1[p]
-        uij[p] = u_ij
-        if act[j] and j != h:
-            sj = sigma[j]
-            margin = 1e-12 * (1.0 + abs(u_ii) + abs(u_ij)) * (1.0 + abs(sj))  # far above the round-off
-            ub[p] = max(challenge_gain(sj, u_ii, u_ij, 0.0), challenge_gain(sj, u_ii, u_ij, 1.0)) + margin
-            if not s1[p] > errb:
-                ub[p] = np.inf
     for b in range(nb):
         x = -np.inf
         for k in range(b * block, (b + 1) * block):
@@ -1003,6 +1027,7 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
         if bb < 0 or not x > MIN_GAIN or x < thr:
             break
         bmax[bb] = -np.inf
+        done[counted // block] = bb
         p0 = bb * block
         counted += block
         _third_range_prop(h, p0, p0 + block, AP, BmP, iperm, Rh, w, uni, unn, s0, ssum, tot, pos)
@@ -1012,10 +1037,11 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
     if np.isfinite(best):
         tj = n
         tp = 0
-        for p in range(n):
-            if g[p] >= thr and perm[p] < tj:
-                tj = perm[p]
-                tp = p
+        for d in range(counted // block):  # (the gains of the blocks not counted are -inf)
+            for p in range(done[d] * block, min(n, (done[d] + 1) * block)):
+                if g[p] >= thr and perm[p] < tj:
+                    tj = perm[p]
+                    tp = p
         return tj, pi[tp], best, counted
     return -1, 0.0, 0.0, counted
 
@@ -1023,16 +1049,20 @@ def challenge_pruned(h: int, A: np.ndarray, Bm: np.ndarray, AP: np.ndarray, BmP:
 @_jit
 def challenge_rows_pruned(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.ndarray, w: np.ndarray,
                           sigma: np.ndarray, act: np.ndarray, AP: np.ndarray, BmP: np.ndarray, perm: np.ndarray,
-                          iperm: np.ndarray, errb: np.ndarray, block: int, target: np.ndarray, prob: np.ndarray,
-                          gain: np.ndarray, counted: np.ndarray) -> None:
+                          iperm: np.ndarray, errb: np.ndarray, block: int, AT: np.ndarray, BmT: np.ndarray,
+                          Ad: np.ndarray, Bd: np.ndarray, target: np.ndarray, prob: np.ndarray, gain: np.ndarray,
+                          counted: np.ndarray) -> None:
     """:func:`challenge_rows` with the ``Prop`` rule, the rows r = b n + h in [lo, hi), by
-    :func:`challenge_pruned` (the same numbers); ``AP`` .. ``errb`` from :func:`target_order_rows`, ``block``
+    :func:`challenge_pruned` (the same numbers); ``AP`` .. ``errb`` and ``AT`` .. ``Bd`` from
+    :func:`target_order_rows`, ``block``
     the places of a block (P a multiple of it). ``counted`` (Bc, n): the places each initiator counted."""
     Bc, n, _ = A.shape
     P = AP.shape[2]
     work = np.empty((9, P))
     un = np.empty((2, n))
     bmax = np.empty(P // block)
+    done = np.empty(P // block, dtype=np.int64)
+    tmp = np.empty((5, n))
     s0, s1, ssum, uij, ub, g, pi, tot, pos = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], \
         work[8]
     uni, unn = un[0], un[1]
@@ -1040,8 +1070,8 @@ def challenge_rows_pruned(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat:
         b = r // n
         h = r % n
         target[b, h], prob[b, h], gain[b, h], counted[b, h] = challenge_pruned(
-            h, A[b], Bm[b], AP[b], BmP[b], perm[b], iperm[b], Rhat[b, h], w[b], sigma[b], act[b], errb[b], block,
-            s0, s1, ssum, uij, ub, g, pi, tot, pos, uni, unn, bmax)
+            h, A[b], Bm[b], AT[b], BmT[b], Ad[b], Bd[b], AP[b], BmP[b], perm[b], iperm[b], Rhat[b, h], w[b], sigma[b],
+            act[b], errb[b], block, s0, s1, ssum, uij, ub, g, pi, tot, pos, uni, unn, bmax, tmp, done)
 
 
 @_jit

@@ -1219,12 +1219,12 @@ def cost(n: int, D: int, params: Params = Params()) -> Cost:
     bargain (n x D each) and eight per-actor fields; the records are stacked
     and padded at the end (about three copies in all). Each turn works on
     actor-by-actor matrices (utilities, votes, coalitions, challenges: about
-    two dozen n x n arrays, and two more for the compiled challenges' search
+    two dozen n x n arrays, and four more for the compiled challenges' search
     over the targets that can win). Work: the coalition and third-party sums
     are n x n x n per turn.
     """
     T1 = int(params.rounds) + 1
-    per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 26 * n * n * F8
+    per = 3 * T1 * (5 * n * D + 8 * n + 2 * D) * F8 + 28 * n * n * F8
     fixed: float = 3 * CHUNK
     # draws run in internal chunks of CHUNK // n**2; the working arrays of one chunk
     # (measured: up to about 3 MB) are held once per call
