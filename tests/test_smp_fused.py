@@ -282,7 +282,7 @@ def test_a_different_sum_order_turns_the_compiled_resolution_off(monkeypatch):
     # numpy's resolution runs, with a warning
     from detente.models import _smp_kernel
 
-    monkeypatch.setattr(smp, "_SUM_PLANS", {160: _smp_kernel.pairwise_plan(150)})
+    monkeypatch.setattr(_smp_kernel, "_PLANS", {160: _smp_kernel.pairwise_plan(150)})
     with pytest.warns(RuntimeWarning, match="resolution"):
         assert not smp._glue_ok(_smp_fused, 160, 1)
     monkeypatch.setattr(smp, "_GLUE_OK", {})

@@ -97,7 +97,7 @@ def test_the_plain_python_kernel_is_the_same_source_uncompiled():
                  "challenge_rows", "principals", "challenge_gain", "target_order_rows", "_third_range_prop", "_gains_range", "challenge_pruned",
                  "challenge_rows_pruned", "cluster_labels", "election_plan", "election_gather", "challenge_input_rows", "_hub_wants", "election_pair_rows",
                  "distance_rows", "utility_rows", "victory_rows", "_distance_row", "cluster_rows", "near_rows",
-                 "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows"):
+                 "risk_utility_rows", "_zigzag", "resolution_values_rows", "bargain_rows", "risk_row", "risk_rows"):
         assert getattr(pure, name).__code__.co_code == getattr(_smp_kernel, name).py_func.__code__.co_code
 
 
@@ -481,6 +481,28 @@ def test_warmup_compiles_the_kernels():
 
     assert _smp_pce.logit_rows.signatures and _smp_kernel.near_rows.signatures
     assert _smp_kernel.resolution_values_rows.signatures and _smp_kernel.bargain_rows.signatures
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), Bc=st.integers(1, 4), n=st.integers(1, 12), rng=st.sampled_from(["Mid", "Min", "Max"]))
+def test_risk_attitudes_equal_numpy(monkeypatch, seed, Bc, n, rng):
+    """R from the PCE probabilities: compiled and plain Python are numpy's, bit for bit, with inactive actors, draws
+    whose active actors tie (R = 0), no active actor, and a NaN (every R of its draw 0, as numpy's max gives)."""
+    g = np.random.default_rng(seed)
+    p = g.uniform(0, 1, (Bc, n)) * 10.0 ** g.uniform(-3, 0, (Bc, n))
+    act = g.random((Bc, n)) < 0.8
+    p[0, :] = p[0, 0]  # a draw of ties
+    if Bc > 1:
+        act[1] = False  # a draw with no active actor
+    if Bc > 2:
+        p[2, g.integers(0, n)] = np.nan
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = core.risk_from_p(p, act, rng)
+    _equal(out["compiled"], out["numpy"])
+    _equal(out["pure"], out["numpy"])
+    assert (out["numpy"][0] == 0).all() and (out["numpy"][~act] == 0).all()
 
 
 @SETTINGS

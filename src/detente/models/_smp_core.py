@@ -493,7 +493,15 @@ def _markov(p: np.ndarray, running: np.ndarray, tol: float, step) -> np.ndarray:
 
 
 def risk_from_p(p: np.ndarray, act: np.ndarray, rng: str) -> np.ndarray:
-    """Risk attitudes R (Bc, n) from the PCE probabilities of the actors' positions."""
+    """Risk attitudes R (Bc, n) from the PCE probabilities of the actors' positions (compiled where the turn's
+    kernels run: ``_smp_kernel.risk_rows``, the same operations)."""
+    Bc, n = p.shape
+    kern = _turn_kernel(Bc, n)
+    if kern is not None:
+        R = np.empty((Bc, n))
+        kern.risk_rows(0, Bc, np.ascontiguousarray(p, dtype=float), np.ascontiguousarray(act, dtype=np.bool_),
+                       kern.RANGES.index(rng), R)
+        return R
     big = np.where(act, p, -np.inf).max(-1, keepdims=True)
     small = np.where(act, p, np.inf).min(-1, keepdims=True)
     span = big - small

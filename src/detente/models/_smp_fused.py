@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import compiling, guard_cache, jit
-from ._smp_kernel import ADJUSTS, MIN_GAIN, _pair_sums, challenge_gain, cluster_labels, principals, vote  # noqa: F401 (ADJUSTS: smp reads it here)
+from ._smp_kernel import ADJUSTS, MIN_GAIN, RANGES, _pair_sums, challenge_gain, cluster_labels, principals, risk_row, vote  # noqa: F401 (smp reads ADJUSTS, RANGES here)
 
 COMPILED = compiling(__name__)
 _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
@@ -49,8 +49,6 @@ _jit = jit(COMPILED, cache=True, nogil=True, error_model="numpy")
 FLOOR_PCE, EQ_TOL, TIE_TOL, LOG_FLOOR = 1e-8, 1e-3, 1e-9, 1e-300
 #: The bargains' rule by code.
 BARGAINS = ("S2P2", "S1P1", "S2PMax")
-#: Risk ranges by code (the estimates: ``_smp_kernel.ADJUSTS``).
-RANGES = ("Mid", "Min", "Max")
 
 
 @_jit
@@ -465,30 +463,6 @@ def valuation_rows(lo: int, hi: int, idx: np.ndarray, x: np.ndarray, ideal: np.n
 
 
 @_jit
-def _risk(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
-    """``_smp_core.risk_from_p`` of one draw."""
-    n = p.shape[0]
-    big = -np.inf
-    small = np.inf
-    for i in range(n):
-        if act[i]:
-            big = max(big, p[i])
-            small = min(small, p[i])
-    span = big - small
-    ok = np.isfinite(span) and span > 0
-    if not ok:
-        span, big, small = 1.0, 0.0, 0.0
-    for i in range(n):
-        if rng == 1:
-            v = (p[i] - small) / span
-        elif rng == 0:
-            v = (3.0 * p[i] - big - 2.0 * small) / (2.0 * span)
-        else:
-            v = (2.0 * p[i] - big - small) / span
-        R[i] = v if (ok and act[i]) else 0.0
-
-
-@_jit
 def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x: np.ndarray, ideal: np.ndarray,
                 sal: np.ndarray, den: np.ndarray, wp: np.ndarray, c: np.ndarray, act: np.ndarray, rule: int, rng: int,
                 e_val: np.ndarray, Qv: np.ndarray, R: np.ndarray, lab: np.ndarray, order: np.ndarray,
@@ -508,7 +482,7 @@ def report_rows(lo: int, hi: int, idx: np.ndarray, Mb: int, nclus: np.ndarray, x
     for r in range(lo, hi):
         b = idx[r]
         _pce_probs(e_val[r * n:(r + 1) * n], Qv[r * n:(r + 1) * n], n, p)
-        _risk(p, act[b], rng, R[r])
+        risk_row(p, act[b], rng, R[r])
         if not rep[r]:
             for k in range(r * Mb * Mb, (r + 1) * Mb * Mb):
                 logp[k] = 1.0

@@ -82,8 +82,20 @@ def pairwise_plan(n: int) -> np.ndarray:
     One row per step, in the order numpy does them: ``(0, lo, len)`` sums the
     block ``lo .. lo + len`` (at most 128 terms, see :func:`_block_sum`) onto a
     stack; ``(1, 0, 0)`` replaces the two top sums by first + second (numpy adds
-    the sum of the first half to the sum of the second).
+    the sum of the first half to the sum of the second). Made once per n (a few
+    rows each; a turn asks for it at each of its elections): the caller must not
+    write to it.
     """
+    plan = _PLANS.get(n)
+    if plan is None:
+        plan = _PLANS[n] = _pairwise_plan(n)
+    return plan
+
+
+_PLANS: dict[int, np.ndarray] = {}
+
+
+def _pairwise_plan(n: int) -> np.ndarray:
     ops: list[tuple[int, int, int]] = []
     todo = [(0, 0, n)]  # (0, lo, len): sum a block; (1, 0, 0): add the two top sums
     while todo:
@@ -1166,6 +1178,44 @@ def resolution_values_rows(lo: int, hi: int, ideal: np.ndarray, sal: np.ndarray,
 
 #: The risk estimates of ``_smp_core.estimate_risk`` by code.
 ADJUSTS = ("None", "OneThird", "Half", "TwoThirds", "Full")
+#: The risk ranges of ``_smp_core.risk_from_p`` by code.
+RANGES = ("Mid", "Min", "Max")
+
+
+@_jit
+def risk_row(p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
+    """``_smp_core.risk_from_p`` of one draw (``p``, ``act``, ``R`` (n,); ``rng`` a code of :data:`RANGES`): numpy's
+    operations, one actor at a time. A NaN probability of an active actor makes every R 0, as numpy's max and min
+    propagate it."""
+    n = p.shape[0]
+    big = -np.inf
+    small = np.inf
+    nan = False
+    for i in range(n):
+        if act[i]:
+            v = p[i]
+            nan |= v != v
+            big = max(big, v)
+            small = min(small, v)
+    span = big - small
+    ok = not nan and np.isfinite(span) and span > 0
+    if not ok:
+        span, big, small = 1.0, 0.0, 0.0
+    for i in range(n):
+        if rng == 1:
+            v = (p[i] - small) / span
+        elif rng == 0:
+            v = (3.0 * p[i] - big - 2.0 * small) / (2.0 * span)
+        else:
+            v = (2.0 * p[i] - big - small) / span
+        R[i] = v if (ok and act[i]) else 0.0
+
+
+@_jit
+def risk_rows(lo: int, hi: int, p: np.ndarray, act: np.ndarray, rng: int, R: np.ndarray) -> None:
+    """:func:`risk_row` of the draws lo <= b < hi (``p``, ``act``, ``R`` (Bc, n))."""
+    for b in range(lo, hi):
+        risk_row(p[b], act[b], rng, R[b])
 
 
 @_jit

@@ -332,16 +332,13 @@ def _elect_finish(pr, order, valid, centre, lab, act, cap, x):
 #: Whether :func:`_elect` may use its compiled set-up and results (tests switch it off to compare).
 USE_ELECT_KERNELS = True
 _ELECT_OK: dict[tuple[int, int], bool] = {}
-_SUM_PLANS: dict[int, np.ndarray] = {}
 
 
 def _sum_plan(n: int) -> np.ndarray:
-    """numpy's pairwise summation of n terms as a program (``_smp_kernel.pairwise_plan``), made once per n."""
-    if n not in _SUM_PLANS:
-        from . import _smp_kernel
+    """numpy's pairwise summation of n terms as a program (``_smp_kernel.pairwise_plan``, made once per n)."""
+    from . import _smp_kernel
 
-        _SUM_PLANS[n] = _smp_kernel.pairwise_plan(n)
-    return _SUM_PLANS[n]
+    return _smp_kernel.pairwise_plan(n)
 
 
 def _elect_kernels(Bc: int, n: int, D: int) -> Any:
