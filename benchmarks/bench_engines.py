@@ -234,20 +234,31 @@ def best(fn, reps):
         t0 = time.perf_counter(); r = fn(); out = min(out, time.perf_counter() - t0)
     return out, r
 
+def large(kind, arg):  # the inputs of a160 / 320x3, made once per worker
+    if kind not in made:
+        if kind == "a160":
+            made[kind] = ktab(arg), smp.Params()
+        else:
+            rng = np.random.default_rng(0)
+            pos = rng.uniform(0, 100, (1, 320, 3)); sal = rng.uniform(0.05, 1, (1, 320, 3))
+            sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (1, 320, 1))
+            made[kind] = Inputs.build(pos, sal, rng.uniform(1, 100, (1, 320)), low=[0] * 3, high=[100] * 3), \
+                smp.Params(rounds=3)
+    return made[kind]
+
+made = {}
 for line in sys.stdin:
     kind, arg, reps = json.loads(line)
-    if kind == "a160":  # seconds per run of KTAB's 160-actor example
-        inp = ktab(arg)
+    if kind in ("a160", "320x3"):  # seconds per run of KTAB's 160-actor example; ms per turn, 320 actors x 3 issues
+        inp, params = large(kind, arg)
         smp.run(inp, smp.Params(rounds=1))
-        dt, tr = best(lambda: smp.run(inp, smp.Params()), reps)
-        ans = [dt, int(tr.rounds[0]), shape(tr), counted(inp, smp.Params())]
-    elif kind == "320x3":  # ms per turn, 320 actors on 3 issues, 3 turns
-        rng = np.random.default_rng(0)
-        pos = rng.uniform(0, 100, (1, 320, 3)); sal = rng.uniform(0.05, 1, (1, 320, 3))
-        sal = sal / sal.sum(-1, keepdims=True) * rng.uniform(0.3, 0.9, (1, 320, 1))
-        inp = Inputs.build(pos, sal, rng.uniform(1, 100, (1, 320)), low=[0] * 3, high=[100] * 3)
-        dt, tr = best(lambda: smp.run(inp, smp.Params(rounds=3)), reps)
-        ans = [dt * 1000 / int(tr.rounds[0]), int(tr.rounds[0]), shape(tr), counted(inp, smp.Params(rounds=3))]
+        dt, tr = best(lambda: smp.run(inp, params), reps)
+        per = 1.0 if kind == "a160" else 1000 / int(tr.rounds[0])
+        ans = [dt * per, int(tr.rounds[0]), shape(tr), counted(inp, params)]
+    elif kind in ("a160-once", "320x3-once"):  # one more timed run, in the unit of its case
+        inp, params = large(kind[:-5], arg)
+        t0 = time.perf_counter(); tr = smp.run(inp, params); dt = time.perf_counter() - t0
+        ans = [dt * (1.0 if kind == "a160-once" else 1000 / int(tr.rounds[0]))]
     elif kind == "7x3":  # ms per run of KTAB's 7 x 3 example, batched (arg copies in one call)
         path, B = arg
         one = ktab(path)
@@ -343,6 +354,12 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
     measured before and after the cases). ``cases`` limits the run to some of them (on the command line
     ``smp_large``: a160 and 320 x 3 only, with the share of peak; ``smp_fewactors``: the 7 x 3 batch and the
     Sobol analysis only).
+
+    a160 and 320 x 3 (since 2026-12-02, session 8) run one at a time, the two versions in turn, 1 + ``reps``
+    runs each (320 x 3: ``reps`` runs): the shared host's slow phases come and go within seconds, and a
+    version's seven runs back to back took about 0.3 s, so one slow phase could take all of them. The best
+    run is the figure (as everywhere here); the share's line also gives the median run's share and how many
+    runs reached 25 %.
     """
     import tempfile
 
@@ -353,16 +370,30 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
         raise SystemExit(f"bench_smp_targets needs KTAB's example files in {KTAB_DATA}")
     load = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"## smp targets (issue #17)\n\nMachine: {_machine()}; now vs {ref}, each in its own interpreter, "
-          f"best of {reps}; {load}\n", flush=True)
+          f"best of {reps} (a160, 320 x 3: of their runs one by one, the versions in turn); {load}\n", flush=True)
     requests = {"a160": ("a160", str(a160), reps), "320x3": ("320x3", None, max(1, reps - 1)),
                 "7x3": ("7x3", [str(d3), 1000], reps), "sobol": ("sobol", sobol_samples, 1)}
     requests = {k: v for k, v in requests.items() if k in cases}
     got: dict[str, dict[str, list]] = {"ref": {}, "now": {}}
+    runs: dict[str, dict[str, list[float]]] = {"ref": {}, "now": {}}  # a160 and 320 x 3: every timed run
     peaks = [blas_peak_gflops()]
     with tempfile.TemporaryDirectory(prefix="bench-smp-") as d:
         workers = {"ref": Worker(extract(ref, Path(d)), SMP_WORKER), "now": Worker(ROOT / "src", SMP_WORKER)}
         try:
             for i, (case, req) in enumerate(requests.items()):
+                if case in ("a160", "320x3"):
+                    # one run each (warm-up, shape, counts), then the runs one by one, the versions in turn:
+                    # a phase of the shared host (they come and go within seconds) hits both alike
+                    for which in ("ref", "now"):
+                        got[which][case] = workers[which].ask(case, req[1], 1)
+                        runs[which][case] = [got[which][case][0]]
+                    for k in range(req[2]):
+                        for which in (("ref", "now") if k % 2 == 0 else ("now", "ref")):
+                            runs[which][case].append(workers[which].ask(case + "-once", req[1], 1)[0])
+                    for which in ("ref", "now"):
+                        got[which][case][0] = min(runs[which][case])
+                        print(f"  {case} {which}: {got[which][case][0]:.4g}", file=sys.stderr, flush=True)
+                    continue
                 for which in (("ref", "now") if i % 2 == 0 else ("now", "ref")):
                     got[which][case] = workers[which].ask(*req)
                     print(f"  {case} {which}: {got[which][case][0]:.4g}", file=sys.stderr, flush=True)
@@ -408,13 +439,21 @@ def bench_smp_targets(ref: str = SMP_REF, sobol_samples: int = 1024, reps: int =
         if case == "320x3":  # ms per turn
             secs = {k: v / 1000 * turns for k, v in secs.items()}
         shares[case] = {k: 100 * flops / v / (peak * 1e9) for k, v in secs.items()}
+        times = runs["now"][case]
+        med = float(np.median(times)) * (turns / 1000 if case == "320x3" else 1.0)
+        shares[case]["median"] = 100 * flops / med / (peak * 1e9)
+        shares[case]["met_runs"] = sum(100 * flops / (t * (turns / 1000 if case == "320x3" else 1.0)) / (peak * 1e9) >= 25
+                                       for t in times)
+        shares[case]["runs"] = len(times)
         table.append([f"share of peak, {case} ({flops / 1e9:.2f} GFLOP)", ">= 25 %", f"{shares[case]['ref']:.1f} %",
                       f"{shares[case]['now']:.1f} %", f"{shares[case]['now'] / shares[case]['ref']:.2f}",
                       "met" if shares[case]["now"] >= 25 else "MISSED"])
         frac = got["now"][case][3] if len(got["now"][case]) > 3 else 1.0
         print(target_line(f"smp-peak:{case}", shares[case]["now"], reference=shares[case]["ref"], ref_label=ref,
-                          note=f"{flops / 1e9:.3g} GFLOP in {secs['now']:.3g} s; peak {peak:.1f} GFLOP/s (2 cores); "
-                          f"the challenges computed {100 * frac:.0f} % of the third-party terms the count has"))
+                          note=f"{flops / 1e9:.3g} GFLOP in {secs['now']:.3g} s, the best of {shares[case]['runs']} runs "
+                          f"(median {shares[case]['median']:.1f} %; {shares[case]['met_runs']} of them >= 25 %); peak "
+                          f"{peak:.1f} GFLOP/s (2 cores); the challenges computed {100 * frac:.0f} % of the third-party "
+                          "terms the count has"))
     worst = min(shares, key=lambda c: shares[c]["now"]) if shares else None
     if worst is not None:
         print(target_line("smp-peak" if len(shares) == 2 else "smp-peak:one-case", shares[worst]["now"],
