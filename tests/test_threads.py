@@ -308,3 +308,24 @@ def test_split_rows_runs_before_once_ahead_of_every_piece(monkeypatch, threads, 
     with _jit.shared_threads(), pytest.raises(ValueError, match="before failed"):
         _jit.split_rows(40, fill, meanwhile=lambda: None, before=bad)
     assert seen.sum() == 0
+
+
+def test_warm_calls_a_fill_once_per_call_site_before_the_threads(monkeypatch):
+    """``warm`` calls ``fill(0, 0)`` in the calling thread the first time a call site's fill comes (its numba
+    kernel is compiled or loaded there), not at every call: each would cost a dispatch."""
+    monkeypatch.setenv(_jit.THREADS_ENV, "2")
+    monkeypatch.setattr(_jit, "_WARMED", set())
+    seen: list[tuple[int, int, str]] = []
+
+    def site(tag: str):
+        return lambda lo, hi: seen.append((lo, hi, threading.current_thread().name if lo == hi else tag))
+
+    me = threading.current_thread().name
+    with _jit.shared_threads():
+        for _ in range(3):
+            _jit.split_rows(8, site("a"), warm=True)
+    assert [s for s in seen if s[0] == s[1]] == [(0, 0, me)]  # one warm call, here, for the three calls
+    assert sorted(s[0] for s in seen if s[0] != s[1]) == sorted(list(range(8)) * 3)
+    seen.clear()
+    _jit.split_rows(8, (lambda lo, hi: seen.append((lo, hi, "b"))), warm=True)  # another call site: warmed too
+    assert seen.count((0, 0, "b")) == 1

@@ -269,6 +269,22 @@ def one_thread() -> Iterator[None]:
         _alone.reset(token)
 
 
+#: The code of the ``fill`` functions :func:`warm_once` has called (a call site's lambda has one code object).
+_WARMED: set[Any] = set()
+
+
+def warm_once(fill: Callable[[int, int], None]) -> None:
+    """``fill(0, 0)`` in this thread, the first time a function with ``fill``'s code comes here: its numba kernel
+    is then compiled, or loaded from numba's cache, by this thread before others call it. (numba compiles under
+    one lock and looks again for the compiled code inside it, so a kernel reached without this is still compiled
+    once; the call only spares the other threads the wait. Later calls would cost a dispatch, ~5-10 us, each.)"""
+    code = getattr(fill, "__code__", None)
+    if code is None or code not in _WARMED:
+        fill(0, 0)
+        if code is not None:
+            _WARMED.add(code)
+
+
 def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = True, per_thread: int = 4,
                max_rows: int | None = None, warm: bool = False, executor: Executor | None = None,
                meanwhile: Callable[[], None] | None = None, before: Callable[[], None] | None = None) -> None:
@@ -291,8 +307,8 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
     max_rows : int, optional
         The most rows of one piece (so that a cancel is seen soon), however many threads.
     warm : bool
-        Call ``fill(0, 0)`` once in this thread before starting threads (a numba kernel is then
-        compiled, or loaded from its cache, once, not in two threads at once).
+        Call ``fill(0, 0)`` in this thread before starting threads, the first time this ``fill``'s code
+        comes (:func:`warm_once`).
     executor : Executor, optional
         Where the pieces run (with at least :func:`threads` workers); else the pool of the enclosing
         :func:`shared_threads` block, else threads started for this call.
@@ -334,7 +350,7 @@ def split_rows(rows: int, fill: Callable[[int, int], None], *, parallel: bool = 
             piece(lo)
         return
     if warm:
-        fill(0, 0)
+        warm_once(fill)
     shared = _shared.get() if executor is None else None
     if executor is None and shared is not None:
         executor = shared.get(T)

@@ -626,7 +626,7 @@ def challenges(
             if meanwhile is None or not ORDER_BESIDE:
                 _rows(order, Bc, Bc * n * n, least=PASS_PARALLEL_MIN_WORK)
             else:  # the targets' order by another thread while this one does its other work (a few draws)
-                order(0, 0)  # compiled (or loaded) in this thread first, as ``_rows`` does
+                _jit.warm_once(order)  # compiled (or loaded) in this thread first, as ``_rows`` does
                 before = lambda: order(0, Bc)  # noqa: E731
             got = np.zeros((Bc, n), dtype=np.int64) if counted is None else counted
             _rows(lambda lo, hi: kern.challenge_rows_pruned(lo, hi, *args, actc, AP, BmP, perm, iperm, errb, step,
