@@ -38,6 +38,17 @@ def _use(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     monkeypatch.setattr(core, "PASS_PARALLEL_MIN_WORK", 0 if path == "compiled" else 1 << 62)
 
 
+def _every_path(monkeypatch: pytest.MonkeyPatch, fn) -> dict:
+    """``fn()`` with _smp_core on each of :data:`PATHS`, checked equal to numpy's, bit for bit; the results by path."""
+    out = {}
+    for path in PATHS:
+        _use(monkeypatch, path)
+        out[path] = fn()
+    _equal(out["compiled"], out["numpy"])
+    _equal(out["pure"], out["numpy"])
+    return out
+
+
 def _equal(a, b) -> None:
     a, b = np.asarray(a), np.asarray(b)
     assert a.dtype == b.dtype and a.shape == b.shape
@@ -496,12 +507,7 @@ def test_risk_attitudes_equal_numpy(monkeypatch, seed, Bc, n, rng):
         act[1] = False  # a draw with no active actor
     if Bc > 2:
         p[2, g.integers(0, n)] = np.nan
-    out = {}
-    for path in PATHS:
-        _use(monkeypatch, path)
-        out[path] = core.risk_from_p(p, act, rng)
-    _equal(out["compiled"], out["numpy"])
-    _equal(out["pure"], out["numpy"])
+    out = _every_path(monkeypatch, lambda: core.risk_from_p(p, act, rng))
     assert (out["numpy"][0] == 0).all() and (out["numpy"][~act] == 0).all()
 
 
@@ -513,12 +519,7 @@ def test_distances_equal_numpy(monkeypatch, seed, Bc, n, m, D):
     ideal, pts = rng.uniform(0, 1, (Bc, n, D)), rng.uniform(0, 1, (Bc, m, D))
     sal = rng.uniform(0, 1, (Bc, n, D)) * (rng.random((Bc, n, D)) < 0.8)
     sal[:, 0] = 0.0  # an actor that cares about nothing is at distance 0 from everything
-    out = {}
-    for path in PATHS:
-        _use(monkeypatch, path)
-        out[path] = core.distances(ideal, sal, pts)
-    _equal(out["compiled"], out["numpy"])
-    _equal(out["pure"], out["numpy"])
+    out = _every_path(monkeypatch, lambda: core.distances(ideal, sal, pts))
     assert (out["numpy"][:, 0] == 0).all()
     R = rng.uniform(-1, 1, (Bc, n))  # the utilities of those distances in one pass
     want = core.utility(out["numpy"], R[:, :, None])
