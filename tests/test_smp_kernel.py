@@ -698,3 +698,18 @@ def test_the_challenges_inputs_equal_numpy(monkeypatch, path, adj):
     _equal(got[2], core.estimate_risk(R, adj))
     _use(monkeypatch, "numpy")
     assert core.challenge_inputs(dist, R, adj) is None
+
+
+def test_the_compiled_pce_is_found_however_the_kernel_module_was_reached(monkeypatch):
+    # _pce_kernel takes its module from where _kernel keeps them: a _kernel replaced (as the tests' paths do) before
+    # any real lookup in the process had left that list empty (an IndexError)
+    monkeypatch.setattr(core, "_LOADED", [])
+    _use(monkeypatch, "compiled")
+    rng = np.random.default_rng(3)
+    M = core.GATHER_MIN_OPTIONS + 8
+    C = rng.uniform(0.1, 1, (1, M, M))
+    P = C / (C + C.transpose(0, 2, 1))
+    Q = np.ones((1, 1, M), dtype=bool)
+    got = core.pce(C, P, Q, "Conditional")
+    _use(monkeypatch, "numpy")
+    _equal(got, core.pce(C, P, Q, "Conditional"))

@@ -65,15 +65,19 @@ def _kernel(work: int) -> Any:
         return None
     if not _jit.numba_available():
         return None
-    if not _LOADED:  # imported here, at the first use (numba's import takes a second), then kept at hand
+    return _compiled()[0]
+
+
+def _compiled() -> list[Any]:
+    """The compiled modules ``[_smp_kernel, _smp_pce]``, imported at the first call (numba's import takes a second)
+    and then kept at hand: a function-level import costs about 1 us, at each of a 160-actor turn's ~30 lookups."""
+    if not _LOADED:
         from . import _smp_kernel, _smp_pce
 
         _LOADED.extend((_smp_kernel, _smp_pce))
-    return _LOADED[0]
+    return _LOADED
 
 
-#: The compiled modules :func:`_kernel` imported (``_smp_kernel``, ``_smp_pce``): a function-level import costs
-#: about 1 us, at each of a 160-actor turn's ~30 lookups.
 _LOADED: list[Any] = []
 
 
@@ -328,7 +332,8 @@ def _pce_kernel(work: int) -> Any:
     numpy's einsum does not sum in the kernel's order, :func:`_pce_dots_ok`)."""
     if _kernel(work) is None:
         return None
-    return _LOADED[1] if _pce_dots_ok(_LOADED[1]) else None
+    pce_kernels = _compiled()[1]
+    return pce_kernels if _pce_dots_ok(pce_kernels) else None
 
 
 def _pce_dots_ok(kern: Any) -> bool:

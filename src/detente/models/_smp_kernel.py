@@ -853,17 +853,15 @@ def target_order_rows(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat: np.
     rows (its column of u[m][h] and the diagonal u[m][m]) and runs in vectors."""
     Bc, n, _ = A.shape
     P = AP.shape[2]
-    for b in range(lo, hi):  # the transposes: strided reads, rows written in turn (faster here than tiles)
-        for j in range(n):
+    score = np.empty(n)
+    for b in range(lo, hi):
+        for j in range(n):  # the transposes: strided reads, rows written in turn (faster here than tiles)
             for m in range(n):
                 AT[b, j, m] = A[b, m, j]
             for m in range(n):
                 BmT[b, j, m] = Bm[b, m, j]
-        for m in range(n):
-            Ad[b, m] = A[b, m, m]
-            Bd[b, m] = Bm[b, m, m]
-    score = np.empty(n)
-    for b in range(lo, hi):
+            Ad[b, j] = A[b, j, j]
+            Bd[b, j] = Bm[b, j, j]
         for j in range(n):
             score[j] = 0.0
         rmax = 0.0
@@ -1066,8 +1064,8 @@ def challenge_rows_pruned(lo: int, hi: int, A: np.ndarray, Bm: np.ndarray, Rhat:
                           counted: np.ndarray) -> None:
     """:func:`challenge_rows` with the ``Prop`` rule, the rows r = b n + h in [lo, hi), by
     :func:`challenge_pruned` (the same numbers); ``AP`` .. ``errb`` and ``AT`` .. ``Bd`` from
-    :func:`target_order_rows`, ``block``
-    the places of a block (P a multiple of it). ``counted`` (Bc, n): the places each initiator counted."""
+    :func:`target_order_rows`, ``block`` the places of a block (P a multiple of it). ``counted`` (Bc, n): the
+    places each initiator counted."""
     Bc, n, _ = A.shape
     P = AP.shape[2]
     work = np.empty((9, P))
